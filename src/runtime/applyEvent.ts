@@ -1,0 +1,48 @@
+import { __unsafe_getAllOwnEventDescriptors } from 'xstate';
+import { IllegalTransitionError } from '../errors.ts';
+
+/** The part of an XState actor `applyEvent` needs. */
+export interface LifecycleActor<TEvent extends { type: string }, TSnapshot extends LifecycleSnapshot<TEvent>> {
+  getSnapshot(): TSnapshot;
+  send(event: TEvent): void;
+}
+
+/** The part of a machine snapshot `applyEvent` needs. */
+export interface LifecycleSnapshot<TEvent extends { type: string }> {
+  value: unknown;
+  can(event: TEvent): boolean;
+}
+
+/** Event types with a transition out of the snapshot's state (guards not evaluated), sorted. */
+export function legalEventTypes(snapshot: object): string[] {
+  return __unsafe_getAllOwnEventDescriptors(snapshot as never)
+    .filter((type: string) => !type.startsWith('xstate.') && type !== '*')
+    .sort();
+}
+
+/**
+ * Sends `event` to a lifecycle actor if the machine accepts it in the current state, and throws
+ * {@link IllegalTransitionError} otherwise. XState silently ignores an event it cannot take; the
+ * runtime must never lose a transition that way, so every lifecycle change goes through here.
+ *
+ * @returns the snapshot before and after the event.
+ */
+export function applyEvent<TEvent extends { type: string }, TSnapshot extends LifecycleSnapshot<TEvent>>(
+  actor: LifecycleActor<TEvent, TSnapshot>,
+  event: TEvent,
+  subject: string,
+): { before: TSnapshot; after: TSnapshot } {
+  const before = actor.getSnapshot();
+  if (!before.can(event)) {
+    const legal = legalEventTypes(before);
+    throw new IllegalTransitionError({
+      subject,
+      state: String(before.value),
+      event: event.type,
+      legalEvents: legal,
+      detail: legal.includes(event.type) ? 'its guard does not allow it here' : undefined,
+    });
+  }
+  actor.send(event);
+  return { before, after: actor.getSnapshot() };
+}
