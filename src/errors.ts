@@ -42,3 +42,174 @@ export class IllegalTransitionError extends Error {
     this.legalEvents = options.legalEvents;
   }
 }
+
+/** One problem found in a flow definition. */
+export interface FlowDefinitionProblem {
+  /** The task the problem is about, when there is one. */
+  taskId?: string;
+  /** What is wrong and how to fix it. */
+  message: string;
+}
+
+/**
+ * Thrown by `flow()` when the definition is invalid. Every problem is found in one pass and listed
+ * together; nothing runs and nothing is written.
+ *
+ * @example
+ * ```ts
+ * import { flow, FlowDefinitionError } from 'taskmachine';
+ * try {
+ *   flow('bad', (f) => { f.task('a', () => 1, { retries: -1 }); });
+ * } catch (error) {
+ *   if (error instanceof FlowDefinitionError) console.log(error.problems);
+ * }
+ * ```
+ */
+export class FlowDefinitionError extends Error {
+  override name = 'FlowDefinitionError';
+  /** The flow whose definition is invalid. */
+  readonly flowId: string;
+  /** Every problem found. */
+  readonly problems: readonly FlowDefinitionProblem[];
+
+  constructor(flowId: string, problems: readonly FlowDefinitionProblem[]) {
+    const lines = problems.map(
+      (problem) => `  - ${problem.taskId === undefined ? '' : `task '${problem.taskId}': `}${problem.message}`,
+    );
+    super(
+      `flow '${flowId}' has ${problems.length} definition problem${problems.length === 1 ? '' : 's'}:\n${lines.join('\n')}`,
+    );
+    this.flowId = flowId;
+    this.problems = problems;
+  }
+}
+
+/**
+ * Base class of the control-flow errors task code may throw ({@link SkipTask}, {@link FailTask},
+ * {@link TaskCheckpointed}). A readiness gate that throws one keeps its identity.
+ */
+export class TaskError extends Error {
+  override name = 'TaskError';
+}
+
+/**
+ * Throw from task code to end the task instance as `skipped`.
+ *
+ * @example
+ * ```ts
+ * import { SkipTask } from 'taskmachine';
+ * f.task('notify', ({ input }) => {
+ *   if (!input.email) throw new SkipTask('no address to notify');
+ * });
+ * ```
+ */
+export class SkipTask extends TaskError {
+  override name = 'SkipTask';
+  constructor(message = 'task skipped itself', options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/**
+ * Throw from task code to end the task instance as `failed` at once: no retry is attempted, however
+ * many remain.
+ *
+ * @example
+ * ```ts
+ * import { FailTask } from 'taskmachine';
+ * f.task('load', async () => {
+ *   throw new FailTask('credentials rejected; retrying will not help');
+ * }, { retries: 5 });
+ * ```
+ */
+export class FailTask extends TaskError {
+  override name = 'FailTask';
+}
+
+/**
+ * Throw from task code to park the task instance in `checkpointed`. It stays unfinished (downstream
+ * tasks wait) until it is resumed — automatically after the task's `resumeAfter` delay, or by
+ * `handle.resumeTask(key)` — and the next run of the task sees `data` as `ctx().resumeData`. The
+ * attempt number is unchanged and no retry is consumed.
+ *
+ * @example
+ * ```ts
+ * import { ctx, TaskCheckpointed } from 'taskmachine';
+ * f.task('train', async () => {
+ *   const from = (ctx()!.resumeData as { epoch: number } | undefined)?.epoch ?? 0;
+ *   for (let epoch = from; epoch < 10; epoch++) {
+ *     if (ctx()!.signal.aborted) throw new TaskCheckpointed({ epoch });
+ *     await trainEpoch(epoch);
+ *   }
+ * }, { resumeAfter: 60_000 });
+ * ```
+ */
+export class TaskCheckpointed extends TaskError {
+  override name = 'TaskCheckpointed';
+  /** What the next run of the task receives as `ctx().resumeData` (`null` when none was given). */
+  readonly data: unknown;
+  constructor(data: unknown = null, message = 'task checkpointed') {
+    super(message);
+    this.data = data === undefined ? null : data;
+  }
+}
+
+/**
+ * The error an attempt fails with when it runs longer than the task's `timeout`. It is retryable;
+ * the attempt's `ctx().signal` is aborted with it, and whatever the attempt returns later is
+ * discarded.
+ */
+export class TaskTimeoutError extends Error {
+  override name = 'TaskTimeoutError';
+  /** The timeout that was exceeded, in milliseconds. */
+  readonly timeoutMs: number;
+  constructor(taskKey: string, timeoutMs: number) {
+    super(`task instance '${taskKey}' timed out after ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The error a task fails with when its deferral reached its `timeout` before it was resumed. */
+export class DeferralTimeoutError extends Error {
+  override name = 'DeferralTimeoutError';
+}
+
+/**
+ * The reason a run's running attempts are aborted with when the run is cancelled (its `signal`
+ * aborted or `handle.cancel()` called).
+ */
+export class RunCancelledError extends Error {
+  override name = 'RunCancelledError';
+}
+
+/** Thrown by `await ctx().call(task, input)` when the child task instance ends without success. */
+export class ChildTaskFailedError extends Error {
+  override name = 'ChildTaskFailedError';
+  /** The child task instance's key. */
+  readonly taskKey: string;
+  /** The state the child ended in. */
+  readonly state: string;
+  constructor(taskKey: string, state: string, options?: ErrorOptions) {
+    super(`child task instance '${taskKey}' ended ${state}`, options);
+    this.taskKey = taskKey;
+    this.state = state;
+  }
+}
+
+/** Turns anything thrown into an `Error`, keeping the original as `cause` when it was not one. */
+export function toError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  const error = new Error(
+    typeof thrown === 'string' ? thrown : `non-Error value thrown: ${safeDescribe(thrown)}`,
+    { cause: thrown },
+  );
+  return error;
+}
+
+function safeDescribe(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

@@ -1,0 +1,338 @@
+import { FlowDefinitionError, type FlowDefinitionProblem } from '../errors.ts';
+import { triggerRules, type TriggerRule } from './triggerRules.ts';
+import type {
+  Flow,
+  TaskDefinition,
+  TaskFn,
+  TaskKind,
+  TaskOptions,
+  TaskRef,
+  TaskReference,
+} from './types.ts';
+
+/**
+ * Defines the tasks of a flow. Handed to the `build` function of {@link flow}; only usable while
+ * `build` runs.
+ */
+export interface FlowBuilder<TInput = any> {
+  /**
+   * Adds a task: one task instance per run, keyed by `id`.
+   *
+   * @example
+   * ```ts
+   * const extract = f.task('extract', async ({ input }) => fetchRows(input.day), { retries: 2 });
+   * f.task('clean', ({ upstream }) => upstream.extract.filter(Boolean), { after: [extract] });
+   * ```
+   */
+  task<TResult>(id: string, fn: TaskFn<TInput, TResult>, options?: TaskOptions): TaskRef<Awaited<TResult>>;
+  /**
+   * Adds a mapped task: when `over` has succeeded, one task instance per item of its result list,
+   * keyed `id[0]`, `id[1]`, …; each receives `item` and `mapIndex`. An empty list skips the task.
+   * Downstream tasks receive the ordered list of results.
+   *
+   * @example
+   * ```ts
+   * const score = f.map('score', clean, async ({ item }) => model(item));
+   * f.task('report', ({ upstream }) => summarize(upstream.score), { after: [score] });
+   * ```
+   */
+  map<TResult>(
+    id: string,
+    over: TaskReference,
+    fn: TaskFn<TInput, TResult>,
+    options?: TaskOptions,
+  ): TaskRef<Awaited<TResult>[]>;
+  /**
+   * Adds a task that is not part of the DAG: it runs only when another task calls it with
+   * `await ctx().call(ref, input)`, as a child task instance with its own lifecycle and retries.
+   *
+   * @example
+   * ```ts
+   * const fetchPage = f.subtask('fetchPage', ({ input }) => get(input.url), { retries: 3 });
+   * f.task('crawl', async () => Promise.all(urls.map((url) => ctx()!.call(fetchPage, { url }))));
+   * ```
+   */
+  subtask<TResult, TCallInput = any>(
+    id: string,
+    fn: TaskFn<TCallInput, TResult>,
+    options?: Omit<TaskOptions, 'after' | 'trigger'>,
+  ): TaskRef<Awaited<TResult>>;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/;
+const HINT_KEY_PATTERN = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.\/-]+$/;
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
+  'after',
+  'trigger',
+  'retries',
+  'retryDelay',
+  'retryBackoff',
+  'maxRetryDelay',
+  'timeout',
+  'resumeAfter',
+  'hints',
+  'setup',
+]);
+
+interface DraftTask {
+  id: string;
+  kind: TaskKind;
+  fn: unknown;
+  options: TaskOptions;
+  over: TaskReference | undefined;
+}
+
+/**
+ * Defines a flow: a DAG of tasks with ids, functions, dependencies and options. The definition is
+ * validated at once; every problem found (cycles, unknown or duplicate ids, bad options, …) is
+ * thrown together as a {@link FlowDefinitionError}, so nothing runs on a bad definition.
+ *
+ * @example
+ * ```ts
+ * import { flow } from 'taskmachine';
+ * export default flow('etl', (f) => {
+ *   const extract = f.task('extract', async ({ input }) => fetchRows(input.day), { retries: 2 });
+ *   const clean = f.task('clean', ({ upstream }) => upstream.extract.filter(ok), { after: [extract] });
+ *   f.map('score', clean, ({ item }) => model(item));
+ * });
+ * ```
+ */
+export function flow<TInput = any>(id: string, build: (f: FlowBuilder<TInput>) => void): Flow<TInput> {
+  const problems: FlowDefinitionProblem[] = [];
+  const flowId = typeof id === 'string' ? id : String(id);
+  if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+    problems.push({
+      message: `flow id ${JSON.stringify(id)} is invalid: use letters, digits, '_', '.', ':' or '-' (not starting with '.', ':' or '-')`,
+    });
+  }
+  if (typeof build !== 'function') {
+    throw new FlowDefinitionError(flowId, [
+      ...problems,
+      { message: 'the second argument of flow() must be a function that defines the tasks: flow(id, (f) => { f.task(...) })' },
+    ]);
+  }
+
+  const drafts: DraftTask[] = [];
+  let open = true;
+  const add = (draft: DraftTask): TaskRef<any> => {
+    if (!open) {
+      throw new Error(
+        `flow '${flowId}': f.${draft.kind}('${draft.id}') was called after flow() returned; define every task inside the build function`,
+      );
+    }
+    drafts.push(draft);
+    return Object.freeze({ id: draft.id, kind: draft.kind, flowId });
+  };
+  const builder: FlowBuilder<TInput> = {
+    task: (taskId, fn, options) => add({ id: taskId, kind: 'task', fn, options: options ?? {}, over: undefined }),
+    map: (taskId, over, fn, options) => add({ id: taskId, kind: 'map', fn, options: options ?? {}, over }),
+    subtask: (taskId, fn, options) =>
+      add({ id: taskId, kind: 'subtask', fn, options: (options ?? {}) as TaskOptions, over: undefined }),
+  };
+  try {
+    build(builder);
+  } finally {
+    open = false;
+  }
+
+  const tasks = compile(flowId, drafts, problems);
+  if (problems.length > 0) throw new FlowDefinitionError(flowId, problems);
+  const byId = new Map(tasks.map((task) => [task.id, task]));
+  return Object.freeze({ id: flowId, tasks: Object.freeze(tasks), task: (taskId: string) => byId.get(taskId) });
+}
+
+function compile(flowId: string, drafts: DraftTask[], problems: FlowDefinitionProblem[]): TaskDefinition[] {
+  const indexById = new Map<string, number>();
+  drafts.forEach((draft, index) => {
+    if (typeof draft.id !== 'string' || !ID_PATTERN.test(draft.id)) {
+      problems.push({
+        taskId: String(draft.id),
+        message: `task id ${JSON.stringify(draft.id)} is invalid: use letters, digits, '_', '.', ':' or '-' ('[', ']', '/', '#' and spaces are reserved for task keys)`,
+      });
+    } else if (indexById.has(draft.id)) {
+      problems.push({ taskId: draft.id, message: 'duplicate task id: every task in a flow needs its own id' });
+    } else {
+      indexById.set(draft.id, index);
+    }
+  });
+
+  const resolve = (ref: unknown, taskId: string, what: string): number => {
+    const refId = typeof ref === 'string' ? ref : isTaskRef(ref) ? ref.id : undefined;
+    if (refId === undefined) {
+      problems.push({ taskId, message: `${what} must be a task reference or a task id, got ${describe(ref)}` });
+      return -1;
+    }
+    if (isTaskRef(ref) && ref.flowId !== flowId) {
+      problems.push({ taskId, message: `${what} '${refId}' belongs to flow '${ref.flowId}', not to this flow` });
+      return -1;
+    }
+    const index = indexById.get(refId);
+    if (index === undefined) {
+      problems.push({ taskId, message: `${what} '${refId}' is not a task of this flow (unknown task id)` });
+      return -1;
+    }
+    if (drafts[index]!.kind === 'subtask') {
+      problems.push({
+        taskId,
+        message: `${what} '${refId}' is a subtask: it runs only when called with ctx().call(), so nothing can run after it`,
+      });
+      return -1;
+    }
+    return index;
+  };
+
+  const upstreams: number[][] = drafts.map(() => []);
+  const tasks = drafts.map((draft, index): TaskDefinition => {
+    const taskId = String(draft.id);
+    if (typeof draft.fn !== 'function') {
+      problems.push({ taskId, message: `the task function must be a function, got ${describe(draft.fn)}` });
+    }
+    const options = checkOptions(taskId, draft, problems);
+    let mapOver = -1;
+    if (draft.kind === 'map') {
+      mapOver = resolve(draft.over, taskId, 'the list to map over');
+      if (mapOver >= 0) upstreams[index]!.push(mapOver);
+    }
+    const after = options.after === undefined ? [] : Array.isArray(options.after) ? options.after : [options.after];
+    if (draft.kind === 'subtask' && after.length > 0) {
+      problems.push({ taskId, message: "a subtask has no upstreams ('after'): it runs when called" });
+    }
+    for (const ref of after) {
+      const upstream = resolve(ref, taskId, 'upstream');
+      if (upstream === index) problems.push({ taskId, message: 'a task cannot run after itself' });
+      else if (upstream >= 0 && !upstreams[index]!.includes(upstream)) upstreams[index]!.push(upstream);
+    }
+    return {
+      id: taskId,
+      index,
+      kind: draft.kind,
+      fn: draft.fn as TaskFn,
+      trigger: options.trigger ?? 'all_success',
+      retries: options.retries ?? 0,
+      retryDelay: options.retryDelay ?? 0,
+      retryBackoff: options.retryBackoff ?? 1,
+      maxRetryDelay: options.maxRetryDelay ?? Number.POSITIVE_INFINITY,
+      timeout: options.timeout,
+      resumeAfter: options.resumeAfter,
+      hints: Object.freeze({ ...options.hints }),
+      setup: options.setup ?? false,
+      upstream: Object.freeze(upstreams[index]!),
+      downstream: [],
+      mapOver,
+    };
+  });
+  for (const task of tasks) {
+    for (const upstream of task.upstream) (tasks[upstream]!.downstream as number[]).push(task.index);
+  }
+  for (const task of tasks) Object.freeze(task.downstream);
+  for (const cycle of findCycles(tasks)) {
+    problems.push({
+      message: `cycle: ${[...cycle, cycle[0]].join(' → ')} (a task cannot depend on itself, even indirectly)`,
+    });
+  }
+  return tasks.map((task) => Object.freeze(task));
+}
+
+function checkOptions(taskId: string, draft: DraftTask, problems: FlowDefinitionProblem[]): TaskOptions {
+  const options = draft.options;
+  if (options === null || typeof options !== 'object') {
+    problems.push({ taskId, message: `options must be an object, got ${describe(options)}` });
+    return {};
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      problems.push({ taskId, message: `unknown option '${key}'; known options: ${[...KNOWN_OPTIONS].join(', ')}` });
+    }
+  }
+  const { retries, retryDelay, retryBackoff, maxRetryDelay, timeout, resumeAfter, trigger, hints } = options;
+  if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0)) {
+    problems.push({ taskId, message: `retries must be a whole number ≥ 0, got ${describe(retries)}` });
+  }
+  if (retryDelay !== undefined && !(Number.isFinite(retryDelay) && retryDelay >= 0)) {
+    problems.push({ taskId, message: `retryDelay must be a number of ms ≥ 0, got ${describe(retryDelay)}` });
+  }
+  if (retryBackoff !== undefined && !(Number.isFinite(retryBackoff) && retryBackoff >= 1)) {
+    problems.push({ taskId, message: `retryBackoff must be a factor ≥ 1, got ${describe(retryBackoff)}` });
+  }
+  if (maxRetryDelay !== undefined && !(typeof maxRetryDelay === 'number' && maxRetryDelay >= 0)) {
+    problems.push({ taskId, message: `maxRetryDelay must be a number of ms ≥ 0, got ${describe(maxRetryDelay)}` });
+  }
+  if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
+    problems.push({ taskId, message: `timeout must be a positive number of ms, got ${describe(timeout)}` });
+  }
+  if (resumeAfter !== undefined && !(Number.isFinite(resumeAfter) && resumeAfter >= 0)) {
+    problems.push({ taskId, message: `resumeAfter must be a number of ms ≥ 0, got ${describe(resumeAfter)}` });
+  }
+  if (trigger !== undefined && !triggerRules.includes(trigger as TriggerRule)) {
+    problems.push({
+      taskId,
+      message: `unknown trigger rule ${describe(trigger)}; use one of: ${triggerRules.join(', ')}`,
+    });
+  }
+  if (hints !== undefined) {
+    if (hints === null || typeof hints !== 'object') {
+      problems.push({ taskId, message: `hints must be an object, got ${describe(hints)}` });
+    } else {
+      for (const key of Object.keys(hints)) {
+        if (!HINT_KEY_PATTERN.test(key)) {
+          problems.push({
+            taskId,
+            message: `hint '${key}' has no namespace: write it as '<namespace>/<name>', e.g. 'glacier/${key}'`,
+          });
+        }
+      }
+    }
+  }
+  return options;
+}
+
+/** Every elementary cycle reachable by DFS, each reported once, starting at its first task. */
+function findCycles(tasks: readonly TaskDefinition[]): string[][] {
+  const color = new Uint8Array(tasks.length); // 0 unvisited, 1 on stack, 2 done
+  const stack: number[] = [];
+  const cycles: string[][] = [];
+  const seen = new Set<string>();
+  // Iterative DFS so that a deep chain of 100k tasks cannot overflow the call stack.
+  for (let root = 0; root < tasks.length; root++) {
+    if (color[root] !== 0) continue;
+    const iterators: number[] = [0];
+    stack.push(root);
+    color[root] = 1;
+    while (stack.length > 0) {
+      const node = stack[stack.length - 1]!;
+      const next = tasks[node]!.downstream[iterators[iterators.length - 1]!++];
+      if (next === undefined) {
+        color[node] = 2;
+        stack.pop();
+        iterators.pop();
+      } else if (color[next] === 1) {
+        const cycle = stack.slice(stack.indexOf(next)).map((index) => tasks[index]!.id);
+        const key = [...cycle].sort().join('\u0000');
+        if (!seen.has(key)) {
+          seen.add(key);
+          cycles.push(cycle);
+        }
+      } else if (color[next] === 0) {
+        color[next] = 1;
+        stack.push(next);
+        iterators.push(0);
+      }
+    }
+  }
+  return cycles;
+}
+
+function isTaskRef(value: unknown): value is TaskRef<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as TaskRef).id === 'string' && 'flowId' in value;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || typeof value !== 'object') return String(value);
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

@@ -1,0 +1,154 @@
+import type { TriggerRule } from './triggerRules.ts';
+
+/**
+ * What a task function receives.
+ *
+ * `upstream` maps each upstream task id to its result (a mapped upstream gives the ordered list of
+ * its instances' results). Values are typed `any` because they come from other tasks' functions;
+ * narrow them where you use them.
+ */
+export interface TaskArgs<TInput = any> {
+  /** The run's input (for a task started with `ctx().call`, the call's input). */
+  input: TInput;
+  /** Results of the upstream tasks, by task id. */
+  upstream: Readonly<Record<string, any>>;
+  /** For a mapped task instance: the item of the list it was mapped over. */
+  item?: any;
+  /** For a mapped task instance: its index in the list, 0-based. */
+  mapIndex?: number;
+}
+
+/** A task's function: may return a value (or a promise of one) or throw. */
+export type TaskFn<TInput = any, TResult = unknown> = (
+  args: TaskArgs<TInput>,
+) => TResult | PromiseLike<TResult>;
+
+/**
+ * Options of a task. Durations are in milliseconds.
+ *
+ * @example
+ * ```ts
+ * f.task('extract', fetchRows, { retries: 2, retryDelay: 1_000, retryBackoff: 2, timeout: 30_000 });
+ * ```
+ */
+export interface TaskOptions {
+  /**
+   * Tasks this one runs after (its upstreams). A task reference from this flow, or its id.
+   * @default []
+   */
+  after?: TaskReference | readonly TaskReference[];
+  /**
+   * When the task may run, given how its upstreams ended (Airflow's trigger rules).
+   * @default 'all_success'
+   */
+  trigger?: TriggerRule;
+  /**
+   * Retries after a failed attempt: `retries: N` means at most N + 1 attempts.
+   * @default 0
+   */
+  retries?: number;
+  /**
+   * Delay before the first retry, in ms.
+   * @default 0
+   */
+  retryDelay?: number;
+  /**
+   * Factor the delay is multiplied by for each further retry (1 keeps it constant).
+   * @default 1
+   */
+  retryBackoff?: number;
+  /**
+   * Upper bound of the retry delay, in ms.
+   * @default Infinity
+   */
+  maxRetryDelay?: number;
+  /**
+   * Time an attempt may run, in ms. When exceeded, `ctx().signal` is aborted with a
+   * `TaskTimeoutError` (retryable) and whatever the attempt does later is discarded.
+   * @default undefined (no timeout)
+   */
+  timeout?: number;
+  /**
+   * After `throw new TaskCheckpointed(data)`, resume the task automatically after this many ms.
+   * When not set, only `handle.resumeTask(key)` resumes it.
+   * @default undefined (manual resume)
+   */
+  resumeAfter?: number;
+  /**
+   * Namespaced hints for readiness gates and decorators, e.g. `{ 'glacier/maxWait': 60_000 }`.
+   * @default {}
+   */
+  hints?: Readonly<Record<string, unknown>>;
+  /**
+   * Marks a setup task: `all_done_setup_success` downstream tasks need one of their setup
+   * upstreams to succeed.
+   * @default false
+   */
+  setup?: boolean;
+}
+
+/** A task reference from `f.task`, `f.map` or `f.subtask`, or a task id. */
+export type TaskReference = TaskRef<any> | string;
+
+/**
+ * A handle on a task defined in a flow: pass it to `after`, `f.map` or `ctx().call`.
+ * The type parameter is the task's result type.
+ */
+export interface TaskRef<TResult = unknown> {
+  /** The task's id, unique in its flow. */
+  readonly id: string;
+  /** `task` (a DAG node), `map` (one instance per item), or `subtask` (runs only when called). */
+  readonly kind: TaskKind;
+  /** The flow this task belongs to. */
+  readonly flowId: string;
+  /** Phantom field carrying the result type; never set. */
+  readonly __result?: TResult;
+}
+
+/** How a task is instantiated. */
+export type TaskKind = 'task' | 'map' | 'subtask';
+
+/** A task as the runtime sees it: defaults applied, dependencies resolved to indices. */
+export interface TaskDefinition {
+  readonly id: string;
+  readonly index: number;
+  readonly kind: TaskKind;
+  readonly fn: TaskFn;
+  readonly trigger: TriggerRule;
+  readonly retries: number;
+  readonly retryDelay: number;
+  readonly retryBackoff: number;
+  readonly maxRetryDelay: number;
+  readonly timeout: number | undefined;
+  readonly resumeAfter: number | undefined;
+  readonly hints: Readonly<Record<string, unknown>>;
+  readonly setup: boolean;
+  /** Indices of the upstream tasks (for a mapped task, the list's task comes first). */
+  readonly upstream: readonly number[];
+  /** Indices of the downstream tasks. */
+  readonly downstream: readonly number[];
+  /** For a mapped task: the index of the task whose result list it maps over; otherwise -1. */
+  readonly mapOver: number;
+}
+
+/**
+ * A validated flow definition, made by {@link flow}. Immutable; run it with `runFlow` or
+ * `startFlow`.
+ *
+ * @example
+ * ```ts
+ * import { flow } from 'taskmachine';
+ * const hello = flow('hello', (f) => { f.task('greet', ({ input }) => `hello ${input.name}`); });
+ * hello.tasks.map((t) => t.id); // ['greet']
+ * ```
+ */
+export interface Flow<TInput = any> {
+  /** The flow's id. */
+  readonly id: string;
+  /** Its tasks in definition order. */
+  readonly tasks: readonly TaskDefinition[];
+  /** Task lookup by id. */
+  readonly task: (id: string) => TaskDefinition | undefined;
+  /** Phantom field carrying the input type; never set. */
+  readonly __input?: TInput;
+}

@@ -1,0 +1,29 @@
+// The public surface of `taskmachine`. Lifecycle machines live in `taskmachine/machines`,
+// model-based test helpers in `taskmachine/testing`.
+export { flow, type FlowBuilder } from './flow/flow.ts';
+export type { Flow, TaskArgs, TaskFn, TaskOptions, TaskRef, TaskReference, TaskKind, TaskDefinition } from './flow/types.ts';
+export { triggerRules, type TriggerRule } from './flow/triggerRules.ts';
+export { runFlow, startFlow, type RunFlowOptions, type FlowRunHandle } from './runtime/runFlow.ts';
+export type {
+  FlowRunRecord,
+  TaskInstanceRecord,
+  TaskInstanceChange,
+  TaskInstanceMsg,
+  FailureKind,
+} from './runtime/records.ts';
+export { systemClock, type Clock } from './runtime/clock.ts';
+export { ctx, getCustomContext, type TaskContext, type DeferOptions, type TaskCheckpoint } from './context/taskContext.ts';
+export { withCustomContext } from './context/customContext.ts';
+export {
+  IllegalTransitionError,
+  FlowDefinitionError,
+  type FlowDefinitionProblem,
+  TaskError,
+  SkipTask,
+  FailTask,
+  TaskCheckpointed,
+  TaskTimeoutError,
+  DeferralTimeoutError,
+  RunCancelledError,
+  ChildTaskFailedError,
+} from './errors.ts';

@@ -1,0 +1,104 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeferSignal, RescheduleSignal } from '../context/signals.ts';
+import type { DeferOptions, TaskCheckpoint, TaskContext } from '../context/taskContext.ts';
+import type { TaskRef } from '../flow/types.ts';
+import type { AttemptRun } from './instance.ts';
+
+/** What an attempt's context needs from the run that executes it. */
+export interface AttemptHost {
+  readonly flowId: string;
+  readonly runId: string;
+  log(run: AttemptRun, parts: unknown[]): void;
+  callChild(parent: AttemptRun, task: TaskRef<unknown>, input: unknown, customContext: Readonly<Record<string, string>>): Promise<unknown>;
+  loadCheckpoint(run: AttemptRun): Promise<unknown>;
+  saveCheckpoint(run: AttemptRun, value: unknown): Promise<void>;
+}
+
+/** The {@link TaskContext} of one attempt; immutable, derived copies for `withCustomContext`. */
+export class AttemptContext implements TaskContext {
+  readonly flowId: string;
+  readonly runId: string;
+  readonly taskId: string;
+  readonly taskKey: string;
+  readonly mapIndex: number | undefined;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly hints: Readonly<Record<string, unknown>>;
+  readonly customContext: Readonly<Record<string, string>>;
+  readonly resumeData: unknown;
+  readonly event: unknown;
+  readonly checkpoint: TaskCheckpoint;
+  readonly log: (...parts: unknown[]) => void;
+  readonly #host: AttemptHost;
+  readonly #run: AttemptRun;
+
+  constructor(host: AttemptHost, run: AttemptRun, customContext: Readonly<Record<string, string>>) {
+    const instance = run.instance;
+    this.#host = host;
+    this.#run = run;
+    this.flowId = host.flowId;
+    this.runId = host.runId;
+    this.taskId = instance.task.id;
+    this.taskKey = instance.key;
+    this.mapIndex = instance.mapIndex;
+    this.attempt = run.attempt;
+    this.maxAttempts = instance.context.maxAttempts;
+    this.hints = instance.task.hints;
+    this.customContext = customContext;
+    this.resumeData = instance.resumeData;
+    this.event = instance.eventPayload;
+    this.checkpoint = Object.freeze({
+      load: () => host.loadCheckpoint(run),
+      save: (value: unknown) => host.saveCheckpoint(run, value),
+    });
+    this.log = (...parts: unknown[]) => host.log(run, parts);
+    Object.freeze(this);
+  }
+
+  get signal(): AbortSignal {
+    return this.#run.signal;
+  }
+
+  get rawDataPath(): string {
+    return join(tmpdir(), 'taskmachine', this.runId, encodeURIComponent(this.taskKey));
+  }
+
+  get idempotencyKey(): string {
+    return `${this.runId}:${this.taskKey}`;
+  }
+
+  defer(options: DeferOptions): never {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError('ctx().defer(options): options must be an object with until, event and/or timeout');
+    }
+    const until = options.until instanceof Date ? options.until.getTime() : options.until;
+    if (until !== undefined && !Number.isFinite(until)) {
+      throw new TypeError(`ctx().defer: until must be a Date or epoch ms, got ${String(options.until)}`);
+    }
+    if (options.timeout !== undefined && !(Number.isFinite(options.timeout) && options.timeout > 0)) {
+      throw new TypeError(`ctx().defer: timeout must be a positive number of ms, got ${String(options.timeout)}`);
+    }
+    const waitForEvent = options.event === true;
+    if (until === undefined && !waitForEvent && options.timeout === undefined) {
+      throw new TypeError('ctx().defer: give at least one of until, event: true or timeout, or the task would wait forever');
+    }
+    throw new DeferSignal({ until, waitForEvent, timeout: options.timeout });
+  }
+
+  reschedule(delay: number): never {
+    if (!(Number.isFinite(delay) && delay >= 0)) {
+      throw new TypeError(`ctx().reschedule(delay): delay must be a number of ms ≥ 0, got ${String(delay)}`);
+    }
+    throw new RescheduleSignal(delay);
+  }
+
+  call<TResult>(task: TaskRef<TResult>, input?: unknown): Promise<TResult> {
+    return this.#host.callChild(this.#run, task, input, this.customContext) as Promise<TResult>;
+  }
+
+  /** @internal A copy of this context with more custom context (inner keys win). */
+  withCustomContext(extra: Readonly<Record<string, string>>): AttemptContext {
+    return new AttemptContext(this.#host, this.#run, Object.freeze({ ...this.customContext, ...extra }));
+  }
+}

@@ -1,0 +1,968 @@
+import { format } from 'node:util';
+import { createActor, type Actor } from 'xstate';
+import {
+  failedStates,
+  finishedStates,
+  flowRunMachine,
+  taskInstanceMachine,
+  type FlowRunFailureReason,
+  type FlowRunMachine,
+  type ManualTaskInstanceState,
+  type TaskInstanceEvent,
+  type TaskInstanceState,
+} from '../../machines/index.ts';
+import { DeferSignal, RescheduleSignal } from '../context/signals.ts';
+import { taskContextStorage } from '../context/taskContext.ts';
+import {
+  ChildTaskFailedError,
+  DeferralTimeoutError,
+  FailTask,
+  IllegalTransitionError,
+  RunCancelledError,
+  SkipTask,
+  TaskCheckpointed,
+  TaskTimeoutError,
+  toError,
+} from '../errors.ts';
+import { emptyCounts, evaluateTriggerRule, type UpstreamCounts } from '../flow/triggerRules.ts';
+import type { Flow, TaskDefinition, TaskRef } from '../flow/types.ts';
+import { applyEvent } from './applyEvent.ts';
+import { AttemptContext, type AttemptHost } from './attemptContext.ts';
+import type { Clock } from './clock.ts';
+import { AttemptRun, TaskInstance } from './instance.ts';
+import type {
+  FailureKind,
+  FlowRunRecord,
+  TaskInstanceChange,
+  TaskInstanceMsg,
+  TaskInstanceRecord,
+} from './records.ts';
+import { retryDelayFor } from './retryTiming.ts';
+
+/** Settings the run was started with, already validated. */
+export interface FlowRunSettings {
+  readonly runId: string;
+  readonly input: unknown;
+  readonly concurrency: number;
+  readonly clock: Clock;
+  readonly customContext: Readonly<Record<string, string>>;
+  readonly log: (line: string) => void;
+}
+
+/** Observer of every task-instance change in a run. */
+export type ChangeObserver = (change: TaskInstanceChange) => void;
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** Longest a scheduler turn runs before yielding to the event loop (timers, I/O, live views). */
+const TURN_BUDGET_MS = 8;
+
+/**
+ * Drives one flow run: owns the flow-run actor and one task-instance actor per unfinished task
+ * instance, evaluates trigger rules with incremental counters, runs attempts within the
+ * concurrency limit, and applies every lifecycle change through the machines.
+ *
+ * Work happens in scheduler *turns* (one microtask each): settled attempts, timers and manual
+ * requests only record what changed and request a turn; the turn evaluates trigger rules, admits
+ * ready instances and starts attempts. Nothing recurses across instances, so a chain of 100k tasks
+ * cannot overflow the stack.
+ */
+export class FlowRunner implements AttemptHost {
+  readonly flow: Flow;
+  readonly settings: FlowRunSettings;
+  readonly flowId: string;
+  readonly runId: string;
+  readonly runActor: Actor<FlowRunMachine>;
+  /** Scheduler turns taken so far. */
+  turns = 0;
+
+  readonly #instances = new Map<string, TaskInstance>();
+  /** The single instance of each DAG task (for a mapped task: its placeholder until expanded). */
+  readonly #primary: (TaskInstance | undefined)[];
+  /** Mapped instances of expanded map tasks, in map-index order. */
+  readonly #mapped = new Map<number, TaskInstance[]>();
+  /** Upstream counters per task (allocated for tasks that have upstreams). */
+  readonly #counts: (UpstreamCounts | undefined)[];
+  /** Whether each task's trigger rule has decided (run, skipped or upstream_failed). */
+  readonly #decided: Uint8Array;
+  #toEvaluate: number[] = [];
+  #ready: TaskInstance[] = [];
+  #readyHead = 0;
+  #waitingForSlot: TaskInstance[] = [];
+  #slotHead = 0;
+  /** Instances (re)entering `scheduled` that must be queued. */
+  #toQueue: TaskInstance[] = [];
+  #unfinished = 0;
+  #running = 0;
+  #timers = 0;
+  #windowSize: number;
+  #turnRequested = false;
+  #halted = false;
+  #finished = false;
+  #startedAt: number | undefined;
+  #endedAt: number | undefined;
+  #observers: ChangeObserver[] = [];
+  #done: Deferred<FlowRunRecord> = deferred();
+  #settledWaiters: Array<(record: FlowRunRecord) => void> = [];
+
+  constructor(flow: Flow, settings: FlowRunSettings) {
+    this.flow = flow;
+    this.settings = settings;
+    this.flowId = flow.id;
+    this.runId = settings.runId;
+    this.#windowSize = Math.max(32, settings.concurrency * 2);
+    const taskCount = flow.tasks.length;
+    this.#primary = new Array(taskCount);
+    this.#counts = new Array(taskCount);
+    this.#decided = new Uint8Array(taskCount);
+    this.runActor = createActor(flowRunMachine).start();
+    for (const task of flow.tasks) {
+      if (task.kind === 'subtask') continue;
+      const instance = new TaskInstance({ key: task.id, task });
+      this.#primary[task.index] = instance;
+      this.#instances.set(instance.key, instance);
+      this.#unfinished++;
+      if (task.upstream.length > 0) this.#counts[task.index] = emptyCounts(task.upstream.length);
+      else this.#toEvaluate.push(task.index);
+    }
+    for (const task of flow.tasks) {
+      if (!task.setup) continue;
+      for (const downstream of task.downstream) this.#counts[downstream]!.setupTotal++;
+    }
+  }
+
+  // ————— public control (used by the handle) —————
+
+  get done(): Promise<FlowRunRecord> {
+    return this.#done.promise;
+  }
+
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  start(): void {
+    this.#startedAt = this.settings.clock.now();
+    applyEvent(this.runActor, { type: 'START' }, 'flow run');
+    this.#requestTurn();
+  }
+
+  /** Resolves when the run finishes, or when it cannot progress without `resumeTask`/`sendEvent`. */
+  settled(): Promise<FlowRunRecord> {
+    if (this.#finished) return Promise.resolve(this.snapshot());
+    return new Promise((resolve) => this.#settledWaiters.push(resolve));
+  }
+
+  subscribe(observer: ChangeObserver): () => void {
+    this.#observers.push(observer);
+    return () => {
+      this.#observers = this.#observers.filter((o) => o !== observer);
+    };
+  }
+
+  snapshot(): FlowRunRecord {
+    const tasks: Record<string, TaskInstanceRecord> = {};
+    const waitingOn: string[] = [];
+    for (const instance of this.#instances.values()) {
+      tasks[instance.key] = instance.toRecord();
+      if (instance.parked) waitingOn.push(instance.key);
+    }
+    const runSnapshot = this.runActor.getSnapshot();
+    return Object.freeze({
+      flowId: this.flowId,
+      runId: this.runId,
+      state: runSnapshot.value,
+      reason: runSnapshot.context.reason,
+      tasks: Object.freeze(tasks),
+      waitingOn: Object.freeze(waitingOn),
+      startedAt: this.#startedAt,
+      endedAt: this.#endedAt,
+    });
+  }
+
+  taskInstance(key: string): TaskInstanceRecord | undefined {
+    return this.#instances.get(key)?.toRecord();
+  }
+
+  setState(key: string, state: ManualTaskInstanceState): void {
+    if (state !== 'success' && state !== 'failed' && state !== 'skipped') {
+      throw new TypeError(`setState: state must be 'success', 'failed' or 'skipped', got ${JSON.stringify(state)}`);
+    }
+    const instance = this.#instanceFor(key);
+    // Check legality before discarding anything, so a rejected request changes nothing.
+    this.#assertLegal(instance, { type: 'SET_STATE', state });
+    this.#reopenIfFinished();
+    this.#stopWaiting(instance, new Error(`task instance '${key}' was manually set to ${state}`));
+    if (state === 'failed') {
+      instance.error = new Error(`task instance '${key}' was manually set to failed`);
+      instance.failureKind = 'manual';
+    }
+    this.#transition(instance, { type: 'SET_STATE', state });
+    if (!instance.isChild) this.#decided[instance.task.index] = 1;
+    if (state === 'success') this.#clearFailedDownstream(instance.task);
+    this.#requestTurn();
+  }
+
+  clear(key: string): void {
+    const instance = this.#instanceFor(key);
+    this.#assertLegal(instance, { type: 'CLEAR' });
+    this.#reopenIfFinished();
+    if (instance.state === 'running') {
+      this.#stopWaiting(instance, new Error(`task instance '${key}' was cleared while running`));
+      this.#transition(instance, { type: 'CLEAR' });
+      this.#transition(instance, { type: 'STOPPED' });
+      this.#setTimer(instance, 0, () => this.#retry(instance));
+    } else {
+      this.#stopWaiting(instance, new Error(`task instance '${key}' was cleared`));
+      this.#resetToNone(instance);
+    }
+    this.#requestTurn();
+  }
+
+  resumeTask(key: string): void {
+    const instance = this.#instanceFor(key);
+    this.#assertLegal(instance, { type: 'RESUME' });
+    this.#clearTimer(instance);
+    instance.parked = false;
+    this.#transition(instance, { type: 'RESUME' });
+    this.#toQueue.push(instance);
+    this.#requestTurn();
+  }
+
+  sendEvent(key: string, payload?: unknown): void {
+    const instance = this.#instanceFor(key);
+    this.#assertLegal(instance, { type: 'TRIGGER' });
+    if (!instance.waitingForEvent) {
+      throw new IllegalTransitionError({
+        subject: `task instance '${key}'`,
+        state: instance.state,
+        event: 'TRIGGER',
+        legalEvents: ['CLEAR', 'SET_STATE'],
+        detail: 'it deferred without event: true, so only its until/timeout resumes it',
+      });
+    }
+    instance.eventPayload = payload;
+    this.#resumeDeferred(instance, false);
+  }
+
+  cancel(reason = 'the run was cancelled'): void {
+    if (this.#finished) return;
+    const error = new RunCancelledError(reason);
+    this.#halted = true;
+    for (const instance of this.#instances.values()) {
+      this.#clearTimer(instance);
+      instance.parked = false;
+      const run = instance.current;
+      if (run !== undefined) {
+        run.abort(error);
+        this.#settle(run, false, error);
+      }
+    }
+    this.#finish('failed', 'cancelled');
+  }
+
+  // ————— scheduler —————
+
+  #requestTurn(): void {
+    if (this.#turnRequested || this.#finished) return;
+    this.#turnRequested = true;
+    queueMicrotask(this.#turnCallback);
+  }
+
+  readonly #turnCallback = (): void => {
+    this.#turnRequested = false;
+    try {
+      this.#turn();
+    } catch (error) {
+      // A bug in the runtime must not leave the run hanging or crash the process.
+      this.settings.log(`taskmachine: internal error in run '${this.runId}': ${toError(error).stack ?? String(error)}`);
+      this.#halted = true;
+      this.#finish('failed', 'task_failure');
+    }
+  };
+
+  #turn(): void {
+    if (this.#finished) return;
+    this.turns++;
+    const started = performance.now();
+    let progressed = true;
+    while (progressed && !this.#halted) {
+      progressed = false;
+      while (this.#toEvaluate.length > 0) {
+        const batch = this.#toEvaluate;
+        this.#toEvaluate = [];
+        for (const index of batch) this.#evaluate(index);
+        progressed = true;
+      }
+      while (this.#toQueue.length > 0) {
+        const batch = this.#toQueue;
+        this.#toQueue = [];
+        for (const instance of batch) if (instance.state === 'scheduled') this.#queue(instance);
+        progressed = true;
+      }
+      // Admit ready instances into the scheduling window (Airflow also schedules in batches: an
+      // instance whose dependencies are met stays `none` until the scheduler picks it up).
+      while (this.#readyHead < this.#ready.length && this.#waitingCount() < this.#windowSize) {
+        const instance = this.#ready[this.#readyHead++]!;
+        if (instance.queuedAs !== 'ready' || instance.state !== 'none') continue;
+        instance.queuedAs = undefined;
+        this.#schedule(instance);
+        progressed = true;
+      }
+      if (this.#readyHead === this.#ready.length) {
+        this.#ready = [];
+        this.#readyHead = 0;
+      }
+      while (this.#slotHead < this.#waitingForSlot.length && this.#running < this.settings.concurrency) {
+        const instance = this.#waitingForSlot[this.#slotHead++]!;
+        if (instance.queuedAs !== 'slot' || instance.state !== 'queued') continue;
+        instance.queuedAs = undefined;
+        this.#startAttempt(instance);
+        progressed = true;
+        if (this.#toEvaluate.length > 0 || this.#toQueue.length > 0) break;
+      }
+      if (this.#slotHead === this.#waitingForSlot.length) {
+        this.#waitingForSlot = [];
+        this.#slotHead = 0;
+      }
+      if (progressed && performance.now() - started > TURN_BUDGET_MS) {
+        setImmediate(() => this.#requestTurn());
+        return;
+      }
+    }
+    this.#checkProgress();
+  }
+
+  #waitingCount(): number {
+    return this.#waitingForSlot.length - this.#slotHead;
+  }
+
+  #checkProgress(): void {
+    if (this.#finished) return;
+    if (this.#unfinished === 0) {
+      this.#finish(this.#anyLeafFailed() ? 'failed' : 'success', 'task_failure');
+      return;
+    }
+    if (this.#halted) return;
+    const idle =
+      this.#running === 0 &&
+      this.#timers === 0 &&
+      this.#readyHead >= this.#ready.length &&
+      this.#waitingCount() === 0 &&
+      this.#toQueue.length === 0 &&
+      this.#toEvaluate.length === 0 &&
+      !this.#anyChildRunning();
+    if (!idle) return;
+    let parked = 0;
+    for (const instance of this.#instances.values()) if (instance.parked) parked++;
+    if (parked > 0) {
+      this.#notifySettled();
+      return;
+    }
+    this.#finish('failed', 'all_tasks_deadlocked');
+  }
+
+  #childrenRunning = 0;
+
+  #anyChildRunning(): boolean {
+    return this.#childrenRunning > 0;
+  }
+
+  #anyLeafFailed(): boolean {
+    for (const task of this.flow.tasks) {
+      if (task.kind === 'subtask' || task.downstream.length > 0) continue;
+      for (const instance of this.#instancesOf(task)) if (failedStates.has(instance.state)) return true;
+    }
+    return false;
+  }
+
+  #instancesOf(task: TaskDefinition): readonly TaskInstance[] {
+    const mapped = this.#mapped.get(task.index);
+    if (mapped !== undefined) return mapped;
+    const primary = this.#primary[task.index];
+    return primary === undefined ? [] : [primary];
+  }
+
+  #finish(outcome: 'success' | 'failed', reason: FlowRunFailureReason): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#endedAt = this.settings.clock.now();
+    for (const instance of this.#instances.values()) {
+      this.#clearTimer(instance);
+      if (instance.actor !== undefined) {
+        instance.actor.stop();
+        instance.actor = undefined;
+      }
+    }
+    if (outcome === 'success') applyEvent(this.runActor, { type: 'SUCCEED' }, 'flow run');
+    else applyEvent(this.runActor, { type: 'FAIL', reason: reason === 'manual' ? 'task_failure' : reason }, 'flow run');
+    const record = this.snapshot();
+    this.#done.resolve(record);
+    this.#notifySettled(record);
+  }
+
+  #notifySettled(record = this.snapshot()): void {
+    const waiters = this.#settledWaiters;
+    this.#settledWaiters = [];
+    for (const resolve of waiters) resolve(record);
+  }
+
+  /** A finished run that gets work again (clear, manual set) goes back to queued → running. */
+  #reopenIfFinished(): void {
+    if (!this.#finished) return;
+    applyEvent(this.runActor, { type: 'RERUN' }, 'flow run');
+    applyEvent(this.runActor, { type: 'START' }, 'flow run');
+    this.#finished = false;
+    this.#halted = false;
+    this.#endedAt = undefined;
+    this.#done = deferred();
+  }
+
+  // ————— trigger rules and instance creation —————
+
+  #evaluate(index: number): void {
+    if (this.#decided[index] === 1) return;
+    const task = this.flow.tasks[index]!;
+    const instance = this.#primary[index];
+    if (instance === undefined || instance.state !== 'none') return;
+    const counts = this.#counts[index];
+    const decision = counts === undefined ? 'run' : evaluateTriggerRule(task.trigger, counts);
+    if (decision === 'wait') return;
+    this.#decided[index] = 1;
+    if (decision === 'skipped') {
+      this.#transition(instance, { type: 'SKIP' });
+    } else if (decision === 'upstream_failed') {
+      this.#transition(instance, { type: 'UPSTREAM_FAILED' });
+    } else if (task.kind === 'map') {
+      this.#expand(task, instance);
+    } else {
+      this.#enqueueReady(instance);
+    }
+  }
+
+  #enqueueReady(instance: TaskInstance): void {
+    instance.queuedAs = 'ready';
+    this.#ready.push(instance);
+  }
+
+  #expand(task: TaskDefinition, placeholder: TaskInstance): void {
+    const over = this.flow.tasks[task.mapOver]!;
+    const overInstances = this.#instancesOf(over);
+    const succeeded = overInstances.length > 0 && overInstances.every((i) => i.state === 'success');
+    const list = succeeded ? this.#resultOf(over) : undefined;
+    if (!Array.isArray(list)) {
+      placeholder.startFailure = new FailTask(
+        succeeded
+          ? `cannot map '${task.id}' over '${over.id}': its result is not a list (got ${typeof list})`
+          : `cannot map '${task.id}' over '${over.id}': it did not succeed, so there is no list to map over`,
+      );
+      this.#enqueueReady(placeholder);
+      return;
+    }
+    if (list.length === 0) {
+      this.#transition(placeholder, { type: 'SKIP' });
+      return;
+    }
+    this.#instances.delete(placeholder.key);
+    const instances = list.map(
+      (item, mapIndex) => new TaskInstance({ key: `${task.id}[${mapIndex}]`, task, mapIndex, item }),
+    );
+    this.#mapped.set(task.index, instances);
+    this.#unfinished += instances.length - 1;
+    for (const downstream of task.downstream) this.#counts[downstream]!.total += instances.length - 1;
+    for (const instance of instances) {
+      this.#instances.set(instance.key, instance);
+      this.#enqueueReady(instance);
+    }
+  }
+
+  #resultOf(task: TaskDefinition): unknown {
+    const mapped = this.#mapped.get(task.index);
+    if (mapped !== undefined) return mapped.map((instance) => instance.result);
+    if (task.kind === 'map') return [];
+    return this.#primary[task.index]?.result;
+  }
+
+  #upstreamValues(task: TaskDefinition): Record<string, unknown> {
+    const upstream: Record<string, unknown> = {};
+    for (const index of task.upstream) {
+      const up = this.flow.tasks[index]!;
+      upstream[up.id] = this.#resultOf(up);
+    }
+    return upstream;
+  }
+
+  // ————— lifecycle steps —————
+
+  #schedule(instance: TaskInstance): void {
+    this.#transition(instance, { type: 'SCHEDULE' });
+    this.#queue(instance);
+  }
+
+  #queue(instance: TaskInstance): void {
+    this.#transition(instance, { type: 'QUEUE' });
+    if (instance.isChild) {
+      this.#startAttempt(instance);
+      return;
+    }
+    instance.queuedAs = 'slot';
+    this.#waitingForSlot.push(instance);
+  }
+
+  #startAttempt(instance: TaskInstance): void {
+    this.#transition(instance, { type: 'START', attempt: instance.context.attempt });
+    const { clock } = this.settings;
+    if (instance.startedAt === undefined) instance.startedAt = clock.now();
+    const run = new AttemptRun(instance, instance.context.attempt);
+    instance.current = run;
+    if (instance.isChild) this.#childrenRunning++;
+    else this.#running++;
+    if (instance.startFailure !== undefined) {
+      this.#settle(run, false, instance.startFailure);
+      return;
+    }
+    if (instance.context.deferTimedOut) {
+      this.#settle(run, false, new DeferralTimeoutError(`task instance '${instance.key}' was not resumed before its deferral timeout`));
+      return;
+    }
+    const task = instance.task;
+    if (task.timeout !== undefined) {
+      const timeout = task.timeout;
+      run.timeoutTimer = clock.setTimeout(() => {
+        run.timeoutTimer = undefined;
+        if (run.settled) return;
+        const error = new TaskTimeoutError(instance.key, timeout);
+        run.abort(error);
+        this.#settle(run, false, error);
+      }, timeout);
+    }
+    const args = instance.isChild
+      ? { input: instance.callInput, upstream: {} }
+      : instance.mapIndex === undefined
+        ? { input: this.settings.input, upstream: this.#upstreamValues(task) }
+        : { input: this.settings.input, upstream: this.#upstreamValues(task), item: instance.item, mapIndex: instance.mapIndex };
+    const context = new AttemptContext(this, run, instance.customContext ?? this.settings.customContext);
+    let result: unknown;
+    try {
+      result = taskContextStorage.run(context, task.fn, args);
+    } catch (error) {
+      this.#settle(run, false, error);
+      return;
+    }
+    if (result !== null && typeof (result as PromiseLike<unknown>)?.then === 'function') {
+      Promise.resolve(result).then(
+        (value) => this.#settleAndTurn(run, true, value),
+        (error: unknown) => this.#settleAndTurn(run, false, error),
+      );
+    } else {
+      this.#settle(run, true, result);
+    }
+  }
+
+  #settleAndTurn(run: AttemptRun, ok: boolean, value: unknown): void {
+    try {
+      this.#settle(run, ok, value);
+    } catch (error) {
+      this.settings.log(`taskmachine: internal error settling '${run.instance.key}': ${toError(error).stack}`);
+    }
+    this.#requestTurn();
+  }
+
+  /** Ends an attempt (once): the outcome decides the lifecycle event. */
+  #settle(run: AttemptRun, ok: boolean, value: unknown): void {
+    if (run.settled) return;
+    run.settled = true;
+    const instance = run.instance;
+    this.#releaseAttempt(run);
+    if (ok) {
+      instance.result = value;
+      instance.error = undefined;
+      instance.failureKind = undefined;
+      this.#transition(instance, { type: 'SUCCEED' });
+      return;
+    }
+    if (value instanceof SkipTask) {
+      this.#transition(instance, { type: 'SKIP' });
+    } else if (value instanceof TaskCheckpointed) {
+      instance.resumeData = value.data;
+      this.#transition(instance, { type: 'CHECKPOINT' }, { checkpointData: value.data });
+      const resumeAfter = instance.task.resumeAfter;
+      if (resumeAfter !== undefined) this.#setTimer(instance, resumeAfter, () => this.#autoResume(instance));
+      else instance.parked = true;
+    } else if (value instanceof DeferSignal) {
+      this.#transition(instance, { type: 'DEFER' });
+      this.#deferUntil(instance, value);
+    } else if (value instanceof RescheduleSignal) {
+      this.#transition(instance, { type: 'RESCHEDULE' });
+      this.#setTimer(instance, value.delay, () => {
+        this.#transition(instance, { type: 'POKE' });
+        this.#toQueue.push(instance);
+      });
+    } else {
+      const error = toError(value);
+      const kind: FailureKind =
+        value instanceof TaskTimeoutError ? 'timeout' : value instanceof RunCancelledError ? 'infrastructure' : 'application';
+      instance.error = error;
+      instance.failureKind = kind;
+      const failFast = value instanceof FailTask || value instanceof RunCancelledError;
+      const state = this.#transition(instance, { type: 'FAIL', failFast }, { error });
+      if (state === 'up_for_retry' && !this.#halted) {
+        this.#setTimer(instance, retryDelayFor(instance.task, run.attempt), () => this.#retry(instance));
+      }
+    }
+  }
+
+  #releaseAttempt(run: AttemptRun): void {
+    const instance = run.instance;
+    if (run.timeoutTimer !== undefined) {
+      this.settings.clock.clearTimeout(run.timeoutTimer);
+      run.timeoutTimer = undefined;
+    }
+    if (instance.current === run) instance.current = undefined;
+    if (instance.isChild) this.#childrenRunning--;
+    else this.#running--;
+  }
+
+  #retry(instance: TaskInstance): void {
+    this.#transition(instance, { type: 'RETRY' });
+    this.#toQueue.push(instance);
+  }
+
+  #autoResume(instance: TaskInstance): void {
+    this.#transition(instance, { type: 'RESUME' });
+    this.#toQueue.push(instance);
+  }
+
+  #deferUntil(instance: TaskInstance, signal: DeferSignal): void {
+    const now = this.settings.clock.now();
+    instance.waitingForEvent = signal.waitForEvent;
+    const deadlines: Array<{ at: number; timedOut: boolean }> = [];
+    if (signal.until !== undefined) deadlines.push({ at: signal.until, timedOut: false });
+    if (signal.timeout !== undefined) deadlines.push({ at: now + signal.timeout, timedOut: true });
+    if (deadlines.length === 0) {
+      instance.parked = true;
+      return;
+    }
+    const first = deadlines.reduce((a, b) => (b.at < a.at ? b : a));
+    this.#setTimer(instance, Math.max(0, first.at - now), () => this.#resumeDeferred(instance, first.timedOut));
+  }
+
+  #resumeDeferred(instance: TaskInstance, timedOut: boolean): void {
+    this.#clearTimer(instance);
+    instance.parked = false;
+    instance.waitingForEvent = false;
+    this.#transition(instance, { type: 'TRIGGER', timedOut });
+    this.#toQueue.push(instance);
+    this.#requestTurn();
+  }
+
+  #setTimer(instance: TaskInstance, ms: number, fire: () => void): void {
+    this.#clearTimer(instance);
+    this.#timers++;
+    instance.timer = this.settings.clock.setTimeout(() => {
+      instance.timer = undefined;
+      this.#timers--;
+      if (this.#finished) return;
+      try {
+        fire();
+      } catch (error) {
+        this.settings.log(`taskmachine: internal error in a timer of '${instance.key}': ${toError(error).stack}`);
+      }
+      this.#requestTurn();
+    }, ms);
+  }
+
+  #clearTimer(instance: TaskInstance): void {
+    if (instance.timer === undefined) return;
+    this.settings.clock.clearTimeout(instance.timer);
+    instance.timer = undefined;
+    this.#timers--;
+  }
+
+  /** Discards an attempt in flight and every pending wake-up, before a manual change. */
+  #stopWaiting(instance: TaskInstance, reason: Error): void {
+    this.#clearTimer(instance);
+    instance.parked = false;
+    instance.waitingForEvent = false;
+    instance.queuedAs = undefined;
+    const run = instance.current;
+    if (run !== undefined) {
+      run.abort(reason);
+      run.settled = true;
+      this.#releaseAttempt(run);
+    }
+  }
+
+  #resetToNone(instance: TaskInstance): void {
+    this.#transition(instance, { type: 'CLEAR' });
+    instance.result = undefined;
+    instance.error = undefined;
+    instance.failureKind = undefined;
+    instance.endedAt = undefined;
+    if (instance.isChild || instance.mapIndex !== undefined) {
+      this.#enqueueReady(instance);
+    } else {
+      this.#decided[instance.task.index] = 0;
+      this.#toEvaluate.push(instance.task.index);
+    }
+  }
+
+  /** After a manual success, downstream instances that failed because of it get another chance. */
+  #clearFailedDownstream(task: TaskDefinition): void {
+    const stack = [...task.downstream];
+    const seen = new Set<number>();
+    while (stack.length > 0) {
+      const index = stack.pop()!;
+      if (seen.has(index)) continue;
+      seen.add(index);
+      const downstream = this.flow.tasks[index]!;
+      for (const instance of this.#instancesOf(downstream)) {
+        if (instance.state === 'failed' || instance.state === 'upstream_failed') {
+          this.#stopWaiting(instance, new Error('cleared after an upstream was set to success'));
+          this.#resetToNone(instance);
+          stack.push(...downstream.downstream);
+        }
+      }
+    }
+  }
+
+  // ————— the one place lifecycle events are applied —————
+
+  #transition(
+    instance: TaskInstance,
+    event: TaskInstanceEvent,
+    extra?: { error?: Error; checkpointData?: unknown },
+  ): TaskInstanceState {
+    const actor = instance.actor ?? this.#materialize(instance);
+    const { after } = applyEvent(actor, event, `task instance '${instance.key}'`);
+    const previousState = instance.state;
+    const state = after.value;
+    instance.state = state;
+    instance.context = after.context;
+    const wasFinished = finishedStates.has(previousState);
+    const isFinished = finishedStates.has(state);
+    if (isFinished) {
+      instance.endedAt = this.settings.clock.now();
+      actor.stop();
+      instance.actor = undefined;
+    }
+    if (this.#observers.length > 0 && previousState !== state) {
+      this.#notify(instance, previousState, state, event, extra);
+    } else if (this.#observers.length > 0 && event.type === 'SET_STATE') {
+      this.#notify(instance, previousState, state, event, extra);
+    }
+    if (wasFinished !== isFinished || (isFinished && previousState !== state)) {
+      if (isFinished && !wasFinished) this.#unfinished--;
+      else if (!isFinished && wasFinished) this.#unfinished++;
+      this.#recount(instance, isFinished ? state : undefined);
+      if (isFinished) this.#wakeCallers(instance);
+    }
+    return state;
+  }
+
+  #materialize(instance: TaskInstance): Actor<typeof taskInstanceMachine> {
+    const fresh = instance.state === 'none' && instance.context.attempt === 0 && instance.context.manuallySetFrom === null;
+    const actor = fresh
+      ? createActor(taskInstanceMachine, { input: { retries: instance.task.retries } })
+      : createActor(taskInstanceMachine, {
+          snapshot: taskInstanceMachine.resolveState({ value: instance.state, context: instance.context }),
+        });
+    actor.start();
+    instance.actor = actor;
+    return actor;
+  }
+
+  #assertLegal(instance: TaskInstance, event: TaskInstanceEvent): void {
+    const actor = instance.actor ?? this.#materialize(instance);
+    if (actor.getSnapshot().can(event)) return;
+    // Let applyEvent build the error (it names the legal events); it throws here.
+    applyEvent(actor, event, `task instance '${instance.key}'`);
+  }
+
+  /** Moves the instance's contribution to its downstream counters to its new finished state. */
+  #recount(instance: TaskInstance, finishedAs: TaskInstanceState | undefined): void {
+    if (instance.isChild) return;
+    const task = instance.task;
+    if (task.downstream.length === 0) {
+      instance.countedAs = finishedAs;
+      return;
+    }
+    const previous = instance.countedAs;
+    instance.countedAs = finishedAs;
+    for (const index of task.downstream) {
+      const counts = this.#counts[index]!;
+      if (previous !== undefined) bump(counts, previous, task.setup, -1);
+      if (finishedAs !== undefined) bump(counts, finishedAs, task.setup, 1);
+      if (this.#decided[index] === 0) this.#toEvaluate.push(index);
+    }
+  }
+
+  #wakeCallers(instance: TaskInstance): void {
+    const waiters = instance.waiters;
+    if (waiters === undefined) return;
+    instance.waiters = undefined;
+    for (const waiter of waiters) {
+      if (instance.state === 'success') waiter.resolve(instance.result);
+      else waiter.reject(new ChildTaskFailedError(instance.key, instance.state, { cause: instance.error }));
+    }
+  }
+
+  #notify(
+    instance: TaskInstance,
+    previousState: TaskInstanceState,
+    state: TaskInstanceState,
+    event: TaskInstanceEvent,
+    extra: { error?: Error; checkpointData?: unknown } | undefined,
+  ): void {
+    const change: TaskInstanceChange = Object.freeze({
+      previousState,
+      state,
+      event: event.type,
+      msg: msgFor(event, previousState, state),
+      taskInstance: instance.toRecord(),
+      ...(extra?.error !== undefined ? { error: extra.error } : {}),
+      ...(event.type === 'SET_STATE' && state === 'failed' ? { error: instance.error } : {}),
+      ...(event.type === 'CHECKPOINT' ? { checkpointData: extra?.checkpointData ?? null } : {}),
+    });
+    for (const observer of this.#observers) {
+      try {
+        observer(change);
+      } catch (error) {
+        this.settings.log(`taskmachine: a run observer threw: ${toError(error).stack}`);
+      }
+    }
+  }
+
+  #instanceFor(key: string): TaskInstance {
+    const instance = this.#instances.get(key);
+    if (instance !== undefined) return instance;
+    const known = [...this.#instances.keys()].slice(0, 20).join(', ');
+    throw new Error(`run '${this.runId}' has no task instance '${key}'; known keys: ${known}`);
+  }
+
+  // ————— AttemptHost —————
+
+  log(run: AttemptRun, parts: unknown[]): void {
+    this.settings.log(`[${run.instance.key}#${run.attempt}] ${format(...parts)}`);
+  }
+
+  callChild(
+    parent: AttemptRun,
+    ref: TaskRef<unknown>,
+    input: unknown,
+    customContext: Readonly<Record<string, string>>,
+  ): Promise<unknown> {
+    const task = ref !== null && typeof ref === 'object' ? this.flow.task(ref.id) : undefined;
+    if (task === undefined || ref.flowId !== this.flowId) {
+      return Promise.reject(
+        new TypeError(`ctx().call: ${describeRef(ref)} is not a task of flow '${this.flowId}'; pass a reference returned by f.task/f.subtask of this flow`),
+      );
+    }
+    if (parent.settled) {
+      return Promise.reject(new Error(`ctx().call('${task.id}'): the calling attempt of '${parent.instance.key}' has already ended`));
+    }
+    parent.callSeq ??= new Map();
+    const sequence = parent.callSeq.get(task.id) ?? 0;
+    parent.callSeq.set(task.id, sequence + 1);
+    const key = `${parent.instance.key}/${task.id}#${sequence}`;
+    let child = this.#instances.get(key);
+    if (child?.state === 'success') return Promise.resolve(child.result);
+    if (child === undefined) {
+      child = new TaskInstance({ key, task, parentKey: parent.instance.key, callInput: input, customContext });
+      this.#instances.set(key, child);
+      this.#unfinished++;
+      this.#enqueueReadyChild(child);
+    } else if (finishedStates.has(child.state)) {
+      this.#reopenIfFinished();
+      this.#resetToNone(child);
+    }
+    const promise = new Promise<unknown>((resolve, reject) => {
+      (child.waiters ??= []).push({ resolve, reject });
+    });
+    this.#requestTurn();
+    return promise;
+  }
+
+  #enqueueReadyChild(child: TaskInstance): void {
+    // Children run inside their caller's slot: a caller waiting for a child that waits for a
+    // slot would deadlock at concurrency 1.
+    this.#enqueueReady(child);
+  }
+
+  loadCheckpoint(run: AttemptRun): Promise<unknown> {
+    return Promise.resolve(run.instance.checkpoint);
+  }
+
+  saveCheckpoint(run: AttemptRun, value: unknown): Promise<void> {
+    if (run.settled) {
+      this.settings.log(`[${run.instance.key}#${run.attempt}] checkpoint.save ignored: the attempt has already ended`);
+      return Promise.resolve();
+    }
+    run.instance.checkpoint = value;
+    return Promise.resolve();
+  }
+}
+
+function bump(counts: UpstreamCounts, state: TaskInstanceState, setup: boolean, by: 1 | -1): void {
+  switch (state) {
+    case 'success':
+      counts.success += by;
+      if (setup) counts.setupSuccess += by;
+      break;
+    case 'skipped':
+      counts.skipped += by;
+      if (setup) counts.setupSkipped += by;
+      break;
+    case 'failed':
+      counts.failed += by;
+      break;
+    case 'upstream_failed':
+      counts.upstreamFailed += by;
+      break;
+    case 'removed':
+      counts.removed += by;
+      break;
+    default:
+      break;
+  }
+}
+
+function msgFor(
+  event: TaskInstanceEvent,
+  previousState: TaskInstanceState,
+  state: TaskInstanceState,
+): TaskInstanceMsg | undefined {
+  switch (event.type) {
+    case 'SET_STATE':
+      return `manually_set_to_${event.state}`;
+    case 'START':
+      return previousState === 'queued' ? 'started' : undefined;
+    case 'SUCCEED':
+      return 'success';
+    case 'FAIL':
+    case 'GATE_FAIL':
+      return state === 'up_for_retry' ? 'up_for_retry' : 'failed';
+    case 'SKIP':
+      return previousState === 'running' ? 'skipped' : undefined;
+    case 'CHECKPOINT':
+      return 'checkpointed';
+    default:
+      return undefined;
+  }
+}
+
+function describeRef(ref: unknown): string {
+  if (ref !== null && typeof ref === 'object' && 'id' in ref) return `task '${String((ref as TaskRef).id)}'`;
+  return String(ref);
+}

@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import type { ManualTaskInstanceState } from '../../machines/index.ts';
+import type { Flow } from '../flow/types.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { FlowRunner } from './flowRun.ts';
+import type { FlowRunRecord, TaskInstanceChange, TaskInstanceRecord } from './records.ts';
+
+/**
+ * Options of {@link runFlow} and {@link startFlow}.
+ *
+ * @example
+ * ```ts
+ * await runFlow(etl, { input: { day: '2026-11-22' }, concurrency: 8, signal: AbortSignal.timeout(60_000) });
+ * ```
+ */
+export interface RunFlowOptions<TInput = any> {
+  /**
+   * The run's input, passed to every task as `input`.
+   * @default undefined
+   */
+  input?: TInput;
+  /**
+   * The run's id.
+   * @default a random UUID
+   */
+  runId?: string;
+  /**
+   * Most attempts running at once. Tasks started with `ctx().call` run inside their caller's slot.
+   * @default 16
+   */
+  concurrency?: number;
+  /**
+   * Cancels the run when aborted: running attempts are aborted, nothing new starts, and the run
+   * fails with reason `cancelled`.
+   * @default undefined
+   */
+  signal?: AbortSignal;
+  /**
+   * Custom context (string values) every task sees as `ctx().customContext`.
+   * @default {}
+   */
+  customContext?: Readonly<Record<string, string>>;
+  /**
+   * Where time and timers come from; inject a test clock for deterministic tests.
+   * @default the system clock
+   */
+  clock?: Clock;
+  /**
+   * Receives the lines tasks log with `ctx().log` and the runtime's own warnings.
+   * @default console.log
+   */
+  log?: (line: string) => void;
+}
+
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['input', 'runId', 'concurrency', 'signal', 'customContext', 'clock', 'log']);
+
+/**
+ * A live flow run: observe it, change task instances by hand, cancel it.
+ *
+ * @example
+ * ```ts
+ * const handle = startFlow(etl, { input });
+ * handle.subscribe((change) => console.log(change.taskInstance.key, change.state));
+ * const run = await handle.done;
+ * ```
+ */
+export interface FlowRunHandle {
+  /** The run's id. */
+  readonly runId: string;
+  /**
+   * Resolves with the run record when the run finishes (success or failed). If the run is
+   * reopened later (clear or set-state on a finished run), read `done` again for the new outcome.
+   */
+  readonly done: Promise<FlowRunRecord>;
+  /** Resolves when the run finishes or cannot progress without `resumeTask`/`sendEvent`. */
+  settled(): Promise<FlowRunRecord>;
+  /** The run as it is now. */
+  snapshot(): FlowRunRecord;
+  /** One task instance as it is now, or `undefined` for an unknown key. */
+  taskInstance(taskKey: string): TaskInstanceRecord | undefined;
+  /** Sets a task instance's state by hand; a running attempt is aborted and its result discarded. */
+  setState(taskKey: string, state: ManualTaskInstanceState): void;
+  /** Clears a task instance so it runs again (a running one goes through `restarting`). */
+  clear(taskKey: string): void;
+  /** Resumes a `checkpointed` task instance now. */
+  resumeTask(taskKey: string): void;
+  /** Resumes a task instance deferred with `event: true`; `payload` becomes its `ctx().event`. */
+  sendEvent(taskKey: string, payload?: unknown): void;
+  /** Cancels the run (see `RunFlowOptions.signal`). */
+  cancel(reason?: string): void;
+  /** Calls `observer` for every task-instance state change; returns an unsubscribe function. */
+  subscribe(observer: (change: TaskInstanceChange) => void): () => void;
+}
+
+/**
+ * Starts a flow run and returns its handle at once (the first scheduler turn runs in a microtask,
+ * so subscribe before awaiting anything).
+ *
+ * @example
+ * ```ts
+ * import { startFlow } from 'taskmachine';
+ * const handle = startFlow(etl, { input: { day: '2026-11-22' } });
+ * handle.subscribe(({ taskInstance, state }) => console.log(taskInstance.key, state));
+ * const run = await handle.done;
+ * ```
+ */
+export function startFlow<TInput>(definition: Flow<TInput>, options: RunFlowOptions<TInput> = {}): FlowRunHandle {
+  const runner = new FlowRunner(definition, resolveSettings(definition, options));
+  const { signal } = options;
+  if (signal !== undefined) {
+    const onAbort = () => runner.cancel(reasonText(signal.reason));
+    if (signal.aborted) queueMicrotask(onAbort);
+    else {
+      signal.addEventListener('abort', onAbort, { once: true });
+      void runner.done.then(() => signal.removeEventListener('abort', onAbort));
+    }
+  }
+  runner.start();
+  return Object.freeze({
+    runId: runner.runId,
+    get done() {
+      return runner.done;
+    },
+    settled: () => runner.settled(),
+    snapshot: () => runner.snapshot(),
+    taskInstance: (key: string) => runner.taskInstance(key),
+    setState: (key: string, state: ManualTaskInstanceState) => runner.setState(key, state),
+    clear: (key: string) => runner.clear(key),
+    resumeTask: (key: string) => runner.resumeTask(key),
+    sendEvent: (key: string, payload?: unknown) => runner.sendEvent(key, payload),
+    cancel: (reason?: string) => runner.cancel(reason),
+    subscribe: (observer: (change: TaskInstanceChange) => void) => runner.subscribe(observer),
+  });
+}
+
+/**
+ * Runs a flow and resolves to its run record: the run's state (`success` or `failed`, with the
+ * reason) and each task instance's state, attempts, result and error. If the remaining tasks all
+ * wait for a manual resume or an event, it resolves with state `running` and `waitingOn` listing
+ * them (use {@link startFlow} to resume them).
+ *
+ * @example
+ * ```ts
+ * import { runFlow } from 'taskmachine';
+ * const run = await runFlow(etl, { input: { day: '2026-11-22' }, concurrency: 8 });
+ * run.state;                // 'success' | 'failed'
+ * run.tasks['extract'];     // { state, attempts, result, error, startedAt, endedAt, … }
+ * ```
+ */
+export function runFlow<TInput>(definition: Flow<TInput>, options: RunFlowOptions<TInput> = {}): Promise<FlowRunRecord> {
+  try {
+    return startFlow(definition, options).settled();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function resolveSettings(definition: Flow, options: RunFlowOptions) {
+  if (definition === null || typeof definition !== 'object' || !Array.isArray(definition.tasks)) {
+    throw new TypeError('runFlow(flow, options): the first argument must be a flow made with flow(id, build)');
+  }
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`runFlow options must be an object, got ${String(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      throw new TypeError(`runFlow: unknown option '${key}'; known options: ${[...KNOWN_OPTIONS].join(', ')}`);
+    }
+  }
+  const concurrency = options.concurrency ?? 16;
+  if (!(Number.isInteger(concurrency) && concurrency >= 1)) {
+    throw new TypeError(`runFlow: concurrency must be a whole number ≥ 1, got ${String(options.concurrency)}`);
+  }
+  const runId = options.runId ?? randomUUID();
+  if (typeof runId !== 'string' || runId.length === 0) {
+    throw new TypeError(`runFlow: runId must be a non-empty string, got ${String(options.runId)}`);
+  }
+  const customContext = options.customContext ?? {};
+  for (const [key, value] of Object.entries(customContext)) {
+    if (typeof value !== 'string') {
+      throw new TypeError(`runFlow: customContext values must be strings; '${key}' is ${typeof value} (convert it with String())`);
+    }
+  }
+  return {
+    runId,
+    input: options.input,
+    concurrency,
+    clock: options.clock ?? systemClock,
+    customContext: Object.freeze({ ...customContext }),
+    log: options.log ?? ((line: string) => console.log(line)),
+  };
+}
+
+function reasonText(reason: unknown): string {
+  if (reason instanceof Error) return `the run was cancelled: ${reason.message}`;
+  if (reason === undefined) return 'the run was cancelled';
+  return `the run was cancelled: ${String(reason)}`;
+}
