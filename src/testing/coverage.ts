@@ -1,0 +1,131 @@
+import { CoverageError } from './errors.ts';
+import type { EdgeDefinition } from './machineGraph.ts';
+
+/**
+ * Which states and definition edges of one machine a traversal reached. Produced by
+ * {@link pathTests}; combine the coverage of several inputs with {@link mergeCoverage}.
+ *
+ * @example
+ * ```ts
+ * import { pathTests, formatCoverage } from 'taskmachine/testing';
+ * const { coverage } = pathTests(machine, { events });
+ * coverage.uncoveredEdges.map((edge) => edge.label);
+ * formatCoverage(coverage); // 'light: 3/3 states, 4/4 edges'
+ * ```
+ */
+export interface Coverage {
+  /** The machine's id. */
+  readonly machineId: string;
+  /** Every state of the definition (dot paths, definition order). */
+  readonly states: readonly string[];
+  /** States some traversed snapshot was in. */
+  readonly coveredStates: readonly string[];
+  /** States never reached. */
+  readonly uncoveredStates: readonly string[];
+  /** Every edge of the definition. */
+  readonly edges: readonly EdgeDefinition[];
+  /** Edges some traversed step took. */
+  readonly coveredEdges: readonly EdgeDefinition[];
+  /** Edges never taken. */
+  readonly uncoveredEdges: readonly EdgeDefinition[];
+}
+
+/** Anything that has a coverage: a {@link Coverage} or a suite returned by `pathTests`. */
+export type CoverageSource = Coverage | { readonly coverage: Coverage };
+
+/** @internal Builds a coverage from the covered sets. */
+export function createCoverage(
+  machineId: string,
+  states: readonly string[],
+  edges: readonly EdgeDefinition[],
+  coveredStates: ReadonlySet<string>,
+  coveredEdgeIds: ReadonlySet<string>,
+): Coverage {
+  return {
+    machineId,
+    states,
+    coveredStates: states.filter((state) => coveredStates.has(state)),
+    uncoveredStates: states.filter((state) => !coveredStates.has(state)),
+    edges,
+    coveredEdges: edges.filter((edge) => coveredEdgeIds.has(edge.id)),
+    uncoveredEdges: edges.filter((edge) => !coveredEdgeIds.has(edge.id)),
+  };
+}
+
+/**
+ * Combines the coverage of several traversals of the same machine (e.g. one per input): a state
+ * or edge is covered if any traversal covered it.
+ *
+ * @throws Error when the sources belong to different machines.
+ * @example
+ * ```ts
+ * import { pathTests, mergeCoverage } from 'taskmachine/testing';
+ * const suites = [0, 1, 2].map((retries) => pathTests(taskInstanceMachine, { events, input: { retries } }));
+ * mergeCoverage(...suites).uncoveredEdges; // []
+ * ```
+ */
+export function mergeCoverage(...sources: readonly CoverageSource[]): Coverage {
+  const coverages = sources.map(toCoverage);
+  const [first] = coverages;
+  if (!first) throw new Error('mergeCoverage: pass at least one coverage or suite.');
+  const ids = first.edges.map((edge) => edge.id).join('\n');
+  for (const other of coverages) {
+    if (other.machineId !== first.machineId || other.edges.map((edge) => edge.id).join('\n') !== ids) {
+      throw new Error(
+        `mergeCoverage: cannot merge coverage of '${other.machineId}' into '${first.machineId}'; ` +
+          'merge suites of one machine at a time.',
+      );
+    }
+  }
+  const states = new Set(coverages.flatMap((coverage) => coverage.coveredStates));
+  const edges = new Set(coverages.flatMap((coverage) => coverage.coveredEdges.map((edge) => edge.id)));
+  return createCoverage(first.machineId, first.states, first.edges, states, edges);
+}
+
+/**
+ * Throws {@link CoverageError} unless every state was reached and every definition edge taken by
+ * at least one of the sources (merged as in {@link mergeCoverage}). Use it as the last test of a
+ * generated suite so a dead transition, a guard that can never pass or a missing event payload
+ * fails the build with the exact edges named.
+ *
+ * @example
+ * ```ts
+ * import { it } from 'vitest';
+ * import { pathTests, assertFullCoverage } from 'taskmachine/testing';
+ * const suite = pathTests(machine, { events });
+ * it('covers every state and edge', () => assertFullCoverage(suite));
+ * ```
+ */
+export function assertFullCoverage(...sources: readonly CoverageSource[]): void {
+  const coverage = mergeCoverage(...sources);
+  if (coverage.uncoveredStates.length || coverage.uncoveredEdges.length) {
+    throw new CoverageError({
+      machineId: coverage.machineId,
+      unreachableStates: coverage.uncoveredStates,
+      uncoveredEdges: coverage.uncoveredEdges,
+      totalStates: coverage.states.length,
+      totalEdges: coverage.edges.length,
+    });
+  }
+}
+
+/**
+ * One-line summary of a coverage, for logs and reporters.
+ *
+ * @example
+ * ```ts
+ * import { formatCoverage } from 'taskmachine/testing';
+ * formatCoverage(suite); // 'taskInstance: 14/14 states, 72/72 edges'
+ * ```
+ */
+export function formatCoverage(source: CoverageSource): string {
+  const coverage = toCoverage(source);
+  return (
+    `${coverage.machineId}: ${coverage.coveredStates.length}/${coverage.states.length} states, ` +
+    `${coverage.coveredEdges.length}/${coverage.edges.length} edges`
+  );
+}
+
+function toCoverage(source: CoverageSource): Coverage {
+  return 'coverage' in source ? source.coverage : source;
+}

@@ -1,0 +1,90 @@
+import type { EdgeDefinition } from './machineGraph.ts';
+
+/**
+ * Thrown by {@link assertFullCoverage} when some states were never reached or some edges of the
+ * definition were never taken. The message names every one of them and how to fix it.
+ *
+ * @example
+ * ```ts
+ * import { assertFullCoverage, CoverageError } from 'taskmachine/testing';
+ * try {
+ *   assertFullCoverage(suite);
+ * } catch (error) {
+ *   if (error instanceof CoverageError) console.log(error.uncoveredEdges.map((e) => e.label));
+ * }
+ * ```
+ */
+export class CoverageError extends Error {
+  override name = 'CoverageError';
+  /** Machine id the coverage belongs to. */
+  readonly machineId: string;
+  /** States (dot paths) no traversal reached. */
+  readonly unreachableStates: readonly string[];
+  /** Definition edges no traversal took. */
+  readonly uncoveredEdges: readonly EdgeDefinition[];
+
+  constructor(options: {
+    machineId: string;
+    unreachableStates: readonly string[];
+    uncoveredEdges: readonly EdgeDefinition[];
+    totalStates: number;
+    totalEdges: number;
+  }) {
+    const lines = [
+      `${options.machineId}: ${options.unreachableStates.length} of ${options.totalStates} states unreachable, ` +
+        `${options.uncoveredEdges.length} of ${options.totalEdges} edges uncovered.`,
+    ];
+    if (options.unreachableStates.length) {
+      lines.push(`Unreachable states: ${options.unreachableStates.join(', ')}`);
+    }
+    if (options.uncoveredEdges.length) {
+      lines.push('Uncovered edges:');
+      for (const edge of options.uncoveredEdges) lines.push(`  - ${edge.label}  (${edge.id})`);
+    }
+    lines.push(
+      'Fix: add the events (with payloads that pass the guards) to the `events` option, add inputs ' +
+        'that reach them, or remove the dead states and transitions from the machine.',
+    );
+    super(lines.join('\n'));
+    this.machineId = options.machineId;
+    this.unreachableStates = options.unreachableStates;
+    this.uncoveredEdges = options.uncoveredEdges;
+  }
+}
+
+/**
+ * Thrown by {@link pathTests} when the traversal would not end or would produce more paths than
+ * allowed: the state space is too large (often a counter or id in the context) for the options.
+ *
+ * @example
+ * ```ts
+ * import { pathTests, TraversalLimitError } from 'taskmachine/testing';
+ * try {
+ *   pathTests(counterMachine, { events: [{ type: 'INC' }] });
+ * } catch (error) {
+ *   if (error instanceof TraversalLimitError) console.log(error.limit);
+ * }
+ * ```
+ */
+export class TraversalLimitError extends Error {
+  override name = 'TraversalLimitError';
+  /** Which limit was exceeded. */
+  readonly limit: 'limit' | 'maxPaths';
+  /** Its value. */
+  readonly value: number;
+
+  constructor(machineId: string, limit: 'limit' | 'maxPaths', value: number) {
+    const what =
+      limit === 'limit'
+        ? `exploring its states took more than ${value} transitions (option \`limit\`)`
+        : `it has more than ${value} simple paths (option \`maxPaths\`)`;
+    const fix =
+      limit === 'limit'
+        ? 'Pass `serializeState` that keeps only the context fields guards depend on (so equal ' +
+          'states collapse), or narrow `events`; raise `limit` only if the space really is that big.'
+        : 'Set `maxPathLength`, pass a coarser `serializeState`, or raise `maxPaths`.';
+    super(`pathTests(${machineId}): ${what}. ${fix}`);
+    this.limit = limit;
+    this.value = value;
+  }
+}

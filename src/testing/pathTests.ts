@@ -1,0 +1,469 @@
+import {
+  transition,
+  type ActorLogic,
+  type AnyMachineSnapshot,
+  type AnyStateMachine,
+  type AnyTransitionDefinition,
+  type EventFromLogic,
+  type InputFrom,
+  type SnapshotFrom,
+} from 'xstate';
+import { getAdjacencyMap, serializeSnapshot } from 'xstate/graph';
+import { createCoverage, type Coverage } from './coverage.ts';
+import { TraversalLimitError } from './errors.ts';
+import { formatEvent as defaultFormatEvent } from './formatEvent.ts';
+import {
+  definitionGraph,
+  formatStateValue,
+  machineStates,
+  statePath,
+  type EdgeDefinition,
+} from './machineGraph.ts';
+
+/**
+ * Options of {@link pathTests}.
+ *
+ * @example
+ * ```ts
+ * import type { PathTestOptions } from 'taskmachine/testing';
+ * import { taskInstanceMachine } from 'taskmachine/machines';
+ * const options: PathTestOptions<typeof taskInstanceMachine> = {
+ *   input: { retries: 1 },
+ *   events: (snapshot) => [{ type: 'SCHEDULE' }, { type: 'START', attempt: snapshot.context.attempt }],
+ *   serializeState: (snapshot) => JSON.stringify([snapshot.value, snapshot.context.attempt]),
+ * };
+ * ```
+ */
+export interface PathTestOptions<TMachine extends AnyStateMachine> {
+  /**
+   * The events to try in every state, with representative payloads. A function receives the
+   * snapshot, so payloads can depend on the context (e.g. `START` with the current attempt).
+   * These replace XState's own event discovery: event types not listed are never explored.
+   */
+  readonly events:
+    | readonly EventFromLogic<TMachine>[]
+    | ((snapshot: SnapshotFrom<TMachine>) => readonly EventFromLogic<TMachine>[]);
+  /**
+   * Input for the machine's context factory.
+   * @default undefined
+   */
+  readonly input?: InputFrom<TMachine>;
+  /**
+   * Key that decides when two snapshots are the same vertex of the graph. Keep every context field
+   * that guards or event payloads depend on, and drop the rest (counters, ids, timestamps) so the
+   * graph is finite. Two snapshots with the same key must accept the same events with the same
+   * results, or paths through the merged vertex may miss behaviour.
+   * @default JSON of the state value and the whole context (`serializeSnapshot` of `xstate/graph`)
+   */
+  readonly serializeState?: (snapshot: SnapshotFrom<TMachine>) => string;
+  /**
+   * Which of the `events` to take in a snapshot.
+   * @default (snapshot, event) => snapshot.can(event) — only events the machine accepts
+   */
+  readonly filterEvents?: (snapshot: SnapshotFrom<TMachine>, event: EventFromLogic<TMachine>) => boolean;
+  /**
+   * Longest simple path, in events; longer paths are cut at this length (and still tested).
+   * @default Infinity
+   */
+  readonly maxPathLength?: number;
+  /**
+   * Most simple paths (counting prefixes) the enumeration may visit before it throws
+   * {@link TraversalLimitError}.
+   * @default 10_000
+   */
+  readonly maxPaths?: number;
+  /**
+   * Most transitions the graph exploration may try before it throws {@link TraversalLimitError}.
+   * @default 100_000
+   */
+  readonly limit?: number;
+  /**
+   * Keep paths that are a prefix of another path. By default only maximal simple paths are
+   * returned: a longer path checks every state of its prefixes on the way.
+   * @default false
+   */
+  readonly allowDuplicatePaths?: boolean;
+  /**
+   * How events are written in case names.
+   * @default formatEvent — `TYPE(key=value, flag)`
+   */
+  readonly formatEvent?: (event: EventFromLogic<TMachine>) => string;
+}
+
+/**
+ * One step of a path: the event, the snapshots around it and the definition edge(s) it took.
+ *
+ * @example
+ * ```ts
+ * path.run((step) => {
+ *   sut.apply(step.event);
+ *   assert.equal(sut.status, step.after.value, step.label);
+ * });
+ * ```
+ */
+export interface PathStep<TMachine extends AnyStateMachine = AnyStateMachine> {
+  /** Position in the path, 1-based. */
+  readonly index: number;
+  /** The event sent in this step. */
+  readonly event: EventFromLogic<TMachine>;
+  /** The machine's snapshot before the event. */
+  readonly before: SnapshotFrom<TMachine>;
+  /** The machine's snapshot after the event: what the system under test should now show. */
+  readonly after: SnapshotFrom<TMachine>;
+  /** Definition edges taken (one for a plain machine; one per region for parallel states). */
+  readonly edges: readonly EdgeDefinition[];
+  /** E.g. `'queued →START(attempt=1)→ running'`. */
+  readonly label: string;
+}
+
+/**
+ * A sequence of events from the initial state, with the snapshot expected after each one, to be
+ * replayed against a live actor or any implementation.
+ *
+ * @example
+ * ```ts
+ * for (const path of suite.paths) {
+ *   it(path.name, () => {
+ *     const sut = new Door();
+ *     path.run((step) => {
+ *       sut.handle(step.event);
+ *       expect(sut.state).toBe(step.after.value);
+ *     });
+ *   });
+ * }
+ * ```
+ */
+export interface PathCase<TMachine extends AnyStateMachine = AnyStateMachine> {
+  /** Readable and unique within a suite: `'none →SCHEDULE→ scheduled →QUEUE→ queued'`. */
+  readonly name: string;
+  /** The input the path was computed with (create the system under test with the same one). */
+  readonly input: InputFrom<TMachine> | undefined;
+  /** The initial snapshot. */
+  readonly initial: SnapshotFrom<TMachine>;
+  /** The snapshot at the end of the path. */
+  readonly state: SnapshotFrom<TMachine>;
+  /** The steps, in order (empty for the path that stays in the initial state). */
+  readonly steps: readonly PathStep<TMachine>[];
+  /**
+   * Calls `driver` with each step in order. A throw stops the run; its message gets the failing
+   * step and the whole path appended.
+   */
+  run(driver: (step: PathStep<TMachine>) => void): void;
+  /** Like `run`, awaiting `driver` after each step. */
+  runAsync(driver: (step: PathStep<TMachine>) => void | Promise<void>): Promise<void>;
+}
+
+/**
+ * A path whose last step takes one particular definition edge (the shortest such path found).
+ * Its `name` is the edge's label; `pathName` is the whole path.
+ *
+ * @example
+ * ```ts
+ * for (const edgeCase of suite.edges) it(edgeCase.name, () => edgeCase.run(drive));
+ * ```
+ */
+export interface EdgeCase<TMachine extends AnyStateMachine = AnyStateMachine> extends PathCase<TMachine> {
+  /** The edge this case covers. */
+  readonly edge: EdgeDefinition;
+  /** Name of the whole path, as a {@link PathCase} would have it. */
+  readonly pathName: string;
+}
+
+/**
+ * A vertex of the explored graph (one `serializeState` key) with a shortest path to it.
+ *
+ * @example
+ * ```ts
+ * const upForReschedule = suite.vertices.find((v) => v.state.value === 'up_for_reschedule');
+ * upForReschedule?.path.run(drive);
+ * ```
+ */
+export interface VertexCase<TMachine extends AnyStateMachine = AnyStateMachine> {
+  /** The `serializeState` key. */
+  readonly key: string;
+  /** The first snapshot found with that key. */
+  readonly state: SnapshotFrom<TMachine>;
+  /** A shortest path from the initial state to `state`. */
+  readonly path: PathCase<TMachine>;
+}
+
+/**
+ * What {@link pathTests} returns: test cases and the coverage they achieve.
+ *
+ * @example
+ * ```ts
+ * const suite = pathTests(machine, { events });
+ * suite.edges.length; // one case per covered definition edge
+ * suite.paths.length; // one case per maximal simple path
+ * ```
+ */
+export interface PathTestSuite<TMachine extends AnyStateMachine = AnyStateMachine> {
+  /** The machine's id. */
+  readonly machineId: string;
+  /** The input used. */
+  readonly input: InputFrom<TMachine> | undefined;
+  /** Every reached vertex with a shortest path to it, in breadth-first order. */
+  readonly vertices: readonly VertexCase<TMachine>[];
+  /** One case per covered definition edge, in definition order. */
+  readonly edges: readonly EdgeCase<TMachine>[];
+  /** One case per simple path (maximal ones unless `allowDuplicatePaths`), depth-first order. */
+  readonly paths: readonly PathCase<TMachine>[];
+  /** States and edges reached, and those that were not. */
+  readonly coverage: Coverage;
+}
+
+interface GraphStep {
+  readonly event: unknown;
+  readonly before: AnyMachineSnapshot;
+  readonly after: AnyMachineSnapshot;
+  readonly edges: readonly EdgeDefinition[];
+}
+
+/**
+ * Model-based test cases for an XState machine, derived from its graph:
+ *
+ * - `edges`: for every definition edge (every source state × event type × guard branch, read from
+ *   the machine's definition) that the traversal reaches, the shortest path ending with that edge;
+ * - `paths`: every simple path from the initial state (no vertex twice), bounded by
+ *   `maxPathLength`/`maxPaths`;
+ * - `vertices`: a shortest path to every reached vertex;
+ * - `coverage`: which states and definition edges were reached — {@link assertFullCoverage} turns a
+ *   gap into a failing test that names it.
+ *
+ * The vertices and reached edges come from `getAdjacencyMap` of `xstate/graph`, run with your
+ * `events` and `serializeState`; simple paths are enumerated on concrete snapshots (each step is
+ * computed from the previous one), so every path replays exactly on a live actor.
+ *
+ * Each case's `run(driver)` hands the steps to your driver: send `step.event` to the system under
+ * test (a live actor, a class, a service) and compare it with `step.after`.
+ *
+ * @example
+ * ```ts
+ * import { describe, expect, it } from 'vitest';
+ * import { createActor } from 'xstate';
+ * import { pathTests, assertFullCoverage } from 'taskmachine/testing';
+ * import { taskInstanceMachine } from 'taskmachine/machines';
+ *
+ * const suite = pathTests(taskInstanceMachine, {
+ *   input: { retries: 1 },
+ *   events: (s) => [{ type: 'SCHEDULE' }, { type: 'QUEUE' }, { type: 'START', attempt: s.context.attempt }],
+ *   serializeState: (s) => JSON.stringify([s.value, s.context.maxAttempts - s.context.attempt]),
+ * });
+ * describe('task instance', () => {
+ *   for (const path of suite.paths) {
+ *     it(path.name, () => {
+ *       const actor = createActor(taskInstanceMachine, { input: path.input }).start();
+ *       path.run((step) => {
+ *         actor.send(step.event);
+ *         expect(actor.getSnapshot().value).toBe(step.after.value);
+ *       });
+ *     });
+ *   }
+ * });
+ * ```
+ */
+export function pathTests<TMachine extends AnyStateMachine>(
+  machine: TMachine,
+  options: PathTestOptions<TMachine>,
+): PathTestSuite<TMachine> {
+  type Snapshot = SnapshotFrom<TMachine>;
+  type Event = EventFromLogic<TMachine>;
+  const machineId = machine.id;
+  const serialize = (options.serializeState ?? serializeSnapshot) as (snapshot: Snapshot) => string;
+  const filterEvents =
+    options.filterEvents ?? ((snapshot: Snapshot, event: Event) => (snapshot as AnyMachineSnapshot).can(event));
+  const eventsOf = (snapshot: Snapshot): readonly Event[] =>
+    typeof options.events === 'function' ? options.events(snapshot) : options.events;
+  const maxPathLength = options.maxPathLength ?? Number.POSITIVE_INFINITY;
+  const maxPaths = options.maxPaths ?? 10_000;
+  const limit = options.limit ?? 100_000;
+  const formatEvent = (options.formatEvent ?? defaultFormatEvent) as (event: Event) => string;
+  const { edges: allEdges, byTransition } = definitionGraph(machine);
+
+  const coveredStates = new Set<string>();
+  const coveredEdgeIds = new Set<string>();
+  const edgesTaken = (before: Snapshot, event: Event): EdgeDefinition[] => {
+    const taken = machine.getTransitionData(before, event) as AnyTransitionDefinition[];
+    return taken.map((definition) => {
+      const edge = byTransition.get(definition);
+      if (!edge) throw new Error(`pathTests(${machineId}): transition not found in the definition.`);
+      coveredEdgeIds.add(edge.id);
+      return edge;
+    });
+  };
+  const noteStates = (snapshot: Snapshot) => {
+    for (const node of (snapshot as AnyMachineSnapshot)._nodes) {
+      if (node !== machine.root) coveredStates.add(statePath(node));
+    }
+  };
+
+  // 1. Vertices and reached edges: breadth-first exploration by xstate/graph.
+  let adjacency: ReturnType<typeof getAdjacencyMap<Snapshot, Event, InputFrom<TMachine>>>;
+  try {
+    adjacency = getAdjacencyMap(machine as unknown as ActorLogic<Snapshot, Event, InputFrom<TMachine>>, {
+      input: options.input,
+      events: eventsOf,
+      filterEvents,
+      serializeState: (snapshot) => serialize(snapshot),
+      limit,
+    });
+  } catch (error) {
+    if (error instanceof Error && error.message === 'Traversal limit exceeded') {
+      throw new TraversalLimitError(machineId, 'limit', limit);
+    }
+    throw error;
+  }
+  const keys = Object.keys(adjacency);
+  const initialKey = keys[0]!;
+  const initial = adjacency[initialKey as keyof typeof adjacency]!.state;
+
+  // Shortest paths: the adjacency map is built breadth first, and each vertex's snapshot is the
+  // object produced by exactly one transition of an earlier vertex; following those transitions
+  // gives shortest paths whose every step is computed from the previous step's snapshot.
+  const parent = new Map<string, { from: string; step: GraphStep }>();
+  const outgoing = new Map<string, GraphStep[]>();
+  for (const key of keys) {
+    const vertex = adjacency[key as keyof typeof adjacency]!;
+    noteStates(vertex.state);
+    const steps: GraphStep[] = [];
+    for (const { event, state: after } of Object.values(vertex.transitions)) {
+      const step = { event, before: vertex.state, after, edges: edgesTaken(vertex.state, event) } as GraphStep;
+      steps.push(step);
+      const toKey = serialize(after);
+      const to = adjacency[toKey as keyof typeof adjacency];
+      if (to && to.state === after && toKey !== initialKey && !parent.has(toKey)) {
+        parent.set(toKey, { from: key, step });
+      }
+    }
+    outgoing.set(key, steps);
+  }
+  const stepsTo = (key: string): GraphStep[] => {
+    const steps: GraphStep[] = [];
+    for (let at = key; at !== initialKey; ) {
+      const link = parent.get(at);
+      if (!link) throw new Error(`pathTests(${machineId}): no path to vertex ${at}.`);
+      steps.unshift(link.step);
+      at = link.from;
+    }
+    return steps;
+  };
+
+  const usedNames = new Map<string, number>();
+  const uniqueName = (name: string) => {
+    const seen = usedNames.get(name) ?? 0;
+    usedNames.set(name, seen + 1);
+    return seen ? `${name} #${seen + 1}` : name;
+  };
+  const makeCase = (graphSteps: readonly GraphStep[], nameOf: (pathName: string) => string) => {
+    const steps: PathStep<TMachine>[] = graphSteps.map((step, index) => ({
+      index: index + 1,
+      event: step.event as Event,
+      before: step.before as Snapshot,
+      after: step.after as Snapshot,
+      edges: step.edges,
+      label: `${formatStateValue(step.before.value)} →${formatEvent(step.event as Event)}→ ${formatStateValue(step.after.value)}`,
+    }));
+    const pathName =
+      formatStateValue((initial as AnyMachineSnapshot).value) +
+      graphSteps.map((step) => ` →${formatEvent(step.event as Event)}→ ${formatStateValue(step.after.value)}`).join('');
+    const name = nameOf(pathName);
+    const fail = (error: unknown, step: PathStep<TMachine>) => annotate(error, name, steps.length, step);
+    const pathCase: PathCase<TMachine> & { pathName: string } = {
+      name,
+      pathName,
+      input: options.input,
+      initial: initial as Snapshot,
+      state: (graphSteps.length ? graphSteps[graphSteps.length - 1]!.after : initial) as Snapshot,
+      steps,
+      run(driver) {
+        for (const step of steps) {
+          try {
+            driver(step);
+          } catch (error) {
+            throw fail(error, step);
+          }
+        }
+      },
+      async runAsync(driver) {
+        for (const step of steps) {
+          try {
+            await driver(step);
+          } catch (error) {
+            throw fail(error, step);
+          }
+        }
+      },
+    };
+    return pathCase;
+  };
+
+  const vertices: VertexCase<TMachine>[] = keys
+    .map((key) => ({ key, steps: stepsTo(key) }))
+    .sort((a, b) => a.steps.length - b.steps.length)
+    .map(({ key, steps }) => {
+      const { pathName: _pathName, ...path } = makeCase(steps, (pathName) => pathName);
+      return { key, state: adjacency[key as keyof typeof adjacency]!.state, path };
+    });
+
+  // 2. One case per reached definition edge: shortest path to a vertex, then the edge.
+  const edgeCases = new Map<string, EdgeCase<TMachine>>();
+  for (const vertex of vertices) {
+    for (const step of outgoing.get(vertex.key) ?? []) {
+      for (const edge of step.edges) {
+        if (edgeCases.has(edge.id)) continue;
+        const edgeCase = makeCase([...stepsTo(vertex.key), step], () => edge.label);
+        edgeCases.set(edge.id, Object.assign(edgeCase, { edge }));
+      }
+    }
+  }
+  const edges = allEdges.flatMap((edge) => edgeCases.get(edge.id) ?? []);
+
+  // 3. Simple paths, depth first on concrete snapshots.
+  const paths: PathCase<TMachine>[] = [];
+  const onPath = new Set<string>([initialKey]);
+  const current: GraphStep[] = [];
+  let visited = 0;
+  const visit = (snapshot: Snapshot) => {
+    if (++visited > maxPaths) throw new TraversalLimitError(machineId, 'maxPaths', maxPaths);
+    let extended = false;
+    if (current.length < maxPathLength) {
+      for (const event of eventsOf(snapshot)) {
+        if (!filterEvents(snapshot, event)) continue;
+        const [after] = transition(machine, snapshot, event);
+        const key = serialize(after as Snapshot);
+        if (onPath.has(key)) continue;
+        extended = true;
+        noteStates(after as Snapshot);
+        onPath.add(key);
+        current.push({ event, before: snapshot, after, edges: edgesTaken(snapshot, event) } as GraphStep);
+        visit(after as Snapshot);
+        current.pop();
+        onPath.delete(key);
+      }
+    }
+    if (options.allowDuplicatePaths || !extended) {
+      const { pathName: _pathName, ...path } = makeCase([...current], uniqueName);
+      paths.push(path);
+    }
+  };
+  visit(initial);
+
+  return {
+    machineId,
+    input: options.input,
+    vertices,
+    edges,
+    paths,
+    coverage: createCoverage(machineId, machineStates(machine), allEdges, coveredStates, coveredEdgeIds),
+  };
+}
+
+const annotated = new WeakSet<Error>();
+
+function annotate(error: unknown, pathName: string, length: number, step: PathStep): unknown {
+  if (error instanceof Error && !annotated.has(error)) {
+    annotated.add(error);
+    error.message += `\n\nFailed at step ${step.index} of ${length}: ${step.label}\nPath: ${pathName}`;
+  }
+  return error;
+}

@@ -1,0 +1,33 @@
+import { taskInstanceMachine } from '../../machines/index.ts';
+import { defineModelSuite } from './modelSuite.ts';
+import {
+  initialTaskModel,
+  taskInstanceEvents,
+  taskInstanceSpec,
+  taskInstanceVertexKey,
+  type TaskModel,
+} from './taskInstanceSpec.ts';
+
+/**
+ * Generated from the graph of taskInstanceMachine: one test per definition edge and per maximal
+ * simple path, for retries 0, 1 and 2, each step checked against the hand-written DESIGN §3 table.
+ *
+ * Bound: vertices are (state, attempts left). Guards only look at those, and clearing resets the
+ * budget to retries + 1, so the graph is finite and every simple path is enumerated (no length
+ * cut). retries 0..2 is enough to take every edge: retries 0 exhausts at once, 1 and 2 add the
+ * retry branches and paths that retry more than once.
+ */
+defineModelSuite({
+  title: 'taskInstanceMachine',
+  machine: taskInstanceMachine,
+  spec: taskInstanceSpec,
+  variants: [0, 1, 2].map((retries) => ({
+    label: `retries=${retries}`,
+    input: { retries },
+    initialModel: initialTaskModel(retries),
+  })),
+  events: taskInstanceEvents,
+  serializeState: taskInstanceVertexKey,
+  project: (snapshot): TaskModel => ({ state: String(snapshot.value), ...snapshot.context }),
+  bound: 'vertex = state + attempts left; all simple paths',
+});

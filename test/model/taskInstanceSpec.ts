@@ -1,0 +1,185 @@
+import type { TaskInstanceEvent } from '../../machines/index.ts';
+import type { Spec, SpecRow } from './spec.ts';
+
+/**
+ * DESIGN §3 as a table — written by hand from the design, not from the machine, so that a
+ * transition removed from (or added to) the machine, or a flipped retry guard, shows up as a
+ * disagreement. Imports only the event *type* from the machines.
+ */
+export interface TaskModel {
+  state: string;
+  /** 1-based number of the current attempt; 0 before the first. */
+  attempt: number;
+  /** `retries: N` allows N + 1 attempts; clearing grants `retries + 1` more from the current one. */
+  maxAttempts: number;
+  retries: number;
+  manuallySetFrom: string | null;
+  deferTimedOut: boolean;
+}
+
+export const taskStates = [
+  'none',
+  'scheduled',
+  'queued',
+  'running',
+  'success',
+  'failed',
+  'up_for_retry',
+  'up_for_reschedule',
+  'upstream_failed',
+  'skipped',
+  'deferred',
+  'removed',
+  'restarting',
+  'checkpointed',
+] as const;
+
+export function initialTaskModel(retries: number): TaskModel {
+  return { state: 'none', attempt: 0, maxAttempts: retries + 1, retries, manuallySetFrom: null, deferTimedOut: false };
+}
+
+type Row = SpecRow<TaskModel, TaskInstanceEvent>;
+
+const nextAttempt = (m: TaskModel) => ({ attempt: m.attempt + 1 });
+const attemptsLeft = (m: TaskModel) => m.attempt < m.maxAttempts;
+/** Entering `scheduled` records whether it was a deferral timing out (the next run must fail). */
+const enterScheduled = (_m: TaskModel, e: TaskInstanceEvent) => ({
+  deferTimedOut: e.type === 'TRIGGER' && e.timedOut === true,
+});
+
+const lifecycle: Row[] = [
+  // none → scheduled (dependencies met; attempt number + 1) · → upstream_failed | skipped | removed
+  { from: 'none', event: 'SCHEDULE', to: 'scheduled', note: 'attempt + 1', update: (m, e) => ({ ...nextAttempt(m), ...enterScheduled(m, e) }) },
+  { from: 'none', event: 'UPSTREAM_FAILED', to: 'upstream_failed' },
+  { from: 'none', event: 'SKIP', to: 'skipped' },
+  { from: 'none', event: 'REMOVE', to: 'removed' },
+  // scheduled → queued
+  { from: 'scheduled', event: 'QUEUE', to: 'queued' },
+  // queued → running, only for the attempt that was scheduled
+  { from: 'queued', event: 'START', guard: 'isCurrentAttempt', when: (m, e) => e.type === 'START' && e.attempt === m.attempt, to: 'running' },
+  // queued → up_for_retry | failed: a retryable gate error consumes a retry while attempts remain
+  {
+    from: 'queued',
+    event: 'GATE_FAIL',
+    guard: 'canRetryGateFailure',
+    when: (m, e) => e.type === 'GATE_FAIL' && e.retryable && attemptsLeft(m),
+    to: 'up_for_retry',
+  },
+  { from: 'queued', event: 'GATE_FAIL', guard: 'else', to: 'failed' },
+  // running: a duplicate start of the same attempt is idempotent
+  { from: 'running', event: 'START', guard: 'isCurrentAttempt', when: (m, e) => e.type === 'START' && e.attempt === m.attempt, to: 'running', note: 'no change' },
+  { from: 'running', event: 'SUCCEED', to: 'success' },
+  // running → up_for_retry while attempts remain, unless FailTask (failFast) → failed
+  {
+    from: 'running',
+    event: 'FAIL',
+    guard: 'canRetryFailedAttempt',
+    when: (m, e) => e.type === 'FAIL' && e.failFast !== true && attemptsLeft(m),
+    to: 'up_for_retry',
+  },
+  { from: 'running', event: 'FAIL', guard: 'else', to: 'failed' },
+  { from: 'running', event: 'SKIP', to: 'skipped' },
+  { from: 'running', event: 'DEFER', to: 'deferred' },
+  { from: 'running', event: 'RESCHEDULE', to: 'up_for_reschedule' },
+  { from: 'running', event: 'CHECKPOINT', to: 'checkpointed' },
+  // up_for_retry → scheduled after the retry delay: the next attempt
+  { from: 'up_for_retry', event: 'RETRY', guard: 'hasAttemptsLeft', when: attemptsLeft, to: 'scheduled', note: 'attempt + 1', update: (m, e) => ({ ...nextAttempt(m), ...enterScheduled(m, e) }) },
+  // up_for_reschedule | deferred | checkpointed → scheduled: attempt unchanged
+  { from: 'up_for_reschedule', event: 'POKE', to: 'scheduled', update: enterScheduled },
+  { from: 'deferred', event: 'TRIGGER', to: 'scheduled', update: enterScheduled },
+  { from: 'checkpointed', event: 'RESUME', to: 'scheduled', update: enterScheduled },
+  // running → restarting (cleared while running) → up_for_retry
+  { from: 'running', event: 'CLEAR', to: 'restarting', note: 'maxAttempts = attempt + retries + 1', update: (m) => cleared(m) },
+  { from: 'restarting', event: 'STOPPED', to: 'up_for_retry' },
+];
+
+/** Clearing grants a fresh retry budget from the current attempt and forgets a manual mark. */
+function cleared(m: TaskModel): Partial<TaskModel> {
+  return { maxAttempts: m.attempt + m.retries + 1, manuallySetFrom: null };
+}
+
+// Manual: clear → none from any other state (running: see above) · set-state to
+// success | failed | skipped from any state, never to the state it is in.
+const clearRows: Row[] = taskStates
+  .filter((from) => from !== 'none' && from !== 'running')
+  .map((from) => ({
+    from,
+    event: 'CLEAR' as const,
+    to: 'none',
+    note: 'maxAttempts = attempt + retries + 1',
+    update: (m: TaskModel) => cleared(m),
+    ...(from === 'restarting'
+      ? {
+          knownDeviation:
+            'taskInstanceMachine has no CLEAR in restarting, while DESIGN §3 ("clear → none"), the ' +
+            "TaskInstanceEvent table (\"any other but none → none\") and Airflow's clear_task_instances " +
+            '(any non-running → None) accept it',
+        }
+      : {}),
+  }));
+
+const setStateRows: Row[] = taskStates.flatMap((from) =>
+  (['success', 'failed', 'skipped'] as const)
+    .filter((target) => target !== from)
+    .map(
+      (target): Row => ({
+        from,
+        event: 'SET_STATE',
+        guard: `isManualTarget(state=${target})`,
+        when: (_m, e) => e.type === 'SET_STATE' && e.state === target,
+        to: target,
+        update: () => ({ manuallySetFrom: from }),
+      }),
+    ),
+);
+
+export const taskInstanceSpec: Spec<TaskModel, TaskInstanceEvent> = {
+  name: 'DESIGN §3 task-instance lifecycle',
+  rows: [...lifecycle, ...clearRows, ...setStateRows],
+};
+
+/**
+ * Representative events for a snapshot: every event type, payload variants that take every
+ * branch, and stale/future `START`s that must be rejected.
+ */
+export function taskInstanceEvents(snapshot: { context: { attempt: number } }): TaskInstanceEvent[] {
+  const { attempt } = snapshot.context;
+  return [
+    { type: 'SCHEDULE' },
+    { type: 'UPSTREAM_FAILED' },
+    { type: 'SKIP' },
+    { type: 'REMOVE' },
+    { type: 'QUEUE' },
+    { type: 'START', attempt },
+    { type: 'START', attempt: attempt + 1 },
+    { type: 'START', attempt: attempt - 1 },
+    { type: 'GATE_FAIL', retryable: true },
+    { type: 'GATE_FAIL', retryable: false },
+    { type: 'SUCCEED' },
+    { type: 'FAIL' },
+    { type: 'FAIL', failFast: true },
+    { type: 'DEFER' },
+    { type: 'RESCHEDULE' },
+    { type: 'CHECKPOINT' },
+    { type: 'RETRY' },
+    { type: 'POKE' },
+    { type: 'TRIGGER' },
+    { type: 'TRIGGER', timedOut: true },
+    { type: 'RESUME' },
+    { type: 'CLEAR' },
+    { type: 'STOPPED' },
+    { type: 'SET_STATE', state: 'success' },
+    { type: 'SET_STATE', state: 'failed' },
+    { type: 'SET_STATE', state: 'skipped' },
+  ];
+}
+
+/**
+ * Graph vertex key: the state and the attempts left. Every guard depends only on those (the
+ * `START` payload is generated from the current attempt), so two snapshots with the same key
+ * behave the same — and since clearing resets the budget to `retries + 1`, the graph is finite
+ * although the attempt counter is not bounded.
+ */
+export function taskInstanceVertexKey(snapshot: { value: unknown; context: { attempt: number; maxAttempts: number } }) {
+  return JSON.stringify([snapshot.value, snapshot.context.maxAttempts - snapshot.context.attempt]);
+}
