@@ -90,6 +90,25 @@ export interface FlowRunHandle {
   cancel(reason?: string): void;
   /** Calls `observer` for every task-instance state change; returns an unsubscribe function. */
   subscribe(observer: (change: TaskInstanceChange) => void): () => void;
+  /** Counters of the scheduler's work so far, for tests and benchmarks. */
+  stats(): FlowRunStats;
+}
+
+/**
+ * What the scheduler has done in a run so far.
+ *
+ * @example
+ * ```ts
+ * const { turns, triggerEvaluations } = handle.stats();
+ * ```
+ */
+export interface FlowRunStats {
+  /** Scheduler turns (each admits ready instances and starts attempts). */
+  readonly turns: number;
+  /** Trigger-rule evaluations: at most tasks + dependency edges, since counters are incremental. */
+  readonly triggerEvaluations: number;
+  /** Task-instance actors created (finished instances keep a record, not an actor). */
+  readonly actorsCreated: number;
 }
 
 /**
@@ -130,6 +149,8 @@ export function startFlow<TInput>(definition: Flow<TInput>, options: RunFlowOpti
     sendEvent: (key: string, payload?: unknown) => runner.sendEvent(key, payload),
     cancel: (reason?: string) => runner.cancel(reason),
     subscribe: (observer: (change: TaskInstanceChange) => void) => runner.subscribe(observer),
+    stats: () =>
+      Object.freeze({ turns: runner.turns, triggerEvaluations: runner.triggerEvaluations, actorsCreated: runner.actorsCreated }),
   });
 }
 

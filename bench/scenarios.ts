@@ -1,0 +1,71 @@
+// One benchmark scenario per process, so peak RSS belongs to that scenario alone.
+// Usage: node bench/scenarios.ts <scenario> <tasks>
+import { createActor } from 'xstate';
+import { taskInstanceMachine } from '../machines/index.ts';
+import { flow, runFlow, type Flow } from '../src/index.ts';
+
+const noop = () => undefined;
+
+export function independentFlow(tasks: number): Flow {
+  return flow(`independent-${tasks}`, (f) => {
+    for (let i = 0; i < tasks; i++) f.task(`t${i}`, noop);
+  });
+}
+
+/** Layers of `width` tasks; every task after the first layer runs after two tasks of the layer before. */
+export function layeredFlow(tasks: number, width = 100): Flow {
+  return flow(`layered-${tasks}`, (f) => {
+    const refs: ReturnType<typeof f.task>[] = [];
+    for (let i = 0; i < tasks; i++) {
+      const layer = Math.floor(i / width);
+      const position = i % width;
+      const after =
+        layer === 0 ? [] : [refs[(layer - 1) * width + position]!, refs[(layer - 1) * width + ((position + 1) % width)]!];
+      refs.push(f.task(`t${i}`, noop, { after }));
+    }
+  });
+}
+
+function rawXState(tasks: number): void {
+  for (let i = 0; i < tasks; i++) {
+    const actor = createActor(taskInstanceMachine, { input: { retries: 0 } }).start();
+    actor.send({ type: 'SCHEDULE' });
+    actor.send({ type: 'QUEUE' });
+    actor.send({ type: 'START', attempt: 1 });
+    actor.send({ type: 'SUCCEED' });
+    if (actor.getSnapshot().value !== 'success') throw new Error('baseline did not reach success');
+    actor.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const [scenario, tasksText] = process.argv.slice(2);
+  const tasks = Number(tasksText);
+  if (!scenario || !Number.isInteger(tasks) || tasks <= 0) {
+    throw new Error('usage: node bench/scenarios.ts <raw-xstate|independent|layered> <tasks>');
+  }
+  const rssBefore = process.memoryUsage.rss();
+  let definition: Flow | undefined;
+  if (scenario === 'independent') definition = independentFlow(tasks);
+  else if (scenario === 'layered') definition = layeredFlow(tasks);
+  else if (scenario !== 'raw-xstate') throw new Error(`unknown scenario '${scenario}'`);
+  const started = performance.now();
+  if (definition === undefined) {
+    rawXState(tasks);
+  } else {
+    const run = await runFlow(definition, { concurrency: 16 });
+    if (run.state !== 'success') throw new Error(`run ended ${run.state} (${run.reason})`);
+  }
+  const elapsedMs = performance.now() - started;
+  const peakRssKb = process.resourceUsage().maxRSS;
+  const result = {
+    scenario,
+    tasks,
+    elapsedMs,
+    usPerTask: (elapsedMs * 1000) / tasks,
+    peakRssBytesPerTask: Math.max(0, peakRssKb * 1024 - rssBefore) / tasks,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -1,0 +1,171 @@
+import type { AnyStateMachine, AnyStateNode } from 'xstate';
+import { isTaskInstanceState, stateColors, stateTextColor } from '../../machines/index.ts';
+import { machineEdges, statePath, type EdgeDefinition } from '../testing/machineGraph.ts';
+
+/**
+ * Options shared by {@link toMermaid} and {@link toDot}.
+ *
+ * @example
+ * ```ts
+ * import { toMermaid } from 'taskmachine/viz';
+ * toMermaid(taskInstanceMachine, { allEdges: true, direction: 'TB' });
+ * ```
+ */
+export interface ChartOptions {
+  /**
+   * Draw every edge. By default the edges of `manualEvents` (a person's set-state and clear, which
+   * go from nearly every state) are left out and summarized in a note instead.
+   * @default false
+   */
+  readonly allEdges?: boolean;
+  /**
+   * Event types that are summarized in the note instead of drawn, unless `allEdges`.
+   * @default ['SET_STATE', 'CLEAR']
+   */
+  readonly manualEvents?: readonly string[];
+  /**
+   * Show guards on edge labels (`FAIL [canRetryFailedAttempt]`, `FAIL [else]`).
+   * @default true
+   */
+  readonly showGuards?: boolean;
+  /**
+   * Show action names on edge labels (`SCHEDULE / incrementAttempt`).
+   * @default false
+   */
+  readonly showActions?: boolean;
+  /**
+   * Fill colour per state (key: state dot path, e.g. `'running'`).
+   * @default Airflow's colours (`stateColors`) for states named like task-instance states; none otherwise
+   */
+  readonly colors?: Readonly<Record<string, string>>;
+  /**
+   * Text colour per state (key: state dot path).
+   * @default `stateTextColor` for task-instance state names, black otherwise
+   */
+  readonly textColors?: Readonly<Record<string, string>>;
+  /**
+   * Layout direction: left to right or top to bottom.
+   * @default 'LR'
+   */
+  readonly direction?: 'LR' | 'TB';
+}
+
+/** @internal A state of the chart, with its children for compound states. */
+export interface ChartState {
+  readonly path: string;
+  readonly key: string;
+  readonly id: string;
+  readonly fill: string | undefined;
+  readonly text: string | undefined;
+  readonly initial: string | undefined;
+  readonly children: readonly ChartState[];
+}
+
+/** @internal What both renderers draw: states, drawn edges, legend lines. */
+export interface Chart {
+  readonly id: string;
+  readonly root: ChartState;
+  readonly edges: readonly { edge: EdgeDefinition; label: string }[];
+  readonly legend: readonly string[];
+  readonly direction: 'LR' | 'TB';
+}
+
+const defaultManualEvents = ['SET_STATE', 'CLEAR'];
+
+/** @internal Reads the chart from the machine definition. */
+export function buildChart(machine: AnyStateMachine, options: ChartOptions = {}): Chart {
+  const manual = new Set(options.allEdges ? [] : (options.manualEvents ?? defaultManualEvents));
+  const showGuards = options.showGuards ?? true;
+  const edges = machineEdges(machine);
+  const toState = (node: AnyStateNode): ChartState => {
+    const path = statePath(node);
+    const children = (Object.values(node.states) as AnyStateNode[]).filter((child) => child.type !== 'history');
+    const initialTarget = node.initial?.target?.[0] as AnyStateNode | undefined;
+    return {
+      path,
+      key: node.key,
+      id: chartId(path),
+      fill: options.colors?.[path] ?? (isTaskInstanceState(node.key) ? stateColors[node.key] : undefined),
+      text: options.textColors?.[path] ?? (isTaskInstanceState(node.key) ? stateTextColor(node.key) : undefined),
+      initial: initialTarget ? statePath(initialTarget) : undefined,
+      children: children.map(toState),
+    };
+  };
+  const drawn = edges
+    .filter((edge) => edge.source !== '' && !manual.has(edge.eventType))
+    .map((edge) => ({ edge, label: edgeText(edge, showGuards, options.showActions ?? false) }));
+  const summarized = edges.filter((edge) => edge.source === '' || manual.has(edge.eventType));
+  return {
+    id: machine.id,
+    root: toState(machine.root),
+    edges: drawn,
+    legend: summarizeEdges(allStatePaths(machine.root), summarized),
+    direction: options.direction ?? 'LR',
+  };
+}
+
+/** Identifier safe in Mermaid and DOT: the dot path with `.` as `__`. */
+export function chartId(path: string): string {
+  return path.replace(/\./g, '__').replace(/[^A-Za-z0-9_]/g, '_');
+}
+
+function edgeText(edge: EdgeDefinition, showGuards: boolean, showActions: boolean): string {
+  let text = edge.eventType;
+  if (showGuards && edge.guard !== undefined) text += ` [${edge.guard}]`;
+  else if (showGuards && edge.fallback) text += ' [else]';
+  if (showActions && edge.actions.length) text += ` / ${edge.actions.join(', ')}`;
+  return text;
+}
+
+function allStatePaths(root: AnyStateNode): string[] {
+  const out: string[] = [];
+  const walk = (node: AnyStateNode) => {
+    for (const child of Object.values(node.states) as AnyStateNode[]) {
+      if (child.type === 'history') continue;
+      out.push(statePath(child));
+      walk(child);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/**
+ * One line per event type: where its edges go from, grouped by target, e.g.
+ * `SET_STATE: any state → success | failed | skipped, never to the state it is in (39 edges)`.
+ */
+export function summarizeEdges(states: readonly string[], edges: readonly EdgeDefinition[]): string[] {
+  const byType = new Map<string, EdgeDefinition[]>();
+  for (const edge of edges) byType.set(edge.eventType, [...(byType.get(edge.eventType) ?? []), edge]);
+  const lines: string[] = [];
+  for (const [eventType, list] of byType) {
+    const byTarget = new Map<string, Set<string>>();
+    for (const edge of list) {
+      const target = edge.targets.length ? edge.targets.join(' + ') : '(same state)';
+      const sources = byTarget.get(target) ?? new Set<string>();
+      for (const source of edge.source === '' ? states : [edge.source]) sources.add(source);
+      byTarget.set(target, sources);
+    }
+    const targets = [...byTarget.keys()];
+    const count = `(${list.length} edge${list.length === 1 ? '' : 's'})`;
+    const anyButItself = targets.every((target) => {
+      const sources = byTarget.get(target)!;
+      return states.every((state) => sources.has(state) === (state !== target));
+    });
+    if (anyButItself) {
+      lines.push(`${eventType}: any state → ${targets.join(' | ')}, never to the state it is in ${count}`);
+      continue;
+    }
+    const parts = targets.map((target) => `${describeSources(states, byTarget.get(target)!)} → ${target}`);
+    lines.push(`${eventType}: ${parts.join(' · ')} ${count}`);
+  }
+  return lines;
+}
+
+function describeSources(states: readonly string[], sources: ReadonlySet<string>): string {
+  if (sources.size === states.length) return 'any state';
+  if (sources.size > states.length / 2) {
+    return `any state but ${states.filter((state) => !sources.has(state)).join(', ')}`;
+  }
+  return states.filter((state) => sources.has(state)).join(', ');
+}

@@ -1,0 +1,13 @@
+/**
+ * Diagrams of state machines, read from their definitions: Mermaid (`toMermaid`) and Graphviz DOT
+ * (`toDot`), coloured with Airflow's state colours.
+ *
+ * @example
+ * ```ts
+ * import { toMermaid, toDot } from 'taskmachine/viz';
+ * ```
+ * @module
+ */
+export { toMermaid } from './mermaid.ts';
+export { toDot } from './dot.ts';
+export type { ChartOptions } from './chart.ts';

@@ -1,0 +1,100 @@
+import { describe, expect, it, vi } from 'vitest';
+import { flow, FlowDefinitionError } from '../../src/index.ts';
+
+function problemsOf(build: () => unknown): string[] {
+  try {
+    build();
+  } catch (error) {
+    expect(error).toBeInstanceOf(FlowDefinitionError);
+    return (error as FlowDefinitionError).problems.map((p) => (p.taskId ? `${p.taskId}: ${p.message}` : p.message));
+  }
+  throw new Error('expected a FlowDefinitionError');
+}
+
+describe('flow definition validation', () => {
+  it('reports every problem in one pass and runs nothing', () => {
+    const fn = vi.fn();
+    const problems = problemsOf(() =>
+      flow('bad', (f) => {
+        f.task('a', fn, { after: ['c'] });
+        f.task('b', fn, { after: ['a'], retries: -1 });
+        f.task('c', fn, { after: ['b'], timeout: 0 });
+        f.task('a', fn);
+        f.task('d', fn, { after: ['ghost'], trigger: 'sometimes' as never });
+        f.task('e', 42 as never);
+      }),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'a: duplicate task id: every task in a flow needs its own id',
+        'b: retries must be a whole number ≥ 0, got -1',
+        'c: timeout must be a positive number of ms, got 0',
+        "d: upstream 'ghost' is not a task of this flow (unknown task id)",
+        expect.stringMatching(/^d: unknown trigger rule "sometimes"; use one of: all_success, /),
+        'e: the task function must be a function, got 42',
+        'cycle: a → b → c → a (a task cannot depend on itself, even indirectly)',
+      ]),
+    );
+    expect(problems).toHaveLength(7);
+    expect(fn).not.toHaveBeenCalled();
+  });
+
+  it('names the tasks of a cycle in dependency order', () => {
+    const problems = problemsOf(() =>
+      flow('loop', (f) => {
+        f.task('extract', () => 1, { after: ['load'] });
+        f.task('transform', () => 1, { after: ['extract'] });
+        f.task('load', () => 1, { after: ['transform'] });
+      }),
+    );
+    expect(problems).toEqual(['cycle: extract → transform → load → extract (a task cannot depend on itself, even indirectly)']);
+  });
+
+  it('rejects unknown options, references from another flow and hints without a namespace', () => {
+    const other = flow('other', (f) => {
+      f.task('x', () => 1);
+    });
+    let foreign: unknown;
+    flow('source', (f) => {
+      foreign = f.task('x', () => 1);
+    });
+    expect(other.tasks).toHaveLength(1);
+    const problems = problemsOf(() =>
+      flow('mixed', (f) => {
+        f.task('a', () => 1, { retry: 3 } as never);
+        f.task('b', () => 1, { after: [foreign as never] });
+        f.task('c', () => 1, { hints: { maxWait: 5 } });
+      }),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^a: unknown option 'retry'; known options: after, trigger, retries/),
+      "b: upstream 'x' belongs to flow 'source', not to this flow",
+      "c: hint 'maxWait' has no namespace: write it as '<namespace>/<name>', e.g. 'glacier/maxWait'",
+    ]);
+  });
+
+  it('the error message lists the problems for people', () => {
+    expect(() => flow('m', (f) => void f.task('a', () => 1, { retries: 1.5 }))).toThrow(
+      "flow 'm' has 1 definition problem:\n  - task 'a': retries must be a whole number ≥ 0, got 1.5",
+    );
+  });
+
+  it('a valid flow exposes its tasks with defaults applied', () => {
+    const etl = flow('etl', (f) => {
+      const a = f.task('a', () => 1);
+      f.task('b', () => 2, { after: a, retries: 2, retryDelay: 10 });
+    });
+    const b = etl.task('b')!;
+    expect(b).toMatchObject({ trigger: 'all_success', retries: 2, retryDelay: 10, retryBackoff: 1, upstream: [0] });
+    expect(etl.task('a')!.downstream).toEqual([1]);
+    expect(Object.isFrozen(etl.tasks)).toBe(true);
+  });
+
+  it('cycle detection handles a 100k-task chain without overflowing the stack', () => {
+    const chain = flow('chain', (f) => {
+      let previous = f.task('t0', () => 0);
+      for (let i = 1; i < 100_000; i++) previous = f.task(`t${i}`, () => i, { after: previous });
+    });
+    expect(chain.tasks).toHaveLength(100_000);
+  });
+});
