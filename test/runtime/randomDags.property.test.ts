@@ -14,14 +14,14 @@ interface TaskSpec {
   outcomes: Outcome[];
 }
 
-const dagArb = fc
+const dagArb: fc.Arbitrary<TaskSpec[]> = fc
   .integer({ min: 1, max: 9 })
   .chain((size) =>
     fc.tuple(
       ...Array.from({ length: size }, (_, index) =>
         fc.record({
           // Upstreams only among earlier tasks: always a DAG.
-          upstream: index === 0 ? fc.constant([]) : fc.uniqueArray(fc.integer({ min: 0, max: index - 1 }), { maxLength: 3 }),
+          upstream: index === 0 ? fc.constant<number[]>([]) : fc.uniqueArray(fc.integer({ min: 0, max: index - 1 }), { maxLength: 3 }),
           trigger: fc.constantFrom(...triggerRules),
           retries: fc.integer({ min: 0, max: 2 }),
           outcomes: fc.array(fc.constantFrom<Outcome>('ok', 'ok', 'fail', 'skip', 'failfast'), { minLength: 1, maxLength: 3 }),
