@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ManualTaskInstanceState } from '../../machines/index.ts';
+import type { ManualTaskInstanceState, TaskInstanceState } from '../../machines/index.ts';
 import type { Flow } from '../flow/types.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { FlowRunner } from './flowRun.ts';
@@ -103,6 +103,8 @@ export interface FlowRunHandle {
  * ```
  */
 export interface FlowRunStats {
+  /** Task instances per state right now (states with none left out). */
+  readonly states: Readonly<Partial<Record<TaskInstanceState, number>>>;
   /** Scheduler turns (each admits ready instances and starts attempts). */
   readonly turns: number;
   /** Trigger-rule evaluations: at most tasks + dependency edges, since counters are incremental. */
@@ -150,7 +152,7 @@ export function startFlow<TInput>(definition: Flow<TInput>, options: RunFlowOpti
     cancel: (reason?: string) => runner.cancel(reason),
     subscribe: (observer: (change: TaskInstanceChange) => void) => runner.subscribe(observer),
     stats: () =>
-      Object.freeze({ turns: runner.turns, triggerEvaluations: runner.triggerEvaluations, actorsCreated: runner.actorsCreated }),
+      Object.freeze({ states: Object.freeze(runner.stateCounts()), turns: runner.turns, triggerEvaluations: runner.triggerEvaluations, actorsCreated: runner.actorsCreated }),
   });
 }
 

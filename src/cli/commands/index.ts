@@ -1,0 +1,12 @@
+import type { Command } from '../command.ts';
+import { runCommand } from './run.ts';
+import { vizCommand } from './viz.ts';
+
+/**
+ * Every command of the `taskmachine` CLI, in the order `--help` lists them. To add one, write
+ * `src/cli/commands/<name>.ts` exporting `defineCommand({...})` and add it here.
+ */
+export const commands: readonly Command[] = [
+  runCommand,
+  vizCommand,
+];

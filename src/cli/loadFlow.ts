@@ -1,0 +1,53 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { FlowDefinitionError } from '../errors.ts';
+import type { Flow } from '../flow/types.ts';
+import { UsageError } from './command.ts';
+
+function isFlow(value: unknown): value is Flow {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Flow).id === 'string' &&
+    Array.isArray((value as Flow).tasks) &&
+    typeof (value as Flow).task === 'function'
+  );
+}
+
+/**
+ * Imports a flow file and returns the flow it exports: the default export, or the only exported
+ * flow, or the one named `exportName`. Problems become usage errors (exit 2) that say what to fix.
+ */
+export async function loadFlow(file: string, cwd: string, exportName?: string): Promise<Flow> {
+  const path = isAbsolute(file) ? file : resolve(cwd, file);
+  if (!existsSync(path)) {
+    throw new UsageError(`cannot find flow file '${file}' (looked at ${path}).`, 'Pass the path of a .ts or .js file that exports a flow.');
+  }
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof FlowDefinitionError) throw new UsageError(error.message, 'Fix the flow definition and run again.');
+    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    throw new UsageError(`could not load '${file}': ${message}`, 'The file must be a module that Node can import.');
+  }
+  if (exportName !== undefined) {
+    const named = module[exportName];
+    if (!isFlow(named)) {
+      throw new UsageError(`'${file}' has no flow exported as '${exportName}'.`, `Exported flows: ${flowExports(module).join(', ') || '(none)'}.`);
+    }
+    return named;
+  }
+  if (isFlow(module.default)) return module.default;
+  const flows = flowExports(module);
+  if (flows.length === 1) return module[flows[0]!] as Flow;
+  if (flows.length === 0) {
+    throw new UsageError(`'${file}' exports no flow.`, "Add `export default flow('my-flow', (f) => { ... })` to it.");
+  }
+  throw new UsageError(`'${file}' exports several flows: ${flows.join(', ')}.`, 'Choose one with --flow <export name>.');
+}
+
+function flowExports(module: Record<string, unknown>): string[] {
+  return Object.keys(module).filter((key) => key !== 'default' && isFlow(module[key]));
+}
