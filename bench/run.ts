@@ -1,0 +1,76 @@
+// `npm run bench`: each scenario in its own process (so peak RSS is its own), several rounds,
+// the median reported, with ratios to the raw XState baseline measured in the same run.
+// Writes bench/results/latest.json and prints a Markdown table (paste it into docs/performance.md).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+interface Sample {
+  scenario: string;
+  tasks: number;
+  elapsedMs: number;
+  usPerTask: number;
+  peakRssBytesPerTask: number;
+  retainedBytesPerTask: number | null;
+}
+
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const scenarioFile = fileURLToPath(new URL('./scenarios.ts', import.meta.url));
+const cases: Array<{ label: string; scenario: string; tasks: number }> = [
+  { label: '(a) raw XState actor: create, start, SCHEDULE→QUEUE→START→SUCCEED', scenario: 'raw-xstate', tasks: 10_000 },
+  { label: '(b) runFlow, 10k independent no-op tasks', scenario: 'independent', tasks: 10_000 },
+  { label: '(c) runFlow, layered DAG, 10k no-op tasks, 2 upstreams each', scenario: 'layered', tasks: 10_000 },
+  { label: '(c) runFlow, layered DAG, 100k no-op tasks, 2 upstreams each', scenario: 'layered', tasks: 100_000 },
+];
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function measure(scenario: string, tasks: number): Sample {
+  const samples: Sample[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const out = execFileSync(process.execPath, ['--expose-gc', scenarioFile, scenario, String(tasks)], { encoding: 'utf8' });
+    samples.push(JSON.parse(out.trim().split('\n').at(-1)!) as Sample);
+  }
+  const pick = (key: keyof Sample) => median(samples.map((s) => Number(s[key])));
+  return {
+    scenario,
+    tasks,
+    elapsedMs: pick('elapsedMs'),
+    usPerTask: pick('usPerTask'),
+    peakRssBytesPerTask: pick('peakRssBytesPerTask'),
+    retainedBytesPerTask: samples[0]!.retainedBytesPerTask === null ? null : pick('retainedBytesPerTask'),
+  };
+}
+
+const results = cases.map((c) => ({ label: c.label, ...measure(c.scenario, c.tasks) }));
+const baseline = results[0]!.usPerTask;
+const layered10k = results[2]!.usPerTask;
+const rows = results.map((r) => ({
+  ...r,
+  ratioToRawXState: r.usPerTask / baseline,
+}));
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+const report = {
+  date: new Date().toISOString(),
+  machine,
+  rounds,
+  results: rows,
+  scaling100kVs10k: rows[3]!.usPerTask / layered10k,
+};
+mkdirSync(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
+writeFileSync(new URL('./results/latest.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
+
+const fmt = (n: number, digits = 1) => n.toFixed(digits);
+console.log(`Machine: ${machine}; median of ${rounds} rounds, each scenario in a fresh process.\n`);
+console.log('| scenario | tasks | µs / task | × raw XState | peak RSS / task | retained heap / task |');
+console.log('|---|---:|---:|---:|---:|---:|');
+for (const r of rows) {
+  console.log(
+    `| ${r.label} | ${r.tasks.toLocaleString('en')} | ${fmt(r.usPerTask)} | ${fmt(r.ratioToRawXState, 2)} | ${fmt(r.peakRssBytesPerTask / 1024, 2)} KB | ${r.retainedBytesPerTask === null ? 'n/a' : `${fmt(r.retainedBytesPerTask, 0)} B`} |`,
+  );
+}
+console.log(`\nPer-task cost at 100k vs 10k (layered): ${fmt(report.scaling100kVs10k, 2)}×`);
