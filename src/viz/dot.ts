@@ -66,7 +66,7 @@ export function toDot(machine: AnyStateMachine, options: ChartOptions = {}): str
     }
   }
   if (chart.legend.length) {
-    const text = ['Manual transitions, not drawn (allEdges / --all-edges draws them):', ...chart.legend]
+    const text = ['Summarized here, not drawn (allEdges / --all-edges draws them):', ...chart.legend]
       .map((line) => `${escape(line)}\\l`)
       .join('');
     lines.push(`  "__legend" [shape=note, style=filled, fillcolor=white, fontsize=10, label="${text}"];`);

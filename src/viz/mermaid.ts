@@ -44,7 +44,7 @@ export function toMermaid(machine: AnyStateMachine, options: ChartOptions = {}):
   const anchor = chart.root.initial ?? chart.root.children[0]?.path;
   if (chart.legend.length && anchor !== undefined) {
     lines.push(`  note right of ${idOf(chart.root, anchor)}`);
-    lines.push('    Manual transitions, not drawn (allEdges / --all-edges draws them):');
+    lines.push('    Summarized here, not drawn (allEdges / --all-edges draws them):');
     for (const line of chart.legend) lines.push(`    ${escapeLabel(line)}`);
     lines.push('  end note');
   }

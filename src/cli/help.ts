@@ -1,0 +1,63 @@
+import type { Command } from './command.ts';
+
+/** The text of `taskmachine --help`. */
+export function formatMainHelp(commands: readonly Command[], version: string): string {
+  const width = Math.max(...commands.map((command) => command.name.length), 'help'.length) + 2;
+  const lines = [
+    `taskmachine ${version} — embeddable, actor-model workflow runtime`,
+    '',
+    'Usage: taskmachine <command> [arguments] [options]',
+    '',
+    'Commands:',
+    ...commands.map((command) => `  ${command.name.padEnd(width)}${command.summary}`),
+    `  ${'help'.padEnd(width)}Show the help of a command`,
+    '',
+    'Options:',
+    '  -h, --help    Show this help',
+    '  --version     Print the version',
+    '',
+    "Run 'taskmachine <command> --help' (or 'taskmachine help <command>') for a command's arguments and options.",
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** The text of `taskmachine <command> --help`. */
+export function formatCommandHelp(command: Command): string {
+  const lines = [`Usage: ${usageLine(command)}`, '', command.summary];
+  if (command.description) lines.push('', command.description);
+  if (command.args.length) {
+    lines.push('', 'Arguments:');
+    const rows = command.args.map((arg) => [
+      `<${arg.name}>`,
+      arg.description + (arg.choices ? ` (one of: ${arg.choices.join(', ')})` : ''),
+    ]);
+    lines.push(...table(rows));
+  }
+  const optionRows = Object.entries(command.options).map(([name, option]) => {
+    const value = option.type === 'string' ? ` ${option.valueName ?? `<${option.choices?.join('|') ?? 'value'}>`}` : '';
+    const flag = `${option.short ? `-${option.short}, ` : ''}--${name}${value}`;
+    const extra = option.default !== undefined ? ` (default: ${option.default})` : '';
+    return [flag, option.description + extra];
+  });
+  optionRows.push(['-h, --help', 'Show this help']);
+  lines.push('', 'Options:', ...table(optionRows));
+  if (command.examples?.length) {
+    lines.push('', 'Examples:', ...command.examples.map((example) => `  ${example}`));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** `taskmachine viz <what> <machine> [options]` */
+export function usageLine(command: Command): string {
+  const args = command.args.map((arg) => {
+    if (arg.choices?.length === 1) return arg.optional ? `[${arg.choices[0]}]` : arg.choices[0]!;
+    const text = arg.choices ? arg.choices.join('|') : arg.name;
+    return arg.optional ? `[${text}]` : `<${text}>`;
+  });
+  return ['taskmachine', command.name, ...args, '[options]'].join(' ');
+}
+
+function table(rows: readonly (readonly string[])[]): string[] {
+  const width = Math.max(...rows.map(([left]) => left!.length)) + 2;
+  return rows.map(([left, right]) => `  ${left!.padEnd(width)}${right}`);
+}
