@@ -425,6 +425,11 @@ export function pathTests<TMachine extends AnyStateMachine>(
   let visited = 0;
   const visit = (snapshot: Snapshot) => {
     if (++visited > maxPaths) throw new TraversalLimitError(machineId, 'maxPaths', maxPaths);
+    const record = () => {
+      const { pathName: _pathName, ...path } = makeCase([...current], uniqueName);
+      paths.push(path);
+    };
+    if (options.allowDuplicatePaths) record();
     let extended = false;
     if (current.length < maxPathLength) {
       for (const event of eventsOf(snapshot)) {
@@ -441,10 +446,7 @@ export function pathTests<TMachine extends AnyStateMachine>(
         onPath.delete(key);
       }
     }
-    if (options.allowDuplicatePaths || !extended) {
-      const { pathName: _pathName, ...path } = makeCase([...current], uniqueName);
-      paths.push(path);
-    }
+    if (!options.allowDuplicatePaths && !extended) record();
   };
   visit(initial);
 
