@@ -367,7 +367,7 @@ export function pathTests<TMachine extends AnyStateMachine>(
       formatStateValue((initial as AnyMachineSnapshot).value) +
       graphSteps.map((step) => ` →${formatEvent(step.event as Event)}→ ${formatStateValue(step.after.value)}`).join('');
     const name = nameOf(pathName);
-    const fail = (error: unknown, step: PathStep<TMachine>) => annotate(error, name, steps.length, step);
+    const fail = (error: unknown, step: PathStep<TMachine>) => annotate(error, pathName, steps.length, step);
     const pathCase: PathCase<TMachine> & { pathName: string } = {
       name,
       pathName,

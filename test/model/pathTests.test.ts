@@ -187,6 +187,13 @@ describe('pathTests', () => {
         if (step.index === 3) throw new Error('late');
       }),
     ).rejects.toThrow(`late\n\nFailed at step 3 of 4: green →NEXT→ yellow\nPath: ${path.name}`);
+    // An edge case is named after its edge but reports its whole path.
+    const fix = suite.edges.find((edgeCase) => edgeCase.name === 'broken →FIX→ green')!;
+    expect(() =>
+      fix.run(() => {
+        throw new Error('nope');
+      }),
+    ).toThrow('nope\n\nFailed at step 1 of 2: green →BREAK(hard=false)→ broken\nPath: green →BREAK(hard=false)→ broken →FIX→ green');
   });
 
   it('throws TraversalLimitError, with the fix, for an unbounded context', () => {
