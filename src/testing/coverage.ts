@@ -30,10 +30,24 @@ export interface Coverage {
   readonly uncoveredEdges: readonly EdgeDefinition[];
 }
 
-/** Anything that has a coverage: a {@link Coverage} or a suite returned by `pathTests`. */
+/**
+ * Anything that has a coverage: a {@link Coverage} or a suite returned by `pathTests`.
+ *
+ * @example
+ * ```ts
+ * const sources: CoverageSource[] = [suite, suite.coverage];
+ * ```
+ */
 export type CoverageSource = Coverage | { readonly coverage: Coverage };
 
-/** @internal Builds a coverage from the covered sets. */
+/**
+ * @internal Builds a coverage from the covered sets, keeping definition order.
+ *
+ * @example
+ * ```ts
+ * createCoverage('light', ['on', 'off'], edges, new Set(['on']), new Set()).uncoveredStates; // ['off']
+ * ```
+ */
 export function createCoverage(
   machineId: string,
   states: readonly string[],

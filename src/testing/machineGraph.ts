@@ -81,7 +81,15 @@ interface DefinitionGraph {
 
 const graphs = new WeakMap<AnyStateMachine, DefinitionGraph>();
 
-/** @internal Edges of `machine` plus the map from transition definitions to edges. */
+/**
+ * @internal Edges of `machine` plus the map from XState transition objects to them (cached).
+ *
+ * @example
+ * ```ts
+ * const { byTransition } = definitionGraph(machine);
+ * machine.getTransitionData(snapshot, event).map((t) => byTransition.get(t)?.label);
+ * ```
+ */
 export function definitionGraph(machine: AnyStateMachine): DefinitionGraph {
   const cached = graphs.get(machine);
   if (cached) return cached;
@@ -163,7 +171,14 @@ export function formatStateValue(value: StateValue): string {
   return parts.length === 1 ? parts[0]! : `(${parts.join(', ')})`;
 }
 
-/** Dot path of a state node relative to the machine (`''` for the root). */
+/**
+ * Dot path of a state node relative to the machine (`''` for the root).
+ *
+ * @example
+ * ```ts
+ * statePath(taskInstanceMachine.root.states.running); // 'running'
+ * ```
+ */
 export function statePath(node: AnyStateNode): string {
   return node.path.join('.');
 }
@@ -204,7 +219,15 @@ function formatAction(action: unknown): string {
   return 'action';
 }
 
-/** `{ state: 'failed', n: 2 }` → `state=failed, n=2`; other values as JSON. */
+/**
+ * Renders guard or event parameters: an object as `key=value` pairs, strings bare, anything else
+ * as JSON, a function (dynamic params) as `…`.
+ *
+ * @example
+ * ```ts
+ * formatParams({ state: 'failed', n: 2 }); // 'state=failed, n=2'
+ * ```
+ */
 export function formatParams(params: unknown): string {
   if (typeof params === 'function') return '…';
   if (typeof params === 'object' && params !== null && !Array.isArray(params)) {

@@ -50,7 +50,7 @@ export interface ChartOptions {
   readonly direction?: 'LR' | 'TB';
 }
 
-/** @internal A state of the chart, with its children for compound states. */
+/** @internal A state of the chart, with its children for compound states (see {@link buildChart}). */
 export interface ChartState {
   readonly path: string;
   readonly key: string;
@@ -72,7 +72,14 @@ export interface Chart {
 
 const defaultManualEvents = ['SET_STATE', 'CLEAR'];
 
-/** @internal Reads the chart from the machine definition. */
+/**
+ * @internal Reads the chart from the machine definition.
+ *
+ * @example
+ * ```ts
+ * buildChart(flowRunMachine).legend; // ['SET_STATE: any state → success | failed, …']
+ * ```
+ */
 export function buildChart(machine: AnyStateMachine, options: ChartOptions = {}): Chart {
   const manual = new Set(options.allEdges ? [] : (options.manualEvents ?? defaultManualEvents));
   const showGuards = options.showGuards ?? true;
@@ -104,7 +111,14 @@ export function buildChart(machine: AnyStateMachine, options: ChartOptions = {})
   };
 }
 
-/** Identifier safe in Mermaid and DOT: the dot path with `.` as `__`. */
+/**
+ * @internal Identifier safe in Mermaid and DOT: the dot path with `.` as `__`.
+ *
+ * @example
+ * ```ts
+ * chartId('work.fetch'); // 'work__fetch'
+ * ```
+ */
 export function chartId(path: string): string {
   return path.replace(/\./g, '__').replace(/[^A-Za-z0-9_]/g, '_');
 }
@@ -131,8 +145,13 @@ function allStatePaths(root: AnyStateNode): string[] {
 }
 
 /**
- * One line per event type: where its edges go from, grouped by target, e.g.
- * `SET_STATE: any state → success | failed | skipped, never to the state it is in (39 edges)`.
+ * @internal One line per event type: where its edges go from, grouped by target.
+ *
+ * @example
+ * ```ts
+ * summarizeEdges(machineStates(taskInstanceMachine), setStateEdges);
+ * // ['SET_STATE: any state → success | failed | skipped, never to the state it is in (39 edges)']
+ * ```
  */
 export function summarizeEdges(states: readonly string[], edges: readonly EdgeDefinition[]): string[] {
   const byType = new Map<string, EdgeDefinition[]>();
