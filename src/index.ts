@@ -27,3 +27,31 @@ export {
   RunCancelledError,
   ChildTaskFailedError,
 } from './errors.ts';
+export { defineDecorator } from './decorators/defineDecorator.ts';
+export type {
+  Decorator,
+  DecoratorDefinition,
+  DecoratorHooks,
+  DecoratorActorScope,
+  DecoratorEvent,
+  SystemContext,
+  HookPhase,
+  AttemptResult,
+  SettledVerdict,
+  TaskPolicy,
+} from './decorators/types.ts';
+export { retry } from './decorators/builtins/retry.ts';
+export { timeout } from './decorators/builtins/timeout.ts';
+export { catchErrors } from './decorators/builtins/catchErrors.ts';
+export { resources, type ResourceRequest } from './decorators/builtins/resources.ts';
+export { environment } from './decorators/builtins/environment.ts';
+export { registerListener } from './listeners/registry.ts';
+export type {
+  Listener,
+  ListenerHookName,
+  TaskInstanceHookArgs,
+  TaskInstanceStateChangeArgs,
+  FlowRunHookArgs,
+  LifecycleHookArgs,
+  FailureDetails,
+} from './listeners/types.ts';

@@ -81,6 +81,8 @@ export interface TaskContext {
   readonly resumeData: unknown;
   /** The payload of the `sendEvent` that resumed this task instance from a deferral, or `undefined`. */
   readonly event: unknown;
+  /** Environment variables from the task's `environment` decorators (`{}` when none). */
+  readonly env: Readonly<Record<string, string>>;
   /** Run id + task key: the same across attempts and resumes; use it for idempotent side effects. */
   readonly idempotencyKey: string;
   /** Parks the task in `deferred` (holds no slot); the attempt number does not change. Never returns. */

@@ -1,4 +1,6 @@
 import { FlowDefinitionError, type FlowDefinitionProblem } from '../errors.ts';
+import { checkDecorators } from '../decorators/defineDecorator.ts';
+import { createSystemContext, type PublishedValues } from '../decorators/systemContext.ts';
 import { triggerRules, type TriggerRule } from './triggerRules.ts';
 import type {
   Flow,
@@ -61,6 +63,7 @@ export interface FlowBuilder<TInput = any> {
 
 const ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/;
 const HINT_KEY_PATTERN = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.\/-]+$/;
+const EMPTY_HINTS: Readonly<Record<string, unknown>> = Object.freeze({});
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'after',
   'trigger',
@@ -72,6 +75,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'resumeAfter',
   'hints',
   'setup',
+  'decorators',
 ]);
 
 interface DraftTask {
@@ -193,6 +197,10 @@ function compile(flowId: string, drafts: DraftTask[], problems: FlowDefinitionPr
       mapOver = resolve(draft.over, taskId, 'the list to map over');
       if (mapOver >= 0) upstreams[index]!.push(mapOver);
     }
+    const { decorators, problems: decoratorProblems } = checkDecorators({ id: taskId, kind: draft.kind }, options.decorators);
+    problems.push(...decoratorProblems);
+    const policy = mergePolicies(options, decorators);
+    const published = decoratorProblems.length === 0 ? runStepInit(flowId, taskId, decorators, policy.retries, problems) : new Map();
     const after = options.after === undefined ? [] : Array.isArray(options.after) ? options.after : [options.after];
     if (draft.kind === 'subtask' && after.length > 0) {
       problems.push({ taskId, message: "a subtask has no upstreams ('after'): it runs when called" });
@@ -208,14 +216,16 @@ function compile(flowId: string, drafts: DraftTask[], problems: FlowDefinitionPr
       kind: draft.kind,
       fn: draft.fn as TaskFn,
       trigger: options.trigger ?? 'all_success',
-      retries: options.retries ?? 0,
-      retryDelay: options.retryDelay ?? 0,
-      retryBackoff: options.retryBackoff ?? 1,
-      maxRetryDelay: options.maxRetryDelay ?? Number.POSITIVE_INFINITY,
+      retries: policy.retries,
+      retryDelay: policy.retryDelay,
+      retryBackoff: policy.retryBackoff,
+      maxRetryDelay: policy.maxRetryDelay,
       timeout: options.timeout,
       resumeAfter: options.resumeAfter,
-      hints: Object.freeze({ ...options.hints }),
+      hints: options.hints === undefined ? EMPTY_HINTS : Object.freeze({ ...options.hints }),
       setup: options.setup ?? false,
+      decorators,
+      published,
       upstream: Object.freeze(upstreams[index]!),
       downstream: [],
       mapOver,
@@ -284,6 +294,59 @@ function checkOptions(taskId: string, draft: DraftTask, problems: FlowDefinition
     }
   }
   return options;
+}
+
+
+/**
+ * The task's retry settings after its decorators: the largest retry count wins, a decorator that
+ * forbids retries wins over everything, and explicit task options win for delays.
+ */
+function mergePolicies(options: TaskOptions, decorators: readonly { definition: { policy?: (p: any) => any }; params: unknown }[]) {
+  let retries = options.retries ?? 0;
+  let forbid = false;
+  let retryDelay = options.retryDelay;
+  let retryBackoff = options.retryBackoff;
+  let maxRetryDelay = options.maxRetryDelay;
+  for (const decorator of decorators) {
+    const policy = decorator.definition.policy?.(decorator.params);
+    if (policy === undefined) continue;
+    if (policy.forbidRetries) forbid = true;
+    if (typeof policy.retries === 'number') retries = Math.max(retries, policy.retries);
+    retryDelay ??= policy.retryDelay;
+    retryBackoff ??= policy.retryBackoff;
+    maxRetryDelay ??= policy.maxRetryDelay;
+  }
+  return {
+    retries: forbid ? 0 : retries,
+    retryDelay: retryDelay ?? 0,
+    retryBackoff: retryBackoff ?? 1,
+    maxRetryDelay: maxRetryDelay ?? Number.POSITIVE_INFINITY,
+  };
+}
+
+/** Runs every decorator's `stepInit` (definition time) and returns what they published. */
+function runStepInit(
+  flowId: string,
+  taskId: string,
+  decorators: readonly { name: string; params: unknown; definition: { hooks: { stepInit?: (sys: any, params: any) => void } } }[],
+  retries: number,
+  problems: FlowDefinitionProblem[],
+): PublishedValues {
+  const step: PublishedValues = new Map();
+  for (const decorator of decorators) {
+    const stepInit = decorator.definition.hooks.stepInit;
+    if (stepInit === undefined) continue;
+    const sys = createSystemContext(
+      { phase: 'launch', flowId, runId: undefined, taskId, taskKey: undefined, mapIndex: undefined, attempt: 0, maxAttempts: retries + 1, isCloned: false },
+      { step, attempt: undefined, write: 'step' },
+    );
+    try {
+      stepInit(sys, decorator.params);
+    } catch (error) {
+      problems.push({ taskId, message: `decorator '${decorator.name}': stepInit threw: ${(error as Error).message}` });
+    }
+  }
+  return step;
 }
 
 /** Every elementary cycle reachable by DFS, each reported once, starting at its first task. */

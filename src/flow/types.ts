@@ -1,4 +1,6 @@
 import type { TriggerRule } from './triggerRules.ts';
+import type { Decorator } from '../decorators/types.ts';
+import type { PublishedValues } from '../decorators/systemContext.ts';
 
 /**
  * What a task function receives.
@@ -85,6 +87,12 @@ export interface TaskOptions {
    * @default false
    */
   setup?: boolean;
+  /**
+   * Decorators applied to this task's attempts, in order: hooks run first to last, and the last
+   * decorator's `wrap` is outermost.
+   * @default []
+   */
+  decorators?: readonly Decorator<any>[];
 }
 
 /** A task reference from `f.task`, `f.map` or `f.subtask`, or a task id. */
@@ -123,6 +131,9 @@ export interface TaskDefinition {
   readonly resumeAfter: number | undefined;
   readonly hints: Readonly<Record<string, unknown>>;
   readonly setup: boolean;
+  readonly decorators: readonly Decorator<any>[];
+  /** Values decorators published in `stepInit` (step scope). */
+  readonly published: PublishedValues;
   /** Indices of the upstream tasks (for a mapped task, the list's task comes first). */
   readonly upstream: readonly number[];
   /** Indices of the downstream tasks. */

@@ -5,6 +5,8 @@ import type { DeferOptions, TaskCheckpoint, TaskContext } from '../context/taskC
 import type { TaskRef } from '../flow/types.ts';
 import type { AttemptRun } from './instance.ts';
 
+const NO_ENV: Readonly<Record<string, string>> = Object.freeze({});
+
 /** What an attempt's context needs from the run that executes it. */
 export interface AttemptHost {
   readonly flowId: string;
@@ -62,6 +64,10 @@ export class AttemptContext implements TaskContext {
 
   get rawDataPath(): string {
     return join(tmpdir(), 'taskmachine', this.runId, encodeURIComponent(this.taskKey));
+  }
+
+  get env(): Readonly<Record<string, string>> {
+    return (this.#run.instance.task.published.get('environment')?.get('vars') as Readonly<Record<string, string>> | undefined) ?? NO_ENV;
   }
 
   get idempotencyKey(): string {

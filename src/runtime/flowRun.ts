@@ -1,5 +1,5 @@
 import { format } from 'node:util';
-import { createActor, type Actor } from 'xstate';
+import { createActor, fromCallback, type Actor, type AnyActorRef } from 'xstate';
 import {
   failedStates,
   finishedStates,
@@ -25,8 +25,12 @@ import {
   toError,
 } from '../errors.ts';
 import { emptyCounts, evaluateTriggerRule, type UpstreamCounts } from '../flow/triggerRules.ts';
-import type { Flow, TaskDefinition, TaskRef } from '../flow/types.ts';
+import type { Flow, TaskArgs, TaskDefinition, TaskRef } from '../flow/types.ts';
+import type { Decorator, DecoratorEvent } from '../decorators/types.ts';
+import { ListenerDispatcher } from '../listeners/dispatch.ts';
+import type { Listener } from '../listeners/types.ts';
 import { applyEvent } from './applyEvent.ts';
+import { hookContext, runHooks, settleWithHooks, wrapTaskFn } from './decoratorHooks.ts';
 import { AttemptContext, type AttemptHost } from './attemptContext.ts';
 import type { Clock } from './clock.ts';
 import { AttemptRun, TaskInstance } from './instance.ts';
@@ -47,6 +51,8 @@ export interface FlowRunSettings {
   readonly clock: Clock;
   readonly customContext: Readonly<Record<string, string>>;
   readonly log: (line: string) => void;
+  readonly listeners: readonly Listener[];
+  readonly listenerTimeout: number;
 }
 
 /** Observer of every task-instance change in a run. */
@@ -120,6 +126,14 @@ export class FlowRunner implements AttemptHost {
   /** Task instances per state, kept up to date by every transition. */
   readonly #stateCounts = new Map<TaskInstanceState, number>();
   #done: Deferred<FlowRunRecord> = deferred();
+  readonly #dispatcher: ListenerDispatcher | undefined;
+  /** Attempts settled whose decorator hooks are still running. */
+  #pendingSettles = 0;
+  /** Decorator actors (decorators with `onTransition`), by task index; made at the first need. */
+  #decoratorActors: Map<number, AnyActorRef[]> | undefined;
+  readonly #hasActorDecorators: Uint8Array;
+  /** Tasks whose resource request was reported already. */
+  readonly #reportedResources = new Set<number>();
   #settledWaiters: Array<(record: FlowRunRecord) => void> = [];
 
   constructor(flow: Flow, settings: FlowRunSettings) {
@@ -133,6 +147,11 @@ export class FlowRunner implements AttemptHost {
     this.#counts = new Array(taskCount);
     this.#decided = new Uint8Array(taskCount);
     this.runActor = createActor(flowRunMachine).start();
+    this.#dispatcher = settings.listeners.length > 0 ? new ListenerDispatcher(settings.listeners, settings.log) : undefined;
+    this.#hasActorDecorators = new Uint8Array(taskCount);
+    for (const task of flow.tasks) {
+      if (task.decorators.some((d) => d.definition.hooks.onTransition !== undefined)) this.#hasActorDecorators[task.index] = 1;
+    }
     for (const task of flow.tasks) {
       if (task.kind === 'subtask') continue;
       const instance = new TaskInstance({ key: task.id, task });
@@ -162,6 +181,11 @@ export class FlowRunner implements AttemptHost {
   start(): void {
     this.#startedAt = this.settings.clock.now();
     applyEvent(this.runActor, { type: 'START' }, 'flow run');
+    if (this.#dispatcher !== undefined) {
+      const flowRun = this.snapshot();
+      this.#dispatcher.emit('onStarting', { flowRun });
+      this.#dispatcher.emit('onFlowRunRunning', { flowRun, msg: 'started' });
+    }
     this.#requestTurn();
   }
 
@@ -380,12 +404,13 @@ export class FlowRunner implements AttemptHost {
       this.#waitingCount() === 0 &&
       this.#toQueue.length === 0 &&
       this.#toEvaluate.length === 0 &&
+      this.#pendingSettles === 0 &&
       !this.#anyChildRunning();
     if (!idle) return;
     let parked = 0;
     for (const instance of this.#instances.values()) if (instance.parked) parked++;
     if (parked > 0) {
-      this.#notifySettled();
+      void this.#drainListeners().then(() => this.#notifySettled());
       return;
     }
     this.#finish('failed', 'all_tasks_deadlocked');
@@ -425,9 +450,45 @@ export class FlowRunner implements AttemptHost {
     }
     if (outcome === 'success') applyEvent(this.runActor, { type: 'SUCCEED' }, 'flow run');
     else applyEvent(this.runActor, { type: 'FAIL', reason: reason === 'manual' ? 'task_failure' : reason }, 'flow run');
+    this.#stopDecoratorActors();
     const record = this.snapshot();
-    this.#done.resolve(record);
-    this.#notifySettled(record);
+    const done = this.#done;
+    void this.#afterFinish(record).then(
+      () => {
+        done.resolve(record);
+        this.#notifySettled(record);
+      },
+      (error: unknown) => {
+        this.settings.log(`taskmachine: internal error finishing run '${this.runId}': ${toError(error).stack}`);
+        done.resolve(record);
+        this.#notifySettled(record);
+      },
+    );
+  }
+
+  /** Flow-run hooks, `beforeStopping`, every decorator's `runFinished`, then the listeners' queues. */
+  async #afterFinish(record: FlowRunRecord): Promise<void> {
+    const dispatcher = this.#dispatcher;
+    if (dispatcher !== undefined) {
+      if (record.state === 'success') dispatcher.emit('onFlowRunSuccess', { flowRun: record, msg: 'success' });
+      else dispatcher.emit('onFlowRunFailed', { flowRun: record, msg: record.reason ?? 'failed' });
+      dispatcher.emit('beforeStopping', { flowRun: record });
+    }
+    const seen = new Set<Decorator<any>>();
+    const error = record.state === 'failed' ? new Error(`flow run '${record.runId}' failed: ${record.reason}`) : undefined;
+    for (const task of this.flow.tasks) {
+      const pending = task.decorators.filter((d) => d.definition.hooks.runFinished !== undefined && !seen.has(d));
+      if (pending.length === 0) continue;
+      for (const d of pending) seen.add(d);
+      const sys = hookContext(this.#sysFields(task.index, undefined, undefined, 0, task.retries + 1, 'dispatch'), task.published, undefined);
+      const { errors } = await runHooks(pending, (d) => d.definition.hooks.runFinished!(error, sys, d.params));
+      for (const hookError of errors) this.settings.log(`taskmachine: ${hookError.message}`);
+    }
+    await this.#drainListeners();
+  }
+
+  #drainListeners(): Promise<void> {
+    return this.#dispatcher?.drain(this.settings.listenerTimeout) ?? Promise.resolve();
   }
 
   #notifySettled(record = this.snapshot()): void {
@@ -573,6 +634,10 @@ export class FlowRunner implements AttemptHost {
         ? { input: this.settings.input, upstream: this.#upstreamValues(task) }
         : { input: this.settings.input, upstream: this.#upstreamValues(task), item: instance.item, mapIndex: instance.mapIndex };
     const context = new AttemptContext(this, run, instance.customContext ?? this.settings.customContext);
+    if (task.decorators.length > 0) {
+      void this.#runDecoratedAttempt(run, context, args);
+      return;
+    }
     let result: unknown;
     try {
       result = taskContextStorage.run(context, task.fn, args);
@@ -590,6 +655,65 @@ export class FlowRunner implements AttemptHost {
     }
   }
 
+  /** An attempt of a decorated task: taskCreated (first time), beforeAttempt, wrap, the function. */
+  async #runDecoratedAttempt(run: AttemptRun, context: AttemptContext, args: TaskArgs): Promise<void> {
+    const instance = run.instance;
+    const task = instance.task;
+    const decorators = task.decorators;
+    try {
+      this.#reportResources(instance);
+      const errors: Error[] = [];
+      if (!instance.created) {
+        instance.created = true;
+        const sys = hookContext(this.#sysFieldsOf(instance, 'dispatch'), task.published, undefined);
+        errors.push(...(await runHooks(decorators, (d) => d.definition.hooks.taskCreated?.(sys, d.params))).errors);
+      }
+      const sys = hookContext(this.#sysFieldsOf(instance, 'task'), task.published, run.published);
+      run.sys = sys;
+      errors.push(...(await runHooks(decorators, (d) => d.definition.hooks.beforeAttempt?.(sys, d.params))).errors);
+      if (run.settled) return;
+      if (errors.length > 0) {
+        this.#settleAndTurn(run, false, new AggregateError(errors, `${errors.length} decorator hook(s) failed before attempt ${run.attempt} of '${instance.key}'`));
+        return;
+      }
+      const fn = wrapTaskFn(decorators, task.fn, sys);
+      const value = await taskContextStorage.run(context, fn, args);
+      this.#settleAndTurn(run, true, value);
+    } catch (error) {
+      this.#settleAndTurn(run, false, error);
+    }
+  }
+
+  #reportResources(instance: TaskInstance): void {
+    const index = instance.task.index;
+    if (this.#reportedResources.has(index)) return;
+    this.#reportedResources.add(index);
+    const request = instance.task.published.get('resources')?.get('request');
+    if (request !== undefined) {
+      this.settings.log(
+        `[${instance.task.id}] resources requested: ${Object.entries(request as object).map(([k, v]) => `${k}=${v}`).join(' ')} (the local executor reports them; it does not enforce them)`,
+      );
+    }
+  }
+
+  #sysFieldsOf(instance: TaskInstance, phase: 'dispatch' | 'task') {
+    return this.#sysFields(instance.task.index, instance.key, instance.mapIndex, phase === 'task' ? instance.context.attempt : instance.context.attempt, instance.context.maxAttempts, phase);
+  }
+
+  #sysFields(index: number, taskKey: string | undefined, mapIndex: number | undefined, attempt: number, maxAttempts: number, phase: 'dispatch' | 'task') {
+    return {
+      phase,
+      flowId: this.flowId,
+      runId: this.runId,
+      taskId: this.flow.tasks[index]!.id,
+      taskKey,
+      mapIndex,
+      attempt,
+      maxAttempts,
+      isCloned: false,
+    };
+  }
+
   #settleAndTurn(run: AttemptRun, ok: boolean, value: unknown): void {
     try {
       this.#settle(run, ok, value);
@@ -599,12 +723,52 @@ export class FlowRunner implements AttemptHost {
     this.#requestTurn();
   }
 
-  /** Ends an attempt (once): the outcome decides the lifecycle event. */
+  /**
+   * Ends an attempt (once). Without decorators the outcome is applied at once; with decorators
+   * their `onAttemptSettled` hooks run first (exactly once each) and may change it.
+   */
   #settle(run: AttemptRun, ok: boolean, value: unknown): void {
     if (run.settled) return;
     run.settled = true;
-    const instance = run.instance;
     this.#releaseAttempt(run);
+    const decorators = run.instance.task.decorators;
+    if (decorators.length === 0) {
+      this.#applyOutcome(run, ok, value);
+      return;
+    }
+    this.#pendingSettles++;
+    void this.#settleDecorated(run, ok, value, decorators).finally(() => {
+      this.#pendingSettles--;
+      this.#requestTurn();
+    });
+  }
+
+  async #settleDecorated(run: AttemptRun, ok: boolean, value: unknown, decorators: readonly Decorator<any>[]): Promise<void> {
+    const instance = run.instance;
+    try {
+      const sys = run.sys ?? hookContext(this.#sysFieldsOf(instance, 'task'), instance.task.published, run.published);
+      const control =
+        value instanceof SkipTask || value instanceof TaskCheckpointed || value instanceof DeferSignal || value instanceof RescheduleSignal;
+      const failFast = value instanceof FailTask || value instanceof RunCancelledError;
+      const result = ok
+        ? ({ ok: true, value } as const)
+        : ({
+            ok: false,
+            error: toError(value),
+            control,
+            willRetry: !control && !failFast && instance.context.attempt < instance.context.maxAttempts,
+          } as const);
+      const outcome = await settleWithHooks(decorators, result, sys, value);
+      if (run.discarded || instance.state !== 'running' || instance.context.attempt !== run.attempt) return;
+      this.#applyOutcome(run, outcome.ok, outcome.ok ? outcome.value : outcome.error);
+    } catch (error) {
+      this.settings.log(`taskmachine: internal error settling '${instance.key}': ${toError(error).stack}`);
+    }
+  }
+
+  /** The lifecycle event for an attempt's outcome. */
+  #applyOutcome(run: AttemptRun, ok: boolean, value: unknown): void {
+    const instance = run.instance;
     if (ok) {
       instance.result = value;
       instance.error = undefined;
@@ -719,8 +883,11 @@ export class FlowRunner implements AttemptHost {
     const run = instance.current;
     if (run !== undefined) {
       run.abort(reason);
-      run.settled = true;
-      this.#releaseAttempt(run);
+      run.discarded = true;
+      if (!run.settled) {
+        run.settled = true;
+        this.#releaseAttempt(run);
+      }
     }
   }
 
@@ -789,11 +956,10 @@ export class FlowRunner implements AttemptHost {
       actor.stop();
       instance.actor = undefined;
     }
-    if (this.#observers.length > 0 && previousState !== state) {
-      this.#notify(instance, previousState, state, event, extra);
-    } else if (this.#observers.length > 0 && event.type === 'SET_STATE') {
+    if (this.#observers.length > 0 || this.#dispatcher !== undefined || this.#hasActorDecorators[instance.task.index] === 1) {
       this.#notify(instance, previousState, state, event, extra);
     }
+    if (isFinished && !wasFinished && instance.created) this.#taskFinished(instance);
     if (wasFinished !== isFinished || (isFinished && previousState !== state)) {
       if (isFinished && !wasFinished) this.#unfinished--;
       else if (!isFinished && wasFinished) this.#unfinished++;
@@ -875,6 +1041,114 @@ export class FlowRunner implements AttemptHost {
         this.settings.log(`taskmachine: a run observer threw: ${toError(error).stack}`);
       }
     }
+    if (this.#dispatcher !== undefined) this.#dispatchToListeners(this.#dispatcher, change);
+    if (this.#hasActorDecorators[instance.task.index] === 1) {
+      for (const actor of this.#actorsFor(instance.task.index)) actor.send({ type: 'transition', change });
+    }
+  }
+
+  /** Airflow's hooks for the change, plus `onTaskInstanceStateChange` for every one. */
+  #dispatchToListeners(dispatcher: ListenerDispatcher, change: TaskInstanceChange): void {
+    const { previousState, state, taskInstance, msg } = change;
+    dispatcher.emit('onTaskInstanceStateChange', { previousState, state, taskInstance, msg });
+    if (msg === undefined) return;
+    switch (msg) {
+      case 'started':
+        dispatcher.emit('onTaskInstanceRunning', { previousState, taskInstance, msg });
+        break;
+      case 'success':
+      case 'manually_set_to_success':
+        dispatcher.emit('onTaskInstanceSuccess', { previousState, taskInstance, msg });
+        break;
+      case 'failed':
+      case 'up_for_retry':
+      case 'manually_set_to_failed':
+        dispatcher.emit('onTaskInstanceFailed', {
+          previousState,
+          taskInstance,
+          msg,
+          error: change.error ?? new Error(`task instance '${taskInstance.key}' failed`),
+          failureDetails: Object.freeze({
+            kind: taskInstance.failureKind ?? (msg === 'manually_set_to_failed' ? 'manual' : 'application'),
+            attempt: taskInstance.attempts,
+            willRetry: state === 'up_for_retry',
+          }),
+        });
+        break;
+      case 'skipped':
+      case 'manually_set_to_skipped':
+        dispatcher.emit('onTaskInstanceSkipped', { previousState, taskInstance, msg });
+        break;
+      case 'checkpointed':
+        dispatcher.emit('onTaskInstanceCheckpointed', { previousState, taskInstance, msg, checkpointData: change.checkpointData ?? null });
+        break;
+    }
+  }
+
+  /** Decorators' `onTaskFinished`, after the instance reached a finished state. */
+  #taskFinished(instance: TaskInstance): void {
+    const decorators = instance.task.decorators.filter((d) => d.definition.hooks.onTaskFinished !== undefined);
+    if (decorators.length === 0) return;
+    const ok = instance.state === 'success';
+    const sys = hookContext(this.#sysFieldsOf(instance, 'dispatch'), instance.task.published, undefined);
+    this.#pendingSettles++;
+    void runHooks(decorators, (d) => d.definition.hooks.onTaskFinished!(ok, sys, d.params))
+      .then(({ errors }) => {
+        for (const error of errors) this.settings.log(`taskmachine: ${error.message}`);
+      })
+      .finally(() => {
+        this.#pendingSettles--;
+        this.#requestTurn();
+      });
+  }
+
+  /** The decorator actors of a task: one XState actor per decorator with `onTransition`. */
+  #actorsFor(index: number): AnyActorRef[] {
+    this.#decoratorActors ??= new Map();
+    let actors = this.#decoratorActors.get(index);
+    if (actors !== undefined) return actors;
+    const task = this.flow.tasks[index]!;
+    actors = task.decorators
+      .filter((d) => d.definition.hooks.onTransition !== undefined)
+      .map((decorator) => {
+        const scope = {
+          clock: this.settings.clock,
+          send: (event: DecoratorEvent) => this.#onDecoratorEvent(decorator, event),
+          local: new Map<string, unknown>(),
+        };
+        const logic = fromCallback<{ type: 'transition'; change: TaskInstanceChange }>(({ receive }) => {
+          receive((event) => {
+            try {
+              decorator.definition.hooks.onTransition!(event.change, scope, decorator.params);
+            } catch (error) {
+              this.settings.log(`taskmachine: decorator '${decorator.name}' onTransition threw: ${toError(error).stack}`);
+            }
+          });
+          return () => {
+            for (const handle of scope.local.values()) this.settings.clock.clearTimeout(handle);
+          };
+        });
+        return createActor(logic, { id: `${task.id}:${decorator.name}` }).start();
+      });
+    this.#decoratorActors.set(index, actors);
+    return actors;
+  }
+
+  #stopDecoratorActors(): void {
+    if (this.#decoratorActors === undefined) return;
+    for (const actors of this.#decoratorActors.values()) for (const actor of actors) (actor as Actor<any>).stop();
+    this.#decoratorActors = undefined;
+  }
+
+  #onDecoratorEvent(decorator: Decorator<any>, event: DecoratorEvent): void {
+    if (event?.type !== 'ABORT_ATTEMPT') {
+      this.settings.log(`taskmachine: decorator '${decorator.name}' sent an unknown event ${JSON.stringify(event)}`);
+      return;
+    }
+    const run = this.#instances.get(event.taskKey)?.current;
+    if (run === undefined || run.attempt !== event.attempt || run.settled) return;
+    run.abort(event.error);
+    this.#settleAndTurn(run, false, event.error);
   }
 
   #instanceFor(key: string): TaskInstance {

@@ -6,6 +6,12 @@ import type { FailureKind, TaskInstanceRecord } from './records.ts';
 /** One attempt in flight. Settling it twice, or after it was discarded, does nothing. */
 export class AttemptRun {
   settled = false;
+  /** Set when a manual change abandoned the attempt: its outcome is never applied. */
+  discarded = false;
+  /** Attempt-scoped values published by decorators (invisible to other attempts and instances). */
+  readonly published: Map<string, Map<string, unknown>> = new Map();
+  /** The system context decorator hooks of this attempt share. */
+  sys: import('../decorators/types.ts').SystemContext | undefined = undefined;
   controller: AbortController | undefined;
   abortReason: unknown = undefined;
   timeoutTimer: unknown = undefined;
@@ -77,6 +83,8 @@ export class TaskInstance {
   checkpoint: unknown = undefined;
   /** Callers of `ctx().call` waiting for this (child) instance to finish. */
   waiters: Array<{ resolve: (value: unknown) => void; reject: (error: Error) => void }> | undefined = undefined;
+  /** Whether decorators' `taskCreated` has run for this instance. */
+  created = false;
   /** Readiness gates still pending for the current attempt. */
   pendingGates: string[] | undefined = undefined;
 

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ManualTaskInstanceState, TaskInstanceState } from '../../machines/index.ts';
 import type { Flow } from '../flow/types.ts';
+import { checkListener, globalListenerList } from '../listeners/registry.ts';
+import type { Listener } from '../listeners/types.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { FlowRunner } from './flowRun.ts';
 import type { FlowRunRecord, TaskInstanceChange, TaskInstanceRecord } from './records.ts';
@@ -50,9 +52,30 @@ export interface RunFlowOptions<TInput = any> {
    * @default console.log
    */
   log?: (line: string) => void;
+  /**
+   * Listeners for this run (besides those registered with `registerListener`).
+   * @default []
+   */
+  listeners?: readonly Listener[];
+  /**
+   * How long the run waits, when it ends, for listeners to finish their deliveries (ms); a listener
+   * still busy after that is logged and no longer waited for.
+   * @default 30_000
+   */
+  listenerTimeout?: number;
 }
 
-const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['input', 'runId', 'concurrency', 'signal', 'customContext', 'clock', 'log']);
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
+  'input',
+  'runId',
+  'concurrency',
+  'signal',
+  'customContext',
+  'clock',
+  'log',
+  'listeners',
+  'listenerTimeout',
+]);
 
 /**
  * A live flow run: observe it, change task instances by hand, cancel it.
@@ -204,7 +227,18 @@ function resolveSettings(definition: Flow, options: RunFlowOptions) {
       throw new TypeError(`runFlow: customContext values must be strings; '${key}' is ${typeof value} (convert it with String())`);
     }
   }
+  const listeners = [...globalListenerList()];
+  for (const [index, listener] of (options.listeners ?? []).entries()) {
+    checkListener(listener, `runFlow: listeners[${index}]`);
+    if (!listeners.includes(listener)) listeners.push(listener);
+  }
+  const listenerTimeout = options.listenerTimeout ?? 30_000;
+  if (!(typeof listenerTimeout === 'number' && listenerTimeout >= 0)) {
+    throw new TypeError(`runFlow: listenerTimeout must be a number of ms ≥ 0, got ${String(options.listenerTimeout)}`);
+  }
   return {
+    listeners,
+    listenerTimeout,
     runId,
     input: options.input,
     concurrency,

@@ -1,0 +1,31 @@
+import { defineDecorator } from '../defineDecorator.ts';
+
+/**
+ * Environment variables for a task's attempts, visible as `ctx().env` (merged over earlier
+ * `environment` decorators). Values must be strings.
+ *
+ * @example
+ * ```ts
+ * import { ctx, environment } from 'taskmachine';
+ * f.task('export', () => upload(ctx()!.env.BUCKET), { decorators: [environment({ vars: { BUCKET: 's3://exports' } })] });
+ * ```
+ */
+export const environment = defineDecorator({
+  name: 'environment',
+  allowMultiple: true,
+  defaults: {
+    /** Variables by name. @default {} */
+    vars: {} as Readonly<Record<string, string>>,
+  },
+  validate(params) {
+    return Object.entries(params.vars)
+      .filter(([, value]) => typeof value !== 'string')
+      .map(([key, value]) => `vars.${key} must be a string, got ${typeof value} (convert it with String())`);
+  },
+  hooks: {
+    stepInit(sys, params) {
+      const current = (sys.getPublished('environment', 'vars') as Record<string, string> | undefined) ?? {};
+      sys.publish('environment', 'vars', Object.freeze({ ...current, ...params.vars }));
+    },
+  },
+});

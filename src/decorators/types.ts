@@ -1,0 +1,157 @@
+import type { TaskInstanceChange } from '../runtime/records.ts';
+
+/**
+ * When a hook runs: `launch` (definition time: `stepInit`), `dispatch` (the runtime hands the task
+ * instance out: `taskCreated`, `onTaskFinished`, `runFinished`), `task` (inside an attempt:
+ * `beforeAttempt`, `wrap`, `onAttemptSettled`).
+ */
+export type HookPhase = 'launch' | 'dispatch' | 'task';
+
+/**
+ * The immutable context every decorator hook receives. A new one is made per attempt (and per
+ * dispatch-time call), so concurrent task instances never share one: there is no process-wide
+ * mutable singleton to race on.
+ *
+ * @example
+ * ```ts
+ * beforeAttempt(sys) {
+ *   sys.publish('audit', 'startedAt', Date.now());       // attempt scope
+ *   const limits = sys.getPublished('resources', 'request'); // step scope, from stepInit
+ * }
+ * ```
+ */
+export interface SystemContext {
+  readonly phase: HookPhase;
+  readonly flowId: string;
+  /** `undefined` at definition time. */
+  readonly runId: string | undefined;
+  readonly taskId: string;
+  /** `undefined` at definition time. */
+  readonly taskKey: string | undefined;
+  readonly mapIndex: number | undefined;
+  /** The attempt number (1-based); 0 outside an attempt. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /** True when the task instance's result was reused from an earlier run instead of running. */
+  readonly isCloned: boolean;
+  /**
+   * Publishes a value under `(namespace, key)`: in `stepInit` for every instance of the task (step
+   * scope); during an attempt for that attempt only (attempt scope: invisible to other attempts and
+   * other task instances).
+   */
+  publish(namespace: string, key: string, value: unknown): void;
+  /** Reads a published value: the attempt's own first, then the step's. */
+  getPublished(namespace: string, key: string): unknown;
+}
+
+/** What an attempt produced, as `onAttemptSettled` sees it. */
+export type AttemptResult =
+  | { readonly ok: true; readonly value: unknown }
+  | {
+      readonly ok: false;
+      readonly error: Error;
+      /** Whether the runtime will retry after this attempt (attempts remain and the error is retryable). */
+      readonly willRetry: boolean;
+      /**
+       * True for control flow rather than failure (`SkipTask`, `TaskCheckpointed`, `ctx().defer`,
+       * `ctx().reschedule`): `handled` is ignored for these.
+       */
+      readonly control: boolean;
+    };
+
+/**
+ * What `onAttemptSettled` may return: `handled: true` turns a failed attempt into a success
+ * (`value` becomes the result); on a successful attempt `value` replaces the result.
+ */
+export type SettledVerdict = void | { readonly handled?: boolean; readonly value?: unknown };
+
+/** Retry and timeout settings a decorator contributes to its task at definition time. */
+export interface TaskPolicy {
+  /** Retries wanted; the task gets the largest of its own option and every decorator's. */
+  readonly retries?: number;
+  /** Forbid any retry, whatever the task and other decorators say. */
+  readonly forbidRetries?: boolean;
+  readonly retryDelay?: number;
+  readonly retryBackoff?: number;
+  readonly maxRetryDelay?: number;
+}
+
+/** Tools a decorator's actor gets for reacting to transitions. */
+export interface DecoratorActorScope {
+  /** The run's clock (injected in tests). */
+  readonly clock: { now(): number; setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void };
+  /** Sends an event back to the runtime, e.g. to end an attempt with a timeout. */
+  send(event: DecoratorEvent): void;
+  /** The actor's own state (one per decorator per task per run), e.g. its timers by task key. */
+  readonly local: Map<string, unknown>;
+}
+
+/** Events a decorator actor may send to the runtime. */
+export type DecoratorEvent = {
+  /** Ends the attempt now with `error` (its signal is aborted with it); ignored once settled. */
+  readonly type: 'ABORT_ATTEMPT';
+  readonly taskKey: string;
+  readonly attempt: number;
+  readonly error: Error;
+};
+
+/**
+ * The hooks of a decorator, in the order they run: `stepInit` (definition time, per task) →
+ * `taskCreated` (once per task instance) → per attempt `beforeAttempt` → `wrap` (chained: the last
+ * decorator is outermost) → `onAttemptSettled` (exactly once per attempt) → `onTaskFinished` →
+ * `runFinished` (once per decorator per run). `onTransition` makes the decorator an actor
+ * subscribed to every transition of the task instances it decorates. Every hook is optional; async
+ * hooks are awaited. A hook that throws never stops another decorator's hook: the errors are
+ * gathered in an `AggregateError` that fails the attempt.
+ */
+export interface DecoratorHooks<TParams> {
+  stepInit?(sys: SystemContext, params: TParams): void;
+  taskCreated?(sys: SystemContext, params: TParams): void | Promise<void>;
+  beforeAttempt?(sys: SystemContext, params: TParams): void | Promise<void>;
+  wrap?<TFn extends (...args: any[]) => unknown>(fn: TFn, sys: SystemContext, params: TParams): TFn;
+  onAttemptSettled?(result: AttemptResult, sys: SystemContext, params: TParams): SettledVerdict | Promise<SettledVerdict>;
+  onTaskFinished?(ok: boolean, sys: SystemContext, params: TParams): void | Promise<void>;
+  runFinished?(error: Error | undefined, sys: SystemContext, params: TParams): void | Promise<void>;
+  onTransition?(change: TaskInstanceChange, scope: DecoratorActorScope, params: TParams): void;
+}
+
+/**
+ * A decorator applied to a task: made by the factory that {@link defineDecorator} returns.
+ * Its parameters are checked when the flow is defined.
+ */
+export interface Decorator<TParams = Record<string, unknown>> {
+  readonly name: string;
+  readonly params: Readonly<TParams>;
+  /** @internal */
+  readonly definition: DecoratorDefinition<TParams>;
+}
+
+/**
+ * What {@link defineDecorator} takes.
+ *
+ * @example
+ * ```ts
+ * const audit = defineDecorator({
+ *   name: 'audit',
+ *   defaults: { channel: 'ops' },
+ *   hooks: { onTaskFinished: (ok, sys, p) => notify(p.channel, `${sys.taskKey} ok=${ok}`) },
+ * });
+ * f.task('load', load, { decorators: [audit({ channel: 'data' })] });
+ * ```
+ */
+export interface DecoratorDefinition<TParams> {
+  /** Unique name, used in errors and for `allowMultiple`. */
+  readonly name: string;
+  /** Every parameter with its default; a key not listed here is an error at definition time. */
+  readonly defaults: TParams;
+  /**
+   * Whether a task may carry this decorator more than once.
+   * @default false
+   */
+  readonly allowMultiple?: boolean;
+  /** Checks the parameters; return one message per problem (empty or nothing when fine). */
+  readonly validate?: (params: TParams, task: { id: string; kind: string }) => readonly string[] | void;
+  /** Retry/timeout policy this decorator contributes to its task. */
+  readonly policy?: (params: TParams) => TaskPolicy;
+  readonly hooks: DecoratorHooks<TParams>;
+}

@@ -1,0 +1,81 @@
+import type { ListenerHookName, Listener } from './types.ts';
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * Delivers hook calls to listeners. Each listener has its own queue: its calls run one after the
+ * other in the order the changes happened (so per task instance, in transition order), while a
+ * slow listener delays neither the others nor task execution. A throw (sync or async) is logged as
+ * `error calling listener for hook '<name>'` with its stack and changes nothing else.
+ */
+export class ListenerDispatcher {
+  readonly #listeners: readonly Listener[];
+  readonly #log: (line: string) => void;
+  readonly #tails: Array<Promise<void> | undefined>;
+
+  constructor(listeners: readonly Listener[], log: (line: string) => void) {
+    this.#listeners = listeners;
+    this.#log = log;
+    this.#tails = listeners.map(() => undefined);
+  }
+
+  /** Whether any listener has this hook (so callers can skip building its argument). */
+  wants(hook: ListenerHookName): boolean {
+    for (const listener of this.#listeners) if (typeof listener[hook] === 'function') return true;
+    return false;
+  }
+
+  get size(): number {
+    return this.#listeners.length;
+  }
+
+  /** Queues `hook(args)` for every listener that has it. Never throws. */
+  emit(hook: ListenerHookName, args: object): void {
+    this.#listeners.forEach((listener, index) => {
+      const fn = listener[hook] as ((a: object) => unknown) | undefined;
+      if (typeof fn !== 'function') return;
+      const call = () => {
+        try {
+          const result = fn.call(listener, args);
+          if (result !== null && typeof (result as PromiseLike<unknown>)?.then === 'function') {
+            return Promise.resolve(result).then(undefined, (error: unknown) => this.#report(hook, error));
+          }
+        } catch (error) {
+          this.#report(hook, error);
+        }
+        return undefined;
+      };
+      // Always after the current turn: a hook that calls back into the run (e.g. setState) never
+      // re-enters a transition in progress.
+      this.#track(index, (this.#tails[index] ?? RESOLVED).then(call));
+    });
+  }
+
+  #track(index: number, promise: Promise<unknown>): void {
+    const tail: Promise<void> = promise.then(() => {
+      if (this.#tails[index] === tail) this.#tails[index] = undefined;
+    });
+    this.#tails[index] = tail;
+  }
+
+  /** Resolves when every queued delivery has settled, or after `timeoutMs` (logging which are late). */
+  async drain(timeoutMs: number): Promise<void> {
+    const pending = this.#tails.filter((tail): tail is Promise<void> => tail !== undefined);
+    if (pending.length === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const outcome = await Promise.race([Promise.all(pending).then(() => 'done' as const), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      const late = this.#tails.filter((tail) => tail !== undefined).length;
+      this.#log(`taskmachine: ${late} listener(s) still busy after listenerTimeout (${timeoutMs} ms); not waiting for them`);
+    }
+  }
+
+  #report(hook: string, error: unknown): void {
+    const detail = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+    this.#log(`error calling listener for hook '${hook}': ${detail}`);
+  }
+}
