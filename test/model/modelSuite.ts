@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { applyEvent } from '../../src/runtime/applyEvent.ts';
 import {
   assertFullCoverage,
-  formatCoverage,
   formatEvent,
   machineEdges,
   mergeCoverage,
@@ -156,9 +155,11 @@ export function defineModelSuite<TMachine extends AnyStateMachine, TModel extend
       const edgeCases = suites.reduce((sum, { suite }) => sum + suite.edges.length, 0);
       const pathCases = suites.reduce((sum, { suite }) => sum + suite.paths.length, 0);
       const vertices = suites.map(({ suite }) => suite.vertices.length).join('/');
+      const inputs = suites.map(({ variant }) => variant.label).join(', ');
       console.log(
-        `[model] ${config.title}: ${formatCoverage(coverage)}; ${edgeCases} edge cases + ${pathCases} ` +
-          `path cases over ${suites.length} inputs (${config.bound}; vertices ${vertices})`,
+        `[model] ${config.title}: ${coverage.coveredStates.length}/${coverage.states.length} states, ` +
+          `${coverage.coveredEdges.length}/${coverage.edges.length} edges covered; ${edgeCases} edge cases + ` +
+          `${pathCases} path cases for ${inputs} (${config.bound}; ${vertices} vertices)`,
       );
       assertFullCoverage(coverage);
     });
