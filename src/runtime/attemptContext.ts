@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeferSignal, RescheduleSignal } from '../context/signals.ts';
-import type { DeferOptions, TaskCheckpoint, TaskContext } from '../context/taskContext.ts';
+import { taskContextStorage, type DeferOptions, type TaskCheckpoint, type TaskContext } from '../context/taskContext.ts';
 import type { TaskRef } from '../flow/types.ts';
 import type { AttemptRun } from './instance.ts';
 
@@ -100,7 +100,11 @@ export class AttemptContext implements TaskContext {
   }
 
   call<TResult>(task: TaskRef<TResult>, input?: unknown): Promise<TResult> {
-    return this.#host.callChild(this.#run, task, input, this.customContext) as Promise<TResult>;
+    // The custom context in force where the call is made (a withCustomContext scope may wrap a
+    // call made through a context object captured outside it).
+    const current = taskContextStorage.getStore();
+    const customContext = current instanceof AttemptContext && current.#run === this.#run ? current.customContext : this.customContext;
+    return this.#host.callChild(this.#run, task, input, customContext) as Promise<TResult>;
   }
 
   /** @internal A copy of this context with more custom context (inner keys win). */

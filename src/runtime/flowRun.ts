@@ -1,4 +1,4 @@
-import { format } from 'node:util';
+import { format, isDeepStrictEqual } from 'node:util';
 import { createActor, fromCallback, type Actor, type AnyActorRef } from 'xstate';
 import {
   failedStates,
@@ -1184,7 +1184,19 @@ export class FlowRunner implements AttemptHost {
     parent.callSeq.set(task.id, sequence + 1);
     const key = `${parent.instance.key}/${task.id}#${sequence}`;
     let child = this.#instances.get(key);
-    if (child?.state === 'success') return Promise.resolve(child.result);
+    const sameCall = child !== undefined && isDeepStrictEqual(child.callInput, input);
+    if (child?.state === 'success' && sameCall) return Promise.resolve(child.result);
+    if (child !== undefined && !sameCall && !finishedStates.has(child.state)) {
+      return Promise.reject(
+        new Error(`ctx().call('${task.id}'): child '${key}' is still running with another input; await each call before the next one of the same task when inputs depend on earlier attempts`),
+      );
+    }
+    if (child !== undefined && !sameCall) {
+      // The same call position now carries another input (e.g. the caller skipped work it had
+      // checkpointed): the earlier result is not this call's, so run the child again.
+      child.callInput = input;
+      child.customContext = customContext;
+    }
     if (child === undefined) {
       child = new TaskInstance({ key, task, parentKey: parent.instance.key, callInput: input, customContext });
       this.#instances.set(key, child);

@@ -51,9 +51,10 @@ export class TaskInstance {
   readonly mapIndex: number | undefined;
   readonly item: unknown;
   readonly parentKey: string | undefined;
-  readonly callInput: unknown;
+  /** The input of a child's call (replaced when a later attempt calls it with another input). */
+  callInput: unknown;
   /** Custom context captured when a child was called; `undefined` uses the run's. */
-  readonly customContext: Readonly<Record<string, string>> | undefined;
+  customContext: Readonly<Record<string, string>> | undefined;
 
   actor: Actor<TaskInstanceMachine> | undefined = undefined;
   state: TaskInstanceState = 'none';

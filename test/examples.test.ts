@@ -1,0 +1,35 @@
+// Every example in examples/ runs here, so the docs that point at them cannot rot.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const bin = fileURLToPath(new URL('../bin/taskmachine.js', import.meta.url));
+const node = (...args: string[]) => spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+
+describe('examples', () => {
+  it('decorators.ts: retried three times, timeout caught, report degraded', () => {
+    const result = node(bin, 'run', 'examples/decorators.ts', '--json');
+    expect(result.status).toBe(0);
+    const run = JSON.parse(result.stdout.slice(result.stdout.indexOf('{\n')));
+    expect(run.tasks['fetch-prices']).toMatchObject({ state: 'success', attempts: 3, result: { region: 'eu-west' } });
+    expect(run.tasks['enrich'].result.enrichError.name).toBe('TaskTimeoutError');
+    expect(run.tasks['report'].result).toBe('report without enrichment (TaskTimeoutError)');
+  });
+
+  it('listeners.ts: the timeline includes scheduler-side transitions and the retry', () => {
+    const result = node('examples/listeners.ts');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('retrying load after attempt 1: lock timeout');
+    expect(result.stdout).toContain('load: running → up_for_retry (up_for_retry)\nload: up_for_retry → scheduled');
+    expect(result.stdout).toContain('final: success');
+  });
+
+  it('context.ts: the checkpoint carries over the retry and the child sees the scoped region', () => {
+    const result = node('examples/context.ts');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('uploaded apac.csv for region=apac team=data');
+    expect(result.stdout).toContain('"attempt": 2');
+    expect(result.stdout).toContain('outside any task, ctx() is undefined');
+  });
+});
