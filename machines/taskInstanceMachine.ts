@@ -24,7 +24,7 @@ export type ManualTaskInstanceState = 'success' | 'failed' | 'skipped';
  * | `POKE` | up_for_reschedule → scheduled | reschedule time reached |
  * | `TRIGGER` | deferred → scheduled | event arrived, `until` reached, or deferral timed out |
  * | `RESUME` | checkpointed → scheduled | auto-resume delay or manual resume |
- * | `CLEAR` | running → restarting; any other but none → none | person / API |
+ * | `CLEAR` | running → restarting; any other but none → none (the retry budget is renewed) | person / API |
  * | `STOPPED` | restarting → up_for_retry | the cleared attempt has stopped |
  * | `SET_STATE` | any → success, failed or skipped (not the state it is in) | person / API |
  *
@@ -135,6 +135,7 @@ const ts = setup({
     extendRetryBudget: assign({
       maxAttempts: ({ context }) => context.attempt + context.retries + 1,
       manuallySetFrom: null,
+      deferTimedOut: false,
     }),
     noteDeferTimeout: assign({
       deferTimedOut: ({ event }) => event.type === 'TRIGGER' && event.timedOut === true,
@@ -270,6 +271,7 @@ export const taskInstanceMachine = ts.createMachine({
       tags: ['unfinished'],
       on: {
         STOPPED: 'up_for_retry',
+        CLEAR: clearToNone,
         SET_STATE: manualSetEdges('restarting'),
       },
     },

@@ -129,7 +129,7 @@ export function assertFullCoverage(...sources: readonly CoverageSource[]): void 
  * @example
  * ```ts
  * import { formatCoverage } from 'taskmachine/testing';
- * formatCoverage(suite); // 'taskInstance: 14/14 states, 72/72 edges'
+ * formatCoverage(suite); // 'taskInstance: 14/14 states, 73/73 edges'
  * ```
  */
 export function formatCoverage(source: CoverageSource): string {

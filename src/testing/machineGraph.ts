@@ -66,7 +66,7 @@ export function machineStates(machine: AnyStateMachine): string[] {
  * ```ts
  * import { machineEdges } from 'taskmachine/testing';
  * import { taskInstanceMachine } from 'taskmachine/machines';
- * machineEdges(taskInstanceMachine).length; // 72
+ * machineEdges(taskInstanceMachine).length; // 73
  * ```
  */
 export function machineEdges(machine: AnyStateMachine): EdgeDefinition[] {

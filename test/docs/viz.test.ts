@@ -28,7 +28,7 @@ describe('toMermaid', () => {
         '  note right of none',
         '    Summarized here, not drawn (allEdges / --all-edges draws them):',
         '    SET_STATE: any state → success | failed | skipped, never to the state it is in (39 edges)',
-        '    CLEAR: any state but none, running, restarting → none · running → restarting (12 edges)',
+        '    CLEAR: any state but none, running → none · running → restarting (13 edges)',
         '  end note',
       ].join('\n'),
     );
@@ -43,9 +43,9 @@ describe('toMermaid', () => {
     expect(chart).toContain('classDef state_checkpointed fill:lightyellow,color:black');
   });
 
-  it('draws all 72 edges with allEdges, and is deterministic', () => {
+  it('draws all 73 edges with allEdges, and is deterministic', () => {
     const all = toMermaid(taskInstanceMachine, { allEdges: true });
-    expect(transitionLines(all)).toHaveLength(72);
+    expect(transitionLines(all)).toHaveLength(73);
     expect(all).toContain('  restarting --> skipped : SET_STATE [isManualTarget(state=skipped)]\n');
     expect(all).toContain('  running --> restarting : CLEAR\n');
     expect(all).not.toContain('note right of');
@@ -106,9 +106,9 @@ describe('toDot', () => {
     expect(dotEdgeLines(chart)).toHaveLength(lifecycleEdges.length);
     expect(chart).toContain('  "running" -> "up_for_retry" [label="FAIL [canRetryFailedAttempt]"];\n');
     expect(chart).toContain('"__legend" [shape=note');
-    expect(chart).toContain('CLEAR: any state but none, running, restarting → none · running → restarting (12 edges)\\l');
+    expect(chart).toContain('CLEAR: any state but none, running → none · running → restarting (13 edges)\\l');
     const all = toDot(taskInstanceMachine, { allEdges: true });
-    expect(dotEdgeLines(all)).toHaveLength(72);
+    expect(dotEdgeLines(all)).toHaveLength(73);
     expect(all).not.toContain('__legend');
   });
 

@@ -77,7 +77,7 @@ describe('machineEdges / machineStates', () => {
   });
 
   it('counts the lifecycle machines', () => {
-    expect(machineEdges(taskInstanceMachine)).toHaveLength(72);
+    expect(machineEdges(taskInstanceMachine)).toHaveLength(73);
     expect(machineEdges(taskInstanceMachine).filter((edge) => edge.eventType === 'SET_STATE')).toHaveLength(39);
     expect(machineEdges(flowRunMachine)).toHaveLength(12);
   });
@@ -233,7 +233,7 @@ describe('pathTests', () => {
       'queued →GATE_FAIL[canRetryGateFailure]→ up_for_retry',
       'running →FAIL[canRetryFailedAttempt]→ up_for_retry',
     ]);
-    expect(formatCoverage(mergeCoverage(...byRetries))).toBe('taskInstance: 14/14 states, 72/72 edges');
+    expect(formatCoverage(mergeCoverage(...byRetries))).toBe('taskInstance: 14/14 states, 73/73 edges');
     expect(() => mergeCoverage(byRetries[0]!, suite)).toThrow(/cannot merge coverage of 'light' into 'taskInstance'/);
   });
 });

@@ -95,7 +95,7 @@ const lifecycle: Row[] = [
 
 /** Clearing grants a fresh retry budget from the current attempt and forgets a manual mark. */
 function cleared(m: TaskModel): Partial<TaskModel> {
-  return { maxAttempts: m.attempt + m.retries + 1, manuallySetFrom: null };
+  return { maxAttempts: m.attempt + m.retries + 1, manuallySetFrom: null, deferTimedOut: false };
 }
 
 // Manual: clear → none from any other state (running: see above) · set-state to
@@ -108,14 +108,6 @@ const clearRows: Row[] = taskStates
     to: 'none',
     note: 'maxAttempts = attempt + retries + 1',
     update: (m: TaskModel) => cleared(m),
-    ...(from === 'restarting'
-      ? {
-          knownDeviation:
-            'taskInstanceMachine has no CLEAR in restarting, while DESIGN §3 ("clear → none"), the ' +
-            "TaskInstanceEvent table (\"any other but none → none\") and Airflow's clear_task_instances " +
-            '(any non-running → None) accept it',
-        }
-      : {}),
   }));
 
 const setStateRows: Row[] = taskStates.flatMap((from) =>

@@ -57,6 +57,7 @@ const NOT_YET: Record<string, string> = {
   'scheduled →SET_STATE[isManualTarget(state=skipped)]→ skipped': 'scheduled is never at rest in the local runtime',
   // clear() abandons the running attempt at once (no zombie is awaited), so restarting → up_for_retry
   // happens in the same call.
+  'restarting →CLEAR→ none': 'restarting is left in the same clear() call locally',
   'restarting →SET_STATE[isManualTarget(state=success)]→ success': 'restarting is left in the same clear() call locally',
   'restarting →SET_STATE[isManualTarget(state=failed)]→ failed': 'restarting is left in the same clear() call locally',
   'restarting →SET_STATE[isManualTarget(state=skipped)]→ skipped': 'restarting is left in the same clear() call locally',
@@ -187,6 +188,7 @@ describe('generated edge paths replayed through the runtime', () => {
       'queued →GATE_FAIL[canRetryGateFailure]→ up_for_retry',
       'queued →GATE_FAIL[else]→ failed',
       'running →START[isCurrentAttempt]→ running',
+      'restarting →CLEAR→ none',
       'restarting →SET_STATE[isManualTarget(state=success)]→ success',
       'restarting →SET_STATE[isManualTarget(state=failed)]→ failed',
       'restarting →SET_STATE[isManualTarget(state=skipped)]→ skipped',
