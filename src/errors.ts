@@ -213,3 +213,39 @@ function safeDescribe(value: unknown): string {
     return Object.prototype.toString.call(value);
   }
 }
+
+/**
+ * Marks an error as retryable when a readiness gate throws it (directly or as the `cause` of what
+ * it throws): the attempt goes to `up_for_retry` and consumes one of the task's retries.
+ *
+ * @example
+ * ```ts
+ * import { RetryableError } from 'taskmachine';
+ * throw new RetryableError('object still being restored from cold storage');
+ * ```
+ */
+export class RetryableError extends Error {
+  override name = 'RetryableError';
+}
+
+/**
+ * A readiness gate failed with an error that is not a task error: the original is the `cause`.
+ * `failureDetails.kind` is `gate`.
+ */
+export class GateError extends Error {
+  override name = 'GateError';
+  /** The gate that failed. */
+  readonly gate: string;
+  constructor(gate: string, cause: unknown) {
+    super(`readiness gate '${gate}' failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.gate = gate;
+  }
+}
+
+/** Whether an error, or any error in its `cause` chain, is a {@link RetryableError}. */
+export function isRetryable(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 10; current = current.cause, depth++) {
+    if (current instanceof RetryableError) return true;
+  }
+  return false;
+}

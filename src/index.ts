@@ -26,7 +26,10 @@ export {
   DeferralTimeoutError,
   RunCancelledError,
   ChildTaskFailedError,
+  RetryableError,
+  GateError,
 } from './errors.ts';
+export { defineGate, registerGate, type Gate, type GateContext } from './gates/defineGate.ts';
 export { defineDecorator } from './decorators/defineDecorator.ts';
 export type {
   Decorator,

@@ -32,4 +32,13 @@ describe('examples', () => {
     expect(result.stdout).toContain('"attempt": 2');
     expect(result.stdout).toContain('outside any task, ctx() is undefined');
   });
+
+  it('cold-storage-gate.ts: the gate holds the task, its retryable errors consume retries, then it runs', () => {
+    const result = node(bin, 'run', 'examples/cold-storage-gate.ts');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('queued merge-archives, waiting on gate glacier');
+    expect(result.stdout).toContain("up_for_retry merge-archives after attempt 1: GateError: readiness gate 'glacier' failed: 2019.parquet is still being restored");
+    expect(result.stdout).toContain('running merge-archives (attempt 3/3)');
+    expect(result.stdout).toMatch(/success in [\d.]+s: success 3/);
+  });
 });

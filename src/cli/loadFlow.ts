@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FlowDefinitionError } from '../errors.ts';
 import type { Flow } from '../flow/types.ts';
+import type { Gate } from '../gates/defineGate.ts';
 import { UsageError } from './command.ts';
 
 function isFlow(value: unknown): value is Flow {
@@ -15,11 +16,33 @@ function isFlow(value: unknown): value is Flow {
   );
 }
 
+/** What a flow file provides: the flow, and the readiness gates it exports as `gates` (if any). */
+export interface FlowModule {
+  readonly flow: Flow;
+  readonly gates: readonly Gate[];
+}
+
 /**
- * Imports a flow file and returns the flow it exports: the default export, or the only exported
- * flow, or the one named `exportName`. Problems become usage errors (exit 2) that say what to fix.
+ * Imports a flow file and returns the flow it exports — the default export, or the only exported
+ * flow, or the one named `exportName` — and its `gates` export. Problems become usage errors
+ * (exit 2) that say what to fix.
  */
+export async function loadFlowModule(file: string, cwd: string, exportName?: string): Promise<FlowModule> {
+  const { flow, module } = await importFlow(file, cwd, exportName);
+  const gates = module.gates;
+  if (gates === undefined) return { flow, gates: [] };
+  if (!Array.isArray(gates) || !gates.every((gate) => gate && typeof gate.prepare === 'function' && typeof gate.name === 'string')) {
+    throw new UsageError(`'${file}' exports 'gates' that is not a list of gates.`, 'Export `const gates = [defineGate({ name, prepare })]`.');
+  }
+  return { flow, gates };
+}
+
+/** Like {@link loadFlowModule}, the flow only. */
 export async function loadFlow(file: string, cwd: string, exportName?: string): Promise<Flow> {
+  return (await importFlow(file, cwd, exportName)).flow;
+}
+
+async function importFlow(file: string, cwd: string, exportName?: string): Promise<{ flow: Flow; module: Record<string, any> }> {
   const path = isAbsolute(file) ? file : resolve(cwd, file);
   if (!existsSync(path)) {
     throw new UsageError(`cannot find flow file '${file}' (looked at ${path}).`, 'Pass the path of a .ts or .js file that exports a flow.');
@@ -37,11 +60,11 @@ export async function loadFlow(file: string, cwd: string, exportName?: string): 
     if (!isFlow(named)) {
       throw new UsageError(`'${file}' has no flow exported as '${exportName}'.`, `Exported flows: ${flowExports(module).join(', ') || '(none)'}.`);
     }
-    return named;
+    return { flow: named, module };
   }
-  if (isFlow(module.default)) return module.default;
+  if (isFlow(module.default)) return { flow: module.default, module };
   const flows = flowExports(module);
-  if (flows.length === 1) return module[flows[0]!] as Flow;
+  if (flows.length === 1) return { flow: module[flows[0]!] as Flow, module };
   if (flows.length === 0) {
     throw new UsageError(`'${file}' exports no flow.`, "Add `export default flow('my-flow', (f) => { ... })` to it.");
   }

@@ -30,6 +30,7 @@ export function lineProgress(handle: FlowRunHandle, flowId: string, write: (text
     const at = `+${elapsed(now() - started)}`;
     let line: string | undefined;
     if (change.msg === 'started') line = `running ${ti.key} (attempt ${ti.attempts}/${ti.maxAttempts})`;
+    else if (state === 'queued' && ti.pendingGates?.length) line = `queued ${ti.key}, waiting on gate ${ti.pendingGates.join(', ')}`;
     else if (change.msg === 'success') line = `success ${ti.key}`;
     else if (change.msg === 'up_for_retry') line = `up_for_retry ${ti.key} after attempt ${ti.attempts}: ${firstLine(change.error)}`;
     else if (change.msg === 'failed') line = `failed ${ti.key}: ${firstLine(change.error)}`;
@@ -61,6 +62,7 @@ export function liveProgress(
 ): ProgressView {
   const started = now();
   const running = new Map<string, number>();
+  const gated = new Map<string, readonly string[]>();
   const failures: string[] = [];
   let drawnLines = 0;
   let dirty = true;
@@ -68,6 +70,8 @@ export function liveProgress(
     const key = change.taskInstance.key;
     if (change.state === 'running') running.set(key, change.taskInstance.attempts);
     else running.delete(key);
+    if (change.state === 'queued' && change.taskInstance.pendingGates?.length) gated.set(key, change.taskInstance.pendingGates);
+    else gated.delete(key);
     if (change.state === 'failed' || change.msg === 'up_for_retry') {
       failures.push(`${change.state === 'failed' ? '✗' : '↻'} ${key}: ${firstLine(change.error)}`);
       if (failures.length > 5) failures.shift();
@@ -92,6 +96,13 @@ export function liveProgress(
     if (running.size > 0) {
       const shown = [...running].slice(0, 6).map(([key, attempt]) => `${key}#${attempt}`);
       lines.push(`running: ${shown.join(', ')}${running.size > 6 ? ` … +${running.size - 6}` : ''}`);
+    }
+    if (gated.size > 0) {
+      const byGate = new Map<string, string[]>();
+      for (const [key, gates] of gated) for (const gate of gates) (byGate.get(gate) ?? byGate.set(gate, []).get(gate)!).push(key);
+      for (const [gate, keys] of byGate) {
+        lines.push(`waiting on gate ${gate}: ${keys.slice(0, 6).join(', ')}${keys.length > 6 ? ` … +${keys.length - 6}` : ''}`);
+      }
     }
     lines.push(...failures);
     const erase = drawnLines > 0 ? `\x1b[${drawnLines}A\x1b[0J` : '';

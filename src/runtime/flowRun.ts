@@ -17,6 +17,9 @@ import {
   ChildTaskFailedError,
   DeferralTimeoutError,
   FailTask,
+  GateError,
+  isRetryable,
+  TaskError,
   IllegalTransitionError,
   RunCancelledError,
   SkipTask,
@@ -27,6 +30,7 @@ import {
 import { emptyCounts, evaluateTriggerRule, type UpstreamCounts } from '../flow/triggerRules.ts';
 import type { Flow, TaskArgs, TaskDefinition, TaskRef } from '../flow/types.ts';
 import type { Decorator, DecoratorEvent } from '../decorators/types.ts';
+import type { Gate } from '../gates/defineGate.ts';
 import { ListenerDispatcher } from '../listeners/dispatch.ts';
 import type { Listener } from '../listeners/types.ts';
 import { applyEvent } from './applyEvent.ts';
@@ -53,6 +57,7 @@ export interface FlowRunSettings {
   readonly log: (line: string) => void;
   readonly listeners: readonly Listener[];
   readonly listenerTimeout: number;
+  readonly gates: readonly Gate[];
 }
 
 /** Observer of every task-instance change in a run. */
@@ -70,6 +75,8 @@ function deferred<T>(): Deferred<T> {
   });
   return { promise, resolve };
 }
+
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Longest a scheduler turn runs before yielding to the event loop (timers, I/O, live views). */
 const TURN_BUDGET_MS = 8;
@@ -129,6 +136,8 @@ export class FlowRunner implements AttemptHost {
   readonly #dispatcher: ListenerDispatcher | undefined;
   /** Attempts settled whose decorator hooks are still running. */
   #pendingSettles = 0;
+  /** Task instances whose readiness gates are running. */
+  #gatesPending = 0;
   /** Decorator actors (decorators with `onTransition`), by task index; made at the first need. */
   #decoratorActors: Map<number, AnyActorRef[]> | undefined;
   readonly #hasActorDecorators: Uint8Array;
@@ -304,6 +313,7 @@ export class FlowRunner implements AttemptHost {
     this.#halted = true;
     for (const instance of this.#instances.values()) {
       this.#clearTimer(instance);
+      this.#abortGates(instance, error);
       instance.parked = false;
       const run = instance.current;
       if (run !== undefined) {
@@ -405,6 +415,7 @@ export class FlowRunner implements AttemptHost {
       this.#toQueue.length === 0 &&
       this.#toEvaluate.length === 0 &&
       this.#pendingSettles === 0 &&
+      this.#gatesPending === 0 &&
       !this.#anyChildRunning();
     if (!idle) return;
     let parked = 0;
@@ -592,13 +603,89 @@ export class FlowRunner implements AttemptHost {
   }
 
   #queue(instance: TaskInstance): void {
+    const gates = this.settings.gates;
+    if (gates.length > 0) {
+      // Set before the transition so listeners and views see what the instance waits on.
+      instance.pendingGates = gates.map((gate) => gate.name);
+      this.#transition(instance, { type: 'QUEUE' });
+      this.#startGates(instance, gates);
+      return;
+    }
     this.#transition(instance, { type: 'QUEUE' });
+    this.#admit(instance);
+  }
+
+  /** A queued instance whose gates (if any) passed: a child starts, a DAG task waits for a slot. */
+  #admit(instance: TaskInstance): void {
     if (instance.isChild) {
       this.#startAttempt(instance);
       return;
     }
     instance.queuedAs = 'slot';
     this.#waitingForSlot.push(instance);
+  }
+
+  /**
+   * Starts every gate for this attempt, concurrently and off the scheduler's path (each `prepare`
+   * begins in a microtask). The instance is admitted when all resolved; the first rejection aborts
+   * the others and fails the attempt through `GATE_FAIL`.
+   */
+  #startGates(instance: TaskInstance, gates: readonly Gate[]): void {
+    const controller = new AbortController();
+    const attempt = instance.context.attempt;
+    instance.gateController = controller;
+    this.#gatesPending++;
+    const record = instance.toRecord();
+    let remaining = gates.length;
+    const current = () => instance.gateController === controller;
+    const finish = () => {
+      instance.gateController = undefined;
+      instance.pendingGates = undefined;
+      this.#gatesPending--;
+      this.#requestTurn();
+    };
+    for (const gate of gates) {
+      const context = Object.freeze({
+        signal: controller.signal,
+        hints: instance.task.hints,
+        log: (...parts: unknown[]) => this.settings.log(`[${instance.key}#${attempt} gate ${gate.name}] ${format(...parts)}`),
+      });
+      RESOLVED.then(() => gate.prepare(record, context)).then(
+        () => {
+          if (!current()) return;
+          instance.pendingGates = instance.pendingGates?.filter((name) => name !== gate.name);
+          if (--remaining > 0) return;
+          finish();
+          if (instance.state === 'queued' && instance.context.attempt === attempt) this.#admit(instance);
+        },
+        (thrown: unknown) => {
+          if (!current()) return;
+          const error = thrown instanceof TaskError ? thrown : new GateError(gate.name, thrown);
+          controller.abort(error);
+          finish();
+          if (instance.state !== 'queued' || instance.context.attempt !== attempt) return;
+          try {
+            instance.error = error;
+            instance.failureKind = 'gate';
+            const state = this.#transition(instance, { type: 'GATE_FAIL', retryable: isRetryable(thrown) }, { error });
+            if (state === 'up_for_retry' && !this.#halted) {
+              this.#setTimer(instance, retryDelayFor(instance.task, attempt), () => this.#retry(instance));
+            }
+          } catch (internal) {
+            this.settings.log(`taskmachine: internal error after gate '${gate.name}' of '${instance.key}' failed: ${toError(internal).stack}`);
+          }
+        },
+      );
+    }
+  }
+
+  #abortGates(instance: TaskInstance, reason: unknown): void {
+    const controller = instance.gateController;
+    if (controller === undefined) return;
+    instance.gateController = undefined;
+    instance.pendingGates = undefined;
+    this.#gatesPending--;
+    controller.abort(reason);
   }
 
   #startAttempt(instance: TaskInstance): void {
@@ -877,6 +964,7 @@ export class FlowRunner implements AttemptHost {
   /** Discards an attempt in flight and every pending wake-up, before a manual change. */
   #stopWaiting(instance: TaskInstance, reason: Error): void {
     this.#clearTimer(instance);
+    this.#abortGates(instance, reason);
     instance.parked = false;
     instance.waitingForEvent = false;
     instance.queuedAs = undefined;

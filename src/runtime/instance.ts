@@ -88,6 +88,8 @@ export class TaskInstance {
   created = false;
   /** Readiness gates still pending for the current attempt. */
   pendingGates: string[] | undefined = undefined;
+  /** Aborts the gates of the current attempt; set while they run. */
+  gateController: AbortController | undefined = undefined;
 
   constructor(init: {
     key: string;

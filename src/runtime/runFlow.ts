@@ -3,6 +3,7 @@ import type { ManualTaskInstanceState, TaskInstanceState } from '../../machines/
 import type { Flow } from '../flow/types.ts';
 import { checkListener, globalListenerList } from '../listeners/registry.ts';
 import type { Listener } from '../listeners/types.ts';
+import { globalGateList, type Gate } from '../gates/defineGate.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { FlowRunner } from './flowRun.ts';
 import type { FlowRunRecord, TaskInstanceChange, TaskInstanceRecord } from './records.ts';
@@ -63,6 +64,12 @@ export interface RunFlowOptions<TInput = any> {
    * @default 30_000
    */
   listenerTimeout?: number;
+  /**
+   * Readiness gates for this run (besides those registered with `registerGate`): each starts when
+   * a task instance is queued, and the instance starts only when all have resolved.
+   * @default []
+   */
+  gates?: readonly Gate[];
 }
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
@@ -75,6 +82,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'log',
   'listeners',
   'listenerTimeout',
+  'gates',
 ]);
 
 /**
@@ -236,7 +244,18 @@ function resolveSettings(definition: Flow, options: RunFlowOptions) {
   if (!(typeof listenerTimeout === 'number' && listenerTimeout >= 0)) {
     throw new TypeError(`runFlow: listenerTimeout must be a number of ms ≥ 0, got ${String(options.listenerTimeout)}`);
   }
+  const gates = [...globalGateList()];
+  for (const [index, gate] of (options.gates ?? []).entries()) {
+    if (gate === null || typeof gate !== 'object' || typeof gate.prepare !== 'function' || typeof gate.name !== 'string') {
+      throw new TypeError(`runFlow: gates[${index}] is not a gate; make one with defineGate({ name, prepare })`);
+    }
+    if (!gates.includes(gate)) gates.push(gate);
+  }
+  const gateNames = gates.map((gate) => gate.name);
+  const duplicate = gateNames.find((name, index) => gateNames.indexOf(name) !== index);
+  if (duplicate !== undefined) throw new TypeError(`runFlow: two gates are named '${duplicate}'; gate names must be unique`);
   return {
+    gates: Object.freeze(gates),
     listeners,
     listenerTimeout,
     runId,

@@ -7,12 +7,13 @@
  * handle calls to make (clear, setState, resumeTask, sendEvent) — and run with `startFlow`. The
  * state sequence the runtime reports must equal the path's. Edges that only a handle call reaches
  * are reported as manual; edges the runtime cannot take yet are listed explicitly, so the list
- * shrinks as features land (gates: issue 6; removal on resume: issue 5).
+ * shrinks as features land (removal on resume: issue 5). A scripted readiness gate takes the
+ * GATE_FAIL edges and holds instances at rest in `queued`.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { taskInstanceMachine, type TaskInstanceEvent, type TaskInstanceState } from '../../machines/index.ts';
 import { createTestClock } from '../../src/runtime/clock.ts';
-import { ctx, FailTask, flow, SkipTask, startFlow, TaskCheckpointed } from '../../src/index.ts';
+import { ctx, defineGate, FailTask, flow, RetryableError, SkipTask, startFlow, TaskCheckpointed } from '../../src/index.ts';
 import { machineEdges, pathTests, type EdgeCase } from '../../src/testing/index.ts';
 
 type Machine = typeof taskInstanceMachine;
@@ -23,6 +24,8 @@ const events = (snapshot: { context: { attempt: number } }): TaskInstanceEvent[]
   { type: 'SKIP' },
   { type: 'QUEUE' },
   { type: 'START', attempt: snapshot.context.attempt },
+  { type: 'GATE_FAIL', retryable: true },
+  { type: 'GATE_FAIL', retryable: false },
   { type: 'SUCCEED' },
   { type: 'FAIL' },
   { type: 'FAIL', failFast: true },
@@ -43,9 +46,8 @@ const events = (snapshot: { context: { attempt: number } }): TaskInstanceEvent[]
 /** Events a handle call makes (the others the runtime takes by itself). */
 const MANUAL = new Set(['CLEAR', 'SET_STATE']);
 /**
- * Why the runtime cannot take an edge (yet). Edges whose every path needs REMOVE or GATE_FAIL
- * are not explored here at all (`events` leaves those two out) and are explained by
- * `unreachableReason`.
+ * Why the runtime cannot take an edge (yet). Edges whose every path needs REMOVE are not explored
+ * here at all (`events` leaves it out) and are explained by `unreachableReason`.
  */
 const NOT_YET: Record<string, string> = {
   // The runtime never starts an attempt twice; the idempotent duplicate start is for workers.
@@ -66,7 +68,6 @@ const NOT_YET: Record<string, string> = {
 function unreachableReason(label: string): string {
   if (label in NOT_YET) return NOT_YET[label]!;
   if (label.startsWith('removed ') || label.includes('REMOVE')) return 'issue 5: REMOVE happens on resume when a task left the definition';
-  if (label.includes('GATE_FAIL')) return 'issue 6: readiness gates';
   return 'NOT EXPECTED';
 }
 
@@ -94,11 +95,22 @@ async function replay(path: EdgeCase<Machine>): Promise<string[]> {
   const first = path.steps[0]!.event.type;
   const script = attemptScript(path);
   let call = 0;
-  // To find `t` at rest in `queued`, a blocker holds the only slot until that step is done.
-  const needsBlocker = path.steps.some((step) => MANUAL.has(step.event.type) && step.before.value === 'queued');
-  let releaseBlocker = () => {};
+  // A scripted readiness gate decides each queued attempt: pass (START next), fail (GATE_FAIL),
+  // or hold the instance at rest in `queued` (a handle call comes next).
+  const gateScript = path.steps
+    .map((step, index) => (step.event.type === 'QUEUE' ? path.steps[index + 1]?.event : null))
+    .filter((next) => next !== null);
+  let gateCall = 0;
+  const gate = defineGate({
+    name: 'scripted',
+    prepare: async (ti) => {
+      if (ti.key !== 't') return;
+      const next = gateScript[gateCall++];
+      if (next?.type === 'GATE_FAIL') throw next.retryable ? new RetryableError('gate says later') : new Error('gate says no');
+      if (next === undefined || next.type !== 'START') await new Promise(() => {});
+    },
+  });
   const definition = flow('replay', (f) => {
-    if (needsBlocker) f.task('blocker', () => new Promise<void>((resolve) => (releaseBlocker = resolve)));
     const up = f.task('up', () => {
       if (first === 'UPSTREAM_FAILED') throw new FailTask('upstream fails');
       if (first === 'SKIP') throw new SkipTask();
@@ -127,7 +139,7 @@ async function replay(path: EdgeCase<Machine>): Promise<string[]> {
       }
     }, { after, retries: 1, retryDelay: 1_000, resumeAfter: 1_000 });
   });
-  const handle = startFlow(definition, { clock, concurrency: 1, log: () => {} });
+  const handle = startFlow(definition, { clock, concurrency: 1, gates: [gate], log: () => {} });
   const observed: string[] = [];
   handle.subscribe((change) => {
     if (change.taskInstance.key === 't') observed.push(change.state);
@@ -140,7 +152,6 @@ async function replay(path: EdgeCase<Machine>): Promise<string[]> {
       expect(handle.taskInstance('t')!.state).toBe(step.before.value as TaskInstanceState);
       if (step.event.type === 'CLEAR') handle.clear('t');
       else if (step.event.type === 'SET_STATE') handle.setState('t', step.event.state);
-      if (step.before.value === 'queued') releaseBlocker();
     }
     // Let timers fire (retry delay, poke, deferral, auto-resume) until this step has happened.
     for (let guard = 0; observed.length <= index && guard < 20; guard++) {
@@ -185,8 +196,6 @@ describe('generated edge paths replayed through the runtime', () => {
     // What is left out, so the list cannot grow silently.
     expect(all.filter((label) => !replayed.has(label))).toEqual([
       'none →REMOVE→ removed',
-      'queued →GATE_FAIL[canRetryGateFailure]→ up_for_retry',
-      'queued →GATE_FAIL[else]→ failed',
       'running →START[isCurrentAttempt]→ running',
       'restarting →CLEAR→ none',
       'restarting →SET_STATE[isManualTarget(state=success)]→ success',

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { startFlow } from '../../runtime/runFlow.ts';
 import { useColor } from '../ansi.ts';
 import { defineCommand, UsageError } from '../command.ts';
-import { loadFlow } from '../loadFlow.ts';
+import { loadFlowModule } from '../loadFlow.ts';
 import { liveProgress, lineProgress } from '../progress.ts';
 import { runRecordToJson } from '../serialize.ts';
 
@@ -33,10 +33,11 @@ export const runCommand = defineCommand({
   name: 'run',
   summary: 'Run the flow exported by a .ts or .js file',
   description:
-    'Imports the file (Node runs TypeScript directly), runs the flow it exports by default (or the\n' +
-    'one named with --flow) and shows progress: a live view with the state colours on a terminal,\n' +
-    'plain lines otherwise. Exit code 0 when the run succeeds, 1 when it fails (or waits on a\n' +
-    'manual resume), 2 for a bad invocation or an invalid flow definition.',
+    'Imports the file (Node runs TypeScript directly) and runs the flow it exports by default (or\n' +
+    'the one named with --flow), with the readiness gates it exports as `gates`. Shows progress:\n' +
+    'a live view with the state colours on a terminal, plain lines otherwise. Exit code 0 when the\n' +
+    'run succeeds, 1 when it fails (or waits on a manual resume), 2 for a bad invocation or an\n' +
+    'invalid flow definition.',
   args: [{ name: 'flowFile', description: 'File that exports the flow' }],
   options: {
     input: { type: 'string', description: "The run's input: JSON, or @file.json", valueName: '<json|@file>' },
@@ -62,10 +63,11 @@ export const runCommand = defineCommand({
       throw new UsageError(`run: --concurrency must be a whole number ≥ 1, got '${options.concurrency}'.`);
     }
     const input = parseInput(options.input, cwd);
-    const definition = await loadFlow(args.flowFile!, cwd, options.flow);
+    const { flow: definition, gates } = await loadFlowModule(args.flowFile!, cwd, options.flow);
     const handle = startFlow(definition, {
       input,
       concurrency,
+      gates,
       ...(options['run-id'] !== undefined ? { runId: options['run-id'] } : {}),
       log: (line) => stderr(`${line}\n`),
     });
