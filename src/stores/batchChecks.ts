@@ -1,0 +1,177 @@
+// Internal helpers shared by the store implementations: argument checks that run before anything
+// is written, and builders that give every record the same shape whichever store returns it.
+import { isTaskInstanceState } from '../../machines/index.ts';
+import type { CommitBatch } from './batch.ts';
+import type { CheckpointWrite } from './checkpointRecord.ts';
+import type { ListRunsOptions } from './queries.ts';
+import { StoreError } from './errors.ts';
+import type { StoredRun } from './runRecord.ts';
+import type { StoredTaskInstance, TaskInstanceWrite } from './taskInstanceRecord.ts';
+
+const runStates: ReadonlySet<string> = new Set(['queued', 'running', 'success', 'failed']);
+const timerActions: ReadonlySet<string> = new Set(['retry', 'poke', 'trigger', 'trigger-timeout', 'resume']);
+
+function invalid(what: string): StoreError {
+  return new StoreError(`Invalid store write: ${what}. Nothing was written.`);
+}
+
+function isNonEmptyString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
+}
+
+function isVersion(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function checkTime(value: unknown, what: string): void {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(`${what} must be an epoch-ms number, got ${String(value)}`);
+}
+
+function checkOptionalTime(value: unknown, what: string): void {
+  if (value !== undefined) checkTime(value, what);
+}
+
+/** Checks a run record's fields (types the compiler cannot vouch for at run time). */
+export function checkRun(run: StoredRun): void {
+  if (!isNonEmptyString(run.runId)) throw invalid('run.runId must be a non-empty string');
+  if (!isNonEmptyString(run.flowId)) throw invalid(`run '${run.runId}': flowId must be a non-empty string`);
+  if (typeof run.inputFingerprint !== 'string') throw invalid(`run '${run.runId}': inputFingerprint must be a string`);
+  if (!runStates.has(run.state)) throw invalid(`run '${run.runId}': state '${String(run.state)}' is not a flow-run state`);
+  checkTime(run.createdAt, `run '${run.runId}': createdAt`);
+  checkTime(run.updatedAt, `run '${run.runId}': updatedAt`);
+  checkOptionalTime(run.startedAt, `run '${run.runId}': startedAt`);
+  checkOptionalTime(run.endedAt, `run '${run.runId}': endedAt`);
+}
+
+function checkInstance(runId: string, record: TaskInstanceWrite): void {
+  const where = `task instance '${String(record.key)}' of run '${runId}'`;
+  if (!isNonEmptyString(record.key)) throw invalid(`a task-instance key in run '${runId}' must be a non-empty string`);
+  if (!isNonEmptyString(record.taskId)) throw invalid(`${where}: taskId must be a non-empty string`);
+  if (!isTaskInstanceState(record.state)) throw invalid(`${where}: state '${String(record.state)}' is not a task-instance state`);
+  if (record.manuallySetFrom !== null && !isTaskInstanceState(record.manuallySetFrom)) {
+    throw invalid(`${where}: manuallySetFrom must be a task-instance state or null`);
+  }
+  for (const field of ['attempt', 'maxAttempts', 'retries'] as const) {
+    if (!isVersion(record[field])) throw invalid(`${where}: ${field} must be a non-negative integer`);
+  }
+  if (record.mapIndex !== undefined && !isVersion(record.mapIndex)) throw invalid(`${where}: mapIndex must be a non-negative integer`);
+  checkTime(record.createdAt, `${where}: createdAt`);
+  checkTime(record.updatedAt, `${where}: updatedAt`);
+  checkOptionalTime(record.startedAt, `${where}: startedAt`);
+  checkOptionalTime(record.endedAt, `${where}: endedAt`);
+  if (record.timer !== undefined) {
+    checkTime(record.timer.deadline, `${where}: timer.deadline`);
+    if (!timerActions.has(record.timer.action)) throw invalid(`${where}: timer.action '${String(record.timer.action)}' is unknown`);
+  }
+  if (record.error !== undefined && !(record.error instanceof Error)) throw invalid(`${where}: error must be an Error`);
+}
+
+/** Checks a whole batch before anything of it is serialized or written. */
+export function checkBatch(batch: CommitBatch): void {
+  const { runId } = batch;
+  if (!isNonEmptyString(runId)) throw invalid('batch.runId must be a non-empty string');
+  if (batch.run !== undefined) {
+    checkRun(batch.run);
+    if (batch.run.runId !== runId) throw invalid(`batch.run.runId '${batch.run.runId}' differs from batch.runId '${runId}'`);
+  }
+  for (const del of batch.deleteInstances ?? []) {
+    if (!isNonEmptyString(del.key)) throw invalid(`a deleted key in run '${runId}' must be a non-empty string`);
+    if (!isVersion(del.expectedVersion) || del.expectedVersion < 1) {
+      throw invalid(`deleting '${del.key}' in run '${runId}': expectedVersion must be an integer ≥ 1 (the version last read)`);
+    }
+  }
+  for (const upsert of batch.instances ?? []) {
+    checkInstance(runId, upsert.record);
+    if (upsert.expectedVersion !== undefined && !isVersion(upsert.expectedVersion)) {
+      throw invalid(`task instance '${upsert.record.key}' of run '${runId}': expectedVersion must be a non-negative integer`);
+    }
+  }
+  for (const t of batch.transitions ?? []) {
+    if (!isNonEmptyString(t.key)) throw invalid(`a transition key in run '${runId}' must be a non-empty string`);
+    if (!isTaskInstanceState(t.from) || !isTaskInstanceState(t.to)) {
+      throw invalid(`transition of '${t.key}' in run '${runId}': from/to must be task-instance states`);
+    }
+    if (!isNonEmptyString(t.event)) throw invalid(`transition of '${t.key}' in run '${runId}': event must be an event type`);
+    checkTime(t.at, `transition of '${t.key}' in run '${runId}': at`);
+  }
+  for (const r of batch.results ?? []) {
+    if (!isNonEmptyString(r.key)) throw invalid(`a result key in run '${runId}' must be a non-empty string`);
+    if (!isVersion(r.attempt) || r.attempt < 1) throw invalid(`result of '${r.key}' in run '${runId}': attempt must be an integer ≥ 1`);
+    checkTime(r.at, `result of '${r.key}' in run '${runId}': at`);
+  }
+}
+
+/** Checks a checkpoint before it is saved. */
+export function checkCheckpoint(checkpoint: CheckpointWrite): void {
+  if (!isNonEmptyString(checkpoint.runId)) throw invalid('checkpoint.runId must be a non-empty string');
+  if (!isNonEmptyString(checkpoint.key)) throw invalid(`checkpoint.key in run '${checkpoint.runId}' must be a non-empty string`);
+  checkTime(checkpoint.savedAt, `checkpoint of '${checkpoint.key}' in run '${checkpoint.runId}': savedAt`);
+}
+
+/** Checks the options of `listRuns`. */
+export function checkListRunsOptions(options: ListRunsOptions): void {
+  const { limit } = options;
+  if (limit !== undefined && (typeof limit !== 'number' || Number.isNaN(limit) || limit < 0)) {
+    throw new StoreError(`listRuns: limit must be a non-negative number (or Infinity), got ${String(limit)}.`);
+  }
+}
+
+/** A run record with exactly the documented fields, in a fixed order. */
+export function runRecord(run: StoredRun): StoredRun {
+  return {
+    runId: run.runId,
+    flowId: run.flowId,
+    inputFingerprint: run.inputFingerprint,
+    state: run.state,
+    reason: run.reason,
+    input: run.input,
+    machineVersion: run.machineVersion,
+    createdAt: run.createdAt,
+    updatedAt: run.updatedAt,
+    startedAt: run.startedAt,
+    endedAt: run.endedAt,
+  };
+}
+
+/** A stored task instance with exactly the documented fields, in a fixed order. */
+export function instanceRecord(runId: string, record: TaskInstanceWrite, version: number): StoredTaskInstance {
+  return {
+    runId,
+    key: record.key,
+    taskId: record.taskId,
+    mapIndex: record.mapIndex,
+    parentKey: record.parentKey,
+    state: record.state,
+    attempt: record.attempt,
+    maxAttempts: record.maxAttempts,
+    retries: record.retries,
+    manuallySetFrom: record.manuallySetFrom,
+    deferTimedOut: record.deferTimedOut,
+    version,
+    machineVersion: record.machineVersion,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    startedAt: record.startedAt,
+    endedAt: record.endedAt,
+    failureKind: record.failureKind,
+    error: record.error,
+    parked: record.parked,
+    waitingForEvent: record.waitingForEvent,
+    timer: record.timer === undefined ? undefined : { deadline: record.timer.deadline, action: record.timer.action },
+    resumeData: record.resumeData,
+    eventPayload: record.eventPayload,
+  };
+}
+
+/** The error every method of a closed store rejects with. */
+export function closedError(store: string): StoreError {
+  return new StoreError(`The ${store} is closed: create a new one to read or write runs.`);
+}
+
+/** The error of a write to a run that does not exist. */
+export function unknownRunError(runId: string, what: string): StoreError {
+  return new StoreError(
+    `Cannot ${what}: run '${runId}' does not exist in the store. Create it first (a commit whose batch has ` +
+      '`run`). Nothing was written.',
+  );
+}

@@ -1,0 +1,142 @@
+/**
+ * Base class of every error a store throws, so callers can tell storage problems apart from task
+ * errors.
+ *
+ * @example
+ * ```ts
+ * import { StoreError } from 'taskmachine/stores';
+ * try { await store.commit(batch); } catch (error) { if (error instanceof StoreError) console.error(error.message); }
+ * ```
+ */
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
+
+/**
+ * A batch was rejected by compare-and-set: a task instance's stored version is not the one the
+ * writer expected (someone else changed it, or the writer's copy is stale), or a result record for
+ * the same attempt already exists. Nothing of the batch was written.
+ *
+ * @example
+ * ```ts
+ * import { StoreConflictError } from 'taskmachine/stores';
+ * try {
+ *   await store.commit(batch);
+ * } catch (error) {
+ *   if (error instanceof StoreConflictError) console.log(error.key, error.expectedVersion, error.actualVersion);
+ * }
+ * ```
+ */
+export class StoreConflictError extends StoreError {
+  override name = 'StoreConflictError';
+  /** `version`: a compare-and-set mismatch; `result`: the attempt's result was already recorded. */
+  readonly kind: 'version' | 'result';
+  /** The run. */
+  readonly runId: string;
+  /** The task-instance key. */
+  readonly key: string;
+  /** The version the writer expected (`0`: must not exist). For `kind: 'result'`, the stored version. */
+  readonly expectedVersion: number;
+  /** The version found in the store (`0`: there is no such instance). */
+  readonly actualVersion: number;
+  /** For `kind: 'result'`: the attempt whose result was already recorded. */
+  readonly attempt: number | undefined;
+
+  constructor(options: {
+    kind: 'version' | 'result';
+    runId: string;
+    key: string;
+    expectedVersion: number;
+    actualVersion: number;
+    attempt?: number;
+  }) {
+    const { kind, runId, key, expectedVersion, actualVersion, attempt } = options;
+    const what =
+      kind === 'result'
+        ? `the result of attempt ${attempt} of task instance '${key}' in run '${runId}' is already recorded`
+        : `task instance '${key}' in run '${runId}' is at version ${actualVersion}` +
+          (actualVersion === 0 ? ' (it does not exist)' : '') +
+          `, but the write expected version ${expectedVersion}` +
+          (expectedVersion === 0 ? ' (a new instance)' : '');
+    super(
+      `Store conflict: ${what}. Nothing of the batch was written. Another process may be driving ` +
+        `this run, or the runtime's copy is stale: reload the run (store.loadRun) before writing again.`,
+    );
+    this.kind = kind;
+    this.runId = runId;
+    this.key = key;
+    this.expectedVersion = expectedVersion;
+    this.actualVersion = actualVersion;
+    this.attempt = attempt;
+  }
+}
+
+/**
+ * The store's file has a schema this code cannot use: written by a newer taskmachine, or not a
+ * taskmachine store at all. Thrown on open, before anything was written: the file is unchanged.
+ *
+ * @example
+ * ```ts
+ * import { sqliteStore, StoreSchemaError } from 'taskmachine/stores';
+ * try { sqliteStore({ path }); } catch (error) { if (error instanceof StoreSchemaError) console.error(error.message); }
+ * ```
+ */
+export class StoreSchemaError extends StoreError {
+  override name = 'StoreSchemaError';
+  /** The file. */
+  readonly path: string;
+  /** The schema version found (`undefined` when the file is not a taskmachine store). */
+  readonly foundVersion: number | undefined;
+  /** The newest schema version this code knows. */
+  readonly supportedVersion: number;
+
+  constructor(options: { path: string; foundVersion: number | undefined; supportedVersion: number; message: string }) {
+    super(options.message);
+    this.path = options.path;
+    this.foundVersion = options.foundVersion;
+    this.supportedVersion = options.supportedVersion;
+  }
+}
+
+/**
+ * The store's file is not a SQLite database or is damaged. When thrown on open, nothing was
+ * written: the file is unchanged (move it away or restore a backup).
+ *
+ * @example
+ * ```ts
+ * import { sqliteStore, StoreCorruptError } from 'taskmachine/stores';
+ * try { sqliteStore({ path }); } catch (error) { if (error instanceof StoreCorruptError) console.error(error.message); }
+ * ```
+ */
+export class StoreCorruptError extends StoreError {
+  override name = 'StoreCorruptError';
+  /** The file. */
+  readonly path: string;
+
+  constructor(options: { path: string; message: string; cause?: unknown }) {
+    super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.path = options.path;
+  }
+}
+
+/**
+ * A value cannot be stored (a function, a symbol, a key the serializer refuses), or a stored
+ * payload is unsafe or unreadable (it carries `__proto__`, `constructor` or `prototype` keys, or is not valid). On
+ * write nothing was stored; on read nothing was changed.
+ *
+ * @example
+ * ```ts
+ * import { serializeValue, StoreSerializationError } from 'taskmachine/stores';
+ * try { serializeValue({ f() {} }); } catch (error) { if (error instanceof StoreSerializationError) console.log(error.path); }
+ * ```
+ */
+export class StoreSerializationError extends StoreError {
+  override name = 'StoreSerializationError';
+  /** Where in the value the problem is (`$` is the root, e.g. `$.user.__proto__`). */
+  readonly path: string;
+
+  constructor(options: { path: string; message: string; cause?: unknown }) {
+    super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.path = options.path;
+  }
+}

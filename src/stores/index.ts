@@ -1,0 +1,29 @@
+// `taskmachine/stores`: where flow runs are made durable. The Store interface, the in-memory and
+// SQLite implementations (PostgreSQL later), the serializer they share, and their errors.
+export type { Store } from './store.ts';
+export type { CommitBatch, CommitResult, TaskInstanceUpsert, TaskInstanceDelete } from './batch.ts';
+export type { StoredRun } from './runRecord.ts';
+export type {
+  TaskInstanceWrite,
+  StoredTaskInstance,
+  PendingTimer,
+  TimerAction,
+  StoredFailureKind,
+} from './taskInstanceRecord.ts';
+export type { TransitionWrite, StoredTransition } from './transitionLog.ts';
+export type { ResultWrite, StoredResult } from './resultRecord.ts';
+export type { CheckpointWrite, StoredCheckpoint } from './checkpointRecord.ts';
+export type { LoadedRun, RunSummary, ListRunsOptions, ReadTransitionLogOptions } from './queries.ts';
+export { StoreError, StoreConflictError, StoreSchemaError, StoreCorruptError, StoreSerializationError } from './errors.ts';
+export { serializeValue, deserializeValue } from './serialization.ts';
+export { inputFingerprint } from './fingerprint.ts';
+export { memoryStore } from './memoryStore.ts';
+export {
+  sqliteStore,
+  defaultSqlitePath,
+  type SqliteStore,
+  type SqliteStoreOptions,
+  type SqliteDurability,
+  type SqliteSettings,
+} from './sqliteStore.ts';
+export { sqliteMigrations, type SqliteMigration } from './sqlite/migrations.ts';

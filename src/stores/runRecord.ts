@@ -1,0 +1,44 @@
+import type { FlowRunFailureReason, FlowRunState } from '../../machines/index.ts';
+
+/**
+ * A flow run as the store keeps it. The runtime writes the whole record on every change (an upsert
+ * in a {@link CommitBatch}); the store never computes any field itself, so timestamps come from the
+ * runtime's clock and tests stay deterministic.
+ *
+ * Field types mirror the runtime's `FlowRunRecord` so mapping is field by field.
+ *
+ * @example
+ * ```ts
+ * import type { StoredRun } from 'taskmachine/stores';
+ * import { inputFingerprint } from 'taskmachine/stores';
+ * const run: StoredRun = {
+ *   runId: 'nightly-2026-11-22', flowId: 'etl', inputFingerprint: inputFingerprint({ day: '2026-11-22' }),
+ *   state: 'running', reason: null, input: { day: '2026-11-22' }, machineVersion: '1',
+ *   createdAt: Date.now(), updatedAt: Date.now(), startedAt: Date.now(), endedAt: undefined,
+ * };
+ * ```
+ */
+export interface StoredRun {
+  /** The run's id: unique in the store, the first half of every idempotency key. */
+  readonly runId: string;
+  /** The flow's id (`flow(id, …)`). */
+  readonly flowId: string;
+  /** {@link inputFingerprint} of `input`, compared on re-runs (`onInputChange`). */
+  readonly inputFingerprint: string;
+  /** The flow-run state. */
+  readonly state: FlowRunState;
+  /** Why it failed; `null` unless `state` is `failed`. */
+  readonly reason: FlowRunFailureReason | null;
+  /** The run's input (any value the serializer supports; `undefined` when none). */
+  readonly input: unknown;
+  /** `FLOW_RUN_MACHINE_VERSION` of the machine that wrote this record. */
+  readonly machineVersion: string;
+  /** When the run was created (epoch ms). Orders `listRuns`, newest first. */
+  readonly createdAt: number;
+  /** When this record was last written (epoch ms). */
+  readonly updatedAt: number;
+  /** When the run started (epoch ms). */
+  readonly startedAt: number | undefined;
+  /** When the run last finished (epoch ms). */
+  readonly endedAt: number | undefined;
+}

@@ -1,0 +1,117 @@
+/**
+ * One step of the SQLite store's schema. Migrations run in order, each once, all pending ones in
+ * one transaction when a store is opened; `schema_version` records every applied version and
+ * `PRAGMA user_version` mirrors the latest (so a newer file is recognised from its header alone).
+ * Never edit a released migration: append a new one.
+ *
+ * @example
+ * ```ts
+ * import { sqliteMigrations } from 'taskmachine/stores';
+ * sqliteMigrations.at(-1)?.version; // the schema version this code writes
+ * ```
+ */
+export interface SqliteMigration {
+  /** 1, 2, 3, … without gaps. */
+  readonly version: number;
+  /** What it changes, stored in `schema_version.description`. */
+  readonly description: string;
+  /** The statements (run with `exec`, inside the migration transaction). */
+  readonly sql: string;
+}
+
+/**
+ * Every schema migration of the SQLite store, oldest first.
+ *
+ * @example
+ * ```ts
+ * import { sqliteMigrations } from 'taskmachine/stores';
+ * for (const m of sqliteMigrations) console.log(m.version, m.description);
+ * ```
+ */
+export const sqliteMigrations: readonly SqliteMigration[] = Object.freeze([
+  {
+    version: 1,
+    description: 'runs, task instances, transition log, result records, checkpoints',
+    sql: `
+      CREATE TABLE runs (
+        run_id            TEXT PRIMARY KEY,
+        flow_id           TEXT NOT NULL,
+        input_fingerprint TEXT NOT NULL,
+        state             TEXT NOT NULL,
+        reason            TEXT,
+        input             TEXT,
+        machine_version   TEXT NOT NULL,
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL,
+        started_at        INTEGER,
+        ended_at          INTEGER
+      );
+      CREATE INDEX runs_by_created ON runs (created_at);
+      CREATE INDEX runs_by_flow ON runs (flow_id, created_at);
+
+      CREATE TABLE task_instances (
+        run_id            TEXT NOT NULL,
+        key               TEXT NOT NULL,
+        task_id           TEXT NOT NULL,
+        map_index         INTEGER,
+        parent_key        TEXT,
+        state             TEXT NOT NULL,
+        attempt           INTEGER NOT NULL,
+        max_attempts      INTEGER NOT NULL,
+        retries           INTEGER NOT NULL,
+        manually_set_from TEXT,
+        defer_timed_out   INTEGER NOT NULL CHECK (defer_timed_out IN (0, 1)),
+        version           INTEGER NOT NULL CHECK (version >= 1),
+        machine_version   TEXT NOT NULL,
+        created_at        INTEGER NOT NULL,
+        updated_at        INTEGER NOT NULL,
+        started_at        INTEGER,
+        ended_at          INTEGER,
+        failure_kind      TEXT,
+        error             TEXT,
+        parked            INTEGER NOT NULL CHECK (parked IN (0, 1)),
+        waiting_for_event INTEGER NOT NULL CHECK (waiting_for_event IN (0, 1)),
+        timer_deadline    INTEGER,
+        timer_action      TEXT,
+        resume_data       TEXT,
+        event_payload     TEXT,
+        PRIMARY KEY (run_id, key)
+      );
+      CREATE INDEX task_instances_by_timer ON task_instances (timer_deadline) WHERE timer_deadline IS NOT NULL;
+
+      CREATE TABLE transitions (
+        run_id     TEXT NOT NULL,
+        seq        INTEGER NOT NULL,
+        key        TEXT NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state   TEXT NOT NULL,
+        event      TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        PRIMARY KEY (run_id, seq)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE results (
+        run_id  TEXT NOT NULL,
+        key     TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        value   TEXT,
+        at      INTEGER NOT NULL,
+        UNIQUE (run_id, key, attempt)
+      );
+
+      CREATE TABLE checkpoints (
+        run_id   TEXT NOT NULL,
+        key      TEXT NOT NULL,
+        value    TEXT,
+        saved_at INTEGER NOT NULL,
+        PRIMARY KEY (run_id, key)
+      ) WITHOUT ROWID;
+    `,
+  },
+]);
+
+/** The newest schema version this code knows (and writes). */
+export const latestSchemaVersion: number = sqliteMigrations.at(-1)!.version;
+
+/** The tables each schema version must have (checked when a file is opened). */
+export const requiredTables: readonly string[] = ['schema_version', 'runs', 'task_instances', 'transitions', 'results', 'checkpoints'];

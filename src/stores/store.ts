@@ -1,0 +1,132 @@
+import type { CommitBatch, CommitResult } from './batch.ts';
+import type { CheckpointWrite, StoredCheckpoint } from './checkpointRecord.ts';
+import type { ListRunsOptions, LoadedRun, ReadTransitionLogOptions, RunSummary } from './queries.ts';
+import type { StoredRun } from './runRecord.ts';
+import type { StoredTransition } from './transitionLog.ts';
+
+/**
+ * Where flow runs are made durable. The flow-run runtime is the only writer of a run; it calls
+ * {@link Store.commit} once per scheduler turn with everything that turn changed, so the cost of
+ * durability (an fsync for SQLite) is paid per turn, not per task.
+ *
+ * Contract (checked for every implementation by the shared suite in `test/stores/storeContract.ts`):
+ * - `commit` is atomic: on any error nothing of the batch is written.
+ * - Task-instance writes are compare-and-set on `version`: a stale `expectedVersion` rejects the
+ *   whole batch with a `StoreConflictError`. This makes every state transition happen exactly once
+ *   even if two processes drive the same run.
+ * - Values (input, results, errors, checkpoints, resume data) go through the store serializer
+ *   (`serializeValue`): Date, Map, Set, BigInt, undefined and Error survive, payloads carrying
+ *   `__proto__`/`prototype` keys are refused. Every read returns fresh objects: mutating them never
+ *   changes what is stored.
+ * - Methods are async so networked stores (PostgreSQL) fit; the built-in ones do their work
+ *   synchronously and return settled promises.
+ * - After `close()` every method rejects with a `StoreError`.
+ *
+ * @example
+ * ```ts
+ * import { sqliteStore } from 'taskmachine/stores';
+ * const store = sqliteStore({ path: '.taskmachine/taskmachine.db' });
+ * await store.commit({ runId: 'r1', run, instances: [{ record: extract, expectedVersion: 0 }] });
+ * const loaded = await store.loadRun('r1');
+ * await store.close();
+ * ```
+ */
+export interface Store {
+  /**
+   * Write one scheduler turn of one run atomically (see {@link CommitBatch} for the order parts
+   * are applied in). Rejects with `StoreConflictError` on a version mismatch or a duplicate result
+   * record, with `StoreError` when the run does not exist and the batch does not create it, and
+   * with `StoreSerializationError` for a value that cannot be stored — in every case nothing of the
+   * batch is written.
+   *
+   * @example
+   * ```ts
+   * const { versions } = await store.commit({ runId: 'r1', instances: [{ record, expectedVersion: 2 }] });
+   * ```
+   */
+  commit(batch: CommitBatch): Promise<CommitResult>;
+
+  /**
+   * The run record, or `undefined` if there is no such run.
+   *
+   * @example
+   * ```ts
+   * const run = await store.getRun('r1');
+   * if (run && run.inputFingerprint !== inputFingerprint(input)) { … } // onInputChange
+   * ```
+   */
+  getRun(runId: string): Promise<StoredRun | undefined>;
+
+  /**
+   * Runs, newest first (by `createdAt`; runs created at the same ms: the last written first),
+   * with counts of task instances per state.
+   *
+   * @example
+   * ```ts
+   * const [latest] = await store.listRuns({ flowId: 'etl', limit: 1 });
+   * ```
+   */
+  listRuns(options?: ListRunsOptions): Promise<readonly RunSummary[]>;
+
+  /**
+   * The run with all its task instances and result records (what `resume` needs), or `undefined`.
+   *
+   * @example
+   * ```ts
+   * const loaded = await store.loadRun('r1');
+   * ```
+   */
+  loadRun(runId: string): Promise<LoadedRun | undefined>;
+
+  /**
+   * The run's transition log in `seq` order (empty for an unknown run).
+   *
+   * @example
+   * ```ts
+   * const log = await store.readTransitionLog('r1');
+   * ```
+   */
+  readTransitionLog(runId: string, options?: ReadTransitionLogOptions): Promise<readonly StoredTransition[]>;
+
+  /**
+   * Save a task checkpoint at once (outside any batch, so a value saved mid-attempt survives a
+   * crash), replacing the previous one. The run must exist.
+   *
+   * @example
+   * ```ts
+   * await store.saveCheckpoint({ runId: 'r1', key: 'train', value: { epoch: 3 }, savedAt: Date.now() });
+   * ```
+   */
+  saveCheckpoint(checkpoint: CheckpointWrite): Promise<void>;
+
+  /**
+   * The last checkpoint saved for the task instance, or `undefined` if none was.
+   *
+   * @example
+   * ```ts
+   * const previous = await store.loadCheckpoint('r1', 'train');
+   * ```
+   */
+  loadCheckpoint(runId: string, key: string): Promise<StoredCheckpoint | undefined>;
+
+  /**
+   * Delete the run and everything of it (instances, log, results, checkpoints) — for
+   * `onInputChange: 'reset'`. Other runs are untouched. Resolves to whether the run existed.
+   *
+   * @example
+   * ```ts
+   * await store.deleteRun('r1');
+   * ```
+   */
+  deleteRun(runId: string): Promise<boolean>;
+
+  /**
+   * Release the store (for SQLite: close the database). Calling it again does nothing.
+   *
+   * @example
+   * ```ts
+   * await store.close();
+   * ```
+   */
+  close(): Promise<void>;
+}
