@@ -249,3 +249,24 @@ export function isRetryable(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * Thrown (by `runFlow`, before any task or hook runs) when a run id that exists in the store is run
+ * again with a different input and `onInputChange` is `'raise'` (the default). Choose `'reuse'` to
+ * keep the finished results, or `'reset'` to start the run over.
+ */
+export class InputChangedError extends Error {
+  override name = 'InputChangedError';
+  readonly runId: string;
+  readonly storedFingerprint: string;
+  readonly fingerprint: string;
+  constructor(runId: string, storedFingerprint: string, fingerprint: string) {
+    super(
+      `run '${runId}' already exists with another input (fingerprint ${storedFingerprint.slice(0, 12)}…, now ${fingerprint.slice(0, 12)}…); ` +
+        "pass onInputChange: 'reuse' to keep its results, 'reset' to start it over, or use another runId",
+    );
+    this.runId = runId;
+    this.storedFingerprint = storedFingerprint;
+    this.fingerprint = fingerprint;
+  }
+}

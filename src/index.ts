@@ -28,6 +28,7 @@ export {
   ChildTaskFailedError,
   RetryableError,
   GateError,
+  InputChangedError,
 } from './errors.ts';
 export { defineGate, registerGate, type Gate, type GateContext } from './gates/defineGate.ts';
 export { defineDecorator } from './decorators/defineDecorator.ts';

@@ -3,6 +3,7 @@ import { createActor, fromCallback, type Actor, type AnyActorRef } from 'xstate'
 import {
   failedStates,
   finishedStates,
+  FLOW_RUN_MACHINE_VERSION,
   flowRunMachine,
   taskInstanceMachine,
   type FlowRunFailureReason,
@@ -16,6 +17,7 @@ import { taskContextStorage } from '../context/taskContext.ts';
 import {
   ChildTaskFailedError,
   DeferralTimeoutError,
+  InputChangedError,
   FailTask,
   GateError,
   isRetryable,
@@ -31,6 +33,8 @@ import { emptyCounts, evaluateTriggerRule, type UpstreamCounts } from '../flow/t
 import type { Flow, TaskArgs, TaskDefinition, TaskRef } from '../flow/types.ts';
 import type { Decorator, DecoratorEvent } from '../decorators/types.ts';
 import type { Gate } from '../gates/defineGate.ts';
+import { inputFingerprint, type LoadedRun, type Store, type StoredRun } from '../stores/index.ts';
+import { RunPersistence } from './persistence.ts';
 import { ListenerDispatcher } from '../listeners/dispatch.ts';
 import type { Listener } from '../listeners/types.ts';
 import { applyEvent } from './applyEvent.ts';
@@ -58,6 +62,19 @@ export interface FlowRunSettings {
   readonly listeners: readonly Listener[];
   readonly listenerTimeout: number;
   readonly gates: readonly Gate[];
+  /** Where the run is made durable; `undefined` keeps it in memory only. */
+  readonly store: Store | undefined;
+  /** The run must exist in the store (resume it). */
+  readonly resume: boolean;
+  readonly onInputChange: 'reuse' | 'reset' | 'raise';
+  /** Overrides the computed input fingerprint. */
+  readonly fingerprint: string | undefined;
+  /** Whether `input` was given (a resume without it uses the stored input). */
+  readonly inputGiven: boolean;
+  /** Free-form labels stored with a new run (the CLI records the flow file). */
+  readonly labels: Readonly<Record<string, string>> | undefined;
+  /** Load the stored run and apply manual changes only: nothing is scheduled or run. */
+  readonly paused: boolean;
 }
 
 /** Observer of every task-instance change in a run. */
@@ -66,17 +83,24 @@ export type ChangeObserver = (change: TaskInstanceChange) => void;
 interface Deferred<T> {
   promise: Promise<T>;
   resolve: (value: T) => void;
+  reject: (error: Error) => void;
 }
 
 function deferred<T>(): Deferred<T> {
   let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
   });
-  return { promise, resolve };
+  // Nobody may be awaiting `done` when a run cannot start: never an unhandled rejection.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+
+type TimerAction = 'retry' | 'poke' | 'trigger' | 'trigger-timeout' | 'resume';
 
 /** Longest a scheduler turn runs before yielding to the event loop (timers, I/O, live views). */
 const TURN_BUDGET_MS = 8;
@@ -134,6 +158,10 @@ export class FlowRunner implements AttemptHost {
   readonly #stateCounts = new Map<TaskInstanceState, number>();
   #done: Deferred<FlowRunRecord> = deferred();
   readonly #dispatcher: ListenerDispatcher | undefined;
+  #persist: RunPersistence | undefined;
+  /** The input tasks receive (the stored one when a run is resumed without an input). */
+  #input: unknown;
+  #settledRejecters: Array<(error: Error) => void> = [];
   /** Attempts settled whose decorator hooks are still running. */
   #pendingSettles = 0;
   /** Task instances whose readiness gates are running. */
@@ -156,6 +184,7 @@ export class FlowRunner implements AttemptHost {
     this.#counts = new Array(taskCount);
     this.#decided = new Uint8Array(taskCount);
     this.runActor = createActor(flowRunMachine).start();
+    this.#input = settings.input;
     this.#dispatcher = settings.listeners.length > 0 ? new ListenerDispatcher(settings.listeners, settings.log) : undefined;
     this.#hasActorDecorators = new Uint8Array(taskCount);
     for (const task of flow.tasks) {
@@ -188,20 +217,279 @@ export class FlowRunner implements AttemptHost {
   }
 
   start(): void {
-    this.#startedAt = this.settings.clock.now();
+    if (this.settings.store !== undefined) {
+      void this.#startDurable(this.settings.store).catch((error: unknown) => this.#failToStart(toError(error)));
+      return;
+    }
+    this.#begin();
+  }
+
+  /** The run's first steps once it is known what it starts from. */
+  #begin(recover: () => void = () => {}): void {
+    this.#startedAt ??= this.settings.clock.now();
     applyEvent(this.runActor, { type: 'START' }, 'flow run');
     if (this.#dispatcher !== undefined) {
       const flowRun = this.snapshot();
       this.#dispatcher.emit('onStarting', { flowRun });
       this.#dispatcher.emit('onFlowRunRunning', { flowRun, msg: 'started' });
     }
+    recover();
+    this.#persist?.updateRun(this.#runFields(), this.settings.clock.now());
     this.#requestTurn();
+  }
+
+  /**
+   * Opens the run in the store: a new run is created; an existing one is resumed from its records,
+   * after `onInputChange` has had its say. Nothing runs and no hook fires before this is decided.
+   */
+  async #startDurable(store: Store): Promise<void> {
+    const { clock } = this.settings;
+    let existing = await store.getRun(this.runId);
+    const fingerprint = this.settings.fingerprint ?? inputFingerprint(this.settings.input);
+    if (existing !== undefined && existing.flowId !== this.flowId) {
+      throw new Error(`run '${this.runId}' in the store belongs to flow '${existing.flowId}', not '${this.flowId}'; use another runId`);
+    }
+    if (existing !== undefined && this.settings.inputGiven && existing.inputFingerprint !== fingerprint) {
+      const policy = this.settings.onInputChange;
+      if (policy === 'raise') throw new InputChangedError(this.runId, existing.inputFingerprint, fingerprint);
+      if (policy === 'reset') {
+        await store.deleteRun(this.runId);
+        existing = undefined;
+      }
+    }
+    if (existing === undefined && this.settings.resume) {
+      throw new Error(`there is no run '${this.runId}' in the store to resume; start it without resume: true`);
+    }
+    const now = clock.now();
+    if (existing === undefined) {
+      const run: StoredRun = {
+        runId: this.runId,
+        flowId: this.flowId,
+        inputFingerprint: fingerprint,
+        state: 'queued',
+        reason: null,
+        input: this.settings.input,
+        labels: this.settings.labels,
+        machineVersion: FLOW_RUN_MACHINE_VERSION,
+        createdAt: now,
+        updatedAt: now,
+        startedAt: undefined,
+        endedAt: undefined,
+      };
+      this.#persist = new RunPersistence(store, run, (error) => this.#onStoreFailure(error));
+      this.#persist.updateRun(this.#runFields(), now);
+      await this.#persist.flush(now);
+      if (this.#persist.failure) throw this.#persist.failure;
+      if (this.settings.paused) return;
+      this.#begin();
+      return;
+    }
+    const loaded = await store.loadRun(this.runId);
+    if (loaded === undefined) throw new Error(`run '${this.runId}' disappeared from the store while it was being opened`);
+    if (!this.settings.inputGiven) this.#input = loaded.run.input;
+    this.#persist = new RunPersistence(store, loaded.run, (error) => this.#onStoreFailure(error));
+    this.#startedAt = loaded.run.startedAt;
+    this.#restore(loaded);
+    if (this.settings.paused) return;
+    this.#begin(() => this.#recover());
+  }
+
+  /**
+   * Rebuilds the run's instances from the store: states, attempts, results (from the result
+   * records), errors, timers, parked flags. Finished instances get no actor; unfinished ones get
+   * one when they next move (restored from their state and context, not from an XState snapshot).
+   */
+  #restore(loaded: LoadedRun): void {
+    const results = new Map<string, unknown>();
+    for (const result of loaded.results) results.set(result.key, result.value);
+    const mapped = new Map<number, TaskInstance[]>();
+    for (const stored of loaded.instances) {
+      const task = this.flow.task(stored.taskId);
+      let instance: TaskInstance | undefined;
+      if (task === undefined) {
+        // A task that left the definition: kept so it can be marked removed.
+        instance = new TaskInstance({ key: stored.key, task: removedTask(stored.taskId), mapIndex: stored.mapIndex });
+      } else if (stored.parentKey !== undefined) {
+        instance = new TaskInstance({
+          key: stored.key,
+          task: task!,
+          parentKey: stored.parentKey,
+          callInput: stored.callInput,
+          ...(stored.customContext !== undefined ? { customContext: stored.customContext } : {}),
+        });
+      } else if (stored.mapIndex !== undefined) {
+        instance = new TaskInstance({ key: stored.key, task: task!, mapIndex: stored.mapIndex });
+        (mapped.get(task!.index) ?? mapped.set(task!.index, []).get(task!.index)!).push(instance);
+      } else {
+        instance = this.#primary[task!.index];
+        if (instance === undefined || instance.key !== stored.key) continue;
+      }
+      const context = instance.context;
+      instance.state = stored.state;
+      context.attempt = stored.attempt;
+      context.maxAttempts = stored.maxAttempts;
+      context.retries = stored.retries;
+      context.manuallySetFrom = stored.manuallySetFrom;
+      context.deferTimedOut = stored.deferTimedOut;
+      if (stored.state === 'success') instance.result = results.get(stored.key);
+      else if (results.has(stored.key)) instance.result = results.get(stored.key);
+      instance.error = stored.error;
+      instance.failureKind = stored.failureKind;
+      instance.startedAt = stored.startedAt;
+      instance.endedAt = stored.endedAt;
+      instance.resumeData = stored.resumeData;
+      instance.eventPayload = stored.eventPayload;
+      instance.parked = stored.parked;
+      instance.waitingForEvent = stored.waitingForEvent;
+      instance.timerInfo = stored.timer;
+      instance.version = stored.version;
+      instance.storedAt = stored.createdAt;
+      instance.created = stored.attempt > 0;
+      this.#instances.set(instance.key, instance);
+    }
+    for (const [index, instances] of mapped) {
+      const task = this.flow.tasks[index]!;
+      instances.sort((a, b) => a.mapIndex! - b.mapIndex!);
+      this.#mapped.set(index, instances);
+      const placeholder = this.#primary[index];
+      if (placeholder !== undefined && this.#instances.get(placeholder.key) === placeholder) this.#instances.delete(placeholder.key);
+      for (const downstream of task.downstream) this.#counts[downstream]!.total += instances.length - 1;
+    }
+    for (const [index, instances] of mapped) {
+      const list = this.#resultOf(this.flow.tasks[this.flow.tasks[index]!.mapOver]!);
+      for (const instance of instances) instance.item = Array.isArray(list) ? list[instance.mapIndex!] : undefined;
+    }
+    this.#stateCounts.clear();
+    this.#unfinished = 0;
+    for (const instance of this.#instances.values()) {
+      this.#countState(instance.state, 1);
+      if (!finishedStates.has(instance.state)) this.#unfinished++;
+    }
+    for (const task of this.flow.tasks) {
+      if (task.kind === 'subtask') continue;
+      const primary = this.#primary[task.index];
+      if (this.#mapped.has(task.index) || (primary !== undefined && primary.state !== 'none')) this.#decided[task.index] = 1;
+      for (const instance of this.#instancesOf(task)) {
+        if (finishedStates.has(instance.state)) this.#recount(instance, instance.state);
+      }
+    }
+  }
+
+  /**
+   * Continues what the stored states say was in progress. An attempt that was `running` in a
+   * process that died counts as a failed attempt (`infrastructure`), retried while attempts
+   * remain; timers are re-armed from their stored deadlines; queued instances start their gates
+   * again; tasks that left the definition are marked removed.
+   */
+  #recover(): void {
+    const now = this.settings.clock.now();
+    for (const instance of [...this.#instances.values()]) {
+      if (instance.task.index < 0) {
+        this.#removeLeftover(instance);
+        continue;
+      }
+      const timer = instance.timerInfo;
+      switch (instance.state) {
+        case 'none':
+          if (instance.isChild || instance.mapIndex !== undefined) this.#enqueueReady(instance);
+          break;
+        case 'scheduled':
+          this.#toQueue.push(instance);
+          break;
+        case 'queued':
+          if (this.settings.gates.length > 0) {
+            instance.pendingGates = this.settings.gates.map((gate) => gate.name);
+            this.#startGates(instance, this.settings.gates);
+          } else {
+            this.#admit(instance);
+          }
+          break;
+        case 'running': {
+          const error = new Error(
+            `the process running attempt ${instance.context.attempt} of '${instance.key}' stopped before the attempt ended (crash, kill or shutdown)`,
+          );
+          instance.error = error;
+          instance.failureKind = 'infrastructure';
+          const state = this.#transition(instance, { type: 'FAIL' }, { error });
+          if (state === 'up_for_retry') this.#setTimer(instance, retryDelayFor(instance.task, instance.context.attempt), 'retry');
+          break;
+        }
+        case 'restarting':
+          this.#transition(instance, { type: 'STOPPED' });
+          this.#setTimer(instance, 0, 'retry');
+          break;
+        case 'up_for_retry':
+        case 'up_for_reschedule':
+        case 'deferred':
+        case 'checkpointed':
+          if (timer !== undefined) this.#setTimer(instance, Math.max(0, timer.deadline - now), timer.action);
+          else if (instance.state === 'up_for_retry') this.#setTimer(instance, 0, 'retry');
+          else if (instance.state === 'up_for_reschedule') this.#setTimer(instance, 0, 'poke');
+          else if (instance.state === 'checkpointed' && instance.task.resumeAfter !== undefined) this.#setTimer(instance, instance.task.resumeAfter, 'resume');
+          else instance.parked = true;
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  #removeLeftover(instance: TaskInstance): void {
+    if (finishedStates.has(instance.state)) return;
+    if (instance.state === 'running') {
+      instance.error = new Error(`task '${instance.task.id}' is no longer in the flow definition`);
+      instance.failureKind = 'infrastructure';
+      this.#transition(instance, { type: 'FAIL', failFast: true }, { error: instance.error });
+      return;
+    }
+    if (instance.state === 'restarting') this.#transition(instance, { type: 'STOPPED' });
+    if (instance.state !== 'none') this.#transition(instance, { type: 'CLEAR' });
+    this.#transition(instance, { type: 'REMOVE' });
+  }
+
+  #runFields() {
+    const snapshot = this.runActor.getSnapshot();
+    return { state: snapshot.value, reason: snapshot.context.reason, startedAt: this.#startedAt, endedAt: this.#endedAt };
+  }
+
+  #failToStart(error: Error): void {
+    this.#finished = true;
+    this.#halted = true;
+    this.#done.reject(error);
+    const rejecters = this.#settledRejecters;
+    this.#settledRejecters = [];
+    this.#settledWaiters = [];
+    for (const reject of rejecters) reject(error);
+  }
+
+  /** A commit failed (conflict, disk full, …): the run cannot stay consistent, so it stops here. */
+  #onStoreFailure(error: Error): void {
+    this.settings.log(`taskmachine: run '${this.runId}' stopped: the store refused a write: ${error.message}`);
+    this.#halted = true;
+    for (const instance of this.#instances.values()) {
+      this.#clearTimer(instance);
+      this.#abortGates(instance, error);
+      instance.current?.abort(error);
+    }
+    this.#failToStart(error);
+  }
+
+  /** Resolves once everything this run changed so far is in the store (immediately without one). */
+  persisted(): Promise<void> {
+    const persist = this.#persist;
+    if (persist === undefined) return Promise.resolve();
+    return persist.flush(this.settings.clock.now()).then(() => {
+      if (persist.failure) throw persist.failure;
+    });
   }
 
   /** Resolves when the run finishes, or when it cannot progress without `resumeTask`/`sendEvent`. */
   settled(): Promise<FlowRunRecord> {
-    if (this.#finished) return Promise.resolve(this.snapshot());
-    return new Promise((resolve) => this.#settledWaiters.push(resolve));
+    if (this.#finished) return this.#done.promise;
+    return new Promise((resolve, reject) => {
+      this.#settledWaiters.push(resolve);
+      this.#settledRejecters.push(reject);
+    });
   }
 
   subscribe(observer: ChangeObserver): () => void {
@@ -273,7 +561,7 @@ export class FlowRunner implements AttemptHost {
       this.#stopWaiting(instance, new Error(`task instance '${key}' was cleared while running`));
       this.#transition(instance, { type: 'CLEAR' });
       this.#transition(instance, { type: 'STOPPED' });
-      this.#setTimer(instance, 0, () => this.#retry(instance));
+      this.#setTimer(instance, 0, 'retry');
     } else {
       this.#stopWaiting(instance, new Error(`task instance '${key}' was cleared`));
       this.#resetToNone(instance);
@@ -324,6 +612,41 @@ export class FlowRunner implements AttemptHost {
     this.#finish('failed', 'cancelled');
   }
 
+  /**
+   * Graceful shutdown: nothing new starts, running attempts are aborted with reason `'preempt'`
+   * (task code may answer with `TaskCheckpointed`), and the run waits up to `graceMs` for them.
+   * Attempts that end in time are recorded as usual (a failure leaves the instance `running`, so a
+   * resume counts it as an interrupted attempt); timers keep their stored deadlines. Resolves with
+   * the run (still `running`) once everything is in the store.
+   */
+  async shutdown(graceMs: number): Promise<FlowRunRecord> {
+    if (this.#finished) return this.#done.promise;
+    this.#shuttingDown = true;
+    this.#halted = true;
+    for (const instance of this.#instances.values()) {
+      this.#clearTimer(instance, true);
+      this.#abortGates(instance, 'preempt');
+      instance.current?.abort('preempt');
+    }
+    const deadline = performance.now() + graceMs;
+    while (this.#running + this.#childrenRunning + this.#pendingSettles > 0 && performance.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(10, Math.max(0, deadline - performance.now())));
+        this.#onQuiet = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.#onQuiet = undefined;
+    await this.persisted();
+    await this.#drainListeners();
+    return this.snapshot();
+  }
+
+  #shuttingDown = false;
+  #onQuiet: (() => void) | undefined;
+
   // ————— scheduler —————
 
   #requestTurn(): void {
@@ -346,6 +669,10 @@ export class FlowRunner implements AttemptHost {
 
   #turn(): void {
     if (this.#finished) return;
+    if (this.settings.paused) {
+      void this.#persist?.flush(this.settings.clock.now());
+      return;
+    }
     this.turns++;
     const started = performance.now();
     let progressed = true;
@@ -389,11 +716,14 @@ export class FlowRunner implements AttemptHost {
         this.#slotHead = 0;
       }
       if (progressed && performance.now() - started > TURN_BUDGET_MS) {
+        void this.#persist?.flush(this.settings.clock.now());
         setImmediate(() => this.#requestTurn());
         return;
       }
     }
     this.#checkProgress();
+    // Group commit: everything this turn changed goes to the store in one batch.
+    void this.#persist?.flush(this.settings.clock.now());
   }
 
   #waitingCount(): number {
@@ -421,7 +751,8 @@ export class FlowRunner implements AttemptHost {
     let parked = 0;
     for (const instance of this.#instances.values()) if (instance.parked) parked++;
     if (parked > 0) {
-      void this.#drainListeners().then(() => this.#notifySettled());
+      void this.#persist?.flush(this.settings.clock.now());
+      void Promise.all([this.#drainListeners(), this.#persist?.settled()]).then(() => this.#notifySettled());
       return;
     }
     this.#finish('failed', 'all_tasks_deadlocked');
@@ -462,10 +793,17 @@ export class FlowRunner implements AttemptHost {
     if (outcome === 'success') applyEvent(this.runActor, { type: 'SUCCEED' }, 'flow run');
     else applyEvent(this.runActor, { type: 'FAIL', reason: reason === 'manual' ? 'task_failure' : reason }, 'flow run');
     this.#stopDecoratorActors();
+    this.#persist?.updateRun(this.#runFields(), this.#endedAt);
+    void this.#persist?.flush(this.#endedAt);
     const record = this.snapshot();
     const done = this.#done;
     void this.#afterFinish(record).then(
       () => {
+        const failure = this.#persist?.failure;
+        if (failure !== undefined) {
+          this.#failToStart(failure);
+          return;
+        }
         done.resolve(record);
         this.#notifySettled(record);
       },
@@ -485,6 +823,7 @@ export class FlowRunner implements AttemptHost {
       else dispatcher.emit('onFlowRunFailed', { flowRun: record, msg: record.reason ?? 'failed' });
       dispatcher.emit('beforeStopping', { flowRun: record });
     }
+    await this.#persist?.settled();
     const seen = new Set<Decorator<any>>();
     const error = record.state === 'failed' ? new Error(`flow run '${record.runId}' failed: ${record.reason}`) : undefined;
     for (const task of this.flow.tasks) {
@@ -505,6 +844,7 @@ export class FlowRunner implements AttemptHost {
   #notifySettled(record = this.snapshot()): void {
     const waiters = this.#settledWaiters;
     this.#settledWaiters = [];
+    this.#settledRejecters = [];
     for (const resolve of waiters) resolve(record);
   }
 
@@ -517,6 +857,7 @@ export class FlowRunner implements AttemptHost {
     this.#halted = false;
     this.#endedAt = undefined;
     this.#done = deferred();
+    this.#persist?.updateRun(this.#runFields(), this.settings.clock.now());
   }
 
   // ————— trigger rules and instance creation —————
@@ -566,6 +907,7 @@ export class FlowRunner implements AttemptHost {
       return;
     }
     this.#instances.delete(placeholder.key);
+    this.#persist?.remove(placeholder);
     this.#countState('none', list.length - 1);
     const instances = list.map(
       (item, mapIndex) => new TaskInstance({ key: `${task.id}[${mapIndex}]`, task, mapIndex, item }),
@@ -669,7 +1011,7 @@ export class FlowRunner implements AttemptHost {
             instance.failureKind = 'gate';
             const state = this.#transition(instance, { type: 'GATE_FAIL', retryable: isRetryable(thrown) }, { error });
             if (state === 'up_for_retry' && !this.#halted) {
-              this.#setTimer(instance, retryDelayFor(instance.task, attempt), () => this.#retry(instance));
+              this.#setTimer(instance, retryDelayFor(instance.task, attempt), 'retry');
             }
           } catch (internal) {
             this.settings.log(`taskmachine: internal error after gate '${gate.name}' of '${instance.key}' failed: ${toError(internal).stack}`);
@@ -718,8 +1060,8 @@ export class FlowRunner implements AttemptHost {
     const args = instance.isChild
       ? { input: instance.callInput, upstream: {} }
       : instance.mapIndex === undefined
-        ? { input: this.settings.input, upstream: this.#upstreamValues(task) }
-        : { input: this.settings.input, upstream: this.#upstreamValues(task), item: instance.item, mapIndex: instance.mapIndex };
+        ? { input: this.#input, upstream: this.#upstreamValues(task) }
+        : { input: this.#input, upstream: this.#upstreamValues(task), item: instance.item, mapIndex: instance.mapIndex };
     const context = new AttemptContext(this, run, instance.customContext ?? this.settings.customContext);
     if (task.decorators.length > 0) {
       void this.#runDecoratedAttempt(run, context, args);
@@ -826,6 +1168,7 @@ export class FlowRunner implements AttemptHost {
     this.#pendingSettles++;
     void this.#settleDecorated(run, ok, value, decorators).finally(() => {
       this.#pendingSettles--;
+      this.#onQuiet?.();
       this.#requestTurn();
     });
   }
@@ -861,6 +1204,8 @@ export class FlowRunner implements AttemptHost {
       instance.error = undefined;
       instance.failureKind = undefined;
       this.#transition(instance, { type: 'SUCCEED' });
+      // Committed in the same batch as the success transition; never for a failed attempt.
+      this.#persist?.result(instance, run.attempt, value, this.settings.clock.now());
       return;
     }
     if (value instanceof SkipTask) {
@@ -869,17 +1214,19 @@ export class FlowRunner implements AttemptHost {
       instance.resumeData = value.data;
       this.#transition(instance, { type: 'CHECKPOINT' }, { checkpointData: value.data });
       const resumeAfter = instance.task.resumeAfter;
-      if (resumeAfter !== undefined) this.#setTimer(instance, resumeAfter, () => this.#autoResume(instance));
+      if (resumeAfter !== undefined) this.#setTimer(instance, resumeAfter, 'resume');
       else instance.parked = true;
     } else if (value instanceof DeferSignal) {
       this.#transition(instance, { type: 'DEFER' });
       this.#deferUntil(instance, value);
     } else if (value instanceof RescheduleSignal) {
       this.#transition(instance, { type: 'RESCHEDULE' });
-      this.#setTimer(instance, value.delay, () => {
-        this.#transition(instance, { type: 'POKE' });
-        this.#toQueue.push(instance);
-      });
+      this.#setTimer(instance, value.delay, 'poke');
+    } else if (this.#shuttingDown) {
+      // Interrupted by the shutdown: left `running` in the store, a resume counts it as an
+      // interrupted attempt (kind infrastructure) and retries it while attempts remain.
+      instance.error = toError(value);
+      return;
     } else {
       const error = toError(value);
       const kind: FailureKind =
@@ -889,7 +1236,7 @@ export class FlowRunner implements AttemptHost {
       const failFast = value instanceof FailTask || value instanceof RunCancelledError;
       const state = this.#transition(instance, { type: 'FAIL', failFast }, { error });
       if (state === 'up_for_retry' && !this.#halted) {
-        this.#setTimer(instance, retryDelayFor(instance.task, run.attempt), () => this.#retry(instance));
+        this.#setTimer(instance, retryDelayFor(instance.task, run.attempt), 'retry');
       }
     }
   }
@@ -903,6 +1250,7 @@ export class FlowRunner implements AttemptHost {
     if (instance.current === run) instance.current = undefined;
     if (instance.isChild) this.#childrenRunning--;
     else this.#running--;
+    this.#onQuiet?.();
   }
 
   #retry(instance: TaskInstance): void {
@@ -926,7 +1274,7 @@ export class FlowRunner implements AttemptHost {
       return;
     }
     const first = deadlines.reduce((a, b) => (b.at < a.at ? b : a));
-    this.#setTimer(instance, Math.max(0, first.at - now), () => this.#resumeDeferred(instance, first.timedOut));
+    this.#setTimer(instance, Math.max(0, first.at - now), first.timedOut ? 'trigger-timeout' : 'trigger');
   }
 
   #resumeDeferred(instance: TaskInstance, timedOut: boolean): void {
@@ -938,15 +1286,22 @@ export class FlowRunner implements AttemptHost {
     this.#requestTurn();
   }
 
-  #setTimer(instance: TaskInstance, ms: number, fire: () => void): void {
+  /**
+   * Sets the instance's one pending timer. The deadline is absolute and stored with the instance
+   * (never an XState `after`, which a restored actor would lose), so a resumed run re-arms it.
+   */
+  #setTimer(instance: TaskInstance, ms: number, action: TimerAction): void {
     this.#clearTimer(instance);
     this.#timers++;
+    instance.timerInfo = { deadline: this.settings.clock.now() + ms, action };
+    this.#persist?.touch(instance);
     instance.timer = this.settings.clock.setTimeout(() => {
       instance.timer = undefined;
+      instance.timerInfo = undefined;
       this.#timers--;
       if (this.#finished) return;
       try {
-        fire();
+        this.#fireTimer(instance, action);
       } catch (error) {
         this.settings.log(`taskmachine: internal error in a timer of '${instance.key}': ${toError(error).stack}`);
       }
@@ -954,11 +1309,33 @@ export class FlowRunner implements AttemptHost {
     }, ms);
   }
 
-  #clearTimer(instance: TaskInstance): void {
+  #fireTimer(instance: TaskInstance, action: TimerAction): void {
+    switch (action) {
+      case 'retry':
+        this.#retry(instance);
+        break;
+      case 'poke':
+        this.#transition(instance, { type: 'POKE' });
+        this.#toQueue.push(instance);
+        break;
+      case 'trigger':
+      case 'trigger-timeout':
+        this.#resumeDeferred(instance, action === 'trigger-timeout');
+        break;
+      case 'resume':
+        this.#autoResume(instance);
+        break;
+    }
+  }
+
+  #clearTimer(instance: TaskInstance, keepDeadline = false): void {
     if (instance.timer === undefined) return;
     this.settings.clock.clearTimeout(instance.timer);
     instance.timer = undefined;
     this.#timers--;
+    if (keepDeadline) return;
+    instance.timerInfo = undefined;
+    this.#persist?.touch(instance);
   }
 
   /** Discards an attempt in flight and every pending wake-up, before a manual change. */
@@ -1024,6 +1401,7 @@ export class FlowRunner implements AttemptHost {
     const previousState = instance.state;
     const state = after.value;
     instance.state = state;
+    this.#persist?.transition(instance, previousState, state, event.type, this.settings.clock.now());
     if (previousState !== state) {
       this.#countState(previousState, -1);
       this.#countState(state, 1);
@@ -1309,17 +1687,50 @@ export class FlowRunner implements AttemptHost {
   }
 
   loadCheckpoint(run: AttemptRun): Promise<unknown> {
-    return Promise.resolve(run.instance.checkpoint);
+    const persist = this.#persist;
+    if (persist === undefined) return Promise.resolve(run.instance.checkpoint);
+    // One read per attempt at most.
+    run.checkpointLoad ??= persist.store.loadCheckpoint(this.runId, run.instance.key).then((stored) => stored?.value);
+    return run.checkpointLoad;
   }
 
-  saveCheckpoint(run: AttemptRun, value: unknown): Promise<void> {
+  async saveCheckpoint(run: AttemptRun, value: unknown): Promise<void> {
     if (run.settled) {
       this.settings.log(`[${run.instance.key}#${run.attempt}] checkpoint.save ignored: the attempt has already ended`);
-      return Promise.resolve();
+      return;
     }
     run.instance.checkpoint = value;
-    return Promise.resolve();
+    const persist = this.#persist;
+    if (persist !== undefined) {
+      await persist.store.saveCheckpoint({ runId: this.runId, key: run.instance.key, value, savedAt: this.settings.clock.now() });
+    }
   }
+}
+
+/** Stands in for a task that is no longer in the flow definition (its instances become removed). */
+function removedTask(id: string): TaskDefinition {
+  return Object.freeze({
+    id,
+    index: -1,
+    kind: 'task',
+    fn: () => {
+      throw new Error(`task '${id}' is no longer in the flow definition`);
+    },
+    trigger: 'all_success',
+    retries: 0,
+    retryDelay: 0,
+    retryBackoff: 1,
+    maxRetryDelay: Number.POSITIVE_INFINITY,
+    timeout: undefined,
+    resumeAfter: undefined,
+    hints: Object.freeze({}),
+    setup: false,
+    decorators: Object.freeze([]),
+    published: new Map(),
+    upstream: Object.freeze([]),
+    downstream: Object.freeze([]),
+    mapOver: -1,
+  });
 }
 
 function bump(counts: UpstreamCounts, state: TaskInstanceState, setup: boolean, by: 1 | -1): void {

@@ -10,6 +10,8 @@ export class AttemptRun {
   discarded = false;
   /** Attempt-scoped values published by decorators (invisible to other attempts and instances). */
   readonly published: Map<string, Map<string, unknown>> = new Map();
+  /** The checkpoint read of this attempt (one store read per attempt at most). */
+  checkpointLoad: Promise<unknown> | undefined = undefined;
   /** The system context decorator hooks of this attempt share. */
   sys: import('../decorators/types.ts').SystemContext | undefined = undefined;
   controller: AbortController | undefined;
@@ -49,7 +51,8 @@ export class TaskInstance {
   readonly key: string;
   readonly task: TaskDefinition;
   readonly mapIndex: number | undefined;
-  readonly item: unknown;
+  /** For a mapped instance: its item (set again from the stored list when a run is restored). */
+  item: unknown;
   readonly parentKey: string | undefined;
   /** The input of a child's call (replaced when a later attempt calls it with another input). */
   callInput: unknown;
@@ -71,6 +74,12 @@ export class TaskInstance {
   current: AttemptRun | undefined = undefined;
   /** Pending timer (retry delay, poke, deferral, auto-resume). */
   timer: unknown = undefined;
+  /** The pending timer as stored: absolute deadline and what it does (never an XState `after`). */
+  timerInfo: { deadline: number; action: 'retry' | 'poke' | 'trigger' | 'trigger-timeout' | 'resume' } | undefined = undefined;
+  /** Version of the stored record (compare-and-set); 0 when never stored. */
+  version = 0;
+  /** When the record was first stored. */
+  storedAt: number | undefined = undefined;
   /** Set while the instance waits in a scheduler queue, so a stale queue entry is recognised. */
   queuedAs: 'ready' | 'slot' | undefined = undefined;
   /** Waiting for a manual resume or an event, with no timer that would move it. */

@@ -3,6 +3,7 @@ import type { ManualTaskInstanceState, TaskInstanceState } from '../../machines/
 import type { Flow } from '../flow/types.ts';
 import { checkListener, globalListenerList } from '../listeners/registry.ts';
 import type { Listener } from '../listeners/types.ts';
+import type { Store } from '../stores/store.ts';
 import { globalGateList, type Gate } from '../gates/defineGate.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { FlowRunner } from './flowRun.ts';
@@ -70,9 +71,46 @@ export interface RunFlowOptions<TInput = any> {
    * @default []
    */
   gates?: readonly Gate[];
+  /**
+   * Where the run is made durable (`sqliteStore()` from `taskmachine/stores` for the embedded
+   * default). Every scheduler turn is committed as one batch; a run id that exists in the store is
+   * continued from its records (finished tasks are not run again).
+   * @default undefined (in memory only)
+   */
+  store?: Store;
+  /**
+   * Require the run to exist in the store and continue it. Without `input`, the stored input is used.
+   * @default false
+   */
+  resume?: boolean;
+  /**
+   * What to do when the run id exists in the store with a different input: `'raise'` throws
+   * `InputChangedError` before any task or hook runs, `'reuse'` keeps its results (and its first
+   * fingerprint), `'reset'` deletes its records and runs everything again.
+   * @default 'raise'
+   */
+  onInputChange?: 'reuse' | 'reset' | 'raise';
+  /**
+   * The input's fingerprint, instead of the computed hash of the input (two inputs with the same
+   * fingerprint count as unchanged).
+   * @default a SHA-256 of the serialized input
+   */
+  fingerprint?: string;
+  /**
+   * Labels stored with a new run (e.g. who started it); the CLI records the flow file here.
+   * @default undefined
+   */
+  labels?: Readonly<Record<string, string>>;
+}
+
+/** @internal Options only the CLI uses. */
+export interface InternalRunOptions {
+  /** Load the stored run and apply manual changes only: nothing is scheduled or run. */
+  readonly paused?: boolean;
 }
 
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
+  'paused',
   'input',
   'runId',
   'concurrency',
@@ -83,6 +121,11 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'listeners',
   'listenerTimeout',
   'gates',
+  'store',
+  'resume',
+  'onInputChange',
+  'fingerprint',
+  'labels',
 ]);
 
 /**
@@ -123,6 +166,15 @@ export interface FlowRunHandle {
   subscribe(observer: (change: TaskInstanceChange) => void): () => void;
   /** Counters of the scheduler's work so far, for tests and benchmarks. */
   stats(): FlowRunStats;
+  /** Resolves once everything the run changed so far is committed to its store (at once without one). */
+  persisted(): Promise<void>;
+  /**
+   * Graceful shutdown: nothing new starts, running attempts are aborted with reason `'preempt'`
+   * (task code may answer with `TaskCheckpointed`), and up to `graceMs` is given to them. Resolves
+   * with the run (still `running`) once its state is in the store; resume it later with
+   * `runFlow(flow, { store, runId, resume: true })` or `taskmachine resume <runId>`.
+   */
+  shutdown(options?: { graceMs?: number }): Promise<FlowRunRecord>;
 }
 
 /**
@@ -182,6 +234,8 @@ export function startFlow<TInput>(definition: Flow<TInput>, options: RunFlowOpti
     sendEvent: (key: string, payload?: unknown) => runner.sendEvent(key, payload),
     cancel: (reason?: string) => runner.cancel(reason),
     subscribe: (observer: (change: TaskInstanceChange) => void) => runner.subscribe(observer),
+    persisted: () => runner.persisted(),
+    shutdown: (shutdownOptions?: { graceMs?: number }) => runner.shutdown(shutdownOptions?.graceMs ?? 10_000),
     stats: () =>
       Object.freeze({ states: Object.freeze(runner.stateCounts()), turns: runner.turns, triggerEvaluations: runner.triggerEvaluations, actorsCreated: runner.actorsCreated }),
   });
@@ -254,7 +308,31 @@ function resolveSettings(definition: Flow, options: RunFlowOptions) {
   const gateNames = gates.map((gate) => gate.name);
   const duplicate = gateNames.find((name, index) => gateNames.indexOf(name) !== index);
   if (duplicate !== undefined) throw new TypeError(`runFlow: two gates are named '${duplicate}'; gate names must be unique`);
+  const onInputChange = options.onInputChange ?? 'raise';
+  if (onInputChange !== 'reuse' && onInputChange !== 'reset' && onInputChange !== 'raise') {
+    throw new TypeError(`runFlow: onInputChange must be 'reuse', 'reset' or 'raise', got ${JSON.stringify(options.onInputChange)}`);
+  }
+  const store = options.store;
+  if (store !== undefined && (store === null || typeof store.commit !== 'function' || typeof store.loadRun !== 'function')) {
+    throw new TypeError('runFlow: store must be a Store, e.g. sqliteStore() or memoryStore() from taskmachine/stores');
+  }
+  if (options.resume === true && store === undefined) {
+    throw new TypeError('runFlow: resume: true needs a store to resume from (pass store: sqliteStore())');
+  }
+  if (options.fingerprint !== undefined && (typeof options.fingerprint !== 'string' || options.fingerprint === '')) {
+    throw new TypeError('runFlow: fingerprint must be a non-empty string');
+  }
+  if (options.runId === undefined && store !== undefined && options.resume === true) {
+    throw new TypeError('runFlow: resume: true needs the runId of the run to resume');
+  }
   return {
+    store,
+    resume: options.resume === true,
+    onInputChange,
+    fingerprint: options.fingerprint,
+    inputGiven: options.input !== undefined,
+    labels: options.labels,
+    paused: (options as InternalRunOptions).paused === true,
     gates: Object.freeze(gates),
     listeners,
     listenerTimeout,
