@@ -31,6 +31,31 @@ function checkOptionalTime(value: unknown, what: string): void {
   if (value !== undefined) checkTime(value, what);
 }
 
+/** `null`, `an array`, `a Map`, `number`, … for error messages. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return `a ${(value.constructor as { name?: string } | undefined)?.name ?? 'non-plain object'}`;
+  return typeof value;
+}
+
+/**
+ * Checks a string map (`labels`, `customContext`): `undefined`, or a plain object whose every own
+ * value is a string. (Forbidden keys are left to the serializer, which refuses them everywhere.)
+ */
+function checkOptionalStringRecord(value: unknown, what: string): void {
+  if (value === undefined) return;
+  const proto: unknown = typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
+    throw invalid(`${what} must be a plain object of strings or undefined, got ${describe(value)}`);
+  }
+  for (const [key, v] of Object.entries(value as object)) {
+    if (typeof v !== 'string') {
+      throw invalid(`${what}[${JSON.stringify(key)}] must be a string, got ${v === null ? 'null' : typeof v} (convert it with String())`);
+    }
+  }
+}
+
 /** Checks a run record's fields (types the compiler cannot vouch for at run time). */
 export function checkRun(run: StoredRun): void {
   if (!isNonEmptyString(run.runId)) throw invalid('run.runId must be a non-empty string');
@@ -41,6 +66,7 @@ export function checkRun(run: StoredRun): void {
   checkTime(run.updatedAt, `run '${run.runId}': updatedAt`);
   checkOptionalTime(run.startedAt, `run '${run.runId}': startedAt`);
   checkOptionalTime(run.endedAt, `run '${run.runId}': endedAt`);
+  checkOptionalStringRecord(run.labels, `run '${run.runId}': labels`);
 }
 
 function checkInstance(runId: string, record: TaskInstanceWrite): void {
@@ -64,6 +90,7 @@ function checkInstance(runId: string, record: TaskInstanceWrite): void {
     if (!timerActions.has(record.timer.action)) throw invalid(`${where}: timer.action '${String(record.timer.action)}' is unknown`);
   }
   if (record.error !== undefined && !(record.error instanceof Error)) throw invalid(`${where}: error must be an Error`);
+  checkOptionalStringRecord(record.customContext, `${where}: customContext`);
 }
 
 /** Checks a whole batch before anything of it is serialized or written. */
@@ -125,6 +152,7 @@ export function runRecord(run: StoredRun): StoredRun {
     state: run.state,
     reason: run.reason,
     input: run.input,
+    labels: run.labels,
     machineVersion: run.machineVersion,
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,
@@ -141,6 +169,8 @@ export function instanceRecord(runId: string, record: TaskInstanceWrite, version
     taskId: record.taskId,
     mapIndex: record.mapIndex,
     parentKey: record.parentKey,
+    callInput: record.callInput,
+    customContext: record.customContext,
     state: record.state,
     attempt: record.attempt,
     maxAttempts: record.maxAttempts,

@@ -14,9 +14,11 @@ import type { StoredTransition } from './transitionLog.ts';
 interface MemoryInstance {
   readonly version: number;
   readonly state: TaskInstanceState;
-  /** The record with its value fields (error, resumeData, eventPayload) left undefined: plain primitives. */
+  /** The record with its value fields (callInput, customContext, error, resumeData, eventPayload) left undefined: plain primitives. */
   readonly record: StoredTaskInstance;
   /** The value fields, serialized (`null` for undefined). */
+  readonly callInputText: string | null;
+  readonly customContextText: string | null;
   readonly errorText: string | null;
   readonly resumeDataText: string | null;
   readonly eventPayloadText: string | null;
@@ -52,7 +54,9 @@ function toMemoryInstance(record: StoredTaskInstance): MemoryInstance {
   return {
     version: record.version,
     state: record.state,
-    record: { ...record, error: undefined, resumeData: undefined, eventPayload: undefined },
+    record: { ...record, callInput: undefined, customContext: undefined, error: undefined, resumeData: undefined, eventPayload: undefined },
+    callInputText: serializeOptional(record.callInput),
+    customContextText: serializeOptional(record.customContext),
     errorText: serializeOptional(record.error),
     resumeDataText: serializeOptional(record.resumeData),
     eventPayloadText: serializeOptional(record.eventPayload),
@@ -63,6 +67,8 @@ function fromMemoryInstance(stored: MemoryInstance): StoredTaskInstance {
   const { record } = stored;
   return {
     ...record,
+    callInput: deserializeOptional(stored.callInputText),
+    customContext: deserializeOptional(stored.customContextText) as StoredTaskInstance['customContext'],
     error: deserializeOptional(stored.errorText) as Error | undefined,
     timer: record.timer === undefined ? undefined : { ...record.timer },
     resumeData: deserializeOptional(stored.resumeDataText),

@@ -14,6 +14,7 @@ import type { FlowRunFailureReason, FlowRunState } from '../../machines/index.ts
  * const run: StoredRun = {
  *   runId: 'nightly-2026-11-22', flowId: 'etl', inputFingerprint: inputFingerprint({ day: '2026-11-22' }),
  *   state: 'running', reason: null, input: { day: '2026-11-22' }, machineVersion: '1',
+ *   labels: { flowFile: 'flows/etl.ts', flowExport: 'etl' },
  *   createdAt: Date.now(), updatedAt: Date.now(), startedAt: Date.now(), endedAt: undefined,
  * };
  * ```
@@ -31,6 +32,14 @@ export interface StoredRun {
   readonly reason: FlowRunFailureReason | null;
   /** The run's input (any value the serializer supports; `undefined` when none). */
   readonly input: unknown;
+  /**
+   * Free-form string labels the runtime records with the run (`undefined` when none), e.g. the
+   * flow file and export the CLI ran, so `taskmachine resume <runId>` can find the flow again.
+   * Every value must be a string (a commit with another value is rejected with a `StoreError`
+   * naming the key); like every stored value, keys may not be `__proto__`, `constructor` or
+   * `prototype` (`StoreSerializationError`). Returned by `getRun`, `loadRun` and `listRuns`.
+   */
+  readonly labels: Readonly<Record<string, string>> | undefined;
   /** `FLOW_RUN_MACHINE_VERSION` of the machine that wrote this record. */
   readonly machineVersion: string;
   /** When the run was created (epoch ms). Orders `listRuns`, newest first. */

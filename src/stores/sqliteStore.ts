@@ -121,7 +121,7 @@ const text = (v: unknown): string | null => (v === undefined ? null : serializeV
 const nullable = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
 const runColumns =
-  'run_id, flow_id, input_fingerprint, state, reason, input, machine_version, created_at, updated_at, started_at, ended_at';
+  'run_id, flow_id, input_fingerprint, state, reason, input, labels, machine_version, created_at, updated_at, started_at, ended_at';
 /** The run columns `listRuns` reads (everything but `input`). */
 const summaryColumns = runColumns
   .split(', ')
@@ -129,7 +129,7 @@ const summaryColumns = runColumns
   .map((c) => `r.${c}`)
   .join(', ');
 const instanceColumns =
-  'run_id, key, task_id, map_index, parent_key, state, attempt, max_attempts, retries, manually_set_from, defer_timed_out, ' +
+  'run_id, key, task_id, map_index, parent_key, call_input, custom_context, state, attempt, max_attempts, retries, manually_set_from, defer_timed_out, ' +
   'version, machine_version, created_at, updated_at, started_at, ended_at, failure_kind, error, parked, waiting_for_event, ' +
   'timer_deadline, timer_action, resume_data, event_payload';
 
@@ -160,6 +160,7 @@ function rowToRun(row: Row): StoredRun {
     state: str(row['state']!) as FlowRunState,
     reason: (row['reason'] ?? null) as FlowRunFailureReason | null,
     input: value(row['input'] ?? null),
+    labels: value(row['labels'] ?? null) as StoredRun['labels'],
     machineVersion: str(row['machine_version']!),
     createdAt: num(row['created_at']!),
     updatedAt: num(row['updated_at']!),
@@ -176,6 +177,8 @@ function rowToInstance(row: Row): StoredTaskInstance {
     taskId: str(row['task_id']!),
     mapIndex: optNum(row['map_index']!),
     parentKey: optStr(row['parent_key']!),
+    callInput: value(row['call_input']!),
+    customContext: value(row['custom_context']!) as StoredTaskInstance['customContext'],
     state: str(row['state']!) as TaskInstanceState,
     attempt: num(row['attempt']!),
     maxAttempts: num(row['max_attempts']!),
@@ -205,6 +208,8 @@ function instanceParams(record: StoredTaskInstance): sqlite.SQLInputValue[] {
     record.taskId,
     nullable(record.mapIndex),
     nullable(record.parentKey),
+    text(record.callInput),
+    text(record.customContext),
     record.state,
     record.attempt,
     record.maxAttempts,
@@ -527,6 +532,7 @@ function runParamsOf(run: StoredRun): sqlite.SQLInputValue[] {
     run.state,
     run.reason,
     text(run.input),
+    text(run.labels),
     run.machineVersion,
     run.createdAt,
     run.updatedAt,

@@ -14,7 +14,8 @@ import type { StoredTransition } from './transitionLog.ts';
  * - Task-instance writes are compare-and-set on `version`: a stale `expectedVersion` rejects the
  *   whole batch with a `StoreConflictError`. This makes every state transition happen exactly once
  *   even if two processes drive the same run.
- * - Values (input, results, errors, checkpoints, resume data) go through the store serializer
+ * - Values (input, labels, call inputs, custom contexts, results, errors, checkpoints, resume
+ *   data, event payloads) go through the store serializer
  *   (`serializeValue`): Date, Map, Set, BigInt, undefined and Error survive, payloads carrying
  *   `__proto__`/`prototype` keys are refused. Every read returns fresh objects: mutating them never
  *   changes what is stored.

@@ -53,6 +53,7 @@ export interface PendingTimer {
  * import type { TaskInstanceWrite } from 'taskmachine/stores';
  * const extract: TaskInstanceWrite = {
  *   key: 'extract', taskId: 'extract', mapIndex: undefined, parentKey: undefined,
+ *   callInput: undefined, customContext: undefined,
  *   state: 'up_for_retry', attempt: 1, maxAttempts: 3, retries: 2, manuallySetFrom: null,
  *   deferTimedOut: false, machineVersion: '1', createdAt: 1000, updatedAt: 1500, startedAt: 1100,
  *   endedAt: undefined, failureKind: 'application', error: new Error('HTTP 503'), parked: false,
@@ -70,6 +71,19 @@ export interface TaskInstanceWrite {
   readonly mapIndex: number | undefined;
   /** For an instance started with `ctx().call`, the caller's key. */
   readonly parentKey: string | undefined;
+  /**
+   * For a child instance started with `ctx().call(task, input)`, the call's `input` (any value the
+   * serializer supports; stored like `resumeData`). `undefined` for ordinary instances — and for a
+   * call made without an input.
+   */
+  readonly callInput: unknown;
+  /**
+   * For a child instance started with `ctx().call`, the custom context in force at the call (the
+   * run's custom context with any `withCustomContext` scope applied), which the child's attempts see
+   * as `ctx().customContext`. `undefined` for ordinary instances (they see the run's). Every value
+   * must be a string (a commit with another value is rejected with a `StoreError` naming the key).
+   */
+  readonly customContext: Readonly<Record<string, string>> | undefined;
   /** Lifecycle state. */
   readonly state: TaskInstanceState;
   /** Number of the current (or last) attempt, 1-based; 0 before the first. */

@@ -1,5 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { TaskInstanceContext } from '../../machines/index.ts';
+import type { TaskInstance } from '../../src/runtime/instance.ts';
 import type { FailureKind } from '../../src/runtime/records.ts';
 import {
   deserializeValue,
@@ -207,5 +208,10 @@ describe('types shared with the runtime and the machines', () => {
   it('a task-instance record carries the whole machine context', () => {
     expectTypeOf<Pick<TaskInstanceWrite, keyof TaskInstanceContext>>().toExtend<Readonly<TaskInstanceContext>>();
     expectTypeOf<Readonly<TaskInstanceContext>>().toExtend<Pick<TaskInstanceWrite, keyof TaskInstanceContext>>();
+  });
+
+  it("a child's call input and custom context have the runtime instance's types", () => {
+    type CallFields = 'callInput' | 'customContext';
+    expectTypeOf<Pick<TaskInstanceWrite, CallFields>>().toEqualTypeOf<Readonly<Pick<TaskInstance, CallFields>>>();
   });
 });

@@ -123,6 +123,48 @@ describe('sqliteStore: file and settings', () => {
     expect((await store.commit({ runId: 'r1', transitions: [{ key: 'a', from: 'success', to: 'none', event: 'CLEAR', at: 4 }] })).lastSeq).toBe(2);
   });
 
+  it('keeps labels, call input and custom context in schema v1 columns (NULL when undefined) across reopening', async () => {
+    const path = newPath();
+    const store = sqliteStore({ path });
+    const labels = { flowFile: 'flows/etl.ts', flowExport: 'etl' };
+    await store.commit({
+      runId: 'r1',
+      run: makeRun('r1', { labels }),
+      instances: [
+        { record: makeInstance('a') },
+        { record: makeInstance('a/c#1', { parentKey: 'a', callInput: { day: new Date(0) }, customContext: { tenant: 'acme' } }) },
+      ],
+    });
+    await store.commit({ runId: 'r2', run: makeRun('r2') });
+    await store.close();
+    raw(path, (db) => {
+      const columns = (table: string) => (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name);
+      expect(columns('runs')).toContain('labels');
+      expect(columns('task_instances')).toEqual(expect.arrayContaining(['call_input', 'custom_context']));
+      expect(db.prepare('SELECT schema_version.version FROM schema_version').all()).toEqual([{ version: 1 }]);
+      // labels are superjson text like every value column, and queryable with json_extract
+      expect(db.prepare(`SELECT run_id, labels, json_extract(labels, '$.json.flowFile') AS file FROM runs ORDER BY run_id`).all()).toEqual([
+        { run_id: 'r1', labels: JSON.stringify({ json: labels }), file: 'flows/etl.ts' },
+        { run_id: 'r2', labels: null, file: null },
+      ]);
+      expect(db.prepare('SELECT key, call_input IS NULL AS no_input, custom_context FROM task_instances ORDER BY key').all()).toEqual([
+        { key: 'a', no_input: 1, custom_context: null },
+        { key: 'a/c#1', no_input: 0, custom_context: '{"json":{"tenant":"acme"}}' },
+      ]);
+    });
+    const reopened = open({ path });
+    const loaded = (await reopened.loadRun('r1'))!;
+    expect(loaded.run.labels).toStrictEqual(labels);
+    expect(loaded.instances.map((i) => [i.key, i.callInput, i.customContext])).toStrictEqual([
+      ['a', undefined, undefined],
+      ['a/c#1', { day: new Date(0) }, { tenant: 'acme' }],
+    ]);
+    expect((await reopened.listRuns()).map((r) => [r.runId, r.labels])).toStrictEqual([
+      ['r2', undefined],
+      ['r1', labels],
+    ]);
+  });
+
   it('opens an empty (0-byte) file as a new store', () => {
     const path = newPath('empty.db', true);
     writeFileSync(path, '');
@@ -298,5 +340,22 @@ describe('sqliteStore: tampered payloads', () => {
     expect(Object.prototype).not.toHaveProperty('polluted');
     // the rest of the store still works
     expect((await store.getRun('r1'))?.runId).toBe('r1');
+  });
+
+  it('refuses tampered labels, call input and custom context payloads', async () => {
+    const path = await storeFile();
+    const crafted = '{"json":{"flowFile":"x","__proto__":{"polluted":true}}}';
+    raw(path, (db) => {
+      db.prepare('UPDATE runs SET labels = ?').run(crafted);
+      db.prepare('UPDATE task_instances SET call_input = ?, custom_context = ?').run(crafted, crafted);
+    });
+    const store = open({ path });
+    await expect(store.getRun('r1')).rejects.toBeInstanceOf(StoreSerializationError);
+    await expect(store.listRuns()).rejects.toThrow(/key '__proto__'/);
+    raw(path, (db) => db.prepare('UPDATE runs SET labels = NULL').run());
+    await expect(store.loadRun('r1')).rejects.toThrow(/key '__proto__'/);
+    raw(path, (db) => db.prepare('UPDATE task_instances SET call_input = NULL').run());
+    await expect(store.loadRun('r1')).rejects.toThrow(/key '__proto__'/);
+    expect(Object.prototype).not.toHaveProperty('polluted');
   });
 });

@@ -99,6 +99,56 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
         expect(await store.commit({ runId: 'r1' })).toEqual({ versions: new Map(), lastSeq: 2 });
         expect(await snapshotRun(store, 'r1')).toEqual(before);
       });
+
+      it('round-trips labels through getRun, loadRun and listRuns; {} stays {}, undefined stays undefined', async () => {
+        const store = await fresh();
+        const labels = { flowFile: 'flows/etl.ts', flowExport: 'etl', 'with space': '', ünïcode: '✓' };
+        await store.commit({ runId: 'labelled', run: makeRun('labelled', { labels }) });
+        await store.commit({ runId: 'empty', run: makeRun('empty', { labels: {}, createdAt: 2_000 }) });
+        await store.commit({ runId: 'none', run: makeRun('none', { labels: undefined, createdAt: 3_000 }) });
+
+        expect(await store.getRun('labelled')).toStrictEqual(makeRun('labelled', { labels }));
+        expect((await store.loadRun('labelled'))?.run).toStrictEqual(makeRun('labelled', { labels }));
+        expect((await store.getRun('empty'))?.labels).toStrictEqual({});
+        const none = (await store.getRun('none'))!;
+        expect(none).toStrictEqual(makeRun('none', { createdAt: 3_000 }));
+        expect('labels' in none && none.labels === undefined).toBe(true);
+
+        const listed = await store.listRuns();
+        expect(listed.map((r) => [r.runId, r.labels])).toStrictEqual([
+          ['none', undefined],
+          ['empty', {}],
+          ['labelled', labels],
+        ]);
+        expect(listed.every((r) => 'labels' in r)).toBe(true);
+
+        // the whole record is replaced: new labels replace the old ones, undefined removes them
+        await store.commit({ runId: 'labelled', run: makeRun('labelled', { labels: { flowFile: 'other.ts' } }) });
+        expect((await store.getRun('labelled'))?.labels).toStrictEqual({ flowFile: 'other.ts' });
+        await store.commit({ runId: 'labelled', run: makeRun('labelled', { labels: undefined }) });
+        expect((await store.getRun('labelled'))?.labels).toBeUndefined();
+      });
+
+      it('rejects labels that are not a plain object of strings, naming the key, writing nothing', async () => {
+        const store = await seeded();
+        const before = await snapshotRun(store, 'r1');
+        const attempt = (labels: unknown) => store.commit({ runId: 'r1', run: makeRun('r1', { labels: labels as Record<string, string> }) });
+
+        const error = await rejection(attempt({ flowFile: 'flows/etl.ts', retries: 3 }));
+        expect(error).toBeInstanceOf(StoreError);
+        expect((error as Error).message).toMatch(/run 'r1': labels\["retries"\] must be a string, got number.*Nothing was written/);
+        await expect(attempt({ flowFile: undefined })).rejects.toThrow(/labels\["flowFile"\] must be a string, got undefined/);
+        await expect(attempt({ when: new Date(0) })).rejects.toThrow(/labels\["when"\] must be a string, got object/);
+        await expect(attempt(null)).rejects.toThrow(/labels must be a plain object of strings or undefined, got null/);
+        await expect(attempt(['flows/etl.ts'])).rejects.toThrow(/labels must be .* got an array/);
+        await expect(attempt(new Map([['flowFile', 'x']]))).rejects.toThrow(/labels must be .* got a Map/);
+        await expect(attempt('flows/etl.ts')).rejects.toThrow(/labels must be .* got string/);
+        await expect(attempt(JSON.parse('{"__proto__":"x"}'))).rejects.toBeInstanceOf(StoreSerializationError);
+        // a new run is not created either
+        await expect(store.commit({ runId: 'r2', run: makeRun('r2', { labels: { n: 1 } as never }) })).rejects.toThrow(/labels/);
+        expect(await store.getRun('r2')).toBeUndefined();
+        expect(await snapshotRun(store, 'r1')).toEqual(before);
+      });
     });
 
     describe('task instances and compare-and-set', () => {
@@ -107,6 +157,8 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
         const record = makeInstance('load[3]', {
           mapIndex: 3,
           parentKey: 'fanout',
+          callInput: { region: 'eu', since: new Date(5) },
+          customContext: { tenant: 'acme', region: 'eu' },
           state: 'up_for_retry',
           attempt: 2,
           manuallySetFrom: 'failed',
@@ -125,6 +177,60 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
         expect(versions).toEqual(new Map([['load[3]', 1]]));
         const loaded = await store.loadRun('r1');
         expect(loaded?.instances).toEqual([{ ...record, runId: 'r1', version: 1 }]);
+      });
+
+      it('round-trips callInput and customContext of child instances; undefined, null and {} stay distinct', async () => {
+        const store = await fresh();
+        const callInput = { ids: new Set([1n, 2n]), at: new Date(0), missing: undefined, nested: [null, undefined] };
+        const records = [
+          makeInstance('parent'),
+          makeInstance('parent/child#1', { parentKey: 'parent', callInput, customContext: { tenant: 'acme' } }),
+          makeInstance('parent/child#2', { parentKey: 'parent', callInput: null, customContext: {} }),
+          makeInstance('parent/child#3', { parentKey: 'parent', callInput: undefined, customContext: { tenant: 'acme', region: '' } }),
+          makeInstance('parent/child#4', { parentKey: 'parent', callInput: 'plain string', customContext: undefined }),
+        ];
+        await store.commit({ runId: 'r1', run: makeRun('r1'), instances: records.map((record) => ({ record })) });
+        const loaded = (await store.loadRun('r1'))!;
+        expect(loaded.instances).toStrictEqual(records.map((record) => ({ ...record, runId: 'r1', version: 1 })));
+        const [parent, child1, child2, child3, child4] = loaded.instances;
+        expect('callInput' in parent! && parent.callInput === undefined && parent.customContext === undefined).toBe(true);
+        expect((child1!.callInput as typeof callInput).ids).toBeInstanceOf(Set);
+        expect((child1!.callInput as typeof callInput).at).toBeInstanceOf(Date);
+        expect('missing' in (child1!.callInput as object)).toBe(true);
+        expect(child2!.callInput).toBeNull();
+        expect(child2!.customContext).toStrictEqual({});
+        expect(child3!.callInput).toBeUndefined();
+        expect(child4!.customContext).toBeUndefined();
+
+        // a later write replaces them like every other field
+        await store.commit({
+          runId: 'r1',
+          instances: [{ record: makeInstance('parent/child#1', { parentKey: 'parent', state: 'queued' }), expectedVersion: 1 }],
+        });
+        const child1v2 = (await store.loadRun('r1'))!.instances[1]!;
+        expect([child1v2.version, child1v2.callInput, child1v2.customContext]).toStrictEqual([2, undefined, undefined]);
+      });
+
+      it('rejects a customContext that is not a plain object of strings, naming the key, writing nothing', async () => {
+        const store = await seeded();
+        const before = await snapshotRun(store, 'r1');
+        const attempt = (customContext: unknown) =>
+          store.commit({
+            runId: 'r1',
+            instances: [{ record: makeInstance('a/c#1', { parentKey: 'a', customContext: customContext as Record<string, string> }) }],
+          });
+        const error = await rejection(attempt({ tenant: 'acme', shard: 7 }));
+        expect(error).toBeInstanceOf(StoreError);
+        expect((error as Error).message).toMatch(
+          /task instance 'a\/c#1' of run 'r1': customContext\["shard"\] must be a string, got number.*Nothing was written/,
+        );
+        await expect(attempt(null)).rejects.toThrow(/customContext must be a plain object of strings or undefined, got null/);
+        await expect(attempt([])).rejects.toThrow(/customContext must be .* got an array/);
+        await expect(attempt(JSON.parse('{"constructor":"x"}'))).rejects.toBeInstanceOf(StoreSerializationError);
+        await expect(
+          store.commit({ runId: 'r1', instances: [{ record: makeInstance('a/c#1', { parentKey: 'a', callInput: { run: () => 1 } }) }] }),
+        ).rejects.toMatchObject({ name: 'StoreSerializationError', path: '$.run' });
+        expect(await snapshotRun(store, 'r1')).toEqual(before);
       });
 
       it('each write needs the current version and increments it; undefined expectedVersion means a new instance', async () => {
@@ -449,13 +555,16 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
         await store.commit({
           runId: 'r1',
           run: makeRun('r1', { input: rich }),
-          instances: [{ record: makeInstance('a', { state: 'failed', error, failureKind: 'application', resumeData: rich, eventPayload: rich }) }],
+          instances: [
+            { record: makeInstance('a', { state: 'failed', error, failureKind: 'application', callInput: rich, resumeData: rich, eventPayload: rich }) },
+          ],
           results: [{ key: 'a', attempt: 1, value: rich, at: 1 }],
         });
         await store.saveCheckpoint({ runId: 'r1', key: 'a', value: rich, savedAt: 1 });
         const loaded = (await store.loadRun('r1'))!;
         for (const value of [
           loaded.run.input,
+          loaded.instances[0]!.callInput,
           loaded.instances[0]!.resumeData,
           loaded.instances[0]!.eventPayload,
           loaded.results[0]!.value,
@@ -497,24 +606,43 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
       it('never shares objects with callers: mutating what was written or read changes nothing stored', async () => {
         const store = await fresh();
         const input = { tags: ['a'], when: new Date(0) };
-        const record = makeInstance('a', { resumeData: { n: 1 } });
+        const labels: Record<string, string> = { flowFile: 'etl.ts' };
+        const callInput = { n: 1 };
+        const customContext: Record<string, string> = { tenant: 'acme' };
+        const record = makeInstance('a', { resumeData: { n: 1 }, callInput, customContext });
         const value = { rows: [1, 2] };
-        await store.commit({ runId: 'r1', run: makeRun('r1', { input }), instances: [{ record }], results: [{ key: 'a', attempt: 1, value, at: 1 }] });
+        await store.commit({
+          runId: 'r1',
+          run: makeRun('r1', { input, labels }),
+          instances: [{ record }],
+          results: [{ key: 'a', attempt: 1, value, at: 1 }],
+        });
         const cp = { step: 1 };
         await store.saveCheckpoint({ runId: 'r1', key: 'a', value: cp, savedAt: 1 });
         input.tags.push('mutated');
         input.when.setTime(99);
         (record.resumeData as { n: number }).n = 2;
+        labels['flowFile'] = 'mutated.ts';
+        callInput.n = 2;
+        customContext['tenant'] = 'mutated';
         value.rows.push(3);
         cp.step = 2;
         const first = (await store.loadRun('r1'))!;
         (first.run.input as { tags: string[] }).tags.push('mutated again');
         (first.instances[0]!.resumeData as { n: number }).n = 3;
+        (first.run.labels as Record<string, string>)['flowFile'] = 'mutated again.ts';
+        (first.instances[0]!.callInput as { n: number }).n = 3;
+        (first.instances[0]!.customContext as Record<string, string>)['tenant'] = 'mutated again';
+        ((await store.listRuns())[0]!.labels as Record<string, string>)['flowFile'] = 'mutated via list.ts';
         (first.results[0]!.value as { rows: number[] }).rows.push(4);
         ((await store.loadCheckpoint('r1', 'a'))!.value as { step: number }).step = 3;
         const second = (await store.loadRun('r1'))!;
         expect(second.run.input).toEqual({ tags: ['a'], when: new Date(0) });
         expect(second.instances[0]!.resumeData).toEqual({ n: 1 });
+        expect(second.run.labels).toEqual({ flowFile: 'etl.ts' });
+        expect((await store.getRun('r1'))?.labels).toEqual({ flowFile: 'etl.ts' });
+        expect(second.instances[0]!.callInput).toEqual({ n: 1 });
+        expect(second.instances[0]!.customContext).toEqual({ tenant: 'acme' });
         expect(second.results[0]!.value).toEqual({ rows: [1, 2] });
         expect((await store.loadCheckpoint('r1', 'a'))!.value).toEqual({ step: 1 });
       });
