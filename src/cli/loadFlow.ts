@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { FlowDefinitionError } from '../errors.ts';
 import type { Flow } from '../flow/types.ts';
 import type { Gate } from '../gates/defineGate.ts';
+import type { Listener } from '../listeners/types.ts';
 import { UsageError } from './command.ts';
 
 function isFlow(value: unknown): value is Flow {
@@ -16,10 +17,11 @@ function isFlow(value: unknown): value is Flow {
   );
 }
 
-/** What a flow file provides: the flow, and the readiness gates it exports as `gates` (if any). */
+/** What a flow file provides: the flow, and the gates and listeners it exports as `gates` and `listeners`. */
 export interface FlowModule {
   readonly flow: Flow;
   readonly gates: readonly Gate[];
+  readonly listeners: readonly Listener[];
 }
 
 /**
@@ -29,12 +31,15 @@ export interface FlowModule {
  */
 export async function loadFlowModule(file: string, cwd: string, exportName?: string): Promise<FlowModule> {
   const { flow, module } = await importFlow(file, cwd, exportName);
-  const gates = module.gates;
-  if (gates === undefined) return { flow, gates: [] };
+  const gates = module.gates ?? [];
   if (!Array.isArray(gates) || !gates.every((gate) => gate && typeof gate.prepare === 'function' && typeof gate.name === 'string')) {
     throw new UsageError(`'${file}' exports 'gates' that is not a list of gates.`, 'Export `const gates = [defineGate({ name, prepare })]`.');
   }
-  return { flow, gates };
+  const listeners = module.listeners ?? [];
+  if (!Array.isArray(listeners) || !listeners.every((listener) => listener !== null && typeof listener === 'object')) {
+    throw new UsageError(`'${file}' exports 'listeners' that is not a list of listener objects.`, 'Export `const listeners = [{ onTaskInstanceFailed: … }]`.');
+  }
+  return { flow, gates, listeners };
 }
 
 /** Like {@link loadFlowModule}, the flow only. */

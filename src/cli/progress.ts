@@ -22,9 +22,15 @@ function elapsed(ms: number): string {
  * Plain progress lines (not a TTY, or `--view lines`): one line per task-instance change that a
  * person cares about — starts, outcomes, retries, parking — and a summary at the end.
  */
-export function lineProgress(handle: FlowRunHandle, flowId: string, write: (text: string) => void, now: () => number): ProgressView {
+export function lineProgress(
+  handle: FlowRunHandle,
+  flowId: string,
+  write: (text: string) => void,
+  now: () => number,
+  verb = 'started',
+): ProgressView {
   const started = now();
-  write(`run ${handle.runId} of flow '${flowId}' started\n`);
+  write(`run ${handle.runId} of flow '${flowId}' ${verb}\n`);
   const unsubscribe = handle.subscribe((change: TaskInstanceChange) => {
     const { taskInstance: ti, state } = change;
     const at = `+${elapsed(now() - started)}`;

@@ -102,8 +102,11 @@ const RESOLVED: Promise<void> = Promise.resolve();
 
 type TimerAction = 'retry' | 'poke' | 'trigger' | 'trigger-timeout' | 'resume';
 
-/** Longest a scheduler turn runs before yielding to the event loop (timers, I/O, live views). */
-const TURN_BUDGET_MS = 8;
+/**
+ * Most attempts a scheduler turn starts before it yields to the event loop (timers, I/O, live
+ * views). Counted in work rather than time, so the number of turns is the same on every run.
+ */
+const TURN_BUDGET_STARTS = 256;
 
 /**
  * Drives one flow run: owns the flow-run actor and one task-instance actor per unfinished task
@@ -218,10 +221,29 @@ export class FlowRunner implements AttemptHost {
 
   start(): void {
     if (this.settings.store !== undefined) {
-      void this.#startDurable(this.settings.store).catch((error: unknown) => this.#failToStart(toError(error)));
+      this.#opened = this.#startDurable(this.settings.store).then(
+        () => {
+          this.#loading = false;
+        },
+        (error: unknown) => {
+          this.#loading = false;
+          this.#failToStart(toError(error));
+          throw error;
+        },
+      );
+      this.#opened.catch(() => {});
       return;
     }
+    this.#loading = false;
     this.#begin();
+  }
+
+  #loading = true;
+  #opened: Promise<void> = Promise.resolve();
+
+  /** Resolves when the run has been opened (created in, or restored from, its store). */
+  ready(): Promise<void> {
+    return this.#opened;
   }
 
   /** The run's first steps once it is known what it starts from. */
@@ -474,13 +496,18 @@ export class FlowRunner implements AttemptHost {
     this.#failToStart(error);
   }
 
-  /** Resolves once everything this run changed so far is in the store (immediately without one). */
-  persisted(): Promise<void> {
+  /**
+   * Resolves once everything this run changed so far is in the store (immediately without one)
+   * and the listeners have received every hook call so far.
+   */
+  async persisted(): Promise<void> {
+    await this.#opened;
     const persist = this.#persist;
-    if (persist === undefined) return Promise.resolve();
-    return persist.flush(this.settings.clock.now()).then(() => {
+    if (persist !== undefined) {
+      await persist.flush(this.settings.clock.now());
       if (persist.failure) throw persist.failure;
-    });
+    }
+    await this.#drainListeners();
   }
 
   /** Resolves when the run finishes, or when it cannot progress without `resumeTask`/`sendEvent`. */
@@ -674,7 +701,7 @@ export class FlowRunner implements AttemptHost {
       return;
     }
     this.turns++;
-    const started = performance.now();
+    const startsBefore = this.#startsTotal;
     let progressed = true;
     while (progressed && !this.#halted) {
       progressed = false;
@@ -715,7 +742,7 @@ export class FlowRunner implements AttemptHost {
         this.#waitingForSlot = [];
         this.#slotHead = 0;
       }
-      if (progressed && performance.now() - started > TURN_BUDGET_MS) {
+      if (progressed && this.#startsTotal - startsBefore >= TURN_BUDGET_STARTS) {
         void this.#persist?.flush(this.settings.clock.now());
         setImmediate(() => this.#requestTurn());
         return;
@@ -1030,7 +1057,10 @@ export class FlowRunner implements AttemptHost {
     controller.abort(reason);
   }
 
+  #startsTotal = 0;
+
   #startAttempt(instance: TaskInstance): void {
+    this.#startsTotal++;
     this.#transition(instance, { type: 'START', attempt: instance.context.attempt });
     const { clock } = this.settings;
     if (instance.startedAt === undefined) instance.startedAt = clock.now();
@@ -1618,6 +1648,9 @@ export class FlowRunner implements AttemptHost {
   }
 
   #instanceFor(key: string): TaskInstance {
+    if (this.#loading) {
+      throw new Error(`run '${this.runId}' is still being opened from its store; await handle.ready() before changing task instances`);
+    }
     const instance = this.#instances.get(key);
     if (instance !== undefined) return instance;
     const known = [...this.#instances.keys()].slice(0, 20).join(', ');

@@ -166,7 +166,15 @@ export interface FlowRunHandle {
   subscribe(observer: (change: TaskInstanceChange) => void): () => void;
   /** Counters of the scheduler's work so far, for tests and benchmarks. */
   stats(): FlowRunStats;
-  /** Resolves once everything the run changed so far is committed to its store (at once without one). */
+  /**
+   * Resolves when the run is open: created in its store, or restored from it (at once without a
+   * store). Rejects like `done` when it cannot be opened (e.g. `InputChangedError`).
+   */
+  ready(): Promise<void>;
+  /**
+   * Resolves once everything the run changed so far is committed to its store (at once without
+   * one) and listeners have received every hook call made so far.
+   */
   persisted(): Promise<void>;
   /**
    * Graceful shutdown: nothing new starts, running attempts are aborted with reason `'preempt'`
@@ -234,6 +242,7 @@ export function startFlow<TInput>(definition: Flow<TInput>, options: RunFlowOpti
     sendEvent: (key: string, payload?: unknown) => runner.sendEvent(key, payload),
     cancel: (reason?: string) => runner.cancel(reason),
     subscribe: (observer: (change: TaskInstanceChange) => void) => runner.subscribe(observer),
+    ready: () => runner.ready(),
     persisted: () => runner.persisted(),
     shutdown: (shutdownOptions?: { graceMs?: number }) => runner.shutdown(shutdownOptions?.graceMs ?? 10_000),
     stats: () =>

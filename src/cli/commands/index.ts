@@ -1,5 +1,8 @@
 import type { Command } from '../command.ts';
+import { clearCommand, setStateCommand } from './manual.ts';
+import { resumeCommand, resumeTaskCommand } from './resume.ts';
 import { runCommand } from './run.ts';
+import { statusCommand } from './status.ts';
 import { vizCommand } from './viz.ts';
 
 /**
@@ -8,5 +11,10 @@ import { vizCommand } from './viz.ts';
  */
 export const commands: readonly Command[] = [
   runCommand,
+  statusCommand,
+  resumeCommand,
+  resumeTaskCommand,
+  setStateCommand,
+  clearCommand,
   vizCommand,
 ];

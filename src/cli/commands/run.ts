@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { startFlow } from '../../runtime/runFlow.ts';
-import { useColor } from '../ansi.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { loadFlowModule } from '../loadFlow.ts';
-import { liveProgress, lineProgress } from '../progress.ts';
-import { runRecordToJson } from '../serialize.ts';
+import { parseConcurrency, parseGrace, runSession } from '../session.ts';
+import { openStore, storeOption } from '../storeOption.ts';
 
 function parseInput(text: string | undefined, cwd: string): unknown {
   if (text === undefined) return undefined;
@@ -28,73 +27,86 @@ function parseInput(text: string | undefined, cwd: string): unknown {
   }
 }
 
+/** Options `run`, `resume` and `resume-task` share. */
+export const sessionOptions = {
+  concurrency: { type: 'string', description: 'Most attempts running at once', default: '16', valueName: '<n>' },
+  store: storeOption,
+  grace: {
+    type: 'string',
+    description: 'On Ctrl-C/SIGTERM, ms running attempts get to finish or checkpoint before the process exits',
+    default: '10000',
+    valueName: '<ms>',
+  },
+  json: { type: 'boolean', description: 'Print the run record as JSON when it ends (no progress output)' },
+  view: {
+    type: 'string',
+    description: 'Progress display: live on a terminal, plain lines otherwise',
+    choices: ['auto', 'live', 'lines', 'none'],
+    default: 'auto',
+  },
+} as const;
+
 /** `taskmachine run <flow-file>`: runs the flow a file exports and shows its progress. */
 export const runCommand = defineCommand({
   name: 'run',
   summary: 'Run the flow exported by a .ts or .js file',
   description:
     'Imports the file (Node runs TypeScript directly) and runs the flow it exports by default (or\n' +
-    'the one named with --flow), with the readiness gates it exports as `gates`. Shows progress:\n' +
-    'a live view with the state colours on a terminal, plain lines otherwise. Exit code 0 when the\n' +
-    'run succeeds, 1 when it fails (or waits on a manual resume), 2 for a bad invocation or an\n' +
-    'invalid flow definition.',
+    'the one named with --flow), with the readiness gates and listeners it exports as `gates` and\n' +
+    '`listeners`. The run is kept in the store (.taskmachine/taskmachine.db by default), so a crash\n' +
+    "or Ctrl-C can be continued with 'taskmachine resume <runId>'. Shows a live view with the state\n" +
+    'colours on a terminal, plain lines otherwise. Exit code 0 when the run succeeds, 1 when it fails\n' +
+    '(or waits on a manual resume), 2 for a bad invocation or an invalid flow definition, 130/143\n' +
+    'when interrupted by SIGINT/SIGTERM.',
   args: [{ name: 'flowFile', description: 'File that exports the flow' }],
   options: {
     input: { type: 'string', description: "The run's input: JSON, or @file.json", valueName: '<json|@file>' },
-    concurrency: { type: 'string', description: 'Most attempts running at once', default: '16', valueName: '<n>' },
     flow: { type: 'string', description: 'Name of the export to run when the file exports several flows', valueName: '<name>' },
-    'run-id': { type: 'string', description: 'Id of the run (default: a random UUID)', valueName: '<id>' },
-    json: { type: 'boolean', description: 'Print the run record as JSON when it ends (no progress output)' },
-    view: {
+    'run-id': { type: 'string', description: 'Id of the run (default: a random UUID); an existing id is continued', valueName: '<id>' },
+    'on-input-change': {
       type: 'string',
-      description: 'Progress display: live on a terminal, plain lines otherwise',
-      choices: ['auto', 'live', 'lines', 'none'],
-      default: 'auto',
+      description: 'When --run-id exists with another input: raise an error, reuse its results, or reset it',
+      choices: ['raise', 'reuse', 'reset'],
+      default: 'raise',
     },
+    ...sessionOptions,
   },
   examples: [
     'taskmachine run examples/etl.ts',
     `taskmachine run examples/etl.ts --input '{"day":"2026-11-22"}' --concurrency 4`,
     'taskmachine run examples/fan-out.ts --json > run.json',
+    'taskmachine run examples/etl.ts --store memory',
   ],
   async run({ args, options, stdout, stderr, cwd }) {
-    const concurrency = Number(options.concurrency);
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new UsageError(`run: --concurrency must be a whole number ≥ 1, got '${options.concurrency}'.`);
-    }
+    const concurrency = parseConcurrency(options.concurrency, 'run');
+    const graceMs = parseGrace(options.grace, 'run');
     const input = parseInput(options.input, cwd);
-    const { flow: definition, gates } = await loadFlowModule(args.flowFile!, cwd, options.flow);
-    const handle = startFlow(definition, {
-      input,
-      concurrency,
-      gates,
-      ...(options['run-id'] !== undefined ? { runId: options['run-id'] } : {}),
-      log: (line) => stderr(`${line}\n`),
-    });
-    const isTTY = process.stdout.isTTY === true;
-    const view = options.json ? 'none' : options.view === 'auto' ? (isTTY ? 'live' : 'lines') : options.view;
-    const progress =
-      view === 'live'
-        ? liveProgress(handle, definition.id, stdout, Date.now, useColor(isTTY))
-        : view === 'lines'
-          ? lineProgress(handle, definition.id, stdout, Date.now)
-          : undefined;
-    let interrupted = false;
-    const onSignal = () => {
-      if (interrupted) process.exit(130);
-      interrupted = true;
-      stderr('\ninterrupted: cancelling the run (press Ctrl-C again to exit at once)\n');
-      handle.cancel('interrupted (SIGINT)');
-    };
-    process.on('SIGINT', onSignal);
+    const { flow: definition, gates, listeners } = await loadFlowModule(args.flowFile!, cwd, options.flow);
+    const store = openStore(options.store, cwd);
     try {
-      const record = await handle.settled();
-      progress?.stop(record);
-      if (options.json) stdout(`${runRecordToJson(record)}\n`);
-      if (interrupted) return 130;
-      return record.state === 'success' ? 0 : 1;
+      const flowFile = resolve(cwd, args.flowFile!);
+      const handle = startFlow(definition, {
+        input,
+        concurrency,
+        gates,
+        listeners,
+        store,
+        onInputChange: options['on-input-change'] as 'raise' | 'reuse' | 'reset',
+        labels: { flowFile, ...(options.flow !== undefined ? { flowExport: options.flow } : {}), startedFrom: relative(cwd, flowFile) },
+        ...(options['run-id'] !== undefined ? { runId: options['run-id'] } : {}),
+        log: (line) => stderr(`${line}\n`),
+      });
+      return await runSession(handle, {
+        flowId: definition.id,
+        json: options.json,
+        view: options.view,
+        graceMs,
+        durable: options.store !== 'memory',
+        stdout,
+        stderr,
+      });
     } finally {
-      process.off('SIGINT', onSignal);
+      await store.close();
     }
   },
 });

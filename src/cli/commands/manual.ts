@@ -1,0 +1,70 @@
+import { defineCommand } from '../command.ts';
+import { openStore, storeOption } from '../storeOption.ts';
+import { openStoredRun, pausedHandle } from '../storedRun.ts';
+
+const flowFileOption = {
+  type: 'string',
+  description: "The flow file, when the run does not record it (it was not started by 'taskmachine run')",
+  valueName: '<file>',
+} as const;
+
+/** `taskmachine set-state <runId> <taskKey> <state>`. */
+export const setStateCommand = defineCommand({
+  name: 'set-state',
+  summary: 'Set a stored task instance to success, failed or skipped by hand',
+  description:
+    'The change obeys the lifecycle machine (an illegal one is refused and changes nothing) and fires\n' +
+    "the flow file's listeners' manual hooks (msg manually_set_to_*). After a manual success, failed\n" +
+    "and upstream_failed downstream instances are cleared. Nothing runs: continue with 'taskmachine resume'.",
+  args: [
+    { name: 'runId', description: 'The run' },
+    { name: 'taskKey', description: "The task instance's key" },
+    { name: 'state', description: 'The new state', choices: ['success', 'failed', 'skipped'] },
+  ],
+  options: { store: storeOption, 'flow-file': flowFileOption },
+  examples: ['taskmachine set-state nightly load success'],
+  async run({ args, options, stdout, cwd }) {
+    const store = openStore(options.store, cwd);
+    try {
+      const { module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
+      const handle = pausedHandle(module, store, args.runId!);
+      await handle.ready();
+      const before = handle.taskInstance(args.taskKey!)?.state;
+      handle.setState(args.taskKey!, args.state as 'success' | 'failed' | 'skipped');
+      await handle.persisted();
+      stdout(`${args.taskKey}: ${before} → ${args.state}. Continue the run with: taskmachine resume ${args.runId}\n`);
+    } finally {
+      await store.close();
+    }
+  },
+});
+
+/** `taskmachine clear <runId> <taskKey>`. */
+export const clearCommand = defineCommand({
+  name: 'clear',
+  summary: 'Clear a stored task instance so it runs again',
+  description:
+    'The instance goes back to none (a running one through restarting → up_for_retry) with its retry\n' +
+    "budget renewed; no listener hook fires (as in Airflow). Nothing runs: continue with 'taskmachine resume'.",
+  args: [
+    { name: 'runId', description: 'The run' },
+    { name: 'taskKey', description: "The task instance's key" },
+  ],
+  options: { store: storeOption, 'flow-file': flowFileOption },
+  examples: ['taskmachine clear nightly load'],
+  async run({ args, options, stdout, cwd }) {
+    const store = openStore(options.store, cwd);
+    try {
+      const { module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
+      const handle = pausedHandle(module, store, args.runId!);
+      await handle.ready();
+      const before = handle.taskInstance(args.taskKey!)?.state;
+      handle.clear(args.taskKey!);
+      await handle.persisted();
+      const after = handle.taskInstance(args.taskKey!)?.state;
+      stdout(`${args.taskKey}: ${before} → ${after}. Continue the run with: taskmachine resume ${args.runId}\n`);
+    } finally {
+      await store.close();
+    }
+  },
+});

@@ -1,0 +1,90 @@
+import { allTaskInstanceStates } from '../../../machines/index.ts';
+import { defineCommand, UsageError } from '../command.ts';
+import { runRecordToJson } from '../serialize.ts';
+import { openStore, storeOption } from '../storeOption.ts';
+
+function time(ms: number | undefined): string {
+  return ms === undefined ? '-' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+}
+
+function duration(start: number | undefined, end: number | undefined): string {
+  if (start === undefined || end === undefined) return '-';
+  const ms = end - start;
+  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** `taskmachine status [runId]`: the stored runs, or one run's task instances. */
+export const statusCommand = defineCommand({
+  name: 'status',
+  summary: 'List stored runs, or show one run with its task instances',
+  args: [{ name: 'runId', description: 'The run to show (default: list the runs)', optional: true }],
+  options: {
+    store: storeOption,
+    json: { type: 'boolean', description: 'Print JSON' },
+    limit: { type: 'string', description: 'Most runs to list', default: '20', valueName: '<n>' },
+  },
+  examples: ['taskmachine status', 'taskmachine status nightly-2026-11-22 --json'],
+  async run({ args, options, stdout, cwd }) {
+    const store = openStore(options.store, cwd);
+    try {
+      if (args.runId === undefined) {
+        const limit = Number(options.limit);
+        if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`status: --limit must be a whole number ≥ 1, got '${options.limit}'.`);
+        const runs = await store.listRuns({ limit });
+        if (options.json) {
+          stdout(`${JSON.stringify(runs, null, 2)}\n`);
+          return;
+        }
+        if (runs.length === 0) {
+          stdout(`no runs in ${options.store}\n`);
+          return;
+        }
+        const rows = [['RUN', 'FLOW', 'STATE', 'STARTED', 'DURATION', 'TASKS']];
+        for (const run of runs) {
+          const counts = allTaskInstanceStates
+            .filter((state) => (run.taskCounts[state] ?? 0) > 0)
+            .map((state) => `${state} ${run.taskCounts[state]}`)
+            .join(', ');
+          rows.push([run.runId, run.flowId, run.state + (run.reason ? ` (${run.reason})` : ''), time(run.startedAt), duration(run.startedAt, run.endedAt), counts]);
+        }
+        stdout(`${table(rows)}\n`);
+        return;
+      }
+      const loaded = await store.loadRun(args.runId);
+      if (loaded === undefined) {
+        throw new UsageError(`there is no run '${args.runId}' in ${options.store}.`, "Run 'taskmachine status' to list the runs.");
+      }
+      const { run, instances } = loaded;
+      if (options.json) {
+        stdout(`${runRecordToJson({ ...run, tasks: Object.fromEntries(instances.map((i) => [i.key, i])) } as never)}\n`);
+        return;
+      }
+      const lines = [
+        `run ${run.runId} of flow '${run.flowId}': ${run.state}${run.reason ? ` (${run.reason})` : ''}`,
+        `started ${time(run.startedAt)}, ${run.endedAt ? `ended ${time(run.endedAt)}` : 'not finished'}${run.labels?.startedFrom ? `, from ${run.labels.startedFrom}` : ''}`,
+        '',
+      ];
+      const rows = [['TASK', 'STATE', 'ATTEMPTS', 'STARTED', 'DURATION', 'NOTE']];
+      for (const instance of instances) {
+        const note = instance.error
+          ? `${instance.error.name}: ${instance.error.message.split('\n')[0]}`
+          : instance.timer
+            ? `${instance.timer.action} at ${time(instance.timer.deadline)}`
+            : instance.parked
+              ? instance.state === 'checkpointed'
+                ? `waiting: taskmachine resume-task ${run.runId} ${instance.key}`
+                : 'waiting for an event'
+              : '';
+        rows.push([instance.key, instance.state, `${instance.attempt}/${instance.maxAttempts}`, time(instance.startedAt), duration(instance.startedAt, instance.endedAt), note]);
+      }
+      stdout(`${lines.join('\n')}${table(rows)}\n`);
+    } finally {
+      await store.close();
+    }
+  },
+});

@@ -1,0 +1,44 @@
+import { isAbsolute, resolve } from 'node:path';
+import { startFlow, type FlowRunHandle, type RunFlowOptions } from '../runtime/runFlow.ts';
+import type { Store, StoredRun } from '../stores/index.ts';
+import { UsageError } from './command.ts';
+import { loadFlowModule, type FlowModule } from './loadFlow.ts';
+
+/** Finds a stored run and the flow file it was started from (recorded in its labels by `run`). */
+export async function openStoredRun(
+  store: Store,
+  runId: string,
+  cwd: string,
+  flowFileOverride: string | undefined,
+  storePath: string,
+): Promise<{ run: StoredRun; module: FlowModule }> {
+  const run = await store.getRun(runId);
+  if (run === undefined) {
+    const recent = await store.listRuns({ limit: 5 });
+    throw new UsageError(
+      `there is no run '${runId}' in ${storePath}.`,
+      recent.length ? `Recent runs: ${recent.map((r) => r.runId).join(', ')}. Run 'taskmachine status' to list them.` : "Run 'taskmachine status' to list the runs.",
+    );
+  }
+  const file = flowFileOverride ?? run.labels?.flowFile;
+  if (file === undefined) {
+    throw new UsageError(`run '${runId}' does not record its flow file (it was not started by 'taskmachine run').`, 'Pass it with --flow-file <file>.');
+  }
+  const module = await loadFlowModule(isAbsolute(file) ? file : resolve(cwd, file), cwd, run.labels?.flowExport);
+  if (module.flow.id !== run.flowId) {
+    throw new UsageError(`'${file}' defines flow '${module.flow.id}', but run '${runId}' is of flow '${run.flowId}'.`, 'Pass the right file with --flow-file <file>.');
+  }
+  return { run, module };
+}
+
+/** A handle on a stored run that applies manual changes without running anything. */
+export function pausedHandle(module: FlowModule, store: Store, runId: string): FlowRunHandle {
+  return startFlow(module.flow, {
+    store,
+    runId,
+    resume: true,
+    listeners: module.listeners,
+    paused: true,
+    log: () => {},
+  } as RunFlowOptions);
+}
