@@ -141,8 +141,10 @@ export function summary(record: FlowRunRecord, ms: number, color: boolean): stri
     .map((state) => paintState(state, `${state} ${counts.get(state)}`, color))
     .join(', ');
   const outcome =
-    record.state === 'running'
-      ? `run ${record.runId} is waiting on ${record.waitingOn.join(', ')} (resume or send an event to continue)`
-      : `run ${record.runId} ${record.state}${record.reason ? ` (${record.reason})` : ''} in ${elapsed(ms)}`;
+    record.state !== 'running' && record.state !== 'queued'
+      ? `run ${record.runId} ${record.state}${record.reason ? ` (${record.reason})` : ''} in ${elapsed(ms)}`
+      : record.waitingOn.length > 0
+        ? `run ${record.runId} is waiting on ${record.waitingOn.join(', ')} (resume or send an event to continue)`
+        : `run ${record.runId} stopped before it finished`;
   return `${outcome}: ${states}\n${failed.length ? `${failed.join('\n')}\n` : ''}`;
 }

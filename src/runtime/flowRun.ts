@@ -668,6 +668,9 @@ export class FlowRunner implements AttemptHost {
     this.#onQuiet = undefined;
     await this.persisted();
     await this.#drainListeners();
+    // Whatever still happens in this process (an attempt that ignored the grace period) is not
+    // written: the store keeps the state as of the shutdown, and a resume takes it from there.
+    this.#persist = undefined;
     return this.snapshot();
   }
 
@@ -1322,9 +1325,11 @@ export class FlowRunner implements AttemptHost {
    */
   #setTimer(instance: TaskInstance, ms: number, action: TimerAction): void {
     this.#clearTimer(instance);
-    this.#timers++;
     instance.timerInfo = { deadline: this.settings.clock.now() + ms, action };
     this.#persist?.touch(instance);
+    // Shutting down: the deadline is stored for the resumed run, nothing fires in this process.
+    if (this.#shuttingDown) return;
+    this.#timers++;
     instance.timer = this.settings.clock.setTimeout(() => {
       instance.timer = undefined;
       instance.timerInfo = undefined;

@@ -1,0 +1,85 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = fileURLToPath(new URL('../../bin/taskmachine.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'taskmachine-cli-'));
+const store = join(dir, 'runs.db');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(...args: string[]) {
+  const result = spawnSync(process.execPath, [bin, ...args, '--store', store], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('CLI on stored runs', () => {
+  it('a checkpointed run: run exits 1 waiting, status shows it, set-state/clear obey the machine, resume-task finishes it', () => {
+    const first = cli('run', 'test/fixtures/checkpoint-flow.ts', '--run-id', 'cp');
+    expect(first.code).toBe(1);
+    expect(first.stdout).toContain('run cp is waiting on train');
+    expect(first.stdout).toContain('taskmachine resume-task cp train');
+
+    const status = cli('status', 'cp');
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/^train\s+checkpointed\s+1\/1 .*waiting: taskmachine resume-task cp train$/m);
+
+    const list = cli('status', '--json');
+    expect(JSON.parse(list.stdout).map((run: { runId: string }) => run.runId)).toContain('cp');
+
+    const illegal = cli('set-state', 'cp', 'train', 'running');
+    expect(illegal.code).toBe(2);
+    expect(illegal.stderr).toContain('--');
+
+    expect(cli('set-state', 'cp', 'evaluate', 'skipped')).toMatchObject({ code: 0, stdout: expect.stringContaining('evaluate: none → skipped') });
+    const again = cli('set-state', 'cp', 'evaluate', 'skipped');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("event SET_STATE is not legal in state 'skipped'");
+    expect(cli('clear', 'cp', 'evaluate')).toMatchObject({ code: 0, stdout: expect.stringContaining('evaluate: skipped → none') });
+
+    const resumed = cli('resume-task', 'cp', 'train');
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toContain('run cp of flow \'checkpointing\' resumed');
+    expect(resumed.stdout).toContain('listener: train success');
+    expect(cli('status', 'cp').stdout).toMatch(/^evaluate\s+success/m);
+  });
+
+  it('unknown runs and tasks are clear errors', () => {
+    expect(cli('status', 'nope')).toMatchObject({ code: 2, stderr: expect.stringContaining("there is no run 'nope'") });
+    expect(cli('resume', 'nope')).toMatchObject({ code: 2 });
+    cli('run', 'test/fixtures/checkpoint-flow.ts', '--run-id', 'cp2');
+    expect(cli('clear', 'cp2', 'ghost')).toMatchObject({ code: 1, stderr: expect.stringContaining("has no task instance 'ghost'") });
+  });
+
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`${signal} shuts down gracefully: the running task checkpoints on 'preempt', exit ${code}, resume finishes the run`, async () => {
+      const runId = `slow-${signal}`;
+      const child = spawn(process.execPath, [bin, 'run', 'test/fixtures/slow-flow.ts', '--run-id', runId, '--store', store, '--grace', '5000'], {
+        cwd: root,
+        env: { ...process.env, NO_COLOR: '1' },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (chunk) => {
+          stdout += chunk;
+          if (stdout.includes('long: started')) resolve();
+        });
+      });
+      child.kill(signal);
+      expect(await exited).toBe(code);
+      expect(stderr).toContain(`taskmachine resume ${runId}`);
+      expect(cli('status', runId).stdout).toMatch(/^long\s+checkpointed/m);
+      const resumed = cli('resume', runId, '--json');
+      expect(resumed.code).toBe(0);
+      const record = JSON.parse(resumed.stdout);
+      expect(record.tasks.long).toMatchObject({ state: 'success', attempts: 1, result: 'finished from step 3' });
+      expect(record.tasks.after.result).toBe('after: finished from step 3');
+    });
+  }
+});
