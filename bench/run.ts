@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 interface Sample {
   scenario: string;
   tasks: number;
+  tasksPerSecond: number;
+  diskBytesPerTask: number | null;
   elapsedMs: number;
   usPerTask: number;
   peakRssBytesPerTask: number;
@@ -22,6 +24,9 @@ const cases: Array<{ label: string; scenario: string; tasks: number }> = [
   { label: '(b) runFlow, 10k independent no-op tasks', scenario: 'independent', tasks: 10_000 },
   { label: '(c) runFlow, layered DAG, 10k no-op tasks, 2 upstreams each', scenario: 'layered', tasks: 10_000 },
   { label: '(c) runFlow, layered DAG, 100k no-op tasks, 2 upstreams each', scenario: 'layered', tasks: 100_000 },
+  { label: '(d) durable: memoryStore, 10k independent no-op tasks', scenario: 'durable-memory', tasks: 10_000 },
+  { label: "(d) durable: sqliteStore 'full' (group commit), 10k no-op tasks", scenario: 'durable-sqlite-full', tasks: 10_000 },
+  { label: "(d) durable: sqliteStore 'normal', 10k no-op tasks", scenario: 'durable-sqlite-normal', tasks: 10_000 },
 ];
 
 function median(values: number[]): number {
@@ -40,6 +45,8 @@ function measure(scenario: string, tasks: number): Sample {
     scenario,
     tasks,
     elapsedMs: pick('elapsedMs'),
+    tasksPerSecond: pick('tasksPerSecond'),
+    diskBytesPerTask: samples[0]!.diskBytesPerTask === null ? null : pick('diskBytesPerTask'),
     usPerTask: pick('usPerTask'),
     peakRssBytesPerTask: pick('peakRssBytesPerTask'),
     retainedBytesPerTask: samples[0]!.retainedBytesPerTask === null ? null : pick('retainedBytesPerTask'),
@@ -54,23 +61,27 @@ const rows = results.map((r) => ({
   ratioToRawXState: r.usPerTask / baseline,
 }));
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+const durableMemory = rows.find((r) => r.scenario === 'durable-memory')!;
+const durableFull = rows.find((r) => r.scenario === 'durable-sqlite-full')!;
 const report = {
   date: new Date().toISOString(),
   machine,
   rounds,
   results: rows,
   scaling100kVs10k: rows[3]!.usPerTask / layered10k,
+  sqliteFullVsMemoryStore: durableFull.tasksPerSecond / durableMemory.tasksPerSecond,
 };
 mkdirSync(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
 writeFileSync(new URL('./results/latest.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
 
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 console.log(`Machine: ${machine}; median of ${rounds} rounds, each scenario in a fresh process.\n`);
-console.log('| scenario | tasks | µs / task | × raw XState | peak RSS / task | retained heap / task |');
-console.log('|---|---:|---:|---:|---:|---:|');
+console.log('| scenario | tasks | µs / task | tasks / s | × raw XState | peak RSS / task | retained heap / task | disk / task |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
   console.log(
-    `| ${r.label} | ${r.tasks.toLocaleString('en')} | ${fmt(r.usPerTask)} | ${fmt(r.ratioToRawXState, 2)} | ${fmt(r.peakRssBytesPerTask / 1024, 2)} KB | ${r.retainedBytesPerTask === null ? 'n/a' : `${fmt(r.retainedBytesPerTask, 0)} B`} |`,
+    `| ${r.label} | ${r.tasks.toLocaleString('en')} | ${fmt(r.usPerTask)} | ${Math.round(r.tasksPerSecond).toLocaleString('en')} | ${fmt(r.ratioToRawXState, 2)} | ${fmt(r.peakRssBytesPerTask / 1024, 2)} KB | ${r.retainedBytesPerTask === null ? 'n/a' : `${fmt(r.retainedBytesPerTask, 0)} B`} | ${r.diskBytesPerTask === null ? '-' : `${fmt(r.diskBytesPerTask, 0)} B`} |`,
   );
 }
 console.log(`\nPer-task cost at 100k vs 10k (layered): ${fmt(report.scaling100kVs10k, 2)}×`);
+console.log(`Durable throughput, sqlite 'full' vs memoryStore: ${fmt(report.sqliteFullVsMemoryStore, 2)}×`);

@@ -2,7 +2,11 @@
 // Usage: node bench/scenarios.ts <scenario> <tasks>
 import { createActor } from 'xstate';
 import { taskInstanceMachine } from '../machines/index.ts';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { flow, runFlow, type Flow } from '../src/index.ts';
+import { memoryStore, sqliteStore, type Store } from '../src/stores/index.ts';
 
 const noop = () => undefined;
 
@@ -46,9 +50,18 @@ async function main(): Promise<void> {
   }
   const rssBefore = process.memoryUsage.rss();
   let definition: Flow | undefined;
+  let store: Store | undefined;
+  let dbDir: string | undefined;
   if (scenario === 'independent') definition = independentFlow(tasks);
   else if (scenario === 'layered') definition = layeredFlow(tasks);
-  else if (scenario !== 'raw-xstate') throw new Error(`unknown scenario '${scenario}'`);
+  else if (scenario === 'durable-memory') {
+    definition = independentFlow(tasks);
+    store = memoryStore();
+  } else if (scenario === 'durable-sqlite-full' || scenario === 'durable-sqlite-normal') {
+    definition = independentFlow(tasks);
+    dbDir = mkdtempSync(join(tmpdir(), 'taskmachine-bench-'));
+    store = sqliteStore({ path: join(dbDir, 'bench.db'), durability: scenario.endsWith('full') ? 'full' : 'normal' });
+  } else if (scenario !== 'raw-xstate') throw new Error(`unknown scenario '${scenario}'`);
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
   const heapBefore = process.memoryUsage().heapUsed;
@@ -57,7 +70,7 @@ async function main(): Promise<void> {
   if (definition === undefined) {
     rawXState(tasks);
   } else {
-    const run = await runFlow(definition, { concurrency: 16 });
+    const run = await runFlow(definition, { concurrency: 16, ...(store ? { store, runId: 'bench' } : {}) });
     if (run.state !== 'success') throw new Error(`run ended ${run.state} (${run.reason})`);
     keep = run;
   }
@@ -68,8 +81,17 @@ async function main(): Promise<void> {
   // (the flow definition was allocated before `heapBefore`).
   const retainedBytesPerTask = gc ? (process.memoryUsage().heapUsed - heapBefore) / tasks : null;
   void keep;
+  let diskBytesPerTask: number | null = null;
+  if (store !== undefined) await store.close();
+  if (dbDir !== undefined) {
+    const bytes = readdirSync(dbDir).reduce((sum, file) => sum + statSync(join(dbDir!, file)).size, 0);
+    diskBytesPerTask = bytes / tasks;
+    rmSync(dbDir, { recursive: true, force: true });
+  }
   const result = {
     scenario,
+    tasksPerSecond: tasks / (elapsedMs / 1000),
+    diskBytesPerTask,
     tasks,
     elapsedMs,
     usPerTask: (elapsedMs * 1000) / tasks,
