@@ -45,13 +45,15 @@ export function defineDecorator<TParams extends Record<string, unknown>>(
   return factory;
 }
 
+const NO_DECORATORS: readonly Decorator[] = Object.freeze([]);
+
 /** Checks a task's decorators; returns one problem per mistake. */
 export function checkDecorators(
   task: { id: string; kind: string },
   decorators: unknown,
 ): { decorators: readonly Decorator[]; problems: FlowDefinitionProblem[] } {
   const problems: FlowDefinitionProblem[] = [];
-  if (decorators === undefined) return { decorators: [], problems };
+  if (decorators === undefined) return { decorators: NO_DECORATORS, problems };
   if (!Array.isArray(decorators)) {
     problems.push({ taskId: task.id, message: 'decorators must be an array, e.g. decorators: [retry({ times: 3 })]' });
     return { decorators: [], problems };

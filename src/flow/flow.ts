@@ -64,6 +64,8 @@ export interface FlowBuilder<TInput = any> {
 const ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/;
 const HINT_KEY_PATTERN = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.\/-]+$/;
 const EMPTY_HINTS: Readonly<Record<string, unknown>> = Object.freeze({});
+/** Shared by every task whose decorators publish nothing at definition time (no Map per task). */
+const NOTHING_PUBLISHED: PublishedValues = new Map();
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'after',
   'trigger',
@@ -200,7 +202,10 @@ function compile(flowId: string, drafts: DraftTask[], problems: FlowDefinitionPr
     const { decorators, problems: decoratorProblems } = checkDecorators({ id: taskId, kind: draft.kind }, options.decorators);
     problems.push(...decoratorProblems);
     const policy = mergePolicies(options, decorators);
-    const published = decoratorProblems.length === 0 ? runStepInit(flowId, taskId, decorators, policy.retries, problems) : new Map();
+    const published =
+      decoratorProblems.length === 0 && decorators.some((d) => d.definition.hooks.stepInit !== undefined)
+        ? runStepInit(flowId, taskId, decorators, policy.retries, problems)
+        : NOTHING_PUBLISHED;
     const after = options.after === undefined ? [] : Array.isArray(options.after) ? options.after : [options.after];
     if (draft.kind === 'subtask' && after.length > 0) {
       problems.push({ taskId, message: "a subtask has no upstreams ('after'): it runs when called" });

@@ -30,10 +30,11 @@ export class AttemptContext implements TaskContext {
   readonly customContext: Readonly<Record<string, string>>;
   readonly resumeData: unknown;
   readonly event: unknown;
-  readonly checkpoint: TaskCheckpoint;
-  readonly log: (...parts: unknown[]) => void;
   readonly #host: AttemptHost;
   readonly #run: AttemptRun;
+  // Made on first use: most attempts never log or checkpoint.
+  #checkpoint: TaskCheckpoint | undefined;
+  #log: ((...parts: unknown[]) => void) | undefined;
 
   constructor(host: AttemptHost, run: AttemptRun, customContext: Readonly<Record<string, string>>) {
     const instance = run.instance;
@@ -50,12 +51,22 @@ export class AttemptContext implements TaskContext {
     this.customContext = customContext;
     this.resumeData = instance.resumeData;
     this.event = instance.eventPayload;
-    this.checkpoint = Object.freeze({
+    Object.freeze(this);
+  }
+
+  get checkpoint(): TaskCheckpoint {
+    const host = this.#host;
+    const run = this.#run;
+    return (this.#checkpoint ??= Object.freeze({
       load: () => host.loadCheckpoint(run),
       save: (value: unknown) => host.saveCheckpoint(run, value),
-    });
-    this.log = (...parts: unknown[]) => host.log(run, parts);
-    Object.freeze(this);
+    }));
+  }
+
+  get log(): (...parts: unknown[]) => void {
+    const host = this.#host;
+    const run = this.#run;
+    return (this.#log ??= (...parts: unknown[]) => host.log(run, parts));
   }
 
   get signal(): AbortSignal {

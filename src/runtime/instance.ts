@@ -8,8 +8,12 @@ export class AttemptRun {
   settled = false;
   /** Set when a manual change abandoned the attempt: its outcome is never applied. */
   discarded = false;
+  #published: Map<string, Map<string, unknown>> | undefined = undefined;
   /** Attempt-scoped values published by decorators (invisible to other attempts and instances). */
-  readonly published: Map<string, Map<string, unknown>> = new Map();
+  get published(): Map<string, Map<string, unknown>> {
+    // Made on first use: attempts of undecorated tasks never need one.
+    return (this.#published ??= new Map());
+  }
   /** The checkpoint read of this attempt (one store read per attempt at most). */
   checkpointLoad: Promise<unknown> | undefined = undefined;
   /** The system context decorator hooks of this attempt share. */
