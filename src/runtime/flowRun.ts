@@ -947,6 +947,9 @@ export class FlowRunner implements AttemptHost {
     for (const downstream of task.downstream) this.#counts[downstream]!.total += instances.length - 1;
     for (const instance of instances) {
       this.#instances.set(instance.key, instance);
+      // Stored now, in the batch that deletes the placeholder: a crash must not lose the
+      // instances that were not scheduled yet.
+      this.#persist?.touch(instance);
       this.#enqueueReady(instance);
     }
   }
@@ -1724,11 +1727,17 @@ export class FlowRunner implements AttemptHost {
     this.#enqueueReady(child);
   }
 
+  /**
+   * The checkpoint as earlier attempts left it: read once per attempt (from the store, or the
+   * in-memory value), before this attempt's first save, so `load()` means the same with and
+   * without a store.
+   */
   loadCheckpoint(run: AttemptRun): Promise<unknown> {
     const persist = this.#persist;
-    if (persist === undefined) return Promise.resolve(run.instance.checkpoint);
-    // One read per attempt at most.
-    run.checkpointLoad ??= persist.store.loadCheckpoint(this.runId, run.instance.key).then((stored) => stored?.value);
+    run.checkpointLoad ??=
+      persist === undefined
+        ? Promise.resolve(run.instance.checkpoint)
+        : persist.store.loadCheckpoint(this.runId, run.instance.key).then((stored) => stored?.value);
     return run.checkpointLoad;
   }
 
@@ -1737,6 +1746,7 @@ export class FlowRunner implements AttemptHost {
       this.settings.log(`[${run.instance.key}#${run.attempt}] checkpoint.save ignored: the attempt has already ended`);
       return;
     }
+    if (run.checkpointLoad === undefined) await this.loadCheckpoint(run).catch(() => undefined);
     run.instance.checkpoint = value;
     const persist = this.#persist;
     if (persist !== undefined) {
