@@ -89,6 +89,9 @@ interface RunOutcome {
   /** Final stored state and result of every instance. */
   readonly stored: Record<string, { state: string; result: unknown }>;
   readonly runState: string;
+  /** Transitions of the run's log by event type (RETRY, CHECKPOINT, RESUME, …), and checkpoints stored. */
+  readonly events: Record<string, number>;
+  readonly checkpoints: number;
   /** What the last child printed (`done {…}`). */
   readonly reported: { state: string; tasks: Record<string, unknown> };
 }
@@ -176,7 +179,7 @@ async function crashScenario(seed: number): Promise<Scenario> {
       if (killsThisRun < MAX_KILLS) {
         if (random() < 0.15) {
           // A point in time since the spawn: often during start-up, restore or recovery.
-          const ms = Math.floor(random() * 600);
+          const ms = Math.floor(random() * 400);
           plan = `${ms} ms after spawn`;
           const deadline = performance.now() + ms;
           while (child.alive() && performance.now() < deadline) await tick();
@@ -233,11 +236,17 @@ async function crashScenario(seed: number): Promise<Scenario> {
 
     const final = sqliteStore({ path: db });
     const loaded = (await final.loadRun(runId))!;
+    const events: Record<string, number> = {};
+    for (const t of await final.readTransitionLog(runId)) events[t.event] = (events[t.event] ?? 0) + 1;
+    let checkpoints = 0;
+    for (const instance of loaded.instances) if ((await final.loadCheckpoint(runId, instance.key)) !== undefined) checkpoints++;
     await final.close();
     const results = new Map(loaded.results.map((r) => [r.key, r.value]));
     scenario.runs.push({
       runId,
       runState: loaded.run.state,
+      events,
+      checkpoints,
       stored: Object.fromEntries(loaded.instances.map((i) => [i.key, { state: i.state, result: results.get(i.key) }])),
       reported: JSON.parse(done.slice('done '.length)) as RunOutcome['reported'],
     });
@@ -247,7 +256,8 @@ async function crashScenario(seed: number): Promise<Scenario> {
     `crash test: seed ${seed}, ${scenario.instances} task instances per run, ${scenario.runs.length} run(s), ` +
       `${scenario.kills} kills in ${scenario.processes} child processes (${scenario.killsAfterProgress} after the child had executed tasks, ` +
       `${scenario.killsInterruptingAttempts} leaving attempts running in the store), ${scenario.executions} executions, ` +
-      `${scenario.seconds.toFixed(1)} s\n  ${scenario.schedule.join('\n  ')}`,
+      `${scenario.seconds.toFixed(1)} s\n  ${scenario.schedule.join('\n  ')}\n  ` +
+      scenario.runs.map((run) => `${run.runId}: ${run.checkpoints} task checkpoints stored, transitions ${JSON.stringify(run.events)}`).join('\n  '),
   );
   return scenario;
 }
@@ -265,6 +275,15 @@ describe('crash test: kill -9 at random points, resume until done', () => {
     expect(scenario.instances).toBeGreaterThanOrEqual(200);
     expect(scenario.killsAfterProgress, `seed ${seed}`).toBeGreaterThanOrEqual(MIN_KILLS);
     expect(scenario.childFailures, `seed ${seed}`).toEqual([]);
+  });
+
+  it('every run went through retries, task checkpoints and TaskCheckpointed with auto-resume', () => {
+    for (const run of scenario.runs) {
+      expect(run.events['RETRY'] ?? 0, run.runId).toBeGreaterThan(0);
+      expect(run.events['CHECKPOINT'] ?? 0, run.runId).toBeGreaterThan(0);
+      expect(run.events['RESUME'] ?? 0, run.runId).toBeGreaterThan(0);
+      expect(run.checkpoints, run.runId).toBeGreaterThan(0);
+    }
   });
 
   it('no task instance that the store had as finished ran again in a later child', () => {

@@ -1,0 +1,203 @@
+// Graceful shutdown: running attempts are aborted with reason 'preempt'; one that answers with
+// TaskCheckpointed is stored `checkpointed` with its progress and picks up from it after
+// `resume: true`; one that fails, or ignores the grace period, stays `running` in the store and
+// counts as an interrupted attempt on resume.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTestClock } from '../../src/runtime/clock.ts';
+import { ctx, flow, startFlow, TaskCheckpointed, type TaskInstanceHookArgs } from '../../src/index.ts';
+import { memoryStore, sqliteStore, type Store } from '../../src/stores/index.ts';
+import { instrument, recordProblems } from './fixtures/storeChecks.ts';
+
+const quiet = { log: () => {} };
+const dir = mkdtempSync(join(tmpdir(), 'taskmachine-shutdown-'));
+const opened: Store[] = [];
+afterAll(async () => {
+  for (const store of opened) await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const stores: Array<[string, () => Store]> = [
+  ['memoryStore', () => memoryStore()],
+  [
+    'sqliteStore',
+    () => {
+      const store = sqliteStore({ path: join(dir, `${opened.length}.db`) });
+      opened.push(store);
+      return store;
+    },
+  ],
+];
+
+/** Resolves when `n` calls of the returned function have been made. */
+function countdown(n: number): { tick: () => void; reached: Promise<void> } {
+  let resolve!: () => void;
+  const reached = new Promise<void>((r) => (resolve = r));
+  let left = n;
+  return {
+    tick: () => {
+      if (--left === 0) resolve();
+    },
+    reached,
+  };
+}
+
+describe.each(stores)('graceful shutdown (%s)', (_name, makeStore) => {
+  it("aborts running attempts with 'preempt'; TaskCheckpointed(progress) is stored and resumed from; other attempts count as interrupted", async () => {
+    const inner = makeStore();
+    const clock = createTestClock(1_000_000);
+    const reasons: Record<string, unknown> = {};
+    const executions: Array<{ key: string; attempt: number; resumeData: unknown }> = [];
+    const started = countdown(4);
+    let releaseLingering!: (value: string) => void;
+    const lingeringResult = new Promise<string>((resolve) => (releaseLingering = resolve));
+    let lingeringSettled!: () => void;
+    const lingeringDone = new Promise<void>((resolve) => (lingeringSettled = resolve));
+
+    /** Runs until aborted; then answers the way `answer` says. */
+    const untilAborted = async (answer: (reason: unknown) => never | Promise<never>) => {
+      const c = ctx()!;
+      await new Promise<void>((resolve) => c.signal.addEventListener('abort', () => resolve()));
+      reasons[c.taskKey] = c.signal.reason;
+      return answer(c.signal.reason);
+    };
+    const definition = flow('export', (f) => {
+      const early = f.task('early', () => {
+        executions.push({ key: 'early', attempt: ctx()!.attempt, resumeData: ctx()!.resumeData });
+        return 'early result';
+      });
+      const slow = f.task(
+        'slow',
+        async () => {
+          const c = ctx()!;
+          executions.push({ key: 'slow', attempt: c.attempt, resumeData: c.resumeData });
+          if (c.resumeData !== undefined) return `slow resumed at row ${(c.resumeData as { row: number }).row}`;
+          started.tick();
+          return untilAborted(() => {
+            throw new TaskCheckpointed({ row: 1200 });
+          });
+        },
+        { resumeAfter: 1_000, after: [early] },
+      );
+      f.task(
+        'copy',
+        async () => {
+          const c = ctx()!;
+          executions.push({ key: 'copy', attempt: c.attempt, resumeData: c.resumeData });
+          if (c.resumeData !== undefined) return `copy resumed at file ${(c.resumeData as { file: string }).file}`;
+          started.tick();
+          return untilAborted(() => {
+            throw new TaskCheckpointed({ file: 'b.csv' });
+          });
+        },
+        { after: [early] },
+      );
+      f.task(
+        'stubborn',
+        async () => {
+          const c = ctx()!;
+          executions.push({ key: 'stubborn', attempt: c.attempt, resumeData: c.resumeData });
+          if (c.attempt > 1) return 'stubborn done';
+          started.tick();
+          return untilAborted(() => {
+            throw new Error('did not save anything');
+          });
+        },
+        { retries: 1, after: [early] },
+      );
+      f.task(
+        'lingering',
+        async () => {
+          const c = ctx()!;
+          executions.push({ key: 'lingering', attempt: c.attempt, resumeData: c.resumeData });
+          if (c.attempt > 1) return 'lingering done';
+          started.tick();
+          // Ignores the abort and ends only after the grace period.
+          try {
+            return await lingeringResult;
+          } finally {
+            queueMicrotask(lingeringSettled);
+          }
+        },
+        { retries: 1, after: [early] },
+      );
+      f.task('after-slow', ({ upstream }) => `${upstream.slow as string}, then more`, { after: [slow] });
+    });
+
+    const first = startFlow(definition, { store: inner, runId: 'export', clock, concurrency: 4, ...quiet });
+    await started.reached;
+    const record = await first.shutdown({ graceMs: 30 });
+    expect(record.state).toBe('running');
+    expect(reasons).toEqual({ slow: 'preempt', copy: 'preempt', stubborn: 'preempt' });
+
+    const stored = async () => new Map((await inner.loadRun('export'))!.instances.map((i) => [i.key, i]));
+    const atShutdown = await stored();
+    expect(atShutdown.get('early')).toMatchObject({ state: 'success' });
+    expect(atShutdown.get('slow')).toMatchObject({ state: 'checkpointed', attempt: 1, resumeData: { row: 1200 }, timer: { deadline: 1_001_000, action: 'resume' } });
+    expect(atShutdown.get('copy')).toMatchObject({ state: 'checkpointed', attempt: 1, resumeData: { file: 'b.csv' }, parked: true, timer: undefined });
+    expect(atShutdown.get('stubborn')).toMatchObject({ state: 'running', attempt: 1 });
+    expect(atShutdown.get('lingering')).toMatchObject({ state: 'running', attempt: 1 });
+    expect(atShutdown.has('after-slow')).toBe(false);
+    expect(await recordProblems(inner, 'export')).toEqual([]);
+
+    // The attempt that ignored the grace period ends later: nothing of it is written.
+    const logBefore = await inner.readTransitionLog('export');
+    releaseLingering('too late');
+    await lingeringDone;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(await inner.readTransitionLog('export')).toEqual(logBefore);
+    expect((await stored()).get('lingering')).toMatchObject({ state: 'running', attempt: 1 });
+
+    // Resume (a new "process"): interrupted attempts fail as infrastructure and are retried;
+    // `slow` resumes at its stored deadline, `copy` when asked; `early` never runs again.
+    const { store, calls } = instrument(inner);
+    const failed: TaskInstanceHookArgs[] = [];
+    const checkpointed: string[] = [];
+    executions.length = 0;
+    const second = startFlow(definition, {
+      store,
+      runId: 'export',
+      resume: true,
+      clock,
+      listeners: [
+        { onTaskInstanceFailed: (args) => void failed.push(args) },
+        { onTaskInstanceCheckpointed: ({ taskInstance }) => void checkpointed.push(taskInstance.key) },
+      ],
+      ...quiet,
+    });
+    await clock.advance(0);
+    expect(failed.map((f) => [f.taskInstance.key, f.previousState, f.msg, f.failureDetails])).toEqual([
+      ['stubborn', 'running', 'up_for_retry', { kind: 'infrastructure', attempt: 1, willRetry: true }],
+      ['lingering', 'running', 'up_for_retry', { kind: 'infrastructure', attempt: 1, willRetry: true }],
+    ]);
+    expect(second.taskInstance('stubborn')).toMatchObject({ state: 'success', attempts: 2, result: 'stubborn done' });
+    expect(second.taskInstance('lingering')).toMatchObject({ state: 'success', attempts: 2, result: 'lingering done' });
+    expect(second.taskInstance('slow')!.state).toBe('checkpointed');
+    await clock.advance(999);
+    expect(second.taskInstance('slow')!.state).toBe('checkpointed');
+    await clock.advance(1);
+    expect(second.taskInstance('slow')).toMatchObject({ state: 'success', attempts: 1, result: 'slow resumed at row 1200' });
+    // (Not `await second.settled()`: called once the run already waits, it never resolves — see
+    // settled.test.ts.) The clock's advance has let every turn run.
+    expect(second.snapshot().waitingOn).toEqual(['copy']);
+    expect(second.taskInstance('copy')!.state).toBe('checkpointed');
+    second.resumeTask('copy');
+    const run = await second.done;
+    expect(run.state).toBe('success');
+    expect(run.tasks['copy']!.result).toBe('copy resumed at file b.csv');
+    expect(run.tasks['after-slow']!.result).toBe('slow resumed at row 1200, then more');
+    expect(executions.map((e) => [e.key, e.attempt, e.resumeData]).sort()).toEqual(
+      [
+        ['stubborn', 2, undefined],
+        ['lingering', 2, undefined],
+        ['slow', 1, { row: 1200 }],
+        ['copy', 1, { file: 'b.csv' }],
+      ].sort(),
+    );
+    expect(checkpointed).toEqual([]);
+    expect(calls.results.map((r) => r.key).sort()).toEqual(['after-slow', 'copy', 'lingering', 'slow', 'stubborn']);
+    expect(await recordProblems(inner, 'export')).toEqual([]);
+  });
+});
