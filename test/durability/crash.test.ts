@@ -4,8 +4,9 @@
 // every resume the stored records are checked; at the end the results are compared with an
 // uninterrupted run's.
 //
-// The kill schedule comes from a seeded generator; the seed is printed (replay with
-// CRASH_SEED=<seed>). The exact kill points still depend on timing — that is the point.
+// The kill schedule comes from a seeded generator; the seed is printed (replay the schedule with
+// CRASH_SEED=<seed>, print it kill by kill with CRASH_VERBOSE=1). The exact kill points still
+// depend on timing — that is the point.
 import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -252,12 +253,16 @@ async function crashScenario(seed: number): Promise<Scenario> {
     });
   }
   scenario.seconds = (performance.now() - started) / 1000;
+  const troubled = scenario.reran.length + scenario.problems.length + scenario.changed.length + scenario.childFailures.length > 0;
+  // The kill-by-kill schedule only when something is wrong (or asked for with CRASH_VERBOSE=1).
+  const details = troubled || process.env['CRASH_VERBOSE'] === '1' ? `\n  ${scenario.schedule.join('\n  ')}` : '';
   console.log(
     `crash test: seed ${seed}, ${scenario.instances} task instances per run, ${scenario.runs.length} run(s), ` +
       `${scenario.kills} kills in ${scenario.processes} child processes (${scenario.killsAfterProgress} after the child had executed tasks, ` +
       `${scenario.killsInterruptingAttempts} leaving attempts running in the store), ${scenario.executions} executions, ` +
-      `${scenario.seconds.toFixed(1)} s\n  ${scenario.schedule.join('\n  ')}\n  ` +
-      scenario.runs.map((run) => `${run.runId}: ${run.checkpoints} task checkpoints stored, transitions ${JSON.stringify(run.events)}`).join('\n  '),
+      `${scenario.seconds.toFixed(1)} s\n  ` +
+      scenario.runs.map((run) => `${run.runId}: ${run.checkpoints} task checkpoints stored, transitions ${JSON.stringify(run.events)}`).join('\n  ') +
+      details,
   );
   return scenario;
 }
