@@ -302,6 +302,7 @@ export class FlowRunner implements AttemptHost {
       this.#persist.updateRun(this.#runFields(), now);
       await this.#persist.flush(now);
       if (this.#persist.failure) throw this.#persist.failure;
+      this.#loading = false;
       if (this.settings.paused) return;
       this.#begin();
       return;
@@ -312,6 +313,7 @@ export class FlowRunner implements AttemptHost {
     this.#persist = new RunPersistence(store, loaded.run, (error) => this.#onStoreFailure(error));
     this.#startedAt = loaded.run.startedAt;
     this.#restore(loaded);
+    this.#loading = false;
     if (this.settings.paused) return;
     this.#begin(() => this.#recover());
   }
@@ -513,10 +515,13 @@ export class FlowRunner implements AttemptHost {
   /** Resolves when the run finishes, or when it cannot progress without `resumeTask`/`sendEvent`. */
   settled(): Promise<FlowRunRecord> {
     if (this.#finished) return this.#done.promise;
-    return new Promise((resolve, reject) => {
+    const promise = new Promise<FlowRunRecord>((resolve, reject) => {
       this.#settledWaiters.push(resolve);
       this.#settledRejecters.push(reject);
     });
+    // A run that already waits takes no further turn by itself: take one to notice it.
+    this.#requestTurn();
+    return promise;
   }
 
   subscribe(observer: ChangeObserver): () => void {
@@ -698,7 +703,8 @@ export class FlowRunner implements AttemptHost {
   };
 
   #turn(): void {
-    if (this.#finished) return;
+    // Nothing moves before the run is opened (created in or restored from its store).
+    if (this.#finished || this.#loading) return;
     if (this.settings.paused) {
       void this.#persist?.flush(this.settings.clock.now());
       return;

@@ -28,7 +28,7 @@ describe('handle.settled()', () => {
   // caller that awaits it after a resumed run's timers fired (clock.advance) hangs forever.
   // Expected: resolve at once with the current record when the run already waits. Remove
   // `.fails` once fixed.
-  it.fails('called again while the run already waits for resumeTask, it resolves with the waiting run', async () => {
+  it('called again while the run already waits for resumeTask, it resolves with the waiting run', async () => {
     const handle = startFlow(approval, quiet);
     const first = await handle.settled();
     expect(first.waitingOn).toEqual(['approve']);
@@ -38,7 +38,7 @@ describe('handle.settled()', () => {
     expect(second?.waitingOn).toEqual(['approve']);
   });
 
-  it.fails('called on a resumed run after its timers fired and it waits for resumeTask, it resolves', async () => {
+  it('called on a resumed run after its timers fired and it waits for resumeTask, it resolves', async () => {
     const store = memoryStore();
     const clock = createTestClock();
     const definition = flow('approval-after-retry', (f) => {
