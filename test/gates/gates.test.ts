@@ -191,3 +191,39 @@ describe('readiness gates', () => {
     expect(() => defineGate({ name: 'nope' } as never)).toThrow("defineGate('nope'): prepare must be a function");
   });
 });
+
+describe('readiness gates and resume', () => {
+  it('a run resumed from the store starts the gates of the instances that were queued again', async () => {
+    const { memoryStore } = await import('../../src/stores/index.ts');
+    const store = memoryStore();
+    const clock = createTestClock();
+    const prepared: string[] = [];
+    let ran = 0;
+    const definition = flow('resumable', (f) => void f.task('restore', () => ++ran));
+    // First process: the gate never answers, then the process "dies" (the handle is dropped).
+    const first = startFlow(definition, {
+      clock,
+      store,
+      runId: 'gated',
+      gates: [defineGate({ name: 'glacier', prepare: async (ti) => { prepared.push(`first ${ti.key}`); await new Promise(() => {}); } })],
+      ...quiet,
+    });
+    await first.ready();
+    await clock.flush();
+    await first.persisted();
+    expect((await store.loadRun('gated'))!.instances.map((i) => i.state)).toEqual(['queued']);
+    // Second process: the same run resumed; the (idempotent) gate runs again and passes.
+    const second = startFlow(definition, {
+      clock,
+      store,
+      runId: 'gated',
+      resume: true,
+      gates: [defineGate({ name: 'glacier', prepare: async (ti) => void prepared.push(`second ${ti.key}`) })],
+      ...quiet,
+    });
+    const run = await second.done;
+    expect(prepared).toEqual(['first restore', 'second restore']);
+    expect(run.tasks['restore']).toMatchObject({ state: 'success', attempts: 1, result: 1 });
+    expect(ran).toBe(1);
+  });
+});
