@@ -11,7 +11,7 @@ import {
   type TaskInstanceEvent,
 } from '../machines/index.ts';
 import { transition } from 'xstate';
-import { machineEdges, machineStates, pathTests, type EdgeDefinition } from '../src/testing/index.ts';
+import { machineEdges, machineStates, pathTests, taskInstanceEvents, type EdgeDefinition } from '../src/testing/index.ts';
 import { toMermaid } from '../src/viz/index.ts';
 
 /** Where the generated page lives, relative to the repository root. */
@@ -197,29 +197,5 @@ function signed(n: number): string {
 }
 
 function lifecycleEvents(attempt: number): TaskInstanceEvent[] {
-  return [
-    { type: 'SCHEDULE' },
-    { type: 'UPSTREAM_FAILED' },
-    { type: 'SKIP' },
-    { type: 'REMOVE' },
-    { type: 'QUEUE' },
-    { type: 'START', attempt },
-    { type: 'GATE_FAIL', retryable: true },
-    { type: 'GATE_FAIL', retryable: false },
-    { type: 'SUCCEED' },
-    { type: 'FAIL' },
-    { type: 'FAIL', failFast: true },
-    { type: 'DEFER' },
-    { type: 'RESCHEDULE' },
-    { type: 'CHECKPOINT' },
-    { type: 'RETRY' },
-    { type: 'POKE' },
-    { type: 'TRIGGER' },
-    { type: 'RESUME' },
-    { type: 'CLEAR' },
-    { type: 'STOPPED' },
-    { type: 'SET_STATE', state: 'success' },
-    { type: 'SET_STATE', state: 'failed' },
-    { type: 'SET_STATE', state: 'skipped' },
-  ];
+  return taskInstanceEvents({ context: { attempt } });
 }

@@ -34,4 +34,5 @@ export {
   type EdgeDefinition,
 } from './machineGraph.ts';
 export { formatEvent } from './formatEvent.ts';
+export { taskInstanceEvents } from './taskInstanceEvents.ts';
 export { CoverageError, TraversalLimitError } from './errors.ts';

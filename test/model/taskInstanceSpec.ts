@@ -1,3 +1,4 @@
+import { taskInstanceEvents as representativeEvents } from '../../src/testing/taskInstanceEvents.ts';
 import type { TaskInstanceEvent } from '../../machines/index.ts';
 import type { Spec, SpecRow } from './spec.ts';
 
@@ -135,35 +136,7 @@ export const taskInstanceSpec: Spec<TaskModel, TaskInstanceEvent> = {
  * branch, and stale/future `START`s that must be rejected.
  */
 export function taskInstanceEvents(snapshot: { context: { attempt: number } }): TaskInstanceEvent[] {
-  const { attempt } = snapshot.context;
-  return [
-    { type: 'SCHEDULE' },
-    { type: 'UPSTREAM_FAILED' },
-    { type: 'SKIP' },
-    { type: 'REMOVE' },
-    { type: 'QUEUE' },
-    { type: 'START', attempt },
-    { type: 'START', attempt: attempt + 1 },
-    { type: 'START', attempt: attempt - 1 },
-    { type: 'GATE_FAIL', retryable: true },
-    { type: 'GATE_FAIL', retryable: false },
-    { type: 'SUCCEED' },
-    { type: 'FAIL' },
-    { type: 'FAIL', failFast: true },
-    { type: 'DEFER' },
-    { type: 'RESCHEDULE' },
-    { type: 'CHECKPOINT' },
-    { type: 'RETRY' },
-    { type: 'POKE' },
-    { type: 'TRIGGER' },
-    { type: 'TRIGGER', timedOut: true },
-    { type: 'RESUME' },
-    { type: 'CLEAR' },
-    { type: 'STOPPED' },
-    { type: 'SET_STATE', state: 'success' },
-    { type: 'SET_STATE', state: 'failed' },
-    { type: 'SET_STATE', state: 'skipped' },
-  ];
+  return representativeEvents(snapshot, { wrongAttempts: true });
 }
 
 /**

@@ -1,4 +1,5 @@
-import { defineCommand } from '../command.ts';
+import type { FlowRunHandle } from '../../runtime/runFlow.ts';
+import { defineCommand, type CommandContext } from '../command.ts';
 import { openStore, storeOption } from '../storeOption.ts';
 import { openStoredRun, pausedHandle } from '../storedRun.ts';
 
@@ -7,6 +8,28 @@ const flowFileOption = {
   description: "The flow file, when the run does not record it (it was not started by 'taskmachine run')",
   valueName: '<file>',
 } as const;
+
+const manualOptions = { store: storeOption, 'flow-file': flowFileOption } as const;
+
+/** Applies one manual change to a stored run (nothing runs) and reports the state it led to. */
+async function changeStoredRun(
+  { args, options, stdout, cwd }: CommandContext<typeof manualOptions>,
+  change: (handle: FlowRunHandle, taskKey: string) => void,
+): Promise<void> {
+  const store = openStore(options.store, cwd);
+  try {
+    const { module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
+    const handle = pausedHandle(module, store, args.runId!);
+    await handle.ready();
+    const taskKey = args.taskKey!;
+    const before = handle.taskInstance(taskKey)?.state;
+    change(handle, taskKey);
+    await handle.persisted();
+    stdout(`${taskKey}: ${before} → ${handle.taskInstance(taskKey)?.state}. Continue the run with: taskmachine resume ${args.runId}\n`);
+  } finally {
+    await store.close();
+  }
+}
 
 /** `taskmachine set-state <runId> <taskKey> <state>`. */
 export const setStateCommand = defineCommand({
@@ -21,22 +44,9 @@ export const setStateCommand = defineCommand({
     { name: 'taskKey', description: "The task instance's key" },
     { name: 'state', description: 'The new state', choices: ['success', 'failed', 'skipped'] },
   ],
-  options: { store: storeOption, 'flow-file': flowFileOption },
+  options: manualOptions,
   examples: ['taskmachine set-state nightly load success'],
-  async run({ args, options, stdout, cwd }) {
-    const store = openStore(options.store, cwd);
-    try {
-      const { module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
-      const handle = pausedHandle(module, store, args.runId!);
-      await handle.ready();
-      const before = handle.taskInstance(args.taskKey!)?.state;
-      handle.setState(args.taskKey!, args.state as 'success' | 'failed' | 'skipped');
-      await handle.persisted();
-      stdout(`${args.taskKey}: ${before} → ${args.state}. Continue the run with: taskmachine resume ${args.runId}\n`);
-    } finally {
-      await store.close();
-    }
-  },
+  run: (context) => changeStoredRun(context, (handle, key) => handle.setState(key, context.args.state as 'success' | 'failed' | 'skipped')),
 });
 
 /** `taskmachine clear <runId> <taskKey>`. */
@@ -50,21 +60,7 @@ export const clearCommand = defineCommand({
     { name: 'runId', description: 'The run' },
     { name: 'taskKey', description: "The task instance's key" },
   ],
-  options: { store: storeOption, 'flow-file': flowFileOption },
+  options: manualOptions,
   examples: ['taskmachine clear nightly load'],
-  async run({ args, options, stdout, cwd }) {
-    const store = openStore(options.store, cwd);
-    try {
-      const { module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
-      const handle = pausedHandle(module, store, args.runId!);
-      await handle.ready();
-      const before = handle.taskInstance(args.taskKey!)?.state;
-      handle.clear(args.taskKey!);
-      await handle.persisted();
-      const after = handle.taskInstance(args.taskKey!)?.state;
-      stdout(`${args.taskKey}: ${before} → ${after}. Continue the run with: taskmachine resume ${args.runId}\n`);
-    } finally {
-      await store.close();
-    }
-  },
+  run: (context) => changeStoredRun(context, (handle, key) => handle.clear(key)),
 });

@@ -1,5 +1,5 @@
-import { startFlow } from '../../runtime/runFlow.ts';
-import { defineCommand } from '../command.ts';
+import { startFlow, type FlowRunHandle } from '../../runtime/runFlow.ts';
+import { defineCommand, type CommandContext } from '../command.ts';
 import { parseConcurrency, parseGrace, runSession } from '../session.ts';
 import { openStore } from '../storeOption.ts';
 import { openStoredRun } from '../storedRun.ts';
@@ -10,6 +10,39 @@ const flowFileOption = {
   description: "The flow file, when the run does not record it (it was not started by 'taskmachine run')",
   valueName: '<file>',
 } as const;
+
+const resumeOptions = { 'flow-file': flowFileOption, ...sessionOptions } as const;
+
+/**
+ * Opens a stored run, lets `before` act on it once it is restored (e.g. resume one task), and runs
+ * it on with the flow file's gates and listeners.
+ */
+async function continueRun(
+  name: string,
+  { args, options, stdout, stderr, cwd }: CommandContext<typeof resumeOptions>,
+  before: (handle: FlowRunHandle) => void = () => {},
+): Promise<number> {
+  const concurrency = parseConcurrency(options.concurrency, name);
+  const graceMs = parseGrace(options.grace, name);
+  const store = openStore(options.store, cwd);
+  try {
+    const { module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
+    const handle = startFlow(module.flow, {
+      store,
+      runId: args.runId!,
+      resume: true,
+      concurrency,
+      gates: module.gates,
+      listeners: module.listeners,
+      log: (line) => stderr(`${line}\n`),
+    });
+    await handle.ready();
+    before(handle);
+    return await runSession(handle, { flowId: module.flow.id, json: options.json, view: options.view, graceMs, durable: true, verb: 'resumed', stdout, stderr });
+  } finally {
+    await store.close();
+  }
+}
 
 /** `taskmachine resume <runId>`: continues a stored run. */
 export const resumeCommand = defineCommand({
@@ -22,28 +55,9 @@ export const resumeCommand = defineCommand({
     'queued tasks start their readiness gates again. The flow file is the one the run was started\n' +
     'from; the stored input is used.',
   args: [{ name: 'runId', description: 'The run to continue' }],
-  options: { 'flow-file': flowFileOption, ...sessionOptions },
+  options: resumeOptions,
   examples: ['taskmachine resume 3f2a9c1e-…', 'taskmachine resume nightly-2026-11-22 --store runs.db'],
-  async run({ args, options, stdout, stderr, cwd }) {
-    const concurrency = parseConcurrency(options.concurrency, 'resume');
-    const graceMs = parseGrace(options.grace, 'resume');
-    const store = openStore(options.store, cwd);
-    try {
-      const { module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
-      const handle = startFlow(module.flow, {
-        store,
-        runId: args.runId!,
-        resume: true,
-        concurrency,
-        gates: module.gates,
-        listeners: module.listeners,
-        log: (line) => stderr(`${line}\n`),
-      });
-      return await runSession(handle, { flowId: module.flow.id, json: options.json, view: options.view, graceMs, durable: true, verb: 'resumed', stdout, stderr });
-    } finally {
-      await store.close();
-    }
-  },
+  run: (context) => continueRun('resume', context),
 });
 
 /** `taskmachine resume-task <runId> <taskKey>`: resumes a checkpointed task and continues the run. */
@@ -57,28 +71,7 @@ export const resumeTaskCommand = defineCommand({
     { name: 'runId', description: 'The run' },
     { name: 'taskKey', description: "The task instance's key, e.g. train or score[3]" },
   ],
-  options: { 'flow-file': flowFileOption, ...sessionOptions },
+  options: resumeOptions,
   examples: ['taskmachine resume-task nightly train'],
-  async run({ args, options, stdout, stderr, cwd }) {
-    const concurrency = parseConcurrency(options.concurrency, 'resume-task');
-    const graceMs = parseGrace(options.grace, 'resume-task');
-    const store = openStore(options.store, cwd);
-    try {
-      const { module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
-      const handle = startFlow(module.flow, {
-        store,
-        runId: args.runId!,
-        resume: true,
-        concurrency,
-        gates: module.gates,
-        listeners: module.listeners,
-        log: (line) => stderr(`${line}\n`),
-      });
-      await handle.ready();
-      handle.resumeTask(args.taskKey!);
-      return await runSession(handle, { flowId: module.flow.id, json: options.json, view: options.view, graceMs, durable: true, verb: 'resumed', stdout, stderr });
-    } finally {
-      await store.close();
-    }
-  },
+  run: (context) => continueRun('resume-task', context, (handle) => handle.resumeTask(context.args.taskKey!)),
 });
