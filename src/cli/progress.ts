@@ -104,6 +104,14 @@ export function liveProgress(
       lines.push(`running: ${shown.join(', ')}${running.size > 6 ? ` … +${running.size - 6}` : ''}`);
     }
     if (gated.size > 0) {
+      // Gates resolve without a state change: look again at the instances still listed.
+      let checked = 0;
+      for (const key of gated.keys()) {
+        if (checked++ > 200) break;
+        const pending = handle.taskInstance(key)?.pendingGates;
+        if (pending === undefined || pending.length === 0) gated.delete(key);
+        else gated.set(key, pending);
+      }
       const byGate = new Map<string, string[]>();
       for (const [key, gates] of gated) for (const gate of gates) (byGate.get(gate) ?? byGate.set(gate, []).get(gate)!).push(key);
       for (const [gate, keys] of byGate) {
