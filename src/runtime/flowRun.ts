@@ -191,7 +191,7 @@ export class FlowRunner implements AttemptHost {
     this.#dispatcher = settings.listeners.length > 0 ? new ListenerDispatcher(settings.listeners, settings.log) : undefined;
     this.#hasActorDecorators = new Uint8Array(taskCount);
     for (const task of flow.tasks) {
-      if (task.decorators.some((d) => d.definition.hooks.onTransition !== undefined)) this.#hasActorDecorators[task.index] = 1;
+      if (task.decorators.length > 0) this.#hasActorDecorators[task.index] = 1;
     }
     for (const task of flow.tasks) {
       if (task.kind === 'subtask') continue;
@@ -1612,42 +1612,50 @@ export class FlowRunner implements AttemptHost {
       });
   }
 
-  /** The decorator actors of a task: one XState actor per decorator with `onTransition`. */
+  /**
+   * The decorator actors of a task: one XState actor per decorator, in the run's actor system
+   * (`runActor.system.get('decorator:<taskId>:<name>:<i>')`), receiving every transition of the
+   * task's instances; a decorator with `onTransition` reacts to them and may send events back.
+   * Hooks that decide an attempt's outcome are still called by the runtime in their fixed order.
+   */
   #actorsFor(index: number): AnyActorRef[] {
     this.#decoratorActors ??= new Map();
     let actors = this.#decoratorActors.get(index);
     if (actors !== undefined) return actors;
     const task = this.flow.tasks[index]!;
-    actors = task.decorators
-      .filter((d) => d.definition.hooks.onTransition !== undefined)
-      .map((decorator) => {
-        const scope = {
-          clock: this.settings.clock,
-          send: (event: DecoratorEvent) => this.#onDecoratorEvent(decorator, event),
-          local: new Map<string, unknown>(),
-        };
-        const logic = fromCallback<{ type: 'transition'; change: TaskInstanceChange }>(({ receive }) => {
-          receive((event) => {
-            try {
-              decorator.definition.hooks.onTransition!(event.change, scope, decorator.params);
-            } catch (error) {
-              this.settings.log(`taskmachine: decorator '${decorator.name}' onTransition threw: ${toError(error).stack}`);
-            }
-          });
-          return () => {
-            for (const handle of scope.local.values()) this.settings.clock.clearTimeout(handle);
-          };
+    actors = task.decorators.map((decorator, position) => {
+      const scope = {
+        clock: this.settings.clock,
+        send: (event: DecoratorEvent) => this.#onDecoratorEvent(decorator, event),
+        local: new Map<string, unknown>(),
+      };
+      this.#decoratorScopes.push(scope);
+      const onTransition = decorator.definition.hooks.onTransition;
+      const logic = fromCallback<{ type: 'transition'; change: TaskInstanceChange }>(({ receive }) => {
+        receive((event) => {
+          if (onTransition === undefined) return;
+          try {
+            onTransition(event.change, scope, decorator.params);
+          } catch (error) {
+            this.settings.log(`taskmachine: decorator '${decorator.name}' onTransition threw: ${toError(error).stack}`);
+          }
         });
-        return createActor(logic, { id: `${task.id}:${decorator.name}` }).start();
       });
+      const systemId = `decorator:${task.id}:${decorator.name}:${position}`;
+      return createActor(logic, { parent: this.runActor, id: systemId, systemId }).start();
+    });
     this.#decoratorActors.set(index, actors);
     return actors;
   }
 
+  readonly #decoratorScopes: Array<{ local: Map<string, unknown> }> = [];
+
+  /** At the end of a run: the decorator actors' pending timers are cleared (they stay for a reopen). */
   #stopDecoratorActors(): void {
-    if (this.#decoratorActors === undefined) return;
-    for (const actors of this.#decoratorActors.values()) for (const actor of actors) (actor as Actor<any>).stop();
-    this.#decoratorActors = undefined;
+    for (const scope of this.#decoratorScopes) {
+      for (const handle of scope.local.values()) this.settings.clock.clearTimeout(handle);
+      scope.local.clear();
+    }
   }
 
   #onDecoratorEvent(decorator: Decorator<any>, event: DecoratorEvent): void {
