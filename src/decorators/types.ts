@@ -32,7 +32,11 @@ export interface SystemContext {
   /** The attempt number (1-based); 0 outside an attempt. */
   readonly attempt: number;
   readonly maxAttempts: number;
-  /** True when the task instance's result was reused from an earlier run instead of running. */
+  /**
+   * True when the task instance's result was reused from an earlier run instead of running: a
+   * resumed run calls `onTaskFinished(true)` with it for every decorated instance it restored as
+   * `success`, so decorators can account for reused work.
+   */
   readonly isCloned: boolean;
   /**
    * Publishes a value under `(namespace, key)`: in `stepInit` for every instance of the task (step

@@ -414,6 +414,10 @@ export class FlowRunner implements AttemptHost {
       }
       const timer = instance.timerInfo;
       switch (instance.state) {
+        case 'success':
+          // Reused, not run again: decorators learn of it with isCloned (as Metaflow's resume).
+          if (instance.created) this.#taskFinished(instance, true);
+          break;
         case 'none':
           if (instance.isChild || instance.mapIndex !== undefined) this.#enqueueReady(instance);
           break;
@@ -1596,11 +1600,11 @@ export class FlowRunner implements AttemptHost {
   }
 
   /** Decorators' `onTaskFinished`, after the instance reached a finished state. */
-  #taskFinished(instance: TaskInstance): void {
+  #taskFinished(instance: TaskInstance, isCloned = false): void {
     const decorators = instance.task.decorators.filter((d) => d.definition.hooks.onTaskFinished !== undefined);
     if (decorators.length === 0) return;
     const ok = instance.state === 'success';
-    const sys = hookContext(this.#sysFieldsOf(instance, 'dispatch'), instance.task.published, undefined);
+    const sys = hookContext({ ...this.#sysFieldsOf(instance, 'dispatch'), isCloned }, instance.task.published, undefined);
     this.#pendingSettles++;
     void runHooks(decorators, (d) => d.definition.hooks.onTaskFinished!(ok, sys, d.params))
       .then(({ errors }) => {

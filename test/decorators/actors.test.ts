@@ -52,3 +52,31 @@ describe('decorators are actors subscribed to transitions', () => {
     ]);
   });
 });
+
+describe('isCloned', () => {
+  it('a resumed run tells decorators which results it reused', async () => {
+    const { memoryStore } = await import('../../src/stores/index.ts');
+    const store = memoryStore();
+    const finished: string[] = [];
+    const audit = defineDecorator({
+      name: 'audit',
+      defaults: {},
+      hooks: { onTaskFinished: (ok, sys) => void finished.push(`${sys.taskKey} ok=${ok} cloned=${sys.isCloned}`) },
+    })();
+    let parked = true;
+    const definition = flow('audited', (f) => {
+      const a = f.task('a', () => 1, { decorators: [audit] });
+      f.task('b', () => (parked ? ctx()!.defer({ event: true }) : 2), { after: [a], decorators: [audit] });
+    });
+    const first = startFlow(definition, { store, runId: 'r', log: () => {} });
+    await first.settled();
+    await first.persisted();
+    parked = false;
+    const second = startFlow(definition, { store, runId: 'r', resume: true, log: () => {} });
+    await second.ready();
+    await second.settled();
+    second.sendEvent('b', 'go');
+    await second.done;
+    expect(finished).toEqual(['a ok=true cloned=false', 'a ok=true cloned=true', 'b ok=true cloned=false']);
+  });
+});
