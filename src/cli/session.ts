@@ -54,7 +54,10 @@ export async function runSession(handle: FlowRunHandle, options: SessionOptions)
         ? lineProgress(handle, options.flowId, stdout, Date.now, options.verb)
         : undefined;
   let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
-  let shutdown: Promise<FlowRunRecord> | undefined;
+  let onShutdown!: (record: Promise<FlowRunRecord>) => void;
+  const shutdown = new Promise<FlowRunRecord>((resolve) => {
+    onShutdown = (record) => resolve(record);
+  });
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
     if (interrupted !== undefined) {
       stderr(`\n${signal} again: exiting now. The store keeps the last committed turn.\n`);
@@ -62,23 +65,14 @@ export async function runSession(handle: FlowRunHandle, options: SessionOptions)
     }
     interrupted = signal;
     stderr(`\n${signal}: stopping — running attempts get ${options.graceMs} ms to finish or checkpoint (send it again to exit at once)\n`);
-    shutdown = handle.shutdown({ graceMs: options.graceMs });
+    onShutdown(handle.shutdown({ graceMs: options.graceMs }));
   };
   const onInt = () => onSignal('SIGINT');
   const onTerm = () => onSignal('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
   try {
-    const settledOrShutdown = new Promise<FlowRunRecord>((resolve, reject) => {
-      handle.settled().then(resolve, reject);
-      const check = setInterval(() => {
-        if (shutdown !== undefined) {
-          clearInterval(check);
-          shutdown.then(resolve, reject);
-        }
-      }, 20);
-      void handle.settled().finally(() => clearInterval(check)).catch(() => {});
-    });
+    const settledOrShutdown = Promise.race([handle.settled(), shutdown]);
     const record = await settledOrShutdown;
     await handle.persisted();
     if (interrupted !== undefined) {
