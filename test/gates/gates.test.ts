@@ -44,7 +44,11 @@ describe('readiness gates', () => {
       }),
       { clock, concurrency: 1, gates: [timedGate('g50', clock, 50, log), timedGate('g100', clock, 100, log)], ...quiet },
     );
+    const queuedSnapshots: unknown[] = [];
+    handle.subscribe((c) => c.state === 'queued' && queuedSnapshots.push(c.taskInstance.pendingGates));
     await clock.flush();
+    // Listeners and observers see what the instance waits on, on the snapshot of the change.
+    expect(queuedSnapshots).toEqual([['g50', 'g100'], ['g50', 'g100']]);
     // Both gates of both tasks started at enqueue, although the single slot is taken.
     expect(log).toEqual(['g50 start blocker @0', 'g100 start blocker @0', 'g50 start restore @0', 'g100 start restore @0']);
     expect(handle.taskInstance('restore')).toMatchObject({ state: 'queued', pendingGates: ['g50', 'g100'] });
