@@ -9,7 +9,7 @@ const node = (...args: string[]) => spawnSync(process.execPath, args, { cwd: roo
 
 describe('examples', () => {
   it('decorators.ts: retried three times, timeout caught, report degraded', () => {
-    const result = node(bin, 'run', 'examples/decorators.ts', '--json');
+    const result = node(bin, 'run', 'examples/decorators.ts', '--json', '--store', 'memory');
     expect(result.status).toBe(0);
     const run = JSON.parse(result.stdout.slice(result.stdout.indexOf('{\n')));
     expect(run.tasks['fetch-prices']).toMatchObject({ state: 'success', attempts: 3, result: { region: 'eu-west' } });
@@ -34,7 +34,7 @@ describe('examples', () => {
   });
 
   it('cold-storage-gate.ts: the gate holds the task, its retryable errors consume retries, then it runs', () => {
-    const result = node(bin, 'run', 'examples/cold-storage-gate.ts');
+    const result = node(bin, 'run', 'examples/cold-storage-gate.ts', '--store', 'memory');
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('queued merge-archives, waiting on gate glacier');
     expect(result.stdout).toContain("up_for_retry merge-archives after attempt 1: GateError: readiness gate 'glacier' failed: 2019.parquet is still being restored");

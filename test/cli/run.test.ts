@@ -6,7 +6,9 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = fileURLToPath(new URL('../../bin/taskmachine.js', import.meta.url));
 
 function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  // --store memory: these runs need no durability and must leave nothing in the working tree.
+  const store = args[0] === 'run' ? ['--store', 'memory'] : [];
+  const result = spawnSync(process.execPath, [bin, ...args, ...store], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
