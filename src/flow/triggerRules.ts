@@ -1,3 +1,5 @@
+import type { TaskInstanceState } from '../../machines/index.ts';
+
 /**
  * Airflow's thirteen trigger rules: when a task may run, given how its upstream task instances
  * ended. `all_success` is the default.
@@ -70,6 +72,34 @@ export function emptyCounts(total = 0): UpstreamCounts {
     setupSuccess: 0,
     setupSkipped: 0,
   };
+}
+
+/**
+ * Adds (`by` 1) or removes (`by` −1) one upstream instance's finished state to a downstream task's
+ * counters; states that are not finished count nowhere.
+ */
+export function countUpstreamOutcome(counts: UpstreamCounts, state: TaskInstanceState, setup: boolean, by: 1 | -1): void {
+  switch (state) {
+    case 'success':
+      counts.success += by;
+      if (setup) counts.setupSuccess += by;
+      break;
+    case 'skipped':
+      counts.skipped += by;
+      if (setup) counts.setupSkipped += by;
+      break;
+    case 'failed':
+      counts.failed += by;
+      break;
+    case 'upstream_failed':
+      counts.upstreamFailed += by;
+      break;
+    case 'removed':
+      counts.removed += by;
+      break;
+    default:
+      break;
+  }
 }
 
 /** What a trigger rule decides: keep waiting, run, or end the task without running it. */

@@ -29,13 +29,14 @@ import {
   TaskTimeoutError,
   toError,
 } from '../errors.ts';
-import { emptyCounts, evaluateTriggerRule, type UpstreamCounts } from '../flow/triggerRules.ts';
+import { countUpstreamOutcome, emptyCounts, evaluateTriggerRule, type UpstreamCounts } from '../flow/triggerRules.ts';
 import type { Flow, TaskArgs, TaskDefinition, TaskRef } from '../flow/types.ts';
 import type { Decorator, DecoratorEvent } from '../decorators/types.ts';
 import type { Gate } from '../gates/defineGate.ts';
 import { inputFingerprint, type LoadedRun, type Store, type StoredRun } from '../stores/index.ts';
 import { RunPersistence } from './persistence.ts';
 import { ListenerDispatcher } from '../listeners/dispatch.ts';
+import { emitTaskInstanceHooks } from '../listeners/taskInstanceHooks.ts';
 import type { Listener } from '../listeners/types.ts';
 import { applyEvent } from './applyEvent.ts';
 import { hookContext, runHooks, settleWithHooks, wrapTaskFn } from './decoratorHooks.ts';
@@ -46,10 +47,10 @@ import type {
   FailureKind,
   FlowRunRecord,
   TaskInstanceChange,
-  TaskInstanceMsg,
   TaskInstanceRecord,
 } from './records.ts';
 import { retryDelayFor } from './retryTiming.ts';
+import { msgFor } from './transitionMsg.ts';
 
 /** Settings the run was started with, already validated. */
 export interface FlowRunSettings {
@@ -1515,8 +1516,8 @@ export class FlowRunner implements AttemptHost {
     instance.countedAs = finishedAs;
     for (const index of task.downstream) {
       const counts = this.#counts[index]!;
-      if (previous !== undefined) bump(counts, previous, task.setup, -1);
-      if (finishedAs !== undefined) bump(counts, finishedAs, task.setup, 1);
+      if (previous !== undefined) countUpstreamOutcome(counts, previous, task.setup, -1);
+      if (finishedAs !== undefined) countUpstreamOutcome(counts, finishedAs, task.setup, 1);
       if (this.#decided[index] === 0) this.#toEvaluate.push(index);
     }
   }
@@ -1555,47 +1556,9 @@ export class FlowRunner implements AttemptHost {
         this.settings.log(`taskmachine: a run observer threw: ${toError(error).stack}`);
       }
     }
-    if (this.#dispatcher !== undefined) this.#dispatchToListeners(this.#dispatcher, change);
+    if (this.#dispatcher !== undefined) emitTaskInstanceHooks(this.#dispatcher, change);
     if (this.#hasActorDecorators[instance.task.index] === 1) {
       for (const actor of this.#actorsFor(instance.task.index)) actor.send({ type: 'transition', change });
-    }
-  }
-
-  /** Airflow's hooks for the change, plus `onTaskInstanceStateChange` for every one. */
-  #dispatchToListeners(dispatcher: ListenerDispatcher, change: TaskInstanceChange): void {
-    const { previousState, state, taskInstance, msg } = change;
-    dispatcher.emit('onTaskInstanceStateChange', { previousState, state, taskInstance, msg });
-    if (msg === undefined) return;
-    switch (msg) {
-      case 'started':
-        dispatcher.emit('onTaskInstanceRunning', { previousState, taskInstance, msg });
-        break;
-      case 'success':
-      case 'manually_set_to_success':
-        dispatcher.emit('onTaskInstanceSuccess', { previousState, taskInstance, msg });
-        break;
-      case 'failed':
-      case 'up_for_retry':
-      case 'manually_set_to_failed':
-        dispatcher.emit('onTaskInstanceFailed', {
-          previousState,
-          taskInstance,
-          msg,
-          error: change.error ?? new Error(`task instance '${taskInstance.key}' failed`),
-          failureDetails: Object.freeze({
-            kind: taskInstance.failureKind ?? (msg === 'manually_set_to_failed' ? 'manual' : 'application'),
-            attempt: taskInstance.attempts,
-            willRetry: state === 'up_for_retry',
-          }),
-        });
-        break;
-      case 'skipped':
-      case 'manually_set_to_skipped':
-        dispatcher.emit('onTaskInstanceSkipped', { previousState, taskInstance, msg });
-        break;
-      case 'checkpointed':
-        dispatcher.emit('onTaskInstanceCheckpointed', { previousState, taskInstance, msg, checkpointData: change.checkpointData ?? null });
-        break;
     }
   }
 
@@ -1797,54 +1760,6 @@ function removedTask(id: string): TaskDefinition {
     downstream: Object.freeze([]),
     mapOver: -1,
   });
-}
-
-function bump(counts: UpstreamCounts, state: TaskInstanceState, setup: boolean, by: 1 | -1): void {
-  switch (state) {
-    case 'success':
-      counts.success += by;
-      if (setup) counts.setupSuccess += by;
-      break;
-    case 'skipped':
-      counts.skipped += by;
-      if (setup) counts.setupSkipped += by;
-      break;
-    case 'failed':
-      counts.failed += by;
-      break;
-    case 'upstream_failed':
-      counts.upstreamFailed += by;
-      break;
-    case 'removed':
-      counts.removed += by;
-      break;
-    default:
-      break;
-  }
-}
-
-function msgFor(
-  event: TaskInstanceEvent,
-  previousState: TaskInstanceState,
-  state: TaskInstanceState,
-): TaskInstanceMsg | undefined {
-  switch (event.type) {
-    case 'SET_STATE':
-      return `manually_set_to_${event.state}`;
-    case 'START':
-      return previousState === 'queued' ? 'started' : undefined;
-    case 'SUCCEED':
-      return 'success';
-    case 'FAIL':
-    case 'GATE_FAIL':
-      return state === 'up_for_retry' ? 'up_for_retry' : 'failed';
-    case 'SKIP':
-      return previousState === 'running' ? 'skipped' : undefined;
-    case 'CHECKPOINT':
-      return 'checkpointed';
-    default:
-      return undefined;
-  }
 }
 
 function describeRef(ref: unknown): string {
