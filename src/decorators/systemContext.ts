@@ -1,4 +1,4 @@
-import type { HookPhase, SystemContext } from './types.ts';
+import type { SystemContext } from './types.ts';
 
 /** Values published in a scope, by `namespace` then `key`. */
 export type PublishedValues = Map<string, Map<string, unknown>>;
@@ -16,18 +16,8 @@ function write(scope: PublishedValues, namespace: string, key: string, value: un
   values.set(key, value);
 }
 
-/** The fields of a system context that vary from call to call. */
-export interface SystemContextFields {
-  readonly phase: HookPhase;
-  readonly flowId: string;
-  readonly runId: string | undefined;
-  readonly taskId: string;
-  readonly taskKey: string | undefined;
-  readonly mapIndex: number | undefined;
-  readonly attempt: number;
-  readonly maxAttempts: number;
-  readonly isCloned: boolean;
-}
+/** The fields of a system context that vary from call to call (everything but the publish methods). */
+export type SystemContextFields = Omit<SystemContext, 'publish' | 'getPublished'>;
 
 /**
  * Makes an immutable {@link SystemContext}. `writeScope` is where `publish` goes (the step scope in

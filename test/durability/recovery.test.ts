@@ -2,34 +2,15 @@
 // kind 'infrastructure' — reported once to listeners — and is retried (at its stored retry
 // deadline) while attempts remain. The crash is simulated in-process: the store is cut off (every
 // later call of the old run rejects), then the old run is cancelled, so it writes nothing more.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestClock } from '../../src/runtime/clock.ts';
 import { ctx, flow, startFlow, type Listener, type TaskInstanceHookArgs } from '../../src/index.ts';
-import { memoryStore, sqliteStore, type Store } from '../../src/stores/index.ts';
-import { instrument, recordProblems } from './fixtures/storeChecks.ts';
+import type { Store } from '../../src/stores/index.ts';
+import { instrument, recordProblems, storeVariants } from './fixtures/storeChecks.ts';
 
 const quiet = { log: () => {} };
-const dir = mkdtempSync(join(tmpdir(), 'taskmachine-recovery-'));
-const opened: Store[] = [];
-afterAll(async () => {
-  for (const store of opened) await store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const stores: Array<[string, () => Store]> = [
-  ['memoryStore', () => memoryStore()],
-  [
-    'sqliteStore',
-    () => {
-      const store = sqliteStore({ path: join(dir, `${opened.length}.db`) });
-      opened.push(store);
-      return store;
-    },
-  ],
-];
+const { stores, cleanup } = storeVariants('recovery');
+afterAll(cleanup);
 
 /** extract → transform → load; attempt 1 of `transform` runs until the process dies. */
 function pipeline(retries: number, executions: string[], transformStarted: () => void) {

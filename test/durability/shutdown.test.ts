@@ -2,34 +2,15 @@
 // TaskCheckpointed is stored `checkpointed` with its progress and picks up from it after
 // `resume: true`; one that fails, or ignores the grace period, stays `running` in the store and
 // counts as an interrupted attempt on resume.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestClock } from '../../src/runtime/clock.ts';
 import { ctx, flow, startFlow, TaskCheckpointed, type TaskInstanceHookArgs } from '../../src/index.ts';
-import { memoryStore, sqliteStore, type Store } from '../../src/stores/index.ts';
-import { instrument, recordProblems } from './fixtures/storeChecks.ts';
+import type { Store } from '../../src/stores/index.ts';
+import { instrument, recordProblems, storeVariants } from './fixtures/storeChecks.ts';
 
 const quiet = { log: () => {} };
-const dir = mkdtempSync(join(tmpdir(), 'taskmachine-shutdown-'));
-const opened: Store[] = [];
-afterAll(async () => {
-  for (const store of opened) await store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const stores: Array<[string, () => Store]> = [
-  ['memoryStore', () => memoryStore()],
-  [
-    'sqliteStore',
-    () => {
-      const store = sqliteStore({ path: join(dir, `${opened.length}.db`) });
-      opened.push(store);
-      return store;
-    },
-  ],
-];
+const { stores, cleanup } = storeVariants('shutdown');
+afterAll(cleanup);
 
 /** Resolves when `n` calls of the returned function have been made. */
 function countdown(n: number): { tick: () => void; reached: Promise<void> } {
