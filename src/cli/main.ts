@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { UsageError, type Command, type CommandIO } from './command.ts';
 import { commands as registeredCommands } from './commands/index.ts';
@@ -185,9 +185,8 @@ let cachedVersion: string | undefined;
 
 /** The version from package.json. */
 export function version(): string {
-  cachedVersion ??= (
-    JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-  ).version;
+  // Self-reference: the same from the sources and from the built dist/ of an installed package.
+  cachedVersion ??= (createRequire(import.meta.url)('taskmachine/package.json') as { version: string }).version;
   return cachedVersion;
 }
 
