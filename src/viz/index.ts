@@ -1,6 +1,6 @@
 /**
  * Diagrams of state machines, read from their definitions: Mermaid (`toMermaid`) and Graphviz DOT
- * (`toDot`), coloured with Airflow's state colours.
+ * (`toDot`), coloured with Airflow's state colours; and of runs (`runToMermaid`, `runToDot`).
  *
  * @example
  * ```ts
@@ -11,3 +11,4 @@
 export { toMermaid } from './mermaid.ts';
 export { toDot } from './dot.ts';
 export type { ChartOptions } from './chart.ts';
+export { runToMermaid, runToDot } from './runGraph.ts';

@@ -40,7 +40,7 @@ describe('taskmachine (spawned)', () => {
     expect(code).toBe(0);
     expect(stderr).toBe('');
     expect(stdout).toContain('Usage: taskmachine <command> [arguments] [options]');
-    expect(stdout).toMatch(/^ {2}viz +Print the state chart of a lifecycle machine/m);
+    expect(stdout).toMatch(/^ {2}viz +Print the state chart of a lifecycle machine, or the graph of a stored run/m);
     expect(stdout).toMatch(/^ {2}help +Show the help of a command/m);
   });
 
@@ -72,7 +72,7 @@ describe('taskmachine (spawned)', () => {
     expect(code).toBe(2);
     expect(stderr).toBe(
       "taskmachine: viz: unknown option '--formt'. Did you mean '--format'?\n" +
-        "Its options: --format, --all-edges, --help. Run 'taskmachine viz --help' for its usage.\n",
+        "Its options: --format, --all-edges, --store, --flow-file, --help. Run 'taskmachine viz --help' for its usage.\n",
     );
   });
 });
@@ -83,9 +83,9 @@ describe('taskmachine (in-process)', () => {
     const viaFlag = await run(['viz', '--help']);
     expect(viaHelp).toEqual(viaFlag);
     expect(viaHelp.code).toBe(0);
-    expect(viaHelp.stdout).toContain('Usage: taskmachine viz machine <task-instance|flow-run> [options]\n');
-    expect(viaHelp.stdout).toContain('  -f, --format <mermaid|dot>  Output format (default: mermaid)\n');
-    expect(viaHelp.stdout).toContain('  --all-edges                 Draw every SET_STATE and CLEAR edge instead of a note\n');
+    expect(viaHelp.stdout).toContain('Usage: taskmachine viz <machine|run> <target> [options]\n');
+    expect(viaHelp.stdout).toMatch(/^ {2}-f, --format <mermaid\|dot> +Output format \(default: mermaid\)$/m);
+    expect(viaHelp.stdout).toMatch(/^ {2}--all-edges +viz machine: draw every SET_STATE and CLEAR edge instead of a note$/m);
     expect((await run(['viz', '-h'])).stdout).toBe(viaHelp.stdout);
     expect((await run([])).stdout).toBe((await run(['--help'])).stdout);
   });
@@ -94,10 +94,10 @@ describe('taskmachine (in-process)', () => {
     [['--verbose'], "taskmachine: unknown option '--verbose'.\nOptions come after the command; the only global ones are --help and --version. Run 'taskmachine --help'.\n"],
     [['help', 'vizz'], `taskmachine: unknown command 'vizz'. Did you mean 'viz'?\nCommands: ${commandList}. Run 'taskmachine --help'.\n`],
     [['help', 'viz', 'extra'], "taskmachine: 'help' takes one command name, got: viz extra.\nRun 'taskmachine help <command>'.\n"],
-    [['viz'], "taskmachine: viz: missing <what> (one of: machine) and <machine> (one of: task-instance, flow-run).\nUsage: taskmachine viz machine <task-instance|flow-run> [options]. Run 'taskmachine viz --help' for its usage.\n"],
+    [['viz'], "taskmachine: viz: missing <what> (one of: machine, run) and <target>.\nUsage: taskmachine viz <machine|run> <target> [options]. Run 'taskmachine viz --help' for its usage.\n"],
     [['viz', 'machine', 'task'], "taskmachine: viz: unknown machine 'task'. Did you mean 'task-instance'?\nChoose one of: task-instance, flow-run. Run 'taskmachine viz --help' for its usage.\n"],
-    [['viz', 'run', 'flow-run'], "taskmachine: viz: unknown what 'run'.\nChoose one of: machine. Run 'taskmachine viz --help' for its usage.\n"],
-    [['viz', 'machine', 'flow-run', 'x'], "taskmachine: viz: unexpected argument 'x'.\nUsage: taskmachine viz machine <task-instance|flow-run> [options]. Run 'taskmachine viz --help' for its usage.\n"],
+    [['viz', 'graph', 'flow-run'], "taskmachine: viz: unknown what 'graph'.\nChoose one of: machine, run. Run 'taskmachine viz --help' for its usage.\n"],
+    [['viz', 'machine', 'flow-run', 'x'], "taskmachine: viz: unexpected argument 'x'.\nUsage: taskmachine viz <machine|run> <target> [options]. Run 'taskmachine viz --help' for its usage.\n"],
     [['viz', 'machine', 'flow-run', '--format', 'svg'], "taskmachine: viz: --format must be one of mermaid, dot; got 'svg'.\nRun 'taskmachine viz --help' for its usage.\n"],
     [['viz', 'machine', 'flow-run', '--format'], "taskmachine: viz: option '--format' needs a value (one of: mermaid, dot).\nRun 'taskmachine viz --help' for its usage.\n"],
     [['viz', 'machine', 'flow-run', '--all-edges=yes'], "taskmachine: viz: option '--all-edges' is a flag and takes no value.\nRun 'taskmachine viz --help' for its usage.\n"],

@@ -40,6 +40,11 @@ describe('CLI on stored runs', () => {
     expect(again.stderr).toContain("event SET_STATE is not legal in state 'skipped'");
     expect(cli('clear', 'cp', 'evaluate')).toMatchObject({ code: 0, stdout: expect.stringContaining('evaluate: skipped → none') });
 
+    const graph = cli('viz', 'run', 'cp');
+    expect(graph.code).toBe(0);
+    expect(graph.stdout).toContain('t0["train<br/>checkpointed"]:::checkpointed');
+    expect(graph.stdout).toContain('t0 --> t1');
+
     const resumed = cli('resume-task', 'cp', 'train');
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toContain('run cp of flow \'checkpointing\' resumed');

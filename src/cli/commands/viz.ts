@@ -1,24 +1,29 @@
 import type { AnyStateMachine } from 'xstate';
 import { flowRunMachine, taskInstanceMachine } from '../../../machines/index.ts';
-import { toDot, toMermaid } from '../../viz/index.ts';
-import { defineCommand } from '../command.ts';
+import { runToDot, runToMermaid, toDot, toMermaid } from '../../viz/index.ts';
+import { defineCommand, UsageError } from '../command.ts';
+import { suggest } from '../suggest.ts';
+import { openStore, storeOption } from '../storeOption.ts';
+import { openStoredRun } from '../storedRun.ts';
 
 const machines: Readonly<Record<string, AnyStateMachine>> = {
   'task-instance': taskInstanceMachine,
   'flow-run': flowRunMachine,
 };
 
-/** `taskmachine viz machine <task-instance|flow-run>`: prints a lifecycle chart. */
+/** `taskmachine viz machine <task-instance|flow-run>` / `viz run <runId>`: prints a chart. */
 export const vizCommand = defineCommand({
   name: 'viz',
-  summary: 'Print the state chart of a lifecycle machine (Mermaid or Graphviz DOT)',
+  summary: 'Print the state chart of a lifecycle machine, or the graph of a stored run (Mermaid or DOT)',
   description:
-    'The chart is read from the machine definition: every state in its Airflow colour and every\n' +
-    'transition with its event and guard. The manual SET_STATE and CLEAR transitions go from\n' +
-    'nearly every state, so they are summarized in a note unless --all-edges is given.',
+    'viz machine: the chart is read from the machine definition — every state in its Airflow colour\n' +
+    'and every transition with its event and guard. The manual SET_STATE and CLEAR transitions go\n' +
+    'from nearly every state, so they are summarized in a note unless --all-edges is given.\n' +
+    "viz run: the run's tasks with their dependencies, each in the colour of its state (a mapped\n" +
+    "task's instances summarized in one box), read from the store.",
   args: [
-    { name: 'what', description: 'What to draw', choices: ['machine'] },
-    { name: 'machine', description: 'Which machine', choices: Object.keys(machines) },
+    { name: 'what', description: 'What to draw', choices: ['machine', 'run'] },
+    { name: 'target', description: 'The machine (task-instance or flow-run), or the run id' },
   ],
   options: {
     format: {
@@ -28,15 +33,39 @@ export const vizCommand = defineCommand({
       choices: ['mermaid', 'dot'],
       default: 'mermaid',
     },
-    'all-edges': { type: 'boolean', description: 'Draw every SET_STATE and CLEAR edge instead of a note' },
+    'all-edges': { type: 'boolean', description: 'viz machine: draw every SET_STATE and CLEAR edge instead of a note' },
+    store: storeOption,
+    'flow-file': { type: 'string', description: "viz run: the flow file, when the run does not record it", valueName: '<file>' },
   },
   examples: [
     'taskmachine viz machine task-instance',
     'taskmachine viz machine flow-run --format dot | dot -Tsvg > flow-run.svg',
+    'taskmachine viz run nightly-2026-11-22 --format dot | dot -Tsvg > run.svg',
   ],
-  run({ args, options, stdout }) {
-    const machine = machines[args.machine!]!;
-    const chartOptions = { allEdges: options['all-edges'] };
-    stdout(options.format === 'dot' ? toDot(machine, chartOptions) : toMermaid(machine, chartOptions));
+  async run({ args, options, stdout, cwd }) {
+    const target = args.target!;
+    if (args.what === 'machine') {
+      const machine = machines[target];
+      if (machine === undefined) {
+        const close = suggest(target, Object.keys(machines));
+        throw new UsageError(
+          `viz: unknown machine '${target}'.${close ? ` Did you mean '${close}'?` : ''}`,
+          `Choose one of: ${Object.keys(machines).join(', ')}. Run 'taskmachine viz --help' for its usage.`,
+        );
+      }
+      const chartOptions = { allEdges: options['all-edges'] };
+      stdout(options.format === 'dot' ? toDot(machine, chartOptions) : toMermaid(machine, chartOptions));
+      return;
+    }
+    const store = openStore(options.store, cwd);
+    try {
+      const { module } = await openStoredRun(store, target, cwd, options['flow-file'], options.store);
+      const loaded = (await store.loadRun(target))!;
+      const tasks = Object.fromEntries(loaded.instances.map((instance) => [instance.key, { ...instance, attempts: instance.attempt }]));
+      const record = { tasks } as never;
+      stdout(options.format === 'dot' ? runToDot(module.flow, record) : runToMermaid(module.flow, record));
+    } finally {
+      await store.close();
+    }
   },
 });

@@ -1,0 +1,102 @@
+import { stateColors, stateTextColor, type TaskInstanceState } from '../../machines/index.ts';
+import type { Flow } from '../flow/types.ts';
+import type { FlowRunRecord, TaskInstanceRecord } from '../runtime/records.ts';
+
+/** One box of a run diagram: a task with the states of its instances. */
+interface RunNode {
+  readonly id: string;
+  readonly nodeId: string;
+  readonly label: string;
+  readonly state: TaskInstanceState;
+}
+
+// When a task's instances differ (a map), the box takes the colour of the most telling state.
+const PRIORITY: readonly TaskInstanceState[] = [
+  'failed',
+  'upstream_failed',
+  'running',
+  'restarting',
+  'up_for_retry',
+  'queued',
+  'scheduled',
+  'deferred',
+  'up_for_reschedule',
+  'checkpointed',
+  'none',
+  'skipped',
+  'removed',
+  'success',
+];
+
+function nodesOf(flow: Flow, run: Pick<FlowRunRecord, 'tasks'>): RunNode[] {
+  const byTask = new Map<string, TaskInstanceRecord[]>();
+  for (const instance of Object.values(run.tasks)) {
+    if (instance.parentKey !== undefined) continue;
+    (byTask.get(instance.taskId) ?? byTask.set(instance.taskId, []).get(instance.taskId)!).push(instance);
+  }
+  return flow.tasks
+    .filter((task) => task.kind !== 'subtask')
+    .map((task) => {
+      const instances = byTask.get(task.id) ?? [];
+      const counts = new Map<TaskInstanceState, number>();
+      for (const instance of instances) counts.set(instance.state, (counts.get(instance.state) ?? 0) + 1);
+      const state = PRIORITY.find((candidate) => counts.has(candidate)) ?? 'none';
+      let label: string;
+      if (instances.length === 1 && instances[0]!.mapIndex === undefined) {
+        const only = instances[0]!;
+        label = `${task.id}\\n${only.state}${only.attempts > 1 ? ` (attempt ${only.attempts}/${only.maxAttempts})` : ''}`;
+      } else {
+        const summary = PRIORITY.filter((candidate) => counts.has(candidate)).map((candidate) => `${candidate} ${counts.get(candidate)}`);
+        label = `${task.id} ×${instances.length}\\n${summary.join(', ') || 'none'}`;
+      }
+      return { id: task.id, nodeId: `t${task.index}`, label, state };
+    });
+}
+
+/**
+ * A Mermaid flowchart of a run: one box per task (a mapped task's instances summarized in one box),
+ * the dependency edges, and each box in the Airflow colour of its state.
+ *
+ * @example
+ * ```ts
+ * import { runToMermaid } from 'taskmachine/viz';
+ * const run = await runFlow(etl);
+ * console.log(runToMermaid(etl, run));
+ * ```
+ */
+export function runToMermaid(flow: Flow, run: Pick<FlowRunRecord, 'tasks'>): string {
+  const nodes = nodesOf(flow, run);
+  const lines = ['flowchart LR'];
+  for (const node of nodes) lines.push(`  ${node.nodeId}["${node.label.replaceAll('"', "'").replaceAll('\\n', '<br/>')}"]:::${node.state}`);
+  for (const task of flow.tasks) {
+    for (const upstream of task.upstream) lines.push(`  t${upstream} --> t${task.index}`);
+  }
+  for (const state of new Set(nodes.map((node) => node.state))) {
+    lines.push(`  classDef ${state} fill:${stateColors[state]},color:${stateTextColor(state)},stroke:#555`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A Graphviz DOT digraph of a run (see {@link runToMermaid}); render it with `dot -Tsvg`.
+ *
+ * @example
+ * ```ts
+ * import { runToDot } from 'taskmachine/viz';
+ * writeFileSync('run.dot', runToDot(etl, run));
+ * ```
+ */
+export function runToDot(flow: Flow, run: Pick<FlowRunRecord, 'tasks'>): string {
+  const nodes = nodesOf(flow, run);
+  const lines = [`digraph "${flow.id.replaceAll('"', '')}" {`, '  rankdir=LR;', '  node [shape=box, style="rounded,filled", fontname="Helvetica"];'];
+  for (const node of nodes) {
+    lines.push(
+      `  ${node.nodeId} [label="${node.label.replaceAll('"', "'")}", fillcolor="${stateColors[node.state]}", fontcolor="${stateTextColor(node.state)}"];`,
+    );
+  }
+  for (const task of flow.tasks) {
+    for (const upstream of task.upstream) lines.push(`  t${upstream} -> t${task.index};`);
+  }
+  lines.push('}');
+  return `${lines.join('\n')}\n`;
+}
