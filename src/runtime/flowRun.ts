@@ -676,6 +676,8 @@ export class FlowRunner implements AttemptHost {
       });
     }
     this.#onQuiet = undefined;
+    // The process is going away: listeners get their last hook, as at the end of a run.
+    this.#dispatcher?.emit('beforeStopping', { flowRun: this.snapshot() });
     await this.persisted();
     await this.#drainListeners();
     // Whatever still happens in this process (an attempt that ignored the grace period) is not

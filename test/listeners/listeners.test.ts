@@ -214,4 +214,18 @@ describe('listener hooks', () => {
     expect(run.state).toBe('failed');
     expect(failedHooks).toBe(50);
   });
+
+  it('a graceful shutdown gives listeners their beforeStopping too', async () => {
+    const calls: string[] = [];
+    const handle = startFlow(
+      flow('stopping', (f) => {
+        f.task('t', () => new Promise((_, reject) => ctx()!.signal.addEventListener('abort', () => reject(ctx()?.signal.reason ?? 'preempt'))));
+      }),
+      { listeners: [{ onStarting: () => void calls.push('starting'), beforeStopping: () => void calls.push('beforeStopping') }], log: () => {} },
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    const record = await handle.shutdown({ graceMs: 1_000 });
+    expect(record.state).toBe('running');
+    expect(calls).toEqual(['starting', 'beforeStopping']);
+  });
 });
