@@ -19,9 +19,6 @@ import {
   DeferralTimeoutError,
   InputChangedError,
   FailTask,
-  GateError,
-  isRetryable,
-  TaskError,
   IllegalTransitionError,
   RunCancelledError,
   SkipTask,
@@ -51,6 +48,7 @@ import type {
 } from './records.ts';
 import { retryDelayFor } from './retryTiming.ts';
 import { msgFor } from './transitionMsg.ts';
+import { startGateRound } from './gateRound.ts';
 
 /** Settings the run was started with, already validated. */
 export interface FlowRunSettings {
@@ -99,7 +97,6 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-const RESOLVED: Promise<void> = Promise.resolve();
 
 type TimerAction = 'retry' | 'poke' | 'trigger' | 'trigger-timeout' | 'resume';
 
@@ -1019,52 +1016,29 @@ export class FlowRunner implements AttemptHost {
    * the others and fails the attempt through `GATE_FAIL`.
    */
   #startGates(instance: TaskInstance, gates: readonly Gate[]): void {
-    const controller = new AbortController();
     const attempt = instance.context.attempt;
-    instance.gateController = controller;
     this.#gatesPending++;
-    const record = instance.toRecord();
-    let remaining = gates.length;
-    const current = () => instance.gateController === controller;
-    const finish = () => {
-      instance.gateController = undefined;
-      instance.pendingGates = undefined;
-      this.#gatesPending--;
-      this.#requestTurn();
-    };
-    for (const gate of gates) {
-      const context = Object.freeze({
-        signal: controller.signal,
-        hints: instance.task.hints,
-        log: (...parts: unknown[]) => this.settings.log(`[${instance.key}#${attempt} gate ${gate.name}] ${format(...parts)}`),
-      });
-      RESOLVED.then(() => gate.prepare(record, context)).then(
-        () => {
-          if (!current()) return;
-          instance.pendingGates = instance.pendingGates?.filter((name) => name !== gate.name);
-          if (--remaining > 0) return;
-          finish();
-          if (instance.state === 'queued' && instance.context.attempt === attempt) this.#admit(instance);
-        },
-        (thrown: unknown) => {
-          if (!current()) return;
-          const error = thrown instanceof TaskError ? thrown : new GateError(gate.name, thrown);
-          controller.abort(error);
-          finish();
-          if (instance.state !== 'queued' || instance.context.attempt !== attempt) return;
-          try {
-            instance.error = error;
-            instance.failureKind = 'gate';
-            const state = this.#transition(instance, { type: 'GATE_FAIL', retryable: isRetryable(thrown) }, { error });
-            if (state === 'up_for_retry' && !this.#halted) {
-              this.#setTimer(instance, retryDelayFor(instance.task, attempt), 'retry');
-            }
-          } catch (internal) {
-            this.settings.log(`taskmachine: internal error after gate '${gate.name}' of '${instance.key}' failed: ${toError(internal).stack}`);
-          }
-        },
-      );
-    }
+    const stillQueued = () => instance.state === 'queued' && instance.context.attempt === attempt;
+    startGateRound(instance, gates, this.settings.log, {
+      passed: () => {
+        this.#gatesPending--;
+        this.#requestTurn();
+        if (stillQueued()) this.#admit(instance);
+      },
+      failed: (error, retryable, gate) => {
+        this.#gatesPending--;
+        this.#requestTurn();
+        if (!stillQueued()) return;
+        try {
+          instance.error = error;
+          instance.failureKind = 'gate';
+          const state = this.#transition(instance, { type: 'GATE_FAIL', retryable }, { error });
+          if (state === 'up_for_retry' && !this.#halted) this.#setTimer(instance, retryDelayFor(instance.task, attempt), 'retry');
+        } catch (internal) {
+          this.settings.log(`taskmachine: internal error after gate '${gate}' of '${instance.key}' failed: ${toError(internal).stack}`);
+        }
+      },
+    });
   }
 
   #abortGates(instance: TaskInstance, reason: unknown): void {
