@@ -1,5 +1,5 @@
 import { format, isDeepStrictEqual } from 'node:util';
-import { createActor, fromCallback, type Actor, type AnyActorRef } from 'xstate';
+import { createActor, type Actor } from 'xstate';
 import {
   failedStates,
   finishedStates,
@@ -49,6 +49,7 @@ import type {
 import { retryDelayFor } from './retryTiming.ts';
 import { msgFor } from './transitionMsg.ts';
 import { startGateRound } from './gateRound.ts';
+import { DecoratorActors } from './decoratorActors.ts';
 
 /** Settings the run was started with, already validated. */
 export interface FlowRunSettings {
@@ -168,7 +169,7 @@ export class FlowRunner implements AttemptHost {
   /** Task instances whose readiness gates are running. */
   #gatesPending = 0;
   /** Decorator actors (decorators with `onTransition`), by task index; made at the first need. */
-  #decoratorActors: Map<number, AnyActorRef[]> | undefined;
+  #decoratorActors: DecoratorActors | undefined;
   readonly #hasActorDecorators: Uint8Array;
   /** Tasks whose resource request was reported already. */
   readonly #reportedResources = new Set<number>();
@@ -832,7 +833,7 @@ export class FlowRunner implements AttemptHost {
     }
     if (outcome === 'success') applyEvent(this.runActor, { type: 'SUCCEED' }, 'flow run');
     else applyEvent(this.runActor, { type: 'FAIL', reason: reason === 'manual' ? 'task_failure' : reason }, 'flow run');
-    this.#stopDecoratorActors();
+    this.#decoratorActors?.quiesce();
     this.#persist?.updateRun(this.#runFields(), this.#endedAt);
     void this.#persist?.flush(this.#endedAt);
     const record = this.snapshot();
@@ -1534,7 +1535,14 @@ export class FlowRunner implements AttemptHost {
     }
     if (this.#dispatcher !== undefined) emitTaskInstanceHooks(this.#dispatcher, change);
     if (this.#hasActorDecorators[instance.task.index] === 1) {
-      for (const actor of this.#actorsFor(instance.task.index)) actor.send({ type: 'transition', change });
+      this.#decoratorActors ??= new DecoratorActors({
+        flow: this.flow,
+        runActor: this.runActor,
+        clock: this.settings.clock,
+        log: this.settings.log,
+        onEvent: (decorator, event) => this.#onDecoratorEvent(decorator, event),
+      });
+      this.#decoratorActors.deliver(instance.task.index, change);
     }
   }
 
@@ -1553,52 +1561,6 @@ export class FlowRunner implements AttemptHost {
         this.#pendingSettles--;
         this.#requestTurn();
       });
-  }
-
-  /**
-   * The decorator actors of a task: one XState actor per decorator, in the run's actor system
-   * (`runActor.system.get('decorator:<taskId>:<name>:<i>')`), receiving every transition of the
-   * task's instances; a decorator with `onTransition` reacts to them and may send events back.
-   * Hooks that decide an attempt's outcome are still called by the runtime in their fixed order.
-   */
-  #actorsFor(index: number): AnyActorRef[] {
-    this.#decoratorActors ??= new Map();
-    let actors = this.#decoratorActors.get(index);
-    if (actors !== undefined) return actors;
-    const task = this.flow.tasks[index]!;
-    actors = task.decorators.map((decorator, position) => {
-      const scope = {
-        clock: this.settings.clock,
-        send: (event: DecoratorEvent) => this.#onDecoratorEvent(decorator, event),
-        local: new Map<string, unknown>(),
-      };
-      this.#decoratorScopes.push(scope);
-      const onTransition = decorator.definition.hooks.onTransition;
-      const logic = fromCallback<{ type: 'transition'; change: TaskInstanceChange }>(({ receive }) => {
-        receive((event) => {
-          if (onTransition === undefined) return;
-          try {
-            onTransition(event.change, scope, decorator.params);
-          } catch (error) {
-            this.settings.log(`taskmachine: decorator '${decorator.name}' onTransition threw: ${toError(error).stack}`);
-          }
-        });
-      });
-      const systemId = `decorator:${task.id}:${decorator.name}:${position}`;
-      return createActor(logic, { parent: this.runActor, id: systemId, systemId }).start();
-    });
-    this.#decoratorActors.set(index, actors);
-    return actors;
-  }
-
-  readonly #decoratorScopes: Array<{ local: Map<string, unknown> }> = [];
-
-  /** At the end of a run: the decorator actors' pending timers are cleared (they stay for a reopen). */
-  #stopDecoratorActors(): void {
-    for (const scope of this.#decoratorScopes) {
-      for (const handle of scope.local.values()) this.settings.clock.clearTimeout(handle);
-      scope.local.clear();
-    }
   }
 
   #onDecoratorEvent(decorator: Decorator<any>, event: DecoratorEvent): void {
