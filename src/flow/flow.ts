@@ -63,6 +63,7 @@ export interface FlowBuilder<TInput = any> {
 
 const ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/;
 const HINT_KEY_PATTERN = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.\/-]+$/;
+const NO_INDICES: readonly number[] = Object.freeze([]);
 const EMPTY_HINTS: Readonly<Record<string, unknown>> = Object.freeze({});
 /** Shared by every task whose decorators publish nothing at definition time (no Map per task). */
 const NOTHING_PUBLISHED: PublishedValues = new Map();
@@ -143,6 +144,13 @@ export function flow<TInput = any>(id: string, build: (f: FlowBuilder<TInput>) =
 
   const tasks = compile(flowId, drafts, problems);
   if (problems.length > 0) throw new FlowDefinitionError(flowId, problems);
+  return frozenFlow(flowId, tasks);
+}
+
+// Its own function so that the lookup closure's scope holds only `byId`: a closure created inside
+// flow() would share flow()'s scope and keep every draft (and the user's options objects) alive
+// for as long as the definition lives.
+function frozenFlow<TInput>(flowId: string, tasks: TaskDefinition[]): Flow<TInput> {
   const byId = new Map(tasks.map((task) => [task.id, task]));
   return Object.freeze({ id: flowId, tasks: Object.freeze(tasks), task: (taskId: string) => byId.get(taskId) });
 }
@@ -231,15 +239,21 @@ function compile(flowId: string, drafts: DraftTask[], problems: FlowDefinitionPr
       setup: options.setup ?? false,
       decorators,
       published,
-      upstream: Object.freeze(upstreams[index]!),
+      // Exact-length copies: an array grown by push() reserves 17 slots, 150 bytes per task each.
+      upstream: upstreams[index]!.length === 0 ? NO_INDICES : Object.freeze(upstreams[index]!.slice()),
       downstream: [],
       mapOver,
     };
   });
+  const downstreams: number[][] = upstreams;
+  for (const list of downstreams) list.length = 0;
   for (const task of tasks) {
-    for (const upstream of task.upstream) (tasks[upstream]!.downstream as number[]).push(task.index);
+    for (const upstream of task.upstream) downstreams[upstream]!.push(task.index);
   }
-  for (const task of tasks) Object.freeze(task.downstream);
+  for (const task of tasks) {
+    const list = downstreams[task.index]!;
+    (task as { downstream: readonly number[] }).downstream = list.length === 0 ? NO_INDICES : Object.freeze(list.slice());
+  }
   for (const cycle of findCycles(tasks)) {
     problems.push({
       message: `cycle: ${[...cycle, cycle[0]].join(' → ')} (a task cannot depend on itself, even indirectly)`,
