@@ -50,6 +50,7 @@ import { retryDelayFor } from './retryTiming.ts';
 import { msgFor } from './transitionMsg.ts';
 import { startGateRound } from './gateRound.ts';
 import { DecoratorActors } from './decoratorActors.ts';
+import { taskInstanceLogic } from './memoizedMachine.ts';
 
 /** Settings the run was started with, already validated. */
 export interface FlowRunSettings {
@@ -1464,8 +1465,8 @@ export class FlowRunner implements AttemptHost {
   #materialize(instance: TaskInstance): Actor<typeof taskInstanceMachine> {
     const fresh = instance.state === 'none' && instance.context.attempt === 0 && instance.context.manuallySetFrom === null;
     const actor = fresh
-      ? createActor(taskInstanceMachine, { input: { retries: instance.task.retries } })
-      : createActor(taskInstanceMachine, {
+      ? createActor(taskInstanceLogic, { input: { retries: instance.task.retries } })
+      : createActor(taskInstanceLogic, {
           snapshot: taskInstanceMachine.resolveState({ value: instance.state, context: { ...instance.context } }),
         });
     actor.start();
