@@ -195,8 +195,8 @@ function compile(flowId: string, drafts: DraftTask[], problems: FlowDefinitionPr
     return index;
   };
 
-  const upstreams: number[][] = drafts.map(() => []);
   const tasks = drafts.map((draft, index): TaskDefinition => {
+    const upstream: number[] = [];
     const taskId = String(draft.id);
     if (typeof draft.fn !== 'function') {
       problems.push({ taskId, message: `the task function must be a function, got ${describe(draft.fn)}` });
@@ -205,7 +205,7 @@ function compile(flowId: string, drafts: DraftTask[], problems: FlowDefinitionPr
     let mapOver = -1;
     if (draft.kind === 'map') {
       mapOver = resolve(draft.over, taskId, 'the list to map over');
-      if (mapOver >= 0) upstreams[index]!.push(mapOver);
+      if (mapOver >= 0) upstream.push(mapOver);
     }
     const { decorators, problems: decoratorProblems } = checkDecorators({ id: taskId, kind: draft.kind }, options.decorators);
     problems.push(...decoratorProblems);
@@ -219,9 +219,9 @@ function compile(flowId: string, drafts: DraftTask[], problems: FlowDefinitionPr
       problems.push({ taskId, message: "a subtask has no upstreams ('after'): it runs when called" });
     }
     for (const ref of after) {
-      const upstream = resolve(ref, taskId, 'upstream');
-      if (upstream === index) problems.push({ taskId, message: 'a task cannot run after itself' });
-      else if (upstream >= 0 && !upstreams[index]!.includes(upstream)) upstreams[index]!.push(upstream);
+      const resolved = resolve(ref, taskId, 'upstream');
+      if (resolved === index) problems.push({ taskId, message: 'a task cannot run after itself' });
+      else if (resolved >= 0 && !upstream.includes(resolved)) upstream.push(resolved);
     }
     return {
       id: taskId,
@@ -240,19 +240,26 @@ function compile(flowId: string, drafts: DraftTask[], problems: FlowDefinitionPr
       decorators,
       published,
       // Exact-length copies: an array grown by push() reserves 17 slots, 150 bytes per task each.
-      upstream: upstreams[index]!.length === 0 ? NO_INDICES : Object.freeze(upstreams[index]!.slice()),
-      downstream: [],
+      upstream: upstream.length === 0 ? NO_INDICES : Object.freeze(upstream.slice()),
+      downstream: NO_INDICES,
       mapOver,
     };
   });
-  const downstreams: number[][] = upstreams;
-  for (const list of downstreams) list.length = 0;
+  // Downstream lists at their exact length, in two passes (count, then fill): no growing arrays
+  // that would survive, oversized, while the whole definition is built.
+  const downstreamCount = new Uint32Array(tasks.length);
+  for (const task of tasks) for (const upstream of task.upstream) downstreamCount[upstream]!++;
+  const downstreams: (number[] | undefined)[] = new Array(tasks.length);
+  const filled = new Uint32Array(tasks.length);
   for (const task of tasks) {
-    for (const upstream of task.upstream) downstreams[upstream]!.push(task.index);
+    for (const upstream of task.upstream) {
+      const list = (downstreams[upstream] ??= new Array<number>(downstreamCount[upstream]!));
+      list[filled[upstream]!++] = task.index;
+    }
   }
   for (const task of tasks) {
-    const list = downstreams[task.index]!;
-    (task as { downstream: readonly number[] }).downstream = list.length === 0 ? NO_INDICES : Object.freeze(list.slice());
+    const list = downstreams[task.index];
+    if (list !== undefined) (task as { downstream: readonly number[] }).downstream = Object.freeze(list);
   }
   for (const cycle of findCycles(tasks)) {
     problems.push({

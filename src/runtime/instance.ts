@@ -46,63 +46,146 @@ export class AttemptRun {
   }
 }
 
+/** Fields most task instances never set (mapped, child, parked, gated or failed instances do). */
+interface RareFields {
+  mapIndex: number | undefined;
+  item: unknown;
+  parentKey: string | undefined;
+  callInput: unknown;
+  customContext: Readonly<Record<string, string>> | undefined;
+  error: Error | undefined;
+  failureKind: FailureKind | undefined;
+  timer: unknown;
+  timerInfo: { deadline: number; action: 'retry' | 'poke' | 'trigger' | 'trigger-timeout' | 'resume' } | undefined;
+  storedAt: number | undefined;
+  parked: boolean;
+  waitingForEvent: boolean;
+  resumeData: unknown;
+  eventPayload: unknown;
+  startFailure: Error | undefined;
+  checkpoint: unknown;
+  waiters: Array<{ resolve: (value: unknown) => void; reject: (error: Error) => void }> | undefined;
+  pendingGates: string[] | undefined;
+  gateController: AbortController | undefined;
+}
+
+const RARE_DEFAULTS: Readonly<RareFields> = Object.freeze({
+  mapIndex: undefined,
+  item: undefined,
+  parentKey: undefined,
+  callInput: undefined,
+  customContext: undefined,
+  error: undefined,
+  failureKind: undefined,
+  timer: undefined,
+  timerInfo: undefined,
+  storedAt: undefined,
+  parked: false,
+  waitingForEvent: false,
+  resumeData: undefined,
+  eventPayload: undefined,
+  startFailure: undefined,
+  checkpoint: undefined,
+  waiters: undefined,
+  pendingGates: undefined,
+  gateController: undefined,
+});
+
+/** Machine contexts of fresh instances, one shared (immutable) object per `retries` value. */
+const initialContexts = new Map<number, Readonly<TaskInstanceContext>>();
+function initialContext(retries: number): Readonly<TaskInstanceContext> {
+  let context = initialContexts.get(retries);
+  if (context === undefined) {
+    context = Object.freeze({ attempt: 0, retries, maxAttempts: retries + 1, manuallySetFrom: null, deferTimedOut: false });
+    initialContexts.set(retries, context);
+  }
+  return context;
+}
+
 /**
  * The runtime's record of one task instance. While the instance is unfinished (and has been
  * materialized) it owns a live task-instance actor; once finished the actor is stopped and only
  * this compact record remains.
+ *
+ * A run holds one per task for its whole length, so it is kept small: the fields a plain task
+ * instance never sets live in a side object made on the first write of a non-default value (the
+ * accessors below read the default until then), and `context` is the machine's own immutable
+ * context object, shared by every instance in the same configuration.
  */
 export class TaskInstance {
   readonly key: string;
   readonly task: TaskDefinition;
-  readonly mapIndex: number | undefined;
-  /** For a mapped instance: its item (set again from the stored list when a run is restored). */
-  item: unknown;
-  readonly parentKey: string | undefined;
-  /** The input of a child's call (replaced when a later attempt calls it with another input). */
-  callInput: unknown;
-  /** Custom context captured when a child was called; `undefined` uses the run's. */
-  customContext: Readonly<Record<string, string>> | undefined;
-
   actor: Actor<TaskInstanceMachine> | undefined = undefined;
   state: TaskInstanceState = 'none';
-  /** The machine context as of the last transition (kept so the actor can be rebuilt). */
-  context: TaskInstanceContext;
+  /** The machine context as of the last transition (kept so the actor can be rebuilt). Immutable. */
+  context: Readonly<TaskInstanceContext>;
   result: unknown = undefined;
-  error: Error | undefined = undefined;
-  failureKind: FailureKind | undefined = undefined;
   startedAt: number | undefined = undefined;
   endedAt: number | undefined = undefined;
   /** The finished state this instance contributes to its downstream counters, if any. */
   countedAs: TaskInstanceState | undefined = undefined;
   /** The attempt in flight. */
   current: AttemptRun | undefined = undefined;
-  /** Pending timer (retry delay, poke, deferral, auto-resume). */
-  timer: unknown = undefined;
-  /** The pending timer as stored: absolute deadline and what it does (never an XState `after`). */
-  timerInfo: { deadline: number; action: 'retry' | 'poke' | 'trigger' | 'trigger-timeout' | 'resume' } | undefined = undefined;
   /** Version of the stored record (compare-and-set); 0 when never stored. */
   version = 0;
-  /** When the record was first stored. */
-  storedAt: number | undefined = undefined;
   /** Set while the instance waits in a scheduler queue, so a stale queue entry is recognised. */
   queuedAs: 'ready' | 'slot' | undefined = undefined;
-  /** Waiting for a manual resume or an event, with no timer that would move it. */
-  parked = false;
-  waitingForEvent = false;
-  resumeData: unknown = undefined;
-  eventPayload: unknown = undefined;
-  /** Why this instance cannot run even though its trigger rule passed (e.g. no list to map over). */
-  startFailure: Error | undefined = undefined;
-  /** Last value saved with `ctx().checkpoint.save`. */
-  checkpoint: unknown = undefined;
-  /** Callers of `ctx().call` waiting for this (child) instance to finish. */
-  waiters: Array<{ resolve: (value: unknown) => void; reject: (error: Error) => void }> | undefined = undefined;
   /** Whether decorators' `taskCreated` has run for this instance. */
   created = false;
+  #rare: RareFields | undefined = undefined;
+
+  // Rare fields, read from and written to #rare (declared here for their types).
+  declare readonly mapIndex: number | undefined;
+  /** For a mapped instance: its item (set again from the stored list when a run is restored). */
+  declare item: unknown;
+  declare readonly parentKey: string | undefined;
+  /** The input of a child's call (replaced when a later attempt calls it with another input). */
+  declare callInput: unknown;
+  /** Custom context captured when a child was called; `undefined` uses the run's. */
+  declare customContext: Readonly<Record<string, string>> | undefined;
+  declare error: Error | undefined;
+  declare failureKind: FailureKind | undefined;
+  /** Pending timer (retry delay, poke, deferral, auto-resume). */
+  declare timer: unknown;
+  /** The pending timer as stored: absolute deadline and what it does (never an XState `after`). */
+  declare timerInfo: RareFields['timerInfo'];
+  /** When the record was first stored. */
+  declare storedAt: number | undefined;
+  /** Waiting for a manual resume or an event, with no timer that would move it. */
+  declare parked: boolean;
+  declare waitingForEvent: boolean;
+  declare resumeData: unknown;
+  declare eventPayload: unknown;
+  /** Why this instance cannot run even though its trigger rule passed (e.g. no list to map over). */
+  declare startFailure: Error | undefined;
+  /** Last value saved with `ctx().checkpoint.save`. */
+  declare checkpoint: unknown;
+  /** Callers of `ctx().call` waiting for this (child) instance to finish. */
+  declare waiters: RareFields['waiters'];
   /** Readiness gates still pending for the current attempt. */
-  pendingGates: string[] | undefined = undefined;
+  declare pendingGates: string[] | undefined;
   /** Aborts the gates of the current attempt; set while they run. */
-  gateController: AbortController | undefined = undefined;
+  declare gateController: AbortController | undefined;
+
+  static {
+    for (const name of Object.keys(RARE_DEFAULTS) as (keyof RareFields)[]) {
+      const fallback = RARE_DEFAULTS[name];
+      Object.defineProperty(this.prototype, name, {
+        get(this: TaskInstance) {
+          const rare = this.#rare;
+          return rare === undefined ? fallback : rare[name];
+        },
+        set(this: TaskInstance, value: unknown) {
+          let rare = this.#rare;
+          if (rare === undefined) {
+            if (value === fallback) return;
+            rare = this.#rare = { ...RARE_DEFAULTS };
+          }
+          (rare as unknown as Record<string, unknown>)[name] = value;
+        },
+      });
+    }
+  }
 
   constructor(init: {
     key: string;
@@ -115,13 +198,12 @@ export class TaskInstance {
   }) {
     this.key = init.key;
     this.task = init.task;
-    this.mapIndex = init.mapIndex;
-    this.item = init.item;
-    this.parentKey = init.parentKey;
-    this.callInput = init.callInput;
-    this.customContext = init.customContext;
-    const retries = init.task.retries;
-    this.context = { attempt: 0, retries, maxAttempts: retries + 1, manuallySetFrom: null, deferTimedOut: false };
+    this.context = initialContext(init.task.retries);
+    if (init.mapIndex !== undefined) (this as { mapIndex: number | undefined }).mapIndex = init.mapIndex;
+    if (init.item !== undefined) this.item = init.item;
+    if (init.parentKey !== undefined) (this as { parentKey: string | undefined }).parentKey = init.parentKey;
+    if (init.callInput !== undefined) this.callInput = init.callInput;
+    if (init.customContext !== undefined) this.customContext = init.customContext;
   }
 
   get isChild(): boolean {

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { flow } from '../../src/index.ts';
+import { TaskInstance } from '../../src/runtime/instance.ts';
+
+const definition = flow('records', (f) => {
+  f.task('plain', () => 1, { retries: 2 });
+});
+const task = definition.tasks[0]!;
+
+describe('TaskInstance (the compact per-instance record)', () => {
+  it('reads the default of every rarely set field until one is written', () => {
+    const instance = new TaskInstance({ key: 'plain', task });
+    expect(instance.mapIndex).toBeUndefined();
+    expect(instance.parentKey).toBeUndefined();
+    expect(instance.isChild).toBe(false);
+    expect(instance.parked).toBe(false);
+    expect(instance.waitingForEvent).toBe(false);
+    expect(instance.error).toBeUndefined();
+    expect(instance.timerInfo).toBeUndefined();
+    expect(instance.context).toEqual({ attempt: 0, retries: 2, maxAttempts: 3, manuallySetFrom: null, deferTimedOut: false });
+  });
+
+  it('keeps written values per instance, never on the shared defaults', () => {
+    const parked = new TaskInstance({ key: 'plain', task });
+    const other = new TaskInstance({ key: 'plain', task });
+    parked.parked = true;
+    parked.error = new Error('boom');
+    parked.timerInfo = { deadline: 5, action: 'retry' };
+    expect(parked.parked).toBe(true);
+    expect(parked.error?.message).toBe('boom');
+    expect(parked.timerInfo).toEqual({ deadline: 5, action: 'retry' });
+    expect(other.parked).toBe(false);
+    expect(other.error).toBeUndefined();
+    parked.parked = false;
+    expect(parked.parked).toBe(false);
+    expect(parked.error?.message).toBe('boom');
+  });
+
+  it('takes mapIndex, item, parentKey, callInput and customContext from its constructor', () => {
+    const mapped = new TaskInstance({ key: 'plain[3]', task, mapIndex: 3, item: { n: 3 } });
+    expect(mapped.mapIndex).toBe(3);
+    expect(mapped.item).toEqual({ n: 3 });
+    const child = new TaskInstance({ key: 'p/plain#1', task, parentKey: 'p', callInput: 7, customContext: { tenant: 'a' } });
+    expect(child.isChild).toBe(true);
+    expect(child.parentKey).toBe('p');
+    expect(child.callInput).toBe(7);
+    expect(child.customContext).toEqual({ tenant: 'a' });
+  });
+
+  it('shares one immutable initial context among fresh instances with the same retries', () => {
+    const a = new TaskInstance({ key: 'plain', task });
+    const b = new TaskInstance({ key: 'plain', task });
+    expect(a.context).toBe(b.context);
+    expect(Object.isFrozen(a.context)).toBe(true);
+  });
+});
