@@ -26,7 +26,8 @@ import {
   TaskTimeoutError,
   toError,
 } from '../errors.ts';
-import { countUpstreamOutcome, emptyCounts, evaluateTriggerRule, type UpstreamCounts } from '../flow/triggerRules.ts';
+import { countUpstreamOutcome, evaluateTriggerRule } from '../flow/triggerRules.ts';
+import { UpstreamCountsTable } from './upstreamCountsTable.ts';
 import type { Flow, TaskArgs, TaskDefinition, TaskRef } from '../flow/types.ts';
 import type { Decorator, DecoratorEvent } from '../decorators/types.ts';
 import type { Gate } from '../gates/defineGate.ts';
@@ -137,7 +138,7 @@ export class FlowRunner implements AttemptHost {
   /** Mapped instances of expanded map tasks, in map-index order. */
   readonly #mapped = new Map<number, TaskInstance[]>();
   /** Upstream counters per task (allocated for tasks that have upstreams). */
-  readonly #counts: (UpstreamCounts | undefined)[];
+  readonly #counts: UpstreamCountsTable;
   /** Whether each task's trigger rule has decided (run, skipped or upstream_failed). */
   readonly #decided: Uint8Array;
   #toEvaluate: number[] = [];
@@ -184,7 +185,7 @@ export class FlowRunner implements AttemptHost {
     this.#windowSize = Math.max(32, settings.concurrency * 2);
     const taskCount = flow.tasks.length;
     this.#primary = new Array(taskCount);
-    this.#counts = new Array(taskCount);
+    this.#counts = new UpstreamCountsTable(taskCount);
     this.#decided = new Uint8Array(taskCount);
     this.runActor = createActor(flowRunMachine).start();
     this.#input = settings.input;
@@ -200,12 +201,12 @@ export class FlowRunner implements AttemptHost {
       this.#instances.set(instance.key, instance);
       this.#unfinished++;
       this.#countState('none', 1);
-      if (task.upstream.length > 0) this.#counts[task.index] = emptyCounts(task.upstream.length);
+      if (task.upstream.length > 0) this.#counts.add(task.index, task.upstream.length);
       else this.#toEvaluate.push(task.index);
     }
     for (const task of flow.tasks) {
       if (!task.setup) continue;
-      for (const downstream of task.downstream) this.#counts[downstream]!.setupTotal++;
+      for (const downstream of task.downstream) this.#counts.at(downstream)!.setupTotal++;
     }
   }
 
@@ -378,7 +379,7 @@ export class FlowRunner implements AttemptHost {
       this.#mapped.set(index, instances);
       const placeholder = this.#primary[index];
       if (placeholder !== undefined && this.#instances.get(placeholder.key) === placeholder) this.#instances.delete(placeholder.key);
-      for (const downstream of task.downstream) this.#counts[downstream]!.total += instances.length - 1;
+      for (const downstream of task.downstream) this.#counts.at(downstream)!.total += instances.length - 1;
     }
     for (const [index, instances] of mapped) {
       const list = this.#resultOf(this.flow.tasks[this.flow.tasks[index]!.mapOver]!);
@@ -910,7 +911,7 @@ export class FlowRunner implements AttemptHost {
     const task = this.flow.tasks[index]!;
     const instance = this.#primary[index];
     if (instance === undefined || instance.state !== 'none') return;
-    const counts = this.#counts[index];
+    const counts = this.#counts.at(index);
     this.triggerEvaluations++;
     const decision = counts === undefined ? 'run' : evaluateTriggerRule(task.trigger, counts);
     if (decision === 'wait') return;
@@ -957,7 +958,7 @@ export class FlowRunner implements AttemptHost {
     );
     this.#mapped.set(task.index, instances);
     this.#unfinished += instances.length - 1;
-    for (const downstream of task.downstream) this.#counts[downstream]!.total += instances.length - 1;
+    for (const downstream of task.downstream) this.#counts.at(downstream)!.total += instances.length - 1;
     for (const instance of instances) {
       this.#instances.set(instance.key, instance);
       // Stored now, in the batch that deletes the placeholder: a crash must not lose the
@@ -1488,7 +1489,7 @@ export class FlowRunner implements AttemptHost {
     const previous = instance.countedAs;
     instance.countedAs = finishedAs;
     for (const index of task.downstream) {
-      const counts = this.#counts[index]!;
+      const counts = this.#counts.at(index)!;
       if (previous !== undefined) countUpstreamOutcome(counts, previous, task.setup, -1);
       if (finishedAs !== undefined) countUpstreamOutcome(counts, finishedAs, task.setup, 1);
       if (this.#decided[index] === 0) this.#toEvaluate.push(index);

@@ -53,4 +53,33 @@ describe('TaskInstance (the compact per-instance record)', () => {
     expect(a.context).toBe(b.context);
     expect(Object.isFrozen(a.context)).toBe(true);
   });
+
+  it('gives a finished success the same record whichever way it is built', () => {
+    const plain = new TaskInstance({ key: 'plain', task });
+    plain.state = 'success';
+    plain.result = 42;
+    plain.startedAt = 1_000;
+    plain.endedAt = 1_005;
+    const withRareField = new TaskInstance({ key: 'plain', task });
+    Object.assign(withRareField, { state: 'success', result: 42, startedAt: 1_000, endedAt: 1_005 });
+    withRareField.parked = true; // makes the side object, so toRecord takes its general path
+    withRareField.parked = false;
+    const expected = {
+      key: 'plain',
+      taskId: 'plain',
+      mapIndex: undefined,
+      parentKey: undefined,
+      state: 'success',
+      attempts: 0,
+      maxAttempts: 3,
+      result: 42,
+      startedAt: 1_000,
+      endedAt: 1_005,
+    };
+    for (const record of [plain.toRecord(), withRareField.toRecord()]) {
+      expect(record).toStrictEqual(expected);
+      expect(Object.keys(record)).toEqual(Object.keys(expected));
+      expect(Object.isFrozen(record)).toBe(true);
+    }
+  });
 });
