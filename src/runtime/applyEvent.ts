@@ -25,18 +25,21 @@ export function legalEventTypes(snapshot: object): string[] {
  * {@link IllegalTransitionError} otherwise. XState silently ignores an event it cannot take; the
  * runtime must never lose a transition that way, so every lifecycle change goes through here.
  *
+ * @param subject what the actor is, for the error (a function: built only when it is thrown).
+ * @param can answers `snapshot.can(event)` (a memoized machine's `can`); the snapshot's own by default.
  * @returns the snapshot before and after the event.
  */
 export function applyEvent<TEvent extends { type: string }, TSnapshot extends LifecycleSnapshot<TEvent>>(
   actor: LifecycleActor<TEvent, TSnapshot>,
   event: TEvent,
-  subject: string,
+  subject: string | (() => string),
+  can?: (snapshot: TSnapshot, event: TEvent) => boolean,
 ): { before: TSnapshot; after: TSnapshot } {
   const before = actor.getSnapshot();
-  if (!before.can(event)) {
+  if (!(can === undefined ? before.can(event) : can(before, event))) {
     const legal = legalEventTypes(before);
     throw new IllegalTransitionError({
-      subject,
+      subject: typeof subject === 'string' ? subject : subject(),
       state: String(before.value),
       event: event.type,
       legalEvents: legal,

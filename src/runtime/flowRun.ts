@@ -1426,7 +1426,7 @@ export class FlowRunner implements AttemptHost {
     extra?: { error?: Error; checkpointData?: unknown },
   ): TaskInstanceState {
     const actor = instance.actor ?? this.#materialize(instance);
-    const { after } = applyEvent(actor, event, `task instance '${instance.key}'`);
+    const { after } = applyEvent(actor, event, () => `task instance '${instance.key}'`, taskInstanceLogic.can);
     const previousState = instance.state;
     const state = after.value;
     instance.state = state;

@@ -25,9 +25,19 @@ export interface MemoStats {
 
 type Snapshot = ReturnType<AnyStateMachine['transition']>;
 
+/** A machine with its answers remembered; see {@link memoizedMachine}. */
+export type MemoizedMachine<TMachine extends AnyStateMachine> = TMachine & {
+  /** `snapshot.can(event)`, remembered like transitions are. */
+  readonly can: (snapshot: ReturnType<TMachine['transition']>, event: Parameters<TMachine['transition']>[1]) => boolean;
+  /** What the memo holds. */
+  readonly memoStats: () => MemoStats;
+};
+
 interface Interned {
   /** Next snapshot by event key. */
   readonly next: Map<string, Snapshot>;
+  /** `snapshot.can(event)` by event key. */
+  readonly can: Map<string, boolean>;
 }
 
 /**
@@ -62,7 +72,7 @@ export function memoizedMachine<TMachine extends AnyStateMachine>(
   machine: TMachine,
   options: MemoizedMachineOptions = {},
   noopActions: readonly string[] = [],
-): TMachine & { readonly memoStats: () => MemoStats } {
+): MemoizedMachine<TMachine> {
   assertPureActions(machine, noopActions);
   const maxSnapshots = options.maxSnapshots ?? 4096;
   const interned = new Map<Snapshot, Interned>();
@@ -80,7 +90,7 @@ export function memoizedMachine<TMachine extends AnyStateMachine>(
     if (known !== undefined) return known;
     if (interned.size >= maxSnapshots) return snapshot;
     byShape.set(shape, snapshot);
-    interned.set(snapshot, { next: new Map() });
+    interned.set(snapshot, { next: new Map(), can: new Map() });
     return snapshot;
   };
 
@@ -121,9 +131,22 @@ export function memoizedMachine<TMachine extends AnyStateMachine>(
         return next;
       },
     },
+    can: {
+      value(snapshot: Snapshot, event: EventObject): boolean {
+        const entry = interned.get(snapshot);
+        const key = entry === undefined ? undefined : primitiveKey(event);
+        if (key === undefined) return snapshot.can(event);
+        let answer = entry!.can.get(key);
+        if (answer === undefined) {
+          answer = snapshot.can(event);
+          entry!.can.set(key, answer);
+        }
+        return answer;
+      },
+    },
     memoStats: { value: (): MemoStats => ({ snapshots: interned.size, hits, misses }) },
   });
-  return logic as TMachine & { readonly memoStats: () => MemoStats };
+  return logic as MemoizedMachine<TMachine>;
 }
 
 /** Refuses a machine with an action that may have effects: memoizing would skip them. */
@@ -167,7 +190,7 @@ function primitiveKey(value: unknown): string | undefined {
  * The task-instance machine, memoized: what every task instance's actor runs. Its only non-assign
  * action, `acknowledgeDuplicateStart`, is a no-op.
  */
-export const taskInstanceLogic: TaskInstanceMachine & { readonly memoStats: () => MemoStats } = memoizedMachine(
+export const taskInstanceLogic: MemoizedMachine<TaskInstanceMachine> = memoizedMachine(
   taskInstanceMachine,
   {},
   ['acknowledgeDuplicateStart'],

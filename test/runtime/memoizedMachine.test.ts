@@ -36,6 +36,11 @@ describe('memoizedMachine(taskInstanceMachine)', () => {
           plain.send(event);
           memo.send(event);
           expect(observe(memo.getSnapshot())).toEqual(observe(plain.getSnapshot()));
+          // The memoized `can` (what the runtime asks before every event) agrees too.
+          const candidates = taskInstanceEvents(plain.getSnapshot(), { wrongAttempts: true });
+          expect(candidates.map((e) => taskInstanceLogic.can(memo.getSnapshot(), e))).toEqual(
+            candidates.map((e) => plain.getSnapshot().can(e)),
+          );
         }
         plain.stop();
         memo.stop();
