@@ -81,13 +81,47 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'decorators',
 ]);
 
-interface DraftTask {
-  id: string;
-  kind: TaskKind;
-  fn: unknown;
-  options: TaskOptions;
-  over: TaskReference | undefined;
+/**
+ * What `f.task`, `f.map` and `f.subtask` return: the task's reference, which also carries what was
+ * passed until flow() has compiled it (one object per task instead of a draft and a reference; both
+ * would otherwise stay alive for the whole build). Only `id`, `kind` and `flowId` are visible.
+ */
+class DraftTask implements TaskRef<any> {
+  readonly id: string;
+  readonly kind: TaskKind;
+  readonly flowId: string;
+  #fn: unknown;
+  #options: TaskOptions;
+  #over: TaskReference | undefined;
+
+  constructor(id: string, kind: TaskKind, flowId: string, fn: unknown, options: TaskOptions, over: TaskReference | undefined) {
+    this.id = id;
+    this.kind = kind;
+    this.flowId = flowId;
+    this.#fn = fn;
+    this.#options = options;
+    this.#over = over;
+    Object.freeze(this);
+  }
+
+  get fn(): unknown {
+    return this.#fn;
+  }
+  get options(): TaskOptions {
+    return this.#options;
+  }
+  get over(): TaskReference | undefined {
+    return this.#over;
+  }
+
+  /** Drops what was passed once compiled: a reference the user keeps must not keep it alive. */
+  static release(draft: DraftTask): void {
+    draft.#fn = undefined;
+    draft.#options = EMPTY_OPTIONS;
+    draft.#over = undefined;
+  }
 }
+const EMPTY_OPTIONS: TaskOptions = Object.freeze({});
 
 /**
  * Defines a flow: a DAG of tasks with ids, functions, dependencies and options. The definition is
@@ -121,20 +155,20 @@ export function flow<TInput = any>(id: string, build: (f: FlowBuilder<TInput>) =
 
   const drafts: DraftTask[] = [];
   let open = true;
-  const add = (draft: DraftTask): TaskRef<any> => {
+  const add = (kind: TaskKind, taskId: string, fn: unknown, options: TaskOptions | undefined, over?: TaskReference): TaskRef<any> => {
     if (!open) {
       throw new Error(
-        `flow '${flowId}': f.${draft.kind}('${draft.id}') was called after flow() returned; define every task inside the build function`,
+        `flow '${flowId}': f.${kind}('${taskId}') was called after flow() returned; define every task inside the build function`,
       );
     }
+    const draft = new DraftTask(taskId, kind, flowId, fn, options ?? EMPTY_OPTIONS, over);
     drafts.push(draft);
-    return Object.freeze({ id: draft.id, kind: draft.kind, flowId });
+    return draft;
   };
   const builder: FlowBuilder<TInput> = {
-    task: (taskId, fn, options) => add({ id: taskId, kind: 'task', fn, options: options ?? {}, over: undefined }),
-    map: (taskId, over, fn, options) => add({ id: taskId, kind: 'map', fn, options: options ?? {}, over }),
-    subtask: (taskId, fn, options) =>
-      add({ id: taskId, kind: 'subtask', fn, options: (options ?? {}) as TaskOptions, over: undefined }),
+    task: (taskId, fn, options) => add('task', taskId, fn, options),
+    map: (taskId, over, fn, options) => add('map', taskId, fn, options, over),
+    subtask: (taskId, fn, options) => add('subtask', taskId, fn, options as TaskOptions | undefined),
   };
   try {
     build(builder);
@@ -142,20 +176,30 @@ export function flow<TInput = any>(id: string, build: (f: FlowBuilder<TInput>) =
     open = false;
   }
 
-  const tasks = compile(flowId, drafts, problems);
+  const { tasks, indexById } = compile(flowId, drafts, problems);
+  for (const draft of drafts) DraftTask.release(draft);
   if (problems.length > 0) throw new FlowDefinitionError(flowId, problems);
-  return frozenFlow(flowId, tasks);
+  return frozenFlow(flowId, tasks, indexById);
 }
 
-// Its own function so that the lookup closure's scope holds only `byId`: a closure created inside
-// flow() would share flow()'s scope and keep every draft (and the user's options objects) alive
-// for as long as the definition lives.
-function frozenFlow<TInput>(flowId: string, tasks: TaskDefinition[]): Flow<TInput> {
-  const byId = new Map(tasks.map((task) => [task.id, task]));
-  return Object.freeze({ id: flowId, tasks: Object.freeze(tasks), task: (taskId: string) => byId.get(taskId) });
+// Its own function so that the lookup closure's scope holds only the index: a closure created
+// inside flow() would share flow()'s scope and keep every draft alive as long as the definition.
+function frozenFlow<TInput>(flowId: string, tasks: readonly TaskDefinition[], indexById: ReadonlyMap<string, number>): Flow<TInput> {
+  return Object.freeze({
+    id: flowId,
+    tasks,
+    task: (taskId: string) => {
+      const index = indexById.get(taskId);
+      return index === undefined ? undefined : tasks[index];
+    },
+  });
 }
 
-function compile(flowId: string, drafts: DraftTask[], problems: FlowDefinitionProblem[]): TaskDefinition[] {
+function compile(
+  flowId: string,
+  drafts: DraftTask[],
+  problems: FlowDefinitionProblem[],
+): { tasks: readonly TaskDefinition[]; indexById: ReadonlyMap<string, number> } {
   const indexById = new Map<string, number>();
   drafts.forEach((draft, index) => {
     if (typeof draft.id !== 'string' || !ID_PATTERN.test(draft.id)) {
@@ -223,11 +267,7 @@ function compile(flowId: string, drafts: DraftTask[], problems: FlowDefinitionPr
       if (resolved === index) problems.push({ taskId, message: 'a task cannot run after itself' });
       else if (resolved >= 0 && !upstream.includes(resolved)) upstream.push(resolved);
     }
-    return {
-      id: taskId,
-      index,
-      kind: draft.kind,
-      fn: draft.fn as TaskFn,
+    const settings = sharedSettings({
       trigger: options.trigger ?? 'all_success',
       retries: policy.retries,
       retryDelay: policy.retryDelay,
@@ -239,11 +279,10 @@ function compile(flowId: string, drafts: DraftTask[], problems: FlowDefinitionPr
       setup: options.setup ?? false,
       decorators,
       published,
-      // Exact-length copies: an array grown by push() reserves 17 slots, 150 bytes per task each.
-      upstream: upstream.length === 0 ? NO_INDICES : Object.freeze(upstream.slice()),
-      downstream: NO_INDICES,
-      mapOver,
-    };
+    });
+    // Exact-length copies: an array grown by push() reserves 17 slots, 150 bytes per task each.
+    const upstreamList = upstream.length === 0 ? NO_INDICES : Object.freeze(upstream.slice());
+    return new CompiledTask(taskId, index, draft.kind, draft.fn as TaskFn, settings, upstreamList, mapOver);
   });
   // Downstream lists at their exact length, in two passes (count, then fill): no growing arrays
   // that would survive, oversized, while the whole definition is built.
@@ -259,14 +298,115 @@ function compile(flowId: string, drafts: DraftTask[], problems: FlowDefinitionPr
   }
   for (const task of tasks) {
     const list = downstreams[task.index];
-    if (list !== undefined) (task as { downstream: readonly number[] }).downstream = Object.freeze(list);
+    if (list !== undefined) (task as CompiledTask).downstream = Object.freeze(list);
   }
   for (const cycle of findCycles(tasks)) {
     problems.push({
       message: `cycle: ${[...cycle, cycle[0]].join(' → ')} (a task cannot depend on itself, even indirectly)`,
     });
   }
-  return tasks.map((task) => Object.freeze(task));
+  for (const task of tasks) Object.freeze(task);
+  return { tasks: Object.freeze(tasks), indexById };
+}
+
+/** The settings part of a task definition: most tasks of a flow have the same, so they share it. */
+type TaskSettings = Pick<
+  TaskDefinition,
+  'trigger' | 'retries' | 'retryDelay' | 'retryBackoff' | 'maxRetryDelay' | 'timeout' | 'resumeAfter' | 'hints' | 'setup' | 'decorators' | 'published'
+>;
+
+const settingsCache = new Map<string, Readonly<TaskSettings>>();
+
+/**
+ * One frozen settings object per distinct combination of plain settings (tasks with hints,
+ * decorators or published values keep their own): a 100k-task flow where every task has the
+ * defaults holds one settings object, not 100k.
+ */
+function sharedSettings(settings: TaskSettings): Readonly<TaskSettings> {
+  if (settings.hints !== EMPTY_HINTS || settings.decorators.length > 0 || settings.published !== NOTHING_PUBLISHED) {
+    return Object.freeze(settings);
+  }
+  const key = `${settings.trigger}|${settings.retries}|${settings.retryDelay}|${settings.retryBackoff}|${settings.maxRetryDelay}|${settings.timeout}|${settings.resumeAfter}|${settings.setup}`;
+  let shared = settingsCache.get(key);
+  if (shared === undefined) {
+    if (settingsCache.size >= 1024) settingsCache.clear();
+    shared = Object.freeze({ ...settings });
+    settingsCache.set(key, shared);
+  }
+  return shared;
+}
+
+/**
+ * A compiled task: its identity and graph position, and its settings read through from the
+ * (usually shared) settings object. Frozen once its downstream list is known.
+ */
+class CompiledTask implements TaskDefinition {
+  readonly id: string;
+  readonly index: number;
+  readonly kind: TaskKind;
+  readonly fn: TaskFn;
+  readonly upstream: readonly number[];
+  downstream: readonly number[] = NO_INDICES;
+  readonly mapOver: number;
+  readonly #settings: Readonly<TaskSettings>;
+
+  constructor(
+    id: string,
+    index: number,
+    kind: TaskKind,
+    fn: TaskFn,
+    settings: Readonly<TaskSettings>,
+    upstream: readonly number[],
+    mapOver: number,
+  ) {
+    this.id = id;
+    this.index = index;
+    this.kind = kind;
+    this.fn = fn;
+    this.#settings = settings;
+    this.upstream = upstream;
+    this.mapOver = mapOver;
+  }
+
+  get trigger(): TriggerRule {
+    return this.#settings.trigger;
+  }
+  get retries(): number {
+    return this.#settings.retries;
+  }
+  get retryDelay(): number {
+    return this.#settings.retryDelay;
+  }
+  get retryBackoff(): number {
+    return this.#settings.retryBackoff;
+  }
+  get maxRetryDelay(): number {
+    return this.#settings.maxRetryDelay;
+  }
+  get timeout(): number | undefined {
+    return this.#settings.timeout;
+  }
+  get resumeAfter(): number | undefined {
+    return this.#settings.resumeAfter;
+  }
+  get hints(): Readonly<Record<string, unknown>> {
+    return this.#settings.hints;
+  }
+  get setup(): boolean {
+    return this.#settings.setup;
+  }
+  get decorators(): TaskSettings['decorators'] {
+    return this.#settings.decorators;
+  }
+  get published(): PublishedValues {
+    return this.#settings.published;
+  }
+
+  /** The plain fields, for `JSON.stringify` and logging. */
+  toJSON(): Omit<TaskDefinition, 'fn' | 'published'> {
+    const { published: _published, ...settings } = this.#settings;
+    return { id: this.id, index: this.index, kind: this.kind, ...settings, upstream: this.upstream, downstream: this.downstream, mapOver: this.mapOver };
+  }
 }
 
 function checkOptions(taskId: string, draft: DraftTask, problems: FlowDefinitionProblem[]): TaskOptions {

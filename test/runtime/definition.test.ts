@@ -90,6 +90,49 @@ describe('flow definition validation', () => {
     expect(Object.isFrozen(etl.tasks)).toBe(true);
   });
 
+  it('tasks with the same options share their settings; each still reads its own', () => {
+    const etl = flow('shared-settings', (f) => {
+      const a = f.task('a', () => 1);
+      const b = f.task('b', () => 2, { after: a, retries: 3, retryBackoff: 2, timeout: 50 });
+      f.task('c', () => 3, { after: b, trigger: 'all_done', hints: { 'k8s/cpu': 2 } });
+      f.task('d', () => 4, { after: a });
+    });
+    expect(etl.task('a')).toMatchObject({ retries: 0, retryDelay: 0, retryBackoff: 1, maxRetryDelay: Infinity, timeout: undefined, trigger: 'all_success', hints: {} });
+    expect(etl.task('b')).toMatchObject({ retries: 3, retryBackoff: 2, timeout: 50, upstream: [0], downstream: [2] });
+    expect(etl.task('c')).toMatchObject({ trigger: 'all_done', hints: { 'k8s/cpu': 2 }, upstream: [1] });
+    expect(etl.task('d')).toMatchObject({ retries: 0, upstream: [0], downstream: [] });
+    expect(etl.task('nope')).toBeUndefined();
+    // Every field of a definition is readable and serializable.
+    expect(JSON.parse(JSON.stringify(etl.task('b')))).toEqual({
+      id: 'b',
+      index: 1,
+      kind: 'task',
+      trigger: 'all_success',
+      retries: 3,
+      retryDelay: 0,
+      retryBackoff: 2,
+      maxRetryDelay: null,
+      timeout: 50,
+      hints: {},
+      setup: false,
+      decorators: [],
+      upstream: [0],
+      downstream: [2],
+      mapOver: -1,
+    });
+    for (const task of etl.tasks) expect(Object.isFrozen(task)).toBe(true);
+  });
+
+  it('a task reference shows only id, kind and flowId, and is frozen', () => {
+    let ref: unknown;
+    flow('refs', (f) => {
+      ref = f.task('a', () => 1, { retries: 1 });
+    });
+    expect(Object.keys(ref as object)).toEqual(['id', 'kind', 'flowId']);
+    expect(ref).toEqual({ id: 'a', kind: 'task', flowId: 'refs' });
+    expect(Object.isFrozen(ref)).toBe(true);
+  });
+
   it('cycle detection handles a 100k-task chain without overflowing the stack', () => {
     const chain = flow('chain', (f) => {
       let previous = f.task('t0', () => 0);
