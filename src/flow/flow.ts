@@ -2,6 +2,7 @@ import { FlowDefinitionError, type FlowDefinitionProblem } from '../errors.ts';
 import { checkDecorators } from '../decorators/defineDecorator.ts';
 import { createSystemContext, type PublishedValues } from '../decorators/systemContext.ts';
 import { triggerRules, type TriggerRule } from './triggerRules.ts';
+import { FlowGraph, setGraphOf } from './graph.ts';
 import type {
   Flow,
   TaskDefinition,
@@ -176,10 +177,12 @@ export function flow<TInput = any>(id: string, build: (f: FlowBuilder<TInput>) =
     open = false;
   }
 
-  const { tasks, indexById } = compile(flowId, drafts, problems);
+  const { tasks, indexById, graph } = compile(flowId, drafts, problems);
   for (const draft of drafts) DraftTask.release(draft);
   if (problems.length > 0) throw new FlowDefinitionError(flowId, problems);
-  return frozenFlow(flowId, tasks, indexById);
+  const compiled = frozenFlow<TInput>(flowId, tasks, indexById);
+  setGraphOf(compiled, graph);
+  return compiled;
 }
 
 // Its own function so that the lookup closure's scope holds only the index: a closure created
@@ -199,7 +202,7 @@ function compile(
   flowId: string,
   drafts: DraftTask[],
   problems: FlowDefinitionProblem[],
-): { tasks: readonly TaskDefinition[]; indexById: ReadonlyMap<string, number> } {
+): { tasks: readonly TaskDefinition[]; indexById: ReadonlyMap<string, number>; graph: FlowGraph } {
   const indexById = new Map<string, number>();
   drafts.forEach((draft, index) => {
     if (typeof draft.id !== 'string' || !ID_PATTERN.test(draft.id)) {
@@ -239,8 +242,11 @@ function compile(
     return index;
   };
 
-  const tasks = drafts.map((draft, index): TaskDefinition => {
-    const upstream: number[] = [];
+  // Upstream indices of all tasks in one flat list (CSR, see FlowGraph): no small array per task.
+  const upStart = new Int32Array(drafts.length + 1);
+  const edges: number[] = [];
+  const tasks = drafts.map((draft, index): CompiledTask => {
+    upStart[index] = edges.length;
     const taskId = String(draft.id);
     if (typeof draft.fn !== 'function') {
       problems.push({ taskId, message: `the task function must be a function, got ${describe(draft.fn)}` });
@@ -249,7 +255,7 @@ function compile(
     let mapOver = -1;
     if (draft.kind === 'map') {
       mapOver = resolve(draft.over, taskId, 'the list to map over');
-      if (mapOver >= 0) upstream.push(mapOver);
+      if (mapOver >= 0) edges.push(mapOver);
     }
     const { decorators, problems: decoratorProblems } = checkDecorators({ id: taskId, kind: draft.kind }, options.decorators);
     problems.push(...decoratorProblems);
@@ -265,7 +271,7 @@ function compile(
     for (const ref of after) {
       const resolved = resolve(ref, taskId, 'upstream');
       if (resolved === index) problems.push({ taskId, message: 'a task cannot run after itself' });
-      else if (resolved >= 0 && !upstream.includes(resolved)) upstream.push(resolved);
+      else if (resolved >= 0 && edges.indexOf(resolved, upStart[index]) === -1) edges.push(resolved);
     }
     const settings = sharedSettings({
       trigger: options.trigger ?? 'all_success',
@@ -280,33 +286,18 @@ function compile(
       decorators,
       published,
     });
-    // Exact-length copies: an array grown by push() reserves 17 slots, 150 bytes per task each.
-    const upstreamList = upstream.length === 0 ? NO_INDICES : Object.freeze(upstream.slice());
-    return new CompiledTask(taskId, index, draft.kind, draft.fn as TaskFn, settings, upstreamList, mapOver);
+    return new CompiledTask(taskId, index, draft.kind, draft.fn as TaskFn, settings, mapOver);
   });
-  // Downstream lists at their exact length, in two passes (count, then fill): no growing arrays
-  // that would survive, oversized, while the whole definition is built.
-  const downstreamCount = new Uint32Array(tasks.length);
-  for (const task of tasks) for (const upstream of task.upstream) downstreamCount[upstream]!++;
-  const downstreams: (number[] | undefined)[] = new Array(tasks.length);
-  const filled = new Uint32Array(tasks.length);
-  for (const task of tasks) {
-    for (const upstream of task.upstream) {
-      const list = (downstreams[upstream] ??= new Array<number>(downstreamCount[upstream]!));
-      list[filled[upstream]!++] = task.index;
-    }
-  }
-  for (const task of tasks) {
-    const list = downstreams[task.index];
-    if (list !== undefined) (task as CompiledTask).downstream = Object.freeze(list);
-  }
-  for (const cycle of findCycles(tasks)) {
+  upStart[drafts.length] = edges.length;
+  const graph = new FlowGraph(upStart, Int32Array.from(edges));
+  for (const task of tasks) CompiledTask.attach(task, graph);
+  for (const cycle of findCycles(tasks, graph)) {
     problems.push({
       message: `cycle: ${[...cycle, cycle[0]].join(' → ')} (a task cannot depend on itself, even indirectly)`,
     });
   }
   for (const task of tasks) Object.freeze(task);
-  return { tasks: Object.freeze(tasks), indexById };
+  return { tasks: Object.freeze(tasks), indexById, graph };
 }
 
 /** The settings part of a task definition: most tasks of a flow have the same, so they share it. */
@@ -345,27 +336,31 @@ class CompiledTask implements TaskDefinition {
   readonly index: number;
   readonly kind: TaskKind;
   readonly fn: TaskFn;
-  readonly upstream: readonly number[];
-  downstream: readonly number[] = NO_INDICES;
   readonly mapOver: number;
   readonly #settings: Readonly<TaskSettings>;
+  #graph: FlowGraph | undefined = undefined;
 
-  constructor(
-    id: string,
-    index: number,
-    kind: TaskKind,
-    fn: TaskFn,
-    settings: Readonly<TaskSettings>,
-    upstream: readonly number[],
-    mapOver: number,
-  ) {
+  constructor(id: string, index: number, kind: TaskKind, fn: TaskFn, settings: Readonly<TaskSettings>, mapOver: number) {
     this.id = id;
     this.index = index;
     this.kind = kind;
     this.fn = fn;
     this.#settings = settings;
-    this.upstream = upstream;
     this.mapOver = mapOver;
+  }
+
+  /** Gives the task its flow's graph, once every task of the flow is known. */
+  static attach(task: CompiledTask, graph: FlowGraph): void {
+    task.#graph = graph;
+  }
+
+  /** A new frozen array each time; the runtime reads the flow's graph directly. */
+  get upstream(): readonly number[] {
+    return this.#graph === undefined ? NO_INDICES : this.#graph.upstreamOf(this.index);
+  }
+  /** A new frozen array each time; the runtime reads the flow's graph directly. */
+  get downstream(): readonly number[] {
+    return this.#graph === undefined ? NO_INDICES : this.#graph.downstreamOf(this.index);
   }
 
   get trigger(): TriggerRule {
@@ -516,7 +511,8 @@ function runStepInit(
 }
 
 /** Every elementary cycle reachable by DFS, each reported once, starting at its first task. */
-function findCycles(tasks: readonly TaskDefinition[]): string[][] {
+function findCycles(tasks: readonly TaskDefinition[], graph: FlowGraph): string[][] {
+  const { down, downStart } = graph;
   const color = new Uint8Array(tasks.length); // 0 unvisited, 1 on stack, 2 done
   const stack: number[] = [];
   const cycles: string[][] = [];
@@ -529,7 +525,8 @@ function findCycles(tasks: readonly TaskDefinition[]): string[][] {
     color[root] = 1;
     while (stack.length > 0) {
       const node = stack[stack.length - 1]!;
-      const next = tasks[node]!.downstream[iterators[iterators.length - 1]!++];
+      const position = downStart[node]! + iterators[iterators.length - 1]!++;
+      const next = position < downStart[node + 1]! ? down[position]! : undefined;
       if (next === undefined) {
         color[node] = 2;
         stack.pop();

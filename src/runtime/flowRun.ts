@@ -28,6 +28,7 @@ import {
 } from '../errors.ts';
 import { countUpstreamOutcome, evaluateTriggerRule } from '../flow/triggerRules.ts';
 import { UpstreamCountsTable } from './upstreamCountsTable.ts';
+import { graphOf, type FlowGraph } from '../flow/graph.ts';
 import type { Flow, TaskArgs, TaskDefinition, TaskRef } from '../flow/types.ts';
 import type { Decorator, DecoratorEvent } from '../decorators/types.ts';
 import type { Gate } from '../gates/defineGate.ts';
@@ -139,6 +140,8 @@ export class FlowRunner implements AttemptHost {
   readonly #mapped = new Map<number, TaskInstance[]>();
   /** Upstream counters per task (allocated for tasks that have upstreams). */
   readonly #counts: UpstreamCountsTable;
+  /** The flow's task graph: upstream and downstream indices, walked without allocating. */
+  readonly #graph: FlowGraph;
   /** Whether each task's trigger rule has decided (run, skipped or upstream_failed). */
   readonly #decided: Uint8Array;
   #toEvaluate: number[] = [];
@@ -186,6 +189,7 @@ export class FlowRunner implements AttemptHost {
     const taskCount = flow.tasks.length;
     this.#primary = new Array(taskCount);
     this.#counts = new UpstreamCountsTable(taskCount);
+    this.#graph = graphOf(flow);
     this.#decided = new Uint8Array(taskCount);
     this.runActor = createActor(flowRunMachine).start();
     this.#input = settings.input;
@@ -201,12 +205,14 @@ export class FlowRunner implements AttemptHost {
       this.#instances.set(instance.key, instance);
       this.#unfinished++;
       this.#countState('none', 1);
-      if (task.upstream.length > 0) this.#counts.add(task.index, task.upstream.length);
+      const upstreams = this.#graph.upstreamCount(task.index);
+      if (upstreams > 0) this.#counts.add(task.index, upstreams);
       else this.#toEvaluate.push(task.index);
     }
     for (const task of flow.tasks) {
       if (!task.setup) continue;
-      for (const downstream of task.downstream) this.#counts.at(downstream)!.setupTotal++;
+      const { down, downStart } = this.#graph;
+      for (let k = downStart[task.index]!; k < downStart[task.index + 1]!; k++) this.#counts.at(down[k]!)!.setupTotal++;
     }
   }
 
@@ -379,7 +385,7 @@ export class FlowRunner implements AttemptHost {
       this.#mapped.set(index, instances);
       const placeholder = this.#primary[index];
       if (placeholder !== undefined && this.#instances.get(placeholder.key) === placeholder) this.#instances.delete(placeholder.key);
-      for (const downstream of task.downstream) this.#counts.at(downstream)!.total += instances.length - 1;
+      this.#addUpstreamInstances(task.index, instances.length - 1);
     }
     for (const [index, instances] of mapped) {
       const list = this.#resultOf(this.flow.tasks[this.flow.tasks[index]!.mapOver]!);
@@ -810,10 +816,16 @@ export class FlowRunner implements AttemptHost {
 
   #anyLeafFailed(): boolean {
     for (const task of this.flow.tasks) {
-      if (task.kind === 'subtask' || task.downstream.length > 0) continue;
+      if (task.kind === 'subtask' || this.#graph.downstreamCount(task.index) > 0) continue;
       for (const instance of this.#instancesOf(task)) if (failedStates.has(instance.state)) return true;
     }
     return false;
+  }
+
+  /** A mapped task expanded to `extra` more instances than its placeholder: its downstream tasks wait for all. */
+  #addUpstreamInstances(index: number, extra: number): void {
+    const { down, downStart } = this.#graph;
+    for (let k = downStart[index]!; k < downStart[index + 1]!; k++) this.#counts.at(down[k]!)!.total += extra;
   }
 
   #instancesOf(task: TaskDefinition): readonly TaskInstance[] {
@@ -959,7 +971,7 @@ export class FlowRunner implements AttemptHost {
     );
     this.#mapped.set(task.index, instances);
     this.#unfinished += instances.length - 1;
-    for (const downstream of task.downstream) this.#counts.at(downstream)!.total += instances.length - 1;
+    this.#addUpstreamInstances(task.index, instances.length - 1);
     for (const instance of instances) {
       this.#instances.set(instance.key, instance);
       // Stored now, in the batch that deletes the placeholder: a crash must not lose the
@@ -977,14 +989,15 @@ export class FlowRunner implements AttemptHost {
   }
 
   #upstreamValues(task: TaskDefinition): Record<string, unknown> {
-    if (task.upstream.length === 0) return {};
+    const { up, upStart } = this.#graph;
+    if (task.index < 0 || upStart[task.index] === upStart[task.index + 1]) return {};
     // A dictionary-mode object (still with Object.prototype): every task has its own set of upstream
     // ids, and a plain object would make V8 create a hidden class per id for each task — 270 bytes
     // per task of old-space garbage, and the survival that makes V8 double its young generation.
     const upstream: Record<string, unknown> = Object.setPrototypeOf(Object.create(null), Object.prototype);
-    for (const index of task.upstream) {
-      const up = this.flow.tasks[index]!;
-      upstream[up.id] = this.#resultOf(up);
+    for (let k = upStart[task.index]!; k < upStart[task.index + 1]!; k++) {
+      const upstreamTask = this.flow.tasks[up[k]!]!;
+      upstream[upstreamTask.id] = this.#resultOf(upstreamTask);
     }
     return upstream;
   }
@@ -1406,7 +1419,7 @@ export class FlowRunner implements AttemptHost {
 
   /** After a manual success, downstream instances that failed because of it get another chance. */
   #clearFailedDownstream(task: TaskDefinition): void {
-    const stack = [...task.downstream];
+    const stack = [...this.#graph.downstreamOf(task.index)];
     const seen = new Set<number>();
     while (stack.length > 0) {
       const index = stack.pop()!;
@@ -1417,7 +1430,7 @@ export class FlowRunner implements AttemptHost {
         if (instance.state === 'failed' || instance.state === 'upstream_failed') {
           this.#stopWaiting(instance, new Error('cleared after an upstream was set to success'));
           this.#resetToNone(instance);
-          stack.push(...downstream.downstream);
+          stack.push(...this.#graph.downstreamOf(downstream.index));
         }
       }
     }
@@ -1487,13 +1500,15 @@ export class FlowRunner implements AttemptHost {
   #recount(instance: TaskInstance, finishedAs: TaskInstanceState | undefined): void {
     if (instance.isChild) return;
     const task = instance.task;
-    if (task.downstream.length === 0) {
+    const { down, downStart } = this.#graph;
+    if (task.index < 0 || downStart[task.index] === downStart[task.index + 1]) {
       instance.countedAs = finishedAs;
       return;
     }
     const previous = instance.countedAs;
     instance.countedAs = finishedAs;
-    for (const index of task.downstream) {
+    for (let k = downStart[task.index]!; k < downStart[task.index + 1]!; k++) {
+      const index = down[k]!;
       const counts = this.#counts.at(index)!;
       if (previous !== undefined) countUpstreamOutcome(counts, previous, task.setup, -1);
       if (finishedAs !== undefined) countUpstreamOutcome(counts, finishedAs, task.setup, 1);
