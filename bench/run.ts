@@ -17,14 +17,16 @@ interface Sample {
   retainedBytesPerTask: number | null;
 }
 
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const scenarioFile = fileURLToPath(new URL('./scenarios.ts', import.meta.url));
 const cases: Array<{ label: string; scenario: string; tasks: number }> = [
   { label: '(a) raw XState actor: create, start, SCHEDULE→QUEUE→START→SUCCEED', scenario: 'raw-xstate', tasks: 10_000 },
   { label: '(a) raw XState actor, 100k (memory baseline for (c) 100k)', scenario: 'raw-xstate', tasks: 100_000 },
+  { label: "(a') the same actor on the memoized machine the runtime runs", scenario: 'raw-xstate-memo', tasks: 10_000 },
   { label: '(b) runFlow, 10k independent no-op tasks', scenario: 'independent', tasks: 10_000 },
   { label: '(c) runFlow, layered DAG, 10k no-op tasks, 2 upstreams each', scenario: 'layered', tasks: 10_000 },
   { label: '(c) runFlow, layered DAG, 100k no-op tasks, 2 upstreams each', scenario: 'layered', tasks: 100_000 },
+  { label: '(c) runFlow, layered DAG, 1M no-op tasks, 2 upstreams each', scenario: 'layered', tasks: 1_000_000 },
   { label: '(d) durable: memoryStore, 10k independent no-op tasks', scenario: 'durable-memory', tasks: 10_000 },
   { label: "(d) durable: sqliteStore 'full' (group commit), 10k no-op tasks", scenario: 'durable-sqlite-full', tasks: 10_000 },
   { label: "(d) durable: sqliteStore 'normal', 10k no-op tasks", scenario: 'durable-sqlite-normal', tasks: 10_000 },
@@ -56,7 +58,8 @@ function measure(scenario: string, tasks: number): Sample {
 
 const results = cases.map((c) => ({ label: c.label, ...measure(c.scenario, c.tasks) }));
 const baseline = results[0]!.usPerTask;
-const layered10k = results[3]!.usPerTask;
+const layered = (tasks: number) => results.find((r) => r.scenario === 'layered' && r.tasks === tasks)!;
+const layered10k = layered(10_000).usPerTask;
 const rows = results.map((r) => ({
   ...r,
   ratioToRawXState: r.usPerTask / baseline,
@@ -69,7 +72,8 @@ const report = {
   machine,
   rounds,
   results: rows,
-  scaling100kVs10k: rows[4]!.usPerTask / layered10k,
+  scaling100kVs10k: layered(100_000).usPerTask / layered10k,
+  scaling1MVs10k: layered(1_000_000).usPerTask / layered10k,
   sqliteFullVsMemoryStore: durableFull.tasksPerSecond / durableMemory.tasksPerSecond,
 };
 mkdirSync(fileURLToPath(new URL('./results/', import.meta.url)), { recursive: true });
@@ -84,5 +88,5 @@ for (const r of rows) {
     `| ${r.label} | ${r.tasks.toLocaleString('en')} | ${fmt(r.usPerTask)} | ${Math.round(r.tasksPerSecond).toLocaleString('en')} | ${fmt(r.ratioToRawXState, 2)} | ${fmt(r.peakRssBytesPerTask / 1024, 2)} KB | ${r.retainedBytesPerTask === null ? 'n/a' : `${fmt(r.retainedBytesPerTask, 0)} B`} | ${r.diskBytesPerTask === null ? '-' : `${fmt(r.diskBytesPerTask, 0)} B`} |`,
   );
 }
-console.log(`\nPer-task cost at 100k vs 10k (layered): ${fmt(report.scaling100kVs10k, 2)}×`);
+console.log(`\nPer-task cost at 100k vs 10k (layered): ${fmt(report.scaling100kVs10k, 2)}×; at 1M vs 10k: ${fmt(report.scaling1MVs10k, 2)}×`);
 console.log(`Durable throughput, sqlite 'full' vs memoryStore: ${fmt(report.sqliteFullVsMemoryStore, 2)}×`);

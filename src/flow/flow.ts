@@ -82,46 +82,6 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'decorators',
 ]);
 
-/**
- * What `f.task`, `f.map` and `f.subtask` return: the task's reference, which also carries what was
- * passed until flow() has compiled it (one object per task instead of a draft and a reference; both
- * would otherwise stay alive for the whole build). Only `id`, `kind` and `flowId` are visible.
- */
-class DraftTask implements TaskRef<any> {
-  readonly id: string;
-  readonly kind: TaskKind;
-  readonly flowId: string;
-  #fn: unknown;
-  #options: TaskOptions;
-  #over: TaskReference | undefined;
-
-  constructor(id: string, kind: TaskKind, flowId: string, fn: unknown, options: TaskOptions, over: TaskReference | undefined) {
-    this.id = id;
-    this.kind = kind;
-    this.flowId = flowId;
-    this.#fn = fn;
-    this.#options = options;
-    this.#over = over;
-    Object.freeze(this);
-  }
-
-  get fn(): unknown {
-    return this.#fn;
-  }
-  get options(): TaskOptions {
-    return this.#options;
-  }
-  get over(): TaskReference | undefined {
-    return this.#over;
-  }
-
-  /** Drops what was passed once compiled: a reference the user keeps must not keep it alive. */
-  static release(draft: DraftTask): void {
-    draft.#fn = undefined;
-    draft.#options = EMPTY_OPTIONS;
-    draft.#over = undefined;
-  }
-}
 const EMPTY_OPTIONS: TaskOptions = Object.freeze({});
 
 /**
@@ -154,7 +114,7 @@ export function flow<TInput = any>(id: string, build: (f: FlowBuilder<TInput>) =
     ]);
   }
 
-  const drafts: DraftTask[] = [];
+  const compiler = new FlowCompiler(flowId, problems);
   let open = true;
   const add = (kind: TaskKind, taskId: string, fn: unknown, options: TaskOptions | undefined, over?: TaskReference): TaskRef<any> => {
     if (!open) {
@@ -162,9 +122,7 @@ export function flow<TInput = any>(id: string, build: (f: FlowBuilder<TInput>) =
         `flow '${flowId}': f.${kind}('${taskId}') was called after flow() returned; define every task inside the build function`,
       );
     }
-    const draft = new DraftTask(taskId, kind, flowId, fn, options ?? EMPTY_OPTIONS, over);
-    drafts.push(draft);
-    return draft;
+    return compiler.add(kind, taskId, fn, options ?? EMPTY_OPTIONS, over);
   };
   const builder: FlowBuilder<TInput> = {
     task: (taskId, fn, options) => add('task', taskId, fn, options),
@@ -177,8 +135,7 @@ export function flow<TInput = any>(id: string, build: (f: FlowBuilder<TInput>) =
     open = false;
   }
 
-  const { tasks, indexById, graph } = compile(flowId, drafts, problems);
-  for (const draft of drafts) DraftTask.release(draft);
+  const { tasks, indexById, graph } = compiler.finish();
   if (problems.length > 0) throw new FlowDefinitionError(flowId, problems);
   const compiled = frozenFlow<TInput>(flowId, tasks, indexById);
   setGraphOf(compiled, graph);
@@ -186,7 +143,7 @@ export function flow<TInput = any>(id: string, build: (f: FlowBuilder<TInput>) =
 }
 
 // Its own function so that the lookup closure's scope holds only the index: a closure created
-// inside flow() would share flow()'s scope and keep every draft alive as long as the definition.
+// inside flow() would share flow()'s scope (the compiler, the builder) for as long as the definition.
 function frozenFlow<TInput>(flowId: string, tasks: readonly TaskDefinition[], indexById: ReadonlyMap<string, number>): Flow<TInput> {
   return Object.freeze({
     id: flowId,
@@ -198,81 +155,75 @@ function frozenFlow<TInput>(flowId: string, tasks: readonly TaskDefinition[], in
   });
 }
 
-function compile(
-  flowId: string,
-  drafts: DraftTask[],
-  problems: FlowDefinitionProblem[],
-): { tasks: readonly TaskDefinition[]; indexById: ReadonlyMap<string, number>; graph: FlowGraph } {
-  const indexById = new Map<string, number>();
-  drafts.forEach((draft, index) => {
-    if (typeof draft.id !== 'string' || !ID_PATTERN.test(draft.id)) {
-      problems.push({
-        taskId: String(draft.id),
-        message: `task id ${JSON.stringify(draft.id)} is invalid: use letters, digits, '_', '.', ':' or '-' ('[', ']', '/', '#' and spaces are reserved for task keys)`,
-      });
-    } else if (indexById.has(draft.id)) {
-      problems.push({ taskId: draft.id, message: 'duplicate task id: every task in a flow needs its own id' });
-    } else {
-      indexById.set(draft.id, index);
-    }
-  });
+/** An upstream given by an id that no task had yet when it was named. */
+interface PendingRef {
+  readonly task: number;
+  readonly taskId: string;
+  readonly ref: string;
+  readonly what: string;
+}
 
-  const resolve = (ref: unknown, taskId: string, what: string): number => {
-    const refId = typeof ref === 'string' ? ref : isTaskRef(ref) ? ref.id : undefined;
-    if (refId === undefined) {
-      problems.push({ taskId, message: `${what} must be a task reference or a task id, got ${describe(ref)}` });
-      return -1;
-    }
-    if (isTaskRef(ref) && ref.flowId !== flowId) {
-      problems.push({ taskId, message: `${what} '${refId}' belongs to flow '${ref.flowId}', not to this flow` });
-      return -1;
-    }
-    const index = indexById.get(refId);
-    if (index === undefined) {
-      problems.push({ taskId, message: `${what} '${refId}' is not a task of this flow (unknown task id)` });
-      return -1;
-    }
-    if (drafts[index]!.kind === 'subtask') {
+const DROPPED = -1;
+
+/**
+ * Compiles each task as it is defined, so nothing the build function passes (options objects,
+ * `after` lists) is kept until the end: with 100k tasks, keeping them meant tens of MB copied by
+ * the garbage collector and left in old space. References to tasks defined later (by id) are
+ * resolved in `finish()`, which also builds the graph and looks for cycles. Problems are collected,
+ * never thrown, so every one is reported together.
+ */
+class FlowCompiler {
+  readonly #flowId: string;
+  readonly #problems: FlowDefinitionProblem[];
+  readonly #indexById = new Map<string, number>();
+  readonly #tasks: CompiledTask[] = [];
+  /** Where each task's upstreams start in `#edges` (CSR, see FlowGraph). */
+  readonly #upStart: number[] = [];
+  /** Upstream indices of all tasks, in one list; a negative entry `-(k + 2)` is `#pending[k]`. */
+  readonly #edges: number[] = [];
+  readonly #pending: PendingRef[] = [];
+
+  constructor(flowId: string, problems: FlowDefinitionProblem[]) {
+    this.#flowId = flowId;
+    this.#problems = problems;
+  }
+
+  add(kind: TaskKind, id: string, fn: unknown, givenOptions: TaskOptions, over: TaskReference | undefined): TaskRef<any> {
+    const problems = this.#problems;
+    const index = this.#tasks.length;
+    const taskId = String(id);
+    if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
       problems.push({
         taskId,
-        message: `${what} '${refId}' is a subtask: it runs only when called with ctx().call(), so nothing can run after it`,
+        message: `task id ${JSON.stringify(id)} is invalid: use letters, digits, '_', '.', ':' or '-' ('[', ']', '/', '#' and spaces are reserved for task keys)`,
       });
-      return -1;
+    } else if (this.#indexById.has(id)) {
+      problems.push({ taskId: id, message: 'duplicate task id: every task in a flow needs its own id' });
+    } else {
+      this.#indexById.set(id, index);
     }
-    return index;
-  };
-
-  // Upstream indices of all tasks in one flat list (CSR, see FlowGraph): no small array per task.
-  const upStart = new Int32Array(drafts.length + 1);
-  const edges: number[] = [];
-  const tasks = drafts.map((draft, index): CompiledTask => {
-    upStart[index] = edges.length;
-    const taskId = String(draft.id);
-    if (typeof draft.fn !== 'function') {
-      problems.push({ taskId, message: `the task function must be a function, got ${describe(draft.fn)}` });
+    this.#upStart.push(this.#edges.length);
+    if (typeof fn !== 'function') {
+      problems.push({ taskId, message: `the task function must be a function, got ${describe(fn)}` });
     }
-    const options = checkOptions(taskId, draft, problems);
+    const options = checkOptions(taskId, givenOptions, problems);
     let mapOver = -1;
-    if (draft.kind === 'map') {
-      mapOver = resolve(draft.over, taskId, 'the list to map over');
-      if (mapOver >= 0) edges.push(mapOver);
+    if (kind === 'map') {
+      mapOver = this.#resolve(index, taskId, over, 'the list to map over');
+      this.#addEdge(index, mapOver);
     }
-    const { decorators, problems: decoratorProblems } = checkDecorators({ id: taskId, kind: draft.kind }, options.decorators);
+    const { decorators, problems: decoratorProblems } = checkDecorators({ id: taskId, kind }, options.decorators);
     problems.push(...decoratorProblems);
     const policy = mergePolicies(options, decorators);
     const published =
       decoratorProblems.length === 0 && decorators.some((d) => d.definition.hooks.stepInit !== undefined)
-        ? runStepInit(flowId, taskId, decorators, policy.retries, problems)
+        ? runStepInit(this.#flowId, taskId, decorators, policy.retries, problems)
         : NOTHING_PUBLISHED;
     const after = options.after === undefined ? [] : Array.isArray(options.after) ? options.after : [options.after];
-    if (draft.kind === 'subtask' && after.length > 0) {
+    if (kind === 'subtask' && after.length > 0) {
       problems.push({ taskId, message: "a subtask has no upstreams ('after'): it runs when called" });
     }
-    for (const ref of after) {
-      const resolved = resolve(ref, taskId, 'upstream');
-      if (resolved === index) problems.push({ taskId, message: 'a task cannot run after itself' });
-      else if (resolved >= 0 && edges.indexOf(resolved, upStart[index]) === -1) edges.push(resolved);
-    }
+    for (const ref of after) this.#addEdge(index, this.#resolve(index, taskId, ref, 'upstream'));
     const settings = sharedSettings({
       trigger: options.trigger ?? 'all_success',
       retries: policy.retries,
@@ -286,18 +237,89 @@ function compile(
       decorators,
       published,
     });
-    return new CompiledTask(taskId, index, draft.kind, draft.fn as TaskFn, settings, mapOver);
-  });
-  upStart[drafts.length] = edges.length;
-  const graph = new FlowGraph(upStart, Int32Array.from(edges));
-  for (const task of tasks) CompiledTask.attach(task, graph);
-  for (const cycle of findCycles(tasks, graph)) {
-    problems.push({
-      message: `cycle: ${[...cycle, cycle[0]].join(' → ')} (a task cannot depend on itself, even indirectly)`,
-    });
+    this.#tasks.push(new CompiledTask(taskId, index, kind, fn as TaskFn, settings, mapOver));
+    return Object.freeze({ id: taskId, kind, flowId: this.#flowId });
   }
-  for (const task of tasks) Object.freeze(task);
-  return { tasks: Object.freeze(tasks), indexById, graph };
+
+  /** The upstream's index, a pending marker (an id not defined yet), or DROPPED after a problem. */
+  #resolve(index: number, taskId: string, ref: unknown, what: string): number {
+    const refId = typeof ref === 'string' ? ref : isTaskRef(ref) ? ref.id : undefined;
+    if (refId === undefined) {
+      this.#problems.push({ taskId, message: `${what} must be a task reference or a task id, got ${describe(ref)}` });
+      return DROPPED;
+    }
+    if (isTaskRef(ref) && ref.flowId !== this.#flowId) {
+      this.#problems.push({ taskId, message: `${what} '${refId}' belongs to flow '${ref.flowId}', not to this flow` });
+      return DROPPED;
+    }
+    const upstream = this.#indexById.get(refId);
+    if (upstream === undefined) {
+      this.#pending.push({ task: index, taskId, ref: refId, what });
+      return -(this.#pending.length + 1);
+    }
+    return this.#check(index, taskId, upstream, refId, what);
+  }
+
+  #check(index: number, taskId: string, upstream: number, refId: string, what: string): number {
+    if (upstream === index) {
+      this.#problems.push({ taskId, message: 'a task cannot run after itself' });
+      return DROPPED;
+    }
+    if (this.#tasks[upstream]!.kind === 'subtask') {
+      this.#problems.push({
+        taskId,
+        message: `${what} '${refId}' is a subtask: it runs only when called with ctx().call(), so nothing can run after it`,
+      });
+      return DROPPED;
+    }
+    return upstream;
+  }
+
+  #addEdge(index: number, upstream: number): void {
+    if (upstream === DROPPED) return;
+    if (upstream >= 0 && this.#edges.indexOf(upstream, this.#upStart[index]) !== -1) return;
+    this.#edges.push(upstream);
+  }
+
+  /** Resolves forward references, builds the graph, finds cycles; freezes every task. */
+  finish(): { tasks: readonly TaskDefinition[]; indexById: ReadonlyMap<string, number>; graph: FlowGraph } {
+    const tasks = this.#tasks;
+    const edges = this.#edges;
+    const resolved = this.#pending.map(({ task, taskId, ref, what }) => {
+      const upstream = this.#indexById.get(ref);
+      if (upstream === undefined) {
+        this.#problems.push({ taskId, message: `${what} '${ref}' is not a task of this flow (unknown task id)` });
+        return DROPPED;
+      }
+      return this.#check(task, taskId, upstream, ref, what);
+    });
+    // Compact: pending entries replaced by their index, dropped and repeated ones removed.
+    const upStart = new Int32Array(tasks.length + 1);
+    const up: number[] = [];
+    for (let task = 0; task < tasks.length; task++) {
+      upStart[task] = up.length;
+      const end = task + 1 < tasks.length ? this.#upStart[task + 1]! : edges.length;
+      for (let k = this.#upStart[task]!; k < end; k++) {
+        const entry = edges[k]!;
+        const upstream = entry >= 0 ? entry : resolved[-entry - 2]!;
+        if (upstream !== DROPPED && up.indexOf(upstream, upStart[task]) === -1) up.push(upstream);
+      }
+    }
+    upStart[tasks.length] = up.length;
+    for (const task of tasks) {
+      // A map over a task defined later: its list's index is known only now.
+      if (task.mapOver < DROPPED) (task as { mapOver: number }).mapOver = resolved[-task.mapOver - 2]!;
+    }
+    const graph = new FlowGraph(upStart, Int32Array.from(up));
+    for (const task of tasks) CompiledTask.attach(task, graph);
+    for (const cycle of findCycles(tasks, graph)) {
+      this.#problems.push({
+        message: `cycle: ${[...cycle, cycle[0]].join(' → ')} (a task cannot depend on itself, even indirectly)`,
+      });
+    }
+    for (const task of tasks) Object.freeze(task);
+    return { tasks: Object.freeze(tasks), indexById: this.#indexById, graph };
+  }
 }
 
 /** The settings part of a task definition: most tasks of a flow have the same, so they share it. */
@@ -404,8 +426,7 @@ class CompiledTask implements TaskDefinition {
   }
 }
 
-function checkOptions(taskId: string, draft: DraftTask, problems: FlowDefinitionProblem[]): TaskOptions {
-  const options = draft.options;
+function checkOptions(taskId: string, options: TaskOptions, problems: FlowDefinitionProblem[]): TaskOptions {
   if (options === null || typeof options !== 'object') {
     problems.push({ taskId, message: `options must be an object, got ${describe(options)}` });
     return {};

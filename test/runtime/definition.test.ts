@@ -133,6 +133,35 @@ describe('flow definition validation', () => {
     expect(Object.isFrozen(ref)).toBe(true);
   });
 
+  it('resolves ids of tasks defined later, in order and without repeats', () => {
+    const later = flow('later', (f) => {
+      f.map('score', 'rows', ({ item }) => item, { after: ['config', 'rows', 'config'] });
+      f.task('rows', () => [1, 2]);
+      f.task('config', () => ({}), { after: 'rows' });
+    });
+    expect(later.task('score')).toMatchObject({ mapOver: 1, upstream: [1, 2] });
+    expect(later.task('rows')!.downstream).toEqual([0, 2]);
+    expect(later.task('config')!.downstream).toEqual([0]);
+  });
+
+  it('reports problems with ids of tasks defined later as it does for earlier ones', () => {
+    const problems = problemsOf(() =>
+      flow('later-bad', (f) => {
+        f.task('a', () => 1, { after: ['ghost', 'helper'] });
+        f.map('m', 'nowhere', ({ item }) => item);
+        f.subtask('helper', () => 1);
+      }),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        "a: upstream 'ghost' is not a task of this flow (unknown task id)",
+        "a: upstream 'helper' is a subtask: it runs only when called with ctx().call(), so nothing can run after it",
+        "m: the list to map over 'nowhere' is not a task of this flow (unknown task id)",
+      ]),
+    );
+    expect(problems).toHaveLength(3);
+  });
+
   it('cycle detection handles a 100k-task chain without overflowing the stack', () => {
     const chain = flow('chain', (f) => {
       let previous = f.task('t0', () => 0);
