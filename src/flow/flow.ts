@@ -224,7 +224,10 @@ class FlowCompiler {
       problems.push({ taskId, message: "a subtask has no upstreams ('after'): it runs when called" });
     }
     for (const ref of after) this.#addEdge(index, this.#resolve(index, taskId, ref, 'upstream'));
-    const settings = sharedSettings({
+    const settings =
+      decorators.length === 0 && hasDefaultSettings(options)
+        ? DEFAULT_SETTINGS
+        : sharedSettings({
       trigger: options.trigger ?? 'all_success',
       retries: policy.retries,
       retryDelay: policy.retryDelay,
@@ -329,6 +332,35 @@ type TaskSettings = Pick<
 >;
 
 const settingsCache = new Map<string, Readonly<TaskSettings>>();
+
+/** What a task without settings options gets (most tasks of a large generated flow). */
+const DEFAULT_SETTINGS: Readonly<TaskSettings> = Object.freeze({
+  trigger: 'all_success',
+  retries: 0,
+  retryDelay: 0,
+  retryBackoff: 1,
+  maxRetryDelay: Number.POSITIVE_INFINITY,
+  timeout: undefined,
+  resumeAfter: undefined,
+  hints: EMPTY_HINTS,
+  setup: false,
+  decorators: Object.freeze([]) as unknown as TaskSettings['decorators'],
+  published: NOTHING_PUBLISHED,
+});
+
+function hasDefaultSettings(options: TaskOptions): boolean {
+  return (
+    options.trigger === undefined &&
+    options.retries === undefined &&
+    options.retryDelay === undefined &&
+    options.retryBackoff === undefined &&
+    options.maxRetryDelay === undefined &&
+    options.timeout === undefined &&
+    options.resumeAfter === undefined &&
+    options.hints === undefined &&
+    options.setup === undefined
+  );
+}
 
 /**
  * One frozen settings object per distinct combination of plain settings (tasks with hints,

@@ -12,7 +12,7 @@ import type { PublishedValues } from '../decorators/systemContext.ts';
 export interface TaskArgs<TInput = any> {
   /** The run's input (for a task started with `ctx().call`, the call's input). */
   input: TInput;
-  /** Results of the upstream tasks, by task id. */
+  /** Results of the upstream tasks, by task id: a null-prototype object, like `Object.groupBy`'s results. */
   upstream: Readonly<Record<string, any>>;
   /** For a mapped task instance: the item of the list it was mapped over. */
   item?: any;

@@ -109,6 +109,8 @@ type TimerAction = 'retry' | 'poke' | 'trigger' | 'trigger-timeout' | 'resume';
  * views). Counted in work rather than time, so the number of turns is the same on every run.
  */
 const TURN_BUDGET_STARTS = 256;
+/** `upstream` of a task without upstreams (and of a called child). */
+const NO_UPSTREAM: Readonly<Record<string, unknown>> = Object.freeze(Object.create(null));
 
 /**
  * Drives one flow run: owns the flow-run actor and one task-instance actor per unfinished task
@@ -990,11 +992,12 @@ export class FlowRunner implements AttemptHost {
 
   #upstreamValues(task: TaskDefinition): Record<string, unknown> {
     const { up, upStart } = this.#graph;
-    if (task.index < 0 || upStart[task.index] === upStart[task.index + 1]) return {};
-    // A dictionary-mode object (still with Object.prototype): every task has its own set of upstream
-    // ids, and a plain object would make V8 create a hidden class per id for each task — 270 bytes
-    // per task of old-space garbage, and the survival that makes V8 double its young generation.
-    const upstream: Record<string, unknown> = Object.setPrototypeOf(Object.create(null), Object.prototype);
+    if (task.index < 0 || upStart[task.index] === upStart[task.index + 1]) return NO_UPSTREAM;
+    // A null-prototype object (like Object.groupBy's results), which V8 keeps in dictionary mode:
+    // every task has its own set of upstream ids, and a plain object would make V8 create hidden
+    // classes for each task's ids (270 bytes per task of old-space garbage); giving the dictionary
+    // Object.prototype back would still cost a hidden class per object.
+    const upstream: Record<string, unknown> = Object.create(null);
     for (let k = upStart[task.index]!; k < upStart[task.index + 1]!; k++) {
       const upstreamTask = this.flow.tasks[up[k]!]!;
       upstream[upstreamTask.id] = this.#resultOf(upstreamTask);
@@ -1103,7 +1106,7 @@ export class FlowRunner implements AttemptHost {
       }, timeout);
     }
     const args = instance.isChild
-      ? { input: instance.callInput, upstream: {} }
+      ? { input: instance.callInput, upstream: NO_UPSTREAM }
       : instance.mapIndex === undefined
         ? { input: this.#input, upstream: this.#upstreamValues(task) }
         : { input: this.#input, upstream: this.#upstreamValues(task), item: instance.item, mapIndex: instance.mapIndex };
