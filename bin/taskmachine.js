@@ -3,7 +3,12 @@
 // strip types under node_modules); the repo runs its TypeScript sources directly (Node >= 22.18).
 import { existsSync } from 'node:fs';
 
-const built = new URL('../dist/src/cli/main.js', import.meta.url);
-const { main } = await import(existsSync(built) ? built.href : '../src/cli/main.ts');
+const built = existsSync(new URL('../dist/src/cli/main.js', import.meta.url));
+const source = (path) => (built ? new URL(`../dist/src/cli/${path}.js`, import.meta.url).href : `../src/cli/${path}.ts`);
+
+// V8 flags first, before the runtime allocates anything (see src/cli/v8Tuning.ts).
+const { tuneV8ForRuns } = await import(source('v8Tuning'));
+tuneV8ForRuns();
+const { main } = await import(source('main'));
 
 process.exitCode = await main(process.argv.slice(2));
