@@ -240,8 +240,10 @@ class FlowCompiler {
       decorators,
       published,
     });
-    this.#tasks.push(new CompiledTask(taskId, index, kind, fn as TaskFn, settings, mapOver));
-    return Object.freeze({ id: taskId, kind, flowId: this.#flowId });
+    // The compiled task is also the reference the build function gets: one object per task.
+    const task = new CompiledTask(taskId, kind, this.#flowId, index, fn as TaskFn, settings, mapOver);
+    this.#tasks.push(task);
+    return task;
   }
 
   /** The upstream's index, a pending marker (an id not defined yet), or DROPPED after a problem. */
@@ -309,18 +311,16 @@ class FlowCompiler {
       }
     }
     upStart[tasks.length] = up.length;
+    const graph = new FlowGraph(upStart, Int32Array.from(up));
     for (const task of tasks) {
       // A map over a task defined later: its list's index is known only now.
-      if (task.mapOver < DROPPED) (task as { mapOver: number }).mapOver = resolved[-task.mapOver - 2]!;
+      CompiledTask.attach(task, graph, task.mapOver < DROPPED ? resolved[-task.mapOver - 2]! : task.mapOver);
     }
-    const graph = new FlowGraph(upStart, Int32Array.from(up));
-    for (const task of tasks) CompiledTask.attach(task, graph);
     for (const cycle of findCycles(tasks, graph)) {
       this.#problems.push({
         message: `cycle: ${[...cycle, cycle[0]].join(' → ')} (a task cannot depend on itself, even indirectly)`,
       });
     }
-    for (const task of tasks) Object.freeze(task);
     return { tasks: Object.freeze(tasks), indexById: this.#indexById, graph };
   }
 }
@@ -385,27 +385,45 @@ function sharedSettings(settings: TaskSettings): Readonly<TaskSettings> {
  * A compiled task: its identity and graph position, and its settings read through from the
  * (usually shared) settings object. Frozen once its downstream list is known.
  */
-class CompiledTask implements TaskDefinition {
+class CompiledTask implements TaskDefinition, TaskRef<any> {
   readonly id: string;
-  readonly index: number;
   readonly kind: TaskKind;
+  readonly flowId: string;
+  readonly index: number;
   readonly fn: TaskFn;
-  readonly mapOver: number;
+  #mapOver: number;
   readonly #settings: Readonly<TaskSettings>;
   #graph: FlowGraph | undefined = undefined;
 
-  constructor(id: string, index: number, kind: TaskKind, fn: TaskFn, settings: Readonly<TaskSettings>, mapOver: number) {
+  constructor(
+    id: string,
+    kind: TaskKind,
+    flowId: string,
+    index: number,
+    fn: TaskFn,
+    settings: Readonly<TaskSettings>,
+    mapOver: number,
+  ) {
     this.id = id;
-    this.index = index;
     this.kind = kind;
+    this.flowId = flowId;
+    this.index = index;
     this.fn = fn;
     this.#settings = settings;
-    this.mapOver = mapOver;
+    this.#mapOver = mapOver;
+    // It is also the task's reference, handed to the build function: frozen from the start.
+    Object.freeze(this);
   }
 
-  /** Gives the task its flow's graph, once every task of the flow is known. */
-  static attach(task: CompiledTask, graph: FlowGraph): void {
+  /** Gives the task its flow's graph (and a forward `map` its list), once every task is known. */
+  static attach(task: CompiledTask, graph: FlowGraph, mapOver: number = task.#mapOver): void {
     task.#graph = graph;
+    task.#mapOver = mapOver;
+  }
+
+  /** For a mapped task: the index of the task whose result list it maps over; otherwise -1. */
+  get mapOver(): number {
+    return this.#mapOver;
   }
 
   /** A new frozen array each time; the runtime reads the flow's graph directly. */
@@ -454,7 +472,7 @@ class CompiledTask implements TaskDefinition {
   /** The plain fields, for `JSON.stringify` and logging. */
   toJSON(): Omit<TaskDefinition, 'fn' | 'published'> {
     const { published: _published, ...settings } = this.#settings;
-    return { id: this.id, index: this.index, kind: this.kind, ...settings, upstream: this.upstream, downstream: this.downstream, mapOver: this.mapOver };
+    return { id: this.id, index: this.index, kind: this.kind, ...settings, upstream: this.upstream, downstream: this.downstream, mapOver: this.#mapOver };
   }
 }
 
