@@ -91,6 +91,24 @@ const RARE_DEFAULTS: Readonly<RareFields> = Object.freeze({
   gateController: undefined,
 });
 
+/**
+ * Timestamps are kept as whole milliseconds after this process's start when they are whole
+ * numbers: small integers live inside the object (V8 "Smis"), where an epoch-based millisecond
+ * count would need a 16-byte number object per field, two per task instance for a run's length.
+ * Fractional timestamps (a clock with sub-millisecond precision) are kept as they are; they can
+ * never be mistaken for an offset, which is always whole.
+ */
+const TIME_BASE = Date.now();
+
+// (Clock values beyond ±9e15 ms, 285,000 years from 1970, are not supported.)
+function toStoredTime(time: number | undefined): number | undefined {
+  return time !== undefined && Number.isSafeInteger(time) ? time - TIME_BASE : time;
+}
+
+function fromStoredTime(stored: number | undefined): number | undefined {
+  return stored !== undefined && Number.isSafeInteger(stored) ? stored + TIME_BASE : stored;
+}
+
 /** Machine contexts of fresh instances, one shared (immutable) object per `retries` value. */
 const initialContexts = new Map<number, Readonly<TaskInstanceContext>>();
 function initialContext(retries: number): Readonly<TaskInstanceContext> {
@@ -120,8 +138,8 @@ export class TaskInstance {
   /** The machine context as of the last transition (kept so the actor can be rebuilt). Immutable. */
   context: Readonly<TaskInstanceContext>;
   result: unknown = undefined;
-  startedAt: number | undefined = undefined;
-  endedAt: number | undefined = undefined;
+  #startedAt: number | undefined = undefined;
+  #endedAt: number | undefined = undefined;
   /** The finished state this instance contributes to its downstream counters, if any. */
   countedAs: TaskInstanceState | undefined = undefined;
   /** The attempt in flight. */
@@ -166,6 +184,21 @@ export class TaskInstance {
   declare pendingGates: string[] | undefined;
   /** Aborts the gates of the current attempt; set while they run. */
   declare gateController: AbortController | undefined;
+
+  /** When the first attempt started (clock ms). */
+  get startedAt(): number | undefined {
+    return fromStoredTime(this.#startedAt);
+  }
+  set startedAt(time: number | undefined) {
+    this.#startedAt = toStoredTime(time);
+  }
+  /** When the instance last finished (clock ms). */
+  get endedAt(): number | undefined {
+    return fromStoredTime(this.#endedAt);
+  }
+  set endedAt(time: number | undefined) {
+    this.#endedAt = toStoredTime(time);
+  }
 
   static {
     for (const name of Object.keys(RARE_DEFAULTS) as (keyof RareFields)[]) {

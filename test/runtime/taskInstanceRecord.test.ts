@@ -82,4 +82,16 @@ describe('TaskInstance (the compact per-instance record)', () => {
       expect(Object.isFrozen(record)).toBe(true);
     }
   });
+
+  it('gives back every timestamp exactly as set: epoch ms, small fake-clock values and fractions', () => {
+    const instance = new TaskInstance({ key: 'plain', task });
+    for (const time of [Date.now(), Date.now() + 86_400_000, 0, 1_000, -5, 1.5, 1_763_800_000_123.25, Number.MAX_SAFE_INTEGER - 1]) {
+      instance.startedAt = time;
+      instance.endedAt = time;
+      expect(instance.startedAt).toBe(time);
+      expect(instance.endedAt).toBe(time);
+    }
+    instance.startedAt = undefined;
+    expect(instance.startedAt).toBeUndefined();
+  });
 });
