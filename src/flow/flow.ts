@@ -326,7 +326,7 @@ class FlowCompiler {
 }
 
 /** The settings part of a task definition: most tasks of a flow have the same, so they share it. */
-type TaskSettings = Pick<
+export type TaskSettings = Pick<
   TaskDefinition,
   'trigger' | 'retries' | 'retryDelay' | 'retryBackoff' | 'maxRetryDelay' | 'timeout' | 'resumeAfter' | 'hints' | 'setup' | 'decorators' | 'published'
 >;
@@ -334,7 +334,7 @@ type TaskSettings = Pick<
 const settingsCache = new Map<string, Readonly<TaskSettings>>();
 
 /** What a task without settings options gets (most tasks of a large generated flow). */
-const DEFAULT_SETTINGS: Readonly<TaskSettings> = Object.freeze({
+export const DEFAULT_SETTINGS: Readonly<TaskSettings> = Object.freeze({
   trigger: 'all_success',
   retries: 0,
   retryDelay: 0,

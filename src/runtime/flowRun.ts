@@ -29,6 +29,7 @@ import {
 import { countUpstreamOutcome, evaluateTriggerRule } from '../flow/triggerRules.ts';
 import { UpstreamCountsTable } from './upstreamCountsTable.ts';
 import { graphOf, type FlowGraph } from '../flow/graph.ts';
+import { DEFAULT_SETTINGS } from '../flow/flow.ts';
 import type { Flow, TaskArgs, TaskDefinition, TaskRef } from '../flow/types.ts';
 import type { Decorator, DecoratorEvent } from '../decorators/types.ts';
 import type { Gate } from '../gates/defineGate.ts';
@@ -1703,17 +1704,7 @@ function removedTask(id: string): TaskDefinition {
     fn: () => {
       throw new Error(`task '${id}' is no longer in the flow definition`);
     },
-    trigger: 'all_success',
-    retries: 0,
-    retryDelay: 0,
-    retryBackoff: 1,
-    maxRetryDelay: Number.POSITIVE_INFINITY,
-    timeout: undefined,
-    resumeAfter: undefined,
-    hints: Object.freeze({}),
-    setup: false,
-    decorators: Object.freeze([]),
-    published: new Map(),
+    ...DEFAULT_SETTINGS,
     upstream: Object.freeze([]),
     downstream: Object.freeze([]),
     mapOver: -1,
