@@ -6,8 +6,9 @@ import { taskInstanceMachine, type TaskInstanceMachine } from '../../machines/in
  */
 export interface MemoizedMachineOptions {
   /**
-   * Most distinct snapshots kept. Past it, new transitions are computed by the machine every time
-   * (still correct, just not shared).
+   * Most distinct snapshots kept. When a new one would exceed it, the memo starts over (snapshots
+   * are immutable, so forgetting them is always safe): memory stays bounded and the configurations
+   * in use are remembered again at once.
    * @default 4096
    */
   maxSnapshots?: number;
@@ -88,7 +89,11 @@ export function memoizedMachine<TMachine extends AnyStateMachine>(
     if (shape === undefined) return snapshot;
     const known = byShape.get(shape);
     if (known !== undefined) return known;
-    if (interned.size >= maxSnapshots) return snapshot;
+    if (interned.size >= maxSnapshots) {
+      interned.clear();
+      byShape.clear();
+      initial.clear();
+    }
     byShape.set(shape, snapshot);
     interned.set(snapshot, { next: new Map(), can: new Map() });
     return snapshot;
@@ -119,7 +124,9 @@ export function memoizedMachine<TMachine extends AnyStateMachine>(
       value(snapshot: Snapshot, event: EventObject, actorScope: unknown): Snapshot {
         const entry = interned.get(snapshot);
         const key = entry === undefined ? undefined : primitiveKey(event);
-        if (key === undefined) return machine.transition(snapshot, event, actorScope as never);
+        // Not remembered (restored some other way, or forgotten when the memo started over): the
+        // machine answers, and the answer joins the memo when it can be shared.
+        if (key === undefined) return intern(machine.transition(snapshot, event, actorScope as never));
         const known = entry!.next.get(key);
         if (known !== undefined) {
           hits++;
