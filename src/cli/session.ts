@@ -83,7 +83,7 @@ export async function runSession(handle: FlowRunHandle, options: SessionOptions)
     }
     progress?.stop(record);
     if (options.json) stdout(`${runRecordToJson(record)}\n`);
-    else if (progress === undefined) stderr(summary(record, 0, false));
+    else if (progress === undefined) stderr(summary(record, runDuration(record), false));
     if (record.state === 'running' && options.durable && !options.json) {
       stdout(record.waitingOn.map((key) => `  taskmachine resume-task ${record.runId} ${key}\n`).join(''));
     }
@@ -92,4 +92,9 @@ export async function runSession(handle: FlowRunHandle, options: SessionOptions)
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
   }
+}
+
+/** How long the run took by its own record (0 when it never started). */
+function runDuration(record: FlowRunRecord): number {
+  return record.startedAt === undefined ? 0 : (record.endedAt ?? record.startedAt) - record.startedAt;
 }

@@ -23,6 +23,15 @@ describe('taskmachine run', () => {
     expect(stdout).toMatch(/run [0-9a-f-]+ success in [\d.]+s: success 4/);
   });
 
+  it('--view none prints only the summary, with the run’s own duration', () => {
+    const { code, stdout, stderr } = cli('run', 'examples/etl.ts', '--input', '{"day":"2026-11-22"}', '--view', 'none');
+    expect(code).toBe(0);
+    expect(stdout).toBe('');
+    const seconds = Number(/run [0-9a-f-]+ success in ([\d.]+)s: success 4/.exec(stderr)?.[1]);
+    // extract fails twice before it succeeds, waiting 100 ms and then 200 ms: the run cannot be shorter.
+    expect(seconds).toBeGreaterThanOrEqual(0.3);
+  });
+
   it('--json prints the run record', () => {
     const { code, stdout } = cli('run', 'examples/fan-out.ts', '--json', '--concurrency', '2', '--run-id', 'fan-1');
     expect(code).toBe(0);
