@@ -29,7 +29,7 @@ import {
 import { countUpstreamOutcome, evaluateTriggerRule } from '../flow/triggerRules.ts';
 import { UpstreamCountsTable } from './upstreamCountsTable.ts';
 import { graphOf, type FlowGraph } from '../flow/graph.ts';
-import { DEFAULT_SETTINGS } from '../flow/flow.ts';
+import { DEFAULT_SETTINGS } from '../flow/compiledTask.ts';
 import type { Flow, TaskArgs, TaskDefinition, TaskRef } from '../flow/types.ts';
 import type { Decorator, DecoratorEvent } from '../decorators/types.ts';
 import type { Gate } from '../gates/defineGate.ts';
