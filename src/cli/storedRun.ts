@@ -4,6 +4,13 @@ import type { Store, StoredRun } from '../stores/index.ts';
 import { UsageError } from './command.ts';
 import { loadFlowModule, type FlowModule } from './loadFlow.ts';
 
+/** `--flow-file`, for the commands that open a stored run. */
+export const flowFileOption = {
+  type: 'string',
+  description: "The flow file, when the run does not record it (it was not started by 'taskmachine run')",
+  valueName: '<file>',
+} as const;
+
 /** Finds a stored run and the flow file it was started from (recorded in its labels by `run`). */
 export async function openStoredRun(
   store: Store,

@@ -5,7 +5,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestClock } from '../../src/runtime/clock.ts';
 import { ctx, flow, startFlow, TaskCheckpointed, type TaskInstanceHookArgs } from '../../src/index.ts';
-import type { Store } from '../../src/stores/index.ts';
 import { instrument, recordProblems, storeVariants } from './fixtures/storeChecks.ts';
 
 const quiet = { log: () => {} };

@@ -1,13 +1,7 @@
 import type { FlowRunHandle } from '../../runtime/runFlow.ts';
 import { defineCommand, type CommandContext } from '../command.ts';
 import { openStore, storeOption } from '../storeOption.ts';
-import { openStoredRun, pausedHandle } from '../storedRun.ts';
-
-const flowFileOption = {
-  type: 'string',
-  description: "The flow file, when the run does not record it (it was not started by 'taskmachine run')",
-  valueName: '<file>',
-} as const;
+import { flowFileOption, openStoredRun, pausedHandle } from '../storedRun.ts';
 
 const manualOptions = { store: storeOption, 'flow-file': flowFileOption } as const;
 

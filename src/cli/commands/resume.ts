@@ -2,14 +2,8 @@ import { startFlow, type FlowRunHandle } from '../../runtime/runFlow.ts';
 import { defineCommand, type CommandContext } from '../command.ts';
 import { parseConcurrency, parseGrace, runSession } from '../session.ts';
 import { openStore } from '../storeOption.ts';
-import { openStoredRun } from '../storedRun.ts';
+import { flowFileOption, openStoredRun } from '../storedRun.ts';
 import { sessionOptions } from './run.ts';
-
-const flowFileOption = {
-  type: 'string',
-  description: "The flow file, when the run does not record it (it was not started by 'taskmachine run')",
-  valueName: '<file>',
-} as const;
 
 const resumeOptions = { 'flow-file': flowFileOption, ...sessionOptions } as const;
 
