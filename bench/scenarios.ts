@@ -2,7 +2,7 @@
 // Usage: node bench/scenarios.ts <scenario> <tasks>
 import { createActor } from 'xstate';
 import { taskInstanceMachine } from '../machines/index.ts';
-import { taskInstanceLogic } from '../src/runtime/memoizedMachine.ts';
+import { taskInstanceLogic } from '../src/runtime/lifecycle/memoizedMachine.ts';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -12,6 +12,7 @@ export {
 export {
   taskInstanceMachine,
   TASK_INSTANCE_MACHINE_VERSION,
+  compatibleTaskInstanceMachineVersions,
   type TaskInstanceMachine,
   type TaskInstanceEvent,
   type TaskInstanceEventType,
@@ -23,8 +24,14 @@ export {
   flowRunMachine,
   FlowRunState,
   FLOW_RUN_MACHINE_VERSION,
+  compatibleFlowRunMachineVersions,
+  flowRunStateOf,
+  flowRunPhaseOf,
   type FlowRunMachine,
+  type FlowRunSnapshot,
+  type FlowRunPhase,
   type FlowRunEvent,
+  type FlowRunEventType,
   type FlowRunContext,
   type FlowRunFailureReason,
 } from './flowRunMachine.ts';

@@ -19,10 +19,10 @@ export type ManualTaskInstanceState = 'success' | 'failed' | 'skipped';
  * | `GATE_FAIL` | queued → up_for_retry or failed | gate manager |
  * | `SUCCEED` | running → success | attempt returned |
  * | `FAIL` | running → up_for_retry or failed | attempt threw / timed out / worker lost |
- * | `DEFER` / `RESCHEDULE` / `CHECKPOINT` | running → deferred / up_for_reschedule / checkpointed | task code |
+ * | `DEFER` / `RESCHEDULE` / `CHECKPOINT` | running → deferred / up_for_reschedule / checkpointed | task code (`DEFER` with `awaitEvent: true` waits for an event) |
  * | `RETRY` | up_for_retry → scheduled (attempt + 1) | retry delay elapsed |
  * | `POKE` | up_for_reschedule → scheduled | reschedule time reached |
- * | `TRIGGER` | deferred → scheduled | event arrived, `until` reached, or deferral timed out |
+ * | `TRIGGER` | deferred → scheduled (`byEvent: true` only when it awaits an event) | event arrived, `until` reached, or deferral timed out |
  * | `RESUME` | checkpointed → scheduled | auto-resume delay or manual resume |
  * | `CLEAR` | running → restarting; any other but none → none (the retry budget is renewed) | person / API |
  * | `STOPPED` | restarting → up_for_retry | the cleared attempt has stopped |
@@ -44,12 +44,12 @@ export type TaskInstanceEvent =
   | { type: 'GATE_FAIL'; retryable: boolean }
   | { type: 'SUCCEED' }
   | { type: 'FAIL'; failFast?: boolean }
-  | { type: 'DEFER' }
+  | { type: 'DEFER'; awaitEvent?: boolean }
   | { type: 'RESCHEDULE' }
   | { type: 'CHECKPOINT' }
   | { type: 'RETRY' }
   | { type: 'POKE' }
-  | { type: 'TRIGGER'; timedOut?: boolean }
+  | { type: 'TRIGGER'; timedOut?: boolean; byEvent?: boolean }
   | { type: 'RESUME' }
   | { type: 'CLEAR' }
   | { type: 'STOPPED' }
@@ -81,6 +81,8 @@ export interface TaskInstanceContext {
   manuallySetFrom: TaskInstanceState | null;
   /** True when the instance was scheduled because its deferral timed out: the next run fails. */
   deferTimedOut: boolean;
+  /** True while the instance is deferred waiting for an event (`sendEvent`, `TRIGGER` with `byEvent`). */
+  awaitsEvent: boolean;
 }
 
 /**
@@ -102,7 +104,13 @@ export interface TaskInstanceInput {
 }
 
 /** Version of the machine definition, stored beside every durable task-instance record. */
-export const TASK_INSTANCE_MACHINE_VERSION = '1';
+export const TASK_INSTANCE_MACHINE_VERSION = '2';
+
+/**
+ * Task-instance machine versions whose stored records this version opens. Version 1 had no
+ * `awaitsEvent` in its context; a version-1 record carries the same fact as `waitingForEvent`.
+ */
+export const compatibleTaskInstanceMachineVersions: ReadonlySet<string> = new Set(['1', '2']);
 
 const manualTargets: readonly ManualTaskInstanceState[] = ['success', 'failed', 'skipped'];
 
@@ -124,6 +132,7 @@ const ts = setup({
       event.type === 'GATE_FAIL' && event.retryable && context.attempt < context.maxAttempts,
     isManualTarget: ({ event }, params: { state: ManualTaskInstanceState }) =>
       event.type === 'SET_STATE' && event.state === params.state,
+    acceptsTrigger: ({ context, event }) => event.type === 'TRIGGER' && (event.byEvent !== true || context.awaitsEvent),
   },
   actions: {
     // Targetless transitions count as legal (`snapshot.can`) only when they have an action.
@@ -131,12 +140,18 @@ const ts = setup({
     incrementAttempt: assign({ attempt: ({ context }) => context.attempt + 1 }),
     recordManualSet: assign((_, params: { from: TaskInstanceState }) => ({
       manuallySetFrom: params.from,
+      awaitsEvent: false,
     })),
     extendRetryBudget: assign({
       maxAttempts: ({ context }) => context.attempt + context.retries + 1,
       manuallySetFrom: null,
       deferTimedOut: false,
+      awaitsEvent: false,
     }),
+    noteDeferral: assign({
+      awaitsEvent: ({ event }) => event.type === 'DEFER' && event.awaitEvent === true,
+    }),
+    endDeferral: assign({ awaitsEvent: false }),
     noteDeferTimeout: assign({
       deferTimedOut: ({ event }) => event.type === 'TRIGGER' && event.timedOut === true,
     }),
@@ -189,6 +204,7 @@ export const taskInstanceMachine = ts.createMachine({
       maxAttempts: retries + 1,
       manuallySetFrom: null,
       deferTimedOut: false,
+      awaitsEvent: false,
     };
   },
   states: {
@@ -228,7 +244,7 @@ export const taskInstanceMachine = ts.createMachine({
         SUCCEED: 'success',
         FAIL: [{ guard: 'canRetryFailedAttempt', target: 'up_for_retry' }, { target: 'failed' }],
         SKIP: 'skipped',
-        DEFER: 'deferred',
+        DEFER: { target: 'deferred', actions: 'noteDeferral' },
         RESCHEDULE: 'up_for_reschedule',
         CHECKPOINT: 'checkpointed',
         CLEAR: { target: 'restarting', actions: 'extendRetryBudget' },
@@ -261,7 +277,14 @@ export const taskInstanceMachine = ts.createMachine({
     deferred: {
       tags: ['unfinished'],
       on: {
-        TRIGGER: 'scheduled',
+        TRIGGER: {
+          guard: 'acceptsTrigger',
+          target: 'scheduled',
+          actions: 'endDeferral',
+          description:
+            'an event (TRIGGER with byEvent, sendEvent) is accepted only by an instance that deferred with event: true; ' +
+            'one that deferred without event: true resumes only at its until or timeout',
+        },
         CLEAR: clearToNone,
         SET_STATE: manualSetEdges('deferred'),
       },

@@ -270,3 +270,47 @@ export class InputChangedError extends Error {
     this.fingerprint = fingerprint;
   }
 }
+
+/**
+ * Thrown when a stored run (or one of its task instances) was written by a lifecycle machine
+ * version this taskmachine cannot open: a newer taskmachine, or an incompatible older one. Nothing
+ * was changed in the store.
+ *
+ * @example
+ * ```ts
+ * import { MachineVersionError } from 'taskmachine';
+ * try {
+ *   await runFlow(etl, { store, runId: 'nightly', resume: true });
+ * } catch (error) {
+ *   if (error instanceof MachineVersionError) console.error(error.storedVersion, error.supportedVersions);
+ * }
+ * ```
+ */
+export class MachineVersionError extends Error {
+  override name = 'MachineVersionError';
+  readonly runId: string;
+  /** Which machine's version is wrong. */
+  readonly machine: 'flow-run' | 'task-instance';
+  /** The version found in the store. */
+  readonly storedVersion: string;
+  /** The versions this taskmachine opens. */
+  readonly supportedVersions: readonly string[];
+  constructor(options: {
+    runId: string;
+    machine: 'flow-run' | 'task-instance';
+    storedVersion: string;
+    supportedVersions: readonly string[];
+    taskKey?: string;
+  }) {
+    const what = options.taskKey === undefined ? `run '${options.runId}'` : `task instance '${options.taskKey}' of run '${options.runId}'`;
+    super(
+      `${what} was stored by ${options.machine} machine version ${JSON.stringify(options.storedVersion)}, which this taskmachine ` +
+        `cannot open (it opens versions ${options.supportedVersions.join(', ')}). Nothing was changed: open it with the taskmachine ` +
+        'that wrote it (a newer one?), or start a new run.',
+    );
+    this.runId = options.runId;
+    this.machine = options.machine;
+    this.storedVersion = options.storedVersion;
+    this.supportedVersions = options.supportedVersions;
+  }
+}

@@ -10,7 +10,7 @@ export type {
   TaskInstanceChange,
   TaskInstanceMsg,
   FailureKind,
-} from './runtime/records.ts';
+} from './records.ts';
 export { systemClock, type Clock } from './runtime/clock.ts';
 export { ctx, getCustomContext, type TaskContext, type DeferOptions, type TaskCheckpoint } from './context/taskContext.ts';
 export { withCustomContext } from './context/customContext.ts';
@@ -29,6 +29,7 @@ export {
   RetryableError,
   GateError,
   InputChangedError,
+  MachineVersionError,
 } from './errors.ts';
 export { defineGate, registerGate, type Gate, type GateContext } from './gates/defineGate.ts';
 export { defineDecorator } from './decorators/defineDecorator.ts';

@@ -1,6 +1,6 @@
 import { allTaskInstanceStates, finishedStates, type TaskInstanceState } from '../../machines/index.ts';
 import type { FlowRunHandle } from '../runtime/runFlow.ts';
-import type { FlowRunRecord, TaskInstanceChange } from '../runtime/records.ts';
+import type { FlowRunRecord, TaskInstanceChange } from '../records.ts';
 import { bold, dim, paintState } from './ansi.ts';
 
 /** Shows a run's progress while it runs; `stop` prints the final frame or summary. */

@@ -1,4 +1,4 @@
-import type { FlowRunRecord } from '../runtime/records.ts';
+import type { FlowRunRecord } from '../records.ts';
 
 /** JSON for `--json`: errors as `{ name, message, stack }`, BigInts as strings, Maps/Sets as arrays. */
 export function runRecordToJson(record: FlowRunRecord): string {

@@ -1,5 +1,5 @@
 import type { FlowRunHandle } from '../runtime/runFlow.ts';
-import type { FlowRunRecord } from '../runtime/records.ts';
+import type { FlowRunRecord } from '../records.ts';
 import { useColor } from './ansi.ts';
 import { UsageError } from './command.ts';
 import { liveProgress, lineProgress, summary } from './progress.ts';

@@ -1,5 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
-import { startFlow, type FlowRunHandle, type RunFlowOptions } from '../runtime/runFlow.ts';
+import { openFlowRun, type FlowRunHandle } from '../runtime/runFlow.ts';
 import type { Store, StoredRun } from '../stores/index.ts';
 import { UsageError } from './command.ts';
 import { loadFlowModule, type FlowModule } from './loadFlow.ts';
@@ -40,12 +40,5 @@ export async function openStoredRun(
 
 /** A handle on a stored run that applies manual changes without running anything. */
 export function pausedHandle(module: FlowModule, store: Store, runId: string): FlowRunHandle {
-  return startFlow(module.flow, {
-    store,
-    runId,
-    resume: true,
-    listeners: module.listeners,
-    paused: true,
-    log: () => {},
-  } as RunFlowOptions);
+  return openFlowRun(module.flow, { store, runId, resume: true, listeners: module.listeners, log: () => {} }, { paused: true });
 }

@@ -1,5 +1,4 @@
-import { AttemptContext } from '../runtime/attemptContext.ts';
-import { taskContextStorage } from './taskContext.ts';
+import { deriveContext, taskContextStorage, type DerivableContext, type TaskContext } from './taskContext.ts';
 
 /**
  * Runs `fn` with extra custom context merged over the current one (inner keys win). Children
@@ -24,6 +23,10 @@ export function withCustomContext<T>(values: Readonly<Record<string, string>>, f
     }
   }
   const current = taskContextStorage.getStore();
-  if (!(current instanceof AttemptContext)) return fn();
-  return taskContextStorage.run(current.withCustomContext(values), fn);
+  if (!isDerivable(current)) return fn();
+  return taskContextStorage.run(current[deriveContext](values), fn);
+}
+
+function isDerivable(context: TaskContext | undefined): context is DerivableContext {
+  return context !== undefined && typeof (context as Partial<DerivableContext>)[deriveContext] === 'function';
 }

@@ -97,6 +97,17 @@ export interface TaskContext {
   call<TResult>(task: TaskRef<TResult>, input?: unknown): Promise<TResult>;
 }
 
+/**
+ * @internal The method by which a task context makes a copy of itself with more custom context
+ * (`withCustomContext`); the runtime's context implements it.
+ */
+export const deriveContext: unique symbol = Symbol('taskmachine.deriveContext');
+
+/** @internal A task context that can derive a copy with more custom context. */
+export interface DerivableContext extends TaskContext {
+  [deriveContext](extra: Readonly<Record<string, string>>): TaskContext;
+}
+
 /** @internal The AsyncLocalStorage every attempt runs in. */
 export const taskContextStorage = new AsyncLocalStorage<TaskContext>();
 

@@ -1,4 +1,4 @@
-import type { TaskInstanceChange } from '../runtime/records.ts';
+import type { TaskInstanceChange } from '../records.ts';
 
 /**
  * When a hook runs: `launch` (definition time: `stepInit`), `dispatch` (the runtime hands the task

@@ -1,4 +1,4 @@
-import type { TaskInstanceRecord } from '../runtime/records.ts';
+import type { TaskInstanceRecord } from '../records.ts';
 
 /** What a gate's `prepare` receives besides the task instance. */
 export interface GateContext {

@@ -1,5 +1,16 @@
 import type { ListenerHookName, Listener } from './types.ts';
 
+/** The timers `drain` waits with (the run's clock, so tests control it). */
+export interface DrainClock {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const platformTimers: DrainClock = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
@@ -12,21 +23,13 @@ export class ListenerDispatcher {
   readonly #listeners: readonly Listener[];
   readonly #log: (line: string) => void;
   readonly #tails: Array<Promise<void> | undefined>;
+  readonly #clock: DrainClock;
 
-  constructor(listeners: readonly Listener[], log: (line: string) => void) {
+  constructor(listeners: readonly Listener[], log: (line: string) => void, clock: DrainClock = platformTimers) {
     this.#listeners = listeners;
     this.#log = log;
     this.#tails = listeners.map(() => undefined);
-  }
-
-  /** Whether any listener has this hook (so callers can skip building its argument). */
-  wants(hook: ListenerHookName): boolean {
-    for (const listener of this.#listeners) if (typeof listener[hook] === 'function') return true;
-    return false;
-  }
-
-  get size(): number {
-    return this.#listeners.length;
+    this.#clock = clock;
   }
 
   /** Queues `hook(args)` for every listener that has it. Never throws. */
@@ -62,12 +65,12 @@ export class ListenerDispatcher {
   async drain(timeoutMs: number): Promise<void> {
     const pending = this.#tails.filter((tail): tail is Promise<void> => tail !== undefined);
     if (pending.length === 0) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timer: unknown;
     const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      timer = this.#clock.setTimeout(() => resolve('timeout'), timeoutMs);
     });
     const outcome = await Promise.race([Promise.all(pending).then(() => 'done' as const), timedOut]);
-    clearTimeout(timer);
+    this.#clock.clearTimeout(timer);
     if (outcome === 'timeout') {
       const late = this.#tails.filter((tail) => tail !== undefined).length;
       this.#log(`taskmachine: ${late} listener(s) still busy after listenerTimeout (${timeoutMs} ms); not waiting for them`);

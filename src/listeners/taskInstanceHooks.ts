@@ -1,4 +1,4 @@
-import type { TaskInstanceChange } from '../runtime/records.ts';
+import type { TaskInstanceChange } from '../records.ts';
 import type { ListenerDispatcher } from './dispatch.ts';
 
 /**

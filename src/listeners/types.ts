@@ -1,5 +1,5 @@
 import type { TaskInstanceState } from '../../machines/index.ts';
-import type { FailureKind, FlowRunRecord, TaskInstanceMsg, TaskInstanceRecord } from '../runtime/records.ts';
+import type { FailureKind, FlowRunRecord, TaskInstanceMsg, TaskInstanceRecord } from '../records.ts';
 
 /** Why a task instance failed, with what the listener needs to tell a retry from the end. */
 export interface FailureDetails {

@@ -1,516 +1,281 @@
-import { format, isDeepStrictEqual } from 'node:util';
-import { createActor, type Actor } from 'xstate';
-import {
-  failedStates,
-  finishedStates,
-  FLOW_RUN_MACHINE_VERSION,
-  flowRunMachine,
-  taskInstanceMachine,
-  type FlowRunFailureReason,
-  type FlowRunMachine,
-  type ManualTaskInstanceState,
-  type TaskInstanceEvent,
-  type TaskInstanceState,
-} from '../../machines/index.ts';
-import { DeferSignal, RescheduleSignal } from '../context/signals.ts';
-import { taskContextStorage } from '../context/taskContext.ts';
-import {
-  ChildTaskFailedError,
-  DeferralTimeoutError,
-  InputChangedError,
-  FailTask,
-  IllegalTransitionError,
-  RunCancelledError,
-  SkipTask,
-  TaskCheckpointed,
-  TaskTimeoutError,
-  toError,
-} from '../errors.ts';
-import { countUpstreamOutcome, evaluateTriggerRule } from '../flow/triggerRules.ts';
-import { UpstreamCountsTable } from './upstreamCountsTable.ts';
-import { graphOf, type FlowGraph } from '../flow/graph.ts';
-import { DEFAULT_SETTINGS } from '../flow/compiledTask.ts';
-import type { Flow, TaskArgs, TaskDefinition, TaskRef } from '../flow/types.ts';
+import { format } from 'node:util';
+import { finishedStates, type FlowRunEvent, type ManualTaskInstanceState, type TaskInstanceState } from '../../machines/index.ts';
 import type { Decorator, DecoratorEvent } from '../decorators/types.ts';
-import type { Gate } from '../gates/defineGate.ts';
-import { inputFingerprint, type LoadedRun, type Store, type StoredRun } from '../stores/index.ts';
-import { RunPersistence } from './persistence.ts';
+import { RunCancelledError, TaskTimeoutError, toError } from '../errors.ts';
+import { graphOf } from '../flow/graph.ts';
+import type { Flow, TaskArgs } from '../flow/types.ts';
 import { ListenerDispatcher } from '../listeners/dispatch.ts';
-import { emitTaskInstanceHooks } from '../listeners/taskInstanceHooks.ts';
-import type { Listener } from '../listeners/types.ts';
-import { applyEvent } from './applyEvent.ts';
-import { hookContext, runHooks, settleWithHooks, wrapTaskFn } from './decoratorHooks.ts';
-import { AttemptContext, type AttemptHost } from './attemptContext.ts';
-import type { Clock } from './clock.ts';
-import { AttemptRun, TaskInstance } from './instance.ts';
-import type {
-  FailureKind,
-  FlowRunRecord,
-  TaskInstanceChange,
-  TaskInstanceRecord,
-} from './records.ts';
-import { retryDelayFor } from './retryTiming.ts';
-import { msgFor } from './transitionMsg.ts';
-import { startGateRound } from './gateRound.ts';
-import { DecoratorActors } from './decoratorActors.ts';
-import { taskInstanceLogic } from './memoizedMachine.ts';
-
-/** Settings the run was started with, already validated. */
-export interface FlowRunSettings {
-  readonly runId: string;
-  readonly input: unknown;
-  readonly concurrency: number;
-  readonly clock: Clock;
-  readonly customContext: Readonly<Record<string, string>>;
-  readonly log: (line: string) => void;
-  readonly listeners: readonly Listener[];
-  readonly listenerTimeout: number;
-  readonly gates: readonly Gate[];
-  /** Where the run is made durable; `undefined` keeps it in memory only. */
-  readonly store: Store | undefined;
-  /** The run must exist in the store (resume it). */
-  readonly resume: boolean;
-  readonly onInputChange: 'reuse' | 'reset' | 'raise';
-  /** Overrides the computed input fingerprint. */
-  readonly fingerprint: string | undefined;
-  /** Whether `input` was given (a resume without it uses the stored input). */
-  readonly inputGiven: boolean;
-  /** Free-form labels stored with a new run (the CLI records the flow file). */
-  readonly labels: Readonly<Record<string, string>> | undefined;
-  /** Load the stored run and apply manual changes only: nothing is scheduled or run. */
-  readonly paused: boolean;
-}
-
-/** Observer of every task-instance change in a run. */
-export type ChangeObserver = (change: TaskInstanceChange) => void;
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (error: Error) => void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: Error) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // Nobody may be awaiting `done` when a run cannot start: never an unhandled rejection.
-  promise.catch(() => {});
-  return { promise, resolve, reject };
-}
-
-
-type TimerAction = 'retry' | 'poke' | 'trigger' | 'trigger-timeout' | 'resume';
+import type { FlowRunRecord, TaskInstanceRecord } from '../records.ts';
+import type { Store, TimerAction } from '../stores/index.ts';
+import type { AttemptHost } from './attempt/attemptContext.ts';
+import { AttemptExecutor } from './attempt/attemptExecutor.ts';
+import type { AttemptOutcome } from './attempt/attemptOutcome.ts';
+import { AttemptRun } from './attempt/attemptRun.ts';
+import { DecoratorPipeline } from './attempt/decoratorPipeline.ts';
+import { ChildCalls } from './control/childCalls.ts';
+import { ManualControl } from './control/manualControl.ts';
+import type { FlowRunStats } from './handle.ts';
+import { InstanceTable } from './instances/instanceTable.ts';
+import type { TaskInstance } from './instances/taskInstance.ts';
+import { ChangeBus } from './lifecycle/changeBus.ts';
+import { Lifecycle } from './lifecycle/lifecycle.ts';
+import { openRun } from './opening/openRun.ts';
+import { recoverRun } from './opening/recovery.ts';
+import { restoreInstances } from './opening/restoreInstances.ts';
+import { RunPhase } from './runPhase.ts';
+import { Admission } from './scheduling/admission.ts';
+import { DependencyTracker, NO_UPSTREAM } from './scheduling/dependencyTracker.ts';
+import { GateRounds } from './scheduling/gateRounds.ts';
+import { retryDelayFor } from './scheduling/retryTiming.ts';
+import { Wakeups } from './scheduling/wakeups.ts';
+import type { FlowRunSettings } from './settings.ts';
+import { DecoratorActors } from './subscribers/decoratorActors.ts';
+import { Notifications, type ChangeObserver } from './subscribers/notifications.ts';
+import type { RunPersistence } from './subscribers/persistence.ts';
+import { deferred, type Deferred } from './deferred.ts';
 
 /**
  * Most attempts a scheduler turn starts before it yields to the event loop (timers, I/O, live
  * views). Counted in work rather than time, so the number of turns is the same on every run.
  */
 const TURN_BUDGET_STARTS = 256;
-/** `upstream` of a task without upstreams (and of a called child). */
-const NO_UPSTREAM: Readonly<Record<string, unknown>> = Object.freeze(Object.create(null));
 
 /**
- * Drives one flow run: owns the flow-run actor and one task-instance actor per unfinished task
- * instance, evaluates trigger rules with incremental counters, runs attempts within the
- * concurrency limit, and applies every lifecycle change through the machines.
+ * One flow run: the composition root of the runtime. It wires the collaborators — the lifecycle
+ * (the only place events are applied) and its change bus, the instance table, dependency tracking,
+ * admission, wake-ups, gate rounds, the attempt executor, manual control, child calls — owns the
+ * scheduler's turn loop, and maps each attempt's outcome to its lifecycle event. The run's phase
+ * is the flow-run actor's state ({@link RunPhase}).
  *
  * Work happens in scheduler *turns* (one microtask each): settled attempts, timers and manual
  * requests only record what changed and request a turn; the turn evaluates trigger rules, admits
  * ready instances and starts attempts. Nothing recurses across instances, so a chain of 100k tasks
  * cannot overflow the stack.
  */
-export class FlowRunner implements AttemptHost {
+export class FlowRun {
   readonly flow: Flow;
   readonly settings: FlowRunSettings;
-  readonly flowId: string;
   readonly runId: string;
-  readonly runActor: Actor<FlowRunMachine>;
   /** Scheduler turns taken so far. */
   turns = 0;
-  /** Trigger-rule evaluations so far (bounded by tasks + edges: counters are incremental). */
-  triggerEvaluations = 0;
-  /** Task-instance actors created so far. */
-  actorsCreated = 0;
-
-  readonly #instances = new Map<string, TaskInstance>();
-  /** The single instance of each DAG task (for a mapped task: its placeholder until expanded). */
-  readonly #primary: (TaskInstance | undefined)[];
-  /** Mapped instances of expanded map tasks, in map-index order. */
-  readonly #mapped = new Map<number, TaskInstance[]>();
-  /** Upstream counters per task (allocated for tasks that have upstreams). */
-  readonly #counts: UpstreamCountsTable;
-  /** The flow's task graph: upstream and downstream indices, walked without allocating. */
-  readonly #graph: FlowGraph;
-  /** Whether each task's trigger rule has decided (run, skipped or upstream_failed). */
-  readonly #decided: Uint8Array;
-  #toEvaluate: number[] = [];
-  #ready: TaskInstance[] = [];
-  #readyHead = 0;
-  #waitingForSlot: TaskInstance[] = [];
-  #slotHead = 0;
-  /** Instances (re)entering `scheduled` that must be queued. */
-  #toQueue: TaskInstance[] = [];
-  #unfinished = 0;
-  #running = 0;
-  #timers = 0;
-  #windowSize: number;
-  #turnRequested = false;
-  #halted = false;
-  #finished = false;
+  readonly #bus = new ChangeBus();
+  readonly #table: InstanceTable;
+  readonly #lifecycle: Lifecycle;
+  readonly #admission: Admission;
+  readonly #deps: DependencyTracker;
+  readonly #wakeups: Wakeups;
+  readonly #gates: GateRounds;
+  readonly #pipeline: DecoratorPipeline;
+  readonly #executor: AttemptExecutor;
+  readonly #children: ChildCalls;
+  readonly #control: ManualControl;
+  readonly #dispatcher: ListenerDispatcher | undefined;
+  readonly #notifications: Notifications;
+  readonly #decoratorActors: DecoratorActors;
+  /** The flow-run actor; `undefined` while the run is being opened from its store. */
+  #phase: RunPhase | undefined;
+  #persistence: RunPersistence | undefined;
+  #opened: Promise<void> = Promise.resolve();
+  /** Why the run could not be opened or stopped on a store failure. */
+  #failure: Error | undefined;
+  #input: unknown;
   #startedAt: number | undefined;
   #endedAt: number | undefined;
-  #observers: ChangeObserver[] = [];
-  /** Task instances per state, kept up to date by every transition. */
-  readonly #stateCounts = new Map<TaskInstanceState, number>();
   #done: Deferred<FlowRunRecord> = deferred();
-  readonly #dispatcher: ListenerDispatcher | undefined;
-  #persist: RunPersistence | undefined;
-  /** The input tasks receive (the stored one when a run is resumed without an input). */
-  #input: unknown;
-  #settledRejecters: Array<(error: Error) => void> = [];
-  /** Attempts settled whose decorator hooks are still running. */
-  #pendingSettles = 0;
-  /** Task instances whose readiness gates are running. */
-  #gatesPending = 0;
-  /** Decorator actors (decorators with `onTransition`), by task index; made at the first need. */
-  #decoratorActors: DecoratorActors | undefined;
-  readonly #hasActorDecorators: Uint8Array;
-  /** Tasks whose resource request was reported already. */
-  readonly #reportedResources = new Set<number>();
-  #settledWaiters: Array<(record: FlowRunRecord) => void> = [];
+  #settledWaiters: Array<Deferred<FlowRunRecord>> = [];
+  /** Decorator hooks running now (settling attempts, `onTaskFinished`). */
+  #settling = 0;
+  #quietWaiters: Array<() => void> = [];
+  #turnRequested = false;
+  #startsTotal = 0;
+  #pendingCancel: string | undefined;
+  #shutdown: Promise<FlowRunRecord> | undefined;
 
   constructor(flow: Flow, settings: FlowRunSettings) {
     this.flow = flow;
     this.settings = settings;
-    this.flowId = flow.id;
     this.runId = settings.runId;
-    this.#windowSize = Math.max(32, settings.concurrency * 2);
-    const taskCount = flow.tasks.length;
-    this.#primary = new Array(taskCount);
-    this.#counts = new UpstreamCountsTable(taskCount);
-    this.#graph = graphOf(flow);
-    this.#decided = new Uint8Array(taskCount);
-    this.runActor = createActor(flowRunMachine).start();
     this.#input = settings.input;
-    this.#dispatcher = settings.listeners.length > 0 ? new ListenerDispatcher(settings.listeners, settings.log) : undefined;
-    this.#hasActorDecorators = new Uint8Array(taskCount);
-    for (const task of flow.tasks) {
-      if (task.decorators.length > 0) this.#hasActorDecorators[task.index] = 1;
-    }
-    for (const task of flow.tasks) {
-      if (task.kind === 'subtask') continue;
-      const instance = new TaskInstance({ key: task.id, task });
-      this.#primary[task.index] = instance;
-      this.#instances.set(instance.key, instance);
-      this.#unfinished++;
-      this.#countState('none', 1);
-      const upstreams = this.#graph.upstreamCount(task.index);
-      if (upstreams > 0) this.#counts.add(task.index, upstreams);
-      else this.#toEvaluate.push(task.index);
-    }
-    for (const task of flow.tasks) {
-      if (!task.setup) continue;
-      const { down, downStart } = this.#graph;
-      for (let k = downStart[task.index]!; k < downStart[task.index + 1]!; k++) this.#counts.at(down[k]!)!.setupTotal++;
-    }
+    const { clock, log } = settings;
+    const bus = this.#bus;
+    this.#table = new InstanceTable(flow);
+    this.#lifecycle = new Lifecycle(bus, clock);
+    this.#admission = new Admission(settings.concurrency);
+    const recorder = {
+      touch: (instance: TaskInstance) => this.#persistence?.touch(instance),
+      remove: (instance: TaskInstance) => this.#persistence?.remove(instance),
+    };
+    this.#deps = new DependencyTracker(flow, graphOf(flow), this.#table, this.#lifecycle, this.#admission, recorder);
+    this.#wakeups = new Wakeups(clock, {
+      wake: (instance, action) => this.#onWake(instance, action),
+      attemptTimedOut: (run, ms) => {
+        this.#executor.endNow(run, new TaskTimeoutError(run.instance.key, ms));
+        this.#requestTurn();
+      },
+      touch: recorder.touch,
+      armed: () => this.#phase?.active === true,
+    });
+    this.#gates = new GateRounds(settings.gates, log, {
+      passed: (instance, attempt) => this.#gatesPassed(instance, attempt),
+      failed: (instance, attempt, error, retryable, gate) => this.#gateFailed(instance, attempt, error, retryable, gate),
+    });
+    this.#pipeline = new DecoratorPipeline(flow, this.runId, log);
+    this.#children = new ChildCalls(flow, this.runId, this.#table, clock, {
+      ready: (child) => this.#admission.enqueueReady(child),
+      rerun: (child) => {
+        this.#reopen();
+        this.#control.resetToNone(child);
+      },
+      requestTurn: () => this.#requestTurn(),
+      store: () => this.#persistence?.store,
+      log,
+    });
+    const contextHost: AttemptHost = {
+      flowId: flow.id,
+      runId: this.runId,
+      log: (run, parts) => log(`[${run.instance.key}#${run.attempt}] ${format(...parts)}`),
+      callChild: (parent, ref, input, customContext) => this.#children.call(parent, ref, input, customContext),
+      loadCheckpoint: (run) => this.#children.loadCheckpoint(run),
+      saveCheckpoint: (run, value) => this.#children.saveCheckpoint(run, value),
+    };
+    this.#executor = new AttemptExecutor(
+      {
+        report: (run, outcome) => this.#report(run, outcome),
+        released: (run) => this.#released(run),
+        settling: (delta) => this.#settlingChanged(delta),
+        wouldRetry: (run, failFast) => this.#lifecycle.wouldLeadTo(run.instance, { type: 'FAIL', failFast }) === 'up_for_retry',
+        requestTurn: () => this.#requestTurn(),
+        log,
+      },
+      this.#pipeline,
+      contextHost,
+    );
+    this.#control = new ManualControl({
+      lifecycle: this.#lifecycle,
+      table: this.#table,
+      deps: this.#deps,
+      admission: this.#admission,
+      wakeups: this.#wakeups,
+      gates: this.#gates,
+      executor: this.#executor,
+      host: { instance: (key) => this.#instanceFor(key), reopen: () => this.#reopen(), requestTurn: () => this.#requestTurn() },
+    });
+    this.#decoratorActors = new DecoratorActors({ flow, bus, clock, log, onRequest: (decorator, request) => this.#onDecoratorRequest(decorator, request) });
+    this.#dispatcher = settings.listeners.length > 0 ? new ListenerDispatcher(settings.listeners, log, clock) : undefined;
+
+    // The change bus's subscribers, in the order they hear of a transition.
+    bus.subscribe(this.#table.onTransition);
+    if (this.#decoratorActors.any) bus.subscribe((instance) => this.#decoratorActors.spawnFor(instance, this.#phase!.actor));
+    this.#notifications = new Notifications(bus, this.#dispatcher, log);
+    if (flow.tasks.some((task) => task.decorators.length > 0)) bus.subscribe(this.#taskFinished);
+    bus.subscribe(this.#deps.onTransition);
+    bus.subscribe(this.#children.onTransition);
   }
 
-  // ————— public control (used by the handle) —————
+  // ————— opening —————
 
-  get done(): Promise<FlowRunRecord> {
-    return this.#done.promise;
-  }
-
-  get finished(): boolean {
-    return this.#finished;
-  }
-
+  /** Opens the run (in its store, if it has one) and begins it. */
   start(): void {
-    if (this.settings.store !== undefined) {
-      this.#opened = this.#startDurable(this.settings.store).then(
-        () => {
-          this.#loading = false;
-        },
-        (error: unknown) => {
-          this.#loading = false;
-          this.#failToStart(toError(error));
-          throw error;
-        },
-      );
-      this.#opened.catch(() => {});
+    const store = this.settings.store;
+    if (store === undefined) {
+      this.#phase = new RunPhase(undefined, () => this.#decoratorActors.stopped());
+      if (!this.settings.paused) this.#begin(false);
       return;
     }
-    this.#loading = false;
-    this.#begin();
+    this.#opened = this.#open(store).catch((error: unknown) => {
+      this.#failToStart(toError(error));
+      throw error;
+    });
+    this.#opened.catch(() => {});
   }
-
-  #loading = true;
-  #opened: Promise<void> = Promise.resolve();
 
   /** Resolves when the run has been opened (created in, or restored from, its store). */
   ready(): Promise<void> {
     return this.#opened;
   }
 
-  /** The run's first steps once it is known what it starts from. */
-  #begin(recover: () => void = () => {}): void {
+  async #open(store: Store): Promise<void> {
+    const opened = await openRun(store, this.flow, this.settings, this.settings.clock, (error) => this.#onStoreFailure(error));
+    this.#persistence = opened.persistence;
+    this.#bus.subscribe(opened.persistence.onTransition);
+    this.#input = opened.input;
+    const loaded = opened.loaded;
+    if (loaded !== undefined) {
+      this.#startedAt = loaded.run.startedAt;
+      restoreInstances(loaded, this.flow, this.#table, this.#deps);
+    }
+    const stored = loaded === undefined ? undefined : { state: loaded.run.state, reason: loaded.run.reason };
+    const phase = (this.#phase = new RunPhase(stored, () => this.#decoratorActors.stopped()));
+    if (this.settings.paused) {
+      if (phase.state === 'running') phase.send({ type: 'PAUSE' });
+      return;
+    }
+    this.#begin(loaded !== undefined);
+  }
+
+  /** The run starts (or continues, `recover`ing what its stored states say was in progress). */
+  #begin(recover: boolean): void {
+    const phase = this.#phase!;
     this.#startedAt ??= this.settings.clock.now();
-    applyEvent(this.runActor, { type: 'START' }, 'flow run');
+    if (phase.finished) phase.send({ type: 'RERUN' });
+    if (phase.state === 'queued') phase.send({ type: 'START' });
     if (this.#dispatcher !== undefined) {
       const flowRun = this.snapshot();
       this.#dispatcher.emit('onStarting', { flowRun });
       this.#dispatcher.emit('onFlowRunRunning', { flowRun, msg: 'started' });
     }
-    recover();
-    this.#persist?.updateRun(this.#runFields(), this.settings.clock.now());
+    if (recover) {
+      recoverRun({
+        table: this.#table,
+        lifecycle: this.#lifecycle,
+        admission: this.#admission,
+        wakeups: this.#wakeups,
+        gates: this.#gates,
+        admit: (instance) => this.#admit(instance),
+        reused: (instance) => this.#runTaskFinished(instance, true),
+      });
+    }
+    this.#persistence?.updateRun(this.#runFields(), this.settings.clock.now());
+    if (this.#pendingCancel !== undefined) this.cancel(this.#pendingCancel);
     this.#requestTurn();
   }
 
-  /**
-   * Opens the run in the store: a new run is created; an existing one is resumed from its records,
-   * after `onInputChange` has had its say. Nothing runs and no hook fires before this is decided.
-   */
-  async #startDurable(store: Store): Promise<void> {
-    const { clock } = this.settings;
-    let existing = await store.getRun(this.runId);
-    const fingerprint = this.settings.fingerprint ?? inputFingerprint(this.settings.input);
-    if (existing !== undefined && existing.flowId !== this.flowId) {
-      throw new Error(`run '${this.runId}' in the store belongs to flow '${existing.flowId}', not '${this.flowId}'; use another runId`);
-    }
-    if (existing !== undefined && this.settings.inputGiven && existing.inputFingerprint !== fingerprint) {
-      const policy = this.settings.onInputChange;
-      if (policy === 'raise') throw new InputChangedError(this.runId, existing.inputFingerprint, fingerprint);
-      if (policy === 'reset') {
-        await store.deleteRun(this.runId);
-        existing = undefined;
-      }
-    }
-    if (existing === undefined && this.settings.resume) {
-      throw new Error(`there is no run '${this.runId}' in the store to resume; start it without resume: true`);
-    }
-    const now = clock.now();
-    if (existing === undefined) {
-      const run: StoredRun = {
-        runId: this.runId,
-        flowId: this.flowId,
-        inputFingerprint: fingerprint,
-        state: 'queued',
-        reason: null,
-        input: this.settings.input,
-        labels: this.settings.labels,
-        machineVersion: FLOW_RUN_MACHINE_VERSION,
-        createdAt: now,
-        updatedAt: now,
-        startedAt: undefined,
-        endedAt: undefined,
-      };
-      this.#persist = new RunPersistence(store, run, (error) => this.#onStoreFailure(error));
-      this.#persist.updateRun(this.#runFields(), now);
-      await this.#persist.flush(now);
-      if (this.#persist.failure) throw this.#persist.failure;
-      this.#loading = false;
-      if (this.settings.paused) return;
-      this.#begin();
-      return;
-    }
-    const loaded = await store.loadRun(this.runId);
-    if (loaded === undefined) throw new Error(`run '${this.runId}' disappeared from the store while it was being opened`);
-    if (!this.settings.inputGiven) this.#input = loaded.run.input;
-    this.#persist = new RunPersistence(store, loaded.run, (error) => this.#onStoreFailure(error));
-    this.#startedAt = loaded.run.startedAt;
-    this.#restore(loaded);
-    this.#loading = false;
-    if (this.settings.paused) return;
-    this.#begin(() => this.#recover());
+  /** A finished run that gets work again (a clear, a manual set): `RERUN`, then on. */
+  #reopen(): void {
+    const phase = this.#phase!;
+    if (!phase.finished) return;
+    phase.send({ type: 'RERUN' });
+    // Opened for manual changes only: it stays queued until it is resumed.
+    if (!this.settings.paused) phase.send({ type: 'START' });
+    this.#endedAt = undefined;
+    this.#done = deferred();
+    this.#persistence?.updateRun(this.#runFields(), this.settings.clock.now());
   }
 
-  /**
-   * Rebuilds the run's instances from the store: states, attempts, results (from the result
-   * records), errors, timers, parked flags. Finished instances get no actor; unfinished ones get
-   * one when they next move (restored from their state and context, not from an XState snapshot).
-   */
-  #restore(loaded: LoadedRun): void {
-    const results = new Map<string, unknown>();
-    for (const result of loaded.results) results.set(result.key, result.value);
-    const mapped = new Map<number, TaskInstance[]>();
-    for (const stored of loaded.instances) {
-      const task = this.flow.task(stored.taskId);
-      let instance: TaskInstance | undefined;
-      if (task === undefined) {
-        // A task that left the definition: kept so it can be marked removed.
-        instance = new TaskInstance({ key: stored.key, task: removedTask(stored.taskId), mapIndex: stored.mapIndex });
-      } else if (stored.parentKey !== undefined) {
-        instance = new TaskInstance({
-          key: stored.key,
-          task: task!,
-          parentKey: stored.parentKey,
-          callInput: stored.callInput,
-          ...(stored.customContext !== undefined ? { customContext: stored.customContext } : {}),
-        });
-      } else if (stored.mapIndex !== undefined) {
-        instance = new TaskInstance({ key: stored.key, task: task!, mapIndex: stored.mapIndex });
-        (mapped.get(task!.index) ?? mapped.set(task!.index, []).get(task!.index)!).push(instance);
-      } else {
-        instance = this.#primary[task!.index];
-        if (instance === undefined || instance.key !== stored.key) continue;
-      }
-      instance.state = stored.state;
-      instance.context = {
-        attempt: stored.attempt,
-        retries: stored.retries,
-        maxAttempts: stored.maxAttempts,
-        manuallySetFrom: stored.manuallySetFrom,
-        deferTimedOut: stored.deferTimedOut,
-      };
-      if (stored.state === 'success') instance.result = results.get(stored.key);
-      else if (results.has(stored.key)) instance.result = results.get(stored.key);
-      instance.error = stored.error;
-      instance.failureKind = stored.failureKind;
-      instance.startedAt = stored.startedAt;
-      instance.endedAt = stored.endedAt;
-      instance.resumeData = stored.resumeData;
-      instance.eventPayload = stored.eventPayload;
-      instance.parked = stored.parked;
-      instance.waitingForEvent = stored.waitingForEvent;
-      instance.timerInfo = stored.timer;
-      instance.version = stored.version;
-      instance.storedAt = stored.createdAt;
-      instance.created = stored.attempt > 0;
-      this.#instances.set(instance.key, instance);
+  #instanceFor(key: string): TaskInstance {
+    if (this.#phase === undefined) {
+      throw new Error(`run '${this.runId}' is still being opened from its store; await handle.ready() before changing task instances`);
     }
-    for (const [index, instances] of mapped) {
-      const task = this.flow.tasks[index]!;
-      instances.sort((a, b) => a.mapIndex! - b.mapIndex!);
-      this.#mapped.set(index, instances);
-      const placeholder = this.#primary[index];
-      if (placeholder !== undefined && this.#instances.get(placeholder.key) === placeholder) this.#instances.delete(placeholder.key);
-      this.#addUpstreamInstances(task.index, instances.length - 1);
-    }
-    for (const [index, instances] of mapped) {
-      const list = this.#resultOf(this.flow.tasks[this.flow.tasks[index]!.mapOver]!);
-      for (const instance of instances) instance.item = Array.isArray(list) ? list[instance.mapIndex!] : undefined;
-    }
-    this.#stateCounts.clear();
-    this.#unfinished = 0;
-    for (const instance of this.#instances.values()) {
-      this.#countState(instance.state, 1);
-      if (!finishedStates.has(instance.state)) this.#unfinished++;
-    }
-    for (const task of this.flow.tasks) {
-      if (task.kind === 'subtask') continue;
-      const primary = this.#primary[task.index];
-      if (this.#mapped.has(task.index) || (primary !== undefined && primary.state !== 'none')) this.#decided[task.index] = 1;
-      for (const instance of this.#instancesOf(task)) {
-        if (finishedStates.has(instance.state)) this.#recount(instance, instance.state);
-      }
-    }
+    const instance = this.#table.get(key);
+    if (instance !== undefined) return instance;
+    const known = [...this.#table.keys()].slice(0, 20).join(', ');
+    throw new Error(`run '${this.runId}' has no task instance '${key}'; known keys: ${known}`);
   }
 
-  /**
-   * Continues what the stored states say was in progress. An attempt that was `running` in a
-   * process that died counts as a failed attempt (`infrastructure`), retried while attempts
-   * remain; timers are re-armed from their stored deadlines; queued instances start their gates
-   * again; tasks that left the definition are marked removed.
-   */
-  #recover(): void {
-    const now = this.settings.clock.now();
-    for (const instance of [...this.#instances.values()]) {
-      if (instance.task.index < 0) {
-        this.#removeLeftover(instance);
-        continue;
-      }
-      const timer = instance.timerInfo;
-      switch (instance.state) {
-        case 'success':
-          // Reused, not run again: decorators learn of it with isCloned (as Metaflow's resume).
-          if (instance.created) this.#taskFinished(instance, true);
-          break;
-        case 'none':
-          if (instance.isChild || instance.mapIndex !== undefined) this.#enqueueReady(instance);
-          break;
-        case 'scheduled':
-          this.#toQueue.push(instance);
-          break;
-        case 'queued':
-          if (this.settings.gates.length > 0) {
-            instance.pendingGates = this.settings.gates.map((gate) => gate.name);
-            this.#startGates(instance, this.settings.gates);
-          } else {
-            this.#admit(instance);
-          }
-          break;
-        case 'running': {
-          const error = new Error(
-            `the process running attempt ${instance.context.attempt} of '${instance.key}' stopped before the attempt ended (crash, kill or shutdown)`,
-          );
-          instance.error = error;
-          instance.failureKind = 'infrastructure';
-          const state = this.#transition(instance, { type: 'FAIL' }, { error });
-          if (state === 'up_for_retry') this.#setTimer(instance, retryDelayFor(instance.task, instance.context.attempt), 'retry');
-          break;
-        }
-        case 'restarting':
-          this.#transition(instance, { type: 'STOPPED' });
-          this.#setTimer(instance, 0, 'retry');
-          break;
-        case 'up_for_retry':
-        case 'up_for_reschedule':
-        case 'deferred':
-        case 'checkpointed':
-          if (timer !== undefined) this.#setTimer(instance, Math.max(0, timer.deadline - now), timer.action);
-          else if (instance.state === 'up_for_retry') this.#setTimer(instance, 0, 'retry');
-          else if (instance.state === 'up_for_reschedule') this.#setTimer(instance, 0, 'poke');
-          else if (instance.state === 'checkpointed' && instance.task.resumeAfter !== undefined) this.#setTimer(instance, instance.task.resumeAfter, 'resume');
-          else instance.parked = true;
-          break;
-        default:
-          break;
-      }
-    }
+  // ————— the handle's operations —————
+
+  get done(): Promise<FlowRunRecord> {
+    return this.#done.promise;
   }
 
-  #removeLeftover(instance: TaskInstance): void {
-    if (finishedStates.has(instance.state)) return;
-    if (instance.state === 'running') {
-      instance.error = new Error(`task '${instance.task.id}' is no longer in the flow definition`);
-      instance.failureKind = 'infrastructure';
-      this.#transition(instance, { type: 'FAIL', failFast: true }, { error: instance.error });
-      return;
-    }
-    if (instance.state === 'restarting') this.#transition(instance, { type: 'STOPPED' });
-    if (instance.state !== 'none') this.#transition(instance, { type: 'CLEAR' });
-    this.#transition(instance, { type: 'REMOVE' });
-  }
-
-  #runFields() {
-    const snapshot = this.runActor.getSnapshot();
-    return { state: snapshot.value, reason: snapshot.context.reason, startedAt: this.#startedAt, endedAt: this.#endedAt };
-  }
-
-  #failToStart(error: Error): void {
-    this.#finished = true;
-    this.#halted = true;
-    this.#done.reject(error);
-    const rejecters = this.#settledRejecters;
-    this.#settledRejecters = [];
-    this.#settledWaiters = [];
-    for (const reject of rejecters) reject(error);
-  }
-
-  /** A commit failed (conflict, disk full, …): the run cannot stay consistent, so it stops here. */
-  #onStoreFailure(error: Error): void {
-    this.settings.log(`taskmachine: run '${this.runId}' stopped: the store refused a write: ${error.message}`);
-    this.#halted = true;
-    for (const instance of this.#instances.values()) {
-      this.#clearTimer(instance);
-      this.#abortGates(instance, error);
-      instance.current?.abort(error);
-    }
-    this.#failToStart(error);
+  /** Resolves when the run finishes, or when it cannot progress without `resumeTask`/`sendEvent`. */
+  settled(): Promise<FlowRunRecord> {
+    if (this.#failure !== undefined || this.#phase?.finished === true) return this.#done.promise;
+    const waiter = deferred<FlowRunRecord>();
+    this.#settledWaiters.push(waiter);
+    // A run that already waits takes no further turn by itself: take one to notice it.
+    this.#requestTurn();
+    return waiter.promise;
   }
 
   /**
@@ -519,46 +284,32 @@ export class FlowRunner implements AttemptHost {
    */
   async persisted(): Promise<void> {
     await this.#opened;
-    const persist = this.#persist;
-    if (persist !== undefined) {
-      await persist.flush(this.settings.clock.now());
-      if (persist.failure) throw persist.failure;
+    const persistence = this.#persistence;
+    if (persistence !== undefined) {
+      await persistence.flush(this.settings.clock.now());
+      if (persistence.failure) throw persistence.failure;
     }
     await this.#drainListeners();
   }
 
-  /** Resolves when the run finishes, or when it cannot progress without `resumeTask`/`sendEvent`. */
-  settled(): Promise<FlowRunRecord> {
-    if (this.#finished) return this.#done.promise;
-    const promise = new Promise<FlowRunRecord>((resolve, reject) => {
-      this.#settledWaiters.push(resolve);
-      this.#settledRejecters.push(reject);
-    });
-    // A run that already waits takes no further turn by itself: take one to notice it.
-    this.#requestTurn();
-    return promise;
-  }
-
   subscribe(observer: ChangeObserver): () => void {
-    this.#observers.push(observer);
-    return () => {
-      this.#observers = this.#observers.filter((o) => o !== observer);
-    };
+    return this.#notifications.subscribe(observer);
   }
 
   snapshot(): FlowRunRecord {
     const tasks: Record<string, TaskInstanceRecord> = {};
     const waitingOn: string[] = [];
-    for (const instance of this.#instances.values()) {
+    const phase = this.#phase;
+    const running = phase?.state === 'running';
+    for (const instance of this.#table.values()) {
       tasks[instance.key] = instance.toRecord();
-      if (instance.parked) waitingOn.push(instance.key);
+      if (running && instance.parked) waitingOn.push(instance.key);
     }
-    const runSnapshot = this.runActor.getSnapshot();
     return Object.freeze({
-      flowId: this.flowId,
+      flowId: this.flow.id,
       runId: this.runId,
-      state: runSnapshot.value,
-      reason: runSnapshot.context.reason,
+      state: phase?.state ?? 'queued',
+      reason: phase?.reason ?? null,
       tasks: Object.freeze(tasks),
       waitingOn: Object.freeze(waitingOn),
       startedAt: this.#startedAt,
@@ -566,143 +317,102 @@ export class FlowRunner implements AttemptHost {
     });
   }
 
-  /** How many task instances are in each state (states with none are left out). */
-  stateCounts(): Partial<Record<TaskInstanceState, number>> {
-    const counts: Partial<Record<TaskInstanceState, number>> = {};
-    for (const [state, count] of this.#stateCounts) if (count > 0) counts[state] = count;
-    return counts;
-  }
-
-  #countState(state: TaskInstanceState, by: number): void {
-    this.#stateCounts.set(state, (this.#stateCounts.get(state) ?? 0) + by);
-  }
-
   taskInstance(key: string): TaskInstanceRecord | undefined {
-    return this.#instances.get(key)?.toRecord();
+    return this.#table.get(key)?.toRecord();
+  }
+
+  stats(): FlowRunStats {
+    return Object.freeze({
+      states: Object.freeze(this.#table.stateCounts()),
+      turns: this.turns,
+      triggerEvaluations: this.#deps.evaluations,
+      actorsCreated: this.#lifecycle.actorsCreated,
+      decoratorActors: this.#decoratorActors.alive,
+    });
   }
 
   setState(key: string, state: ManualTaskInstanceState): void {
-    if (state !== 'success' && state !== 'failed' && state !== 'skipped') {
-      throw new TypeError(`setState: state must be 'success', 'failed' or 'skipped', got ${JSON.stringify(state)}`);
-    }
-    const instance = this.#instanceFor(key);
-    // Check legality before discarding anything, so a rejected request changes nothing.
-    this.#assertLegal(instance, { type: 'SET_STATE', state });
-    this.#reopenIfFinished();
-    this.#stopWaiting(instance, new Error(`task instance '${key}' was manually set to ${state}`));
-    if (state === 'failed') {
-      instance.error = new Error(`task instance '${key}' was manually set to failed`);
-      instance.failureKind = 'manual';
-    }
-    this.#transition(instance, { type: 'SET_STATE', state });
-    if (!instance.isChild) this.#decided[instance.task.index] = 1;
-    if (state === 'success') this.#clearFailedDownstream(instance.task);
-    this.#requestTurn();
+    this.#control.setState(key, state);
   }
 
   clear(key: string): void {
-    const instance = this.#instanceFor(key);
-    this.#assertLegal(instance, { type: 'CLEAR' });
-    this.#reopenIfFinished();
-    if (instance.state === 'running') {
-      this.#stopWaiting(instance, new Error(`task instance '${key}' was cleared while running`));
-      this.#transition(instance, { type: 'CLEAR' });
-      this.#transition(instance, { type: 'STOPPED' });
-      this.#setTimer(instance, 0, 'retry');
-    } else {
-      this.#stopWaiting(instance, new Error(`task instance '${key}' was cleared`));
-      this.#resetToNone(instance);
-    }
-    this.#requestTurn();
+    this.#control.clear(key);
   }
 
   resumeTask(key: string): void {
-    const instance = this.#instanceFor(key);
-    this.#assertLegal(instance, { type: 'RESUME' });
-    this.#clearTimer(instance);
-    instance.parked = false;
-    this.#transition(instance, { type: 'RESUME' });
-    this.#toQueue.push(instance);
-    this.#requestTurn();
+    this.#control.resumeTask(key);
   }
 
   sendEvent(key: string, payload?: unknown): void {
-    const instance = this.#instanceFor(key);
-    this.#assertLegal(instance, { type: 'TRIGGER' });
-    if (!instance.waitingForEvent) {
-      throw new IllegalTransitionError({
-        subject: `task instance '${key}'`,
-        state: instance.state,
-        event: 'TRIGGER',
-        legalEvents: ['CLEAR', 'SET_STATE'],
-        detail: 'it deferred without event: true, so only its until/timeout resumes it',
-      });
-    }
-    instance.eventPayload = payload;
-    this.#resumeDeferred(instance, false);
+    this.#control.sendEvent(key, payload);
   }
 
+  /**
+   * Cancels the run: timers and gates are dropped, running attempts end with a `RunCancelledError`
+   * (their decorators settle them as usual), and once none is left the run fails `cancelled`. A
+   * finished run is left as it is; a run still being opened is cancelled as soon as it is open.
+   */
   cancel(reason = 'the run was cancelled'): void {
-    if (this.#finished) return;
-    const error = new RunCancelledError(reason);
-    this.#halted = true;
-    for (const instance of this.#instances.values()) {
-      this.#clearTimer(instance);
-      this.#abortGates(instance, error);
-      instance.parked = false;
-      const run = instance.current;
-      if (run !== undefined) {
-        run.abort(error);
-        this.#settle(run, false, error);
-      }
+    const phase = this.#phase;
+    if (phase === undefined) {
+      this.#pendingCancel = reason;
+      return;
     }
-    this.#finish('failed', 'cancelled');
+    if (phase.finished) return;
+    phase.send({ type: 'CANCEL' });
+    if (phase.finished) {
+      // Cancelled before it started: nothing ran.
+      this.#ended();
+      return;
+    }
+    const error = new RunCancelledError(reason);
+    for (const instance of this.#table.values()) {
+      this.#wakeups.clear(instance);
+      this.#gates.abort(instance, error);
+    }
+    for (const instance of [...this.#table.values()]) {
+      if (instance.current !== undefined) this.#executor.endNow(instance.current, error);
+    }
+    this.#checkProgress();
+    this.#requestTurn();
   }
 
   /**
    * Graceful shutdown: nothing new starts, running attempts are aborted with reason `'preempt'`
    * (task code may answer with `TaskCheckpointed`), and the run waits up to `graceMs` for them.
    * Attempts that end in time are recorded as usual (a failure leaves the instance `running`, so a
-   * resume counts it as an interrupted attempt); timers keep their stored deadlines. Resolves with
-   * the run (still `running`) once everything is in the store.
+   * resume counts it as an interrupted attempt); timers keep their stored deadlines. Then the run
+   * lets go of its store. Resolves with the run (still `running`) once everything is in the store.
    */
-  async shutdown(graceMs: number): Promise<FlowRunRecord> {
-    if (this.#finished) return this.#done.promise;
-    this.#shuttingDown = true;
-    this.#halted = true;
-    for (const instance of this.#instances.values()) {
-      this.#clearTimer(instance, true);
-      this.#abortGates(instance, 'preempt');
+  shutdown(graceMs: number): Promise<FlowRunRecord> {
+    this.#shutdown ??= this.#shutDown(graceMs);
+    return this.#shutdown;
+  }
+
+  async #shutDown(graceMs: number): Promise<FlowRunRecord> {
+    await this.#opened.catch(() => undefined);
+    const phase = this.#phase;
+    if (phase === undefined || this.#failure !== undefined) return this.#done.promise;
+    if (phase.finished) return this.#done.promise;
+    phase.send({ type: 'SHUTDOWN' });
+    for (const instance of this.#table.values()) {
+      this.#wakeups.clear(instance, true);
+      this.#gates.abort(instance, 'preempt');
       instance.current?.abort('preempt');
     }
-    const deadline = performance.now() + graceMs;
-    while (this.#running + this.#childrenRunning + this.#pendingSettles > 0 && performance.now() < deadline) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(10, Math.max(0, deadline - performance.now())));
-        this.#onQuiet = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
-    this.#onQuiet = undefined;
+    await this.#quietOrAfter(graceMs);
+    if (phase.finished) return this.#done.promise;
     // The process is going away: listeners get their last hook, as at the end of a run.
     this.#dispatcher?.emit('beforeStopping', { flowRun: this.snapshot() });
     await this.persisted();
-    await this.#drainListeners();
-    // Whatever still happens in this process (an attempt that ignored the grace period) is not
-    // written: the store keeps the state as of the shutdown, and a resume takes it from there.
-    this.#persist = undefined;
+    this.#detach();
     return this.snapshot();
   }
 
-  #shuttingDown = false;
-  #onQuiet: (() => void) | undefined;
-
-  // ————— scheduler —————
+  // ————— the scheduler —————
 
   #requestTurn(): void {
-    if (this.#turnRequested || this.#finished) return;
+    if (this.#turnRequested || this.#phase?.finished === true) return;
     this.#turnRequested = true;
     queueMicrotask(this.#turnCallback);
   }
@@ -714,151 +424,290 @@ export class FlowRunner implements AttemptHost {
     } catch (error) {
       // A bug in the runtime must not leave the run hanging or crash the process.
       this.settings.log(`taskmachine: internal error in run '${this.runId}': ${toError(error).stack ?? String(error)}`);
-      this.#halted = true;
-      this.#finish('failed', 'task_failure');
+      const phase = this.#phase;
+      if (phase !== undefined && !phase.finished && phase.can({ type: 'FAIL', reason: 'task_failure' })) {
+        this.#finish({ type: 'FAIL', reason: 'task_failure' });
+      }
     }
   };
 
   #turn(): void {
-    // Nothing moves before the run is opened (created in or restored from its store).
-    if (this.#finished || this.#loading) return;
-    if (this.settings.paused) {
-      void this.#persist?.flush(this.settings.clock.now());
+    const phase = this.#phase;
+    // Nothing moves before the run is opened, after it ended, or while it is only inspected.
+    if (phase === undefined || phase.finished) return;
+    const step = phase.phase;
+    if (step !== 'active' && step !== 'cancelling' && step !== 'stopping') {
+      void this.#persistence?.flush(this.settings.clock.now());
       return;
     }
     this.turns++;
     const startsBefore = this.#startsTotal;
+    const admission = this.#admission;
     let progressed = true;
-    while (progressed && !this.#halted) {
-      progressed = false;
-      while (this.#toEvaluate.length > 0) {
-        const batch = this.#toEvaluate;
-        this.#toEvaluate = [];
-        for (const index of batch) this.#evaluate(index);
+    while (progressed && phase.active) {
+      progressed = this.#deps.evaluatePending();
+      for (let instance = admission.toQueue.shift(); instance !== undefined; instance = admission.toQueue.shift()) {
+        if (instance.state === 'scheduled') this.#queue(instance);
         progressed = true;
       }
-      while (this.#toQueue.length > 0) {
-        const batch = this.#toQueue;
-        this.#toQueue = [];
-        for (const instance of batch) if (instance.state === 'scheduled') this.#queue(instance);
+      for (let instance = admission.takeReady(); instance !== undefined; instance = admission.takeReady()) {
+        this.#lifecycle.apply(instance, { type: 'SCHEDULE' });
+        this.#queue(instance);
         progressed = true;
       }
-      // Admit ready instances into the scheduling window (Airflow also schedules in batches: an
-      // instance whose dependencies are met stays `none` until the scheduler picks it up).
-      while (this.#readyHead < this.#ready.length && this.#waitingCount() < this.#windowSize) {
-        const instance = this.#ready[this.#readyHead++]!;
-        if (instance.queuedAs !== 'ready' || instance.state !== 'none') continue;
-        instance.queuedAs = undefined;
-        this.#schedule(instance);
-        progressed = true;
-      }
-      if (this.#readyHead === this.#ready.length) {
-        this.#ready = [];
-        this.#readyHead = 0;
-      }
-      while (this.#slotHead < this.#waitingForSlot.length && this.#running < this.settings.concurrency) {
-        const instance = this.#waitingForSlot[this.#slotHead++]!;
-        if (instance.queuedAs !== 'slot' || instance.state !== 'queued') continue;
-        instance.queuedAs = undefined;
+      for (let instance = admission.takeForSlot(); instance !== undefined; instance = admission.takeForSlot()) {
         this.#startAttempt(instance);
         progressed = true;
-        if (this.#toEvaluate.length > 0 || this.#toQueue.length > 0) break;
-      }
-      if (this.#slotHead === this.#waitingForSlot.length) {
-        this.#waitingForSlot = [];
-        this.#slotHead = 0;
+        if (this.#deps.pending || admission.toQueue.length > 0) break;
       }
       if (progressed && this.#startsTotal - startsBefore >= TURN_BUDGET_STARTS) {
-        void this.#persist?.flush(this.settings.clock.now());
+        void this.#persistence?.flush(this.settings.clock.now());
         setImmediate(() => this.#requestTurn());
         return;
       }
     }
     this.#checkProgress();
     // Group commit: everything this turn changed goes to the store in one batch.
-    void this.#persist?.flush(this.settings.clock.now());
+    void this.#persistence?.flush(this.settings.clock.now());
   }
 
-  #waitingCount(): number {
-    return this.#waitingForSlot.length - this.#slotHead;
-  }
-
+  /** Ends the run when nothing is left to do (or only parked instances, which settle it). */
   #checkProgress(): void {
-    if (this.#finished) return;
-    if (this.#unfinished === 0) {
-      this.#finish(this.#anyLeafFailed() ? 'failed' : 'success', 'task_failure');
+    const phase = this.#phase!;
+    if (phase.finished) return;
+    if (phase.phase === 'cancelling') {
+      if (this.#admission.inFlight === 0 && this.#settling === 0) this.#finish({ type: 'FAIL', reason: 'cancelled' });
       return;
     }
-    if (this.#halted) return;
+    if (this.#table.unfinished === 0) {
+      this.#finish(this.#deps.anyLeafFailed() ? { type: 'FAIL', reason: 'task_failure' } : { type: 'SUCCEED' });
+      return;
+    }
+    if (!phase.active) return;
     const idle =
-      this.#running === 0 &&
-      this.#timers === 0 &&
-      this.#readyHead >= this.#ready.length &&
-      this.#waitingCount() === 0 &&
-      this.#toQueue.length === 0 &&
-      this.#toEvaluate.length === 0 &&
-      this.#pendingSettles === 0 &&
-      this.#gatesPending === 0 &&
-      !this.#anyChildRunning();
+      this.#admission.inFlight === 0 &&
+      this.#wakeups.pending === 0 &&
+      this.#admission.empty &&
+      !this.#deps.pending &&
+      this.#settling === 0 &&
+      this.#gates.pending === 0;
     if (!idle) return;
-    let parked = 0;
-    for (const instance of this.#instances.values()) if (instance.parked) parked++;
-    if (parked > 0) {
-      void this.#persist?.flush(this.settings.clock.now());
-      void Promise.all([this.#drainListeners(), this.#persist?.settled()]).then(() => this.#notifySettled());
+    for (const instance of this.#table.values()) {
+      if (!instance.parked) continue;
+      void this.#persistence?.flush(this.settings.clock.now());
+      void Promise.all([this.#drainListeners(), this.#persistence?.settled()]).then(() => this.#notifySettled());
       return;
     }
-    this.#finish('failed', 'all_tasks_deadlocked');
+    this.#finish({ type: 'FAIL', reason: 'all_tasks_deadlocked' });
   }
 
-  #childrenRunning = 0;
-
-  #anyChildRunning(): boolean {
-    return this.#childrenRunning > 0;
-  }
-
-  #anyLeafFailed(): boolean {
-    for (const task of this.flow.tasks) {
-      if (task.kind === 'subtask' || this.#graph.downstreamCount(task.index) > 0) continue;
-      for (const instance of this.#instancesOf(task)) if (failedStates.has(instance.state)) return true;
+  #queue(instance: TaskInstance): void {
+    if (this.#gates.any) {
+      // Named before the transition so listeners and views see what the instance waits on.
+      this.#gates.announce(instance);
+      this.#lifecycle.apply(instance, { type: 'QUEUE' });
+      this.#gates.start(instance);
+      return;
     }
-    return false;
+    this.#lifecycle.apply(instance, { type: 'QUEUE' });
+    this.#admit(instance);
   }
 
-  /** A mapped task expanded to `extra` more instances than its placeholder: its downstream tasks wait for all. */
-  #addUpstreamInstances(index: number, extra: number): void {
-    const { down, downStart } = this.#graph;
-    for (let k = downStart[index]!; k < downStart[index + 1]!; k++) this.#counts.at(down[k]!)!.total += extra;
+  /** A queued instance whose gates (if any) passed: a child starts, a DAG task waits for a slot. */
+  #admit(instance: TaskInstance): void {
+    if (instance.isChild) this.#startAttempt(instance);
+    else this.#admission.enqueueForSlot(instance);
   }
 
-  #instancesOf(task: TaskDefinition): readonly TaskInstance[] {
-    const mapped = this.#mapped.get(task.index);
-    if (mapped !== undefined) return mapped;
-    const primary = this.#primary[task.index];
-    return primary === undefined ? [] : [primary];
+  #gatesPassed(instance: TaskInstance, attempt: number): void {
+    this.#requestTurn();
+    if (instance.state === 'queued' && instance.context.attempt === attempt) this.#admit(instance);
   }
 
-  #finish(outcome: 'success' | 'failed', reason: FlowRunFailureReason): void {
-    if (this.#finished) return;
-    this.#finished = true;
-    this.#endedAt = this.settings.clock.now();
-    for (const instance of this.#instances.values()) {
-      this.#clearTimer(instance);
-      if (instance.actor !== undefined) {
-        instance.actor.stop();
-        instance.actor = undefined;
+  #gateFailed(instance: TaskInstance, attempt: number, error: Error, retryable: boolean, gate: string): void {
+    this.#requestTurn();
+    if (instance.state !== 'queued' || instance.context.attempt !== attempt) return;
+    try {
+      instance.error = error;
+      instance.failureKind = 'gate';
+      const state = this.#lifecycle.apply(instance, { type: 'GATE_FAIL', retryable }, { error });
+      if (state === 'up_for_retry') this.#wakeups.set(instance, retryDelayFor(instance.task, attempt), 'retry');
+    } catch (internal) {
+      this.settings.log(`taskmachine: internal error after gate '${gate}' of '${instance.key}' failed: ${toError(internal).stack}`);
+    }
+  }
+
+  #startAttempt(instance: TaskInstance): void {
+    this.#startsTotal++;
+    const attempt = instance.context.attempt;
+    this.#lifecycle.apply(instance, { type: 'START', attempt });
+    if (instance.startedAt === undefined) instance.startedAt = this.settings.clock.now();
+    const run = new AttemptRun(instance, attempt);
+    instance.current = run;
+    this.#admission.attemptStarted(instance);
+    const task = instance.task;
+    if (task.timeout !== undefined) this.#wakeups.startDeadline(run, task.timeout);
+    const args: TaskArgs = instance.isChild
+      ? { input: instance.callInput, upstream: NO_UPSTREAM }
+      : instance.mapIndex === undefined
+        ? { input: this.#input, upstream: this.#deps.upstreamValues(task) }
+        : { input: this.#input, upstream: this.#deps.upstreamValues(task), item: instance.item, mapIndex: instance.mapIndex };
+    this.#executor.start(run, args, instance.customContext ?? this.settings.customContext);
+  }
+
+  // ————— outcomes and wake-ups → lifecycle events —————
+
+  /** The lifecycle event for an attempt's outcome. */
+  #report(run: AttemptRun, outcome: AttemptOutcome): void {
+    const instance = run.instance;
+    const phase = this.#phase;
+    // A stale outcome (the instance was cleared or set by hand meanwhile) or a run let go of.
+    if (instance.state !== 'running' || instance.context.attempt !== run.attempt || phase === undefined || phase.phase === 'detached') return;
+    try {
+      this.#applyOutcome(instance, run, outcome);
+    } catch (error) {
+      this.settings.log(`taskmachine: internal error settling '${instance.key}': ${toError(error).stack}`);
+    }
+  }
+
+  #applyOutcome(instance: TaskInstance, run: AttemptRun, outcome: AttemptOutcome): void {
+    const lifecycle = this.#lifecycle;
+    switch (outcome.kind) {
+      case 'completed':
+        instance.result = outcome.value;
+        instance.error = undefined;
+        instance.failureKind = undefined;
+        // Persistence commits the result record in the same batch as this transition.
+        lifecycle.apply(instance, { type: 'SUCCEED' });
+        return;
+      case 'skipped':
+        lifecycle.apply(instance, { type: 'SKIP' });
+        return;
+      case 'checkpointed': {
+        instance.resumeData = outcome.data;
+        lifecycle.apply(instance, { type: 'CHECKPOINT' }, { checkpointData: outcome.data });
+        const resumeAfter = instance.task.resumeAfter;
+        if (resumeAfter !== undefined) this.#wakeups.set(instance, resumeAfter, 'resume');
+        return;
+      }
+      case 'deferred': {
+        lifecycle.apply(instance, { type: 'DEFER', awaitEvent: outcome.awaitEvent });
+        const now = this.settings.clock.now();
+        const deadlines: Array<{ at: number; timedOut: boolean }> = [];
+        if (outcome.until !== undefined) deadlines.push({ at: outcome.until, timedOut: false });
+        if (outcome.timeout !== undefined) deadlines.push({ at: now + outcome.timeout, timedOut: true });
+        if (deadlines.length === 0) return;
+        const first = deadlines.reduce((a, b) => (b.at < a.at ? b : a));
+        this.#wakeups.set(instance, Math.max(0, first.at - now), first.timedOut ? 'trigger-timeout' : 'trigger');
+        return;
+      }
+      case 'rescheduled':
+        lifecycle.apply(instance, { type: 'RESCHEDULE' });
+        this.#wakeups.set(instance, outcome.delay, 'poke');
+        return;
+      case 'failed': {
+        instance.error = outcome.error;
+        if (this.#phase!.phase === 'stopping') {
+          // Interrupted by the shutdown: left `running` in the store, a resume counts it as an
+          // interrupted attempt.
+          return;
+        }
+        instance.failureKind = outcome.failureKind;
+        const state = lifecycle.apply(instance, { type: 'FAIL', failFast: outcome.failFast }, { error: outcome.error });
+        if (state === 'up_for_retry') this.#wakeups.set(instance, retryDelayFor(instance.task, run.attempt), 'retry');
+        return;
       }
     }
-    if (outcome === 'success') applyEvent(this.runActor, { type: 'SUCCEED' }, 'flow run');
-    else applyEvent(this.runActor, { type: 'FAIL', reason: reason === 'manual' ? 'task_failure' : reason }, 'flow run');
-    this.#decoratorActors?.quiesce();
-    this.#persist?.updateRun(this.#runFields(), this.#endedAt);
-    void this.#persist?.flush(this.#endedAt);
+  }
+
+  #onWake(instance: TaskInstance, action: TimerAction): void {
+    if (this.#phase?.finished !== false) return;
+    try {
+      switch (action) {
+        case 'retry':
+          this.#lifecycle.apply(instance, { type: 'RETRY' });
+          this.#admission.toQueue.push(instance);
+          break;
+        case 'poke':
+          this.#lifecycle.apply(instance, { type: 'POKE' });
+          this.#admission.toQueue.push(instance);
+          break;
+        case 'trigger':
+        case 'trigger-timeout':
+          this.#control.endDeferral(instance, { timedOut: action === 'trigger-timeout' });
+          break;
+        case 'resume':
+          this.#lifecycle.apply(instance, { type: 'RESUME' });
+          this.#admission.toQueue.push(instance);
+          break;
+      }
+    } catch (error) {
+      this.settings.log(`taskmachine: internal error in a timer of '${instance.key}': ${toError(error).stack}`);
+    }
+    this.#requestTurn();
+  }
+
+  #onDecoratorRequest(decorator: Decorator<any>, request: DecoratorEvent): void {
+    if (request?.type !== 'ABORT_ATTEMPT') {
+      this.settings.log(`taskmachine: decorator '${decorator.name}' sent an unknown event ${JSON.stringify(request)}`);
+      return;
+    }
+    const run = this.#table.get(request.taskKey)?.current;
+    if (run === undefined || run.attempt !== request.attempt || run.settled) return;
+    this.#executor.endNow(run, request.error);
+    this.#requestTurn();
+  }
+
+  #released(run: AttemptRun): void {
+    this.#wakeups.endDeadline(run);
+    const instance = run.instance;
+    if (instance.current === run) instance.current = undefined;
+    this.#admission.attemptEnded(instance);
+    this.#checkQuiet();
+  }
+
+  #settlingChanged(delta: 1 | -1): void {
+    this.#settling += delta;
+    if (delta < 0) {
+      this.#checkQuiet();
+      this.#requestTurn();
+    }
+  }
+
+  /** `onTaskFinished` of a decorated instance that reached a finished state: subscribed to the bus. */
+  readonly #taskFinished = (instance: TaskInstance, previousState: TaskInstanceState, state: TaskInstanceState): void => {
+    if (!instance.created || !finishedStates.has(state) || finishedStates.has(previousState)) return;
+    this.#runTaskFinished(instance, false);
+  };
+
+  #runTaskFinished(instance: TaskInstance, isCloned: boolean): void {
+    this.#settlingChanged(1);
+    void this.#pipeline.taskFinished(instance, isCloned).finally(() => this.#settlingChanged(-1));
+  }
+
+  // ————— the end —————
+
+  #finish(event: FlowRunEvent): void {
+    this.#phase!.send(event);
+    this.#ended();
+  }
+
+  /** The run reached success or failed: timers and actors stop, the store and listeners hear of it. */
+  #ended(): void {
+    const phase = this.#phase!;
+    this.#endedAt = this.settings.clock.now();
+    for (const instance of this.#table.values()) {
+      this.#wakeups.clear(instance);
+      this.#lifecycle.release(instance);
+    }
+    phase.stop();
+    this.#persistence?.updateRun(this.#runFields(), this.#endedAt);
+    void this.#persistence?.flush(this.#endedAt);
     const record = this.snapshot();
     const done = this.#done;
-    void this.#afterFinish(record).then(
+    void this.#afterEnd(record).then(
       () => {
-        const failure = this.#persist?.failure;
+        const failure = this.#persistence?.failure;
         if (failure !== undefined) {
           this.#failToStart(failure);
           return;
@@ -875,843 +724,80 @@ export class FlowRunner implements AttemptHost {
   }
 
   /** Flow-run hooks, `beforeStopping`, every decorator's `runFinished`, then the listeners' queues. */
-  async #afterFinish(record: FlowRunRecord): Promise<void> {
+  async #afterEnd(record: FlowRunRecord): Promise<void> {
     const dispatcher = this.#dispatcher;
     if (dispatcher !== undefined) {
       if (record.state === 'success') dispatcher.emit('onFlowRunSuccess', { flowRun: record, msg: 'success' });
       else dispatcher.emit('onFlowRunFailed', { flowRun: record, msg: record.reason ?? 'failed' });
       dispatcher.emit('beforeStopping', { flowRun: record });
     }
-    await this.#persist?.settled();
-    const seen = new Set<Decorator<any>>();
-    const error = record.state === 'failed' ? new Error(`flow run '${record.runId}' failed: ${record.reason}`) : undefined;
-    for (const task of this.flow.tasks) {
-      if (task.decorators.length === 0) continue;
-      const pending = task.decorators.filter((d) => d.definition.hooks.runFinished !== undefined && !seen.has(d));
-      if (pending.length === 0) continue;
-      for (const d of pending) seen.add(d);
-      const sys = hookContext(this.#sysFields(task.index, undefined, undefined, 0, task.retries + 1, 'dispatch'), task.published, undefined);
-      const { errors } = await runHooks(pending, (d) => d.definition.hooks.runFinished!(error, sys, d.params));
-      for (const hookError of errors) this.settings.log(`taskmachine: ${hookError.message}`);
-    }
+    await this.#persistence?.settled();
+    await this.#pipeline.runFinished(record);
     await this.#drainListeners();
+  }
+
+  /** This process lets go of the run: nothing it still does is applied or written. */
+  #detach(): void {
+    const phase = this.#phase;
+    if (phase !== undefined && phase.can({ type: 'DETACH' })) phase.send({ type: 'DETACH' });
+    this.#persistence?.detach();
+    for (const instance of this.#table.values()) {
+      this.#wakeups.clear(instance, true);
+      this.#lifecycle.release(instance);
+    }
+    phase?.stop();
+  }
+
+  /** A commit failed (conflict, disk full, …): the run cannot stay consistent, so it stops here. */
+  #onStoreFailure(error: Error): void {
+    this.settings.log(`taskmachine: run '${this.runId}' stopped: the store refused a write: ${error.message}`);
+    for (const instance of this.#table.values()) {
+      this.#gates.abort(instance, error);
+      instance.current?.abort(error);
+    }
+    this.#detach();
+    this.#failToStart(error);
+  }
+
+  #failToStart(error: Error): void {
+    this.#failure ??= error;
+    this.#done.reject(error);
+    const waiters = this.#settledWaiters;
+    this.#settledWaiters = [];
+    for (const waiter of waiters) waiter.reject(error);
+  }
+
+  #notifySettled(record = this.snapshot()): void {
+    const waiters = this.#settledWaiters;
+    this.#settledWaiters = [];
+    for (const waiter of waiters) waiter.resolve(record);
   }
 
   #drainListeners(): Promise<void> {
     return this.#dispatcher?.drain(this.settings.listenerTimeout) ?? Promise.resolve();
   }
 
-  #notifySettled(record = this.snapshot()): void {
-    const waiters = this.#settledWaiters;
-    this.#settledWaiters = [];
-    this.#settledRejecters = [];
-    for (const resolve of waiters) resolve(record);
+  #runFields() {
+    const phase = this.#phase!;
+    return { state: phase.state, reason: phase.reason, startedAt: this.#startedAt, endedAt: this.#endedAt };
   }
 
-  /** A finished run that gets work again (clear, manual set) goes back to queued → running. */
-  #reopenIfFinished(): void {
-    if (!this.#finished) return;
-    applyEvent(this.runActor, { type: 'RERUN' }, 'flow run');
-    applyEvent(this.runActor, { type: 'START' }, 'flow run');
-    this.#finished = false;
-    this.#halted = false;
-    this.#endedAt = undefined;
-    this.#done = deferred();
-    this.#persist?.updateRun(this.#runFields(), this.settings.clock.now());
-  }
-
-  // ————— trigger rules and instance creation —————
-
-  #evaluate(index: number): void {
-    if (this.#decided[index] === 1) return;
-    const task = this.flow.tasks[index]!;
-    const instance = this.#primary[index];
-    if (instance === undefined || instance.state !== 'none') return;
-    const counts = this.#counts.at(index);
-    this.triggerEvaluations++;
-    const decision = counts === undefined ? 'run' : evaluateTriggerRule(task.trigger, counts);
-    if (decision === 'wait') return;
-    this.#decided[index] = 1;
-    if (decision === 'skipped') {
-      this.#transition(instance, { type: 'SKIP' });
-    } else if (decision === 'upstream_failed') {
-      this.#transition(instance, { type: 'UPSTREAM_FAILED' });
-    } else if (task.kind === 'map') {
-      this.#expand(task, instance);
-    } else {
-      this.#enqueueReady(instance);
-    }
-  }
-
-  #enqueueReady(instance: TaskInstance): void {
-    instance.queuedAs = 'ready';
-    this.#ready.push(instance);
-  }
-
-  #expand(task: TaskDefinition, placeholder: TaskInstance): void {
-    const over = this.flow.tasks[task.mapOver]!;
-    const overInstances = this.#instancesOf(over);
-    const succeeded = overInstances.length > 0 && overInstances.every((i) => i.state === 'success');
-    const list = succeeded ? this.#resultOf(over) : undefined;
-    if (!Array.isArray(list)) {
-      placeholder.startFailure = new FailTask(
-        succeeded
-          ? `cannot map '${task.id}' over '${over.id}': its result is not a list (got ${typeof list})`
-          : `cannot map '${task.id}' over '${over.id}': it did not succeed, so there is no list to map over`,
-      );
-      this.#enqueueReady(placeholder);
-      return;
-    }
-    if (list.length === 0) {
-      this.#transition(placeholder, { type: 'SKIP' });
-      return;
-    }
-    this.#instances.delete(placeholder.key);
-    this.#persist?.remove(placeholder);
-    this.#countState('none', list.length - 1);
-    const instances = list.map(
-      (item, mapIndex) => new TaskInstance({ key: `${task.id}[${mapIndex}]`, task, mapIndex, item }),
-    );
-    this.#mapped.set(task.index, instances);
-    this.#unfinished += instances.length - 1;
-    this.#addUpstreamInstances(task.index, instances.length - 1);
-    for (const instance of instances) {
-      this.#instances.set(instance.key, instance);
-      // Stored now, in the batch that deletes the placeholder: a crash must not lose the
-      // instances that were not scheduled yet.
-      this.#persist?.touch(instance);
-      this.#enqueueReady(instance);
-    }
-  }
-
-  #resultOf(task: TaskDefinition): unknown {
-    const mapped = this.#mapped.get(task.index);
-    if (mapped !== undefined) return mapped.map((instance) => instance.result);
-    if (task.kind === 'map') return [];
-    return this.#primary[task.index]?.result;
-  }
-
-  #upstreamValues(task: TaskDefinition): Record<string, unknown> {
-    const { up, upStart } = this.#graph;
-    if (task.index < 0 || upStart[task.index] === upStart[task.index + 1]) return NO_UPSTREAM;
-    // A null-prototype object (like Object.groupBy's results), which V8 keeps in dictionary mode:
-    // every task has its own set of upstream ids, and a plain object would make V8 create hidden
-    // classes for each task's ids (270 bytes per task of old-space garbage); giving the dictionary
-    // Object.prototype back would still cost a hidden class per object.
-    const upstream: Record<string, unknown> = Object.create(null);
-    for (let k = upStart[task.index]!; k < upStart[task.index + 1]!; k++) {
-      const upstreamTask = this.flow.tasks[up[k]!]!;
-      upstream[upstreamTask.id] = this.#resultOf(upstreamTask);
-    }
-    return upstream;
-  }
-
-  // ————— lifecycle steps —————
-
-  #schedule(instance: TaskInstance): void {
-    this.#transition(instance, { type: 'SCHEDULE' });
-    this.#queue(instance);
-  }
-
-  #queue(instance: TaskInstance): void {
-    const gates = this.settings.gates;
-    if (gates.length > 0) {
-      // Set before the transition so listeners and views see what the instance waits on.
-      instance.pendingGates = gates.map((gate) => gate.name);
-      this.#transition(instance, { type: 'QUEUE' });
-      this.#startGates(instance, gates);
-      return;
-    }
-    this.#transition(instance, { type: 'QUEUE' });
-    this.#admit(instance);
-  }
-
-  /** A queued instance whose gates (if any) passed: a child starts, a DAG task waits for a slot. */
-  #admit(instance: TaskInstance): void {
-    if (instance.isChild) {
-      this.#startAttempt(instance);
-      return;
-    }
-    instance.queuedAs = 'slot';
-    this.#waitingForSlot.push(instance);
-  }
-
-  /**
-   * Starts every gate for this attempt, concurrently and off the scheduler's path (each `prepare`
-   * begins in a microtask). The instance is admitted when all resolved; the first rejection aborts
-   * the others and fails the attempt through `GATE_FAIL`.
-   */
-  #startGates(instance: TaskInstance, gates: readonly Gate[]): void {
-    const attempt = instance.context.attempt;
-    this.#gatesPending++;
-    const stillQueued = () => instance.state === 'queued' && instance.context.attempt === attempt;
-    startGateRound(instance, gates, this.settings.log, {
-      passed: () => {
-        this.#gatesPending--;
-        this.#requestTurn();
-        if (stillQueued()) this.#admit(instance);
-      },
-      failed: (error, retryable, gate) => {
-        this.#gatesPending--;
-        this.#requestTurn();
-        if (!stillQueued()) return;
-        try {
-          instance.error = error;
-          instance.failureKind = 'gate';
-          const state = this.#transition(instance, { type: 'GATE_FAIL', retryable }, { error });
-          if (state === 'up_for_retry' && !this.#halted) this.#setTimer(instance, retryDelayFor(instance.task, attempt), 'retry');
-        } catch (internal) {
-          this.settings.log(`taskmachine: internal error after gate '${gate}' of '${instance.key}' failed: ${toError(internal).stack}`);
-        }
-      },
-    });
-  }
-
-  #abortGates(instance: TaskInstance, reason: unknown): void {
-    const controller = instance.gateController;
-    if (controller === undefined) return;
-    instance.gateController = undefined;
-    instance.pendingGates = undefined;
-    this.#gatesPending--;
-    controller.abort(reason);
-  }
-
-  #startsTotal = 0;
-
-  #startAttempt(instance: TaskInstance): void {
-    this.#startsTotal++;
-    this.#transition(instance, { type: 'START', attempt: instance.context.attempt });
-    const { clock } = this.settings;
-    if (instance.startedAt === undefined) instance.startedAt = clock.now();
-    const run = new AttemptRun(instance, instance.context.attempt);
-    instance.current = run;
-    if (instance.isChild) this.#childrenRunning++;
-    else this.#running++;
-    if (instance.startFailure !== undefined) {
-      this.#settle(run, false, instance.startFailure);
-      return;
-    }
-    if (instance.context.deferTimedOut) {
-      this.#settle(run, false, new DeferralTimeoutError(`task instance '${instance.key}' was not resumed before its deferral timeout`));
-      return;
-    }
-    const task = instance.task;
-    if (task.timeout !== undefined) {
-      const timeout = task.timeout;
-      run.timeoutTimer = clock.setTimeout(() => {
-        run.timeoutTimer = undefined;
-        if (run.settled) return;
-        const error = new TaskTimeoutError(instance.key, timeout);
-        run.abort(error);
-        this.#settleAndTurn(run, false, error);
-      }, timeout);
-    }
-    const args = instance.isChild
-      ? { input: instance.callInput, upstream: NO_UPSTREAM }
-      : instance.mapIndex === undefined
-        ? { input: this.#input, upstream: this.#upstreamValues(task) }
-        : { input: this.#input, upstream: this.#upstreamValues(task), item: instance.item, mapIndex: instance.mapIndex };
-    const context = new AttemptContext(this, run, instance.customContext ?? this.settings.customContext);
-    if (task.decorators.length > 0) {
-      void this.#runDecoratedAttempt(run, context, args);
-      return;
-    }
-    let result: unknown;
-    try {
-      result = taskContextStorage.run(context, task.fn, args);
-    } catch (error) {
-      this.#settle(run, false, error);
-      return;
-    }
-    if (result !== null && typeof (result as PromiseLike<unknown>)?.then === 'function') {
-      Promise.resolve(result).then(
-        (value) => this.#settleAndTurn(run, true, value),
-        (error: unknown) => this.#settleAndTurn(run, false, error),
-      );
-    } else {
-      this.#settle(run, true, result);
-    }
-  }
-
-  /** An attempt of a decorated task: taskCreated (first time), beforeAttempt, wrap, the function. */
-  async #runDecoratedAttempt(run: AttemptRun, context: AttemptContext, args: TaskArgs): Promise<void> {
-    const instance = run.instance;
-    const task = instance.task;
-    const decorators = task.decorators;
-    try {
-      this.#reportResources(instance);
-      const errors: Error[] = [];
-      if (!instance.created) {
-        instance.created = true;
-        const sys = hookContext(this.#sysFieldsOf(instance, 'dispatch'), task.published, undefined);
-        errors.push(...(await runHooks(decorators, (d) => d.definition.hooks.taskCreated?.(sys, d.params))).errors);
-      }
-      const sys = hookContext(this.#sysFieldsOf(instance, 'task'), task.published, run.published);
-      run.sys = sys;
-      errors.push(...(await runHooks(decorators, (d) => d.definition.hooks.beforeAttempt?.(sys, d.params))).errors);
-      if (run.settled) return;
-      if (errors.length > 0) {
-        this.#settleAndTurn(run, false, new AggregateError(errors, `${errors.length} decorator hook(s) failed before attempt ${run.attempt} of '${instance.key}'`));
-        return;
-      }
-      const fn = wrapTaskFn(decorators, task.fn, sys);
-      const value = await taskContextStorage.run(context, fn, args);
-      this.#settleAndTurn(run, true, value);
-    } catch (error) {
-      this.#settleAndTurn(run, false, error);
-    }
-  }
-
-  #reportResources(instance: TaskInstance): void {
-    const index = instance.task.index;
-    if (this.#reportedResources.has(index)) return;
-    this.#reportedResources.add(index);
-    const request = instance.task.published.get('resources')?.get('request');
-    if (request !== undefined) {
-      this.settings.log(
-        `[${instance.task.id}] resources requested: ${Object.entries(request as object).map(([k, v]) => `${k}=${v}`).join(' ')} (the local executor reports them; it does not enforce them)`,
-      );
-    }
-  }
-
-  #sysFieldsOf(instance: TaskInstance, phase: 'dispatch' | 'task') {
-    return this.#sysFields(instance.task.index, instance.key, instance.mapIndex, phase === 'task' ? instance.context.attempt : instance.context.attempt, instance.context.maxAttempts, phase);
-  }
-
-  #sysFields(index: number, taskKey: string | undefined, mapIndex: number | undefined, attempt: number, maxAttempts: number, phase: 'dispatch' | 'task') {
-    return {
-      phase,
-      flowId: this.flowId,
-      runId: this.runId,
-      taskId: this.flow.tasks[index]!.id,
-      taskKey,
-      mapIndex,
-      attempt,
-      maxAttempts,
-      isCloned: false,
-    };
-  }
-
-  #settleAndTurn(run: AttemptRun, ok: boolean, value: unknown): void {
-    try {
-      this.#settle(run, ok, value);
-    } catch (error) {
-      this.settings.log(`taskmachine: internal error settling '${run.instance.key}': ${toError(error).stack}`);
-    }
-    this.#requestTurn();
-  }
-
-  /**
-   * Ends an attempt (once). Without decorators the outcome is applied at once; with decorators
-   * their `onAttemptSettled` hooks run first (exactly once each) and may change it.
-   */
-  #settle(run: AttemptRun, ok: boolean, value: unknown): void {
-    if (run.settled) return;
-    run.settled = true;
-    this.#releaseAttempt(run);
-    const decorators = run.instance.task.decorators;
-    if (decorators.length === 0) {
-      this.#applyOutcome(run, ok, value);
-      return;
-    }
-    this.#pendingSettles++;
-    void this.#settleDecorated(run, ok, value, decorators).finally(() => {
-      this.#pendingSettles--;
-      this.#onQuiet?.();
-      this.#requestTurn();
-    });
-  }
-
-  async #settleDecorated(run: AttemptRun, ok: boolean, value: unknown, decorators: readonly Decorator<any>[]): Promise<void> {
-    const instance = run.instance;
-    try {
-      const sys = run.sys ?? hookContext(this.#sysFieldsOf(instance, 'task'), instance.task.published, run.published);
-      const control =
-        value instanceof SkipTask || value instanceof TaskCheckpointed || value instanceof DeferSignal || value instanceof RescheduleSignal;
-      const failFast = value instanceof FailTask || value instanceof RunCancelledError;
-      const result = ok
-        ? ({ ok: true, value } as const)
-        : ({
-            ok: false,
-            error: toError(value),
-            control,
-            willRetry: !control && !failFast && instance.context.attempt < instance.context.maxAttempts,
-          } as const);
-      const outcome = await settleWithHooks(decorators, result, sys, value);
-      if (run.discarded || instance.state !== 'running' || instance.context.attempt !== run.attempt) return;
-      this.#applyOutcome(run, outcome.ok, outcome.ok ? outcome.value : outcome.error);
-    } catch (error) {
-      this.settings.log(`taskmachine: internal error settling '${instance.key}': ${toError(error).stack}`);
-    }
-  }
-
-  /** The lifecycle event for an attempt's outcome. */
-  #applyOutcome(run: AttemptRun, ok: boolean, value: unknown): void {
-    const instance = run.instance;
-    if (ok) {
-      instance.result = value;
-      instance.error = undefined;
-      instance.failureKind = undefined;
-      this.#transition(instance, { type: 'SUCCEED' });
-      // Committed in the same batch as the success transition; never for a failed attempt.
-      this.#persist?.result(instance, run.attempt, value, this.settings.clock.now());
-      return;
-    }
-    if (value instanceof SkipTask) {
-      this.#transition(instance, { type: 'SKIP' });
-    } else if (value instanceof TaskCheckpointed) {
-      instance.resumeData = value.data;
-      this.#transition(instance, { type: 'CHECKPOINT' }, { checkpointData: value.data });
-      const resumeAfter = instance.task.resumeAfter;
-      if (resumeAfter !== undefined) this.#setTimer(instance, resumeAfter, 'resume');
-      else instance.parked = true;
-    } else if (value instanceof DeferSignal) {
-      this.#transition(instance, { type: 'DEFER' });
-      this.#deferUntil(instance, value);
-    } else if (value instanceof RescheduleSignal) {
-      this.#transition(instance, { type: 'RESCHEDULE' });
-      this.#setTimer(instance, value.delay, 'poke');
-    } else if (this.#shuttingDown) {
-      // Interrupted by the shutdown: left `running` in the store, a resume counts it as an
-      // interrupted attempt (kind infrastructure) and retries it while attempts remain.
-      instance.error = toError(value);
-      return;
-    } else {
-      const error = toError(value);
-      const kind: FailureKind =
-        value instanceof TaskTimeoutError ? 'timeout' : value instanceof RunCancelledError ? 'infrastructure' : 'application';
-      instance.error = error;
-      instance.failureKind = kind;
-      const failFast = value instanceof FailTask || value instanceof RunCancelledError;
-      const state = this.#transition(instance, { type: 'FAIL', failFast }, { error });
-      if (state === 'up_for_retry' && !this.#halted) {
-        this.#setTimer(instance, retryDelayFor(instance.task, run.attempt), 'retry');
-      }
-    }
-  }
-
-  #releaseAttempt(run: AttemptRun): void {
-    const instance = run.instance;
-    if (run.timeoutTimer !== undefined) {
-      this.settings.clock.clearTimeout(run.timeoutTimer);
-      run.timeoutTimer = undefined;
-    }
-    if (instance.current === run) instance.current = undefined;
-    if (instance.isChild) this.#childrenRunning--;
-    else this.#running--;
-    this.#onQuiet?.();
-  }
-
-  #retry(instance: TaskInstance): void {
-    this.#transition(instance, { type: 'RETRY' });
-    this.#toQueue.push(instance);
-  }
-
-  #autoResume(instance: TaskInstance): void {
-    this.#transition(instance, { type: 'RESUME' });
-    this.#toQueue.push(instance);
-  }
-
-  #deferUntil(instance: TaskInstance, signal: DeferSignal): void {
-    const now = this.settings.clock.now();
-    instance.waitingForEvent = signal.waitForEvent;
-    const deadlines: Array<{ at: number; timedOut: boolean }> = [];
-    if (signal.until !== undefined) deadlines.push({ at: signal.until, timedOut: false });
-    if (signal.timeout !== undefined) deadlines.push({ at: now + signal.timeout, timedOut: true });
-    if (deadlines.length === 0) {
-      instance.parked = true;
-      return;
-    }
-    const first = deadlines.reduce((a, b) => (b.at < a.at ? b : a));
-    this.#setTimer(instance, Math.max(0, first.at - now), first.timedOut ? 'trigger-timeout' : 'trigger');
-  }
-
-  #resumeDeferred(instance: TaskInstance, timedOut: boolean): void {
-    this.#clearTimer(instance);
-    instance.parked = false;
-    instance.waitingForEvent = false;
-    this.#transition(instance, { type: 'TRIGGER', timedOut });
-    this.#toQueue.push(instance);
-    this.#requestTurn();
-  }
-
-  /**
-   * Sets the instance's one pending timer. The deadline is absolute and stored with the instance
-   * (never an XState `after`, which a restored actor would lose), so a resumed run re-arms it.
-   */
-  #setTimer(instance: TaskInstance, ms: number, action: TimerAction): void {
-    this.#clearTimer(instance);
-    instance.timerInfo = { deadline: this.settings.clock.now() + ms, action };
-    this.#persist?.touch(instance);
-    // Shutting down: the deadline is stored for the resumed run, nothing fires in this process.
-    if (this.#shuttingDown) return;
-    this.#timers++;
-    instance.timer = this.settings.clock.setTimeout(() => {
-      instance.timer = undefined;
-      instance.timerInfo = undefined;
-      this.#timers--;
-      if (this.#finished) return;
-      try {
-        this.#fireTimer(instance, action);
-      } catch (error) {
-        this.settings.log(`taskmachine: internal error in a timer of '${instance.key}': ${toError(error).stack}`);
-      }
-      this.#requestTurn();
-    }, ms);
-  }
-
-  #fireTimer(instance: TaskInstance, action: TimerAction): void {
-    switch (action) {
-      case 'retry':
-        this.#retry(instance);
-        break;
-      case 'poke':
-        this.#transition(instance, { type: 'POKE' });
-        this.#toQueue.push(instance);
-        break;
-      case 'trigger':
-      case 'trigger-timeout':
-        this.#resumeDeferred(instance, action === 'trigger-timeout');
-        break;
-      case 'resume':
-        this.#autoResume(instance);
-        break;
-    }
-  }
-
-  #clearTimer(instance: TaskInstance, keepDeadline = false): void {
-    if (instance.timer === undefined) return;
-    this.settings.clock.clearTimeout(instance.timer);
-    instance.timer = undefined;
-    this.#timers--;
-    if (keepDeadline) return;
-    instance.timerInfo = undefined;
-    this.#persist?.touch(instance);
-  }
-
-  /** Discards an attempt in flight and every pending wake-up, before a manual change. */
-  #stopWaiting(instance: TaskInstance, reason: Error): void {
-    this.#clearTimer(instance);
-    this.#abortGates(instance, reason);
-    instance.parked = false;
-    instance.waitingForEvent = false;
-    instance.queuedAs = undefined;
-    const run = instance.current;
-    if (run !== undefined) {
-      run.abort(reason);
-      run.discarded = true;
-      if (!run.settled) {
-        run.settled = true;
-        this.#releaseAttempt(run);
-      }
-    }
-  }
-
-  #resetToNone(instance: TaskInstance): void {
-    this.#transition(instance, { type: 'CLEAR' });
-    instance.result = undefined;
-    instance.error = undefined;
-    instance.failureKind = undefined;
-    instance.endedAt = undefined;
-    if (instance.isChild || instance.mapIndex !== undefined) {
-      this.#enqueueReady(instance);
-    } else {
-      this.#decided[instance.task.index] = 0;
-      this.#toEvaluate.push(instance.task.index);
-    }
-  }
-
-  /** After a manual success, downstream instances that failed because of it get another chance. */
-  #clearFailedDownstream(task: TaskDefinition): void {
-    const stack = [...this.#graph.downstreamOf(task.index)];
-    const seen = new Set<number>();
-    while (stack.length > 0) {
-      const index = stack.pop()!;
-      if (seen.has(index)) continue;
-      seen.add(index);
-      const downstream = this.flow.tasks[index]!;
-      for (const instance of this.#instancesOf(downstream)) {
-        if (instance.state === 'failed' || instance.state === 'upstream_failed') {
-          this.#stopWaiting(instance, new Error('cleared after an upstream was set to success'));
-          this.#resetToNone(instance);
-          stack.push(...this.#graph.downstreamOf(downstream.index));
-        }
-      }
-    }
-  }
-
-  // ————— the one place lifecycle events are applied —————
-
-  #transition(
-    instance: TaskInstance,
-    event: TaskInstanceEvent,
-    extra?: { error?: Error; checkpointData?: unknown },
-  ): TaskInstanceState {
-    const actor = instance.actor ?? this.#materialize(instance);
-    const { after } = applyEvent(actor, event, () => `task instance '${instance.key}'`, taskInstanceLogic.can);
-    const previousState = instance.state;
-    const state = after.value;
-    instance.state = state;
-    this.#persist?.transition(instance, previousState, state, event.type, this.settings.clock.now());
-    if (previousState !== state) {
-      this.#countState(previousState, -1);
-      this.#countState(state, 1);
-    }
-    // The machine's own context object: immutable, and shared by every instance in the same
-    // configuration (the memoized machine computes each one once).
-    instance.context = after.context;
-    const wasFinished = finishedStates.has(previousState);
-    const isFinished = finishedStates.has(state);
-    if (isFinished) {
-      instance.endedAt = this.settings.clock.now();
-      actor.stop();
-      instance.actor = undefined;
-    }
-    if (this.#observers.length > 0 || this.#dispatcher !== undefined || this.#hasActorDecorators[instance.task.index] === 1) {
-      this.#notify(instance, previousState, state, event, extra);
-    }
-    if (isFinished && !wasFinished && instance.created) this.#taskFinished(instance);
-    if (wasFinished !== isFinished || (isFinished && previousState !== state)) {
-      if (isFinished && !wasFinished) this.#unfinished--;
-      else if (!isFinished && wasFinished) this.#unfinished++;
-      this.#recount(instance, isFinished ? state : undefined);
-      if (isFinished) this.#wakeCallers(instance);
-    }
-    return state;
-  }
-
-  #materialize(instance: TaskInstance): Actor<typeof taskInstanceMachine> {
-    const fresh = instance.state === 'none' && instance.context.attempt === 0 && instance.context.manuallySetFrom === null;
-    const actor = fresh
-      ? createActor(taskInstanceLogic, { input: { retries: instance.task.retries } })
-      : createActor(taskInstanceLogic, {
-          snapshot: taskInstanceMachine.resolveState({ value: instance.state, context: { ...instance.context } }),
-        });
-    actor.start();
-    this.actorsCreated++;
-    instance.actor = actor;
-    return actor;
-  }
-
-  #assertLegal(instance: TaskInstance, event: TaskInstanceEvent): void {
-    const actor = instance.actor ?? this.#materialize(instance);
-    if (actor.getSnapshot().can(event)) return;
-    // Let applyEvent build the error (it names the legal events); it throws here.
-    applyEvent(actor, event, `task instance '${instance.key}'`);
-  }
-
-  /** Moves the instance's contribution to its downstream counters to its new finished state. */
-  #recount(instance: TaskInstance, finishedAs: TaskInstanceState | undefined): void {
-    if (instance.isChild) return;
-    const task = instance.task;
-    const { down, downStart } = this.#graph;
-    if (task.index < 0 || downStart[task.index] === downStart[task.index + 1]) {
-      instance.countedAs = finishedAs;
-      return;
-    }
-    const previous = instance.countedAs;
-    instance.countedAs = finishedAs;
-    for (let k = downStart[task.index]!; k < downStart[task.index + 1]!; k++) {
-      const index = down[k]!;
-      const counts = this.#counts.at(index)!;
-      if (previous !== undefined) countUpstreamOutcome(counts, previous, task.setup, -1);
-      if (finishedAs !== undefined) countUpstreamOutcome(counts, finishedAs, task.setup, 1);
-      if (this.#decided[index] === 0) this.#toEvaluate.push(index);
-    }
-  }
-
-  #wakeCallers(instance: TaskInstance): void {
-    const waiters = instance.waiters;
-    if (waiters === undefined) return;
-    instance.waiters = undefined;
-    for (const waiter of waiters) {
-      if (instance.state === 'success') waiter.resolve(instance.result);
-      else waiter.reject(new ChildTaskFailedError(instance.key, instance.state, { cause: instance.error }));
-    }
-  }
-
-  #notify(
-    instance: TaskInstance,
-    previousState: TaskInstanceState,
-    state: TaskInstanceState,
-    event: TaskInstanceEvent,
-    extra: { error?: Error; checkpointData?: unknown } | undefined,
-  ): void {
-    const change: TaskInstanceChange = Object.freeze({
-      previousState,
-      state,
-      event: event.type,
-      msg: msgFor(event, previousState, state),
-      taskInstance: instance.toRecord(),
-      ...(extra?.error !== undefined ? { error: extra.error } : {}),
-      ...(event.type === 'SET_STATE' && state === 'failed' ? { error: instance.error } : {}),
-      ...(event.type === 'CHECKPOINT' ? { checkpointData: extra?.checkpointData ?? null } : {}),
-    });
-    for (const observer of this.#observers) {
-      try {
-        observer(change);
-      } catch (error) {
-        this.settings.log(`taskmachine: a run observer threw: ${toError(error).stack}`);
-      }
-    }
-    if (this.#dispatcher !== undefined) emitTaskInstanceHooks(this.#dispatcher, change);
-    if (this.#hasActorDecorators[instance.task.index] === 1) {
-      this.#decoratorActors ??= new DecoratorActors({
-        flow: this.flow,
-        runActor: this.runActor,
-        clock: this.settings.clock,
-        log: this.settings.log,
-        onEvent: (decorator, event) => this.#onDecoratorEvent(decorator, event),
+  /** Resolves when no attempt runs and no decorator hook settles one, or after `ms`. */
+  #quietOrAfter(ms: number): Promise<void> {
+    if (this.#admission.inFlight + this.#settling === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const cancel = this.#wakeups.after(ms, () => resolve());
+      this.#quietWaiters.push(() => {
+        cancel();
+        resolve();
       });
-      this.#decoratorActors.deliver(instance.task.index, change);
-    }
-  }
-
-  /** Decorators' `onTaskFinished`, after the instance reached a finished state. */
-  #taskFinished(instance: TaskInstance, isCloned = false): void {
-    const decorators = instance.task.decorators.filter((d) => d.definition.hooks.onTaskFinished !== undefined);
-    if (decorators.length === 0) return;
-    const ok = instance.state === 'success';
-    const sys = hookContext({ ...this.#sysFieldsOf(instance, 'dispatch'), isCloned }, instance.task.published, undefined);
-    this.#pendingSettles++;
-    void runHooks(decorators, (d) => d.definition.hooks.onTaskFinished!(ok, sys, d.params))
-      .then(({ errors }) => {
-        for (const error of errors) this.settings.log(`taskmachine: ${error.message}`);
-      })
-      .finally(() => {
-        this.#pendingSettles--;
-        this.#requestTurn();
-      });
-  }
-
-  #onDecoratorEvent(decorator: Decorator<any>, event: DecoratorEvent): void {
-    if (event?.type !== 'ABORT_ATTEMPT') {
-      this.settings.log(`taskmachine: decorator '${decorator.name}' sent an unknown event ${JSON.stringify(event)}`);
-      return;
-    }
-    const run = this.#instances.get(event.taskKey)?.current;
-    if (run === undefined || run.attempt !== event.attempt || run.settled) return;
-    run.abort(event.error);
-    this.#settleAndTurn(run, false, event.error);
-  }
-
-  #instanceFor(key: string): TaskInstance {
-    if (this.#loading) {
-      throw new Error(`run '${this.runId}' is still being opened from its store; await handle.ready() before changing task instances`);
-    }
-    const instance = this.#instances.get(key);
-    if (instance !== undefined) return instance;
-    const known = [...this.#instances.keys()].slice(0, 20).join(', ');
-    throw new Error(`run '${this.runId}' has no task instance '${key}'; known keys: ${known}`);
-  }
-
-  // ————— AttemptHost —————
-
-  log(run: AttemptRun, parts: unknown[]): void {
-    this.settings.log(`[${run.instance.key}#${run.attempt}] ${format(...parts)}`);
-  }
-
-  callChild(
-    parent: AttemptRun,
-    ref: TaskRef<unknown>,
-    input: unknown,
-    customContext: Readonly<Record<string, string>>,
-  ): Promise<unknown> {
-    const task = ref !== null && typeof ref === 'object' ? this.flow.task(ref.id) : undefined;
-    if (task === undefined || ref.flowId !== this.flowId) {
-      return Promise.reject(
-        new TypeError(`ctx().call: ${describeRef(ref)} is not a task of flow '${this.flowId}'; pass a reference returned by f.task/f.subtask of this flow`),
-      );
-    }
-    if (parent.settled) {
-      return Promise.reject(new Error(`ctx().call('${task.id}'): the calling attempt of '${parent.instance.key}' has already ended`));
-    }
-    parent.callSeq ??= new Map();
-    const sequence = parent.callSeq.get(task.id) ?? 0;
-    parent.callSeq.set(task.id, sequence + 1);
-    const key = `${parent.instance.key}/${task.id}#${sequence}`;
-    let child = this.#instances.get(key);
-    const sameCall = child !== undefined && isDeepStrictEqual(child.callInput, input);
-    if (child?.state === 'success' && sameCall) return Promise.resolve(child.result);
-    if (child !== undefined && !sameCall && !finishedStates.has(child.state)) {
-      return Promise.reject(
-        new Error(`ctx().call('${task.id}'): child '${key}' is still running with another input; await each call before the next one of the same task when inputs depend on earlier attempts`),
-      );
-    }
-    if (child !== undefined && !sameCall) {
-      // The same call position now carries another input (e.g. the caller skipped work it had
-      // checkpointed): the earlier result is not this call's, so run the child again.
-      child.callInput = input;
-      child.customContext = customContext;
-    }
-    if (child === undefined) {
-      child = new TaskInstance({ key, task, parentKey: parent.instance.key, callInput: input, customContext });
-      this.#instances.set(key, child);
-      this.#unfinished++;
-      this.#countState('none', 1);
-      this.#enqueueReadyChild(child);
-    } else if (finishedStates.has(child.state)) {
-      this.#reopenIfFinished();
-      this.#resetToNone(child);
-    }
-    const promise = new Promise<unknown>((resolve, reject) => {
-      (child.waiters ??= []).push({ resolve, reject });
     });
-    this.#requestTurn();
-    return promise;
   }
 
-  #enqueueReadyChild(child: TaskInstance): void {
-    // Children run inside their caller's slot: a caller waiting for a child that waits for a
-    // slot would deadlock at concurrency 1.
-    this.#enqueueReady(child);
+  #checkQuiet(): void {
+    if (this.#quietWaiters.length === 0 || this.#admission.inFlight + this.#settling > 0) return;
+    const waiters = this.#quietWaiters;
+    this.#quietWaiters = [];
+    for (const waiter of waiters) waiter();
   }
-
-  /**
-   * The checkpoint as earlier attempts left it: read once per attempt (from the store, or the
-   * in-memory value), before this attempt's first save, so `load()` means the same with and
-   * without a store.
-   */
-  loadCheckpoint(run: AttemptRun): Promise<unknown> {
-    const persist = this.#persist;
-    run.checkpointLoad ??=
-      persist === undefined
-        ? Promise.resolve(run.instance.checkpoint)
-        : persist.store.loadCheckpoint(this.runId, run.instance.key).then((stored) => stored?.value);
-    return run.checkpointLoad;
-  }
-
-  async saveCheckpoint(run: AttemptRun, value: unknown): Promise<void> {
-    if (run.settled) {
-      this.settings.log(`[${run.instance.key}#${run.attempt}] checkpoint.save ignored: the attempt has already ended`);
-      return;
-    }
-    if (run.checkpointLoad === undefined) await this.loadCheckpoint(run).catch(() => undefined);
-    run.instance.checkpoint = value;
-    const persist = this.#persist;
-    if (persist !== undefined) {
-      await persist.store.saveCheckpoint({ runId: this.runId, key: run.instance.key, value, savedAt: this.settings.clock.now() });
-    }
-  }
-}
-
-/** Stands in for a task that is no longer in the flow definition (its instances become removed). */
-function removedTask(id: string): TaskDefinition {
-  return Object.freeze({
-    id,
-    index: -1,
-    kind: 'task',
-    fn: () => {
-      throw new Error(`task '${id}' is no longer in the flow definition`);
-    },
-    ...DEFAULT_SETTINGS,
-    upstream: Object.freeze([]),
-    downstream: Object.freeze([]),
-    mapOver: -1,
-  });
-}
-
-function describeRef(ref: unknown): string {
-  if (ref !== null && typeof ref === 'object' && 'id' in ref) return `task '${String((ref as TaskRef).id)}'`;
-  return String(ref);
 }

@@ -186,7 +186,7 @@ export function instanceRecord(runId: string, record: TaskInstanceWrite, version
     failureKind: record.failureKind,
     error: record.error,
     parked: record.parked,
-    waitingForEvent: record.waitingForEvent,
+    awaitsEvent: record.awaitsEvent,
     timer: record.timer === undefined ? undefined : { deadline: record.timer.deadline, action: record.timer.action },
     resumeData: record.resumeData,
     eventPayload: record.eventPayload,

@@ -45,8 +45,8 @@ export interface PendingTimer {
 
 /**
  * A task instance as the runtime writes it: the runtime-owned durable record (never a raw XState
- * snapshot). `attempt`, `maxAttempts`, `retries`, `manuallySetFrom` and `deferTimedOut` are the
- * task-instance machine's context, so the actor can be rebuilt from this record alone.
+ * snapshot). `attempt`, `maxAttempts`, `retries`, `manuallySetFrom`, `deferTimedOut` and
+ * `awaitsEvent` are the task-instance machine's context, so the actor can be rebuilt from this record alone.
  *
  * @example
  * ```ts
@@ -57,7 +57,7 @@ export interface PendingTimer {
  *   state: 'up_for_retry', attempt: 1, maxAttempts: 3, retries: 2, manuallySetFrom: null,
  *   deferTimedOut: false, machineVersion: '1', createdAt: 1000, updatedAt: 1500, startedAt: 1100,
  *   endedAt: undefined, failureKind: 'application', error: new Error('HTTP 503'), parked: false,
- *   waitingForEvent: false, timer: { deadline: 31_500, action: 'retry' },
+ *   awaitsEvent: false, timer: { deadline: 31_500, action: 'retry' },
  *   resumeData: undefined, eventPayload: undefined,
  * };
  * ```
@@ -112,8 +112,8 @@ export interface TaskInstanceWrite {
   readonly error: Error | undefined;
   /** Waiting for a manual resume with no timer that would move it. */
   readonly parked: boolean;
-  /** Deferred, waiting for an event. */
-  readonly waitingForEvent: boolean;
+  /** Deferred, waiting for an event (machine context; stored as `waiting_for_event` by SQLite). */
+  readonly awaitsEvent: boolean;
   /** The pending timer, if one is set. */
   readonly timer: PendingTimer | undefined;
   /** Data handed to the next run of a checkpointed task (`TaskCheckpointed(data)` or a manual resume). */

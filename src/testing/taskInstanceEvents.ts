@@ -3,7 +3,8 @@ import type { TaskInstanceEvent } from '../../machines/index.ts';
 /**
  * One event of every kind the task-instance machine knows, with payloads that exercise each guard
  * branch (`START` for the current attempt, `FAIL` with and without `failFast`, `GATE_FAIL`
- * retryable or not, `TRIGGER` normal or timed out, the three manual targets). Feed it to
+ * retryable or not, `DEFER` with or without `awaitEvent`, `TRIGGER` by a deadline, a timeout or an
+ * event, the three manual targets). Feed it to
  * {@link pathTests} as `events` to explore the whole lifecycle.
  *
  * @param options.wrongAttempts also `START` for the attempts before and after the current one
@@ -39,12 +40,14 @@ export function taskInstanceEvents(
     { type: 'FAIL' },
     { type: 'FAIL', failFast: true },
     { type: 'DEFER' },
+    { type: 'DEFER', awaitEvent: true },
     { type: 'RESCHEDULE' },
     { type: 'CHECKPOINT' },
     { type: 'RETRY' },
     { type: 'POKE' },
     { type: 'TRIGGER' },
     { type: 'TRIGGER', timedOut: true },
+    { type: 'TRIGGER', byEvent: true },
     { type: 'RESUME' },
     { type: 'CLEAR' },
     { type: 'STOPPED' },

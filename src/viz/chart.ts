@@ -162,7 +162,9 @@ export function summarizeEdges(states: readonly string[], edges: readonly EdgeDe
     for (const edge of list) {
       const target = edge.targets.length ? edge.targets.join(' + ') : '(same state)';
       const sources = byTarget.get(target) ?? new Set<string>();
-      for (const source of edge.source === '' ? states : [edge.source]) sources.add(source);
+      // An edge of a compound state is taken from each state inside it as well.
+      const from = edge.source === '' ? states : [edge.source, ...states.filter((state) => state.startsWith(`${edge.source}.`))];
+      for (const source of from) sources.add(source);
       byTarget.set(target, sources);
     }
     const targets = [...byTarget.keys()];

@@ -1,6 +1,6 @@
 import { stateColors, stateTextColor, type TaskInstanceState } from '../../machines/index.ts';
 import type { Flow } from '../flow/types.ts';
-import type { FlowRunRecord, TaskInstanceRecord } from '../runtime/records.ts';
+import type { FlowRunRecord, TaskInstanceRecord } from '../records.ts';
 
 /** One box of a run diagram: a task with the states of its instances. */
 interface RunNode {

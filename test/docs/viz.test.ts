@@ -54,7 +54,10 @@ describe('toMermaid', () => {
 
   it('accepts the flow-run machine and options', () => {
     const flow = toMermaid(flowRunMachine, { direction: 'TB', showGuards: false, showActions: true });
-    expect(flow).toContain('  direction TB\n  [*] --> queued\n');
+    expect(flow).toContain('  direction TB\n');
+    expect(flow).toContain('  [*] --> queued\n');
+    expect(flow).toContain('  state running {\n    [*] --> running__active\n');
+    expect(flow).toContain('  running__active --> running__cancelling : CANCEL\n');
     expect(flow).toContain('  queued --> failed : FAIL / recordFailure\n');
     expect(flow).toContain('    SET_STATE: any state → success | failed, never to the state it is in (6 edges)\n');
     expect(flow).toContain('  classDef state_running fill:lime,color:black\n');

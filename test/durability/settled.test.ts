@@ -21,13 +21,6 @@ const approval = flow('approval', (f) => {
 });
 
 describe('handle.settled()', () => {
-  // BUG (runtime): src/runtime/flowRun.ts FlowRunner.settled() only queues a waiter, and waiters
-  // are resolved by #checkProgress when a turn finds the run idle with parked instances. Called
-  // once the run is already idle and parked, no turn follows, so the promise never resolves (the
-  // docs: "Resolves when the run finishes or cannot progress without resumeTask/sendEvent"). A
-  // caller that awaits it after a resumed run's timers fired (clock.advance) hangs forever.
-  // Expected: resolve at once with the current record when the run already waits. Remove
-  // `.fails` once fixed.
   it('called again while the run already waits for resumeTask, it resolves with the waiting run', async () => {
     const handle = startFlow(approval, quiet);
     const first = await handle.settled();

@@ -108,7 +108,10 @@ describe.each(stores)('graceful shutdown (%s)', (_name, makeStore) => {
 
     const first = startFlow(definition, { store: inner, runId: 'export', clock, concurrency: 4, ...quiet });
     await started.reached;
-    const record = await first.shutdown({ graceMs: 30 });
+    const stopping = first.shutdown({ graceMs: 30 });
+    // The grace period is measured on the run's clock: let it pass (`lingering` ignores its signal).
+    await clock.advance(30);
+    const record = await stopping;
     expect(record.state).toBe('running');
     expect(reasons).toEqual({ slow: 'preempt', copy: 'preempt', stubborn: 'preempt' });
 
@@ -155,13 +158,12 @@ describe.each(stores)('graceful shutdown (%s)', (_name, makeStore) => {
     expect(second.taskInstance('stubborn')).toMatchObject({ state: 'success', attempts: 2, result: 'stubborn done' });
     expect(second.taskInstance('lingering')).toMatchObject({ state: 'success', attempts: 2, result: 'lingering done' });
     expect(second.taskInstance('slow')!.state).toBe('checkpointed');
-    await clock.advance(999);
+    // `slow` resumes at its stored deadline (1_001_000), not a full resumeAfter after the resume.
+    await clock.advance(1_001_000 - clock.now() - 1);
     expect(second.taskInstance('slow')!.state).toBe('checkpointed');
     await clock.advance(1);
     expect(second.taskInstance('slow')).toMatchObject({ state: 'success', attempts: 1, result: 'slow resumed at row 1200' });
-    // (Not `await second.settled()`: called once the run already waits, it never resolves — see
-    // settled.test.ts.) The clock's advance has let every turn run.
-    expect(second.snapshot().waitingOn).toEqual(['copy']);
+    expect((await second.settled()).waitingOn).toEqual(['copy']);
     expect(second.taskInstance('copy')!.state).toBe('checkpointed');
     second.resumeTask('copy');
     const run = await second.done;

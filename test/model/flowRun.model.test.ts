@@ -13,6 +13,9 @@ defineModelSuite({
   spec: flowRunSpec,
   variants: [{ label: 'default input', input: undefined, initialModel: initialFlowModel() }],
   events: flowRunEvents,
-  project: (snapshot): FlowModel => ({ state: String(snapshot.value), ...snapshot.context }),
+  project: (snapshot): FlowModel => ({
+    state: typeof snapshot.value === 'string' ? snapshot.value : `running.${snapshot.value.running}`,
+    ...snapshot.context,
+  }),
   bound: 'vertex = state + context; all simple paths',
 });

@@ -9,6 +9,8 @@ export interface FlowModel {
 }
 
 export const flowStates = ['queued', 'running', 'success', 'failed'] as const;
+/** What the process driving a running run does with it (not stored). */
+export const runningPhases = ['active', 'paused', 'cancelling', 'stopping', 'detached'] as const;
 
 export function initialFlowModel(): FlowModel {
   return { state: 'queued', reason: null, manuallySetFrom: null };
@@ -17,17 +19,33 @@ export function initialFlowModel(): FlowModel {
 type Row = SpecRow<FlowModel, FlowRunEvent>;
 
 const recordFailure = (_m: FlowModel, e: FlowRunEvent) => ({ reason: e.type === 'FAIL' ? e.reason : null });
+const phase = (name: (typeof runningPhases)[number]) => `running.${name}`;
+
+/** Finishing: from every phase in which the process still drives the run (not once it let go). */
+const finishRows: Row[] = (['active', 'paused', 'cancelling', 'stopping'] as const).flatMap((from): Row[] => [
+  { from: phase(from), event: 'SUCCEED', to: 'success' },
+  { from: phase(from), event: 'FAIL', to: 'failed', update: recordFailure },
+]);
 
 const rows: Row[] = [
-  { from: 'queued', event: 'START', to: 'running' },
-  // a run can fail before it starts (cancelled while queued)
+  { from: 'queued', event: 'START', to: 'running', toState: phase('active') },
+  // a run cancelled before it starts fails at once; it can also fail before it starts
+  { from: 'queued', event: 'CANCEL', to: 'failed', update: () => ({ reason: 'cancelled' }) },
   { from: 'queued', event: 'FAIL', to: 'failed', update: recordFailure },
-  { from: 'running', event: 'SUCCEED', to: 'success' },
-  { from: 'running', event: 'FAIL', to: 'failed', update: recordFailure },
+  // the phases of a running run
+  { from: phase('active'), event: 'PAUSE', to: phase('paused') },
+  { from: phase('active'), event: 'CANCEL', to: phase('cancelling') },
+  { from: phase('active'), event: 'SHUTDOWN', to: phase('stopping') },
+  { from: phase('active'), event: 'DETACH', to: phase('detached') },
+  { from: phase('paused'), event: 'CANCEL', to: phase('cancelling') },
+  { from: phase('paused'), event: 'DETACH', to: phase('detached') },
+  { from: phase('cancelling'), event: 'DETACH', to: phase('detached') },
+  { from: phase('stopping'), event: 'DETACH', to: phase('detached') },
+  ...finishRows,
   // a finished run runs again when a task is cleared or the run resumed: outcome forgotten
   { from: 'success', event: 'RERUN', to: 'queued', update: () => ({ reason: null, manuallySetFrom: null }) },
   { from: 'failed', event: 'RERUN', to: 'queued', update: () => ({ reason: null, manuallySetFrom: null }) },
-  // manual marking to success | failed from any state but the one it is in
+  // manual marking to success | failed from any state but the one it is in (a running run in any phase)
   ...flowStates.flatMap((from) =>
     (['success', 'failed'] as const)
       .filter((target) => target !== from)
@@ -49,6 +67,10 @@ export const flowRunSpec: Spec<FlowModel, FlowRunEvent> = { name: 'flow-run life
 export function flowRunEvents(): FlowRunEvent[] {
   return [
     { type: 'START' },
+    { type: 'PAUSE' },
+    { type: 'CANCEL' },
+    { type: 'SHUTDOWN' },
+    { type: 'DETACH' },
     { type: 'SUCCEED' },
     { type: 'FAIL', reason: 'task_failure' },
     { type: 'FAIL', reason: 'all_tasks_deadlocked' },

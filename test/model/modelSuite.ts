@@ -1,6 +1,6 @@
 import { createActor, type AnyMachineSnapshot, type AnyStateMachine, type EventFromLogic, type InputFrom, type SnapshotFrom } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { applyEvent } from '../../src/runtime/applyEvent.ts';
+import { applyEvent } from '../../src/runtime/lifecycle/applyEvent.ts';
 import {
   assertFullCoverage,
   formatEvent,

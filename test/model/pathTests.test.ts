@@ -79,7 +79,7 @@ describe('machineEdges / machineStates', () => {
   it('counts the lifecycle machines', () => {
     expect(machineEdges(taskInstanceMachine)).toHaveLength(73);
     expect(machineEdges(taskInstanceMachine).filter((edge) => edge.eventType === 'SET_STATE')).toHaveLength(39);
-    expect(machineEdges(flowRunMachine)).toHaveLength(12);
+    expect(machineEdges(flowRunMachine)).toHaveLength(27);
   });
 
   it('names nested states by dot path', () => {

@@ -19,6 +19,11 @@ export interface SpecRow<TModel extends { state: string }, TEvent extends { type
   readonly when?: (model: TModel, event: TEvent) => boolean;
   /** Target state; for a targetless row, the `from` state. */
   readonly to: string;
+  /**
+   * The state path the machine is in afterwards, when `to` is a compound state (its initial child,
+   * e.g. `running.active` for `running`); `to` by default.
+   */
+  readonly toState?: string;
   /** Expected changes to the rest of the model (attempt counter, retry budget, …). */
   readonly update?: (model: TModel, event: TEvent) => Partial<TModel>;
   /** In plain words, the attempt effect (for failure messages). */
@@ -57,9 +62,10 @@ export function specStep<TModel extends { state: string }, TEvent extends { type
 ): SpecOutcome<TModel, TEvent> {
   for (const row of spec.rows) {
     if (row.knownDeviation && !options.includeDeviations) continue;
-    if (row.from !== model.state || row.event !== event.type) continue;
+    // A row of a compound state applies in each of its children (`running` in `running.active`).
+    if ((row.from !== model.state && !model.state.startsWith(`${row.from}.`)) || row.event !== event.type) continue;
     if (row.when && !row.when(model, event)) continue;
-    return { legal: true, row, next: { ...model, ...row.update?.(model, event), state: row.to } };
+    return { legal: true, row, next: { ...model, ...row.update?.(model, event), state: row.toState ?? row.to } };
   }
   return { legal: false };
 }

@@ -12,7 +12,7 @@ import {
  * Generated from the graph of taskInstanceMachine: one test per definition edge and per maximal
  * simple path, for retries 0, 1 and 2, each step checked against the hand-written DESIGN §3 table.
  *
- * Bound: vertices are (state, attempts left). Guards only look at those, and clearing resets the
+ * Bound: vertices are (state, attempts left, awaits an event). Guards only look at those, and clearing resets the
  * budget to retries + 1, so the graph is finite and every simple path is enumerated (no length
  * cut). retries 0..2 is enough to take every edge: retries 0 exhausts at once, 1 and 2 add the
  * retry branches and paths that retry more than once.
@@ -29,5 +29,5 @@ defineModelSuite({
   events: taskInstanceEvents,
   serializeState: taskInstanceVertexKey,
   project: (snapshot): TaskModel => ({ state: String(snapshot.value), ...snapshot.context }),
-  bound: 'vertex = state + attempts left; all simple paths',
+  bound: 'vertex = state + attempts left + awaitsEvent; all simple paths',
 });

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { createActor, type SnapshotFrom } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { taskInstanceMachine, type TaskInstanceEvent } from '../../machines/index.ts';
-import { applyEvent } from '../../src/runtime/applyEvent.ts';
+import { applyEvent } from '../../src/runtime/lifecycle/applyEvent.ts';
 import { formatEvent, machineEdges, pathTests } from '../../src/testing/index.ts';
 import { specStep } from './spec.ts';
 import {
@@ -117,7 +117,6 @@ const lifecycleCommand = fc.oneof(
       'REMOVE',
       'QUEUE',
       'SUCCEED',
-      'DEFER',
       'RESCHEDULE',
       'CHECKPOINT',
       'RETRY',
@@ -131,9 +130,14 @@ const lifecycleCommand = fc.oneof(
   fc.option(fc.boolean(), { nil: undefined }).map((failFast) =>
     command(failFast === undefined ? { type: 'FAIL' } : { type: 'FAIL', failFast }),
   ),
-  fc.option(fc.boolean(), { nil: undefined }).map((timedOut) =>
-    command(timedOut === undefined ? { type: 'TRIGGER' } : { type: 'TRIGGER', timedOut }),
+  fc.option(fc.boolean(), { nil: undefined }).map((awaitEvent) =>
+    command(awaitEvent === undefined ? { type: 'DEFER' } : { type: 'DEFER', awaitEvent }),
   ),
+  fc
+    .record({ timedOut: fc.option(fc.boolean(), { nil: undefined }), byEvent: fc.option(fc.boolean(), { nil: undefined }) })
+    .map(({ timedOut, byEvent }) =>
+      command({ type: 'TRIGGER', ...(timedOut === undefined ? {} : { timedOut }), ...(byEvent === undefined ? {} : { byEvent }) }),
+    ),
 );
 
 /** CLEAR and SET_STATE are legal almost everywhere; drawn less often so runs get deep. */

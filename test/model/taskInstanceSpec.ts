@@ -16,6 +16,8 @@ export interface TaskModel {
   retries: number;
   manuallySetFrom: string | null;
   deferTimedOut: boolean;
+  /** Deferred with `event: true`: only then does an event (TRIGGER with byEvent) resume it. */
+  awaitsEvent: boolean;
 }
 
 export const taskStates = [
@@ -36,7 +38,7 @@ export const taskStates = [
 ] as const;
 
 export function initialTaskModel(retries: number): TaskModel {
-  return { state: 'none', attempt: 0, maxAttempts: retries + 1, retries, manuallySetFrom: null, deferTimedOut: false };
+  return { state: 'none', attempt: 0, maxAttempts: retries + 1, retries, manuallySetFrom: null, deferTimedOut: false, awaitsEvent: false };
 }
 
 type Row = SpecRow<TaskModel, TaskInstanceEvent>;
@@ -80,14 +82,23 @@ const lifecycle: Row[] = [
   },
   { from: 'running', event: 'FAIL', guard: 'else', to: 'failed' },
   { from: 'running', event: 'SKIP', to: 'skipped' },
-  { from: 'running', event: 'DEFER', to: 'deferred' },
+  // a deferral remembers whether it waits for an event
+  { from: 'running', event: 'DEFER', to: 'deferred', update: (_m, e) => ({ awaitsEvent: e.type === 'DEFER' && e.awaitEvent === true }) },
   { from: 'running', event: 'RESCHEDULE', to: 'up_for_reschedule' },
   { from: 'running', event: 'CHECKPOINT', to: 'checkpointed' },
   // up_for_retry → scheduled after the retry delay: the next attempt
   { from: 'up_for_retry', event: 'RETRY', guard: 'hasAttemptsLeft', when: attemptsLeft, to: 'scheduled', note: 'attempt + 1', update: (m, e) => ({ ...nextAttempt(m), ...enterScheduled(m, e) }) },
   // up_for_reschedule | deferred | checkpointed → scheduled: attempt unchanged
   { from: 'up_for_reschedule', event: 'POKE', to: 'scheduled', update: enterScheduled },
-  { from: 'deferred', event: 'TRIGGER', to: 'scheduled', update: enterScheduled },
+  // an event resumes only a deferral that waits for one; until/timeout resume any deferral
+  {
+    from: 'deferred',
+    event: 'TRIGGER',
+    guard: 'acceptsTrigger',
+    when: (m, e) => e.type === 'TRIGGER' && (e.byEvent !== true || m.awaitsEvent),
+    to: 'scheduled',
+    update: (m, e) => ({ ...enterScheduled(m, e), awaitsEvent: false }),
+  },
   { from: 'checkpointed', event: 'RESUME', to: 'scheduled', update: enterScheduled },
   // running → restarting (cleared while running) → up_for_retry
   { from: 'running', event: 'CLEAR', to: 'restarting', note: 'maxAttempts = attempt + retries + 1', update: (m) => cleared(m) },
@@ -96,7 +107,7 @@ const lifecycle: Row[] = [
 
 /** Clearing grants a fresh retry budget from the current attempt and forgets a manual mark. */
 function cleared(m: TaskModel): Partial<TaskModel> {
-  return { maxAttempts: m.attempt + m.retries + 1, manuallySetFrom: null, deferTimedOut: false };
+  return { maxAttempts: m.attempt + m.retries + 1, manuallySetFrom: null, deferTimedOut: false, awaitsEvent: false };
 }
 
 // Manual: clear → none from any other state (running: see above) · set-state to
@@ -121,7 +132,7 @@ const setStateRows: Row[] = taskStates.flatMap((from) =>
         guard: `isManualTarget(state=${target})`,
         when: (_m, e) => e.type === 'SET_STATE' && e.state === target,
         to: target,
-        update: () => ({ manuallySetFrom: from }),
+        update: () => ({ manuallySetFrom: from, awaitsEvent: false }),
       }),
     ),
 );
@@ -140,11 +151,14 @@ export function taskInstanceEvents(snapshot: { context: { attempt: number } }): 
 }
 
 /**
- * Graph vertex key: the state and the attempts left. Every guard depends only on those (the
- * `START` payload is generated from the current attempt), so two snapshots with the same key
- * behave the same — and since clearing resets the budget to `retries + 1`, the graph is finite
- * although the attempt counter is not bounded.
+ * Graph vertex key: the state, the attempts left and whether a deferral awaits an event. Every
+ * guard depends only on those (the `START` payload is generated from the current attempt), so two
+ * snapshots with the same key behave the same — and since clearing resets the budget to
+ * `retries + 1`, the graph is finite although the attempt counter is not bounded.
  */
-export function taskInstanceVertexKey(snapshot: { value: unknown; context: { attempt: number; maxAttempts: number } }) {
-  return JSON.stringify([snapshot.value, snapshot.context.maxAttempts - snapshot.context.attempt]);
+export function taskInstanceVertexKey(snapshot: {
+  value: unknown;
+  context: { attempt: number; maxAttempts: number; awaitsEvent: boolean };
+}) {
+  return JSON.stringify([snapshot.value, snapshot.context.maxAttempts - snapshot.context.attempt, snapshot.context.awaitsEvent]);
 }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { assign, createActor, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { taskInstanceMachine, type TaskInstanceEvent } from '../../machines/index.ts';
-import { memoizedMachine, taskInstanceLogic } from '../../src/runtime/memoizedMachine.ts';
+import { memoizedMachine, taskInstanceLogic } from '../../src/runtime/lifecycle/memoizedMachine.ts';
 import { flow, runFlow } from '../../src/index.ts';
 import { taskInstanceEvents } from '../../src/testing/index.ts';
 

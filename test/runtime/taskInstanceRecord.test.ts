@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { flow } from '../../src/index.ts';
-import { TaskInstance } from '../../src/runtime/instance.ts';
+import { TaskInstance } from '../../src/runtime/instances/taskInstance.ts';
 
 const definition = flow('records', (f) => {
   f.task('plain', () => 1, { retries: 2 });
@@ -14,26 +14,26 @@ describe('TaskInstance (the compact per-instance record)', () => {
     expect(instance.parentKey).toBeUndefined();
     expect(instance.isChild).toBe(false);
     expect(instance.parked).toBe(false);
-    expect(instance.waitingForEvent).toBe(false);
+    expect(instance.resumeData).toBeUndefined();
     expect(instance.error).toBeUndefined();
     expect(instance.timerInfo).toBeUndefined();
-    expect(instance.context).toEqual({ attempt: 0, retries: 2, maxAttempts: 3, manuallySetFrom: null, deferTimedOut: false });
+    expect(instance.context).toEqual({ attempt: 0, retries: 2, maxAttempts: 3, manuallySetFrom: null, deferTimedOut: false, awaitsEvent: false });
   });
 
   it('keeps written values per instance, never on the shared defaults', () => {
-    const parked = new TaskInstance({ key: 'plain', task });
+    const written = new TaskInstance({ key: 'plain', task });
     const other = new TaskInstance({ key: 'plain', task });
-    parked.parked = true;
-    parked.error = new Error('boom');
-    parked.timerInfo = { deadline: 5, action: 'retry' };
-    expect(parked.parked).toBe(true);
-    expect(parked.error?.message).toBe('boom');
-    expect(parked.timerInfo).toEqual({ deadline: 5, action: 'retry' });
-    expect(other.parked).toBe(false);
+    written.resumeData = { step: 1 };
+    written.error = new Error('boom');
+    written.timerInfo = { deadline: 5, action: 'retry' };
+    expect(written.resumeData).toEqual({ step: 1 });
+    expect(written.error?.message).toBe('boom');
+    expect(written.timerInfo).toEqual({ deadline: 5, action: 'retry' });
+    expect(other.resumeData).toBeUndefined();
     expect(other.error).toBeUndefined();
-    parked.parked = false;
-    expect(parked.parked).toBe(false);
-    expect(parked.error?.message).toBe('boom');
+    written.resumeData = undefined;
+    expect(written.resumeData).toBeUndefined();
+    expect(written.error?.message).toBe('boom');
   });
 
   it('takes mapIndex, item, parentKey, callInput and customContext from its constructor', () => {
@@ -62,8 +62,8 @@ describe('TaskInstance (the compact per-instance record)', () => {
     plain.endedAt = 1_005;
     const withRareField = new TaskInstance({ key: 'plain', task });
     Object.assign(withRareField, { state: 'success', result: 42, startedAt: 1_000, endedAt: 1_005 });
-    withRareField.parked = true; // makes the side object, so toRecord takes its general path
-    withRareField.parked = false;
+    withRareField.resumeData = 1; // makes the side object, so toRecord takes its general path
+    withRareField.resumeData = undefined;
     const expected = {
       key: 'plain',
       taskId: 'plain',

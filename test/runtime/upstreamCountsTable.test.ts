@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { countUpstreamOutcome, evaluateTriggerRule } from '../../src/flow/triggerRules.ts';
-import { UpstreamCountsTable } from '../../src/runtime/upstreamCountsTable.ts';
+import { UpstreamCountsTable } from '../../src/runtime/scheduling/upstreamCountsTable.ts';
 
 describe('UpstreamCountsTable', () => {
   it('has no counters for a task without upstreams', () => {

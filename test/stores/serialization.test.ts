@@ -1,7 +1,7 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { TaskInstanceContext } from '../../machines/index.ts';
-import type { TaskInstance } from '../../src/runtime/instance.ts';
-import type { FailureKind } from '../../src/runtime/records.ts';
+import type { TaskInstance } from '../../src/runtime/instances/taskInstance.ts';
+import type { FailureKind } from '../../src/records.ts';
 import {
   deserializeValue,
   inputFingerprint,

@@ -168,7 +168,7 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
           failureKind: 'timeout',
           error: new Error('too slow'),
           parked: true,
-          waitingForEvent: true,
+          awaitsEvent: true,
           timer: { deadline: 31_900, action: 'retry' },
           resumeData: { offset: 42 },
           eventPayload: ['approved'],

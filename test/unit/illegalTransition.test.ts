@@ -2,7 +2,7 @@ import { createActor } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { taskInstanceMachine } from '../../machines/index.ts';
 import { IllegalTransitionError } from '../../src/errors.ts';
-import { applyEvent } from '../../src/runtime/applyEvent.ts';
+import { applyEvent } from '../../src/runtime/lifecycle/applyEvent.ts';
 
 function queuedInstance() {
   const actor = createActor(taskInstanceMachine, { input: { retries: 1 } }).start();

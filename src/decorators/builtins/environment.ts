@@ -1,4 +1,7 @@
 import { defineDecorator } from '../defineDecorator.ts';
+import { EXECUTOR_KEYS } from '../executorContract.ts';
+
+const { namespace, key } = EXECUTOR_KEYS.env;
 
 /**
  * Environment variables for a task's attempts, visible as `ctx().env` (merged over earlier
@@ -24,8 +27,8 @@ export const environment = defineDecorator({
   },
   hooks: {
     stepInit(sys, params) {
-      const current = (sys.getPublished('environment', 'vars') as Record<string, string> | undefined) ?? {};
-      sys.publish('environment', 'vars', Object.freeze({ ...current, ...params.vars }));
+      const current = (sys.getPublished(namespace, key) as Record<string, string> | undefined) ?? {};
+      sys.publish(namespace, key, Object.freeze({ ...current, ...params.vars }));
     },
   },
 });

@@ -1,4 +1,7 @@
 import { defineDecorator } from '../defineDecorator.ts';
+import { EXECUTOR_KEYS } from '../executorContract.ts';
+
+const { namespace, key } = EXECUTOR_KEYS.resources;
 
 /** A task's resource request, merged by max across its `resources` decorators. */
 export interface ResourceRequest {
@@ -39,7 +42,7 @@ export const resources = defineDecorator({
   },
   hooks: {
     stepInit(sys, params) {
-      const current = sys.getPublished('resources', 'request') as ResourceRequest | undefined;
+      const current = sys.getPublished(namespace, key) as ResourceRequest | undefined;
       const merged: ResourceRequest = current
         ? {
             cpu: Math.max(current.cpu, params.cpu),
@@ -48,7 +51,7 @@ export const resources = defineDecorator({
             diskMb: Math.max(current.diskMb, params.diskMb),
           }
         : { cpu: params.cpu, memoryMb: params.memoryMb, gpu: params.gpu, diskMb: params.diskMb };
-      sys.publish('resources', 'request', Object.freeze(merged));
+      sys.publish(namespace, key, Object.freeze(merged));
     },
   },
 });

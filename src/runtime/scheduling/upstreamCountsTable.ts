@@ -1,4 +1,4 @@
-import type { UpstreamCounts } from '../flow/triggerRules.ts';
+import type { UpstreamCounts } from '../../flow/triggerRules.ts';
 
 const FIELDS = [
   'total',

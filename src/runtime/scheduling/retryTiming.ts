@@ -1,4 +1,4 @@
-import type { TaskDefinition } from '../flow/types.ts';
+import type { TaskDefinition } from '../../flow/types.ts';
 
 /**
  * Delay before the retry that follows failed attempt number `failedAttempt` (1-based):

@@ -1,5 +1,5 @@
 import type { AnyStateMachine, EventObject } from 'xstate';
-import { taskInstanceMachine, type TaskInstanceMachine } from '../../machines/index.ts';
+import { taskInstanceMachine, type TaskInstanceMachine } from '../../../machines/index.ts';
 
 /**
  * Options of {@link memoizedMachine}.

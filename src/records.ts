@@ -1,4 +1,4 @@
-import type { FlowRunFailureReason, FlowRunState, TaskInstanceEventType, TaskInstanceState } from '../../machines/index.ts';
+import type { FlowRunFailureReason, FlowRunState, TaskInstanceEventType, TaskInstanceState } from '../machines/index.ts';
 
 /**
  * What kind of failure ended an attempt:

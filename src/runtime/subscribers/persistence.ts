@@ -1,6 +1,7 @@
-import { FLOW_RUN_MACHINE_VERSION, TASK_INSTANCE_MACHINE_VERSION, type TaskInstanceEventType, type TaskInstanceState } from '../../machines/index.ts';
-import type { CommitBatch, ResultWrite, Store, StoredRun, TaskInstanceUpsert, TaskInstanceWrite, TransitionWrite } from '../stores/index.ts';
-import type { TaskInstance } from './instance.ts';
+import { FLOW_RUN_MACHINE_VERSION, TASK_INSTANCE_MACHINE_VERSION, type TaskInstanceEvent, type TaskInstanceState } from '../../../machines/index.ts';
+import type { CommitBatch, ResultWrite, Store, StoredRun, TaskInstanceUpsert, TaskInstanceWrite, TransitionWrite } from '../../stores/index.ts';
+import type { Clock } from '../clock.ts';
+import type { TaskInstance } from '../instances/taskInstance.ts';
 
 /** The parts of the run record the runtime owns. */
 export interface RunRecordFields {
@@ -12,10 +13,11 @@ export interface RunRecordFields {
 
 /**
  * Makes one run durable: collects what a scheduler turn changed — task-instance records, the
- * transitions in order, result records — and commits it as one batch (group commit: one SQLite
- * transaction, one fsync per turn, not per task). Commits are chained, so batches reach the store
- * in turn order, and each instance write is a compare-and-set on the version the previous write
- * produced.
+ * transitions in order (it subscribes to the change bus), result records (one per `SUCCEED`) — and
+ * commits it as one batch (group commit: one SQLite transaction, one fsync per turn, not per
+ * task). Commits are chained, so batches reach the store in turn order, and each instance write
+ * is a compare-and-set on the version the previous write produced. After the first failed commit,
+ * or once the run let go of it ({@link detach}), nothing more is written.
  */
 export class RunPersistence {
   readonly store: Store;
@@ -28,14 +30,15 @@ export class RunPersistence {
   #results: ResultWrite[] = [];
   #chain: Promise<void> = Promise.resolve();
   #failure: Error | undefined;
+  #detached = false;
+  readonly #clock: Clock;
   readonly #onFailure: (error: Error) => void;
-  /** Batches committed so far (for tests and benchmarks). */
-  commits = 0;
 
-  constructor(store: Store, run: StoredRun, onFailure: (error: Error) => void) {
+  constructor(store: Store, run: StoredRun, clock: Clock, onFailure: (error: Error) => void) {
     this.store = store;
     this.runId = run.runId;
     this.#run = run;
+    this.#clock = clock;
     this.#onFailure = onFailure;
   }
 
@@ -49,26 +52,40 @@ export class RunPersistence {
   }
 
   updateRun(fields: RunRecordFields, now: number): void {
+    if (this.#detached) return;
     this.#run = { ...this.#run, ...fields, machineVersion: FLOW_RUN_MACHINE_VERSION, updatedAt: now };
     this.#runDirty = true;
   }
 
   touch(instance: TaskInstance): void {
-    this.#dirty.add(instance);
+    if (!this.#detached) this.#dirty.add(instance);
   }
 
-  transition(instance: TaskInstance, from: TaskInstanceState, to: TaskInstanceState, event: TaskInstanceEventType, at: number): void {
-    this.#dirty.add(instance);
-    this.#transitions.push({ key: instance.key, from, to, event, at });
+  /** The run let go of the store: whatever still happens in this process is not written. */
+  detach(): void {
+    this.#detached = true;
+    this.#dirty = new Set();
+    this.#deleted = [];
+    this.#transitions = [];
+    this.#results = [];
+    this.#runDirty = false;
   }
 
-  result(instance: TaskInstance, attempt: number, value: unknown, at: number): void {
+  /**
+   * Records a transition (subscribed to the change bus). A `SUCCEED` also records the attempt's
+   * result, in the same batch: a result record exists exactly for each successful attempt.
+   */
+  readonly onTransition = (instance: TaskInstance, from: TaskInstanceState, to: TaskInstanceState, event: TaskInstanceEvent): void => {
+    if (this.#detached) return;
+    const at = this.#clock.now();
     this.#dirty.add(instance);
-    this.#results.push({ key: instance.key, attempt, value, at });
-  }
+    this.#transitions.push({ key: instance.key, from, to, event: event.type, at });
+    if (event.type === 'SUCCEED') this.#results.push({ key: instance.key, attempt: instance.context.attempt, value: instance.result, at });
+  };
 
   /** A stored instance that no longer exists in the run (a map placeholder after expansion). */
   remove(instance: TaskInstance): void {
+    if (this.#detached) return;
     this.#dirty.delete(instance);
     if (instance.version > 0) this.#deleted.push({ key: instance.key, expectedVersion: instance.version });
   }
@@ -104,7 +121,6 @@ export class RunPersistence {
       if (this.#failure !== undefined) return;
       try {
         await this.store.commit(batch);
-        this.commits++;
       } catch (error) {
         this.#failure = error instanceof Error ? error : new Error(String(error));
         this.#onFailure(this.#failure);
@@ -140,7 +156,7 @@ function toWrite(instance: TaskInstance, now: number): TaskInstanceWrite {
     failureKind: instance.failureKind,
     error: instance.error,
     parked: instance.parked,
-    waitingForEvent: instance.waitingForEvent,
+    awaitsEvent: context.awaitsEvent,
     timer: instance.timerInfo,
     resumeData: instance.resumeData,
     eventPayload: instance.eventPayload,

@@ -1,9 +1,10 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeferSignal, RescheduleSignal } from '../context/signals.ts';
-import { taskContextStorage, type DeferOptions, type TaskCheckpoint, type TaskContext } from '../context/taskContext.ts';
-import type { TaskRef } from '../flow/types.ts';
-import type { AttemptRun } from './instance.ts';
+import { DeferSignal, RescheduleSignal } from '../../context/signals.ts';
+import { deriveContext, taskContextStorage, type DeferOptions, type TaskCheckpoint, type TaskContext } from '../../context/taskContext.ts';
+import { EXECUTOR_KEYS } from '../../decorators/executorContract.ts';
+import type { TaskRef } from '../../flow/types.ts';
+import type { AttemptRun } from './attemptRun.ts';
 
 const NO_ENV: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -78,7 +79,8 @@ export class AttemptContext implements TaskContext {
   }
 
   get env(): Readonly<Record<string, string>> {
-    return (this.#run.instance.task.published.get('environment')?.get('vars') as Readonly<Record<string, string>> | undefined) ?? NO_ENV;
+    const { namespace, key } = EXECUTOR_KEYS.env;
+    return (this.#run.instance.task.published.get(namespace)?.get(key) as Readonly<Record<string, string>> | undefined) ?? NO_ENV;
   }
 
   get idempotencyKey(): string {
@@ -118,8 +120,8 @@ export class AttemptContext implements TaskContext {
     return this.#host.callChild(this.#run, task, input, customContext) as Promise<TResult>;
   }
 
-  /** @internal A copy of this context with more custom context (inner keys win). */
-  withCustomContext(extra: Readonly<Record<string, string>>): AttemptContext {
+  /** @internal A copy of this context with more custom context (inner keys win); see `withCustomContext`. */
+  [deriveContext](extra: Readonly<Record<string, string>>): AttemptContext {
     return new AttemptContext(this.#host, this.#run, Object.freeze({ ...this.customContext, ...extra }));
   }
 }

@@ -1,50 +1,9 @@
 import type { Actor } from 'xstate';
-import type { TaskInstanceContext, TaskInstanceMachine, TaskInstanceState } from '../../machines/index.ts';
-import type { TaskDefinition } from '../flow/types.ts';
-import type { FailureKind, TaskInstanceRecord } from './records.ts';
-
-/** One attempt in flight. Settling it twice, or after it was discarded, does nothing. */
-export class AttemptRun {
-  settled = false;
-  /** Set when a manual change abandoned the attempt: its outcome is never applied. */
-  discarded = false;
-  #published: Map<string, Map<string, unknown>> | undefined = undefined;
-  /** Attempt-scoped values published by decorators (invisible to other attempts and instances). */
-  get published(): Map<string, Map<string, unknown>> {
-    // Made on first use: attempts of undecorated tasks never need one.
-    return (this.#published ??= new Map());
-  }
-  /** The checkpoint read of this attempt (one store read per attempt at most). */
-  checkpointLoad: Promise<unknown> | undefined = undefined;
-  /** The system context decorator hooks of this attempt share. */
-  sys: import('../decorators/types.ts').SystemContext | undefined = undefined;
-  controller: AbortController | undefined;
-  abortReason: unknown = undefined;
-  timeoutTimer: unknown = undefined;
-  /** Calls of each task made with `ctx().call` in this attempt, for deterministic child keys. */
-  callSeq: Map<string, number> | undefined;
-  readonly instance: TaskInstance;
-  readonly attempt: number;
-
-  constructor(instance: TaskInstance, attempt: number) {
-    this.instance = instance;
-    this.attempt = attempt;
-  }
-
-  get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
-    }
-    return this.controller.signal;
-  }
-
-  abort(reason: unknown): void {
-    if (this.abortReason !== undefined) return;
-    this.abortReason = reason;
-    this.controller?.abort(reason);
-  }
-}
+import type { TaskInstanceContext, TaskInstanceMachine, TaskInstanceState } from '../../../machines/index.ts';
+import type { TaskDefinition } from '../../flow/types.ts';
+import type { FailureKind, TaskInstanceRecord } from '../../records.ts';
+import type { TimerAction } from '../../stores/index.ts';
+import type { AttemptRun } from '../attempt/attemptRun.ts';
 
 /** Fields most task instances never set (mapped, child, parked, gated or failed instances do). */
 interface RareFields {
@@ -56,10 +15,8 @@ interface RareFields {
   error: Error | undefined;
   failureKind: FailureKind | undefined;
   timer: unknown;
-  timerInfo: { deadline: number; action: 'retry' | 'poke' | 'trigger' | 'trigger-timeout' | 'resume' } | undefined;
+  timerInfo: { deadline: number; action: TimerAction } | undefined;
   storedAt: number | undefined;
-  parked: boolean;
-  waitingForEvent: boolean;
   resumeData: unknown;
   eventPayload: unknown;
   startFailure: Error | undefined;
@@ -80,8 +37,6 @@ const RARE_DEFAULTS: Readonly<RareFields> = Object.freeze({
   timer: undefined,
   timerInfo: undefined,
   storedAt: undefined,
-  parked: false,
-  waitingForEvent: false,
   resumeData: undefined,
   eventPayload: undefined,
   startFailure: undefined,
@@ -114,7 +69,7 @@ const initialContexts = new Map<number, Readonly<TaskInstanceContext>>();
 function initialContext(retries: number): Readonly<TaskInstanceContext> {
   let context = initialContexts.get(retries);
   if (context === undefined) {
-    context = Object.freeze({ attempt: 0, retries, maxAttempts: retries + 1, manuallySetFrom: null, deferTimedOut: false });
+    context = Object.freeze({ attempt: 0, retries, maxAttempts: retries + 1, manuallySetFrom: null, deferTimedOut: false, awaitsEvent: false });
     initialContexts.set(retries, context);
   }
   return context;
@@ -169,9 +124,6 @@ export class TaskInstance {
   declare timerInfo: RareFields['timerInfo'];
   /** When the record was first stored. */
   declare storedAt: number | undefined;
-  /** Waiting for a manual resume or an event, with no timer that would move it. */
-  declare parked: boolean;
-  declare waitingForEvent: boolean;
   declare resumeData: unknown;
   declare eventPayload: unknown;
   /** Why this instance cannot run even though its trigger rule passed (e.g. no list to map over). */
@@ -241,6 +193,14 @@ export class TaskInstance {
 
   get isChild(): boolean {
     return this.parentKey !== undefined;
+  }
+
+  /**
+   * Waiting for a manual resume (`checkpointed`) or an event (`deferred`) with no timer that would
+   * move it: only a person or another program can continue it.
+   */
+  get parked(): boolean {
+    return (this.state === 'checkpointed' || this.state === 'deferred') && this.timerInfo === undefined;
   }
 
   toRecord(): TaskInstanceRecord {

@@ -1,5 +1,5 @@
-import type { TaskInstanceEvent, TaskInstanceState } from '../../machines/index.ts';
-import type { TaskInstanceMsg } from './records.ts';
+import type { TaskInstanceEvent, TaskInstanceState } from '../../../machines/index.ts';
+import type { TaskInstanceMsg } from '../../records.ts';
 
 /**
  * The `msg` listeners receive for a transition (Airflow's AIP-96 values): why the instance got

@@ -1,5 +1,5 @@
-import { __unsafe_getAllOwnEventDescriptors } from 'xstate';
-import { IllegalTransitionError } from '../errors.ts';
+import { __unsafe_getAllOwnEventDescriptors, type AnyStateMachine, type AnyStateNode, type StateValue } from 'xstate';
+import { IllegalTransitionError } from '../../errors.ts';
 
 /** The part of an XState actor `applyEvent` needs. */
 export interface LifecycleActor<TEvent extends { type: string }, TSnapshot extends LifecycleSnapshot<TEvent>> {
@@ -43,9 +43,36 @@ export function applyEvent<TEvent extends { type: string }, TSnapshot extends Li
       state: String(before.value),
       event: event.type,
       legalEvents: legal,
-      detail: legal.includes(event.type) ? 'its guard does not allow it here' : undefined,
+      detail: legal.includes(event.type) ? (guardRule(before, event.type) ?? 'its guard does not allow it here') : undefined,
     });
   }
   actor.send(event);
   return { before, after: actor.getSnapshot() };
+}
+
+/**
+ * The rule a refused guarded event broke, as the machine states it: the `description` of the
+ * event's transitions out of the current state (deepest state first), if they have one.
+ */
+function guardRule(snapshot: object, eventType: string): string | undefined {
+  const { machine, value } = snapshot as { machine?: AnyStateMachine; value?: StateValue };
+  if (machine === undefined || value === undefined) return undefined;
+  const rules: string[] = [];
+  for (const node of activeNodes(machine.root, value).reverse()) {
+    for (const transition of node.transitions.get(eventType) ?? []) {
+      if (typeof transition.description === 'string') rules.push(transition.description);
+    }
+  }
+  return rules.length > 0 ? rules.join('; ') : undefined;
+}
+
+function activeNodes(parent: AnyStateNode, value: StateValue): AnyStateNode[] {
+  if (typeof value === 'string') {
+    const node = parent.states[value];
+    return node === undefined ? [] : [node];
+  }
+  return Object.entries(value).flatMap(([key, inner]) => {
+    const node = parent.states[key];
+    return node === undefined ? [] : [node, ...(inner === undefined ? [] : activeNodes(node, inner))];
+  });
 }

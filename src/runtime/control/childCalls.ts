@@ -1,0 +1,130 @@
+import { isDeepStrictEqual } from 'node:util';
+import { finishedStates, type TaskInstanceState } from '../../../machines/index.ts';
+import { ChildTaskFailedError } from '../../errors.ts';
+import type { Flow, TaskRef } from '../../flow/types.ts';
+import type { Store } from '../../stores/index.ts';
+import type { AttemptRun } from '../attempt/attemptRun.ts';
+import type { Clock } from '../clock.ts';
+import type { InstanceTable } from '../instances/instanceTable.ts';
+import { TaskInstance } from '../instances/taskInstance.ts';
+
+/** What child calls need from the run. */
+export interface ChildCallsHost {
+  /** A new child instance is ready to run (it runs in its caller's slot). */
+  ready(child: TaskInstance): void;
+  /** A finished child is called again with another input: clear it (reopening a finished run). */
+  rerun(child: TaskInstance): void;
+  /** Something changed that the scheduler must look at. */
+  requestTurn(): void;
+  /** The run's store, if it is durable (checkpoints are saved there at once). */
+  store(): Store | undefined;
+  log(line: string): void;
+}
+
+/**
+ * `ctx().call(task, input)` and task checkpoints. A call makes (or reuses) a child task instance
+ * keyed `parent/id#n` (n counts the calls of that task in the calling attempt), with its own
+ * lifecycle and retries; the caller's promise settles when the child reaches a finished state
+ * (subscribed to the change bus). A child that already succeeded with the same input is not run
+ * again. Checkpoints (`ctx().checkpoint`) are read once per attempt and saved to the store at once.
+ */
+export class ChildCalls {
+  readonly #flow: Flow;
+  readonly #runId: string;
+  readonly #table: InstanceTable;
+  readonly #clock: Clock;
+  readonly #host: ChildCallsHost;
+
+  constructor(flow: Flow, runId: string, table: InstanceTable, clock: Clock, host: ChildCallsHost) {
+    this.#flow = flow;
+    this.#runId = runId;
+    this.#table = table;
+    this.#clock = clock;
+    this.#host = host;
+  }
+
+  call(parent: AttemptRun, ref: TaskRef<unknown>, input: unknown, customContext: Readonly<Record<string, string>>): Promise<unknown> {
+    const task = ref !== null && typeof ref === 'object' ? this.#flow.task(ref.id) : undefined;
+    if (task === undefined || ref.flowId !== this.#flow.id) {
+      return Promise.reject(
+        new TypeError(`ctx().call: ${describeRef(ref)} is not a task of flow '${this.#flow.id}'; pass a reference returned by f.task/f.subtask of this flow`),
+      );
+    }
+    if (parent.settled) {
+      return Promise.reject(new Error(`ctx().call('${task.id}'): the calling attempt of '${parent.instance.key}' has already ended`));
+    }
+    parent.callSeq ??= new Map();
+    const sequence = parent.callSeq.get(task.id) ?? 0;
+    parent.callSeq.set(task.id, sequence + 1);
+    const key = `${parent.instance.key}/${task.id}#${sequence}`;
+    let child = this.#table.get(key);
+    const sameCall = child !== undefined && isDeepStrictEqual(child.callInput, input);
+    if (child?.state === 'success' && sameCall) return Promise.resolve(child.result);
+    if (child !== undefined && !sameCall && !finishedStates.has(child.state)) {
+      return Promise.reject(
+        new Error(`ctx().call('${task.id}'): child '${key}' is still running with another input; await each call before the next one of the same task when inputs depend on earlier attempts`),
+      );
+    }
+    if (child !== undefined && !sameCall) {
+      // The same call position now carries another input (e.g. the caller skipped work it had
+      // checkpointed): the earlier result is not this call's, so run the child again.
+      child.callInput = input;
+      child.customContext = customContext;
+    }
+    if (child === undefined) {
+      child = new TaskInstance({ key, task, parentKey: parent.instance.key, callInput: input, customContext });
+      this.#table.add(child);
+      this.#host.ready(child);
+    } else if (finishedStates.has(child.state)) {
+      this.#host.rerun(child);
+    }
+    const promise = new Promise<unknown>((resolve, reject) => {
+      (child.waiters ??= []).push({ resolve, reject });
+    });
+    this.#host.requestTurn();
+    return promise;
+  }
+
+  /** Settles the callers of a child that reached a finished state: subscribed to the change bus. */
+  readonly onTransition = (instance: TaskInstance, previousState: TaskInstanceState, state: TaskInstanceState): void => {
+    if (instance.waiters === undefined || !finishedStates.has(state) || finishedStates.has(previousState)) return;
+    const waiters = instance.waiters;
+    instance.waiters = undefined;
+    for (const waiter of waiters) {
+      if (state === 'success') waiter.resolve(instance.result);
+      else waiter.reject(new ChildTaskFailedError(instance.key, state, { cause: instance.error }));
+    }
+  };
+
+  /**
+   * The checkpoint as earlier attempts left it: read once per attempt (from the store, or the
+   * in-memory value), before this attempt's first save, so `load()` means the same with and
+   * without a store.
+   */
+  loadCheckpoint(run: AttemptRun): Promise<unknown> {
+    const store = this.#host.store();
+    run.checkpointLoad ??=
+      store === undefined
+        ? Promise.resolve(run.instance.checkpoint)
+        : store.loadCheckpoint(this.#runId, run.instance.key).then((stored) => stored?.value);
+    return run.checkpointLoad;
+  }
+
+  async saveCheckpoint(run: AttemptRun, value: unknown): Promise<void> {
+    if (run.settled) {
+      this.#host.log(`[${run.instance.key}#${run.attempt}] checkpoint.save ignored: the attempt has already ended`);
+      return;
+    }
+    if (run.checkpointLoad === undefined) await this.loadCheckpoint(run).catch(() => undefined);
+    run.instance.checkpoint = value;
+    const store = this.#host.store();
+    if (store !== undefined) {
+      await store.saveCheckpoint({ runId: this.#runId, key: run.instance.key, value, savedAt: this.#clock.now() });
+    }
+  }
+}
+
+function describeRef(ref: unknown): string {
+  if (ref !== null && typeof ref === 'object' && 'id' in ref) return `task '${String((ref as TaskRef).id)}'`;
+  return String(ref);
+}

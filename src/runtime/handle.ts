@@ -1,0 +1,81 @@
+import type { ManualTaskInstanceState, TaskInstanceState } from '../../machines/index.ts';
+import type { FlowRunRecord, TaskInstanceChange, TaskInstanceRecord } from '../records.ts';
+
+/**
+ * A live flow run: observe it, change task instances by hand, cancel it.
+ *
+ * @example
+ * ```ts
+ * const handle = startFlow(etl, { input });
+ * handle.subscribe((change) => console.log(change.taskInstance.key, change.state));
+ * const run = await handle.done;
+ * ```
+ */
+export interface FlowRunHandle {
+  /** The run's id. */
+  readonly runId: string;
+  /**
+   * Resolves with the run record when the run finishes (success or failed). If the run is
+   * reopened later (clear or set-state on a finished run), read `done` again for the new outcome.
+   */
+  readonly done: Promise<FlowRunRecord>;
+  /** Resolves when the run finishes or cannot progress without `resumeTask`/`sendEvent`. */
+  settled(): Promise<FlowRunRecord>;
+  /** The run as it is now. */
+  snapshot(): FlowRunRecord;
+  /** One task instance as it is now, or `undefined` for an unknown key. */
+  taskInstance(taskKey: string): TaskInstanceRecord | undefined;
+  /** Sets a task instance's state by hand; a running attempt is aborted and its result discarded. */
+  setState(taskKey: string, state: ManualTaskInstanceState): void;
+  /** Clears a task instance so it runs again (a running one goes through `restarting`). */
+  clear(taskKey: string): void;
+  /** Resumes a `checkpointed` task instance now. */
+  resumeTask(taskKey: string): void;
+  /** Resumes a task instance deferred with `event: true`; `payload` becomes its `ctx().event`. */
+  sendEvent(taskKey: string, payload?: unknown): void;
+  /** Cancels the run (see `RunFlowOptions.signal`). */
+  cancel(reason?: string): void;
+  /** Calls `observer` for every task-instance state change; returns an unsubscribe function. */
+  subscribe(observer: (change: TaskInstanceChange) => void): () => void;
+  /** Counters of the scheduler's work so far, for tests and benchmarks. */
+  stats(): FlowRunStats;
+  /**
+   * Resolves when the run is open: created in its store, or restored from it (at once without a
+   * store). Rejects like `done` when it cannot be opened (e.g. `InputChangedError`).
+   */
+  ready(): Promise<void>;
+  /**
+   * Resolves once everything the run changed so far is committed to its store (at once without
+   * one) and listeners have received every hook call made so far.
+   */
+  persisted(): Promise<void>;
+  /**
+   * Graceful shutdown: nothing new starts, running attempts are aborted with reason `'preempt'`
+   * (task code may answer with `TaskCheckpointed`), and up to `graceMs` is given to them. Resolves
+   * with the run (still `running`) once its state is in the store; resume it later with
+   * `runFlow(flow, { store, runId, resume: true })` or `taskmachine resume <runId>`.
+   */
+  shutdown(options?: { graceMs?: number }): Promise<FlowRunRecord>;
+}
+
+/**
+ * What the scheduler has done in a run so far.
+ *
+ * @example
+ * ```ts
+ * const { turns, triggerEvaluations } = handle.stats();
+ * ```
+ */
+export interface FlowRunStats {
+  /** Task instances per state right now (states with none left out). */
+  readonly states: Readonly<Partial<Record<TaskInstanceState, number>>>;
+  /** Scheduler turns (each admits ready instances and starts attempts). */
+  readonly turns: number;
+  /** Trigger-rule evaluations: at most tasks + dependency edges, since counters are incremental. */
+  readonly triggerEvaluations: number;
+  /** Task-instance actors created (finished instances keep a record, not an actor). */
+  readonly actorsCreated: number;
+  /** Decorator actors alive now (none once the run has ended). */
+  readonly decoratorActors: number;
+}
+

@@ -1,0 +1,92 @@
+import { compatibleFlowRunMachineVersions, compatibleTaskInstanceMachineVersions, FLOW_RUN_MACHINE_VERSION } from '../../../machines/index.ts';
+import { InputChangedError, MachineVersionError } from '../../errors.ts';
+import type { Flow } from '../../flow/types.ts';
+import { inputFingerprint, type LoadedRun, type Store, type StoredRun } from '../../stores/index.ts';
+import type { Clock } from '../clock.ts';
+import type { FlowRunSettings } from '../settings.ts';
+import { RunPersistence } from '../subscribers/persistence.ts';
+
+/** A run opened in its store. */
+export interface OpenedRun {
+  readonly persistence: RunPersistence;
+  /** The stored run with its instances and results; `undefined` when the run was created now. */
+  readonly loaded: LoadedRun | undefined;
+  /** The input tasks receive: the given one, or the stored one when a resume gives none. */
+  readonly input: unknown;
+}
+
+/**
+ * Opens a run in its store: a new run is created (and committed before anything runs); an existing
+ * one is loaded, after `onInputChange` has had its say and its machine versions were checked.
+ * Nothing runs and no hook fires before this has decided.
+ */
+export async function openRun(
+  store: Store,
+  flow: Flow,
+  settings: FlowRunSettings,
+  clock: Clock,
+  onFailure: (error: Error) => void,
+): Promise<OpenedRun> {
+  const { runId } = settings;
+  let existing = await store.getRun(runId);
+  const fingerprint = settings.fingerprint ?? inputFingerprint(settings.input);
+  if (existing !== undefined && existing.flowId !== flow.id) {
+    throw new Error(`run '${runId}' in the store belongs to flow '${existing.flowId}', not '${flow.id}'; use another runId`);
+  }
+  if (existing !== undefined && settings.inputGiven && existing.inputFingerprint !== fingerprint) {
+    if (settings.onInputChange === 'raise') throw new InputChangedError(runId, existing.inputFingerprint, fingerprint);
+    if (settings.onInputChange === 'reset') {
+      await store.deleteRun(runId);
+      existing = undefined;
+    }
+  }
+  if (existing === undefined && settings.resume) {
+    throw new Error(`there is no run '${runId}' in the store to resume; start it without resume: true`);
+  }
+  if (existing === undefined) {
+    const now = clock.now();
+    const run: StoredRun = {
+      runId,
+      flowId: flow.id,
+      inputFingerprint: fingerprint,
+      state: 'queued',
+      reason: null,
+      input: settings.input,
+      labels: settings.labels,
+      machineVersion: FLOW_RUN_MACHINE_VERSION,
+      createdAt: now,
+      updatedAt: now,
+      startedAt: undefined,
+      endedAt: undefined,
+    };
+    const persistence = new RunPersistence(store, run, clock, onFailure);
+    persistence.updateRun({ state: 'queued', reason: null, startedAt: undefined, endedAt: undefined }, now);
+    await persistence.flush(now);
+    if (persistence.failure) throw persistence.failure;
+    return { persistence, loaded: undefined, input: settings.input };
+  }
+  checkMachineVersions(runId, existing.machineVersion, undefined);
+  const loaded = await store.loadRun(runId);
+  if (loaded === undefined) throw new Error(`run '${runId}' disappeared from the store while it was being opened`);
+  for (const instance of loaded.instances) checkMachineVersions(runId, undefined, instance);
+  return {
+    persistence: new RunPersistence(store, loaded.run, clock, onFailure),
+    loaded,
+    input: settings.inputGiven ? settings.input : loaded.run.input,
+  };
+}
+
+function checkMachineVersions(runId: string, runVersion: string | undefined, instance: { key: string; machineVersion: string } | undefined): void {
+  if (runVersion !== undefined && !compatibleFlowRunMachineVersions.has(runVersion)) {
+    throw new MachineVersionError({ runId, machine: 'flow-run', storedVersion: runVersion, supportedVersions: [...compatibleFlowRunMachineVersions] });
+  }
+  if (instance !== undefined && !compatibleTaskInstanceMachineVersions.has(instance.machineVersion)) {
+    throw new MachineVersionError({
+      runId,
+      machine: 'task-instance',
+      storedVersion: instance.machineVersion,
+      supportedVersions: [...compatibleTaskInstanceMachineVersions],
+      taskKey: instance.key,
+    });
+  }
+}

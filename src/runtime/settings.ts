@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import type { Flow } from '../flow/types.ts';
+import { globalGateList, type Gate } from '../gates/defineGate.ts';
+import { checkListener, globalListenerList } from '../listeners/registry.ts';
+import type { Listener } from '../listeners/types.ts';
+import type { Store } from '../stores/store.ts';
+import { systemClock, type Clock } from './clock.ts';
+
+/**
+ * Options of {@link runFlow} and {@link startFlow}.
+ *
+ * @example
+ * ```ts
+ * await runFlow(etl, { input: { day: '2026-11-22' }, concurrency: 8, signal: AbortSignal.timeout(60_000) });
+ * ```
+ */
+export interface RunFlowOptions<TInput = any> {
+  /**
+   * The run's input, passed to every task as `input`.
+   * @default undefined
+   */
+  input?: TInput;
+  /**
+   * The run's id.
+   * @default a random UUID
+   */
+  runId?: string;
+  /**
+   * Most attempts running at once. Tasks started with `ctx().call` run inside their caller's slot.
+   * @default 16
+   */
+  concurrency?: number;
+  /**
+   * Cancels the run when aborted: running attempts are aborted, nothing new starts, and the run
+   * fails with reason `cancelled`.
+   * @default undefined
+   */
+  signal?: AbortSignal;
+  /**
+   * Custom context (string values) every task sees as `ctx().customContext`.
+   * @default {}
+   */
+  customContext?: Readonly<Record<string, string>>;
+  /**
+   * Where time and timers come from; inject a test clock for deterministic tests.
+   * @default the system clock
+   */
+  clock?: Clock;
+  /**
+   * Receives the lines tasks log with `ctx().log` and the runtime's own warnings.
+   * @default console.log
+   */
+  log?: (line: string) => void;
+  /**
+   * Listeners for this run (besides those registered with `registerListener`).
+   * @default []
+   */
+  listeners?: readonly Listener[];
+  /**
+   * How long the run waits, when it ends, for listeners to finish their deliveries (ms); a listener
+   * still busy after that is logged and no longer waited for.
+   * @default 30_000
+   */
+  listenerTimeout?: number;
+  /**
+   * Readiness gates for this run (besides those registered with `registerGate`): each starts when
+   * a task instance is queued, and the instance starts only when all have resolved.
+   * @default []
+   */
+  gates?: readonly Gate[];
+  /**
+   * Where the run is made durable (`sqliteStore()` from `taskmachine/stores` for the embedded
+   * default). Every scheduler turn is committed as one batch; a run id that exists in the store is
+   * continued from its records (finished tasks are not run again).
+   * @default undefined (in memory only)
+   */
+  store?: Store;
+  /**
+   * Require the run to exist in the store and continue it. Without `input`, the stored input is used.
+   * @default false
+   */
+  resume?: boolean;
+  /**
+   * What to do when the run id exists in the store with a different input: `'raise'` throws
+   * `InputChangedError` before any task or hook runs, `'reuse'` keeps its results (and its first
+   * fingerprint), `'reset'` deletes its records and runs everything again.
+   * @default 'raise'
+   */
+  onInputChange?: 'reuse' | 'reset' | 'raise';
+  /**
+   * The input's fingerprint, instead of the computed hash of the input (two inputs with the same
+   * fingerprint count as unchanged).
+   * @default a SHA-256 of the serialized input
+   */
+  fingerprint?: string;
+  /**
+   * Labels stored with a new run (e.g. who started it); the CLI records the flow file here.
+   * @default undefined
+   */
+  labels?: Readonly<Record<string, string>>;
+}
+
+/** Settings a run was started with, validated and with the defaults applied. */
+export interface FlowRunSettings {
+  readonly runId: string;
+  readonly input: unknown;
+  readonly concurrency: number;
+  readonly clock: Clock;
+  readonly customContext: Readonly<Record<string, string>>;
+  readonly log: (line: string) => void;
+  readonly listeners: readonly Listener[];
+  readonly listenerTimeout: number;
+  readonly gates: readonly Gate[];
+  /** Where the run is made durable; `undefined` keeps it in memory only. */
+  readonly store: Store | undefined;
+  /** The run must exist in the store (resume it). */
+  readonly resume: boolean;
+  readonly onInputChange: 'reuse' | 'reset' | 'raise';
+  /** Overrides the computed input fingerprint. */
+  readonly fingerprint: string | undefined;
+  /** Whether `input` was given (a resume without it uses the stored input). */
+  readonly inputGiven: boolean;
+  /** Free-form labels stored with a new run (the CLI records the flow file). */
+  readonly labels: Readonly<Record<string, string>> | undefined;
+  /** Open the stored run for inspection and manual changes only: nothing is scheduled or run. */
+  readonly paused: boolean;
+}
+
+/**
+ * @internal How a run is opened, beyond the public options: only the CLI uses this (through
+ * `openFlowRun`), never `runFlow` callers.
+ */
+export interface InternalRunOptions {
+  /** Open the stored run for inspection and manual changes only: nothing is scheduled or run. */
+  readonly paused?: boolean;
+}
+
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
+  'input',
+  'runId',
+  'concurrency',
+  'signal',
+  'customContext',
+  'clock',
+  'log',
+  'listeners',
+  'listenerTimeout',
+  'gates',
+  'store',
+  'resume',
+  'onInputChange',
+  'fingerprint',
+  'labels',
+]);
+
+/** Validates `runFlow` options (every problem named with its fix) and applies the defaults. */
+export function resolveSettings(definition: Flow, options: RunFlowOptions, internal: InternalRunOptions = {}): FlowRunSettings {
+  if (definition === null || typeof definition !== 'object' || !Array.isArray(definition.tasks)) {
+    throw new TypeError('runFlow(flow, options): the first argument must be a flow made with flow(id, build)');
+  }
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`runFlow options must be an object, got ${String(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      throw new TypeError(`runFlow: unknown option '${key}'; known options: ${[...KNOWN_OPTIONS].join(', ')}`);
+    }
+  }
+  const concurrency = options.concurrency ?? 16;
+  if (!(Number.isInteger(concurrency) && concurrency >= 1)) {
+    throw new TypeError(`runFlow: concurrency must be a whole number ≥ 1, got ${String(options.concurrency)}`);
+  }
+  const runId = options.runId ?? randomUUID();
+  if (typeof runId !== 'string' || runId.length === 0) {
+    throw new TypeError(`runFlow: runId must be a non-empty string, got ${String(options.runId)}`);
+  }
+  const customContext = options.customContext ?? {};
+  for (const [key, value] of Object.entries(customContext)) {
+    if (typeof value !== 'string') {
+      throw new TypeError(`runFlow: customContext values must be strings; '${key}' is ${typeof value} (convert it with String())`);
+    }
+  }
+  const listeners = [...globalListenerList()];
+  for (const [index, listener] of (options.listeners ?? []).entries()) {
+    checkListener(listener, `runFlow: listeners[${index}]`);
+    if (!listeners.includes(listener)) listeners.push(listener);
+  }
+  const listenerTimeout = options.listenerTimeout ?? 30_000;
+  if (!(typeof listenerTimeout === 'number' && listenerTimeout >= 0)) {
+    throw new TypeError(`runFlow: listenerTimeout must be a number of ms ≥ 0, got ${String(options.listenerTimeout)}`);
+  }
+  const gates = [...globalGateList()];
+  for (const [index, gate] of (options.gates ?? []).entries()) {
+    if (gate === null || typeof gate !== 'object' || typeof gate.prepare !== 'function' || typeof gate.name !== 'string') {
+      throw new TypeError(`runFlow: gates[${index}] is not a gate; make one with defineGate({ name, prepare })`);
+    }
+    if (!gates.includes(gate)) gates.push(gate);
+  }
+  const gateNames = gates.map((gate) => gate.name);
+  const duplicate = gateNames.find((name, index) => gateNames.indexOf(name) !== index);
+  if (duplicate !== undefined) throw new TypeError(`runFlow: two gates are named '${duplicate}'; gate names must be unique`);
+  const onInputChange = options.onInputChange ?? 'raise';
+  if (onInputChange !== 'reuse' && onInputChange !== 'reset' && onInputChange !== 'raise') {
+    throw new TypeError(`runFlow: onInputChange must be 'reuse', 'reset' or 'raise', got ${JSON.stringify(options.onInputChange)}`);
+  }
+  const store = options.store;
+  if (store !== undefined && (store === null || typeof store.commit !== 'function' || typeof store.loadRun !== 'function')) {
+    throw new TypeError('runFlow: store must be a Store, e.g. sqliteStore() or memoryStore() from taskmachine/stores');
+  }
+  if (options.resume === true && store === undefined) {
+    throw new TypeError('runFlow: resume: true needs a store to resume from (pass store: sqliteStore())');
+  }
+  if (options.fingerprint !== undefined && (typeof options.fingerprint !== 'string' || options.fingerprint === '')) {
+    throw new TypeError('runFlow: fingerprint must be a non-empty string');
+  }
+  if (options.runId === undefined && store !== undefined && options.resume === true) {
+    throw new TypeError('runFlow: resume: true needs the runId of the run to resume');
+  }
+  return {
+    store,
+    resume: options.resume === true,
+    onInputChange,
+    fingerprint: options.fingerprint,
+    inputGiven: options.input !== undefined,
+    labels: options.labels,
+    paused: internal.paused === true,
+    gates: Object.freeze(gates),
+    listeners,
+    listenerTimeout,
+    runId,
+    input: options.input,
+    concurrency,
+    clock: options.clock ?? systemClock,
+    customContext: Object.freeze({ ...customContext }),
+    log: options.log ?? ((line: string) => console.log(line)),
+  };
+}
+
