@@ -78,6 +78,8 @@ export interface TaskPolicy {
   readonly retryDelay?: number;
   readonly retryBackoff?: number;
   readonly maxRetryDelay?: number;
+  /** Time an attempt may run, in ms; the task gets the shortest of its own option and every decorator's. */
+  readonly timeout?: number;
 }
 
 /** Tools a decorator's actor gets for reacting to transitions. */

@@ -100,7 +100,7 @@ export class FlowCompiler {
       retryDelay: policy.retryDelay,
       retryBackoff: policy.retryBackoff,
       maxRetryDelay: policy.maxRetryDelay,
-      timeout: options.timeout,
+      timeout: policy.timeout,
       resumeAfter: options.resumeAfter,
       hints: options.hints === undefined ? EMPTY_HINTS : Object.freeze({ ...options.hints }),
       setup: options.setup ?? false,
@@ -246,8 +246,9 @@ function checkOptions(taskId: string, options: TaskOptions, problems: FlowDefini
 
 
 /**
- * The task's retry settings after its decorators: the largest retry count wins, a decorator that
- * forbids retries wins over everything, and explicit task options win for delays.
+ * The task's retry and timeout settings after its decorators: the largest retry count wins, a
+ * decorator that forbids retries wins over everything, explicit task options win for delays, and
+ * the shortest timeout (task option or decorator) wins.
  */
 function mergePolicies(options: TaskOptions, decorators: readonly { definition: { policy?: (p: any) => any }; params: unknown }[]) {
   let retries = options.retries ?? 0;
@@ -255,6 +256,7 @@ function mergePolicies(options: TaskOptions, decorators: readonly { definition: 
   let retryDelay = options.retryDelay;
   let retryBackoff = options.retryBackoff;
   let maxRetryDelay = options.maxRetryDelay;
+  let timeout = options.timeout;
   for (const decorator of decorators) {
     const policy = decorator.definition.policy?.(decorator.params);
     if (policy === undefined) continue;
@@ -263,8 +265,10 @@ function mergePolicies(options: TaskOptions, decorators: readonly { definition: 
     retryDelay ??= policy.retryDelay;
     retryBackoff ??= policy.retryBackoff;
     maxRetryDelay ??= policy.maxRetryDelay;
+    if (typeof policy.timeout === 'number') timeout = timeout === undefined ? policy.timeout : Math.min(timeout, policy.timeout);
   }
   return {
+    timeout,
     retries: forbid ? 0 : retries,
     retryDelay: retryDelay ?? 0,
     retryBackoff: retryBackoff ?? 1,

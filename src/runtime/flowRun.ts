@@ -178,7 +178,7 @@ export class FlowRun {
   start(): void {
     const store = this.settings.store;
     if (store === undefined) {
-      this.#phase = new RunPhase(undefined, () => this.#decoratorActors.stopped());
+      this.#phase = new RunPhase(undefined, () => this.#decoratorActors.stopAll());
       if (!this.settings.paused) this.#begin(false);
       return;
     }
@@ -205,7 +205,7 @@ export class FlowRun {
       restoreInstances(loaded, this.flow, this.#table, this.#deps);
     }
     const stored = loaded === undefined ? undefined : { state: loaded.run.state, reason: loaded.run.reason };
-    const phase = (this.#phase = new RunPhase(stored, () => this.#decoratorActors.stopped()));
+    const phase = (this.#phase = new RunPhase(stored, () => this.#decoratorActors.stopAll()));
     if (this.settings.paused) {
       if (phase.state === 'running') phase.send({ type: 'PAUSE' });
       return;

@@ -18,9 +18,9 @@ import { applyEvent } from './lifecycle/applyEvent.ts';
  * the machine does not accept throws `IllegalTransitionError` and changes nothing. A stored run's
  * actor is restored from its stored state, so reopening a finished run goes through `RERUN`.
  *
- * The actor is the root of the run's actor system (decorator actors are its children). When the
- * run ends or lets go it is stopped, which stops its children; a run that gets work again after
- * its end continues on a new actor restored from the last snapshot.
+ * The actor is the root of the run's actor system (the decorator actors live in it). When the run
+ * ends or lets go it is stopped, and everything in its system with it; a run that gets work again
+ * after its end continues on a new actor restored from the last snapshot.
  */
 export class RunPhase {
   #actor: Actor<FlowRunMachine>;
@@ -29,7 +29,7 @@ export class RunPhase {
 
   /**
    * @param stored the stored run's state and failure reason (a new run starts `queued`).
-   * @param onStop called after the actor (and with it every child actor) was stopped.
+   * @param onStop called when the actor is about to stop: children it does not own stop now.
    */
   constructor(stored: { state: FlowRunState; reason: FlowRunFailureReason | null } | undefined, onStop: () => void) {
     this.#onStop = onStop;
@@ -91,8 +91,8 @@ export class RunPhase {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#actor.stop();
     this.#onStop();
+    this.#actor.stop();
   }
 }
 

@@ -6,49 +6,53 @@
  * FailTask, TaskCheckpointed, ctx().defer, ctx().reschedule), which timers to let fire, and which
  * handle calls to make (clear, setState, resumeTask, sendEvent) — and run with `startFlow`. The
  * state sequence the runtime reports must equal the path's. Edges that only a handle call reaches
- * are reported as manual; edges the runtime cannot take yet are listed explicitly, so the list
- * shrinks as features land (removal on resume: issue 5). A scripted readiness gate takes the
- * GATE_FAIL edges and holds instances at rest in `queued`.
+ * are reported as manual. A scripted readiness gate takes the GATE_FAIL edges and holds instances
+ * at rest in `queued`. REMOVE and the edges out of `removed` are taken by resuming a stored run with
+ * a definition the task has left. The few edges the local runtime cannot take are listed with the
+ * reason each cannot happen here.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { taskInstanceMachine, type TaskInstanceEvent, type TaskInstanceState } from '../../machines/index.ts';
 import { createTestClock } from '../../src/runtime/clock.ts';
 import { ctx, defineGate, FailTask, flow, RetryableError, SkipTask, startFlow, TaskCheckpointed } from '../../src/index.ts';
+import { memoryStore } from '../../src/stores/index.ts';
 import { machineEdges, pathTests, taskInstanceEvents, type EdgeCase } from '../../src/testing/index.ts';
 
 type Machine = typeof taskInstanceMachine;
 
-// Every lifecycle event but REMOVE (only a resume with a changed definition removes) and the
-// deferral timeout (its next start fails at once, which the generated paths do not model).
+// Every lifecycle event but REMOVE (a resume with a changed definition removes: replayed below)
+// and the deferral timeout (its next start fails at once, which the generated paths do not model).
 const events = (snapshot: { context: { attempt: number } }): TaskInstanceEvent[] =>
   taskInstanceEvents(snapshot).filter((event) => event.type !== 'REMOVE' && !(event.type === 'TRIGGER' && event.timedOut));
 
 /** Events a handle call makes (the others the runtime takes by itself). */
 const MANUAL = new Set(['CLEAR', 'SET_STATE']);
-/**
- * Why the runtime cannot take an edge (yet). Edges whose every path needs REMOVE are not explored
- * here at all (`events` leaves it out) and are explained by `unreachableReason`.
- */
-const NOT_YET: Record<string, string> = {
-  // The runtime never starts an attempt twice; the idempotent duplicate start is for workers.
-  'running →START[isCurrentAttempt]→ running': 'duplicate start of a running attempt (a distributed worker retrying its start; later)',
-  // The local runtime queues a scheduled instance in the same turn: no handle call can see it scheduled.
-  'scheduled →CLEAR→ none': "scheduled is left in the same scheduler turn (never at rest); the machine allows it",
-  'scheduled →SET_STATE[isManualTarget(state=success)]→ success': 'scheduled is never at rest in the local runtime',
-  'scheduled →SET_STATE[isManualTarget(state=failed)]→ failed': 'scheduled is never at rest in the local runtime',
-  'scheduled →SET_STATE[isManualTarget(state=skipped)]→ skipped': 'scheduled is never at rest in the local runtime',
-  // clear() abandons the running attempt at once (no zombie is awaited), so restarting → up_for_retry
-  // happens in the same call.
-  'restarting →CLEAR→ none': 'restarting is left in the same clear() call locally',
+/** Why the local runtime cannot take an edge: each is a fact about running in one process. */
+const NOT_LOCAL: Record<string, string> = {
+  'running →START[isCurrentAttempt]→ running':
+    'the duplicate start of a running attempt is for a remote worker that retries its start; the local executor starts each attempt once',
+  'scheduled →CLEAR→ none': 'the local runtime queues an instance in the same scheduler turn it schedules it, so no handle call finds it scheduled',
+  'scheduled →SET_STATE[isManualTarget(state=success)]→ success': 'scheduled is never at rest between scheduler turns locally',
+  'scheduled →SET_STATE[isManualTarget(state=failed)]→ failed': 'scheduled is never at rest between scheduler turns locally',
+  'scheduled →SET_STATE[isManualTarget(state=skipped)]→ skipped': 'scheduled is never at rest between scheduler turns locally',
+  'restarting →CLEAR→ none': 'clear() abandons the running attempt at once (no zombie is awaited), so restarting is left in the same call',
   'restarting →SET_STATE[isManualTarget(state=success)]→ success': 'restarting is left in the same clear() call locally',
   'restarting →SET_STATE[isManualTarget(state=failed)]→ failed': 'restarting is left in the same clear() call locally',
   'restarting →SET_STATE[isManualTarget(state=skipped)]→ skipped': 'restarting is left in the same clear() call locally',
 };
 
+/** Edges of removal, with what the resumed run reports for `t` after its handle call (if any). */
+const REMOVAL: Record<string, { call?: (handle: ReturnType<typeof startFlow>) => void; expected: string[] }> = {
+  'none →REMOVE→ removed': { expected: ['removed'] },
+  // A cleared instance of a task that left the definition cannot run: it is removed again.
+  'removed →CLEAR→ none': { call: (h) => h.clear('t'), expected: ['removed', 'none', 'removed'] },
+  'removed →SET_STATE[isManualTarget(state=success)]→ success': { call: (h) => h.setState('t', 'success'), expected: ['removed', 'success'] },
+  'removed →SET_STATE[isManualTarget(state=failed)]→ failed': { call: (h) => h.setState('t', 'failed'), expected: ['removed', 'failed'] },
+  'removed →SET_STATE[isManualTarget(state=skipped)]→ skipped': { call: (h) => h.setState('t', 'skipped'), expected: ['removed', 'skipped'] },
+};
+
 function unreachableReason(label: string): string {
-  if (label in NOT_YET) return NOT_YET[label]!;
-  if (label.startsWith('removed ') || label.includes('REMOVE')) return 'issue 5: REMOVE happens on resume when a task left the definition';
-  return 'NOT EXPECTED';
+  return NOT_LOCAL[label] ?? 'NOT EXPECTED';
 }
 
 const suite = pathTests(taskInstanceMachine, {
@@ -146,13 +150,43 @@ async function replay(path: EdgeCase<Machine>): Promise<string[]> {
 describe('generated edge paths replayed through the runtime', () => {
   for (const edgeCase of suite.edges) {
     const label = edgeCase.edge.label;
-    if (label in NOT_YET) continue;
+    if (label in NOT_LOCAL) continue;
     it(`${label} (${edgeCase.pathName})`, async () => {
       const observed = await replay(edgeCase);
       expect(observed).toEqual(edgeCase.steps.map((step) => step.after.value));
       const manual = edgeCase.steps.some((step) => MANUAL.has(step.event.type)) &&
         MANUAL.has(edgeCase.steps.at(-1)!.event.type);
       (manual ? taken.manual : taken.automatic).add(label);
+    });
+  }
+
+  for (const [label, { call, expected }] of Object.entries(REMOVAL)) {
+    it(`${label} (a resume with a definition that lost the task)`, async () => {
+      const store = memoryStore();
+      // First: \`t\` waits behind \`hold\`, which waits for an event. An instance is stored once it
+      // has moved: \`t\` is set and cleared by hand, so the store has it in \`none\`.
+      const before = flow('replay-removal', (f) => {
+        const hold = f.task('hold', () => ctx()!.defer({ event: true }));
+        f.task('t', () => 't', { after: [hold] });
+      });
+      const first = startFlow(before, { store, runId: 'r', log: () => {} });
+      await first.settled();
+      first.setState('t', 'success');
+      first.clear('t');
+      await first.persisted();
+      expect(first.taskInstance('t')!.state).toBe('none');
+      // Then the definition no longer has \`t\`: the resumed run removes it.
+      const after = flow('replay-removal', (f) => void f.task('hold', () => ctx()!.defer({ event: true })));
+      const second = startFlow(after, { store, runId: 'r', resume: true, log: () => {} });
+      const observed: string[] = [];
+      second.subscribe((change) => {
+        if (change.taskInstance.key === 't') observed.push(change.state);
+      });
+      await second.ready();
+      call?.(second);
+      expect(observed).toEqual(expected);
+      second.cancel();
+      (call === undefined ? taken.automatic : taken.manual).add(label);
     });
   }
 
@@ -167,28 +201,16 @@ describe('generated edge paths replayed through the runtime', () => {
     );
   });
 
-  it('every edge is replayed, except the ones with a stated reason', () => {
+  it('every edge is replayed, except the ones the local runtime cannot take, each with its reason', () => {
     const all = machineEdges(taskInstanceMachine).map((edge) => edge.label);
-    const replayed = new Set(suite.edges.map((edgeCase) => edgeCase.edge.label).filter((label) => !(label in NOT_YET)));
+    const replayed = new Set([
+      ...suite.edges.map((edgeCase) => edgeCase.edge.label).filter((label) => !(label in NOT_LOCAL)),
+      ...Object.keys(REMOVAL),
+    ]);
     const unexplained = all.filter((label) => !replayed.has(label) && unreachableReason(label) === 'NOT EXPECTED');
     expect(unexplained).toEqual([]);
-    expect(Object.keys(NOT_YET).filter((label) => !all.includes(label))).toEqual([]);
+    expect([...Object.keys(NOT_LOCAL), ...Object.keys(REMOVAL)].filter((label) => !all.includes(label))).toEqual([]);
     // What is left out, so the list cannot grow silently.
-    expect(all.filter((label) => !replayed.has(label))).toEqual([
-      'none →REMOVE→ removed',
-      'running →START[isCurrentAttempt]→ running',
-      'restarting →CLEAR→ none',
-      'restarting →SET_STATE[isManualTarget(state=success)]→ success',
-      'restarting →SET_STATE[isManualTarget(state=failed)]→ failed',
-      'restarting →SET_STATE[isManualTarget(state=skipped)]→ skipped',
-      'removed →CLEAR→ none',
-      'removed →SET_STATE[isManualTarget(state=success)]→ success',
-      'removed →SET_STATE[isManualTarget(state=failed)]→ failed',
-      'removed →SET_STATE[isManualTarget(state=skipped)]→ skipped',
-      'scheduled →CLEAR→ none',
-      'scheduled →SET_STATE[isManualTarget(state=success)]→ success',
-      'scheduled →SET_STATE[isManualTarget(state=failed)]→ failed',
-      'scheduled →SET_STATE[isManualTarget(state=skipped)]→ skipped',
-    ].sort((a, b) => all.indexOf(a) - all.indexOf(b)));
+    expect(all.filter((label) => !replayed.has(label))).toEqual(Object.keys(NOT_LOCAL).sort((a, b) => all.indexOf(a) - all.indexOf(b)));
   });
 });

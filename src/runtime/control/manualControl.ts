@@ -137,7 +137,7 @@ export class ManualControl {
 
   /** After a manual success, downstream instances that failed because of it get another chance. */
   #clearFailedDownstream(instance: TaskInstance): void {
-    if (instance.isChild) return;
+    if (instance.isChild || instance.task.index < 0) return;
     this.#deps.downstreamClosure(instance.task, (downstream) => {
       let reset = false;
       for (const candidate of this.#table.instancesOf(downstream)) {

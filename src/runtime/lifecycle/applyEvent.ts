@@ -40,7 +40,7 @@ export function applyEvent<TEvent extends { type: string }, TSnapshot extends Li
     const legal = legalEventTypes(before);
     throw new IllegalTransitionError({
       subject: typeof subject === 'string' ? subject : subject(),
-      state: String(before.value),
+      state: statePath(before.value),
       event: event.type,
       legalEvents: legal,
       detail: legal.includes(event.type) ? (guardRule(before, event.type) ?? 'its guard does not allow it here') : undefined,
@@ -75,4 +75,12 @@ function activeNodes(parent: AnyStateNode, value: StateValue): AnyStateNode[] {
     const node = parent.states[key];
     return node === undefined ? [] : [node, ...(inner === undefined ? [] : activeNodes(node, inner))];
   });
+}
+
+/** A state value as a dot path (`running.stopping` for `{ running: 'stopping' }`). */
+function statePath(value: unknown): string {
+  if (value === null || typeof value !== 'object') return String(value);
+  return Object.entries(value)
+    .map(([key, inner]) => (inner === undefined || (typeof inner === 'object' && Object.keys(inner as object).length === 0) ? key : `${key}.${statePath(inner)}`))
+    .join(', ');
 }

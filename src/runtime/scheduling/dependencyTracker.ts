@@ -107,11 +107,18 @@ export class DependencyTracker {
 
   /** A DAG task set by hand: its rule has decided. */
   decided(task: TaskDefinition): void {
-    this.#decided[task.index] = 1;
+    if (task.index >= 0) this.#decided[task.index] = 1;
   }
 
-  /** An instance cleared back to `none`: a mapped or called one is ready again, a DAG task's rule decides anew. */
+  /**
+   * An instance cleared back to `none`: a mapped or called one is ready again, a DAG task's rule
+   * decides anew, and one of a task that left the flow definition is removed again (it cannot run).
+   */
   reconsider(instance: TaskInstance): void {
+    if (instance.task.index < 0) {
+      this.#lifecycle.apply(instance, { type: 'REMOVE' });
+      return;
+    }
     if (instance.isChild || instance.mapIndex !== undefined) {
       this.#admission.enqueueReady(instance);
       return;
