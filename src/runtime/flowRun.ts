@@ -3,14 +3,15 @@ import { finishedStates, type FlowRunEvent, type ManualTaskInstanceState, type T
 import type { Decorator, DecoratorEvent } from '../decorators/types.ts';
 import { RunCancelledError, TaskTimeoutError, toError } from '../errors.ts';
 import { graphOf } from '../flow/graph.ts';
-import type { Flow, TaskArgs } from '../flow/types.ts';
+import type { Flow } from '../flow/types.ts';
 import { ListenerDispatcher } from '../listeners/dispatch.ts';
 import type { FlowRunRecord, TaskInstanceRecord } from '../records.ts';
-import type { Store, TimerAction } from '../stores/index.ts';
+import type { Store } from '../stores/index.ts';
 import type { AttemptHost } from './attempt/attemptContext.ts';
 import { AttemptExecutor } from './attempt/attemptExecutor.ts';
 import type { AttemptOutcome } from './attempt/attemptOutcome.ts';
-import { AttemptRun } from './attempt/attemptRun.ts';
+import { applyOutcome } from './attempt/outcomeEvents.ts';
+import type { AttemptRun } from './attempt/attemptRun.ts';
 import { DecoratorPipeline } from './attempt/decoratorPipeline.ts';
 import { ChildCalls } from './control/childCalls.ts';
 import { ManualControl } from './control/manualControl.ts';
@@ -24,44 +25,37 @@ import { recoverRun } from './opening/recovery.ts';
 import { restoreInstances } from './opening/restoreInstances.ts';
 import { RunPhase } from './runPhase.ts';
 import { Admission } from './scheduling/admission.ts';
-import { DependencyTracker, NO_UPSTREAM } from './scheduling/dependencyTracker.ts';
+import { DependencyTracker } from './scheduling/dependencyTracker.ts';
 import { GateRounds } from './scheduling/gateRounds.ts';
-import { retryDelayFor } from './scheduling/retryTiming.ts';
+import { Scheduler } from './scheduling/scheduler.ts';
 import { Wakeups } from './scheduling/wakeups.ts';
 import type { FlowRunSettings } from './settings.ts';
 import { DecoratorActors } from './subscribers/decoratorActors.ts';
 import { Notifications, type ChangeObserver } from './subscribers/notifications.ts';
 import type { RunPersistence } from './subscribers/persistence.ts';
-import { deferred, type Deferred } from './deferred.ts';
-
-/**
- * Most attempts a scheduler turn starts before it yields to the event loop (timers, I/O, live
- * views). Counted in work rather than time, so the number of turns is the same on every run.
- */
-const TURN_BUDGET_STARTS = 256;
+import { RunCompletion } from './completion.ts';
 
 /**
  * One flow run: the composition root of the runtime. It wires the collaborators — the lifecycle
  * (the only place events are applied) and its change bus, the instance table, dependency tracking,
- * admission, wake-ups, gate rounds, the attempt executor, manual control, child calls — owns the
- * scheduler's turn loop, and maps each attempt's outcome to its lifecycle event. The run's phase
- * is the flow-run actor's state ({@link RunPhase}).
+ * admission and the scheduler's turn loop, wake-ups, gate rounds, the attempt executor, manual
+ * control, child calls, and the bus's subscribers (persistence, listeners and observers, decorator
+ * actors) — backs the run's handle, maps each attempt's outcome to its lifecycle event, and carries
+ * the run through its phases, which are the flow-run actor's state ({@link RunPhase}): open,
+ * begin, cancel, shut down, end, let go.
  *
- * Work happens in scheduler *turns* (one microtask each): settled attempts, timers and manual
- * requests only record what changed and request a turn; the turn evaluates trigger rules, admits
- * ready instances and starts attempts. Nothing recurses across instances, so a chain of 100k tasks
- * cannot overflow the stack.
+ * (It is longer than the other rooms because it is the composition root: about a third of it is
+ * the wiring of the collaborators, each given only the callbacks it needs.)
  */
 export class FlowRun {
   readonly flow: Flow;
   readonly settings: FlowRunSettings;
   readonly runId: string;
-  /** Scheduler turns taken so far. */
-  turns = 0;
   readonly #bus = new ChangeBus();
   readonly #table: InstanceTable;
   readonly #lifecycle: Lifecycle;
   readonly #admission: Admission;
+  readonly #scheduler: Scheduler;
   readonly #deps: DependencyTracker;
   readonly #wakeups: Wakeups;
   readonly #gates: GateRounds;
@@ -76,18 +70,10 @@ export class FlowRun {
   #phase: RunPhase | undefined;
   #persistence: RunPersistence | undefined;
   #opened: Promise<void> = Promise.resolve();
-  /** Why the run could not be opened or stopped on a store failure. */
-  #failure: Error | undefined;
   #input: unknown;
   #startedAt: number | undefined;
   #endedAt: number | undefined;
-  #done: Deferred<FlowRunRecord> = deferred();
-  #settledWaiters: Array<Deferred<FlowRunRecord>> = [];
-  /** Decorator hooks running now (settling attempts, `onTaskFinished`). */
-  #settling = 0;
-  #quietWaiters: Array<() => void> = [];
-  #turnRequested = false;
-  #startsTotal = 0;
+  readonly #completion = new RunCompletion();
   #pendingCancel: string | undefined;
   #shutdown: Promise<FlowRunRecord> | undefined;
 
@@ -106,18 +92,41 @@ export class FlowRun {
       remove: (instance: TaskInstance) => this.#persistence?.remove(instance),
     };
     this.#deps = new DependencyTracker(flow, graphOf(flow), this.#table, this.#lifecycle, this.#admission, recorder);
-    this.#wakeups = new Wakeups(clock, {
-      wake: (instance, action) => this.#onWake(instance, action),
+    this.#wakeups = new Wakeups(clock, this.#lifecycle, this.#admission, {
+      endDeferral: (instance, how) => this.#control.endDeferral(instance, how),
       attemptTimedOut: (run, ms) => {
         this.#executor.endNow(run, new TaskTimeoutError(run.instance.key, ms));
         this.#requestTurn();
       },
       touch: recorder.touch,
       armed: () => this.#phase?.active === true,
+      requestTurn: () => this.#requestTurn(),
+      log,
     });
-    this.#gates = new GateRounds(settings.gates, log, {
-      passed: (instance, attempt) => this.#gatesPassed(instance, attempt),
-      failed: (instance, attempt, error, retryable, gate) => this.#gateFailed(instance, attempt, error, retryable, gate),
+    this.#gates = new GateRounds(settings.gates, log, this.#lifecycle, this.#wakeups, {
+      admit: (instance) => this.#scheduler.admit(instance),
+      requestTurn: () => this.#requestTurn(),
+    });
+    this.#scheduler = new Scheduler({
+      host: {
+        phase: () => this.#phase,
+        finish: (event) => this.#finish(event),
+        waiting: () => {
+          this.#commit();
+          void Promise.all([this.#drainListeners(), this.#persistence?.settled()]).then(() => this.#completion.notifySettled(this.snapshot()));
+        },
+        commit: () => this.#commit(),
+        input: () => this.#input,
+        customContext: settings.customContext,
+        clock,
+        log,
+      },
+      table: this.#table,
+      lifecycle: this.#lifecycle,
+      deps: this.#deps,
+      admission: this.#admission,
+      gates: this.#gates,
+      wakeups: this.#wakeups,
     });
     this.#pipeline = new DecoratorPipeline(flow, this.runId, log);
     this.#children = new ChildCalls(flow, this.runId, this.#table, clock, {
@@ -141,8 +150,8 @@ export class FlowRun {
     this.#executor = new AttemptExecutor(
       {
         report: (run, outcome) => this.#report(run, outcome),
-        released: (run) => this.#released(run),
-        settling: (delta) => this.#settlingChanged(delta),
+        released: (run) => this.#scheduler.released(run),
+        settling: (delta) => this.#scheduler.settling(delta),
         wouldRetry: (run, failFast) => this.#lifecycle.wouldLeadTo(run.instance, { type: 'FAIL', failFast }) === 'up_for_retry',
         requestTurn: () => this.#requestTurn(),
         log,
@@ -150,6 +159,7 @@ export class FlowRun {
       this.#pipeline,
       contextHost,
     );
+    this.#scheduler.useExecutor(this.#executor);
     this.#control = new ManualControl({
       lifecycle: this.#lifecycle,
       table: this.#table,
@@ -183,7 +193,7 @@ export class FlowRun {
       return;
     }
     this.#opened = this.#open(store).catch((error: unknown) => {
-      this.#failToStart(toError(error));
+      this.#completion.fail(toError(error));
       throw error;
     });
     this.#opened.catch(() => {});
@@ -231,7 +241,7 @@ export class FlowRun {
         admission: this.#admission,
         wakeups: this.#wakeups,
         gates: this.#gates,
-        admit: (instance) => this.#admit(instance),
+        admit: (instance) => this.#scheduler.admit(instance),
         reused: (instance) => this.#runTaskFinished(instance, true),
       });
     }
@@ -248,7 +258,7 @@ export class FlowRun {
     // Opened for manual changes only: it stays queued until it is resumed.
     if (!this.settings.paused) phase.send({ type: 'START' });
     this.#endedAt = undefined;
-    this.#done = deferred();
+    this.#completion.reopened();
     this.#persistence?.updateRun(this.#runFields(), this.settings.clock.now());
   }
 
@@ -265,17 +275,16 @@ export class FlowRun {
   // ————— the handle's operations —————
 
   get done(): Promise<FlowRunRecord> {
-    return this.#done.promise;
+    return this.#completion.done;
   }
 
   /** Resolves when the run finishes, or when it cannot progress without `resumeTask`/`sendEvent`. */
   settled(): Promise<FlowRunRecord> {
-    if (this.#failure !== undefined || this.#phase?.finished === true) return this.#done.promise;
-    const waiter = deferred<FlowRunRecord>();
-    this.#settledWaiters.push(waiter);
+    if (this.#completion.failure !== undefined || this.#phase?.finished === true) return this.#completion.done;
+    const settled = this.#completion.waitSettled();
     // A run that already waits takes no further turn by itself: take one to notice it.
     this.#requestTurn();
-    return waiter.promise;
+    return settled;
   }
 
   /**
@@ -324,7 +333,7 @@ export class FlowRun {
   stats(): FlowRunStats {
     return Object.freeze({
       states: Object.freeze(this.#table.stateCounts()),
-      turns: this.turns,
+      turns: this.#scheduler.turns,
       triggerEvaluations: this.#deps.evaluations,
       actorsCreated: this.#lifecycle.actorsCreated,
       decoratorActors: this.#decoratorActors.alive,
@@ -373,7 +382,7 @@ export class FlowRun {
     for (const instance of [...this.#table.values()]) {
       if (instance.current !== undefined) this.#executor.endNow(instance.current, error);
     }
-    this.#checkProgress();
+    this.#scheduler.checkProgress();
     this.#requestTurn();
   }
 
@@ -392,16 +401,15 @@ export class FlowRun {
   async #shutDown(graceMs: number): Promise<FlowRunRecord> {
     await this.#opened.catch(() => undefined);
     const phase = this.#phase;
-    if (phase === undefined || this.#failure !== undefined) return this.#done.promise;
-    if (phase.finished) return this.#done.promise;
+    if (phase === undefined || this.#completion.failure !== undefined || phase.finished) return this.#completion.done;
     phase.send({ type: 'SHUTDOWN' });
     for (const instance of this.#table.values()) {
       this.#wakeups.clear(instance, true);
       this.#gates.abort(instance, 'preempt');
       instance.current?.abort('preempt');
     }
-    await this.#quietOrAfter(graceMs);
-    if (phase.finished) return this.#done.promise;
+    await this.#scheduler.quietOrAfter(graceMs);
+    if (phase.finished) return this.#completion.done;
     // The process is going away: listeners get their last hook, as at the end of a run.
     this.#dispatcher?.emit('beforeStopping', { flowRun: this.snapshot() });
     await this.persisted();
@@ -409,153 +417,7 @@ export class FlowRun {
     return this.snapshot();
   }
 
-  // ————— the scheduler —————
-
-  #requestTurn(): void {
-    if (this.#turnRequested || this.#phase?.finished === true) return;
-    this.#turnRequested = true;
-    queueMicrotask(this.#turnCallback);
-  }
-
-  readonly #turnCallback = (): void => {
-    this.#turnRequested = false;
-    try {
-      this.#turn();
-    } catch (error) {
-      // A bug in the runtime must not leave the run hanging or crash the process.
-      this.settings.log(`taskmachine: internal error in run '${this.runId}': ${toError(error).stack ?? String(error)}`);
-      const phase = this.#phase;
-      if (phase !== undefined && !phase.finished && phase.can({ type: 'FAIL', reason: 'task_failure' })) {
-        this.#finish({ type: 'FAIL', reason: 'task_failure' });
-      }
-    }
-  };
-
-  #turn(): void {
-    const phase = this.#phase;
-    // Nothing moves before the run is opened, after it ended, or while it is only inspected.
-    if (phase === undefined || phase.finished) return;
-    const step = phase.phase;
-    if (step !== 'active' && step !== 'cancelling' && step !== 'stopping') {
-      void this.#persistence?.flush(this.settings.clock.now());
-      return;
-    }
-    this.turns++;
-    const startsBefore = this.#startsTotal;
-    const admission = this.#admission;
-    let progressed = true;
-    while (progressed && phase.active) {
-      progressed = this.#deps.evaluatePending();
-      for (let instance = admission.toQueue.shift(); instance !== undefined; instance = admission.toQueue.shift()) {
-        if (instance.state === 'scheduled') this.#queue(instance);
-        progressed = true;
-      }
-      for (let instance = admission.takeReady(); instance !== undefined; instance = admission.takeReady()) {
-        this.#lifecycle.apply(instance, { type: 'SCHEDULE' });
-        this.#queue(instance);
-        progressed = true;
-      }
-      for (let instance = admission.takeForSlot(); instance !== undefined; instance = admission.takeForSlot()) {
-        this.#startAttempt(instance);
-        progressed = true;
-        if (this.#deps.pending || admission.toQueue.length > 0) break;
-      }
-      if (progressed && this.#startsTotal - startsBefore >= TURN_BUDGET_STARTS) {
-        void this.#persistence?.flush(this.settings.clock.now());
-        setImmediate(() => this.#requestTurn());
-        return;
-      }
-    }
-    this.#checkProgress();
-    // Group commit: everything this turn changed goes to the store in one batch.
-    void this.#persistence?.flush(this.settings.clock.now());
-  }
-
-  /** Ends the run when nothing is left to do (or only parked instances, which settle it). */
-  #checkProgress(): void {
-    const phase = this.#phase!;
-    if (phase.finished) return;
-    if (phase.phase === 'cancelling') {
-      if (this.#admission.inFlight === 0 && this.#settling === 0) this.#finish({ type: 'FAIL', reason: 'cancelled' });
-      return;
-    }
-    if (this.#table.unfinished === 0) {
-      this.#finish(this.#deps.anyLeafFailed() ? { type: 'FAIL', reason: 'task_failure' } : { type: 'SUCCEED' });
-      return;
-    }
-    if (!phase.active) return;
-    const idle =
-      this.#admission.inFlight === 0 &&
-      this.#wakeups.pending === 0 &&
-      this.#admission.empty &&
-      !this.#deps.pending &&
-      this.#settling === 0 &&
-      this.#gates.pending === 0;
-    if (!idle) return;
-    for (const instance of this.#table.values()) {
-      if (!instance.parked) continue;
-      void this.#persistence?.flush(this.settings.clock.now());
-      void Promise.all([this.#drainListeners(), this.#persistence?.settled()]).then(() => this.#notifySettled());
-      return;
-    }
-    this.#finish({ type: 'FAIL', reason: 'all_tasks_deadlocked' });
-  }
-
-  #queue(instance: TaskInstance): void {
-    if (this.#gates.any) {
-      // Named before the transition so listeners and views see what the instance waits on.
-      this.#gates.announce(instance);
-      this.#lifecycle.apply(instance, { type: 'QUEUE' });
-      this.#gates.start(instance);
-      return;
-    }
-    this.#lifecycle.apply(instance, { type: 'QUEUE' });
-    this.#admit(instance);
-  }
-
-  /** A queued instance whose gates (if any) passed: a child starts, a DAG task waits for a slot. */
-  #admit(instance: TaskInstance): void {
-    if (instance.isChild) this.#startAttempt(instance);
-    else this.#admission.enqueueForSlot(instance);
-  }
-
-  #gatesPassed(instance: TaskInstance, attempt: number): void {
-    this.#requestTurn();
-    if (instance.state === 'queued' && instance.context.attempt === attempt) this.#admit(instance);
-  }
-
-  #gateFailed(instance: TaskInstance, attempt: number, error: Error, retryable: boolean, gate: string): void {
-    this.#requestTurn();
-    if (instance.state !== 'queued' || instance.context.attempt !== attempt) return;
-    try {
-      instance.error = error;
-      instance.failureKind = 'gate';
-      const state = this.#lifecycle.apply(instance, { type: 'GATE_FAIL', retryable }, { error });
-      if (state === 'up_for_retry') this.#wakeups.set(instance, retryDelayFor(instance.task, attempt), 'retry');
-    } catch (internal) {
-      this.settings.log(`taskmachine: internal error after gate '${gate}' of '${instance.key}' failed: ${toError(internal).stack}`);
-    }
-  }
-
-  #startAttempt(instance: TaskInstance): void {
-    this.#startsTotal++;
-    const attempt = instance.context.attempt;
-    this.#lifecycle.apply(instance, { type: 'START', attempt });
-    if (instance.startedAt === undefined) instance.startedAt = this.settings.clock.now();
-    const run = new AttemptRun(instance, attempt);
-    instance.current = run;
-    this.#admission.attemptStarted(instance);
-    const task = instance.task;
-    if (task.timeout !== undefined) this.#wakeups.startDeadline(run, task.timeout);
-    const args: TaskArgs = instance.isChild
-      ? { input: instance.callInput, upstream: NO_UPSTREAM }
-      : instance.mapIndex === undefined
-        ? { input: this.#input, upstream: this.#deps.upstreamValues(task) }
-        : { input: this.#input, upstream: this.#deps.upstreamValues(task), item: instance.item, mapIndex: instance.mapIndex };
-    this.#executor.start(run, args, instance.customContext ?? this.settings.customContext);
-  }
-
-  // ————— outcomes and wake-ups → lifecycle events —————
+  // ————— outcomes → lifecycle events —————
 
   /** The lifecycle event for an attempt's outcome. */
   #report(run: AttemptRun, outcome: AttemptOutcome): void {
@@ -564,87 +426,15 @@ export class FlowRun {
     // A stale outcome (the instance was cleared or set by hand meanwhile) or a run let go of.
     if (instance.state !== 'running' || instance.context.attempt !== run.attempt || phase === undefined || phase.phase === 'detached') return;
     try {
-      this.#applyOutcome(instance, run, outcome);
+      applyOutcome(instance, run, outcome, {
+        lifecycle: this.#lifecycle,
+        wakeups: this.#wakeups,
+        clock: this.settings.clock,
+        stopping: phase.phase === 'stopping',
+      });
     } catch (error) {
       this.settings.log(`taskmachine: internal error settling '${instance.key}': ${toError(error).stack}`);
     }
-  }
-
-  #applyOutcome(instance: TaskInstance, run: AttemptRun, outcome: AttemptOutcome): void {
-    const lifecycle = this.#lifecycle;
-    switch (outcome.kind) {
-      case 'completed':
-        instance.result = outcome.value;
-        instance.error = undefined;
-        instance.failureKind = undefined;
-        // Persistence commits the result record in the same batch as this transition.
-        lifecycle.apply(instance, { type: 'SUCCEED' });
-        return;
-      case 'skipped':
-        lifecycle.apply(instance, { type: 'SKIP' });
-        return;
-      case 'checkpointed': {
-        instance.resumeData = outcome.data;
-        lifecycle.apply(instance, { type: 'CHECKPOINT' }, { checkpointData: outcome.data });
-        const resumeAfter = instance.task.resumeAfter;
-        if (resumeAfter !== undefined) this.#wakeups.set(instance, resumeAfter, 'resume');
-        return;
-      }
-      case 'deferred': {
-        lifecycle.apply(instance, { type: 'DEFER', awaitEvent: outcome.awaitEvent });
-        const now = this.settings.clock.now();
-        const deadlines: Array<{ at: number; timedOut: boolean }> = [];
-        if (outcome.until !== undefined) deadlines.push({ at: outcome.until, timedOut: false });
-        if (outcome.timeout !== undefined) deadlines.push({ at: now + outcome.timeout, timedOut: true });
-        if (deadlines.length === 0) return;
-        const first = deadlines.reduce((a, b) => (b.at < a.at ? b : a));
-        this.#wakeups.set(instance, Math.max(0, first.at - now), first.timedOut ? 'trigger-timeout' : 'trigger');
-        return;
-      }
-      case 'rescheduled':
-        lifecycle.apply(instance, { type: 'RESCHEDULE' });
-        this.#wakeups.set(instance, outcome.delay, 'poke');
-        return;
-      case 'failed': {
-        instance.error = outcome.error;
-        if (this.#phase!.phase === 'stopping') {
-          // Interrupted by the shutdown: left `running` in the store, a resume counts it as an
-          // interrupted attempt.
-          return;
-        }
-        instance.failureKind = outcome.failureKind;
-        const state = lifecycle.apply(instance, { type: 'FAIL', failFast: outcome.failFast }, { error: outcome.error });
-        if (state === 'up_for_retry') this.#wakeups.set(instance, retryDelayFor(instance.task, run.attempt), 'retry');
-        return;
-      }
-    }
-  }
-
-  #onWake(instance: TaskInstance, action: TimerAction): void {
-    if (this.#phase?.finished !== false) return;
-    try {
-      switch (action) {
-        case 'retry':
-          this.#lifecycle.apply(instance, { type: 'RETRY' });
-          this.#admission.toQueue.push(instance);
-          break;
-        case 'poke':
-          this.#lifecycle.apply(instance, { type: 'POKE' });
-          this.#admission.toQueue.push(instance);
-          break;
-        case 'trigger':
-        case 'trigger-timeout':
-          this.#control.endDeferral(instance, { timedOut: action === 'trigger-timeout' });
-          break;
-        case 'resume':
-          this.#lifecycle.apply(instance, { type: 'RESUME' });
-          this.#admission.toQueue.push(instance);
-          break;
-      }
-    } catch (error) {
-      this.settings.log(`taskmachine: internal error in a timer of '${instance.key}': ${toError(error).stack}`);
-    }
-    this.#requestTurn();
   }
 
   #onDecoratorRequest(decorator: Decorator<any>, request: DecoratorEvent): void {
@@ -658,22 +448,6 @@ export class FlowRun {
     this.#requestTurn();
   }
 
-  #released(run: AttemptRun): void {
-    this.#wakeups.endDeadline(run);
-    const instance = run.instance;
-    if (instance.current === run) instance.current = undefined;
-    this.#admission.attemptEnded(instance);
-    this.#checkQuiet();
-  }
-
-  #settlingChanged(delta: 1 | -1): void {
-    this.#settling += delta;
-    if (delta < 0) {
-      this.#checkQuiet();
-      this.#requestTurn();
-    }
-  }
-
   /** `onTaskFinished` of a decorated instance that reached a finished state: subscribed to the bus. */
   readonly #taskFinished = (instance: TaskInstance, previousState: TaskInstanceState, state: TaskInstanceState): void => {
     if (!instance.created || !finishedStates.has(state) || finishedStates.has(previousState)) return;
@@ -681,8 +455,17 @@ export class FlowRun {
   };
 
   #runTaskFinished(instance: TaskInstance, isCloned: boolean): void {
-    this.#settlingChanged(1);
-    void this.#pipeline.taskFinished(instance, isCloned).finally(() => this.#settlingChanged(-1));
+    this.#scheduler.settling(1);
+    void this.#pipeline.taskFinished(instance, isCloned).finally(() => this.#scheduler.settling(-1));
+  }
+
+  #requestTurn(): void {
+    this.#scheduler.requestTurn();
+  }
+
+  /** Group commit: everything changed since the last commit goes to the store in one batch. */
+  #commit(): void {
+    void this.#persistence?.flush(this.settings.clock.now());
   }
 
   // ————— the end —————
@@ -704,21 +487,16 @@ export class FlowRun {
     this.#persistence?.updateRun(this.#runFields(), this.#endedAt);
     void this.#persistence?.flush(this.#endedAt);
     const record = this.snapshot();
-    const done = this.#done;
+    const done = this.#completion.current();
     void this.#afterEnd(record).then(
       () => {
         const failure = this.#persistence?.failure;
-        if (failure !== undefined) {
-          this.#failToStart(failure);
-          return;
-        }
-        done.resolve(record);
-        this.#notifySettled(record);
+        if (failure !== undefined) this.#completion.fail(failure);
+        else this.#completion.finished(done, record);
       },
       (error: unknown) => {
         this.settings.log(`taskmachine: internal error finishing run '${this.runId}': ${toError(error).stack}`);
-        done.resolve(record);
-        this.#notifySettled(record);
+        this.#completion.finished(done, record);
       },
     );
   }
@@ -756,21 +534,7 @@ export class FlowRun {
       instance.current?.abort(error);
     }
     this.#detach();
-    this.#failToStart(error);
-  }
-
-  #failToStart(error: Error): void {
-    this.#failure ??= error;
-    this.#done.reject(error);
-    const waiters = this.#settledWaiters;
-    this.#settledWaiters = [];
-    for (const waiter of waiters) waiter.reject(error);
-  }
-
-  #notifySettled(record = this.snapshot()): void {
-    const waiters = this.#settledWaiters;
-    this.#settledWaiters = [];
-    for (const waiter of waiters) waiter.resolve(record);
+    this.#completion.fail(error);
   }
 
   #drainListeners(): Promise<void> {
@@ -780,24 +544,5 @@ export class FlowRun {
   #runFields() {
     const phase = this.#phase!;
     return { state: phase.state, reason: phase.reason, startedAt: this.#startedAt, endedAt: this.#endedAt };
-  }
-
-  /** Resolves when no attempt runs and no decorator hook settles one, or after `ms`. */
-  #quietOrAfter(ms: number): Promise<void> {
-    if (this.#admission.inFlight + this.#settling === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const cancel = this.#wakeups.after(ms, () => resolve());
-      this.#quietWaiters.push(() => {
-        cancel();
-        resolve();
-      });
-    });
-  }
-
-  #checkQuiet(): void {
-    if (this.#quietWaiters.length === 0 || this.#admission.inFlight + this.#settling > 0) return;
-    const waiters = this.#quietWaiters;
-    this.#quietWaiters = [];
-    for (const waiter of waiters) waiter();
   }
 }

@@ -1,36 +1,44 @@
 import { format } from 'node:util';
-import { GateError, isRetryable, TaskError } from '../../errors.ts';
+import { GateError, isRetryable, TaskError, toError } from '../../errors.ts';
 import type { Gate } from '../../gates/defineGate.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
+import type { Lifecycle } from '../lifecycle/lifecycle.ts';
+import { retryDelayFor } from './retryTiming.ts';
+import type { Wakeups } from './wakeups.ts';
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
-/** How a round of readiness gates ended (reported once, unless the round was aborted). */
-export interface GateRoundOutcome {
-  /** Every gate resolved for `attempt` of the instance. */
-  passed(instance: TaskInstance, attempt: number): void;
-  /** A gate rejected: `error` keeps a task error's identity, wraps anything else in `GateError`. */
-  failed(instance: TaskInstance, attempt: number, error: Error, retryable: boolean, gate: string): void;
+/** What gate rounds need from the run. */
+export interface GateRoundsHost {
+  /** Every gate passed: the instance may take a slot. */
+  admit(instance: TaskInstance): void;
+  requestTurn(): void;
 }
 
 /**
  * The run's readiness-gate rounds. A round starts when an instance is queued: every gate's
  * `prepare` runs concurrently, each in its own microtask (off the scheduler's turn, so a slow gate
  * never delays other tasks). The instance lists the gates still pending in `pendingGates`; the
- * first rejection aborts the others' signals. Aborting a round (a manual change, a cancelled run)
- * means no outcome is ever reported for it.
+ * first rejection aborts the others' signals and fails the attempt with `GATE_FAIL` (the machine
+ * decides: a retryable gate error consumes a retry while attempts remain, then the retry delay
+ * runs). When all pass the instance is admitted. Aborting a round (a manual change, a cancelled
+ * run) means nothing more happens because of it.
  */
 export class GateRounds {
   readonly #gates: readonly Gate[];
   readonly #log: (line: string) => void;
-  readonly #outcome: GateRoundOutcome;
+  readonly #lifecycle: Lifecycle;
+  readonly #wakeups: Wakeups;
+  readonly #host: GateRoundsHost;
   /** Rounds running now. */
   pending = 0;
 
-  constructor(gates: readonly Gate[], log: (line: string) => void, outcome: GateRoundOutcome) {
+  constructor(gates: readonly Gate[], log: (line: string) => void, lifecycle: Lifecycle, wakeups: Wakeups, host: GateRoundsHost) {
     this.#gates = gates;
     this.#log = log;
-    this.#outcome = outcome;
+    this.#lifecycle = lifecycle;
+    this.#wakeups = wakeups;
+    this.#host = host;
   }
 
   /** Whether the run has gates at all (without any, queued instances go straight to a slot). */
@@ -71,20 +79,38 @@ export class GateRounds {
           instance.pendingGates = instance.pendingGates?.filter((name) => name !== gate.name);
           if (--remaining > 0) return;
           end();
-          this.#outcome.passed(instance, attempt);
+          this.#passed(instance, attempt);
         },
         (thrown: unknown) => {
           if (!current()) return;
           const error = thrown instanceof TaskError ? thrown : new GateError(gate.name, thrown);
           controller.abort(error);
           end();
-          this.#outcome.failed(instance, attempt, error, isRetryable(thrown), gate.name);
+          this.#failed(instance, attempt, error, isRetryable(thrown), gate.name);
         },
       );
     }
   }
 
-  /** Aborts the instance's round, if one runs; no outcome is reported for it. */
+  #passed(instance: TaskInstance, attempt: number): void {
+    this.#host.requestTurn();
+    if (instance.state === 'queued' && instance.context.attempt === attempt) this.#host.admit(instance);
+  }
+
+  #failed(instance: TaskInstance, attempt: number, error: Error, retryable: boolean, gate: string): void {
+    this.#host.requestTurn();
+    if (instance.state !== 'queued' || instance.context.attempt !== attempt) return;
+    try {
+      instance.error = error;
+      instance.failureKind = 'gate';
+      const state = this.#lifecycle.apply(instance, { type: 'GATE_FAIL', retryable }, { error });
+      if (state === 'up_for_retry') this.#wakeups.set(instance, retryDelayFor(instance.task, attempt), 'retry');
+    } catch (internal) {
+      this.#log(`taskmachine: internal error after gate '${gate}' of '${instance.key}' failed: ${toError(internal).stack}`);
+    }
+  }
+
+  /** Aborts the instance's round, if one runs; nothing more happens because of it. */
   abort(instance: TaskInstance, reason: unknown): void {
     const controller = instance.gateController;
     if (controller === undefined) return;

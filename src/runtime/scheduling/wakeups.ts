@@ -1,35 +1,47 @@
+import { toError } from '../../errors.ts';
 import type { TimerAction } from '../../stores/index.ts';
 import type { AttemptRun } from '../attempt/attemptRun.ts';
 import type { Clock } from '../clock.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
+import type { Lifecycle } from '../lifecycle/lifecycle.ts';
+import type { Admission } from './admission.ts';
 
 /** What the wake-ups need from the run. */
 export interface WakeupsHost {
-  /** An instance's timer fired (retry delay elapsed, poke due, deferral over, auto-resume). */
-  wake(instance: TaskInstance, action: TimerAction): void;
+  /** A deferral is over (`until` reached, or timed out). */
+  endDeferral(instance: TaskInstance, how: { timedOut: boolean }): void;
   /** An attempt's `timeout` elapsed. */
   attemptTimedOut(run: AttemptRun, timeoutMs: number): void;
   /** The instance's stored record changed (its pending timer). */
   touch(instance: TaskInstance): void;
   /** Whether timers may fire now (not while the run shuts down, is cancelled or was let go). */
   armed(): boolean;
+  /** A timer fired: the scheduler takes a turn. */
+  requestTurn(): void;
+  log(line: string): void;
 }
 
 /**
  * The only owner of the run's timers: an instance's one pending wake-up (retry delay,
  * `up_for_reschedule` poke, deferral `until`/`timeout`, checkpoint `resumeAfter`) and each
- * attempt's `timeout`. An instance's timer is stored with it as an absolute deadline (never an
- * XState `after`, which a restored actor would lose), so a resumed run arms it again with the time
- * that is left; attempt timeouts are not stored (an interrupted attempt runs again in full).
+ * attempt's `timeout`, and what each does when it fires: `retry` → RETRY, `poke` → POKE,
+ * `resume` → RESUME (each then queued), `trigger`/`trigger-timeout` → the deferral ends. An
+ * instance's timer is stored with it as an absolute deadline (never an XState `after`, which a
+ * restored actor would lose), so a resumed run arms it again with the time that is left; attempt
+ * timeouts are not stored (an interrupted attempt runs again in full).
  */
 export class Wakeups {
   readonly #clock: Clock;
+  readonly #lifecycle: Lifecycle;
+  readonly #admission: Admission;
   readonly #host: WakeupsHost;
   /** Instance timers armed now. */
   #pending = 0;
 
-  constructor(clock: Clock, host: WakeupsHost) {
+  constructor(clock: Clock, lifecycle: Lifecycle, admission: Admission, host: WakeupsHost) {
     this.#clock = clock;
+    this.#lifecycle = lifecycle;
+    this.#admission = admission;
     this.#host = host;
   }
 
@@ -97,7 +109,33 @@ export class Wakeups {
       instance.timer = undefined;
       instance.timerInfo = undefined;
       this.#pending--;
-      this.#host.wake(instance, action);
+      this.#fire(instance, action);
     }, ms);
+  }
+
+  #fire(instance: TaskInstance, action: TimerAction): void {
+    try {
+      switch (action) {
+        case 'retry':
+          this.#lifecycle.apply(instance, { type: 'RETRY' });
+          this.#admission.toQueue.push(instance);
+          break;
+        case 'poke':
+          this.#lifecycle.apply(instance, { type: 'POKE' });
+          this.#admission.toQueue.push(instance);
+          break;
+        case 'resume':
+          this.#lifecycle.apply(instance, { type: 'RESUME' });
+          this.#admission.toQueue.push(instance);
+          break;
+        case 'trigger':
+        case 'trigger-timeout':
+          this.#host.endDeferral(instance, { timedOut: action === 'trigger-timeout' });
+          break;
+      }
+    } catch (error) {
+      this.#host.log(`taskmachine: internal error in a timer of '${instance.key}': ${toError(error).stack}`);
+    }
+    this.#host.requestTurn();
   }
 }

@@ -1,0 +1,69 @@
+import type { AttemptRun } from './attemptRun.ts';
+import type { AttemptOutcome } from './attemptOutcome.ts';
+import type { Clock } from '../clock.ts';
+import type { TaskInstance } from '../instances/taskInstance.ts';
+import type { Lifecycle } from '../lifecycle/lifecycle.ts';
+import { retryDelayFor } from '../scheduling/retryTiming.ts';
+import type { Wakeups } from '../scheduling/wakeups.ts';
+
+/** What mapping an outcome to its event needs. */
+export interface OutcomeContext {
+  readonly lifecycle: Lifecycle;
+  readonly wakeups: Wakeups;
+  readonly clock: Clock;
+  /** The run is shutting down: a failed attempt was interrupted, not failed. */
+  readonly stopping: boolean;
+}
+
+/**
+ * Applies the lifecycle event for an attempt's outcome (`completed` → SUCCEED, `failed` → FAIL,
+ * `skipped` → SKIP, `checkpointed` → CHECKPOINT, `deferred` → DEFER, `rescheduled` → RESCHEDULE),
+ * with the instance's record fields and the wake-up that follows (retry delay, poke, deferral
+ * deadline, auto-resume). Whether a failure is retried is the machine's answer to FAIL.
+ */
+export function applyOutcome(instance: TaskInstance, run: AttemptRun, outcome: AttemptOutcome, context: OutcomeContext): void {
+  const { lifecycle, wakeups } = context;
+  switch (outcome.kind) {
+    case 'completed':
+      instance.result = outcome.value;
+      instance.error = undefined;
+      instance.failureKind = undefined;
+      // Persistence commits the result record in the same batch as this transition.
+      lifecycle.apply(instance, { type: 'SUCCEED' });
+      return;
+    case 'skipped':
+      lifecycle.apply(instance, { type: 'SKIP' });
+      return;
+    case 'checkpointed': {
+      instance.resumeData = outcome.data;
+      lifecycle.apply(instance, { type: 'CHECKPOINT' }, { checkpointData: outcome.data });
+      const resumeAfter = instance.task.resumeAfter;
+      if (resumeAfter !== undefined) wakeups.set(instance, resumeAfter, 'resume');
+      return;
+    }
+    case 'deferred': {
+      lifecycle.apply(instance, { type: 'DEFER', awaitEvent: outcome.awaitEvent });
+      const now = context.clock.now();
+      const deadlines: Array<{ at: number; timedOut: boolean }> = [];
+      if (outcome.until !== undefined) deadlines.push({ at: outcome.until, timedOut: false });
+      if (outcome.timeout !== undefined) deadlines.push({ at: now + outcome.timeout, timedOut: true });
+      if (deadlines.length === 0) return;
+      const first = deadlines.reduce((a, b) => (b.at < a.at ? b : a));
+      wakeups.set(instance, Math.max(0, first.at - now), first.timedOut ? 'trigger-timeout' : 'trigger');
+      return;
+    }
+    case 'rescheduled':
+      lifecycle.apply(instance, { type: 'RESCHEDULE' });
+      wakeups.set(instance, outcome.delay, 'poke');
+      return;
+    case 'failed': {
+      instance.error = outcome.error;
+      // Interrupted by a shutdown: left `running` in the store; a resume counts it as interrupted.
+      if (context.stopping) return;
+      instance.failureKind = outcome.failureKind;
+      const state = lifecycle.apply(instance, { type: 'FAIL', failFast: outcome.failFast }, { error: outcome.error });
+      if (state === 'up_for_retry') wakeups.set(instance, retryDelayFor(instance.task, run.attempt), 'retry');
+      return;
+    }
+  }
+}

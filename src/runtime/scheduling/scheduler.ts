@@ -1,0 +1,252 @@
+import type { FlowRunEvent } from '../../../machines/index.ts';
+import { toError } from '../../errors.ts';
+import type { TaskArgs } from '../../flow/types.ts';
+import type { AttemptExecutor } from '../attempt/attemptExecutor.ts';
+import { AttemptRun } from '../attempt/attemptRun.ts';
+import type { Clock } from '../clock.ts';
+import type { InstanceTable } from '../instances/instanceTable.ts';
+import type { TaskInstance } from '../instances/taskInstance.ts';
+import type { Lifecycle } from '../lifecycle/lifecycle.ts';
+import type { RunPhase } from '../runPhase.ts';
+import type { Admission } from './admission.ts';
+import { NO_UPSTREAM, type DependencyTracker } from './dependencyTracker.ts';
+import type { GateRounds } from './gateRounds.ts';
+import type { Wakeups } from './wakeups.ts';
+
+/**
+ * Most attempts a scheduler turn starts before it yields to the event loop (timers, I/O, live
+ * views). Counted in work rather than time, so the number of turns is the same on every run.
+ */
+const TURN_BUDGET_STARTS = 256;
+
+/** What the scheduler needs from the run. */
+export interface SchedulerHost {
+  /** The run's phase; `undefined` while the run is being opened. */
+  phase(): RunPhase | undefined;
+  /** Nothing is left to do: the run ends with this flow-run event. */
+  finish(event: FlowRunEvent): void;
+  /** Only parked instances are left (they wait for a manual resume or an event). */
+  waiting(): void;
+  /** Group commit: what the turn changed goes to the store as one batch. */
+  commit(): void;
+  /** The run's input (the stored one for a resume without one). */
+  input(): unknown;
+  readonly customContext: Readonly<Record<string, string>>;
+  readonly clock: Clock;
+  log(line: string): void;
+}
+
+/**
+ * The scheduler's turn loop. Work happens in *turns* (one microtask each): settled attempts,
+ * timers and manual requests only record what changed and request a turn; a turn evaluates the
+ * trigger rules whose counters changed, queues scheduled instances (gates start), schedules ready
+ * ones into the window and starts attempts in free slots, until nothing moves; then it checks
+ * whether the run is over or waits, and commits. Nothing recurses across instances, so a chain of
+ * 100k tasks cannot overflow the stack. It also counts what is in flight (attempts, decorator
+ * hooks settling them), which decides when a run is idle, cancelled for good, or quiet enough to
+ * shut down.
+ */
+export class Scheduler {
+  readonly #host: SchedulerHost;
+  readonly #table: InstanceTable;
+  readonly #lifecycle: Lifecycle;
+  readonly #deps: DependencyTracker;
+  readonly #admission: Admission;
+  readonly #gates: GateRounds;
+  readonly #wakeups: Wakeups;
+  #executor: AttemptExecutor | undefined;
+  /** Turns taken so far. */
+  turns = 0;
+  #startsTotal = 0;
+  #turnRequested = false;
+  /** Decorator hooks running now (settling attempts, `onTaskFinished`). */
+  #settling = 0;
+  #quietWaiters: Array<() => void> = [];
+
+  constructor(parts: {
+    host: SchedulerHost;
+    table: InstanceTable;
+    lifecycle: Lifecycle;
+    deps: DependencyTracker;
+    admission: Admission;
+    gates: GateRounds;
+    wakeups: Wakeups;
+  }) {
+    this.#host = parts.host;
+    this.#table = parts.table;
+    this.#lifecycle = parts.lifecycle;
+    this.#deps = parts.deps;
+    this.#admission = parts.admission;
+    this.#gates = parts.gates;
+    this.#wakeups = parts.wakeups;
+  }
+
+  /** The executor attempts are started on (made after the scheduler: it reports back to it). */
+  useExecutor(executor: AttemptExecutor): void {
+    this.#executor = executor;
+  }
+
+  requestTurn(): void {
+    if (this.#turnRequested || this.#host.phase()?.finished === true) return;
+    this.#turnRequested = true;
+    queueMicrotask(this.#turnCallback);
+  }
+
+  readonly #turnCallback = (): void => {
+    this.#turnRequested = false;
+    try {
+      this.#turn();
+    } catch (error) {
+      // A bug in the runtime must not leave the run hanging or crash the process.
+      this.#host.log(`taskmachine: internal error in a scheduler turn: ${toError(error).stack ?? String(error)}`);
+      const phase = this.#host.phase();
+      if (phase !== undefined && !phase.finished && phase.can({ type: 'FAIL', reason: 'task_failure' })) {
+        this.#host.finish({ type: 'FAIL', reason: 'task_failure' });
+      }
+    }
+  };
+
+  #turn(): void {
+    const phase = this.#host.phase();
+    // Nothing moves before the run is opened, after it ended, or while it is only inspected.
+    if (phase === undefined || phase.finished) return;
+    const step = phase.phase;
+    if (step !== 'active' && step !== 'cancelling' && step !== 'stopping') {
+      this.#host.commit();
+      return;
+    }
+    this.turns++;
+    const startsBefore = this.#startsTotal;
+    const admission = this.#admission;
+    let progressed = true;
+    while (progressed && phase.active) {
+      progressed = this.#deps.evaluatePending();
+      for (let instance = admission.toQueue.shift(); instance !== undefined; instance = admission.toQueue.shift()) {
+        if (instance.state === 'scheduled') this.#queue(instance);
+        progressed = true;
+      }
+      for (let instance = admission.takeReady(); instance !== undefined; instance = admission.takeReady()) {
+        this.#lifecycle.apply(instance, { type: 'SCHEDULE' });
+        // (An observer may have changed it by hand in the meantime.)
+        if (instance.state === 'scheduled') this.#queue(instance);
+        progressed = true;
+      }
+      for (let instance = admission.takeForSlot(); instance !== undefined; instance = admission.takeForSlot()) {
+        this.startAttempt(instance);
+        progressed = true;
+        if (this.#deps.pending || admission.toQueue.length > 0) break;
+      }
+      if (progressed && this.#startsTotal - startsBefore >= TURN_BUDGET_STARTS) {
+        this.#host.commit();
+        setImmediate(() => this.requestTurn());
+        return;
+      }
+    }
+    this.checkProgress();
+    this.#host.commit();
+  }
+
+  /** Ends the run when nothing is left to do (or reports that only parked instances are left). */
+  checkProgress(): void {
+    const phase = this.#host.phase();
+    if (phase === undefined || phase.finished) return;
+    if (phase.phase === 'cancelling') {
+      if (this.#admission.inFlight === 0 && this.#settling === 0) this.#host.finish({ type: 'FAIL', reason: 'cancelled' });
+      return;
+    }
+    if (this.#table.unfinished === 0) {
+      this.#host.finish(this.#deps.anyLeafFailed() ? { type: 'FAIL', reason: 'task_failure' } : { type: 'SUCCEED' });
+      return;
+    }
+    if (!phase.active) return;
+    const idle =
+      this.#admission.inFlight === 0 &&
+      this.#wakeups.pending === 0 &&
+      this.#admission.empty &&
+      !this.#deps.pending &&
+      this.#settling === 0 &&
+      this.#gates.pending === 0;
+    if (!idle) return;
+    for (const instance of this.#table.values()) {
+      if (!instance.parked) continue;
+      this.#host.waiting();
+      return;
+    }
+    this.#host.finish({ type: 'FAIL', reason: 'all_tasks_deadlocked' });
+  }
+
+  #queue(instance: TaskInstance): void {
+    if (this.#gates.any) {
+      // Named before the transition so listeners and views see what the instance waits on.
+      this.#gates.announce(instance);
+      this.#lifecycle.apply(instance, { type: 'QUEUE' });
+      this.#gates.start(instance);
+      return;
+    }
+    this.#lifecycle.apply(instance, { type: 'QUEUE' });
+    this.admit(instance);
+  }
+
+  /** A queued instance whose gates (if any) passed: a child starts, a DAG task waits for a slot. */
+  admit(instance: TaskInstance): void {
+    if (instance.isChild) this.startAttempt(instance);
+    else this.#admission.enqueueForSlot(instance);
+  }
+
+  startAttempt(instance: TaskInstance): void {
+    this.#startsTotal++;
+    const attempt = instance.context.attempt;
+    this.#lifecycle.apply(instance, { type: 'START', attempt });
+    const { clock } = this.#host;
+    if (instance.startedAt === undefined) instance.startedAt = clock.now();
+    const run = new AttemptRun(instance, attempt);
+    instance.current = run;
+    this.#admission.attemptStarted(instance);
+    const task = instance.task;
+    if (task.timeout !== undefined) this.#wakeups.startDeadline(run, task.timeout);
+    const input = this.#host.input();
+    const args: TaskArgs = instance.isChild
+      ? { input: instance.callInput, upstream: NO_UPSTREAM }
+      : instance.mapIndex === undefined
+        ? { input, upstream: this.#deps.upstreamValues(task) }
+        : { input, upstream: this.#deps.upstreamValues(task), item: instance.item, mapIndex: instance.mapIndex };
+    this.#executor!.start(run, args, instance.customContext ?? this.#host.customContext);
+  }
+
+  /** An attempt stopped running (its result is known). */
+  released(run: AttemptRun): void {
+    this.#wakeups.endDeadline(run);
+    const instance = run.instance;
+    if (instance.current === run) instance.current = undefined;
+    this.#admission.attemptEnded(instance);
+    this.#checkQuiet();
+  }
+
+  /** Decorator hooks started (+1) or finished (−1) settling an attempt or a finished instance. */
+  settling(delta: 1 | -1): void {
+    this.#settling += delta;
+    if (delta < 0) {
+      this.#checkQuiet();
+      this.requestTurn();
+    }
+  }
+
+  /** Resolves when no attempt runs and no decorator hook settles one, or after `ms` on the run's clock. */
+  quietOrAfter(ms: number): Promise<void> {
+    if (this.#admission.inFlight + this.#settling === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const cancel = this.#wakeups.after(ms, () => resolve());
+      this.#quietWaiters.push(() => {
+        cancel();
+        resolve();
+      });
+    });
+  }
+
+  #checkQuiet(): void {
+    if (this.#quietWaiters.length === 0 || this.#admission.inFlight + this.#settling > 0) return;
+    const waiters = this.#quietWaiters;
+    this.#quietWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+}
