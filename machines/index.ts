@@ -13,6 +13,7 @@ export {
   taskInstanceMachine,
   TASK_INSTANCE_MACHINE_VERSION,
   compatibleTaskInstanceMachineVersions,
+  DEFAULT_MAX_INTERRUPTIONS,
   type TaskInstanceMachine,
   type TaskInstanceEvent,
   type TaskInstanceEventType,

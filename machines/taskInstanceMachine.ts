@@ -18,7 +18,8 @@ export type ManualTaskInstanceState = 'success' | 'failed' | 'skipped';
  * | `START` | queued → running (same attempt again while running: no-op) | executor: slot free, gates passed |
  * | `GATE_FAIL` | queued → up_for_retry or failed | gate manager |
  * | `SUCCEED` | running → success | attempt returned |
- * | `FAIL` | running → up_for_retry or failed | attempt threw / timed out / worker lost |
+ * | `FAIL` | running → up_for_retry or failed | attempt threw or timed out |
+ * | `INTERRUPT` | running → scheduled (attempt unchanged), or failed past `maxInterruptions` | its process crashed, was killed or shut down; its worker was lost |
  * | `DEFER` / `RESCHEDULE` / `CHECKPOINT` | running → deferred / up_for_reschedule / checkpointed | task code (`DEFER` with `awaitEvent: true` waits for an event) |
  * | `RETRY` | up_for_retry → scheduled (attempt + 1) | retry delay elapsed |
  * | `POKE` | up_for_reschedule → scheduled | reschedule time reached |
@@ -44,6 +45,7 @@ export type TaskInstanceEvent =
   | { type: 'GATE_FAIL'; retryable: boolean }
   | { type: 'SUCCEED' }
   | { type: 'FAIL'; failFast?: boolean }
+  | { type: 'INTERRUPT' }
   | { type: 'DEFER'; awaitEvent?: boolean }
   | { type: 'RESCHEDULE' }
   | { type: 'CHECKPOINT' }
@@ -83,6 +85,13 @@ export interface TaskInstanceContext {
   deferTimedOut: boolean;
   /** True while the instance is deferred waiting for an event (`sendEvent`, `TRIGGER` with `byEvent`). */
   awaitsEvent: boolean;
+  /**
+   * Attempts of this instance that were interrupted (their process crashed, was killed or shut
+   * down): they run again without using a retry. Reset when the instance is cleared.
+   */
+  interruptions: number;
+  /** Interruptions allowed: one more fails the instance (failure kind `interrupted`). */
+  maxInterruptions: number;
 }
 
 /**
@@ -101,16 +110,25 @@ export interface TaskInstanceInput {
    * @default 0
    */
   retries?: number;
+  /**
+   * Interrupted attempts (crash, kill, shutdown) the instance runs again after; one more fails it.
+   * @default 3
+   */
+  maxInterruptions?: number;
 }
 
 /** Version of the machine definition, stored beside every durable task-instance record. */
-export const TASK_INSTANCE_MACHINE_VERSION = '2';
+export const TASK_INSTANCE_MACHINE_VERSION = '3';
 
 /**
- * Task-instance machine versions whose stored records this version opens. Version 1 had no
- * `awaitsEvent` in its context; a version-1 record carries the same fact as `waitingForEvent`.
+ * Task-instance machine versions whose stored records this version opens. Version 1 kept
+ * `awaitsEvent` outside the machine (the same fact, stored as `waitingForEvent`); versions before 3
+ * had no interruption count (it starts at 0).
  */
-export const compatibleTaskInstanceMachineVersions: ReadonlySet<string> = new Set(['1', '2']);
+export const compatibleTaskInstanceMachineVersions: ReadonlySet<string> = new Set(['1', '2', '3']);
+
+/** Interruptions an instance runs again after when neither the task nor the run says otherwise. */
+export const DEFAULT_MAX_INTERRUPTIONS = 3;
 
 const manualTargets: readonly ManualTaskInstanceState[] = ['success', 'failed', 'skipped'];
 
@@ -130,6 +148,7 @@ const ts = setup({
       event.type === 'FAIL' && event.failFast !== true && context.attempt < context.maxAttempts,
     canRetryGateFailure: ({ context, event }) =>
       event.type === 'GATE_FAIL' && event.retryable && context.attempt < context.maxAttempts,
+    canRunAgainAfterInterruption: ({ context }) => context.interruptions < context.maxInterruptions,
     isManualTarget: ({ event }, params: { state: ManualTaskInstanceState }) =>
       event.type === 'SET_STATE' && event.state === params.state,
     acceptsTrigger: ({ context, event }) => event.type === 'TRIGGER' && (event.byEvent !== true || context.awaitsEvent),
@@ -147,7 +166,9 @@ const ts = setup({
       manuallySetFrom: null,
       deferTimedOut: false,
       awaitsEvent: false,
+      interruptions: 0,
     }),
+    countInterruption: assign({ interruptions: ({ context }) => context.interruptions + 1 }),
     noteDeferral: assign({
       awaitsEvent: ({ event }) => event.type === 'DEFER' && event.awaitEvent === true,
     }),
@@ -205,6 +226,8 @@ export const taskInstanceMachine = ts.createMachine({
       manuallySetFrom: null,
       deferTimedOut: false,
       awaitsEvent: false,
+      interruptions: 0,
+      maxInterruptions: (input ? input.maxInterruptions : undefined) ?? DEFAULT_MAX_INTERRUPTIONS,
     };
   },
   states: {
@@ -243,6 +266,11 @@ export const taskInstanceMachine = ts.createMachine({
         START: { guard: 'isCurrentAttempt', actions: 'acknowledgeDuplicateStart' },
         SUCCEED: 'success',
         FAIL: [{ guard: 'canRetryFailedAttempt', target: 'up_for_retry' }, { target: 'failed' }],
+        // An interruption is not a failure: the same attempt runs again, no retry is used.
+        INTERRUPT: [
+          { guard: 'canRunAgainAfterInterruption', target: 'scheduled', actions: 'countInterruption' },
+          { target: 'failed', actions: 'countInterruption' },
+        ],
         SKIP: 'skipped',
         DEFER: { target: 'deferred', actions: 'noteDeferral' },
         RESCHEDULE: 'up_for_reschedule',

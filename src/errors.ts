@@ -314,3 +314,49 @@ export class MachineVersionError extends Error {
     this.supportedVersions = options.supportedVersions;
   }
 }
+
+/**
+ * Thrown when a run is driven by another live process (its lease is held and not expired): the
+ * run was not opened and nothing was changed. Wait for it to end, stop that process, or — when it
+ * is gone — wait until its lease expires (`expiresAt`) and resume then.
+ *
+ * @example
+ * ```ts
+ * import { RunOwnedError } from 'taskmachine';
+ * try {
+ *   await runFlow(etl, { store, runId: 'nightly', resume: true });
+ * } catch (error) {
+ *   if (error instanceof RunOwnedError) console.error(`${error.owner.host} pid ${error.owner.pid}`);
+ * }
+ * ```
+ */
+export class RunOwnedError extends Error {
+  override name = 'RunOwnedError';
+  readonly runId: string;
+  /** The owner: host, pid and owner id. */
+  readonly owner: { readonly ownerId: string; readonly host: string; readonly pid: number };
+  /** Its last heartbeat (epoch ms). */
+  readonly heartbeatAt: number;
+  /** When its lease expires unless renewed (epoch ms). */
+  readonly expiresAt: number;
+  constructor(options: {
+    runId: string;
+    owner: { readonly ownerId: string; readonly host: string; readonly pid: number };
+    heartbeatAt: number;
+    expiresAt: number;
+    now: number;
+  }) {
+    const { runId, owner, heartbeatAt, expiresAt, now } = options;
+    const seconds = (ms: number) => `${Math.max(0, Math.round(ms / 100) / 10)} s`;
+    super(
+      `run '${runId}' is driven by another process: pid ${owner.pid} on ${owner.host} (owner ${owner.ownerId.slice(0, 8)}), ` +
+        `last seen ${seconds(now - heartbeatAt)} ago; its lease expires in ${seconds(expiresAt - now)} unless renewed. ` +
+        'Nothing was changed. Wait for that process to finish, stop it (Ctrl-C lets it go at once), or, if it is gone, ' +
+        'resume the run once its lease has expired.',
+    );
+    this.runId = runId;
+    this.owner = owner;
+    this.heartbeatAt = heartbeatAt;
+    this.expiresAt = expiresAt;
+  }
+}

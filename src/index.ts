@@ -30,6 +30,7 @@ export {
   GateError,
   InputChangedError,
   MachineVersionError,
+  RunOwnedError,
 } from './errors.ts';
 export { defineGate, registerGate, type Gate, type GateContext } from './gates/defineGate.ts';
 export { defineDecorator } from './decorators/defineDecorator.ts';

@@ -6,7 +6,7 @@ import type { FlowRunFailureReason, FlowRunState, TaskInstanceEventType, TaskIns
  * gate failed), `infrastructure` (the run was cancelled or the process running it died),
  * `manual` (a person set the state).
  */
-export type FailureKind = 'application' | 'timeout' | 'gate' | 'infrastructure' | 'manual';
+export type FailureKind = 'application' | 'timeout' | 'gate' | 'infrastructure' | 'interrupted' | 'manual';
 
 /**
  * The `msg` of a task-instance change, as listener hooks receive it: why the instance got where it
@@ -19,6 +19,7 @@ export type TaskInstanceMsg =
   | 'up_for_retry'
   | 'skipped'
   | 'checkpointed'
+  | 'interrupted'
   | 'manually_set_to_success'
   | 'manually_set_to_failed'
   | 'manually_set_to_skipped';

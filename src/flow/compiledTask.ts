@@ -11,7 +11,18 @@ export const NOTHING_PUBLISHED: PublishedValues = new Map();
 /** The settings part of a task definition: most tasks of a flow have the same, so they share it. */
 export type TaskSettings = Pick<
   TaskDefinition,
-  'trigger' | 'retries' | 'retryDelay' | 'retryBackoff' | 'maxRetryDelay' | 'timeout' | 'resumeAfter' | 'hints' | 'setup' | 'decorators' | 'published'
+  | 'trigger'
+  | 'retries'
+  | 'retryDelay'
+  | 'retryBackoff'
+  | 'maxRetryDelay'
+  | 'timeout'
+  | 'resumeAfter'
+  | 'maxInterruptions'
+  | 'hints'
+  | 'setup'
+  | 'decorators'
+  | 'published'
 >;
 
 const settingsCache = new Map<string, Readonly<TaskSettings>>();
@@ -25,6 +36,7 @@ export const DEFAULT_SETTINGS: Readonly<TaskSettings> = Object.freeze({
   maxRetryDelay: Number.POSITIVE_INFINITY,
   timeout: undefined,
   resumeAfter: undefined,
+  maxInterruptions: undefined,
   hints: EMPTY_HINTS,
   setup: false,
   decorators: Object.freeze([]) as unknown as TaskSettings['decorators'],
@@ -40,6 +52,7 @@ export function hasDefaultSettings(options: TaskOptions): boolean {
     options.maxRetryDelay === undefined &&
     options.timeout === undefined &&
     options.resumeAfter === undefined &&
+    options.maxInterruptions === undefined &&
     options.hints === undefined &&
     options.setup === undefined
   );
@@ -54,7 +67,7 @@ export function sharedSettings(settings: TaskSettings): Readonly<TaskSettings> {
   if (settings.hints !== EMPTY_HINTS || settings.decorators.length > 0 || settings.published !== NOTHING_PUBLISHED) {
     return Object.freeze(settings);
   }
-  const key = `${settings.trigger}|${settings.retries}|${settings.retryDelay}|${settings.retryBackoff}|${settings.maxRetryDelay}|${settings.timeout}|${settings.resumeAfter}|${settings.setup}`;
+  const key = `${settings.trigger}|${settings.retries}|${settings.retryDelay}|${settings.retryBackoff}|${settings.maxRetryDelay}|${settings.timeout}|${settings.resumeAfter}|${settings.maxInterruptions}|${settings.setup}`;
   let shared = settingsCache.get(key);
   if (shared === undefined) {
     if (settingsCache.size >= 1024) settingsCache.clear();
@@ -138,6 +151,9 @@ export class CompiledTask implements TaskDefinition, TaskRef<any> {
   }
   get resumeAfter(): number | undefined {
     return this.#settings.resumeAfter;
+  }
+  get maxInterruptions(): number | undefined {
+    return this.#settings.maxInterruptions;
   }
   get hints(): Readonly<Record<string, unknown>> {
     return this.#settings.hints;

@@ -18,6 +18,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'maxRetryDelay',
   'timeout',
   'resumeAfter',
+  'maxInterruptions',
   'hints',
   'setup',
   'decorators',
@@ -102,6 +103,7 @@ export class FlowCompiler {
       maxRetryDelay: policy.maxRetryDelay,
       timeout: policy.timeout,
       resumeAfter: options.resumeAfter,
+      maxInterruptions: options.maxInterruptions,
       hints: options.hints === undefined ? EMPTY_HINTS : Object.freeze({ ...options.hints }),
       setup: options.setup ?? false,
       decorators,
@@ -202,9 +204,12 @@ function checkOptions(taskId: string, options: TaskOptions, problems: FlowDefini
       problems.push({ taskId, message: `unknown option '${key}'; known options: ${[...KNOWN_OPTIONS].join(', ')}` });
     }
   }
-  const { retries, retryDelay, retryBackoff, maxRetryDelay, timeout, resumeAfter, trigger, hints } = options;
+  const { retries, retryDelay, retryBackoff, maxRetryDelay, timeout, resumeAfter, trigger, hints, maxInterruptions } = options;
   if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0)) {
     problems.push({ taskId, message: `retries must be a whole number ≥ 0, got ${describe(retries)}` });
+  }
+  if (maxInterruptions !== undefined && !(Number.isInteger(maxInterruptions) && maxInterruptions >= 0)) {
+    problems.push({ taskId, message: `maxInterruptions must be a whole number ≥ 0, got ${describe(maxInterruptions)}` });
   }
   if (retryDelay !== undefined && !(Number.isFinite(retryDelay) && retryDelay >= 0)) {
     problems.push({ taskId, message: `retryDelay must be a number of ms ≥ 0, got ${describe(retryDelay)}` });

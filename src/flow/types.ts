@@ -77,6 +77,14 @@ export interface TaskOptions {
    */
   resumeAfter?: number;
   /**
+   * Interrupted attempts (the process running them crashed, was killed or was shut down) this
+   * task's instances run again after, without using a retry; one more interruption fails the
+   * instance with failure kind `interrupted` (a task that kills its process every time cannot loop
+   * forever).
+   * @default the run's `maxInterruptions` (3)
+   */
+  maxInterruptions?: number;
+  /**
    * Namespaced hints for readiness gates and decorators, e.g. `{ 'glacier/maxWait': 60_000 }`.
    * @default {}
    */
@@ -129,6 +137,8 @@ export interface TaskDefinition {
   readonly maxRetryDelay: number;
   readonly timeout: number | undefined;
   readonly resumeAfter: number | undefined;
+  /** The task's own `maxInterruptions`; `undefined` takes the run's. */
+  readonly maxInterruptions: number | undefined;
   readonly hints: Readonly<Record<string, unknown>>;
   readonly setup: boolean;
   readonly decorators: readonly Decorator<any>[];

@@ -21,6 +21,7 @@ import type { TaskInstance } from './instances/taskInstance.ts';
 import { ChangeBus } from './lifecycle/changeBus.ts';
 import { Lifecycle } from './lifecycle/lifecycle.ts';
 import { openRun } from './opening/openRun.ts';
+import { RunOwnership } from './opening/ownership.ts';
 import { recoverRun } from './opening/recovery.ts';
 import { restoreInstances } from './opening/restoreInstances.ts';
 import { RunPhase } from './runPhase.ts';
@@ -76,6 +77,8 @@ export class FlowRun {
   readonly #completion = new RunCompletion();
   #pendingCancel: string | undefined;
   #shutdown: Promise<FlowRunRecord> | undefined;
+  /** With a store: this process's lease on the run. */
+  #ownership: RunOwnership | undefined;
 
   constructor(flow: Flow, settings: FlowRunSettings) {
     this.flow = flow;
@@ -84,7 +87,7 @@ export class FlowRun {
     this.#input = settings.input;
     const { clock, log } = settings;
     const bus = this.#bus;
-    this.#table = new InstanceTable(flow);
+    this.#table = new InstanceTable(flow, settings.maxInterruptions);
     this.#lifecycle = new Lifecycle(bus, clock);
     this.#admission = new Admission(settings.concurrency);
     const recorder = {
@@ -137,6 +140,7 @@ export class FlowRun {
       },
       requestTurn: () => this.#requestTurn(),
       store: () => this.#persistence?.store,
+      leaseToken: () => this.#persistence?.leaseToken,
       log,
     });
     const contextHost: AttemptHost = {
@@ -205,7 +209,30 @@ export class FlowRun {
   }
 
   async #open(store: Store): Promise<void> {
-    const opened = await openRun(store, this.flow, this.settings, this.settings.clock, (error) => this.#onStoreFailure(error));
+    const { log } = this.settings;
+    const ownership = new RunOwnership({
+      store,
+      runId: this.runId,
+      ttlMs: this.settings.leaseTtl,
+      clock: this.settings.clock,
+      onLost: (error) => this.#onStoreFailure(error),
+      log,
+    });
+    // Nothing is read or written before this process owns the run (RunOwnedError otherwise).
+    const { tookOverFrom } = await ownership.acquire();
+    this.#ownership = ownership;
+    if (tookOverFrom !== undefined) {
+      const { owner, heartbeatAt } = tookOverFrom;
+      log(`taskmachine: took over run '${this.runId}' from pid ${owner.pid} on ${owner.host}, last seen at ${new Date(heartbeatAt).toISOString()} (its lease had expired)`);
+    }
+    let opened: Awaited<ReturnType<typeof openRun>>;
+    try {
+      opened = await openRun(store, this.flow, this.settings, this.settings.clock, (error) => this.#onStoreFailure(error), ownership.token);
+    } catch (error) {
+      await ownership.release();
+      throw error;
+    }
+    ownership.startHeartbeat();
     this.#persistence = opened.persistence;
     this.#bus.subscribe(opened.persistence.onTransition);
     this.#input = opened.input;
@@ -259,6 +286,17 @@ export class FlowRun {
     if (!this.settings.paused) phase.send({ type: 'START' });
     this.#endedAt = undefined;
     this.#completion.reopened();
+    const ownership = this.#ownership;
+    if (ownership !== undefined && ownership.token === undefined) {
+      // The run's end let go of its lease: take it again before anything more is written.
+      const persistence = this.#persistence;
+      persistence?.waitFor(
+        ownership.acquire().then(() => {
+          persistence.fence(ownership.token);
+          ownership.startHeartbeat();
+        }),
+      );
+    }
     this.#persistence?.updateRun(this.#runFields(), this.settings.clock.now());
   }
 
@@ -402,18 +440,22 @@ export class FlowRun {
     await this.#opened.catch(() => undefined);
     const phase = this.#phase;
     if (phase === undefined || this.#completion.failure !== undefined || phase.finished) return this.#completion.done;
-    phase.send({ type: 'SHUTDOWN' });
-    for (const instance of this.#table.values()) {
-      this.#wakeups.clear(instance, true);
-      this.#gates.abort(instance, 'preempt');
-      instance.current?.abort('preempt');
+    const wasActive = phase.active;
+    if (wasActive) {
+      phase.send({ type: 'SHUTDOWN' });
+      for (const instance of this.#table.values()) {
+        this.#wakeups.clear(instance, true);
+        this.#gates.abort(instance, 'preempt');
+        instance.current?.abort('preempt');
+      }
     }
+    // (A run that is only inspected, or queued after a manual change, has nothing in flight.)
     await this.#scheduler.quietOrAfter(graceMs);
     if (phase.finished) return this.#completion.done;
     // The process is going away: listeners get their last hook, as at the end of a run.
-    this.#dispatcher?.emit('beforeStopping', { flowRun: this.snapshot() });
+    if (wasActive) this.#dispatcher?.emit('beforeStopping', { flowRun: this.snapshot() });
     await this.persisted();
-    this.#detach();
+    await this.#detach();
     return this.snapshot();
   }
 
@@ -510,12 +552,17 @@ export class FlowRun {
       dispatcher.emit('beforeStopping', { flowRun: record });
     }
     await this.#persistence?.settled();
+    // A clean end: the run is let go of (a reopened run takes its lease again).
+    if (this.#phase?.finished === true) await this.#ownership?.release();
     await this.#pipeline.runFinished(record);
     await this.#drainListeners();
   }
 
-  /** This process lets go of the run: nothing it still does is applied or written. */
-  #detach(): void {
+  /**
+   * This process lets go of the run: nothing it still does is applied or written, and its lease is
+   * released (a run that is only queued or inspected has no phase to leave: it is just let go).
+   */
+  async #detach(): Promise<void> {
     const phase = this.#phase;
     if (phase !== undefined && phase.can({ type: 'DETACH' })) phase.send({ type: 'DETACH' });
     this.#persistence?.detach();
@@ -524,6 +571,7 @@ export class FlowRun {
       this.#lifecycle.release(instance);
     }
     phase?.stop();
+    await this.#ownership?.release();
   }
 
   /** A commit failed (conflict, disk full, …): the run cannot stay consistent, so it stops here. */
@@ -533,7 +581,7 @@ export class FlowRun {
       this.#gates.abort(instance, error);
       instance.current?.abort(error);
     }
-    this.#detach();
+    void this.#detach();
     this.#completion.fail(error);
   }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DEFAULT_MAX_INTERRUPTIONS } from '../../machines/index.ts';
 import type { Flow } from '../flow/types.ts';
 import { globalGateList, type Gate } from '../gates/defineGate.ts';
 import { checkListener, globalListenerList } from '../listeners/registry.ts';
@@ -98,6 +99,21 @@ export interface RunFlowOptions<TInput = any> {
    * @default undefined
    */
   labels?: Readonly<Record<string, string>>;
+  /**
+   * Interrupted attempts (the process running them crashed, was killed or was shut down) a task
+   * instance runs again after, without using a retry, for tasks that do not set their own; one more
+   * interruption fails the instance with failure kind `interrupted`.
+   * @default 3
+   */
+  maxInterruptions?: number;
+  /**
+   * With a store: how long this process's lease on the run lives without a heartbeat (ms). While it
+   * is live no other process can drive the run (`RunOwnedError`); once it has expired (the process
+   * crashed, was killed or stopped) another may take the run over. Heartbeats go three times per
+   * lease time.
+   * @default 30_000
+   */
+  leaseTtl?: number;
 }
 
 /** Settings a run was started with, validated and with the defaults applied. */
@@ -124,6 +140,10 @@ export interface FlowRunSettings {
   readonly labels: Readonly<Record<string, string>> | undefined;
   /** Open the stored run for inspection and manual changes only: nothing is scheduled or run. */
   readonly paused: boolean;
+  /** The run's default `maxInterruptions`. */
+  readonly maxInterruptions: number;
+  /** The lease's time to live, with a store (ms). */
+  readonly leaseTtl: number;
 }
 
 /**
@@ -151,6 +171,8 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'onInputChange',
   'fingerprint',
   'labels',
+  'maxInterruptions',
+  'leaseTtl',
 ]);
 
 /** Validates `runFlow` options (every problem named with its fix) and applies the defaults. */
@@ -207,11 +229,24 @@ export function resolveSettings(definition: Flow, options: RunFlowOptions, inter
   if (store !== undefined && (store === null || typeof store.commit !== 'function' || typeof store.loadRun !== 'function')) {
     throw new TypeError('runFlow: store must be a Store, e.g. sqliteStore() or memoryStore() from taskmachine/stores');
   }
+  if (store !== undefined && (typeof store.acquireLease !== 'function' || typeof store.pendingControls !== 'function')) {
+    throw new TypeError(
+      'runFlow: this store has no run leases (acquireLease, renewLease, releaseLease, getLease) or control requests: it implements an older Store interface. Update it, or use sqliteStore() / memoryStore().',
+    );
+  }
   if (options.resume === true && store === undefined) {
     throw new TypeError('runFlow: resume: true needs a store to resume from (pass store: sqliteStore())');
   }
   if (options.fingerprint !== undefined && (typeof options.fingerprint !== 'string' || options.fingerprint === '')) {
     throw new TypeError('runFlow: fingerprint must be a non-empty string');
+  }
+  const maxInterruptions = options.maxInterruptions ?? DEFAULT_MAX_INTERRUPTIONS;
+  if (!(Number.isInteger(maxInterruptions) && maxInterruptions >= 0)) {
+    throw new TypeError(`runFlow: maxInterruptions must be a whole number ≥ 0, got ${String(options.maxInterruptions)}`);
+  }
+  const leaseTtl = options.leaseTtl ?? 30_000;
+  if (!(Number.isFinite(leaseTtl) && leaseTtl >= 100)) {
+    throw new TypeError(`runFlow: leaseTtl must be a number of ms ≥ 100, got ${String(options.leaseTtl)}`);
   }
   if (options.runId === undefined && store !== undefined && options.resume === true) {
     throw new TypeError('runFlow: resume: true needs the runId of the run to resume');
@@ -224,6 +259,8 @@ export function resolveSettings(definition: Flow, options: RunFlowOptions, inter
     inputGiven: options.input !== undefined,
     labels: options.labels,
     paused: internal.paused === true,
+    maxInterruptions,
+    leaseTtl,
     gates: Object.freeze(gates),
     listeners,
     listenerTimeout,

@@ -1,3 +1,4 @@
+import type { ControlSettlement } from './controlRecord.ts';
 import type { ResultWrite } from './resultRecord.ts';
 import type { StoredRun } from './runRecord.ts';
 import type { TaskInstanceWrite } from './taskInstanceRecord.ts';
@@ -46,9 +47,10 @@ export interface TaskInstanceDelete {
  * Everything one scheduler turn of one run writes, committed atomically by {@link Store.commit}:
  * either all of it is durable or none of it is written (one SQLite transaction, one fsync).
  *
- * Applied in this order: `run`, `deleteInstances`, `instances` (in array order; a key may appear
- * more than once, each later upsert passing the version the earlier one produced), `transitions`
- * (seq assigned in array order), `results`. Every part is optional; an empty batch is a no-op.
+ * Applied in this order, after the lease check (`leaseToken`): `run`, `deleteInstances`, `instances`
+ * (in array order; a key may appear more than once, each later upsert passing the version the
+ * earlier one produced), `transitions` (seq assigned in array order), `results`, `controls`. Every
+ * part is optional; an empty batch is a no-op.
  *
  * @example
  * ```ts
@@ -76,6 +78,14 @@ export interface CommitBatch {
   readonly transitions?: readonly TransitionWrite[];
   /** Result records; `(key, attempt)` must not be recorded yet. */
   readonly results?: readonly ResultWrite[];
+  /** Control requests this batch answers (each must be pending). */
+  readonly controls?: readonly ControlSettlement[];
+  /**
+   * The writer's lease token: the batch is refused with `LeaseLostError` unless the run's lease is
+   * held with exactly this token. Without it no lease is checked (runs driven without a lease).
+   * @default undefined
+   */
+  readonly leaseToken?: number;
 }
 
 /**

@@ -1,10 +1,13 @@
 // Internal helpers shared by the store implementations: argument checks that run before anything
 // is written, and builders that give every record the same shape whichever store returns it.
 import { isTaskInstanceState } from '../../machines/index.ts';
+import { RunOwnedError } from '../errors.ts';
 import type { CommitBatch } from './batch.ts';
 import type { CheckpointWrite } from './checkpointRecord.ts';
+import type { ControlRequestWrite } from './controlRecord.ts';
+import type { LeaseGrant, LeaseRequest, StoredLease } from './leaseRecord.ts';
 import type { ListRunsOptions } from './queries.ts';
-import { StoreError } from './errors.ts';
+import { LeaseLostError, StoreError } from './errors.ts';
 import type { StoredRun } from './runRecord.ts';
 import type { StoredTaskInstance, TaskInstanceWrite } from './taskInstanceRecord.ts';
 
@@ -77,7 +80,7 @@ function checkInstance(runId: string, record: TaskInstanceWrite): void {
   if (record.manuallySetFrom !== null && !isTaskInstanceState(record.manuallySetFrom)) {
     throw invalid(`${where}: manuallySetFrom must be a task-instance state or null`);
   }
-  for (const field of ['attempt', 'maxAttempts', 'retries'] as const) {
+  for (const field of ['attempt', 'maxAttempts', 'retries', 'interruptions', 'maxInterruptions'] as const) {
     if (!isVersion(record[field])) throw invalid(`${where}: ${field} must be a non-negative integer`);
   }
   if (record.mapIndex !== undefined && !isVersion(record.mapIndex)) throw invalid(`${where}: mapIndex must be a non-negative integer`);
@@ -126,6 +129,77 @@ export function checkBatch(batch: CommitBatch): void {
     if (!isVersion(r.attempt) || r.attempt < 1) throw invalid(`result of '${r.key}' in run '${runId}': attempt must be an integer ≥ 1`);
     checkTime(r.at, `result of '${r.key}' in run '${runId}': at`);
   }
+  for (const c of batch.controls ?? []) {
+    if (!isVersion(c.id) || c.id < 1) throw invalid(`a control settlement in run '${runId}': id must be an integer ≥ 1`);
+    if (c.status !== 'applied' && c.status !== 'refused') throw invalid(`control request ${c.id} of run '${runId}': status must be 'applied' or 'refused'`);
+    if (typeof c.message !== 'string') throw invalid(`control request ${c.id} of run '${runId}': message must be a string`);
+    checkTime(c.at, `control request ${c.id} of run '${runId}': at`);
+  }
+  if (batch.leaseToken !== undefined && (!isVersion(batch.leaseToken) || batch.leaseToken < 1)) {
+    throw invalid(`batch.leaseToken of run '${runId}' must be an integer ≥ 1`);
+  }
+}
+
+/** Checks a lease request before anything is read or written. */
+export function checkLeaseRequest(request: LeaseRequest): void {
+  if (!isNonEmptyString(request.runId)) throw invalid('lease request: runId must be a non-empty string');
+  const { owner } = request;
+  if (owner === null || typeof owner !== 'object' || !isNonEmptyString(owner.ownerId) || typeof owner.host !== 'string' || !Number.isSafeInteger(owner.pid)) {
+    throw invalid(`lease request for run '${request.runId}': owner must be { ownerId, host, pid }`);
+  }
+  if (!(typeof request.ttlMs === 'number' && request.ttlMs > 0 && Number.isFinite(request.ttlMs))) {
+    throw invalid(`lease request for run '${request.runId}': ttlMs must be a positive number of ms`);
+  }
+  checkTime(request.now, `lease request for run '${request.runId}': now`);
+}
+
+/**
+ * What acquiring a lease does, given the run's current lease: granted (a new token when the owner
+ * changes; the same token, renewed, for its own owner), or refused with `RunOwnedError` when
+ * another owner's lease is live at `request.now`.
+ */
+export function decideLease(current: StoredLease | undefined, request: LeaseRequest): LeaseGrant {
+  const { runId, owner, ttlMs, now } = request;
+  const live = current !== undefined && current.releasedAt === undefined && current.expiresAt > now;
+  const sameOwner = current !== undefined && current.releasedAt === undefined && current.owner.ownerId === owner.ownerId;
+  const replacing = request.replace !== undefined && current !== undefined && request.replace.token === current.token;
+  if (live && !sameOwner && !replacing) {
+    throw new RunOwnedError({ runId, owner: current.owner, heartbeatAt: current.heartbeatAt, expiresAt: current.expiresAt, now });
+  }
+  const token = sameOwner ? current.token : (current?.token ?? 0) + 1;
+  const lease: StoredLease = {
+    runId,
+    owner: { ownerId: owner.ownerId, host: owner.host, pid: owner.pid },
+    token,
+    acquiredAt: sameOwner ? current.acquiredAt : now,
+    heartbeatAt: now,
+    expiresAt: now + ttlMs,
+    releasedAt: undefined,
+  };
+  const tookOverFrom = current !== undefined && current.releasedAt === undefined && !sameOwner ? current : undefined;
+  return { lease, tookOverFrom };
+}
+
+/** Refuses a write whose lease token is not the run's current, held lease (`LeaseLostError`). */
+export function checkFence(runId: string, token: number | undefined, current: StoredLease | undefined): void {
+  if (token === undefined) return;
+  if (current === undefined || current.releasedAt !== undefined || current.token !== token) {
+    throw new LeaseLostError({ runId, token, current });
+  }
+}
+
+/** Checks a control request before it is stored. */
+export function checkControlRequest(request: ControlRequestWrite): void {
+  if (!isNonEmptyString(request.runId)) throw invalid('control request: runId must be a non-empty string');
+  const actions = ['set-state', 'clear', 'resume-task', 'send-event', 'cancel'];
+  if (!actions.includes(request.action)) throw invalid(`control request for run '${request.runId}': action must be one of ${actions.join(', ')}`);
+  if (request.action !== 'cancel' && !isNonEmptyString(request.taskKey)) {
+    throw invalid(`control request '${request.action}' for run '${request.runId}': taskKey must be a non-empty string`);
+  }
+  if (request.action === 'set-state' && request.state !== 'success' && request.state !== 'failed' && request.state !== 'skipped') {
+    throw invalid(`control request 'set-state' for run '${request.runId}': state must be success, failed or skipped`);
+  }
+  checkTime(request.requestedAt, `control request for run '${request.runId}': requestedAt`);
 }
 
 /** Checks a checkpoint before it is saved. */
@@ -187,6 +261,8 @@ export function instanceRecord(runId: string, record: TaskInstanceWrite, version
     error: record.error,
     parked: record.parked,
     awaitsEvent: record.awaitsEvent,
+    interruptions: record.interruptions,
+    maxInterruptions: record.maxInterruptions,
     timer: record.timer === undefined ? undefined : { deadline: record.timer.deadline, action: record.timer.action },
     resumeData: record.resumeData,
     eventPayload: record.eventPayload,

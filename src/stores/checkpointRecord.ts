@@ -17,6 +17,11 @@ export interface CheckpointWrite {
   readonly value: unknown;
   /** When it was saved (epoch ms). */
   readonly savedAt: number;
+  /**
+   * The writer's lease token (refused with `LeaseLostError` unless it is the run's); see `CommitBatch.leaseToken`.
+   * @default undefined
+   */
+  readonly leaseToken?: number;
 }
 
 /**
@@ -28,4 +33,4 @@ export interface CheckpointWrite {
  * const epoch = cp === undefined ? 0 : (cp.value as { epoch: number }).epoch;
  * ```
  */
-export type StoredCheckpoint = CheckpointWrite;
+export type StoredCheckpoint = Omit<CheckpointWrite, 'leaseToken'>;

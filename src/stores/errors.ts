@@ -140,3 +140,38 @@ export class StoreSerializationError extends StoreError {
     this.path = options.path;
   }
 }
+
+/**
+ * A write carried a lease token that is no longer the run's: another process took the run over
+ * (its lease had expired), or the lease was released. Nothing of the write was stored; the writer
+ * must stop driving the run.
+ *
+ * @example
+ * ```ts
+ * import { LeaseLostError } from 'taskmachine/stores';
+ * try { await store.commit({ ...batch, leaseToken }); } catch (error) { if (error instanceof LeaseLostError) stopDriving(); }
+ * ```
+ */
+export class LeaseLostError extends StoreError {
+  override name = 'LeaseLostError';
+  readonly runId: string;
+  /** The token the writer held. */
+  readonly token: number;
+  /** The run's current lease token (`undefined`: no lease is held). */
+  readonly currentToken: number | undefined;
+
+  constructor(options: { runId: string; token: number; current: { token: number; owner: { host: string; pid: number }; releasedAt: number | undefined } | undefined }) {
+    const { runId, token, current } = options;
+    const now =
+      current === undefined || current.releasedAt !== undefined
+        ? 'no process holds it now'
+        : `it is held by pid ${current.owner.pid} on ${current.owner.host} with token ${current.token}`;
+    super(
+      `Lease lost: this process held run '${runId}' with lease token ${token}, but ${now}. Nothing was written; ` +
+        'this process stops driving the run (another process took it over after its lease expired).',
+    );
+    this.runId = runId;
+    this.token = token;
+    this.currentToken = current?.releasedAt === undefined ? current?.token : undefined;
+  }
+}

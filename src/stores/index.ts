@@ -13,8 +13,10 @@ export type {
 export type { TransitionWrite, StoredTransition } from './transitionLog.ts';
 export type { ResultWrite, StoredResult } from './resultRecord.ts';
 export type { CheckpointWrite, StoredCheckpoint } from './checkpointRecord.ts';
+export { isLeaseLive, type LeaseOwner, type StoredLease, type LeaseRequest, type LeaseGrant } from './leaseRecord.ts';
+export type { ControlAction, ControlRequestWrite, StoredControlRequest, ControlStatus, ControlSettlement } from './controlRecord.ts';
 export type { LoadedRun, RunSummary, ListRunsOptions, ReadTransitionLogOptions } from './queries.ts';
-export { StoreError, StoreConflictError, StoreSchemaError, StoreCorruptError, StoreSerializationError } from './errors.ts';
+export { StoreError, StoreConflictError, StoreSchemaError, StoreCorruptError, StoreSerializationError, LeaseLostError } from './errors.ts';
 export { serializeValue, deserializeValue } from './serialization.ts';
 export { inputFingerprint } from './fingerprint.ts';
 export { memoryStore } from './memoryStore.ts';

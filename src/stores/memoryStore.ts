@@ -1,8 +1,22 @@
 import type { TaskInstanceState } from '../../machines/index.ts';
 import type { CommitBatch, CommitResult } from './batch.ts';
-import { checkBatch, checkCheckpoint, checkListRunsOptions, closedError, instanceRecord, runRecord, unknownRunError } from './batchChecks.ts';
+import {
+  checkBatch,
+  checkCheckpoint,
+  checkControlRequest,
+  checkFence,
+  checkLeaseRequest,
+  checkListRunsOptions,
+  closedError,
+  decideLease,
+  instanceRecord,
+  runRecord,
+  unknownRunError,
+} from './batchChecks.ts';
 import type { CheckpointWrite, StoredCheckpoint } from './checkpointRecord.ts';
-import { StoreConflictError } from './errors.ts';
+import type { ControlRequestWrite, StoredControlRequest } from './controlRecord.ts';
+import { LeaseLostError, StoreConflictError, StoreError } from './errors.ts';
+import type { LeaseGrant, LeaseRequest, StoredLease } from './leaseRecord.ts';
 import type { ListRunsOptions, LoadedRun, ReadTransitionLogOptions, RunSummary } from './queries.ts';
 import type { StoredResult } from './resultRecord.ts';
 import type { StoredRun } from './runRecord.ts';
@@ -76,6 +90,8 @@ function fromMemoryInstance(stored: MemoryInstance): StoredTaskInstance {
   };
 }
 
+const copyLease = (lease: StoredLease): StoredLease => ({ ...lease, owner: { ...lease.owner } });
+
 const resultId = (key: string, attempt: number): string => `${attempt}\u0000${key}`;
 
 /**
@@ -95,8 +111,21 @@ const resultId = (key: string, attempt: number): string => `${attempt}\u0000${ke
  */
 export function memoryStore(): Store {
   const runs = new Map<string, MemoryRun>();
+  const leases = new Map<string, StoredLease>();
+  const controls = new Map<string, Map<number, string>>();
+  let nextControlId = 1;
   let nextOrder = 0;
   let closed = false;
+
+  function controlsOf(runId: string): Map<number, string> {
+    let map = controls.get(runId);
+    if (map === undefined) controls.set(runId, (map = new Map()));
+    return map;
+  }
+
+  function readControl(text: string): StoredControlRequest {
+    return deserializeValue<StoredControlRequest>(text);
+  }
 
   function open(): void {
     if (closed) throw closedError('memory store');
@@ -110,7 +139,8 @@ export function memoryStore(): Store {
     const { input: _input, ...rest } = readRun(entry);
     const counts: Partial<Record<TaskInstanceState, number>> = {};
     for (const instance of entry.instances.values()) counts[instance.state] = (counts[instance.state] ?? 0) + 1;
-    return { ...rest, taskCounts: counts };
+    const lease = leases.get(rest.runId);
+    return { ...rest, taskCounts: counts, lease: lease === undefined ? undefined : copyLease(lease) };
   }
 
   return {
@@ -128,8 +158,18 @@ export function memoryStore(): Store {
       }));
       const resultTexts = (batch.results ?? []).map((r) => serializeValue(r.value));
 
+      checkFence(runId, batch.leaseToken, leases.get(runId));
       const entry = runs.get(runId);
       if (entry === undefined && run === undefined) throw unknownRunError(runId, 'commit the batch');
+      const runControls = controls.get(runId);
+      const settled = (batch.controls ?? []).map((c) => {
+        const text = runControls?.get(c.id);
+        const request = text === undefined ? undefined : readControl(text);
+        if (request === undefined || request.status !== 'pending') {
+          throw new StoreError(`Control request ${c.id} of run '${runId}' is not pending (${request === undefined ? 'no such request' : request.status}); nothing of the batch was written.`);
+        }
+        return { id: c.id, text: serializeValue({ ...request, status: c.status, message: c.message, settledAt: c.at }) };
+      });
 
       // Stage every compare-and-set against the stored state plus the batch's earlier writes.
       const staged = new Map<string, MemoryInstance | null>();
@@ -195,6 +235,7 @@ export function memoryStore(): Store {
         target.results.push(r);
         target.resultIds.add(resultId(r.key, r.attempt));
       }
+      for (const { id, text } of settled) controlsOf(runId).set(id, text);
       return { versions, lastSeq: target.log.length };
     },
 
@@ -237,6 +278,7 @@ export function memoryStore(): Store {
     async saveCheckpoint(checkpoint: CheckpointWrite): Promise<void> {
       open();
       checkCheckpoint(checkpoint);
+      checkFence(checkpoint.runId, checkpoint.leaseToken, leases.get(checkpoint.runId));
       const entry = runs.get(checkpoint.runId);
       if (entry === undefined) throw unknownRunError(checkpoint.runId, `save the checkpoint of '${checkpoint.key}'`);
       entry.checkpoints.set(checkpoint.key, { savedAt: checkpoint.savedAt, valueText: serializeValue(checkpoint.value) });
@@ -251,12 +293,81 @@ export function memoryStore(): Store {
 
     async deleteRun(runId: string): Promise<boolean> {
       open();
+      controls.delete(runId);
       return runs.delete(runId);
+    },
+
+    async acquireLease(request: LeaseRequest): Promise<LeaseGrant> {
+      open();
+      checkLeaseRequest(request);
+      const grant = decideLease(leases.get(request.runId), request);
+      leases.set(request.runId, grant.lease);
+      return { lease: copyLease(grant.lease), tookOverFrom: grant.tookOverFrom };
+    },
+
+    async renewLease(lease: StoredLease, now: number, ttlMs: number): Promise<StoredLease> {
+      open();
+      const current = leases.get(lease.runId);
+      if (current === undefined || current.releasedAt !== undefined || current.token !== lease.token) {
+        throw new LeaseLostError({ runId: lease.runId, token: lease.token, current });
+      }
+      const renewed = { ...current, heartbeatAt: now, expiresAt: now + ttlMs };
+      leases.set(lease.runId, renewed);
+      return copyLease(renewed);
+    },
+
+    async releaseLease(lease: StoredLease, now: number): Promise<void> {
+      open();
+      const current = leases.get(lease.runId);
+      if (current === undefined || current.releasedAt !== undefined || current.token !== lease.token) return;
+      leases.set(lease.runId, { ...current, releasedAt: now });
+    },
+
+    async getLease(runId: string): Promise<StoredLease | undefined> {
+      open();
+      const lease = leases.get(runId);
+      return lease === undefined ? undefined : copyLease(lease);
+    },
+
+    async requestControl(request: ControlRequestWrite): Promise<StoredControlRequest> {
+      open();
+      checkControlRequest(request);
+      if (!runs.has(request.runId)) throw unknownRunError(request.runId, `store a control request (${request.action})`);
+      const stored: StoredControlRequest = {
+        runId: request.runId,
+        action: request.action,
+        ...(request.taskKey !== undefined ? { taskKey: request.taskKey } : {}),
+        ...(request.state !== undefined ? { state: request.state } : {}),
+        ...(request.payload !== undefined ? { payload: request.payload } : {}),
+        requestedAt: request.requestedAt,
+        ...(request.requestedBy !== undefined ? { requestedBy: request.requestedBy } : {}),
+        id: nextControlId,
+        status: 'pending',
+        message: undefined,
+        settledAt: undefined,
+      };
+      const text = serializeValue(stored);
+      nextControlId += 1;
+      controlsOf(request.runId).set(stored.id, text);
+      return readControl(text);
+    },
+
+    async pendingControls(runId: string): Promise<readonly StoredControlRequest[]> {
+      open();
+      return [...(controls.get(runId)?.values() ?? [])].map(readControl).filter((r) => r.status === 'pending').sort((a, b) => a.id - b.id);
+    },
+
+    async getControl(runId: string, id: number): Promise<StoredControlRequest | undefined> {
+      open();
+      const text = controls.get(runId)?.get(id);
+      return text === undefined ? undefined : readControl(text);
     },
 
     async close(): Promise<void> {
       closed = true;
       runs.clear();
+      leases.clear();
+      controls.clear();
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { FlowRunState, TaskInstanceState } from '../../machines/index.ts';
 import type { StoredResult } from './resultRecord.ts';
 import type { StoredRun } from './runRecord.ts';
+import type { StoredLease } from './leaseRecord.ts';
 import type { StoredTaskInstance } from './taskInstanceRecord.ts';
 
 /**
@@ -39,6 +40,8 @@ export interface LoadedRun {
 export interface RunSummary extends Omit<StoredRun, 'input'> {
   /** Number of task instances per state (states with none are absent). */
   readonly taskCounts: Readonly<Partial<Record<TaskInstanceState, number>>>;
+  /** The run's lease: who drives it (or last drove it), `undefined` when it never had one. */
+  readonly lease: StoredLease | undefined;
 }
 
 /**

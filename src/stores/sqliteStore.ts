@@ -3,9 +3,23 @@ import { dirname, resolve } from 'node:path';
 import type * as sqlite from 'node:sqlite';
 import { isTaskInstanceState, type FlowRunFailureReason, type FlowRunState, type TaskInstanceEventType, type TaskInstanceState } from '../../machines/index.ts';
 import type { CommitBatch, CommitResult } from './batch.ts';
-import { checkBatch, checkCheckpoint, checkListRunsOptions, closedError, instanceRecord, runRecord, unknownRunError } from './batchChecks.ts';
+import {
+  checkBatch,
+  checkCheckpoint,
+  checkControlRequest,
+  checkFence,
+  checkLeaseRequest,
+  checkListRunsOptions,
+  closedError,
+  decideLease,
+  instanceRecord,
+  runRecord,
+  unknownRunError,
+} from './batchChecks.ts';
 import type { CheckpointWrite, StoredCheckpoint } from './checkpointRecord.ts';
-import { StoreConflictError, StoreError, StoreSchemaError } from './errors.ts';
+import type { ControlAction, ControlRequestWrite, ControlStatus, StoredControlRequest } from './controlRecord.ts';
+import { LeaseLostError, StoreConflictError, StoreError, StoreSchemaError } from './errors.ts';
+import type { LeaseGrant, LeaseRequest, StoredLease } from './leaseRecord.ts';
 import type { ListRunsOptions, LoadedRun, ReadTransitionLogOptions, RunSummary } from './queries.ts';
 import type { StoredResult } from './resultRecord.ts';
 import type { StoredRun } from './runRecord.ts';
@@ -131,7 +145,7 @@ const summaryColumns = runColumns
 const instanceColumns =
   'run_id, key, task_id, map_index, parent_key, call_input, custom_context, state, attempt, max_attempts, retries, manually_set_from, defer_timed_out, ' +
   'version, machine_version, created_at, updated_at, started_at, ended_at, failure_kind, error, parked, waiting_for_event, ' +
-  'timer_deadline, timer_action, resume_data, event_payload';
+  'timer_deadline, timer_action, resume_data, event_payload, interruptions, max_interruptions';
 
 /** Position of `version` in the task-instance parameters (set inside the transaction). */
 const versionParam = instanceColumns.split(', ').indexOf('version');
@@ -198,6 +212,44 @@ function rowToInstance(row: Row): StoredTaskInstance {
     timer: deadline === undefined ? undefined : { deadline, action: str(row['timer_action']!) as TimerAction },
     resumeData: value(row['resume_data']!),
     eventPayload: value(row['event_payload']!),
+    interruptions: num(row['interruptions']!),
+    maxInterruptions: num(row['max_interruptions']!),
+  };
+}
+
+const leaseColumns = 'run_id, owner_id, host, pid, token, acquired_at, heartbeat_at, expires_at, released_at';
+
+function rowToLease(row: Row): StoredLease {
+  return {
+    runId: str(row['run_id']!),
+    owner: { ownerId: str(row['owner_id']!), host: str(row['host']!), pid: num(row['pid']!) },
+    token: num(row['token']!),
+    acquiredAt: num(row['acquired_at']!),
+    heartbeatAt: num(row['heartbeat_at']!),
+    expiresAt: num(row['expires_at']!),
+    releasedAt: optNum(row['released_at'] ?? null),
+  };
+}
+
+const controlColumns = 'id, run_id, action, task_key, state, payload, requested_at, requested_by, status, message, settled_at';
+
+function rowToControl(row: Row): StoredControlRequest {
+  const taskKey = optStr(row['task_key'] ?? null);
+  const state = optStr(row['state'] ?? null);
+  const payload = row['payload'] ?? null;
+  const requestedBy = optStr(row['requested_by'] ?? null);
+  return {
+    id: num(row['id']!),
+    runId: str(row['run_id']!),
+    action: str(row['action']!) as ControlAction,
+    ...(taskKey !== undefined ? { taskKey } : {}),
+    ...(state !== undefined ? { state: state as StoredControlRequest['state'] & string } : {}),
+    ...(payload !== null ? { payload: value(payload) } : {}),
+    requestedAt: num(row['requested_at']!),
+    ...(requestedBy !== undefined ? { requestedBy } : {}),
+    status: str(row['status']!) as ControlStatus,
+    message: optStr(row['message'] ?? null),
+    settledAt: optNum(row['settled_at'] ?? null),
   };
 }
 
@@ -230,6 +282,8 @@ function instanceParams(record: StoredTaskInstance): sqlite.SQLInputValue[] {
     record.timer === undefined ? null : record.timer.action,
     text(record.resumeData),
     text(record.eventPayload),
+    record.interruptions,
+    record.maxInterruptions,
   ];
 }
 
@@ -297,6 +351,11 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
   const statements = prepareStatements(db);
   const listStatements = new Map<string, sqlite.StatementSync>();
   let closed = false;
+
+  function leaseOf(runId: string): StoredLease | undefined {
+    const row = statements.getLease.get(runId) as Row | undefined;
+    return row === undefined ? undefined : rowToLease(row);
+  }
 
   function open(): void {
     if (closed) throw closedError(`SQLite store "${path}"`);
@@ -388,6 +447,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
       const results = (batch.results ?? []).map((r) => ({ key: r.key, attempt: r.attempt, at: r.at, value: text(r.value) }));
 
       return transaction(() => {
+        if (batch.leaseToken !== undefined) checkFence(runId, batch.leaseToken, leaseOf(runId));
         if (runParams !== undefined) statements.upsertRun.run(...runParams);
         else if (statements.runExists.get(runId) === undefined) throw unknownRunError(runId, 'commit the batch');
 
@@ -429,6 +489,15 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
           }
           statements.insertResult.run(runId, r.key, r.attempt, r.value, r.at);
         }
+        for (const c of batch.controls ?? []) {
+          const settled = statements.settleControl.run(c.status, c.message, c.at, c.id, runId);
+          if (Number(settled.changes) !== 1) {
+            const row = statements.getControl.get(runId, c.id) as Row | undefined;
+            throw new StoreError(
+              `Control request ${c.id} of run '${runId}' is not pending (${row === undefined ? 'no such request' : str(row['status']!)}); nothing of the batch was written.`,
+            );
+          }
+        }
         return { versions, lastSeq: seq };
       });
     },
@@ -453,7 +522,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
           const parsed = JSON.parse(str(row['counts'] ?? '{}')) as Record<string, number>;
           const taskCounts: Partial<Record<TaskInstanceState, number>> = {};
           for (const [state, n] of Object.entries(parsed)) if (isTaskInstanceState(state)) taskCounts[state] = n;
-          return { ...run, taskCounts };
+          return { ...run, taskCounts, lease: leaseOf(run.runId) };
         });
       });
     },
@@ -493,6 +562,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
       checkCheckpoint(checkpoint);
       const valueText = text(checkpoint.value);
       transaction(() => {
+        if (checkpoint.leaseToken !== undefined) checkFence(checkpoint.runId, checkpoint.leaseToken, leaseOf(checkpoint.runId));
         if (statements.runExists.get(checkpoint.runId) === undefined) {
           throw unknownRunError(checkpoint.runId, `save the checkpoint of '${checkpoint.key}'`);
         }
@@ -513,6 +583,78 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
         const existed = statements.runExists.get(runId) !== undefined;
         for (const statement of statements.deleteRun) statement.run(runId);
         return existed;
+      });
+    },
+
+    async acquireLease(request: LeaseRequest): Promise<LeaseGrant> {
+      open();
+      checkLeaseRequest(request);
+      return transaction(() => {
+        const grant = decideLease(leaseOf(request.runId), request);
+        const { lease } = grant;
+        statements.upsertLease.run(
+          lease.runId,
+          lease.owner.ownerId,
+          lease.owner.host,
+          lease.owner.pid,
+          lease.token,
+          lease.acquiredAt,
+          lease.heartbeatAt,
+          lease.expiresAt,
+          null,
+        );
+        return grant;
+      });
+    },
+
+    async renewLease(lease: StoredLease, now: number, ttlMs: number): Promise<StoredLease> {
+      open();
+      return transaction(() => {
+        const current = leaseOf(lease.runId);
+        if (current === undefined || current.releasedAt !== undefined || current.token !== lease.token) {
+          throw new LeaseLostError({ runId: lease.runId, token: lease.token, current });
+        }
+        statements.renewLease.run(now, now + ttlMs, lease.runId, lease.token);
+        return { ...current, heartbeatAt: now, expiresAt: now + ttlMs };
+      });
+    },
+
+    async releaseLease(lease: StoredLease, now: number): Promise<void> {
+      open();
+      transaction(() => statements.releaseLease.run(now, lease.runId, lease.token));
+    },
+
+    async getLease(runId: string): Promise<StoredLease | undefined> {
+      return read(() => leaseOf(runId));
+    },
+
+    async requestControl(request: ControlRequestWrite): Promise<StoredControlRequest> {
+      open();
+      checkControlRequest(request);
+      const payloadText = text(request.payload);
+      return transaction(() => {
+        if (statements.runExists.get(request.runId) === undefined) throw unknownRunError(request.runId, `store a control request (${request.action})`);
+        const row = statements.insertControl.get(
+          request.runId,
+          request.action,
+          nullable(request.taskKey),
+          nullable(request.state),
+          payloadText,
+          request.requestedAt,
+          nullable(request.requestedBy),
+        ) as Row;
+        return rowToControl(row);
+      });
+    },
+
+    async pendingControls(runId: string): Promise<readonly StoredControlRequest[]> {
+      return read(() => (statements.pendingControls.all(runId) as Row[]).map(rowToControl));
+    },
+
+    async getControl(runId: string, id: number): Promise<StoredControlRequest | undefined> {
+      return read(() => {
+        const row = statements.getControl.get(runId, id) as Row | undefined;
+        return row === undefined ? undefined : rowToControl(row);
       });
     },
 
@@ -569,8 +711,24 @@ function prepareStatements(db: sqlite.DatabaseSync) {
         'ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, saved_at = excluded.saved_at',
     ),
     loadCheckpoint: db.prepare('SELECT value, saved_at FROM checkpoints WHERE run_id = ? AND key = ?'),
-    deleteRun: ['task_instances', 'transitions', 'results', 'checkpoints', 'runs'].map((table) =>
+    deleteRun: ['task_instances', 'transitions', 'results', 'checkpoints', 'control_requests', 'runs'].map((table) =>
       db.prepare(`DELETE FROM ${table} WHERE run_id = ?`),
+    ),
+    getLease: db.prepare(`SELECT ${leaseColumns} FROM leases WHERE run_id = ?`),
+    upsertLease: db.prepare(
+      `INSERT INTO leases (${leaseColumns}) VALUES (${placeholders(leaseColumns)}) ` +
+        `ON CONFLICT (run_id) DO UPDATE SET ${updateAll(leaseColumns, ['run_id'])}`,
+    ),
+    renewLease: db.prepare('UPDATE leases SET heartbeat_at = ?, expires_at = ? WHERE run_id = ? AND token = ? AND released_at IS NULL'),
+    releaseLease: db.prepare('UPDATE leases SET released_at = ? WHERE run_id = ? AND token = ? AND released_at IS NULL'),
+    insertControl: db.prepare(
+      'INSERT INTO control_requests (run_id, action, task_key, state, payload, requested_at, requested_by) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
+        `RETURNING ${controlColumns}`,
+    ),
+    pendingControls: db.prepare(`SELECT ${controlColumns} FROM control_requests WHERE run_id = ? AND status = 'pending' ORDER BY id`),
+    getControl: db.prepare(`SELECT ${controlColumns} FROM control_requests WHERE run_id = ? AND id = ?`),
+    settleControl: db.prepare(
+      `UPDATE control_requests SET status = ?, message = ?, settled_at = ? WHERE id = ? AND run_id = ? AND status = 'pending'`,
     ),
   };
 }

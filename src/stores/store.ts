@@ -1,5 +1,7 @@
 import type { CommitBatch, CommitResult } from './batch.ts';
 import type { CheckpointWrite, StoredCheckpoint } from './checkpointRecord.ts';
+import type { ControlRequestWrite, StoredControlRequest } from './controlRecord.ts';
+import type { LeaseGrant, LeaseRequest, StoredLease } from './leaseRecord.ts';
 import type { ListRunsOptions, LoadedRun, ReadTransitionLogOptions, RunSummary } from './queries.ts';
 import type { StoredRun } from './runRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
@@ -14,6 +16,12 @@ import type { StoredTransition } from './transitionLog.ts';
  * - Task-instance writes are compare-and-set on `version`: a stale `expectedVersion` rejects the
  *   whole batch with a `StoreConflictError`. This makes every state transition happen exactly once
  *   even if two processes drive the same run.
+ * - Leases: at most one owner holds a run's live lease; acquisitions and renewals are atomic; the
+ *   fencing token grows on every acquisition and is never reused (a released lease keeps its
+ *   token); a batch or checkpoint carrying a `leaseToken` that is not the run's current, held lease
+ *   is refused with `LeaseLostError` and nothing of it is written.
+ * - Control requests get increasing ids per store; a settlement commits with its batch and only
+ *   settles a pending request.
  * - Values (input, labels, call inputs, custom contexts, results, errors, checkpoints, resume
  *   data, event payloads) go through the store serializer
  *   (`serializeValue`): Date, Map, Set, BigInt, undefined and Error survive, payloads carrying
@@ -111,8 +119,9 @@ export interface Store {
   loadCheckpoint(runId: string, key: string): Promise<StoredCheckpoint | undefined>;
 
   /**
-   * Delete the run and everything of it (instances, log, results, checkpoints) — for
-   * `onInputChange: 'reset'`. Other runs are untouched. Resolves to whether the run existed.
+   * Delete the run and everything of it (instances, log, results, checkpoints, control requests) — for
+   * `onInputChange: 'reset'`. Other runs are untouched. Resolves to whether the run existed. Its
+   * lease record stays (a fencing token is never reused, even for a new run of the same id).
    *
    * @example
    * ```ts
@@ -120,6 +129,80 @@ export interface Store {
    * ```
    */
   deleteRun(runId: string): Promise<boolean>;
+
+  /**
+   * Take the run's lease for `owner`: granted when no live lease of another owner exists (none, a
+   * released one, an expired one — a takeover — or this owner's own). Rejects with `RunOwnedError`
+   * (from `taskmachine`) naming the owner when another owner's lease is live. The run need not
+   * exist yet.
+   *
+   * @example
+   * ```ts
+   * const { lease } = await store.acquireLease({ runId: 'r1', owner: me, ttlMs: 30_000, now: Date.now() });
+   * ```
+   */
+  acquireLease(request: LeaseRequest): Promise<LeaseGrant>;
+
+  /**
+   * The owner's heartbeat: extends the lease to `now + ttlMs`. Rejects with `LeaseLostError` when
+   * the run's lease is no longer this one (taken over, or released).
+   *
+   * @example
+   * ```ts
+   * lease = await store.renewLease(lease, Date.now(), 30_000);
+   * ```
+   */
+  renewLease(lease: StoredLease, now: number, ttlMs: number): Promise<StoredLease>;
+
+  /**
+   * Lets go of the lease (a clean end or a shutdown): no-op unless it is still the run's lease.
+   *
+   * @example
+   * ```ts
+   * await store.releaseLease(lease, Date.now());
+   * ```
+   */
+  releaseLease(lease: StoredLease, now: number): Promise<void>;
+
+  /**
+   * The run's lease (held, expired or released), or `undefined` when it never had one.
+   *
+   * @example
+   * ```ts
+   * const lease = await store.getLease('r1');
+   * ```
+   */
+  getLease(runId: string): Promise<StoredLease | undefined>;
+
+  /**
+   * Stores a control request for the owner of a run (the run must exist); resolves with its id.
+   *
+   * @example
+   * ```ts
+   * const { id } = await store.requestControl({ runId: 'r1', action: 'clear', taskKey: 'load', requestedAt: Date.now() });
+   * ```
+   */
+  requestControl(request: ControlRequestWrite): Promise<StoredControlRequest>;
+
+  /**
+   * The run's pending control requests, oldest first.
+   *
+   * @example
+   * ```ts
+   * for (const request of await store.pendingControls('r1')) apply(request);
+   * ```
+   */
+  pendingControls(runId: string): Promise<readonly StoredControlRequest[]>;
+
+  /**
+   * One control request of the run, or `undefined`.
+   *
+   * @example
+   * ```ts
+   * const request = await store.getControl('r1', 7);
+   * ```
+   */
+  getControl(runId: string, id: number): Promise<StoredControlRequest | undefined>;
 
   /**
    * Release the store (for SQLite: close the database). Calling it again does nothing.

@@ -10,7 +10,7 @@ import type { TaskInstanceState } from '../../machines/index.ts';
  * const kind: StoredFailureKind = 'timeout';
  * ```
  */
-export type StoredFailureKind = 'application' | 'timeout' | 'gate' | 'infrastructure' | 'manual';
+export type StoredFailureKind = 'application' | 'timeout' | 'gate' | 'infrastructure' | 'interrupted' | 'manual';
 
 /**
  * What a pending timer does when its deadline passes:
@@ -45,8 +45,8 @@ export interface PendingTimer {
 
 /**
  * A task instance as the runtime writes it: the runtime-owned durable record (never a raw XState
- * snapshot). `attempt`, `maxAttempts`, `retries`, `manuallySetFrom`, `deferTimedOut` and
- * `awaitsEvent` are the task-instance machine's context, so the actor can be rebuilt from this record alone.
+ * snapshot). `attempt`, `maxAttempts`, `retries`, `manuallySetFrom`, `deferTimedOut`,
+ * `awaitsEvent`, `interruptions` and `maxInterruptions` are the task-instance machine's context, so the actor can be rebuilt from this record alone.
  *
  * @example
  * ```ts
@@ -57,7 +57,7 @@ export interface PendingTimer {
  *   state: 'up_for_retry', attempt: 1, maxAttempts: 3, retries: 2, manuallySetFrom: null,
  *   deferTimedOut: false, machineVersion: '1', createdAt: 1000, updatedAt: 1500, startedAt: 1100,
  *   endedAt: undefined, failureKind: 'application', error: new Error('HTTP 503'), parked: false,
- *   awaitsEvent: false, timer: { deadline: 31_500, action: 'retry' },
+ *   awaitsEvent: false, interruptions: 0, maxInterruptions: 3, timer: { deadline: 31_500, action: 'retry' },
  *   resumeData: undefined, eventPayload: undefined,
  * };
  * ```
@@ -114,6 +114,10 @@ export interface TaskInstanceWrite {
   readonly parked: boolean;
   /** Deferred, waiting for an event (machine context; stored as `waiting_for_event` by SQLite). */
   readonly awaitsEvent: boolean;
+  /** Attempts of this instance that were interrupted (crash, kill, shutdown) and ran again. */
+  readonly interruptions: number;
+  /** Interruptions it runs again after; one more fails it (failure kind `interrupted`). */
+  readonly maxInterruptions: number;
   /** The pending timer, if one is set. */
   readonly timer: PendingTimer | undefined;
   /** Data handed to the next run of a checkpointed task (`TaskCheckpointed(data)` or a manual resume). */

@@ -2,7 +2,7 @@ import type { TaskInstanceEvent } from '../../machines/index.ts';
 
 /**
  * One event of every kind the task-instance machine knows, with payloads that exercise each guard
- * branch (`START` for the current attempt, `FAIL` with and without `failFast`, `GATE_FAIL`
+ * branch (`START` for the current attempt, `FAIL` with and without `failFast`, `INTERRUPT`, `GATE_FAIL`
  * retryable or not, `DEFER` with or without `awaitEvent`, `TRIGGER` by a deadline, a timeout or an
  * event, the three manual targets). Feed it to
  * {@link pathTests} as `events` to explore the whole lifecycle.
@@ -39,6 +39,7 @@ export function taskInstanceEvents(
     { type: 'SUCCEED' },
     { type: 'FAIL' },
     { type: 'FAIL', failFast: true },
+    { type: 'INTERRUPT' },
     { type: 'DEFER' },
     { type: 'DEFER', awaitEvent: true },
     { type: 'RESCHEDULE' },

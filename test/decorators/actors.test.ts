@@ -70,7 +70,8 @@ describe('isCloned', () => {
     });
     const first = startFlow(definition, { store, runId: 'r', log: () => {} });
     await first.settled();
-    await first.persisted();
+    // The first process stops (lets go of the run); a second one resumes it.
+    await first.shutdown();
     parked = false;
     const second = startFlow(definition, { store, runId: 'r', resume: true, log: () => {} });
     await second.ready();

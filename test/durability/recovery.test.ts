@@ -1,19 +1,24 @@
-// Resume after a crash: the attempt that was `running` in the dead process is a failed attempt of
-// kind 'infrastructure' — reported once to listeners — and is retried (at its stored retry
-// deadline) while attempts remain. The crash is simulated in-process: the store is cut off (every
-// later call of the old run rejects), then the old run is cancelled, so it writes nothing more.
+// Resume after a crash: the attempt that was `running` in the dead process was interrupted, not
+// failed. It runs again as the same attempt (no retry used; `retries: 0` is enough), listeners see
+// the interruption as a state change with msg 'interrupted', and only an instance interrupted more
+// often than `maxInterruptions` fails (kind 'interrupted'). The crash is simulated in-process: the
+// store is cut off (every later call of the old run rejects, so its lease is never released), the
+// old run is cancelled (it writes nothing more), and the dead process's lease must expire before
+// another may take the run over.
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestClock } from '../../src/runtime/clock.ts';
-import { ctx, flow, startFlow, type Listener, type TaskInstanceHookArgs } from '../../src/index.ts';
+import { ctx, flow, RunOwnedError, startFlow, type Listener, type TaskInstanceHookArgs, type TaskInstanceStateChangeArgs } from '../../src/index.ts';
 import type { Store } from '../../src/stores/index.ts';
 import { instrument, recordProblems, storeVariants } from './fixtures/storeChecks.ts';
 
 const quiet = { log: () => {} };
+const LEASE_TTL = 30_000; // the default lease time to live
 const { stores, cleanup } = storeVariants('recovery');
 afterAll(cleanup);
 
-/** extract → transform → load; attempt 1 of `transform` runs until the process dies. */
-function pipeline(retries: number, executions: string[], transformStarted: () => void) {
+/** extract → transform → load; `transform` runs until the process dies the first `kills` times. */
+function pipeline(executions: string[], transformStarted: () => void, kills = 1, maxInterruptions?: number) {
+  let runs = 0;
   return flow('pipeline', (f) => {
     const extract = f.task('extract', () => {
       executions.push(`extract#${ctx()!.attempt}`);
@@ -24,13 +29,13 @@ function pipeline(retries: number, executions: string[], transformStarted: () =>
       async ({ upstream }) => {
         const c = ctx()!;
         executions.push(`transform#${c.attempt}`);
-        if (c.attempt === 1) {
+        if (++runs <= kills) {
           transformStarted();
           await new Promise((_, reject) => c.signal.addEventListener('abort', () => reject(c.signal.reason as Error)));
         }
         return (upstream.extract as number[]).map((n) => n * 10);
       },
-      { retries, retryDelay: 1_000, after: [extract] },
+      { after: [extract], ...(maxInterruptions === undefined ? {} : { maxInterruptions }) },
     );
     f.task('load', ({ upstream }) => {
       executions.push(`load#${ctx()!.attempt}`);
@@ -39,79 +44,78 @@ function pipeline(retries: number, executions: string[], transformStarted: () =>
   });
 }
 
-/** Starts the pipeline, lets `transform` start and be stored as running, then "kills" the process. */
-async function crashDuringTransform(inner: Store, retries: number, clock: ReturnType<typeof createTestClock>, executions: string[]) {
+/** Runs the pipeline until `transform` is stored as running, then "kills" the process. */
+async function crashDuringTransform(
+  inner: Store,
+  clock: ReturnType<typeof createTestClock>,
+  executions: string[],
+  resume: boolean,
+  bounds: { task?: number; run?: number } = {},
+) {
   const { store, crash } = instrument(inner);
   let started!: () => void;
   const transformStarted = new Promise<void>((resolve) => (started = resolve));
-  const handle = startFlow(pipeline(retries, executions, () => started()), { store, runId: 'p', clock, ...quiet });
+  const definition = pipeline(executions, () => started(), Infinity, bounds.task);
+  const runBound = bounds.run === undefined ? {} : { maxInterruptions: bounds.run };
+  const handle = startFlow(definition, { store, runId: 'p', clock, resume, ...runBound, ...quiet });
   await transformStarted;
   await handle.persisted();
   crash();
   handle.cancel('the process died');
-  const transform = (await inner.loadRun('p'))!.instances.find((i) => i.key === 'transform');
-  expect(transform).toMatchObject({ state: 'running', attempt: 1, failureKind: undefined });
+  expect((await inner.loadRun('p'))!.instances.find((i) => i.key === 'transform')).toMatchObject({ state: 'running', attempt: 1 });
 }
 
-function failureListener() {
+function listenerLog() {
   const failed: TaskInstanceHookArgs[] = [];
-  const changes: string[] = [];
+  const changes: TaskInstanceStateChangeArgs[] = [];
   const listener: Listener = {
     onTaskInstanceFailed: (args) => void failed.push(args),
-    onTaskInstanceStateChange: ({ taskInstance, previousState, state }) => void changes.push(`${taskInstance.key} ${previousState}→${state}`),
+    onTaskInstanceStateChange: (args) => void changes.push(args),
   };
   return { failed, changes, listener };
 }
 
 describe.each(stores)('resume after a crash (%s)', (_name, makeStore) => {
-  it('the interrupted attempt is a failed attempt of kind infrastructure, reported once, and retried at its retry deadline', async () => {
+  it("an interrupted attempt is not a failure: with retries 0 it runs again as attempt 1 and the run succeeds; listeners see msg 'interrupted'", async () => {
     const inner = makeStore();
     const clock = createTestClock(50_000);
     const executions: string[] = [];
-    await crashDuringTransform(inner, 2, clock, executions);
+    await crashDuringTransform(inner, clock, executions, false);
     expect(executions).toEqual(['extract#1', 'transform#1']);
 
-    const { failed, changes, listener } = failureListener();
-    const resumed = startFlow(pipeline(2, executions, () => {}), { store: inner, runId: 'p', resume: true, clock, listeners: [listener], ...quiet });
-    await clock.advance(0);
-    expect(failed).toHaveLength(1);
-    const [report] = failed;
-    expect(report).toMatchObject({
-      previousState: 'running',
-      msg: 'up_for_retry',
-      failureDetails: { kind: 'infrastructure', attempt: 1, willRetry: true },
-      taskInstance: { key: 'transform', state: 'up_for_retry', attempts: 1, failureKind: 'infrastructure' },
-    });
-    expect(report!.error!.message).toMatch(/attempt 1 of 'transform' stopped before the attempt ended/);
-    expect(changes).toEqual(['transform running→up_for_retry']);
+    // The dead process's lease is still live: the run is not taken over before it expires.
+    const early = await startFlow(pipeline(executions, () => {}, 0), { store: inner, runId: 'p', resume: true, clock, ...quiet }).done.catch((e: unknown) => e);
+    expect(early).toBeInstanceOf(RunOwnedError);
+    await clock.advance(LEASE_TTL);
 
-    // Stored as such, with the retry deadline (retryDelay after the resume).
-    await resumed.persisted();
-    expect((await inner.loadRun('p'))!.instances.find((i) => i.key === 'transform')).toMatchObject({
-      state: 'up_for_retry',
-      attempt: 1,
-      failureKind: 'infrastructure',
-      timer: { deadline: 51_000, action: 'retry' },
+    const lines: string[] = [];
+    const { failed, changes, listener } = listenerLog();
+    const resumed = startFlow(pipeline(executions, () => {}, 0), {
+      store: inner,
+      runId: 'p',
+      resume: true,
+      clock,
+      listeners: [listener],
+      log: (line) => lines.push(line),
     });
-    expect(executions).toEqual(['extract#1', 'transform#1']);
-
-    await clock.advance(999);
-    expect(resumed.taskInstance('transform')!.state).toBe('up_for_retry');
-    await clock.advance(1);
     const run = await resumed.done;
+    expect(lines.some((line) => /took over run 'p' from pid \d+ on .* \(its lease had expired\)/.test(line))).toBe(true);
     expect(run.state).toBe('success');
-    expect(run.tasks['transform']).toMatchObject({ state: 'success', attempts: 2, result: [10, 20, 30] });
+    expect(run.tasks['transform']).toMatchObject({ state: 'success', attempts: 1, maxAttempts: 1, result: [10, 20, 30] });
     expect(run.tasks['load']!.result).toBe(3);
-    expect(executions).toEqual(['extract#1', 'transform#1', 'transform#2', 'load#1']);
-    expect(failed).toHaveLength(1);
+    expect(executions).toEqual(['extract#1', 'transform#1', 'transform#1', 'load#1']);
+    expect(failed).toEqual([]);
+    const interrupted = changes.filter((c) => c.taskInstance.key === 'transform').map((c) => `${c.previousState}→${c.state} ${c.msg ?? ''}`.trim());
+    expect(interrupted).toEqual(['running→scheduled interrupted', 'scheduled→queued', 'queued→running started', 'running→success success']);
 
+    const stored = (await inner.loadRun('p'))!.instances.find((i) => i.key === 'transform');
+    expect(stored).toMatchObject({ state: 'success', attempt: 1, interruptions: 1, maxInterruptions: 3, failureKind: undefined });
     const log = (await inner.readTransitionLog('p')).filter((t) => t.key === 'transform').map((t) => `${t.from}→${t.to} ${t.event}`);
     expect(log).toEqual([
       'none→scheduled SCHEDULE',
       'scheduled→queued QUEUE',
       'queued→running START',
-      'running→up_for_retry FAIL',
-      'up_for_retry→scheduled RETRY',
+      'running→scheduled INTERRUPT',
       'scheduled→queued QUEUE',
       'queued→running START',
       'running→success SUCCEED',
@@ -119,25 +123,40 @@ describe.each(stores)('resume after a crash (%s)', (_name, makeStore) => {
     expect(await recordProblems(inner, 'p')).toEqual([]);
   });
 
-  it('with no attempts left, the interrupted attempt fails the instance (kind infrastructure), reported once, and nothing runs again', async () => {
+  it('an instance interrupted more often than maxInterruptions fails (kind interrupted, reported once) and the rest of the run goes on', async () => {
     const inner = makeStore();
     const clock = createTestClock(50_000);
     const executions: string[] = [];
-    await crashDuringTransform(inner, 0, clock, executions);
-
-    const { failed, listener } = failureListener();
-    const run = await startFlow(pipeline(0, executions, () => {}), { store: inner, runId: 'p', resume: true, clock, listeners: [listener], ...quiet }).done;
+    // The default maxInterruptions is 3: the fourth interruption fails the instance.
+    for (let kill = 1; kill <= 4; kill++) {
+      await crashDuringTransform(inner, clock, executions, kill > 1);
+      await clock.advance(LEASE_TTL);
+    }
+    const { failed, listener } = listenerLog();
+    const run = await startFlow(pipeline(executions, () => {}, 0), { store: inner, runId: 'p', resume: true, clock, listeners: [listener], ...quiet }).done;
     expect(run).toMatchObject({ state: 'failed', reason: 'task_failure' });
-    expect(run.tasks['transform']).toMatchObject({ state: 'failed', attempts: 1, failureKind: 'infrastructure' });
+    expect(run.tasks['transform']).toMatchObject({ state: 'failed', attempts: 1, failureKind: 'interrupted' });
+    expect(run.tasks['transform']!.error!.message).toMatch(/was interrupted 4 times .* more than maxInterruptions \(3\) allows.*Raise maxInterruptions/);
     expect(run.tasks['load']!.state).toBe('upstream_failed');
     expect(failed).toHaveLength(1);
-    expect(failed[0]).toMatchObject({
-      previousState: 'running',
-      msg: 'failed',
-      failureDetails: { kind: 'infrastructure', attempt: 1, willRetry: false },
-    });
-    expect(executions).toEqual(['extract#1', 'transform#1']);
-    expect((await inner.loadRun('p'))!.instances.find((i) => i.key === 'transform')).toMatchObject({ state: 'failed', failureKind: 'infrastructure' });
+    expect(failed[0]).toMatchObject({ previousState: 'running', msg: 'failed', failureDetails: { kind: 'interrupted', attempt: 1, willRetry: false } });
+    expect(executions.filter((e) => e.startsWith('transform'))).toEqual(['transform#1', 'transform#1', 'transform#1', 'transform#1']);
+    expect((await inner.loadRun('p'))!.instances.find((i) => i.key === 'transform')).toMatchObject({ state: 'failed', interruptions: 4, failureKind: 'interrupted' });
     expect(await recordProblems(inner, 'p')).toEqual([]);
+  });
+
+  it('maxInterruptions is a task option with a run-level default, kept with the instance', async () => {
+    for (const bounds of [{ run: 0 }, { task: 0, run: 5 }]) {
+      const inner = makeStore();
+      const clock = createTestClock(50_000);
+      const executions: string[] = [];
+      await crashDuringTransform(inner, clock, executions, false, bounds);
+      expect((await inner.loadRun('p'))!.instances.find((i) => i.key === 'transform')).toMatchObject({ maxInterruptions: 0 });
+      await clock.advance(LEASE_TTL);
+      // A bound of 0: the first interruption fails the instance (the stored bound, whatever the resume says).
+      const run = await startFlow(pipeline(executions, () => {}, 0, bounds.task), { store: inner, runId: 'p', resume: true, clock, maxInterruptions: 9, ...quiet }).done;
+      expect(run.tasks['transform']).toMatchObject({ state: 'failed', failureKind: 'interrupted' });
+      expect(executions.filter((e) => e.startsWith('transform'))).toEqual(['transform#1']);
+    }
   });
 });

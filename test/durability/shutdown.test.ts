@@ -1,10 +1,11 @@
 // Graceful shutdown: running attempts are aborted with reason 'preempt'; one that answers with
 // TaskCheckpointed is stored `checkpointed` with its progress and picks up from it after
-// `resume: true`; one that fails, or ignores the grace period, stays `running` in the store and
-// counts as an interrupted attempt on resume.
+// `resume: true`; one that throws because it was aborted was interrupted (stored `scheduled`, the
+// same attempt runs again, no retry used); one that ignores the grace period stays `running` in the
+// store and is interrupted when the run is resumed. Every task uses the default `retries: 0`.
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestClock } from '../../src/runtime/clock.ts';
-import { ctx, flow, startFlow, TaskCheckpointed, type TaskInstanceHookArgs } from '../../src/index.ts';
+import { ctx, flow, startFlow, TaskCheckpointed, type TaskInstanceHookArgs, type TaskInstanceStateChangeArgs } from '../../src/index.ts';
 import { instrument, recordProblems, storeVariants } from './fixtures/storeChecks.ts';
 
 const quiet = { log: () => {} };
@@ -43,6 +44,7 @@ describe.each(stores)('graceful shutdown (%s)', (_name, makeStore) => {
       reasons[c.taskKey] = c.signal.reason;
       return answer(c.signal.reason);
     };
+    let resumed = false;
     const definition = flow('export', (f) => {
       const early = f.task('early', () => {
         executions.push({ key: 'early', attempt: ctx()!.attempt, resumeData: ctx()!.resumeData });
@@ -79,20 +81,20 @@ describe.each(stores)('graceful shutdown (%s)', (_name, makeStore) => {
         async () => {
           const c = ctx()!;
           executions.push({ key: 'stubborn', attempt: c.attempt, resumeData: c.resumeData });
-          if (c.attempt > 1) return 'stubborn done';
+          if (resumed) return 'stubborn done';
           started.tick();
           return untilAborted(() => {
             throw new Error('did not save anything');
           });
         },
-        { retries: 1, after: [early] },
+        { after: [early] },
       );
       f.task(
         'lingering',
         async () => {
           const c = ctx()!;
           executions.push({ key: 'lingering', attempt: c.attempt, resumeData: c.resumeData });
-          if (c.attempt > 1) return 'lingering done';
+          if (resumed) return 'lingering done';
           started.tick();
           // Ignores the abort and ends only after the grace period.
           try {
@@ -101,7 +103,7 @@ describe.each(stores)('graceful shutdown (%s)', (_name, makeStore) => {
             queueMicrotask(lingeringSettled);
           }
         },
-        { retries: 1, after: [early] },
+        { after: [early] },
       );
       f.task('after-slow', ({ upstream }) => `${upstream.slow as string}, then more`, { after: [slow] });
     });
@@ -120,8 +122,10 @@ describe.each(stores)('graceful shutdown (%s)', (_name, makeStore) => {
     expect(atShutdown.get('early')).toMatchObject({ state: 'success' });
     expect(atShutdown.get('slow')).toMatchObject({ state: 'checkpointed', attempt: 1, resumeData: { row: 1200 }, timer: { deadline: 1_001_000, action: 'resume' } });
     expect(atShutdown.get('copy')).toMatchObject({ state: 'checkpointed', attempt: 1, resumeData: { file: 'b.csv' }, parked: true, timer: undefined });
-    expect(atShutdown.get('stubborn')).toMatchObject({ state: 'running', attempt: 1 });
-    expect(atShutdown.get('lingering')).toMatchObject({ state: 'running', attempt: 1 });
+    expect(atShutdown.get('stubborn')).toMatchObject({ state: 'scheduled', attempt: 1, interruptions: 1, failureKind: undefined });
+    expect(atShutdown.get('lingering')).toMatchObject({ state: 'running', attempt: 1, interruptions: 0 });
+    // The shutdown let go of the run: another process may resume it at once.
+    expect(await inner.getLease('export')).toMatchObject({ releasedAt: expect.any(Number) });
     expect(atShutdown.has('after-slow')).toBe(false);
     expect(await recordProblems(inner, 'export')).toEqual([]);
 
@@ -133,10 +137,13 @@ describe.each(stores)('graceful shutdown (%s)', (_name, makeStore) => {
     expect(await inner.readTransitionLog('export')).toEqual(logBefore);
     expect((await stored()).get('lingering')).toMatchObject({ state: 'running', attempt: 1 });
 
-    // Resume (a new "process"): interrupted attempts fail as infrastructure and are retried;
-    // `slow` resumes at its stored deadline, `copy` when asked; `early` never runs again.
+    // Resume (a new "process"): `stubborn` runs again, `lingering` was interrupted now (it was
+    // still running) and runs again, both as attempt 1 and with no failure; `slow` resumes at its
+    // stored deadline, `copy` when asked; `early` never runs again.
+    resumed = true;
     const { store, calls } = instrument(inner);
     const failed: TaskInstanceHookArgs[] = [];
+    const interrupted: TaskInstanceStateChangeArgs[] = [];
     const checkpointed: string[] = [];
     executions.length = 0;
     const second = startFlow(definition, {
@@ -146,17 +153,16 @@ describe.each(stores)('graceful shutdown (%s)', (_name, makeStore) => {
       clock,
       listeners: [
         { onTaskInstanceFailed: (args) => void failed.push(args) },
+        { onTaskInstanceStateChange: (args) => void (args.msg === 'interrupted' && interrupted.push(args)) },
         { onTaskInstanceCheckpointed: ({ taskInstance }) => void checkpointed.push(taskInstance.key) },
       ],
       ...quiet,
     });
     await clock.advance(0);
-    expect(failed.map((f) => [f.taskInstance.key, f.previousState, f.msg, f.failureDetails])).toEqual([
-      ['stubborn', 'running', 'up_for_retry', { kind: 'infrastructure', attempt: 1, willRetry: true }],
-      ['lingering', 'running', 'up_for_retry', { kind: 'infrastructure', attempt: 1, willRetry: true }],
-    ]);
-    expect(second.taskInstance('stubborn')).toMatchObject({ state: 'success', attempts: 2, result: 'stubborn done' });
-    expect(second.taskInstance('lingering')).toMatchObject({ state: 'success', attempts: 2, result: 'lingering done' });
+    expect(failed).toEqual([]);
+    expect(interrupted.map((c) => [c.taskInstance.key, c.previousState, c.state])).toEqual([['lingering', 'running', 'scheduled']]);
+    expect(second.taskInstance('stubborn')).toMatchObject({ state: 'success', attempts: 1, result: 'stubborn done' });
+    expect(second.taskInstance('lingering')).toMatchObject({ state: 'success', attempts: 1, result: 'lingering done' });
     expect(second.taskInstance('slow')!.state).toBe('checkpointed');
     // `slow` resumes at its stored deadline (1_001_000), not a full resumeAfter after the resume.
     await clock.advance(1_001_000 - clock.now() - 1);
@@ -172,8 +178,8 @@ describe.each(stores)('graceful shutdown (%s)', (_name, makeStore) => {
     expect(run.tasks['after-slow']!.result).toBe('slow resumed at row 1200, then more');
     expect(executions.map((e) => [e.key, e.attempt, e.resumeData]).sort()).toEqual(
       [
-        ['stubborn', 2, undefined],
-        ['lingering', 2, undefined],
+        ['stubborn', 1, undefined],
+        ['lingering', 1, undefined],
         ['slow', 1, { row: 1200 }],
         ['copy', 1, { file: 'b.csv' }],
       ].sort(),

@@ -216,6 +216,8 @@ describe('readiness gates and resume', () => {
     await clock.flush();
     await first.persisted();
     expect((await store.loadRun('gated'))!.instances.map((i) => i.state)).toEqual(['queued']);
+    // The dropped handle's lease has to expire before another process may take the run over.
+    await clock.advance(30_000);
     // Second process: the same run resumed; the (idempotent) gate runs again and passes.
     const second = startFlow(definition, {
       clock,

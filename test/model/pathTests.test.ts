@@ -77,7 +77,7 @@ describe('machineEdges / machineStates', () => {
   });
 
   it('counts the lifecycle machines', () => {
-    expect(machineEdges(taskInstanceMachine)).toHaveLength(73);
+    expect(machineEdges(taskInstanceMachine)).toHaveLength(75);
     expect(machineEdges(taskInstanceMachine).filter((edge) => edge.eventType === 'SET_STATE')).toHaveLength(39);
     expect(machineEdges(flowRunMachine)).toHaveLength(27);
   });
@@ -152,10 +152,10 @@ describe('pathTests', () => {
   });
 
   it('computes every step from the previous one, even when serializeState merges snapshots', () => {
-    // Vertices are (state, attempts left): different attempt numbers share a vertex, yet each
+    // Vertices are (state, attempts left, …): different attempt numbers share a vertex, yet each
     // path must replay exactly, START payload included.
     const coarse = pathTests(taskInstanceMachine, {
-      input: { retries: 2 },
+      input: { retries: 2, maxInterruptions: 1 },
       events: taskInstanceEvents,
       serializeState: taskInstanceVertexKey,
     });
@@ -165,7 +165,7 @@ describe('pathTests', () => {
         expect(step.before).toBe(previous);
         previous = step.after;
       }
-      const actor = createActor(taskInstanceMachine, { input: { retries: 2 } }).start();
+      const actor = createActor(taskInstanceMachine, { input: { retries: 2, maxInterruptions: 1 } }).start();
       path.run((step) => {
         expect(actor.getSnapshot().can(step.event)).toBe(true);
         actor.send(step.event);
@@ -233,7 +233,7 @@ describe('pathTests', () => {
       'queued →GATE_FAIL[canRetryGateFailure]→ up_for_retry',
       'running →FAIL[canRetryFailedAttempt]→ up_for_retry',
     ]);
-    expect(formatCoverage(mergeCoverage(...byRetries))).toBe('taskInstance: 14/14 states, 73/73 edges');
+    expect(formatCoverage(mergeCoverage(...byRetries))).toBe('taskInstance: 14/14 states, 75/75 edges');
     expect(() => mergeCoverage(byRetries[0]!, suite)).toThrow(/cannot merge coverage of 'light' into 'taskInstance'/);
   });
 });

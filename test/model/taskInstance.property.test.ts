@@ -123,6 +123,7 @@ const lifecycleCommand = fc.oneof(
       'POKE',
       'RESUME',
       'STOPPED',
+      'INTERRUPT',
     ] as const
   ).map((type) => fc.constant(command({ type }))),
   startCommand,
@@ -184,17 +185,19 @@ describe('taskInstanceMachine under random event sequences (fast-check)', () => 
         };
         fc.modelRun(setup, cmds);
       }),
-      { seed: 20_260_301, numRuns: 500 },
+      { seed: 20_260_301, numRuns: 1_000 },
     );
   });
 
-  it('reaches every state over the runs', () => {
+  it('reaches every state and takes every edge over the runs', () => {
     const edges = machineEdges(taskInstanceMachine);
     const covered = edges.filter((edge) => takenEdges.has(edge.transition)).length;
     console.log(
       `[fast-check] taskInstanceMachine: ${visitedStates.size}/${taskStates.length} states, ` +
-        `${covered}/${edges.length} edges visited over 500 random runs`,
+        `${covered}/${edges.length} edges visited over 1,000 random runs` +
+          edges.filter((edge) => !takenEdges.has(edge.transition)).map((edge) => `; not visited: ${edge.label}`).join(""),
     );
     expect(taskStates.filter((state) => !visitedStates.has(state))).toEqual([]);
+    expect(edges.filter((edge) => !takenEdges.has(edge.transition)).map((edge) => edge.label)).toEqual([]);
   });
 });

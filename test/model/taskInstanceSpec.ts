@@ -18,6 +18,10 @@ export interface TaskModel {
   deferTimedOut: boolean;
   /** Deferred with `event: true`: only then does an event (TRIGGER with byEvent) resume it. */
   awaitsEvent: boolean;
+  /** Interrupted attempts so far (an interruption is not a failure: no retry is used). */
+  interruptions: number;
+  /** Interruptions allowed; one more fails the instance. */
+  maxInterruptions: number;
 }
 
 export const taskStates = [
@@ -37,8 +41,18 @@ export const taskStates = [
   'checkpointed',
 ] as const;
 
-export function initialTaskModel(retries: number): TaskModel {
-  return { state: 'none', attempt: 0, maxAttempts: retries + 1, retries, manuallySetFrom: null, deferTimedOut: false, awaitsEvent: false };
+export function initialTaskModel(retries: number, maxInterruptions = 3): TaskModel {
+  return {
+    state: 'none',
+    attempt: 0,
+    maxAttempts: retries + 1,
+    retries,
+    manuallySetFrom: null,
+    deferTimedOut: false,
+    awaitsEvent: false,
+    interruptions: 0,
+    maxInterruptions,
+  };
 }
 
 type Row = SpecRow<TaskModel, TaskInstanceEvent>;
@@ -81,6 +95,18 @@ const lifecycle: Row[] = [
     to: 'up_for_retry',
   },
   { from: 'running', event: 'FAIL', guard: 'else', to: 'failed' },
+  // running → scheduled when its process was interrupted: the same attempt runs again (no retry
+  // used) while interruptions remain; past maxInterruptions it fails (a poison pill ends)
+  {
+    from: 'running',
+    event: 'INTERRUPT',
+    guard: 'canRunAgainAfterInterruption',
+    when: (m) => m.interruptions < m.maxInterruptions,
+    to: 'scheduled',
+    note: 'attempt unchanged, interruptions + 1',
+    update: (m, e) => ({ ...enterScheduled(m, e), interruptions: m.interruptions + 1 }),
+  },
+  { from: 'running', event: 'INTERRUPT', guard: 'else', to: 'failed', update: (m) => ({ interruptions: m.interruptions + 1 }) },
   { from: 'running', event: 'SKIP', to: 'skipped' },
   // a deferral remembers whether it waits for an event
   { from: 'running', event: 'DEFER', to: 'deferred', update: (_m, e) => ({ awaitsEvent: e.type === 'DEFER' && e.awaitEvent === true }) },
@@ -107,7 +133,7 @@ const lifecycle: Row[] = [
 
 /** Clearing grants a fresh retry budget from the current attempt and forgets a manual mark. */
 function cleared(m: TaskModel): Partial<TaskModel> {
-  return { maxAttempts: m.attempt + m.retries + 1, manuallySetFrom: null, deferTimedOut: false, awaitsEvent: false };
+  return { maxAttempts: m.attempt + m.retries + 1, manuallySetFrom: null, deferTimedOut: false, awaitsEvent: false, interruptions: 0 };
 }
 
 // Manual: clear → none from any other state (running: see above) · set-state to
@@ -151,14 +177,15 @@ export function taskInstanceEvents(snapshot: { context: { attempt: number } }): 
 }
 
 /**
- * Graph vertex key: the state, the attempts left and whether a deferral awaits an event. Every
- * guard depends only on those (the `START` payload is generated from the current attempt), so two
- * snapshots with the same key behave the same — and since clearing resets the budget to
- * `retries + 1`, the graph is finite although the attempt counter is not bounded.
+ * Graph vertex key: the state, the attempts left, whether a deferral awaits an event and the
+ * interruptions left. Every guard depends only on those (the `START` payload is generated from the
+ * current attempt), so two snapshots with the same key behave the same — and since clearing resets
+ * the budgets, the graph is finite although the counters are not bounded.
  */
 export function taskInstanceVertexKey(snapshot: {
   value: unknown;
-  context: { attempt: number; maxAttempts: number; awaitsEvent: boolean };
+  context: { attempt: number; maxAttempts: number; awaitsEvent: boolean; interruptions: number; maxInterruptions: number };
 }) {
-  return JSON.stringify([snapshot.value, snapshot.context.maxAttempts - snapshot.context.attempt, snapshot.context.awaitsEvent]);
+  const { attempt, maxAttempts, awaitsEvent, interruptions, maxInterruptions } = snapshot.context;
+  return JSON.stringify([snapshot.value, maxAttempts - attempt, awaitsEvent, maxInterruptions - interruptions]);
 }

@@ -56,7 +56,7 @@ console.log(JSON.stringify({ state: run.state, b2: run.tasks['b[2]']?.result, ed
     );
     const direct = spawnSync(process.execPath, ['main.ts'], { cwd: app, encoding: 'utf8' });
     expect(direct.stderr).toBe('');
-    expect(JSON.parse(direct.stdout)).toEqual({ state: 'success', b2: 31, edges: 73 });
+    expect(JSON.parse(direct.stdout)).toEqual({ state: 'success', b2: 31, edges: 75 });
 
     const cli = spawnSync(process.execPath, [join(app, 'node_modules', '.bin', 'taskmachine'), 'run', 'flow.ts', '--store', 'memory', '--json'], {
       cwd: app,

@@ -20,10 +20,13 @@ import { machineEdges, pathTests, taskInstanceEvents, type EdgeCase } from '../.
 
 type Machine = typeof taskInstanceMachine;
 
-// Every lifecycle event but REMOVE (a resume with a changed definition removes: replayed below)
-// and the deferral timeout (its next start fails at once, which the generated paths do not model).
+// Every lifecycle event but REMOVE (a resume with a changed definition removes), INTERRUPT (a
+// shutdown or crash interrupts; both replayed below) and the deferral timeout (its next start
+// fails at once, which the generated paths do not model).
 const events = (snapshot: { context: { attempt: number } }): TaskInstanceEvent[] =>
-  taskInstanceEvents(snapshot).filter((event) => event.type !== 'REMOVE' && !(event.type === 'TRIGGER' && event.timedOut));
+  taskInstanceEvents(snapshot).filter(
+    (event) => event.type !== 'REMOVE' && event.type !== 'INTERRUPT' && !(event.type === 'TRIGGER' && event.timedOut),
+  );
 
 /** Events a handle call makes (the others the runtime takes by itself). */
 const MANUAL = new Set(['CLEAR', 'SET_STATE']);
@@ -173,7 +176,7 @@ describe('generated edge paths replayed through the runtime', () => {
       await first.settled();
       first.setState('t', 'success');
       first.clear('t');
-      await first.persisted();
+      await first.shutdown();
       expect(first.taskInstance('t')!.state).toBe('none');
       // Then the definition no longer has \`t\`: the resumed run removes it.
       const after = flow('replay-removal', (f) => void f.task('hold', () => ctx()!.defer({ event: true })));
@@ -187,6 +190,32 @@ describe('generated edge paths replayed through the runtime', () => {
       expect(observed).toEqual(expected);
       second.cancel();
       (call === undefined ? taken.automatic : taken.manual).add(label);
+    });
+  }
+
+  /** INTERRUPT: a shutdown ends a running attempt (it throws when its signal is aborted). */
+  const INTERRUPTION: Record<string, { maxInterruptions: number; expected: string[] }> = {
+    'running →INTERRUPT[canRunAgainAfterInterruption]→ scheduled': { maxInterruptions: 3, expected: ['scheduled', 'queued', 'running', 'scheduled'] },
+    'running →INTERRUPT[else]→ failed': { maxInterruptions: 0, expected: ['scheduled', 'queued', 'running', 'failed'] },
+  };
+  for (const [label, { maxInterruptions, expected }] of Object.entries(INTERRUPTION)) {
+    it(`${label} (a graceful shutdown interrupts a running attempt)`, async () => {
+      let started!: () => void;
+      const running = new Promise<void>((resolve) => (started = resolve));
+      const definition = flow('replay-interrupt', (f) => {
+        f.task('t', () => {
+          started();
+          const { signal } = ctx()!;
+          return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('stopped'))));
+        }, { maxInterruptions });
+      });
+      const handle = startFlow(definition, { log: () => {} });
+      const observed: string[] = [];
+      handle.subscribe((change) => observed.push(change.state));
+      await running;
+      await handle.shutdown({ graceMs: 60_000 });
+      expect(observed).toEqual(expected);
+      taken.automatic.add(label);
     });
   }
 
@@ -206,10 +235,11 @@ describe('generated edge paths replayed through the runtime', () => {
     const replayed = new Set([
       ...suite.edges.map((edgeCase) => edgeCase.edge.label).filter((label) => !(label in NOT_LOCAL)),
       ...Object.keys(REMOVAL),
+      ...Object.keys(INTERRUPTION),
     ]);
     const unexplained = all.filter((label) => !replayed.has(label) && unreachableReason(label) === 'NOT EXPECTED');
     expect(unexplained).toEqual([]);
-    expect([...Object.keys(NOT_LOCAL), ...Object.keys(REMOVAL)].filter((label) => !all.includes(label))).toEqual([]);
+    expect([...Object.keys(NOT_LOCAL), ...Object.keys(REMOVAL), ...Object.keys(INTERRUPTION)].filter((label) => !all.includes(label))).toEqual([]);
     // What is left out, so the list cannot grow silently.
     expect(all.filter((label) => !replayed.has(label))).toEqual(Object.keys(NOT_LOCAL).sort((a, b) => all.indexOf(a) - all.indexOf(b)));
   });

@@ -31,6 +31,8 @@ describe("the run's phase is the flow-run machine's state", () => {
     expect((await store.getRun('r'))!).toMatchObject({ state: 'queued', reason: null });
     expect(paused.snapshot()).toMatchObject({ state: 'queued', reason: null });
     expect(paused.taskInstance('b')!.state).toBe('none');
+    // Done with it: let go of the run (its lease), as the CLI does.
+    await paused.shutdown();
 
     const resumed = await runFlow(definition, { store, runId: 'r', resume: true, ...quiet });
     expect(resumed.state).toBe('success');

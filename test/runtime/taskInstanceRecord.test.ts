@@ -17,7 +17,7 @@ describe('TaskInstance (the compact per-instance record)', () => {
     expect(instance.resumeData).toBeUndefined();
     expect(instance.error).toBeUndefined();
     expect(instance.timerInfo).toBeUndefined();
-    expect(instance.context).toEqual({ attempt: 0, retries: 2, maxAttempts: 3, manuallySetFrom: null, deferTimedOut: false, awaitsEvent: false });
+    expect(instance.context).toEqual({ attempt: 0, retries: 2, maxAttempts: 3, manuallySetFrom: null, deferTimedOut: false, awaitsEvent: false, interruptions: 0, maxInterruptions: 3 });
   });
 
   it('keeps written values per instance, never on the shared defaults', () => {

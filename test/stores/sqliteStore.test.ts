@@ -86,9 +86,9 @@ describe('sqliteStore: file and settings', () => {
   it("runs in WAL mode with synchronous=FULL by default and NORMAL for durability 'normal'", () => {
     const full = open({ path: newPath() });
     expect(full.durability).toBe('full');
-    expect(full.settings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5000, schemaVersion: 1 });
+    expect(full.settings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5000, schemaVersion: 2 });
     const normal = open({ path: newPath(), durability: 'normal', busyTimeoutMs: 250 });
-    expect(normal.settings()).toEqual({ journalMode: 'wal', synchronous: 'normal', busyTimeoutMs: 250, schemaVersion: 1 });
+    expect(normal.settings()).toEqual({ journalMode: 'wal', synchronous: 'normal', busyTimeoutMs: 250, schemaVersion: 2 });
     // WAL is a property of the file: another connection sees it too
     raw(normal.path, (db) => expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' }));
   });
@@ -141,7 +141,7 @@ describe('sqliteStore: file and settings', () => {
       const columns = (table: string) => (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name);
       expect(columns('runs')).toContain('labels');
       expect(columns('task_instances')).toEqual(expect.arrayContaining(['call_input', 'custom_context']));
-      expect(db.prepare('SELECT schema_version.version FROM schema_version').all()).toEqual([{ version: 1 }]);
+      expect(db.prepare('SELECT schema_version.version FROM schema_version').all()).toEqual([{ version: 1 }, { version: 2 }]);
       // labels are superjson text like every value column, and queryable with json_extract
       expect(db.prepare(`SELECT run_id, labels, json_extract(labels, '$.json.flowFile') AS file FROM runs ORDER BY run_id`).all()).toEqual([
         { run_id: 'r1', labels: JSON.stringify({ json: labels }), file: 'flows/etl.ts' },
@@ -169,7 +169,7 @@ describe('sqliteStore: file and settings', () => {
     const path = newPath('empty.db', true);
     writeFileSync(path, '');
     const store = open({ path });
-    expect(store.settings().schemaVersion).toBe(1);
+    expect(store.settings().schemaVersion).toBe(2);
   });
 });
 
@@ -298,8 +298,8 @@ describe('sqliteStore: refusing files it cannot use, leaving them untouched', ()
   it('a store whose schema_version row says 99: StoreSchemaError naming both versions', async () => {
     const path = await storeFile();
     raw(path, (db) => db.exec(`INSERT INTO schema_version (version, applied_at, description) VALUES (99, 0, 'from the future')`));
-    const error = expectUntouched(path, StoreSchemaError, /has schema version 99, but this taskmachine knows versions up to 1: .*Upgrade taskmachine/);
-    expect(error).toMatchObject({ foundVersion: 99, supportedVersion: 1 });
+    const error = expectUntouched(path, StoreSchemaError, /has schema version 99, but this taskmachine knows versions up to 2: .*Upgrade taskmachine/);
+    expect(error).toMatchObject({ foundVersion: 99, supportedVersion: 2 });
   });
 
   it('a store whose header user_version says 99: StoreSchemaError', async () => {

@@ -1,3 +1,4 @@
+import type { TaskInstanceState } from '../../../machines/index.ts';
 import type { AttemptRun } from './attemptRun.ts';
 import type { AttemptOutcome } from './attemptOutcome.ts';
 import type { Clock } from '../clock.ts';
@@ -57,13 +58,37 @@ export function applyOutcome(instance: TaskInstance, run: AttemptRun, outcome: A
       wakeups.set(instance, outcome.delay, 'poke');
       return;
     case 'failed': {
+      // Ended by a shutdown's abort: an interruption, not a failure (it runs again on resume).
+      if (context.stopping) {
+        applyInterruption(instance, lifecycle, 'its process was shut down');
+        return;
+      }
       instance.error = outcome.error;
-      // Interrupted by a shutdown: left `running` in the store; a resume counts it as interrupted.
-      if (context.stopping) return;
       instance.failureKind = outcome.failureKind;
       const state = lifecycle.apply(instance, { type: 'FAIL', failFast: outcome.failFast }, { error: outcome.error });
       if (state === 'up_for_retry') wakeups.set(instance, retryDelayFor(instance.task, run.attempt), 'retry');
       return;
     }
   }
+}
+
+/**
+ * An attempt that ended because its process crashed, was killed or was shut down (or its worker
+ * was lost): `INTERRUPT`. The machine runs the same attempt again (`scheduled`, no retry used)
+ * while the instance has interruptions left, and fails it (`interrupted`) once it has none, so a
+ * task that kills its process every time ends. Returns the new state.
+ */
+export function applyInterruption(instance: TaskInstance, lifecycle: Lifecycle, how: string): TaskInstanceState {
+  const { attempt, interruptions, maxInterruptions } = instance.context;
+  if (lifecycle.wouldLeadTo(instance, { type: 'INTERRUPT' }) !== 'failed') {
+    return lifecycle.apply(instance, { type: 'INTERRUPT' });
+  }
+  const error = new Error(
+    `task instance '${instance.key}' was interrupted ${interruptions + 1} times (attempt ${attempt}; last: ${how}), ` +
+      `more than maxInterruptions (${maxInterruptions}) allows: it is failed rather than run again, in case it is what ` +
+      'crashes its process. Raise maxInterruptions (a task option, or runFlow\'s) if its process is stopped that often for other reasons.',
+  );
+  instance.error = error;
+  instance.failureKind = 'interrupted';
+  return lifecycle.apply(instance, { type: 'INTERRUPT' }, { error });
 }

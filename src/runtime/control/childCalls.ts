@@ -6,7 +6,7 @@ import type { Store } from '../../stores/index.ts';
 import type { AttemptRun } from '../attempt/attemptRun.ts';
 import type { Clock } from '../clock.ts';
 import type { InstanceTable } from '../instances/instanceTable.ts';
-import { TaskInstance } from '../instances/taskInstance.ts';
+import type { TaskInstance } from '../instances/taskInstance.ts';
 
 /** What child calls need from the run. */
 export interface ChildCallsHost {
@@ -18,6 +18,8 @@ export interface ChildCallsHost {
   requestTurn(): void;
   /** The run's store, if it is durable (checkpoints are saved there at once). */
   store(): Store | undefined;
+  /** The lease token writes carry (a durable run's). */
+  leaseToken(): number | undefined;
   log(line: string): void;
 }
 
@@ -72,7 +74,7 @@ export class ChildCalls {
       child.customContext = customContext;
     }
     if (child === undefined) {
-      child = new TaskInstance({ key, task, parentKey: parent.instance.key, callInput: input, customContext });
+      child = this.#table.make({ key, task, parentKey: parent.instance.key, callInput: input, customContext });
       this.#table.add(child);
       this.#host.ready(child);
     } else if (finishedStates.has(child.state)) {
@@ -119,7 +121,14 @@ export class ChildCalls {
     run.instance.checkpoint = value;
     const store = this.#host.store();
     if (store !== undefined) {
-      await store.saveCheckpoint({ runId: this.#runId, key: run.instance.key, value, savedAt: this.#clock.now() });
+      const leaseToken = this.#host.leaseToken();
+      await store.saveCheckpoint({
+        runId: this.#runId,
+        key: run.instance.key,
+        value,
+        savedAt: this.#clock.now(),
+        ...(leaseToken !== undefined ? { leaseToken } : {}),
+      });
     }
   }
 }

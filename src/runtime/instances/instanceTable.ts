@@ -17,17 +17,27 @@ export class InstanceTable {
   /** Instances of expanded map tasks, in map-index order. */
   readonly #mapped = new Map<number, TaskInstance[]>();
   readonly #counts = new Int32Array(allTaskInstanceStates.length);
+  readonly #maxInterruptions: number;
   #unfinished = 0;
 
-  /** Makes the instance of every DAG task (not of subtasks: they exist only when called). */
-  constructor(flow: Flow) {
+  /**
+   * Makes the instance of every DAG task (not of subtasks: they exist only when called).
+   * @param maxInterruptions the run's default for tasks that set none.
+   */
+  constructor(flow: Flow, maxInterruptions: number) {
+    this.#maxInterruptions = maxInterruptions;
     this.#primary = new Array(flow.tasks.length);
     for (const task of flow.tasks) {
       if (task.kind === 'subtask') continue;
-      const instance = new TaskInstance({ key: task.id, task });
+      const instance = this.make({ key: task.id, task });
       this.#primary[task.index] = instance;
       this.add(instance);
     }
+  }
+
+  /** A new instance (not added yet), with the run's interruption bound unless its task has one. */
+  make(init: Omit<ConstructorParameters<typeof TaskInstance>[0], 'maxInterruptions'>): TaskInstance {
+    return new TaskInstance({ ...init, maxInterruptions: init.task.maxInterruptions ?? this.#maxInterruptions });
   }
 
   get size(): number {

@@ -1,5 +1,5 @@
 import type { Actor } from 'xstate';
-import type { TaskInstanceContext, TaskInstanceMachine, TaskInstanceState } from '../../../machines/index.ts';
+import { DEFAULT_MAX_INTERRUPTIONS, type TaskInstanceContext, type TaskInstanceMachine, type TaskInstanceState } from '../../../machines/index.ts';
 import type { TaskDefinition } from '../../flow/types.ts';
 import type { FailureKind, TaskInstanceRecord } from '../../records.ts';
 import type { TimerAction } from '../../stores/index.ts';
@@ -64,13 +64,24 @@ function fromStoredTime(stored: number | undefined): number | undefined {
   return stored !== undefined && Number.isSafeInteger(stored) ? stored + TIME_BASE : stored;
 }
 
-/** Machine contexts of fresh instances, one shared (immutable) object per `retries` value. */
-const initialContexts = new Map<number, Readonly<TaskInstanceContext>>();
-function initialContext(retries: number): Readonly<TaskInstanceContext> {
-  let context = initialContexts.get(retries);
+/** Machine contexts of fresh instances, one shared (immutable) object per (retries, maxInterruptions). */
+const initialContexts = new Map<number, Map<number, Readonly<TaskInstanceContext>>>();
+function initialContext(retries: number, maxInterruptions: number): Readonly<TaskInstanceContext> {
+  let byMax = initialContexts.get(retries);
+  if (byMax === undefined) initialContexts.set(retries, (byMax = new Map()));
+  let context = byMax.get(maxInterruptions);
   if (context === undefined) {
-    context = Object.freeze({ attempt: 0, retries, maxAttempts: retries + 1, manuallySetFrom: null, deferTimedOut: false, awaitsEvent: false });
-    initialContexts.set(retries, context);
+    context = Object.freeze({
+      attempt: 0,
+      retries,
+      maxAttempts: retries + 1,
+      manuallySetFrom: null,
+      deferTimedOut: false,
+      awaitsEvent: false,
+      interruptions: 0,
+      maxInterruptions,
+    });
+    byMax.set(maxInterruptions, context);
   }
   return context;
 }
@@ -180,10 +191,12 @@ export class TaskInstance {
     parentKey?: string;
     callInput?: unknown;
     customContext?: Readonly<Record<string, string>>;
+    /** Interruptions it runs again after (the run's default when the task sets none). */
+    maxInterruptions?: number;
   }) {
     this.key = init.key;
     this.task = init.task;
-    this.context = initialContext(init.task.retries);
+    this.context = initialContext(init.task.retries, init.maxInterruptions ?? init.task.maxInterruptions ?? DEFAULT_MAX_INTERRUPTIONS);
     if (init.mapIndex !== undefined) (this as { mapIndex: number | undefined }).mapIndex = init.mapIndex;
     if (init.item !== undefined) this.item = init.item;
     if (init.parentKey !== undefined) (this as { parentKey: string | undefined }).parentKey = init.parentKey;

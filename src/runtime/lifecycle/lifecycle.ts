@@ -86,7 +86,7 @@ export class Lifecycle {
     const context = instance.context;
     const fresh = instance.state === 'none' && context.attempt === 0 && context.manuallySetFrom === null;
     const actor = fresh
-      ? createActor(taskInstanceLogic, { input: { retries: instance.task.retries } })
+      ? createActor(taskInstanceLogic, { input: { retries: instance.task.retries, maxInterruptions: context.maxInterruptions } })
       : createActor(taskInstanceLogic, {
           snapshot: taskInstanceMachine.resolveState({ value: instance.state, context: { ...context } }),
         });

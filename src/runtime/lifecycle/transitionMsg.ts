@@ -20,6 +20,8 @@ export function msgFor(
     case 'FAIL':
     case 'GATE_FAIL':
       return state === 'up_for_retry' ? 'up_for_retry' : 'failed';
+    case 'INTERRUPT':
+      return state === 'failed' ? 'failed' : 'interrupted';
     case 'SKIP':
       return previousState === 'running' ? 'skipped' : undefined;
     case 'CHECKPOINT':

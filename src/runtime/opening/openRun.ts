@@ -26,6 +26,7 @@ export async function openRun(
   settings: FlowRunSettings,
   clock: Clock,
   onFailure: (error: Error) => void,
+  leaseToken: number | undefined,
 ): Promise<OpenedRun> {
   const { runId } = settings;
   let existing = await store.getRun(runId);
@@ -33,14 +34,17 @@ export async function openRun(
   if (existing !== undefined && existing.flowId !== flow.id) {
     throw new Error(`run '${runId}' in the store belongs to flow '${existing.flowId}', not '${flow.id}'; use another runId`);
   }
+  let reset = false;
   if (existing !== undefined && settings.inputGiven && existing.inputFingerprint !== fingerprint) {
     if (settings.onInputChange === 'raise') throw new InputChangedError(runId, existing.inputFingerprint, fingerprint);
     if (settings.onInputChange === 'reset') {
       await store.deleteRun(runId);
       existing = undefined;
+      reset = true;
     }
   }
-  if (existing === undefined && settings.resume) {
+  // (A reset run starts over with the new input, even when it was asked to be resumed.)
+  if (existing === undefined && settings.resume && !reset) {
     throw new Error(`there is no run '${runId}' in the store to resume; start it without resume: true`);
   }
   if (existing === undefined) {
@@ -60,6 +64,7 @@ export async function openRun(
       endedAt: undefined,
     };
     const persistence = new RunPersistence(store, run, clock, onFailure);
+    persistence.fence(leaseToken);
     persistence.updateRun({ state: 'queued', reason: null, startedAt: undefined, endedAt: undefined }, now);
     await persistence.flush(now);
     if (persistence.failure) throw persistence.failure;
@@ -69,8 +74,10 @@ export async function openRun(
   const loaded = await store.loadRun(runId);
   if (loaded === undefined) throw new Error(`run '${runId}' disappeared from the store while it was being opened`);
   for (const instance of loaded.instances) checkMachineVersions(runId, undefined, instance);
+  const persistence = new RunPersistence(store, loaded.run, clock, onFailure);
+  persistence.fence(leaseToken);
   return {
-    persistence: new RunPersistence(store, loaded.run, clock, onFailure),
+    persistence,
     loaded,
     input: settings.inputGiven ? settings.input : loaded.run.input,
   };

@@ -4,7 +4,7 @@ import type { TaskInstance } from '../instances/taskInstance.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { Admission } from '../scheduling/admission.ts';
 import type { GateRounds } from '../scheduling/gateRounds.ts';
-import { retryDelayFor } from '../scheduling/retryTiming.ts';
+import { applyInterruption } from '../attempt/outcomeEvents.ts';
 import type { Wakeups } from '../scheduling/wakeups.ts';
 
 /** What recovery needs from the run. */
@@ -22,8 +22,9 @@ export interface RecoveryParts {
 
 /**
  * Continues what the stored states of a restored run say was in progress. An attempt that was
- * `running` in a process that died counts as a failed attempt (`infrastructure`), retried while
- * attempts remain; stored timers are armed with the time left (fired at once when past);
+ * `running` in a process that crashed, was killed or lost its lease was interrupted: it runs again
+ * (no retry used) while the instance has interruptions left (`INTERRUPT`); stored timers are armed
+ * with the time left (fired at once when past);
  * scheduled instances are queued, queued ones start their readiness gates again; mapped and
  * called instances still `none` are ready; instances of tasks that left the definition are
  * marked `removed`.
@@ -51,16 +52,11 @@ export function recoverRun(parts: RecoveryParts): void {
         if (gates.any) gates.start(instance);
         else parts.admit(instance);
         break;
-      case 'running': {
-        const error = new Error(
-          `the process running attempt ${instance.context.attempt} of '${instance.key}' stopped before the attempt ended (crash, kill or shutdown)`,
-        );
-        instance.error = error;
-        instance.failureKind = 'infrastructure';
-        const state = lifecycle.apply(instance, { type: 'FAIL' }, { error });
-        if (state === 'up_for_retry') wakeups.set(instance, retryDelayFor(instance.task, instance.context.attempt), 'retry');
+      case 'running':
+        if (applyInterruption(instance, lifecycle, 'the process running it stopped before the attempt ended') === 'scheduled') {
+          admission.toQueue.push(instance);
+        }
         break;
-      }
       case 'restarting':
         lifecycle.apply(instance, { type: 'STOPPED' });
         wakeups.set(instance, 0, 'retry');

@@ -20,9 +20,9 @@ export function restoreInstances(loaded: LoadedRun, flow: Flow, table: InstanceT
     const task = flow.task(stored.taskId);
     let instance: TaskInstance | undefined;
     if (task === undefined) {
-      instance = new TaskInstance({ key: stored.key, task: removedTask(stored.taskId), mapIndex: stored.mapIndex });
+      instance = table.make({ key: stored.key, task: removedTask(stored.taskId), mapIndex: stored.mapIndex });
     } else if (stored.parentKey !== undefined) {
-      instance = new TaskInstance({
+      instance = table.make({
         key: stored.key,
         task,
         parentKey: stored.parentKey,
@@ -30,7 +30,7 @@ export function restoreInstances(loaded: LoadedRun, flow: Flow, table: InstanceT
         ...(stored.customContext !== undefined ? { customContext: stored.customContext } : {}),
       });
     } else if (stored.mapIndex !== undefined) {
-      instance = new TaskInstance({ key: stored.key, task, mapIndex: stored.mapIndex });
+      instance = table.make({ key: stored.key, task, mapIndex: stored.mapIndex });
       let list = mapped.get(task.index);
       if (list === undefined) mapped.set(task.index, (list = []));
       list.push(instance);
@@ -38,7 +38,7 @@ export function restoreInstances(loaded: LoadedRun, flow: Flow, table: InstanceT
       instance = table.primaryOf(task.index);
       if (instance === undefined || instance.key !== stored.key) continue;
     }
-    writeStored(instance, stored, results);
+    writeStored(instance, stored, results, instance.context.maxInterruptions);
     if (table.get(instance.key) !== instance) table.add(instance);
   }
   const counts = new Map<number, number>();
@@ -55,7 +55,7 @@ export function restoreInstances(loaded: LoadedRun, flow: Flow, table: InstanceT
   deps.restored(counts);
 }
 
-function writeStored(instance: TaskInstance, stored: StoredTaskInstance, results: ReadonlyMap<string, unknown>): void {
+function writeStored(instance: TaskInstance, stored: StoredTaskInstance, results: ReadonlyMap<string, unknown>, maxInterruptions: number): void {
   instance.state = stored.state;
   const context: TaskInstanceContext = {
     attempt: stored.attempt,
@@ -65,6 +65,9 @@ function writeStored(instance: TaskInstance, stored: StoredTaskInstance, results
     deferTimedOut: stored.deferTimedOut,
     // Machine version 1 kept this fact outside the machine, as `waitingForEvent`.
     awaitsEvent: stored.state === 'deferred' && stored.awaitsEvent,
+    // Versions before 3 did not count interruptions (the store reads them as 0).
+    interruptions: stored.interruptions,
+    maxInterruptions: stored.machineVersion === '1' || stored.machineVersion === '2' ? maxInterruptions : stored.maxInterruptions,
   };
   instance.context = context;
   if (results.has(stored.key)) instance.result = results.get(stored.key);

@@ -4,7 +4,7 @@ import type { FlowGraph } from '../../flow/graph.ts';
 import { countUpstreamOutcome, evaluateTriggerRule } from '../../flow/triggerRules.ts';
 import type { Flow, TaskDefinition } from '../../flow/types.ts';
 import type { InstanceTable } from '../instances/instanceTable.ts';
-import { TaskInstance } from '../instances/taskInstance.ts';
+import type { TaskInstance } from '../instances/taskInstance.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { Admission } from './admission.ts';
 import { UpstreamCountsTable } from './upstreamCountsTable.ts';
@@ -208,7 +208,7 @@ export class DependencyTracker {
       return;
     }
     this.#recorder.remove(placeholder);
-    const instances = list.map((item, mapIndex) => new TaskInstance({ key: `${task.id}[${mapIndex}]`, task, mapIndex, item }));
+    const instances = list.map((item, mapIndex) => this.#table.make({ key: `${task.id}[${mapIndex}]`, task, mapIndex, item }));
     this.#table.setMapped(task.index, instances);
     this.#addUpstreamInstances(task.index, instances.length - 1);
     for (const instance of instances) {

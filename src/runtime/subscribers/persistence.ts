@@ -1,5 +1,14 @@
 import { FLOW_RUN_MACHINE_VERSION, TASK_INSTANCE_MACHINE_VERSION, type TaskInstanceEvent, type TaskInstanceState } from '../../../machines/index.ts';
-import type { CommitBatch, ResultWrite, Store, StoredRun, TaskInstanceUpsert, TaskInstanceWrite, TransitionWrite } from '../../stores/index.ts';
+import type {
+  CommitBatch,
+  ControlSettlement,
+  ResultWrite,
+  Store,
+  StoredRun,
+  TaskInstanceUpsert,
+  TaskInstanceWrite,
+  TransitionWrite,
+} from '../../stores/index.ts';
 import type { Clock } from '../clock.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
 
@@ -31,6 +40,8 @@ export class RunPersistence {
   #chain: Promise<void> = Promise.resolve();
   #failure: Error | undefined;
   #detached = false;
+  #leaseToken: number | undefined;
+  #controls: ControlSettlement[] = [];
   readonly #clock: Clock;
   readonly #onFailure: (error: Error) => void;
 
@@ -61,6 +72,35 @@ export class RunPersistence {
     if (!this.#detached) this.#dirty.add(instance);
   }
 
+  /**
+   * Holds every later commit until `ready` settles (the lease is taken again); if it rejects, that
+   * is the store failure: nothing more is written.
+   */
+  waitFor(ready: Promise<void>): void {
+    this.#chain = this.#chain.then(
+      () => ready,
+    ).catch((error: unknown) => {
+      if (this.#failure !== undefined) return;
+      this.#failure = error instanceof Error ? error : new Error(String(error));
+      this.#onFailure(this.#failure);
+    });
+  }
+
+  /** Every batch from now on carries this lease token (the store refuses it once the lease is lost). */
+  fence(token: number | undefined): void {
+    this.#leaseToken = token;
+  }
+
+  /** The lease token batches carry. */
+  get leaseToken(): number | undefined {
+    return this.#leaseToken;
+  }
+
+  /** The answer to a control request, committed with this turn's changes. */
+  settleControl(settlement: ControlSettlement): void {
+    if (!this.#detached) this.#controls.push(settlement);
+  }
+
   /** The run let go of the store: whatever still happens in this process is not written. */
   detach(): void {
     this.#detached = true;
@@ -68,6 +108,7 @@ export class RunPersistence {
     this.#deleted = [];
     this.#transitions = [];
     this.#results = [];
+    this.#controls = [];
     this.#runDirty = false;
   }
 
@@ -93,7 +134,14 @@ export class RunPersistence {
   /** Commits everything collected since the last flush (nothing when nothing changed). */
   flush(now: number): Promise<void> {
     if (this.#failure !== undefined) return this.#chain;
-    if (!this.#runDirty && this.#dirty.size === 0 && this.#transitions.length === 0 && this.#results.length === 0 && this.#deleted.length === 0) {
+    if (
+      !this.#runDirty &&
+      this.#dirty.size === 0 &&
+      this.#transitions.length === 0 &&
+      this.#results.length === 0 &&
+      this.#deleted.length === 0 &&
+      this.#controls.length === 0
+    ) {
       return this.#chain;
     }
     const instances: TaskInstanceUpsert[] = [];
@@ -111,16 +159,20 @@ export class RunPersistence {
       ...(instances.length ? { instances } : {}),
       ...(this.#transitions.length ? { transitions: this.#transitions } : {}),
       ...(this.#results.length ? { results: this.#results } : {}),
+      ...(this.#controls.length ? { controls: this.#controls } : {}),
     };
     this.#runDirty = false;
     this.#dirty = new Set();
     this.#deleted = [];
     this.#transitions = [];
     this.#results = [];
+    this.#controls = [];
     this.#chain = this.#chain.then(async () => {
       if (this.#failure !== undefined) return;
       try {
-        await this.store.commit(batch);
+        // The lease token as of the commit (a reopened run may have taken its lease again meanwhile).
+        const leaseToken = this.#leaseToken;
+        await this.store.commit(leaseToken === undefined ? batch : { ...batch, leaseToken });
       } catch (error) {
         this.#failure = error instanceof Error ? error : new Error(String(error));
         this.#onFailure(this.#failure);
@@ -157,6 +209,8 @@ function toWrite(instance: TaskInstance, now: number): TaskInstanceWrite {
     error: instance.error,
     parked: instance.parked,
     awaitsEvent: context.awaitsEvent,
+    interruptions: context.interruptions,
+    maxInterruptions: context.maxInterruptions,
     timer: instance.timerInfo,
     resumeData: instance.resumeData,
     eventPayload: instance.eventPayload,

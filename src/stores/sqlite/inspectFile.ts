@@ -127,7 +127,7 @@ export function inspectStoreFile(path: string): void {
     const version = row.version ?? 0;
     if (version > latestSchemaVersion) throw newerError(path, version);
     if (version >= 1) {
-      const missing = requiredTables.filter((name) => !tables.has(name));
+      const missing = requiredTables(version).filter((name) => !tables.has(name));
       if (missing.length > 0) {
         throw schemaError(
           path,

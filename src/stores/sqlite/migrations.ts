@@ -111,10 +111,53 @@ export const sqliteMigrations: readonly SqliteMigration[] = Object.freeze([
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    description: 'run leases with fencing tokens, control requests, interruption counts',
+    sql: `
+      ALTER TABLE task_instances ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0 CHECK (interruptions >= 0);
+      ALTER TABLE task_instances ADD COLUMN max_interruptions INTEGER NOT NULL DEFAULT 3 CHECK (max_interruptions >= 0);
+
+      CREATE TABLE leases (
+        run_id       TEXT PRIMARY KEY,
+        owner_id     TEXT NOT NULL,
+        host         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        token        INTEGER NOT NULL CHECK (token >= 1),
+        acquired_at  INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        released_at  INTEGER
+      ) WITHOUT ROWID;
+
+      CREATE TABLE control_requests (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id       TEXT NOT NULL,
+        action       TEXT NOT NULL,
+        task_key     TEXT,
+        state        TEXT,
+        payload      TEXT,
+        requested_at INTEGER NOT NULL,
+        requested_by TEXT,
+        status       TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'applied', 'refused')),
+        message      TEXT,
+        settled_at   INTEGER
+      );
+      CREATE INDEX control_requests_pending ON control_requests (run_id, id) WHERE status = 'pending';
+    `,
+  },
 ]);
 
 /** The newest schema version this code knows (and writes). */
 export const latestSchemaVersion: number = sqliteMigrations.at(-1)!.version;
 
-/** The tables each schema version must have (checked when a file is opened). */
-export const requiredTables: readonly string[] = ['schema_version', 'runs', 'task_instances', 'transitions', 'results', 'checkpoints'];
+const tablesByVersion: ReadonlyArray<readonly string[]> = [
+  [],
+  ['schema_version', 'runs', 'task_instances', 'transitions', 'results', 'checkpoints'],
+  ['leases', 'control_requests'],
+];
+
+/** The tables a file of `version` must have (checked when a file is opened). */
+export function requiredTables(version: number): string[] {
+  return tablesByVersion.slice(0, version + 1).flat();
+}
