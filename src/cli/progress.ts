@@ -39,7 +39,15 @@ function elapsed(ms: number): string {
 
 /**
  * Plain progress lines (not a TTY, or `--view lines`): one line per task-instance change that a
- * person cares about — starts, outcomes, retries, parking — and a summary at the end.
+ * person cares about — starts, outcomes, retries, parking — and a summary at the end. `print`
+ * writes at once: there is no frame to keep out of the way.
+ *
+ * @example
+ * ```ts
+ * const view = lineProgress(handle, 'etl', (text) => process.stdout.write(text), Date.now);
+ * // run 3f2a… of flow 'etl' started
+ * // +0.0s running extract (attempt 1/4)
+ * ```
  */
 export function lineProgress(
   handle: FlowRunHandle,

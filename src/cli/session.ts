@@ -6,17 +6,33 @@ import { routeProcessOutput, ttyTerminal, type LiveTerminal } from './liveRegion
 import { liveProgress, lineProgress, summary, type ProgressView } from './progress.ts';
 import { runRecordToJson } from './serialize.ts';
 
-/** How a command shows a run and what it prints when the run ends. */
+/**
+ * How a command shows a run and what it prints when the run ends (see {@link openSession}).
+ *
+ * @example
+ * ```ts
+ * const options: SessionOptions = { flowId: 'etl', json: false, view: 'auto', graceMs: 10_000, durable: true, stdout, stderr };
+ * ```
+ */
 export interface SessionOptions {
+  /** The flow's id, shown by the view. */
   readonly flowId: string;
+  /** `--json`: no progress, the run record as JSON at the end. */
   readonly json: boolean;
+  /** `--view`: `auto` (live on a terminal, lines otherwise), `live`, `lines` or `none`. */
   readonly view: string;
+  /** `--grace`: how long running attempts get to finish or checkpoint after SIGINT/SIGTERM, in ms. */
   readonly graceMs: number;
   /** Whether the run is kept in a store (so it can be resumed after an interrupt). */
   readonly durable: boolean;
-  /** How the first progress line describes the run: `started` or `resumed`. */
+  /**
+   * How the first progress line describes the run: `started` or `resumed`.
+   * @default 'started'
+   */
   readonly verb?: string;
+  /** Writes to standard output. */
   readonly stdout: (text: string) => void;
+  /** Writes to standard error. */
   readonly stderr: (text: string) => void;
   /**
    * Where the live view draws.
@@ -25,7 +41,14 @@ export interface SessionOptions {
   readonly terminal?: LiveTerminal;
 }
 
-/** Parses `--grace`. */
+/**
+ * Parses `--grace`.
+ *
+ * @example
+ * ```ts
+ * parseGrace('2500', 'run'); // 2500; 'soon' throws a UsageError
+ * ```
+ */
 export function parseGrace(text: string, command: string): number {
   const graceMs = Number(text);
   if (!Number.isFinite(graceMs) || graceMs < 0) {
@@ -34,7 +57,14 @@ export function parseGrace(text: string, command: string): number {
   return graceMs;
 }
 
-/** Parses `--concurrency`. */
+/**
+ * Parses `--concurrency`.
+ *
+ * @example
+ * ```ts
+ * parseConcurrency('4', 'run'); // 4; '0' and 'many' throw a UsageError
+ * ```
+ */
 export function parseConcurrency(text: string, command: string): number {
   const concurrency = Number(text);
   if (!Number.isInteger(concurrency) || concurrency < 1) {
