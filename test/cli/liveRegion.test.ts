@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import stringWidth from 'string-width';
-import { createLiveRegion, fitLine, routeProcessOutput } from '../../src/cli/liveRegion.ts';
+import { createLiveRegion, fitLine, routeProcessOutput, rowsAt } from '../../src/cli/liveRegion.ts';
 import { virtualTerminal } from './virtualTerminal.ts';
 
 /** A `defer` that runs the redraws when the test says so, as the event loop would later. */
@@ -163,6 +163,13 @@ describe('createLiveRegion', () => {
     const lines = await vt.lines();
     // Nothing scrolled into the scrollback: the whole buffer is the last frame's first nine lines.
     expect(lines).toEqual(tall(2).slice(0, 9));
+  });
+
+  it('counts the rows a line takes when the terminal wraps it, a wide character moving to the next row whole', () => {
+    expect(rowsAt('x'.repeat(80), 80)).toBe(1);
+    expect(rowsAt('x'.repeat(81), 80)).toBe(2);
+    expect(rowsAt(`\x1b[1m${'x'.repeat(80)}\x1b[0m`, 40)).toBe(2);
+    expect(rowsAt(`x${'日'.repeat(40)}`, 40)).toBe(3); // 39 columns + 1 empty, 40, 2
   });
 
   it('drops escape sequences and control characters that would move the cursor, keeps colours', () => {
