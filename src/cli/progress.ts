@@ -1,10 +1,29 @@
 import { allTaskInstanceStates, finishedStates, type TaskInstanceState } from '../../machines/index.ts';
 import type { FlowRunHandle } from '../runtime/runFlow.ts';
 import type { FlowRunRecord, TaskInstanceChange } from '../records.ts';
+import stringWidth from 'string-width';
 import { bold, dim, paintState } from './ansi.ts';
+import { createLiveRegion, fitLine, type LiveRegionOptions, type LiveTerminal } from './liveRegion.ts';
 
-/** Shows a run's progress while it runs; `stop` prints the final frame or summary. */
+/**
+ * Shows a run's progress while it runs. `print` puts a line of other output (a task's log line, a
+ * message of the CLI) where it does not disturb the view; `stop` ends the view and prints the
+ * summary.
+ *
+ * @example
+ * ```ts
+ * const view = lineProgress(handle, 'etl', (text) => process.stdout.write(text), Date.now);
+ * view.print('[extract#1] 12 rows\n', (text) => process.stderr.write(text));
+ * view.stop(await handle.settled());
+ * ```
+ */
 export interface ProgressView {
+  /**
+   * Prints `text` (whole lines) through `write`, above the live view's frame while it is shown.
+   * @param write Where the text goes. Default: where the view writes.
+   */
+  print(text: string, write?: (text: string) => void): void;
+  /** Ends the view (the live frame is erased) and prints the run's summary. */
   stop(record: FlowRunRecord): void;
 }
 
@@ -20,7 +39,15 @@ function elapsed(ms: number): string {
 
 /**
  * Plain progress lines (not a TTY, or `--view lines`): one line per task-instance change that a
- * person cares about — starts, outcomes, retries, parking — and a summary at the end.
+ * person cares about — starts, outcomes, retries, parking — and a summary at the end. `print`
+ * writes at once: there is no frame to keep out of the way.
+ *
+ * @example
+ * ```ts
+ * const view = lineProgress(handle, 'etl', (text) => process.stdout.write(text), Date.now);
+ * // run 3f2a… of flow 'etl' started
+ * // +0.0s running extract (attempt 1/4)
+ * ```
  */
 export function lineProgress(
   handle: FlowRunHandle,
@@ -48,6 +75,9 @@ export function lineProgress(
     if (line !== undefined) write(`${at} ${line}\n`);
   });
   return {
+    print(text, out = write) {
+      out(text);
+    },
     stop(record) {
       unsubscribe();
       write(summary(record, now() - started, false));
@@ -56,22 +86,149 @@ export function lineProgress(
 }
 
 /**
- * The live view on a TTY: counts per state in the states' colours, a progress bar, the running
- * task instances and the failures so far, redrawn in place at most ten times a second.
+ * What the live view's frame shows (see {@link liveFrame}).
+ *
+ * @example
+ * ```ts
+ * const state: LiveFrameState = { flowId: 'etl', states: { success: 2, running: 1 }, elapsedMs: 1200, running: new Map([['clean', 1]]), gates: new Map(), failures: [] };
+ * ```
+ */
+export interface LiveFrameState {
+  readonly flowId: string;
+  /** Task instances per state. */
+  readonly states: Readonly<Partial<Record<TaskInstanceState, number>>>;
+  readonly elapsedMs: number;
+  /** The running task instances: key → attempt. */
+  readonly running: ReadonlyMap<string, number>;
+  /** Gates waited on: gate name → keys of the instances that wait on it. */
+  readonly gates: ReadonlyMap<string, readonly string[]>;
+  /** The latest failures and retries, one line each (`✗ key: error` or `↻ key: error`). */
+  readonly failures: readonly string[];
+}
+
+/**
+ * The lines of the live view's frame, made to fit `width` columns and `height` rows: a header
+ * (flow, progress bar, done/total, elapsed time), the counts per state in the states' colours
+ * (wrapped between states), the running instances and those waiting on gates (as many as fit, then
+ * `… +N`), and the latest failures. When they are more than `height` lines, the last one says how
+ * many were left out. Lines wider than `width` are cut later by the live region.
+ *
+ * @example
+ * ```ts
+ * liveFrame(state, 80, 23, false);
+ * // ['etl  [████████████████████░░░░░░░░░░] 2/3  1.2s', ' running 1   success 2 ', 'running: clean#1']
+ * ```
+ */
+export function liveFrame(state: LiveFrameState, width: number, height: number, color: boolean): string[] {
+  const total = allTaskInstanceStates.reduce((sum, name) => sum + (state.states[name] ?? 0), 0);
+  const done = allTaskInstanceStates.reduce((sum, name) => sum + (finishedStates.has(name) ? (state.states[name] ?? 0) : 0), 0);
+  const lines = [header(state.flowId, done, total, elapsed(state.elapsedMs), width, color)];
+  const chips = allTaskInstanceStates
+    .filter((name) => (state.states[name] ?? 0) > 0)
+    .map((name) => ({ text: paintState(name, ` ${name} ${state.states[name]} `, color), width: stringWidth(` ${name} ${state.states[name]} `) }));
+  let row = '';
+  let rowWidth = 0;
+  for (const chip of chips) {
+    if (rowWidth > 0 && rowWidth + 1 + chip.width > width) {
+      lines.push(row);
+      row = '';
+      rowWidth = 0;
+    }
+    row += `${rowWidth > 0 ? ' ' : ''}${chip.text}`;
+    rowWidth += (rowWidth > 0 ? 1 : 0) + chip.width;
+  }
+  if (row !== '') lines.push(row);
+  if (state.running.size > 0) {
+    lines.push(listLine('running: ', [...state.running].map(([key, attempt]) => `${key}#${attempt}`), width));
+  }
+  for (const [gate, keys] of state.gates) lines.push(listLine(`waiting on gate ${gate}: `, keys, width));
+  lines.push(...state.failures);
+  if (lines.length <= height) return lines;
+  const kept = Math.max(1, height - 1);
+  if (height <= 1) return lines.slice(0, 1);
+  return [...lines.slice(0, kept), dim(`… ${lines.length - kept} more lines: a taller terminal shows them`, color)];
+}
+
+/** `etl  [████░░░░] 2/4  1.2s`, the bar and then the flow id shortened to fit `width`. */
+function header(flowId: string, done: number, total: number, time: string, width: number, color: boolean): string {
+  const tail = `${done}/${total}  ${time}`;
+  const overhead = 5; // two spaces, the brackets, one space
+  let name = flowId;
+  let barWidth = Math.min(30, width - stringWidth(name) - stringWidth(tail) - overhead);
+  if (barWidth < 10) {
+    barWidth = 10;
+    const nameWidth = width - stringWidth(tail) - overhead - barWidth;
+    if (nameWidth < 8) return `${bold(flowId, color)} ${tail}`;
+    name = fitLine(flowId, nameWidth);
+  }
+  const filled = total === 0 ? 0 : Math.round((done / total) * barWidth);
+  return `${bold(name, color)}  [${'█'.repeat(filled)}${'░'.repeat(barWidth - filled)}] ${tail}`;
+}
+
+/** `label: a, b, c … +N`, with as many items as fit in `width` (at least one, cut if need be). */
+function listLine(label: string, items: readonly string[], width: number): string {
+  let line = label;
+  let shown = 0;
+  for (const item of items) {
+    const rest = items.length - shown - 1;
+    const candidate = `${line}${shown > 0 ? ', ' : ''}${item}`;
+    if (shown > 0 && stringWidth(candidate) + (rest > 0 ? stringWidth(` … +${rest}`) : 0) > width) break;
+    line = candidate;
+    shown++;
+  }
+  return shown < items.length ? `${line} … +${items.length - shown}` : line;
+}
+
+/**
+ * Options of {@link liveProgress}.
+ *
+ * @example
+ * ```ts
+ * liveProgress(handle, 'etl', terminal, Date.now, true, { verb: 'resumed' });
+ * ```
+ */
+export interface LiveProgressOptions {
+  /**
+   * How the first line describes the run.
+   * @default 'started'
+   */
+  readonly verb?: string;
+  /**
+   * How often the frame is redrawn when something changed, in ms.
+   * @default 100
+   */
+  readonly intervalMs?: number;
+  /** Passed to {@link createLiveRegion}. @default runs the redraw with `setImmediate` */
+  readonly defer?: LiveRegionOptions['defer'];
+}
+
+/**
+ * The live view on a terminal: a frame (see {@link liveFrame}) redrawn in place ten times a second
+ * (when it changed) and at once when the terminal is resized, never wider or taller than the terminal, with
+ * what is printed through {@link ProgressView.print} above it. `stop` erases the frame and prints
+ * the summary.
+ *
+ * @example
+ * ```ts
+ * const view = liveProgress(handle, 'etl', ttyTerminal(process.stdout), Date.now, useColor(true));
+ * view.print('[extract#1] 12 rows\n', (text) => process.stderr.write(text));
+ * view.stop(await handle.settled());
+ * ```
  */
 export function liveProgress(
   handle: FlowRunHandle,
   flowId: string,
-  write: (text: string) => void,
+  terminal: LiveTerminal,
   now: () => number,
   color: boolean,
+  options: LiveProgressOptions = {},
 ): ProgressView {
   const started = now();
+  const region = createLiveRegion(terminal, options.defer ? { defer: options.defer } : {});
   const running = new Map<string, number>();
   const gated = new Map<string, readonly string[]>();
   const failures: string[] = [];
-  let drawnLines = 0;
-  let dirty = true;
+  region.print(`run ${handle.runId} of flow '${flowId}' ${options.verb ?? 'started'}\n`);
   const unsubscribe = handle.subscribe((change) => {
     const key = change.taskInstance.key;
     if (change.state === 'running') running.set(key, change.taskInstance.attempts);
@@ -82,62 +239,52 @@ export function liveProgress(
       failures.push(`${change.state === 'failed' ? '✗' : '↻'} ${key}: ${firstLine(change.error)}`);
       if (failures.length > 5) failures.shift();
     }
-    dirty = true;
   });
-  const draw = (final: boolean) => {
-    if (!dirty && !final) return;
-    dirty = false;
-    const states = handle.stats().states;
-    const total = allTaskInstanceStates.reduce((sum, state) => sum + (states[state] ?? 0), 0);
-    const done = allTaskInstanceStates.reduce((sum, state) => sum + (finishedStates.has(state) ? (states[state] ?? 0) : 0), 0);
-    const width = 30;
-    const filled = total === 0 ? width : Math.round((done / total) * width);
-    const lines = [
-      `${bold(flowId, color)} ${dim(`run ${handle.runId}`, color)}  [${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${total}  ${elapsed(now() - started)}`,
-      allTaskInstanceStates
-        .filter((state) => (states[state] ?? 0) > 0)
-        .map((state) => paintState(state as TaskInstanceState, ` ${state} ${states[state]} `, color))
-        .join(' '),
-    ];
-    if (running.size > 0) {
-      const shown = [...running].slice(0, 6).map(([key, attempt]) => `${key}#${attempt}`);
-      lines.push(`running: ${shown.join(', ')}${running.size > 6 ? ` … +${running.size - 6}` : ''}`);
+  const gates = (): Map<string, string[]> => {
+    // Gates resolve without a state change: look again at the instances still listed.
+    let checked = 0;
+    for (const key of gated.keys()) {
+      if (checked++ > 200) break;
+      const pending = handle.taskInstance(key)?.pendingGates;
+      if (pending === undefined || pending.length === 0) gated.delete(key);
+      else gated.set(key, pending);
     }
-    if (gated.size > 0) {
-      // Gates resolve without a state change: look again at the instances still listed.
-      let checked = 0;
-      for (const key of gated.keys()) {
-        if (checked++ > 200) break;
-        const pending = handle.taskInstance(key)?.pendingGates;
-        if (pending === undefined || pending.length === 0) gated.delete(key);
-        else gated.set(key, pending);
-      }
-      const byGate = new Map<string, string[]>();
-      for (const [key, gates] of gated) for (const gate of gates) (byGate.get(gate) ?? byGate.set(gate, []).get(gate)!).push(key);
-      for (const [gate, keys] of byGate) {
-        lines.push(`waiting on gate ${gate}: ${keys.slice(0, 6).join(', ')}${keys.length > 6 ? ` … +${keys.length - 6}` : ''}`);
-      }
-    }
-    lines.push(...failures);
-    const erase = drawnLines > 0 ? `\x1b[${drawnLines}A\x1b[0J` : '';
-    write(`${erase}${lines.join('\n')}\n`);
-    drawnLines = lines.length;
+    const byGate = new Map<string, string[]>();
+    for (const [key, names] of gated) for (const gate of names) (byGate.get(gate) ?? byGate.set(gate, []).get(gate)!).push(key);
+    return byGate;
   };
-  draw(false);
-  const timer = setInterval(() => draw(false), 100);
+  // Drawn on every tick (the elapsed time moves); the region writes nothing when the frame is the same.
+  const draw = () => {
+    const state = { flowId, states: handle.stats().states, elapsedMs: now() - started, running, gates: gates(), failures };
+    region.render(liveFrame(state, Math.floor(terminal.columns()) || 80, Math.max(1, (Math.floor(terminal.rows()) || 24) - 1), color));
+  };
+  draw();
+  const timer = setInterval(draw, options.intervalMs ?? 100);
+  const stopResizing = terminal.onResize?.(draw);
   return {
+    print(text, write) {
+      region.print(text, write);
+    },
     stop(record) {
       clearInterval(timer);
+      stopResizing?.();
       unsubscribe();
-      dirty = true;
-      draw(true);
-      write(summary(record, now() - started, color));
+      region.clear();
+      terminal.write(summary(record, now() - started, color, Math.floor(terminal.columns()) || 80));
     },
   };
 }
 
-/** The closing lines: outcome, counts per state, failures with their error's first line. */
-export function summary(record: FlowRunRecord, ms: number, color: boolean): string {
+/**
+ * The closing lines: outcome, counts per state, failures with their error's first line. When the
+ * outcome and the counts are wider than `width` together, the counts go on a line of their own.
+ *
+ * @example
+ * ```ts
+ * summary(record, 1200, false); // 'run r1 success in 1.2s: success 4\n'
+ * ```
+ */
+export function summary(record: FlowRunRecord, ms: number, color: boolean, width = Infinity): string {
   const counts = new Map<TaskInstanceState, number>();
   const failed: string[] = [];
   for (const ti of Object.values(record.tasks)) {
@@ -154,5 +301,7 @@ export function summary(record: FlowRunRecord, ms: number, color: boolean): stri
       : record.waitingOn.length > 0
         ? `run ${record.runId} is waiting on ${record.waitingOn.join(', ')} (resume or send an event to continue)`
         : `run ${record.runId} stopped before it finished`;
-  return `${outcome}: ${states}\n${failed.length ? `${failed.join('\n')}\n` : ''}`;
+  const oneLine = `${outcome}: ${states}`;
+  const head = stringWidth(oneLine) <= width ? oneLine : `${outcome}\n${states}`;
+  return `${head}\n${failed.length ? `${failed.join('\n')}\n` : ''}`;
 }

@@ -2,24 +2,53 @@ import type { FlowRunHandle } from '../runtime/runFlow.ts';
 import type { FlowRunRecord } from '../records.ts';
 import { useColor } from './ansi.ts';
 import { UsageError } from './command.ts';
-import { liveProgress, lineProgress, summary } from './progress.ts';
+import { routeProcessOutput, ttyTerminal, type LiveTerminal } from './liveRegion.ts';
+import { liveProgress, lineProgress, summary, type ProgressView } from './progress.ts';
 import { runRecordToJson } from './serialize.ts';
 
-/** How a command shows a run and what it prints when the run ends. */
+/**
+ * How a command shows a run and what it prints when the run ends (see {@link openSession}).
+ *
+ * @example
+ * ```ts
+ * const options: SessionOptions = { flowId: 'etl', json: false, view: 'auto', graceMs: 10_000, durable: true, stdout, stderr };
+ * ```
+ */
 export interface SessionOptions {
+  /** The flow's id, shown by the view. */
   readonly flowId: string;
+  /** `--json`: no progress, the run record as JSON at the end. */
   readonly json: boolean;
+  /** `--view`: `auto` (live on a terminal, lines otherwise), `live`, `lines` or `none`. */
   readonly view: string;
+  /** `--grace`: how long running attempts get to finish or checkpoint after SIGINT/SIGTERM, in ms. */
   readonly graceMs: number;
   /** Whether the run is kept in a store (so it can be resumed after an interrupt). */
   readonly durable: boolean;
-  /** How the first progress line describes the run: `started` or `resumed`. */
+  /**
+   * How the first progress line describes the run: `started` or `resumed`.
+   * @default 'started'
+   */
   readonly verb?: string;
+  /** Writes to standard output. */
   readonly stdout: (text: string) => void;
+  /** Writes to standard error. */
   readonly stderr: (text: string) => void;
+  /**
+   * Where the live view draws.
+   * @default `process.stdout`, with whatever else the process writes printed above the frame
+   */
+  readonly terminal?: LiveTerminal;
 }
 
-/** Parses `--grace`. */
+/**
+ * Parses `--grace`.
+ *
+ * @example
+ * ```ts
+ * parseGrace('2500', 'run'); // 2500; 'soon' throws a UsageError
+ * ```
+ */
 export function parseGrace(text: string, command: string): number {
   const graceMs = Number(text);
   if (!Number.isFinite(graceMs) || graceMs < 0) {
@@ -28,7 +57,14 @@ export function parseGrace(text: string, command: string): number {
   return graceMs;
 }
 
-/** Parses `--concurrency`. */
+/**
+ * Parses `--concurrency`.
+ *
+ * @example
+ * ```ts
+ * parseConcurrency('4', 'run'); // 4; '0' and 'many' throw a UsageError
+ * ```
+ */
 export function parseConcurrency(text: string, command: string): number {
   const concurrency = Number(text);
   if (!Number.isInteger(concurrency) || concurrency < 1) {
@@ -38,60 +74,117 @@ export function parseConcurrency(text: string, command: string): number {
 }
 
 /**
- * Shows the run's progress until it settles and returns the exit code. SIGINT/SIGTERM shut the run
- * down gracefully (running attempts are aborted with reason 'preempt' and get `graceMs` to
- * checkpoint), print how to resume it, and exit 130/143; a second signal exits at once (the store
- * is transactional, so what is in it stays consistent).
+ * A command's output while it runs a flow: {@link Session.log} for the lines the run logs, and
+ * {@link Session.run} to show the run until it ends.
+ *
+ * @example
+ * ```ts
+ * const session = openSession({ flowId: 'etl', json: false, view: 'auto', graceMs: 10_000, durable: true, stdout, stderr });
+ * const handle = startFlow(etl, { store, log: session.log });
+ * process.exitCode = await session.run(handle);
+ * ```
  */
-export async function runSession(handle: FlowRunHandle, options: SessionOptions): Promise<number> {
+export interface Session {
+  /**
+   * Prints a line the run logs (`ctx().log`, the runtime's warnings) to stderr; while the live
+   * view is shown, above its frame, so that no redraw erases it.
+   */
+  readonly log: (line: string) => void;
+  /**
+   * Shows the run's progress until it settles and returns the exit code. SIGINT/SIGTERM shut the
+   * run down gracefully (running attempts are aborted with reason 'preempt' and get `graceMs` to
+   * checkpoint), print how to resume it, and exit 130/143; a second signal exits at once (the store
+   * is transactional, so what is in it stays consistent).
+   */
+  run(handle: FlowRunHandle): Promise<number>;
+}
+
+/** Which view `--view` asks for: `auto` is the live view on a terminal that can move its cursor. */
+function chooseView(options: SessionOptions): string {
+  if (options.json) return 'none';
+  if (options.view !== 'auto') return options.view;
+  return process.stdout.isTTY === true && process.env.TERM !== 'dumb' ? 'live' : 'lines';
+}
+
+/**
+ * Opens the output of a command that runs a flow (see {@link Session}). The live view owns the
+ * terminal while it is shown: the run's log lines, the CLI's own messages and whatever else the
+ * process writes to stdout or stderr (a task's `console.log`) are printed above its frame.
+ *
+ * @example
+ * ```ts
+ * const session = openSession({ flowId: 'etl', json: false, view: 'auto', graceMs: 10_000, durable: true, stdout, stderr });
+ * const handle = startFlow(etl, { log: session.log });
+ * return await session.run(handle);
+ * ```
+ */
+export function openSession(options: SessionOptions): Session {
   const { stdout, stderr } = options;
-  const isTTY = process.stdout.isTTY === true;
-  const view = options.json ? 'none' : options.view === 'auto' ? (isTTY ? 'live' : 'lines') : options.view;
-  const progress =
-    view === 'live'
-      ? liveProgress(handle, options.flowId, stdout, Date.now, useColor(isTTY))
-      : view === 'lines'
-        ? lineProgress(handle, options.flowId, stdout, Date.now, options.verb)
-        : undefined;
-  let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
-  let onShutdown!: (record: Promise<FlowRunRecord>) => void;
-  const shutdown = new Promise<FlowRunRecord>((resolve) => {
-    onShutdown = (record) => resolve(record);
-  });
-  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
-    if (interrupted !== undefined) {
-      stderr(`\n${signal} again: exiting now. The store keeps the last committed turn.\n`);
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    }
-    interrupted = signal;
-    stderr(`\n${signal}: stopping — running attempts get ${options.graceMs} ms to finish or checkpoint (send it again to exit at once)\n`);
-    onShutdown(handle.shutdown({ graceMs: options.graceMs }));
+  let print = (text: string, write: (text: string) => void) => write(text);
+  return {
+    log: (line) => print(`${line}\n`, stderr),
+    async run(handle) {
+      const view = chooseView(options);
+      let restoreOutput = () => {};
+      let progress: ProgressView | undefined;
+      if (view === 'live') {
+        const terminal = options.terminal ?? ttyTerminal(process.stdout);
+        const live = liveProgress(handle, options.flowId, terminal, Date.now, useColor(process.stdout.isTTY === true), {
+          ...(options.verb !== undefined ? { verb: options.verb } : {}),
+        });
+        progress = live;
+        print = (text, write) => live.print(text, write);
+        // Started after the terminal took the stream's own write, so the frame is not routed.
+        if (options.terminal === undefined) restoreOutput = routeProcessOutput(print);
+      } else if (view === 'lines') {
+        progress = lineProgress(handle, options.flowId, stdout, Date.now, options.verb);
+      }
+      const stop = (record: FlowRunRecord) => {
+        progress?.stop(record);
+        restoreOutput();
+        print = (text, write) => write(text);
+      };
+      let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
+      let onShutdown!: (record: Promise<FlowRunRecord>) => void;
+      const shutdown = new Promise<FlowRunRecord>((resolve) => {
+        onShutdown = (record) => resolve(record);
+      });
+      const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+        if (interrupted !== undefined) {
+          print(`${view === 'live' ? '' : '\n'}${signal} again: exiting now. The store keeps the last committed turn.\n`, stderr);
+          process.exit(signal === 'SIGINT' ? 130 : 143);
+        }
+        interrupted = signal;
+        // On the live view the frame's redraw takes away the ^C the terminal echoed; on lines, start a new line.
+        print(`${view === 'live' ? '' : '\n'}${signal}: stopping — running attempts get ${options.graceMs} ms to finish or checkpoint (send it again to exit at once)\n`, stderr);
+        onShutdown(handle.shutdown({ graceMs: options.graceMs }));
+      };
+      const onInt = () => onSignal('SIGINT');
+      const onTerm = () => onSignal('SIGTERM');
+      process.on('SIGINT', onInt);
+      process.on('SIGTERM', onTerm);
+      try {
+        const record = await Promise.race([handle.settled(), shutdown]);
+        await handle.persisted();
+        stop(record);
+        if (interrupted !== undefined) {
+          if (options.durable) stderr(`run ${record.runId} stopped; continue it with:\n  taskmachine resume ${record.runId}\n`);
+          else stderr(`run ${record.runId} stopped (it was not kept: --store memory).\n`);
+          return interrupted === 'SIGINT' ? 130 : 143;
+        }
+        if (options.json) stdout(`${runRecordToJson(record)}\n`);
+        else if (progress === undefined) stderr(summary(record, runDuration(record), false));
+        if (record.state === 'running' && options.durable && !options.json) {
+          stdout(record.waitingOn.map((key) => `  taskmachine resume-task ${record.runId} ${key}\n`).join(''));
+        }
+        return record.state === 'success' ? 0 : 1;
+      } finally {
+        process.off('SIGINT', onInt);
+        process.off('SIGTERM', onTerm);
+        restoreOutput();
+      }
+    },
   };
-  const onInt = () => onSignal('SIGINT');
-  const onTerm = () => onSignal('SIGTERM');
-  process.on('SIGINT', onInt);
-  process.on('SIGTERM', onTerm);
-  try {
-    const settledOrShutdown = Promise.race([handle.settled(), shutdown]);
-    const record = await settledOrShutdown;
-    await handle.persisted();
-    if (interrupted !== undefined) {
-      progress?.stop(record);
-      if (options.durable) stderr(`run ${record.runId} stopped; continue it with:\n  taskmachine resume ${record.runId}\n`);
-      else stderr(`run ${record.runId} stopped (it was not kept: --store memory).\n`);
-      return interrupted === 'SIGINT' ? 130 : 143;
-    }
-    progress?.stop(record);
-    if (options.json) stdout(`${runRecordToJson(record)}\n`);
-    else if (progress === undefined) stderr(summary(record, runDuration(record), false));
-    if (record.state === 'running' && options.durable && !options.json) {
-      stdout(record.waitingOn.map((key) => `  taskmachine resume-task ${record.runId} ${key}\n`).join(''));
-    }
-    return record.state === 'success' ? 0 : 1;
-  } finally {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-  }
 }
 
 /** How long the run took by its own record (0 when it never started). */

@@ -1,9 +1,10 @@
 import type { AnyStateMachine } from 'xstate';
 import { buildChart, type ChartOptions, type ChartState } from './chart.ts';
+import { hexColor } from './colors.ts';
 
 /**
  * A Graphviz DOT digraph of a machine, read from its definition: filled, rounded nodes in each
- * state's colour, a start point, every edge labelled with its event and guard; compound states
+ * state's colour (as a hex value: Graphviz's `green` is CSS `lime`, see `cssColors`), a start point, every edge labelled with its event and guard; compound states
  * become clusters. By default the manual edges (`SET_STATE`, `CLEAR`) are summarized in a note
  * node instead of drawn; `allEdges: true` draws them. Deterministic output.
  *
@@ -12,7 +13,7 @@ import { buildChart, type ChartOptions, type ChartState } from './chart.ts';
  * import { writeFileSync } from 'node:fs';
  * import { toDot } from 'taskmachine/viz';
  * import { taskInstanceMachine } from 'taskmachine/machines';
- * writeFileSync('lifecycle.dot', toDot(taskInstanceMachine)); // then: dot -Tsvg lifecycle.dot
+ * writeFileSync('lifecycle.dot', toDot(taskInstanceMachine)); // or an SVG with no Graphviz installed: dotToSvg
  * ```
  */
 export function toDot(machine: AnyStateMachine, options: ChartOptions = {}): string {
@@ -23,7 +24,7 @@ export function toDot(machine: AnyStateMachine, options: ChartOptions = {}): str
     `digraph ${quote(chart.id)} {`,
     `  rankdir=${chart.direction};`,
     '  compound=true;',
-    '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica", fontsize=11];',
+    '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica", fontsize=11];',
     '  edge [fontname="Helvetica", fontsize=9];',
     '  "__start" [shape=point, width=0.15, label=""];',
   ];
@@ -32,14 +33,14 @@ export function toDot(machine: AnyStateMachine, options: ChartOptions = {}): str
       lines.push(`${indent}subgraph ${quote(`cluster_${state.id}`)} {`);
       lines.push(`${indent}  label=${quote(state.key)};`);
       lines.push(`${indent}  style="rounded${state.fill ? ',filled' : ''}";`);
-      if (state.fill) lines.push(`${indent}  fillcolor=${quote(state.fill)};`);
+      if (state.fill) lines.push(`${indent}  fillcolor=${quote(hexColor(state.fill))};`);
       for (const child of state.children) declare(child, `${indent}  `);
       lines.push(`${indent}}`);
       return;
     }
     const attributes = [`label=${quote(state.key)}`];
-    if (state.fill) attributes.push(`fillcolor=${quote(state.fill)}`);
-    if (state.text) attributes.push(`fontcolor=${quote(state.text)}`);
+    if (state.fill) attributes.push(`fillcolor=${quote(hexColor(state.fill))}`);
+    if (state.text) attributes.push(`fontcolor=${quote(hexColor(state.text))}`);
     lines.push(`${indent}${quote(state.id)} [${attributes.join(', ')}];`);
   };
   for (const state of chart.root.children) declare(state, '  ');
@@ -69,7 +70,7 @@ export function toDot(machine: AnyStateMachine, options: ChartOptions = {}): str
     const text = ['Summarized here, not drawn (allEdges / --all-edges draws them):', ...chart.legend]
       .map((line) => `${escape(line)}\\l`)
       .join('');
-    lines.push(`  "__legend" [shape=note, style=filled, fillcolor=white, fontsize=10, label="${text}"];`);
+    lines.push(`  "__legend" [shape=note, style=filled, fillcolor="#ffffff", fontsize=10, label="${text}"];`);
   }
   lines.push('}');
   return `${lines.join('\n')}\n`;

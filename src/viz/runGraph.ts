@@ -1,6 +1,7 @@
 import { stateColors, stateTextColor, type TaskInstanceState } from '../../machines/index.ts';
 import type { Flow } from '../flow/types.ts';
 import type { FlowRunRecord, TaskInstanceRecord } from '../records.ts';
+import { stateHex, stateTextHex } from './colors.ts';
 
 /** One box of a run diagram: a task with the states of its instances. */
 interface RunNode {
@@ -78,7 +79,8 @@ export function runToMermaid(flow: Flow, run: Pick<FlowRunRecord, 'tasks'>): str
 }
 
 /**
- * A Graphviz DOT digraph of a run (see {@link runToMermaid}); render it with `dot -Tsvg`.
+ * A Graphviz DOT digraph of a run (see {@link runToMermaid}), its colours as hex values; render it
+ * with `dotToSvg` (no Graphviz needed) or `dot -Tsvg`.
  *
  * @example
  * ```ts
@@ -88,10 +90,11 @@ export function runToMermaid(flow: Flow, run: Pick<FlowRunRecord, 'tasks'>): str
  */
 export function runToDot(flow: Flow, run: Pick<FlowRunRecord, 'tasks'>): string {
   const nodes = nodesOf(flow, run);
-  const lines = [`digraph "${flow.id.replaceAll('"', '')}" {`, '  rankdir=LR;', '  node [shape=box, style="rounded,filled", fontname="Helvetica"];'];
+  // Room beside the text (margin): Graphviz measures it in Helvetica; a viewer without that font draws it wider.
+  const lines = [`digraph "${flow.id.replaceAll('"', '')}" {`, '  rankdir=LR;', '  node [shape=box, style="rounded,filled", fontname="Helvetica", margin="0.25,0.08"];'];
   for (const node of nodes) {
     lines.push(
-      `  ${node.nodeId} [label="${node.label.replaceAll('"', "'")}", fillcolor="${stateColors[node.state]}", fontcolor="${stateTextColor(node.state)}"];`,
+      `  ${node.nodeId} [label="${node.label.replaceAll('"', "'")}", fillcolor="${stateHex(node.state)}", fontcolor="${stateTextHex(node.state)}"];`,
     );
   }
   for (const task of flow.tasks) {

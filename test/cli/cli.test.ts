@@ -84,7 +84,7 @@ describe('taskmachine (in-process)', () => {
     expect(viaHelp).toEqual(viaFlag);
     expect(viaHelp.code).toBe(0);
     expect(viaHelp.stdout).toContain('Usage: taskmachine viz <machine|run> <target> [options]\n');
-    expect(viaHelp.stdout).toMatch(/^ {2}-f, --format <mermaid\|dot> +Output format \(default: mermaid\)$/m);
+    expect(viaHelp.stdout).toMatch(/^ {2}-f, --format <mermaid\|dot\|svg> +Output format: Mermaid, Graphviz DOT, or SVG \(rendered here, no Graphviz needed\) \(default: mermaid\)$/m);
     expect(viaHelp.stdout).toMatch(/^ {2}--all-edges +viz machine: draw every SET_STATE and CLEAR edge instead of a note$/m);
     expect((await run(['viz', '-h'])).stdout).toBe(viaHelp.stdout);
     expect((await run([])).stdout).toBe((await run(['--help'])).stdout);
@@ -98,8 +98,8 @@ describe('taskmachine (in-process)', () => {
     [['viz', 'machine', 'task'], "taskmachine: viz: unknown machine 'task'. Did you mean 'task-instance'?\nChoose one of: task-instance, flow-run. Run 'taskmachine viz --help' for its usage.\n"],
     [['viz', 'graph', 'flow-run'], "taskmachine: viz: unknown what 'graph'.\nChoose one of: machine, run. Run 'taskmachine viz --help' for its usage.\n"],
     [['viz', 'machine', 'flow-run', 'x'], "taskmachine: viz: unexpected argument 'x'.\nUsage: taskmachine viz <machine|run> <target> [options]. Run 'taskmachine viz --help' for its usage.\n"],
-    [['viz', 'machine', 'flow-run', '--format', 'svg'], "taskmachine: viz: --format must be one of mermaid, dot; got 'svg'.\nRun 'taskmachine viz --help' for its usage.\n"],
-    [['viz', 'machine', 'flow-run', '--format'], "taskmachine: viz: option '--format' needs a value (one of: mermaid, dot).\nRun 'taskmachine viz --help' for its usage.\n"],
+    [['viz', 'machine', 'flow-run', '--format', 'png'], "taskmachine: viz: --format must be one of mermaid, dot, svg; got 'png'.\nRun 'taskmachine viz --help' for its usage.\n"],
+    [['viz', 'machine', 'flow-run', '--format'], "taskmachine: viz: option '--format' needs a value (one of: mermaid, dot, svg).\nRun 'taskmachine viz --help' for its usage.\n"],
     [['viz', 'machine', 'flow-run', '--all-edges=yes'], "taskmachine: viz: option '--all-edges' is a flag and takes no value.\nRun 'taskmachine viz --help' for its usage.\n"],
   ])('%j exits 2: %s', async (argv, message) => {
     expect(await run(argv)).toEqual({ code: 2, stdout: '', stderr: message });

@@ -2,7 +2,7 @@ import { setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { allTaskInstanceStates, flowRunMachine, stateColors, stateTextColor, taskInstanceMachine } from '../../machines/index.ts';
 import { machineEdges } from '../../src/testing/index.ts';
-import { toDot, toMermaid } from '../../src/viz/index.ts';
+import { stateHex, stateTextHex, toDot, toMermaid } from '../../src/viz/index.ts';
 
 const transitionLines = (chart: string) => chart.split('\n').filter((line) => / --> /.test(line) && !line.includes('[*]'));
 const dotEdgeLines = (chart: string) => chart.split('\n').filter((line) => / -> /.test(line) && !line.includes('__start'));
@@ -92,15 +92,16 @@ describe('toMermaid', () => {
 describe('toDot', () => {
   const chart = toDot(taskInstanceMachine);
 
-  it('is a digraph with filled nodes in the state colours', () => {
+  it('is a digraph with filled nodes in the state colours, as hex values', () => {
     expect(chart.startsWith('digraph "taskInstance" {\n')).toBe(true);
     expect(chart.endsWith('}\n')).toBe(true);
     for (const state of allTaskInstanceStates) {
-      expect(chart).toContain(
-        `  "${state}" [label="${state}", fillcolor="${stateColors[state]}", fontcolor="${stateTextColor(state)}"];\n`,
-      );
+      expect(chart).toContain(`  "${state}" [label="${state}", fillcolor="${stateHex(state)}", fontcolor="${stateTextHex(state)}"];\n`);
     }
     expect(chart).toContain('"__start" -> "none";');
+    // Graphviz's (X11) green is CSS lime: as names, success and running would both be bright green.
+    expect(chart).toContain('"success" [label="success", fillcolor="#008000", fontcolor="#ffffff"]');
+    expect(chart).toContain('"running" [label="running", fillcolor="#00ff00", fontcolor="#000000"]');
     // Every statement line ends with ';' or opens/closes a block.
     for (const line of chart.trim().split('\n').slice(1, -1)) expect(line).toMatch(/[;{}]$/);
   });

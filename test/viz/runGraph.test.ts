@@ -34,7 +34,9 @@ describe('run diagrams', () => {
   it('DOT: the same graph with filled, coloured boxes', async () => {
     const run = await runFlow(definition, { log: () => {} });
     const dot = runToDot(definition, run);
-    expect(dot).toContain('  t1 [label="charge ×3\\nfailed 1, success 2", fillcolor="red", fontcolor="white"];');
+    expect(dot).toContain('  t1 [label="charge ×3\\nfailed 1, success 2", fillcolor="#ff0000", fontcolor="#ffffff"];');
+    // Hex values: in Graphviz's own colour names green is CSS lime, and success would look like running.
+    expect(dot).toContain('  t0 [label="orders\\nsuccess", fillcolor="#008000", fontcolor="#ffffff"];');
     expect(dot).toContain('  t1 -> t2;');
     expect(dot.startsWith('digraph "shop" {')).toBe(true);
   });

@@ -1,6 +1,6 @@
 import { startFlow, type FlowRunHandle } from '../../runtime/runFlow.ts';
 import { defineCommand, type CommandContext } from '../command.ts';
-import { parseConcurrency, parseGrace, runSession } from '../session.ts';
+import { openSession, parseConcurrency, parseGrace } from '../session.ts';
 import { openStore } from '../storeOption.ts';
 import { flowFileOption, openStoredRun } from '../storedRun.ts';
 import { sessionOptions } from './run.ts';
@@ -21,6 +21,7 @@ async function continueRun(
   const store = openStore(options.store, cwd);
   try {
     const { module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
+    const session = openSession({ flowId: module.flow.id, json: options.json, view: options.view, graceMs, durable: true, verb: 'resumed', stdout, stderr });
     const handle = startFlow(module.flow, {
       store,
       runId: args.runId!,
@@ -28,11 +29,11 @@ async function continueRun(
       concurrency,
       gates: module.gates,
       listeners: module.listeners,
-      log: (line) => stderr(`${line}\n`),
+      log: session.log,
     });
     await handle.ready();
     before(handle);
-    return await runSession(handle, { flowId: module.flow.id, json: options.json, view: options.view, graceMs, durable: true, verb: 'resumed', stdout, stderr });
+    return await session.run(handle);
   } finally {
     await store.close();
   }

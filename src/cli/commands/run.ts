@@ -3,7 +3,7 @@ import { relative, resolve } from 'node:path';
 import { startFlow } from '../../runtime/runFlow.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { loadFlowModule } from '../loadFlow.ts';
-import { parseConcurrency, parseGrace, runSession } from '../session.ts';
+import { openSession, parseConcurrency, parseGrace } from '../session.ts';
 import { openStore, storeOption } from '../storeOption.ts';
 
 function parseInput(text: string | undefined, cwd: string): unknown {
@@ -85,6 +85,15 @@ export const runCommand = defineCommand({
     const store = openStore(options.store, cwd);
     try {
       const flowFile = resolve(cwd, args.flowFile!);
+      const session = openSession({
+        flowId: definition.id,
+        json: options.json,
+        view: options.view,
+        graceMs,
+        durable: options.store !== 'memory',
+        stdout,
+        stderr,
+      });
       const handle = startFlow(definition, {
         input,
         concurrency,
@@ -94,17 +103,9 @@ export const runCommand = defineCommand({
         onInputChange: options['on-input-change'] as 'raise' | 'reuse' | 'reset',
         labels: { flowFile, ...(options.flow !== undefined ? { flowExport: options.flow } : {}), startedFrom: relative(cwd, flowFile) },
         ...(options['run-id'] !== undefined ? { runId: options['run-id'] } : {}),
-        log: (line) => stderr(`${line}\n`),
+        log: session.log,
       });
-      return await runSession(handle, {
-        flowId: definition.id,
-        json: options.json,
-        view: options.view,
-        graceMs,
-        durable: options.store !== 'memory',
-        stdout,
-        stderr,
-      });
+      return await session.run(handle);
     } finally {
       await store.close();
     }

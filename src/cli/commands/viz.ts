@@ -1,6 +1,6 @@
 import type { AnyStateMachine } from 'xstate';
 import { flowRunMachine, taskInstanceMachine } from '../../../machines/index.ts';
-import { runToDot, runToMermaid, toDot, toMermaid } from '../../viz/index.ts';
+import { dotToSvg, runToDot, runToMermaid, toDot, toMermaid } from '../../viz/index.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { suggest } from '../suggest.ts';
 import { openStore, storeOption } from '../storeOption.ts';
@@ -10,6 +10,11 @@ const machines: Readonly<Record<string, AnyStateMachine>> = {
   'task-instance': taskInstanceMachine,
   'flow-run': flowRunMachine,
 };
+
+/** DOT as it is, or rendered to SVG. */
+async function render(dot: string, format: string): Promise<string> {
+  return format === 'svg' ? dotToSvg(dot) : dot;
+}
 
 /** `taskmachine viz machine <task-instance|flow-run>` / `viz run <runId>`: prints a chart. */
 export const vizCommand = defineCommand({
@@ -29,8 +34,8 @@ export const vizCommand = defineCommand({
     format: {
       type: 'string',
       short: 'f',
-      description: 'Output format',
-      choices: ['mermaid', 'dot'],
+      description: 'Output format: Mermaid, Graphviz DOT, or SVG (rendered here, no Graphviz needed)',
+      choices: ['mermaid', 'dot', 'svg'],
       default: 'mermaid',
     },
     'all-edges': { type: 'boolean', description: 'viz machine: draw every SET_STATE and CLEAR edge instead of a note' },
@@ -39,8 +44,9 @@ export const vizCommand = defineCommand({
   },
   examples: [
     'taskmachine viz machine task-instance',
-    'taskmachine viz machine flow-run --format dot | dot -Tsvg > flow-run.svg',
-    'taskmachine viz run nightly-2026-11-22 --format dot | dot -Tsvg > run.svg',
+    'taskmachine viz machine flow-run --format svg > flow-run.svg',
+    'taskmachine viz run nightly-2026-11-22 --format svg > run.svg',
+    'taskmachine viz run nightly-2026-11-22 --format dot | dot -Tpng > run.png',
   ],
   async run({ args, options, stdout, cwd }) {
     const target = args.target!;
@@ -54,7 +60,7 @@ export const vizCommand = defineCommand({
         );
       }
       const chartOptions = { allEdges: options['all-edges'] };
-      stdout(options.format === 'dot' ? toDot(machine, chartOptions) : toMermaid(machine, chartOptions));
+      stdout(options.format === 'mermaid' ? toMermaid(machine, chartOptions) : await render(toDot(machine, chartOptions), options.format));
       return;
     }
     const store = openStore(options.store, cwd);
@@ -63,7 +69,7 @@ export const vizCommand = defineCommand({
       const loaded = (await store.loadRun(target))!;
       const tasks = Object.fromEntries(loaded.instances.map((instance) => [instance.key, { ...instance, attempts: instance.attempt }]));
       const record = { tasks } as never;
-      stdout(options.format === 'dot' ? runToDot(module.flow, record) : runToMermaid(module.flow, record));
+      stdout(options.format === 'mermaid' ? runToMermaid(module.flow, record) : await render(runToDot(module.flow, record), options.format));
     } finally {
       await store.close();
     }
