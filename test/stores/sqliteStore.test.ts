@@ -108,6 +108,29 @@ describe('sqliteStore: file and settings', () => {
     });
   });
 
+  it('migrates a schema-1 file to the current schema in place: its runs keep their data, instances get 0 interruptions', async () => {
+    const path = newPath();
+    mkdirSync(dirname(path), { recursive: true });
+    // A store as taskmachine wrote it before schema 2: migration 1 only.
+    raw(path, (db) => {
+      db.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL, description TEXT NOT NULL)');
+      db.exec(sqliteMigrations[0]!.sql);
+      db.prepare('INSERT INTO schema_version VALUES (1, 0, ?)').run(sqliteMigrations[0]!.description);
+      db.exec('PRAGMA user_version = 1');
+      db.prepare(
+        `INSERT INTO runs VALUES ('old', 'etl', 'fp', 'running', NULL, NULL, NULL, '1', 1, 1, 1, NULL)`,
+      ).run();
+      db.prepare(
+        `INSERT INTO task_instances (run_id, key, task_id, state, attempt, max_attempts, retries, defer_timed_out, version, machine_version, created_at, updated_at, parked, waiting_for_event)
+         VALUES ('old', 'a', 'a', 'running', 1, 1, 0, 0, 3, '2', 1, 1, 0, 0)`,
+      ).run();
+    });
+    const store = open({ path });
+    expect(store.settings().schemaVersion).toBe(sqliteMigrations.at(-1)!.version);
+    expect((await store.loadRun('old'))!.instances[0]).toMatchObject({ key: 'a', state: 'running', version: 3, interruptions: 0, maxInterruptions: 3 });
+    expect(await store.getLease('old')).toBeUndefined();
+  });
+
   it('reopens a file and reads back everything that was committed', async () => {
     const path = await storeFile();
     const store = open({ path });

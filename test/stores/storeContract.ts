@@ -1,7 +1,8 @@
 // The contract every Store implementation must satisfy. Each implementation's test file calls
 // defineStoreContract with a factory; a later PostgreSQL store runs the very same suite.
 import { afterEach, describe, expect, it } from 'vitest';
-import { StoreConflictError, StoreError, StoreSerializationError, type CommitBatch, type Store } from '../../src/stores/index.ts';
+import { RunOwnedError } from '../../src/errors.ts';
+import { LeaseLostError, StoreConflictError, StoreError, StoreSerializationError, type CommitBatch, type LeaseOwner, type Store } from '../../src/stores/index.ts';
 import { makeInstance, makeRun } from './fixtures/records.ts';
 
 export { makeInstance, makeRun };
@@ -688,6 +689,186 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
       });
     });
 
+    describe('leases and fencing', () => {
+      const ownerA: LeaseOwner = { ownerId: 'owner-a', host: 'host-1', pid: 101 };
+      const ownerB: LeaseOwner = { ownerId: 'owner-b', host: 'host-2', pid: 202 };
+
+      it('grants the first lease with token 1 (the run need not exist yet) and reads it back', async () => {
+        const store = await fresh();
+        const { lease, tookOverFrom } = await store.acquireLease({ runId: 'r1', owner: ownerA, ttlMs: 30_000, now: 1_000 });
+        expect(lease).toEqual({ runId: 'r1', owner: ownerA, token: 1, acquiredAt: 1_000, heartbeatAt: 1_000, expiresAt: 31_000, releasedAt: undefined });
+        expect(tookOverFrom).toBeUndefined();
+        expect(await store.getLease('r1')).toEqual(lease);
+        expect(await store.getLease('other')).toBeUndefined();
+      });
+
+      it('refuses a live lease of another owner with RunOwnedError naming it, and changes nothing', async () => {
+        const store = await fresh();
+        const { lease } = await store.acquireLease({ runId: 'r1', owner: ownerA, ttlMs: 30_000, now: 1_000 });
+        const error = await rejection(store.acquireLease({ runId: 'r1', owner: ownerB, ttlMs: 30_000, now: 20_000 }));
+        expect(error).toBeInstanceOf(RunOwnedError);
+        expect(error).toMatchObject({ runId: 'r1', owner: ownerA, heartbeatAt: 1_000, expiresAt: 31_000 });
+        expect((error as Error).message).toMatch(/pid 101 on host-1 .* last seen 19 s ago; its lease expires in 11 s/);
+        expect(await store.getLease('r1')).toEqual(lease);
+      });
+
+      it('the same owner acquiring again keeps its token; renewals extend the expiry', async () => {
+        const store = await fresh();
+        await store.acquireLease({ runId: 'r1', owner: ownerA, ttlMs: 30_000, now: 1_000 });
+        const again = (await store.acquireLease({ runId: 'r1', owner: ownerA, ttlMs: 30_000, now: 5_000 })).lease;
+        expect(again).toMatchObject({ token: 1, acquiredAt: 1_000, heartbeatAt: 5_000, expiresAt: 35_000 });
+        const renewed = await store.renewLease(again, 9_000, 30_000);
+        expect(renewed).toMatchObject({ token: 1, heartbeatAt: 9_000, expiresAt: 39_000 });
+        expect(await store.getLease('r1')).toEqual(renewed);
+      });
+
+      it('an expired lease is taken over with the next token; the old owner can renew and write nothing any more', async () => {
+        const store = await seeded();
+        const a = (await store.acquireLease({ runId: 'r1', owner: ownerA, ttlMs: 30_000, now: 1_000 })).lease;
+        await store.commit({ runId: 'r1', leaseToken: a.token, transitions: [{ key: 'a', from: 'scheduled', to: 'queued', event: 'QUEUE', at: 2_000 }] });
+        const { lease: b, tookOverFrom } = await store.acquireLease({ runId: 'r1', owner: ownerB, ttlMs: 30_000, now: 31_000 });
+        expect(b.token).toBe(2);
+        expect(tookOverFrom).toEqual(a);
+        expect(await rejection(store.renewLease(a, 31_500, 30_000))).toBeInstanceOf(LeaseLostError);
+        const before = await snapshotRun(store, 'r1', ['a']);
+        const lost = await rejection(
+          store.commit({ runId: 'r1', leaseToken: a.token, instances: [{ record: makeInstance('a', { state: 'queued' }), expectedVersion: 1 }] }),
+        );
+        expect(lost).toBeInstanceOf(LeaseLostError);
+        expect(lost).toMatchObject({ runId: 'r1', token: 1, currentToken: 2 });
+        expect((lost as Error).message).toMatch(/held by pid 202 on host-2 with token 2/);
+        expect(await rejection(store.saveCheckpoint({ runId: 'r1', key: 'a', value: 1, savedAt: 1, leaseToken: a.token }))).toBeInstanceOf(LeaseLostError);
+        expect(await snapshotRun(store, 'r1', ['a'])).toEqual(before);
+        // The new owner writes with its token.
+        await store.commit({ runId: 'r1', leaseToken: b.token, instances: [{ record: makeInstance('a', { state: 'queued' }), expectedVersion: 1 }] });
+        await store.saveCheckpoint({ runId: 'r1', key: 'a', value: { b: true }, savedAt: 2, leaseToken: b.token });
+      });
+
+      it('a live lease may be replaced only by naming its exact token (its holder is known to be gone)', async () => {
+        const store = await fresh();
+        const a = (await store.acquireLease({ runId: 'r1', owner: ownerA, ttlMs: 30_000, now: 1_000 })).lease;
+        expect(await rejection(store.acquireLease({ runId: 'r1', owner: ownerB, ttlMs: 30_000, now: 2_000, replace: { token: 7 } }))).toBeInstanceOf(RunOwnedError);
+        const { lease, tookOverFrom } = await store.acquireLease({ runId: 'r1', owner: ownerB, ttlMs: 30_000, now: 2_000, replace: { token: a.token } });
+        expect(lease).toMatchObject({ owner: ownerB, token: 2 });
+        expect(tookOverFrom).toEqual(a);
+      });
+
+      it('a released lease is free for anyone, keeps counting tokens, and fences out its old holder', async () => {
+        const store = await seeded();
+        const a = (await store.acquireLease({ runId: 'r1', owner: ownerA, ttlMs: 30_000, now: 1_000 })).lease;
+        await store.releaseLease(a, 2_000);
+        expect(await store.getLease('r1')).toEqual({ ...a, releasedAt: 2_000 });
+        await store.releaseLease(a, 3_000); // again: nothing changes
+        expect((await store.getLease('r1'))!.releasedAt).toBe(2_000);
+        expect(await rejection(store.commit({ runId: 'r1', leaseToken: a.token, transitions: [] }))).toBeInstanceOf(LeaseLostError);
+        const { lease: b, tookOverFrom } = await store.acquireLease({ runId: 'r1', owner: ownerB, ttlMs: 30_000, now: 2_500 });
+        expect(b.token).toBe(2);
+        expect(tookOverFrom).toBeUndefined();
+        // Even after the run is deleted and made again, tokens never repeat.
+        await store.deleteRun('r1');
+        await store.releaseLease(b, 2_600);
+        expect((await store.acquireLease({ runId: 'r1', owner: ownerA, ttlMs: 30_000, now: 2_700 })).lease.token).toBe(3);
+      });
+
+      it('a batch without a lease token is not fenced; listRuns shows each run\'s lease', async () => {
+        const store = await seeded();
+        const a = (await store.acquireLease({ runId: 'r1', owner: ownerA, ttlMs: 30_000, now: 1_000 })).lease;
+        await store.commit({ runId: 'r1', transitions: [] });
+        await store.commit({ runId: 'r2', run: makeRun('r2') });
+        const runs = await store.listRuns();
+        expect(runs.find((r) => r.runId === 'r1')!.lease).toEqual(a);
+        expect(runs.find((r) => r.runId === 'r2')!.lease).toBeUndefined();
+      });
+
+      it('refuses malformed lease requests and tokens, writing nothing', async () => {
+        const store = await seeded();
+        await expect(store.acquireLease({ runId: '', owner: ownerA, ttlMs: 1, now: 1 })).rejects.toBeInstanceOf(StoreError);
+        await expect(store.acquireLease({ runId: 'r1', owner: ownerA, ttlMs: 0, now: 1 })).rejects.toThrow(/ttlMs must be a positive number/);
+        await expect(store.commit({ runId: 'r1', leaseToken: 0 })).rejects.toThrow(/leaseToken .* must be an integer ≥ 1/);
+        expect(await store.getLease('r1')).toBeUndefined();
+      });
+    });
+
+    describe('control requests', () => {
+      it('stores requests with increasing ids, lists the pending ones in order, and settles them with a batch', async () => {
+        const store = await seeded();
+        const first = await store.requestControl({ runId: 'r1', action: 'set-state', taskKey: 'a', state: 'success', requestedAt: 10, requestedBy: 'cli' });
+        const second = await store.requestControl({ runId: 'r1', action: 'send-event', taskKey: 'b', payload: { at: new Date(5) }, requestedAt: 11 });
+        const third = await store.requestControl({ runId: 'r1', action: 'cancel', payload: 'enough', requestedAt: 12 });
+        expect(first).toEqual({
+          id: first.id,
+          runId: 'r1',
+          action: 'set-state',
+          taskKey: 'a',
+          state: 'success',
+          requestedAt: 10,
+          requestedBy: 'cli',
+          status: 'pending',
+          message: undefined,
+          settledAt: undefined,
+        });
+        expect(second.id).toBeGreaterThan(first.id);
+        expect(third.id).toBeGreaterThan(second.id);
+        expect((await store.pendingControls('r1')).map((r) => r.id)).toEqual([first.id, second.id, third.id]);
+        expect((await store.getControl('r1', second.id))!.payload).toEqual({ at: new Date(5) });
+
+        await store.commit({
+          runId: 'r1',
+          transitions: [{ key: 'a', from: 'scheduled', to: 'success', event: 'SET_STATE', at: 20 }],
+          controls: [
+            { id: first.id, status: 'applied', message: 'a: scheduled → success', at: 20 },
+            { id: third.id, status: 'refused', message: 'not now', at: 20 },
+          ],
+        });
+        expect((await store.pendingControls('r1')).map((r) => r.id)).toEqual([second.id]);
+        expect(await store.getControl('r1', first.id)).toMatchObject({ status: 'applied', message: 'a: scheduled → success', settledAt: 20 });
+        expect(await store.getControl('r1', third.id)).toMatchObject({ status: 'refused', message: 'not now', settledAt: 20 });
+        expect(await store.getControl('r1', 999_999)).toBeUndefined();
+      });
+
+      it('a settlement of a request that is not pending rejects the whole batch, writing nothing', async () => {
+        const store = await seeded();
+        const request = await store.requestControl({ runId: 'r1', action: 'clear', taskKey: 'a', requestedAt: 10 });
+        await store.commit({ runId: 'r1', controls: [{ id: request.id, status: 'applied', message: 'ok', at: 11 }] });
+        const before = await snapshotRun(store, 'r1');
+        const error = await rejection(
+          store.commit({
+            runId: 'r1',
+            transitions: [{ key: 'a', from: 'scheduled', to: 'queued', event: 'QUEUE', at: 12 }],
+            controls: [{ id: request.id, status: 'refused', message: 'again', at: 12 }],
+          }),
+        );
+        expect(error).toBeInstanceOf(StoreError);
+        expect((error as Error).message).toMatch(/not pending \(applied\)/);
+        expect(await snapshotRun(store, 'r1')).toEqual(before);
+        expect(await store.getControl('r1', request.id)).toMatchObject({ status: 'applied', message: 'ok' });
+      });
+
+      it('refuses requests for unknown runs and malformed requests; deleteRun removes a run\'s requests', async () => {
+        const store = await seeded();
+        await expect(store.requestControl({ runId: 'nope', action: 'clear', taskKey: 'a', requestedAt: 1 })).rejects.toThrow(/run 'nope' does not exist/);
+        await expect(store.requestControl({ runId: 'r1', action: 'clear', requestedAt: 1 })).rejects.toThrow(/taskKey must be a non-empty string/);
+        await expect(store.requestControl({ runId: 'r1', action: 'set-state', taskKey: 'a', requestedAt: 1 })).rejects.toThrow(/state must be success, failed or skipped/);
+        await expect(store.requestControl({ runId: 'r1', action: 'clear', taskKey: 'a', payload: { f: () => 1 }, requestedAt: 1 })).rejects.toBeInstanceOf(StoreSerializationError);
+        expect(await store.pendingControls('r1')).toEqual([]);
+        const request = await store.requestControl({ runId: 'r1', action: 'clear', taskKey: 'a', requestedAt: 1 });
+        await store.deleteRun('r1');
+        expect(await store.getControl('r1', request.id)).toBeUndefined();
+        expect(await store.pendingControls('r1')).toEqual([]);
+      });
+    });
+
+    describe('interruption counts', () => {
+      it('stores interruptions and maxInterruptions with every task instance', async () => {
+        const store = await fresh();
+        await store.commit({ runId: 'r1', run: makeRun('r1'), instances: [{ record: makeInstance('a', { interruptions: 2, maxInterruptions: 5 }) }] });
+        expect((await store.loadRun('r1'))!.instances[0]).toMatchObject({ interruptions: 2, maxInterruptions: 5 });
+        await expect(
+          store.commit({ runId: 'r1', instances: [{ record: makeInstance('b', { interruptions: -1 }) }] }),
+        ).rejects.toThrow(/interruptions must be a non-negative integer/);
+      });
+    });
+
     describe('close', () => {
       it('rejects every call after close with a StoreError; closing twice is fine', async () => {
         const store = await seeded();
@@ -702,6 +883,11 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
           () => store.saveCheckpoint({ runId: 'r1', key: 'a', value: 1, savedAt: 1 }),
           () => store.loadCheckpoint('r1', 'a'),
           () => store.deleteRun('r1'),
+          () => store.acquireLease({ runId: 'r1', owner: { ownerId: 'o', host: 'h', pid: 1 }, ttlMs: 1, now: 1 }),
+          () => store.getLease('r1'),
+          () => store.requestControl({ runId: 'r1', action: 'cancel', requestedAt: 1 }),
+          () => store.pendingControls('r1'),
+          () => store.getControl('r1', 1),
         ]) {
           const error = await rejection(call());
           expect(error).toBeInstanceOf(StoreError);
