@@ -84,6 +84,15 @@ export class FlowRun {
   /** With a store: manual changes other processes ask of this run. */
   #controlRequests: ControlRequests | undefined;
   #checkingLease = false;
+  /**
+   * The process that drove this run before stopped uncleanly (its lease was never released): every
+   * attempt's body then starts only once its `START` is stored. An attempt counts as interrupted
+   * only when its start was stored; a normal run stores starts with its turn's commit, so a body
+   * that kills its process within that turn goes uncounted once — from the first resume on, a task
+   * that kills its process every time is counted, and fails past maxInterruptions. Instances
+   * interrupted before also run alone then (see `Admission`), so their siblings are not charged.
+   */
+  #careful = false;
 
   constructor(flow: Flow, settings: FlowRunSettings) {
     this.flow = flow;
@@ -120,11 +129,12 @@ export class FlowRun {
         phase: () => this.#phase,
         finish: (event) => this.#finish(event),
         waiting: () => {
-          this.#commit();
+          void this.#commit().catch(() => {});
           void Promise.all([this.#drainListeners(), this.#persistence?.settled()]).then(() => this.#completion.notifySettled(this.snapshot()));
         },
         commit: () => this.#commit(),
         input: () => this.#input,
+        launchAfterCommit: () => this.#careful,
         mayStart: () => this.#mayStart(),
         customContext: settings.customContext,
         clock,
@@ -227,6 +237,8 @@ export class FlowRun {
     // Nothing is read or written before this process owns the run (RunOwnedError otherwise).
     const { tookOverFrom } = await ownership.acquire();
     this.#ownership = ownership;
+    this.#careful = tookOverFrom !== undefined;
+    if (this.#careful) this.#admission.runsAlone = (instance) => instance.context.interruptions > 0;
     if (tookOverFrom !== undefined) {
       const { owner, heartbeatAt } = tookOverFrom;
       log(`taskmachine: took over run '${this.runId}' from pid ${owner.pid} on ${owner.host}, last seen at ${new Date(heartbeatAt).toISOString()} (its lease had expired)`);
@@ -244,7 +256,7 @@ export class FlowRun {
       apply: (request) => this.#applyControl(request),
       settle: (settlement) => {
         this.#persistence?.settleControl(settlement);
-        this.#commit();
+        void this.#commit().catch(() => {});
       },
       now: () => this.settings.clock.now(),
       log,
@@ -570,8 +582,12 @@ export class FlowRun {
   }
 
   /** Group commit: everything changed since the last commit goes to the store in one batch. */
-  #commit(): void {
-    void this.#persistence?.flush(this.settings.clock.now());
+  #commit(): Promise<void> {
+    const persistence = this.#persistence;
+    if (persistence === undefined) return Promise.resolve();
+    return persistence.flush(this.settings.clock.now()).then(() => {
+      if (persistence.failure !== undefined) throw persistence.failure;
+    });
   }
 
   // ————— the end —————

@@ -9,6 +9,11 @@ import { Fifo } from './fifo.ts';
  * `concurrency` attempts run. Children started with `ctx().call` run inside their caller's slot
  * and never wait for one (a caller waiting for a child that waits for a slot would deadlock).
  *
+ * An instance for which `runsAlone` holds (after an unclean stop: one that was running when its
+ * process stopped, see `FlowRun`) starts only when no other attempt runs, and nothing starts
+ * beside it: if it is what kills its process, the siblings that would have run beside it are not
+ * interrupted (and charged) with it. Nothing overtakes it while it waits, so it is not starved.
+ *
  * Queue entries can go stale (a manual change moves an instance elsewhere): each instance carries
  * the queue it waits in (`queuedAs`), and an entry whose instance moved on is skipped.
  */
@@ -24,6 +29,10 @@ export class Admission {
   running = 0;
   /** Attempts of called children running now (in their callers' slots). */
   childrenRunning = 0;
+  /** Which instances run alone (see above); none unless set. */
+  runsAlone: ((instance: TaskInstance) => boolean) | undefined = undefined;
+  /** The instance running alone now. */
+  #alone: TaskInstance | undefined = undefined;
 
   constructor(concurrency: number) {
     this.concurrency = concurrency;
@@ -56,10 +65,18 @@ export class Admission {
 
   /** The next queued instance to start, if a slot is free. */
   takeForSlot(): TaskInstance | undefined {
-    while (this.running < this.concurrency) {
-      const instance = this.#waitingForSlot.shift();
+    while (this.running < this.concurrency && this.#alone === undefined) {
+      const instance = this.#waitingForSlot.peek();
       if (instance === undefined) return undefined;
-      if (instance.queuedAs !== 'slot' || instance.state !== 'queued') continue;
+      if (instance.queuedAs !== 'slot' || instance.state !== 'queued') {
+        this.#waitingForSlot.shift();
+        continue;
+      }
+      if (this.runsAlone?.(instance) === true) {
+        if (this.inFlight > 0) return undefined;
+        this.#alone = instance;
+      }
+      this.#waitingForSlot.shift();
       instance.queuedAs = undefined;
       return instance;
     }
@@ -74,6 +91,7 @@ export class Admission {
   attemptEnded(instance: TaskInstance): void {
     if (instance.isChild) this.childrenRunning--;
     else this.running--;
+    if (instance === this.#alone) this.#alone = undefined;
   }
 
   /** Whether instances wait for a slot (stale entries count until skipped). */

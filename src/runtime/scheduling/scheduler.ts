@@ -27,10 +27,19 @@ export interface SchedulerHost {
   finish(event: FlowRunEvent): void;
   /** Only parked instances are left (they wait for a manual resume or an event). */
   waiting(): void;
-  /** Group commit: what the turn changed goes to the store as one batch. */
-  commit(): void;
+  /**
+   * Group commit: what the turn changed goes to the store as one batch. Resolves once it is
+   * stored (at once for a run without a store); rejects when the store refused it.
+   */
+  commit(): Promise<void>;
+
   /** The run's input (the stored one for a resume without one). */
   input(): unknown;
+  /**
+   * Whether attempts' bodies start only once their `START` is stored (see `FlowRun`: after an
+   * unclean stop), instead of at once with the `START` stored in the turn's commit.
+   */
+  launchAfterCommit(): boolean;
   /**
    * Whether new attempts may start now (a durable run: its lease is certainly still held). When
    * not, the host checks its lease and requests a turn once it may.
@@ -69,6 +78,9 @@ export class Scheduler {
   #quietWaiters: Array<() => void> = [];
   /** Keeps the process alive while work is in flight (see {@link #keepAlive}). */
   #aliveTimer: ReturnType<typeof setInterval> | undefined;
+  /** Attempts started (`START` applied) whose bodies wait for that to be stored. */
+  #launching: Array<{ run: AttemptRun; args: TaskArgs; customContext: Readonly<Record<string, string>> }> = [];
+  #inTurn = false;
 
   constructor(parts: {
     host: SchedulerHost;
@@ -101,6 +113,7 @@ export class Scheduler {
 
   readonly #turnCallback = (): void => {
     this.#turnRequested = false;
+    this.#inTurn = true;
     try {
       this.#turn();
     } catch (error) {
@@ -110,6 +123,9 @@ export class Scheduler {
       if (phase !== undefined && !phase.finished && phase.can({ type: 'FAIL', reason: 'task_failure' })) {
         this.#host.finish({ type: 'FAIL', reason: 'task_failure' });
       }
+    } finally {
+      this.#inTurn = false;
+      this.#launch();
     }
   };
 
@@ -119,7 +135,7 @@ export class Scheduler {
     if (phase === undefined || phase.finished) return;
     const step = phase.phase;
     if (step !== 'active' && step !== 'cancelling' && step !== 'stopping') {
-      this.#host.commit();
+      void this.#host.commit().catch(() => {});
       return;
     }
     this.turns++;
@@ -145,14 +161,35 @@ export class Scheduler {
         if (this.#deps.pending || admission.toQueue.length > 0) break;
       }
       if (progressed && this.#startsTotal - startsBefore >= TURN_BUDGET_STARTS) {
-        this.#host.commit();
+        // (The turn's end commits, and launches what it started.)
         setImmediate(() => this.requestTurn());
         return;
       }
     }
     this.checkProgress();
-    this.#host.commit();
+    if (this.#launching.length === 0) void this.#host.commit().catch(() => {});
     this.#keepAlive();
+  }
+
+  /**
+   * Starts the bodies of the attempts this turn started that must wait until their `START` is
+   * stored (see {@link SchedulerHost.launchAfterCommit}): once the turn's commit is stored. If the
+   * store refuses the commit, they never start (the run stops on that failure).
+   */
+  #launch(): void {
+    if (this.#launching.length === 0) return;
+    const batch = this.#launching;
+    this.#launching = [];
+    const start = () => {
+      for (const { run, args, customContext } of batch) {
+        // (Cancelled or changed by hand before its start was stored: nothing to run.)
+        if (!run.settled && run.instance.current === run) this.#executor!.start(run, args, customContext);
+      }
+      this.requestTurn();
+    };
+    this.#host.commit().then(start, (error: unknown) => {
+      for (const { run } of batch) if (!run.settled) this.#executor!.discard(run, toError(error));
+    });
   }
 
   /**
@@ -236,7 +273,14 @@ export class Scheduler {
       : instance.mapIndex === undefined
         ? { input, upstream: this.#deps.upstreamValues(task) }
         : { input, upstream: this.#deps.upstreamValues(task), item: instance.item, mapIndex: instance.mapIndex };
-    this.#executor!.start(run, args, instance.customContext ?? this.#host.customContext);
+    const customContext = instance.customContext ?? this.#host.customContext;
+    if (!this.#host.launchAfterCommit()) {
+      this.#executor!.start(run, args, customContext);
+      return;
+    }
+    this.#launching.push({ run, args, customContext });
+    // Started outside a turn (a child whose gates passed): launched after the next commit.
+    if (!this.#inTurn) this.requestTurn();
   }
 
   /** An attempt stopped running (its result is known). */
