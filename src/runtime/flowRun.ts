@@ -258,6 +258,11 @@ export class FlowRun {
         this.#persistence?.settleControl(settlement);
         void this.#commit().catch(() => {});
       },
+      inOneBatch: (applyAndSettle) => {
+        const persistence = this.#persistence;
+        if (persistence === undefined) applyAndSettle();
+        else persistence.inOneBatch(applyAndSettle, () => this.settings.clock.now());
+      },
       now: () => this.settings.clock.now(),
       log,
     });

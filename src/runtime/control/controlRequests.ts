@@ -7,6 +7,11 @@ export interface ControlRequestsHost {
   apply(request: StoredControlRequest): string;
   /** The answer, committed with the next batch (with the changes the request caused). */
   settle(settlement: ControlSettlement): void;
+  /**
+   * Runs `apply` and `settle` of one request so that what they change is committed as one batch
+   * (a request that ends the run must not have its answer land after the run let go of its lease).
+   */
+  inOneBatch(applyAndSettle: () => void): void;
   now(): number;
   log(line: string): void;
 }
@@ -56,13 +61,15 @@ export class ControlRequests {
       for (const request of pending) {
         if (this.#handled.has(request.id)) continue;
         this.#handled.add(request.id);
-        let settlement: ControlSettlement;
-        try {
-          settlement = { id: request.id, status: 'applied', message: this.#host.apply(request), at: this.#host.now() };
-        } catch (error) {
-          settlement = { id: request.id, status: 'refused', message: toError(error).message, at: this.#host.now() };
-        }
-        this.#host.settle(settlement);
+        this.#host.inOneBatch(() => {
+          let settlement: ControlSettlement;
+          try {
+            settlement = { id: request.id, status: 'applied', message: this.#host.apply(request), at: this.#host.now() };
+          } catch (error) {
+            settlement = { id: request.id, status: 'refused', message: toError(error).message, at: this.#host.now() };
+          }
+          this.#host.settle(settlement);
+        });
       }
     } catch (error) {
       this.#host.log(`taskmachine: reading the control requests of run '${this.#runId}' failed: ${toError(error).message}`);

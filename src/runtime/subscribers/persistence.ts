@@ -42,6 +42,9 @@ export class RunPersistence {
   #detached = false;
   #leaseToken: number | undefined;
   #controls: ControlSettlement[] = [];
+  /** Inside {@link inOneBatch}: flushes wait for its end. */
+  #held = false;
+  #heldFlush: { promise: Promise<void>; resolve: (flushed: Promise<void>) => void } | undefined;
   readonly #clock: Clock;
   readonly #onFailure: (error: Error) => void;
 
@@ -96,6 +99,27 @@ export class RunPersistence {
     return this.#leaseToken;
   }
 
+  /**
+   * Runs `change` with commits held: the flushes it asks for (a request that ends the run asks
+   * for its final one) become one batch, committed when it returns — with everything it recorded.
+   */
+  inOneBatch(change: () => void, now: () => number): void {
+    if (this.#held) {
+      change();
+      return;
+    }
+    this.#held = true;
+    try {
+      change();
+    } finally {
+      this.#held = false;
+      const waiting = this.#heldFlush;
+      this.#heldFlush = undefined;
+      const flushed = this.flush(now());
+      waiting?.resolve(flushed);
+    }
+  }
+
   /** The answer to a control request, committed with this turn's changes. */
   settleControl(settlement: ControlSettlement): void {
     if (!this.#detached) this.#controls.push(settlement);
@@ -134,6 +158,14 @@ export class RunPersistence {
   /** Commits everything collected since the last flush (nothing when nothing changed). */
   flush(now: number): Promise<void> {
     if (this.#failure !== undefined) return this.#chain;
+    if (this.#held) {
+      if (this.#heldFlush === undefined) {
+        let resolve!: (flushed: Promise<void>) => void;
+        const promise = new Promise<void>((done) => (resolve = done));
+        this.#heldFlush = { promise, resolve };
+      }
+      return this.#heldFlush.promise;
+    }
     if (
       !this.#runDirty &&
       this.#dirty.size === 0 &&
@@ -183,7 +215,7 @@ export class RunPersistence {
 
   /** Resolves when every batch handed to the store so far has been committed (or failed). */
   settled(): Promise<void> {
-    return this.#chain;
+    return this.#heldFlush?.promise ?? this.#chain;
   }
 }
 
