@@ -27,7 +27,7 @@ afterEach(async () => {
 export async function openStore(options: Partial<PostgresStoreOptions> = {}): Promise<PostgresStore> {
   if (postgres === undefined) throw new Error('PostgreSQL tests are skipped');
   const store = await postgresStore({
-    ...(options.pool === undefined && options.poolOptions === undefined ? { connectionString: postgres.url } : {}),
+    ...(options.pool === undefined ? { connectionString: postgres.url } : {}),
     schema: freshSchema(),
     retryDelayMs: 0,
     ...options,

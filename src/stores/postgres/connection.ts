@@ -23,6 +23,7 @@ const transientErrnos: ReadonlySet<string> = new Set([
   'ENETUNREACH',
   'ENETDOWN',
   'EAI_AGAIN',
+  'ENOTFOUND',
 ]);
 
 /** Messages node-postgres uses for a connection that broke or could not be made in time. */
