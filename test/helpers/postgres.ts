@@ -127,9 +127,11 @@ function startServer(command: [string, string[]], env: NodeJS.ProcessEnv): Promi
 
 /**
  * Starts a private cluster. Throws (with the reason) when the binaries are missing or the server
- * cannot start.
+ * cannot start. `durable: false` (for tests) turns fsync and synchronous commit off; benchmarks
+ * keep PostgreSQL's defaults.
  */
-export async function startPostgres(env: NodeJS.ProcessEnv = process.env): Promise<PostgresCluster> {
+export async function startPostgres(options: { durable?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<PostgresCluster> {
+  const { durable = false, env = process.env } = options;
   const binaries = findPostgresBinaries(env);
   if ('missing' in binaries) throw new Error(binaries.missing);
   const { bindir } = binaries;
@@ -148,7 +150,7 @@ export async function startPostgres(env: NodeJS.ProcessEnv = process.env): Promi
     }
     const initdb = asServerUser(
       join(bindir, 'initdb'),
-      ['-D', data, '-U', user, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-sync', '--no-instructions'],
+      ['-D', data, '-U', user, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C', ...(durable ? [] : ['--no-sync']), '--no-instructions'],
       identity,
       false,
     );
@@ -164,10 +166,8 @@ export async function startPostgres(env: NodeJS.ProcessEnv = process.env): Promi
         listen_addresses: '127.0.0.1',
         port: String(port),
         unix_socket_directories: '',
-        fsync: 'off',
-        synchronous_commit: 'off',
-        full_page_writes: 'off',
-        shared_buffers: '32MB',
+        ...(durable ? {} : { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' }),
+        shared_buffers: durable ? '128MB' : '32MB',
         max_connections: '200',
         lc_messages: 'C',
       };
