@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
+import { inspect } from 'node:util';
 import type { Pool, PoolClient, PoolConfig, QueryResult } from 'pg';
 import { isTaskInstanceState, type FlowRunFailureReason, type FlowRunState, type TaskInstanceEventType, type TaskInstanceState } from '../../machines/index.ts';
 import type { CommitBatch, CommitResult } from './batch.ts';
@@ -420,6 +421,11 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
     };
     described = describeServer(pg, config);
     pool = new pg.Pool(config);
+    // node-postgres hides the password from inspection but not the connection string: hide it too,
+    // so logging the pool (or the store) never prints it. The pool still reads it.
+    if (typeof pool.options.connectionString === 'string') {
+      Object.defineProperty(pool.options, 'connectionString', { enumerable: false, value: pool.options.connectionString, writable: true, configurable: true });
+    }
     // An idle connection that breaks (server restart, idle timeout, pg_terminate_backend) is already
     // dropped by the pool; the next checkout opens a fresh one. Without a listener it would crash
     // the process.
@@ -719,10 +725,12 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
     throw error;
   }
 
-  return {
+  const store: PostgresStore = {
     server,
     schema,
-    pool,
+    get pool(): Pool {
+      return pool;
+    },
 
     async commit(batch: CommitBatch): Promise<CommitResult> {
       open();
@@ -758,7 +766,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       checkListRunsOptions(options);
       if (hasNul(options.flowId) || hasNul(options.state)) return [];
       const limit = options.limit ?? Infinity;
-      const values: unknown[] = [limit === Infinity ? null : Math.floor(limit)];
+      const values: unknown[] = [limit >= Number.MAX_SAFE_INTEGER ? null : Math.floor(limit)];
       if (options.flowId !== undefined) values.push(options.flowId);
       if (options.state !== undefined) values.push(options.state);
       const st = sql.listRuns({ flowId: options.flowId !== undefined, state: options.state !== undefined });
@@ -789,8 +797,10 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
 
     async readTransitionLog(runId: string, options: ReadTransitionLogOptions = {}): Promise<readonly StoredTransition[]> {
       open();
-      if (hasNul(runId)) return [];
-      return read(`read the transition log of run '${runId}'`, sql.readLog, [runId, options.afterSeq ?? 0], (res) =>
+      // seq is an integer: seq > x exactly when seq > floor(x); nothing is after NaN or Infinity.
+      const afterSeq = options.afterSeq ?? 0;
+      if (hasNul(runId) || Number.isNaN(afterSeq) || afterSeq >= Number.MAX_SAFE_INTEGER) return [];
+      return read(`read the transition log of run '${runId}'`, sql.readLog, [runId, Math.max(-1, Math.floor(afterSeq))], (res) =>
         res.rows.map(
           (row): StoredTransition => ({
             runId,
@@ -858,4 +868,9 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       if (ownsPool) await pool.end();
     },
   };
+  // Logging the store shows where it is, never the pool's settings.
+  Object.defineProperty(store, inspect.custom, {
+    value: () => `PostgresStore { server: '${server}', schema: '${schema}'${closed ? ', closed' : ''} }`,
+  });
+  return store;
 }

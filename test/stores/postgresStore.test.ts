@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import pg from 'pg';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
+  memoryStore,
   postgresMigrations,
   postgresStore,
   StoreConflictError,
@@ -305,6 +306,21 @@ describe.skipIf(postgres === undefined)(`postgresStore: PostgreSQL specifics${su
       expect((await store.loadRun('r1'))?.instances).toEqual([]);
     });
 
+    it('answers odd but valid limits and afterSeq values as memoryStore does', async () => {
+      const stores = [await openStore(), memoryStore()];
+      for (const store of stores) {
+        for (const [i, runId] of ['a', 'b', 'c'].entries()) await store.commit({ runId, run: makeRun(runId, { createdAt: i }) });
+        await store.commit({ runId: 'a', transitions: [1, 2, 3].map((at) => ({ key: 'x', from: 'none', to: 'scheduled', event: 'SCHEDULE', at }) as const) });
+      }
+      const answers = async (store: (typeof stores)[number]) => ({
+        limits: await Promise.all([2.5, 0.5, 1e20, Number.MAX_SAFE_INTEGER, Infinity].map(async (limit) => (await store.listRuns({ limit })).map((r) => r.runId))),
+        tails: await Promise.all([1.5, -5, 0, 3, 2.999, 1e20, Infinity, -Infinity, Number.NaN].map(async (afterSeq) => (await store.readTransitionLog('a', { afterSeq })).map((t) => t.seq))),
+      });
+      const [fromPostgres, fromMemory] = await Promise.all(stores.map(answers));
+      expect(fromPostgres).toEqual(fromMemory);
+      expect(fromPostgres.tails[0]).toEqual([2, 3]);
+    });
+
     it('refuses stored payloads crafted with __proto__ and leaves Object.prototype clean', async () => {
       const store = await openStore();
       await store.commit({ runId: 'r1', run: makeRun('r1'), instances: [{ record: makeInstance('a') }], results: [{ key: 'a', attempt: 1, value: 1, at: 1 }] });
@@ -335,6 +351,16 @@ describe.skipIf(postgres === undefined)(`postgresStore: PostgreSQL specifics${su
       } finally {
         await pool.end();
       }
+    });
+
+    it('logging the store or its pool never prints the connection string', async () => {
+      const store = await openStore();
+      await store.commit({ runId: 'r1', run: makeRun('r1') });
+      expect(inspect(store)).toBe(`PostgresStore { server: '127.0.0.1:${postgres!.port}/postgres', schema: '${store.schema}' }`);
+      for (const shown of [inspect(store.pool, { depth: 10 }), JSON.stringify(store.pool.options), inspect({ store }, { depth: 10 })]) {
+        expect(shown).not.toContain(postgres!.password);
+      }
+      expect((await store.getRun('r1'))?.runId).toBe('r1'); // the pool still connects with it
     });
 
     it('a wrong password: a StoreError naming host:port/database and the fix, never the password', async () => {
