@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   const url = external ?? cluster!.url;
   const schema = `bench_${randomBytes(4).toString('hex')}`;
   const store = await postgresStore({ connectionString: url, schema });
-  const version = (await store.pool.query<{ v: string }>('SHOW server_version')).rows[0]!.v;
+  const version = (await store.pool.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
   const rows: string[] = [];
   try {
     for (const shape of shapes) {

@@ -476,7 +476,8 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
 
   function giveUp(error: unknown, attempts: number, doing: string, outcome: 'not-written' | 'unknown', batchId?: string): Error {
     if (error instanceof StoreError) return error;
-    if (isConnectionError(error)) {
+    // After a COMMIT whose reply was lost, any failure of the retries leaves the outcome unknown.
+    if (isConnectionError(error) || outcome === 'unknown') {
       const reason = redact((error as Error).message, secrets);
       const cause = safeCause(error, secrets);
       const tail =
@@ -489,7 +490,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
         server,
         outcome,
         ...(batchId === undefined ? {} : { batchId }),
-        message: `Could not ${doing}: PostgreSQL at ${server} is unreachable (${reason}) after ${attempts} attempt${attempts === 1 ? '' : 's'}.${tail}`,
+        message: `Could not ${doing}: PostgreSQL at ${server} ${isConnectionError(error) ? 'is unreachable' : 'failed'} (${reason}) after ${attempts} attempt${attempts === 1 ? '' : 's'}.${tail}`,
         cause,
       });
     }

@@ -108,12 +108,15 @@ export function statements(q: string) {
     forget: statement(`DELETE FROM ${q}.commit_markers WHERE batch_id = ANY($1::uuid[])`),
     /**
      * Stored versions of the batch's keys and the batch's (key, attempt) pairs already recorded.
-     * $1 run id, $2 keys, $3 result keys, $4 result attempts.
+     * $1 run id, $2 keys, $3 result keys, $4 result attempts. One primary-key lookup per key and
+     * pair (LATERAL … LIMIT 1 keeps the planner from scanning every row of a long run instead),
+     * so the cost follows the batch, not the run.
      */
     current: statement(
-      `SELECT 'v' AS kind, key, version AS n FROM ${q}.task_instances WHERE run_id = $1::text AND key = ANY($2::text[]) ` +
-        `UNION ALL SELECT 'r', x.key, x.attempt FROM ${q}.results x ` +
-        `JOIN unnest($3::text[], $4::bigint[]) AS w(key, attempt) ON x.key = w.key AND x.attempt = w.attempt WHERE x.run_id = $1::text`,
+      `SELECT 'v' AS kind, k.key, t.version AS n FROM unnest($2::text[]) AS k(key) ` +
+        `JOIN LATERAL (SELECT version FROM ${q}.task_instances WHERE run_id = $1::text AND key = k.key LIMIT 1) t ON true ` +
+        `UNION ALL SELECT 'r', w.key, w.attempt FROM unnest($3::text[], $4::bigint[]) AS w(key, attempt) ` +
+        `JOIN LATERAL (SELECT 1 FROM ${q}.results WHERE run_id = $1::text AND key = w.key AND attempt = w.attempt LIMIT 1) x ON true`,
     ),
     /** Delete instances with their results and checkpoints. $1 run id, $2 keys. */
     deleteInstances: statement(
