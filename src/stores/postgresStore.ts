@@ -4,9 +4,23 @@ import { inspect } from 'node:util';
 import type { Pool, PoolClient, PoolConfig, QueryResult } from 'pg';
 import { isTaskInstanceState, type FlowRunFailureReason, type FlowRunState, type TaskInstanceEventType, type TaskInstanceState } from '../../machines/index.ts';
 import type { CommitBatch, CommitResult } from './batch.ts';
-import { checkBatch, checkCheckpoint, checkListRunsOptions, closedError, instanceRecord, runRecord, unknownRunError } from './batchChecks.ts';
+import {
+  checkBatch,
+  checkCheckpoint,
+  checkControlRequest,
+  checkFence,
+  checkLeaseRequest,
+  checkListRunsOptions,
+  closedError,
+  decideLease,
+  instanceRecord,
+  runRecord,
+  unknownRunError,
+} from './batchChecks.ts';
 import type { CheckpointWrite, StoredCheckpoint } from './checkpointRecord.ts';
-import { StoreConflictError, StoreConnectionError, StoreError, StoreSchemaError } from './errors.ts';
+import type { ControlAction, ControlRequestWrite, ControlSettlement, ControlStatus, StoredControlRequest } from './controlRecord.ts';
+import { LeaseLostError, StoreConflictError, StoreConnectionError, StoreError, StoreSchemaError } from './errors.ts';
+import type { LeaseGrant, LeaseRequest, StoredLease } from './leaseRecord.ts';
 import type { ListRunsOptions, LoadedRun, ReadTransitionLogOptions, RunSummary } from './queries.ts';
 import type { StoredResult } from './resultRecord.ts';
 import type { StoredRun } from './runRecord.ts';
@@ -90,7 +104,7 @@ export interface PostgresStoreOptions {
  * @example
  * ```ts
  * const store = await postgresStore({ connectionString: process.env.DATABASE_URL });
- * console.log(store.server, store.schema, await store.schemaVersion()); // 'db.internal:5432/app' 'taskmachine' 1
+ * console.log(store.server, store.schema, await store.schemaVersion()); // 'db.internal:5432/app' 'taskmachine' 2
  * ```
  */
 export interface PostgresStore extends Store {
@@ -178,10 +192,51 @@ function rowToInstance(row: Row): StoredTaskInstance {
     failureKind: optStr(row['failure_kind']) as StoredFailureKind | undefined,
     error: value(row['error']) as Error | undefined,
     parked: row['parked'] === true,
-    waitingForEvent: row['waiting_for_event'] === true,
+    awaitsEvent: row['waiting_for_event'] === true,
+    interruptions: num(row['interruptions']),
+    maxInterruptions: num(row['max_interruptions']),
     timer: deadline === undefined ? undefined : { deadline, action: String(row['timer_action']) as TimerAction },
     resumeData: value(row['resume_data']),
     eventPayload: value(row['event_payload']),
+  };
+}
+
+/** The lease in `row` (its columns named `prefix` + column), or `undefined` when the row has none. */
+function rowToLease(row: Row, prefix = ''): StoredLease | undefined {
+  const token = row[`${prefix}token`];
+  if (token === null || token === undefined) return undefined;
+  return {
+    runId: String(row[`${prefix}run_id`]),
+    owner: { ownerId: String(row[`${prefix}owner_id`]), host: String(row[`${prefix}host`]), pid: num(row[`${prefix}pid`]) },
+    token: num(token),
+    acquiredAt: num(row[`${prefix}acquired_at`]),
+    heartbeatAt: num(row[`${prefix}heartbeat_at`]),
+    expiresAt: num(row[`${prefix}expires_at`]),
+    releasedAt: optNum(row[`${prefix}released_at`]),
+  };
+}
+
+/** A lease's column values, in the order of `leaseColumns` (sql.ts) without released_at (a granted lease is held). */
+function leaseRow(lease: StoredLease): unknown[] {
+  return [lease.runId, lease.owner.ownerId, lease.owner.host, lease.owner.pid, lease.token, lease.acquiredAt, lease.heartbeatAt, lease.expiresAt];
+}
+
+function rowToControl(row: Row): StoredControlRequest {
+  const taskKey = optStr(row['task_key']);
+  const state = optStr(row['state']);
+  const requestedBy = optStr(row['requested_by']);
+  return {
+    id: num(row['id']),
+    runId: String(row['run_id']),
+    action: String(row['action']) as ControlAction,
+    ...(taskKey !== undefined ? { taskKey } : {}),
+    ...(state !== undefined ? { state: state as NonNullable<StoredControlRequest['state']> } : {}),
+    ...(row['payload'] !== null && row['payload'] !== undefined ? { payload: value(row['payload']) } : {}),
+    requestedAt: num(row['requested_at']),
+    ...(requestedBy !== undefined ? { requestedBy } : {}),
+    status: String(row['status']) as ControlStatus,
+    message: optStr(row['message']),
+    settledAt: optNum(row['settled_at']),
   };
 }
 
@@ -227,11 +282,13 @@ function instanceRow(record: StoredTaskInstance): unknown[] {
     failure_kind: nullable(record.failureKind),
     error: text(record.error),
     parked: record.parked,
-    waiting_for_event: record.waitingForEvent,
+    waiting_for_event: record.awaitsEvent,
     timer_deadline: record.timer === undefined ? null : record.timer.deadline,
     timer_action: record.timer === undefined ? null : record.timer.action,
     resume_data: text(record.resumeData),
     event_payload: text(record.eventPayload),
+    interruptions: record.interruptions,
+    max_interruptions: record.maxInterruptions,
   };
   return instanceColumns.map(([column]) => byColumn[column]);
 }
@@ -262,6 +319,7 @@ function checkNoNul(batch: CommitBatch): void {
     if (hasNul(t.key) || hasNul(t.event)) throw nulError(`a transition of ${JSON.stringify(t.key)} in run '${runId}'`);
   }
   for (const r of batch.results ?? []) if (hasNul(r.key)) throw nulError(`a result key in run '${runId}'`);
+  for (const c of batch.controls ?? []) if (hasNul(c.message)) throw nulError(`the message settling control request ${c.id} of run '${runId}'`);
 }
 
 /** A batch checked and serialized, ready to be sent as often as it takes. */
@@ -272,6 +330,8 @@ interface PreparedBatch {
   readonly upserts: ReadonlyArray<{ readonly key: string; readonly expectedVersion: number; readonly row: readonly unknown[] }>;
   readonly transitions: NonNullable<CommitBatch['transitions']>;
   readonly results: ReadonlyArray<{ readonly key: string; readonly attempt: number; readonly value: string | null; readonly at: number }>;
+  readonly controls: readonly ControlSettlement[];
+  readonly leaseToken: number | undefined;
 }
 
 function prepare(batch: CommitBatch): PreparedBatch {
@@ -287,6 +347,8 @@ function prepare(batch: CommitBatch): PreparedBatch {
     })),
     transitions: batch.transitions ?? [],
     results: (batch.results ?? []).map((r) => ({ key: r.key, attempt: r.attempt, value: text(r.value), at: r.at })),
+    controls: (batch.controls ?? []).map(({ id, status, message, at }) => ({ id, status, message, at })),
+    leaseToken: batch.leaseToken,
   };
 }
 
@@ -376,11 +438,17 @@ function describeServer(pg: PgModule, config: PoolConfig): { server: string; sec
  *   migrations in that one transaction (so concurrent openers migrate exactly once), and refuses a
  *   schema written by a newer taskmachine — or one holding other tables — with `StoreSchemaError`,
  *   changing nothing.
- * - **Group commit**: one transaction per `commit(batch)` in five round trips whatever its size
- *   (BEGIN; lock the run and record the batch's id; read the versions it compares against; one
- *   statement writing every instance, log entry and result through `unnest`; COMMIT). The run's row
- *   lock serializes writers of one run; compare-and-set and duplicate results are checked before
- *   anything is written, exactly as SQLite does.
+ * - **Group commit**: one transaction per `commit(batch)` in at most five round trips whatever its
+ *   size (BEGIN; lock the run, record the batch's id and read its lease; read the versions and
+ *   control requests it checks; one statement writing every instance, log entry, result and
+ *   control settlement through `unnest`; COMMIT). The run's row lock serializes writers of one run;
+ *   the lease check (`leaseToken`), compare-and-set, duplicate results and pending control requests
+ *   are checked before anything is written, exactly as SQLite does.
+ * - **Leases**: `acquireLease` locks the run's lease row (`SELECT … FOR UPDATE`, or inserts the
+ *   first one) and decides in that transaction, so of concurrent acquirers exactly one wins. A
+ *   commit or checkpoint carrying a token reads the lease `FOR SHARE` in the statement that locks
+ *   the run: a takeover waits for it, and it sees a takeover that committed first. Expiry is
+ *   decided against the `now` the caller passes, never the server's clock.
  * - **Connection loss**: a broken or idle-killed connection is dropped and replaced by the pool. An
  *   operation whose connection broke is tried again on a fresh one (`connectionRetries`). Every
  *   commit carries a batch id recorded in its own transaction, so a commit whose connection broke
@@ -538,8 +606,8 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
               'Nothing was changed.',
           });
         }
-        const missing = requiredPostgresTables.filter((table) => !tables.includes(table));
-        if (current === latestPostgresSchemaVersion && missing.length > 0) {
+        const missing = requiredPostgresTables(current).filter((table) => !tables.includes(table));
+        if (missing.length > 0) {
           throw new StoreSchemaError({
             path: where,
             foundVersion: current,
@@ -594,18 +662,22 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       inTransaction = true;
       // 1. Lock the run (creating or replacing it if the batch carries it), reserve its log seqs,
-      //    record the batch id. A duplicate id means an earlier try of this very batch committed.
+      //    record the batch id, and read (and share-lock) the lease when the batch carries a token.
+      //    A duplicate id means an earlier try of this very batch committed.
       let before: number;
       try {
         const n = batch.transitions.length;
+        const token = nullable(batch.leaseToken);
         const res =
           batch.runValues !== undefined
-            ? await exec(client, sql.upsertRun, [...batch.runValues, n, batchId, forget])
+            ? await exec(client, sql.upsertRun, [...batch.runValues, n, batchId, forget, token])
             : n > 0
-              ? await exec(client, sql.bumpRun, [runId, n, batchId, forget])
-              : await exec(client, sql.lockRun, [runId, batchId, forget]);
-        if (res.rows.length === 0) throw unknownRunError(runId, 'commit the batch');
-        before = num(res.rows[0]!['before']);
+              ? await exec(client, sql.bumpRun, [runId, n, batchId, forget, token])
+              : await exec(client, sql.lockRun, [runId, batchId, forget, token]);
+        const row = res.rows[0]!;
+        checkFence(runId, batch.leaseToken, rowToLease(row));
+        if (row['before'] === null || row['before'] === undefined) throw unknownRunError(runId, 'commit the batch');
+        before = num(row['before']);
       } catch (error) {
         if (sqlState(error) === '23505' && (error as { constraint?: unknown }).constraint === 'commit_markers_pkey') {
           await client.query('ROLLBACK');
@@ -619,16 +691,35 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
         throw error;
       }
 
-      // 2. Compare-and-set and duplicate results, against what is stored now (the run is locked).
+      // 2. Compare-and-set, duplicate results and pending control requests, against what is stored
+      //    now (the run is locked).
       const keys = [...new Set([...batch.deletes.map((d) => d.key), ...batch.upserts.map((u) => u.key)])];
       const stored = new Map<string, number>();
       const recorded = new Set<string>();
-      if (keys.length > 0 || batch.results.length > 0) {
-        const res = await exec(client, sql.current, [runId, keys, batch.results.map((r) => r.key), batch.results.map((r) => r.attempt)]);
+      const statuses = new Map<number, string>();
+      if (keys.length > 0 || batch.results.length > 0 || batch.controls.length > 0) {
+        const res = await exec(client, sql.current, [
+          runId,
+          keys,
+          batch.results.map((r) => r.key),
+          batch.results.map((r) => r.attempt),
+          batch.controls.map((c) => c.id),
+        ]);
         for (const row of res.rows) {
           if (row['kind'] === 'v') stored.set(String(row['key']), num(row['n']));
-          else recorded.add(resultId(String(row['key']), num(row['n'])));
+          else if (row['kind'] === 'r') recorded.add(resultId(String(row['key']), num(row['n'])));
+          else statuses.set(num(row['n']), String(row['key']));
         }
+      }
+      // Settled in batch order: a request settled twice in one batch is not pending the second time.
+      for (const c of batch.controls) {
+        const status = statuses.get(c.id);
+        if (status !== 'pending') {
+          throw new StoreError(
+            `Control request ${c.id} of run '${runId}' is not pending (${status ?? 'no such request'}); nothing of the batch was written.`,
+          );
+        }
+        statuses.set(c.id, c.status);
       }
       const current = new Map(stored);
       const deleted = new Set<string>();
@@ -663,10 +754,15 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
         seen.add(id);
       }
 
-      // 3. Write: deletions, then every instance, log entry and result in one statement.
+      // 3. Write: deletions, then every instance, log entry, result and settlement in one statement.
       if (deleted.size > 0) await exec(client, sql.deleteInstances, [runId, [...deleted]]);
-      const has = { instances: rows.size > 0, transitions: batch.transitions.length > 0, results: batch.results.length > 0 };
-      if (has.instances || has.transitions || has.results) {
+      const has = {
+        instances: rows.size > 0,
+        transitions: batch.transitions.length > 0,
+        results: batch.results.length > 0,
+        controls: batch.controls.length > 0,
+      };
+      if (has.instances || has.transitions || has.results || has.controls) {
         const values: unknown[] = [runId];
         if (has.instances) {
           const list = [...rows.values()];
@@ -692,6 +788,15 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
             r.map((x) => x.at),
           );
         }
+        if (has.controls) {
+          const c = batch.controls;
+          values.push(
+            c.map((x) => x.id),
+            c.map((x) => x.status),
+            c.map((x) => x.message),
+            c.map((x) => x.at),
+          );
+        }
         await exec(client, sql.write(has), values);
       }
       committing();
@@ -702,6 +807,27 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
     } catch (error) {
       for (const id of forget) forgettable.add(id);
       if (inTransaction && !isConnectionError(error)) await rollback(client, broken);
+      throw error;
+    }
+  }
+
+  /** One try at acquiring a lease: the run's lease row locked, the decision `decideLease`'s, in one transaction. */
+  async function acquireOnce(client: PoolClient, broken: (error: unknown) => void, request: LeaseRequest): Promise<LeaseGrant> {
+    await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+    try {
+      for (;;) {
+        const current = rowToLease((await exec(client, sql.lockLease, [request.runId])).rows[0] ?? {});
+        const grant = decideLease(current, request); // RunOwnedError when another owner's lease is live
+        if (current !== undefined) {
+          await exec(client, sql.updateLease, leaseRow(grant.lease));
+        } else if ((await exec(client, sql.insertLease, leaseRow(grant.lease))).rows.length === 0) {
+          continue; // another acquirer inserted the run's first lease meanwhile: lock and decide on it
+        }
+        await client.query('COMMIT');
+        return grant;
+      }
+    } catch (error) {
+      if (!isConnectionError(error)) await rollback(client, broken);
       throw error;
     }
   }
@@ -777,7 +903,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
           const parsed = JSON.parse(String(row['counts'])) as Record<string, unknown>;
           const taskCounts: Partial<Record<TaskInstanceState, number>> = {};
           for (const [state, n] of Object.entries(parsed)) if (isTaskInstanceState(state)) taskCounts[state] = num(n);
-          return { ...run, taskCounts };
+          return { ...run, taskCounts, lease: rowToLease(row, 'lease_') };
         }),
       );
     },
@@ -821,14 +947,16 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       checkCheckpoint(checkpoint);
       if (hasNul(checkpoint.runId) || hasNul(checkpoint.key)) throw nulError(`checkpoint ${JSON.stringify(checkpoint.key)} of run ${JSON.stringify(checkpoint.runId)}`);
       const valueText = text(checkpoint.value);
-      // One statement (its own transaction); repeating it after a lost connection is harmless.
-      const saved = await read(
+      // One statement (its own transaction), fenced like a commit; repeating it after a lost
+      // connection is harmless.
+      const row = await read(
         `save the checkpoint of '${checkpoint.key}' in run '${checkpoint.runId}'`,
         sql.saveCheckpoint,
-        [checkpoint.runId, checkpoint.key, valueText, checkpoint.savedAt],
-        (res) => res.rows.length > 0,
+        [checkpoint.runId, checkpoint.key, valueText, checkpoint.savedAt, nullable(checkpoint.leaseToken)],
+        (res) => res.rows[0]!,
       );
-      if (!saved) throw unknownRunError(checkpoint.runId, `save the checkpoint of '${checkpoint.key}'`);
+      checkFence(checkpoint.runId, checkpoint.leaseToken, rowToLease(row));
+      if (num(row['run_exists']) === 0) throw unknownRunError(checkpoint.runId, `save the checkpoint of '${checkpoint.key}'`);
     },
 
     async loadCheckpoint(runId: string, key: string): Promise<StoredCheckpoint | undefined> {
@@ -844,6 +972,72 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       open();
       if (hasNul(runId)) return false;
       return retrying(`delete run '${runId}'`, () => withClient((client, broken) => deleteOnce(client, broken, runId)));
+    },
+
+    async acquireLease(request: LeaseRequest): Promise<LeaseGrant> {
+      open();
+      checkLeaseRequest(request);
+      const { runId, owner } = request;
+      if (hasNul(runId) || hasNul(owner.ownerId) || hasNul(owner.host)) throw nulError(`the lease request for run ${JSON.stringify(runId)}`);
+      // A retry after a lost COMMIT finds this owner's own lease and keeps it (same token).
+      return retrying(`acquire the lease of run '${runId}'`, () => withClient((client, broken) => acquireOnce(client, broken, request)));
+    },
+
+    async renewLease(lease: StoredLease, now: number, ttlMs: number): Promise<StoredLease> {
+      open();
+      const { runId, token } = lease;
+      const lost = (current: StoredLease | undefined) => new LeaseLostError({ runId, token, current });
+      if (hasNul(runId) || !Number.isSafeInteger(token)) throw lost(undefined);
+      const renewed = await read(`renew the lease of run '${runId}'`, sql.renewLease, [runId, token, now, now + ttlMs], (res) =>
+        res.rows[0] === undefined ? undefined : rowToLease(res.rows[0]),
+      );
+      if (renewed !== undefined) return renewed;
+      throw lost(await read(`read the lease of run '${runId}'`, sql.getLease, [runId], (res) => rowToLease(res.rows[0] ?? {})));
+    },
+
+    async releaseLease(lease: StoredLease, now: number): Promise<void> {
+      open();
+      if (hasNul(lease.runId) || !Number.isSafeInteger(lease.token)) return;
+      await read(`release the lease of run '${lease.runId}'`, sql.releaseLease, [lease.runId, lease.token, now], () => undefined);
+    },
+
+    async getLease(runId: string): Promise<StoredLease | undefined> {
+      open();
+      if (hasNul(runId)) return undefined;
+      return read(`read the lease of run '${runId}'`, sql.getLease, [runId], (res) => rowToLease(res.rows[0] ?? {}));
+    },
+
+    async requestControl(request: ControlRequestWrite): Promise<StoredControlRequest> {
+      open();
+      checkControlRequest(request);
+      const { runId, action } = request;
+      if ([runId, request.taskKey, request.state, request.requestedBy].some(hasNul)) {
+        throw nulError(`the control request '${action}' for run ${JSON.stringify(runId)}`);
+      }
+      const payloadText = text(request.payload);
+      // The key makes the insert idempotent: a retry after a lost reply returns the stored request.
+      const requestKey = randomUUID();
+      const doing = `store a control request (${action}) for run '${runId}'`;
+      const values = [runId, action, nullable(request.taskKey), nullable(request.state), payloadText, request.requestedAt, nullable(request.requestedBy), requestKey];
+      let row = await read(doing, sql.insertControl, values, (res) => res.rows[0]);
+      // A first try still committing when its retry ran is visible only to a later statement.
+      row ??= await read(doing, sql.controlByKey, [runId, requestKey], (res) => res.rows[0]);
+      if (row === undefined) throw unknownRunError(runId, `store a control request (${action})`);
+      return rowToControl(row);
+    },
+
+    async pendingControls(runId: string): Promise<readonly StoredControlRequest[]> {
+      open();
+      if (hasNul(runId)) return [];
+      return read(`read the pending control requests of run '${runId}'`, sql.pendingControls, [runId], (res) => res.rows.map(rowToControl));
+    },
+
+    async getControl(runId: string, id: number): Promise<StoredControlRequest | undefined> {
+      open();
+      if (hasNul(runId) || !Number.isSafeInteger(id)) return undefined;
+      return read(`read control request ${id} of run '${runId}'`, sql.getControl, [runId, id], (res) =>
+        res.rows[0] === undefined ? undefined : rowToControl(res.rows[0]),
+      );
     },
 
     async schemaVersion(): Promise<number> {

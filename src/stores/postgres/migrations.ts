@@ -29,6 +29,9 @@ export interface PostgresMigration {
  * creation order for `listRuns`. `runs.last_seq` numbers the transition log without scanning it.
  * `commit_markers` holds one row per commit whose outcome its writer has not learnt yet (see
  * `postgresStore`): it is how a commit retried after a lost connection is never applied twice.
+ * `leases` keeps one row per run id for good (deleting a run keeps it: fencing tokens never
+ * repeat); `control_requests.id` is an identity (increasing per schema), and its `request_key`, a
+ * UUID the store picks per request, makes a request retried after a lost connection land once.
  *
  * @example
  * ```ts
@@ -131,18 +134,57 @@ export const postgresMigrations: readonly PostgresMigration[] = Object.freeze([
       CREATE INDEX commit_markers_by_run ON ${s}.commit_markers (run_id);
     `,
   },
+  {
+    version: 2,
+    description: 'run leases with fencing tokens, control requests, interruption counts',
+    // ADD COLUMN with a constant default changes only the catalog (no table rewrite); the CHECKs
+    // scan task_instances once, under the migration's lock.
+    sql: (s: string) => `
+      ALTER TABLE ${s}.task_instances ADD COLUMN interruptions bigint NOT NULL DEFAULT 0 CHECK (interruptions >= 0);
+      ALTER TABLE ${s}.task_instances ADD COLUMN max_interruptions bigint NOT NULL DEFAULT 3 CHECK (max_interruptions >= 0);
+
+      CREATE TABLE ${s}.leases (
+        run_id       text PRIMARY KEY,
+        owner_id     text NOT NULL,
+        host         text NOT NULL,
+        pid          bigint NOT NULL,
+        token        bigint NOT NULL CHECK (token >= 1),
+        acquired_at  double precision NOT NULL,
+        heartbeat_at double precision NOT NULL,
+        expires_at   double precision NOT NULL,
+        released_at  double precision
+      );
+
+      CREATE TABLE ${s}.control_requests (
+        id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        run_id       text NOT NULL,
+        action       text NOT NULL,
+        task_key     text,
+        state        text,
+        payload      text,
+        requested_at double precision NOT NULL,
+        requested_by text,
+        status       text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'applied', 'refused')),
+        message      text,
+        settled_at   double precision,
+        request_key  uuid NOT NULL UNIQUE
+      );
+      CREATE INDEX control_requests_by_run ON ${s}.control_requests (run_id, id);
+      CREATE INDEX control_requests_pending ON ${s}.control_requests (run_id, id) WHERE status = 'pending';
+    `,
+  },
 ]);
 
 /** The newest schema version this code knows (and writes). */
 export const latestPostgresSchemaVersion: number = postgresMigrations.at(-1)!.version;
 
-/** The tables a schema at the latest version must have (checked when a store is opened). */
-export const requiredPostgresTables: readonly string[] = [
-  'schema_version',
-  'runs',
-  'task_instances',
-  'transitions',
-  'results',
-  'checkpoints',
-  'commit_markers',
+const tablesByVersion: ReadonlyArray<readonly string[]> = [
+  [],
+  ['schema_version', 'runs', 'task_instances', 'transitions', 'results', 'checkpoints', 'commit_markers'],
+  ['leases', 'control_requests'],
 ];
+
+/** The tables a schema at `version` must have (checked when a store is opened). */
+export function requiredPostgresTables(version: number): string[] {
+  return tablesByVersion.slice(0, version + 1).flat();
+}
