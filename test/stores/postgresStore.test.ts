@@ -1,7 +1,9 @@
 import { inspect } from 'node:util';
 import pg from 'pg';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { RunOwnedError } from '../../src/errors.ts';
 import {
+  LeaseLostError,
   memoryStore,
   postgresMigrations,
   postgresStore,
@@ -102,6 +104,38 @@ describe.skipIf(postgres === undefined)(`postgresStore: PostgreSQL specifics${su
       expect(await admin(`SELECT count(*)::int AS n FROM "${first.schema}".schema_version`)).toEqual([{ n: postgresMigrations.length }]);
     });
 
+    it('migrates a schema-1 store in place: its runs keep their data, instances get 0 interruptions, no run has a lease', async () => {
+      const schema = freshSchema();
+      // A store as taskmachine wrote it before schema 2: migration 1 only.
+      await admin(
+        `CREATE SCHEMA "${schema}"; ` +
+          `CREATE TABLE "${schema}".schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), description text NOT NULL); ` +
+          postgresMigrations[0]!.sql(`"${schema}"`),
+      );
+      await admin(`INSERT INTO "${schema}".schema_version (version, description) VALUES (1, $1)`, [postgresMigrations[0]!.description]);
+      await admin(`INSERT INTO "${schema}".runs (run_id, flow_id, input_fingerprint, state, machine_version, created_at, updated_at) VALUES ('old', 'etl', 'fp', 'running', '1', 1, 1)`);
+      await admin(
+        `INSERT INTO "${schema}".task_instances (run_id, key, task_id, state, attempt, max_attempts, retries, defer_timed_out, version, machine_version, created_at, updated_at, parked, waiting_for_event) ` +
+          `VALUES ('old', 'a', 'a', 'running', 1, 1, 0, false, 3, '2', 1, 1, false, true)`,
+      );
+      const store = await openStore({ schema });
+      expect(await store.schemaVersion()).toBe(postgresMigrations.at(-1)!.version);
+      expect(await admin(`SELECT version FROM "${schema}".schema_version ORDER BY version`)).toEqual(postgresMigrations.map((m) => ({ version: m.version })));
+      expect((await store.loadRun('old'))!.instances[0]).toMatchObject({ key: 'a', state: 'running', version: 3, awaitsEvent: true, interruptions: 0, maxInterruptions: 3 });
+      expect(await store.getLease('old')).toBeUndefined();
+      expect((await store.listRuns())[0]).toMatchObject({ runId: 'old', lease: undefined });
+      // and the migrated store works like a new one
+      const { lease } = await store.acquireLease({ runId: 'old', owner: { ownerId: 'o', host: 'h', pid: 1 }, ttlMs: 1_000, now: 1 });
+      const request = await store.requestControl({ runId: 'old', action: 'cancel', requestedAt: 2 });
+      await store.commit({
+        runId: 'old',
+        leaseToken: lease.token,
+        instances: [{ record: makeInstance('a', { interruptions: 1 }), expectedVersion: 3 }],
+        controls: [{ id: request.id, status: 'applied', message: 'cancelled', at: 3 }],
+      });
+      expect((await store.loadRun('old'))!.instances[0]).toMatchObject({ version: 4, interruptions: 1 });
+    });
+
     it('several stores opening one new schema at once migrate it exactly once', async () => {
       const schema = freshSchema();
       const stores = await Promise.all(Array.from({ length: 6 }, () => openStore({ schema })));
@@ -171,6 +205,9 @@ describe.skipIf(postgres === undefined)(`postgresStore: PostgreSQL specifics${su
       const damaged = await openStore();
       await admin(`DROP TABLE "${damaged.schema}".checkpoints`);
       await expect(openStore({ schema: damaged.schema })).rejects.toThrow(/is damaged: the tables checkpoints are missing/);
+      const noLeases = await openStore();
+      await admin(`DROP TABLE "${noLeases.schema}".leases`);
+      await expect(openStore({ schema: noLeases.schema })).rejects.toThrow(/is damaged: the tables leases are missing/);
     });
   });
 
@@ -216,15 +253,41 @@ describe.skipIf(postgres === undefined)(`postgresStore: PostgreSQL specifics${su
         expect(
           await statementsFor({ runId: 'big', instances: [{ record: makeInstance('load[0]', { state: 'none' }), expectedVersion: 2 }] }),
         ).toBe(5);
+        // The lease check rides on the statement that locks the run; settlements on the one write.
+        const { lease } = await store.acquireLease({ runId: 'big', owner: { ownerId: 'o', host: 'h', pid: 1 }, ttlMs: 60_000, now: 3 });
+        const requests = [
+          await store.requestControl({ runId: 'big', action: 'set-state', taskKey: 'load[1]', state: 'failed', requestedAt: 3 }),
+          await store.requestControl({ runId: 'big', action: 'clear', taskKey: 'load[2]', requestedAt: 3 }),
+        ];
+        expect(
+          await statementsFor({
+            runId: 'big',
+            leaseToken: lease.token,
+            instances: [{ record: makeInstance('load[1]', { mapIndex: 1, state: 'failed' }), expectedVersion: 2 }],
+            transitions: [{ key: 'load[1]', from: 'success', to: 'failed', event: 'SET_STATE', at: 4 }],
+            controls: [
+              { id: requests[0]!.id, status: 'applied', message: 'load[1]: success → failed', at: 4 },
+              { id: requests[1]!.id, status: 'refused', message: 'not now', at: 4 },
+            ],
+          }),
+        ).toBe(5);
+        expect(await store.pendingControls('big')).toEqual([]);
+        expect(
+          await statementsFor({ runId: 'big', leaseToken: lease.token, transitions: [{ key: 'load[1]', from: 'failed', to: 'failed', event: 'SET_STATE', at: 5 }] }),
+        ).toBe(4); // no versions to read
+        await store.commit({ runId: 'big', transitions: [{ key: 'load[1]', from: 'failed', to: 'success', event: 'SET_STATE', at: 6 }] });
+        statements = 0;
+        await store.saveCheckpoint({ runId: 'big', key: 'load[1]', value: 1, savedAt: 6, leaseToken: lease.token });
+        expect(statements).toBe(1);
         const loaded = (await store.loadRun('big'))!;
         expect(loaded.instances).toHaveLength(3_000);
         expect(loaded.instances.slice(0, 3).map((i) => [i.key, i.version, i.state])).toEqual([
           ['load[0]', 3, 'none'],
-          ['load[1]', 2, 'success'],
+          ['load[1]', 3, 'failed'],
           ['load[2]', 2, 'success'],
         ]);
         expect(loaded.results.at(-1)).toEqual({ runId: 'big', key: 'load[2999]', attempt: 1, value: { i: 2999 }, at: 2 });
-        expect((await store.readTransitionLog('big')).map((t) => t.seq)).toEqual(Array.from({ length: 6_000 }, (_, i) => i + 1));
+        expect((await store.readTransitionLog('big')).map((t) => t.seq)).toEqual(Array.from({ length: 6_003 }, (_, i) => i + 1));
       } finally {
         await pool.end();
       }
@@ -275,6 +338,69 @@ describe.skipIf(postgres === undefined)(`postgresStore: PostgreSQL specifics${su
       expect(results.map((r) => r.lastSeq).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => (i + 1) * 3));
       // each batch's three entries are contiguous, in batch order
       for (let i = 0; i < 120; i += 3) expect(log.slice(i, i + 3).map((t) => t.key.slice(-2))).toEqual(['i0', 'i1', 'i2']);
+    });
+
+    it('of several stores acquiring a new run\'s lease at once exactly one gets it (token 1); of several taking over an expired one, one (the next token)', async () => {
+      const first = await openStore();
+      const stores = [first, ...(await Promise.all([1, 2, 3, 4].map(() => openStore({ schema: first.schema }))))];
+      // New owners every round (an owner acquiring its own lease again keeps its token).
+      const race = (now: number) =>
+        Promise.allSettled(stores.map((store, i) => store.acquireLease({ runId: 'r1', owner: { ownerId: `owner-${now}-${i}`, host: 'h', pid: i }, ttlMs: 1_000, now })));
+      for (const [now, token] of [
+        [1, 1],
+        [10_000, 2],
+        [20_000, 3],
+      ] as const) {
+        const outcomes = await race(now);
+        const granted = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+        expect(granted).toHaveLength(1);
+        expect(granted[0]!.lease.token).toBe(token);
+        for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(RunOwnedError);
+        expect(await first.getLease('r1')).toEqual(granted[0]!.lease);
+      }
+    });
+
+    it('a commit carrying the old token waits for a takeover in progress and is then refused; nothing of it is written', async () => {
+      const store = await openStore();
+      await store.commit({ runId: 'r1', run: makeRun('r1'), instances: [{ record: makeInstance('a') }] });
+      const { lease } = await store.acquireLease({ runId: 'r1', owner: { ownerId: 'a', host: 'h', pid: 1 }, ttlMs: 1_000, now: 1 });
+      // Another process taking the expired lease over, its transaction not committed yet.
+      const other = new pg.Client({ connectionString: postgres!.url });
+      await other.connect();
+      try {
+        await other.query('BEGIN');
+        await other.query(`UPDATE "${store.schema}".leases SET token = token + 1, owner_id = 'b', host = 'h2', pid = 2 WHERE run_id = 'r1'`);
+        let settled = false;
+        const commit = store
+          .commit({ runId: 'r1', leaseToken: lease.token, instances: [{ record: makeInstance('a', { state: 'queued' }), expectedVersion: 1 }] })
+          .finally(() => (settled = true));
+        await vi.waitFor(
+          async () => {
+            const waiting = await admin("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%leases%FOR SHARE%'");
+            expect(waiting.length).toBeGreaterThan(0);
+          },
+          { timeout: 20_000, interval: 20 },
+        );
+        expect(settled).toBe(false);
+        await other.query('COMMIT');
+        const error = await rejection(commit);
+        expect(error).toBeInstanceOf(LeaseLostError);
+        expect(error).toMatchObject({ token: 1, currentToken: 2 });
+        expect((await store.loadRun('r1'))!.instances[0]).toMatchObject({ state: 'scheduled', version: 1 });
+      } finally {
+        await other.end();
+      }
+    });
+
+    it('control request ids increase across stores on one schema', async () => {
+      const first = await openStore();
+      const second = await openStore({ schema: first.schema });
+      await first.commit({ runId: 'r1', run: makeRun('r1') });
+      const ids: number[] = [];
+      for (let i = 0; i < 6; i++) ids.push((await [first, second][i % 2]!.requestControl({ runId: 'r1', action: 'cancel', requestedAt: i })).id);
+      expect(ids).toEqual([...ids].sort((a, b) => a - b));
+      expect(new Set(ids).size).toBe(6);
+      expect((await second.pendingControls('r1')).map((r) => r.id)).toEqual(ids);
     });
 
     it('stores on different schemas of one database are independent', async () => {
