@@ -18,6 +18,7 @@ export interface PgProxy {
   readonly port: number;
   /**
    * Breaks the next connection that sends a simple-protocol query (`Q` message: BEGIN, COMMIT, …)
+   * or prepares a statement (`P` message: the first use of a named statement on a connection)
    * matching `pattern`: `before` drops it unsent, `after-reply` lets the server run it to the end
    * and drops its reply. Resolves once the cut happened.
    */
@@ -90,8 +91,13 @@ export async function startPgProxy(target: { host: string; port: number }): Prom
       const { messages, rest } = takeMessages(fromClient, true);
       fromClient = Buffer.from(rest);
       for (const message of messages) {
-        if (message[0] === 0x51 /* Q */) {
-          const query = message.subarray(5, message.length - 1).toString('utf8');
+        let query: string | undefined;
+        if (message[0] === 0x51 /* Q */) query = message.subarray(5, message.length - 1).toString('utf8');
+        if (message[0] === 0x50 /* P: name \0 query \0 … */) {
+          const nameEnd = message.indexOf(0, 5);
+          query = message.subarray(nameEnd + 1, message.indexOf(0, nameEnd + 1)).toString('utf8');
+        }
+        if (query !== undefined) {
           const index = cuts.findIndex((c) => c.pattern.test(query));
           if (index >= 0) {
             const [pending] = cuts.splice(index, 1);

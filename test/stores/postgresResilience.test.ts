@@ -194,6 +194,26 @@ describe.skipIf(postgres === undefined)(`postgresStore: connection loss${skipRea
     expect(await logLength()).toBe(2);
   });
 
+  it('a lease acquisition whose COMMIT reply was lost: the retry finds its own lease and keeps the token', async () => {
+    const owner = { ownerId: 'me', host: 'h', pid: 1 };
+    const cut = proxy.cutOn(/^COMMIT$/, 'after-reply');
+    const { lease } = await store.acquireLease({ runId: 'r1', owner, ttlMs: 30_000, now: 1_000 });
+    await cut;
+    expect(lease).toMatchObject({ owner, token: 1, acquiredAt: 1_000, expiresAt: 31_000 });
+    expect(await store.getLease('r1')).toEqual(lease);
+    await store.commit({ runId: 'r1', leaseToken: lease.token, transitions: [step('a', 2)] });
+    expect(await logLength()).toBe(3);
+  });
+
+  it('a control request whose reply was lost is retried and stored once, with the id it got', async () => {
+    proxy.cutAll(); // fresh connections: the insert is prepared (and so can be cut) on first use
+    const cut = proxy.cutOn(/INSERT INTO .*control_requests/, 'after-reply');
+    const request = await store.requestControl({ runId: 'r1', action: 'clear', taskKey: 'a', requestedAt: 5 });
+    await cut;
+    expect(await store.pendingControls('r1')).toEqual([request]);
+    expect(await admin(`SELECT count(*)::int AS n FROM "${store.schema}".control_requests`)).toEqual([{ n: 1 }]);
+  });
+
   it('a checkpoint save and a delete survive a lost connection too', async () => {
     const cut = proxy.cutOn(/^BEGIN/, 'after-reply');
     proxy.cutAll();
