@@ -3,6 +3,16 @@
 // strip types under node_modules); the repo runs its TypeScript sources directly (Node >= 22.18).
 import { existsSync } from 'node:fs';
 
+// First of all: a Node that cannot run taskmachine gets one clear line, not a syntax error.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  process.stderr.write(
+    `taskmachine: needs Node.js 22.18 or newer (it runs TypeScript flow files natively); this is Node.js ${process.versions.node}. ` +
+      'Install a newer Node.js (https://nodejs.org), or inside a project that depends on taskmachine run it with `npx taskmachine`.\n',
+  );
+  process.exit(2);
+}
+
 const built = existsSync(new URL('../dist/src/cli/main.js', import.meta.url));
 const source = (path) => (built ? new URL(`../dist/src/cli/${path}.js`, import.meta.url).href : `../src/cli/${path}.ts`);
 
@@ -11,4 +21,9 @@ const { tuneV8ForRuns } = await import(source('v8Tuning'));
 tuneV8ForRuns();
 const { main } = await import(source('main'));
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// Exit now, once the output is written: timers or sockets that task code left open must not keep
+// the process alive after its run ended (the run and its store are closed by then).
+const flushed = (stream) => new Promise((resolve) => (stream.writableLength === 0 ? resolve() : stream.write('', () => resolve())));
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit(code);

@@ -360,3 +360,80 @@ export class RunOwnedError extends Error {
     this.expiresAt = expiresAt;
   }
 }
+
+/**
+ * Thrown when a run that must exist is not in the store (`resume: true`, the CLI's commands on a
+ * stored run). Nothing was changed.
+ *
+ * @example
+ * ```ts
+ * import { RunNotFoundError } from 'taskmachine';
+ * try {
+ *   await runFlow(etl, { store, runId: 'nightly', resume: true });
+ * } catch (error) {
+ *   if (error instanceof RunNotFoundError) console.error(error.message);
+ * }
+ * ```
+ */
+export class RunNotFoundError extends Error {
+  override name = 'RunNotFoundError';
+  readonly runId: string;
+  constructor(runId: string, detail = "start it without resume: true, or check the run id ('taskmachine status' lists the runs)") {
+    super(`there is no run '${runId}' in the store; ${detail}`);
+    this.runId = runId;
+  }
+}
+
+/**
+ * Thrown when a run id in the store belongs to another flow than the one given. Nothing was
+ * changed.
+ *
+ * @example
+ * ```ts
+ * import { FlowMismatchError } from 'taskmachine';
+ * const error = new FlowMismatchError('nightly', 'etl', 'report');
+ * error.storedFlowId; // 'etl'
+ * ```
+ */
+export class FlowMismatchError extends Error {
+  override name = 'FlowMismatchError';
+  readonly runId: string;
+  /** The flow the stored run belongs to. */
+  readonly storedFlowId: string;
+  /** The flow it was opened with. */
+  readonly flowId: string;
+  constructor(runId: string, storedFlowId: string, flowId: string) {
+    super(`run '${runId}' in the store belongs to flow '${storedFlowId}', not '${flowId}'; use another run id, or open it with flow '${storedFlowId}'`);
+    this.runId = runId;
+    this.storedFlowId = storedFlowId;
+    this.flowId = flowId;
+  }
+}
+
+/**
+ * Thrown by a manual change (`setState`, `clear`, `resumeTask`, `sendEvent`) that names a task
+ * instance the run does not have. Nothing was changed.
+ *
+ * @example
+ * ```ts
+ * import { TaskInstanceNotFoundError } from 'taskmachine';
+ * try { handle.clear('lod'); } catch (error) {
+ *   if (error instanceof TaskInstanceNotFoundError) console.error(error.message); // … did you mean 'load'?
+ * }
+ * ```
+ */
+export class TaskInstanceNotFoundError extends Error {
+  override name = 'TaskInstanceNotFoundError';
+  readonly runId: string;
+  readonly key: string;
+  constructor(runId: string, key: string, knownKeys: readonly string[], suggestion?: string) {
+    const known = knownKeys.slice(0, 20).join(', ') + (knownKeys.length > 20 ? `, … (${knownKeys.length} in all)` : '');
+    super(
+      `run '${runId}' has no task instance '${key}'` +
+        (suggestion !== undefined ? `; did you mean '${suggestion}'?` : '.') +
+        ` Known keys: ${known}. Mapped instances are keyed id[index], called ones parent/id#n.`,
+    );
+    this.runId = runId;
+    this.key = key;
+  }
+}

@@ -31,6 +31,9 @@ export {
   InputChangedError,
   MachineVersionError,
   RunOwnedError,
+  RunNotFoundError,
+  FlowMismatchError,
+  TaskInstanceNotFoundError,
 } from './errors.ts';
 export { defineGate, registerGate, type Gate, type GateContext } from './gates/defineGate.ts';
 export { defineDecorator } from './decorators/defineDecorator.ts';

@@ -3,10 +3,38 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { UsageError, type Command, type CommandIO } from './command.ts';
 import { commands as registeredCommands } from './commands/index.ts';
 import { formatCommandHelp, formatMainHelp, usageLine } from './help.ts';
-import { suggest } from './suggest.ts';
+import { suggest } from '../suggest.ts';
 
-/** Exit codes of the CLI. */
-export const ExitCode = { ok: 0, failure: 1, usage: 2 } as const;
+/**
+ * Exit codes of the CLI: 0 success, 1 a failed run, 2 a bad invocation, input or store (also a run
+ * another process drives, a task key the run does not have, a change the lifecycle refuses), 130 /
+ * 143 when stopped by SIGINT / SIGTERM.
+ */
+export const ExitCode = { ok: 0, failure: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
+
+/** Errors that mean "the invocation, its input or the store is wrong" (exit 2), not a failed run. */
+const badInput: ReadonlySet<string> = new Set([
+  'RunOwnedError',
+  'RunNotFoundError',
+  'FlowMismatchError',
+  'TaskInstanceNotFoundError',
+  'IllegalTransitionError',
+  'InputChangedError',
+  'MachineVersionError',
+  'FlowDefinitionError',
+  'LeaseLostError',
+]);
+
+/** Whether an error is bad usage, input or store (exit 2): by class name, and every store error. */
+export function isBadInput(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (badInput.has(error.name)) return true;
+  // StoreError and its subclasses (schema, corrupt, serialization, conflict, connection).
+  for (let proto = Object.getPrototypeOf(error); proto !== null; proto = Object.getPrototypeOf(proto)) {
+    if ((proto as { constructor?: { name?: string } }).constructor?.name === 'StoreError') return true;
+  }
+  return false;
+}
 
 /**
  * Runs the `taskmachine` CLI with `argv` (the arguments after the program name) and resolves to
@@ -35,7 +63,7 @@ export async function main(
     const message = error instanceof Error ? error.message : String(error);
     io.stderr(`taskmachine: ${message}\n`);
     if (process.env.TASKMACHINE_DEBUG && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
-    return ExitCode.failure;
+    return isBadInput(error) ? ExitCode.usage : ExitCode.failure;
   }
 }
 

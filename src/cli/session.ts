@@ -26,6 +26,12 @@ export interface SessionOptions {
   /** Whether the run is kept in a store (so it can be resumed after an interrupt). */
   readonly durable: boolean;
   /**
+   * The `--store` to repeat in the commands the CLI prints (so they work when pasted); `undefined`
+   * for the default store.
+   * @default undefined
+   */
+  readonly store?: string;
+  /**
    * How the first progress line describes the run: `started` or `resumed`.
    * @default 'started'
    */
@@ -39,6 +45,22 @@ export interface SessionOptions {
    * @default `process.stdout`, with whatever else the process writes printed above the frame
    */
   readonly terminal?: LiveTerminal;
+}
+
+/**
+ * Parses `--lease-ttl`.
+ *
+ * @example
+ * ```ts
+ * parseLeaseTtl('30000', 'run'); // 30000
+ * ```
+ */
+export function parseLeaseTtl(text: string, command: string): number {
+  const ms = Number(text);
+  if (!Number.isFinite(ms) || ms < 100) {
+    throw new UsageError(`${command}: --lease-ttl must be a number of ms ≥ 100, got '${text}'.`);
+  }
+  return ms;
 }
 
 /**
@@ -164,18 +186,22 @@ export function openSession(options: SessionOptions): Session {
       process.on('SIGINT', onInt);
       process.on('SIGTERM', onTerm);
       try {
-        const record = await Promise.race([handle.settled(), shutdown]);
+        let record = await Promise.race([handle.settled(), shutdown]);
         await handle.persisted();
+        // A run that waits for a manual resume or an event is let go of (its lease released), so
+        // the commands printed below can continue it from another process at once.
+        if (interrupted === undefined && record.state === 'running') record = await handle.shutdown({ graceMs: 0 });
         stop(record);
+        const storeArg = options.store === undefined ? '' : ` --store ${shellWord(options.store)}`;
         if (interrupted !== undefined) {
-          if (options.durable) stderr(`run ${record.runId} stopped; continue it with:\n  taskmachine resume ${record.runId}\n`);
+          if (options.durable) stderr(`run ${record.runId} stopped; continue it with:\n  taskmachine resume ${shellWord(record.runId)}${storeArg}\n`);
           else stderr(`run ${record.runId} stopped (it was not kept: --store memory).\n`);
           return interrupted === 'SIGINT' ? 130 : 143;
         }
         if (options.json) stdout(`${runRecordToJson(record)}\n`);
         else if (progress === undefined) stderr(summary(record, runDuration(record), false));
         if (record.state === 'running' && options.durable && !options.json) {
-          stdout(record.waitingOn.map((key) => `  taskmachine resume-task ${record.runId} ${key}\n`).join(''));
+          stdout(record.waitingOn.map((key) => `  taskmachine resume-task ${shellWord(record.runId)} ${shellWord(key)}${storeArg}\n`).join(''));
         }
         return record.state === 'success' ? 0 : 1;
       } finally {
@@ -190,4 +216,9 @@ export function openSession(options: SessionOptions): Session {
 /** How long the run took by its own record (0 when it never started). */
 function runDuration(record: FlowRunRecord): number {
   return record.startedAt === undefined ? 0 : (record.endedAt ?? record.startedAt) - record.startedAt;
+}
+
+/** A word as a POSIX shell reads it: quoted when it has characters the shell would interpret. */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }

@@ -15,3 +15,8 @@ export function openStore(option: string, cwd: string): Store {
   if (option === 'memory') return memoryStore();
   return sqliteStore({ path: resolve(cwd, option) });
 }
+
+/** The `--store` to repeat in printed commands: none for the default store. */
+export function storeHint(option: string): { store?: string } {
+  return option === defaultSqlitePath ? {} : { store: option };
+}

@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { openFlowRun, type FlowRunHandle } from '../runtime/runFlow.ts';
 import type { Store, StoredRun } from '../stores/index.ts';
+import { RunNotFoundError } from '../errors.ts';
 import { UsageError } from './command.ts';
 import { loadFlowModule, type FlowModule } from './loadFlow.ts';
 
@@ -11,6 +12,18 @@ export const flowFileOption = {
   valueName: '<file>',
 } as const;
 
+/** The stored run, or a `RunNotFoundError` (exit 2) naming the store and the recent runs. */
+export async function findStoredRun(store: Store, runId: string, storePath: string): Promise<StoredRun> {
+  const run = await store.getRun(runId);
+  if (run !== undefined) return run;
+  const recent = await store.listRuns({ limit: 5 });
+  throw new RunNotFoundError(
+    runId,
+    `it is not in ${storePath}. ` +
+      (recent.length ? `Recent runs: ${recent.map((r) => r.runId).join(', ')}. Run 'taskmachine status' to list them.` : "Run 'taskmachine status' to list the runs."),
+  );
+}
+
 /** Finds a stored run and the flow file it was started from (recorded in its labels by `run`). */
 export async function openStoredRun(
   store: Store,
@@ -19,14 +32,7 @@ export async function openStoredRun(
   flowFileOverride: string | undefined,
   storePath: string,
 ): Promise<{ run: StoredRun; module: FlowModule }> {
-  const run = await store.getRun(runId);
-  if (run === undefined) {
-    const recent = await store.listRuns({ limit: 5 });
-    throw new UsageError(
-      `there is no run '${runId}' in ${storePath}.`,
-      recent.length ? `Recent runs: ${recent.map((r) => r.runId).join(', ')}. Run 'taskmachine status' to list them.` : "Run 'taskmachine status' to list the runs.",
-    );
-  }
+  const run = await findStoredRun(store, runId, storePath);
   const file = flowFileOverride ?? run.labels?.flowFile;
   if (file === undefined) {
     throw new UsageError(`run '${runId}' does not record its flow file (it was not started by 'taskmachine run').`, 'Pass it with --flow-file <file>.');

@@ -1,12 +1,13 @@
 import { format } from 'node:util';
 import { finishedStates, type FlowRunEvent, type ManualTaskInstanceState, type TaskInstanceState } from '../../machines/index.ts';
 import type { Decorator, DecoratorEvent } from '../decorators/types.ts';
-import { RunCancelledError, TaskTimeoutError, toError } from '../errors.ts';
+import { RunCancelledError, TaskInstanceNotFoundError, TaskTimeoutError, toError } from '../errors.ts';
+import { suggest } from '../suggest.ts';
 import { graphOf } from '../flow/graph.ts';
 import type { Flow } from '../flow/types.ts';
 import { ListenerDispatcher } from '../listeners/dispatch.ts';
 import type { FlowRunRecord, TaskInstanceRecord } from '../records.ts';
-import type { Store } from '../stores/index.ts';
+import type { Store, StoredControlRequest } from '../stores/index.ts';
 import type { AttemptHost } from './attempt/attemptContext.ts';
 import { AttemptExecutor } from './attempt/attemptExecutor.ts';
 import type { AttemptOutcome } from './attempt/attemptOutcome.ts';
@@ -22,6 +23,7 @@ import { ChangeBus } from './lifecycle/changeBus.ts';
 import { Lifecycle } from './lifecycle/lifecycle.ts';
 import { openRun } from './opening/openRun.ts';
 import { RunOwnership } from './opening/ownership.ts';
+import { ControlRequests } from './control/controlRequests.ts';
 import { recoverRun } from './opening/recovery.ts';
 import { restoreInstances } from './opening/restoreInstances.ts';
 import { RunPhase } from './runPhase.ts';
@@ -79,6 +81,9 @@ export class FlowRun {
   #shutdown: Promise<FlowRunRecord> | undefined;
   /** With a store: this process's lease on the run. */
   #ownership: RunOwnership | undefined;
+  /** With a store: manual changes other processes ask of this run. */
+  #controlRequests: ControlRequests | undefined;
+  #checkingLease = false;
 
   constructor(flow: Flow, settings: FlowRunSettings) {
     this.flow = flow;
@@ -120,6 +125,7 @@ export class FlowRun {
         },
         commit: () => this.#commit(),
         input: () => this.#input,
+        mayStart: () => this.#mayStart(),
         customContext: settings.customContext,
         clock,
         log,
@@ -234,6 +240,15 @@ export class FlowRun {
     }
     ownership.startHeartbeat();
     this.#persistence = opened.persistence;
+    this.#controlRequests = new ControlRequests(store, this.runId, {
+      apply: (request) => this.#applyControl(request),
+      settle: (settlement) => {
+        this.#persistence?.settleControl(settlement);
+        this.#commit();
+      },
+      now: () => this.settings.clock.now(),
+      log,
+    });
     this.#bus.subscribe(opened.persistence.onTransition);
     this.#input = opened.input;
     const loaded = opened.loaded;
@@ -273,8 +288,55 @@ export class FlowRun {
       });
     }
     this.#persistence?.updateRun(this.#runFields(), this.settings.clock.now());
+    this.#controlRequests?.start();
     if (this.#pendingCancel !== undefined) this.cancel(this.#pendingCancel);
     this.#requestTurn();
+  }
+
+  /**
+   * New attempts start only while this process's lease is certainly its own: after a pause longer
+   * than the lease lives (the process was stopped), a renewal must first say it still is — a run
+   * taken over meanwhile starts nothing more here.
+   */
+  #mayStart(): boolean {
+    const ownership = this.#ownership;
+    if (ownership === undefined) return true;
+    // A reopened run that is taking its lease again starts nothing before it has it.
+    if (ownership.token === undefined) return false;
+    if (ownership.fresh(this.settings.clock.now())) return true;
+    if (!this.#checkingLease) {
+      this.#checkingLease = true;
+      void ownership.renewNow().finally(() => {
+        this.#checkingLease = false;
+        this.#requestTurn();
+      });
+    }
+    return false;
+  }
+
+  /** A control request of another process, applied through the machines (throws when refused). */
+  #applyControl(request: StoredControlRequest): string {
+    const key = request.taskKey ?? '';
+    const stateOf = () => this.#table.get(key)?.state;
+    const before = stateOf();
+    switch (request.action) {
+      case 'set-state':
+        this.setState(key, request.state!);
+        break;
+      case 'clear':
+        this.clear(key);
+        break;
+      case 'resume-task':
+        this.resumeTask(key);
+        break;
+      case 'send-event':
+        this.sendEvent(key, request.payload);
+        break;
+      case 'cancel':
+        this.cancel(typeof request.payload === 'string' ? request.payload : undefined);
+        return `run '${this.runId}': ${this.#phase?.state ?? 'queued'} (cancelled)`;
+    }
+    return `${key}: ${before} → ${stateOf()}`;
   }
 
   /** A finished run that gets work again (a clear, a manual set): `RERUN`, then on. */
@@ -294,6 +356,8 @@ export class FlowRun {
         ownership.acquire().then(() => {
           persistence.fence(ownership.token);
           ownership.startHeartbeat();
+          this.#controlRequests?.start();
+          this.#requestTurn();
         }),
       );
     }
@@ -306,8 +370,8 @@ export class FlowRun {
     }
     const instance = this.#table.get(key);
     if (instance !== undefined) return instance;
-    const known = [...this.#table.keys()].slice(0, 20).join(', ');
-    throw new Error(`run '${this.runId}' has no task instance '${key}'; known keys: ${known}`);
+    const known = [...this.#table.keys()];
+    throw new TaskInstanceNotFoundError(this.runId, key, known, suggest(key, known));
   }
 
   // ————— the handle's operations —————
@@ -553,7 +617,10 @@ export class FlowRun {
     }
     await this.#persistence?.settled();
     // A clean end: the run is let go of (a reopened run takes its lease again).
-    if (this.#phase?.finished === true) await this.#ownership?.release();
+    if (this.#phase?.finished === true) {
+      this.#controlRequests?.stop();
+      await this.#ownership?.release();
+    }
     await this.#pipeline.runFinished(record);
     await this.#drainListeners();
   }
@@ -563,6 +630,7 @@ export class FlowRun {
    * released (a run that is only queued or inspected has no phase to leave: it is just let go).
    */
   async #detach(): Promise<void> {
+    this.#controlRequests?.stop();
     const phase = this.#phase;
     if (phase !== undefined && phase.can({ type: 'DETACH' })) phase.send({ type: 'DETACH' });
     this.#persistence?.detach();

@@ -94,6 +94,6 @@ export interface LeaseGrant {
  * if (isLeaseLive(await store.getLease(runId), Date.now())) console.log('owned');
  * ```
  */
-export function isLeaseLive(lease: StoredLease | undefined, now: number): lease is StoredLease {
+export function isLeaseLive(lease: StoredLease | undefined, now: number): boolean {
   return lease !== undefined && lease.releasedAt === undefined && lease.expiresAt > now;
 }

@@ -21,7 +21,8 @@ describe('CLI on stored runs', () => {
     const first = cli('run', 'test/fixtures/checkpoint-flow.ts', '--run-id', 'cp');
     expect(first.code).toBe(1);
     expect(first.stdout).toContain('run cp is waiting on train');
-    expect(first.stdout).toContain('taskmachine resume-task cp train');
+    // The printed command works when pasted: it names the store the run is in.
+    expect(first.stdout).toContain(`taskmachine resume-task cp train --store ${store}`);
 
     const status = cli('status', 'cp');
     expect(status.code).toBe(0);
@@ -36,7 +37,8 @@ describe('CLI on stored runs', () => {
 
     expect(cli('set-state', 'cp', 'evaluate', 'skipped')).toMatchObject({ code: 0, stdout: expect.stringContaining('evaluate: none → skipped') });
     const again = cli('set-state', 'cp', 'evaluate', 'skipped');
-    expect(again.code).toBe(1);
+    // A change the lifecycle refuses is bad input: exit 2, like any other.
+    expect(again.code).toBe(2);
     expect(again.stderr).toContain("event SET_STATE is not legal in state 'skipped'");
     expect(cli('clear', 'cp', 'evaluate')).toMatchObject({ code: 0, stdout: expect.stringContaining('evaluate: skipped → none') });
 
@@ -56,7 +58,7 @@ describe('CLI on stored runs', () => {
     expect(cli('status', 'nope')).toMatchObject({ code: 2, stderr: expect.stringContaining("there is no run 'nope'") });
     expect(cli('resume', 'nope')).toMatchObject({ code: 2 });
     cli('run', 'test/fixtures/checkpoint-flow.ts', '--run-id', 'cp2');
-    expect(cli('clear', 'cp2', 'ghost')).toMatchObject({ code: 1, stderr: expect.stringContaining("has no task instance 'ghost'") });
+    expect(cli('clear', 'cp2', 'ghost')).toMatchObject({ code: 2, stderr: expect.stringContaining("has no task instance 'ghost'") });
   });
 
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {

@@ -161,6 +161,6 @@ describe('checkpointed', () => {
     const handle = startFlow(flow('x', (f) => void f.task('t', () => 1)), quiet);
     await handle.done;
     expect(() => handle.resumeTask('t')).toThrow(IllegalTransitionError);
-    expect(() => handle.resumeTask('nope')).toThrow("has no task instance 'nope'; known keys: t");
+    expect(() => handle.resumeTask('nope')).toThrow("has no task instance 'nope'. Known keys: t.");
   });
 });

@@ -1,8 +1,10 @@
 import { startFlow, type FlowRunHandle } from '../../runtime/runFlow.ts';
 import { defineCommand, type CommandContext } from '../command.ts';
-import { openSession, parseConcurrency, parseGrace } from '../session.ts';
-import { openStore } from '../storeOption.ts';
-import { flowFileOption, openStoredRun } from '../storedRun.ts';
+import { openSession, parseConcurrency, parseGrace, parseLeaseTtl } from '../session.ts';
+import { openStore, storeHint } from '../storeOption.ts';
+import { isLeaseLive } from '../../stores/index.ts';
+import { askOwner } from '../control.ts';
+import { findStoredRun, flowFileOption, openStoredRun } from '../storedRun.ts';
 import { sessionOptions } from './run.ts';
 
 const resumeOptions = { 'flow-file': flowFileOption, ...sessionOptions } as const;
@@ -21,7 +23,7 @@ async function continueRun(
   const store = openStore(options.store, cwd);
   try {
     const { module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
-    const session = openSession({ flowId: module.flow.id, json: options.json, view: options.view, graceMs, durable: true, verb: 'resumed', stdout, stderr });
+    const session = openSession({ flowId: module.flow.id, json: options.json, view: options.view, graceMs, durable: true, verb: 'resumed', ...storeHint(options.store), stdout, stderr });
     const handle = startFlow(module.flow, {
       store,
       runId: args.runId!,
@@ -29,6 +31,7 @@ async function continueRun(
       concurrency,
       gates: module.gates,
       listeners: module.listeners,
+      leaseTtl: parseLeaseTtl(options['lease-ttl'], name),
       log: session.log,
     });
     await handle.ready();
@@ -45,10 +48,13 @@ export const resumeCommand = defineCommand({
   summary: 'Continue a stored run after a crash, Ctrl-C or a manual change',
   description:
     'Rebuilds every task instance from the store and continues: finished tasks are not run again\n' +
-    '(their results feed downstream), attempts that were running in a process that died count as\n' +
-    'failed attempts (retried while attempts remain), timers continue from their stored deadlines,\n' +
-    'queued tasks start their readiness gates again. The flow file is the one the run was started\n' +
-    'from; the stored input is used.',
+    '(their results feed downstream), attempts that were running in a process that died or was\n' +
+    'stopped were interrupted, not failed: they run again as the same attempt (no retry used; an\n' +
+    'instance interrupted more than maxInterruptions times fails), timers continue from their stored\n' +
+    'deadlines, queued tasks start their readiness gates again. The flow file is the one the run was\n' +
+    'started from; the stored input is used. A run another live process drives is refused (exit 2,\n' +
+    'naming that process); one whose process died is taken over (at once on the same host, otherwise\n' +
+    'once its lease has expired).',
   args: [{ name: 'runId', description: 'The run to continue' }],
   options: resumeOptions,
   examples: ['taskmachine resume 3f2a9c1e-…', 'taskmachine resume nightly-2026-11-22 --store runs.db'],
@@ -61,12 +67,33 @@ export const resumeTaskCommand = defineCommand({
   summary: 'Resume a checkpointed task instance (checkpointed → scheduled) and continue its run',
   description:
     'The task runs again with the data it checkpointed as ctx().resumeData; its attempt number is\n' +
-    'unchanged and no retry is used. The rest of the run continues as with `resume`.',
+    'unchanged and no retry is used. The rest of the run continues as with `resume` — or, when another\n' +
+    'process drives the run, that process resumes the task and this command returns at once.',
   args: [
     { name: 'runId', description: 'The run' },
     { name: 'taskKey', description: "The task instance's key, e.g. train or score[3]" },
   ],
   options: resumeOptions,
   examples: ['taskmachine resume-task nightly train'],
-  run: (context) => continueRun('resume-task', context, (handle) => handle.resumeTask(context.args.taskKey!)),
+  async run(context) {
+    const { args, options, cwd, stdout } = context;
+    const runId = args.runId!;
+    const taskKey = args.taskKey!;
+    // A run another process drives: that process resumes the task (and runs it).
+    const store = openStore(options.store, cwd);
+    try {
+      await findStoredRun(store, runId, options.store);
+      if (isLeaseLive(await store.getLease(runId), Date.now())) {
+        const outcome = await askOwner(store, runId, { action: 'resume-task', taskKey });
+        if (outcome !== undefined) {
+          const owner = outcome.owner;
+          stdout(`${outcome.message} (resumed by the process driving the run${owner === undefined ? '' : `: pid ${owner.pid} on ${owner.host}`}; it continues there).\n`);
+          return 0;
+        }
+      }
+    } finally {
+      await store.close();
+    }
+    return continueRun('resume-task', context, (handle) => handle.resumeTask(taskKey));
+  },
 });

@@ -3,8 +3,8 @@ import { relative, resolve } from 'node:path';
 import { startFlow } from '../../runtime/runFlow.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { loadFlowModule } from '../loadFlow.ts';
-import { openSession, parseConcurrency, parseGrace } from '../session.ts';
-import { openStore, storeOption } from '../storeOption.ts';
+import { openSession, parseConcurrency, parseGrace, parseLeaseTtl } from '../session.ts';
+import { openStore, storeHint, storeOption } from '../storeOption.ts';
 
 function parseInput(text: string | undefined, cwd: string): unknown {
   if (text === undefined) return undefined;
@@ -35,6 +35,12 @@ export const sessionOptions = {
     type: 'string',
     description: 'On Ctrl-C/SIGTERM, ms running attempts get to finish or checkpoint before the process exits',
     default: '10000',
+    valueName: '<ms>',
+  },
+  'lease-ttl': {
+    type: 'string',
+    description: "ms this process's hold on the run lives without a heartbeat; after it another process may take the run over",
+    default: '30000',
     valueName: '<ms>',
   },
   json: { type: 'boolean', description: 'Print the run record as JSON when it ends (no progress output)' },
@@ -91,6 +97,7 @@ export const runCommand = defineCommand({
         view: options.view,
         graceMs,
         durable: options.store !== 'memory',
+        ...storeHint(options.store),
         stdout,
         stderr,
       });
@@ -103,6 +110,7 @@ export const runCommand = defineCommand({
         onInputChange: options['on-input-change'] as 'raise' | 'reuse' | 'reset',
         labels: { flowFile, ...(options.flow !== undefined ? { flowExport: options.flow } : {}), startedFrom: relative(cwd, flowFile) },
         ...(options['run-id'] !== undefined ? { runId: options['run-id'] } : {}),
+        leaseTtl: parseLeaseTtl(options['lease-ttl'], 'run'),
         log: session.log,
       });
       return await session.run(handle);

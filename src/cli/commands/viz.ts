@@ -2,7 +2,7 @@ import type { AnyStateMachine } from 'xstate';
 import { flowRunMachine, taskInstanceMachine } from '../../../machines/index.ts';
 import { dotToSvg, runToDot, runToMermaid, toDot, toMermaid } from '../../viz/index.ts';
 import { defineCommand, UsageError } from '../command.ts';
-import { suggest } from '../suggest.ts';
+import { suggest } from '../../suggest.ts';
 import { openStore, storeOption } from '../storeOption.ts';
 import { openStoredRun } from '../storedRun.ts';
 

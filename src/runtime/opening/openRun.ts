@@ -1,5 +1,5 @@
 import { compatibleFlowRunMachineVersions, compatibleTaskInstanceMachineVersions, FLOW_RUN_MACHINE_VERSION } from '../../../machines/index.ts';
-import { InputChangedError, MachineVersionError } from '../../errors.ts';
+import { FlowMismatchError, InputChangedError, MachineVersionError, RunNotFoundError } from '../../errors.ts';
 import type { Flow } from '../../flow/types.ts';
 import { inputFingerprint, type LoadedRun, type Store, type StoredRun } from '../../stores/index.ts';
 import type { Clock } from '../clock.ts';
@@ -32,7 +32,7 @@ export async function openRun(
   let existing = await store.getRun(runId);
   const fingerprint = settings.fingerprint ?? inputFingerprint(settings.input);
   if (existing !== undefined && existing.flowId !== flow.id) {
-    throw new Error(`run '${runId}' in the store belongs to flow '${existing.flowId}', not '${flow.id}'; use another runId`);
+    throw new FlowMismatchError(runId, existing.flowId, flow.id);
   }
   let reset = false;
   if (existing !== undefined && settings.inputGiven && existing.inputFingerprint !== fingerprint) {
@@ -45,7 +45,7 @@ export async function openRun(
   }
   // (A reset run starts over with the new input, even when it was asked to be resumed.)
   if (existing === undefined && settings.resume && !reset) {
-    throw new Error(`there is no run '${runId}' in the store to resume; start it without resume: true`);
+    throw new RunNotFoundError(runId);
   }
   if (existing === undefined) {
     const now = clock.now();

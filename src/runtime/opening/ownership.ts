@@ -62,6 +62,21 @@ export class RunOwnership {
     return grant;
   }
 
+  /**
+   * Whether the lease is certainly still this process's at `now` (not expired by its own clock).
+   * After a long pause (the process was stopped, the machine slept) it may have expired and been
+   * taken over: then nothing new may start until a renewal says it is still held ({@link renewNow}).
+   */
+  fresh(now: number): boolean {
+    return this.#lease !== undefined && this.#lease.expiresAt > now;
+  }
+
+  /** Renews at once (after a pause); resolves whether the lease is still held. */
+  async renewNow(): Promise<boolean> {
+    await this.#renew();
+    return this.fresh(this.#clock.now());
+  }
+
   /** Starts the heartbeats: three per time to live. */
   startHeartbeat(): void {
     if (this.#heartbeat !== undefined || this.#lease === undefined) return;

@@ -76,6 +76,11 @@ export class Admission {
     else this.running--;
   }
 
+  /** Whether instances wait for a slot (stale entries count until skipped). */
+  get hasWaitingForSlot(): boolean {
+    return this.#waitingForSlot.length > 0;
+  }
+
   /** Attempts running now, children included. */
   get inFlight(): number {
     return this.running + this.childrenRunning;

@@ -31,6 +31,11 @@ export interface SchedulerHost {
   commit(): void;
   /** The run's input (the stored one for a resume without one). */
   input(): unknown;
+  /**
+   * Whether new attempts may start now (a durable run: its lease is certainly still held). When
+   * not, the host checks its lease and requests a turn once it may.
+   */
+  mayStart(): boolean;
   readonly customContext: Readonly<Record<string, string>>;
   readonly clock: Clock;
   log(line: string): void;
@@ -62,6 +67,8 @@ export class Scheduler {
   /** Decorator hooks running now (settling attempts, `onTaskFinished`). */
   #settling = 0;
   #quietWaiters: Array<() => void> = [];
+  /** Keeps the process alive while work is in flight (see {@link #keepAlive}). */
+  #aliveTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(parts: {
     host: SchedulerHost;
@@ -131,6 +138,7 @@ export class Scheduler {
         if (instance.state === 'scheduled') this.#queue(instance);
         progressed = true;
       }
+      if (admission.hasWaitingForSlot && !this.#host.mayStart()) break;
       for (let instance = admission.takeForSlot(); instance !== undefined; instance = admission.takeForSlot()) {
         this.startAttempt(instance);
         progressed = true;
@@ -144,6 +152,23 @@ export class Scheduler {
     }
     this.checkProgress();
     this.#host.commit();
+    this.#keepAlive();
+  }
+
+  /**
+   * While attempts run, gates are pending or decorator hooks settle, the run holds a referenced
+   * timer: a task whose promise never settles keeps its process alive (instead of Node exiting
+   * with "unsettled top-level await", code 13). A run that only waits (timers of its own hold the
+   * process anyway; a parked run waits for a person) holds none.
+   */
+  #keepAlive(): void {
+    const busy = this.#admission.inFlight > 0 || this.#settling > 0 || this.#gates.pending > 0;
+    if (busy && this.#aliveTimer === undefined) {
+      this.#aliveTimer = setInterval(() => {}, 1 << 30);
+    } else if (!busy && this.#aliveTimer !== undefined) {
+      clearInterval(this.#aliveTimer);
+      this.#aliveTimer = undefined;
+    }
   }
 
   /** Ends the run when nothing is left to do (or reports that only parked instances are left). */
@@ -202,6 +227,7 @@ export class Scheduler {
     const run = new AttemptRun(instance, attempt);
     instance.current = run;
     this.#admission.attemptStarted(instance);
+    this.#keepAlive();
     const task = instance.task;
     if (task.timeout !== undefined) this.#wakeups.startDeadline(run, task.timeout);
     const input = this.#host.input();
@@ -220,11 +246,13 @@ export class Scheduler {
     if (instance.current === run) instance.current = undefined;
     this.#admission.attemptEnded(instance);
     this.#checkQuiet();
+    this.#keepAlive();
   }
 
   /** Decorator hooks started (+1) or finished (−1) settling an attempt or a finished instance. */
   settling(delta: 1 | -1): void {
     this.#settling += delta;
+    this.#keepAlive();
     if (delta < 0) {
       this.#checkQuiet();
       this.requestTurn();
