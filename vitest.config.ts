@@ -7,5 +7,8 @@ export default defineConfig({
     // The JSON report lets .ci/run print a plain "N passed, N failed" line.
     reporters: ['default', ['json', { outputFile: '.vitest/results.json' }]],
     testTimeout: 30_000,
+    // A private PostgreSQL cluster for the PostgreSQL store tests (skipped without PostgreSQL
+    // binaries, except under CI where that fails the run).
+    globalSetup: ['test/helpers/postgresGlobalSetup.ts'],
   },
 });

@@ -72,8 +72,9 @@ export class StoreConflictError extends StoreError {
 }
 
 /**
- * The store's file has a schema this code cannot use: written by a newer taskmachine, or not a
- * taskmachine store at all. Thrown on open, before anything was written: the file is unchanged.
+ * The store's file (SQLite) or schema (PostgreSQL) has a schema this code cannot use: written by a
+ * newer taskmachine, or not a taskmachine store at all. Thrown on open, before anything was
+ * written: the file or schema is unchanged.
  *
  * @example
  * ```ts
@@ -83,7 +84,10 @@ export class StoreConflictError extends StoreError {
  */
 export class StoreSchemaError extends StoreError {
   override name = 'StoreSchemaError';
-  /** The file. */
+  /**
+   * The file (SQLite), or for PostgreSQL the server and schema as `host:port/database schema "name"`
+   * (never the user or password).
+   */
   readonly path: string;
   /** The schema version found (`undefined` when the file is not a taskmachine store). */
   readonly foundVersion: number | undefined;
@@ -173,5 +177,46 @@ export class LeaseLostError extends StoreError {
     this.runId = runId;
     this.token = token;
     this.currentToken = current?.releasedAt === undefined ? current?.token : undefined;
+  }
+}
+
+/**
+ * A networked store (PostgreSQL) could not reach its server, or lost the connection and could not
+ * get it back within its retries. The message names the server as `host:port/database` only (never
+ * the user or the password).
+ *
+ * `outcome` says what happened to a write:
+ * - `not-written`: nothing of it was written (the connection broke before it could commit, or it
+ *   was a read).
+ * - `unknown`: the connection broke while the server was committing it. It was either committed
+ *   once or not at all — never twice, never in part. Once the server is reachable again,
+ *   `wasCommitted(batchId)` tells which (or reload the run with `loadRun` before writing again).
+ *
+ * @example
+ * ```ts
+ * import { StoreConnectionError } from 'taskmachine/stores';
+ * try {
+ *   await store.commit(batch);
+ * } catch (error) {
+ *   if (error instanceof StoreConnectionError && error.outcome === 'unknown') {
+ *     const landed = await store.wasCommitted(error.batchId!); // after the server is back
+ *   }
+ * }
+ * ```
+ */
+export class StoreConnectionError extends StoreError {
+  override name = 'StoreConnectionError';
+  /** The server, as `host:port/database`. */
+  readonly server: string;
+  /** What happened to the write (see the class description); `not-written` for reads. */
+  readonly outcome: 'not-written' | 'unknown';
+  /** For a commit: the batch's id (see `PostgresStore.wasCommitted`). */
+  readonly batchId: string | undefined;
+
+  constructor(options: { server: string; outcome: 'not-written' | 'unknown'; batchId?: string; message: string; cause?: unknown }) {
+    super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.server = options.server;
+    this.outcome = options.outcome;
+    this.batchId = options.batchId;
   }
 }

@@ -1,5 +1,5 @@
-// `taskmachine/stores`: where flow runs are made durable. The Store interface, the in-memory and
-// SQLite implementations (PostgreSQL later), the serializer they share, and their errors.
+// `taskmachine/stores`: where flow runs are made durable. The Store interface, the in-memory,
+// SQLite and PostgreSQL implementations, the serializer they share, and their errors.
 export type { Store } from './store.ts';
 export type { CommitBatch, CommitResult, TaskInstanceUpsert, TaskInstanceDelete } from './batch.ts';
 export type { StoredRun } from './runRecord.ts';
@@ -16,7 +16,15 @@ export type { CheckpointWrite, StoredCheckpoint } from './checkpointRecord.ts';
 export { isLeaseLive, type LeaseOwner, type StoredLease, type LeaseRequest, type LeaseGrant } from './leaseRecord.ts';
 export type { ControlAction, ControlRequestWrite, StoredControlRequest, ControlStatus, ControlSettlement } from './controlRecord.ts';
 export type { LoadedRun, RunSummary, ListRunsOptions, ReadTransitionLogOptions } from './queries.ts';
-export { StoreError, StoreConflictError, StoreSchemaError, StoreCorruptError, StoreSerializationError, LeaseLostError } from './errors.ts';
+export {
+  StoreError,
+  StoreConflictError,
+  StoreSchemaError,
+  StoreCorruptError,
+  StoreSerializationError,
+  StoreConnectionError,
+  LeaseLostError,
+} from './errors.ts';
 export { serializeValue, deserializeValue } from './serialization.ts';
 export { inputFingerprint } from './fingerprint.ts';
 export { memoryStore } from './memoryStore.ts';
@@ -29,3 +37,10 @@ export {
   type SqliteSettings,
 } from './sqliteStore.ts';
 export { sqliteMigrations, type SqliteMigration } from './sqlite/migrations.ts';
+export {
+  postgresStore,
+  defaultPostgresSchema,
+  type PostgresStore,
+  type PostgresStoreOptions,
+} from './postgresStore.ts';
+export { postgresMigrations, type PostgresMigration } from './postgres/migrations.ts';

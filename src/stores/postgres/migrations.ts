@@ -1,0 +1,190 @@
+/**
+ * One step of the PostgreSQL store's schema. Migrations run in order, each once, all pending ones
+ * in one transaction when a store is opened, under a transaction-scoped advisory lock so that
+ * several processes opening the same schema at once migrate it exactly once. `schema_version`
+ * records every applied version. Never edit a released migration: append a new one.
+ *
+ * @example
+ * ```ts
+ * import { postgresMigrations } from 'taskmachine/stores';
+ * postgresMigrations.at(-1)?.version; // the schema version this code writes
+ * console.log(postgresMigrations[0]!.sql('"taskmachine"')); // the statements for schema "taskmachine"
+ * ```
+ */
+export interface PostgresMigration {
+  /** 1, 2, 3, … without gaps. */
+  readonly version: number;
+  /** What it changes, stored in `schema_version.description`. */
+  readonly description: string;
+  /** The statements for a schema (given as a quoted identifier), run inside the migration transaction. */
+  readonly sql: (schema: string) => string;
+}
+
+/**
+ * Every schema migration of the PostgreSQL store, oldest first.
+ *
+ * Times are `double precision` epoch ms (what the runtime's clock gives, exact to 2^53), values
+ * are superjson text (like SQLite, so `\u0000` and key order survive, which `jsonb` would not),
+ * integers are `bigint`. `write_order` identity columns keep first-write order for `loadRun` and
+ * creation order for `listRuns`. `runs.last_seq` numbers the transition log without scanning it.
+ * `commit_markers` holds one row per commit whose outcome its writer has not learnt yet (see
+ * `postgresStore`): it is how a commit retried after a lost connection is never applied twice.
+ * `leases` keeps one row per run id for good (deleting a run keeps it: fencing tokens never
+ * repeat); `control_requests.id` is an identity (increasing per schema), and its `request_key`, a
+ * UUID the store picks per request, makes a request retried after a lost connection land once.
+ *
+ * @example
+ * ```ts
+ * import { postgresMigrations } from 'taskmachine/stores';
+ * for (const m of postgresMigrations) console.log(m.version, m.description);
+ * ```
+ */
+export const postgresMigrations: readonly PostgresMigration[] = Object.freeze([
+  {
+    version: 1,
+    description: 'runs, task instances, transition log, result records, checkpoints, commit markers',
+    sql: (s: string) => `
+      CREATE TABLE ${s}.runs (
+        run_id            text PRIMARY KEY,
+        flow_id           text NOT NULL,
+        input_fingerprint text NOT NULL,
+        state             text NOT NULL,
+        reason            text,
+        input             text,
+        labels            text,
+        machine_version   text NOT NULL,
+        created_at        double precision NOT NULL,
+        updated_at        double precision NOT NULL,
+        started_at        double precision,
+        ended_at          double precision,
+        last_seq          bigint NOT NULL DEFAULT 0,
+        write_order       bigint GENERATED ALWAYS AS IDENTITY
+      );
+      CREATE INDEX runs_by_created ON ${s}.runs (created_at DESC, write_order DESC);
+      CREATE INDEX runs_by_flow ON ${s}.runs (flow_id, created_at DESC, write_order DESC);
+
+      CREATE TABLE ${s}.task_instances (
+        run_id            text NOT NULL,
+        key               text NOT NULL,
+        task_id           text NOT NULL,
+        map_index         bigint,
+        parent_key        text,
+        call_input        text,
+        custom_context    text,
+        state             text NOT NULL,
+        attempt           bigint NOT NULL,
+        max_attempts      bigint NOT NULL,
+        retries           bigint NOT NULL,
+        manually_set_from text,
+        defer_timed_out   boolean NOT NULL,
+        version           bigint NOT NULL CHECK (version >= 1),
+        machine_version   text NOT NULL,
+        created_at        double precision NOT NULL,
+        updated_at        double precision NOT NULL,
+        started_at        double precision,
+        ended_at          double precision,
+        failure_kind      text,
+        error             text,
+        parked            boolean NOT NULL,
+        waiting_for_event boolean NOT NULL,
+        timer_deadline    double precision,
+        timer_action      text,
+        resume_data       text,
+        event_payload     text,
+        write_order       bigint GENERATED ALWAYS AS IDENTITY,
+        PRIMARY KEY (run_id, key)
+      );
+      CREATE INDEX task_instances_by_timer ON ${s}.task_instances (timer_deadline) WHERE timer_deadline IS NOT NULL;
+
+      CREATE TABLE ${s}.transitions (
+        run_id     text NOT NULL,
+        seq        bigint NOT NULL,
+        key        text NOT NULL,
+        from_state text NOT NULL,
+        to_state   text NOT NULL,
+        event      text NOT NULL,
+        at         double precision NOT NULL,
+        PRIMARY KEY (run_id, seq)
+      );
+
+      CREATE TABLE ${s}.results (
+        run_id      text NOT NULL,
+        key         text NOT NULL,
+        attempt     bigint NOT NULL,
+        value       text,
+        at          double precision NOT NULL,
+        write_order bigint GENERATED ALWAYS AS IDENTITY,
+        PRIMARY KEY (run_id, key, attempt)
+      );
+
+      CREATE TABLE ${s}.checkpoints (
+        run_id   text NOT NULL,
+        key      text NOT NULL,
+        value    text,
+        saved_at double precision NOT NULL,
+        PRIMARY KEY (run_id, key)
+      );
+
+      CREATE TABLE ${s}.commit_markers (
+        batch_id     uuid PRIMARY KEY,
+        run_id       text NOT NULL,
+        last_seq     bigint NOT NULL,
+        committed_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX commit_markers_by_run ON ${s}.commit_markers (run_id);
+    `,
+  },
+  {
+    version: 2,
+    description: 'run leases with fencing tokens, control requests, interruption counts',
+    // ADD COLUMN with a constant default changes only the catalog (no table rewrite); the CHECKs
+    // scan task_instances once, under the migration's lock.
+    sql: (s: string) => `
+      ALTER TABLE ${s}.task_instances ADD COLUMN interruptions bigint NOT NULL DEFAULT 0 CHECK (interruptions >= 0);
+      ALTER TABLE ${s}.task_instances ADD COLUMN max_interruptions bigint NOT NULL DEFAULT 3 CHECK (max_interruptions >= 0);
+
+      CREATE TABLE ${s}.leases (
+        run_id       text PRIMARY KEY,
+        owner_id     text NOT NULL,
+        host         text NOT NULL,
+        pid          bigint NOT NULL,
+        token        bigint NOT NULL CHECK (token >= 1),
+        acquired_at  double precision NOT NULL,
+        heartbeat_at double precision NOT NULL,
+        expires_at   double precision NOT NULL,
+        released_at  double precision
+      );
+
+      CREATE TABLE ${s}.control_requests (
+        id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        run_id       text NOT NULL,
+        action       text NOT NULL,
+        task_key     text,
+        state        text,
+        payload      text,
+        requested_at double precision NOT NULL,
+        requested_by text,
+        status       text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'applied', 'refused')),
+        message      text,
+        settled_at   double precision,
+        request_key  uuid NOT NULL UNIQUE
+      );
+      CREATE INDEX control_requests_by_run ON ${s}.control_requests (run_id, id);
+      CREATE INDEX control_requests_pending ON ${s}.control_requests (run_id, id) WHERE status = 'pending';
+    `,
+  },
+]);
+
+/** The newest schema version this code knows (and writes). */
+export const latestPostgresSchemaVersion: number = postgresMigrations.at(-1)!.version;
+
+const tablesByVersion: ReadonlyArray<readonly string[]> = [
+  [],
+  ['schema_version', 'runs', 'task_instances', 'transitions', 'results', 'checkpoints', 'commit_markers'],
+  ['leases', 'control_requests'],
+];
+
+/** The tables a schema at `version` must have (checked when a store is opened). */
+export function requiredPostgresTables(version: number): string[] {
+  return tablesByVersion.slice(0, version + 1).flat();
+}
