@@ -10,8 +10,9 @@ function recordingStore(): { store: Store; batches: CommitBatch[] } {
   const batches: CommitBatch[] = [];
   const commit = store.commit.bind(store);
   store.commit = async (batch) => {
-    await commit(batch);
+    const result = await commit(batch);
     batches.push(batch);
+    return result;
   };
   return { store, batches };
 }
