@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 /**
  * Thrown when an event is not legal in the state a task instance (or flow run) is in. Nothing
  * changed: the instance stays where it was.
@@ -127,6 +128,38 @@ export class FailTask extends TaskError {
 }
 
 /**
+ * The failure of an attempt whose result (or checkpoint data) cannot be stored — a function, a
+ * symbol, an object whose getter throws, an own `__proto__` key, … — in a run with a store. The
+ * attempt fails without a retry (it would hand over the same value again); the run goes on and
+ * trigger rules decide the rest. The message names the task instance and the path of the value.
+ *
+ * @example
+ * ```ts
+ * import { UnstorableValueError } from 'taskmachine';
+ * const run = await runFlow(definition, { store });
+ * const error = run.tasks['load']?.error;
+ * if (error instanceof UnstorableValueError) console.log(error.path); // '$.cb'
+ * ```
+ */
+export class UnstorableValueError extends FailTask {
+  override name = 'UnstorableValueError';
+  /** Where in the value the problem is (`$` is the value itself). */
+  readonly path: string;
+  /** The problem in a few words (`a function cannot be stored`). */
+  readonly problem: string;
+
+  constructor(subject: string, problem: { readonly path: string; readonly problem: string }) {
+    super(
+      `${subject} cannot be stored: ${problem.path}: ${problem.problem}. A run with a store keeps values as plain data, ` +
+        'arrays, Date, Map, Set, BigInt, RegExp, URL, typed arrays, Buffer, Error and undefined; hand over data instead. ' +
+        'The attempt failed without a retry (it would hand over the same value).',
+    );
+    this.path = problem.path;
+    this.problem = problem.problem;
+  }
+}
+
+/**
  * Throw from task code to park the task instance in `checkpointed`. It stays unfinished (downstream
  * tasks wait) until it is resumed — automatically after the task's `resumeAfter` delay, or by
  * `handle.resumeTask(key)` — and the next run of the task sees `data` as `ctx().resumeData`. The
@@ -196,21 +229,61 @@ export class ChildTaskFailedError extends Error {
   }
 }
 
-/** Turns anything thrown into an `Error`, keeping the original as `cause` when it was not one. */
+/**
+ * Turns anything thrown into an `Error`, keeping the original as `cause` when it was not one. It
+ * never throws: a thrown Proxy, an object whose getters throw, or an Error whose `message` cannot
+ * be read becomes a plain `Error` that describes it (and is not kept as `cause`, so nothing later
+ * trips over it).
+ *
+ * @example
+ * ```ts
+ * import { toError } from 'taskmachine';
+ * toError('boom').message; // 'boom'
+ * toError({ code: 7 }).message; // 'non-Error value thrown: {"code":7}'
+ * ```
+ */
 export function toError(thrown: unknown): Error {
-  if (thrown instanceof Error) return thrown;
-  const error = new Error(
-    typeof thrown === 'string' ? thrown : `non-Error value thrown: ${safeDescribe(thrown)}`,
-    { cause: thrown },
-  );
-  return error;
+  if (typeof thrown === 'string') return new Error(thrown, { cause: thrown });
+  if (typeof thrown !== 'object' || thrown === null) {
+    return new Error(`non-Error value thrown: ${describeValue(thrown)}`, { cause: thrown });
+  }
+  if (types.isProxy(thrown)) return new Error(`a Proxy was thrown: ${describeValue(thrown)}`);
+  try {
+    if (thrown instanceof Error) {
+      // Read what every consumer reads (logs, listeners, the store): an Error that throws here is replaced.
+      void `${thrown.name}${thrown.message}${thrown.stack ?? ''}`;
+      return thrown;
+    }
+    return new Error(`non-Error value thrown: ${describeValue(thrown)}`, { cause: thrown });
+  } catch (readError) {
+    return new Error(`a value that throws when read was thrown (${describeValue(thrown)}): reading it threw ${describeValue(readError)}`);
+  }
 }
 
-function safeDescribe(value: unknown): string {
+/** A short description of any value that never throws (for messages about hostile values). */
+export function describeValue(value: unknown): string {
   try {
-    return JSON.stringify(value) ?? String(value);
+    switch (typeof value) {
+      case 'function':
+        return `a function${value.name ? ` (${value.name})` : ''}`;
+      case 'symbol':
+        return String(value);
+      case 'bigint':
+        return `${value}n`;
+      case 'object':
+        if (value === null) return 'null';
+        if (types.isProxy(value)) return 'a Proxy';
+        if (value instanceof Error) return `${value.name}: ${value.message}`;
+        return JSON.stringify(value) ?? Object.prototype.toString.call(value);
+      default:
+        return String(value);
+    }
   } catch {
-    return Object.prototype.toString.call(value);
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      return 'an unreadable value';
+    }
   }
 }
 

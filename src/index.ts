@@ -21,6 +21,7 @@ export {
   TaskError,
   SkipTask,
   FailTask,
+  UnstorableValueError,
   TaskCheckpointed,
   TaskTimeoutError,
   DeferralTimeoutError,

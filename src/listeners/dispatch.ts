@@ -1,3 +1,5 @@
+import { toError } from '../errors.ts';
+import { frozen } from '../runtime/values/keptValues.ts';
 import type { ListenerHookName, Listener } from './types.ts';
 
 /** The timers `drain` waits with (the run's clock, so tests control it). */
@@ -32,8 +34,12 @@ export class ListenerDispatcher {
     this.#clock = clock;
   }
 
-  /** Queues `hook(args)` for every listener that has it. Never throws. */
+  /**
+   * Queues `hook(args)` for every listener that has it. Never throws. The arguments are frozen
+   * (records, their plain data): every listener sees them as the run made them.
+   */
   emit(hook: ListenerHookName, args: object): void {
+    frozen(args);
     this.#listeners.forEach((listener, index) => {
       const fn = listener[hook] as ((a: object) => unknown) | undefined;
       if (typeof fn !== 'function') return;
@@ -78,7 +84,8 @@ export class ListenerDispatcher {
   }
 
   #report(hook: string, error: unknown): void {
-    const detail = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+    const thrown = toError(error);
+    const detail = thrown.stack ?? `${thrown.name}: ${thrown.message}`;
     this.#log(`error calling listener for hook '${hook}': ${detail}`);
   }
 }

@@ -1,7 +1,8 @@
 import { format } from 'node:util';
 import { finishedStates, type FlowRunEvent, type ManualTaskInstanceState, type TaskInstanceState } from '../../machines/index.ts';
 import type { Decorator, DecoratorEvent } from '../decorators/types.ts';
-import { RunCancelledError, TaskInstanceNotFoundError, TaskTimeoutError, toError } from '../errors.ts';
+import { RunCancelledError, TaskInstanceNotFoundError, TaskTimeoutError, toError, UnstorableValueError } from '../errors.ts';
+import { KeptValues } from './values/keptValues.ts';
 import { suggest } from '../suggest.ts';
 import { graphOf } from '../flow/graph.ts';
 import type { Flow } from '../flow/types.ts';
@@ -93,12 +94,16 @@ export class FlowRun {
    * interrupted before also run alone then (see `Admission`), so their siblings are not charged.
    */
   #careful = false;
+  /** How values passed between tasks are kept (copied, frozen, checked for the store). */
+  readonly #values: KeptValues;
 
   constructor(flow: Flow, settings: FlowRunSettings) {
     this.flow = flow;
     this.settings = settings;
     this.runId = settings.runId;
-    this.#input = settings.input;
+    this.#values = new KeptValues(settings.store !== undefined);
+    // (With a store, the input is kept once the run is opened: as stored.)
+    this.#input = settings.store === undefined ? this.#values.input(settings.input) : settings.input;
     const { clock, log } = settings;
     const bus = this.#bus;
     this.#table = new InstanceTable(flow, settings.maxInterruptions);
@@ -163,13 +168,18 @@ export class FlowRun {
       flowId: flow.id,
       runId: this.runId,
       log: (run, parts) => log(`[${run.instance.key}#${run.attempt}] ${format(...parts)}`),
-      callChild: (parent, ref, input, customContext) => this.#children.call(parent, ref, input, customContext),
+      callChild: (parent, ref, input, customContext) => {
+        const kept = this.#values.keep(input);
+        if (!kept.ok) return Promise.reject(new UnstorableValueError(`the input of a ctx().call from '${parent.instance.key}'`, kept.error));
+        return this.#children.call(parent, ref, kept.value, customContext);
+      },
       loadCheckpoint: (run) => this.#children.loadCheckpoint(run),
       saveCheckpoint: (run, value) => this.#children.saveCheckpoint(run, value),
     };
     this.#executor = new AttemptExecutor(
       {
         report: (run, outcome) => this.#report(run, outcome),
+        keepResult: (run, value) => this.#values.result(run.instance.key, value),
         released: (run) => this.#scheduler.released(run),
         settling: (delta) => this.#scheduler.settling(delta),
         wouldRetry: (run, failFast) => this.#lifecycle.wouldLeadTo(run.instance, { type: 'FAIL', failFast }) === 'up_for_retry',
@@ -267,7 +277,7 @@ export class FlowRun {
       log,
     });
     this.#bus.subscribe(opened.persistence.onTransition);
-    this.#input = opened.input;
+    this.#input = this.#values.input(opened.input);
     const loaded = opened.loaded;
     if (loaded !== undefined) {
       this.#startedAt = loaded.run.startedAt;
@@ -472,7 +482,10 @@ export class FlowRun {
   }
 
   sendEvent(key: string, payload?: unknown): void {
-    this.#control.sendEvent(key, payload);
+    const kept = this.#values.keep(payload);
+    // (A payload the store cannot keep is refused here, naming its path, before anything changes.)
+    if (!kept.ok) throw kept.error;
+    this.#control.sendEvent(key, kept.value);
   }
 
   /**
@@ -549,7 +562,7 @@ export class FlowRun {
     // A stale outcome (the instance was cleared or set by hand meanwhile) or a run let go of.
     if (instance.state !== 'running' || instance.context.attempt !== run.attempt || phase === undefined || phase.phase === 'detached') return;
     try {
-      applyOutcome(instance, run, outcome, {
+      applyOutcome(instance, run, this.#kept(instance, outcome), {
         lifecycle: this.#lifecycle,
         wakeups: this.#wakeups,
         clock: this.settings.clock,
@@ -558,6 +571,16 @@ export class FlowRun {
     } catch (error) {
       this.settings.log(`taskmachine: internal error settling '${instance.key}': ${toError(error).stack}`);
     }
+  }
+
+  /** The outcome with its error and checkpoint data as the run keeps them (see `KeptValues`). */
+  #kept(instance: TaskInstance, outcome: AttemptOutcome): AttemptOutcome {
+    if (outcome.kind === 'failed') return { ...outcome, error: this.#values.error(outcome.error) };
+    if (outcome.kind !== 'checkpointed') return outcome;
+    const kept = this.#values.keep(outcome.data);
+    if (kept.ok) return { kind: 'checkpointed', data: kept.value };
+    const error = new UnstorableValueError(`task instance '${instance.key}' checkpointed data that`, kept.error);
+    return { kind: 'failed', error, failureKind: 'application', failFast: true };
   }
 
   #onDecoratorRequest(decorator: Decorator<any>, request: DecoratorEvent): void {

@@ -138,10 +138,13 @@ export class StoreSerializationError extends StoreError {
   override name = 'StoreSerializationError';
   /** Where in the value the problem is (`$` is the root, e.g. `$.user.__proto__`). */
   readonly path: string;
+  /** The problem in a few words, without the path (e.g. `a function cannot be stored`). */
+  readonly problem: string;
 
-  constructor(options: { path: string; message: string; cause?: unknown }) {
+  constructor(options: { path: string; message: string; problem?: string; cause?: unknown }) {
     super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
     this.path = options.path;
+    this.problem = options.problem ?? options.message;
   }
 }
 

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import SuperJSON from 'superjson';
+import { describeValue } from '../errors.ts';
 import { StoreSerializationError } from './errors.ts';
 
 // The store's own SuperJSON instance: registrations never leak into (or depend on) the global one.
@@ -106,6 +107,15 @@ superjson.registerCustom<Buffer, string>(
   'taskmachine:Buffer',
 );
 
+/** `value[key]`, or a refusal at `path` when reading it throws (a getter, a Proxy trap). */
+function readProperty(value: object, key: string, path: string): unknown {
+  try {
+    return (value as Record<string, unknown>)[key];
+  } catch (error) {
+    throw unstorable(path, `a property whose getter throws (${describeValue(error)})`);
+  }
+}
+
 function pathOf(parent: string, key: string | number): string {
   if (typeof key === 'number') return `${parent}[${key}]`;
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
@@ -114,6 +124,7 @@ function pathOf(parent: string, key: string | number): string {
 function forbiddenKeyError(path: string, key: string, reading: boolean): StoreSerializationError {
   return new StoreSerializationError({
     path,
+    problem: `the key '${key}' cannot be ${reading ? 'read back' : 'stored'}`,
     message: reading
       ? `Refused to read a stored payload: it contains the key '${key}' at ${path}, which could pollute ` +
         `Object.prototype. The payload was not deserialized and nothing was changed; it was not written by ` +
@@ -126,14 +137,29 @@ function forbiddenKeyError(path: string, key: string, reading: boolean): StoreSe
 function unstorable(path: string, what: string): StoreSerializationError {
   return new StoreSerializationError({
     path,
+    problem: `${what} cannot be stored`,
     message:
       `Cannot store ${what} (at ${path}): stored values may be plain data, arrays, Date, Map, Set, BigInt, ` +
       `RegExp, URL, typed arrays, Buffer, Error and undefined. Return or save data instead. Nothing was written.`,
   });
 }
 
-/** Checks a value before it is serialized: no functions, symbols or opaque objects, no forbidden keys. */
+/**
+ * Checks a value before it is serialized: no functions, symbols or opaque objects, no forbidden
+ * keys. A Proxy is read through its traps like any object (one over plain data stores as that
+ * data); a value that throws when read (a getter, a trap) is refused at its path: the check never
+ * lets anything else escape.
+ */
 function checkStorable(value: unknown, path: string, seen: Set<object>): void {
+  try {
+    checkValue(value, path, seen);
+  } catch (error) {
+    if (error instanceof StoreSerializationError) throw error;
+    throw unstorable(path, `a value that throws when read (${describeValue(error)})`);
+  }
+}
+
+function checkValue(value: unknown, path: string, seen: Set<object>): void {
   switch (typeof value) {
     case 'function':
       throw unstorable(path, 'a function');
@@ -172,7 +198,7 @@ function checkStorable(value: unknown, path: string, seen: Set<object>): void {
   if (isErrorValue(value) && 'cause' in value) checkStorable(value.cause, `${path}.cause`, seen);
   for (const key of Object.keys(value)) {
     if (forbiddenKeys.has(key)) throw forbiddenKeyError(pathOf(path, key), key, false);
-    checkStorable((value as Record<string, unknown>)[key], pathOf(path, key), seen);
+    checkStorable(readProperty(value, key, pathOf(path, key)), pathOf(path, key), seen);
   }
   if (Object.getOwnPropertySymbols(value).some((s) => Object.getOwnPropertyDescriptor(value, s)?.enumerable)) {
     throw unstorable(path, 'an object with symbol keys');

@@ -88,12 +88,16 @@ function headerFor(line: string, columns: number): boolean {
  * wider than the terminal), and every line above it is one the run printed.
  */
 async function checkHeldScreen(session: ReturnType<typeof start>, columns: number) {
-  const rows = await until(
+  // The screen and the history are two captures; the frame redraws (its clock ticks), so both are
+  // taken again until the screen is the same before and after the history (no redraw between).
+  const { rows, joined } = await until(
     `the held frame at ${columns} columns`,
     () => {
       const rows = session.rows();
       const top = rows.findLastIndex((line) => header.test(line));
-      return top > 0 && headerFor(rows[top]!, columns) && rows.at(-2) === 'running: hold_until_released#1' ? rows : undefined;
+      if (!(top > 0 && headerFor(rows[top]!, columns) && rows.at(-2) === 'running: hold_until_released#1')) return undefined;
+      const joined = session.lines();
+      return JSON.stringify(session.rows()) === JSON.stringify(rows) ? { rows, joined } : undefined;
     },
     () => session.rows(),
   );
@@ -108,7 +112,6 @@ async function checkHeldScreen(session: ReturnType<typeof start>, columns: numbe
   expect(frame.at(-1)).toBe(stringWidth(failure) <= columns ? failure : `${failure.slice(0, columns - 1)}…`);
   for (const line of frame) expect(stringWidth(line), line).toBeLessThanOrEqual(columns);
   // Above the frame (wrapped lines joined): only what the run printed, the held task's line last.
-  const joined = session.lines();
   const lines = joined.slice(0, joined.findLastIndex((line) => header.test(line)));
   expect(lines.at(-1)).toBe('[hold_until_released#1] waiting to be released');
   const runId = /^run (\S+) of flow/.exec(session.lines(true)[0] ?? '')?.[1] ?? '?';

@@ -42,6 +42,19 @@ describe('taskmachine run', () => {
     expect(record.tasks['summarize'].result.documents).toBe(6);
   });
 
+  it('--json prints circular results (a reference back is "[Circular]"); a result that cannot be stored fails only its task', () => {
+    const { code, stdout } = cli('run', 'test/fixtures/circular-flow.ts', '--json');
+    expect(code).toBe(1);
+    const record = JSON.parse(stdout);
+    expect(record.tasks.loop).toMatchObject({
+      state: 'success',
+      result: { name: 'root', big: '10', byName: [['x', 1]], self: '[Circular]', children: [{ parent: '[Circular]' }] },
+    });
+    expect(record.tasks.callback.state).toBe('failed');
+    expect(record.tasks.callback.error).toMatchObject({ name: 'UnstorableValueError' });
+    expect(record.tasks.callback.error.message).toMatch(/^task instance 'callback' returned a value that cannot be stored: \$\.onDone: a function cannot be stored/);
+  });
+
   it('a failed run exits 1 and shows the first line of the error', () => {
     const { code, stdout } = cli('run', 'test/fixtures/failing-flow.ts');
     expect(code).toBe(1);

@@ -1,7 +1,7 @@
 import { taskContextStorage } from '../../context/taskContext.ts';
 import type { AttemptResult } from '../../decorators/types.ts';
 import { EXECUTOR_KEYS } from '../../decorators/executorContract.ts';
-import { DeferralTimeoutError, toError } from '../../errors.ts';
+import { DeferralTimeoutError, describeValue, toError, UnstorableValueError } from '../../errors.ts';
 import type { TaskArgs } from '../../flow/types.ts';
 import { AttemptContext, type AttemptHost } from './attemptContext.ts';
 import { classifyAttempt, isControlFlow, type AttemptOutcome } from './attemptOutcome.ts';
@@ -16,6 +16,11 @@ export interface AttemptExecutorHost {
   released(run: AttemptRun): void;
   /** Decorator hooks settling an attempt started (+1) or ended (−1). */
   settling(delta: 1 | -1): void;
+  /**
+   * The result as the run keeps it (see `KeptValues`), or the error that fails the attempt when it
+   * cannot be kept (a run with a store: a value that cannot be stored).
+   */
+  keepResult(run: AttemptRun, value: unknown): { ok: true; value: unknown } | { ok: false; error: Error };
   /** Whether the machine would retry after a failure of this attempt (for `onAttemptSettled`). */
   wouldRetry(run: AttemptRun, failFast: boolean): boolean;
   /** Something changed outside a scheduler turn (an attempt settled asynchronously). */
@@ -69,8 +74,18 @@ export class AttemptExecutor {
       this.#settle(run, false, error);
       return;
     }
-    if (isThenable(result)) {
-      Promise.resolve(result).then(
+    let thenable: boolean;
+    try {
+      thenable = isThenable(result);
+    } catch (error) {
+      // A returned Proxy or object whose `then` getter throws cannot even be told from a promise:
+      // its attempt fails for good (it would return the same), the run goes on.
+      const problem = { path: '$.then', problem: `a property whose getter throws (${describeValue(error)})` };
+      this.#settle(run, false, new UnstorableValueError(`task instance '${instance.key}' returned a value that`, problem));
+      return;
+    }
+    if (thenable) {
+      Promise.resolve(result as PromiseLike<unknown>).then(
         (value) => this.#settleLater(run, true, value),
         (error: unknown) => this.#settleLater(run, false, error),
       );
@@ -120,10 +135,18 @@ export class AttemptExecutor {
     this.#host.requestTurn();
   }
 
-  /** Ends the attempt (once): the raw result goes through the decorators, then to the run. */
+  /**
+   * Ends the attempt (once): the result, as the run keeps it (a result that cannot be kept is the
+   * attempt's failure, seen as such by decorators too), goes through the decorators, then to the run.
+   */
   #settle(run: AttemptRun, ok: boolean, value: unknown): void {
     if (run.settled) return;
     run.settled = true;
+    if (ok) {
+      const kept = this.#host.keepResult(run, value);
+      if (kept.ok) value = kept.value;
+      else [ok, value] = [false, kept.error];
+    }
     this.#host.released(run);
     if (run.instance.task.decorators.length === 0) {
       if (!run.discarded) this.#host.report(run, classifyAttempt(ok, value));
@@ -144,8 +167,13 @@ export class AttemptExecutor {
         const failFast = outcome.kind === 'failed' && outcome.failFast;
         result = { ok: false, error: toError(value), control, willRetry: !control && this.#host.wouldRetry(run, failFast) };
       }
-      const settled = await this.#pipeline.settle(run, result, value);
+      let settled = await this.#pipeline.settle(run, result, value);
       if (run.discarded) return;
+      if (settled.ok && settled.value !== value) {
+        // A decorator replaced the result (or recovered a failure with a value): kept like any result.
+        const kept = this.#host.keepResult(run, settled.value);
+        settled = kept.ok ? { ok: true, value: kept.value } : { ok: false, error: kept.error };
+      }
       this.#host.report(run, classifyAttempt(settled.ok, settled.ok ? settled.value : settled.error));
     } catch (error) {
       this.#host.log(`taskmachine: internal error settling '${run.instance.key}': ${toError(error).stack}`);

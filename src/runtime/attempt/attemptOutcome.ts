@@ -35,6 +35,15 @@ export type AttemptOutcome =
  */
 export function classifyAttempt(ok: boolean, value: unknown): AttemptOutcome {
   if (ok) return { kind: 'completed', value };
+  try {
+    return classifyThrown(value);
+  } catch {
+    // (A thrown Proxy whose traps throw on `instanceof`: a failure like any other.)
+    return { kind: 'failed', error: toError(value), failureKind: 'application', failFast: false };
+  }
+}
+
+function classifyThrown(value: unknown): AttemptOutcome {
   if (value instanceof SkipTask) return { kind: 'skipped' };
   if (value instanceof TaskCheckpointed) return { kind: 'checkpointed', data: value.data };
   if (value instanceof DeferSignal) {
@@ -52,5 +61,9 @@ export function classifyAttempt(ok: boolean, value: unknown): AttemptOutcome {
 
 /** Whether a thrown value is control flow (a skip, checkpoint, deferral or reschedule), not a failure. */
 export function isControlFlow(value: unknown): boolean {
-  return value instanceof SkipTask || value instanceof TaskCheckpointed || value instanceof DeferSignal || value instanceof RescheduleSignal;
+  try {
+    return value instanceof SkipTask || value instanceof TaskCheckpointed || value instanceof DeferSignal || value instanceof RescheduleSignal;
+  } catch {
+    return false;
+  }
 }

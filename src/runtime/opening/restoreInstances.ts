@@ -5,6 +5,7 @@ import type { LoadedRun, StoredTaskInstance } from '../../stores/index.ts';
 import type { InstanceTable } from '../instances/instanceTable.ts';
 import { TaskInstance } from '../instances/taskInstance.ts';
 import type { DependencyTracker } from '../scheduling/dependencyTracker.ts';
+import { frozen } from '../values/keptValues.ts';
 
 /**
  * Rebuilds a stored run's instances in the table: states and machine contexts, results (from the
@@ -26,7 +27,7 @@ export function restoreInstances(loaded: LoadedRun, flow: Flow, table: InstanceT
         key: stored.key,
         task,
         parentKey: stored.parentKey,
-        callInput: stored.callInput,
+        callInput: frozen(stored.callInput),
         ...(stored.customContext !== undefined ? { customContext: stored.customContext } : {}),
       });
     } else if (stored.mapIndex !== undefined) {
@@ -70,13 +71,14 @@ function writeStored(instance: TaskInstance, stored: StoredTaskInstance, results
     maxInterruptions: stored.machineVersion === '1' || stored.machineVersion === '2' ? maxInterruptions : stored.maxInterruptions,
   };
   instance.context = context;
-  if (results.has(stored.key)) instance.result = results.get(stored.key);
+  // (Read back fresh from the store: frozen like every value tasks hand each other, see KeptValues.)
+  if (results.has(stored.key)) instance.result = frozen(results.get(stored.key));
   instance.error = stored.error;
   instance.failureKind = stored.failureKind;
   instance.startedAt = stored.startedAt;
   instance.endedAt = stored.endedAt;
-  instance.resumeData = stored.resumeData;
-  instance.eventPayload = stored.eventPayload;
+  instance.resumeData = frozen(stored.resumeData);
+  instance.eventPayload = frozen(stored.eventPayload);
   instance.timerInfo = stored.timer;
   instance.version = stored.version;
   instance.storedAt = stored.createdAt;

@@ -1,0 +1,172 @@
+import { freeze } from 'immer';
+import { describeValue, toError, UnstorableValueError } from '../../errors.ts';
+import { deserializeValue, serializeValue, StoreSerializationError } from '../../stores/index.ts';
+
+/** A value a run keeps, or why it cannot. */
+export type Kept = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: StoreSerializationError };
+
+/**
+ * What a run does with the values that pass between tasks — the run's input, results, a child's
+ * call input, checkpoint data — so that none can stop the run and no task can change what another
+ * sees:
+ * - With a store, a value is kept as the store will give it back (serialized, read back, deeply
+ *   frozen): a live downstream task sees exactly what a resumed one would, and a value that cannot
+ *   be stored is refused here, naming its path, instead of failing the run's next commit.
+ * - Without a store, values are not copied (they may hold anything, such as a client object);
+ *   plain data in them (objects, arrays, Map, Set) is frozen. The run's input is copied first, so
+ *   the caller's object is never frozen or changed.
+ * Primitives pass as they are.
+ */
+export class KeptValues {
+  readonly #durable: boolean;
+
+  constructor(durable: boolean) {
+    this.#durable = durable;
+  }
+
+  /** The run's input as tasks receive it (for a store: as stored). Throws when it cannot be stored. */
+  input(value: unknown): unknown {
+    if (!isObjectish(value)) return value;
+    if (this.#durable) return frozen(deserializeValue(serializeValue(value)));
+    return frozen(copyPlain(value, new Map()));
+  }
+
+  /** A value a task hands over (its result, a child's input, checkpoint data). */
+  keep(value: unknown): Kept {
+    if (!isObjectish(value)) {
+      if (this.#durable && (typeof value === 'function' || typeof value === 'symbol')) return { ok: false, error: refusal(value) };
+      return { ok: true, value };
+    }
+    if (!this.#durable) return { ok: true, value: frozen(value) };
+    try {
+      return { ok: true, value: frozen(deserializeValue(serializeValue(value))) };
+    } catch (error) {
+      if (error instanceof StoreSerializationError) return { ok: false, error };
+      return { ok: false, error: new StoreSerializationError({ path: '$', problem: `it cannot be stored (${describeValue(error)})`, message: toError(error).message }) };
+    }
+  }
+
+  /**
+   * A task's result, or the non-retryable failure of its attempt when the result cannot be stored
+   * (it would return the same value again).
+   */
+  result(taskKey: string, value: unknown): { ok: true; value: unknown } | { ok: false; error: UnstorableValueError } {
+    const kept = this.keep(value);
+    return kept.ok ? kept : { ok: false, error: new UnstorableValueError(`task instance '${taskKey}' returned a value that`, kept.error) };
+  }
+
+  /**
+   * An error as the run keeps it: with a store, one whose extra parts (a function property, a
+   * Proxy as `cause`) cannot be stored is replaced by an `Error` with the same name, message and
+   * stack, and only the parts that can be.
+   */
+  error(error: Error): Error {
+    if (!this.#durable) return error;
+    try {
+      serializeValue(error);
+      return error;
+    } catch {
+      return storablePart(error);
+    }
+  }
+}
+
+function isObjectish(value: unknown): value is object {
+  return (typeof value === 'object' && value !== null) || typeof value === 'function' || typeof value === 'symbol';
+}
+
+function refusal(value: unknown): StoreSerializationError {
+  try {
+    serializeValue(value);
+  } catch (error) {
+    if (error instanceof StoreSerializationError) return error;
+  }
+  return new StoreSerializationError({ path: '$', problem: `${describeValue(value)} cannot be stored`, message: `${describeValue(value)} cannot be stored` });
+}
+
+/**
+ * Deep-freezes plain data (immer's freeze: objects, arrays, Map, Set; class instances and Dates are
+ * left as they are); never throws.
+ */
+export function frozen<T>(value: T): T {
+  try {
+    return freeze(value, true);
+  } catch {
+    // (A value whose reads throw is left as it is; it is the task's own.)
+    return value;
+  }
+}
+
+/** A copy of the plain data in `value` (objects, arrays, Map, Set); anything else is shared. */
+function copyPlain(value: unknown, copies: Map<object, unknown>): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  const known = copies.get(value);
+  if (known !== undefined) return known;
+  try {
+    if (Array.isArray(value)) {
+      const copy: unknown[] = [];
+      copies.set(value, copy);
+      for (const item of value) copy.push(copyPlain(item, copies));
+      return copy;
+    }
+    if (value instanceof Map) {
+      const copy = new Map<unknown, unknown>();
+      copies.set(value, copy);
+      for (const [key, item] of value) copy.set(key, copyPlain(item, copies));
+      return copy;
+    }
+    if (value instanceof Set) {
+      const copy = new Set<unknown>();
+      copies.set(value, copy);
+      for (const item of value) copy.add(copyPlain(item, copies));
+      return copy;
+    }
+    const prototype = Object.getPrototypeOf(value) as unknown;
+    if (prototype !== Object.prototype && prototype !== null) return value;
+    const copy: Record<string, unknown> = Object.create(prototype) as Record<string, unknown>;
+    copies.set(value, copy);
+    for (const key of Object.keys(value)) {
+      const item = copyPlain((value as Record<string, unknown>)[key], copies);
+      // (An own `__proto__` key stays a key: assigning it would set the copy's prototype.)
+      if (key === '__proto__') Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true, configurable: true });
+      else copy[key] = item;
+    }
+    return copy;
+  } catch {
+    return value;
+  }
+}
+
+/** An Error with what of `error` can be stored: name, message, stack, and `cause`/props if they can. */
+function storablePart(error: Error): Error {
+  const read = (get: () => unknown): unknown => {
+    try {
+      return get();
+    } catch {
+      return undefined;
+    }
+  };
+  const message = read(() => error.message);
+  const copy = new Error(typeof message === 'string' ? message : describeValue(error));
+  const name = read(() => error.name);
+  if (typeof name === 'string') copy.name = name;
+  const stack = read(() => error.stack);
+  if (typeof stack === 'string') copy.stack = stack;
+  const cause = read(() => error.cause);
+  if (cause !== undefined && storable(cause)) copy.cause = cause;
+  for (const key of read(() => Object.keys(error)) as string[] | undefined ?? []) {
+    if (key === 'name' || key === 'message' || key === 'stack' || key === 'cause') continue;
+    const item = read(() => (error as unknown as Record<string, unknown>)[key]);
+    if (storable(item)) (copy as unknown as Record<string, unknown>)[key] = item;
+  }
+  return copy;
+}
+
+function storable(value: unknown): boolean {
+  try {
+    serializeValue(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
