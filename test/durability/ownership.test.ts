@@ -107,6 +107,11 @@ describe('run ownership between processes', () => {
       return states['approve'] === 'checkpointed' && states['hold'] === 'running';
     });
 
+    const status = cli(p, 'status', 'own');
+    expect(status.stdout).toMatch(new RegExp(`^run own of flow '\\S+': running\n.*\ndriven by pid ${owner.pid} on \\S+ \\(last seen \\d+s ago\\)\n`));
+    const listed = JSON.parse(cli(p, 'status', '--json').stdout) as Array<{ runId: string; owner: { status: string; pid: number } }>;
+    expect(listed.find((run) => run.runId === 'own')!.owner).toMatchObject({ status: 'live', pid: owner.pid });
+
     const refused = cli(p, 'resume', 'own');
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain(`run 'own' is driven by another process: pid ${owner.pid} on `);
@@ -148,6 +153,13 @@ describe('run ownership between processes', () => {
     const interrupted = (await stored(p, 'orphan')).states;
     const runningAtKill = Object.entries(interrupted).filter(([, state]) => state === 'running').map(([key]) => key);
     expect(runningAtKill.length).toBeGreaterThan(0);
+    // `status` tells a person the run is orphaned (not "running" forever), and what continues it.
+    const status = cli(p, 'status', 'orphan');
+    expect(status.stdout).toMatch(/^run orphan of flow '\S+': running, orphaned\n/);
+    expect(status.stdout).toContain(`orphaned: pid ${first.pid} on `);
+    expect(status.stdout).toContain('(that process no longer exists); continue it with: taskmachine resume orphan');
+    expect(cli(p, 'status').stdout).toMatch(/^orphan +\S+ +running, orphaned /m);
+    expect(JSON.parse(cli(p, 'status', 'orphan', '--json').stdout).owner).toMatchObject({ status: 'orphaned', why: 'process gone', pid: first.pid });
 
     // Both start at once; hold keeps the one that drives the run busy until the other has ended.
     const [a, b] = [startCli(p, ['resume', 'orphan', '--view', 'none']), startCli(p, ['resume', 'orphan', '--view', 'none'])];

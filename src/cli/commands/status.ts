@@ -1,4 +1,6 @@
 import { allTaskInstanceStates } from '../../../machines/index.ts';
+import { ownerStatus, type OwnerStatus } from '../../runtime/opening/ownerStatus.ts';
+import type { Store } from '../../stores/index.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { runRecordToJson } from '../serialize.ts';
 import { openStore, storeOption } from '../storeOption.ts';
@@ -16,6 +18,40 @@ function duration(start: number | undefined, end: number | undefined): string {
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** How long ago `at` was, for a person. */
+function ago(at: number, now: number): string {
+  const seconds = Math.max(0, Math.round((now - at) / 1000));
+  return seconds < 120 ? `${seconds}s ago` : `${Math.round(seconds / 60)} min ago`;
+}
+
+/** Who drives an unfinished run, in words; undefined when that is not worth a line. */
+function ownerLine(owner: OwnerStatus, runId: string, now: number): string | undefined {
+  if (owner.status === 'none' || owner.status === 'released') return undefined;
+  const { pid, host } = owner.lease.owner;
+  if (owner.status === 'live') return `driven by pid ${pid} on ${host} (last seen ${ago(owner.lease.heartbeatAt, now)})`;
+  const why = owner.why === 'process gone' ? 'that process no longer exists' : `its lease expired ${ago(owner.lease.expiresAt, now)}`;
+  return `orphaned: pid ${pid} on ${host} stopped without letting go (${why}); continue it with: taskmachine resume ${runId}`;
+}
+
+/** The ownership fields `--json` shows. */
+function ownerJson(owner: OwnerStatus): Record<string, unknown> {
+  if (owner.status === 'none') return { status: 'none' };
+  const { lease } = owner;
+  return {
+    status: owner.status,
+    ...(owner.status === 'orphaned' ? { why: owner.why } : {}),
+    host: lease.owner.host,
+    pid: lease.owner.pid,
+    heartbeatAt: lease.heartbeatAt,
+    expiresAt: lease.expiresAt,
+    ...(lease.releasedAt !== undefined ? { releasedAt: lease.releasedAt } : {}),
+  };
+}
+
+async function ownerOf(store: Store, runId: string, now: number): Promise<OwnerStatus> {
+  return ownerStatus(await store.getLease(runId), now);
 }
 
 /** `taskmachine status [runId]`: the stored runs, or one run's task instances. */
@@ -36,8 +72,10 @@ export const statusCommand = defineCommand({
         const limit = Number(options.limit);
         if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`status: --limit must be a whole number ≥ 1, got '${options.limit}'.`);
         const runs = await store.listRuns({ limit });
+        const now = Date.now();
+        const owners = await Promise.all(runs.map((run) => ownerOf(store, run.runId, now)));
         if (options.json) {
-          stdout(`${JSON.stringify(runs, null, 2)}\n`);
+          stdout(`${JSON.stringify(runs.map((run, index) => ({ ...run, owner: ownerJson(owners[index]!) })), null, 2)}\n`);
           return;
         }
         if (runs.length === 0) {
@@ -45,12 +83,13 @@ export const statusCommand = defineCommand({
           return;
         }
         const rows = [['RUN', 'FLOW', 'STATE', 'STARTED', 'DURATION', 'TASKS']];
-        for (const run of runs) {
+        for (const [index, run] of runs.entries()) {
+          const orphaned = owners[index]!.status === 'orphaned' && run.state !== 'success' && run.state !== 'failed';
           const counts = allTaskInstanceStates
             .filter((state) => (run.taskCounts[state] ?? 0) > 0)
             .map((state) => `${state} ${run.taskCounts[state]}`)
             .join(', ');
-          rows.push([run.runId, run.flowId, run.state + (run.reason ? ` (${run.reason})` : ''), time(run.startedAt), duration(run.startedAt, run.endedAt), counts]);
+          rows.push([run.runId, run.flowId, run.state + (run.reason ? ` (${run.reason})` : '') + (orphaned ? ', orphaned' : ''), time(run.startedAt), duration(run.startedAt, run.endedAt), counts]);
         }
         stdout(`${table(rows)}\n`);
         return;
@@ -60,13 +99,18 @@ export const statusCommand = defineCommand({
         throw new UsageError(`there is no run '${args.runId}' in ${options.store}.`, "Run 'taskmachine status' to list the runs.");
       }
       const { run, instances } = loaded;
+      const now = Date.now();
+      const owner = await ownerOf(store, run.runId, now);
       if (options.json) {
-        stdout(`${runRecordToJson({ ...run, tasks: Object.fromEntries(instances.map((i) => [i.key, i])) } as never)}\n`);
+        stdout(`${runRecordToJson({ ...run, owner: ownerJson(owner), tasks: Object.fromEntries(instances.map((i) => [i.key, i])) } as never)}\n`);
         return;
       }
+      const finished = run.state === 'success' || run.state === 'failed';
+      const driver = finished ? undefined : ownerLine(owner, run.runId, now);
       const lines = [
-        `run ${run.runId} of flow '${run.flowId}': ${run.state}${run.reason ? ` (${run.reason})` : ''}`,
+        `run ${run.runId} of flow '${run.flowId}': ${run.state}${run.reason ? ` (${run.reason})` : ''}${owner.status === 'orphaned' && !finished ? ', orphaned' : ''}`,
         `started ${time(run.startedAt)}, ${run.endedAt ? `ended ${time(run.endedAt)}` : 'not finished'}${run.labels?.startedFrom ? `, from ${run.labels.startedFrom}` : ''}`,
+        ...(driver === undefined ? [] : [driver]),
         '',
       ];
       const rows = [['TASK', 'STATE', 'ATTEMPTS', 'STARTED', 'DURATION', 'NOTE']];
