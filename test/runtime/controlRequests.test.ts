@@ -2,20 +2,7 @@
 // process store): each is answered exactly once, in the same batch as the changes it caused.
 import { describe, expect, it } from 'vitest';
 import { flow, startFlow } from '../../src/index.ts';
-import { memoryStore, type CommitBatch, type Store } from '../../src/stores/index.ts';
-
-/** A memory store that keeps every batch it commits. */
-function recordingStore(): { store: Store; batches: CommitBatch[] } {
-  const store = memoryStore();
-  const batches: CommitBatch[] = [];
-  const commit = store.commit.bind(store);
-  store.commit = async (batch) => {
-    const result = await commit(batch);
-    batches.push(batch);
-    return result;
-  };
-  return { store, batches };
-}
+import { recordingStore } from '../helpers/recordingStore.ts';
 
 function hangingFlow(started: () => void) {
   return flow('hangs', (f) => {

@@ -161,7 +161,8 @@ export class Scheduler {
         if (this.#deps.pending || admission.toQueue.length > 0) break;
       }
       if (progressed && this.#startsTotal - startsBefore >= TURN_BUDGET_STARTS) {
-        // (The turn's end commits, and launches what it started.)
+        // (With attempts waiting for their START to be stored, the turn's end commits and launches them.)
+        if (this.#launching.length === 0) void this.#host.commit().catch(() => {});
         setImmediate(() => this.requestTurn());
         return;
       }
