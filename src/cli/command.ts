@@ -32,6 +32,12 @@ export interface CommandArgument {
    * @default false
    */
   readonly optional?: boolean;
+  /**
+   * The last argument only: it takes one or more values (`delete <runId>...`); the ones after the
+   * first are in {@link CommandContext.rest}.
+   * @default false
+   */
+  readonly repeated?: boolean;
 }
 
 /** Values of a command's options, typed from its option table. */
@@ -58,6 +64,8 @@ export interface CommandContext<TOptions extends Readonly<Record<string, Command
   readonly options: OptionValues<TOptions>;
   /** Positional arguments by name (optional ones may be undefined). */
   readonly args: Readonly<Record<string, string | undefined>>;
+  /** The values of a `repeated` last argument after its first (empty otherwise). */
+  readonly rest: readonly string[];
 }
 
 /** A command of the `taskmachine` CLI. */

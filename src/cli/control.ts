@@ -1,6 +1,12 @@
 import { hostname } from 'node:os';
 import { RunOwnedError } from '../errors.ts';
-import { isLeaseLive, type ControlRequestWrite, type Store, type StoredLease } from '../stores/index.ts';
+import { ownerStatus } from '../runtime/opening/ownerStatus.ts';
+import type { ControlRequestWrite, Store, StoredLease } from '../stores/index.ts';
+
+/** Whether a live process drives the run (one on this host whose pid is gone does not). */
+export function isDriven(lease: StoredLease | undefined): boolean {
+  return ownerStatus(lease, Date.now()).status === 'live';
+}
 
 /** How a manual change reached the run. */
 export interface ControlOutcome {
@@ -33,7 +39,7 @@ export async function applyChange(
   request: Omit<ControlRequestWrite, 'runId' | 'requestedAt' | 'requestedBy'>,
   direct: () => Promise<string>,
 ): Promise<ControlOutcome> {
-  if (!isLeaseLive(await store.getLease(runId), Date.now())) {
+  if (!isDriven(await store.getLease(runId))) {
     try {
       return { message: await direct(), owner: undefined };
     } catch (error) {
@@ -63,7 +69,7 @@ export async function askOwner(
     if (answer?.status === 'applied') return { message: answer.message ?? '', owner: (await store.getLease(runId))?.owner };
     if (answer?.status === 'refused') throw new ControlRefusedError(answer.message ?? `the run's owner refused the ${request.action}`);
     const lease: StoredLease | undefined = await store.getLease(runId);
-    if (!isLeaseLive(lease, Date.now())) {
+    if (!isDriven(lease)) {
       const owner = lease?.owner;
       // The owner ended or stopped without answering: withdraw the request (so a later owner never
       // applies it) and let the caller apply the change itself.

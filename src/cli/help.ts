@@ -52,7 +52,8 @@ export function usageLine(command: Command): string {
   const args = command.args.map((arg) => {
     if (arg.choices?.length === 1) return arg.optional ? `[${arg.choices[0]}]` : arg.choices[0]!;
     const text = arg.choices ? arg.choices.join('|') : arg.name;
-    return arg.optional ? `[${text}]` : `<${text}>`;
+    const more = arg.repeated === true ? '...' : '';
+    return arg.optional ? `[${text}]${more}` : `<${text}>${more}`;
   });
   return ['taskmachine', command.name, ...args, '[options]'].join(' ');
 }

@@ -154,7 +154,8 @@ async function runCommand(command: Command, argv: readonly string[], io: Command
       `Usage: ${usageLine(command)}. ${helpHint}`,
     );
   }
-  if (positionals.length > command.args.length) {
+  const repeated = command.args.at(-1)?.repeated === true;
+  if (positionals.length > command.args.length && !repeated) {
     throw new UsageError(
       `${command.name}: unexpected argument '${positionals[command.args.length]}'.`,
       `Usage: ${usageLine(command)}. ${helpHint}`,
@@ -172,7 +173,8 @@ async function runCommand(command: Command, argv: readonly string[], io: Command
     args[arg.name] = value;
   });
 
-  const code = await command.run({ ...io, options: options as never, args });
+  const rest = repeated ? positionals.slice(command.args.length) : [];
+  const code = await command.run({ ...io, options: options as never, args, rest });
   return code ?? ExitCode.ok;
 }
 

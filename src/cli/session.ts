@@ -5,6 +5,7 @@ import { UsageError } from './command.ts';
 import { routeProcessOutput, ttyTerminal, type LiveTerminal } from './liveRegion.ts';
 import { liveProgress, lineProgress, summary, type ProgressView } from './progress.ts';
 import { runRecordToJson } from './serialize.ts';
+import { continueCommand, shellWord } from './hints.ts';
 
 /**
  * How a command shows a run and what it prints when the run ends (see {@link openSession}).
@@ -201,7 +202,7 @@ export function openSession(options: SessionOptions): Session {
         if (options.json) stdout(`${runRecordToJson(record)}\n`);
         else if (progress === undefined) stderr(summary(record, runDuration(record), false));
         if (record.state === 'running' && options.durable && !options.json) {
-          stdout(record.waitingOn.map((key) => `  taskmachine resume-task ${shellWord(record.runId)} ${shellWord(key)}${storeArg}\n`).join(''));
+          stdout(record.waitingOn.map((key) => `  ${continueCommand(record.runId, { key, state: record.tasks[key]?.state ?? 'checkpointed' }, storeArg)}\n`).join(''));
         }
         return record.state === 'success' ? 0 : 1;
       } finally {
@@ -217,8 +218,4 @@ export function openSession(options: SessionOptions): Session {
 function runDuration(record: FlowRunRecord): number {
   return record.startedAt === undefined ? 0 : (record.endedAt ?? record.startedAt) - record.startedAt;
 }
-
-/** A word as a POSIX shell reads it: quoted when it has characters the shell would interpret. */
-export function shellWord(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
+export { shellWord } from './hints.ts';

@@ -17,7 +17,7 @@ import type { AttemptRun } from './attempt/attemptRun.ts';
 import { DecoratorPipeline } from './attempt/decoratorPipeline.ts';
 import { ChildCalls } from './control/childCalls.ts';
 import { ManualControl } from './control/manualControl.ts';
-import type { FlowRunStats } from './handle.ts';
+import type { ClearOptions, FlowRunStats } from './handle.ts';
 import { InstanceTable } from './instances/instanceTable.ts';
 import type { TaskInstance } from './instances/taskInstance.ts';
 import { ChangeBus } from './lifecycle/changeBus.ts';
@@ -350,11 +350,13 @@ export class FlowRun {
       case 'set-state':
         this.setState(key, request.state!);
         break;
-      case 'clear':
-        this.clear(key);
+      case 'clear': {
+        const cleared = this.clear(key, clearOptionsOf(request.payload));
+        if (cleared.length > 1) return `cleared ${cleared.length} task instances: ${cleared.join(', ')}`;
         break;
+      }
       case 'resume-task':
-        this.resumeTask(key);
+        this.resumeTask(key, request.payload);
         break;
       case 'send-event':
         this.sendEvent(key, request.payload);
@@ -473,12 +475,15 @@ export class FlowRun {
     this.#control.setState(key, state);
   }
 
-  clear(key: string): void {
-    this.#control.clear(key);
+  /** Clears `key` (and its downstream / upstream, as asked); returns the keys it cleared. */
+  clear(key: string, options: ClearOptions = {}): string[] {
+    return this.#control.clearWith(key, options);
   }
 
-  resumeTask(key: string): void {
-    this.#control.resumeTask(key);
+  resumeTask(key: string, payload?: unknown): void {
+    const kept = this.#values.keep(payload);
+    if (!kept.ok) throw kept.error;
+    this.#control.resumeTask(key, kept.value);
   }
 
   sendEvent(key: string, payload?: unknown): void {
@@ -705,4 +710,11 @@ export class FlowRun {
     const phase = this.#phase!;
     return { state: phase.state, reason: phase.reason, startedAt: this.#startedAt, endedAt: this.#endedAt };
   }
+}
+
+/** The options of a stored `clear` request (its payload: `{ downstream?, upstream? }`). */
+function clearOptionsOf(payload: unknown): ClearOptions {
+  if (payload === null || typeof payload !== 'object') return {};
+  const { downstream, upstream } = payload as Record<string, unknown>;
+  return { downstream: downstream === true, upstream: upstream === true };
 }

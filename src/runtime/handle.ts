@@ -2,6 +2,27 @@ import type { ManualTaskInstanceState, TaskInstanceState } from '../../machines/
 import type { FlowRunRecord, TaskInstanceChange, TaskInstanceRecord } from '../records.ts';
 
 /**
+ * What `clear` clears besides the named task instance.
+ *
+ * @example
+ * ```ts
+ * handle.clear('load', { downstream: true }); // load and everything after it runs again
+ * ```
+ */
+export interface ClearOptions {
+  /**
+   * Also clear the instances of every task downstream of its task.
+   * @default false
+   */
+  readonly downstream?: boolean;
+  /**
+   * Also clear the instances of every task upstream of its task.
+   * @default false
+   */
+  readonly upstream?: boolean;
+}
+
+/**
  * A live flow run: observe it, change task instances by hand, cancel it.
  *
  * @example
@@ -27,10 +48,18 @@ export interface FlowRunHandle {
   taskInstance(taskKey: string): TaskInstanceRecord | undefined;
   /** Sets a task instance's state by hand; a running attempt is aborted and its result discarded. */
   setState(taskKey: string, state: ManualTaskInstanceState): void;
-  /** Clears a task instance so it runs again (a running one goes through `restarting`). */
-  clear(taskKey: string): void;
-  /** Resumes a `checkpointed` task instance now. */
-  resumeTask(taskKey: string): void;
+  /**
+   * Clears a task instance so it runs again (a running one goes through `restarting`); with
+   * `downstream` / `upstream`, also every instance of the tasks downstream / upstream of its task
+   * that can be cleared (as Airflow's clear does). Returns the keys it cleared, the named one first.
+   * Throws `IllegalTransitionError` when the named instance cannot be cleared; then nothing changed.
+   */
+  clear(taskKey: string, options?: ClearOptions): readonly string[];
+  /**
+   * Resumes a `checkpointed` task instance now; `payload`, if given, is what its next attempt sees
+   * as `ctx().event` (an approval's answer, say).
+   */
+  resumeTask(taskKey: string, payload?: unknown): void;
   /** Resumes a task instance deferred with `event: true`; `payload` becomes its `ctx().event`. */
   sendEvent(taskKey: string, payload?: unknown): void;
   /** Cancels the run (see `RunFlowOptions.signal`). */

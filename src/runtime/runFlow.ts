@@ -1,7 +1,7 @@
 import type { ManualTaskInstanceState } from '../../machines/index.ts';
 import type { Flow } from '../flow/types.ts';
 import { FlowRun } from './flowRun.ts';
-import type { FlowRunHandle } from './handle.ts';
+import type { ClearOptions, FlowRunHandle } from './handle.ts';
 import type { FlowRunRecord, TaskInstanceChange } from '../records.ts';
 import { resolveSettings, type InternalRunOptions, type RunFlowOptions } from './settings.ts';
 
@@ -56,8 +56,8 @@ export function openFlowRun<TInput>(definition: Flow<TInput>, options: RunFlowOp
     snapshot: () => runner.snapshot(),
     taskInstance: (key: string) => runner.taskInstance(key),
     setState: (key: string, state: ManualTaskInstanceState) => runner.setState(key, state),
-    clear: (key: string) => runner.clear(key),
-    resumeTask: (key: string) => runner.resumeTask(key),
+    clear: (key: string, options?: ClearOptions) => runner.clear(key, options),
+    resumeTask: (key: string, payload?: unknown) => runner.resumeTask(key, payload),
     sendEvent: (key: string, payload?: unknown) => runner.sendEvent(key, payload),
     cancel: (reason?: string) => runner.cancel(reason),
     subscribe: (observer: (change: TaskInstanceChange) => void) => runner.subscribe(observer),

@@ -26,7 +26,8 @@ describe('CLI on stored runs', () => {
 
     const status = cli('status', 'cp');
     expect(status.code).toBe(0);
-    expect(status.stdout).toMatch(/^train\s+checkpointed\s+1\/1 .*waiting: taskmachine resume-task cp train$/m);
+    expect(status.stdout).toMatch(/^train\s+checkpointed\s+1\/1 .*waiting: taskmachine resume-task cp train --store \S+$/m);
+    expect(status.stdout).toContain(`waiting: taskmachine resume-task cp train --store ${store}`);
 
     const list = cli('status', '--json');
     expect(JSON.parse(list.stdout).map((run: { runId: string }) => run.runId)).toContain('cp');

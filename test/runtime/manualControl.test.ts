@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTestClock } from '../../src/runtime/clock.ts';
-import { ctx, FailTask, flow, IllegalTransitionError, startFlow, type TaskInstanceChange } from '../../src/index.ts';
+import { ctx, FailTask, flow, IllegalTransitionError, startFlow, TaskCheckpointed, type TaskInstanceChange } from '../../src/index.ts';
 
 const quiet = { log: () => {} };
 
@@ -118,5 +118,73 @@ describe('handle.clear', () => {
     await clock.flush();
     expect(() => handle.clear('b')).toThrow(/event CLEAR is not legal in state 'none'/);
     handle.cancel();
+  });
+});
+
+describe('handle.clear with downstream / upstream', () => {
+  function chain() {
+    const runs: string[] = [];
+    const definition = flow('chain', (f) => {
+      const a = f.task('a', () => runs.push('a'));
+      const b = f.task('b', () => runs.push('b'), { after: [a] });
+      const c = f.task('c', () => runs.push('c'), { after: [b] });
+      f.task('side', () => runs.push('side'), { after: [a] });
+      f.task('d', () => runs.push('d'), { after: [c] });
+    });
+    return { runs, definition };
+  }
+
+  it('downstream: the task and everything after it run again; the rest keeps its results', async () => {
+    const { runs, definition } = chain();
+    const handle = startFlow(definition, quiet);
+    await handle.done;
+    runs.length = 0;
+    handle.clear('b', { downstream: true });
+    const run = await handle.done;
+    expect(run.state).toBe('success');
+    expect(runs).toEqual(['b', 'c', 'd']);
+    expect(run.tasks['b']!.attempts).toBe(2);
+    expect(run.tasks['a']!.attempts).toBe(1);
+  });
+
+  it('upstream: the task and everything before it run again, nothing after it', async () => {
+    const { runs, definition } = chain();
+    const handle = startFlow(definition, quiet);
+    await handle.done;
+    runs.length = 0;
+    handle.clear('c', { upstream: true });
+    await handle.done;
+    // c's downstream d is not cleared, so it keeps its result and does not run.
+    expect([...runs].sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('a named instance that cannot be cleared refuses, and nothing of its family changes', async () => {
+    let release!: () => void;
+    const handle = startFlow(flow('waits', (f) => {
+      const a = f.task('a', () => 1);
+      f.task('b', () => new Promise<void>((resolve) => (release = resolve)), { after: [a] });
+      f.task('c', () => 3, { after: ['b'] });
+    }), quiet);
+    await new Promise<void>((resolve) => handle.subscribe((change) => change.state === 'running' && change.taskInstance.key === 'b' && resolve()));
+    expect(() => handle.clear('c', { upstream: true })).toThrow(IllegalTransitionError);
+    expect(handle.taskInstance('a')!.attempts).toBe(1);
+    expect(handle.taskInstance('b')!.state).toBe('running');
+    release();
+    expect((await handle.done).state).toBe('success');
+  });
+});
+
+describe('handle.resumeTask with a payload', () => {
+  it('the resumed attempt sees the payload as ctx().event', async () => {
+    const handle = startFlow(flow('approval', (f) => {
+      f.task('approve', () => {
+        const answer = ctx()!.event as { approved: boolean } | undefined;
+        if (answer === undefined) throw new TaskCheckpointed('waiting for a person');
+        return answer.approved ? 'approved' : 'rejected';
+      });
+    }), quiet);
+    expect((await handle.settled()).tasks['approve']!.state).toBe('checkpointed');
+    handle.resumeTask('approve', { approved: true });
+    expect((await handle.done).tasks['approve']!.result).toBe('approved');
   });
 });

@@ -1,5 +1,7 @@
 import type { Command } from '../command.ts';
+import { deleteCommand, pruneCommand } from './cleanup.ts';
 import { clearCommand, setStateCommand } from './manual.ts';
+import { cancelCommand, sendEventCommand } from './operate.ts';
 import { resumeCommand, resumeTaskCommand } from './resume.ts';
 import { runCommand } from './run.ts';
 import { statusCommand } from './status.ts';
@@ -16,5 +18,9 @@ export const commands: readonly Command[] = [
   resumeTaskCommand,
   setStateCommand,
   clearCommand,
+  sendEventCommand,
+  cancelCommand,
+  deleteCommand,
+  pruneCommand,
   vizCommand,
 ];

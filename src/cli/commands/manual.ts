@@ -1,22 +1,28 @@
 import type { FlowRunHandle } from '../../runtime/runFlow.ts';
-import type { ControlRequestWrite } from '../../stores/index.ts';
+import type { ControlRequestWrite, Store } from '../../stores/index.ts';
 import { defineCommand, type CommandContext } from '../command.ts';
 import { applyChange } from '../control.ts';
-import { shellWord } from '../session.ts';
-import { openStore, storeHint, storeOption } from '../storeOption.ts';
+import { shellWord, storeArgument } from '../hints.ts';
+import type { FlowModule } from '../loadFlow.ts';
+import { openStore, storeOption } from '../storeOption.ts';
 import { findStoredRun, flowFileOption, openStoredRun, pausedHandle } from '../storedRun.ts';
 
-const manualOptions = { store: storeOption, 'flow-file': flowFileOption } as const;
+/** Options every command that changes a stored run takes. */
+export const manualOptions = { store: storeOption, 'flow-file': flowFileOption } as const;
+
+/** What a change does when no other process drives the run: it opens the run here. */
+export type DirectChange = (opened: { module: FlowModule; store: Store; runId: string }) => Promise<string>;
 
 /**
- * Applies one manual change to a stored run and reports the state it led to. When another process
- * drives the run, that process applies it (a control request) and the run goes on there; otherwise
- * the run is opened here for the change only (nothing runs) and let go of again.
+ * Applies one manual change to a stored run and reports what it led to. When another process
+ * drives the run, that process applies it (a control request) and the run goes on there;
+ * otherwise `direct` applies it here.
  */
-async function changeStoredRun(
-  { args, options, stdout, cwd }: CommandContext<typeof manualOptions>,
+export async function changeStoredRun(
+  { args, options, stdout, cwd }: Pick<CommandContext<typeof manualOptions>, 'args' | 'options' | 'stdout' | 'cwd'>,
   request: Omit<ControlRequestWrite, 'runId' | 'requestedAt' | 'requestedBy'>,
-  change: (handle: FlowRunHandle, taskKey: string) => void,
+  direct: DirectChange,
+  afterDirect: (runId: string, storeArg: string) => string = (runId, storeArg) => `Continue the run with: taskmachine resume ${shellWord(runId)}${storeArg}`,
 ): Promise<void> {
   const store = openStore(options.store, cwd);
   try {
@@ -24,28 +30,35 @@ async function changeStoredRun(
     await findStoredRun(store, runId, options.store);
     const { message, owner } = await applyChange(store, runId, request, async () => {
       const { module } = await openStoredRun(store, runId, cwd, options['flow-file'], options.store);
-      const handle = pausedHandle(module, store, runId);
-      try {
-        await handle.ready();
-        const taskKey = args.taskKey!;
-        const before = handle.taskInstance(taskKey)?.state;
-        change(handle, taskKey);
-        await handle.persisted();
-        return `${taskKey}: ${before} → ${handle.taskInstance(taskKey)?.state}`;
-      } finally {
-        await handle.shutdown({ graceMs: 0 });
-      }
+      return direct({ module, store, runId });
     });
-    const { store: storeArg } = storeHint(options.store);
-    const resume = `taskmachine resume ${shellWord(runId)}${storeArg === undefined ? '' : ` --store ${shellWord(storeArg)}`}`;
     stdout(
       owner === undefined
-        ? `${message}. Continue the run with: ${resume}\n`
+        ? `${message}.${[afterDirect(runId, storeArgument(options.store))].filter((next) => next !== '').map((next) => ` ${next}`).join('')}\n`
         : `${message} (applied by the process driving the run: pid ${owner.pid} on ${owner.host}; it continues there).\n`,
     );
   } finally {
     await store.close();
   }
+}
+
+/**
+ * A direct change through a paused handle (nothing runs): `change` acts on the instance, and the
+ * message says how its state moved.
+ */
+export function onPausedRun(taskKey: string, change: (handle: FlowRunHandle) => string | void): DirectChange {
+  return async ({ module, store, runId }) => {
+    const handle = pausedHandle(module, store, runId);
+    try {
+      await handle.ready();
+      const before = handle.taskInstance(taskKey)?.state;
+      const said = change(handle);
+      await handle.persisted();
+      return said ?? `${taskKey}: ${before} → ${handle.taskInstance(taskKey)?.state}`;
+    } finally {
+      await handle.shutdown({ graceMs: 0 });
+    }
+  };
 }
 
 /** `taskmachine set-state <runId> <taskKey> <state>`. */
@@ -67,23 +80,40 @@ export const setStateCommand = defineCommand({
   examples: ['taskmachine set-state nightly load success'],
   run: (context) => {
     const state = context.args.state as 'success' | 'failed' | 'skipped';
-    return changeStoredRun(context, { action: 'set-state', taskKey: context.args.taskKey!, state }, (handle, key) => handle.setState(key, state));
+    const taskKey = context.args.taskKey!;
+    return changeStoredRun(context, { action: 'set-state', taskKey, state }, onPausedRun(taskKey, (handle) => handle.setState(taskKey, state)));
   },
 });
 
-/** `taskmachine clear <runId> <taskKey>`. */
+const clearOptions = {
+  ...manualOptions,
+  downstream: { type: 'boolean', description: 'Also clear every task instance downstream of it' },
+  upstream: { type: 'boolean', description: 'Also clear every task instance upstream of it' },
+} as const;
+
+/** `taskmachine clear <runId> <taskKey> [--downstream] [--upstream]`. */
 export const clearCommand = defineCommand({
   name: 'clear',
-  summary: 'Clear a stored task instance so it runs again',
+  summary: 'Clear a stored task instance (and what follows or precedes it) so it runs again',
   description:
     'The instance goes back to none (a running one through restarting → up_for_retry) with its retry\n' +
-    'budget renewed; no listener hook fires (as in Airflow). When another process drives the run, that\n' +
-    "process applies the change; otherwise nothing runs: continue with 'taskmachine resume'.",
+    'budget renewed; no listener hook fires (as in Airflow). --downstream / --upstream also clear the\n' +
+    "instances of every task after / before it that can be cleared (one that never ran is left as it\n" +
+    "is). When another process drives the run, that process applies the change; otherwise nothing\n" +
+    "runs: continue with 'taskmachine resume'.",
   args: [
     { name: 'runId', description: 'The run' },
     { name: 'taskKey', description: "The task instance's key" },
   ],
-  options: manualOptions,
-  examples: ['taskmachine clear nightly load'],
-  run: (context) => changeStoredRun(context, { action: 'clear', taskKey: context.args.taskKey! }, (handle, key) => handle.clear(key)),
+  options: clearOptions,
+  examples: ['taskmachine clear nightly load', 'taskmachine clear nightly load --downstream'],
+  run: (context) => {
+    const taskKey = context.args.taskKey!;
+    const family = { downstream: context.options.downstream, upstream: context.options.upstream };
+    const request = { action: 'clear' as const, taskKey, ...(family.downstream || family.upstream ? { payload: family } : {}) };
+    return changeStoredRun(context, request, onPausedRun(taskKey, (handle) => {
+      const cleared = handle.clear(taskKey, family);
+      return cleared.length > 1 ? `cleared ${cleared.length} task instances: ${cleared.join(', ')}` : undefined;
+    }));
+  },
 });

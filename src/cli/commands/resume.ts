@@ -1,13 +1,18 @@
 import { startFlow, type FlowRunHandle } from '../../runtime/runFlow.ts';
-import { defineCommand, type CommandContext } from '../command.ts';
+import { defineCommand, UsageError, type CommandContext } from '../command.ts';
+import { continueCommand, storeArgument } from '../hints.ts';
+import { parseJsonArgument } from '../jsonArgument.ts';
 import { openSession, parseConcurrency, parseGrace, parseLeaseTtl } from '../session.ts';
 import { openStore, storeHint } from '../storeOption.ts';
-import { isLeaseLive } from '../../stores/index.ts';
-import { askOwner } from '../control.ts';
+import { askOwner, isDriven } from '../control.ts';
 import { findStoredRun, flowFileOption, openStoredRun } from '../storedRun.ts';
 import { sessionOptions } from './run.ts';
 
 const resumeOptions = { 'flow-file': flowFileOption, ...sessionOptions } as const;
+const resumeTaskOptions = {
+  ...resumeOptions,
+  payload: { type: 'string', description: "What the task's next attempt sees as ctx().event: JSON, or @file.json", valueName: '<json|@file>' },
+} as const;
 
 /**
  * Opens a stored run, lets `before` act on it once it is restored (e.g. resume one task), and runs
@@ -66,25 +71,34 @@ export const resumeTaskCommand = defineCommand({
   name: 'resume-task',
   summary: 'Resume a checkpointed task instance (checkpointed → scheduled) and continue its run',
   description:
-    'The task runs again with the data it checkpointed as ctx().resumeData; its attempt number is\n' +
-    'unchanged and no retry is used. The rest of the run continues as with `resume` — or, when another\n' +
-    'process drives the run, that process resumes the task and this command returns at once.',
+    'The task runs again with the data it checkpointed as ctx().resumeData (and --payload, if given,\n' +
+    'as ctx().event); its attempt number is unchanged and no retry is used. The rest of the run\n' +
+    'continues as with `resume` — or, when another process drives the run, that process resumes the\n' +
+    "task and this command returns at once. For a task deferred until an event, use 'send-event'.",
   args: [
     { name: 'runId', description: 'The run' },
     { name: 'taskKey', description: "The task instance's key, e.g. train or score[3]" },
   ],
-  options: resumeOptions,
-  examples: ['taskmachine resume-task nightly train'],
+  options: resumeTaskOptions,
+  examples: ['taskmachine resume-task nightly train', `taskmachine resume-task nightly approve --payload '{"approved":true}'`],
   async run(context) {
     const { args, options, cwd, stdout } = context;
     const runId = args.runId!;
     const taskKey = args.taskKey!;
+    const payload = parseJsonArgument(options.payload, 'payload', 'resume-task', cwd);
     // A run another process drives: that process resumes the task (and runs it).
     const store = openStore(options.store, cwd);
     try {
       await findStoredRun(store, runId, options.store);
-      if (isLeaseLive(await store.getLease(runId), Date.now())) {
-        const outcome = await askOwner(store, runId, { action: 'resume-task', taskKey });
+      const instance = (await store.loadRun(runId))?.instances.find((candidate) => candidate.key === taskKey);
+      if (instance?.state === 'deferred') {
+        throw new UsageError(
+          `resume-task: task instance '${taskKey}' is deferred until an event, not checkpointed.`,
+          `Send it the event instead: ${continueCommand(runId, instance, storeArgument(options.store))}`,
+        );
+      }
+      if (isDriven(await store.getLease(runId))) {
+        const outcome = await askOwner(store, runId, { action: 'resume-task', taskKey, ...(payload === undefined ? {} : { payload }) });
         if (outcome !== undefined) {
           const owner = outcome.owner;
           stdout(`${outcome.message} (resumed by the process driving the run${owner === undefined ? '' : `: pid ${owner.pid} on ${owner.host}`}; it continues there).\n`);
@@ -94,6 +108,6 @@ export const resumeTaskCommand = defineCommand({
     } finally {
       await store.close();
     }
-    return continueRun('resume-task', context, (handle) => handle.resumeTask(taskKey));
+    return continueRun('resume-task', context, (handle) => handle.resumeTask(taskKey, payload));
   },
 });

@@ -1,31 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { startFlow } from '../../runtime/runFlow.ts';
 import { defineCommand, UsageError } from '../command.ts';
+import { parseJsonArgument } from '../jsonArgument.ts';
 import { loadFlowModule } from '../loadFlow.ts';
 import { openSession, parseConcurrency, parseGrace, parseLeaseTtl } from '../session.ts';
 import { openStore, storeHint, storeOption } from '../storeOption.ts';
-
-function parseInput(text: string | undefined, cwd: string): unknown {
-  if (text === undefined) return undefined;
-  let json = text;
-  if (text.startsWith('@')) {
-    const path = resolve(cwd, text.slice(1));
-    try {
-      json = readFileSync(path, 'utf8');
-    } catch {
-      throw new UsageError(`run: cannot read the input file '${text.slice(1)}' (${path}).`, 'Use --input @<file.json> with an existing file, or --input <json>.');
-    }
-  }
-  try {
-    return JSON.parse(json);
-  } catch (error) {
-    throw new UsageError(
-      `run: --input is not valid JSON: ${(error as Error).message}.`,
-      `Quote it for your shell, e.g. --input '{"day":"2026-11-22"}', or use --input @input.json.`,
-    );
-  }
-}
 
 /** Options `run`, `resume` and `resume-task` share. */
 export const sessionOptions = {
@@ -86,7 +65,7 @@ export const runCommand = defineCommand({
   async run({ args, options, stdout, stderr, cwd }) {
     const concurrency = parseConcurrency(options.concurrency, 'run');
     const graceMs = parseGrace(options.grace, 'run');
-    const input = parseInput(options.input, cwd);
+    const input = parseJsonArgument(options.input, 'input', 'run', cwd);
     const { flow: definition, gates, listeners } = await loadFlowModule(args.flowFile!, cwd, options.flow);
     const store = openStore(options.store, cwd);
     try {

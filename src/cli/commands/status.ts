@@ -2,6 +2,7 @@ import { allTaskInstanceStates } from '../../../machines/index.ts';
 import { ownerStatus, type OwnerStatus } from '../../runtime/opening/ownerStatus.ts';
 import type { Store } from '../../stores/index.ts';
 import { defineCommand, UsageError } from '../command.ts';
+import { continueCommand, storeArgument } from '../hints.ts';
 import { runRecordToJson } from '../serialize.ts';
 import { openStore, storeOption } from '../storeOption.ts';
 
@@ -73,9 +74,9 @@ export const statusCommand = defineCommand({
         if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`status: --limit must be a whole number ≥ 1, got '${options.limit}'.`);
         const runs = await store.listRuns({ limit });
         const now = Date.now();
-        const owners = await Promise.all(runs.map((run) => ownerOf(store, run.runId, now)));
+        const owners = runs.map((run) => ownerStatus(run.lease, now));
         if (options.json) {
-          stdout(`${JSON.stringify(runs.map((run, index) => ({ ...run, owner: ownerJson(owners[index]!) })), null, 2)}\n`);
+          stdout(`${JSON.stringify(runs.map(({ lease: _lease, ...run }, index) => ({ ...run, owner: ownerJson(owners[index]!) })), null, 2)}\n`);
           return;
         }
         if (runs.length === 0) {
@@ -102,7 +103,10 @@ export const statusCommand = defineCommand({
       const now = Date.now();
       const owner = await ownerOf(store, run.runId, now);
       if (options.json) {
-        stdout(`${runRecordToJson({ ...run, owner: ownerJson(owner), tasks: Object.fromEntries(instances.map((i) => [i.key, i])) } as never)}\n`);
+        // Each instance with its result (the latest attempt's, for one that succeeded).
+        const results = new Map(loaded.results.map((result) => [result.key, result.value]));
+        const tasks = Object.fromEntries(instances.map((i) => [i.key, i.state === 'success' && results.has(i.key) ? { ...i, result: results.get(i.key) } : i]));
+        stdout(`${runRecordToJson({ ...run, owner: ownerJson(owner), tasks } as never)}\n`);
         return;
       }
       const finished = run.state === 'success' || run.state === 'failed';
@@ -120,9 +124,7 @@ export const statusCommand = defineCommand({
           : instance.timer
             ? `${instance.timer.action} at ${time(instance.timer.deadline)}`
             : instance.parked
-              ? instance.state === 'checkpointed'
-                ? `waiting: taskmachine resume-task ${run.runId} ${instance.key}`
-                : 'waiting for an event'
+              ? `waiting${instance.state === 'deferred' ? ' for an event' : ''}: ${continueCommand(run.runId, instance, storeArgument(options.store))}`
               : '';
         rows.push([instance.key, instance.state, `${instance.attempt}/${instance.maxAttempts}`, time(instance.startedAt), duration(instance.startedAt, instance.endedAt), note]);
       }

@@ -90,10 +90,39 @@ export class ManualControl {
     this.#host.requestTurn();
   }
 
-  /** Resumes a checkpointed instance now. */
-  resumeTask(key: string): void {
+  /**
+   * Clears `key` and, as asked, every clearable instance of the tasks downstream / upstream of its
+   * task (instances that cannot be cleared — not run yet, say — are left as they are). The named
+   * instance must be clearable: otherwise nothing changes. Returns the keys cleared, named first.
+   */
+  clearWith(key: string, options: { readonly downstream?: boolean; readonly upstream?: boolean }): string[] {
+    const instance = this.#host.instance(key);
+    this.#lifecycle.assertLegal(instance, { type: 'CLEAR' });
+    const family: TaskInstance[] = [];
+    if (!instance.isChild && instance.task.index >= 0) {
+      const tasks = [
+        ...(options.upstream === true ? this.#deps.closureOf(instance.task, 'upstream') : []),
+        ...(options.downstream === true ? this.#deps.closureOf(instance.task, 'downstream') : []),
+      ];
+      for (const task of tasks) {
+        for (const candidate of this.#table.instancesOf(task)) {
+          if (this.#lifecycle.can(candidate, { type: 'CLEAR' })) family.push(candidate);
+        }
+      }
+    }
+    this.clear(key);
+    for (const other of family) {
+      // (Clearing one may have reset another already, e.g. a failed downstream.)
+      if (this.#lifecycle.can(other, { type: 'CLEAR' })) this.clear(other.key);
+    }
+    return [key, ...family.map((other) => other.key)];
+  }
+
+  /** Resumes a checkpointed instance now; `payload` (if any) is what its next attempt sees as `ctx().event`. */
+  resumeTask(key: string, payload?: unknown): void {
     const instance = this.#host.instance(key);
     this.#lifecycle.assertLegal(instance, { type: 'RESUME' });
+    if (payload !== undefined) instance.eventPayload = payload;
     this.#wakeups.clear(instance);
     this.#lifecycle.apply(instance, { type: 'RESUME' });
     this.#admission.toQueue.push(instance);

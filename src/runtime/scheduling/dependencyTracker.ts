@@ -160,6 +160,22 @@ export class DependencyTracker {
   }
 
   /** The tasks downstream of a task, transitively, in depth-first order (each once). */
+  /** Every task reachable from `task` going downstream (or upstream), `task` itself excluded. */
+  closureOf(task: TaskDefinition, direction: 'downstream' | 'upstream'): TaskDefinition[] {
+    const next = (index: number) => (direction === 'downstream' ? this.#graph.downstreamOf(index) : this.#graph.upstreamOf(index));
+    const stack = [...next(task.index)];
+    const seen = new Set<number>();
+    const out: TaskDefinition[] = [];
+    while (stack.length > 0) {
+      const index = stack.pop()!;
+      if (seen.has(index)) continue;
+      seen.add(index);
+      out.push(this.#flow.tasks[index]!);
+      stack.push(...next(index));
+    }
+    return out;
+  }
+
   downstreamClosure(task: TaskDefinition, follow: (downstream: TaskDefinition) => boolean): void {
     const stack = [...this.#graph.downstreamOf(task.index)];
     const seen = new Set<number>();

@@ -1,0 +1,62 @@
+import { startFlow } from '../../runtime/runFlow.ts';
+import { defineCommand } from '../command.ts';
+import { parseJsonArgument } from '../jsonArgument.ts';
+import { changeStoredRun, manualOptions, onPausedRun } from './manual.ts';
+
+const payloadOption = { type: 'string', description: 'What the task sees as ctx().event: JSON, or @file.json', valueName: '<json|@file>' } as const;
+
+/** `taskmachine send-event <runId> <taskKey> [--payload <json|@file>]`. */
+export const sendEventCommand = defineCommand({
+  name: 'send-event',
+  summary: 'Send the event a task instance deferred with ctx().defer({ event: true }) waits for',
+  description:
+    'The instance leaves deferred and runs again (same attempt, no retry used) with the payload as\n' +
+    'ctx().event. The machine refuses it for an instance that is not waiting for an event (exit 2).\n' +
+    'When another process drives the run, that process applies it and runs the task; otherwise\n' +
+    "continue the run with 'taskmachine resume'.",
+  args: [
+    { name: 'runId', description: 'The run' },
+    { name: 'taskKey', description: "The task instance's key" },
+  ],
+  options: { ...manualOptions, payload: payloadOption },
+  examples: [`taskmachine send-event nightly approve --payload '{"approved":true}'`, 'taskmachine send-event nightly approve --payload @answer.json'],
+  run: (context) => {
+    const taskKey = context.args.taskKey!;
+    const payload = parseJsonArgument(context.options.payload, 'payload', 'send-event', context.cwd);
+    return changeStoredRun(context, { action: 'send-event', taskKey, payload }, onPausedRun(taskKey, (handle) => handle.sendEvent(taskKey, payload)));
+  },
+});
+
+/** `taskmachine cancel <runId> [--reason <text>]`. */
+export const cancelCommand = defineCommand({
+  name: 'cancel',
+  summary: 'Cancel a stored run: running attempts are aborted and the run fails (cancelled)',
+  description:
+    'Timers and gates are dropped, running attempts end with RunCancelledError (their decorators settle\n' +
+    'them), and the run ends failed with reason cancelled; instances that had not run stay as they\n' +
+    'are. When another process drives the run, that process cancels it; otherwise the run is opened\n' +
+    'here (attempts a dead process left running count as interrupted) and cancelled. A run that has\n' +
+    'ended already is left as it is.',
+  args: [{ name: 'runId', description: 'The run' }],
+  options: { ...manualOptions, reason: { type: 'string', description: 'Why, recorded in the cancelled attempts\' errors', valueName: '<text>' } },
+  examples: ['taskmachine cancel nightly', "taskmachine cancel nightly --reason 'wrong input'"],
+  run: (context) => {
+    const reason = context.options.reason ?? `cancelled with 'taskmachine cancel' (pid ${process.pid})`;
+    return changeStoredRun(
+      context,
+      { action: 'cancel', payload: reason },
+      async ({ module, store, runId }) => {
+        const stored = await store.getRun(runId);
+        if (stored !== undefined && (stored.state === 'success' || stored.state === 'failed')) {
+          return `run '${runId}' has ended already (${stored.state}${stored.reason ? `, ${stored.reason}` : ''}): nothing to cancel`;
+        }
+        const handle = startFlow(module.flow, { store, runId, resume: true, listeners: module.listeners, log: () => {} });
+        handle.cancel(reason);
+        const run = await handle.done;
+        await handle.persisted();
+        return `run '${runId}': ${run.state}${run.reason ? ` (${run.reason})` : ''}`;
+      },
+      () => '',
+    );
+  },
+});

@@ -1,0 +1,183 @@
+// Operating stored runs from the terminal: send-event, resume-task --payload, clear --downstream,
+// cancel, delete and prune — on a run nobody drives (applied here) and on a run a live process
+// drives (applied by that process) — and every hint the CLI prints works when pasted.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sqliteStore } from '../../src/stores/index.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = join(root, 'bin', 'taskmachine.js');
+const fixture = 'test/fixtures/event-flow.ts';
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+function place() {
+  const dir = mkdtempSync(join(tmpdir(), 'taskmachine-operate-'));
+  dirs.push(dir);
+  // A store path that is not the default, so every printed hint must carry --store to work.
+  return { db: join(dir, 'runs.db'), release: join(dir, 'release'), dir };
+}
+
+type Place = ReturnType<typeof place>;
+
+function cli(p: Place, ...args: string[]) {
+  const result = spawnSync(process.execPath, [bin, ...args, ...(args.includes('--store') ? [] : ['--store', p.db])], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Runs a command line the CLI printed, as a person would paste it (words split like a shell). */
+function paste(p: Place, line: string) {
+  const words = [...line.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]!);
+  expect(words[0]).toBe('taskmachine');
+  return cli(p, ...words.slice(1));
+}
+
+async function states(p: Place, runId: string): Promise<Record<string, string>> {
+  const store = sqliteStore({ path: p.db });
+  try {
+    const loaded = await store.loadRun(runId);
+    return Object.fromEntries((loaded?.instances ?? []).map((i) => [i.key, i.state]));
+  } finally {
+    await store.close();
+  }
+}
+
+describe('operating a run nobody drives', () => {
+  it('a run waiting on people prints, per task, the command that continues it; pasted, each works', async () => {
+    const p = place();
+    const first = cli(p, 'run', fixture, '--run-id', 'w1', '--view', 'none');
+    expect(first.code).toBe(1);
+    const hints = first.stdout.trim().split('\n').map((line) => line.trim());
+    expect(hints).toContain(`taskmachine send-event w1 approve --payload '<json>' --store ${p.db}`);
+    expect(hints).toContain(`taskmachine resume-task w1 sign --store ${p.db}`);
+    // resume-task on the deferred task is refused, pointing at send-event.
+    const wrong = cli(p, 'resume-task', 'w1', 'approve');
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain("task instance 'approve' is deferred until an event, not checkpointed");
+    expect(wrong.stderr).toContain(`taskmachine send-event w1 approve --payload '<json>' --store ${p.db}`);
+
+    const sent = paste(p, hints.find((h) => h.includes('send-event'))!.replace("'<json>'", `'{"approved":true}'`));
+    expect(sent.code, sent.stderr).toBe(0);
+    expect(sent.stdout).toContain(`approve: deferred → scheduled. Continue the run with: taskmachine resume w1 --store ${p.db}`);
+    const signed = cli(p, 'resume-task', 'w1', 'sign', '--payload', '"ok by Ada"', '--view', 'none', '--json');
+    expect(signed.code, signed.stderr).toBe(0);
+    expect(JSON.parse(signed.stdout).tasks.publish.result).toBe('approved, signed: ok by Ada');
+  });
+
+  it('send-event to a task that is not waiting for an event is refused by the machine, exit 2, nothing changed', async () => {
+    const p = place();
+    cli(p, 'run', fixture, '--run-id', 'w2', '--view', 'none');
+    const before = await states(p, 'w2');
+    const refused = cli(p, 'send-event', 'w2', 'sign', '--payload', '1');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/task instance 'sign': event TRIGGER is not legal in state 'checkpointed'/);
+    expect(cli(p, 'send-event', 'w2', 'approve', '--payload', '{bad').stderr).toMatch(/--payload is not valid JSON/);
+    expect(await states(p, 'w2')).toEqual(before);
+  });
+
+  it('clear --downstream runs the task and everything after it again; the rest keeps its results', async () => {
+    const p = place();
+    cli(p, 'run', fixture, '--run-id', 'w3', '--view', 'none');
+    cli(p, 'send-event', 'w3', 'approve', '--payload', '{"approved":true}');
+    expect(cli(p, 'resume-task', 'w3', 'sign', '--view', 'none').code).toBe(0);
+    const cleared = cli(p, 'clear', 'w3', 'transform', '--downstream');
+    expect(cleared.code, cleared.stderr).toBe(0);
+    expect(cleared.stdout).toMatch(/^cleared 4 task instances: transform, (approve|sign|publish), (approve|sign|publish), (approve|sign|publish)\. Continue the run with: taskmachine resume w3 --store /);
+    expect(await states(p, 'w3')).toMatchObject({ extract: 'success', hold: 'success', transform: 'none', approve: 'none', sign: 'none', publish: 'none' });
+  });
+
+  it('cancel of an orphaned run: the attempts the dead process left running are interrupted, the run fails cancelled', async () => {
+    const p = place();
+    // hold waits for a release file that never comes; the process is killed while it runs.
+    const child = spawn(process.execPath, [bin, 'run', fixture, '--run-id', 'w4', '--view', 'lines', '--store', p.db], { cwd: root, env: { ...process.env, RELEASE: p.release } });
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('running hold') && resolve());
+    });
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.on('close', resolve));
+    const cancelled = cli(p, 'cancel', 'w4', '--reason', 'not today');
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stdout).toBe("run 'w4': failed (cancelled).\n");
+    const after = await states(p, 'w4');
+    expect(after['hold']).not.toBe('running');
+    const status = cli(p, 'status', 'w4');
+    expect(status.stdout).toMatch(/^run w4 of flow 'events': failed \(cancelled\)\n/);
+    expect(cli(p, 'cancel', 'w4').stdout).toBe("run 'w4' has ended already (failed, cancelled): nothing to cancel.\n");
+  });
+
+  it('delete and prune: every id is checked first; prune needs an age, --dry-run deletes nothing', async () => {
+    const p = place();
+    cli(p, 'run', 'examples/etl.ts', '--run-id', 'old', '--input', '{"day":"2026-11-22"}', '--view', 'none');
+    cli(p, 'run', 'examples/etl.ts', '--run-id', 'older', '--input', '{"day":"2026-11-21"}', '--view', 'none');
+    const missing = cli(p, 'delete', 'old', 'nope');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("run 'nope'");
+    expect(cli(p, 'status', 'old').code).toBe(0);
+
+    expect(cli(p, 'prune').stderr).toContain('--older-than is required');
+    expect(cli(p, 'prune', '--older-than', '3 days').stderr).toContain("--older-than must be a number and a unit (s, m, h, d or w), e.g. 30d; got '3 days'");
+    expect(cli(p, 'prune', '--older-than', '1d', '--state', 'done').stderr).toContain("unknown run state 'done'");
+    expect(cli(p, 'prune', '--older-than', '1d').stdout).toBe('0 run(s) deleted\n');
+    const dry = cli(p, 'prune', '--older-than', '0s', '--dry-run');
+    expect(dry.stdout).toMatch(/would delete run old \(success, last active .*\)\nwould delete run older|would delete run older .*\nwould delete run old /);
+    expect(dry.stdout).toContain('2 run(s) would be deleted (dry run: nothing was)');
+    expect(cli(p, 'status', 'older').code).toBe(0);
+
+    expect(cli(p, 'delete', 'older').stdout).toBe('deleted run older\n');
+    expect(cli(p, 'status', 'older').code).toBe(2);
+    expect(cli(p, 'prune', '--older-than', '0s').stdout).toBe('deleted run old\n1 run(s) deleted\n');
+    expect(cli(p, 'status').stdout).toBe(`no runs in ${p.db}\n`);
+  });
+});
+
+describe('operating a run a live process drives', () => {
+  it('send-event, resume-task --payload and clear are applied by the owner; delete is refused; cancel ends it there', async () => {
+    const p = place();
+    const owner = spawn(process.execPath, [bin, 'run', fixture, '--run-id', 'live', '--view', 'lines', '--store', p.db], {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: '1', RELEASE: p.release },
+    });
+    let out = '';
+    owner.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => owner.on('close', (code) => resolve(code)));
+    const deadline = Date.now() + 20_000;
+    while (!((await states(p, 'live'))['sign'] === 'checkpointed' && (await states(p, 'live'))['approve'] === 'deferred')) {
+      if (Date.now() > deadline) throw new Error(`the run did not reach its waiting tasks: ${out}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const sent = cli(p, 'send-event', 'live', 'approve', '--payload', '{"approved":true}');
+    expect(sent.code, sent.stderr).toBe(0);
+    expect(sent.stdout).toMatch(new RegExp(`^approve: deferred → scheduled \\(applied by the process driving the run: pid ${owner.pid} on `));
+    const resumed = cli(p, 'resume-task', 'live', 'sign', '--payload', '"by Ada"');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    while ((await states(p, 'live'))['publish'] !== 'success') {
+      if (Date.now() > deadline + 20_000) throw new Error(`publish did not run after the event and the resume: ${out}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(JSON.parse(cli(p, 'status', 'live', '--json').stdout).tasks.publish.result).toBe('approved, signed: by Ada');
+    const cleared = cli(p, 'clear', 'live', 'sign', '--downstream');
+    expect(cleared.code, cleared.stderr).toBe(0);
+    expect(cleared.stdout).toMatch(new RegExp(`^cleared 2 task instances: sign, publish \\(applied by the process driving the run: pid ${owner.pid} on `));
+    const refused = cli(p, 'delete', 'live');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`run 'live' is driven by another process: pid ${owner.pid}`);
+    expect(refused.stderr).toContain('Cancel it first (taskmachine cancel live)');
+    const cancel = cli(p, 'cancel', 'live', '--reason', 'enough');
+    expect(cancel.code, cancel.stderr).toBe(0);
+    expect(cancel.stdout).toMatch(new RegExp(`^run 'live': .*cancel.* \\(applied by the process driving the run: pid ${owner.pid} on `));
+    expect(await exited).toBe(1);
+    const final = JSON.parse(cli(p, 'status', 'live', '--json').stdout);
+    expect(final).toMatchObject({ state: 'failed', reason: 'cancelled' });
+    expect(final.tasks.approve).toMatchObject({ state: 'success', result: 'approved' });
+    expect(final.tasks.hold).toMatchObject({ state: 'failed', error: { name: 'RunCancelledError', message: 'enough' } });
+    writeFileSync(p.release, '');
+  });
+});
