@@ -611,6 +611,7 @@ export class FlowRun {
       this.#lifecycle.release(instance);
     }
     phase.stop();
+    this.#scheduler.stopped();
     this.#persistence?.updateRun(this.#runFields(), this.#endedAt);
     void this.#persistence?.flush(this.#endedAt);
     const record = this.snapshot();
@@ -657,9 +658,13 @@ export class FlowRun {
     this.#persistence?.detach();
     for (const instance of this.#table.values()) {
       this.#wakeups.clear(instance, true);
+      // An attempt that outlived the shutdown's grace: its `timeout` would only keep the process
+      // alive to end an outcome nobody applies any more.
+      if (instance.current !== undefined) this.#wakeups.endDeadline(instance.current);
       this.#lifecycle.release(instance);
     }
     phase?.stop();
+    this.#scheduler.stopped();
     await this.#ownership?.release();
   }
 

@@ -193,19 +193,29 @@ export class Scheduler {
   }
 
   /**
-   * While attempts run, gates are pending or decorator hooks settle, the run holds a referenced
-   * timer: a task whose promise never settles keeps its process alive (instead of Node exiting
-   * with "unsettled top-level await", code 13). A run that only waits (timers of its own hold the
-   * process anyway; a parked run waits for a person) holds none.
+   * While the run is driven (active, cancelling or stopping) and attempts run, gates are pending
+   * or decorator hooks settle, the run holds a referenced timer: a task whose promise never settles
+   * keeps its process alive (instead of Node exiting with "unsettled top-level await", code 13). A
+   * run that only waits (timers of its own hold the process anyway; a parked run waits for a
+   * person) holds none, and neither does a run that ended or let go: an attempt it abandoned (one
+   * that ignored its signal through a shutdown) is no reason to keep an embedding program alive —
+   * if the task holds handles of its own, those do.
    */
   #keepAlive(): void {
-    const busy = this.#admission.inFlight > 0 || this.#settling > 0 || this.#gates.pending > 0;
+    const phase = this.#host.phase()?.phase;
+    const driven = phase === 'active' || phase === 'cancelling' || phase === 'stopping';
+    const busy = driven && (this.#admission.inFlight > 0 || this.#settling > 0 || this.#gates.pending > 0);
     if (busy && this.#aliveTimer === undefined) {
       this.#aliveTimer = setInterval(() => {}, 1 << 30);
     } else if (!busy && this.#aliveTimer !== undefined) {
       clearInterval(this.#aliveTimer);
       this.#aliveTimer = undefined;
     }
+  }
+
+  /** The run ended or let go: it no longer keeps the process alive (see {@link #keepAlive}). */
+  stopped(): void {
+    this.#keepAlive();
   }
 
   /** Ends the run when nothing is left to do (or reports that only parked instances are left). */
