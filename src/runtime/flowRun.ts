@@ -520,7 +520,16 @@ export class FlowRun {
   async #shutDown(graceMs: number): Promise<FlowRunRecord> {
     await this.#opened.catch(() => undefined);
     const phase = this.#phase;
-    if (phase === undefined || this.#completion.failure !== undefined || phase.finished) return this.#completion.done;
+    if (phase === undefined || this.#completion.failure !== undefined) return this.#completion.done;
+    if (phase.finished) {
+      // Ended in this process: its end lets go of the run, and `done` resolves.
+      if (this.#endedHere) return this.#completion.done;
+      // Opened finished (for manual changes that were refused, or to look at it): nothing ends
+      // here, so `done` would never resolve; just let go of the run and its lease.
+      await this.persisted();
+      await this.#detach();
+      return this.snapshot();
+    }
     const wasActive = phase.active;
     if (wasActive) {
       phase.send({ type: 'SHUTDOWN' });
@@ -602,9 +611,13 @@ export class FlowRun {
     this.#ended();
   }
 
+  /** Whether the run reached its (latest) end in this process (not: was opened finished). */
+  #endedHere = false;
+
   /** The run reached success or failed: timers and actors stop, the store and listeners hear of it. */
   #ended(): void {
     const phase = this.#phase!;
+    this.#endedHere = true;
     this.#endedAt = this.settings.clock.now();
     for (const instance of this.#table.values()) {
       this.#wakeups.clear(instance);
