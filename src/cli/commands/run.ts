@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
+import { InputChangedError } from '../../errors.ts';
 import { startFlow } from '../../runtime/runFlow.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { loadFlowModule } from '../loadFlow.ts';
@@ -113,7 +114,18 @@ export const runCommand = defineCommand({
         leaseTtl: parseLeaseTtl(options['lease-ttl'], 'run'),
         log: session.log,
       });
-      return await session.run(handle);
+      try {
+        return await session.run(handle);
+      } catch (error) {
+        // The library's message names the runFlow option; here the fix is a flag.
+        if (error instanceof InputChangedError) {
+          throw new UsageError(
+            `run: run '${error.runId}' already exists with another input; nothing was run.`,
+            `Pass --on-input-change reuse to keep its results, --on-input-change reset to start it over, or use another --run-id.`,
+          );
+        }
+        throw error;
+      }
     } finally {
       await store.close();
     }
