@@ -4,7 +4,7 @@ import { InputChangedError } from '../../errors.ts';
 import { startFlow } from '../../runtime/runFlow.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { loadFlowModule } from '../loadFlow.ts';
-import { openSession, parseConcurrency, parseGrace, parseLeaseTtl } from '../session.ts';
+import { openSession, parseConcurrency, parseGrace, parseLeaseTtl, STOP_BOUND_MS } from '../session.ts';
 import { openStore, storeHint, storeOption } from '../storeOption.ts';
 
 function parseInput(text: string | undefined, cwd: string): unknown {
@@ -34,7 +34,7 @@ export const sessionOptions = {
   store: storeOption,
   grace: {
     type: 'string',
-    description: 'On Ctrl-C/SIGTERM, ms running attempts get to finish or checkpoint before the process exits',
+    description: `On Ctrl-C/SIGTERM, ms running attempts get to finish or checkpoint; the process exits at most ${STOP_BOUND_MS / 1000} s later (a second Ctrl-C: at once)`,
     default: '10000',
     valueName: '<ms>',
   },
@@ -63,8 +63,8 @@ export const runCommand = defineCommand({
     '`listeners`. The run is kept in the store (.taskmachine/taskmachine.db by default), so a crash\n' +
     "or Ctrl-C can be continued with 'taskmachine resume <runId>'. Shows a live view with the state\n" +
     'colours on a terminal, plain lines otherwise. Exit code 0 when the run succeeds, 1 when it fails\n' +
-    '(or waits on a manual resume), 2 for a bad invocation or an invalid flow definition, 130/143\n' +
-    'when interrupted by SIGINT/SIGTERM.',
+    '(or waits on a manual resume), 2 for a bad invocation, input, flow file or store, 130/143 when\n' +
+    'interrupted by SIGINT/SIGTERM. The process ends when the run does, whatever timers task code left.',
   args: [{ name: 'flowFile', description: 'File that exports the flow' }],
   options: {
     input: { type: 'string', description: "The run's input: JSON, or @file.json", valueName: '<json|@file>' },
