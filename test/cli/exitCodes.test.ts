@@ -1,6 +1,7 @@
-// The exit-code contract of the `taskmachine` CLI, one row per way an invocation ends, each a real
-// process (`process.execPath bin/taskmachine.js`): 0 success · 1 a failed run · 2 bad usage, input
-// or store · 130 SIGINT · 143 SIGTERM. Each row also checks that the message names the problem.
+// The exit-code contract of the `taskmachine` CLI, one row per way an invocation ends (the bin's
+// Node.js version check included), each a real process (`process.execPath bin/taskmachine.js`):
+// 0 success · 1 a failed run · 2 bad usage, input or store · 130 SIGINT · 143 SIGTERM. Each row
+// also checks that the message names the problem.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,8 @@ interface Row {
   /** Text the output (stdout + stderr) must contain. */
   readonly says: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** Options for `node` itself, before the bin. */
+  readonly nodeArgs?: readonly string[];
   /** Send this signal once stdout shows `after`. */
   readonly signal?: { readonly name: NodeJS.Signals; readonly after: string };
   /**
@@ -33,6 +36,14 @@ interface Row {
 }
 
 const rows: readonly Row[] = [
+  {
+    name: 'a Node.js older than 22.18',
+    nodeArgs: ['--import', './test/fixtures/pretend-node-20.mjs'],
+    args: ['--version'],
+    code: 2,
+    says: 'taskmachine: needs Node.js 22.18 or newer (it runs TypeScript flow files natively); this is Node.js 20.11.1.',
+    withStore: false,
+  },
   { name: 'unknown command', args: ['frobnicate'], code: 2, says: "unknown command 'frobnicate'", withStore: false },
   { name: 'unknown option', args: ['run', 'test/fixtures/input-echo.ts', '--colour'], code: 2, says: "run: unknown option '--colour'" },
   { name: 'bad option value (number)', args: ['run', 'test/fixtures/input-echo.ts', '--concurrency', 'zero'], code: 2, says: "--concurrency must be a whole number ≥ 1, got 'zero'" },
@@ -110,7 +121,7 @@ const rows: readonly Row[] = [
 ];
 
 function invoke(row: Row): Promise<{ code: number | null; output: string }> {
-  const args = [bin, ...row.args, ...(row.withStore === false ? [] : ['--store', store])];
+  const args = [...(row.nodeArgs ?? []), bin, ...row.args, ...(row.withStore === false ? [] : ['--store', store])];
   const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, NO_COLOR: '1', ...row.env } });
   let stdout = '';
   let stderr = '';
