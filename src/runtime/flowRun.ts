@@ -629,7 +629,11 @@ export class FlowRun {
     void this.#persistence?.flush(this.#endedAt);
     const record = this.snapshot();
     const done = this.#completion.current();
-    void this.#afterEnd(record).then(
+    const ending = this.#afterEnd(record);
+    // A decorator's runFinished that never settles must not leave `done` pending with nothing
+    // holding the process (the CLI exited 13, "unsettled top-level await").
+    this.#scheduler.holdWhile(ending);
+    void ending.then(
       () => {
         const failure = this.#persistence?.failure;
         if (failure !== undefined) this.#completion.fail(failure);

@@ -1,6 +1,6 @@
 // How the `taskmachine` process ends, with the real CLI (`process.execPath bin/taskmachine.js`):
-// - a task or readiness gate that never settles keeps `run` alive (never exit 13, Node's
-//   "unsettled top-level await"), until a signal ends it: 130 for SIGINT, 143 for SIGTERM;
+// - a task, readiness gate or decorator hook that never settles keeps `run` alive (never exit 13,
+//   Node's "unsettled top-level await"), until a signal ends it: 130 for SIGINT, 143 for SIGTERM;
 // - after a signal it exits within --grace plus a bound whatever task code holds (an ignored abort
 //   signal, an open interval, a listening server, a listener that never settles), the attempt left
 //   `running` in the store so a resume counts it as an interruption, not a failure;
@@ -149,6 +149,18 @@ describe('a run that never ends by itself keeps the CLI alive until a signal end
       await expectResumedAfterInterruption(runId, 'stubborn');
     });
   }
+
+  it("a decorator's runFinished that never settles: alive after the run ended (not exit 13) until SIGINT, then exit 130", async () => {
+    const runId = 'stuck-run-finished';
+    const child = startCli(['run', 'test/fixtures/stubborn-flow.ts', '--run-id', runId, '--view', 'lines', '--grace', String(GRACE_MS)], {
+      STUCK_RUN_FINISHED: '1',
+    });
+    await child.printed('runFinished: still alive');
+    child.signal('SIGINT');
+    // The run's end never completes, so it never lets go: the stop bound ends the process.
+    expect(await child.exitWithin(GRACE_MS + STOP_BOUND_MS + EXIT_SLACK_MS)).toBe(130);
+    expect((await stored(runId)).run).toBe('success');
+  });
 
   it('a readiness gate whose check never settles: alive until SIGINT, exit 130; the instance waits queued and runs on resume', async () => {
     const runId = 'never-ready';
