@@ -13,6 +13,16 @@ if (major < 22 || (major === 22 && minor < 18)) {
   process.exit(2);
 }
 
+// A signal no command handles (while a flow file is imported, during a status, between a stopped
+// run and the exit below) ends the process with the exit code of the contract, 130/143, as a
+// stopped run does — not killed by the signal. `run` and `resume` handle the signals themselves
+// while a run is shown (a graceful shutdown); then this listener does nothing.
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+  process.on(signal, () => {
+    if (process.listenerCount(signal) === 1) process.exit(code);
+  });
+}
+
 const built = existsSync(new URL('../dist/src/cli/main.js', import.meta.url));
 const source = (path) => (built ? new URL(`../dist/src/cli/${path}.js`, import.meta.url).href : `../src/cli/${path}.ts`);
 

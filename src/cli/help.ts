@@ -17,6 +17,9 @@ export function formatMainHelp(commands: readonly Command[], version: string): s
     '  --version     Print the version',
     '',
     "Run 'taskmachine <command> --help' (or 'taskmachine help <command>') for a command's arguments and options.",
+    '',
+    'Exit codes: 0 success, 1 a failed run (or one left waiting on a manual resume), 2 bad usage, input',
+    'or store, 130 stopped by SIGINT (Ctrl-C), 143 stopped by SIGTERM.',
   ];
   return `${lines.join('\n')}\n`;
 }

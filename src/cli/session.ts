@@ -116,11 +116,21 @@ export interface Session {
   /**
    * Shows the run's progress until it settles and returns the exit code. SIGINT/SIGTERM shut the
    * run down gracefully (running attempts are aborted with reason 'preempt' and get `graceMs` to
-   * checkpoint), print how to resume it, and exit 130/143; a second signal exits at once (the store
-   * is transactional, so what is in it stays consistent).
+   * checkpoint), print how to resume it, and exit 130/143 — at the latest {@link STOP_BOUND_MS}
+   * after the grace period, whatever task or listener code still holds; a second signal exits at
+   * once (the store is transactional, so what is in it stays consistent).
    */
   run(handle: FlowRunHandle): Promise<number>;
 }
+
+/**
+ * After SIGINT/SIGTERM, how long past `--grace` a stopping run gets to store its last turn, give
+ * its listeners their last hooks and let go of its lease before the CLI exits anyway (130/143).
+ * The store is transactional, so exiting then loses nothing committed; it bounds how long a
+ * listener that never settles (or anything else stuck after the grace period) can hold the
+ * process, which otherwise waits for `listenerTimeout` (30 s).
+ */
+export const STOP_BOUND_MS = 5_000;
 
 /** Which view `--view` asks for: `auto` is the live view on a terminal that can move its cursor. */
 function chooseView(options: SessionOptions): string {
@@ -167,20 +177,35 @@ export function openSession(options: SessionOptions): Session {
         restoreOutput();
         print = (text, write) => write(text);
       };
+      const storeArg = options.store === undefined ? '' : ` --store ${shellWord(options.store)}`;
+      const stopped = (runId: string) =>
+        options.durable
+          ? `run ${runId} stopped; continue it with:\n  taskmachine resume ${shellWord(runId)}${storeArg}\n`
+          : `run ${runId} stopped (it was not kept: --store memory).\n`;
       let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
+      let stopDeadline: ReturnType<typeof setTimeout> | undefined;
       let onShutdown!: (record: Promise<FlowRunRecord>) => void;
       const shutdown = new Promise<FlowRunRecord>((resolve) => {
         onShutdown = (record) => resolve(record);
       });
+      /** Exits now with the signal's code: the store holds every committed turn, the attempts still running are interruptions. */
+      const exitNow = (signal: 'SIGINT' | 'SIGTERM', why: string): never => {
+        const kept = options.durable ? ' (the store keeps every committed turn)' : '';
+        print(`${view === 'live' ? '' : '\n'}${signal}${why}: exiting now${kept}.\n${stopped(handle.runId)}`, stderr);
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      };
       const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
-        if (interrupted !== undefined) {
-          print(`${view === 'live' ? '' : '\n'}${signal} again: exiting now. The store keeps the last committed turn.\n`, stderr);
-          process.exit(signal === 'SIGINT' ? 130 : 143);
-        }
+        // A second signal is a person who does not want to wait for the grace period.
+        if (interrupted !== undefined) return exitNow(signal, ' again');
         interrupted = signal;
         // On the live view the frame's redraw takes away the ^C the terminal echoed; on lines, start a new line.
         print(`${view === 'live' ? '' : '\n'}${signal}: stopping — running attempts get ${options.graceMs} ms to finish or checkpoint (send it again to exit at once)\n`, stderr);
         onShutdown(handle.shutdown({ graceMs: options.graceMs }));
+        // Referenced on purpose: whatever the run waits for then, the process ends with 130/143.
+        stopDeadline = setTimeout(
+          () => exitNow(signal, ` (the run did not let go within --grace ${options.graceMs} ms + ${STOP_BOUND_MS} ms: a listener or the store is still busy)`),
+          options.graceMs + STOP_BOUND_MS,
+        );
       };
       const onInt = () => onSignal('SIGINT');
       const onTerm = () => onSignal('SIGTERM');
@@ -193,10 +218,8 @@ export function openSession(options: SessionOptions): Session {
         // the commands printed below can continue it from another process at once.
         if (interrupted === undefined && record.state === 'running') record = await handle.shutdown({ graceMs: 0 });
         stop(record);
-        const storeArg = options.store === undefined ? '' : ` --store ${shellWord(options.store)}`;
         if (interrupted !== undefined) {
-          if (options.durable) stderr(`run ${record.runId} stopped; continue it with:\n  taskmachine resume ${shellWord(record.runId)}${storeArg}\n`);
-          else stderr(`run ${record.runId} stopped (it was not kept: --store memory).\n`);
+          stderr(stopped(record.runId));
           return interrupted === 'SIGINT' ? 130 : 143;
         }
         if (options.json) stdout(`${runRecordToJson(record)}\n`);
@@ -206,6 +229,7 @@ export function openSession(options: SessionOptions): Session {
         }
         return record.state === 'success' ? 0 : 1;
       } finally {
+        clearTimeout(stopDeadline);
         process.off('SIGINT', onInt);
         process.off('SIGTERM', onTerm);
         restoreOutput();

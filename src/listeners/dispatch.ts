@@ -25,12 +25,19 @@ export class ListenerDispatcher {
   readonly #listeners: readonly Listener[];
   readonly #log: (line: string) => void;
   readonly #tails: Array<Promise<void> | undefined>;
+  /**
+   * Listeners a drain already gave up on (still busy after `listenerTimeout`): later drains do not
+   * wait for them again until their queue empties, so a stuck listener delays a run's end (or a
+   * shutdown) by one `listenerTimeout`, not one per drain.
+   */
+  readonly #late: boolean[];
   readonly #clock: DrainClock;
 
   constructor(listeners: readonly Listener[], log: (line: string) => void, clock: DrainClock = platformTimers) {
     this.#listeners = listeners;
     this.#log = log;
     this.#tails = listeners.map(() => undefined);
+    this.#late = listeners.map(() => false);
     this.#clock = clock;
   }
 
@@ -62,14 +69,16 @@ export class ListenerDispatcher {
 
   #track(index: number, promise: Promise<unknown>): void {
     const tail: Promise<void> = promise.then(() => {
-      if (this.#tails[index] === tail) this.#tails[index] = undefined;
+      if (this.#tails[index] !== tail) return;
+      this.#tails[index] = undefined;
+      this.#late[index] = false;
     });
     this.#tails[index] = tail;
   }
 
   /** Resolves when every queued delivery has settled, or after `timeoutMs` (logging which are late). */
   async drain(timeoutMs: number): Promise<void> {
-    const pending = this.#tails.filter((tail): tail is Promise<void> => tail !== undefined);
+    const pending = this.#tails.filter((tail, index): tail is Promise<void> => tail !== undefined && !this.#late[index]);
     if (pending.length === 0) return;
     let timer: unknown;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -78,7 +87,12 @@ export class ListenerDispatcher {
     const outcome = await Promise.race([Promise.all(pending).then(() => 'done' as const), timedOut]);
     this.#clock.clearTimeout(timer);
     if (outcome === 'timeout') {
-      const late = this.#tails.filter((tail) => tail !== undefined).length;
+      let late = 0;
+      this.#tails.forEach((tail, index) => {
+        if (tail === undefined || this.#late[index]) return;
+        this.#late[index] = true;
+        late++;
+      });
       this.#log(`taskmachine: ${late} listener(s) still busy after listenerTimeout (${timeoutMs} ms); not waiting for them`);
     }
   }

@@ -538,7 +538,16 @@ export class FlowRun {
   async #shutDown(graceMs: number): Promise<FlowRunRecord> {
     await this.#opened.catch(() => undefined);
     const phase = this.#phase;
-    if (phase === undefined || this.#completion.failure !== undefined || phase.finished) return this.#completion.done;
+    if (phase === undefined || this.#completion.failure !== undefined) return this.#completion.done;
+    if (phase.finished) {
+      // Ended in this process: its end lets go of the run, and `done` resolves.
+      if (this.#endedHere) return this.#completion.done;
+      // Opened finished (for manual changes that were refused, or to look at it): nothing ends
+      // here, so `done` would never resolve; just let go of the run and its lease.
+      await this.persisted();
+      await this.#detach();
+      return this.snapshot();
+    }
     const wasActive = phase.active;
     if (wasActive) {
       phase.send({ type: 'SHUTDOWN' });
@@ -630,20 +639,29 @@ export class FlowRun {
     this.#ended();
   }
 
+  /** Whether the run reached its (latest) end in this process (not: was opened finished). */
+  #endedHere = false;
+
   /** The run reached success or failed: timers and actors stop, the store and listeners hear of it. */
   #ended(): void {
     const phase = this.#phase!;
+    this.#endedHere = true;
     this.#endedAt = this.settings.clock.now();
     for (const instance of this.#table.values()) {
       this.#wakeups.clear(instance);
       this.#lifecycle.release(instance);
     }
     phase.stop();
+    this.#scheduler.stopped();
     this.#persistence?.updateRun(this.#runFields(), this.#endedAt);
     void this.#persistence?.flush(this.#endedAt);
     const record = this.snapshot();
     const done = this.#completion.current();
-    void this.#afterEnd(record).then(
+    const ending = this.#afterEnd(record);
+    // A decorator's runFinished that never settles must not leave `done` pending with nothing
+    // holding the process (the CLI exited 13, "unsettled top-level await").
+    this.#scheduler.holdWhile(ending);
+    void ending.then(
       () => {
         const failure = this.#persistence?.failure;
         if (failure !== undefined) this.#completion.fail(failure);
@@ -685,9 +703,13 @@ export class FlowRun {
     this.#persistence?.detach();
     for (const instance of this.#table.values()) {
       this.#wakeups.clear(instance, true);
+      // An attempt that outlived the shutdown's grace: its `timeout` would only keep the process
+      // alive to end an outcome nobody applies any more.
+      if (instance.current !== undefined) this.#wakeups.endDeadline(instance.current);
       this.#lifecycle.release(instance);
     }
     phase?.stop();
+    this.#scheduler.stopped();
     await this.#ownership?.release();
   }
 

@@ -124,6 +124,28 @@ export class StoreCorruptError extends StoreError {
 }
 
 /**
+ * The store's file cannot be opened: its directory cannot be created, or SQLite may not create or
+ * write the file (a read-only directory or file, a path under a file, a file system that refuses
+ * it). The message names the file, the reason and the fix; nothing was written.
+ *
+ * @example
+ * ```ts
+ * import { sqliteStore, StoreOpenError } from 'taskmachine/stores';
+ * try { sqliteStore({ path }); } catch (error) { if (error instanceof StoreOpenError) console.error(error.path, error.message); }
+ * ```
+ */
+export class StoreOpenError extends StoreError {
+  override name = 'StoreOpenError';
+  /** The file. */
+  readonly path: string;
+
+  constructor(options: { path: string; message: string; cause?: unknown }) {
+    super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.path = options.path;
+  }
+}
+
+/**
  * A value cannot be stored (a function, a symbol, a key the serializer refuses), or a stored
  * payload is unsafe or unreadable (it carries `__proto__`, `constructor` or `prototype` keys, or is not valid). On
  * write nothing was stored; on read nothing was changed.

@@ -21,6 +21,7 @@ export {
   StoreConflictError,
   StoreSchemaError,
   StoreCorruptError,
+  StoreOpenError,
   StoreSerializationError,
   StoreConnectionError,
   LeaseLostError,

@@ -27,7 +27,7 @@ import { deserializeValue, serializeValue } from './serialization.ts';
 import type { Store } from './store.ts';
 import type { StoredFailureKind, StoredTaskInstance, TimerAction } from './taskInstanceRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
-import { corruptError, inspectStoreFile, isCorruptionError, loadSqlite } from './sqlite/inspectFile.ts';
+import { corruptError, inspectStoreFile, isAccessError, isCorruptionError, loadSqlite, openError } from './sqlite/inspectFile.ts';
 import { latestSchemaVersion, sqliteMigrations } from './sqlite/migrations.ts';
 
 /**
@@ -326,8 +326,16 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
   const inMemory = requested === ':memory:';
   const path = inMemory ? requested : resolve(requested);
   if (!inMemory) {
-    mkdirSync(dirname(path), { recursive: true });
-    inspectStoreFile(path);
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (error) {
+      throw isAccessError(error) ? openError(path, error, true) : error;
+    }
+    try {
+      inspectStoreFile(path);
+    } catch (error) {
+      throw isAccessError(error) ? openError(path, error) : error;
+    }
   }
 
   let db: sqlite.DatabaseSync;
@@ -335,17 +343,18 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     db = new (loadSqlite().DatabaseSync)(path, { enableForeignKeyConstraints: false });
   } catch (error) {
     if (isCorruptionError(error)) throw corruptError(path, error, true);
-    throw error;
+    throw isAccessError(error) ? openError(path, error) : error;
   }
   try {
     db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+    // (The first write: in a read-only directory or file this is where SQLite refuses.)
     db.exec('PRAGMA journal_mode = WAL');
     db.exec(`PRAGMA synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
     migrate(db, path);
   } catch (error) {
     db.close();
     if (isCorruptionError(error)) throw corruptError(path, error, false);
-    throw error;
+    throw isAccessError(error) ? openError(path, error) : error;
   }
 
   const statements = prepareStatements(db);

@@ -62,6 +62,35 @@ describe('CLI on stored runs', () => {
     expect(cli('clear', 'cp2', 'ghost')).toMatchObject({ code: 2, stderr: expect.stringContaining("has no task instance 'ghost'") });
   });
 
+  it('resume-task with a key the run does not have is refused (exit 2) before any task body runs', async () => {
+    // An interrupted attempt: any resume of the run would start it again in its first turn.
+    const child = spawn(process.execPath, [bin, 'run', 'test/fixtures/stubborn-flow.ts', '--run-id', 'typo', '--store', store, '--grace', '100', '--view', 'lines'], {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: '1', STUBBORN: '1' },
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
+    let stdout = '';
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk) => {
+        stdout += chunk;
+        if (stdout.includes('stubborn: started')) resolve();
+      });
+    });
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+
+    const typo = cli('resume-task', 'typo', 'stubborn-task');
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain("run 'typo' has no task instance 'stubborn-task'. Known keys: stubborn.");
+    const notCheckpointed = cli('resume-task', 'typo', 'stubborn');
+    expect(notCheckpointed.code).toBe(2);
+    expect(notCheckpointed.stderr).toContain("task instance 'stubborn': event RESUME is not legal in state 'running'");
+    // Nothing ran: the interrupted attempt is still the stored one (a resume would have counted it).
+    const status = JSON.parse(cli('status', 'typo', '--json').stdout);
+    expect(status.state).toBe('running');
+    expect(status.tasks.stubborn).toMatchObject({ state: 'running', attempt: 1, interruptions: 0 });
+  });
+
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     it(`${signal} shuts down gracefully: the running task checkpoints on 'preempt', exit ${code}, resume finishes the run`, async () => {
       const runId = `slow-${signal}`;

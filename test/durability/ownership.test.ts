@@ -147,7 +147,12 @@ describe('run ownership between processes', () => {
   it('two resumes of an orphaned run at once: one drives it, the other is refused; nothing runs twice but the killed attempts', async () => {
     const p = place(150);
     const first = startCli(p, ['run', fixture, '--run-id', 'orphan', '--view', 'none', '--concurrency', '2']);
-    await until('two work tasks are running', () => bodies(p).filter((b) => b.key.startsWith('work-')).length >= 2);
+    // A body writes its side-log line before its turn's commit stores it as running: wait for the
+    // store too, or a kill in between leaves no attempt to interrupt (this test used to flake so).
+    await until('two work tasks have started, and one is stored as running', async () => {
+      if (bodies(p).filter((b) => b.key.startsWith('work-')).length < 2) return false;
+      return Object.entries((await stored(p, 'orphan')).states).some(([key, state]) => key.startsWith('work-') && state === 'running');
+    });
     first.signal('SIGKILL');
     await first.exit;
     const interrupted = (await stored(p, 'orphan')).states;

@@ -191,6 +191,20 @@ describe('listener hooks', () => {
     expect(lines).toContain('taskmachine: 1 listener(s) still busy after listenerTimeout (20 ms); not waiting for them');
   });
 
+  it('a listener a drain gave up on is not waited for again: a stuck listener costs one listenerTimeout, not one per drain', async () => {
+    const lines: string[] = [];
+    const handle = startFlow(flow('stuck-twice', (f) => void f.task('t', () => 1)), {
+      listeners: [{ onTaskInstanceSuccess: () => new Promise<void>(() => {}) }],
+      listenerTimeout: 20,
+      log: (line) => lines.push(line),
+    });
+    await handle.done;
+    // The CLI waits for persisted() after the run settled (and a shutdown drains as well).
+    await handle.persisted();
+    await handle.persisted();
+    expect(lines.filter((line) => line.includes('still busy after listenerTimeout'))).toHaveLength(1);
+  });
+
   it('registerListener applies to every later run until unregistered; misspelled hooks are rejected', async () => {
     const seen: string[] = [];
     const unregister = registerListener({ onFlowRunSuccess: ({ flowRun }) => void seen.push(flowRun.flowId) });

@@ -40,6 +40,20 @@ describe("the run's phase is the flow-run machine's state", () => {
     expect((await store.getRun('r'))!.state).toBe('success');
   });
 
+  it('a finished stored run opened for a manual change that is refused: shutdown resolves and lets go of its lease', async () => {
+    const store = memoryStore();
+    failFirst = false;
+    expect((await runFlow(definition, { store, runId: 'done', ...quiet })).state).toBe('success');
+    const paused = openFlowRun(definition, { store, runId: 'done', resume: true, ...quiet }, { paused: true });
+    await paused.ready();
+    expect(() => paused.setState('ghost', 'success')).toThrow(/has no task instance 'ghost'/);
+    expect((await store.getLease('done'))?.releasedAt).toBeUndefined();
+    // (It used to wait for a `done` that never comes: the CLI exited 13, its lease still held.)
+    expect(await paused.shutdown({ graceMs: 0 })).toMatchObject({ state: 'success' });
+    expect((await store.getLease('done'))?.releasedAt).toBeDefined();
+    expect((await store.getRun('done'))!.state).toBe('success');
+  });
+
   it('a live run that finished and gets work again goes back to running, and done settles anew', async () => {
     failFirst = true;
     const handle = startFlow(definition, quiet);

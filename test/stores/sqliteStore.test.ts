@@ -11,6 +11,7 @@ import {
   sqliteStore,
   StoreCorruptError,
   StoreError,
+  StoreOpenError,
   StoreSchemaError,
   StoreSerializationError,
   type SqliteStore,
@@ -275,6 +276,39 @@ describe('sqliteStore: kill -9 during commits', () => {
     expect(loaded.instances.every((i) => i.attempt === rounds)).toBe(true);
     expect(await store.readTransitionLog('crash')).toHaveLength(200 * rounds);
     expect(loaded.results).toHaveLength(200 * rounds);
+  });
+});
+
+describe('sqliteStore: paths it cannot open', () => {
+  /** The StoreOpenError opening `path` throws. */
+  function openFails(path: string): StoreOpenError {
+    let thrown: unknown;
+    try {
+      sqliteStore({ path });
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(StoreOpenError);
+    expect(thrown).toBeInstanceOf(StoreError);
+    expect((thrown as StoreOpenError).path).toBe(path);
+    expect((thrown as Error).message).toMatch(/Nothing was written\.$/);
+    return thrown as StoreOpenError;
+  }
+
+  it('a path under a regular file: StoreOpenError naming the file, the directory and the fix', () => {
+    const file = newPath('plain.txt', true);
+    writeFileSync(file, 'not a directory');
+    const error = openFails(join(file, 'store.db'));
+    expect(error.message).toContain(`Cannot open the store file "${join(file, 'store.db')}": its directory "${file}" cannot be created`);
+    expect(error.message).toContain('Point the store at a file in a directory that exists or that this process can create.');
+    expect(readFileSync(file, 'utf8')).toBe('not a directory');
+  });
+
+  // /proc accepts no new files, whoever asks (a read-only directory would not stop root, and tests may run as root).
+  it.runIf(existsSync('/proc/self'))('a directory SQLite cannot create the file in: StoreOpenError instead of "unable to open database file"', () => {
+    const error = openFails('/proc/taskmachine-store.db');
+    expect(error.message).toContain('Cannot open the store file "/proc/taskmachine-store.db" (SQLite: unable to open database file).');
+    expect(error.message).toContain('point the store at a file in a directory this process can write, or fix the permissions of "/proc"');
   });
 });
 

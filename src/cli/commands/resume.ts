@@ -1,11 +1,11 @@
-import { startFlow, type FlowRunHandle } from '../../runtime/runFlow.ts';
+import { startFlow } from '../../runtime/runFlow.ts';
 import { defineCommand, UsageError, type CommandContext } from '../command.ts';
 import { continueCommand, storeArgument } from '../hints.ts';
 import { parseJsonArgument } from '../jsonArgument.ts';
 import { openSession, parseConcurrency, parseGrace, parseLeaseTtl } from '../session.ts';
 import { openStore, storeHint } from '../storeOption.ts';
 import { askOwner, isDriven } from '../control.ts';
-import { findStoredRun, flowFileOption, openStoredRun } from '../storedRun.ts';
+import { findStoredRun, flowFileOption, openStoredRun, pausedHandle } from '../storedRun.ts';
 import { sessionOptions } from './run.ts';
 
 const resumeOptions = { 'flow-file': flowFileOption, ...sessionOptions } as const;
@@ -14,15 +14,8 @@ const resumeTaskOptions = {
   payload: { type: 'string', description: "What the task's next attempt sees as ctx().event: JSON, or @file.json", valueName: '<json|@file>' },
 } as const;
 
-/**
- * Opens a stored run, lets `before` act on it once it is restored (e.g. resume one task), and runs
- * it on with the flow file's gates and listeners.
- */
-async function continueRun(
-  name: string,
-  { args, options, stdout, stderr, cwd }: CommandContext<typeof resumeOptions>,
-  before: (handle: FlowRunHandle) => void = () => {},
-): Promise<number> {
+/** Opens a stored run and runs it on with the flow file's gates and listeners. */
+async function continueRun(name: string, { args, options, stdout, stderr, cwd }: CommandContext<typeof resumeOptions>): Promise<number> {
   const concurrency = parseConcurrency(options.concurrency, name);
   const graceMs = parseGrace(options.grace, name);
   const store = openStore(options.store, cwd);
@@ -39,8 +32,6 @@ async function continueRun(
       leaseTtl: parseLeaseTtl(options['lease-ttl'], name),
       log: session.log,
     });
-    await handle.ready();
-    before(handle);
     return await session.run(handle);
   } finally {
     await store.close();
@@ -105,9 +96,21 @@ export const resumeTaskCommand = defineCommand({
           return 0;
         }
       }
+      // The task is resumed on the run opened for manual changes only, so a key the run does not
+      // have or a task that is not checkpointed is refused (exit 2) before any task body runs;
+      // then the run continues as with `resume`.
+      const { module } = await openStoredRun(store, runId, cwd, options['flow-file'], options.store);
+      const handle = pausedHandle(module, store, runId);
+      try {
+        await handle.ready();
+        handle.resumeTask(taskKey, payload);
+        await handle.persisted();
+      } finally {
+        await handle.shutdown({ graceMs: 0 });
+      }
     } finally {
       await store.close();
     }
-    return continueRun('resume-task', context, (handle) => handle.resumeTask(taskKey, payload));
+    return continueRun('resume-task', context);
   },
 });

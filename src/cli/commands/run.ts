@@ -1,9 +1,10 @@
 import { relative, resolve } from 'node:path';
+import { InputChangedError } from '../../errors.ts';
 import { startFlow } from '../../runtime/runFlow.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { parseJsonArgument } from '../jsonArgument.ts';
 import { loadFlowModule } from '../loadFlow.ts';
-import { openSession, parseConcurrency, parseGrace, parseLeaseTtl } from '../session.ts';
+import { openSession, parseConcurrency, parseGrace, parseLeaseTtl, STOP_BOUND_MS } from '../session.ts';
 import { openStore, storeHint, storeOption } from '../storeOption.ts';
 
 /** Options `run`, `resume` and `resume-task` share. */
@@ -12,7 +13,7 @@ export const sessionOptions = {
   store: storeOption,
   grace: {
     type: 'string',
-    description: 'On Ctrl-C/SIGTERM, ms running attempts get to finish or checkpoint before the process exits',
+    description: `On Ctrl-C/SIGTERM, ms running attempts get to finish or checkpoint; the process exits at most ${STOP_BOUND_MS / 1000} s later (a second Ctrl-C: at once)`,
     default: '10000',
     valueName: '<ms>',
   },
@@ -41,8 +42,8 @@ export const runCommand = defineCommand({
     '`listeners`. The run is kept in the store (.taskmachine/taskmachine.db by default), so a crash\n' +
     "or Ctrl-C can be continued with 'taskmachine resume <runId>'. Shows a live view with the state\n" +
     'colours on a terminal, plain lines otherwise. Exit code 0 when the run succeeds, 1 when it fails\n' +
-    '(or waits on a manual resume), 2 for a bad invocation or an invalid flow definition, 130/143\n' +
-    'when interrupted by SIGINT/SIGTERM.',
+    '(or waits on a manual resume), 2 for a bad invocation, input, flow file or store, 130/143 when\n' +
+    'interrupted by SIGINT/SIGTERM. The process ends when the run does, whatever timers task code left.',
   args: [{ name: 'flowFile', description: 'File that exports the flow' }],
   options: {
     input: { type: 'string', description: "The run's input: JSON, or @file.json", valueName: '<json|@file>' },
@@ -92,7 +93,18 @@ export const runCommand = defineCommand({
         leaseTtl: parseLeaseTtl(options['lease-ttl'], 'run'),
         log: session.log,
       });
-      return await session.run(handle);
+      try {
+        return await session.run(handle);
+      } catch (error) {
+        // The library's message names the runFlow option; here the fix is a flag.
+        if (error instanceof InputChangedError) {
+          throw new UsageError(
+            `run: run '${error.runId}' already exists with another input; nothing was run.`,
+            `Pass --on-input-change reuse to keep its results, --on-input-change reset to start it over, or use another --run-id.`,
+          );
+        }
+        throw error;
+      }
     } finally {
       await store.close();
     }

@@ -78,6 +78,8 @@ export class Scheduler {
   #quietWaiters: Array<() => void> = [];
   /** Keeps the process alive while work is in flight (see {@link #keepAlive}). */
   #aliveTimer: ReturnType<typeof setInterval> | undefined;
+  /** Work of the run's end still in progress (see {@link holdWhile}). */
+  #holds = 0;
   /** Attempts started (`START` applied) whose bodies wait for that to be stored. */
   #launching: Array<{ run: AttemptRun; args: TaskArgs; customContext: Readonly<Record<string, string>> }> = [];
   #inTurn = false;
@@ -194,19 +196,45 @@ export class Scheduler {
   }
 
   /**
-   * While attempts run, gates are pending or decorator hooks settle, the run holds a referenced
-   * timer: a task whose promise never settles keeps its process alive (instead of Node exiting
-   * with "unsettled top-level await", code 13). A run that only waits (timers of its own hold the
-   * process anyway; a parked run waits for a person) holds none.
+   * While the run is driven (active, cancelling or stopping) and attempts run, gates are pending
+   * or decorator hooks settle, the run holds a referenced timer: a task whose promise never settles
+   * keeps its process alive (instead of Node exiting with "unsettled top-level await", code 13). A
+   * run that only waits (timers of its own hold the process anyway; a parked run waits for a
+   * person) holds none, and neither does a run that ended or let go: an attempt it abandoned (one
+   * that ignored its signal through a shutdown) is no reason to keep an embedding program alive —
+   * if the task holds handles of its own, those do. The work of the run's end itself (its decorators'
+   * `runFinished`, see {@link holdWhile}) is held too, so that `done` never waits unheld.
    */
   #keepAlive(): void {
-    const busy = this.#admission.inFlight > 0 || this.#settling > 0 || this.#gates.pending > 0;
+    const phase = this.#host.phase()?.phase;
+    const driven = phase === 'active' || phase === 'cancelling' || phase === 'stopping';
+    const busy = this.#holds > 0 || (driven && (this.#admission.inFlight > 0 || this.#settling > 0 || this.#gates.pending > 0));
     if (busy && this.#aliveTimer === undefined) {
       this.#aliveTimer = setInterval(() => {}, 1 << 30);
     } else if (!busy && this.#aliveTimer !== undefined) {
       clearInterval(this.#aliveTimer);
       this.#aliveTimer = undefined;
     }
+  }
+
+  /** The run ended or let go: it no longer keeps the process alive (see {@link #keepAlive}). */
+  stopped(): void {
+    this.#keepAlive();
+  }
+
+  /**
+   * Keeps the process alive until `work` settles: the run's end, whose decorator hooks may wait on
+   * something that holds nothing (call it before anything else reacts to `work`, so the hold is
+   * gone by the time those reactions run).
+   */
+  holdWhile(work: Promise<unknown>): void {
+    this.#holds++;
+    this.#keepAlive();
+    const release = () => {
+      this.#holds--;
+      this.#keepAlive();
+    };
+    work.then(release, release);
   }
 
   /** Ends the run when nothing is left to do (or reports that only parked instances are left). */

@@ -2,9 +2,10 @@
 // written by a newer taskmachine, another program's database or a damaged file is refused with a
 // clear error and left byte-for-byte as it was.
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as sqlite from 'node:sqlite';
-import { StoreCorruptError, StoreError, StoreSchemaError } from '../errors.ts';
+import { StoreCorruptError, StoreError, StoreOpenError, StoreSchemaError } from '../errors.ts';
 import { latestSchemaVersion, requiredTables } from './migrations.ts';
 
 const SQLITE_HEADER = 'SQLite format 3\u0000';
@@ -22,6 +23,36 @@ export function loadSqlite(): typeof sqlite {
 export function isCorruptionError(error: unknown): error is Error {
   const errcode = (error as { errcode?: unknown } | null)?.errcode;
   return error instanceof Error && (errcode === SQLITE_CORRUPT || errcode === SQLITE_NOTADB);
+}
+
+const SQLITE_READONLY = 8;
+const SQLITE_CANTOPEN = 14;
+
+/**
+ * True for an error that says the file cannot be reached or written (not that it is damaged): a
+ * file-system error (`EACCES`, `ENOTDIR`, `EROFS`, …), or SQLite's "unable to open database file"
+ * and "attempt to write a readonly database" (extended codes included).
+ */
+export function isAccessError(error: unknown): error is Error {
+  if (!(error instanceof Error) || error instanceof StoreError) return false;
+  const { errcode, code, syscall } = error as { errcode?: unknown; code?: unknown; syscall?: unknown };
+  if (typeof errcode === 'number') return (errcode & 0xff) === SQLITE_CANTOPEN || (errcode & 0xff) === SQLITE_READONLY;
+  return typeof code === 'string' && typeof syscall === 'string';
+}
+
+/**
+ * The error for a store file that cannot be opened: the path, why, and what to do — SQLite's own
+ * "unable to open database file" names neither the file nor the fix.
+ */
+export function openError(path: string, error: Error, creatingDirectory = false): StoreOpenError {
+  const directory = dirname(path);
+  const message = creatingDirectory
+    ? `Cannot open the store file "${path}": its directory "${directory}" cannot be created (${error.message}). ` +
+      'Point the store at a file in a directory that exists or that this process can create. Nothing was written.'
+    : `Cannot open the store file "${path}" (SQLite: ${error.message}). The store creates and writes this file and ` +
+      `its "-wal" and "-shm" files next to it: point the store at a file in a directory this process can write, or ` +
+      `fix the permissions of "${directory}" and the file. Nothing was written.`;
+  return new StoreOpenError({ path, cause: error, message });
 }
 
 /** The error for a damaged database file. */

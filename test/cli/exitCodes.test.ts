@@ -1,0 +1,153 @@
+// The exit-code contract of the `taskmachine` CLI, one row per way an invocation ends (the bin's
+// Node.js version check included), each a real process (`process.execPath bin/taskmachine.js`):
+// 0 success · 1 a failed run · 2 bad usage, input or store · 130 SIGINT · 143 SIGTERM. Each row
+// also checks that the message names the problem.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = join(root, 'bin', 'taskmachine.js');
+const dir = mkdtempSync(join(tmpdir(), 'taskmachine-codes-'));
+const store = join(dir, 'runs.db');
+/** A regular file: a store path under it cannot be created, whoever runs the tests (root too). */
+const plainFile = join(dir, 'plain.txt');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Row {
+  readonly name: string;
+  readonly args: readonly string[];
+  readonly code: number;
+  /** Text the output (stdout + stderr) must contain. */
+  readonly says: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Options for `node` itself, before the bin. */
+  readonly nodeArgs?: readonly string[];
+  /** Send this signal once stdout shows `after`. */
+  readonly signal?: { readonly name: NodeJS.Signals; readonly after: string };
+  /**
+   * Add `--store <the test's store>`.
+   * @default true
+   */
+  readonly withStore?: boolean;
+}
+
+const rows: readonly Row[] = [
+  {
+    name: 'a Node.js older than 22.18',
+    nodeArgs: ['--import', './test/fixtures/pretend-node-20.mjs'],
+    args: ['--version'],
+    code: 2,
+    says: 'taskmachine: needs Node.js 22.18 or newer (it runs TypeScript flow files natively); this is Node.js 20.11.1.',
+    withStore: false,
+  },
+  { name: 'unknown command', args: ['frobnicate'], code: 2, says: "unknown command 'frobnicate'", withStore: false },
+  { name: 'unknown option', args: ['run', 'test/fixtures/input-echo.ts', '--colour'], code: 2, says: "run: unknown option '--colour'" },
+  { name: 'bad option value (number)', args: ['run', 'test/fixtures/input-echo.ts', '--concurrency', 'zero'], code: 2, says: "--concurrency must be a whole number ≥ 1, got 'zero'" },
+  { name: 'bad option value (choice)', args: ['run', 'test/fixtures/input-echo.ts', '--view', 'sideways'], code: 2, says: "--view must be one of auto, live, lines, none; got 'sideways'" },
+  { name: 'bad --input', args: ['run', 'test/fixtures/input-echo.ts', '--input', '{day'], code: 2, says: 'run: --input is not valid JSON' },
+  // (On the finished run 'done': these used to wait for an end that never came, and exit 13.)
+  { name: 'unknown task key for set-state', args: ['set-state', 'done', 'ghost', 'success'], code: 2, says: "run 'done' has no task instance 'ghost'" },
+  { name: 'unknown task key for clear', args: ['clear', 'done', 'ghost'], code: 2, says: "run 'done' has no task instance 'ghost'" },
+  { name: 'unknown task key for resume-task', args: ['resume-task', 'done', 'ghost'], code: 2, says: "run 'done' has no task instance 'ghost'" },
+  { name: 'change the lifecycle refuses', args: ['set-state', 'done', 'echo', 'success'], code: 2, says: "event SET_STATE is not legal in state 'success'" },
+  { name: 'missing run for resume', args: ['resume', 'nope'], code: 2, says: "there is no run 'nope'" },
+  { name: 'missing run for status', args: ['status', 'nope'], code: 2, says: "there is no run 'nope'" },
+  { name: 'missing run for set-state', args: ['set-state', 'nope', 'echo', 'success'], code: 2, says: "there is no run 'nope'" },
+  {
+    name: 'store that cannot be opened (run)',
+    args: ['run', 'test/fixtures/input-echo.ts', '--store', join(plainFile, 'runs.db')],
+    code: 2,
+    says: `Cannot open the store file "${join(plainFile, 'runs.db')}"`,
+    withStore: false,
+  },
+  {
+    name: 'store that cannot be opened (status)',
+    args: ['status', '--store', join(plainFile, 'runs.db')],
+    code: 2,
+    says: `Cannot open the store file "${join(plainFile, 'runs.db')}"`,
+    withStore: false,
+  },
+  { name: 'flow file that does not exist', args: ['run', 'test/fixtures/no-such-flow.ts'], code: 2, says: "cannot find flow file 'test/fixtures/no-such-flow.ts'" },
+  {
+    name: 'flow file that throws at import',
+    args: ['run', 'test/fixtures/throws-at-import.ts'],
+    code: 2,
+    says: "could not load 'test/fixtures/throws-at-import.ts': Error: the flow file broke while loading: DATABASE_URL is not set",
+  },
+  { name: 'flow file that exports no flow', args: ['run', 'test/fixtures/no-flow.ts'], code: 2, says: "exports no flow" },
+  { name: 'invalid flow definition', args: ['run', 'test/fixtures/bad-definition.ts'], code: 2, says: "flow 'bad' has 2 definition problems" },
+  {
+    name: 'run id reused with another input',
+    args: ['run', 'test/fixtures/input-echo.ts', '--run-id', 'done', '--input', '2'],
+    code: 2,
+    says: "run 'done' already exists with another input; nothing was run.\nPass --on-input-change reuse",
+  },
+  { name: 'successful run', args: ['run', 'test/fixtures/input-echo.ts', '--view', 'none'], code: 0, says: 'success in' },
+  { name: 'failed run', args: ['run', 'test/fixtures/failing-flow.ts', '--view', 'none'], code: 1, says: 'database refused the connection' },
+  {
+    name: 'SIGINT',
+    args: ['run', 'test/fixtures/stubborn-flow.ts', '--view', 'lines', '--grace', '100'],
+    env: { STUBBORN: '1' },
+    signal: { name: 'SIGINT', after: 'stubborn: started' },
+    code: 130,
+    says: 'SIGINT: stopping',
+  },
+  {
+    name: 'SIGTERM',
+    args: ['run', 'test/fixtures/stubborn-flow.ts', '--view', 'lines', '--grace', '100'],
+    env: { STUBBORN: '1' },
+    signal: { name: 'SIGTERM', after: 'stubborn: started' },
+    code: 143,
+    says: 'SIGTERM: stopping',
+  },
+  {
+    name: 'SIGINT while the flow file is imported',
+    args: ['run', 'test/fixtures/slow-import-flow.ts'],
+    signal: { name: 'SIGINT', after: 'importing' },
+    code: 130,
+    says: 'importing',
+  },
+  {
+    name: 'SIGTERM while the flow file is imported',
+    args: ['run', 'test/fixtures/slow-import-flow.ts'],
+    signal: { name: 'SIGTERM', after: 'importing' },
+    code: 143,
+    says: 'importing',
+  },
+];
+
+function invoke(row: Row): Promise<{ code: number | null; output: string }> {
+  const args = [...(row.nodeArgs ?? []), bin, ...row.args, ...(row.withStore === false ? [] : ['--store', store])];
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, NO_COLOR: '1', ...row.env } });
+  let stdout = '';
+  let stderr = '';
+  let signalled = false;
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    if (row.signal !== undefined && !signalled && stdout.includes(row.signal.after)) {
+      signalled = true;
+      child.kill(row.signal.name);
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, output: stdout + stderr })));
+}
+
+beforeAll(async () => {
+  writeFileSync(plainFile, 'not a directory');
+  // The stored run the rows about existing runs use.
+  const { code, output } = await invoke({ name: 'setup', args: ['run', 'test/fixtures/input-echo.ts', '--run-id', 'done', '--input', '1'], code: 0, says: '' });
+  expect(code, output).toBe(0);
+});
+
+describe('taskmachine exit codes: 0 success, 1 failed run, 2 bad usage/input/store, 130 SIGINT, 143 SIGTERM', () => {
+  it.each(rows)('$name → exit $code', async (row) => {
+    const { code, output } = await invoke(row);
+    expect(code, output).toBe(row.code);
+    expect(output).toContain(row.says);
+  });
+});
