@@ -64,4 +64,8 @@ export type {
   FlowRunHookArgs,
   LifecycleHookArgs,
   FailureDetails,
+  TaskInstanceLogArgs,
+  ForRunArgs,
+  RunListener,
+  AttemptScopeArgs,
 } from './listeners/types.ts';

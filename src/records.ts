@@ -102,6 +102,8 @@ export interface TaskInstanceChange {
   /** The lifecycle event that caused it. */
   readonly event: TaskInstanceEventType;
   readonly msg: TaskInstanceMsg | undefined;
+  /** When it happened (epoch ms, on the run's clock). */
+  readonly at: number;
   /** The instance after the change. */
   readonly taskInstance: TaskInstanceRecord;
   /** For failures: the error. */

@@ -1,6 +1,6 @@
 import { toError } from '../errors.ts';
 import { frozen } from '../runtime/values/keptValues.ts';
-import type { ListenerHookName, Listener } from './types.ts';
+import type { DeliveredHookName, Listener } from './types.ts';
 
 /** The timers `drain` waits with (the run's clock, so tests control it). */
 export interface DrainClock {
@@ -22,7 +22,7 @@ const RESOLVED: Promise<void> = Promise.resolve();
  * `error calling listener for hook '<name>'` with its stack and changes nothing else.
  */
 export class ListenerDispatcher {
-  readonly #listeners: readonly Listener[];
+  readonly #listeners: Listener[];
   readonly #log: (line: string) => void;
   readonly #tails: Array<Promise<void> | undefined>;
   /**
@@ -34,7 +34,7 @@ export class ListenerDispatcher {
   readonly #clock: DrainClock;
 
   constructor(listeners: readonly Listener[], log: (line: string) => void, clock: DrainClock = platformTimers) {
-    this.#listeners = listeners;
+    this.#listeners = [...listeners];
     this.#log = log;
     this.#tails = listeners.map(() => undefined);
     this.#late = listeners.map(() => false);
@@ -42,10 +42,25 @@ export class ListenerDispatcher {
   }
 
   /**
+   * Adds a listener for the rest of the run (a run listener `forRun` returned): it hears of what
+   * happens from now on, with a queue of its own.
+   */
+  add(listener: Listener): void {
+    this.#listeners.push(listener);
+    this.#tails.push(undefined);
+    this.#late.push(false);
+  }
+
+  /** Whether some listener has `hook` (so a caller can skip building arguments nobody reads). */
+  has(hook: DeliveredHookName): boolean {
+    return this.#listeners.some((listener) => typeof listener[hook] === 'function');
+  }
+
+  /**
    * Queues `hook(args)` for every listener that has it. Never throws. The arguments are frozen
    * (records, their plain data): every listener sees them as the run made them.
    */
-  emit(hook: ListenerHookName, args: object): void {
+  emit(hook: DeliveredHookName, args: object): void {
     frozen(args);
     this.#listeners.forEach((listener, index) => {
       const fn = listener[hook] as ((a: object) => unknown) | undefined;

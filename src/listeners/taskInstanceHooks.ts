@@ -7,8 +7,8 @@ import type { ListenerDispatcher } from './dispatch.ts';
  * changes such as a skip by trigger rule fire only `onTaskInstanceStateChange`).
  */
 export function emitTaskInstanceHooks(dispatcher: ListenerDispatcher, change: TaskInstanceChange): void {
-  const { previousState, state, taskInstance, msg } = change;
-  dispatcher.emit('onTaskInstanceStateChange', { previousState, state, taskInstance, msg });
+  const { previousState, state, taskInstance, msg, at } = change;
+  dispatcher.emit('onTaskInstanceStateChange', { previousState, state, taskInstance, msg, at });
   if (msg === undefined) return;
   switch (msg) {
     case 'started':

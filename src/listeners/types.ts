@@ -1,5 +1,7 @@
 import type { TaskInstanceState } from '../../machines/index.ts';
+import type { Flow } from '../flow/types.ts';
 import type { FailureKind, FlowRunRecord, TaskInstanceMsg, TaskInstanceRecord } from '../records.ts';
+import type { Clock } from '../runtime/clock.ts';
 
 /** Why a task instance failed, with what the listener needs to tell a retry from the end. */
 export interface FailureDetails {
@@ -31,6 +33,8 @@ export interface TaskInstanceStateChangeArgs {
   readonly taskInstance: TaskInstanceRecord;
   /** Set for the changes the other hooks report; `undefined` for scheduler-side ones. */
   readonly msg: TaskInstanceMsg | undefined;
+  /** When the change happened (epoch ms, on the run's clock): hooks are delivered after it. */
+  readonly at: number;
 }
 
 /** Argument of the flow-run hooks. */
@@ -44,6 +48,82 @@ export interface FlowRunHookArgs {
 export interface LifecycleHookArgs {
   /** What is starting or stopping: the flow run. */
   readonly flowRun: FlowRunRecord;
+}
+
+/** Argument of `onTaskInstanceLog`: one line an attempt logged with `ctx().log`. */
+export interface TaskInstanceLogArgs {
+  /** The key of the task instance that logged it. */
+  readonly taskKey: string;
+  readonly taskId: string;
+  /** The attempt that logged it. */
+  readonly attempt: number;
+  /** The line, formatted as `util.format` does (without the `[key#attempt]` prefix the run's log adds). */
+  readonly message: string;
+  /** When it was logged (epoch ms, on the run's clock). */
+  readonly at: number;
+}
+
+/** Argument of `Listener.forRun`: the run that begins, as its per-run listener needs it. */
+export interface ForRunArgs {
+  /** The flow being run (task ids, trigger rules, options). */
+  readonly flow: Flow;
+  /** The run as it begins (state `running`; a resumed run's instances as they were stored). */
+  readonly flowRun: FlowRunRecord;
+  /**
+   * The labels stored with the run: those given to `runFlow` and those earlier per-run listeners
+   * added ({@link RunListener.labels}); `undefined` when there are none.
+   */
+  readonly labels: Readonly<Record<string, string>> | undefined;
+  /** The run was opened from its store with records an earlier start left (a resume or a takeover). */
+  readonly resumed: boolean;
+  /** The run's clock (the `clock` option of `runFlow`): read time from it, so tests control it. */
+  readonly clock: Clock;
+}
+
+/** Argument of `RunListener.aroundAttempt`. */
+export interface AttemptScopeArgs {
+  /** A frozen snapshot of the instance as the attempt starts (state `running`). */
+  readonly taskInstance: TaskInstanceRecord;
+  /** The attempt about to run. */
+  readonly attempt: number;
+}
+
+/**
+ * What `Listener.forRun` returns: a listener of one run only (its hooks fire for that run), with
+ * two members no shared listener has, because they only make sense per run:
+ * `labels` to store with the run and `aroundAttempt` to choose the async context each attempt
+ * runs in (a tracing span, for example).
+ *
+ * @example
+ * ```ts
+ * const perRun: Listener = {
+ *   forRun: ({ flowRun }) => ({
+ *     labels: { startedBy: 'api' },
+ *     aroundAttempt: ({ taskInstance }, run) => requestScope.run(`${flowRun.runId}/${taskInstance.key}`, run),
+ *     onFlowRunSuccess: () => console.log(`${flowRun.runId} done`),
+ *   }),
+ * };
+ * ```
+ */
+export interface RunListener extends Omit<Listener, 'forRun'> {
+  /**
+   * Labels to store with the run, merged over the ones it has (with a store; ignored without one).
+   * A later resume receives them in {@link ForRunArgs.labels}: how a resumed run finds what an
+   * earlier process recorded (e.g. the span context of its trace).
+   * @default undefined
+   */
+  readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Runs every attempt of the run inside a scope this listener chooses: called synchronously
+   * where the attempt's task function (with its decorators' `wrap`s) is called, it must call
+   * `run()` once and return what it returns — e.g. `context.with(ctx, run)` to make a span the
+   * active one while task code runs. It cannot change the attempt: the runtime uses the result of
+   * `run()` whatever this returns; a throw of its own is logged as
+   * `error calling listener for hook 'aroundAttempt'`; and if it never calls `run()`, the runtime
+   * calls it (and logs that). Keep it cheap: it runs on every attempt's path.
+   * @default undefined (attempts run in the runtime's own context)
+   */
+  aroundAttempt?<T>(args: AttemptScopeArgs, run: () => T): T;
 }
 
 /**
@@ -73,10 +153,24 @@ export interface Listener {
   onTaskInstanceSkipped?(args: TaskInstanceHookArgs): void | Promise<void>;
   onTaskInstanceCheckpointed?(args: TaskInstanceHookArgs): void | Promise<void>;
   onTaskInstanceStateChange?(args: TaskInstanceStateChangeArgs): void | Promise<void>;
+  /** A line an attempt logged with `ctx().log` (queued like the other hooks, after the line went to the run's `log`). */
+  onTaskInstanceLog?(args: TaskInstanceLogArgs): void | Promise<void>;
+  /**
+   * Called synchronously when a run begins (or resumes) in this process, before any other hook of
+   * the run and in the async context of the code that started it (`runFlow`, `startFlow`, or the
+   * `await` that opened it from its store). It may return a {@link RunListener}: a listener for
+   * this run alone, which can also store `labels` with the run and wrap every attempt
+   * (`aroundAttempt`). A throw is logged as `error calling listener for hook 'forRun'`; the run
+   * goes on without that run listener.
+   */
+  forRun?(args: ForRunArgs): RunListener | undefined;
 }
 
 /** The names of the listener hooks. */
 export type ListenerHookName = keyof Listener;
+
+/** The hooks the runtime queues for listeners (every one but `forRun`, which is called at once). */
+export type DeliveredHookName = Exclude<ListenerHookName, 'forRun'>;
 
 /** Every hook name, for validation. */
 export const listenerHookNames: readonly ListenerHookName[] = Object.freeze([
@@ -91,4 +185,6 @@ export const listenerHookNames: readonly ListenerHookName[] = Object.freeze([
   'onTaskInstanceSkipped',
   'onTaskInstanceCheckpointed',
   'onTaskInstanceStateChange',
+  'onTaskInstanceLog',
+  'forRun',
 ]);

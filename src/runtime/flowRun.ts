@@ -7,6 +7,7 @@ import { suggest } from '../suggest.ts';
 import { graphOf } from '../flow/graph.ts';
 import type { Flow } from '../flow/types.ts';
 import { ListenerDispatcher } from '../listeners/dispatch.ts';
+import { runListenersFor } from '../listeners/runListeners.ts';
 import type { FlowRunRecord, TaskInstanceRecord } from '../records.ts';
 import type { Store, StoredControlRequest } from '../stores/index.ts';
 import type { AttemptHost } from './attempt/attemptContext.ts';
@@ -14,6 +15,7 @@ import { AttemptExecutor } from './attempt/attemptExecutor.ts';
 import type { AttemptOutcome } from './attempt/attemptOutcome.ts';
 import { applyOutcome } from './attempt/outcomeEvents.ts';
 import type { AttemptRun } from './attempt/attemptRun.ts';
+import { AttemptScopes } from './attempt/attemptScopes.ts';
 import { DecoratorPipeline } from './attempt/decoratorPipeline.ts';
 import { ChildCalls } from './control/childCalls.ts';
 import { ManualControl } from './control/manualControl.ts';
@@ -55,7 +57,7 @@ export class FlowRun {
   readonly flow: Flow;
   readonly settings: FlowRunSettings;
   readonly runId: string;
-  readonly #bus = new ChangeBus();
+  readonly #bus: ChangeBus;
   readonly #table: InstanceTable;
   readonly #lifecycle: Lifecycle;
   readonly #admission: Admission;
@@ -105,7 +107,7 @@ export class FlowRun {
     // (With a store, the input is kept once the run is opened: as stored.)
     this.#input = settings.store === undefined ? this.#values.input(settings.input) : settings.input;
     const { clock, log } = settings;
-    const bus = this.#bus;
+    const bus = (this.#bus = new ChangeBus(clock));
     this.#table = new InstanceTable(flow, settings.maxInterruptions);
     this.#lifecycle = new Lifecycle(bus, clock);
     this.#admission = new Admission(settings.concurrency);
@@ -167,7 +169,14 @@ export class FlowRun {
     const contextHost: AttemptHost = {
       flowId: flow.id,
       runId: this.runId,
-      log: (run, parts) => log(`[${run.instance.key}#${run.attempt}] ${format(...parts)}`),
+      log: (run, parts) => {
+        const message = format(...parts);
+        log(`[${run.instance.key}#${run.attempt}] ${message}`);
+        if (this.#dispatcher?.has('onTaskInstanceLog') === true) {
+          const at = clock.now();
+          this.#dispatcher.emit('onTaskInstanceLog', { taskKey: run.instance.key, taskId: run.instance.task.id, attempt: run.attempt, message, at });
+        }
+      },
       callChild: (parent, ref, input, customContext) => {
         const kept = this.#values.keep(input);
         if (!kept.ok) return Promise.reject(new UnstorableValueError(`the input of a ctx().call from '${parent.instance.key}'`, kept.error));
@@ -300,6 +309,7 @@ export class FlowRun {
     if (phase.state === 'queued') phase.send({ type: 'START' });
     if (this.#dispatcher !== undefined) {
       const flowRun = this.snapshot();
+      this.#addRunListeners(this.#dispatcher, flowRun, recover);
       this.#dispatcher.emit('onStarting', { flowRun });
       this.#dispatcher.emit('onFlowRunRunning', { flowRun, msg: 'started' });
     }
@@ -318,6 +328,20 @@ export class FlowRun {
     this.#controlRequests?.start();
     if (this.#pendingCancel !== undefined) this.cancel(this.#pendingCancel);
     this.#requestTurn();
+  }
+
+  /**
+   * The listeners' `forRun`: their run listeners hear of this run from now on, their labels are
+   * stored with it, and their `aroundAttempt` scopes wrap every attempt. Called synchronously
+   * where the run begins, so a listener sees the async context of the code that started the run.
+   */
+  #addRunListeners(dispatcher: ListenerDispatcher, flowRun: FlowRunRecord, resumed: boolean): void {
+    const { settings } = this;
+    const labels = this.#persistence?.run.labels ?? settings.labels;
+    const found = runListenersFor(settings.listeners, { flow: this.flow, flowRun, labels, resumed, clock: settings.clock }, settings.log);
+    for (const listener of found.listeners) dispatcher.add(listener);
+    if (found.labels !== undefined) this.#persistence?.addLabels(found.labels, settings.clock.now());
+    if (found.scopes.length > 0) this.#executor.useScopes(new AttemptScopes(found.scopes, settings.log));
   }
 
   /**

@@ -6,6 +6,7 @@ import type { TaskArgs } from '../../flow/types.ts';
 import { AttemptContext, type AttemptHost } from './attemptContext.ts';
 import { classifyAttempt, isControlFlow, type AttemptOutcome } from './attemptOutcome.ts';
 import type { AttemptRun } from './attemptRun.ts';
+import type { AttemptScopes } from './attemptScopes.ts';
 import type { DecoratorPipeline } from './decoratorPipeline.ts';
 
 /** What the attempt executor reports to the run that uses it. */
@@ -44,11 +45,18 @@ export class AttemptExecutor {
   readonly #contextHost: AttemptHost;
   /** Tasks whose resource request was reported already. */
   readonly #reportedResources = new Set<number>();
+  /** The run listeners' `aroundAttempt` scopes; `undefined` (the usual case) costs one check per attempt. */
+  #scopes: AttemptScopes | undefined;
 
   constructor(host: AttemptExecutorHost, pipeline: DecoratorPipeline, contextHost: AttemptHost) {
     this.#host = host;
     this.#pipeline = pipeline;
     this.#contextHost = contextHost;
+  }
+
+  /** Every later attempt's task function runs inside these scopes (set when the run begins). */
+  useScopes(scopes: AttemptScopes | undefined): void {
+    this.#scopes = scopes;
   }
 
   /** Starts the attempt. The task function runs now (synchronous results are reported at once). */
@@ -69,7 +77,11 @@ export class AttemptExecutor {
     }
     let result: unknown;
     try {
-      result = taskContextStorage.run(context, instance.task.fn, args);
+      const scopes = this.#scopes;
+      result =
+        scopes === undefined
+          ? taskContextStorage.run(context, instance.task.fn, args)
+          : scopes.run(run, () => taskContextStorage.run(context, instance.task.fn, args));
     } catch (error) {
       this.#settle(run, false, error);
       return;
@@ -123,7 +135,9 @@ export class AttemptExecutor {
         return;
       }
       const fn = this.#pipeline.wrap(run);
-      this.#settleLater(run, true, await taskContextStorage.run(context, fn, args));
+      const scopes = this.#scopes;
+      const result = scopes === undefined ? taskContextStorage.run(context, fn, args) : scopes.run(run, () => taskContextStorage.run(context, fn, args));
+      this.#settleLater(run, true, await result);
     } catch (error) {
       this.#settleLater(run, false, error);
     }

@@ -1,5 +1,6 @@
 import type { TaskInstanceEvent, TaskInstanceState } from '../../../machines/index.ts';
 import type { TaskInstanceChange } from '../../records.ts';
+import type { Clock } from '../clock.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
 import { msgFor } from './transitionMsg.ts';
 
@@ -32,6 +33,8 @@ export type TransitionSubscriber = (
  * ({@link currentChange}), once per transition however many ask.
  */
 export class ChangeBus {
+  /** Tells the time of a transition, read only when a public change record is built. */
+  readonly #clock: Pick<Clock, 'now'>;
   #all: TransitionSubscriber[] = [];
   #byTask: Map<number, TransitionSubscriber[]> | undefined = undefined;
   #instance: TaskInstance | undefined;
@@ -41,6 +44,10 @@ export class ChangeBus {
   #event: TaskInstanceEvent | undefined;
   #detail: TransitionDetail | undefined;
   #change: TaskInstanceChange | undefined;
+
+  constructor(clock: Pick<Clock, 'now'>) {
+    this.#clock = clock;
+  }
 
   /** Subscribes to every transition; returns the unsubscribe function. */
   subscribe(subscriber: TransitionSubscriber): () => void {
@@ -107,6 +114,8 @@ export class ChangeBus {
       state,
       event: event.type,
       msg: msgFor(event, previousState, state),
+      // (Read here, while the transition is being published: its time, at no cost to runs nobody watches.)
+      at: this.#clock.now(),
       taskInstance: instance.toRecord(),
       ...(detail?.error !== undefined ? { error: detail.error } : {}),
       ...(event.type === 'SET_STATE' && state === 'failed' ? { error: instance.error } : {}),

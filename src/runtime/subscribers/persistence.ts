@@ -71,6 +71,13 @@ export class RunPersistence {
     this.#runDirty = true;
   }
 
+  /** Merges `labels` over the run's (run listeners' labels, e.g. a trace's span context). */
+  addLabels(labels: Readonly<Record<string, string>>, now: number): void {
+    if (this.#detached) return;
+    this.#run = { ...this.#run, labels: { ...this.#run.labels, ...labels }, updatedAt: now };
+    this.#runDirty = true;
+  }
+
   touch(instance: TaskInstance): void {
     if (!this.#detached) this.#dirty.add(instance);
   }

@@ -1,0 +1,72 @@
+import { toError } from '../../errors.ts';
+import type { AttemptScope } from '../../listeners/runListeners.ts';
+import type { AttemptScopeArgs } from '../../listeners/types.ts';
+import type { AttemptRun } from './attemptRun.ts';
+
+/**
+ * Runs an attempt's task function inside the run listeners' `aroundAttempt` scopes (the first
+ * listener's outermost). A scope only chooses the async context the function runs in: whatever it
+ * returns or throws of its own, the attempt's outcome is what the function returned or threw, and
+ * a scope that never calls `run()` does not keep the attempt from running. A run without scopes
+ * never gets here (the executor calls the function directly).
+ */
+export class AttemptScopes {
+  readonly #scopes: readonly AttemptScope[];
+  readonly #log: (line: string) => void;
+
+  constructor(scopes: readonly AttemptScope[], log: (line: string) => void) {
+    this.#scopes = scopes;
+    this.#log = log;
+  }
+
+  /** `invoke()` (the task function, in its `ctx()`) inside every scope; returns or throws as it does. */
+  run<T>(run: AttemptRun, invoke: () => T): T {
+    const args: AttemptScopeArgs = Object.freeze({ taskInstance: run.instance.toRecord(), attempt: run.attempt });
+    return this.#within(0, args, invoke);
+  }
+
+  #within<T>(index: number, args: AttemptScopeArgs, invoke: () => T): T {
+    const scope = this.#scopes[index];
+    if (scope === undefined) return invoke();
+    // The inner call runs at most once; its result (or throw) is the attempt's, whatever the scope does with it.
+    const inner: { state: 'pending' | 'returned' | 'threw'; value?: T; thrown?: unknown } = { state: 'pending' };
+    const once = (): T => {
+      if (inner.state === 'pending') {
+        try {
+          inner.value = this.#within(index + 1, args, invoke);
+          inner.state = 'returned';
+        } catch (error) {
+          inner.thrown = error;
+          inner.state = 'threw';
+        }
+      }
+      if (inner.state === 'threw') throw inner.thrown;
+      return inner.value as T;
+    };
+    let reported = false;
+    try {
+      scope(args, once);
+    } catch (error) {
+      // The task's own throw passing through the scope is the attempt's failure, not the scope's.
+      if (inner.state !== 'threw' || error !== inner.thrown) {
+        this.#report(error);
+        reported = true;
+      }
+    }
+    if (inner.state === 'pending') {
+      if (!reported) this.#log(`error calling listener for hook 'aroundAttempt': it did not call run() for '${args.taskInstance.key}'; the attempt ran outside its scope`);
+      try {
+        once();
+      } catch {
+        // (Thrown again below.)
+      }
+    }
+    if (inner.state === 'threw') throw inner.thrown;
+    return inner.value as T;
+  }
+
+  #report(error: unknown): void {
+    const thrown = toError(error);
+    this.#log(`error calling listener for hook 'aroundAttempt': ${thrown.stack ?? thrown.message}`);
+  }
+}
