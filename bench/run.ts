@@ -24,6 +24,16 @@ const cases: Array<{ label: string; scenario: string; tasks: number; nodeArgs?: 
   { label: '(a) raw XState actor, 100k (memory baseline for (c) 100k)', scenario: 'raw-xstate', tasks: 100_000 },
   { label: "(a') the same actor on the memoized machine the runtime runs", scenario: 'raw-xstate-memo', tasks: 10_000 },
   { label: '(b) runFlow, 10k independent no-op tasks', scenario: 'independent', tasks: 10_000 },
+  {
+    label: '(b′) the same with `openTelemetry()` and no SDK (the global no-op API): the integration alone',
+    scenario: 'independent-otel-noop',
+    tasks: 10_000,
+  },
+  {
+    label: '(b″) the same with `openTelemetry()` and an SDK recording every span and metric (exporter drops them)',
+    scenario: 'independent-otel',
+    tasks: 10_000,
+  },
   { label: '(c) runFlow, layered DAG, 10k no-op tasks, 2 upstreams each', scenario: 'layered', tasks: 10_000 },
   { label: '(c) runFlow, layered DAG, 100k no-op tasks, 2 upstreams each', scenario: 'layered', tasks: 100_000 },
   {

@@ -6,7 +6,7 @@ import { taskInstanceLogic } from '../src/runtime/lifecycle/memoizedMachine.ts';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { flow, runFlow, type Flow } from '../src/index.ts';
+import { flow, runFlow, type Flow, type Listener } from '../src/index.ts';
 import { memoryStore, sqliteStore, type Store } from '../src/stores/index.ts';
 
 const noop = () => undefined;
@@ -45,19 +45,54 @@ function rawXState(tasks: number, memoized = false): void {
   }
 }
 
+/**
+ * `taskmachine/otel` for the otel scenarios, loaded only there (the other scenarios must not pay
+ * for its modules). `sdk`: a tracer provider whose spans are recorded, processed one by one and
+ * dropped by the exporter, a meter provider with a reader (so metrics aggregate), the async-hooks
+ * context manager — what an application with an SDK pays, minus the network. Otherwise the global
+ * no-op API: the integration's own cost.
+ */
+async function otelListener(sdk: boolean): Promise<Listener> {
+  const { openTelemetry } = await import('../src/otel/index.ts');
+  if (!sdk) return openTelemetry();
+  const { context } = await import('@opentelemetry/api');
+  const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+  const { BasicTracerProvider, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const { MeterProvider, MetricReader } = await import('@opentelemetry/sdk-metrics');
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  class Discard {
+    export(_spans: unknown[], done: (result: { code: 0 }) => void): void {
+      done({ code: 0 });
+    }
+    async shutdown(): Promise<void> {}
+  }
+  class Reader extends MetricReader {
+    protected override async onForceFlush(): Promise<void> {}
+    protected override async onShutdown(): Promise<void> {}
+  }
+  const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(new Discard())] }).getTracer('bench');
+  const meter = new MeterProvider({ readers: [new Reader()] }).getMeter('bench');
+  return openTelemetry({ tracer, meter });
+}
+
 async function main(): Promise<void> {
   const [scenario, tasksText] = process.argv.slice(2);
   const tasks = Number(tasksText);
   if (!scenario || !Number.isInteger(tasks) || tasks <= 0) {
     throw new Error(
-      'usage: node bench/scenarios.ts <raw-xstate|raw-xstate-memo|independent|layered|durable-memory|durable-sqlite-full|durable-sqlite-normal> <tasks>',
+      'usage: node bench/scenarios.ts <raw-xstate|raw-xstate-memo|independent|independent-otel|independent-otel-noop|layered|durable-memory|durable-sqlite-full|durable-sqlite-normal> <tasks>',
     );
   }
   const rssBefore = process.memoryUsage.rss();
   let definition: Flow | undefined;
   let store: Store | undefined;
   let dbDir: string | undefined;
+  let listeners: Listener[] = [];
   if (scenario === 'independent') definition = independentFlow(tasks);
+  else if (scenario === 'independent-otel' || scenario === 'independent-otel-noop') {
+    definition = independentFlow(tasks);
+    listeners = [await otelListener(scenario === 'independent-otel')];
+  }
   else if (scenario === 'layered') definition = layeredFlow(tasks);
   else if (scenario === 'durable-memory') {
     definition = independentFlow(tasks);
@@ -75,7 +110,7 @@ async function main(): Promise<void> {
   if (definition === undefined) {
     rawXState(tasks, scenario === 'raw-xstate-memo');
   } else {
-    keep = await runFlow(definition, { concurrency: 16, ...(store ? { store, runId: 'bench' } : {}) });
+    keep = await runFlow(definition, { concurrency: 16, ...(store ? { store, runId: 'bench' } : {}), ...(listeners.length > 0 ? { listeners } : {}) });
     const { state, reason } = keep as Awaited<ReturnType<typeof runFlow>>;
     if (state !== 'success') throw new Error(`run ended ${state} (${reason})`);
   }

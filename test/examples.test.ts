@@ -33,6 +33,20 @@ describe('examples', () => {
     expect(result.stdout).toContain('outside any task, ctx() is undefined');
   });
 
+  it('observability.ts: the span tree — the run in the job’s trace, attempts under it, user spans under their attempt, the child under its caller', () => {
+    const result = node('examples/observability.ts');
+    expect(result.status, result.stderr).toBe(0);
+    // (Durations vary; the tree does not.)
+    const tree = result.stdout.replace(/ \(\d+\.\d ms\)/g, '');
+    expect(tree).toMatch(/^cron nightly-report\n  taskmachine\.run nightly-report  \{scheduled fetch-orders, queued fetch-orders, /);
+    expect(tree).toContain(
+      '    taskmachine.attempt fetch-orders #1  ERROR Error: 503 from /orders  {exception, up_for_retry}\n      GET /orders  ERROR 503 from /orders\n',
+    );
+    expect(tree).toContain('    taskmachine.attempt fetch-orders #2  → linked to taskmachine.attempt fetch-orders\n      GET /orders\n');
+    for (const index of [0, 1, 2]) expect(tree).toContain(`\n    taskmachine.attempt price[${index}] #1\n`);
+    expect(tree).toContain('    taskmachine.attempt report #1  {scheduled report/render#0, queued report/render#0, log}\n      taskmachine.attempt report/render#0 #1\n');
+  });
+
   it('cold-storage-gate.ts: the gate holds the task, its retryable errors consume retries, then it runs', () => {
     const result = node(bin, 'run', 'examples/cold-storage-gate.ts', '--store', 'memory');
     expect(result.status).toBe(0);

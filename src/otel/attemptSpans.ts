@@ -25,7 +25,7 @@ interface InstanceSpans {
    * are queued; a zero-delay retry can start the next attempt first). Each is taken, in order, by
    * the next `→ running`.
    */
-  readonly early: AttemptSpan[];
+  early: AttemptSpan[] | undefined;
   /** The latest span started for the instance: the next one links to it; children nest under it. */
   latest: AttemptSpan | undefined;
 }
@@ -65,14 +65,14 @@ export class AttemptSpans {
       return open;
     }
     const made = this.#start(record, attempt, spans, true, this.#host.now());
-    spans.early.push(made);
+    (spans.early ??= []).push(made);
     return made;
   }
 
   /** The `→ running` transition (at `at`): the span `aroundAttempt` already started, or a new one. */
   running(record: TaskInstanceRecord, at: number): AttemptSpan {
     const spans = this.#spansOf(record.key);
-    spans.open = spans.early.shift() ?? this.#start(record, record.attempts, spans, false, at);
+    spans.open = spans.early?.shift() ?? this.#start(record, record.attempts, spans, false, at);
     return spans.open;
   }
 
@@ -92,7 +92,7 @@ export class AttemptSpans {
     const open = spans.open;
     if (open !== undefined && open.attempt === attempt && !open.ended) return open;
     // (A line logged before the `→ running` transition reached this listener.)
-    return spans.early.find((span) => span.attempt === attempt && !span.ended);
+    return spans.early?.find((span) => span.attempt === attempt && !span.ended);
   }
 
   /** The caller's latest attempt span, for a child instance's events and spans; `undefined` otherwise. */
@@ -104,14 +104,15 @@ export class AttemptSpans {
   *unended(): Iterable<AttemptSpan> {
     for (const spans of this.#instances.values()) {
       if (spans.open !== undefined && !spans.open.ended) yield spans.open;
-      for (const early of spans.early) if (!early.ended) yield early;
+      for (const early of spans.early ?? []) if (!early.ended) yield early;
     }
   }
 
   #spansOf(key: string): InstanceSpans {
     let spans = this.#instances.get(key);
     if (spans === undefined) {
-      spans = { open: undefined, early: [], latest: undefined };
+      // (`early` is made on first use: most attempts reach this listener in order.)
+      spans = { open: undefined, early: undefined, latest: undefined };
       this.#instances.set(key, spans);
     }
     return spans;
@@ -132,7 +133,8 @@ export class AttemptSpans {
     if (record.parentKey !== undefined) attributes[ATTR.parentKey] = record.parentKey;
     const trigger = host.flow.task(record.taskId)?.trigger;
     if (trigger !== undefined) attributes[ATTR.triggerRule] = trigger;
-    const links: Link[] = spans.latest === undefined ? [] : [{ context: spans.latest.span.spanContext(), attributes: { [ATTR.attempt]: spans.latest.attempt } }];
+    const links: Link[] | undefined =
+      spans.latest === undefined ? undefined : [{ context: spans.latest.span.spanContext(), attributes: { [ATTR.attempt]: spans.latest.attempt } }];
     const span = host.tracer.startSpan(`taskmachine.attempt ${record.key}`, { attributes, links, startTime: hrTime(at) }, parent);
     const made: AttemptSpan = { span, context: trace.setSpan(parent, span), attempt, startedAt: at, claimed, ended: false };
     spans.latest = made;

@@ -50,6 +50,8 @@ export class RunMetrics {
   readonly #flow: { readonly [ATTR.flowId]: string };
   readonly #running = new Set<string>();
   readonly #queued = new Set<string>();
+  /** The attributes of each task and outcome, made once (a run records one point per attempt). */
+  readonly #attemptAttributes = new Map<string, Readonly<Record<string, string>>>();
 
   constructor(instruments: Instruments, flowId: string) {
     this.#instruments = instruments;
@@ -75,7 +77,12 @@ export class RunMetrics {
   /** An attempt ended; `durationMs` is `undefined` when it began in another process. */
   attemptEnded(key: string, taskId: string, outcome: string, durationMs: number | undefined): void {
     if (this.#running.delete(key)) this.#instruments.running.add(-1, this.#flow);
-    const attributes = { ...this.#flow, [ATTR.taskId]: taskId, [ATTR.outcome]: outcome };
+    const cacheKey = `${taskId}\u0000${outcome}`;
+    let attributes = this.#attemptAttributes.get(cacheKey);
+    if (attributes === undefined) {
+      attributes = Object.freeze({ ...this.#flow, [ATTR.taskId]: taskId, [ATTR.outcome]: outcome });
+      this.#attemptAttributes.set(cacheKey, attributes);
+    }
     this.#instruments.attempts.add(1, attributes);
     if (durationMs !== undefined) this.#instruments.attemptDuration.record(Math.max(0, durationMs) / 1000, attributes);
   }

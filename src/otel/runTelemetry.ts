@@ -97,9 +97,12 @@ export class RunTelemetry implements RunListener {
     }
     // (An attempt's end is an event on its own span; every other change on the instance's home span.)
     if (previousState !== 'running' && this.#settings.instanceEvents) {
+      const home = this.#homeSpan(taskInstance);
+      // (Attributes of events are built only for a span that keeps them: not for a sampled-out or no-op one.)
+      if (!home.isRecording()) return;
       const attributes: Attributes = { [ATTR.taskKey]: key, [ATTR.attempt]: taskInstance.attempts, [ATTR.previousState]: previousState };
       if (msg !== undefined) attributes[ATTR.msg] = msg;
-      this.#homeSpan(taskInstance).addEvent(state, attributes, hrTime(at));
+      home.addEvent(state, attributes, hrTime(at));
     }
   }
 
@@ -136,8 +139,9 @@ export class RunTelemetry implements RunListener {
     const time = hrTime(at);
     if (open === undefined) {
       // Began in another process (a crash, then this resume): no span here to end.
-      if (this.#settings.instanceEvents) {
-        this.#homeSpan(record).addEvent(outcome, { [ATTR.taskKey]: record.key, [ATTR.attempt]: record.attempts, [ATTR.previousState]: 'running' }, time);
+      const home = this.#homeSpan(record);
+      if (this.#settings.instanceEvents && home.isRecording()) {
+        home.addEvent(outcome, { [ATTR.taskKey]: record.key, [ATTR.attempt]: record.attempts, [ATTR.previousState]: 'running' }, time);
       }
       return;
     }

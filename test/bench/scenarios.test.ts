@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 // The benchmark must keep running (`npm run bench` is not part of CI): every scenario, tiny sizes.
 // Nothing here looks at timings.
 const scenarioFile = fileURLToPath(new URL('../../bench/scenarios.ts', import.meta.url));
-const scenarios = ['raw-xstate', 'raw-xstate-memo', 'independent', 'layered', 'durable-memory', 'durable-sqlite-full'];
+const scenarios = ['raw-xstate', 'raw-xstate-memo', 'independent', 'independent-otel', 'independent-otel-noop', 'layered', 'durable-memory', 'durable-sqlite-full'];
 
 describe('bench/scenarios.ts', () => {
   it.each(scenarios)('%s runs and reports its measurements', (scenario) => {
