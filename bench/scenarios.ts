@@ -52,7 +52,7 @@ function rawXState(tasks: number, memoized = false): void {
  * context manager — what an application with an SDK pays, minus the network. Otherwise the global
  * no-op API: the integration's own cost.
  */
-async function otelListener(sdk: boolean): Promise<Listener> {
+export async function otelListener(sdk: boolean): Promise<Listener> {
   const { openTelemetry } = await import('../src/otel/index.ts');
   if (!sdk) return openTelemetry();
   const { context } = await import('@opentelemetry/api');

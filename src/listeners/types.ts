@@ -50,7 +50,16 @@ export interface LifecycleHookArgs {
   readonly flowRun: FlowRunRecord;
 }
 
-/** Argument of `onTaskInstanceLog`: one line an attempt logged with `ctx().log`. */
+/**
+ * Argument of `onTaskInstanceLog`: one line an attempt logged with `ctx().log`.
+ *
+ * @example
+ * ```ts
+ * const shipLogs: Listener = {
+ *   onTaskInstanceLog: ({ taskKey, attempt, message, at }) => loki.push({ at, labels: { taskKey, attempt }, message }),
+ * };
+ * ```
+ */
 export interface TaskInstanceLogArgs {
   /** The key of the task instance that logged it. */
   readonly taskKey: string;
@@ -63,7 +72,19 @@ export interface TaskInstanceLogArgs {
   readonly at: number;
 }
 
-/** Argument of `Listener.forRun`: the run that begins, as its per-run listener needs it. */
+/**
+ * Argument of `Listener.forRun`: the run that begins, as its per-run listener needs it.
+ *
+ * @example
+ * ```ts
+ * const audit: Listener = {
+ *   forRun: ({ flow, flowRun, resumed, clock }) => {
+ *     console.log(`${flow.id} ${flowRun.runId} ${resumed ? 'resumed' : 'started'} at ${clock.now()}`);
+ *     return undefined;
+ *   },
+ * };
+ * ```
+ */
 export interface ForRunArgs {
   /** The flow being run (task ids, trigger rules, options). */
   readonly flow: Flow;
@@ -80,7 +101,16 @@ export interface ForRunArgs {
   readonly clock: Clock;
 }
 
-/** Argument of `RunListener.aroundAttempt`. */
+/**
+ * Argument of `RunListener.aroundAttempt`.
+ *
+ * @example
+ * ```ts
+ * const tagged: RunListener = {
+ *   aroundAttempt: ({ taskInstance, attempt }, run) => tagScope.run(`${taskInstance.key}#${attempt}`, run),
+ * };
+ * ```
+ */
 export interface AttemptScopeArgs {
   /** A frozen snapshot of the instance as the attempt starts (state `running`). */
   readonly taskInstance: TaskInstanceRecord;
@@ -120,7 +150,8 @@ export interface RunListener extends Omit<Listener, 'forRun'> {
    * active one while task code runs. It cannot change the attempt: the runtime uses the result of
    * `run()` whatever this returns; a throw of its own is logged as
    * `error calling listener for hook 'aroundAttempt'`; and if it never calls `run()`, the runtime
-   * calls it (and logs that). Keep it cheap: it runs on every attempt's path.
+   * calls it (and logs that). `ctx()` is not set yet inside it (it is inside `run()`). Keep it
+   * cheap: it runs on every attempt's path.
    * @default undefined (attempts run in the runtime's own context)
    */
   aroundAttempt?<T>(args: AttemptScopeArgs, run: () => T): T;

@@ -18,6 +18,16 @@ describe('bench/scenarios.ts', () => {
     if (scenario.startsWith('durable-sqlite')) expect(result.diskBytesPerTask).toBeGreaterThan(0);
   });
 
+  it('bench/otelCost.ts measures each mode (CPU µs per task)', () => {
+    const otelCost = fileURLToPath(new URL('../../bench/otelCost.ts', import.meta.url));
+    for (const mode of ['none', 'listener', 'otel-noop', 'otel-sdk']) {
+      const out = execFileSync(process.execPath, [otelCost, '--mode', mode, '200', '1'], { encoding: 'utf8' });
+      const samples = JSON.parse(out.trim().split('\n').at(-1)!) as number[];
+      expect(samples).toHaveLength(1);
+      expect(samples[0]).toBeGreaterThan(0);
+    }
+  });
+
   it('refuses an unknown scenario, naming the known ones', () => {
     expect(() => execFileSync(process.execPath, [scenarioFile, 'nope', '10'], { encoding: 'utf8', stdio: 'pipe' })).toThrow(
       /unknown scenario 'nope'/,
