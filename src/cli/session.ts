@@ -5,6 +5,7 @@ import { UsageError } from './command.ts';
 import { routeProcessOutput, ttyTerminal, type LiveTerminal } from './liveRegion.ts';
 import { liveProgress, lineProgress, summary, type ProgressView } from './progress.ts';
 import { runRecordToJson } from './serialize.ts';
+import { shellWord } from '../shellWord.ts';
 
 /**
  * How a command shows a run and what it prints when the run ends (see {@link openSession}).
@@ -218,7 +219,5 @@ function runDuration(record: FlowRunRecord): number {
   return record.startedAt === undefined ? 0 : (record.endedAt ?? record.startedAt) - record.startedAt;
 }
 
-/** A word as a POSIX shell reads it: quoted when it has characters the shell would interpret. */
-export function shellWord(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
+/** Re-exported for the commands that print hints. */
+export { shellWord };

@@ -8,6 +8,7 @@ import type { ControlRequestWrite } from './controlRecord.ts';
 import type { LeaseGrant, LeaseRequest, StoredLease } from './leaseRecord.ts';
 import type { ListRunsOptions } from './queries.ts';
 import { LeaseLostError, StoreError } from './errors.ts';
+import { attemptProblem, showValue } from './rowChecks.ts';
 import type { StoredRun } from './runRecord.ts';
 import type { StoredTaskInstance, TaskInstanceWrite } from './taskInstanceRecord.ts';
 
@@ -82,6 +83,13 @@ function checkInstance(runId: string, record: TaskInstanceWrite): void {
   }
   for (const field of ['attempt', 'maxAttempts', 'retries', 'interruptions', 'maxInterruptions'] as const) {
     if (!isVersion(record[field])) throw invalid(`${where}: ${field} must be a non-negative integer`);
+  }
+  // The invariants a read refuses (rowChecks.ts) are refused on write too: a record the store
+  // would not give back must never be stored.
+  const attempts = attemptProblem(record);
+  if (attempts !== undefined) {
+    const field = attempts.column === 'max_attempts' ? 'maxAttempts' : attempts.column;
+    throw invalid(`${where}: ${field} ${showValue(attempts.value)} ${attempts.problem}`);
   }
   if (record.mapIndex !== undefined && !isVersion(record.mapIndex)) throw invalid(`${where}: mapIndex must be a non-negative integer`);
   checkTime(record.createdAt, `${where}: createdAt`);

@@ -23,6 +23,7 @@ export {
   StoreCorruptError,
   StoreSerializationError,
   StoreConnectionError,
+  StoreRowError,
   LeaseLostError,
 } from './errors.ts';
 export { serializeValue, deserializeValue } from './serialization.ts';

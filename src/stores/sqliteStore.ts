@@ -27,6 +27,8 @@ import { deserializeValue, serializeValue } from './serialization.ts';
 import type { Store } from './store.ts';
 import type { StoredFailureKind, StoredTaskInstance, TimerAction } from './taskInstanceRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
+import { shellWord } from '../shellWord.ts';
+import { checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
 import { corruptError, inspectStoreFile, isCorruptionError, loadSqlite } from './sqlite/inspectFile.ts';
 import { latestSchemaVersion, sqliteMigrations } from './sqlite/migrations.ts';
 
@@ -349,6 +351,9 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
   }
 
   const statements = prepareStatements(db);
+  const rows: RowSource = inMemory
+    ? { store: 'the in-memory SQLite store' }
+    : { store: `the store file "${path}"`, checkCommand: `taskmachine check --store ${shellWord(path)}` };
   const listStatements = new Map<string, sqlite.StatementSync>();
   let closed = false;
 
@@ -505,7 +510,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     async getRun(runId: string): Promise<StoredRun | undefined> {
       return read(() => {
         const row = statements.getRun.get(runId) as Row | undefined;
-        return row === undefined ? undefined : rowToRun(row);
+        return row === undefined ? undefined : checkedRun(rowToRun(row), rows);
       });
     },
 
@@ -518,7 +523,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
         if (options.flowId !== undefined) params['flowId'] = options.flowId;
         if (options.state !== undefined) params['state'] = options.state;
         return (listStatement(options).all(params) as Row[]).map((row): RunSummary => {
-          const { input: _input, ...run } = rowToRun({ ...row, input: null });
+          const { input: _input, ...run } = checkedRun(rowToRun({ ...row, input: null }), rows);
           const parsed = JSON.parse(str(row['counts'] ?? '{}')) as Record<string, number>;
           const taskCounts: Partial<Record<TaskInstanceState, number>> = {};
           for (const [state, n] of Object.entries(parsed)) if (isTaskInstanceState(state)) taskCounts[state] = n;
@@ -531,13 +536,16 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
       return read(() => {
         const runRow = statements.getRun.get(runId) as Row | undefined;
         if (runRow === undefined) return undefined;
-        return {
-          run: rowToRun(runRow),
-          instances: (statements.loadInstances.all(runId) as Row[]).map(rowToInstance),
-          results: (statements.loadResults.all(runId) as Row[]).map(
-            (row): StoredResult => ({ runId, key: str(row['key']!), attempt: num(row['attempt']!), value: value(row['value']!), at: num(row['at']!) }),
-          ),
-        };
+        return checkedLoadedRun(
+          {
+            run: rowToRun(runRow),
+            instances: (statements.loadInstances.all(runId) as Row[]).map(rowToInstance),
+            results: (statements.loadResults.all(runId) as Row[]).map(
+              (row): StoredResult => ({ runId, key: str(row['key']!), attempt: num(row['attempt']!), value: value(row['value']!), at: num(row['at']!) }),
+            ),
+          },
+          rows,
+        );
       });
     },
 

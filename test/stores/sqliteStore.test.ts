@@ -16,7 +16,7 @@ import {
   type SqliteStore,
   type SqliteStoreOptions,
 } from '../../src/stores/index.ts';
-import { defineStoreContract, makeInstance, makeRun } from './storeContract.ts';
+import { defineStoreContract, makeInstance, makeRun, type RawRowWriter } from './storeContract.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'taskmachine-sqlite-'));
 let counter = 0;
@@ -65,7 +65,17 @@ async function storeFile(path = newPath()): Promise<string> {
   return path;
 }
 
-defineStoreContract('sqliteStore (file, durability full)', () => sqliteStore({ path: newPath() }));
+/** Changes a row of a SQLite store's file through a connection of its own (the store is not asked). */
+const rawSqliteRows: RawRowWriter = async (store, row, column, value) => {
+  raw((store as SqliteStore).path, (db) => {
+    const where = row.table === 'runs' ? 'run_id = ?' : 'run_id = ? AND key = ?';
+    const params = row.table === 'runs' ? [row.runId] : [row.runId, row.key!];
+    const { changes } = db.prepare(`UPDATE ${row.table} SET ${column} = ? WHERE ${where}`).run(value, ...params);
+    if (Number(changes) !== 1) throw new Error(`no ${row.table} row ${JSON.stringify(row)}`);
+  });
+};
+
+defineStoreContract('sqliteStore (file, durability full)', () => sqliteStore({ path: newPath() }), rawSqliteRows);
 defineStoreContract('sqliteStore (:memory:)', () => sqliteStore({ path: ':memory:' }));
 
 describe('sqliteStore: file and settings', () => {
