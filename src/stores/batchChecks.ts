@@ -71,6 +71,9 @@ export function checkRun(run: StoredRun): void {
   checkOptionalTime(run.startedAt, `run '${run.runId}': startedAt`);
   checkOptionalTime(run.endedAt, `run '${run.runId}': endedAt`);
   checkOptionalStringRecord(run.labels, `run '${run.runId}': labels`);
+  if (run.taskIds !== undefined && (!Array.isArray(run.taskIds) || !run.taskIds.every(isNonEmptyString))) {
+    throw invalid(`run '${run.runId}': taskIds must be an array of task ids (non-empty strings) or undefined`);
+  }
 }
 
 function checkInstance(runId: string, record: TaskInstanceWrite): void {
@@ -235,6 +238,7 @@ export function runRecord(run: StoredRun): StoredRun {
     reason: run.reason,
     input: run.input,
     labels: run.labels,
+    taskIds: run.taskIds === undefined ? undefined : [...run.taskIds],
     machineVersion: run.machineVersion,
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,

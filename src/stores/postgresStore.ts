@@ -28,7 +28,7 @@ import { deserializeValue, serializeValue } from './serialization.ts';
 import type { Store } from './store.ts';
 import type { StoredFailureKind, StoredTaskInstance, TaskInstanceWrite, TimerAction } from './taskInstanceRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
-import { checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
+import { checkedLoadedRun, checkedRun, decodeTaskIds, encodeTaskIds, type RowSource } from './rowChecks.ts';
 import { isConnectionError, isTransient, redact, safeCause, serverError, sqlState } from './postgres/connection.ts';
 import { latestPostgresSchemaVersion, postgresMigrations, requiredPostgresTables } from './postgres/migrations.ts';
 import { instanceColumns, statements, versionIndex, type Statement } from './postgres/sql.ts';
@@ -160,6 +160,7 @@ function rowToRun(row: Row): StoredRun {
     reason: (row['reason'] ?? null) as FlowRunFailureReason | null,
     input: value(row['input']),
     labels: value(row['labels']) as StoredRun['labels'],
+    taskIds: decodeTaskIds(row['task_ids']),
     machineVersion: String(row['machine_version']),
     createdAt: num(row['created_at']),
     updatedAt: num(row['updated_at']),
@@ -251,6 +252,7 @@ function runRow(run: StoredRun): unknown[] {
     run.reason,
     text(run.input),
     text(run.labels),
+    encodeTaskIds(run.taskIds),
     run.machineVersion,
     run.createdAt,
     run.updatedAt,

@@ -30,6 +30,24 @@ const scheduledOrLater: ReadonlySet<string> = new Set([
   'checkpointed',
 ]);
 
+/** `runs.task_ids` as SQLite and PostgreSQL store it: a plain JSON array (readable and fixable by hand), NULL when unknown. */
+export function encodeTaskIds(taskIds: StoredRun['taskIds']): string | null {
+  return taskIds === undefined ? null : JSON.stringify(taskIds);
+}
+
+/**
+ * `runs.task_ids` read back. Text that is not JSON is handed on as it is, for the row check to
+ * refuse with the value in its message.
+ */
+export function decodeTaskIds(column: unknown): StoredRun['taskIds'] {
+  if (column === null || column === undefined) return undefined;
+  try {
+    return JSON.parse(String(column)) as StoredRun['taskIds'];
+  } catch {
+    return column as StoredRun['taskIds'];
+  }
+}
+
 /** What is wrong with one column of a record. */
 export interface ColumnProblem {
   /** The column, as the SQLite and PostgreSQL tables name it. */
@@ -83,6 +101,9 @@ export function runProblem(run: Omit<StoredRun, 'input'>): ColumnProblem | undef
     return problem('reason', run.reason, `is not a failure reason (${[...failureReasons].join(', ')}) or NULL`);
   }
   if (typeof run.machineVersion !== 'string') return problem('machine_version', run.machineVersion, 'is not a string');
+  if (run.taskIds !== undefined && (!Array.isArray(run.taskIds) || !run.taskIds.every(isNonEmptyString))) {
+    return problem('task_ids', run.taskIds, 'is not a JSON array of task ids (non-empty strings) or NULL');
+  }
   for (const [column, value] of [
     ['created_at', run.createdAt],
     ['updated_at', run.updatedAt],
@@ -134,6 +155,14 @@ export function instanceProblem(instance: StoredTaskInstance): ColumnProblem | u
     if (!isOptionalTime(value)) return problem(column, value, 'is not an epoch-ms number or NULL');
   }
   return undefined;
+}
+
+/** A task id that is not in the run's task list. */
+function taskIdProblem(taskId: string, taskIds: ReadonlySet<string>): ColumnProblem | undefined {
+  if (taskIds.has(taskId)) return undefined;
+  const list = [...taskIds];
+  const shown = list.length > 10 ? `${list.slice(0, 10).join(', ')}, … (${list.length} in all)` : list.join(', ');
+  return problem('task_id', taskId, `is not in the run's task list (runs.task_ids: ${shown || 'none'})`);
 }
 
 /** The first invalid column of a result record, or `undefined`. */
@@ -202,8 +231,10 @@ export function loadedRunProblems(loaded: LoadedRun): RowProblem[] {
   const problems: RowProblem[] = [];
   const ofRun = runProblem(run);
   if (ofRun !== undefined) problems.push({ table: 'runs', runId, key: undefined, ...ofRun });
+  // An invalid task list checks nothing (its own problem is reported above).
+  const taskIds = ofRun === undefined && run.taskIds !== undefined ? new Set(run.taskIds) : undefined;
   for (const instance of loaded.instances) {
-    const found = instanceProblem(instance);
+    const found = instanceProblem(instance) ?? (taskIds === undefined ? undefined : taskIdProblem(instance.taskId, taskIds));
     if (found !== undefined) problems.push({ table: 'task_instances', runId, key: instance.key, ...found });
   }
   for (const result of loaded.results) {

@@ -28,7 +28,7 @@ import type { Store } from './store.ts';
 import type { StoredFailureKind, StoredTaskInstance, TimerAction } from './taskInstanceRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
 import { shellWord } from '../shellWord.ts';
-import { checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
+import { checkedLoadedRun, checkedRun, decodeTaskIds, encodeTaskIds, type RowSource } from './rowChecks.ts';
 import { corruptError, inspectStoreFile, isCorruptionError, loadSqlite } from './sqlite/inspectFile.ts';
 import { latestSchemaVersion, sqliteMigrations } from './sqlite/migrations.ts';
 
@@ -137,7 +137,7 @@ const text = (v: unknown): string | null => (v === undefined ? null : serializeV
 const nullable = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
 const runColumns =
-  'run_id, flow_id, input_fingerprint, state, reason, input, labels, machine_version, created_at, updated_at, started_at, ended_at';
+  'run_id, flow_id, input_fingerprint, state, reason, input, labels, task_ids, machine_version, created_at, updated_at, started_at, ended_at';
 /** The run columns `listRuns` reads (everything but `input`). */
 const summaryColumns = runColumns
   .split(', ')
@@ -177,6 +177,7 @@ function rowToRun(row: Row): StoredRun {
     reason: (row['reason'] ?? null) as FlowRunFailureReason | null,
     input: value(row['input'] ?? null),
     labels: value(row['labels'] ?? null) as StoredRun['labels'],
+    taskIds: decodeTaskIds(row['task_ids'] ?? null),
     machineVersion: str(row['machine_version']!),
     createdAt: num(row['created_at']!),
     updatedAt: num(row['updated_at']!),
@@ -683,6 +684,7 @@ function runParamsOf(run: StoredRun): sqlite.SQLInputValue[] {
     run.reason,
     text(run.input),
     text(run.labels),
+    encodeTaskIds(run.taskIds),
     run.machineVersion,
     run.createdAt,
     run.updatedAt,

@@ -79,8 +79,8 @@ export function defineRowContract(fresh: () => Promise<Store>, rawRows: RawRowWr
       await seed(store);
       const row = { table: 'runs', runId: 'r1' } as const;
       await rawRows!(store, row, 'state', 'paused');
-      for (const read of [store.getRun('r1'), store.loadRun('r1'), store.listRuns()]) {
-        expectRowError(await rejection(read), row, 'state', 'paused', /column state = 'paused' is not a flow-run state/);
+      for (const read of [() => store.getRun('r1'), () => store.loadRun('r1'), () => store.listRuns()]) {
+        expectRowError(await rejection(read()), row, 'state', 'paused', /column state = 'paused' is not a flow-run state/);
       }
       expect((await store.loadRun('r2'))?.run.state).toBe('running');
     });
@@ -91,6 +91,51 @@ export function defineRowContract(fresh: () => Promise<Store>, rawRows: RawRowWr
       const row = { table: 'results', runId: 'r1', key: 'b' } as const;
       await rawRows!(store, row, 'attempt', 0);
       expectRowError(await rejection(store.loadRun('r1')), row, 'attempt', 0, /column attempt = 0 is not an integer ≥ 1/);
+    });
+
+    it("a run's task list round-trips through getRun, loadRun and listRuns; undefined stays undefined", async () => {
+      const store = await fresh();
+      await store.commit({ runId: 'listed', run: makeRun('listed', { taskIds: ['extract', 'load[x]', 'ünïcode'] }) });
+      await store.commit({ runId: 'legacy', run: makeRun('legacy', { createdAt: 2_000 }) });
+      expect((await store.getRun('listed'))?.taskIds).toStrictEqual(['extract', 'load[x]', 'ünïcode']);
+      expect((await store.loadRun('listed'))?.run.taskIds).toStrictEqual(['extract', 'load[x]', 'ünïcode']);
+      expect((await store.listRuns()).map((r) => [r.runId, r.taskIds])).toStrictEqual([
+        ['legacy', undefined],
+        ['listed', ['extract', 'load[x]', 'ünïcode']],
+      ]);
+      await expect(store.commit({ runId: 'bad', run: makeRun('bad', { taskIds: ['a', ''] }) })).rejects.toThrow(
+        /taskIds must be an array of task ids \(non-empty strings\) or undefined/,
+      );
+      await expect(store.commit({ runId: 'bad', run: makeRun('bad', { taskIds: 'a' as never }) })).rejects.toThrow(/taskIds must be an array/);
+    });
+
+    it("a task instance whose task id is not in the run's task list: loadRun refuses it, naming the row and the list", async () => {
+      const store = await fresh();
+      // Writes are not checked against the run's list (that would cost a read per batch); reads are.
+      await store.commit({
+        runId: 'r1',
+        run: makeRun('r1', { taskIds: ['a', 'b'] }),
+        instances: [{ record: makeInstance('a') }, { record: makeInstance('ghost[3]', { mapIndex: 3 }) }],
+      });
+      const error = await rejection(store.loadRun('r1'));
+      expectRowError(error, { table: 'task_instances', runId: 'r1', key: 'ghost[3]' }, 'task_id', 'ghost', /column task_id = 'ghost' is not in the run's task list \(runs\.task_ids: a, b\)/);
+      // A run without a task list (stored before schema 3) is not checked.
+      await store.commit({ runId: 'r2', run: makeRun('r2'), instances: [{ record: makeInstance('ghost') }] });
+      expect((await store.loadRun('r2'))?.instances.map((i) => i.taskId)).toEqual(['ghost']);
+    });
+
+    it.skipIf(rawRows === undefined)("runs.task_ids that is not a JSON array of task ids is refused", async () => {
+      const store = await fresh();
+      await store.commit({ runId: 'r1', run: makeRun('r1', { taskIds: ['a'] }), instances: [{ record: makeInstance('a') }] });
+      const row = { table: 'runs', runId: 'r1' } as const;
+      for (const [text, value] of [
+        ['a, b', 'a, b'],
+        ['{"a":1}', { a: 1 }],
+        ['[1]', [1]],
+      ] as const) {
+        await rawRows!(store, row, 'task_ids', text);
+        expectRowError(await rejection(store.getRun('r1')), row, 'task_ids', value, /column task_ids = .* is not a JSON array of task ids/);
+      }
     });
 
     it('writes that would make such rows are refused before anything is stored', async () => {

@@ -18,6 +18,8 @@ import {
 } from '../../src/stores/index.ts';
 import { defineStoreContract, makeInstance, makeRun, type RawRowWriter } from './storeContract.ts';
 
+/** The schema version this code writes. */
+const latest = sqliteMigrations.at(-1)!.version;
 const root = mkdtempSync(join(tmpdir(), 'taskmachine-sqlite-'));
 let counter = 0;
 /** A path in a new directory of its own (created only when `create` is set). */
@@ -96,9 +98,9 @@ describe('sqliteStore: file and settings', () => {
   it("runs in WAL mode with synchronous=FULL by default and NORMAL for durability 'normal'", () => {
     const full = open({ path: newPath() });
     expect(full.durability).toBe('full');
-    expect(full.settings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5000, schemaVersion: 2 });
+    expect(full.settings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5000, schemaVersion: latest });
     const normal = open({ path: newPath(), durability: 'normal', busyTimeoutMs: 250 });
-    expect(normal.settings()).toEqual({ journalMode: 'wal', synchronous: 'normal', busyTimeoutMs: 250, schemaVersion: 2 });
+    expect(normal.settings()).toEqual({ journalMode: 'wal', synchronous: 'normal', busyTimeoutMs: 250, schemaVersion: latest });
     // WAL is a property of the file: another connection sees it too
     raw(normal.path, (db) => expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' }));
   });
@@ -174,7 +176,7 @@ describe('sqliteStore: file and settings', () => {
       const columns = (table: string) => (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name);
       expect(columns('runs')).toContain('labels');
       expect(columns('task_instances')).toEqual(expect.arrayContaining(['call_input', 'custom_context']));
-      expect(db.prepare('SELECT schema_version.version FROM schema_version').all()).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(db.prepare('SELECT schema_version.version FROM schema_version').all()).toEqual(sqliteMigrations.map((m) => ({ version: m.version })));
       // labels are superjson text like every value column, and queryable with json_extract
       expect(db.prepare(`SELECT run_id, labels, json_extract(labels, '$.json.flowFile') AS file FROM runs ORDER BY run_id`).all()).toEqual([
         { run_id: 'r1', labels: JSON.stringify({ json: labels }), file: 'flows/etl.ts' },
@@ -202,7 +204,7 @@ describe('sqliteStore: file and settings', () => {
     const path = newPath('empty.db', true);
     writeFileSync(path, '');
     const store = open({ path });
-    expect(store.settings().schemaVersion).toBe(2);
+    expect(store.settings().schemaVersion).toBe(latest);
   });
 });
 
@@ -331,8 +333,8 @@ describe('sqliteStore: refusing files it cannot use, leaving them untouched', ()
   it('a store whose schema_version row says 99: StoreSchemaError naming both versions', async () => {
     const path = await storeFile();
     raw(path, (db) => db.exec(`INSERT INTO schema_version (version, applied_at, description) VALUES (99, 0, 'from the future')`));
-    const error = expectUntouched(path, StoreSchemaError, /has schema version 99, but this taskmachine knows versions up to 2: .*Upgrade taskmachine/);
-    expect(error).toMatchObject({ foundVersion: 99, supportedVersion: 2 });
+    const error = expectUntouched(path, StoreSchemaError, new RegExp(`has schema version 99, but this taskmachine knows versions up to ${latest}: .*Upgrade taskmachine`));
+    expect(error).toMatchObject({ foundVersion: 99, supportedVersion: latest });
   });
 
   it('a store whose header user_version says 99: StoreSchemaError', async () => {
