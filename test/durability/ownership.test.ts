@@ -142,7 +142,14 @@ describe('run ownership between processes', () => {
   it('two resumes of an orphaned run at once: one drives it, the other is refused; nothing runs twice but the killed attempts', async () => {
     const p = place(150);
     const first = startCli(p, ['run', fixture, '--run-id', 'orphan', '--view', 'none', '--concurrency', '2']);
-    await until('two work tasks are running', () => bodies(p).filter((b) => b.key.startsWith('work-')).length >= 2);
+    // A body starts before the turn that moved it to running is committed (group commit): wait for
+    // the store to say so too, or the kill may find every instance still queued.
+    await until(
+      'two work tasks are running, and the store has one running',
+      async () =>
+        bodies(p).filter((b) => b.key.startsWith('work-')).length >= 2 &&
+        Object.values((await stored(p, 'orphan')).states).includes('running'),
+    );
     first.signal('SIGKILL');
     await first.exit;
     const interrupted = (await stored(p, 'orphan')).states;
