@@ -29,7 +29,7 @@ import type { StoredFailureKind, StoredTaskInstance, TimerAction } from './taskI
 import type { StoredTransition } from './transitionLog.ts';
 import { shellWord } from '../shellWord.ts';
 import { checkedLoadedRun, checkedRun, decodeTaskIds, encodeTaskIds, type RowSource } from './rowChecks.ts';
-import { corruptError, inspectStoreFile, isCorruptionError, loadSqlite } from './sqlite/inspectFile.ts';
+import { accessError, corruptError, inspectStoreFile, isCorruptionError, loadSqlite, primaryCode } from './sqlite/inspectFile.ts';
 import { latestSchemaVersion, sqliteMigrations } from './sqlite/migrations.ts';
 
 /**
@@ -125,6 +125,8 @@ export interface SqliteStore extends Store {
 const synchronousNames = ['off', 'normal', 'full', 'extra'] as const;
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
+const SQLITE_READONLY = 8;
+const SQLITE_CANTOPEN = 14;
 
 type Row = Record<string, sqlite.SQLOutputValue>;
 
@@ -329,7 +331,11 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
   const inMemory = requested === ':memory:';
   const path = inMemory ? requested : resolve(requested);
   if (!inMemory) {
-    mkdirSync(dirname(path), { recursive: true });
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (error) {
+      throw accessError(path, error);
+    }
     inspectStoreFile(path);
   }
 
@@ -338,7 +344,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     db = new (loadSqlite().DatabaseSync)(path, { enableForeignKeyConstraints: false });
   } catch (error) {
     if (isCorruptionError(error)) throw corruptError(path, error, true);
-    throw error;
+    throw accessError(path, error);
   }
   try {
     db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
@@ -348,7 +354,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
   } catch (error) {
     db.close();
     if (isCorruptionError(error)) throw corruptError(path, error, false);
-    throw error;
+    throw accessError(path, error);
   }
 
   const statements = prepareStatements(db);
@@ -386,7 +392,8 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
 
   function translate(error: unknown): unknown {
     if (isCorruptionError(error)) return corruptError(path, error, false);
-    const errcode = (error as { errcode?: unknown } | null)?.errcode;
+    const errcode = primaryCode(error);
+    if (errcode === SQLITE_READONLY || errcode === SQLITE_CANTOPEN) return accessError(path, error);
     if (error instanceof Error && (errcode === SQLITE_BUSY || errcode === SQLITE_LOCKED)) {
       return new StoreError(
         `The store file "${path}" stayed locked by another connection for longer than busyTimeoutMs ` +
@@ -743,8 +750,18 @@ function prepareStatements(db: sqlite.DatabaseSync) {
   };
 }
 
-/** Applies pending migrations in one transaction; refuses a schema newer than this code. */
+/**
+ * Applies pending migrations in one transaction; refuses a schema newer than this code. A file
+ * already at this code's schema is only read: opening a store takes no write lock (it would wait
+ * behind a writer that holds one, e.g. a process stopped mid-commit) and writes nothing.
+ */
 function migrate(db: sqlite.DatabaseSync, path: string): void {
+  const hasVersions = db.prepare(`SELECT 1 AS one FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'`).get() !== undefined;
+  if (hasVersions) {
+    const stored = num((db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_version').get() as Row)['v']!);
+    const userVersion = num((db.prepare('PRAGMA user_version').get() as Row)['user_version']!);
+    if (stored === latestSchemaVersion && userVersion === latestSchemaVersion) return;
+  }
   db.exec('BEGIN IMMEDIATE');
   try {
     db.exec(

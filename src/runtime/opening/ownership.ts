@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { RunOwnedError, toError } from '../../errors.ts';
 import { LeaseLostError, type LeaseGrant, type LeaseOwner, type Store, type StoredLease } from '../../stores/index.ts';
 import type { Clock } from '../clock.ts';
+import { processExists } from '../../processExists.ts';
 
 /**
  * This process's ownership of a stored run: it takes the run's lease when the run is opened (a
@@ -121,15 +122,5 @@ export class RunOwnership {
   #stop(): void {
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
-  }
-}
-
-/** Whether a process with this pid exists on this host (EPERM: it exists, owned by someone else). */
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
