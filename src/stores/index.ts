@@ -38,6 +38,7 @@ export {
   type SqliteSettings,
 } from './sqliteStore.ts';
 export { sqliteMigrations, type SqliteMigration } from './sqlite/migrations.ts';
+export { checkSqliteFile, type StoreCheckReport, type StoreRowProblem } from './sqlite/checkFile.ts';
 export {
   postgresStore,
   defaultPostgresSchema,

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type * as sqlite from 'node:sqlite';
-import { isTaskInstanceState, type FlowRunFailureReason, type FlowRunState, type TaskInstanceEventType, type TaskInstanceState } from '../../machines/index.ts';
+import { isTaskInstanceState, type TaskInstanceEventType, type TaskInstanceState } from '../../machines/index.ts';
 import type { CommitBatch, CommitResult } from './batch.ts';
 import {
   checkBatch,
@@ -23,14 +23,14 @@ import type { LeaseGrant, LeaseRequest, StoredLease } from './leaseRecord.ts';
 import type { ListRunsOptions, LoadedRun, ReadTransitionLogOptions, RunSummary } from './queries.ts';
 import type { StoredResult } from './resultRecord.ts';
 import type { StoredRun } from './runRecord.ts';
-import { deserializeValue, serializeValue } from './serialization.ts';
 import type { Store } from './store.ts';
-import type { StoredFailureKind, StoredTaskInstance, TimerAction } from './taskInstanceRecord.ts';
+import type { StoredTaskInstance } from './taskInstanceRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
 import { shellWord } from '../shellWord.ts';
-import { checkedLoadedRun, checkedRun, decodeTaskIds, encodeTaskIds, type RowSource } from './rowChecks.ts';
+import { checkedLoadedRun, checkedRun, encodeTaskIds, type RowSource } from './rowChecks.ts';
 import { accessError, corruptError, inspectStoreFile, isCorruptionError, loadSqlite, primaryCode } from './sqlite/inspectFile.ts';
 import { latestSchemaVersion, sqliteMigrations } from './sqlite/migrations.ts';
+import { instanceColumns, nullable, num, optNum, optStr, rowToInstance, rowToRun, runColumns, str, text, value, type Row } from './sqlite/rows.ts';
 
 /**
  * Where the CLI keeps its store, relative to the working directory.
@@ -128,28 +128,12 @@ const SQLITE_LOCKED = 6;
 const SQLITE_READONLY = 8;
 const SQLITE_CANTOPEN = 14;
 
-type Row = Record<string, sqlite.SQLOutputValue>;
-
-const str = (value: sqlite.SQLOutputValue): string => value as string;
-const num = (value: sqlite.SQLOutputValue): number => value as number;
-const optNum = (value: sqlite.SQLOutputValue): number | undefined => (value === null ? undefined : (value as number));
-const optStr = (value: sqlite.SQLOutputValue): string | undefined => (value === null ? undefined : (value as string));
-const value = (text: sqlite.SQLOutputValue): unknown => (text === null ? undefined : deserializeValue(text as string));
-const text = (v: unknown): string | null => (v === undefined ? null : serializeValue(v));
-const nullable = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
-
-const runColumns =
-  'run_id, flow_id, input_fingerprint, state, reason, input, labels, task_ids, machine_version, created_at, updated_at, started_at, ended_at';
 /** The run columns `listRuns` reads (everything but `input`). */
 const summaryColumns = runColumns
   .split(', ')
   .filter((c) => c !== 'input')
   .map((c) => `r.${c}`)
   .join(', ');
-const instanceColumns =
-  'run_id, key, task_id, map_index, parent_key, call_input, custom_context, state, attempt, max_attempts, retries, manually_set_from, defer_timed_out, ' +
-  'version, machine_version, created_at, updated_at, started_at, ended_at, failure_kind, error, parked, waiting_for_event, ' +
-  'timer_deadline, timer_action, resume_data, event_payload, interruptions, max_interruptions';
 
 /** Position of `version` in the task-instance parameters (set inside the transaction). */
 const versionParam = instanceColumns.split(', ').indexOf('version');
@@ -168,58 +152,6 @@ function updateAll(columns: string, conflict: readonly string[]): string {
     .filter((c) => !conflict.includes(c))
     .map((c) => `${c} = excluded.${c}`)
     .join(', ');
-}
-
-function rowToRun(row: Row): StoredRun {
-  return {
-    runId: str(row['run_id']!),
-    flowId: str(row['flow_id']!),
-    inputFingerprint: str(row['input_fingerprint']!),
-    state: str(row['state']!) as FlowRunState,
-    reason: (row['reason'] ?? null) as FlowRunFailureReason | null,
-    input: value(row['input'] ?? null),
-    labels: value(row['labels'] ?? null) as StoredRun['labels'],
-    taskIds: decodeTaskIds(row['task_ids'] ?? null),
-    machineVersion: str(row['machine_version']!),
-    createdAt: num(row['created_at']!),
-    updatedAt: num(row['updated_at']!),
-    startedAt: optNum(row['started_at'] ?? null),
-    endedAt: optNum(row['ended_at'] ?? null),
-  };
-}
-
-function rowToInstance(row: Row): StoredTaskInstance {
-  const deadline = optNum(row['timer_deadline']!);
-  return {
-    runId: str(row['run_id']!),
-    key: str(row['key']!),
-    taskId: str(row['task_id']!),
-    mapIndex: optNum(row['map_index']!),
-    parentKey: optStr(row['parent_key']!),
-    callInput: value(row['call_input']!),
-    customContext: value(row['custom_context']!) as StoredTaskInstance['customContext'],
-    state: str(row['state']!) as TaskInstanceState,
-    attempt: num(row['attempt']!),
-    maxAttempts: num(row['max_attempts']!),
-    retries: num(row['retries']!),
-    manuallySetFrom: (row['manually_set_from'] ?? null) as TaskInstanceState | null,
-    deferTimedOut: row['defer_timed_out'] === 1,
-    version: num(row['version']!),
-    machineVersion: str(row['machine_version']!),
-    createdAt: num(row['created_at']!),
-    updatedAt: num(row['updated_at']!),
-    startedAt: optNum(row['started_at']!),
-    endedAt: optNum(row['ended_at']!),
-    failureKind: optStr(row['failure_kind']!) as StoredFailureKind | undefined,
-    error: value(row['error']!) as Error | undefined,
-    parked: row['parked'] === 1,
-    awaitsEvent: row['waiting_for_event'] === 1,
-    timer: deadline === undefined ? undefined : { deadline, action: str(row['timer_action']!) as TimerAction },
-    resumeData: value(row['resume_data']!),
-    eventPayload: value(row['event_payload']!),
-    interruptions: num(row['interruptions']!),
-    maxInterruptions: num(row['max_interruptions']!),
-  };
 }
 
 const leaseColumns = 'run_id, owner_id, host, pid, token, acquired_at, heartbeat_at, expires_at, released_at';

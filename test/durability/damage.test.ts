@@ -169,6 +169,11 @@ describe('a real process killed with SIGKILL mid-run, then bytes flipped in the 
       expect(message).toMatch(/the lease of run 'killed' \(pid \d+ on .*\) was never released/);
       expect(message).toContain('The file was not changed.');
     }
+    // taskmachine check lists the damage, and changes nothing either.
+    const checked = cli('check', '--store', path);
+    expect(checked.code).toBe(2);
+    expect(checked.stdout).toMatch(new RegExp(`^  Tree \\d+ page (${damaged.join('|')})`, 'm'));
+    expect(checked.stderr).toContain(`the store file "${path}" is damaged (integrity_check found problems)`);
     expect(() => sqliteStore({ path })).toThrow(StoreCorruptError);
     expect(storeHashes(path)).toEqual(before);
   });

@@ -1,4 +1,5 @@
 import type { Command } from '../command.ts';
+import { checkCommand } from './check.ts';
 import { clearCommand, setStateCommand } from './manual.ts';
 import { resumeCommand, resumeTaskCommand } from './resume.ts';
 import { runCommand } from './run.ts';
@@ -16,5 +17,6 @@ export const commands: readonly Command[] = [
   resumeTaskCommand,
   setStateCommand,
   clearCommand,
+  checkCommand,
   vizCommand,
 ];
