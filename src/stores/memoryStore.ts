@@ -24,6 +24,7 @@ import { deserializeValue, serializeValue } from './serialization.ts';
 import type { Store } from './store.ts';
 import type { StoredTaskInstance } from './taskInstanceRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
+import { checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
 
 interface MemoryInstance {
   readonly version: number;
@@ -94,6 +95,10 @@ const copyLease = (lease: StoredLease): StoredLease => ({ ...lease, owner: { ...
 
 const resultId = (key: string, attempt: number): string => `${attempt}\u0000${key}`;
 
+// Every read is validated as the other stores' are, so all three answer a bad record alike (the
+// memory store's records are checked on write, so only a bug could make one fail here).
+const rows: RowSource = { store: 'the memory store' };
+
 /**
  * A {@link Store} kept in memory, with the same semantics as `sqliteStore` (atomic batches,
  * compare-and-set, the same serializer): for tests and for runs that need no durability. Every
@@ -132,7 +137,7 @@ export function memoryStore(): Store {
   }
 
   function readRun(entry: MemoryRun): StoredRun {
-    return deserializeValue<StoredRun>(entry.runText);
+    return checkedRun(deserializeValue<StoredRun>(entry.runText), rows);
   }
 
   function summary(entry: MemoryRun): RunSummary {
@@ -260,13 +265,16 @@ export function memoryStore(): Store {
       open();
       const entry = runs.get(runId);
       if (entry === undefined) return undefined;
-      return {
-        run: readRun(entry),
-        instances: [...entry.instances.values()].map(fromMemoryInstance),
-        results: entry.results.map(
-          (r): StoredResult => ({ runId, key: r.key, attempt: r.attempt, value: deserializeValue(r.valueText), at: r.at }),
-        ),
-      };
+      return checkedLoadedRun(
+        {
+          run: readRun(entry),
+          instances: [...entry.instances.values()].map(fromMemoryInstance),
+          results: entry.results.map(
+            (r): StoredResult => ({ runId, key: r.key, attempt: r.attempt, value: deserializeValue(r.valueText), at: r.at }),
+          ),
+        },
+        rows,
+      );
     },
 
     async readTransitionLog(runId: string, options: ReadTransitionLogOptions = {}): Promise<readonly StoredTransition[]> {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type * as sqlite from 'node:sqlite';
-import { isTaskInstanceState, type FlowRunFailureReason, type FlowRunState, type TaskInstanceEventType, type TaskInstanceState } from '../../machines/index.ts';
+import { isTaskInstanceState, type TaskInstanceEventType, type TaskInstanceState } from '../../machines/index.ts';
 import type { CommitBatch, CommitResult } from './batch.ts';
 import {
   checkBatch,
@@ -23,12 +23,14 @@ import type { LeaseGrant, LeaseRequest, StoredLease } from './leaseRecord.ts';
 import type { ListRunsOptions, LoadedRun, ReadTransitionLogOptions, RunSummary } from './queries.ts';
 import type { StoredResult } from './resultRecord.ts';
 import type { StoredRun } from './runRecord.ts';
-import { deserializeValue, serializeValue } from './serialization.ts';
 import type { Store } from './store.ts';
-import type { StoredFailureKind, StoredTaskInstance, TimerAction } from './taskInstanceRecord.ts';
+import type { StoredTaskInstance } from './taskInstanceRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
-import { corruptError, inspectStoreFile, isAccessError, isCorruptionError, loadSqlite, openError } from './sqlite/inspectFile.ts';
+import { shellWord } from '../shellWord.ts';
+import { checkedLoadedRun, checkedRun, encodeTaskIds, type RowSource } from './rowChecks.ts';
+import { accessError, corruptError, inspectStoreFile, isCorruptionError, loadSqlite, primaryCode } from './sqlite/inspectFile.ts';
 import { latestSchemaVersion, sqliteMigrations } from './sqlite/migrations.ts';
+import { instanceColumns, nullable, num, optNum, optStr, rowToInstance, rowToRun, runColumns, str, text, value, type Row } from './sqlite/rows.ts';
 
 /**
  * Where the CLI keeps its store, relative to the working directory.
@@ -123,29 +125,15 @@ export interface SqliteStore extends Store {
 const synchronousNames = ['off', 'normal', 'full', 'extra'] as const;
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
+const SQLITE_READONLY = 8;
+const SQLITE_CANTOPEN = 14;
 
-type Row = Record<string, sqlite.SQLOutputValue>;
-
-const str = (value: sqlite.SQLOutputValue): string => value as string;
-const num = (value: sqlite.SQLOutputValue): number => value as number;
-const optNum = (value: sqlite.SQLOutputValue): number | undefined => (value === null ? undefined : (value as number));
-const optStr = (value: sqlite.SQLOutputValue): string | undefined => (value === null ? undefined : (value as string));
-const value = (text: sqlite.SQLOutputValue): unknown => (text === null ? undefined : deserializeValue(text as string));
-const text = (v: unknown): string | null => (v === undefined ? null : serializeValue(v));
-const nullable = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
-
-const runColumns =
-  'run_id, flow_id, input_fingerprint, state, reason, input, labels, machine_version, created_at, updated_at, started_at, ended_at';
 /** The run columns `listRuns` reads (everything but `input`). */
 const summaryColumns = runColumns
   .split(', ')
   .filter((c) => c !== 'input')
   .map((c) => `r.${c}`)
   .join(', ');
-const instanceColumns =
-  'run_id, key, task_id, map_index, parent_key, call_input, custom_context, state, attempt, max_attempts, retries, manually_set_from, defer_timed_out, ' +
-  'version, machine_version, created_at, updated_at, started_at, ended_at, failure_kind, error, parked, waiting_for_event, ' +
-  'timer_deadline, timer_action, resume_data, event_payload, interruptions, max_interruptions';
 
 /** Position of `version` in the task-instance parameters (set inside the transaction). */
 const versionParam = instanceColumns.split(', ').indexOf('version');
@@ -164,57 +152,6 @@ function updateAll(columns: string, conflict: readonly string[]): string {
     .filter((c) => !conflict.includes(c))
     .map((c) => `${c} = excluded.${c}`)
     .join(', ');
-}
-
-function rowToRun(row: Row): StoredRun {
-  return {
-    runId: str(row['run_id']!),
-    flowId: str(row['flow_id']!),
-    inputFingerprint: str(row['input_fingerprint']!),
-    state: str(row['state']!) as FlowRunState,
-    reason: (row['reason'] ?? null) as FlowRunFailureReason | null,
-    input: value(row['input'] ?? null),
-    labels: value(row['labels'] ?? null) as StoredRun['labels'],
-    machineVersion: str(row['machine_version']!),
-    createdAt: num(row['created_at']!),
-    updatedAt: num(row['updated_at']!),
-    startedAt: optNum(row['started_at'] ?? null),
-    endedAt: optNum(row['ended_at'] ?? null),
-  };
-}
-
-function rowToInstance(row: Row): StoredTaskInstance {
-  const deadline = optNum(row['timer_deadline']!);
-  return {
-    runId: str(row['run_id']!),
-    key: str(row['key']!),
-    taskId: str(row['task_id']!),
-    mapIndex: optNum(row['map_index']!),
-    parentKey: optStr(row['parent_key']!),
-    callInput: value(row['call_input']!),
-    customContext: value(row['custom_context']!) as StoredTaskInstance['customContext'],
-    state: str(row['state']!) as TaskInstanceState,
-    attempt: num(row['attempt']!),
-    maxAttempts: num(row['max_attempts']!),
-    retries: num(row['retries']!),
-    manuallySetFrom: (row['manually_set_from'] ?? null) as TaskInstanceState | null,
-    deferTimedOut: row['defer_timed_out'] === 1,
-    version: num(row['version']!),
-    machineVersion: str(row['machine_version']!),
-    createdAt: num(row['created_at']!),
-    updatedAt: num(row['updated_at']!),
-    startedAt: optNum(row['started_at']!),
-    endedAt: optNum(row['ended_at']!),
-    failureKind: optStr(row['failure_kind']!) as StoredFailureKind | undefined,
-    error: value(row['error']!) as Error | undefined,
-    parked: row['parked'] === 1,
-    awaitsEvent: row['waiting_for_event'] === 1,
-    timer: deadline === undefined ? undefined : { deadline, action: str(row['timer_action']!) as TimerAction },
-    resumeData: value(row['resume_data']!),
-    eventPayload: value(row['event_payload']!),
-    interruptions: num(row['interruptions']!),
-    maxInterruptions: num(row['max_interruptions']!),
-  };
 }
 
 const leaseColumns = 'run_id, owner_id, host, pid, token, acquired_at, heartbeat_at, expires_at, released_at';
@@ -329,12 +266,12 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     try {
       mkdirSync(dirname(path), { recursive: true });
     } catch (error) {
-      throw isAccessError(error) ? openError(path, error, true) : error;
+      throw accessError(path, error, true);
     }
     try {
       inspectStoreFile(path);
     } catch (error) {
-      throw isAccessError(error) ? openError(path, error) : error;
+      throw accessError(path, error);
     }
   }
 
@@ -343,7 +280,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     db = new (loadSqlite().DatabaseSync)(path, { enableForeignKeyConstraints: false });
   } catch (error) {
     if (isCorruptionError(error)) throw corruptError(path, error, true);
-    throw isAccessError(error) ? openError(path, error) : error;
+    throw accessError(path, error);
   }
   try {
     db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
@@ -354,10 +291,13 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
   } catch (error) {
     db.close();
     if (isCorruptionError(error)) throw corruptError(path, error, false);
-    throw isAccessError(error) ? openError(path, error) : error;
+    throw accessError(path, error);
   }
 
   const statements = prepareStatements(db);
+  const rows: RowSource = inMemory
+    ? { store: 'the in-memory SQLite store' }
+    : { store: `the store file "${path}"`, checkCommand: `taskmachine check --store ${shellWord(path)}` };
   const listStatements = new Map<string, sqlite.StatementSync>();
   let closed = false;
 
@@ -389,7 +329,8 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
 
   function translate(error: unknown): unknown {
     if (isCorruptionError(error)) return corruptError(path, error, false);
-    const errcode = (error as { errcode?: unknown } | null)?.errcode;
+    const errcode = primaryCode(error);
+    if (errcode === SQLITE_READONLY || errcode === SQLITE_CANTOPEN) return accessError(path, error);
     if (error instanceof Error && (errcode === SQLITE_BUSY || errcode === SQLITE_LOCKED)) {
       return new StoreError(
         `The store file "${path}" stayed locked by another connection for longer than busyTimeoutMs ` +
@@ -514,7 +455,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     async getRun(runId: string): Promise<StoredRun | undefined> {
       return read(() => {
         const row = statements.getRun.get(runId) as Row | undefined;
-        return row === undefined ? undefined : rowToRun(row);
+        return row === undefined ? undefined : checkedRun(rowToRun(row), rows);
       });
     },
 
@@ -527,7 +468,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
         if (options.flowId !== undefined) params['flowId'] = options.flowId;
         if (options.state !== undefined) params['state'] = options.state;
         return (listStatement(options).all(params) as Row[]).map((row): RunSummary => {
-          const { input: _input, ...run } = rowToRun({ ...row, input: null });
+          const { input: _input, ...run } = checkedRun(rowToRun({ ...row, input: null }), rows);
           const parsed = JSON.parse(str(row['counts'] ?? '{}')) as Record<string, number>;
           const taskCounts: Partial<Record<TaskInstanceState, number>> = {};
           for (const [state, n] of Object.entries(parsed)) if (isTaskInstanceState(state)) taskCounts[state] = n;
@@ -540,13 +481,16 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
       return read(() => {
         const runRow = statements.getRun.get(runId) as Row | undefined;
         if (runRow === undefined) return undefined;
-        return {
-          run: rowToRun(runRow),
-          instances: (statements.loadInstances.all(runId) as Row[]).map(rowToInstance),
-          results: (statements.loadResults.all(runId) as Row[]).map(
-            (row): StoredResult => ({ runId, key: str(row['key']!), attempt: num(row['attempt']!), value: value(row['value']!), at: num(row['at']!) }),
-          ),
-        };
+        return checkedLoadedRun(
+          {
+            run: rowToRun(runRow),
+            instances: (statements.loadInstances.all(runId) as Row[]).map(rowToInstance),
+            results: (statements.loadResults.all(runId) as Row[]).map(
+              (row): StoredResult => ({ runId, key: str(row['key']!), attempt: num(row['attempt']!), value: value(row['value']!), at: num(row['at']!) }),
+            ),
+          },
+          rows,
+        );
       });
     },
 
@@ -684,6 +628,7 @@ function runParamsOf(run: StoredRun): sqlite.SQLInputValue[] {
     run.reason,
     text(run.input),
     text(run.labels),
+    encodeTaskIds(run.taskIds),
     run.machineVersion,
     run.createdAt,
     run.updatedAt,
@@ -742,8 +687,18 @@ function prepareStatements(db: sqlite.DatabaseSync) {
   };
 }
 
-/** Applies pending migrations in one transaction; refuses a schema newer than this code. */
+/**
+ * Applies pending migrations in one transaction; refuses a schema newer than this code. A file
+ * already at this code's schema is only read: opening a store takes no write lock (it would wait
+ * behind a writer that holds one, e.g. a process stopped mid-commit) and writes nothing.
+ */
 function migrate(db: sqlite.DatabaseSync, path: string): void {
+  const hasVersions = db.prepare(`SELECT 1 AS one FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'`).get() !== undefined;
+  if (hasVersions) {
+    const stored = num((db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_version').get() as Row)['v']!);
+    const userVersion = num((db.prepare('PRAGMA user_version').get() as Row)['user_version']!);
+    if (stored === latestSchemaVersion && userVersion === latestSchemaVersion) return;
+  }
   db.exec('BEGIN IMMEDIATE');
   try {
     db.exec(

@@ -58,6 +58,7 @@ export const runColumns = [
   ['reason', 'text'],
   ['input', 'text'],
   ['labels', 'text'],
+  ['task_ids', 'text'],
   ['machine_version', 'text'],
   ['created_at', 'float8'],
   ['updated_at', 'float8'],
