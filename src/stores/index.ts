@@ -47,3 +47,4 @@ export {
   type PostgresStoreOptions,
 } from './postgresStore.ts';
 export { postgresMigrations, type PostgresMigration } from './postgres/migrations.ts';
+export type { TaskInstanceCounts, TaskInstancePage, TaskInstanceQuery } from './instanceQueries.ts';

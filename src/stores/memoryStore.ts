@@ -24,10 +24,13 @@ import { deserializeValue, serializeValue } from './serialization.ts';
 import type { Store } from './store.ts';
 import type { StoredTaskInstance } from './taskInstanceRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
-import { checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
+import { checkedInstances, checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
+import { checkTaskInstanceQuery, countsFromRows, cursorPosition, type TaskInstanceCounts, type TaskInstancePage, type TaskInstanceQuery } from './instanceQueries.ts';
 
 interface MemoryInstance {
   readonly version: number;
+  /** When the key was first written (a store-wide counter): the order pages follow. */
+  readonly writeOrder: number;
   readonly state: TaskInstanceState;
   /** The record with its value fields (callInput, customContext, error, resumeData, eventPayload) left undefined: plain primitives. */
   readonly record: StoredTaskInstance;
@@ -65,7 +68,7 @@ const runMeta = (run: StoredRun): MemoryRun['meta'] => ({ flowId: run.flowId, st
 const serializeOptional = (value: unknown): string | null => (value === undefined ? null : serializeValue(value));
 const deserializeOptional = (text: string | null): unknown => (text === null ? undefined : deserializeValue(text));
 
-function toMemoryInstance(record: StoredTaskInstance): MemoryInstance {
+function toMemoryInstance(record: StoredTaskInstance): Omit<MemoryInstance, 'writeOrder'> {
   return {
     version: record.version,
     state: record.state,
@@ -120,6 +123,7 @@ export function memoryStore(): Store {
   const controls = new Map<string, Map<number, string>>();
   let nextControlId = 1;
   let nextOrder = 0;
+  let nextWrite = 0;
   let closed = false;
 
   function controlsOf(runId: string): Map<number, string> {
@@ -200,7 +204,7 @@ export function memoryStore(): Store {
           throw new StoreConflictError({ kind: 'version', runId, key, expectedVersion, actualVersion: actual });
         }
         const version = actual + 1;
-        staged.set(key, { ...prepared, version, record: { ...prepared.record, version } });
+        staged.set(key, { ...prepared, version, writeOrder: current(key)?.writeOrder ?? nextWrite++, record: { ...prepared.record, version } });
         versions.set(key, version);
       }
 
@@ -274,6 +278,45 @@ export function memoryStore(): Store {
           ),
         },
         rows,
+      );
+    },
+
+    async queryTaskInstances(runId: string, query: TaskInstanceQuery = {}): Promise<TaskInstancePage> {
+      open();
+      const limit = checkTaskInstanceQuery(query);
+      const after = cursorPosition(query.cursor);
+      const entry = runs.get(runId);
+      if (entry === undefined) return { instances: [], next: undefined };
+      const states = query.states === undefined ? undefined : new Set(query.states);
+      const page: MemoryInstance[] = [];
+      let more = false;
+      for (const stored of [...entry.instances.values()].sort((a, b) => a.writeOrder - b.writeOrder)) {
+        if (stored.writeOrder <= after) continue;
+        const { record } = stored;
+        if (states !== undefined && !states.has(record.state)) continue;
+        if (query.taskId !== undefined && record.taskId !== query.taskId) continue;
+        if (query.keyPrefix !== undefined && !record.key.startsWith(query.keyPrefix)) continue;
+        if (page.length === limit) {
+          more = true;
+          break;
+        }
+        page.push(stored);
+      }
+      const instances = checkedInstances(runId, page.map(fromMemoryInstance), rows);
+      let results: Map<string, unknown> | undefined;
+      if (query.withResults === true) {
+        const wanted = new Set(instances.filter((i) => i.state === 'success').map((i) => i.key));
+        results = new Map();
+        for (const r of entry.results) if (wanted.has(r.key)) results.set(r.key, deserializeValue(r.valueText));
+      }
+      return { instances, ...(results === undefined ? {} : { results }), next: more ? String(page.at(-1)!.writeOrder) : undefined };
+    },
+
+    async countTaskInstances(runId: string): Promise<TaskInstanceCounts> {
+      open();
+      const entry = runs.get(runId);
+      return countsFromRows(
+        [...(entry?.instances.values() ?? [])].sort((a, b) => a.writeOrder - b.writeOrder).map((stored) => ({ taskId: stored.record.taskId, state: stored.state, n: 1 })),
       );
     },
 

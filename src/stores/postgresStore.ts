@@ -28,10 +28,11 @@ import { deserializeValue, serializeValue } from './serialization.ts';
 import type { Store } from './store.ts';
 import type { StoredFailureKind, StoredTaskInstance, TaskInstanceWrite, TimerAction } from './taskInstanceRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
-import { checkedLoadedRun, checkedRun, decodeTaskIds, encodeTaskIds, type RowSource } from './rowChecks.ts';
+import { checkedInstances, checkedLoadedRun, checkedRun, decodeTaskIds, encodeTaskIds, type RowSource } from './rowChecks.ts';
 import { isConnectionError, isTransient, redact, safeCause, serverError, sqlState } from './postgres/connection.ts';
 import { latestPostgresSchemaVersion, postgresMigrations, requiredPostgresTables } from './postgres/migrations.ts';
 import { instanceColumns, statements, versionIndex, type Statement } from './postgres/sql.ts';
+import { checkTaskInstanceQuery, countsFromRows, cursorPosition, type TaskInstanceCounts, type TaskInstancePage, type TaskInstanceQuery } from './instanceQueries.ts';
 
 /**
  * The schema a PostgreSQL store uses when none is given.
@@ -926,6 +927,36 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
           ),
         },
         rows,
+      );
+    },
+
+    async queryTaskInstances(runId: string, query: TaskInstanceQuery = {}): Promise<TaskInstancePage> {
+      open();
+      const limit = checkTaskInstanceQuery(query);
+      const after = cursorPosition(query.cursor);
+      if (hasNul(runId)) return { instances: [], next: undefined };
+      const params = [runId, after, query.states ?? null, query.taskId ?? null, query.keyPrefix ?? null, limit + 1];
+      const found = await read(`query the task instances of run '${runId}'`, sql.queryInstances, params, (res) => JSON.parse(String(res.rows[0]!['instances'])) as Row[]);
+      const more = found.length > limit;
+      const pageRows = more ? found.slice(0, limit) : found;
+      const instances = checkedInstances(runId, pageRows.map(rowToInstance), rows);
+      let results: Map<string, unknown> | undefined;
+      if (query.withResults === true) {
+        results = new Map();
+        const keys = instances.filter((i) => i.state === 'success').map((i) => i.key);
+        if (keys.length > 0) {
+          const resultRows = await read(`read results of run '${runId}'`, sql.pageResults, [runId, keys], (res) => res.rows);
+          for (const row of resultRows) results.set(String(row['key']), value(row['value']));
+        }
+      }
+      return { instances, ...(results === undefined ? {} : { results }), next: more ? String(num(pageRows.at(-1)!['write_order'])) : undefined };
+    },
+
+    async countTaskInstances(runId: string): Promise<TaskInstanceCounts> {
+      open();
+      if (hasNul(runId)) return countsFromRows([]);
+      return read(`count the task instances of run '${runId}'`, sql.countInstances, [runId], (res) =>
+        countsFromRows(res.rows.map((row) => ({ taskId: String(row['task_id']), state: String(row['state']), n: num(row['n']) }))),
       );
     },
 

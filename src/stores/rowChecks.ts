@@ -253,3 +253,15 @@ export function checkedLoadedRun(loaded: LoadedRun, source: RowSource): LoadedRu
   if (first !== undefined) throw rowError(source, first, first);
   return loaded;
 }
+
+/**
+ * A page of task instances, or a `StoreRowError` naming the first invalid one (their columns; the
+ * task id against the run's list is checked where the run is loaded whole).
+ */
+export function checkedInstances<T extends readonly StoredTaskInstance[]>(runId: string, instances: T, source: RowSource): T {
+  for (const instance of instances) {
+    const found = instanceProblem(instance);
+    if (found !== undefined) throw rowError(source, { table: 'task_instances', runId, key: instance.key }, found);
+  }
+  return instances;
+}

@@ -27,10 +27,11 @@ import type { Store } from './store.ts';
 import type { StoredTaskInstance } from './taskInstanceRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
 import { shellWord } from '../shellWord.ts';
-import { checkedLoadedRun, checkedRun, encodeTaskIds, type RowSource } from './rowChecks.ts';
+import { checkedInstances, checkedLoadedRun, checkedRun, encodeTaskIds, type RowSource } from './rowChecks.ts';
 import { accessError, corruptError, inspectStoreFile, isCorruptionError, loadSqlite, primaryCode } from './sqlite/inspectFile.ts';
 import { latestSchemaVersion, sqliteMigrations } from './sqlite/migrations.ts';
 import { instanceColumns, nullable, num, optNum, optStr, rowToInstance, rowToRun, runColumns, str, text, value, type Row } from './sqlite/rows.ts';
+import { checkTaskInstanceQuery, countsFromRows, cursorPosition, type TaskInstanceCounts, type TaskInstancePage, type TaskInstanceQuery } from './instanceQueries.ts';
 
 /**
  * Where the CLI keeps its store, relative to the working directory.
@@ -351,6 +352,16 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     }
   }
 
+  /** A prepared statement per SQL text (the query shapes are few). */
+  function cached(sql: string): sqlite.StatementSync {
+    let statement = listStatements.get(sql);
+    if (statement === undefined) {
+      statement = db.prepare(sql);
+      listStatements.set(sql, statement);
+    }
+    return statement;
+  }
+
   function listStatement(options: ListRunsOptions): sqlite.StatementSync {
     const where: string[] = [];
     if (options.flowId !== undefined) where.push('r.flow_id = :flowId');
@@ -492,6 +503,50 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
           rows,
         );
       });
+    },
+
+    async queryTaskInstances(runId: string, query: TaskInstanceQuery = {}): Promise<TaskInstancePage> {
+      open();
+      const limit = checkTaskInstanceQuery(query);
+      const after = cursorPosition(query.cursor);
+      return read(() => {
+        const where = ['run_id = :runId', 'rowid > :after'];
+        const params: Record<string, sqlite.SQLInputValue> = { runId, after, limit: limit + 1 };
+        if (query.states !== undefined) {
+          where.push('state IN (SELECT value FROM json_each(:states))');
+          params['states'] = JSON.stringify(query.states);
+        }
+        if (query.taskId !== undefined) {
+          where.push('task_id = :taskId');
+          params['taskId'] = query.taskId;
+        }
+        if (query.keyPrefix !== undefined) {
+          where.push('substr(key, 1, length(:prefix)) = :prefix');
+          params['prefix'] = query.keyPrefix;
+        }
+        const found = cached(`SELECT rowid AS write_order, ${instanceColumns} FROM task_instances WHERE ${where.join(' AND ')} ORDER BY rowid LIMIT :limit`).all(params) as Row[];
+        const more = found.length > limit;
+        const pageRows = more ? found.slice(0, limit) : found;
+        const instances = checkedInstances(runId, pageRows.map(rowToInstance), rows);
+        let results: Map<string, unknown> | undefined;
+        if (query.withResults === true) {
+          results = new Map();
+          const keys = instances.filter((i) => i.state === 'success').map((i) => i.key);
+          if (keys.length > 0) {
+            const resultRows = statements.pageResults.all(runId, JSON.stringify(keys)) as Row[];
+            for (const row of resultRows) results.set(str(row['key']!), value(row['value']!));
+          }
+        }
+        return { instances, ...(results === undefined ? {} : { results }), next: more ? String(num(pageRows.at(-1)!['write_order']!)) : undefined };
+      });
+    },
+
+    async countTaskInstances(runId: string): Promise<TaskInstanceCounts> {
+      return read(() =>
+        countsFromRows(
+          (statements.countInstances.all(runId) as Row[]).map((row) => ({ taskId: str(row['task_id']!), state: str(row['state']!), n: num(row['n']!) })),
+        ),
+      );
     },
 
     async readTransitionLog(runId: string, options: ReadTransitionLogOptions = {}): Promise<readonly StoredTransition[]> {
@@ -660,6 +715,9 @@ function prepareStatements(db: sqlite.DatabaseSync) {
     resultExists: db.prepare('SELECT 1 AS one FROM results WHERE run_id = ? AND key = ? AND attempt = ?'),
     insertResult: db.prepare('INSERT INTO results (run_id, key, attempt, value, at) VALUES (?, ?, ?, ?, ?)'),
     loadResults: db.prepare('SELECT key, attempt, value, at FROM results WHERE run_id = ? ORDER BY rowid'),
+    // (Later attempts come later, so a reader that keeps the last per key has the latest.)
+    pageResults: db.prepare('SELECT key, value FROM results WHERE run_id = ? AND key IN (SELECT value FROM json_each(?)) ORDER BY rowid'),
+    countInstances: db.prepare('SELECT task_id, state, count(*) AS n, min(rowid) AS first FROM task_instances WHERE run_id = ? GROUP BY task_id, state ORDER BY first'),
     upsertCheckpoint: db.prepare(
       'INSERT INTO checkpoints (run_id, key, value, saved_at) VALUES (?, ?, ?, ?) ' +
         'ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, saved_at = excluded.saved_at',
