@@ -15,5 +15,11 @@ export default defineConfig({
     ],
     // No JSON report file in the sandbox; Stryker collects the results itself.
     reporters: ['dot'],
+    // The slowest test here takes well under a second. A mutant that makes a run hang (a timer
+    // never fires, a run never settles) then fails its test after 5 s instead of waiting for
+    // Stryker's own timeout (~30 s: 1.5 x the suite + its 18 s start-up overhead + timeoutMS)
+    // and a restart of the test runner; Stryker counts it as killed ("Test timed out").
+    testTimeout: 5_000,
+    hookTimeout: 5_000,
   },
 });
