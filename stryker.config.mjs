@@ -37,6 +37,8 @@ export default {
   htmlReporter: { fileName: 'reports/mutation/mutation.html' },
   jsonReporter: { fileName: 'reports/mutation/mutation.json' },
   clearTextReporter: { allowColor: false, logTests: false, maxTestsToLog: 0 },
+  // Not copied into the sandboxes: reports (e.g. an event-recorder's thousands of files) and vitest's output.
+  ignorePatterns: ['/reports', '/.vitest'],
   tempDirName: '.stryker-tmp',
   cleanTempDir: true,
 };
