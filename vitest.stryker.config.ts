@@ -11,7 +11,14 @@ export default defineConfig({
   test: {
     ...base.test,
     include: [
-      'test/{model,runtime,durability,decorators,listeners,gates,unit,context,stores,values}/**/*.test.ts',
+      'test/{model,runtime,durability,decorators,listeners,gates,unit,context,values}/**/*.test.ts',
+    ],
+    // Suites that drive other processes (the CLI, killed children) cannot see a mutant of this
+    // one, and take seconds each; the store suites test no runtime code.
+    exclude: [
+      ...(base.test?.exclude ?? []),
+      'test/runtime/processExit.test.ts',
+      'test/durability/{crash,damage,ownership,poisonPill}.test.ts',
     ],
     // No JSON report file in the sandbox; Stryker collects the results itself.
     reporters: ['dot'],
