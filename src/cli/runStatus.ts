@@ -69,11 +69,13 @@ export function countsText(byState: TaskInstanceCounts['byState']): string {
     .join(', ');
 }
 
-function time(ms: number | undefined): string {
+/** A timestamp for a table cell (UTC, to the second), or `-`. */
+export function time(ms: number | undefined): string {
   return ms === undefined ? '-' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
 }
 
-function duration(start: number | undefined, end: number | undefined): string {
+/** How long from `start` to `end`, for a table cell, or `-`. */
+export function duration(start: number | undefined, end: number | undefined): string {
   if (start === undefined || end === undefined) return '-';
   const ms = end - start;
   return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;

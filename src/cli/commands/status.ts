@@ -2,20 +2,10 @@ import { allTaskInstanceStates, isTaskInstanceState, type TaskInstanceState } fr
 import { ownerStatus, type OwnerStatus } from '../../runtime/opening/ownerStatus.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { storeArgument } from '../hints.ts';
-import { countsText, ownerJson, readStatusPage, statusText, table } from '../runStatus.ts';
+import { countsText, duration, ownerJson, readStatusPage, statusText, table, time } from '../runStatus.ts';
 import { runRecordToJson } from '../serialize.ts';
 import { openStore, storeOption } from '../storeOption.ts';
 import { findStoredRun } from '../storedRun.ts';
-
-function time(ms: number | undefined): string {
-  return ms === undefined ? '-' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
-}
-
-function duration(start: number | undefined, end: number | undefined): string {
-  if (start === undefined || end === undefined) return '-';
-  const ms = end - start;
-  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
-}
 
 /** How long ago `at` was, for a person. */
 function ago(at: number, now: number): string {
