@@ -67,6 +67,7 @@ const rows: readonly Row[] = [
   { name: 'cancel of a run that ended', args: ['cancel', 'done'], code: 0, says: "run 'done' has ended already (success): nothing to cancel" },
   { name: 'prune without an age', args: ['prune'], code: 2, says: '--older-than is required' },
   { name: 'prune with a bad age', args: ['prune', '--older-than', 'soon'], code: 2, says: "--older-than must be a number and a unit (s, m, h, d or w), e.g. 30d; got 'soon'" },
+  { name: 'prune with an unknown run state', args: ['prune', '--older-than', '1d', '--state', 'done'], code: 2, says: "prune: unknown run state 'done'" },
   { name: 'status with an unknown state', args: ['status', 'done', '--state', 'finished'], code: 2, says: "status: unknown task instance state 'finished'" },
   { name: 'status --task without a run', args: ['status', '--task', 'echo'], code: 2, says: '--state and --task need a run id' },
   {
