@@ -1,4 +1,7 @@
+import { shellWord } from '../shellWord.ts';
 import { storeHint } from './storeOption.ts';
+
+export { shellWord };
 
 /** ` --store <path>` when the store is not the default one (so a printed command finds the run). */
 export function storeArgument(storeOption: string | undefined): string {
@@ -17,9 +20,4 @@ export function continueCommand(runId: string, instance: { readonly key: string;
   if (instance.state === 'checkpointed') return `taskmachine resume-task ${run} ${key}${storeArg}`;
   if (instance.state === 'deferred') return `taskmachine send-event ${run} ${key} --payload '<json>'${storeArg}`;
   return `taskmachine resume ${run}${storeArg}`;
-}
-
-/** A word as a POSIX shell reads it: quoted when it has characters the shell would interpret. */
-export function shellWord(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }

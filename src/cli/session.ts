@@ -5,7 +5,8 @@ import { UsageError } from './command.ts';
 import { routeProcessOutput, ttyTerminal, type LiveTerminal } from './liveRegion.ts';
 import { liveProgress, lineProgress, summary, type ProgressView } from './progress.ts';
 import { runRecordToJson } from './serialize.ts';
-import { continueCommand, shellWord } from './hints.ts';
+import { shellWord } from '../shellWord.ts';
+import { continueCommand } from './hints.ts';
 
 /**
  * How a command shows a run and what it prints when the run ends (see {@link openSession}).
@@ -242,4 +243,6 @@ export function openSession(options: SessionOptions): Session {
 function runDuration(record: FlowRunRecord): number {
   return record.startedAt === undefined ? 0 : (record.endedAt ?? record.startedAt) - record.startedAt;
 }
-export { shellWord } from './hints.ts';
+
+/** Re-exported for the commands that print hints. */
+export { shellWord };

@@ -9,11 +9,11 @@ import type { Flow } from '../flow/types.ts';
 import { ListenerDispatcher } from '../listeners/dispatch.ts';
 import { runListenersFor } from '../listeners/runListeners.ts';
 import type { FlowRunRecord, TaskInstanceRecord } from '../records.ts';
-import type { Store, StoredControlRequest } from '../stores/index.ts';
+import type { Store } from '../stores/index.ts';
 import type { AttemptHost } from './attempt/attemptContext.ts';
 import { AttemptExecutor } from './attempt/attemptExecutor.ts';
 import type { AttemptOutcome } from './attempt/attemptOutcome.ts';
-import { applyOutcome } from './attempt/outcomeEvents.ts';
+import { applyOutcome } from './scheduling/outcomeEvents.ts';
 import type { AttemptRun } from './attempt/attemptRun.ts';
 import { AttemptScopes } from './attempt/attemptScopes.ts';
 import { DecoratorPipeline } from './attempt/decoratorPipeline.ts';
@@ -40,6 +40,7 @@ import { DecoratorActors } from './subscribers/decoratorActors.ts';
 import { Notifications, type ChangeObserver } from './subscribers/notifications.ts';
 import type { RunPersistence } from './subscribers/persistence.ts';
 import { RunCompletion } from './completion.ts';
+import { applyControl } from './control/applyControl.ts';
 
 /**
  * One flow run: the composition root of the runtime. It wires the collaborators — the lifecycle
@@ -272,7 +273,20 @@ export class FlowRun {
     ownership.startHeartbeat();
     this.#persistence = opened.persistence;
     this.#controlRequests = new ControlRequests(store, this.runId, {
-      apply: (request) => this.#applyControl(request),
+      apply: (request) =>
+        applyControl(
+          {
+            runId: this.runId,
+            setState: (key, state) => this.setState(key, state),
+            clear: (key, options) => this.clear(key, options),
+            resumeTask: (key, payload) => this.resumeTask(key, payload),
+            sendEvent: (key, payload) => this.sendEvent(key, payload),
+            cancel: (reason) => this.cancel(reason),
+            stateOf: (key) => this.#table.get(key)?.state,
+            runState: () => this.#phase?.state ?? 'queued',
+          },
+          request,
+        ),
       settle: (settlement) => {
         this.#persistence?.settleControl(settlement);
         void this.#commit().catch(() => {});
@@ -363,33 +377,6 @@ export class FlowRun {
       });
     }
     return false;
-  }
-
-  /** A control request of another process, applied through the machines (throws when refused). */
-  #applyControl(request: StoredControlRequest): string {
-    const key = request.taskKey ?? '';
-    const stateOf = () => this.#table.get(key)?.state;
-    const before = stateOf();
-    switch (request.action) {
-      case 'set-state':
-        this.setState(key, request.state!);
-        break;
-      case 'clear': {
-        const cleared = this.clear(key, clearOptionsOf(request.payload));
-        if (cleared.length > 1) return `cleared ${cleared.length} task instances: ${cleared.join(', ')}`;
-        break;
-      }
-      case 'resume-task':
-        this.resumeTask(key, request.payload);
-        break;
-      case 'send-event':
-        this.sendEvent(key, request.payload);
-        break;
-      case 'cancel':
-        this.cancel(typeof request.payload === 'string' ? request.payload : undefined);
-        return `run '${this.runId}': ${this.#phase?.state ?? 'queued'} (cancelled)`;
-    }
-    return `${key}: ${before} → ${stateOf()}`;
   }
 
   /** A finished run that gets work again (a clear, a manual set): `RERUN`, then on. */
@@ -756,11 +743,4 @@ export class FlowRun {
     const phase = this.#phase!;
     return { state: phase.state, reason: phase.reason, startedAt: this.#startedAt, endedAt: this.#endedAt };
   }
-}
-
-/** The options of a stored `clear` request (its payload: `{ downstream?, upstream? }`). */
-function clearOptionsOf(payload: unknown): ClearOptions {
-  if (payload === null || typeof payload !== 'object') return {};
-  const { downstream, upstream } = payload as Record<string, unknown>;
-  return { downstream: downstream === true, upstream: upstream === true };
 }

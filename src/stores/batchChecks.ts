@@ -8,6 +8,7 @@ import type { ControlRequestWrite } from './controlRecord.ts';
 import type { LeaseGrant, LeaseRequest, StoredLease } from './leaseRecord.ts';
 import type { ListRunsOptions } from './queries.ts';
 import { LeaseLostError, StoreError } from './errors.ts';
+import { attemptProblem, showValue } from './rowChecks.ts';
 import type { StoredRun } from './runRecord.ts';
 import type { StoredTaskInstance, TaskInstanceWrite } from './taskInstanceRecord.ts';
 
@@ -70,6 +71,9 @@ export function checkRun(run: StoredRun): void {
   checkOptionalTime(run.startedAt, `run '${run.runId}': startedAt`);
   checkOptionalTime(run.endedAt, `run '${run.runId}': endedAt`);
   checkOptionalStringRecord(run.labels, `run '${run.runId}': labels`);
+  if (run.taskIds !== undefined && (!Array.isArray(run.taskIds) || !run.taskIds.every(isNonEmptyString))) {
+    throw invalid(`run '${run.runId}': taskIds must be an array of task ids (non-empty strings) or undefined`);
+  }
 }
 
 function checkInstance(runId: string, record: TaskInstanceWrite): void {
@@ -82,6 +86,13 @@ function checkInstance(runId: string, record: TaskInstanceWrite): void {
   }
   for (const field of ['attempt', 'maxAttempts', 'retries', 'interruptions', 'maxInterruptions'] as const) {
     if (!isVersion(record[field])) throw invalid(`${where}: ${field} must be a non-negative integer`);
+  }
+  // The invariants a read refuses (rowChecks.ts) are refused on write too: a record the store
+  // would not give back must never be stored.
+  const attempts = attemptProblem(record);
+  if (attempts !== undefined) {
+    const field = attempts.column === 'max_attempts' ? 'maxAttempts' : attempts.column;
+    throw invalid(`${where}: ${field} ${showValue(attempts.value)} ${attempts.problem}`);
   }
   if (record.mapIndex !== undefined && !isVersion(record.mapIndex)) throw invalid(`${where}: mapIndex must be a non-negative integer`);
   checkTime(record.createdAt, `${where}: createdAt`);
@@ -227,6 +238,7 @@ export function runRecord(run: StoredRun): StoredRun {
     reason: run.reason,
     input: run.input,
     labels: run.labels,
+    taskIds: run.taskIds === undefined ? undefined : [...run.taskIds],
     machineVersion: run.machineVersion,
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,

@@ -146,6 +146,53 @@ export class StoreOpenError extends StoreError {
 }
 
 /**
+ * A stored row does not decode into a valid record — an unknown state, an impossible attempt
+ * number, a task id the run's task list does not have, a column of the wrong type — because the
+ * store was changed by hand or by another program, or is damaged. The row is refused, never used:
+ * the read that met it rejects and nothing is written. Names the row (table, run id, task-instance
+ * key), the column and the value found.
+ *
+ * @example
+ * ```ts
+ * import { StoreRowError } from 'taskmachine/stores';
+ * try {
+ *   await store.loadRun('nightly');
+ * } catch (error) {
+ *   if (error instanceof StoreRowError) console.error(error.table, error.runId, error.key, error.column, error.value);
+ * }
+ * ```
+ */
+export class StoreRowError extends StoreError {
+  override name = 'StoreRowError';
+  /** The table of the row: `runs`, `task_instances` or `results`. */
+  readonly table: 'runs' | 'task_instances' | 'results';
+  /** The run the row belongs to. */
+  readonly runId: string;
+  /** The task-instance key (`undefined` for a `runs` row). */
+  readonly key: string | undefined;
+  /** The column whose value is invalid, as named in the SQLite and PostgreSQL tables (`state`, `attempt`, `task_id`, …). */
+  readonly column: string;
+  /** The value found (as decoded). */
+  readonly value: unknown;
+
+  constructor(options: {
+    table: 'runs' | 'task_instances' | 'results';
+    runId: string;
+    key?: string | undefined;
+    column: string;
+    value: unknown;
+    message: string;
+  }) {
+    super(options.message);
+    this.table = options.table;
+    this.runId = options.runId;
+    this.key = options.key;
+    this.column = options.column;
+    this.value = options.value;
+  }
+}
+
+/**
  * A value cannot be stored (a function, a symbol, a key the serializer refuses), or a stored
  * payload is unsafe or unreadable (it carries `__proto__`, `constructor` or `prototype` keys, or is not valid). On
  * write nothing was stored; on read nothing was changed.

@@ -24,6 +24,7 @@ export {
   StoreOpenError,
   StoreSerializationError,
   StoreConnectionError,
+  StoreRowError,
   LeaseLostError,
 } from './errors.ts';
 export { serializeValue, deserializeValue } from './serialization.ts';
@@ -38,6 +39,7 @@ export {
   type SqliteSettings,
 } from './sqliteStore.ts';
 export { sqliteMigrations, type SqliteMigration } from './sqlite/migrations.ts';
+export { checkSqliteFile, type StoreCheckReport, type StoreRowProblem } from './sqlite/checkFile.ts';
 export {
   postgresStore,
   defaultPostgresSchema,
@@ -45,3 +47,4 @@ export {
   type PostgresStoreOptions,
 } from './postgresStore.ts';
 export { postgresMigrations, type PostgresMigration } from './postgres/migrations.ts';
+export type { TaskInstanceCounts, TaskInstancePage, TaskInstanceQuery } from './instanceQueries.ts';

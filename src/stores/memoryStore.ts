@@ -24,9 +24,13 @@ import { deserializeValue, serializeValue } from './serialization.ts';
 import type { Store } from './store.ts';
 import type { StoredTaskInstance } from './taskInstanceRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
+import { checkedInstances, checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
+import { checkTaskInstanceQuery, countsFromRows, cursorPosition, type TaskInstanceCounts, type TaskInstancePage, type TaskInstanceQuery } from './instanceQueries.ts';
 
 interface MemoryInstance {
   readonly version: number;
+  /** When the key was first written (a store-wide counter): the order pages follow. */
+  readonly writeOrder: number;
   readonly state: TaskInstanceState;
   /** The record with its value fields (callInput, customContext, error, resumeData, eventPayload) left undefined: plain primitives. */
   readonly record: StoredTaskInstance;
@@ -64,7 +68,7 @@ const runMeta = (run: StoredRun): MemoryRun['meta'] => ({ flowId: run.flowId, st
 const serializeOptional = (value: unknown): string | null => (value === undefined ? null : serializeValue(value));
 const deserializeOptional = (text: string | null): unknown => (text === null ? undefined : deserializeValue(text));
 
-function toMemoryInstance(record: StoredTaskInstance): MemoryInstance {
+function toMemoryInstance(record: StoredTaskInstance): Omit<MemoryInstance, 'writeOrder'> {
   return {
     version: record.version,
     state: record.state,
@@ -94,6 +98,10 @@ const copyLease = (lease: StoredLease): StoredLease => ({ ...lease, owner: { ...
 
 const resultId = (key: string, attempt: number): string => `${attempt}\u0000${key}`;
 
+// Every read is validated as the other stores' are, so all three answer a bad record alike (the
+// memory store's records are checked on write, so only a bug could make one fail here).
+const rows: RowSource = { store: 'the memory store' };
+
 /**
  * A {@link Store} kept in memory, with the same semantics as `sqliteStore` (atomic batches,
  * compare-and-set, the same serializer): for tests and for runs that need no durability. Every
@@ -115,6 +123,7 @@ export function memoryStore(): Store {
   const controls = new Map<string, Map<number, string>>();
   let nextControlId = 1;
   let nextOrder = 0;
+  let nextWrite = 0;
   let closed = false;
 
   function controlsOf(runId: string): Map<number, string> {
@@ -132,7 +141,7 @@ export function memoryStore(): Store {
   }
 
   function readRun(entry: MemoryRun): StoredRun {
-    return deserializeValue<StoredRun>(entry.runText);
+    return checkedRun(deserializeValue<StoredRun>(entry.runText), rows);
   }
 
   function summary(entry: MemoryRun): RunSummary {
@@ -195,7 +204,7 @@ export function memoryStore(): Store {
           throw new StoreConflictError({ kind: 'version', runId, key, expectedVersion, actualVersion: actual });
         }
         const version = actual + 1;
-        staged.set(key, { ...prepared, version, record: { ...prepared.record, version } });
+        staged.set(key, { ...prepared, version, writeOrder: current(key)?.writeOrder ?? nextWrite++, record: { ...prepared.record, version } });
         versions.set(key, version);
       }
 
@@ -260,13 +269,55 @@ export function memoryStore(): Store {
       open();
       const entry = runs.get(runId);
       if (entry === undefined) return undefined;
-      return {
-        run: readRun(entry),
-        instances: [...entry.instances.values()].map(fromMemoryInstance),
-        results: entry.results.map(
-          (r): StoredResult => ({ runId, key: r.key, attempt: r.attempt, value: deserializeValue(r.valueText), at: r.at }),
-        ),
-      };
+      return checkedLoadedRun(
+        {
+          run: readRun(entry),
+          instances: [...entry.instances.values()].map(fromMemoryInstance),
+          results: entry.results.map(
+            (r): StoredResult => ({ runId, key: r.key, attempt: r.attempt, value: deserializeValue(r.valueText), at: r.at }),
+          ),
+        },
+        rows,
+      );
+    },
+
+    async queryTaskInstances(runId: string, query: TaskInstanceQuery = {}): Promise<TaskInstancePage> {
+      open();
+      const limit = checkTaskInstanceQuery(query);
+      const after = cursorPosition(query.cursor);
+      const entry = runs.get(runId);
+      if (entry === undefined) return { instances: [], next: undefined };
+      const states = query.states === undefined ? undefined : new Set(query.states);
+      const page: MemoryInstance[] = [];
+      let more = false;
+      for (const stored of [...entry.instances.values()].sort((a, b) => a.writeOrder - b.writeOrder)) {
+        if (stored.writeOrder <= after) continue;
+        const { record } = stored;
+        if (states !== undefined && !states.has(record.state)) continue;
+        if (query.taskId !== undefined && record.taskId !== query.taskId) continue;
+        if (query.keyPrefix !== undefined && !record.key.startsWith(query.keyPrefix)) continue;
+        if (page.length === limit) {
+          more = true;
+          break;
+        }
+        page.push(stored);
+      }
+      const instances = checkedInstances(runId, page.map(fromMemoryInstance), rows);
+      let results: Map<string, unknown> | undefined;
+      if (query.withResults === true) {
+        const wanted = new Set(instances.filter((i) => i.state === 'success').map((i) => i.key));
+        results = new Map();
+        for (const r of entry.results) if (wanted.has(r.key)) results.set(r.key, deserializeValue(r.valueText));
+      }
+      return { instances, ...(results === undefined ? {} : { results }), next: more ? String(page.at(-1)!.writeOrder) : undefined };
+    },
+
+    async countTaskInstances(runId: string): Promise<TaskInstanceCounts> {
+      open();
+      const entry = runs.get(runId);
+      return countsFromRows(
+        [...(entry?.instances.values() ?? [])].sort((a, b) => a.writeOrder - b.writeOrder).map((stored) => ({ taskId: stored.record.taskId, state: stored.state, n: 1 })),
+      );
     },
 
     async readTransitionLog(runId: string, options: ReadTransitionLogOptions = {}): Promise<readonly StoredTransition[]> {

@@ -28,9 +28,11 @@ import { deserializeValue, serializeValue } from './serialization.ts';
 import type { Store } from './store.ts';
 import type { StoredFailureKind, StoredTaskInstance, TaskInstanceWrite, TimerAction } from './taskInstanceRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
+import { checkedInstances, checkedLoadedRun, checkedRun, decodeTaskIds, encodeTaskIds, type RowSource } from './rowChecks.ts';
 import { isConnectionError, isTransient, redact, safeCause, serverError, sqlState } from './postgres/connection.ts';
 import { latestPostgresSchemaVersion, postgresMigrations, requiredPostgresTables } from './postgres/migrations.ts';
 import { instanceColumns, statements, versionIndex, type Statement } from './postgres/sql.ts';
+import { checkTaskInstanceQuery, countsFromRows, cursorPosition, type TaskInstanceCounts, type TaskInstancePage, type TaskInstanceQuery } from './instanceQueries.ts';
 
 /**
  * The schema a PostgreSQL store uses when none is given.
@@ -159,6 +161,7 @@ function rowToRun(row: Row): StoredRun {
     reason: (row['reason'] ?? null) as FlowRunFailureReason | null,
     input: value(row['input']),
     labels: value(row['labels']) as StoredRun['labels'],
+    taskIds: decodeTaskIds(row['task_ids']),
     machineVersion: String(row['machine_version']),
     createdAt: num(row['created_at']),
     updatedAt: num(row['updated_at']),
@@ -250,6 +253,7 @@ function runRow(run: StoredRun): unknown[] {
     run.reason,
     text(run.input),
     text(run.labels),
+    encodeTaskIds(run.taskIds),
     run.machineVersion,
     run.createdAt,
     run.updatedAt,
@@ -502,6 +506,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
   const { server, secrets } = described;
   const q = `"${schema}"`;
   const where = `${server} schema "${schema}"`;
+  const rows: RowSource = { store: `PostgreSQL at ${where}` };
   const sql = statements(q);
 
   let closed = false;
@@ -885,7 +890,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
     async getRun(runId: string): Promise<StoredRun | undefined> {
       open();
       if (hasNul(runId)) return undefined;
-      return read(`read run '${runId}'`, sql.getRun, [runId], (res) => (res.rows[0] === undefined ? undefined : rowToRun(res.rows[0])));
+      return read(`read run '${runId}'`, sql.getRun, [runId], (res) => (res.rows[0] === undefined ? undefined : checkedRun(rowToRun(res.rows[0]), rows)));
     },
 
     async listRuns(options: ListRunsOptions = {}): Promise<readonly RunSummary[]> {
@@ -899,7 +904,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       const st = sql.listRuns({ flowId: options.flowId !== undefined, state: options.state !== undefined });
       return read('list runs', st, values, (res) =>
         res.rows.map((row): RunSummary => {
-          const { input: _input, ...run } = rowToRun({ ...row, input: null });
+          const { input: _input, ...run } = checkedRun(rowToRun({ ...row, input: null }), rows);
           const parsed = JSON.parse(String(row['counts'])) as Record<string, unknown>;
           const taskCounts: Partial<Record<TaskInstanceState, number>> = {};
           for (const [state, n] of Object.entries(parsed)) if (isTaskInstanceState(state)) taskCounts[state] = num(n);
@@ -913,13 +918,46 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       if (hasNul(runId)) return undefined;
       const row = await read(`load run '${runId}'`, sql.loadRun, [runId], (res) => res.rows[0]!);
       if (row['run'] === null || row['run'] === undefined) return undefined;
-      return {
-        run: rowToRun(JSON.parse(String(row['run'])) as Row),
-        instances: (JSON.parse(String(row['instances'])) as Row[]).map(rowToInstance),
-        results: (JSON.parse(String(row['results'])) as Row[]).map(
-          (r): StoredResult => ({ runId, key: String(r['key']), attempt: num(r['attempt']), value: value(r['value']), at: num(r['at']) }),
-        ),
-      };
+      return checkedLoadedRun(
+        {
+          run: rowToRun(JSON.parse(String(row['run'])) as Row),
+          instances: (JSON.parse(String(row['instances'])) as Row[]).map(rowToInstance),
+          results: (JSON.parse(String(row['results'])) as Row[]).map(
+            (r): StoredResult => ({ runId, key: String(r['key']), attempt: num(r['attempt']), value: value(r['value']), at: num(r['at']) }),
+          ),
+        },
+        rows,
+      );
+    },
+
+    async queryTaskInstances(runId: string, query: TaskInstanceQuery = {}): Promise<TaskInstancePage> {
+      open();
+      const limit = checkTaskInstanceQuery(query);
+      const after = cursorPosition(query.cursor);
+      if (hasNul(runId)) return { instances: [], next: undefined };
+      const params = [runId, after, query.states ?? null, query.taskId ?? null, query.keyPrefix ?? null, limit + 1];
+      const found = await read(`query the task instances of run '${runId}'`, sql.queryInstances, params, (res) => JSON.parse(String(res.rows[0]!['instances'])) as Row[]);
+      const more = found.length > limit;
+      const pageRows = more ? found.slice(0, limit) : found;
+      const instances = checkedInstances(runId, pageRows.map(rowToInstance), rows);
+      let results: Map<string, unknown> | undefined;
+      if (query.withResults === true) {
+        results = new Map();
+        const keys = instances.filter((i) => i.state === 'success').map((i) => i.key);
+        if (keys.length > 0) {
+          const resultRows = await read(`read results of run '${runId}'`, sql.pageResults, [runId, keys], (res) => res.rows);
+          for (const row of resultRows) results.set(String(row['key']), value(row['value']));
+        }
+      }
+      return { instances, ...(results === undefined ? {} : { results }), next: more ? String(num(pageRows.at(-1)!['write_order'])) : undefined };
+    },
+
+    async countTaskInstances(runId: string): Promise<TaskInstanceCounts> {
+      open();
+      if (hasNul(runId)) return countsFromRows([]);
+      return read(`count the task instances of run '${runId}'`, sql.countInstances, [runId], (res) =>
+        countsFromRows(res.rows.map((row) => ({ taskId: String(row['task_id']), state: String(row['state']), n: num(row['n']) }))),
+      );
     },
 
     async readTransitionLog(runId: string, options: ReadTransitionLogOptions = {}): Promise<readonly StoredTransition[]> {

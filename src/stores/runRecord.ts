@@ -14,7 +14,7 @@ import type { FlowRunFailureReason, FlowRunState } from '../../machines/index.ts
  * const run: StoredRun = {
  *   runId: 'nightly-2026-11-22', flowId: 'etl', inputFingerprint: inputFingerprint({ day: '2026-11-22' }),
  *   state: 'running', reason: null, input: { day: '2026-11-22' }, machineVersion: '1',
- *   labels: { flowFile: 'flows/etl.ts', flowExport: 'etl' },
+ *   labels: { flowFile: 'flows/etl.ts', flowExport: 'etl' }, taskIds: ['extract', 'load'],
  *   createdAt: Date.now(), updatedAt: Date.now(), startedAt: Date.now(), endedAt: undefined,
  * };
  * ```
@@ -40,6 +40,15 @@ export interface StoredRun {
    * `prototype` (`StoreSerializationError`). Returned by `getRun`, `loadRun` and `listRuns`.
    */
   readonly labels: Readonly<Record<string, string>> | undefined;
+  /**
+   * The run's task list: the id of every task of the flow definitions that have driven this run
+   * (the definition it was created with, plus tasks a later definition added when it was resumed;
+   * a task removed from the definition stays, its instances are marked removed). A stored task
+   * instance whose task id is not in it is refused on read (`StoreRowError`). `undefined` for runs
+   * stored before schema version 3, which did not record it (nothing is checked then; the runtime
+   * records it when such a run is resumed).
+   */
+  readonly taskIds: readonly string[] | undefined;
   /** `FLOW_RUN_MACHINE_VERSION` of the machine that wrote this record. */
   readonly machineVersion: string;
   /** When the run was created (epoch ms). Orders `listRuns`, newest first. */

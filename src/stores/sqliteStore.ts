@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type * as sqlite from 'node:sqlite';
-import { isTaskInstanceState, type FlowRunFailureReason, type FlowRunState, type TaskInstanceEventType, type TaskInstanceState } from '../../machines/index.ts';
+import { isTaskInstanceState, type TaskInstanceEventType, type TaskInstanceState } from '../../machines/index.ts';
 import type { CommitBatch, CommitResult } from './batch.ts';
 import {
   checkBatch,
@@ -23,12 +23,15 @@ import type { LeaseGrant, LeaseRequest, StoredLease } from './leaseRecord.ts';
 import type { ListRunsOptions, LoadedRun, ReadTransitionLogOptions, RunSummary } from './queries.ts';
 import type { StoredResult } from './resultRecord.ts';
 import type { StoredRun } from './runRecord.ts';
-import { deserializeValue, serializeValue } from './serialization.ts';
 import type { Store } from './store.ts';
-import type { StoredFailureKind, StoredTaskInstance, TimerAction } from './taskInstanceRecord.ts';
+import type { StoredTaskInstance } from './taskInstanceRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
-import { corruptError, inspectStoreFile, isAccessError, isCorruptionError, loadSqlite, openError } from './sqlite/inspectFile.ts';
+import { shellWord } from '../shellWord.ts';
+import { checkedInstances, checkedLoadedRun, checkedRun, encodeTaskIds, type RowSource } from './rowChecks.ts';
+import { accessError, corruptError, inspectStoreFile, isCorruptionError, loadSqlite, primaryCode } from './sqlite/inspectFile.ts';
 import { latestSchemaVersion, sqliteMigrations } from './sqlite/migrations.ts';
+import { instanceColumns, nullable, num, optNum, optStr, rowToInstance, rowToRun, runColumns, str, text, value, type Row } from './sqlite/rows.ts';
+import { checkTaskInstanceQuery, countsFromRows, cursorPosition, type TaskInstanceCounts, type TaskInstancePage, type TaskInstanceQuery } from './instanceQueries.ts';
 
 /**
  * Where the CLI keeps its store, relative to the working directory.
@@ -123,29 +126,15 @@ export interface SqliteStore extends Store {
 const synchronousNames = ['off', 'normal', 'full', 'extra'] as const;
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
+const SQLITE_READONLY = 8;
+const SQLITE_CANTOPEN = 14;
 
-type Row = Record<string, sqlite.SQLOutputValue>;
-
-const str = (value: sqlite.SQLOutputValue): string => value as string;
-const num = (value: sqlite.SQLOutputValue): number => value as number;
-const optNum = (value: sqlite.SQLOutputValue): number | undefined => (value === null ? undefined : (value as number));
-const optStr = (value: sqlite.SQLOutputValue): string | undefined => (value === null ? undefined : (value as string));
-const value = (text: sqlite.SQLOutputValue): unknown => (text === null ? undefined : deserializeValue(text as string));
-const text = (v: unknown): string | null => (v === undefined ? null : serializeValue(v));
-const nullable = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
-
-const runColumns =
-  'run_id, flow_id, input_fingerprint, state, reason, input, labels, machine_version, created_at, updated_at, started_at, ended_at';
 /** The run columns `listRuns` reads (everything but `input`). */
 const summaryColumns = runColumns
   .split(', ')
   .filter((c) => c !== 'input')
   .map((c) => `r.${c}`)
   .join(', ');
-const instanceColumns =
-  'run_id, key, task_id, map_index, parent_key, call_input, custom_context, state, attempt, max_attempts, retries, manually_set_from, defer_timed_out, ' +
-  'version, machine_version, created_at, updated_at, started_at, ended_at, failure_kind, error, parked, waiting_for_event, ' +
-  'timer_deadline, timer_action, resume_data, event_payload, interruptions, max_interruptions';
 
 /** Position of `version` in the task-instance parameters (set inside the transaction). */
 const versionParam = instanceColumns.split(', ').indexOf('version');
@@ -164,57 +153,6 @@ function updateAll(columns: string, conflict: readonly string[]): string {
     .filter((c) => !conflict.includes(c))
     .map((c) => `${c} = excluded.${c}`)
     .join(', ');
-}
-
-function rowToRun(row: Row): StoredRun {
-  return {
-    runId: str(row['run_id']!),
-    flowId: str(row['flow_id']!),
-    inputFingerprint: str(row['input_fingerprint']!),
-    state: str(row['state']!) as FlowRunState,
-    reason: (row['reason'] ?? null) as FlowRunFailureReason | null,
-    input: value(row['input'] ?? null),
-    labels: value(row['labels'] ?? null) as StoredRun['labels'],
-    machineVersion: str(row['machine_version']!),
-    createdAt: num(row['created_at']!),
-    updatedAt: num(row['updated_at']!),
-    startedAt: optNum(row['started_at'] ?? null),
-    endedAt: optNum(row['ended_at'] ?? null),
-  };
-}
-
-function rowToInstance(row: Row): StoredTaskInstance {
-  const deadline = optNum(row['timer_deadline']!);
-  return {
-    runId: str(row['run_id']!),
-    key: str(row['key']!),
-    taskId: str(row['task_id']!),
-    mapIndex: optNum(row['map_index']!),
-    parentKey: optStr(row['parent_key']!),
-    callInput: value(row['call_input']!),
-    customContext: value(row['custom_context']!) as StoredTaskInstance['customContext'],
-    state: str(row['state']!) as TaskInstanceState,
-    attempt: num(row['attempt']!),
-    maxAttempts: num(row['max_attempts']!),
-    retries: num(row['retries']!),
-    manuallySetFrom: (row['manually_set_from'] ?? null) as TaskInstanceState | null,
-    deferTimedOut: row['defer_timed_out'] === 1,
-    version: num(row['version']!),
-    machineVersion: str(row['machine_version']!),
-    createdAt: num(row['created_at']!),
-    updatedAt: num(row['updated_at']!),
-    startedAt: optNum(row['started_at']!),
-    endedAt: optNum(row['ended_at']!),
-    failureKind: optStr(row['failure_kind']!) as StoredFailureKind | undefined,
-    error: value(row['error']!) as Error | undefined,
-    parked: row['parked'] === 1,
-    awaitsEvent: row['waiting_for_event'] === 1,
-    timer: deadline === undefined ? undefined : { deadline, action: str(row['timer_action']!) as TimerAction },
-    resumeData: value(row['resume_data']!),
-    eventPayload: value(row['event_payload']!),
-    interruptions: num(row['interruptions']!),
-    maxInterruptions: num(row['max_interruptions']!),
-  };
 }
 
 const leaseColumns = 'run_id, owner_id, host, pid, token, acquired_at, heartbeat_at, expires_at, released_at';
@@ -329,12 +267,12 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     try {
       mkdirSync(dirname(path), { recursive: true });
     } catch (error) {
-      throw isAccessError(error) ? openError(path, error, true) : error;
+      throw accessError(path, error, true);
     }
     try {
       inspectStoreFile(path);
     } catch (error) {
-      throw isAccessError(error) ? openError(path, error) : error;
+      throw accessError(path, error);
     }
   }
 
@@ -343,7 +281,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     db = new (loadSqlite().DatabaseSync)(path, { enableForeignKeyConstraints: false });
   } catch (error) {
     if (isCorruptionError(error)) throw corruptError(path, error, true);
-    throw isAccessError(error) ? openError(path, error) : error;
+    throw accessError(path, error);
   }
   try {
     db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
@@ -354,10 +292,13 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
   } catch (error) {
     db.close();
     if (isCorruptionError(error)) throw corruptError(path, error, false);
-    throw isAccessError(error) ? openError(path, error) : error;
+    throw accessError(path, error);
   }
 
   const statements = prepareStatements(db);
+  const rows: RowSource = inMemory
+    ? { store: 'the in-memory SQLite store' }
+    : { store: `the store file "${path}"`, checkCommand: `taskmachine check --store ${shellWord(path)}` };
   const listStatements = new Map<string, sqlite.StatementSync>();
   let closed = false;
 
@@ -389,7 +330,8 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
 
   function translate(error: unknown): unknown {
     if (isCorruptionError(error)) return corruptError(path, error, false);
-    const errcode = (error as { errcode?: unknown } | null)?.errcode;
+    const errcode = primaryCode(error);
+    if (errcode === SQLITE_READONLY || errcode === SQLITE_CANTOPEN) return accessError(path, error);
     if (error instanceof Error && (errcode === SQLITE_BUSY || errcode === SQLITE_LOCKED)) {
       return new StoreError(
         `The store file "${path}" stayed locked by another connection for longer than busyTimeoutMs ` +
@@ -408,6 +350,16 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     } catch (error) {
       throw translate(error);
     }
+  }
+
+  /** A prepared statement per SQL text (the query shapes are few). */
+  function cached(sql: string): sqlite.StatementSync {
+    let statement = listStatements.get(sql);
+    if (statement === undefined) {
+      statement = db.prepare(sql);
+      listStatements.set(sql, statement);
+    }
+    return statement;
   }
 
   function listStatement(options: ListRunsOptions): sqlite.StatementSync {
@@ -514,7 +466,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     async getRun(runId: string): Promise<StoredRun | undefined> {
       return read(() => {
         const row = statements.getRun.get(runId) as Row | undefined;
-        return row === undefined ? undefined : rowToRun(row);
+        return row === undefined ? undefined : checkedRun(rowToRun(row), rows);
       });
     },
 
@@ -527,7 +479,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
         if (options.flowId !== undefined) params['flowId'] = options.flowId;
         if (options.state !== undefined) params['state'] = options.state;
         return (listStatement(options).all(params) as Row[]).map((row): RunSummary => {
-          const { input: _input, ...run } = rowToRun({ ...row, input: null });
+          const { input: _input, ...run } = checkedRun(rowToRun({ ...row, input: null }), rows);
           const parsed = JSON.parse(str(row['counts'] ?? '{}')) as Record<string, number>;
           const taskCounts: Partial<Record<TaskInstanceState, number>> = {};
           for (const [state, n] of Object.entries(parsed)) if (isTaskInstanceState(state)) taskCounts[state] = n;
@@ -540,14 +492,61 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
       return read(() => {
         const runRow = statements.getRun.get(runId) as Row | undefined;
         if (runRow === undefined) return undefined;
-        return {
-          run: rowToRun(runRow),
-          instances: (statements.loadInstances.all(runId) as Row[]).map(rowToInstance),
-          results: (statements.loadResults.all(runId) as Row[]).map(
-            (row): StoredResult => ({ runId, key: str(row['key']!), attempt: num(row['attempt']!), value: value(row['value']!), at: num(row['at']!) }),
-          ),
-        };
+        return checkedLoadedRun(
+          {
+            run: rowToRun(runRow),
+            instances: (statements.loadInstances.all(runId) as Row[]).map(rowToInstance),
+            results: (statements.loadResults.all(runId) as Row[]).map(
+              (row): StoredResult => ({ runId, key: str(row['key']!), attempt: num(row['attempt']!), value: value(row['value']!), at: num(row['at']!) }),
+            ),
+          },
+          rows,
+        );
       });
+    },
+
+    async queryTaskInstances(runId: string, query: TaskInstanceQuery = {}): Promise<TaskInstancePage> {
+      open();
+      const limit = checkTaskInstanceQuery(query);
+      const after = cursorPosition(query.cursor);
+      return read(() => {
+        const where = ['run_id = :runId', 'rowid > :after'];
+        const params: Record<string, sqlite.SQLInputValue> = { runId, after, limit: limit + 1 };
+        if (query.states !== undefined) {
+          where.push('state IN (SELECT value FROM json_each(:states))');
+          params['states'] = JSON.stringify(query.states);
+        }
+        if (query.taskId !== undefined) {
+          where.push('task_id = :taskId');
+          params['taskId'] = query.taskId;
+        }
+        if (query.keyPrefix !== undefined) {
+          where.push('substr(key, 1, length(:prefix)) = :prefix');
+          params['prefix'] = query.keyPrefix;
+        }
+        const found = cached(`SELECT rowid AS write_order, ${instanceColumns} FROM task_instances WHERE ${where.join(' AND ')} ORDER BY rowid LIMIT :limit`).all(params) as Row[];
+        const more = found.length > limit;
+        const pageRows = more ? found.slice(0, limit) : found;
+        const instances = checkedInstances(runId, pageRows.map(rowToInstance), rows);
+        let results: Map<string, unknown> | undefined;
+        if (query.withResults === true) {
+          results = new Map();
+          const keys = instances.filter((i) => i.state === 'success').map((i) => i.key);
+          if (keys.length > 0) {
+            const resultRows = statements.pageResults.all(runId, JSON.stringify(keys)) as Row[];
+            for (const row of resultRows) results.set(str(row['key']!), value(row['value']!));
+          }
+        }
+        return { instances, ...(results === undefined ? {} : { results }), next: more ? String(num(pageRows.at(-1)!['write_order']!)) : undefined };
+      });
+    },
+
+    async countTaskInstances(runId: string): Promise<TaskInstanceCounts> {
+      return read(() =>
+        countsFromRows(
+          (statements.countInstances.all(runId) as Row[]).map((row) => ({ taskId: str(row['task_id']!), state: str(row['state']!), n: num(row['n']!) })),
+        ),
+      );
     },
 
     async readTransitionLog(runId: string, options: ReadTransitionLogOptions = {}): Promise<readonly StoredTransition[]> {
@@ -684,6 +683,7 @@ function runParamsOf(run: StoredRun): sqlite.SQLInputValue[] {
     run.reason,
     text(run.input),
     text(run.labels),
+    encodeTaskIds(run.taskIds),
     run.machineVersion,
     run.createdAt,
     run.updatedAt,
@@ -715,6 +715,9 @@ function prepareStatements(db: sqlite.DatabaseSync) {
     resultExists: db.prepare('SELECT 1 AS one FROM results WHERE run_id = ? AND key = ? AND attempt = ?'),
     insertResult: db.prepare('INSERT INTO results (run_id, key, attempt, value, at) VALUES (?, ?, ?, ?, ?)'),
     loadResults: db.prepare('SELECT key, attempt, value, at FROM results WHERE run_id = ? ORDER BY rowid'),
+    // (Later attempts come later, so a reader that keeps the last per key has the latest.)
+    pageResults: db.prepare('SELECT key, value FROM results WHERE run_id = ? AND key IN (SELECT value FROM json_each(?)) ORDER BY rowid'),
+    countInstances: db.prepare('SELECT task_id, state, count(*) AS n, min(rowid) AS first FROM task_instances WHERE run_id = ? GROUP BY task_id, state ORDER BY first'),
     upsertCheckpoint: db.prepare(
       'INSERT INTO checkpoints (run_id, key, value, saved_at) VALUES (?, ?, ?, ?) ' +
         'ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, saved_at = excluded.saved_at',
@@ -742,8 +745,18 @@ function prepareStatements(db: sqlite.DatabaseSync) {
   };
 }
 
-/** Applies pending migrations in one transaction; refuses a schema newer than this code. */
+/**
+ * Applies pending migrations in one transaction; refuses a schema newer than this code. A file
+ * already at this code's schema is only read: opening a store takes no write lock (it would wait
+ * behind a writer that holds one, e.g. a process stopped mid-commit) and writes nothing.
+ */
 function migrate(db: sqlite.DatabaseSync, path: string): void {
+  const hasVersions = db.prepare(`SELECT 1 AS one FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'`).get() !== undefined;
+  if (hasVersions) {
+    const stored = num((db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_version').get() as Row)['v']!);
+    const userVersion = num((db.prepare('PRAGMA user_version').get() as Row)['user_version']!);
+    if (stored === latestSchemaVersion && userVersion === latestSchemaVersion) return;
+  }
   db.exec('BEGIN IMMEDIATE');
   try {
     db.exec(

@@ -2,6 +2,7 @@ import type { CommitBatch, CommitResult } from './batch.ts';
 import type { CheckpointWrite, StoredCheckpoint } from './checkpointRecord.ts';
 import type { ControlRequestWrite, StoredControlRequest } from './controlRecord.ts';
 import type { LeaseGrant, LeaseRequest, StoredLease } from './leaseRecord.ts';
+import type { TaskInstanceCounts, TaskInstancePage, TaskInstanceQuery } from './instanceQueries.ts';
 import type { ListRunsOptions, LoadedRun, ReadTransitionLogOptions, RunSummary } from './queries.ts';
 import type { StoredRun } from './runRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
@@ -96,6 +97,27 @@ export interface Store {
    * ```
    */
   readTransitionLog(runId: string, options?: ReadTransitionLogOptions): Promise<readonly StoredTransition[]>;
+
+  /**
+   * One page of a run's task instances, filtered (an unknown run has none): what `status` and
+   * other tools read instead of `loadRun`, at a cost that grows with the page, not the run.
+   *
+   * @example
+   * ```ts
+   * const failed = await store.queryTaskInstances('r1', { states: ['failed', 'upstream_failed'], limit: 20 });
+   * ```
+   */
+  queryTaskInstances(runId: string, query?: TaskInstanceQuery): Promise<TaskInstancePage>;
+
+  /**
+   * How many of a run's task instances are in each state, overall and per task.
+   *
+   * @example
+   * ```ts
+   * const { total, byState } = await store.countTaskInstances('r1');
+   * ```
+   */
+  countTaskInstances(runId: string): Promise<TaskInstanceCounts>;
 
   /**
    * Save a task checkpoint at once (outside any batch, so a value saved mid-attempt survives a

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DatabaseSync } from 'node:sqlite';
 import { sqliteStore } from '../../src/stores/index.ts';
 import { recordProblems } from './fixtures/storeChecks.ts';
 
@@ -97,6 +98,43 @@ async function stored(p: Place, runId: string) {
 }
 
 const count = (list: Array<{ key: string }>, key: string) => list.filter((b) => b.key === key).length;
+
+/** Whether the process is stopped (Linux: state T in /proc; elsewhere assumed once signalled). */
+function isStopped(pid: number): boolean {
+  const stat = `/proc/${pid}/stat`;
+  if (!existsSync(stat)) return true;
+  return /^\d+ \(.*\) T /.test(readFileSync(stat, 'utf8'));
+}
+
+/** Whether a write transaction could start on the file now (no process holds the write lock). */
+function writeLockFree(db: string): boolean {
+  const connection = new DatabaseSync(db);
+  try {
+    connection.exec('PRAGMA busy_timeout = 0');
+    connection.exec('BEGIN IMMEDIATE');
+    connection.exec('ROLLBACK');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    connection.close();
+  }
+}
+
+/**
+ * Stops `child` with SIGSTOP at a moment it holds no write transaction: stopped mid-commit it would
+ * keep the store's write lock, and every other process would time out waiting for it — a state
+ * this test is not about. Continues it and tries again until the moment is right.
+ */
+async function stopOutsideWrites(child: Child, db: string): Promise<void> {
+  await until('the owner is stopped outside a write transaction', async () => {
+    child.signal('SIGSTOP');
+    await until('the owner has stopped', () => isStopped(child.pid));
+    if (writeLockFree(db)) return true;
+    child.signal('SIGCONT');
+    return false;
+  });
+}
 
 describe('run ownership between processes', () => {
   it('resume while the owner lives is refused naming it; set-state and resume-task from elsewhere are applied by the owner; every body runs once', async () => {
@@ -199,7 +237,7 @@ describe('run ownership between processes', () => {
     const p = place(150);
     const owner = startCli(p, ['run', fixture, '--run-id', 'paused', '--view', 'none', '--concurrency', '2', '--lease-ttl', '600']);
     await until('two work tasks are running', () => bodies(p).filter((b) => b.key.startsWith('work-')).length >= 2);
-    owner.signal('SIGSTOP');
+    await stopOutsideWrites(owner, p.db);
     const atStop = await stored(p, 'paused');
     const bodiesAtStop = bodies(p).length;
     writeFileSync(p.release, '');

@@ -17,8 +17,10 @@ import {
   type SqliteStore,
   type SqliteStoreOptions,
 } from '../../src/stores/index.ts';
-import { defineStoreContract, makeInstance, makeRun } from './storeContract.ts';
+import { defineStoreContract, makeInstance, makeRun, type RawRowWriter } from './storeContract.ts';
 
+/** The schema version this code writes. */
+const latest = sqliteMigrations.at(-1)!.version;
 const root = mkdtempSync(join(tmpdir(), 'taskmachine-sqlite-'));
 let counter = 0;
 /** A path in a new directory of its own (created only when `create` is set). */
@@ -66,7 +68,17 @@ async function storeFile(path = newPath()): Promise<string> {
   return path;
 }
 
-defineStoreContract('sqliteStore (file, durability full)', () => sqliteStore({ path: newPath() }));
+/** Changes a row of a SQLite store's file through a connection of its own (the store is not asked). */
+const rawSqliteRows: RawRowWriter = async (store, row, column, value) => {
+  raw((store as SqliteStore).path, (db) => {
+    const where = row.table === 'runs' ? 'run_id = ?' : 'run_id = ? AND key = ?';
+    const params = row.table === 'runs' ? [row.runId] : [row.runId, row.key!];
+    const { changes } = db.prepare(`UPDATE ${row.table} SET ${column} = ? WHERE ${where}`).run(value, ...params);
+    if (Number(changes) !== 1) throw new Error(`no ${row.table} row ${JSON.stringify(row)}`);
+  });
+};
+
+defineStoreContract('sqliteStore (file, durability full)', () => sqliteStore({ path: newPath() }), rawSqliteRows);
 defineStoreContract('sqliteStore (:memory:)', () => sqliteStore({ path: ':memory:' }));
 
 describe('sqliteStore: file and settings', () => {
@@ -87,9 +99,9 @@ describe('sqliteStore: file and settings', () => {
   it("runs in WAL mode with synchronous=FULL by default and NORMAL for durability 'normal'", () => {
     const full = open({ path: newPath() });
     expect(full.durability).toBe('full');
-    expect(full.settings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5000, schemaVersion: 2 });
+    expect(full.settings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5000, schemaVersion: latest });
     const normal = open({ path: newPath(), durability: 'normal', busyTimeoutMs: 250 });
-    expect(normal.settings()).toEqual({ journalMode: 'wal', synchronous: 'normal', busyTimeoutMs: 250, schemaVersion: 2 });
+    expect(normal.settings()).toEqual({ journalMode: 'wal', synchronous: 'normal', busyTimeoutMs: 250, schemaVersion: latest });
     // WAL is a property of the file: another connection sees it too
     raw(normal.path, (db) => expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' }));
   });
@@ -165,7 +177,7 @@ describe('sqliteStore: file and settings', () => {
       const columns = (table: string) => (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name);
       expect(columns('runs')).toContain('labels');
       expect(columns('task_instances')).toEqual(expect.arrayContaining(['call_input', 'custom_context']));
-      expect(db.prepare('SELECT schema_version.version FROM schema_version').all()).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(db.prepare('SELECT schema_version.version FROM schema_version').all()).toEqual(sqliteMigrations.map((m) => ({ version: m.version })));
       // labels are superjson text like every value column, and queryable with json_extract
       expect(db.prepare(`SELECT run_id, labels, json_extract(labels, '$.json.flowFile') AS file FROM runs ORDER BY run_id`).all()).toEqual([
         { run_id: 'r1', labels: JSON.stringify({ json: labels }), file: 'flows/etl.ts' },
@@ -193,7 +205,7 @@ describe('sqliteStore: file and settings', () => {
     const path = newPath('empty.db', true);
     writeFileSync(path, '');
     const store = open({ path });
-    expect(store.settings().schemaVersion).toBe(2);
+    expect(store.settings().schemaVersion).toBe(latest);
   });
 });
 
@@ -300,15 +312,16 @@ describe('sqliteStore: paths it cannot open', () => {
     writeFileSync(file, 'not a directory');
     const error = openFails(join(file, 'store.db'));
     expect(error.message).toContain(`Cannot open the store file "${join(file, 'store.db')}": its directory "${file}" cannot be created`);
-    expect(error.message).toContain('Point the store at a file in a directory that exists or that this process can create.');
+    expect(error.message).toContain(`a part of the path "${file}" is not a directory`);
+    expect(error.message).toContain('Point the store at a path this user can write (--store <file> on the command line).');
     expect(readFileSync(file, 'utf8')).toBe('not a directory');
   });
 
   // /proc accepts no new files, whoever asks (a read-only directory would not stop root, and tests may run as root).
   it.runIf(existsSync('/proc/self'))('a directory SQLite cannot create the file in: StoreOpenError instead of "unable to open database file"', () => {
     const error = openFails('/proc/taskmachine-store.db');
-    expect(error.message).toContain('Cannot open the store file "/proc/taskmachine-store.db" (SQLite: unable to open database file).');
-    expect(error.message).toContain('point the store at a file in a directory this process can write, or fix the permissions of "/proc"');
+    expect(error.message).toContain('Cannot open the store file "/proc/taskmachine-store.db": SQLite cannot create or write it (unable to open database file).');
+    expect(error.message).toContain('Point the store at a path this user can write (--store <file> on the command line), or fix the permissions of "/proc"');
   });
 });
 
@@ -355,8 +368,8 @@ describe('sqliteStore: refusing files it cannot use, leaving them untouched', ()
   it('a store whose schema_version row says 99: StoreSchemaError naming both versions', async () => {
     const path = await storeFile();
     raw(path, (db) => db.exec(`INSERT INTO schema_version (version, applied_at, description) VALUES (99, 0, 'from the future')`));
-    const error = expectUntouched(path, StoreSchemaError, /has schema version 99, but this taskmachine knows versions up to 2: .*Upgrade taskmachine/);
-    expect(error).toMatchObject({ foundVersion: 99, supportedVersion: 2 });
+    const error = expectUntouched(path, StoreSchemaError, new RegExp(`has schema version 99, but this taskmachine knows versions up to ${latest}: .*Upgrade taskmachine`));
+    expect(error).toMatchObject({ foundVersion: 99, supportedVersion: latest });
   });
 
   it('a store whose header user_version says 99: StoreSchemaError', async () => {

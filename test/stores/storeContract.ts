@@ -4,8 +4,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RunOwnedError } from '../../src/errors.ts';
 import { LeaseLostError, StoreConflictError, StoreError, StoreSerializationError, type CommitBatch, type LeaseOwner, type Store } from '../../src/stores/index.ts';
 import { makeInstance, makeRun } from './fixtures/records.ts';
+import { defineRowContract, type RawRowWriter } from './rowContract.ts';
 
 export { makeInstance, makeRun };
+export type { RawRow, RawRowWriter } from './rowContract.ts';
 
 /** Everything a store holds about one run, for "nothing changed" comparisons. */
 async function snapshotRun(store: Store, runId: string, checkpointKeys: readonly string[] = []) {
@@ -27,9 +29,11 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 
 /**
  * Defines the store contract suite for one implementation. `makeStore` returns a fresh, empty
- * store for every test; the suite closes it afterwards.
+ * store for every test; the suite closes it afterwards. `rawRows` writes a column of a stored row
+ * past the store (for the cases that need a row the store would never write); without it those
+ * cases are skipped.
  */
-export function defineStoreContract(name: string, makeStore: () => Store | Promise<Store>): void {
+export function defineStoreContract(name: string, makeStore: () => Store | Promise<Store>, rawRows?: RawRowWriter): void {
   describe(`Store contract: ${name}`, () => {
     const opened: Store[] = [];
     const fresh = async (): Promise<Store> => {
@@ -789,6 +793,76 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
       });
     });
 
+    describe('task instance queries', () => {
+      /** Run q with 7 instances: extract, score[0..4] (success with results, but score[3] failed), report. */
+      async function queried(): Promise<Store> {
+        const store = await fresh();
+        const keys = ['extract', 'score[0]', 'score[1]', 'score[2]', 'score[3]', 'score[4]', 'report'];
+        await store.commit({
+          runId: 'q',
+          run: makeRun('q', { taskIds: ['extract', 'score', 'report'] }),
+          instances: keys.map((key) => ({
+            record: makeInstance(key, {
+              state: key === 'report' ? 'scheduled' : key === 'score[3]' ? 'failed' : 'success',
+              ...(key.startsWith('score[') ? { mapIndex: Number(key.slice(6, -1)) } : {}),
+            }),
+            expectedVersion: 0,
+          })),
+          results: keys.filter((key) => key !== 'report' && key !== 'score[3]').map((key) => ({ key, attempt: 1, value: { key }, at: 1_500 })),
+        });
+        return store;
+      }
+
+      it('pages through the instances in first-write order, with a cursor, and ends with next undefined', async () => {
+        const store = await queried();
+        const first = await store.queryTaskInstances('q', { limit: 3 });
+        expect(first.instances.map((i) => i.key)).toEqual(['extract', 'score[0]', 'score[1]']);
+        expect(first.next).toEqual(expect.any(String));
+        const second = await store.queryTaskInstances('q', { limit: 3, cursor: first.next });
+        expect(second.instances.map((i) => i.key)).toEqual(['score[2]', 'score[3]', 'score[4]']);
+        const last = await store.queryTaskInstances('q', { limit: 3, cursor: second.next });
+        expect(last.instances.map((i) => i.key)).toEqual(['report']);
+        expect(last.next).toBeUndefined();
+        expect(first.results).toBeUndefined();
+        expect(first.instances[0]).toEqual((await store.loadRun('q'))!.instances[0]);
+      });
+
+      it('filters by state, task id and key prefix; withResults gives the succeeded ones their latest result', async () => {
+        const store = await queried();
+        expect((await store.queryTaskInstances('q', { states: ['failed', 'scheduled'] })).instances.map((i) => i.key)).toEqual(['score[3]', 'report']);
+        expect((await store.queryTaskInstances('q', { taskId: 'score', states: ['success'] })).instances.map((i) => i.key)).toEqual(['score[0]', 'score[1]', 'score[2]', 'score[4]']);
+        expect((await store.queryTaskInstances('q', { keyPrefix: 'score[' , limit: 2 })).instances.map((i) => i.key)).toEqual(['score[0]', 'score[1]']);
+        // A prefix is literal text, not a pattern.
+        expect((await store.queryTaskInstances('q', { keyPrefix: 'score[_' })).instances).toEqual([]);
+        await store.commit({ runId: 'q', results: [{ key: 'score[0]', attempt: 2, value: { key: 'score[0]', again: true }, at: 1_600 }] });
+        const page = await store.queryTaskInstances('q', { taskId: 'score', withResults: true });
+        expect([...page.results!.entries()]).toEqual([
+          ['score[0]', { key: 'score[0]', again: true }],
+          ['score[1]', { key: 'score[1]' }],
+          ['score[2]', { key: 'score[2]' }],
+          ['score[4]', { key: 'score[4]' }],
+        ]);
+        expect(await store.queryTaskInstances('nope')).toEqual({ instances: [], next: undefined });
+      });
+
+      it('counts per state and per task without reading the instances; bad queries are refused', async () => {
+        const store = await queried();
+        expect(await store.countTaskInstances('q')).toEqual({
+          total: 7,
+          byState: { success: 5, failed: 1, scheduled: 1 },
+          byTask: [
+            { taskId: 'extract', total: 1, byState: { success: 1 } },
+            { taskId: 'score', total: 5, byState: { success: 4, failed: 1 } },
+            { taskId: 'report', total: 1, byState: { scheduled: 1 } },
+          ],
+        });
+        expect(await store.countTaskInstances('nope')).toEqual({ total: 0, byState: {}, byTask: [] });
+        await expect(store.queryTaskInstances('q', { limit: 0 })).rejects.toThrow(/limit must be a whole number from 1 to 10000/);
+        await expect(store.queryTaskInstances('q', { states: ['done' as never] })).rejects.toThrow(/unknown task instance state "done"/);
+        await expect(store.queryTaskInstances('q', { cursor: 'abc' })).rejects.toThrow(/the cursor 'abc' was not made by this store/);
+      });
+    });
+
     describe('control requests', () => {
       it('stores requests with increasing ids, lists the pending ones in order, and settles them with a batch', async () => {
         const store = await seeded();
@@ -868,6 +942,8 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
         ).rejects.toThrow(/interruptions must be a non-negative integer/);
       });
     });
+
+    defineRowContract(fresh, rawRows);
 
     describe('close', () => {
       it('rejects every call after close with a StoreError; closing twice is fine', async () => {

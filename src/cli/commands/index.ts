@@ -1,4 +1,5 @@
 import type { Command } from '../command.ts';
+import { checkCommand } from './check.ts';
 import { deleteCommand, pruneCommand } from './cleanup.ts';
 import { clearCommand, setStateCommand } from './manual.ts';
 import { cancelCommand, sendEventCommand } from './operate.ts';
@@ -22,5 +23,6 @@ export const commands: readonly Command[] = [
   cancelCommand,
   deleteCommand,
   pruneCommand,
+  checkCommand,
   vizCommand,
 ];

@@ -57,6 +57,7 @@ export async function openRun(
       reason: null,
       input: settings.input,
       labels: settings.labels,
+      taskIds: flow.tasks.map((task) => task.id),
       machineVersion: FLOW_RUN_MACHINE_VERSION,
       createdAt: now,
       updatedAt: now,
@@ -76,11 +77,27 @@ export async function openRun(
   for (const instance of loaded.instances) checkMachineVersions(runId, undefined, instance);
   const persistence = new RunPersistence(store, loaded.run, clock, onFailure);
   persistence.fence(leaseToken);
+  const taskIds = runTaskIds(loaded, flow);
+  if (taskIds !== loaded.run.taskIds) persistence.recordTaskIds(taskIds);
   return {
     persistence,
     loaded,
     input: settings.inputGiven ? settings.input : loaded.run.input,
   };
+}
+
+/**
+ * The run's task list once this definition drives it: the stored list plus the tasks this
+ * definition adds (a removed task stays: its instances are still stored). A run stored before
+ * task lists were recorded starts from its stored instances' task ids. The stored list itself
+ * when nothing is added, so the caller can tell nothing changed.
+ */
+function runTaskIds(loaded: LoadedRun, flow: Flow): readonly string[] {
+  const stored = loaded.run.taskIds ?? loaded.instances.map((instance) => instance.taskId);
+  const ids = new Set(stored);
+  const added = flow.tasks.map((task) => task.id).filter((id) => !ids.has(id));
+  if (added.length === 0 && loaded.run.taskIds !== undefined) return loaded.run.taskIds;
+  return [...ids, ...added];
 }
 
 function checkMachineVersions(runId: string, runVersion: string | undefined, instance: { key: string; machineVersion: string } | undefined): void {

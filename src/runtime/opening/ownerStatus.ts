@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { processExists } from '../../processExists.ts';
 import type { StoredLease } from '../../stores/index.ts';
 
 /**
@@ -30,14 +31,4 @@ export function ownerStatus(lease: StoredLease | undefined, now: number, thisHos
   if (lease.expiresAt <= now) return { status: 'orphaned', lease, why: 'lease expired' };
   if (lease.owner.host === thisHost && !processExists(lease.owner.pid)) return { status: 'orphaned', lease, why: 'process gone' };
   return { status: 'live', lease };
-}
-
-/** Whether a process with this pid exists on this host (EPERM: it exists, owned by someone else). */
-export function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

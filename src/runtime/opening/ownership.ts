@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { RunOwnedError, toError } from '../../errors.ts';
 import { LeaseLostError, type LeaseGrant, type LeaseOwner, type Store, type StoredLease } from '../../stores/index.ts';
 import type { Clock } from '../clock.ts';
-import { processExists } from './ownerStatus.ts';
+import { processExists } from '../../processExists.ts';
 
 /**
  * This process's ownership of a stored run: it takes the run's lease when the run is opened (a

@@ -4,7 +4,7 @@ import type { TaskInstance } from '../instances/taskInstance.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { Admission } from '../scheduling/admission.ts';
 import type { GateRounds } from '../scheduling/gateRounds.ts';
-import { applyInterruption } from '../attempt/outcomeEvents.ts';
+import { applyInterruption } from '../scheduling/outcomeEvents.ts';
 import type { Wakeups } from '../scheduling/wakeups.ts';
 
 /** What recovery needs from the run. */

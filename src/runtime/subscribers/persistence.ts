@@ -78,6 +78,16 @@ export class RunPersistence {
     this.#runDirty = true;
   }
 
+  /**
+   * Records the run's task list (a resumed definition added tasks, or the run was stored before
+   * task lists were): written with the next batch, before any instance of a new task can be.
+   */
+  recordTaskIds(taskIds: readonly string[]): void {
+    if (this.#detached) return;
+    this.#run = { ...this.#run, taskIds };
+    this.#runDirty = true;
+  }
+
   touch(instance: TaskInstance): void {
     if (!this.#detached) this.#dirty.add(instance);
   }

@@ -173,6 +173,13 @@ export const postgresMigrations: readonly PostgresMigration[] = Object.freeze([
       CREATE INDEX control_requests_pending ON ${s}.control_requests (run_id, id) WHERE status = 'pending';
     `,
   },
+  {
+    version: 3,
+    description: "each run's task list (task_ids), so a task instance of a task the run does not have is refused on read",
+    // A JSON array of task ids, as text (the same as SQLite's column); NULL for runs stored before
+    // (nothing is checked for them). A nullable column without a default changes only the catalog.
+    sql: (s: string) => `ALTER TABLE ${s}.runs ADD COLUMN task_ids text;`,
+  },
 ]);
 
 /** The newest schema version this code knows (and writes). */
@@ -182,6 +189,7 @@ const tablesByVersion: ReadonlyArray<readonly string[]> = [
   [],
   ['schema_version', 'runs', 'task_instances', 'transitions', 'results', 'checkpoints', 'commit_markers'],
   ['leases', 'control_requests'],
+  [],
 ];
 
 /** The tables a schema at `version` must have (checked when a store is opened). */

@@ -58,6 +58,7 @@ export const runColumns = [
   ['reason', 'text'],
   ['input', 'text'],
   ['labels', 'text'],
+  ['task_ids', 'text'],
   ['machine_version', 'text'],
   ['created_at', 'float8'],
   ['updated_at', 'float8'],
@@ -226,6 +227,22 @@ export function statements(q: string) {
           'ORDER BY r.created_at DESC, r.write_order DESC LIMIT $1::bigint',
       );
     },
+    /**
+     * One page of a run's task instances (first-write order), as JSON like `loadRun`'s; one more
+     * than asked tells whether there is a next page. $1 run id, $2 after this write_order, $3 states
+     * (or null), $4 task id (or null), $5 key prefix (or null), $6 limit + 1.
+     */
+    queryInstances: statement(
+      `SELECT coalesce(json_agg(i ORDER BY i.write_order), '[]')::text AS instances FROM ` +
+        `(SELECT run_id, ${instanceNames}, write_order FROM ${q}.task_instances WHERE run_id = $1::text AND write_order > $2::bigint ` +
+        `AND ($3::text[] IS NULL OR state = ANY($3::text[])) AND ($4::text IS NULL OR task_id = $4::text) ` +
+        `AND ($5::text IS NULL OR left(key, length($5::text)) = $5::text) ORDER BY write_order LIMIT $6::bigint) i`,
+    ),
+    /** The result records of these keys, in recording order (so the last per key is the latest). */
+    pageResults: statement(`SELECT key, value FROM ${q}.results WHERE run_id = $1::text AND key = ANY($2::text[]) ORDER BY write_order`),
+    countInstances: statement(
+      `SELECT task_id, state, count(*) AS n, min(write_order) AS first FROM ${q}.task_instances WHERE run_id = $1::text GROUP BY task_id, state ORDER BY first`,
+    ),
     readLog: statement(
       `SELECT seq, key, from_state, to_state, event, at FROM ${q}.transitions WHERE run_id = $1::text AND seq > $2::bigint ORDER BY seq`,
     ),

@@ -146,6 +146,12 @@ export const sqliteMigrations: readonly SqliteMigration[] = Object.freeze([
       CREATE INDEX control_requests_pending ON control_requests (run_id, id) WHERE status = 'pending';
     `,
   },
+  {
+    version: 3,
+    description: "each run's task list (task_ids), so a task instance of a task the run does not have is refused on read",
+    // A JSON array of task ids; NULL for runs stored before (nothing is checked for them).
+    sql: `ALTER TABLE runs ADD COLUMN task_ids TEXT;`,
+  },
 ]);
 
 /** The newest schema version this code knows (and writes). */
@@ -155,6 +161,7 @@ const tablesByVersion: ReadonlyArray<readonly string[]> = [
   [],
   ['schema_version', 'runs', 'task_instances', 'transitions', 'results', 'checkpoints'],
   ['leases', 'control_requests'],
+  [],
 ];
 
 /** The tables a file of `version` must have (checked when a file is opened). */

@@ -1,11 +1,11 @@
 import type { TaskInstanceState } from '../../../machines/index.ts';
-import type { AttemptRun } from './attemptRun.ts';
-import type { AttemptOutcome } from './attemptOutcome.ts';
+import type { AttemptRun } from '../attempt/attemptRun.ts';
+import type { AttemptOutcome } from '../attempt/attemptOutcome.ts';
 import type { Clock } from '../clock.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
-import { retryDelayFor } from '../scheduling/retryTiming.ts';
-import type { Wakeups } from '../scheduling/wakeups.ts';
+import { retryDelayFor } from './retryTiming.ts';
+import type { Wakeups } from './wakeups.ts';
 
 /** What mapping an outcome to its event needs. */
 export interface OutcomeContext {

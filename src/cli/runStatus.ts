@@ -1,0 +1,136 @@
+import { allTaskInstanceStates, type TaskInstanceState } from '../../machines/index.ts';
+import type { OwnerStatus } from '../runtime/opening/ownerStatus.ts';
+import type { Store, StoredRun, StoredTaskInstance, TaskInstanceCounts } from '../stores/index.ts';
+import { continueCommand } from './hints.ts';
+
+/**
+ * What `status <run>` shows first, in this order: what went wrong, then what is in progress or
+ * waiting, then the rest — so a 100k-instance run shows its failures on the first screen.
+ */
+const groups: readonly (readonly TaskInstanceState[])[] = [
+  ['failed', 'upstream_failed', 'up_for_retry'],
+  ['running', 'restarting', 'queued', 'scheduled', 'up_for_reschedule', 'deferred', 'checkpointed'],
+  allTaskInstanceStates.filter((state) => !['failed', 'upstream_failed', 'up_for_retry', 'running', 'restarting', 'queued', 'scheduled', 'up_for_reschedule', 'deferred', 'checkpointed'].includes(state)),
+];
+
+/** A page of a run's instances for `status`, with their results, read at a cost that grows with the page. */
+export interface StatusPage {
+  readonly counts: TaskInstanceCounts;
+  readonly instances: readonly StoredTaskInstance[];
+  readonly results: ReadonlyMap<string, unknown>;
+  /** How many instances match the filter in all (the page holds at most `limit`). */
+  readonly matching: number;
+}
+
+/**
+ * Reads what `status <run>` shows: the counts (by the store), then up to `limit` instances — those
+ * matching `states`/`taskId` when given, else the interesting ones first (see `groups`).
+ */
+export async function readStatusPage(
+  store: Store,
+  runId: string,
+  filter: { readonly states?: readonly TaskInstanceState[]; readonly taskId?: string; readonly limit: number },
+): Promise<StatusPage> {
+  const counts = await store.countTaskInstances(runId);
+  const instances: StoredTaskInstance[] = [];
+  const results = new Map<string, unknown>();
+  const wanted = filter.states === undefined ? groups : [filter.states];
+  let matching = 0;
+  for (const states of wanted) {
+    matching += countOf(counts, states, filter.taskId);
+    let cursor: string | undefined;
+    while (instances.length < filter.limit) {
+      const page = await store.queryTaskInstances(runId, {
+        states,
+        ...(filter.taskId === undefined ? {} : { taskId: filter.taskId }),
+        limit: Math.min(10_000, filter.limit - instances.length),
+        withResults: true,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      instances.push(...page.instances);
+      for (const [key, value] of page.results ?? []) results.set(key, value);
+      if (page.next === undefined) break;
+      cursor = page.next;
+    }
+  }
+  return { counts, instances, results, matching };
+}
+
+function countOf(counts: TaskInstanceCounts, states: readonly TaskInstanceState[], taskId: string | undefined): number {
+  const byState = taskId === undefined ? counts.byState : (counts.byTask.find((task) => task.taskId === taskId)?.byState ?? {});
+  return states.reduce((sum, state) => sum + (byState[state] ?? 0), 0);
+}
+
+/** `success 9, failed 1` in the lifecycle's state order. */
+export function countsText(byState: TaskInstanceCounts['byState']): string {
+  return allTaskInstanceStates
+    .filter((state) => (byState[state] ?? 0) > 0)
+    .map((state) => `${state} ${byState[state]}`)
+    .join(', ');
+}
+
+/** A timestamp for a table cell (UTC, to the second), or `-`. */
+export function time(ms: number | undefined): string {
+  return ms === undefined ? '-' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+}
+
+/** How long from `start` to `end`, for a table cell, or `-`. */
+export function duration(start: number | undefined, end: number | undefined): string {
+  if (start === undefined || end === undefined) return '-';
+  const ms = end - start;
+  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** Rows of cells as aligned columns. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** The text of `status <run>`: the run, who drives it, the counts (mapped tasks summarized), the page. */
+export function statusText(
+  run: StoredRun,
+  page: StatusPage,
+  options: { readonly ownerLine: string | undefined; readonly orphaned: boolean; readonly storeArg: string; readonly filtered: boolean },
+): string {
+  const { counts, instances } = page;
+  const lines = [
+    `run ${run.runId} of flow '${run.flowId}': ${run.state}${run.reason ? ` (${run.reason})` : ''}${options.orphaned ? ', orphaned' : ''}`,
+    `started ${time(run.startedAt)}, ${run.endedAt ? `ended ${time(run.endedAt)}` : 'not finished'}${run.labels?.['startedFrom'] ? `, from ${run.labels['startedFrom']}` : ''}`,
+    ...(options.ownerLine === undefined ? [] : [options.ownerLine]),
+    `${counts.total} task instance${counts.total === 1 ? '' : 's'}${counts.total > 0 ? `: ${countsText(counts.byState)}` : ''}`,
+    ...counts.byTask.filter((task) => task.total > 1).map((task) => `  ${task.taskId} (${task.total} instances): ${countsText(task.byState)}`),
+    '',
+    '',
+  ];
+  if (instances.length === 0) return `${lines.join('\n')}${options.filtered ? 'no task instance matches\n' : ''}`;
+  const rows = [['TASK', 'STATE', 'ATTEMPTS', 'STARTED', 'DURATION', 'NOTE']];
+  for (const instance of instances) {
+    const note = instance.error
+      ? `${instance.error.name}: ${instance.error.message.split('\n')[0]}`
+      : instance.timer
+        ? `${instance.timer.action} at ${time(instance.timer.deadline)}`
+        : instance.parked
+          ? `waiting${instance.state === 'deferred' ? ' for an event' : ''}: ${continueCommand(run.runId, instance, options.storeArg)}`
+          : '';
+    rows.push([instance.key, instance.state, `${instance.attempt}/${instance.maxAttempts}`, time(instance.startedAt), duration(instance.startedAt, instance.endedAt), note]);
+  }
+  const more = page.matching - instances.length;
+  const tail = more > 0 ? `\n… ${more} more task instance${more === 1 ? '' : 's'}: narrow with --state or --task, or raise --limit\n` : '\n';
+  return `${lines.join('\n')}${table(rows)}${tail}`;
+}
+
+/** The ownership fields `--json` shows. */
+export function ownerJson(owner: OwnerStatus): Record<string, unknown> {
+  if (owner.status === 'none') return { status: 'none' };
+  const { lease } = owner;
+  return {
+    status: owner.status,
+    ...(owner.status === 'orphaned' ? { why: owner.why } : {}),
+    host: lease.owner.host,
+    pid: lease.owner.pid,
+    heartbeatAt: lease.heartbeatAt,
+    expiresAt: lease.expiresAt,
+    ...(lease.releasedAt !== undefined ? { releasedAt: lease.releasedAt } : {}),
+  };
+}
