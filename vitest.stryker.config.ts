@@ -11,7 +11,7 @@ export default defineConfig({
   test: {
     ...base.test,
     include: [
-      'test/{model,runtime,durability,decorators,listeners,gates,unit,context,values}/**/*.test.ts',
+      'test/{model,runtime,durability,decorators,listeners,gates,unit,context,values,otel}/**/*.test.ts',
     ],
     // Suites that drive other processes (the CLI, killed children) cannot see a mutant of this
     // one, and take seconds each; the store suites test no runtime code.
