@@ -13,6 +13,7 @@ export type {
   FailureKind,
 } from './records.ts';
 export { systemClock, type Clock } from './runtime/clock.ts';
+export { taskLogLimits } from './runtime/subscribers/taskLogs.ts';
 export { ctx, getCustomContext, type TaskContext, type DeferOptions, type TaskCheckpoint } from './context/taskContext.ts';
 export { withCustomContext } from './context/customContext.ts';
 export {
