@@ -69,7 +69,7 @@ export async function openRun(
     };
     const persistence = new RunPersistence(store, run, clock, onFailure);
     persistence.fence(leaseToken);
-    persistence.recordShape(shape, hash);
+    persistence.recordShape(shape(), hash);
     persistence.updateRun({ state: 'queued', reason: null, startedAt: undefined, endedAt: undefined }, now);
     await persistence.flush(now);
     if (persistence.failure) throw persistence.failure;
@@ -85,7 +85,7 @@ export async function openRun(
   if (taskIds !== loaded.run.taskIds) persistence.recordTaskIds(taskIds);
   // The run keeps the shape of the definition that drives it: a changed one (or a run stored
   // before shapes were) records its own with the next batch.
-  if (loaded.run.flowHash !== hash) persistence.recordShape(shape, hash);
+  if (loaded.run.flowHash !== hash) persistence.recordShape(shape(), hash);
   return {
     persistence,
     loaded,
@@ -93,17 +93,22 @@ export async function openRun(
   };
 }
 
-const shapes = new WeakMap<Flow, { shape: FlowShape; hash: string }>();
+const hashes = new WeakMap<Flow, string>();
 
-/** The flow's shape and hash, made once per flow object (a flow is immutable). */
-function definitionOf(flow: Flow): { shape: FlowShape; hash: string } {
-  let known = shapes.get(flow);
-  if (known === undefined) {
-    const shape = flowShape(flow);
-    known = { shape, hash: flowHash(shape) };
-    shapes.set(flow, known);
+/**
+ * The flow's shape (made now: it is held only until the batch that stores it) and its hash
+ * (remembered per flow object, a flow being immutable: a resume with the same definition
+ * makes no shape at all).
+ */
+function definitionOf(flow: Flow): { shape: () => FlowShape; hash: string } {
+  let made: FlowShape | undefined;
+  const shape = (): FlowShape => (made ??= flowShape(flow));
+  let hash = hashes.get(flow);
+  if (hash === undefined) {
+    hash = flowHash(shape());
+    hashes.set(flow, hash);
   }
-  return known;
+  return { shape, hash };
 }
 
 /**
