@@ -84,7 +84,7 @@ export function logsCommandWith(timing: FollowTiming = {}): Command {
   const { pollMs = 500, sleep = (ms: number) => delay(ms), now = Date.now } = timing;
   return defineCommand({
     name: 'logs',
-    summary: "Show what a run's tasks logged with ctx().log, per attempt (--follow: as a live run goes on)",
+    summary: "Print what a run's tasks logged with ctx().log, per attempt; --follow a live run",
     description:
       "Prints the stored ctx().log lines of a run, oldest first, as '<time> [key#attempt] line' (time in\n" +
       'UTC). With a task: only its lines (a task id: every instance of it, e.g. a mapped task; or one\n' +
