@@ -95,6 +95,22 @@ describe('taskmachine logs <run> [task]', async () => {
   });
 });
 
+describe('log lines go with their run', () => {
+  it('taskmachine delete removes the run with its log lines and shape; other runs keep theirs', async () => {
+    const path = newStorePath();
+    await withStore(path, async (store) => {
+      await runFlow(etl, { store, runId: 'gone', ...quiet });
+      await runFlow(etl, { store, runId: 'kept', ...quiet });
+    });
+    expect(await cli(['delete', 'gone', '--store', path])).toMatchObject({ code: 0, stdout: 'deleted run gone\n' });
+    await withStore(path, async (store) => {
+      expect(await store.readTaskLogs('gone')).toEqual([]);
+      expect(await store.getRunShape('gone')).toBeUndefined();
+      expect((await store.readTaskLogs('kept')).length).toBe(4);
+    });
+  });
+});
+
 describe('taskmachine logs --follow', () => {
   it('prints lines as a live run stores them, and ends when the run ends', async () => {
     const path = newStorePath();
