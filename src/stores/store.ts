@@ -25,6 +25,8 @@ import type { StoredTaskLogLine, TaskLogQuery } from './taskLogRecord.ts';
  *   is refused with `LeaseLostError` and nothing of it is written.
  * - Control requests get increasing ids per store; a settlement commits with its batch and only
  *   settles a pending request.
+ * - A batch's `shape` replaces the run's (read with `getRunShape`, never with the run record); its
+ *   `logs` are appended to the run's task log with `seq` 1, 2, 3 … per run. `deleteRun` removes both.
  * - Values (input, labels, call inputs, custom contexts, results, errors, checkpoints, resume
  *   data, event payloads) go through the store serializer
  *   (`serializeValue`): Date, Map, Set, BigInt, undefined and Error survive, payloads carrying

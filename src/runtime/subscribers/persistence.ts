@@ -24,7 +24,9 @@ export interface RunRecordFields {
 
 /**
  * Makes one run durable: collects what a scheduler turn changed — task-instance records, the
- * transitions in order (it subscribes to the change bus), result records (one per `SUCCEED`) — and
+ * transitions in order (it subscribes to the change bus), result records (one per `SUCCEED`), the
+ * `ctx().log` lines attempts logged (bounded per attempt, see `taskLogs.ts`), the run's shape when
+ * it is created or a changed definition drives it — and
  * commits it as one batch (group commit: one SQLite transaction, one fsync per turn, not per
  * task). Commits are chained, so batches reach the store in turn order, and each instance write
  * is a compare-and-set on the version the previous write produced. After the first failed commit,
