@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -20,18 +20,18 @@ const marker = join(dir, 'imports.log');
 const flowFile = join(dir, 'flows', 'etl.ts');
 const moved = join(dir, 'elsewhere', 'etl.ts');
 
-/** A flow file that notes every import of it (top-level code with a side effect). */
-function writeFlowFile(): void {
-  mkdirSync(join(dir, 'flows'), { recursive: true });
+/** A flow file that notes every import of it (top-level code with a side effect); `extra` adds a task. */
+function writeFlowFile(file = flowFile, extra = ''): void {
+  mkdirSync(dirname(file), { recursive: true });
   writeFileSync(
-    flowFile,
+    file,
     `import { appendFileSync } from 'node:fs';
 import { flow } from ${JSON.stringify(pathToFileURL(join(root, 'src', 'index.ts')).href)};
 appendFileSync(${JSON.stringify(marker)}, 'imported\\n');
 export default flow('etl', (f) => {
   const extract = f.task('extract', () => [1, 2, 3]);
   const score = f.map('score', extract, ({ item }) => item * 2);
-  f.task('report', ({ upstream }) => upstream.score.length, { after: score, trigger: 'all_done' });
+  f.task('report', ({ upstream }) => upstream.score.length, { after: score, trigger: 'all_done' });${extra}
 });
 `,
   );
@@ -76,6 +76,14 @@ describe('a run keeps its own shape', () => {
     expect(resumed.stderr).toContain(`'taskmachine status r1 --store ${db}' and 'taskmachine logs r1 --store ${db}' still show the run.`);
     const withFile = cli('resume', 'r1', '--flow-file', moved, '--view', 'none');
     expect(withFile.code, withFile.stderr).toBe(0);
+    expect(withFile.stderr).not.toContain('note:');
+    // A changed definition: resume says so, goes on with it, and the run records its shape.
+    const changed = join(dir, 'changed', 'etl.ts');
+    writeFlowFile(changed, "\n  f.task('archive', () => 'archived');");
+    const resumed2 = cli('resume', 'r1', '--flow-file', changed, '--view', 'none');
+    expect(resumed2.code, resumed2.stderr).toBe(0);
+    expect(resumed2.stderr).toContain("taskmachine: note: the flow definition differs from the one run 'r1' was last driven with");
+    expect(cli('viz', 'run', 'r1').stdout).toContain('t3["archive<br/>success"]:::success');
   });
 
   it('a run stored before schema 4 (no shape) is drawn from its flow file; gone, the error names --flow-file', () => {

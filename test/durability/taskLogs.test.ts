@@ -89,8 +89,9 @@ describe('ctx().log lines are stored per attempt', () => {
       }),
       { store, runId: 'r', ...quiet },
     );
-    // Poll the store as a follower would (the run commits a pending line within 200 ms).
-    for (let i = 0; i < 100 && (await store.readTaskLogs('r')).length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    // Poll the store as a follower would, until the line is there (the run commits a pending line
+    // within 200 ms; the test's timeout bounds the wait).
+    while ((await store.readTaskLogs('r')).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
     expect((await store.readTaskLogs('r')).map((l) => l.line)).toEqual(['started waiting']);
     expect((await store.getRun('r'))?.state).toBe('running');
     release();

@@ -1,4 +1,7 @@
+import { flowHash, flowShape } from '../../flow/flowShape.ts';
+import type { Flow } from '../../flow/types.ts';
 import { startFlow } from '../../runtime/runFlow.ts';
+import type { StoredRun } from '../../stores/index.ts';
 import { defineCommand, UsageError, type CommandContext } from '../command.ts';
 import { continueCommand, storeArgument } from '../hints.ts';
 import { parseJsonArgument } from '../jsonArgument.ts';
@@ -20,7 +23,9 @@ async function continueRun(name: string, { args, options, stdout, stderr, cwd }:
   const graceMs = parseGrace(options.grace, name);
   const store = openStore(options.store, cwd);
   try {
-    const { module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
+    const { run, module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
+    const changed = definitionChange(run, module.flow);
+    if (changed !== undefined) stderr(changed);
     const session = openSession({ flowId: module.flow.id, json: options.json, view: options.view, graceMs, durable: true, verb: 'resumed', ...storeHint(options.store), stdout, stderr });
     const handle = startFlow(module.flow, {
       store,
@@ -36,6 +41,19 @@ async function continueRun(name: string, { args, options, stdout, stderr, cwd }:
   } finally {
     await store.close();
   }
+}
+
+/**
+ * A note when the flow file's definition is not the one the run was last driven with (its stored
+ * flow hash differs): the run goes on with this one, which it records. `undefined` when it is the
+ * same, or the run predates flow hashes.
+ */
+function definitionChange(run: StoredRun, flow: Flow): string | undefined {
+  if (run.flowHash === undefined || run.flowHash === flowHash(flowShape(flow))) return undefined;
+  return (
+    `taskmachine: note: the flow definition differs from the one run '${run.runId}' was last driven with ` +
+    '(tasks, edges or options changed); it goes on with this one: new tasks run, removed ones are marked removed.\n'
+  );
 }
 
 /** `taskmachine resume <runId>`: continues a stored run. */
