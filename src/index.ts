@@ -1,7 +1,21 @@
 // The public surface of `taskmachine`. Lifecycle machines live in `taskmachine/machines`,
 // model-based test helpers in `taskmachine/testing`.
-export { flow, type FlowBuilder } from './flow/flow.ts';
-export type { Flow, TaskArgs, TaskFn, TaskOptions, TaskRef, TaskReference, TaskKind, TaskDefinition } from './flow/types.ts';
+export { flow, type FlowBuilder, type FlowTasks, type MapSource } from './flow/flow.ts';
+export type { Flow, TaskArgs, MappedTaskArgs, TaskFn, TaskOptions, TaskRef, TaskReference, TaskKind, TaskDefinition } from './flow/types.ts';
+export type { Frozen } from './flow/frozen.ts';
+export type {
+  AfterOption,
+  UpstreamOf,
+  UpstreamValue,
+  MappedUpstreamOf,
+  ItemOf,
+  ResultOf,
+  ElementOf,
+  IdOf,
+  RunResultOf,
+  AllSucceededRule,
+  NoneSucceededRule,
+} from './flow/upstream.ts';
 export { triggerRules, type TriggerRule } from './flow/triggerRules.ts';
 export { runFlow, startFlow, type RunFlowOptions, type FlowRunHandle, type FlowRunStats } from './runtime/runFlow.ts';
 export type {

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { TaskRef } from '../flow/types.ts';
+import type { Frozen } from '../flow/frozen.ts';
+import type { TaskKind, TaskRef } from '../flow/types.ts';
 
 /**
  * Options of `ctx().defer()`: park the task in `deferred` without holding a concurrency slot.
@@ -91,10 +92,21 @@ export interface TaskContext {
   reschedule(delay: number): never;
   /**
    * Runs another task of the flow as a child task instance, with its own lifecycle and retries,
-   * and resolves to its result. Keyed `parentKey/taskId#n` (n counts calls of that task in this
-   * attempt), so a later attempt or resume reuses a child that already succeeded.
+   * and resolves to its result (deeply frozen, as every value handed between tasks). Keyed
+   * `parentKey/taskId#n` (n counts calls of that task in this attempt), so a later attempt or
+   * resume reuses a child that already succeeded. `input` is typed by the called task's `input`
+   * (annotate it in `f.subtask`); it may be left out when that accepts `undefined`.
+   *
+   * @example
+   * ```ts
+   * const render = f.subtask('render', ({ input }: { input: readonly number[] }) => `total ${sum(input)}`);
+   * f.task('report', ({ ctx, upstream }) => ctx.call(render, upstream.price), { after: [price] }); // Promise<string>
+   * ```
    */
-  call<TResult>(task: TaskRef<TResult>, input?: unknown): Promise<TResult>;
+  call<TResult, TCallInput>(
+    task: TaskRef<TResult, string, TaskKind, TCallInput>,
+    ...input: undefined extends TCallInput ? [input?: TCallInput] : [input: TCallInput]
+  ): Promise<Frozen<TResult>>;
 }
 
 /**
