@@ -20,6 +20,10 @@ export { triggerRules, type TriggerRule } from './flow/triggerRules.ts';
 export { runFlow, startFlow, type RunFlowOptions, type FlowRunHandle, type FlowRunStats } from './runtime/runFlow.ts';
 export type {
   FlowRunRecord,
+  TaskRecords,
+  TaskKeyOf,
+  TaskKeyFor,
+  InstanceResultOf,
   TaskInstanceRecord,
   TaskInstanceChange,
   TaskInstanceMsg,
@@ -63,10 +67,15 @@ export type {
   AttemptResult,
   SettledVerdict,
   TaskPolicy,
+  WrappableTaskFn,
+  ResultTransform,
+  KeepResult,
+  ApplyResultTransform,
+  DecoratedResult,
 } from './decorators/types.ts';
 export { retry } from './decorators/builtins/retry.ts';
 export { timeout } from './decorators/builtins/timeout.ts';
-export { catchErrors } from './decorators/builtins/catchErrors.ts';
+export { catchErrors, type CaughtErrors, type CaughtResult, type CatchErrorsParams } from './decorators/builtins/catchErrors.ts';
 export { resources, type ResourceRequest } from './decorators/builtins/resources.ts';
 export { environment } from './decorators/builtins/environment.ts';
 export { registerListener } from './listeners/registry.ts';
