@@ -1,10 +1,10 @@
 import { FlowDefinitionError, type FlowDefinitionProblem } from '../errors.ts';
 import { FlowCompiler, ID_PATTERN } from './compiler.ts';
 import { setGraphOf } from './graph.ts';
-import type { FlowBuilder, FlowTasks, RefsOf } from './builder.ts';
+import type { FlowBuilder, FlowTasks } from './builder.ts';
 import type { Flow, TaskDefinition, TaskKind, TaskOptions, TaskRef, TaskReference } from './types.ts';
 
-export type { FlowBuilder, FlowTasks, MapSource } from './builder.ts';
+export type { FlowBuilder, FlowTasks, MapSource, RefsOf } from './builder.ts';
 
 const EMPTY_OPTIONS: TaskOptions = Object.freeze({});
 
@@ -20,7 +20,7 @@ const EMPTY_OPTIONS: TaskOptions = Object.freeze({});
  *   const extract = f.task('extract', async ({ input }) => fetchRows(input.day), { retries: 2 });
  *   const clean = f.task('clean', ({ upstream }) => upstream.extract.filter(ok), { after: [extract] });
  *   const score = f.map('score', clean, ({ item }) => model(item));
- *   return { extract, clean, score }; // optional: types run.tasks['score[3]'] and the handle's keys
+ *   return { extract, clean, score }; // optional: flow.refs, and typed run.tasks['score[3]'] and handle keys
  * });
  * ```
  *
@@ -31,7 +31,7 @@ const EMPTY_OPTIONS: TaskOptions = Object.freeze({});
 export function flow<TInput = any, const TTasks extends FlowTasks | void = void>(
   id: string,
   build: (f: FlowBuilder<TInput>) => TTasks,
-): Flow<TInput, RefsOf<TTasks>> {
+): Flow<TInput, TTasks> {
   const problems: FlowDefinitionProblem[] = [];
   const flowId = typeof id === 'string' ? id : String(id);
   if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
@@ -61,15 +61,16 @@ export function flow<TInput = any, const TTasks extends FlowTasks | void = void>
     map: (taskId, over, fn, options) => add('map', taskId, fn, options, over),
     subtask: (taskId, fn, options) => add('subtask', taskId, fn, options as TaskOptions | undefined),
   };
+  let refs: TTasks;
   try {
-    build(builder);
+    refs = build(builder);
   } finally {
     open = false;
   }
 
   const { tasks, indexById, graph } = compiler.finish();
   if (problems.length > 0) throw new FlowDefinitionError(flowId, problems);
-  const compiled = frozenFlow<TInput, RefsOf<TTasks>>(flowId, tasks, indexById);
+  const compiled = frozenFlow<TInput, TTasks>(flowId, tasks, indexById, refs);
   setGraphOf(compiled, graph);
   return compiled;
 }
@@ -80,10 +81,12 @@ function frozenFlow<TInput, TRefs>(
   flowId: string,
   tasks: readonly TaskDefinition[],
   indexById: ReadonlyMap<string, number>,
+  refs: TRefs,
 ): Flow<TInput, TRefs> {
   return Object.freeze({
     id: flowId,
     tasks,
+    refs,
     task: (taskId: string) => {
       const index = indexById.get(taskId);
       return index === undefined ? undefined : tasks[index];

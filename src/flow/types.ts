@@ -216,13 +216,16 @@ export interface TaskDefinition {
 
 /**
  * A validated flow definition, made by {@link flow}. Immutable; run it with `runFlow` or
- * `startFlow`.
+ * `startFlow`. `TTasks` is what its `build` function returned (the task references it chose to
+ * expose, `void` when it returned nothing): they are `refs`, and they type the run records.
  *
  * @example
  * ```ts
  * import { flow } from 'taskmachine';
- * const hello = flow('hello', (f) => { f.task('greet', ({ input }) => `hello ${input.name}`); });
+ * const hello = flow('hello', (f) => ({ greet: f.task('greet', ({ input }) => `hello ${input.name}`) }));
  * hello.tasks.map((t) => t.id); // ['greet']
+ * const run = await runFlow(hello, { input: { name: 'Ada' } });
+ * run.result(hello.refs.greet);  // 'hello Ada' (typed string | undefined)
  * ```
  */
 export interface Flow<TInput = any, TTasks = unknown> {
@@ -232,8 +235,12 @@ export interface Flow<TInput = any, TTasks = unknown> {
   readonly tasks: readonly TaskDefinition[];
   /** Task lookup by id. */
   readonly task: (id: string) => TaskDefinition | undefined;
+  /**
+   * What `build` returned: the task references it exposes (for `run.result(flow.refs.x)`, or for
+   * another module to call them), `undefined` when it returned nothing.
+   * @default undefined
+   */
+  readonly refs: TTasks;
   /** Phantom field carrying the input type; never set. */
   readonly __input?: TInput;
-  /** Phantom field carrying the task references `build` returned (types `run.tasks`); never set. */
-  readonly __tasks?: TTasks;
 }

@@ -1,4 +1,5 @@
 import type { ManualTaskInstanceState } from '../../machines/index.ts';
+import type { RefsOf } from '../flow/builder.ts';
 import type { Flow } from '../flow/types.ts';
 import { FlowRun } from './flowRun.ts';
 import type { ClearOptions, FlowRunHandle } from './handle.ts';
@@ -20,8 +21,11 @@ export type { FlowRunHandle, FlowRunStats } from './handle.ts';
  * const run = await handle.done;
  * ```
  */
-export function startFlow<TInput, TTasks = unknown>(definition: Flow<TInput, TTasks>, options: RunFlowOptions<TInput> = {}): FlowRunHandle<TTasks> {
-  return openFlowRun(definition, options) as FlowRunHandle<TTasks>;
+export function startFlow<TInput, TTasks = unknown>(
+  definition: Flow<TInput, TTasks>,
+  options: RunFlowOptions<TInput> = {},
+): FlowRunHandle<RefsOf<TTasks>> {
+  return openFlowRun(definition, options) as FlowRunHandle<RefsOf<TTasks>>;
 }
 
 /**
@@ -86,7 +90,7 @@ export function openFlowRun<TInput>(definition: Flow<TInput>, options: RunFlowOp
 export function runFlow<TInput, TTasks = unknown>(
   definition: Flow<TInput, TTasks>,
   options: RunFlowOptions<TInput> = {},
-): Promise<FlowRunRecord<TTasks>> {
+): Promise<FlowRunRecord<RefsOf<TTasks>>> {
   try {
     return startFlow(definition, options).settled();
   } catch (error) {

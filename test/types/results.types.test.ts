@@ -25,8 +25,7 @@ interface Row {
 }
 type SeenRow = { readonly id: number; readonly ok: boolean };
 
-// The issue's flow, with the references `build` returns so the run records are typed too.
-let refs!: { extract: TaskRef<Row[], 'extract', 'task', { day: string }>; score: TaskRef<number[], 'score', 'map', { day: string }> };
+// The issue's flow, with the references `build` returns: `etl.refs`, and typed run records.
 const etl = flow('etl', (f: FlowBuilder<{ day: string }>) => {
   const extract = f.task('extract', async ({ input }) => [1, 2, 3, 4].map((id) => ({ id, ok: input.day !== '' && id !== 3 })));
   const clean = f.task('clean', ({ upstream }) => upstream.extract.filter((row) => row.ok), { after: [extract] });
@@ -35,11 +34,18 @@ const etl = flow('etl', (f: FlowBuilder<{ day: string }>) => {
     return item.id * 10;
   });
   const report = f.task('report', ({ upstream }) => upstream.score.map((s) => s ?? 0).join(','), { after: [score], trigger: 'all_done' });
-  refs = { extract, score };
   return { extract, clean, score, report };
 });
+const refs = etl.refs;
 
 describe('run.result(ref) and run.tasks', () => {
+  it('flow.refs is what build returned', () => {
+    expectTypeOf(refs.extract).toEqualTypeOf<TaskRef<Row[], 'extract', 'task', { day: string }>>();
+    expect(Object.keys(refs)).toEqual(['extract', 'clean', 'score', 'report']);
+    expect(refs.score).toBe(etl.task('score'));
+    expectTypeOf(flow('untyped', () => {}).refs).toEqualTypeOf<void>();
+  });
+
   it('run.result is typed from the reference and gives what a downstream task would get', async () => {
     const run = await runFlow(etl, { input: { day: '2026-11-22' }, log: () => {} });
     const extracted = run.result(refs.extract);
