@@ -24,7 +24,7 @@ export const metrics = defineDecorator({
     wrap: (fn, sys, params) => async (args) => {
       const started = performance.now();
       try {
-        return await fn(args); // the task function (or the next decorator's wrapper)
+        return await fn(args); // the task function (or the wrapper of the decorator before this one)
       } finally {
         observe(params.histogram, { task: sys.taskId, attempt: sys.attempt }, performance.now() - started);
       }

@@ -8,7 +8,7 @@ import type { TaskKind, TaskRef } from '../flow/types.ts';
  *
  * @example
  * ```ts
- * ctx()!.defer({ event: true, timeout: 3_600_000 }); // wait for handle.sendEvent(key, payload)
+ * f.task('approve', ({ ctx }) => ctx.defer({ event: true, timeout: 3_600_000 })); // wait for handle.sendEvent(key, payload)
  * ```
  */
 export interface DeferOptions {
@@ -39,14 +39,14 @@ export interface TaskCheckpoint {
 }
 
 /**
- * What a running task attempt knows about itself. Immutable; read it with {@link ctx}.
+ * What a running task attempt knows about itself. Immutable; a task function gets it as `ctx` in
+ * its arguments, and code deeper down reads it with {@link ctx}.
  *
  * @example
  * ```ts
- * import { ctx } from 'taskmachine';
- * f.task('fetch', async () => {
- *   const { attempt, maxAttempts, signal } = ctx()!;
- *   ctx()!.log(`attempt ${attempt} of ${maxAttempts}`);
+ * f.task('fetch', async ({ ctx }) => {
+ *   const { attempt, maxAttempts, signal } = ctx;
+ *   ctx.log(`attempt ${attempt} of ${maxAttempts}`);
  *   return fetch(url, { signal });
  * });
  * ```
@@ -124,14 +124,18 @@ export interface DerivableContext extends TaskContext {
 export const taskContextStorage = new AsyncLocalStorage<TaskContext>();
 
 /**
- * The context of the task attempt this code runs in, or `undefined` outside any task.
+ * The context of the task attempt this code runs in, or `undefined` outside any task: for code
+ * deeper in a task's call stack (the task function itself gets it as `ctx` in its arguments).
  * Backed by `AsyncLocalStorage`: concurrent tasks never see each other's context.
  *
  * @example
  * ```ts
  * import { ctx } from 'taskmachine';
  * ctx(); // undefined at module scope
- * f.task('a', () => ctx()!.taskKey); // 'a'
+ * function log(line: string) {
+ *   ctx()?.log(line); // inside a task: that attempt's log
+ * }
+ * f.task('a', ({ ctx }) => ctx.taskKey); // 'a'
  * ```
  */
 export function ctx(): TaskContext | undefined {
