@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { copyRunningThisTask, registerCopy, thisCopyRoot, twoCopiesMessage } from './packageCopies.ts';
 import type { Frozen } from '../flow/frozen.ts';
 import type { TaskKind, TaskRef } from '../flow/types.ts';
 
@@ -122,11 +123,14 @@ export interface DerivableContext extends TaskContext {
 
 /** @internal The AsyncLocalStorage every attempt runs in. */
 export const taskContextStorage = new AsyncLocalStorage<TaskContext>();
+registerCopy(taskContextStorage);
 
 /**
  * The context of the task attempt this code runs in, or `undefined` outside any task: for code
  * deeper in a task's call stack (the task function itself gets it as `ctx` in its arguments).
- * Backed by `AsyncLocalStorage`: concurrent tasks never see each other's context.
+ * Backed by `AsyncLocalStorage`: concurrent tasks never see each other's context. Called in a task
+ * that another copy of taskmachine runs (a global CLI running a flow file that imports a local
+ * copy), it throws an error naming both copies.
  *
  * @example
  * ```ts
@@ -139,7 +143,13 @@ export const taskContextStorage = new AsyncLocalStorage<TaskContext>();
  * ```
  */
 export function ctx(): TaskContext | undefined {
-  return taskContextStorage.getStore();
+  const context = taskContextStorage.getStore();
+  if (context !== undefined) return context;
+  // Outside a task, or in a task run by another copy of taskmachine (a global CLI running a flow
+  // file that imports a local copy): then say so, rather than leave `undefined` to fail later.
+  const runningCopy = copyRunningThisTask(taskContextStorage);
+  if (runningCopy !== undefined) throw new Error(twoCopiesMessage('ctx() is called in a task another copy of taskmachine runs', runningCopy, thisCopyRoot));
+  return undefined;
 }
 
 /**

@@ -71,8 +71,20 @@ export function flow<TInput = any, const TTasks extends FlowTasks | void = void>
   const { tasks, indexById, graph } = compiler.finish();
   if (problems.length > 0) throw new FlowDefinitionError(flowId, problems);
   const compiled = frozenFlow<TInput, TTasks>(flowId, tasks, indexById, refs);
+  madeHere.add(compiled);
   setGraphOf(compiled, graph);
   return compiled;
+}
+
+/** The flows this copy of taskmachine made (another copy's flow cannot run here: see loadFlow). */
+const madeHere = new WeakSet<object>();
+
+/**
+ * @internal Whether `flow()` of this copy of taskmachine made `definition` (a flow made by another
+ * copy loaded in the same process does not share its task context or control-flow errors).
+ */
+export function isFlowOfThisCopy(definition: object): boolean {
+  return madeHere.has(definition);
 }
 
 // Its own function so that the lookup closure's scope holds only the index: a closure created
