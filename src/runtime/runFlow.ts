@@ -23,9 +23,9 @@ export type { FlowRunHandle, FlowRunStats } from './handle.ts';
  */
 export function startFlow<TInput, TTasks = unknown>(
   definition: Flow<TInput, TTasks>,
-  options: RunFlowOptions<TInput> = {},
+  options: NoInfer<RunFlowOptions<TInput, RefsOf<TTasks>>> = {},
 ): FlowRunHandle<RefsOf<TTasks>> {
-  return openFlowRun(definition, options) as FlowRunHandle<RefsOf<TTasks>>;
+  return openFlowRun(definition, options as RunFlowOptions<TInput>) as FlowRunHandle<RefsOf<TTasks>>;
 }
 
 /**
@@ -89,7 +89,7 @@ export function openFlowRun<TInput>(definition: Flow<TInput>, options: RunFlowOp
  */
 export function runFlow<TInput, TTasks = unknown>(
   definition: Flow<TInput, TTasks>,
-  options: RunFlowOptions<TInput> = {},
+  options: NoInfer<RunFlowOptions<TInput, RefsOf<TTasks>>> = {},
 ): Promise<FlowRunRecord<RefsOf<TTasks>>> {
   try {
     return startFlow(definition, options).settled();

@@ -11,6 +11,7 @@ import {
   startFlow,
   type FlowBuilder,
   type FlowRunRecord,
+  type Listener,
   type TaskInstanceRecord,
   type TaskRef,
   type WrappableTaskFn,
@@ -84,6 +85,25 @@ describe('run.result(ref) and run.tasks', () => {
     expectTypeOf(handle.clear).toBeCallableWith('caller/child#0');
     const run = await handle.done;
     expectTypeOf(run.result(refs.extract)).toEqualTypeOf<readonly SeenRow[] | undefined>();
+  });
+
+  it('listeners written for the flow see its typed run records; generic listeners still fit', async () => {
+    let extracted: readonly SeenRow[] | undefined;
+    const generic: Listener = { onFlowRunSuccess: ({ flowRun }) => void flowRun.runId };
+    await runFlow(etl, {
+      input: { day: '2026-11-22' },
+      log: () => {},
+      listeners: [
+        generic,
+        {
+          onFlowRunSuccess: ({ flowRun }) => {
+            expectTypeOf(flowRun.tasks.extract.result).toEqualTypeOf<readonly SeenRow[] | undefined>();
+            extracted = flowRun.tasks.extract.result;
+          },
+        },
+      ],
+    });
+    expect(extracted).toHaveLength(4);
   });
 
   it('run.result refuses subtasks (one instance per call) and tasks of other flows', async () => {
