@@ -2,7 +2,19 @@
 // `@ts-expect-error` whose line compiles fails it, as does an `expectTypeOf` that does not hold.
 // The flows are only defined (and one is run) so vitest also runs the file.
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { flow, type FlowBuilder, type TaskContext, type TaskRef, type TriggerRule } from '../../src/index.ts';
+import {
+  catchErrors,
+  defineDecorator,
+  flow,
+  retry,
+  type Decorator,
+  type FlowBuilder,
+  type TaskContext,
+  type TaskFn,
+  type TaskOptions,
+  type TaskRef,
+  type TriggerRule,
+} from '../../src/index.ts';
 
 interface Row {
   id: number;
@@ -227,6 +239,26 @@ describe('the context in the task’s arguments', () => {
       });
       f.map('m', f.task('l', () => [1]), ({ ctx }) => ctx.mapIndex);
       f.subtask('s', ({ ctx }) => ctx.attempt);
+    });
+  });
+});
+
+describe('code written against the untyped API still compiles', () => {
+  it('functions typed TaskFn, explicit TaskOptions, Decorator lists, a generic wrap', () => {
+    const load: TaskFn = ({ upstream }) => upstream.anything;
+    const options: TaskOptions = { retries: 1, after: ['a'] };
+    const decorators: readonly Decorator<any>[] = [catchErrors(), retry({ times: 2 })];
+    const passThrough = defineDecorator({
+      name: 'passThrough',
+      defaults: {},
+      hooks: { wrap: (fn) => ((args) => fn(args)) as typeof fn },
+    });
+    flow('old-style', (f) => {
+      const a = f.task('a', () => 1);
+      f.task('b', load, { after: [a] });
+      f.task('c', load, options);
+      f.task('d', () => 2, { decorators: [...decorators, passThrough()] });
+      f.map('e', 'a', load);
     });
   });
 });

@@ -25,13 +25,21 @@ export interface CaughtErrors<TVar extends string> extends ResultTransform {
  */
 export type CaughtResult<TResult, TVar extends string> = { readonly value: TResult | undefined } & { readonly [K in TVar]: Error | null };
 
-/** The parameters of {@link catchErrors}. */
-export interface CatchErrorsParams<TVar extends string = string> {
+/**
+ * The parameters of {@link catchErrors} (a type alias, not an interface, so it stays assignable to
+ * `Record<string, unknown>` like every decorator's parameters).
+ *
+ * @example
+ * ```ts
+ * const params: Partial<CatchErrorsParams<'loadError'>> = { var: 'loadError', printException: false };
+ * ```
+ */
+export type CatchErrorsParams<TVar extends string = string> = {
   /** Name of the field that carries the error. @default 'error' */
   var: TVar;
   /** Log the caught error with its stack. @default true */
   printException: boolean;
-}
+};
 
 /**
  * Lets a task succeed after its last attempt failed. The task's result becomes
