@@ -34,12 +34,26 @@ export interface ResultTransform {
   readonly out: unknown;
 }
 
-/** The {@link ResultTransform} of decorators that leave the result as it is. */
+/**
+ * The {@link ResultTransform} of decorators that leave the result as it is (the default).
+ *
+ * @example
+ * ```ts
+ * type Same = ApplyResultTransform<KeepResult, number>; // number
+ * ```
+ */
 export interface KeepResult extends ResultTransform {
   readonly out: this['result'];
 }
 
-/** Applies a {@link ResultTransform} to a result type. */
+/**
+ * Applies a {@link ResultTransform} to a result type.
+ *
+ * @example
+ * ```ts
+ * type R = ApplyResultTransform<CaughtErrors<'err'>, number>; // { readonly value: number | undefined } & { readonly err: Error | null }
+ * ```
+ */
 export type ApplyResultTransform<TTransform, TResult> = TTransform extends ResultTransform
   ? (TTransform & { readonly result: TResult })['out']
   : TResult;
