@@ -2,7 +2,7 @@
 // Tasks declare what they need in their hints; the gate honours `glacier/skip` and `glacier/maxWait`.
 // Run it:  npx taskmachine run examples/cold-storage-gate.ts
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ctx, defineGate, flow, RetryableError } from 'taskmachine';
+import { defineGate, flow, RetryableError } from 'taskmachine';
 
 /** What has been restored so far (a real gate would ask the storage service). */
 const restored = new Set<string>();
@@ -36,7 +36,7 @@ export default flow('cold-storage', (f) => {
   const listing = f.task('list-archives', () => ['2019.parquet', '2020.parquet'], { hints: { 'glacier/skip': true } });
   const merge = f.task(
     'merge-archives',
-    ({ upstream }) => `merged ${(upstream['list-archives'] as string[]).join(' + ')} on attempt ${ctx()!.attempt}`,
+    ({ upstream, ctx }) => `merged ${upstream['list-archives'].join(' + ')} on attempt ${ctx.attempt}`,
     {
       after: [listing],
       retries: 2,

@@ -1,17 +1,25 @@
 // Task context: ctx(), custom context scopes, child tasks and checkpoints across retries.
 // Run it:  npx node examples/context.ts
-import { ctx, flow, runFlow, withCustomContext } from 'taskmachine';
+import { ctx, flow, runFlow, withCustomContext, type TaskContext } from 'taskmachine';
+
+/** For code deeper in a task's call stack: the context it runs in (`ctx()` is undefined outside a task). */
+function currentContext(): TaskContext {
+  const context = ctx();
+  if (context === undefined) throw new Error('currentContext() is only available inside a task');
+  return context;
+}
 
 const exportRegion = flow('export', (f) => {
-  const upload = f.subtask('upload', ({ input }) => {
-    const { taskKey, customContext, attempt } = ctx()!;
+  const upload = f.subtask('upload', ({ input }: { input: string }) => {
+    // Inside a withCustomContext scope, ctx() is that scope's copy of the context (the `ctx`
+    // argument is the attempt's own): it carries the region set by the caller.
+    const { taskKey, customContext, attempt } = currentContext();
     return `${taskKey} uploaded ${input} for region=${customContext.region} team=${customContext.team} (attempt ${attempt})`;
   });
 
   f.task(
     'export-all',
-    async () => {
-      const c = ctx()!;
+    async ({ ctx: c }) => {
       // A checkpoint survives a failed attempt: the second attempt resumes where the first stopped.
       const done = ((await c.checkpoint.load()) as string[] | undefined) ?? [];
       const results: string[] = [];

@@ -1,7 +1,7 @@
 // An ETL flow with a flaky extract step that succeeds on its third attempt.
 // Run it:  npx taskmachine run examples/etl.ts --input '{"day":"2026-11-22"}'
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ctx, flow, SkipTask } from 'taskmachine';
+import { flow, SkipTask, type FlowBuilder, type TaskContext } from 'taskmachine';
 
 interface Input {
   day?: string;
@@ -14,15 +14,15 @@ interface Row {
 }
 
 /** Pretends to call an API that times out twice before it answers. */
-async function fetchRows(day: string): Promise<Row[]> {
-  const { attempt, signal } = ctx()!;
+async function fetchRows(day: string, { attempt, signal }: TaskContext): Promise<Row[]> {
   await sleep(30, undefined, { signal });
   if (attempt < 3) throw new Error(`upstream API timed out (attempt ${attempt})`);
   return Array.from({ length: 12 }, (_, id) => ({ id, amount: (id * 37) % 100, currency: id % 4 ? 'EUR' : 'usd' }));
 }
 
-export default flow<Input>('etl', (f) => {
-  const extract = f.task('extract', ({ input }) => fetchRows(input?.day ?? '2026-11-22'), {
+// Annotating `f` types `input`, and lets `flow` type the task references `build` returns.
+export default flow('etl', (f: FlowBuilder<Input>) => {
+  const extract = f.task('extract', ({ input, ctx }) => fetchRows(input?.day ?? '2026-11-22', ctx), {
     retries: 3,
     retryDelay: 100,
     retryBackoff: 2,
@@ -32,7 +32,7 @@ export default flow<Input>('etl', (f) => {
   const clean = f.task(
     'clean',
     ({ upstream }) =>
-      (upstream.extract as Row[])
+      upstream.extract // readonly Row[]: typed from `extract`
         .filter((row) => row.amount > 0)
         .map((row) => ({ ...row, currency: row.currency.toUpperCase() })),
     { after: [extract] },
@@ -40,21 +40,25 @@ export default flow<Input>('etl', (f) => {
 
   const totals = f.task(
     'totals',
-    ({ upstream }) => {
+    ({ upstream, ctx }) => {
       const byCurrency: Record<string, number> = {};
-      for (const row of upstream.clean as Row[]) byCurrency[row.currency] = (byCurrency[row.currency] ?? 0) + row.amount;
-      ctx()!.log('totals', byCurrency);
+      for (const row of upstream.clean) byCurrency[row.currency] = (byCurrency[row.currency] ?? 0) + row.amount;
+      ctx.log('totals', byCurrency);
       return byCurrency;
     },
     { after: [clean] },
   );
 
-  f.task(
+  const notify = f.task(
     'notify',
     ({ upstream }) => {
+      // 'all_done' runs this after `totals` failed too: its value is then undefined, and the type says so.
+      if (upstream.totals === undefined) throw new Error('totals did not succeed: nothing to report');
       if (Object.keys(upstream.totals).length === 0) throw new SkipTask('nothing to report');
       return `sent report for ${Object.keys(upstream.totals).join(', ')}`;
     },
     { after: [totals], trigger: 'all_done' },
   );
+
+  return { extract, clean, totals, notify };
 });

@@ -3,7 +3,7 @@
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { ctx, flow, runFlow } from 'taskmachine';
+import { flow, runFlow } from 'taskmachine';
 import { openTelemetry } from 'taskmachine/otel';
 
 // What an application sets up once (the Node SDK does the same, exporting over OTLP instead):
@@ -30,12 +30,12 @@ function get(path: string, fail = false): Promise<number[]> {
 }
 
 const nightly = flow('nightly-report', (f) => {
-  const orders = f.task('fetch-orders', () => get('/orders', ctx()!.attempt === 1), { retries: 1 });
-  const price = f.map('price', orders, ({ item }) => Math.round((item as number) * 1.2));
-  const render = f.subtask('render', ({ input }) => `total ${(input as number[]).reduce((a, b) => a + b, 0)}`);
-  f.task('report', async ({ upstream }) => {
-    const text = await ctx()!.call(render, upstream.price as number[]);
-    ctx()!.log(text);
+  const orders = f.task('fetch-orders', ({ ctx }) => get('/orders', ctx.attempt === 1), { retries: 1 });
+  const price = f.map('price', orders, ({ item }) => Math.round(item * 1.2)); // item: number
+  const render = f.subtask('render', ({ input }: { input: readonly number[] }) => `total ${input.reduce((a, b) => a + b, 0)}`);
+  f.task('report', async ({ upstream, ctx }) => {
+    const text = await ctx.call(render, upstream.price); // upstream.price: readonly number[]
+    ctx.log(text);
     return text;
   }, { after: price });
 });

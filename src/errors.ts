@@ -167,11 +167,11 @@ export class UnstorableValueError extends FailTask {
  *
  * @example
  * ```ts
- * import { ctx, TaskCheckpointed } from 'taskmachine';
- * f.task('train', async () => {
- *   const from = (ctx()!.resumeData as { epoch: number } | undefined)?.epoch ?? 0;
+ * import { TaskCheckpointed } from 'taskmachine';
+ * f.task('train', async ({ ctx }) => {
+ *   const from = (ctx.resumeData as { epoch: number } | undefined)?.epoch ?? 0;
  *   for (let epoch = from; epoch < 10; epoch++) {
- *     if (ctx()!.signal.aborted) throw new TaskCheckpointed({ epoch });
+ *     if (ctx.signal.aborted) throw new TaskCheckpointed({ epoch });
  *     await trainEpoch(epoch);
  *   }
  * }, { resumeAfter: 60_000 });

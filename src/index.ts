@@ -1,12 +1,30 @@
 // The public surface of `taskmachine`. Lifecycle machines live in `taskmachine/machines`,
 // model-based test helpers in `taskmachine/testing`.
-export { flow, type FlowBuilder } from './flow/flow.ts';
-export type { Flow, TaskArgs, TaskFn, TaskOptions, TaskRef, TaskReference, TaskKind, TaskDefinition } from './flow/types.ts';
+export { flow, type FlowBuilder, type FlowTasks, type MapSource, type RefsOf } from './flow/flow.ts';
+export type { Flow, TaskArgs, MappedTaskArgs, TaskFn, TaskOptions, TaskRef, TaskReference, TaskKind, TaskDefinition } from './flow/types.ts';
+export type { Frozen } from './flow/frozen.ts';
+export type {
+  AfterOption,
+  UpstreamOf,
+  UpstreamValue,
+  MappedUpstreamOf,
+  ItemOf,
+  ResultOf,
+  ElementOf,
+  IdOf,
+  RunResultOf,
+  AllSucceededRule,
+  NoneSucceededRule,
+} from './flow/upstream.ts';
 export { triggerRules, type TriggerRule } from './flow/triggerRules.ts';
 export { flowShape, flowHash, canonicalShapeJson, type FlowShape, type TaskShape } from './flow/flowShape.ts';
 export { runFlow, startFlow, type RunFlowOptions, type FlowRunHandle, type FlowRunStats } from './runtime/runFlow.ts';
 export type {
   FlowRunRecord,
+  TaskRecords,
+  TaskKeyOf,
+  TaskKeyFor,
+  InstanceResultOf,
   TaskInstanceRecord,
   TaskInstanceChange,
   TaskInstanceMsg,
@@ -51,10 +69,15 @@ export type {
   AttemptResult,
   SettledVerdict,
   TaskPolicy,
+  WrappableTaskFn,
+  ResultTransform,
+  KeepResult,
+  ApplyResultTransform,
+  DecoratedResult,
 } from './decorators/types.ts';
 export { retry } from './decorators/builtins/retry.ts';
 export { timeout } from './decorators/builtins/timeout.ts';
-export { catchErrors } from './decorators/builtins/catchErrors.ts';
+export { catchErrors, type CaughtErrors, type CaughtResult, type CatchErrorsParams } from './decorators/builtins/catchErrors.ts';
 export { resources, type ResourceRequest } from './decorators/builtins/resources.ts';
 export { environment } from './decorators/builtins/environment.ts';
 export { registerListener } from './listeners/registry.ts';

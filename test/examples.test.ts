@@ -15,6 +15,8 @@ describe('examples', () => {
     expect(run.tasks['fetch-prices']).toMatchObject({ state: 'success', attempts: 3, result: { region: 'eu-west' } });
     expect(run.tasks['enrich'].result.enrichError.name).toBe('TaskTimeoutError');
     expect(run.tasks['report'].result).toBe('report without enrichment (TaskTimeoutError)');
+    // The metrics decorator's `wrap` timed the report's attempt.
+    expect(result.stdout).toMatch(/metrics report_ms\{task=report,attempt=1\} [\d.]+ ms/);
   });
 
   it('listeners.ts: the timeline includes scheduler-side transitions and the retry', () => {

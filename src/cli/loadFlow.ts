@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FlowDefinitionError } from '../errors.ts';
+import { isFlowOfThisCopy } from '../flow/flow.ts';
 import type { Flow } from '../flow/types.ts';
+import { otherCopyRoots, thisCopyRoot, twoCopiesMessage } from '../context/packageCopies.ts';
 import type { Gate } from '../gates/defineGate.ts';
 import type { Listener } from '../listeners/types.ts';
 import { UsageError } from './command.ts';
@@ -22,6 +24,16 @@ export interface FlowModule {
   readonly flow: Flow;
   readonly gates: readonly Gate[];
   readonly listeners: readonly Listener[];
+}
+
+/** A flow made by another copy of taskmachine than this CLI's cannot run here: one clear error. */
+function ownFlow(file: string, flow: Flow): Flow {
+  if (isFlowOfThisCopy(flow)) return flow;
+  const other = otherCopyRoots()[0] ?? '(another copy)';
+  throw new UsageError(
+    twoCopiesMessage(`'${file}' defines its flow with another copy of taskmachine than this CLI's`, thisCopyRoot, other),
+    'Run the CLI of the copy the flow file imports (e.g. `npx taskmachine` in its project).',
+  );
 }
 
 /**
@@ -65,11 +77,11 @@ async function importFlow(file: string, cwd: string, exportName?: string): Promi
     if (!isFlow(named)) {
       throw new UsageError(`'${file}' has no flow exported as '${exportName}'.`, `Exported flows: ${flowExports(module).join(', ') || '(none)'}.`);
     }
-    return { flow: named, module };
+    return { flow: ownFlow(file, named), module };
   }
-  if (isFlow(module.default)) return { flow: module.default, module };
+  if (isFlow(module.default)) return { flow: ownFlow(file, module.default), module };
   const flows = flowExports(module);
-  if (flows.length === 1) return { flow: module[flows[0]!] as Flow, module };
+  if (flows.length === 1) return { flow: ownFlow(file, module[flows[0]!] as Flow), module };
   if (flows.length === 0) {
     throw new UsageError(`'${file}' exports no flow.`, "Add `export default flow('my-flow', (f) => { ... })` to it.");
   }

@@ -7,10 +7,10 @@ import { deriveContext, taskContextStorage, type DerivableContext, type TaskCont
  *
  * @example
  * ```ts
- * import { ctx, withCustomContext } from 'taskmachine';
- * for (const region of ['eu', 'us']) {
- *   await withCustomContext({ region }, () => ctx()!.call(exportRegion));
- * }
+ * import { withCustomContext } from 'taskmachine';
+ * f.task('export-all', async ({ ctx }) => {
+ *   for (const region of ['eu', 'us']) await withCustomContext({ region }, () => ctx.call(exportRegion));
+ * });
  * ```
  */
 export function withCustomContext<T>(values: Readonly<Record<string, string>>, fn: () => T): T {

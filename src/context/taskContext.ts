@@ -1,5 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { TaskRef } from '../flow/types.ts';
+import { copyRunningThisTask, registerCopy, thisCopyRoot, twoCopiesMessage } from './packageCopies.ts';
+import type { Frozen } from '../flow/frozen.ts';
+import type { TaskKind, TaskRef } from '../flow/types.ts';
 
 /**
  * Options of `ctx().defer()`: park the task in `deferred` without holding a concurrency slot.
@@ -7,7 +9,7 @@ import type { TaskRef } from '../flow/types.ts';
  *
  * @example
  * ```ts
- * ctx()!.defer({ event: true, timeout: 3_600_000 }); // wait for handle.sendEvent(key, payload)
+ * f.task('approve', ({ ctx }) => ctx.defer({ event: true, timeout: 3_600_000 })); // wait for handle.sendEvent(key, payload)
  * ```
  */
 export interface DeferOptions {
@@ -38,14 +40,14 @@ export interface TaskCheckpoint {
 }
 
 /**
- * What a running task attempt knows about itself. Immutable; read it with {@link ctx}.
+ * What a running task attempt knows about itself. Immutable; a task function gets it as `ctx` in
+ * its arguments, and code deeper down reads it with {@link ctx}.
  *
  * @example
  * ```ts
- * import { ctx } from 'taskmachine';
- * f.task('fetch', async () => {
- *   const { attempt, maxAttempts, signal } = ctx()!;
- *   ctx()!.log(`attempt ${attempt} of ${maxAttempts}`);
+ * f.task('fetch', async ({ ctx }) => {
+ *   const { attempt, maxAttempts, signal } = ctx;
+ *   ctx.log(`attempt ${attempt} of ${maxAttempts}`);
  *   return fetch(url, { signal });
  * });
  * ```
@@ -91,10 +93,21 @@ export interface TaskContext {
   reschedule(delay: number): never;
   /**
    * Runs another task of the flow as a child task instance, with its own lifecycle and retries,
-   * and resolves to its result. Keyed `parentKey/taskId#n` (n counts calls of that task in this
-   * attempt), so a later attempt or resume reuses a child that already succeeded.
+   * and resolves to its result (deeply frozen, as every value handed between tasks). Keyed
+   * `parentKey/taskId#n` (n counts calls of that task in this attempt), so a later attempt or
+   * resume reuses a child that already succeeded. `input` is typed by the called task's `input`
+   * (annotate it in `f.subtask`); it may be left out when that accepts `undefined`.
+   *
+   * @example
+   * ```ts
+   * const render = f.subtask('render', ({ input }: { input: readonly number[] }) => `total ${sum(input)}`);
+   * f.task('report', ({ ctx, upstream }) => ctx.call(render, upstream.price), { after: [price] }); // Promise<string>
+   * ```
    */
-  call<TResult>(task: TaskRef<TResult>, input?: unknown): Promise<TResult>;
+  call<TResult, TCallInput>(
+    task: TaskRef<TResult, string, TaskKind, TCallInput>,
+    ...input: undefined extends TCallInput ? [input?: TCallInput] : [input: TCallInput]
+  ): Promise<Frozen<TResult>>;
 }
 
 /**
@@ -110,20 +123,33 @@ export interface DerivableContext extends TaskContext {
 
 /** @internal The AsyncLocalStorage every attempt runs in. */
 export const taskContextStorage = new AsyncLocalStorage<TaskContext>();
+registerCopy(taskContextStorage);
 
 /**
- * The context of the task attempt this code runs in, or `undefined` outside any task.
- * Backed by `AsyncLocalStorage`: concurrent tasks never see each other's context.
+ * The context of the task attempt this code runs in, or `undefined` outside any task: for code
+ * deeper in a task's call stack (the task function itself gets it as `ctx` in its arguments).
+ * Backed by `AsyncLocalStorage`: concurrent tasks never see each other's context. Called in a task
+ * that another copy of taskmachine runs (a global CLI running a flow file that imports a local
+ * copy), it throws an error naming both copies.
  *
  * @example
  * ```ts
  * import { ctx } from 'taskmachine';
  * ctx(); // undefined at module scope
- * f.task('a', () => ctx()!.taskKey); // 'a'
+ * function log(line: string) {
+ *   ctx()?.log(line); // inside a task: that attempt's log
+ * }
+ * f.task('a', ({ ctx }) => ctx.taskKey); // 'a'
  * ```
  */
 export function ctx(): TaskContext | undefined {
-  return taskContextStorage.getStore();
+  const context = taskContextStorage.getStore();
+  if (context !== undefined) return context;
+  // Outside a task, or in a task run by another copy of taskmachine (a global CLI running a flow
+  // file that imports a local copy): then say so, rather than leave `undefined` to fail later.
+  const runningCopy = copyRunningThisTask(taskContextStorage);
+  if (runningCopy !== undefined) throw new Error(twoCopiesMessage('ctx() is called in a task another copy of taskmachine runs', runningCopy, thisCopyRoot));
+  return undefined;
 }
 
 /**

@@ -1,4 +1,76 @@
+import type { TaskArgs } from '../flow/types.ts';
 import type { TaskInstanceChange } from '../records.ts';
+
+/**
+ * A task function as a decorator's `wrap` hook sees it: it takes the task's arguments and returns
+ * its result or a promise of it.
+ *
+ * @example
+ * ```ts
+ * const logged = (fn: WrappableTaskFn): WrappableTaskFn => async (args) => {
+ *   args.ctx.log('starting');
+ *   return await fn(args);
+ * };
+ * ```
+ */
+export type WrappableTaskFn = (args: TaskArgs) => unknown;
+
+/**
+ * A type-level function from a task's result type to the result its decorator leaves (most
+ * decorators leave it as it is; `catchErrors` wraps it). Implement it as an interface whose `out`
+ * reads `this['result']`:
+ *
+ * @example
+ * ```ts
+ * interface Timestamped extends ResultTransform {
+ *   readonly out: { readonly value: this['result']; readonly at: number };
+ * }
+ * ```
+ */
+export interface ResultTransform {
+  /** The task's result type (set when the transform is applied). */
+  readonly result: unknown;
+  /** The decorated task's result type. */
+  readonly out: unknown;
+}
+
+/**
+ * The {@link ResultTransform} of decorators that leave the result as it is (the default).
+ *
+ * @example
+ * ```ts
+ * type Same = ApplyResultTransform<KeepResult, number>; // number
+ * ```
+ */
+export interface KeepResult extends ResultTransform {
+  readonly out: this['result'];
+}
+
+/**
+ * Applies a {@link ResultTransform} to a result type.
+ *
+ * @example
+ * ```ts
+ * type R = ApplyResultTransform<CaughtErrors<'err'>, number>; // { readonly value: number | undefined } & { readonly err: Error | null }
+ * ```
+ */
+export type ApplyResultTransform<TTransform, TResult> = TTransform extends ResultTransform
+  ? (TTransform & { readonly result: TResult })['out']
+  : TResult;
+
+/**
+ * A task's result type after its decorators (applied in order, as their `onAttemptSettled` hooks
+ * run); a list of decorators that is not a tuple leaves it as it is.
+ *
+ * @example
+ * ```ts
+ * type R = DecoratedResult<number, readonly [Decorator<{ var: string }, CaughtErrors<'err'>>]>;
+ * //   { readonly value: number | undefined; readonly err: Error | null }
+ * ```
+ */
+export type DecoratedResult<TResult, TDecorators> = TDecorators extends readonly [infer First, ...infer Rest]
+  ? DecoratedResult<First extends Decorator<any, infer TTransform> ? ApplyResultTransform<TTransform, TResult> : TResult, Rest>
+  : TResult;
 
 /**
  * When a hook runs: `launch` (definition time: `stepInit`), `dispatch` (the runtime hands the task
@@ -114,7 +186,24 @@ export interface DecoratorHooks<TParams> {
   stepInit?(sys: SystemContext, params: TParams): void;
   taskCreated?(sys: SystemContext, params: TParams): void | Promise<void>;
   beforeAttempt?(sys: SystemContext, params: TParams): void | Promise<void>;
-  wrap?<TFn extends (...args: any[]) => unknown>(fn: TFn, sys: SystemContext, params: TParams): TFn;
+  /**
+   * Wraps the task function for one attempt: return a function that calls `fn` (or not). Async
+   * wrappers are fine; what the returned function returns (or its promise resolves to) is the
+   * attempt's result.
+   *
+   * @example
+   * ```ts
+   * wrap: (fn, sys) => async (args) => {
+   *   const started = performance.now();
+   *   try {
+   *     return await fn(args);
+   *   } finally {
+   *     metrics.observe(sys.taskId, performance.now() - started);
+   *   }
+   * },
+   * ```
+   */
+  wrap?(fn: WrappableTaskFn, sys: SystemContext, params: TParams): WrappableTaskFn;
   onAttemptSettled?(result: AttemptResult, sys: SystemContext, params: TParams): SettledVerdict | Promise<SettledVerdict>;
   onTaskFinished?(ok: boolean, sys: SystemContext, params: TParams): void | Promise<void>;
   runFinished?(error: Error | undefined, sys: SystemContext, params: TParams): void | Promise<void>;
@@ -125,11 +214,13 @@ export interface DecoratorHooks<TParams> {
  * A decorator applied to a task: made by the factory that {@link defineDecorator} returns.
  * Its parameters are checked when the flow is defined.
  */
-export interface Decorator<TParams = Record<string, unknown>> {
+export interface Decorator<TParams = Record<string, unknown>, TTransform extends ResultTransform = KeepResult> {
   readonly name: string;
   readonly params: Readonly<TParams>;
   /** @internal */
   readonly definition: DecoratorDefinition<TParams>;
+  /** Phantom field carrying what the decorator makes of the task's result type; never set. */
+  readonly __transform?: TTransform;
 }
 
 /**

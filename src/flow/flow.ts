@@ -1,56 +1,10 @@
 import { FlowDefinitionError, type FlowDefinitionProblem } from '../errors.ts';
 import { FlowCompiler, ID_PATTERN } from './compiler.ts';
 import { setGraphOf } from './graph.ts';
-import type { Flow, TaskDefinition, TaskFn, TaskKind, TaskOptions, TaskRef, TaskReference } from './types.ts';
+import type { FlowBuilder, FlowTasks } from './builder.ts';
+import type { Flow, TaskDefinition, TaskKind, TaskOptions, TaskRef, TaskReference } from './types.ts';
 
-/**
- * Defines the tasks of a flow. Handed to the `build` function of {@link flow}; only usable while
- * `build` runs.
- */
-export interface FlowBuilder<TInput = any> {
-  /**
-   * Adds a task: one task instance per run, keyed by `id`.
-   *
-   * @example
-   * ```ts
-   * const extract = f.task('extract', async ({ input }) => fetchRows(input.day), { retries: 2 });
-   * f.task('clean', ({ upstream }) => upstream.extract.filter(Boolean), { after: [extract] });
-   * ```
-   */
-  task<TResult>(id: string, fn: TaskFn<TInput, TResult>, options?: TaskOptions): TaskRef<Awaited<TResult>>;
-  /**
-   * Adds a mapped task: when `over` has succeeded, one task instance per item of its result list,
-   * keyed `id[0]`, `id[1]`, …; each receives `item` and `mapIndex`. An empty list skips the task.
-   * Downstream tasks receive the ordered list of results.
-   *
-   * @example
-   * ```ts
-   * const score = f.map('score', clean, async ({ item }) => model(item));
-   * f.task('report', ({ upstream }) => summarize(upstream.score), { after: [score] });
-   * ```
-   */
-  map<TResult>(
-    id: string,
-    over: TaskReference,
-    fn: TaskFn<TInput, TResult>,
-    options?: TaskOptions,
-  ): TaskRef<Awaited<TResult>[]>;
-  /**
-   * Adds a task that is not part of the DAG: it runs only when another task calls it with
-   * `await ctx().call(ref, input)`, as a child task instance with its own lifecycle and retries.
-   *
-   * @example
-   * ```ts
-   * const fetchPage = f.subtask('fetchPage', ({ input }) => get(input.url), { retries: 3 });
-   * f.task('crawl', async () => Promise.all(urls.map((url) => ctx()!.call(fetchPage, { url }))));
-   * ```
-   */
-  subtask<TResult, TCallInput = any>(
-    id: string,
-    fn: TaskFn<TCallInput, TResult>,
-    options?: Omit<TaskOptions, 'after' | 'trigger'>,
-  ): TaskRef<Awaited<TResult>>;
-}
+export type { FlowBuilder, FlowTasks, MapSource, RefsOf } from './builder.ts';
 
 const EMPTY_OPTIONS: TaskOptions = Object.freeze({});
 
@@ -61,15 +15,23 @@ const EMPTY_OPTIONS: TaskOptions = Object.freeze({});
  *
  * @example
  * ```ts
- * import { flow } from 'taskmachine';
- * export default flow('etl', (f) => {
+ * import { flow, type FlowBuilder } from 'taskmachine';
+ * export default flow('etl', (f: FlowBuilder<{ day: string }>) => {
  *   const extract = f.task('extract', async ({ input }) => fetchRows(input.day), { retries: 2 });
  *   const clean = f.task('clean', ({ upstream }) => upstream.extract.filter(ok), { after: [extract] });
- *   f.map('score', clean, ({ item }) => model(item));
+ *   const score = f.map('score', clean, ({ item }) => model(item));
+ *   return { extract, clean, score }; // optional: flow.refs, and typed run.tasks['score[3]'] and handle keys
  * });
  * ```
+ *
+ * The input type comes from `flow<Input>(…)` or from annotating `f` as `FlowBuilder<Input>`; the
+ * second also lets TypeScript infer the task references `build` returns (an explicit type argument
+ * turns that inference off).
  */
-export function flow<TInput = any>(id: string, build: (f: FlowBuilder<TInput>) => void): Flow<TInput> {
+export function flow<TInput = any, const TTasks extends FlowTasks | void = void>(
+  id: string,
+  build: (f: FlowBuilder<TInput>) => TTasks,
+): Flow<TInput, TTasks> {
   const problems: FlowDefinitionProblem[] = [];
   const flowId = typeof id === 'string' ? id : String(id);
   if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
@@ -86,7 +48,7 @@ export function flow<TInput = any>(id: string, build: (f: FlowBuilder<TInput>) =
 
   const compiler = new FlowCompiler(flowId, problems);
   let open = true;
-  const add = (kind: TaskKind, taskId: string, fn: unknown, options: TaskOptions | undefined, over?: TaskReference): TaskRef<any> => {
+  const add = (kind: TaskKind, taskId: string, fn: unknown, options: TaskOptions | undefined, over?: TaskReference): TaskRef<any, any, any> => {
     if (!open) {
       throw new Error(
         `flow '${flowId}': f.${kind}('${taskId}') was called after flow() returned; define every task inside the build function`,
@@ -99,25 +61,44 @@ export function flow<TInput = any>(id: string, build: (f: FlowBuilder<TInput>) =
     map: (taskId, over, fn, options) => add('map', taskId, fn, options, over),
     subtask: (taskId, fn, options) => add('subtask', taskId, fn, options as TaskOptions | undefined),
   };
+  let refs: TTasks;
   try {
-    build(builder);
+    refs = build(builder);
   } finally {
     open = false;
   }
 
   const { tasks, indexById, graph } = compiler.finish();
   if (problems.length > 0) throw new FlowDefinitionError(flowId, problems);
-  const compiled = frozenFlow<TInput>(flowId, tasks, indexById);
+  const compiled = frozenFlow<TInput, TTasks>(flowId, tasks, indexById, refs);
+  madeHere.add(compiled);
   setGraphOf(compiled, graph);
   return compiled;
 }
 
+/** The flows this copy of taskmachine made (another copy's flow cannot run here: see loadFlow). */
+const madeHere = new WeakSet<object>();
+
+/**
+ * @internal Whether `flow()` of this copy of taskmachine made `definition` (a flow made by another
+ * copy loaded in the same process does not share its task context or control-flow errors).
+ */
+export function isFlowOfThisCopy(definition: object): boolean {
+  return madeHere.has(definition);
+}
+
 // Its own function so that the lookup closure's scope holds only the index: a closure created
 // inside flow() would share flow()'s scope (the compiler, the builder) for as long as the definition.
-function frozenFlow<TInput>(flowId: string, tasks: readonly TaskDefinition[], indexById: ReadonlyMap<string, number>): Flow<TInput> {
+function frozenFlow<TInput, TRefs>(
+  flowId: string,
+  tasks: readonly TaskDefinition[],
+  indexById: ReadonlyMap<string, number>,
+  refs: TRefs,
+): Flow<TInput, TRefs> {
   return Object.freeze({
     id: flowId,
     tasks,
+    refs,
     task: (taskId: string) => {
       const index = indexById.get(taskId);
       return index === undefined ? undefined : tasks[index];

@@ -37,17 +37,17 @@ export interface TaskInstanceStateChangeArgs {
   readonly at: number;
 }
 
-/** Argument of the flow-run hooks. */
-export interface FlowRunHookArgs {
-  readonly flowRun: FlowRunRecord;
+/** Argument of the flow-run hooks (`TTasks`: the task references the flow's `build` returned). */
+export interface FlowRunHookArgs<TTasks = unknown> {
+  readonly flowRun: FlowRunRecord<TTasks>;
   /** `started` (running), `success`, or the failure reason (`task_failure`, `all_tasks_deadlocked`, `cancelled`). */
   readonly msg: string;
 }
 
 /** Argument of `onStarting` / `beforeStopping`. */
-export interface LifecycleHookArgs {
+export interface LifecycleHookArgs<TTasks = unknown> {
   /** What is starting or stopping: the flow run. */
-  readonly flowRun: FlowRunRecord;
+  readonly flowRun: FlowRunRecord<TTasks>;
 }
 
 /**
@@ -85,11 +85,11 @@ export interface TaskInstanceLogArgs {
  * };
  * ```
  */
-export interface ForRunArgs {
+export interface ForRunArgs<TTasks = unknown> {
   /** The flow being run (task ids, trigger rules, options). */
   readonly flow: Flow;
   /** The run as it begins (state `running`; a resumed run's instances as they were stored). */
-  readonly flowRun: FlowRunRecord;
+  readonly flowRun: FlowRunRecord<TTasks>;
   /**
    * The labels stored with the run: those given to `runFlow` and those earlier per-run listeners
    * added ({@link RunListener.labels}); `undefined` when there are none.
@@ -170,14 +170,17 @@ export interface RunListener extends Omit<Listener, 'forRun'> {
  *     emit({ task: taskInstance.key, error: error!.message, retry: failureDetails!.willRetry }),
  * };
  * await runFlow(etl, { listeners: [lineage] });
+ *
+ * // Written inline for one flow, its flow-run hooks see that flow's typed run records:
+ * await runFlow(etl, { listeners: [{ onFlowRunSuccess: ({ flowRun }) => publish(flowRun.tasks.extract.result) }] });
  * ```
  */
-export interface Listener {
-  onStarting?(args: LifecycleHookArgs): void | Promise<void>;
-  beforeStopping?(args: LifecycleHookArgs): void | Promise<void>;
-  onFlowRunRunning?(args: FlowRunHookArgs): void | Promise<void>;
-  onFlowRunSuccess?(args: FlowRunHookArgs): void | Promise<void>;
-  onFlowRunFailed?(args: FlowRunHookArgs): void | Promise<void>;
+export interface Listener<TTasks = unknown> {
+  onStarting?(args: LifecycleHookArgs<TTasks>): void | Promise<void>;
+  beforeStopping?(args: LifecycleHookArgs<TTasks>): void | Promise<void>;
+  onFlowRunRunning?(args: FlowRunHookArgs<TTasks>): void | Promise<void>;
+  onFlowRunSuccess?(args: FlowRunHookArgs<TTasks>): void | Promise<void>;
+  onFlowRunFailed?(args: FlowRunHookArgs<TTasks>): void | Promise<void>;
   onTaskInstanceRunning?(args: TaskInstanceHookArgs): void | Promise<void>;
   onTaskInstanceSuccess?(args: TaskInstanceHookArgs): void | Promise<void>;
   onTaskInstanceFailed?(args: TaskInstanceHookArgs): void | Promise<void>;
@@ -194,7 +197,7 @@ export interface Listener {
    * (`aroundAttempt`). A throw is logged as `error calling listener for hook 'forRun'`; the run
    * goes on without that run listener.
    */
-  forRun?(args: ForRunArgs): RunListener | undefined;
+  forRun?(args: ForRunArgs<TTasks>): RunListener | undefined;
 }
 
 /** The names of the listener hooks. */

@@ -1,4 +1,5 @@
 import { format } from 'node:util';
+import { makeRunRecord } from './runResult.ts';
 import { finishedStates, type FlowRunEvent, type ManualTaskInstanceState, type TaskInstanceState } from '../../machines/index.ts';
 import type { Decorator, DecoratorEvent } from '../decorators/types.ts';
 import { RunCancelledError, TaskInstanceNotFoundError, TaskTimeoutError, toError, UnstorableValueError } from '../errors.ts';
@@ -460,7 +461,7 @@ export class FlowRun {
       tasks[instance.key] = instance.toRecord();
       if (running && instance.parked) waitingOn.push(instance.key);
     }
-    return Object.freeze({
+    return makeRunRecord({
       flowId: this.flow.id,
       runId: this.runId,
       state: phase?.state ?? 'queued',

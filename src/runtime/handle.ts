@@ -1,5 +1,5 @@
 import type { ManualTaskInstanceState, TaskInstanceState } from '../../machines/index.ts';
-import type { FlowRunRecord, TaskInstanceChange, TaskInstanceRecord } from '../records.ts';
+import type { FlowRunRecord, TaskInstanceChange, TaskInstanceRecord, TaskKeyFor } from '../records.ts';
 
 /**
  * What `clear` clears besides the named task instance.
@@ -23,7 +23,9 @@ export interface ClearOptions {
 }
 
 /**
- * A live flow run: observe it, change task instances by hand, cancel it.
+ * A live flow run: observe it, change task instances by hand, cancel it. `TTasks` are the task
+ * references the flow's `build` returned, if any: they type the run records and offer the flow's
+ * task keys to the methods that take one.
  *
  * @example
  * ```ts
@@ -32,36 +34,36 @@ export interface ClearOptions {
  * const run = await handle.done;
  * ```
  */
-export interface FlowRunHandle {
+export interface FlowRunHandle<TTasks = unknown> {
   /** The run's id. */
   readonly runId: string;
   /**
    * Resolves with the run record when the run finishes (success or failed). If the run is
    * reopened later (clear or set-state on a finished run), read `done` again for the new outcome.
    */
-  readonly done: Promise<FlowRunRecord>;
+  readonly done: Promise<FlowRunRecord<TTasks>>;
   /** Resolves when the run finishes or cannot progress without `resumeTask`/`sendEvent`. */
-  settled(): Promise<FlowRunRecord>;
+  settled(): Promise<FlowRunRecord<TTasks>>;
   /** The run as it is now. */
-  snapshot(): FlowRunRecord;
+  snapshot(): FlowRunRecord<TTasks>;
   /** One task instance as it is now, or `undefined` for an unknown key. */
-  taskInstance(taskKey: string): TaskInstanceRecord | undefined;
+  taskInstance(taskKey: TaskKeyFor<TTasks>): TaskInstanceRecord | undefined;
   /** Sets a task instance's state by hand; a running attempt is aborted and its result discarded. */
-  setState(taskKey: string, state: ManualTaskInstanceState): void;
+  setState(taskKey: TaskKeyFor<TTasks>, state: ManualTaskInstanceState): void;
   /**
    * Clears a task instance so it runs again (a running one goes through `restarting`); with
    * `downstream` / `upstream`, also every instance of the tasks downstream / upstream of its task
    * that can be cleared (as Airflow's clear does). Returns the keys it cleared, the named one first.
    * Throws `IllegalTransitionError` when the named instance cannot be cleared; then nothing changed.
    */
-  clear(taskKey: string, options?: ClearOptions): readonly string[];
+  clear(taskKey: TaskKeyFor<TTasks>, options?: ClearOptions): readonly string[];
   /**
    * Resumes a `checkpointed` task instance now; `payload`, if given, is what its next attempt sees
    * as `ctx().event` (an approval's answer, say).
    */
-  resumeTask(taskKey: string, payload?: unknown): void;
+  resumeTask(taskKey: TaskKeyFor<TTasks>, payload?: unknown): void;
   /** Resumes a task instance deferred with `event: true`; `payload` becomes its `ctx().event`. */
-  sendEvent(taskKey: string, payload?: unknown): void;
+  sendEvent(taskKey: TaskKeyFor<TTasks>, payload?: unknown): void;
   /** Cancels the run (see `RunFlowOptions.signal`). */
   cancel(reason?: string): void;
   /** Calls `observer` for every task-instance state change; returns an unsubscribe function. */
@@ -84,7 +86,7 @@ export interface FlowRunHandle {
    * with the run (still `running`) once its state is in the store; resume it later with
    * `runFlow(flow, { store, runId, resume: true })` or `taskmachine resume <runId>`.
    */
-  shutdown(options?: { graceMs?: number }): Promise<FlowRunRecord>;
+  shutdown(options?: { graceMs?: number }): Promise<FlowRunRecord<TTasks>>;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { ManualTaskInstanceState } from '../../machines/index.ts';
+import type { RefsOf } from '../flow/builder.ts';
 import type { Flow } from '../flow/types.ts';
 import { FlowRun } from './flowRun.ts';
 import type { ClearOptions, FlowRunHandle } from './handle.ts';
@@ -20,8 +21,11 @@ export type { FlowRunHandle, FlowRunStats } from './handle.ts';
  * const run = await handle.done;
  * ```
  */
-export function startFlow<TInput>(definition: Flow<TInput>, options: RunFlowOptions<TInput> = {}): FlowRunHandle {
-  return openFlowRun(definition, options);
+export function startFlow<TInput, TTasks = unknown>(
+  definition: Flow<TInput, TTasks>,
+  options: NoInfer<RunFlowOptions<TInput, RefsOf<TTasks>>> = {},
+): FlowRunHandle<RefsOf<TTasks>> {
+  return openFlowRun(definition, options as RunFlowOptions<TInput>) as FlowRunHandle<RefsOf<TTasks>>;
 }
 
 /**
@@ -80,9 +84,13 @@ export function openFlowRun<TInput>(definition: Flow<TInput>, options: RunFlowOp
  * const run = await runFlow(etl, { input: { day: '2026-11-22' }, concurrency: 8 });
  * run.state;                // 'success' | 'failed'
  * run.tasks['extract'];     // { state, attempts, result, error, startedAt, endedAt, … }
+ * run.result(extract);      // extract's result, typed from its reference (undefined unless it succeeded)
  * ```
  */
-export function runFlow<TInput>(definition: Flow<TInput>, options: RunFlowOptions<TInput> = {}): Promise<FlowRunRecord> {
+export function runFlow<TInput, TTasks = unknown>(
+  definition: Flow<TInput, TTasks>,
+  options: NoInfer<RunFlowOptions<TInput, RefsOf<TTasks>>> = {},
+): Promise<FlowRunRecord<RefsOf<TTasks>>> {
   try {
     return startFlow(definition, options).settled();
   } catch (error) {

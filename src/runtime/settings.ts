@@ -15,7 +15,7 @@ import { systemClock, type Clock } from './clock.ts';
  * await runFlow(etl, { input: { day: '2026-11-22' }, concurrency: 8, signal: AbortSignal.timeout(60_000) });
  * ```
  */
-export interface RunFlowOptions<TInput = any> {
+export interface RunFlowOptions<TInput = any, TTasks = unknown> {
   /**
    * The run's input, passed to every task as `input`.
    * @default undefined
@@ -56,7 +56,7 @@ export interface RunFlowOptions<TInput = any> {
    * Listeners for this run (besides those registered with `registerListener`).
    * @default []
    */
-  listeners?: readonly Listener[];
+  listeners?: readonly Listener<TTasks>[];
   /**
    * How long the run waits, when it ends, for listeners to finish their deliveries (ms); a listener
    * still busy after that is logged and no longer waited for.

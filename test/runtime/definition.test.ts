@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { flow, FlowDefinitionError } from '../../src/index.ts';
+import { flow, FlowDefinitionError, type TaskRef } from '../../src/index.ts';
 
 function problemsOf(build: () => unknown): string[] {
   try {
@@ -167,7 +167,7 @@ describe('flow definition validation', () => {
 
   it('cycle detection handles a 100k-task chain without overflowing the stack', () => {
     const chain = flow('chain', (f) => {
-      let previous = f.task('t0', () => 0);
+      let previous: TaskRef<number> = f.task('t0', () => 0);
       for (let i = 1; i < 100_000; i++) previous = f.task(`t${i}`, () => i, { after: previous });
     });
     expect(chain.tasks).toHaveLength(100_000);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flow, runFlow } from '../../src/index.ts';
+import { flow, runFlow, startFlow } from '../../src/index.ts';
 
 describe('a task’s `upstream` argument', () => {
   it('maps each upstream id to its result, in upstream order, as a null-prototype object', async () => {
@@ -38,5 +38,42 @@ describe('a task’s `upstream` argument', () => {
     );
     expect(Object.getPrototypeOf(upstream)).toBeNull();
     expect(Object.keys(upstream as object)).toEqual([]);
+  });
+
+  it('hands on a result only while its instance is success: a task set to failed by hand passes undefined', async () => {
+    let seen: { a: number | undefined; b: string | undefined } | undefined;
+    const definition = flow('manual-failed', (f) => {
+      const a = f.task('a', () => 1);
+      // Waits for an event, so the test can fail `a` by hand before `c` runs.
+      const b = f.task('b', ({ ctx }) => (ctx.event === undefined ? ctx.defer({ event: true }) : 'b'));
+      f.task('c', ({ upstream }) => {
+        seen = { ...upstream };
+      }, { after: [a, b], trigger: 'all_done' });
+      return { a };
+    });
+    const handle = startFlow(definition, { log: () => {} });
+    const parked = await handle.settled();
+    expect(parked.waitingOn).toEqual(['b']);
+    expect(parked.result(definition.refs.a)).toBe(1);
+    handle.setState('a', 'failed');
+    handle.sendEvent('b', 'go');
+    const run = await handle.done;
+    expect(run.tasks['c']!.state).toBe('success');
+    // The type said `number | undefined` (all_done): here it is undefined, as the record of `a` shows no result.
+    expect(seen).toEqual({ a: undefined, b: 'b' });
+    expect(run.tasks['a']!.result).toBeUndefined();
+  });
+
+  it('run.result of a mapped task that never expanded is [] (what its downstream tasks get)', async () => {
+    const empty = flow('never-expanded', (f) => {
+      const list = f.task('list', (): number[] => []);
+      const each = f.map('each', list, ({ item }) => item * 2);
+      f.task('after', ({ upstream }) => upstream.each.length, { after: [each], trigger: 'all_done' });
+      return { each };
+    });
+    const run = await runFlow(empty, { log: () => {} });
+    expect(run.tasks['each']!.state).toBe('skipped');
+    expect(run.result(empty.refs.each)).toEqual([]);
+    expect(run.tasks['after']!.result).toBe(0);
   });
 });

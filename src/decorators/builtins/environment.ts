@@ -10,7 +10,7 @@ const { namespace, key } = EXECUTOR_KEYS.env;
  * @example
  * ```ts
  * import { ctx, environment } from 'taskmachine';
- * f.task('export', () => upload(ctx()!.env.BUCKET), { decorators: [environment({ vars: { BUCKET: 's3://exports' } })] });
+ * f.task('export', ({ ctx }) => upload(ctx.env.BUCKET), { decorators: [environment({ vars: { BUCKET: 's3://exports' } })] });
  * ```
  */
 export const environment = defineDecorator({

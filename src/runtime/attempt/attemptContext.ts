@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { DeferSignal, RescheduleSignal } from '../../context/signals.ts';
 import { deriveContext, taskContextStorage, type DeferOptions, type TaskCheckpoint, type TaskContext } from '../../context/taskContext.ts';
 import { EXECUTOR_KEYS } from '../../decorators/executorContract.ts';
-import type { TaskRef } from '../../flow/types.ts';
+import type { Frozen } from '../../flow/frozen.ts';
+import type { TaskKind, TaskRef } from '../../flow/types.ts';
 import type { AttemptRun } from './attemptRun.ts';
 
 const NO_ENV: Readonly<Record<string, string>> = Object.freeze({});
@@ -112,12 +113,16 @@ export class AttemptContext implements TaskContext {
     throw new RescheduleSignal(delay);
   }
 
-  call<TResult>(task: TaskRef<TResult>, input?: unknown): Promise<TResult> {
+  call<TResult, TCallInput>(
+    task: TaskRef<TResult, string, TaskKind, TCallInput>,
+    ...args: undefined extends TCallInput ? [input?: TCallInput] : [input: TCallInput]
+  ): Promise<Frozen<TResult>> {
+    const input = args[0];
     // The custom context in force where the call is made (a withCustomContext scope may wrap a
     // call made through a context object captured outside it).
     const current = taskContextStorage.getStore();
     const customContext = current instanceof AttemptContext && current.#run === this.#run ? current.customContext : this.customContext;
-    return this.#host.callChild(this.#run, task, input, customContext) as Promise<TResult>;
+    return this.#host.callChild(this.#run, task, input, customContext) as Promise<Frozen<TResult>>;
   }
 
   /** @internal A copy of this context with more custom context (inner keys win); see `withCustomContext`. */

@@ -1,4 +1,4 @@
-import { taskContextStorage } from '../../context/taskContext.ts';
+import { taskContextStorage, type TaskContext } from '../../context/taskContext.ts';
 import type { AttemptResult } from '../../decorators/types.ts';
 import { EXECUTOR_KEYS } from '../../decorators/executorContract.ts';
 import { DeferralTimeoutError, describeValue, toError, UnstorableValueError } from '../../errors.ts';
@@ -8,6 +8,12 @@ import { classifyAttempt, isControlFlow, type AttemptOutcome } from './attemptOu
 import type { AttemptRun } from './attemptRun.ts';
 import type { AttemptScopes } from './attemptScopes.ts';
 import type { DecoratorPipeline } from './decoratorPipeline.ts';
+
+/**
+ * The `ctx` of task arguments until the executor sets the attempt's context (the arguments are
+ * made before it; a task never sees this value).
+ */
+export const NO_CONTEXT_YET: TaskContext = undefined as unknown as TaskContext;
 
 /** What the attempt executor reports to the run that uses it. */
 export interface AttemptExecutorHost {
@@ -71,6 +77,7 @@ export class AttemptExecutor {
       return;
     }
     const context = new AttemptContext(this.#contextHost, run, customContext);
+    args.ctx = context;
     if (instance.task.decorators.length > 0) {
       void this.#runDecorated(run, context, args);
       return;

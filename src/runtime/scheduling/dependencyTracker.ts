@@ -129,9 +129,10 @@ export class DependencyTracker {
 
   /** The task's result as its downstream tasks see it: a mapped task's is the list of its instances'. */
   resultOf(task: TaskDefinition): unknown {
-    if (this.#table.isMapped(task.index)) return this.#table.instancesOf(task).map((instance) => instance.result);
+    if (this.#table.isMapped(task.index)) return this.#table.instancesOf(task).map(successResult);
     if (task.kind === 'map') return [];
-    return this.#table.primaryOf(task.index)?.result;
+    const primary = this.#table.primaryOf(task.index);
+    return primary === undefined ? undefined : successResult(primary);
   }
 
   /** The `upstream` argument of the task's attempts. */
@@ -259,4 +260,13 @@ export class DependencyTracker {
       if (this.#decided[index] === 0) this.#toEvaluate.push(index);
     }
   }
+}
+
+/**
+ * What downstream tasks see of an instance: its result only while it is `success` (an instance set
+ * to `failed` or `skipped` by hand after it succeeded keeps its result object, but hands nothing
+ * on), as its record shows it and as `upstream`'s type says.
+ */
+function successResult(instance: TaskInstance): unknown {
+  return instance.state === 'success' ? instance.result : undefined;
 }

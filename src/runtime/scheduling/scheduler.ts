@@ -1,6 +1,7 @@
 import type { FlowRunEvent } from '../../../machines/index.ts';
 import { toError } from '../../errors.ts';
 import type { TaskArgs } from '../../flow/types.ts';
+import { NO_CONTEXT_YET } from '../attempt/attemptExecutor.ts';
 import type { AttemptExecutor } from '../attempt/attemptExecutor.ts';
 import { AttemptRun } from '../attempt/attemptRun.ts';
 import type { Clock } from '../clock.ts';
@@ -303,11 +304,12 @@ export class Scheduler {
     const task = instance.task;
     if (task.timeout !== undefined) this.#wakeups.startDeadline(run, task.timeout);
     const input = this.#host.input();
+    // `ctx` is filled in by the executor, which makes the attempt's context.
     const args: TaskArgs = instance.isChild
-      ? { input: instance.callInput, upstream: NO_UPSTREAM }
+      ? { input: instance.callInput, upstream: NO_UPSTREAM, ctx: NO_CONTEXT_YET }
       : instance.mapIndex === undefined
-        ? { input, upstream: this.#deps.upstreamValues(task) }
-        : { input, upstream: this.#deps.upstreamValues(task), item: instance.item, mapIndex: instance.mapIndex };
+        ? { input, upstream: this.#deps.upstreamValues(task), ctx: NO_CONTEXT_YET }
+        : { input, upstream: this.#deps.upstreamValues(task), item: instance.item, mapIndex: instance.mapIndex, ctx: NO_CONTEXT_YET };
     const customContext = instance.customContext ?? this.#host.customContext;
     if (!this.#host.launchAfterCommit()) {
       this.#executor!.start(run, args, customContext);
