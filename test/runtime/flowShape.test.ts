@@ -33,7 +33,7 @@ describe('flowShape: a definition as plain data', () => {
 describe('flowHash', () => {
   it('is sha256 of the canonical JSON: the same for an equal definition, whatever its code', () => {
     const again = flow('etl', (f) => {
-      const extract = f.task('extract', () => 'other code', { retries: 3, timeout: 5_000 });
+      const extract = f.task('extract', () => ['other code'], { retries: 3, timeout: 5_000 });
       const setup = f.task('setup', () => 'x', { setup: true });
       const score = f.map('score', extract, () => 0, { after: [setup] });
       f.task('report', () => 'y', { after: [score], trigger: 'all_done', decorators: [retry({ times: 1 })] });
