@@ -6,6 +6,7 @@ import { cancelCommand, sendEventCommand } from './operate.ts';
 import { resumeCommand, resumeTaskCommand } from './resume.ts';
 import { runCommand } from './run.ts';
 import { statusCommand } from './status.ts';
+import { uiCommand } from './ui.ts';
 import { vizCommand } from './viz.ts';
 
 /**
@@ -25,4 +26,5 @@ export const commands: readonly Command[] = [
   pruneCommand,
   checkCommand,
   vizCommand,
+  uiCommand,
 ];

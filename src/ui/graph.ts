@@ -1,0 +1,81 @@
+import type { TaskInstanceState } from '../../machines/index.ts';
+import type { TaskInstanceCounts } from '../stores/index.ts';
+import { dotToSvg, stateHex, stateTextHex } from '../viz/index.ts';
+import { PRIORITY } from '../viz/runGraph.ts';
+
+/** One task of a run's graph: how many instances it has in each state. */
+export interface GraphTask {
+  readonly taskId: string;
+  readonly total: number;
+  readonly byState: Readonly<Partial<Record<TaskInstanceState, number>>>;
+}
+
+/** The state a task's box is drawn in: the most telling state of its instances. */
+export function taskState(task: GraphTask): TaskInstanceState {
+  return PRIORITY.find((state) => (task.byState[state] ?? 0) > 0) ?? 'none';
+}
+
+/** `score ×500: 495 success, 5 failed` (a single instance: `extract: success`). */
+export function taskSummary(task: GraphTask): string {
+  const parts = PRIORITY.filter((state) => (task.byState[state] ?? 0) > 0).map((state) => `${task.byState[state]} ${state}`);
+  if (task.total === 1) return `${task.taskId}: ${taskState(task)}`;
+  return `${task.taskId} ×${task.total}: ${parts.join(', ') || 'none'}`;
+}
+
+/**
+ * The tasks of a run in their order, with counts: the run's task list (`taskIds`) first, then any
+ * task the store has instances of that the list lacks (child calls of older runs).
+ */
+export function graphTasks(taskIds: readonly string[] | undefined, counts: TaskInstanceCounts): GraphTask[] {
+  const byTask = new Map(counts.byTask.map((task) => [task.taskId, task]));
+  const ids = [...new Set([...(taskIds ?? []), ...byTask.keys()])];
+  return ids.map((taskId) => byTask.get(taskId) ?? { taskId, total: 0, byState: {} });
+}
+
+function quote(text: string): string {
+  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
+}
+
+/**
+ * The DOT of a run's task graph: one box per task in its state's colour, a mapped task summarized
+ * in its box, each box a link to the task's instances. `edges` are the dependencies when the store
+ * has the run's shape; without them the boxes are drawn in the run's task order.
+ */
+export function runGraphDot(tasks: readonly GraphTask[], link: (taskId: string) => string, edges: ReadonlyArray<readonly [string, string]> = []): string {
+  const index = new Map(tasks.map((task, i) => [task.taskId, i]));
+  const lines = [
+    'digraph run {',
+    '  rankdir=LR; bgcolor="transparent"; nodesep=0.25; ranksep=0.45;',
+    '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, margin="0.2,0.06", penwidth=1.2, color="#4b5563"];',
+    '  edge [color="#6b7280", arrowsize=0.7];',
+  ];
+  for (const [i, task] of tasks.entries()) {
+    const state = taskState(task);
+    const lines2 = task.total <= 1 ? [task.taskId, state] : [`${task.taskId} ×${task.total}`, taskSummary(task).split(': ')[1] ?? ''];
+    lines.push(
+      `  t${i} [id=${quote(`task-${i}`)}, class=${quote(`tm-task state-${state}`)}, label=${quote(lines2.join('\n'))}, tooltip=${quote(taskSummary(task))}, ` +
+        `fillcolor=${quote(stateHex(state))}, fontcolor=${quote(stateTextHex(state))}, URL=${quote(link(task.taskId))}, target="_top"];`,
+    );
+  }
+  if (edges.length === 0) {
+    // No stored dependencies: keep the boxes in the run's order, in rows of six.
+    for (let i = 1; i < tasks.length; i++) if (i % 6 !== 0) lines.push(`  t${i - 1} -> t${i} [style=invis];`);
+  }
+  for (const [from, to] of edges) {
+    const a = index.get(from);
+    const b = index.get(to);
+    if (a !== undefined && b !== undefined) lines.push(`  t${a} -> t${b};`);
+  }
+  lines.push('}');
+  return `${lines.join('\n')}\n`;
+}
+
+/** The run graph as SVG (Graphviz compiled to WebAssembly, offline). */
+export function runGraphSvg(tasks: readonly GraphTask[], link: (taskId: string) => string, edges?: ReadonlyArray<readonly [string, string]>): Promise<string> {
+  return dotToSvg(runGraphDot(tasks, link, edges)).then(stripXmlProlog);
+}
+
+/** An SVG document as an element to put in a page (no XML prolog or doctype). */
+export function stripXmlProlog(svg: string): string {
+  return svg.replace(/^<\?xml[^>]*>\s*/, '').replace(/<!DOCTYPE[^>]*>\s*/, '').replace(/<!--[\s\S]*?-->\s*/g, '');
+}
