@@ -19,6 +19,13 @@ export function time(at: number | undefined): SafeHtml {
   return html`<time datetime="${iso}">${iso.slice(0, 19).replace('T', ' ')} UTC</time>`;
 }
 
+/** An epoch-ms time of day (`09:33:21.123`, UTC), the full date in its tooltip. */
+export function clock(at: number | undefined): SafeHtml {
+  if (at === undefined) return html`<span class="muted">—</span>`;
+  const iso = new Date(at).toISOString();
+  return html`<time datetime="${iso}" title="${iso}">${iso.slice(11, 23)}</time>`;
+}
+
 /** The colour pair of a state (task-instance states; a run's states map to the same palette). */
 export function stateStyle(state: string): string {
   const ti: TaskInstanceState | undefined = isTaskInstanceState(state) ? state : state === 'queued' ? 'queued' : undefined;

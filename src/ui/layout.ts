@@ -25,6 +25,7 @@ export function page(context: PageContext, title: string, crumbs: readonly { hre
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · taskmachine</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="${base}/static/ui.css">
 <script src="${base}/static/ui.js" defer></script>
 </head>

@@ -53,43 +53,62 @@ export function attemptsOf(transitions: readonly StoredTransition[]): AttemptVie
 }
 
 const drawn: ReadonlySet<TaskInstanceState> = new Set(['queued', 'running', 'up_for_retry', 'up_for_reschedule', 'deferred', 'checkpointed', 'restarting']);
+const active: ReadonlySet<TaskInstanceState> = new Set(['scheduled', 'queued', 'running', 'restarting', 'up_for_retry']);
+
+/** A time axis shared by the rows of one timeline. */
+export interface TimeAxis {
+  readonly start: number;
+  readonly end: number;
+}
 
 /**
- * A Gantt chart of instances: per row, its attempts (solid, in the colour of how they ended) and
- * its waits (retry delays, deferrals, checkpoints, queueing: lighter), interruptions marked with ✕,
- * on one time axis from `start` to `end`.
+ * The axis of a set of instances' transitions: from the first to now while one of them is busy,
+ * else to the last transition (a run waiting for a person does not squash its attempts into a
+ * sliver); `undefined` when there is none.
  */
-export function timelineSvg(rows: ReadonlyArray<{ key: string; href: string; transitions: readonly StoredTransition[] }>, now: number): SafeHtml {
-  const all = rows.flatMap((row) => row.transitions);
-  if (all.length === 0) return html`<p class="muted">No transitions yet.</p>`;
-  const start = Math.min(...all.map((t) => t.at));
-  const end = Math.max(now, ...all.map((t) => t.at));
-  const span = Math.max(end - start, 1);
-  const width = 1000;
-  const label = 170;
-  const rowHeight = 20;
-  const x = (at: number) => label + ((at - start) / span) * (width - label - 10);
-  const bars = rows.map((row, r) => {
-    const y = 18 + r * rowHeight;
-    const segments = segmentsOf(row.transitions).filter((s) => drawn.has(s.state));
-    const attempts = attemptsOf(row.transitions);
-    return html`<g class="tl-row" data-key="${row.key}">
-<a href="${row.href}"><text x="4" y="${y + 12}" class="tl-key">${row.key.length > 24 ? `${row.key.slice(0, 23)}…` : row.key}</text></a>
-${segments.map((s) => {
-  const to = s.to ?? now;
-  const attempt = s.state === 'running' ? attempts.find((a) => a.startedAt === s.from) : undefined;
-  const fill = s.state === 'running' ? stateHex(attempt?.outcome === 'running' || attempt === undefined ? 'running' : attempt.outcome) : stateHex(s.state);
-  const title = `${row.key} ${s.state}${attempt ? ` (attempt ${attempt.number} → ${attempt.outcome})` : ''}: ${duration(to - s.from)}`;
-  return html`<rect x="${x(s.from).toFixed(1)}" y="${y + (s.state === 'running' ? 2 : 6)}" width="${Math.max(x(to) - x(s.from), 2).toFixed(1)}" height="${s.state === 'running' ? 14 : 6}" fill="${fill}" class="tl-${s.state}" rx="2"><title>${title}</title></rect>${
-    s.endedBy === 'INTERRUPT' ? html`<text x="${x(to).toFixed(1)}" y="${y + 13}" class="tl-interrupt">✕<title>interrupted: runs again, no retry used</title></text>` : ''
-  }`;
-})}
-</g>`;
-  });
-  const height = 24 + rows.length * rowHeight;
-  return html`<svg class="timeline" viewBox="0 0 ${width} ${height}" width="100%" role="img" aria-label="attempts over time">
-<text x="${label}" y="11" class="tl-axis">${new Date(start).toISOString().slice(11, 19)}</text>
-<text x="${width - 10}" y="11" class="tl-axis" text-anchor="end">+${duration(span)}</text>
-${bars}
-</svg>`;
+export function timeAxis(rows: ReadonlyArray<readonly StoredTransition[]>, now: number): TimeAxis | undefined {
+  let start = Infinity;
+  let end = -Infinity;
+  let busy = false;
+  for (const transitions of rows) {
+    for (const t of transitions) {
+      start = Math.min(start, t.at);
+      end = Math.max(end, t.at);
+    }
+    const last = transitions.at(-1);
+    if (last !== undefined && active.has(last.to)) busy = true;
+  }
+  if (start === Infinity) return undefined;
+  if (busy) end = Math.max(end, now);
+  return { start, end: Math.max(end, start + 1) };
+}
+
+/**
+ * One instance's Gantt bar on `axis` (an SVG 1000 units wide that stretches to its cell): its
+ * attempts solid, in the colour of how they ended; its waits (queued, retry delay, deferral,
+ * checkpoint) thin; an interruption as a red tick. Each piece says what it was in its tooltip.
+ */
+export function timelineBar(key: string, transitions: readonly StoredTransition[], axis: TimeAxis, now: number): SafeHtml {
+  const span = axis.end - axis.start;
+  const x = (at: number) => Math.min(1000, Math.max(0, ((at - axis.start) / span) * 1000));
+  const attempts = attemptsOf(transitions);
+  const pieces = segmentsOf(transitions)
+    .filter((segment) => drawn.has(segment.state))
+    .map((segment) => {
+      const to = Math.min(segment.to ?? now, axis.end);
+      const attempt = segment.state === 'running' ? attempts.find((a) => a.startedAt === segment.from) : undefined;
+      const ended = attempt === undefined || attempt.outcome === 'running' ? 'running' : attempt.outcome;
+      const fill = segment.state === 'running' ? stateHex(ended) : stateHex(segment.state);
+      const running = segment.state === 'running';
+      const title = `${key} ${segment.state}${attempt ? ` (attempt ${attempt.number} → ${attempt.outcome})` : ''}: ${duration((segment.to ?? now) - segment.from)}`;
+      const interrupt = segment.endedBy === 'INTERRUPT' ? html`<rect x="${x(to).toFixed(1)}" y="0" width="6" height="16" class="tl-interrupt"><title>interrupted: runs again, no retry used</title></rect>` : '';
+      return html`<rect x="${x(segment.from).toFixed(1)}" y="${running ? 1 : 5}" width="${Math.max(x(to) - x(segment.from), 4).toFixed(1)}" height="${running ? 14 : 6}" fill="${fill}" class="tl-${segment.state}" data-ended="${running ? ended : ''}"><title>${title}</title></rect>${interrupt}`;
+    });
+  return html`<svg class="tl" viewBox="0 0 1000 16" preserveAspectRatio="none" role="img" aria-label="${key} over time">${pieces}</svg>`;
+}
+
+/** The header of a timeline column: where its axis starts and how long it is. */
+export function axisLabel(axis: TimeAxis | undefined): SafeHtml {
+  if (axis === undefined) return html`Timeline`;
+  return html`<span class="axis"><span>${new Date(axis.start).toISOString().slice(11, 19)}</span><span>+${duration(axis.end - axis.start)}</span></span>`;
 }

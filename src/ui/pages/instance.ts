@@ -6,7 +6,7 @@ import { badge, duration, preview, time, truncate } from '../format.ts';
 import { html, trusted, type SafeHtml } from '../html.ts';
 import { actionForms, page, type PageContext } from '../layout.ts';
 import { lifecycleSvg } from '../lifecycleChart.ts';
-import { attemptsOf, timelineSvg } from '../timeline.ts';
+import { attemptsOf, axisLabel, timeAxis, timelineBar } from '../timeline.ts';
 import { instanceHref, ownerLine, runHref, runLive } from './run.ts';
 
 /** How much of a result or checkpoint the page shows. */
@@ -38,15 +38,13 @@ export async function instancePage(store: Store, context: PageContext, run: Stor
   const transitions = log.filter((t) => t.key === instance.key);
   const attempts = attemptsOf(transitions);
   const chart = trusted(await lifecycleSvg('task-instance', instance.state, transitions));
-  const href = instanceHref(base, run.runId, instance.key);
   const waits: SafeHtml[] = [];
   if (instance.state === 'queued') waits.push(html`<li>queued: its readiness gates run (it starts when every gate has passed and a slot is free)</li>`);
   if (instance.awaitsEvent) waits.push(html`<li>deferred until an event: <code>taskmachine send-event ${run.runId} ${instance.key}</code> or “Send event” below</li>`);
   if (instance.parked) waits.push(html`<li>parked: waits for a manual resume (no timer moves it)</li>`);
   if (instance.timer) waits.push(html`<li>timer: <b>${instance.timer.action}</b> at ${time(instance.timer.deadline)} (${instance.timer.deadline > now ? `in ${duration(instance.timer.deadline - now)}` : 'due'})</li>`);
   const body = html`<section class="card">
-<div class="head"><h1><code>${instance.key}</code> ${badge(instance.state)}</h1>
-${actionForms(context, `${runHref(base, run.runId)}/actions`, instanceActionsFor(instance, context.readOnly), { key: instance.key })}</div>
+<div class="head"><h1><code>${instance.key}</code> ${badge(instance.state)}</h1></div>
 <dl class="facts"><dt>Task</dt><dd>${instance.taskId}${instance.mapIndex !== undefined ? html` <span class="muted">(map index ${instance.mapIndex})</span>` : ''}</dd>
 <dt>Attempt</dt><dd>${instance.attempt} of ${instance.maxAttempts}${instance.interruptions > 0 ? html` · ${instance.interruptions} interrupted (of ${instance.maxInterruptions} allowed)` : ''}</dd>
 <dt>Started</dt><dd>${time(instance.startedAt)}</dd><dt>Ended</dt><dd>${time(instance.endedAt)}</dd>
@@ -56,6 +54,7 @@ ${instance.parentKey ? html`<dt>Called by</dt><dd><a href="${instanceHref(base, 
 <dt>Run</dt><dd><a href="${runHref(base, run.runId)}">${run.runId}</a> ${badge(run.state)} · ${ownerLine(run, lease, now)}</dd></dl>
 ${waits.length ? html`<h3>Waiting for</h3><ul class="waits">${waits}</ul>` : ''}
 </section>
+<section class="card"><h2>Actions</h2>${actionForms(context, `${runHref(base, run.runId)}/actions`, instanceActionsFor(instance, context.readOnly), { key: instance.key })}</section>
 ${instance.error ? html`<section class="card"><h2>Error</h2><pre class="value error" data-testid="error">${instance.error.stack ?? `${instance.error.name}: ${instance.error.message}`}</pre></section>` : ''}
 ${found.hasResult ? html`<section class="card"><h2>Result</h2>${valueBlock(found.result, 'result')}</section>` : ''}
 ${checkpoint !== undefined || instance.resumeData !== undefined || instance.eventPayload !== undefined
@@ -67,7 +66,7 @@ ${checkpoint !== undefined || instance.resumeData !== undefined || instance.even
 ${attempts.length === 0 ? html`<p class="muted">It has not run yet.</p>` : html`<div class="scroll"><table><thead><tr><th class="num">#</th><th>Started</th><th class="num">Duration</th><th>Ended as</th><th>By</th></tr></thead><tbody>${attempts.map(
   (a) => html`<tr><td class="num">${a.number}</td><td>${time(a.startedAt)}</td><td class="num">${duration((a.endedAt ?? now) - a.startedAt)}</td><td>${badge(a.outcome)}</td><td><code>${a.event === 'INTERRUPT' ? 'INTERRUPT (no retry used)' : (a.event ?? '')}</code></td></tr>`,
 )}</tbody></table></div>`}
-${timelineSvg([{ key: instance.key, href, transitions }], now)}
+${transitions.length > 0 ? html`<div class="tl-single">${axisLabel(timeAxis([transitions], now))}${timelineBar(instance.key, transitions, timeAxis([transitions], now)!, now)}</div>` : ''}
 <h3>Logs</h3><p class="muted small" data-testid="logs">Task logs per attempt appear here once the store keeps them.</p>
 </section>
 <section class="card"><h2>Transitions</h2>

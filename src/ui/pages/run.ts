@@ -2,12 +2,12 @@ import { isTaskInstanceState, type TaskInstanceState } from '../../../machines/i
 import { ownerStatus } from '../../runtime/opening/ownerStatus.ts';
 import type { Store, StoredRun, StoredTaskInstance, StoredTransition } from '../../stores/index.ts';
 import { runActionsFor } from '../actions.ts';
-import { badge, duration, firstLine, time } from '../format.ts';
+import { badge, clock, duration, firstLine, time } from '../format.ts';
 import { graphTasks, runGraphSvg, taskSummary } from '../graph.ts';
 import { html, trusted, type SafeHtml } from '../html.ts';
 import { actionForms, countsBar, countsLegend, page, type PageContext } from '../layout.ts';
 import { lifecycleSvg } from '../lifecycleChart.ts';
-import { timelineSvg } from '../timeline.ts';
+import { axisLabel, timeAxis, timelineBar, type TimeAxis } from '../timeline.ts';
 
 /** Task instances per page of a run's instance list. */
 export const INSTANCES_PER_PAGE = 100;
@@ -87,6 +87,7 @@ export async function runPage(store: Store, context: PageContext, run: StoredRun
   const byKey = new Map<string, StoredTransition[]>();
   const pageKeys = new Set(listed.instances.map((instance) => instance.key));
   for (const t of log) if (pageKeys.has(t.key)) (byKey.get(t.key) ?? byKey.set(t.key, []).get(t.key)!).push(t);
+  const axis = timeAxis([...byKey.values()], now);
   const started = run.startedAt ?? run.createdAt;
   const ended = run.state === 'success' || run.state === 'failed' ? (run.endedAt ?? run.updatedAt) : now;
   const chart = trusted(await lifecycleSvg('flow-run', run.state === 'running' ? 'running.active' : run.state));
@@ -111,25 +112,23 @@ ${failures.instances.length > 0 ? html`<section class="card failures"><h2>Failur
 <section class="card" id="instances"><div class="head"><h2>Task instances${query.task ? html` of <code>${query.task}</code>` : ''}${query.state ? html` in ${badge(query.state)}` : ''}</h2>${
     query.task || query.state ? html`<a href="${filterLink({ task: undefined, state: undefined })}">show all</a>` : ''
   }</div>
-<div class="scroll"><table class="instances"><thead><tr><th>Task instance</th><th>State</th><th class="num">Attempt</th><th>Started</th><th class="num">Duration</th><th>Error</th></tr></thead>
-<tbody>${listed.instances.map((instance) => instanceRow(base, run.runId, instance, now))}</tbody></table></div>
+<div class="scroll"><table class="instances"><thead><tr><th>Task instance</th><th>State</th><th class="num">Attempt</th><th class="wide-only">Started</th><th class="num">Duration</th><th class="tl-col">${axisLabel(axis)}</th></tr></thead>
+<tbody>${listed.instances.map((instance) => instanceRow(base, run.runId, instance, now, axis, byKey.get(instance.key) ?? []))}</tbody></table></div>
+<p class="legend small muted">Timeline: solid bars are attempts, coloured by how they ended; thin ones are waits (queued, retry delay, deferral, checkpoint); a red tick is an interruption.</p>
 ${listed.next ? html`<nav class="pager"><a href="${href}?${new URLSearchParams({ ...(query.task ? { task: query.task } : {}), ...(query.state ? { state: query.state } : {}), cursor: listed.next }).toString()}#instances">next ${INSTANCES_PER_PAGE} →</a></nav>` : ''}
-<h3>Timeline</h3>
-${timelineSvg(listed.instances.map((instance) => ({ key: instance.key, href: instanceHref(base, run.runId, instance.key), transitions: byKey.get(instance.key) ?? [] })), now)}
-<p class="legend small muted">Solid: attempts, coloured by how they ended · thin: waits (queued, retry delay, deferral, checkpoint) · ✕ interrupted</p>
 </section>
 <section class="card"><details><summary><h2>Flow-run lifecycle</h2></summary><div class="chart">${chart}</div></details></section>`;
   return page({ ...context, live: runLive(base, run, log) }, run.runId, [{ text: run.runId }], body);
 }
 
-function instanceRow(base: string, runId: string, instance: StoredTaskInstance, now: number): SafeHtml {
+function instanceRow(base: string, runId: string, instance: StoredTaskInstance, now: number, axis: TimeAxis | undefined, transitions: readonly StoredTransition[]): SafeHtml {
   const end = instance.endedAt ?? (instance.startedAt !== undefined && instance.state !== 'success' ? now : undefined);
   return html`<tr data-key="${instance.key}" data-state="${instance.state}">
 <td class="id"><a href="${instanceHref(base, runId, instance.key)}">${instance.key}</a></td>
 <td>${badge(instance.state)}</td>
 <td class="num">${instance.attempt}/${instance.maxAttempts}</td>
-<td>${time(instance.startedAt)}</td>
+<td class="wide-only">${clock(instance.startedAt)}</td>
 <td class="num">${instance.startedAt !== undefined && end !== undefined ? duration(end - instance.startedAt) : '—'}</td>
-<td class="err">${firstLine(instance.error)}</td>
+<td class="tl-col">${axis !== undefined && transitions.length > 0 ? timelineBar(instance.key, transitions, axis, now) : ''}${instance.error ? html`<div class="err" title="${firstLine(instance.error)}">${firstLine(instance.error)}</div>` : ''}</td>
 </tr>`;
 }
