@@ -20,6 +20,8 @@ function baseSvg(which: 'task-instance' | 'flow-run'): Promise<string> {
 export interface PathStep {
   readonly from: string;
   readonly to: string;
+  /** The event that moved it (edges are told apart by it: `FAIL` and `INTERRUPT` both go running → failed). */
+  readonly event?: string;
 }
 
 /**
@@ -33,19 +35,21 @@ export async function lifecycleSvg(which: 'task-instance' | 'flow-run', current:
   const currentId = chartId(current);
   const taken = new Map<string, number>();
   for (const step of path) {
-    const title = `${chartId(step.from)}->${chartId(step.to)}`;
+    const title = `${chartId(step.from)}->${chartId(step.to)} ${step.event ?? '*'}`;
     taken.set(title, (taken.get(title) ?? 0) + 1);
   }
   const visited = new Set(path.flatMap((step) => [chartId(step.from), chartId(step.to)]));
-  return svg.replace(/<g id="([^"]+)" class="(node|edge|cluster)">\s*<title>([^<]*)<\/title>/g, (whole, id: string, kind: string, rawTitle: string) => {
+  return svg.replace(/<g id="([^"]+)" class="(node|edge|cluster)">\s*<title>([^<]*)<\/title>([\s\S]*?<\/g>)/g, (_whole, id: string, kind: string, rawTitle: string, rest: string) => {
     const title = rawTitle.replace(/&#45;/g, '-').replace(/&gt;/g, '>').replace(/&lt;/g, '<').replace(/&amp;/g, '&');
     const classes = [kind];
     if (kind === 'node' && title === currentId) classes.push('tm-current');
     if (kind === 'node' && visited.has(title)) classes.push('tm-visited');
     if (kind === 'cluster' && title === `cluster_${currentId}`) classes.push('tm-current');
-    const times = kind === 'edge' ? taken.get(title) : undefined;
+    // An edge's label starts with its event type (`FAIL [canRetryFailedAttempt]`).
+    const event = kind === 'edge' ? /<text[^>]*>([A-Z_]+)/.exec(rest)?.[1] : undefined;
+    const times = kind === 'edge' ? (taken.get(`${title} ${event}`) ?? taken.get(`${title} *`)) : undefined;
     if (times !== undefined) classes.push('tm-path');
-    const extra = times !== undefined ? `<title>${escapeHtml(`${title.replace('->', ' → ')} (taken ${times}×)`)}</title>` : `<title>${rawTitle}</title>`;
-    return `<g id="${id}" class="${classes.join(' ')}" data-title="${escapeHtml(title)}">\n${extra}`;
+    const tooltip = times !== undefined ? `<title>${escapeHtml(`${title.replace('->', ' → ')} ${event ?? ''} (taken ${times}×)`)}</title>` : `<title>${rawTitle}</title>`;
+    return `<g id="${id}" class="${classes.join(' ')}" data-title="${escapeHtml(title)}">\n${tooltip}${rest}`;
   });
 }

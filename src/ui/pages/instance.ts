@@ -2,7 +2,7 @@ import type { TaskInstanceEvent } from '../../../machines/index.ts';
 import { msgFor } from '../../runtime/lifecycle/transitionMsg.ts';
 import type { Store, StoredRun, StoredTaskInstance } from '../../stores/index.ts';
 import { instanceActionsFor } from '../actions.ts';
-import { badge, duration, preview, time, truncate } from '../format.ts';
+import { badge, clock, duration, preview, time, truncate } from '../format.ts';
 import { html, trusted, type SafeHtml } from '../html.ts';
 import { actionForms, page, type PageContext } from '../layout.ts';
 import { lifecycleSvg } from '../lifecycleChart.ts';
@@ -64,7 +64,7 @@ ${checkpoint !== undefined || instance.resumeData !== undefined || instance.even
   : ''}
 <section class="card"><h2>Attempts</h2>
 ${attempts.length === 0 ? html`<p class="muted">It has not run yet.</p>` : html`<div class="scroll"><table><thead><tr><th class="num">#</th><th>Started</th><th class="num">Duration</th><th>Ended as</th><th>By</th></tr></thead><tbody>${attempts.map(
-  (a) => html`<tr><td class="num">${a.number}</td><td>${time(a.startedAt)}</td><td class="num">${duration((a.endedAt ?? now) - a.startedAt)}</td><td>${badge(a.outcome)}</td><td><code>${a.event === 'INTERRUPT' ? 'INTERRUPT (no retry used)' : (a.event ?? '')}</code></td></tr>`,
+  (a) => html`<tr><td class="num">${a.number}</td><td>${clock(a.startedAt)}</td><td class="num">${duration((a.endedAt ?? now) - a.startedAt)}</td><td>${badge(a.outcome)}</td><td><code>${a.event === 'INTERRUPT' ? 'INTERRUPT (no retry used)' : (a.event ?? '')}</code></td></tr>`,
 )}</tbody></table></div>`}
 ${transitions.length > 0 ? html`<div class="tl-single">${axisLabel(timeAxis([transitions], now))}${timelineBar(instance.key, transitions, timeAxis([transitions], now)!, now)}</div>` : ''}
 <h3>Logs</h3><p class="muted small" data-testid="logs">Task logs per attempt appear here once the store keeps them.</p>
@@ -72,7 +72,7 @@ ${transitions.length > 0 ? html`<div class="tl-single">${axisLabel(timeAxis([tra
 <section class="card"><h2>Transitions</h2>
 <div class="scroll"><table class="transitions"><thead><tr><th class="num">#</th><th>At</th><th>From</th><th>To</th><th>Event</th><th>msg</th></tr></thead><tbody>${transitions.map((t) => {
     const msg = msgFor({ type: t.event, ...(t.event === 'SET_STATE' ? { state: t.to } : {}) } as TaskInstanceEvent, t.from, t.to);
-    return html`<tr><td class="num">${t.seq}</td><td>${time(t.at)}</td><td>${badge(t.from)}</td><td>${badge(t.to)}</td><td><code>${t.event}</code></td><td>${msg ?? ''}</td></tr>`;
+    return html`<tr><td class="num">${t.seq}</td><td>${clock(t.at)}</td><td>${badge(t.from)}</td><td>${badge(t.to)}</td><td><code>${t.event}</code></td><td>${msg ?? ''}</td></tr>`;
   })}</tbody></table></div></section>
 <section class="card"><h2>Lifecycle</h2><p class="muted small">The task-instance machine; its current state is outlined, the transitions it took are drawn in blue.</p><div class="chart" id="lifecycle">${chart}</div></section>`;
   return page({ ...context, live: runLive(base, run, log) }, instance.key, [{ href: runHref(base, run.runId), text: run.runId }, { text: instance.key }], body);
