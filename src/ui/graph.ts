@@ -72,7 +72,10 @@ export function runGraphDot(tasks: readonly GraphTask[], link: (taskId: string) 
 
 /** The run graph as SVG (Graphviz compiled to WebAssembly, offline). */
 export function runGraphSvg(tasks: readonly GraphTask[], link: (taskId: string) => string, edges?: ReadonlyArray<readonly [string, string]>): Promise<string> {
-  return dotToSvg(runGraphDot(tasks, link, edges)).then(stripXmlProlog);
+  // (Graphviz writes `-` in ids and classes as `&#45;`; same meaning, plainer to select.)
+  return dotToSvg(runGraphDot(tasks, link, edges))
+    .then(stripXmlProlog)
+    .then((svg) => svg.replace(/<g id="([^"]*)" class="([^"]*)"/g, (_all, id: string, classes: string) => `<g id="${id.replaceAll('&#45;', '-')}" class="${classes.replaceAll('&#45;', '-')}"`));
 }
 
 /** An SVG document as an element to put in a page (no XML prolog or doctype). */
