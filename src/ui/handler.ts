@@ -100,7 +100,8 @@ function staticFile(name: string): Buffer {
 const securityHeaders = {
   'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // (same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on the page's own POSTs.)
+  'referrer-policy': 'same-origin',
   'x-frame-options': 'DENY',
 };
 

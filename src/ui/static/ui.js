@@ -19,13 +19,16 @@
       // Keep what the person opened and typed.
       const open = [...main.querySelectorAll('details')].map((d) => d.open);
       const typed = [...main.querySelectorAll('input.payload')].map((i) => [i.closest('form')?.dataset.action, i.value]);
+      // The result of the last action stays until the person leaves the page.
+      const flash = main.querySelector('.flash');
+      incoming.querySelectorAll('.flash').forEach((old) => old.remove());
+      if (flash) incoming.prepend(flash);
       main.replaceWith(incoming);
       [...incoming.querySelectorAll('details')].forEach((d, i) => { if (open[i] !== undefined) d.open = open[i]; });
       for (const [action, value] of typed) {
         const input = incoming.querySelector(`form[data-action="${action}"] input.payload`);
         if (input && value) input.value = value;
       }
-      incoming.querySelectorAll('.flash').forEach((flash) => flash.remove());
       document.dispatchEvent(new CustomEvent('taskmachine:refreshed'));
     } finally {
       busy = false;
