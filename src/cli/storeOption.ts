@@ -1,5 +1,6 @@
-import { defaultSqlitePath, memoryStore, sqliteStore, type Store } from '../stores/index.ts';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { defaultSqlitePath, memoryStore, sqliteStore, StoreOpenError, type Store } from '../stores/index.ts';
 import type { CommandOption } from './command.ts';
 
 /** The `--store` option every command that touches runs shares. */
@@ -10,10 +11,24 @@ export const storeOption = {
   valueName: '<file|memory>',
 } as const satisfies CommandOption;
 
-/** Opens the store named by `--store` (relative paths from the working directory). */
-export function openStore(option: string, cwd: string): Store {
+/**
+ * Opens the store named by `--store` (relative paths from the working directory). A command that
+ * only reads runs (`status`, `logs`, `viz run`) passes `existing: true`: a file that is not there
+ * is refused with a `StoreOpenError` naming it (exit 2) instead of being created empty — a typo in
+ * `--store` must not leave a new store behind.
+ */
+export function openStore(option: string, cwd: string, { existing = false }: { readonly existing?: boolean } = {}): Store {
   if (option === 'memory') return memoryStore();
-  return sqliteStore({ path: resolve(cwd, option) });
+  const path = resolve(cwd, option);
+  if (existing && !existsSync(path)) {
+    throw new StoreOpenError({
+      path,
+      message:
+        `Cannot open the store file "${path}": there is no such file, so it has no runs to show (nothing was created). ` +
+        `Pass the store's file with --store <file> (the default is ${defaultSqlitePath} in the working directory).`,
+    });
+  }
+  return sqliteStore({ path });
 }
 
 /** The `--store` to repeat in printed commands: none for the default store. */

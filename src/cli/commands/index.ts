@@ -1,6 +1,7 @@
 import type { Command } from '../command.ts';
 import { checkCommand } from './check.ts';
 import { deleteCommand, pruneCommand } from './cleanup.ts';
+import { logsCommand } from './logs.ts';
 import { clearCommand, setStateCommand } from './manual.ts';
 import { cancelCommand, sendEventCommand } from './operate.ts';
 import { resumeCommand, resumeTaskCommand } from './resume.ts';
@@ -22,6 +23,7 @@ export const commands: readonly Command[] = [
   clearCommand,
   sendEventCommand,
   cancelCommand,
+  logsCommand,
   deleteCommand,
   pruneCommand,
   checkCommand,

@@ -11,6 +11,8 @@ import type {
 } from '../../stores/index.ts';
 import type { Clock } from '../clock.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
+import type { FlowShape } from '../../flow/flowShape.ts';
+import { TaskLogCollector } from './taskLogs.ts';
 
 /** The parts of the run record the runtime owns. */
 export interface RunRecordFields {
@@ -42,6 +44,8 @@ export class RunPersistence {
   #detached = false;
   #leaseToken: number | undefined;
   #controls: ControlSettlement[] = [];
+  #shape: FlowShape | undefined;
+  readonly #logs = new TaskLogCollector();
   /** Inside {@link inOneBatch}: flushes wait for its end. */
   #held = false;
   #heldFlush: { promise: Promise<void>; resolve: (flushed: Promise<void>) => void } | undefined;
@@ -86,6 +90,27 @@ export class RunPersistence {
     if (this.#detached) return;
     this.#run = { ...this.#run, taskIds };
     this.#runDirty = true;
+  }
+
+  /**
+   * Records the run's shape and flow hash (a new run, or a changed definition resumes it): written
+   * with the next batch.
+   */
+  recordShape(shape: FlowShape, flowHash: string): void {
+    if (this.#detached) return;
+    this.#shape = shape;
+    this.#run = { ...this.#run, flowHash };
+    this.#runDirty = true;
+  }
+
+  /** A line an attempt logged (`ctx().log`): stored with the next batch, within the per-attempt cap. */
+  log(instance: TaskInstance, attempt: number, line: string, at: number): void {
+    if (!this.#detached) this.#logs.add(instance.key, instance.task.id, attempt, line, at);
+  }
+
+  /** Whether log lines wait for the next batch. */
+  get logsPending(): boolean {
+    return this.#logs.size > 0;
   }
 
   touch(instance: TaskInstance): void {
@@ -150,6 +175,8 @@ export class RunPersistence {
     this.#transitions = [];
     this.#results = [];
     this.#controls = [];
+    this.#shape = undefined;
+    this.#logs.take();
     this.#runDirty = false;
   }
 
@@ -189,7 +216,8 @@ export class RunPersistence {
       this.#transitions.length === 0 &&
       this.#results.length === 0 &&
       this.#deleted.length === 0 &&
-      this.#controls.length === 0
+      this.#controls.length === 0 &&
+      this.#logs.size === 0
     ) {
       return this.#chain;
     }
@@ -201,16 +229,20 @@ export class RunPersistence {
       instance.version = expectedVersion + 1;
       instance.storedAt ??= now;
     }
+    const logs = this.#logs.take();
     const batch: CommitBatch = {
       runId: this.runId,
       ...(this.#runDirty ? { run: this.#run } : {}),
+      ...(this.#shape !== undefined ? { shape: this.#shape } : {}),
       ...(this.#deleted.length ? { deleteInstances: this.#deleted } : {}),
       ...(instances.length ? { instances } : {}),
       ...(this.#transitions.length ? { transitions: this.#transitions } : {}),
       ...(this.#results.length ? { results: this.#results } : {}),
+      ...(logs.length ? { logs } : {}),
       ...(this.#controls.length ? { controls: this.#controls } : {}),
     };
     this.#runDirty = false;
+    this.#shape = undefined;
     this.#dirty = new Set();
     this.#deleted = [];
     this.#transitions = [];
