@@ -1,4 +1,5 @@
 import type { TaskInstanceState } from '../../machines/index.ts';
+import type { FlowShape } from '../flow/flowShape.ts';
 import type { TaskInstanceCounts } from '../stores/index.ts';
 import { dotToSvg, stateHex, stateTextHex } from '../viz/index.ts';
 import { PRIORITY } from '../viz/runGraph.ts';
@@ -23,13 +24,20 @@ export function taskSummary(task: GraphTask): string {
 }
 
 /**
- * The tasks of a run in their order, with counts: the run's task list (`taskIds`) first, then any
- * task the store has instances of that the list lacks (child calls of older runs).
+ * The tasks of a run in their order, with counts: the stored shape's tasks (subtasks only when
+ * they were called) or, for a run stored without one, its task list (`taskIds`); then any task the
+ * store has instances of that neither names.
  */
-export function graphTasks(taskIds: readonly string[] | undefined, counts: TaskInstanceCounts): GraphTask[] {
+export function graphTasks(taskIds: readonly string[] | undefined, counts: TaskInstanceCounts, shape?: FlowShape): GraphTask[] {
   const byTask = new Map(counts.byTask.map((task) => [task.taskId, task]));
-  const ids = [...new Set([...(taskIds ?? []), ...byTask.keys()])];
+  const listed = shape !== undefined ? shape.tasks.filter((task) => task.kind !== 'subtask' || byTask.has(task.id)).map((task) => task.id) : (taskIds ?? []);
+  const ids = [...new Set([...listed, ...byTask.keys()])];
   return ids.map((taskId) => byTask.get(taskId) ?? { taskId, total: 0, byState: {} });
+}
+
+/** The dependency edges `[upstream, task]` of a stored shape. */
+export function shapeEdges(shape: FlowShape | undefined): Array<readonly [string, string]> {
+  return (shape?.tasks ?? []).flatMap((task) => task.upstream.map((upstream) => [upstream, task.id] as const));
 }
 
 function quote(text: string): string {

@@ -64,6 +64,20 @@ describe('pages', () => {
     expect(page).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;b&gt;bold?&lt;/b&gt;');
     expect(page).not.toContain('<script>alert');
     expect(page).not.toContain('<b>bold');
+    expect(page).toContain('&lt;img src=x onerror=alert(1)&gt; is a log line, not markup');
+  });
+
+  it('the graph is drawn from the run’s stored shape: its dependency edges, no flow file imported', async () => {
+    const page = await (await get('/runs/demo')).text();
+    const edges = [...page.matchAll(/<g id="edge\d+" class="edge">\s*<title>(t\d+)&#45;&gt;(t\d+)<\/title>/g)].map((m) => `${m[1]}->${m[2]}`);
+    // extract(t0) → score(t1), render(t2), train(t3), hold(t4); score, train → report(t5)
+    expect(edges.sort()).toEqual(['t0->t1', 't0->t2', 't0->t3', 't0->t4', 't1->t5', 't3->t5']);
+  });
+
+  it('a task instance shows its log lines per attempt', async () => {
+    const page = await (await get(`/runs/demo/tasks/${encodeURIComponent('score[3]')}`)).text();
+    expect(page).toMatch(/<details class="log" data-attempt="1"><summary>attempt 1 · 1 line<\/summary><pre class="value"><span class="at">[\d:.]+<\/span> scoring item 3 \(attempt 1\)/);
+    expect(page).toMatch(/<details class="log" data-attempt="2" open><summary>attempt 2 · 1 line<\/summary>[^\n]*scoring item 3 \(attempt 2\)/);
   });
 
   it('a task instance: transitions with msg, attempts, the error with its stack, the chart with its path', async () => {

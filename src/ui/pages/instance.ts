@@ -1,6 +1,7 @@
 import type { TaskInstanceEvent } from '../../../machines/index.ts';
 import { msgFor } from '../../runtime/lifecycle/transitionMsg.ts';
 import type { Store, StoredRun, StoredTaskInstance } from '../../stores/index.ts';
+import type { StoredTaskLogLine } from '../../stores/taskLogRecord.ts';
 import { instanceActionsFor } from '../actions.ts';
 import { badge, clock, duration, preview, time, truncate } from '../format.ts';
 import { html, trusted, type SafeHtml } from '../html.ts';
@@ -11,6 +12,22 @@ import { instanceHref, ownerLine, runHref, runLive } from './run.ts';
 
 /** How much of a result or checkpoint the page shows. */
 const PREVIEW_CHARS = 4000;
+/** How many of an instance's log lines the page shows (the store keeps at most 1,000 per attempt). */
+const LOG_LINES = 5000;
+
+/** The instance's `ctx().log` lines, one block per attempt, the latest open. */
+function logsByAttempt(lines: readonly StoredTaskLogLine[], current: number): SafeHtml {
+  if (lines.length === 0) return html`<p class="muted small" data-testid="logs">No log lines (<code>ctx().log</code>) were stored for it.</p>`;
+  const byAttempt = new Map<number, StoredTaskLogLine[]>();
+  for (const line of lines) (byAttempt.get(line.attempt) ?? byAttempt.set(line.attempt, []).get(line.attempt)!).push(line);
+  const last = Math.max(...byAttempt.keys(), current);
+  return html`<div data-testid="logs">${[...byAttempt].map(
+    ([attempt, own]) => html`<details class="log" data-attempt="${attempt}"${attempt === last ? ' open' : ''}><summary>attempt ${attempt} · ${own.length} line${own.length === 1 ? '' : 's'}</summary><pre class="value">${own.map(
+      (line) => html`<span class="at">${new Date(line.at).toISOString().slice(11, 23)}</span> ${line.line}
+`,
+    )}</pre></details>`,
+  )}${lines.length >= LOG_LINES ? html`<p class="muted small">(the first ${LOG_LINES} lines; <code>taskmachine logs</code> prints them all)</p>` : ''}</div>`;
+}
 
 /** The stored instance with this key, and its latest result (found with a paged query, not the whole run). */
 export async function findInstance(store: Store, runId: string, key: string): Promise<{ instance: StoredTaskInstance; result: unknown; hasResult: boolean } | undefined> {
@@ -34,7 +51,12 @@ export async function instancePage(store: Store, context: PageContext, run: Stor
   const { base } = context;
   const { instance } = found;
   const now = Date.now();
-  const [log, checkpoint, lease] = await Promise.all([store.readTransitionLog(run.runId), store.loadCheckpoint(run.runId, instance.key), store.getLease(run.runId)]);
+  const [log, checkpoint, lease, lines] = await Promise.all([
+    store.readTransitionLog(run.runId),
+    store.loadCheckpoint(run.runId, instance.key),
+    store.getLease(run.runId),
+    store.readTaskLogs(run.runId, { key: instance.key, limit: LOG_LINES }),
+  ]);
   const transitions = log.filter((t) => t.key === instance.key);
   const attempts = attemptsOf(transitions);
   const chart = trusted(await lifecycleSvg('task-instance', instance.state, transitions));
@@ -67,7 +89,7 @@ ${attempts.length === 0 ? html`<p class="muted">It has not run yet.</p>` : html`
   (a) => html`<tr><td class="num">${a.number}</td><td>${clock(a.startedAt)}</td><td class="num">${duration((a.endedAt ?? now) - a.startedAt)}</td><td>${badge(a.outcome)}</td><td><code>${a.event === 'INTERRUPT' ? 'INTERRUPT (no retry used)' : (a.event ?? '')}</code></td></tr>`,
 )}</tbody></table></div>`}
 ${transitions.length > 0 ? html`<div class="tl-single">${axisLabel(timeAxis([transitions], now))}${timelineBar(instance.key, transitions, timeAxis([transitions], now)!, now)}</div>` : ''}
-<h3>Logs</h3><p class="muted small" data-testid="logs">Task logs per attempt appear here once the store keeps them.</p>
+<h3>Logs</h3>${logsByAttempt(lines, instance.attempt)}
 </section>
 <section class="card"><h2>Transitions</h2>
 <div class="scroll"><table class="transitions"><thead><tr><th class="num">#</th><th>At</th><th>From</th><th>To</th><th>Event</th><th>msg</th></tr></thead><tbody>${transitions.map((t) => {

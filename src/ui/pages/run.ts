@@ -3,7 +3,7 @@ import { ownerStatus } from '../../runtime/opening/ownerStatus.ts';
 import type { Store, StoredRun, StoredTaskInstance, StoredTransition } from '../../stores/index.ts';
 import { runActionsFor } from '../actions.ts';
 import { badge, clock, duration, firstLine, time } from '../format.ts';
-import { graphTasks, runGraphSvg, taskSummary } from '../graph.ts';
+import { graphTasks, runGraphSvg, shapeEdges, taskSummary } from '../graph.ts';
 import { html, trusted, type SafeHtml } from '../html.ts';
 import { actionForms, countsBar, countsLegend, page, type PageContext } from '../layout.ts';
 import { lifecycleSvg } from '../lifecycleChart.ts';
@@ -64,7 +64,8 @@ export async function runPage(store: Store, context: PageContext, run: StoredRun
   const { base } = context;
   const now = Date.now();
   const href = runHref(base, run.runId);
-  const [counts, lease, failures, listed, log] = await Promise.all([
+  const [shape, counts, lease, failures, listed, log] = await Promise.all([
+    store.getRunShape(run.runId),
     store.countTaskInstances(run.runId),
     store.getLease(run.runId),
     store.queryTaskInstances(run.runId, { states: ['failed', 'upstream_failed'], limit: 20 }),
@@ -76,14 +77,14 @@ export async function runPage(store: Store, context: PageContext, run: StoredRun
     }),
     store.readTransitionLog(run.runId),
   ]);
-  const tasks = graphTasks(run.taskIds, counts);
+  const tasks = graphTasks(run.taskIds, counts, shape);
   const filterLink = (changes: Partial<Record<'task' | 'state', string | undefined>>) => {
     const params = new URLSearchParams();
     for (const [name, value] of Object.entries({ task: query.task, state: query.state, ...changes })) if (value) params.set(name, value);
     const text = params.toString();
     return `${href}${text ? `?${text}` : ''}#instances`;
   };
-  const graph = tasks.length > 0 ? trusted(await runGraphSvg(tasks, (taskId) => filterLink({ task: taskId, state: undefined }))) : html`<p class="muted">No tasks recorded yet.</p>`;
+  const graph = tasks.length > 0 ? trusted(await runGraphSvg(tasks, (taskId) => filterLink({ task: taskId, state: undefined }), shapeEdges(shape))) : html`<p class="muted">No tasks recorded yet.</p>`;
   const byKey = new Map<string, StoredTransition[]>();
   const pageKeys = new Set(listed.instances.map((instance) => instance.key));
   for (const t of log) if (pageKeys.has(t.key)) (byKey.get(t.key) ?? byKey.set(t.key, []).get(t.key)!).push(t);
@@ -107,7 +108,7 @@ ${failures.instances.length > 0 ? html`<section class="card failures"><h2>Failur
 <section class="card"><h2>Task graph</h2>
 <div class="graph" id="graph">${graph}</div>
 <ul class="task-summaries">${tasks.filter((task) => task.total > 1).map((task) => html`<li><a href="${filterLink({ task: task.taskId, state: undefined })}">${taskSummary(task)}</a></li>`)}</ul>
-<p class="muted small">Dependency edges are drawn once the store records the run's shape; tasks are shown in the run's order.</p>
+${shape === undefined ? html`<p class="muted small">This run was stored without its shape (before schema 4): its tasks are shown in order, without their dependencies.</p>` : ''}
 </section>
 <section class="card" id="instances"><div class="head"><h2>Task instances${query.task ? html` of <code>${query.task}</code>` : ''}${query.state ? html` in ${badge(query.state)}` : ''}</h2>${
     query.task || query.state ? html`<a href="${filterLink({ task: undefined, state: undefined })}">show all</a>` : ''
