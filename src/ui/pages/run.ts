@@ -113,7 +113,7 @@ ${shape === undefined ? html`<p class="muted small">This run was stored without 
 <section class="card" id="instances"><div class="head"><h2>Task instances${query.task ? html` of <code>${query.task}</code>` : ''}${query.state ? html` in ${badge(query.state)}` : ''}</h2>${
     query.task || query.state ? html`<a href="${filterLink({ task: undefined, state: undefined })}">show all</a>` : ''
   }</div>
-<div class="scroll"><table class="instances"><thead><tr><th>Task instance</th><th>State</th><th class="num">Attempt</th><th class="wide-only">Started</th><th class="num">Duration</th><th class="tl-col">${axisLabel(axis)}</th></tr></thead>
+<div class="scroll"><table class="instances"><thead><tr><th>Task instance</th><th>State</th><th class="num wide-only">Attempt</th><th class="wide-only">Started</th><th class="num">Duration</th><th class="tl-col">${axisLabel(axis)}</th></tr></thead>
 <tbody>${listed.instances.map((instance) => instanceRow(base, run.runId, instance, now, axis, byKey.get(instance.key) ?? []))}</tbody></table></div>
 <p class="legend small muted">Timeline: solid bars are attempts, coloured by how they ended; thin ones are waits (queued, retry delay, deferral, checkpoint); a red tick is an interruption.</p>
 ${listed.next ? html`<nav class="pager"><a href="${href}?${new URLSearchParams({ ...(query.task ? { task: query.task } : {}), ...(query.state ? { state: query.state } : {}), cursor: listed.next }).toString()}#instances">next ${INSTANCES_PER_PAGE} →</a></nav>` : ''}
@@ -127,7 +127,7 @@ function instanceRow(base: string, runId: string, instance: StoredTaskInstance, 
   return html`<tr data-key="${instance.key}" data-state="${instance.state}">
 <td class="id"><a href="${instanceHref(base, runId, instance.key)}">${instance.key}</a></td>
 <td>${badge(instance.state)}</td>
-<td class="num">${instance.attempt}/${instance.maxAttempts}</td>
+<td class="num wide-only">${instance.attempt}/${instance.maxAttempts}</td>
 <td class="wide-only">${clock(instance.startedAt)}</td>
 <td class="num">${instance.startedAt !== undefined && end !== undefined ? duration(end - instance.startedAt) : '—'}</td>
 <td class="tl-col">${axis !== undefined && transitions.length > 0 ? timelineBar(instance.key, transitions, axis, now) : ''}${instance.error ? html`<div class="err" title="${firstLine(instance.error)}">${firstLine(instance.error)}</div>` : ''}</td>

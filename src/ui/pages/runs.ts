@@ -64,7 +64,7 @@ export async function runsPage(store: Store, context: PageContext, query: RunsQu
 <td>${badge(run.state)}${run.reason ? html` <small class="muted">${run.reason}</small>` : ''}${
       owner.status === 'orphaned' ? html` <span class="orphaned" title="its process stopped without letting go (${owner.why}); 'taskmachine resume' takes it over">orphaned</span>` : ''
     }${owner.status === 'live' ? html` <span class="owner" title="driven by pid ${owner.lease.owner.pid} on ${owner.lease.owner.host}">live</span>` : ''}</td>
-<td>${time(started)}</td>
+<td class="wide-only">${time(started)}</td>
 <td class="num">${duration(ended - started)}</td>
 <td class="counts">${countsBar(run.taskCounts, total(run))}<small class="muted">${total(run)}</small></td>
 </tr>`;
@@ -79,7 +79,7 @@ export async function runsPage(store: Store, context: PageContext, query: RunsQu
 ${runs.length === 0
   ? html`<p class="empty">No runs${query.flow || query.state ? ' match these filters' : ' in this store yet'}. Start one with <code>taskmachine run flows/etl.ts</code>.</p>`
   : html`<div class="scroll"><table class="runs">
-<thead><tr><th>Run</th><th>Flow</th><th>State</th><th>Started</th><th class="num">Duration</th><th>Tasks</th></tr></thead>
+<thead><tr><th>Run</th><th>Flow</th><th>State</th><th class="wide-only">Started</th><th class="num">Duration</th><th>Tasks</th></tr></thead>
 <tbody>${rows}</tbody></table></div>`}
 <nav class="pager">${query.page > 1 ? html`<a href="${link({ page: String(query.page - 1) })}">← newer</a>` : ''}<span class="muted">page ${query.page}</span>${
     more ? html`<a href="${link({ page: String(query.page + 1) })}">older →</a>` : ''
