@@ -37,7 +37,7 @@ function refusal<TEvent extends { type: string }>(snapshot: { value: unknown; ca
     applyEvent({ getSnapshot: () => snapshot, send: () => {} }, event, subject);
   } catch (error) {
     if (!(error instanceof IllegalTransitionError)) return (error as Error).message;
-    const detail = /\(([^)]*)\)\. Legal events/.exec(error.message)?.[1];
+    const detail = /is not legal in state '[^']*' \((.*)\)\. Legal events/s.exec(error.message)?.[1];
     return `the ${subject.split(' ').slice(0, 2).join(' ')} machine does not accept ${error.event} in state '${error.state}'${detail ? ` (${detail})` : ''}; it accepts ${error.legalEvents.join(', ') || 'nothing'} there`;
   }
   return `the machine does not accept ${event.type} now`;
