@@ -3,14 +3,16 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sqliteStore } from '../../src/stores/index.ts';
 import { bin, root, startUi } from '../ui/browser.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'taskmachine-ui-cli-'));
 const db = join(dir, 'runs.db');
+await sqliteStore({ path: db }).close();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const cli = (...args: string[]) => spawnSync(process.execPath, [bin, 'ui', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
@@ -28,6 +30,8 @@ describe('taskmachine ui', () => {
 
   it('bad options are usage errors that say what to do', () => {
     expect(cli('--port', 'web')).toMatchObject({ status: 2, stderr: expect.stringContaining("--port must be a whole number from 0 to 65535; got 'web'") });
+    expect(cli('--store', join(dir, 'typo.db'))).toMatchObject({ status: 2, stderr: expect.stringContaining('there is no such file') });
+    expect(existsSync(join(dir, 'typo.db'))).toBe(false);
     expect(cli('--host', '0.0.0.0', '--token', 'short')).toMatchObject({ status: 2, stderr: expect.stringContaining('--token must be at least 8 characters') });
   });
 
