@@ -20,7 +20,7 @@ const continued: string[] = [];
 
 beforeAll(async () => {
   // Runs made by the CLI in processes that have ended: nobody drives them.
-  for (const [fixture, runId] of [['test/fixtures/ui-flow.ts', 'demo'], ['test/fixtures/failing-flow.ts', 'broken']]) {
+  for (const [fixture, runId] of [['test/fixtures/ui-flow.ts', 'demo'], ['test/fixtures/failing-flow.ts', 'broken'], ['test/fixtures/checkpoint-flow.ts', 'parked']]) {
     const made = spawnSync(process.execPath, [bin, 'run', fixture!, '--run-id', runId!, '--store', db, '--view', 'none'], { cwd: root, encoding: 'utf8' });
     expect(made.status, made.stderr).toBe(1);
   }
@@ -130,6 +130,25 @@ describe('actions: offered only when the machine allows them', () => {
     expect(continued).toEqual(['demo']);
     const after = await fetch(`${server.url}/runs/demo/tasks/train`, { headers: { cookie: response.headers.get('set-cookie')!.split(';')[0]! } });
     expect(await after.text()).toContain('train: checkpointed → scheduled');
+  });
+});
+
+describe('runs and their owners', () => {
+  it('a run whose process stopped without letting go is marked orphaned', async () => {
+    // A lease taken long ago by a process that never renewed it.
+    await store.acquireLease({ runId: 'broken', owner: { ownerId: 'gone', host: 'elsewhere', pid: 4242 }, ttlMs: 1_000, now: Date.now() - 60_000 });
+    const page = await (await get('/')).text();
+    expect(page).toMatch(/<tr data-run="broken"[\s\S]*?<span class="orphaned" title="its process stopped without letting go \(lease expired\)/);
+    const demoRow = /<tr data-run="demo"[\s\S]*?<\/tr>/.exec(page)![0];
+    expect(demoRow).not.toContain('orphaned');
+  });
+
+  it('cancelling a run nobody drives opens it here and cancels it through the flow-run machine', async () => {
+    const csrf = csrfOf(await (await get('/runs/parked')).text());
+    const response = await post(`${server.url}/runs/parked/actions`, { _csrf: csrf, action: 'cancel' });
+    expect(response.headers.get('location')).toBe('/runs/parked');
+    expect(flashOf(response)).toEqual([true, "run 'parked': failed (cancelled)"]);
+    expect(await store.getRun('parked')).toMatchObject({ state: 'failed', reason: 'cancelled' });
   });
 });
 
