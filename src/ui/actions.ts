@@ -9,10 +9,24 @@ import { applyEvent } from '../runtime/lifecycle/applyEvent.ts';
 import { startFlow } from '../runtime/runFlow.ts';
 import type { ControlRequestWrite, Store, StoredRun, StoredTaskInstance } from '../stores/index.ts';
 
-/** An action the page offers on a task instance or a run. */
+/**
+ * An action the page offers on a task instance or a run.
+ *
+ * @example
+ * ```ts
+ * const action: UiAction = 'clear-downstream';
+ * ```
+ */
 export type UiAction = 'resume-task' | 'send-event' | 'set-success' | 'set-failed' | 'set-skipped' | 'clear' | 'clear-downstream' | 'cancel';
 
-/** Whether an action may be taken now and, when not, why (the machine's own words). */
+/**
+ * Whether an action may be taken now and, when not, why (the machine's own words).
+ *
+ * @example
+ * ```ts
+ * { action: 'send-event', label: 'Send event', allowed: false, reason: "the task instance machine does not accept TRIGGER in state 'success'; …" }
+ * ```
+ */
 export interface ActionAvailability {
   readonly action: UiAction;
   readonly label: string;
@@ -43,7 +57,14 @@ function refusal<TEvent extends { type: string }>(snapshot: { value: unknown; ca
   return `the machine does not accept ${event.type} now`;
 }
 
-/** The task-instance machine's snapshot for a stored instance (its record holds the machine's context). */
+/**
+ * The task-instance machine's snapshot for a stored instance (its record holds the machine's context).
+ *
+ * @example
+ * ```ts
+ * instanceSnapshot(stored).can({ type: 'RESUME' }); // true for a checkpointed instance
+ * ```
+ */
 export function instanceSnapshot(instance: StoredTaskInstance) {
   const { attempt, retries, maxAttempts, manuallySetFrom, deferTimedOut, awaitsEvent, interruptions, maxInterruptions } = instance;
   return taskInstanceMachine.resolveState({
@@ -56,6 +77,11 @@ export function instanceSnapshot(instance: StoredTaskInstance) {
  * The actions on a task instance, each asked of the task-instance machine (restored from the
  * stored record): allowed when the machine accepts its event, otherwise disabled with the machine's
  * refusal as the reason. `readOnly` disables all of them.
+ *
+ * @example
+ * ```ts
+ * instanceActionsFor(stored, false).filter((a) => a.allowed).map((a) => a.action); // ['resume-task', 'set-success', …]
+ * ```
  */
 export function instanceActionsFor(instance: StoredTaskInstance, readOnly: boolean): ActionAvailability[] {
   const snapshot = instanceSnapshot(instance);
@@ -65,7 +91,14 @@ export function instanceActionsFor(instance: StoredTaskInstance, readOnly: boole
   });
 }
 
-/** Cancelling the run, asked of the flow-run machine in the run's stored state. */
+/**
+ * Cancelling the run, asked of the flow-run machine in the run's stored state.
+ *
+ * @example
+ * ```ts
+ * runActionsFor({ runId: 'r1', state: 'success', reason: null }, false)[0]!.allowed; // false
+ * ```
+ */
 export function runActionsFor(run: Pick<StoredRun, 'runId' | 'state' | 'reason'>, readOnly: boolean): ActionAvailability[] {
   const value = run.state === 'running' ? { running: 'active' } : run.state;
   const snapshot = flowRunMachine.resolveState({ value: value as never, context: { reason: run.reason, manuallySetFrom: null } });
@@ -74,7 +107,14 @@ export function runActionsFor(run: Pick<StoredRun, 'runId' | 'state' | 'reason'>
   return [{ action: 'cancel', label: 'Cancel run', allowed: reason === undefined, reason }];
 }
 
-/** Where the UI finds a run's flow when it must open the run itself (no live process drives it). */
+/**
+ * Where the UI finds a run's flow when it must open the run itself (no live process drives it).
+ *
+ * @example
+ * ```ts
+ * const source: FlowSource = { flows: [etl], cwd: process.cwd() };
+ * ```
+ */
 export interface FlowSource {
   /** Flows given to `uiHandler` (matched by id). */
   readonly flows: readonly Flow[];
@@ -94,7 +134,14 @@ async function flowModule(run: StoredRun, source: FlowSource): Promise<FlowModul
   return module;
 }
 
-/** What an action asked for. */
+/**
+ * What an action asked for.
+ *
+ * @example
+ * ```ts
+ * const request: ActionRequest = { action: 'send-event', taskKey: 'approve', payload: { approved: true } };
+ * ```
+ */
 export interface ActionRequest {
   readonly action: UiAction;
   readonly taskKey?: string;
@@ -102,14 +149,28 @@ export interface ActionRequest {
   readonly payload?: unknown;
 }
 
-/** How an action ended: what changed and who applied it. */
+/**
+ * How an action ended: what changed and who applied it.
+ *
+ * @example
+ * ```ts
+ * { message: 'train: checkpointed → scheduled', appliedBy: 'the process driving the run (pid 4242 on build-7)' }
+ * ```
+ */
 export interface ActionOutcome {
   readonly message: string;
   /** The live process that applied it, or `undefined` when the UI applied it itself. */
   readonly appliedBy: string | undefined;
 }
 
-/** The control request of an action, as the CLI's commands store them. */
+/**
+ * The control request of an action, as the CLI's commands store them.
+ *
+ * @example
+ * ```ts
+ * controlRequestOf({ action: 'set-failed', taskKey: 'load' }); // { action: 'set-state', taskKey: 'load', state: 'failed' }
+ * ```
+ */
 export function controlRequestOf(request: ActionRequest): Omit<ControlRequestWrite, 'runId' | 'requestedAt' | 'requestedBy'> {
   const taskKey = request.taskKey ?? '';
   const withPayload = request.payload === undefined ? {} : { payload: request.payload };
@@ -136,6 +197,11 @@ export function controlRequestOf(request: ActionRequest): Omit<ControlRequestWri
  * request that process applies through its machines (this waits for the answer); otherwise the
  * run is opened here, paused, the change applied through the machines and persisted, and
  * `continueRun` (if given) is called after a resumed task so the run goes on.
+ *
+ * @example
+ * ```ts
+ * const { message } = await applyAction(store, 'nightly', { action: 'resume-task', taskKey: 'train' }, { flows: [], cwd }, undefined);
+ * ```
  */
 export async function applyAction(
   store: Store,

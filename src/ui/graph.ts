@@ -4,19 +4,40 @@ import type { TaskInstanceCounts } from '../stores/index.ts';
 import { dotToSvg, stateHex, stateTextHex } from '../viz/index.ts';
 import { PRIORITY } from '../viz/runGraph.ts';
 
-/** One task of a run's graph: how many instances it has in each state. */
+/**
+ * One task of a run's graph: how many instances it has in each state.
+ *
+ * @example
+ * ```ts
+ * const score: GraphTask = { taskId: 'score', total: 500, byState: { success: 495, failed: 5 } };
+ * ```
+ */
 export interface GraphTask {
   readonly taskId: string;
   readonly total: number;
   readonly byState: Readonly<Partial<Record<TaskInstanceState, number>>>;
 }
 
-/** The state a task's box is drawn in: the most telling state of its instances. */
+/**
+ * The state a task's box is drawn in: the most telling state of its instances.
+ *
+ * @example
+ * ```ts
+ * taskState({ taskId: 'score', total: 3, byState: { success: 2, failed: 1 } }); // 'failed'
+ * ```
+ */
 export function taskState(task: GraphTask): TaskInstanceState {
   return PRIORITY.find((state) => (task.byState[state] ?? 0) > 0) ?? 'none';
 }
 
-/** `score ×500: 495 success, 5 failed` (a single instance: `extract: success`). */
+/**
+ * `score ×500: 495 success, 5 failed` (a single instance: `extract: success`).
+ *
+ * @example
+ * ```ts
+ * taskSummary({ taskId: 'score', total: 500, byState: { success: 495, failed: 5 } }); // 'score ×500: 5 failed, 495 success'
+ * ```
+ */
 export function taskSummary(task: GraphTask): string {
   const parts = PRIORITY.filter((state) => (task.byState[state] ?? 0) > 0).map((state) => `${task.byState[state]} ${state}`);
   if (task.total === 1) return `${task.taskId}: ${taskState(task)}`;
@@ -27,6 +48,11 @@ export function taskSummary(task: GraphTask): string {
  * The tasks of a run in their order, with counts: the stored shape's tasks (subtasks only when
  * they were called) or, for a run stored without one, its task list (`taskIds`); then any task the
  * store has instances of that neither names.
+ *
+ * @example
+ * ```ts
+ * graphTasks(run.taskIds, await store.countTaskInstances(run.runId), await store.getRunShape(run.runId));
+ * ```
  */
 export function graphTasks(taskIds: readonly string[] | undefined, counts: TaskInstanceCounts, shape?: FlowShape): GraphTask[] {
   const byTask = new Map(counts.byTask.map((task) => [task.taskId, task]));
@@ -35,7 +61,14 @@ export function graphTasks(taskIds: readonly string[] | undefined, counts: TaskI
   return ids.map((taskId) => byTask.get(taskId) ?? { taskId, total: 0, byState: {} });
 }
 
-/** The dependency edges `[upstream, task]` of a stored shape. */
+/**
+ * The dependency edges `[upstream, task]` of a stored shape.
+ *
+ * @example
+ * ```ts
+ * shapeEdges(await store.getRunShape('nightly')); // [['extract', 'clean'], ['clean', 'score'], …]
+ * ```
+ */
 export function shapeEdges(shape: FlowShape | undefined): Array<readonly [string, string]> {
   return (shape?.tasks ?? []).flatMap((task) => task.upstream.map((upstream) => [upstream, task.id] as const));
 }
@@ -48,6 +81,11 @@ function quote(text: string): string {
  * The DOT of a run's task graph: one box per task in its state's colour, a mapped task summarized
  * in its box, each box a link to the task's instances. `edges` are the dependencies when the store
  * has the run's shape; without them the boxes are drawn in the run's task order.
+ *
+ * @example
+ * ```ts
+ * runGraphDot(tasks, (taskId) => `/runs/nightly?task=${taskId}`, [['extract', 'load']]);
+ * ```
  */
 export function runGraphDot(tasks: readonly GraphTask[], link: (taskId: string) => string, edges: ReadonlyArray<readonly [string, string]> = []): string {
   const index = new Map(tasks.map((task, i) => [task.taskId, i]));
@@ -78,7 +116,14 @@ export function runGraphDot(tasks: readonly GraphTask[], link: (taskId: string) 
   return `${lines.join('\n')}\n`;
 }
 
-/** The run graph as SVG (Graphviz compiled to WebAssembly, offline). */
+/**
+ * The run graph as SVG (Graphviz compiled to WebAssembly, offline).
+ *
+ * @example
+ * ```ts
+ * const svg = await runGraphSvg(tasks, (taskId) => `?task=${taskId}`, shapeEdges(shape));
+ * ```
+ */
 export function runGraphSvg(tasks: readonly GraphTask[], link: (taskId: string) => string, edges?: ReadonlyArray<readonly [string, string]>): Promise<string> {
   // (Graphviz writes `-` in ids and classes as `&#45;`; same meaning, plainer to select.)
   return dotToSvg(runGraphDot(tasks, link, edges))
@@ -86,7 +131,14 @@ export function runGraphSvg(tasks: readonly GraphTask[], link: (taskId: string) 
     .then((svg) => svg.replace(/<g id="([^"]*)" class="([^"]*)"/g, (_all, id: string, classes: string) => `<g id="${id.replaceAll('&#45;', '-')}" class="${classes.replaceAll('&#45;', '-')}"`));
 }
 
-/** An SVG document as an element to put in a page (no XML prolog or doctype). */
+/**
+ * An SVG document as an element to put in a page (no XML prolog or doctype).
+ *
+ * @example
+ * ```ts
+ * stripXmlProlog('<?xml version="1.0"?>\n<svg/>'); // '<svg/>'
+ * ```
+ */
 export function stripXmlProlog(svg: string): string {
   return svg.replace(/^<\?xml[^>]*>\s*/, '').replace(/<!DOCTYPE[^>]*>\s*/, '').replace(/<!--[\s\S]*?-->\s*/g, '');
 }

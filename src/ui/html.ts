@@ -2,6 +2,11 @@
  * HTML that is safe to send: built only by {@link html}, which escapes every value it is given
  * unless that value is itself `SafeHtml`. Everything the UI renders goes through it, so nothing
  * read from the store (a task result holding `<script>`, a key, an error message) can become markup.
+ *
+ * @example
+ * ```ts
+ * const cell: SafeHtml = html`<td>${value}</td>`; String(cell);
+ * ```
  */
 export class SafeHtml {
   readonly #text: string;
@@ -13,12 +18,26 @@ export class SafeHtml {
   }
 }
 
-/** What may be put into an {@link html} template. */
+/**
+ * What may be put into an {@link html} template.
+ *
+ * @example
+ * ```ts
+ * const parts: HtmlValue[] = ['text', 3, null, html`<br>`];
+ * ```
+ */
 export type HtmlValue = SafeHtml | string | number | boolean | null | undefined | readonly HtmlValue[];
 
 const entities: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
-/** Text escaped for HTML content and (quoted) attribute values. */
+/**
+ * Text escaped for HTML content and (quoted) attribute values.
+ *
+ * @example
+ * ```ts
+ * escapeHtml('<b>"x"</b>'); // '&lt;b&gt;&quot;x&quot;&lt;/b&gt;'
+ * ```
+ */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => entities[char]!);
 }
@@ -45,7 +64,14 @@ export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): Saf
   return new SafeHtml(out);
 }
 
-/** Markup that is trusted as it is (made by this module's code, e.g. an SVG Graphviz rendered from escaped labels). */
+/**
+ * Markup that is trusted as it is (made by this module's code, e.g. an SVG Graphviz rendered from escaped labels).
+ *
+ * @example
+ * ```ts
+ * trusted(await dotToSvg(dot)); // Graphviz's SVG, its labels escaped by Graphviz
+ * ```
+ */
 export function trusted(markup: string): SafeHtml {
   return new SafeHtml(markup);
 }

@@ -3,7 +3,14 @@ import type { ActionAvailability } from './actions.ts';
 import { stateStyle } from './format.ts';
 import { html, type HtmlValue, type SafeHtml } from './html.ts';
 
-/** What every page needs to know about the request it answers. */
+/**
+ * What every page needs to know about the request it answers.
+ *
+ * @example
+ * ```ts
+ * const context: PageContext = { base: '', csrf, readOnly: false, flash: undefined };
+ * ```
+ */
 export interface PageContext {
   /** The path the UI is mounted at (`''` at the root). */
   readonly base: string;
@@ -16,7 +23,14 @@ export interface PageContext {
   readonly live?: string;
 }
 
-/** A full page: the header, the flash line, the content. */
+/**
+ * A full page: the header, the flash line, the content.
+ *
+ * @example
+ * ```ts
+ * send(res, 200, page(context, 'Runs', [], html`<section>…</section>`));
+ * ```
+ */
 export function page(context: PageContext, title: string, crumbs: readonly { href?: string; text: string }[], body: HtmlValue): SafeHtml {
   const { base } = context;
   return html`<!doctype html>
@@ -45,7 +59,14 @@ ${body}
 `;
 }
 
-/** Counts per state as one stacked bar (the widths are shares of `total`), states in lifecycle order. */
+/**
+ * Counts per state as one stacked bar (the widths are shares of `total`), states in lifecycle order.
+ *
+ * @example
+ * ```ts
+ * countsBar({ success: 495, failed: 5 }, 500);
+ * ```
+ */
 export function countsBar(byState: Readonly<Partial<Record<TaskInstanceState, number>>>, total: number): SafeHtml {
   if (total === 0) return html`<span class="muted">no tasks yet</span>`;
   const parts = allTaskInstanceStates.filter((state) => (byState[state] ?? 0) > 0);
@@ -54,7 +75,14 @@ export function countsBar(byState: Readonly<Partial<Record<TaskInstanceState, nu
   )}</span>`;
 }
 
-/** The states present with their counts, as small coloured chips. */
+/**
+ * The states present with their counts, as small coloured chips.
+ *
+ * @example
+ * ```ts
+ * countsLegend(counts.byState, (state) => `?state=${state}`);
+ * ```
+ */
 export function countsLegend(byState: Readonly<Partial<Record<TaskInstanceState, number>>>, link?: (state: TaskInstanceState) => string): SafeHtml {
   const parts = allTaskInstanceStates.filter((state) => (byState[state] ?? 0) > 0);
   return html`<span class="chips">${parts.map((state) => {
@@ -66,6 +94,11 @@ export function countsLegend(byState: Readonly<Partial<Record<TaskInstanceState,
 /**
  * Action buttons: a POST form each (with the anti-forgery token); an action the machine refuses is
  * a disabled button with the machine's reason next to it.
+ *
+ * @example
+ * ```ts
+ * actionForms(context, '/runs/nightly/actions', instanceActionsFor(instance, false), { key: instance.key });
+ * ```
  */
 export function actionForms(context: PageContext, postTo: string, actions: readonly ActionAvailability[], fields: Readonly<Record<string, string>> = {}): SafeHtml {
   return html`<div class="actions">${actions.map((action) => {

@@ -16,7 +16,14 @@ function baseSvg(which: 'task-instance' | 'flow-run'): Promise<string> {
   return svg;
 }
 
-/** A step of the path an instance took: the states it went between. */
+/**
+ * A step of the path an instance took: the states it went between.
+ *
+ * @example
+ * ```ts
+ * const step: PathStep = { from: 'running', to: 'failed', event: 'FAIL' };
+ * ```
+ */
 export interface PathStep {
   readonly from: string;
   readonly to: string;
@@ -29,6 +36,11 @@ export interface PathStep {
  * the instance took marked (class `tm-path`, with how many times in its tooltip). Graphviz names a
  * node's group by its title (the state's chart id) and an edge's by `from->to`; states are matched
  * on those titles, so nothing of the chart is re-encoded here.
+ *
+ * @example
+ * ```ts
+ * const svg = await lifecycleSvg('task-instance', instance.state, transitions); // StoredTransition has from, to, event
+ * ```
  */
 export async function lifecycleSvg(which: 'task-instance' | 'flow-run', current: string, path: readonly PathStep[] = []): Promise<string> {
   const svg = await baseSvg(which);

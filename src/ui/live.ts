@@ -5,6 +5,12 @@ import type { ServerResponse } from 'node:http';
  * subject (a run, a page of the runs list) however many pages watch it: it asks the store for a
  * cheap signature every `intervalMs` while someone listens and stops when the last page leaves.
  * The page is told `change` and fetches itself once; it never polls.
+ *
+ * @example
+ * ```ts
+ * const feeds = new LiveFeeds(500);
+ * feeds.subscribe(`run:${runId}`, res, () => signatureOf(runId), since);
+ * ```
  */
 export class LiveFeeds {
   readonly #intervalMs: number;

@@ -4,7 +4,14 @@ import { stateHex } from '../viz/index.ts';
 import { duration } from './format.ts';
 import { html, type SafeHtml } from './html.ts';
 
-/** A stretch of time a task instance spent in one state, between two transitions. */
+/**
+ * A stretch of time a task instance spent in one state, between two transitions.
+ *
+ * @example
+ * ```ts
+ * const wait: Segment = { state: 'up_for_retry', from: 1_000, to: 31_000, endedBy: 'RETRY' };
+ * ```
+ */
 export interface Segment {
   readonly state: TaskInstanceState;
   readonly from: number;
@@ -14,7 +21,14 @@ export interface Segment {
   readonly endedBy: string | undefined;
 }
 
-/** One attempt as the transition log tells it: when it ran and how it ended. */
+/**
+ * One attempt as the transition log tells it: when it ran and how it ended.
+ *
+ * @example
+ * ```ts
+ * const first: AttemptView = { number: 1, startedAt: 1_000, endedAt: 1_400, outcome: 'up_for_retry', event: 'FAIL' };
+ * ```
+ */
 export interface AttemptView {
   readonly number: number;
   readonly startedAt: number;
@@ -24,7 +38,14 @@ export interface AttemptView {
   readonly event: string | undefined;
 }
 
-/** The stretches of one instance's transitions (in log order). */
+/**
+ * The stretches of one instance's transitions (in log order).
+ *
+ * @example
+ * ```ts
+ * segmentsOf(log.filter((t) => t.key === 'load')).map((s) => s.state); // ['scheduled', 'queued', 'running', 'success']
+ * ```
+ */
 export function segmentsOf(transitions: readonly StoredTransition[]): Segment[] {
   const out: Segment[] = [];
   for (const [i, t] of transitions.entries()) {
@@ -38,6 +59,11 @@ export function segmentsOf(transitions: readonly StoredTransition[]): Segment[] 
  * The attempts of one instance: every stretch in `running`, numbered as the machine counts them
  * (`SCHEDULE` and `RETRY` start a new attempt; an interruption, a deferral, a checkpoint or a poke
  * runs the same attempt again).
+ *
+ * @example
+ * ```ts
+ * attemptsOf(log.filter((t) => t.key === 'load')).length; // attempts that ran, interruptions included
+ * ```
  */
 export function attemptsOf(transitions: readonly StoredTransition[]): AttemptView[] {
   const out: AttemptView[] = [];
@@ -55,7 +81,14 @@ export function attemptsOf(transitions: readonly StoredTransition[]): AttemptVie
 const drawn: ReadonlySet<TaskInstanceState> = new Set(['queued', 'running', 'up_for_retry', 'up_for_reschedule', 'deferred', 'checkpointed', 'restarting']);
 const active: ReadonlySet<TaskInstanceState> = new Set(['scheduled', 'queued', 'running', 'restarting', 'up_for_retry']);
 
-/** A time axis shared by the rows of one timeline. */
+/**
+ * A time axis shared by the rows of one timeline.
+ *
+ * @example
+ * ```ts
+ * const axis: TimeAxis = { start: run.startedAt!, end: Date.now() };
+ * ```
+ */
 export interface TimeAxis {
   readonly start: number;
   readonly end: number;
@@ -65,6 +98,11 @@ export interface TimeAxis {
  * The axis of a set of instances' transitions: from the first to now while one of them is busy,
  * else to the last transition (a run waiting for a person does not squash its attempts into a
  * sliver); `undefined` when there is none.
+ *
+ * @example
+ * ```ts
+ * const axis = timeAxis([...byKey.values()], Date.now());
+ * ```
  */
 export function timeAxis(rows: ReadonlyArray<readonly StoredTransition[]>, now: number): TimeAxis | undefined {
   let start = Infinity;
@@ -87,6 +125,11 @@ export function timeAxis(rows: ReadonlyArray<readonly StoredTransition[]>, now: 
  * One instance's Gantt bar on `axis` (an SVG 1000 units wide that stretches to its cell): its
  * attempts solid, in the colour of how they ended; its waits (queued, retry delay, deferral,
  * checkpoint) thin; an interruption as a red tick. Each piece says what it was in its tooltip.
+ *
+ * @example
+ * ```ts
+ * html`<td>${timelineBar('load', transitions, axis, Date.now())}</td>`
+ * ```
  */
 export function timelineBar(key: string, transitions: readonly StoredTransition[], axis: TimeAxis, now: number): SafeHtml {
   const span = axis.end - axis.start;
@@ -107,7 +150,14 @@ export function timelineBar(key: string, transitions: readonly StoredTransition[
   return html`<svg class="tl" viewBox="0 0 1000 16" preserveAspectRatio="none" role="img" aria-label="${key} over time">${pieces}</svg>`;
 }
 
-/** The header of a timeline column: where its axis starts and how long it is. */
+/**
+ * The header of a timeline column: where its axis starts and how long it is.
+ *
+ * @example
+ * ```ts
+ * html`<th>${axisLabel(axis)}</th>`
+ * ```
+ */
 export function axisLabel(axis: TimeAxis | undefined): SafeHtml {
   if (axis === undefined) return html`Timeline`;
   return html`<span class="axis"><span>${new Date(axis.start).toISOString().slice(11, 19)}</span><span>+${duration(axis.end - axis.start)}</span></span>`;

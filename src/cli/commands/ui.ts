@@ -7,7 +7,15 @@ import { uiHandler } from '../../ui/index.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { openStore, storeOption } from '../storeOption.ts';
 
-/** Whether the UI would listen only on this machine. */
+/**
+ * Whether the UI would listen only on this machine.
+ *
+ * @example
+ * ```ts
+ * isLoopbackBind('127.0.0.1'); // true
+ * isLoopbackBind('0.0.0.0'); // false: a token is needed
+ * ```
+ */
 export function isLoopbackBind(host: string): boolean {
   return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
@@ -19,7 +27,14 @@ function openBrowser(url: string): void {
   child.unref();
 }
 
-/** `taskmachine ui`: serves the web UI over the store until Ctrl-C. */
+/**
+ * `taskmachine ui`: serves the web UI over the store until Ctrl-C.
+ *
+ * @example
+ * ```ts
+ * await main(['ui', '--store', 'runs.db', '--port', '0']);
+ * ```
+ */
 export const uiCommand = defineCommand({
   name: 'ui',
   summary: 'Serve a local web page of the runs in the store: live graphs, timelines, lifecycle charts, actions',

@@ -29,7 +29,14 @@ function logsByAttempt(lines: readonly StoredTaskLogLine[], current: number): Sa
   )}${lines.length >= LOG_LINES ? html`<p class="muted small">(the first ${LOG_LINES} lines; <code>taskmachine logs</code> prints them all)</p>` : ''}</div>`;
 }
 
-/** The stored instance with this key, and its latest result (found with a paged query, not the whole run). */
+/**
+ * The stored instance with this key, and its latest result (found with a paged query, not the whole run).
+ *
+ * @example
+ * ```ts
+ * const found = await findInstance(store, 'nightly', 'score[3]'); found?.instance.state;
+ * ```
+ */
 export async function findInstance(store: Store, runId: string, key: string): Promise<{ instance: StoredTaskInstance; result: unknown; hasResult: boolean } | undefined> {
   let cursor: string | undefined;
   do {
@@ -46,7 +53,14 @@ function valueBlock(value: unknown, testId: string): SafeHtml {
   return html`<pre class="value" data-testid="${testId}">${text}</pre>${cut ? html`<p class="muted small">(cut to ${PREVIEW_CHARS} characters)</p>` : ''}`;
 }
 
-/** The task-instance page: state and actions, what it waits for, error, result, checkpoint, attempts, transitions, lifecycle chart. */
+/**
+ * The task-instance page: state and actions, what it waits for, error, result, checkpoint, attempts, transitions, lifecycle chart.
+ *
+ * @example
+ * ```ts
+ * send(res, 200, await instancePage(store, context, run, found));
+ * ```
+ */
 export async function instancePage(store: Store, context: PageContext, run: StoredRun, found: NonNullable<Awaited<ReturnType<typeof findInstance>>>): Promise<SafeHtml> {
   const { base } = context;
   const { instance } = found;

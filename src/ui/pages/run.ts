@@ -9,42 +9,97 @@ import { actionForms, countsBar, countsLegend, page, type PageContext } from '..
 import { lifecycleSvg } from '../lifecycleChart.ts';
 import { axisLabel, timeAxis, timelineBar, type TimeAxis } from '../timeline.ts';
 
-/** Task instances per page of a run's instance list. */
+/**
+ * Task instances per page of a run's instance list.
+ *
+ * @example
+ * ```ts
+ * store.queryTaskInstances(runId, { limit: INSTANCES_PER_PAGE });
+ * ```
+ */
 export const INSTANCES_PER_PAGE = 100;
 
-/** The filters of a run page's instance list, from its query string. */
+/**
+ * The filters of a run page's instance list, from its query string.
+ *
+ * @example
+ * ```ts
+ * const query: RunQuery = { task: 'score', state: 'failed', cursor: undefined };
+ * ```
+ */
 export interface RunQuery {
   readonly task: string | undefined;
   readonly state: TaskInstanceState | undefined;
   readonly cursor: string | undefined;
 }
 
+/**
+ * @example
+ * ```ts
+ * runQuery(new URLSearchParams('task=score&state=failed')); // { task: 'score', state: 'failed', cursor: undefined }
+ * ```
+ */
 export function runQuery(params: URLSearchParams): RunQuery {
   const state = params.get('state') ?? '';
   return { task: params.get('task') || undefined, state: isTaskInstanceState(state) ? state : undefined, cursor: params.get('cursor') || undefined };
 }
 
-/** Where a run's pages live. */
+/**
+ * Where a run's pages live.
+ *
+ * @example
+ * ```ts
+ * runHref('', 'nightly 1'); // '/runs/nightly%201'
+ * ```
+ */
 export function runHref(base: string, runId: string): string {
   return `${base}/runs/${encodeURIComponent(runId)}`;
 }
 
-/** Where a task instance's page lives. */
+/**
+ * Where a task instance's page lives.
+ *
+ * @example
+ * ```ts
+ * instanceHref('', 'nightly', 'score[3]'); // '/runs/nightly/tasks/score%5B3%5D'
+ * ```
+ */
 export function instanceHref(base: string, runId: string, key: string): string {
   return `${runHref(base, runId)}/tasks/${encodeURIComponent(key)}`;
 }
 
-/** What the live feed of a run compares: its last transition, its state and its last write. */
+/**
+ * What the live feed of a run compares: its last transition, its state and its last write.
+ *
+ * @example
+ * ```ts
+ * runSignature(run, 42); // '42:running:1764668001000'
+ * ```
+ */
 export function runSignature(run: Pick<StoredRun, 'state' | 'updatedAt'>, lastSeq: number): string {
   return `${lastSeq}:${run.state}:${run.updatedAt}`;
 }
 
-/** The live-feed URL of a run's pages, with the signature the page was rendered at. */
+/**
+ * The live-feed URL of a run's pages, with the signature the page was rendered at.
+ *
+ * @example
+ * ```ts
+ * runLive('', run, log); // '/runs/nightly/events?since=42%3Arunning%3A…'
+ * ```
+ */
 export function runLive(base: string, run: StoredRun, log: readonly StoredTransition[]): string {
   return `${runHref(base, run.runId)}/events?since=${encodeURIComponent(runSignature(run, log.at(-1)?.seq ?? 0))}`;
 }
 
-/** The run's owner, as a line. */
+/**
+ * The run's owner, as a line.
+ *
+ * @example
+ * ```ts
+ * html`<dd>${ownerLine(run, await store.getLease(run.runId), Date.now())}</dd>`
+ * ```
+ */
 export function ownerLine(run: StoredRun, lease: Awaited<ReturnType<Store['getLease']>>, now: number): SafeHtml {
   const owner = ownerStatus(lease, now);
   switch (owner.status) {
@@ -59,7 +114,14 @@ export function ownerLine(run: StoredRun, lease: Awaited<ReturnType<Store['getLe
   }
 }
 
-/** The run page: header and actions, counts, graph, failures first, instances with their timeline, the flow-run chart. */
+/**
+ * The run page: header and actions, counts, graph, failures first, instances with their timeline, the flow-run chart.
+ *
+ * @example
+ * ```ts
+ * send(res, 200, await runPage(store, context, run, runQuery(url.searchParams)));
+ * ```
+ */
 export async function runPage(store: Store, context: PageContext, run: StoredRun, query: RunQuery): Promise<SafeHtml> {
   const { base } = context;
   const now = Date.now();

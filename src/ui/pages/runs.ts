@@ -6,10 +6,24 @@ import { badge, duration, time } from '../format.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { countsBar, page, type PageContext } from '../layout.ts';
 
-/** Runs per page of the runs list. */
+/**
+ * Runs per page of the runs list.
+ *
+ * @example
+ * ```ts
+ * store.listRuns({ limit: page * RUNS_PER_PAGE + 1 });
+ * ```
+ */
 export const RUNS_PER_PAGE = 50;
 
-/** The filters and page of the runs list, from its query string. */
+/**
+ * The filters and page of the runs list, from its query string.
+ *
+ * @example
+ * ```ts
+ * const query: RunsQuery = { flow: 'etl', state: 'failed', page: 2 };
+ * ```
+ */
 export interface RunsQuery {
   readonly flow: string | undefined;
   readonly state: FlowRunState | undefined;
@@ -17,6 +31,12 @@ export interface RunsQuery {
   readonly page: number;
 }
 
+/**
+ * @example
+ * ```ts
+ * runsQuery(new URLSearchParams('flow=etl&page=2')); // { flow: 'etl', state: undefined, page: 2 }
+ * ```
+ */
 export function runsQuery(params: URLSearchParams): RunsQuery {
   const state = params.get('state') ?? '';
   const pageNumber = Number(params.get('page') ?? '1');
@@ -31,14 +51,28 @@ function total(run: RunSummary): number {
   return Object.values(run.taskCounts).reduce((sum, n) => sum + (n ?? 0), 0);
 }
 
-/** A fingerprint of what the runs list shows (for live updates: the page reloads when it changes). */
+/**
+ * A fingerprint of what the runs list shows (for live updates: the page reloads when it changes).
+ *
+ * @example
+ * ```ts
+ * const since = await runsSignature(store, query); // 16 hex characters
+ * ```
+ */
 export async function runsSignature(store: Store, query: RunsQuery): Promise<string> {
   const runs = await store.listRuns({ flowId: query.flow, state: query.state, limit: query.page * RUNS_PER_PAGE });
   const text = runs.map((run) => `${run.runId}:${run.state}:${run.updatedAt}:${JSON.stringify(run.taskCounts)}`).join('|');
   return createHash('sha1').update(text).digest('hex').slice(0, 16);
 }
 
-/** The runs list: newest first, filtered by flow and state, a page at a time. */
+/**
+ * The runs list: newest first, filtered by flow and state, a page at a time.
+ *
+ * @example
+ * ```ts
+ * send(res, 200, await runsPage(store, context, runsQuery(url.searchParams)));
+ * ```
+ */
 export async function runsPage(store: Store, context: PageContext, query: RunsQuery): Promise<SafeHtml> {
   const { base } = context;
   const upTo = query.page * RUNS_PER_PAGE;
