@@ -228,7 +228,12 @@ export function uiHandler(options: UiOptions): UiHandler {
       return void res.end(staticFile(entry.file));
     }
 
-    const segments = path.split('/').filter(Boolean).map((segment) => decodeURIComponent(segment));
+    let segments: string[];
+    try {
+      segments = path.split('/').filter(Boolean).map((segment) => decodeURIComponent(segment));
+    } catch {
+      return refuse(res, 400, 'Bad address', 'The address is not valid percent-encoding.');
+    }
     if (req.method === 'POST') {
       if (segments.length !== 3 || segments[0] !== 'runs' || segments[2] !== 'actions') return refuse(res, 404, 'Not found', 'Nothing to post here.');
       return postAction(req, res, segments[1]!);

@@ -94,6 +94,7 @@ describe('pages', () => {
     expect(response.status).toBe(404);
     expect(await response.text()).toContain('no run &#39;&lt;img src=x&gt;&#39;');
     expect((await get('/runs/demo/tasks/nope')).status).toBe(404);
+    expect((await get('/runs/%E0%A4%A')).status).toBe(400);
   });
 });
 

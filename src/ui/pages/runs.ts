@@ -79,7 +79,8 @@ export async function runsPage(store: Store, context: PageContext, query: RunsQu
   const listed = await store.listRuns({ flowId: query.flow, state: query.state, limit: upTo + 1 });
   const runs = listed.slice(upTo - RUNS_PER_PAGE, upTo);
   const more = listed.length > upTo;
-  const flows = [...new Set((await store.listRuns({ limit: 500 })).map((run) => run.flowId))].sort();
+  // Flows to suggest: those of this page (listing every run's flow would count every run's tasks).
+  const flows = [...new Set(runs.map((run) => run.flowId))].sort();
   const now = Date.now();
   const link = (changes: Partial<Record<'flow' | 'state' | 'page', string | undefined>>) => {
     const params = new URLSearchParams();
@@ -106,7 +107,7 @@ export async function runsPage(store: Store, context: PageContext, query: RunsQu
   const body = html`<section class="card">
 <div class="head"><h1>Runs</h1>
 <form class="filters" method="get" action="${base}/">
-<label>Flow <select name="flow"><option value="">all</option>${flows.map((flow) => html`<option${flow === query.flow ? ' selected' : ''}>${flow}</option>`)}</select></label>
+<label>Flow <input name="flow" list="flows" value="${query.flow ?? ''}" placeholder="all" size="14"><datalist id="flows">${flows.map((flow) => html`<option value="${flow}"></option>`)}</datalist></label>
 <label>State <select name="state"><option value="">all</option>${Object.values(FlowRunState).map((state) => html`<option${state === query.state ? ' selected' : ''}>${state}</option>`)}</select></label>
 <button type="submit">Filter</button>
 </form></div>
