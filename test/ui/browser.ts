@@ -16,10 +16,10 @@ export const chromiumPath = process.env.TASKMACHINE_CHROMIUM ?? '/usr/bin/chromi
  * Why the browser tests cannot run here, or `undefined` when they can. Under CI (`CI=true`) a
  * missing chromium is an error: CI must never pass by skipping them.
  */
-export function browserMissing(): string | undefined {
-  if (existsSync(chromiumPath)) return undefined;
-  const why = `chromium is not installed at ${chromiumPath} (apt-get install chromium; .ci/run installs it)`;
-  if (isCI()) throw new Error(`CI is set, so the web UI's browser tests must run, but ${why}.`);
+export function browserMissing(path: string = chromiumPath, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (existsSync(path)) return undefined;
+  const why = `chromium is not installed at ${path} (apt-get install chromium; .ci/run installs it)`;
+  if (isCI(env)) throw new Error(`CI is set, so the web UI's browser tests must run, but ${why}.`);
   console.warn(`web UI browser tests skipped: ${why}.`);
   return why;
 }

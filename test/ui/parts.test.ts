@@ -7,6 +7,15 @@ import { instanceActionsFor, runActionsFor } from '../../src/ui/actions.ts';
 import { html, trusted } from '../../src/ui/html.ts';
 import { lifecycleSvg } from '../../src/ui/lifecycleChart.ts';
 import { attemptsOf, timeAxis } from '../../src/ui/timeline.ts';
+import { browserMissing } from './browser.ts';
+
+describe('the browser suite without chromium', () => {
+  it('fails under CI and is skipped (with its reason) elsewhere', () => {
+    expect(() => browserMissing('/nonexistent/chromium', { CI: 'true' })).toThrow(/CI is set, so the web UI's browser tests must run, but chromium is not installed at \/nonexistent\/chromium/);
+    expect(browserMissing('/nonexistent/chromium', {})).toMatch(/apt-get install chromium/);
+    expect(browserMissing(process.execPath, { CI: 'true' })).toBeUndefined();
+  });
+});
 
 describe('html', () => {
   it('escapes every value, joins arrays, drops null/undefined/false, keeps trusted markup', () => {
