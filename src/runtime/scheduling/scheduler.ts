@@ -209,11 +209,17 @@ export class Scheduler {
     const phase = this.#host.phase()?.phase;
     const driven = phase === 'active' || phase === 'cancelling' || phase === 'stopping';
     const busy = this.#holds > 0 || (driven && (this.#admission.inFlight > 0 || this.#settling > 0 || this.#gates.pending > 0));
-    if (busy && this.#aliveTimer === undefined) {
-      this.#aliveTimer = setInterval(() => {}, 1 << 30);
-    } else if (!busy && this.#aliveTimer !== undefined) {
-      clearInterval(this.#aliveTimer);
-      this.#aliveTimer = undefined;
+    if (busy) {
+      if (this.#aliveTimer === undefined) this.#aliveTimer = setInterval(() => {}, 1 << 30);
+      else if (!this.#aliveTimer.hasRef()) this.#aliveTimer.ref();
+    } else if (this.#aliveTimer !== undefined) {
+      // While the run is driven it turns busy and idle again with every attempt: the timer is
+      // only unreferenced (cheap), not cleared and re-armed (a timer-list insert each time).
+      if (driven) this.#aliveTimer.unref();
+      else {
+        clearInterval(this.#aliveTimer);
+        this.#aliveTimer = undefined;
+      }
     }
   }
 
