@@ -18,7 +18,9 @@ const db = join(dir, 'runs.db');
 const release = join(dir, 'release');
 
 const cli = (...args: string[]) => spawnSync(process.execPath, [bin, ...args, '--store', db, '--view', 'none'], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+cli('run', 'examples/etl.ts', '--run-id', 'etl-2026-12-01', '--input', '{"day":"2026-12-01"}');
 cli('run', 'examples/fan-out.ts', '--run-id', 'fan-out-1');
+cli('run', 'test/fixtures/checkpoint-flow.ts', '--run-id', 'train-resnet');
 cli('run', 'test/fixtures/failing-flow.ts', '--run-id', 'nightly-load');
 // The demo run stays driven (its `hold` task waits for a file) while the pages are taken.
 const demo = spawn(process.execPath, [bin, 'run', 'test/fixtures/ui-flow.ts', '--run-id', 'scoring-2026-12-02', '--store', db, '--view', 'none'], {
