@@ -299,7 +299,13 @@ export function uiHandler(options: UiOptions): UiHandler {
         }
       }
       const outcome = await applyAction(store, runId, { action: action as UiAction, ...(key ? { taskKey: key } : {}), ...(payload !== undefined ? { payload } : {}) }, source, options.continueRun);
-      const how = outcome.appliedBy ? ` (applied by ${outcome.appliedBy}; the run continues there)` : action === 'resume-task' && options.continueRun ? ' (the run continues in the background)' : '';
+      const how = outcome.appliedBy
+        ? ` (applied by ${outcome.appliedBy}; the run continues there)`
+        : action === 'resume-task' && options.continueRun
+          ? ' (the run continues in the background)'
+          : action === 'cancel'
+            ? ''
+            : ` (no process drives the run: it goes on with taskmachine resume ${runId})`;
       flash = `1${outcome.message}${how}`;
     } catch (error) {
       flash = `0${(error as Error).message}`;

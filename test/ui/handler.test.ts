@@ -169,7 +169,8 @@ describe('live updates', () => {
     await read((t) => t.includes('watching'));
     expect(text).not.toContain('event: change');
     const csrf = csrfOf(page);
-    await post(`${server.url}/runs/broken/actions`, { _csrf: csrf, action: 'clear', key: 'report' });
+    const cleared = await post(`${server.url}/runs/broken/actions`, { _csrf: csrf, action: 'clear', key: 'report' });
+    expect(flashOf(cleared)).toEqual([true, 'report: upstream_failed → none (no process drives the run: it goes on with taskmachine resume broken)']);
     await read((t) => t.includes('event: change'));
     controller.abort();
   });
