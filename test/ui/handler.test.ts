@@ -176,6 +176,22 @@ describe('live updates', () => {
   });
 });
 
+describe('mounted under a path', () => {
+  it('serves its pages, links and assets under basePath, and nothing outside it', async () => {
+    const mounted = await serve({ store, basePath: '/ops/taskmachine/' });
+    try {
+      const page = await (await fetch(`${mounted.url}/ops/taskmachine/`)).text();
+      expect(page).toContain('href="/ops/taskmachine/static/ui.css"');
+      expect(page).toContain('href="/ops/taskmachine/runs/demo"');
+      expect((await fetch(`${mounted.url}/ops/taskmachine/static/ui.js`)).status).toBe(200);
+      expect((await fetch(`${mounted.url}/ops/taskmachine/runs/demo`)).status).toBe(200);
+      expect((await fetch(`${mounted.url}/runs/demo`)).status).toBe(404);
+    } finally {
+      await mounted.close();
+    }
+  });
+});
+
 describe('safety', () => {
   it('refuses a POST without the page’s anti-forgery token, from another origin or another site', async () => {
     const csrf = csrfOf(await (await get('/runs/demo/tasks/extract')).text());
