@@ -41,8 +41,9 @@ export const uiCommand = defineCommand({
   description:
     'Runs newest first; a run with its task graph, counts and failures, a timeline of attempts, updated\n' +
     'live while it progresses; a task instance with its transitions, attempts, logs, error, result,\n' +
-    'checkpoint and lifecycle chart. Actions (resume, send event, set state, clear, cancel) take the same path\n' +
-    'as the commands of the same names and are offered only when the lifecycle machine allows them.\n' +
+    'checkpoint and lifecycle chart. Actions (resume, send event, set state, clear, cancel) take the\n' +
+    'same path as the commands of the same names and are offered only when the lifecycle machine\n' +
+    'allows them.\n' +
     'Listens on 127.0.0.1 unless --host says otherwise; any other address needs a token (one is made\n' +
     'and printed when --token is not given). Stop it with Ctrl-C.',
   args: [],
