@@ -3,7 +3,7 @@
 // package.json's exports there; `postpack` restores the source exports the repo itself runs on and
 // removes dist/, so a later run in this working tree can never mix built and source modules.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const stage = process.argv[2];
@@ -14,6 +14,8 @@ if (stage === 'prepack') {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   const build = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   if (build.status !== 0) process.exit(build.status ?? 1);
+  // The web UI's stylesheet and script are plain files beside its modules (tsc copies only code).
+  cpSync('src/ui/static', 'dist/src/ui/static', { recursive: true });
   const source = readFileSync('package.json', 'utf8');
   writeFileSync(backup, source);
   const pkg = JSON.parse(source) as { exports: Record<string, string>; files: string[] };

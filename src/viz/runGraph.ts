@@ -12,8 +12,11 @@ interface RunNode {
   readonly state: TaskInstanceState;
 }
 
-// When a task's instances differ (a map), the box takes the colour of the most telling state.
-const PRIORITY: readonly TaskInstanceState[] = [
+/**
+ * @internal When a task's instances differ (a map), the box takes the colour of the most telling
+ * state: the first of these its instances are in (the web UI colours its graph the same way).
+ */
+export const PRIORITY: readonly TaskInstanceState[] = [
   'failed',
   'upstream_failed',
   'running',

@@ -49,14 +49,30 @@ export default flow('installed', (f) => {
 import { memoryStore } from 'taskmachine/stores';
 import { taskInstanceMachine } from 'taskmachine/machines';
 import { machineEdges } from 'taskmachine/testing';
+import { uiHandler } from 'taskmachine/ui';
+import { createServer } from 'node:http';
 import definition from './flow.ts';
-const run = await runFlow(definition, { store: memoryStore(), runId: 'r', log: () => {} });
-console.log(JSON.stringify({ state: run.state, b2: run.tasks['b[2]']?.result, edges: machineEdges(taskInstanceMachine).length }));
+const store = memoryStore();
+const run = await runFlow(definition, { store, runId: 'r', log: () => {} });
+// The web UI from the installed package: its pages and the assets it ships.
+const ui = uiHandler({ store });
+const server = createServer(ui).listen(0, '127.0.0.1');
+await new Promise((resolve) => server.once('listening', resolve));
+const base = \`http://127.0.0.1:\${(server.address() as { port: number }).port}\`;
+const page = await (await fetch(\`\${base}/runs/r\`)).text();
+const script = await fetch(\`\${base}/static/ui.js\`);
+const css = await fetch(\`\${base}/static/ui.css\`);
+ui.close();
+server.close();
+console.log(JSON.stringify({
+  state: run.state, b2: run.tasks['b[2]']?.result, edges: machineEdges(taskInstanceMachine).length,
+  ui: [page.includes('b ×3'), script.status, (await script.text()).includes('EventSource'), css.status],
+}));
 `,
     );
     const direct = spawnSync(process.execPath, ['main.ts'], { cwd: app, encoding: 'utf8' });
     expect(direct.stderr).toBe('');
-    expect(JSON.parse(direct.stdout)).toEqual({ state: 'success', b2: 31, edges: 75 });
+    expect(JSON.parse(direct.stdout)).toEqual({ state: 'success', b2: 31, edges: 75, ui: [true, 200, true, 200] });
 
     const cli = spawnSync(process.execPath, [join(app, 'node_modules', '.bin', 'taskmachine'), 'run', 'flow.ts', '--store', 'memory', '--json'], {
       cwd: app,

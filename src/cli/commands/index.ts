@@ -7,6 +7,7 @@ import { cancelCommand, sendEventCommand } from './operate.ts';
 import { resumeCommand, resumeTaskCommand } from './resume.ts';
 import { runCommand } from './run.ts';
 import { statusCommand } from './status.ts';
+import { uiCommand } from './ui.ts';
 import { vizCommand } from './viz.ts';
 
 /**
@@ -27,4 +28,5 @@ export const commands: readonly Command[] = [
   pruneCommand,
   checkCommand,
   vizCommand,
+  uiCommand,
 ];

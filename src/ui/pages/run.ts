@@ -1,0 +1,197 @@
+import { isTaskInstanceState, type TaskInstanceState } from '../../../machines/index.ts';
+import { ownerStatus } from '../../runtime/opening/ownerStatus.ts';
+import type { Store, StoredRun, StoredTaskInstance, StoredTransition } from '../../stores/index.ts';
+import { runActionsFor } from '../actions.ts';
+import { badge, clock, duration, firstLine, time } from '../format.ts';
+import { graphTasks, runGraphSvg, shapeEdges, taskSummary } from '../graph.ts';
+import { html, trusted, type SafeHtml } from '../html.ts';
+import { actionForms, countsBar, countsLegend, page, type PageContext } from '../layout.ts';
+import { lifecycleSvg } from '../lifecycleChart.ts';
+import { axisLabel, timeAxis, timelineBar, type TimeAxis } from '../timeline.ts';
+
+/**
+ * Task instances per page of a run's instance list.
+ *
+ * @example
+ * ```ts
+ * store.queryTaskInstances(runId, { limit: INSTANCES_PER_PAGE });
+ * ```
+ */
+export const INSTANCES_PER_PAGE = 100;
+
+/**
+ * The filters of a run page's instance list, from its query string.
+ *
+ * @example
+ * ```ts
+ * const query: RunQuery = { task: 'score', state: 'failed', cursor: undefined };
+ * ```
+ */
+export interface RunQuery {
+  readonly task: string | undefined;
+  readonly state: TaskInstanceState | undefined;
+  readonly cursor: string | undefined;
+}
+
+/**
+ * @example
+ * ```ts
+ * runQuery(new URLSearchParams('task=score&state=failed')); // { task: 'score', state: 'failed', cursor: undefined }
+ * ```
+ */
+export function runQuery(params: URLSearchParams): RunQuery {
+  const state = params.get('state') ?? '';
+  return { task: params.get('task') || undefined, state: isTaskInstanceState(state) ? state : undefined, cursor: params.get('cursor') || undefined };
+}
+
+/**
+ * Where a run's pages live.
+ *
+ * @example
+ * ```ts
+ * runHref('', 'nightly 1'); // '/runs/nightly%201'
+ * ```
+ */
+export function runHref(base: string, runId: string): string {
+  return `${base}/runs/${encodeURIComponent(runId)}`;
+}
+
+/**
+ * Where a task instance's page lives.
+ *
+ * @example
+ * ```ts
+ * instanceHref('', 'nightly', 'score[3]'); // '/runs/nightly/tasks/score%5B3%5D'
+ * ```
+ */
+export function instanceHref(base: string, runId: string, key: string): string {
+  return `${runHref(base, runId)}/tasks/${encodeURIComponent(key)}`;
+}
+
+/**
+ * What the live feed of a run compares: its last transition, its state and its last write.
+ *
+ * @example
+ * ```ts
+ * runSignature(run, 42); // '42:running:1764668001000'
+ * ```
+ */
+export function runSignature(run: Pick<StoredRun, 'state' | 'updatedAt'>, lastSeq: number): string {
+  return `${lastSeq}:${run.state}:${run.updatedAt}`;
+}
+
+/**
+ * The live-feed URL of a run's pages, with the signature the page was rendered at.
+ *
+ * @example
+ * ```ts
+ * runLive('', run, log); // '/runs/nightly/events?since=42%3Arunning%3A…'
+ * ```
+ */
+export function runLive(base: string, run: StoredRun, log: readonly StoredTransition[]): string {
+  return `${runHref(base, run.runId)}/events?since=${encodeURIComponent(runSignature(run, log.at(-1)?.seq ?? 0))}`;
+}
+
+/**
+ * The run's owner, as a line.
+ *
+ * @example
+ * ```ts
+ * html`<dd>${ownerLine(run, await store.getLease(run.runId), Date.now())}</dd>`
+ * ```
+ */
+export function ownerLine(run: StoredRun, lease: Awaited<ReturnType<Store['getLease']>>, now: number): SafeHtml {
+  const owner = ownerStatus(lease, now);
+  switch (owner.status) {
+    case 'live':
+      return html`<span class="owner">driven by pid ${owner.lease.owner.pid} on ${owner.lease.owner.host}</span>`;
+    case 'orphaned':
+      return html`<span class="orphaned">orphaned (${owner.why}): <code>taskmachine resume ${run.runId}</code> takes it over</span>`;
+    case 'released':
+      return html`<span class="muted">no process drives it</span>`;
+    case 'none':
+      return html`<span class="muted">never driven by a process</span>`;
+  }
+}
+
+/**
+ * The run page: header and actions, counts, graph, failures first, instances with their timeline, the flow-run chart.
+ *
+ * @example
+ * ```ts
+ * send(res, 200, await runPage(store, context, run, runQuery(url.searchParams)));
+ * ```
+ */
+export async function runPage(store: Store, context: PageContext, run: StoredRun, query: RunQuery): Promise<SafeHtml> {
+  const { base } = context;
+  const now = Date.now();
+  const href = runHref(base, run.runId);
+  const [shape, counts, lease, failures, listed, log] = await Promise.all([
+    store.getRunShape(run.runId),
+    store.countTaskInstances(run.runId),
+    store.getLease(run.runId),
+    store.queryTaskInstances(run.runId, { states: ['failed', 'upstream_failed'], limit: 20 }),
+    store.queryTaskInstances(run.runId, {
+      ...(query.task ? { taskId: query.task } : {}),
+      ...(query.state ? { states: [query.state] } : {}),
+      limit: INSTANCES_PER_PAGE,
+      ...(query.cursor ? { cursor: query.cursor } : {}),
+    }),
+    store.readTransitionLog(run.runId),
+  ]);
+  const tasks = graphTasks(run.taskIds, counts, shape);
+  const filterLink = (changes: Partial<Record<'task' | 'state', string | undefined>>) => {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries({ task: query.task, state: query.state, ...changes })) if (value) params.set(name, value);
+    const text = params.toString();
+    return `${href}${text ? `?${text}` : ''}#instances`;
+  };
+  const graph = tasks.length > 0 ? trusted(await runGraphSvg(tasks, (taskId) => filterLink({ task: taskId, state: undefined }), shapeEdges(shape))) : html`<p class="muted">No tasks recorded yet.</p>`;
+  const byKey = new Map<string, StoredTransition[]>();
+  const pageKeys = new Set(listed.instances.map((instance) => instance.key));
+  for (const t of log) if (pageKeys.has(t.key)) (byKey.get(t.key) ?? byKey.set(t.key, []).get(t.key)!).push(t);
+  const axis = timeAxis([...byKey.values()], now);
+  const started = run.startedAt ?? run.createdAt;
+  const ended = run.state === 'success' || run.state === 'failed' ? (run.endedAt ?? run.updatedAt) : now;
+  const chart = trusted(await lifecycleSvg('flow-run', run.state === 'running' ? 'running.active' : run.state));
+  const failureRows = failures.instances.map(
+    (instance) => html`<li><a href="${instanceHref(base, run.runId, instance.key)}">${instance.key}</a> ${badge(instance.state)} <span class="err">${firstLine(instance.error) || (instance.state === 'upstream_failed' ? 'an upstream task failed' : '')}</span></li>`,
+  );
+  const body = html`<section class="card run-head">
+<div class="head"><h1>${run.runId} ${badge(run.state)}${run.reason ? html` <small class="muted">${run.reason}</small>` : ''}</h1>
+${actionForms(context, `${href}/actions`, runActionsFor(run, context.readOnly))}</div>
+<dl class="facts"><dt>Flow</dt><dd>${run.flowId}</dd><dt>Started</dt><dd>${time(started)}</dd><dt>Duration</dt><dd>${duration(ended - started)}</dd><dt>Owner</dt><dd>${ownerLine(run, lease, now)}</dd>${
+    run.labels?.flowFile ? html`<dt>Flow file</dt><dd><code>${run.labels.flowFile}</code></dd>` : ''
+  }</dl>
+<div class="counts-row">${countsBar(counts.byState, counts.total)} <span class="muted">${counts.total} task instances</span></div>
+${countsLegend(counts.byState, (state) => filterLink({ state, task: undefined }))}
+</section>
+${failures.instances.length > 0 ? html`<section class="card failures"><h2>Failures</h2><ul>${failureRows}</ul>${failures.next ? html`<p><a href="${filterLink({ state: 'failed', task: undefined })}">all failures →</a></p>` : ''}</section>` : ''}
+<section class="card"><h2>Task graph</h2>
+<div class="graph" id="graph">${graph}</div>
+<ul class="task-summaries">${tasks.filter((task) => task.total > 1).map((task) => html`<li><a href="${filterLink({ task: task.taskId, state: undefined })}">${taskSummary(task)}</a></li>`)}</ul>
+${shape === undefined ? html`<p class="muted small">This run was stored without its shape (before schema 4): its tasks are shown in order, without their dependencies.</p>` : ''}
+</section>
+<section class="card" id="instances"><div class="head"><h2>Task instances${query.task ? html` of <code>${query.task}</code>` : ''}${query.state ? html` in ${badge(query.state)}` : ''}</h2>${
+    query.task || query.state ? html`<a href="${filterLink({ task: undefined, state: undefined })}">show all</a>` : ''
+  }</div>
+<div class="scroll"><table class="instances"><thead><tr><th>Task instance</th><th>State</th><th class="num wide-only">Attempt</th><th class="wide-only">Started</th><th class="num">Duration</th><th class="tl-col">${axisLabel(axis)}</th></tr></thead>
+<tbody>${listed.instances.map((instance) => instanceRow(base, run.runId, instance, now, axis, byKey.get(instance.key) ?? []))}</tbody></table></div>
+<p class="legend small muted">Timeline: solid bars are attempts, coloured by how they ended; thin ones are waits (queued, retry delay, deferral, checkpoint); a red tick is an interruption.</p>
+${listed.next ? html`<nav class="pager"><a href="${href}?${new URLSearchParams({ ...(query.task ? { task: query.task } : {}), ...(query.state ? { state: query.state } : {}), cursor: listed.next }).toString()}#instances">next ${INSTANCES_PER_PAGE} →</a></nav>` : ''}
+</section>
+<section class="card"><details><summary><h2>Flow-run lifecycle</h2></summary><div class="chart">${chart}</div></details></section>`;
+  return page({ ...context, live: runLive(base, run, log) }, run.runId, [{ text: run.runId }], body);
+}
+
+function instanceRow(base: string, runId: string, instance: StoredTaskInstance, now: number, axis: TimeAxis | undefined, transitions: readonly StoredTransition[]): SafeHtml {
+  const end = instance.endedAt ?? (instance.startedAt !== undefined && instance.state !== 'success' ? now : undefined);
+  return html`<tr data-key="${instance.key}" data-state="${instance.state}">
+<td class="id"><a href="${instanceHref(base, runId, instance.key)}">${instance.key}</a></td>
+<td>${badge(instance.state)}</td>
+<td class="num wide-only">${instance.attempt}/${instance.maxAttempts}</td>
+<td class="wide-only">${clock(instance.startedAt)}</td>
+<td class="num">${instance.startedAt !== undefined && end !== undefined ? duration(end - instance.startedAt) : '—'}</td>
+<td class="tl-col">${axis !== undefined && transitions.length > 0 ? timelineBar(instance.key, transitions, axis, now) : ''}${instance.error ? html`<div class="err" title="${firstLine(instance.error)}">${firstLine(instance.error)}</div>` : ''}</td>
+</tr>`;
+}

@@ -1,0 +1,51 @@
+// taskmachine ui: live updates and confirmations. No framework, no polling: the server says when
+// the data behind this page changed (server-sent events) and the page fetches itself once then.
+(() => {
+  'use strict';
+  const live = document.getElementById('live');
+  let busy = false;
+  let again = false;
+
+  async function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    try {
+      const response = await fetch(location.href, { headers: { accept: 'text/html' }, credentials: 'same-origin' });
+      if (!response.ok) return;
+      const next = new DOMParser().parseFromString(await response.text(), 'text/html');
+      const main = document.getElementById('main');
+      const incoming = next.getElementById('main');
+      if (!main || !incoming) return;
+      // Keep what the person opened and typed.
+      const open = [...main.querySelectorAll('details')].map((d) => d.open);
+      const typed = [...main.querySelectorAll('input.payload')].map((i) => [i.closest('form')?.dataset.action, i.value]);
+      // The result of the last action stays until the person leaves the page.
+      const flash = main.querySelector('.flash');
+      incoming.querySelectorAll('.flash').forEach((old) => old.remove());
+      if (flash) incoming.prepend(flash);
+      main.replaceWith(incoming);
+      [...incoming.querySelectorAll('details')].forEach((d, i) => { if (open[i] !== undefined) d.open = open[i]; });
+      for (const [action, value] of typed) {
+        const input = incoming.querySelector(`form[data-action="${action}"] input.payload`);
+        if (input && value) input.value = value;
+      }
+      document.dispatchEvent(new CustomEvent('taskmachine:refreshed'));
+    } finally {
+      busy = false;
+      if (again) { again = false; void refresh(); }
+    }
+  }
+
+  if (live && live.dataset.src && 'EventSource' in window) {
+    const source = new EventSource(live.dataset.src);
+    source.addEventListener('open', () => live.classList.add('on'));
+    source.addEventListener('error', () => live.classList.remove('on'));
+    source.addEventListener('change', () => void refresh());
+  }
+
+  document.addEventListener('submit', (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.dataset.confirm) return;
+    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+})();

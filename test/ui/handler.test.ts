@@ -1,0 +1,259 @@
+// The web UI's handler without a browser: what pages show (escaped), which actions the machine
+// allows, actions through the control path, and the safety rules (tokens, loopback, forgery).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { sqliteStore, type Store } from '../../src/stores/index.ts';
+import { csrfOf, flashOf, post, serve, type TestServer } from './helpers.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = join(root, 'bin', 'taskmachine.js');
+const dir = mkdtempSync(join(tmpdir(), 'taskmachine-ui-'));
+const db = join(dir, 'runs.db');
+let store: Store;
+let server: TestServer;
+const continued: string[] = [];
+
+beforeAll(async () => {
+  // Runs made by the CLI in processes that have ended: nobody drives them.
+  for (const [fixture, runId] of [['test/fixtures/ui-flow.ts', 'demo'], ['test/fixtures/failing-flow.ts', 'broken'], ['test/fixtures/checkpoint-flow.ts', 'parked']]) {
+    const made = spawnSync(process.execPath, [bin, 'run', fixture!, '--run-id', runId!, '--store', db, '--view', 'none'], { cwd: root, encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(1);
+  }
+  store = sqliteStore({ path: db });
+  server = await serve({ store, cwd: root, continueRun: (runId) => continued.push(runId), pollMs: 20 });
+}, 60_000);
+
+afterAll(async () => {
+  await server.close();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const get = (path: string, headers: Record<string, string> = {}) => fetch(`${server.url}${path}`, { headers, redirect: 'manual' });
+
+describe('pages', () => {
+  it('lists runs newest first with their state and counts, filtered by flow', async () => {
+    const page = await (await get('/')).text();
+    expect(page.indexOf('data-run="broken"')).toBeGreaterThan(-1);
+    expect(page.indexOf('data-run="broken"')).toBeLessThan(page.indexOf('data-run="demo"'));
+    expect(page).toMatch(/data-run="broken" data-state="failed"/);
+    const filtered = await (await get('/?flow=failing')).text();
+    expect(filtered).toContain('data-run="broken"');
+    expect(filtered).not.toContain('data-run="demo"');
+  });
+
+  it('a run: mapped tasks summarized, failures first with the first line of their error, instances paged', async () => {
+    const page = await (await get('/runs/demo')).text();
+    expect(page).toContain('score ×24: 2 failed, 22 success');
+    const failures = page.slice(page.indexOf('<h2>Failures</h2>'), page.indexOf('Task graph'));
+    expect(failures).toContain('score[10]');
+    expect(failures).toContain('score 10: model returned NaN');
+    expect(failures).not.toContain('at score'); // the first line only
+    expect(page).toMatch(/<g id="task-1" class="node tm-task state-failed">/);
+    const onlyScore = await (await get('/runs/demo?task=score&state=failed')).text();
+    expect([...onlyScore.matchAll(/<tr data-key="([^"]+)"/g)].map((m) => m[1])).toEqual(['score[10]', 'score[21]']);
+  });
+
+  it('a result holding HTML is shown as text, never as markup', async () => {
+    const page = await (await get('/runs/demo/tasks/render')).text();
+    expect(page).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&lt;b&gt;bold?&lt;/b&gt;');
+    expect(page).not.toContain('<script>alert');
+    expect(page).not.toContain('<b>bold');
+    expect(page).toContain('&lt;img src=x onerror=alert(1)&gt; is a log line, not markup');
+  });
+
+  it('the graph is drawn from the run’s stored shape: its dependency edges, no flow file imported', async () => {
+    const page = await (await get('/runs/demo')).text();
+    const edges = [...page.matchAll(/<g id="edge\d+" class="edge">\s*<title>(t\d+)&#45;&gt;(t\d+)<\/title>/g)].map((m) => `${m[1]}->${m[2]}`);
+    // extract(t0) → score(t1), render(t2), train(t3), hold(t4); score, train → report(t5)
+    expect(edges.sort()).toEqual(['t0->t1', 't0->t2', 't0->t3', 't0->t4', 't1->t5', 't3->t5']);
+  });
+
+  it('a task instance shows its log lines per attempt', async () => {
+    const page = await (await get(`/runs/demo/tasks/${encodeURIComponent('score[3]')}`)).text();
+    expect(page).toMatch(/<details class="log" data-attempt="1"><summary>attempt 1 · 1 line<\/summary><pre class="value"><span class="at">[\d:.]+<\/span> scoring item 3 \(attempt 1\)/);
+    expect(page).toMatch(/<details class="log" data-attempt="2" open><summary>attempt 2 · 1 line<\/summary>[^\n]*scoring item 3 \(attempt 2\)/);
+  });
+
+  it('a task instance: transitions with msg, attempts, the error with its stack, the chart with its path', async () => {
+    const page = await (await get(`/runs/demo/tasks/${encodeURIComponent('score[10]')}`)).text();
+    expect(page).toContain('model returned NaN\n    at score');
+    expect(page).toMatch(/<code>FAIL<\/code><\/td><td>up_for_retry<\/td>/);
+    expect(page).toMatch(/class="node tm-current tm-visited" data-title="failed"/);
+    expect(page).toMatch(/class="edge tm-path" data-title="running-&gt;up_for_retry"/);
+    expect(page).not.toMatch(/class="edge tm-path" data-title="running-&gt;failed"[^>]*>\n<title>running → failed INTERRUPT/);
+  });
+
+  it('unknown runs and instances are a 404 page that names them, escaped', async () => {
+    const response = await get('/runs/%3Cimg%20src%3Dx%3E');
+    expect(response.status).toBe(404);
+    expect(await response.text()).toContain('no run &#39;&lt;img src=x&gt;&#39;');
+    expect((await get('/runs/demo/tasks/nope')).status).toBe(404);
+    expect((await get('/runs/%E0%A4%A')).status).toBe(400);
+  });
+});
+
+describe('actions: offered only when the machine allows them', () => {
+  it('a checkpointed instance offers Resume; Send event is disabled with the machine’s reason', async () => {
+    const page = await (await get('/runs/demo/tasks/train')).text();
+    expect(page).toMatch(/data-action="resume-task">[\s\S]*?<button type="submit">Resume<\/button>/);
+    expect(page).toMatch(/<button type="submit" disabled aria-describedby="why-send-event">Send event<\/button><small class="why" id="why-send-event">the task instance machine does not accept TRIGGER in state &#39;checkpointed&#39;/);
+  });
+
+  it('a successful instance cannot be marked success again; a finished run cannot be cancelled', async () => {
+    const instance = await (await get('/runs/demo/tasks/extract')).text();
+    expect(instance).toMatch(/disabled aria-describedby="why-set-success">Mark success<\/button><small class="why" id="why-set-success">[^<]*SET_STATE in state &#39;success&#39;/);
+    const run = await (await get('/runs/broken')).text();
+    expect(run).toMatch(/disabled aria-describedby="why-cancel">Cancel run<\/button><small[^>]*>the flow run machine does not accept CANCEL in state &#39;failed&#39;/);
+  });
+
+  it('an illegal action posted anyway is refused by the machine and changes nothing', async () => {
+    const csrf = csrfOf(await (await get('/runs/demo/tasks/extract')).text());
+    const response = await post(`${server.url}/runs/demo/actions`, { _csrf: csrf, action: 'send-event', key: 'extract' });
+    expect(response.status).toBe(303);
+    const [ok, text] = flashOf(response);
+    expect(ok).toBe(false);
+    expect(text).toContain('TRIGGER is not legal');
+    expect((await store.loadRun('demo'))!.instances.find((i) => i.key === 'extract')!.state).toBe('success');
+  });
+
+  it('resuming a checkpointed task of a run nobody drives: applied here through the machine, then the run is continued', async () => {
+    const csrf = csrfOf(await (await get('/runs/demo/tasks/train')).text());
+    const response = await post(`${server.url}/runs/demo/actions`, { _csrf: csrf, action: 'resume-task', key: 'train' });
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toBe('/runs/demo/tasks/train');
+    expect(flashOf(response)).toEqual([true, 'train: checkpointed → scheduled (the run continues in the background)']);
+    expect(continued).toEqual(['demo']);
+    const after = await fetch(`${server.url}/runs/demo/tasks/train`, { headers: { cookie: response.headers.get('set-cookie')!.split(';')[0]! } });
+    expect(await after.text()).toContain('train: checkpointed → scheduled');
+  });
+});
+
+describe('runs and their owners', () => {
+  it('a run whose process stopped without letting go is marked orphaned', async () => {
+    // A lease taken long ago by a process that never renewed it.
+    await store.acquireLease({ runId: 'broken', owner: { ownerId: 'gone', host: 'elsewhere', pid: 4242 }, ttlMs: 1_000, now: Date.now() - 60_000 });
+    const page = await (await get('/')).text();
+    expect(page).toMatch(/<tr data-run="broken"[\s\S]*?<span class="orphaned" title="its process stopped without letting go \(lease expired\)/);
+    const demoRow = /<tr data-run="demo"[\s\S]*?<\/tr>/.exec(page)![0];
+    expect(demoRow).not.toContain('orphaned');
+  });
+
+  it('cancelling a run nobody drives opens it here and cancels it through the flow-run machine', async () => {
+    const csrf = csrfOf(await (await get('/runs/parked')).text());
+    const response = await post(`${server.url}/runs/parked/actions`, { _csrf: csrf, action: 'cancel' });
+    expect(response.headers.get('location')).toBe('/runs/parked');
+    expect(flashOf(response)).toEqual([true, "run 'parked': failed (cancelled)"]);
+    expect(await store.getRun('parked')).toMatchObject({ state: 'failed', reason: 'cancelled' });
+  });
+});
+
+describe('live updates', () => {
+  it('a run page’s event stream says change when the run changes, and only then', async () => {
+    const page = await (await get('/runs/broken')).text();
+    const src = /data-src="([^"]+)"/.exec(page)![1]!.replaceAll('&amp;', '&');
+    const controller = new AbortController();
+    const response = await fetch(`${server.url}${src}`, { signal: controller.signal });
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const read = async (until: (t: string) => boolean) => {
+      while (!until(text)) text += decoder.decode((await reader.read()).value);
+    };
+    await read((t) => t.includes('watching'));
+    expect(text).not.toContain('event: change');
+    const csrf = csrfOf(page);
+    const cleared = await post(`${server.url}/runs/broken/actions`, { _csrf: csrf, action: 'clear', key: 'report' });
+    expect(flashOf(cleared)).toEqual([true, 'report: upstream_failed → none (no process drives the run: it goes on with taskmachine resume broken)']);
+    await read((t) => t.includes('event: change'));
+    controller.abort();
+  });
+});
+
+describe('mounted under a path', () => {
+  it('serves its pages, links and assets under basePath, and nothing outside it', async () => {
+    const mounted = await serve({ store, basePath: '/ops/taskmachine/' });
+    try {
+      const page = await (await fetch(`${mounted.url}/ops/taskmachine/`)).text();
+      expect(page).toContain('href="/ops/taskmachine/static/ui.css"');
+      expect(page).toContain('href="/ops/taskmachine/runs/demo"');
+      expect((await fetch(`${mounted.url}/ops/taskmachine/static/ui.js`)).status).toBe(200);
+      expect((await fetch(`${mounted.url}/ops/taskmachine/runs/demo`)).status).toBe(200);
+      expect((await fetch(`${mounted.url}/runs/demo`)).status).toBe(404);
+    } finally {
+      await mounted.close();
+    }
+  });
+});
+
+describe('safety', () => {
+  it('refuses a POST without the page’s anti-forgery token, from another origin or another site', async () => {
+    const csrf = csrfOf(await (await get('/runs/demo/tasks/extract')).text());
+    const action = `${server.url}/runs/demo/actions`;
+    expect((await post(action, { action: 'clear', key: 'extract' })).status).toBe(403);
+    expect((await post(action, { _csrf: 'forged', action: 'clear', key: 'extract' })).status).toBe(403);
+    expect((await post(action, { _csrf: csrf, action: 'clear', key: 'extract' }, { origin: 'http://evil.example' })).status).toBe(403);
+    expect((await post(action, { _csrf: csrf, action: 'clear', key: 'extract' }, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+    expect((await store.loadRun('demo'))!.instances.find((i) => i.key === 'extract')!.state).toBe('success');
+  });
+
+  it('without a token it answers only a loopback Host (no DNS rebinding)', async () => {
+    // (fetch cannot set Host; node:http can, as a rebinding attacker's page effectively does.)
+    const status = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const { port } = new URL(server.url);
+        request({ host: '127.0.0.1', port, path: '/', headers: { host } }, (response) => {
+          response.resume();
+          resolve(response.statusCode!);
+        }).on('error', reject).end();
+      });
+    expect(await status('evil.example')).toBe(403);
+    expect(await status('evil.example:80')).toBe(403);
+    expect(await status('localhost:1234')).toBe(200);
+    expect(await status('127.0.0.1')).toBe(200);
+  });
+
+  it('with a token every request must carry it: ?token= sets a cookie, or a Bearer header', async () => {
+    const guarded = await serve({ store, token: 'sesame-sesame' });
+    try {
+      const refused = await fetch(`${guarded.url}/`);
+      expect(refused.status).toBe(401);
+      expect(await refused.text()).toContain('Token required');
+      expect((await fetch(`${guarded.url}/?token=wrong-token`)).status).toBe(401);
+      const login = await fetch(`${guarded.url}/runs/demo?token=sesame-sesame`, { redirect: 'manual' });
+      expect(login.status).toBe(303);
+      expect(login.headers.get('location')).toBe('/runs/demo');
+      const cookie = login.headers.get('set-cookie')!;
+      expect(cookie).toMatch(/HttpOnly; SameSite=Strict/);
+      expect((await fetch(`${guarded.url}/runs/demo`, { headers: { cookie: cookie.split(';')[0]! } })).status).toBe(200);
+      expect((await fetch(`${guarded.url}/`, { headers: { authorization: 'Bearer sesame-sesame' } })).status).toBe(200);
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  it('read-only: every action disabled with the reason, and a POST is refused', async () => {
+    const readOnly = await serve({ store, readOnly: true });
+    try {
+      const page = await (await fetch(`${readOnly.url}/runs/demo/tasks/extract`)).text();
+      expect(page).not.toMatch(/<button type="submit">/);
+      expect(page).toContain('the UI runs read-only (--read-only)');
+      const response = await post(`${readOnly.url}/runs/demo/actions`, { _csrf: csrfOf(page), action: 'clear', key: 'extract' });
+      expect(response.status).toBe(403);
+    } finally {
+      await readOnly.close();
+    }
+  });
+
+  it('sends a content security policy that allows no inline script', async () => {
+    const csp = (await get('/')).headers.get('content-security-policy')!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/script-src[^;]*unsafe-inline/);
+  });
+});

@@ -1,0 +1,138 @@
+// The web UI in a real browser (Debian's chromium, driven by playwright-core): `taskmachine ui`
+// over a store with finished, failed, checkpointed and running runs. One browser for the file.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bin, browserMissing, cli, launchBrowser, root, startUi } from './browser.ts';
+
+const missing = browserMissing();
+const dir = mkdtempSync(join(tmpdir(), 'taskmachine-ui-browser-'));
+const db = join(dir, 'runs.db');
+const release = join(dir, 'release');
+let browser: Browser;
+let ui: Awaited<ReturnType<typeof startUi>>;
+let liveRun: ChildProcess | undefined;
+const dialogs: string[] = [];
+
+beforeAll(async () => {
+  if (missing) return;
+  // A finished, a failed and a checkpointed run, made by processes that have ended.
+  expect(cli(['run', 'examples/fan-out.ts', '--run-id', 'finished', '--store', db, '--view', 'none']).status).toBe(0);
+  expect(cli(['run', 'test/fixtures/failing-flow.ts', '--run-id', 'failed', '--store', db, '--view', 'none']).status).toBe(1);
+  expect(cli(['run', 'test/fixtures/checkpoint-flow.ts', '--run-id', 'parked', '--store', db, '--view', 'none']).status).toBe(1);
+  [browser, ui] = await Promise.all([launchBrowser(), startUi(['--store', db])]);
+}, 120_000);
+
+afterAll(async () => {
+  if (liveRun && liveRun.exitCode === null) liveRun.kill('SIGTERM');
+  await browser?.close();
+  if (ui) expect(await ui.stop()).toBe(130);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function open(path: string, width = 1280): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width, height: 900 } });
+  page.on('dialog', (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.accept();
+  });
+  await page.goto(`${ui.url.replace(/\/$/, '')}${path}`);
+  return page;
+}
+
+describe.skipIf(missing)('taskmachine ui in chromium', () => {
+  it('lists the runs with their states', async () => {
+    const page = await open('/');
+    const rows = page.locator('table.runs tbody tr');
+    await expect.poll(() => rows.evaluateAll((trs) => trs.map((tr) => `${tr.getAttribute('data-run')}:${tr.getAttribute('data-state')}`))).toEqual([
+      'parked:running',
+      'failed:failed',
+      'finished:success',
+    ]);
+    expect(await page.locator('tr[data-run="failed"] .badge').evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(el).backgroundColor)).toBe('rgb(255, 0, 0)');
+    await page.close();
+  });
+
+  it('a run page draws its task graph in the states’ colours', async () => {
+    const page = await open('/runs/failed');
+    const fill = (id: string) => page.locator(`#graph g#${id} path, #graph g#${id} polygon`).first().getAttribute('fill');
+    expect(await fill('task-0')).toBe('#ff0000'); // load: failed
+    expect(await fill('task-1')).toBe('#ffa500'); // report: upstream_failed
+    expect(await page.locator('.failures li').first().innerText()).toContain('load failed FailTask: database refused the connection');
+    await page.locator('#graph g#task-0 a').first().click();
+    await page.waitForURL(/task=load/);
+    expect(await page.locator('table.instances tbody tr').count()).toBe(1);
+    await page.close();
+  });
+
+  it('a run started during the test appears, and its page follows it, without a reload', async () => {
+    const list = await open('/');
+    await list.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 42));
+    liveRun = spawn(process.execPath, [bin, 'run', 'test/fixtures/ui-flow.ts', '--run-id', 'live', '--store', db, '--view', 'none'], {
+      cwd: root,
+      env: { ...process.env, RELEASE: release, UI_ITEMS: '6' },
+      stdio: 'ignore',
+    });
+    await list.locator('tr[data-run="live"]').waitFor({ timeout: 30_000 });
+    expect(await list.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(42);
+    await list.close();
+
+    const run = await open('/runs/live');
+    await run.evaluate(() => ((globalThis as unknown as { marker: number }).marker = 7));
+    await run.locator('tr[data-key="train"][data-state="checkpointed"]').waitFor({ timeout: 30_000 });
+    expect(await run.locator('tr[data-key="hold"]').getAttribute('data-state')).toBe('running');
+    expect(await run.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(7);
+    await run.close();
+  }, 90_000);
+
+  it('resuming the checkpointed task is applied by the process driving the run, and the page shows it', async () => {
+    const page = await open('/runs/live/tasks/train');
+    await page.locator('form[data-action="resume-task"] button').click();
+    await expect.poll(() => page.locator('.flash').innerText(), { timeout: 30_000 }).toContain('applied by the process driving the run');
+    await page.locator('h1 .badge[data-state="success"]').waitFor({ timeout: 30_000 });
+    // The run goes on in its own process: released, it ends, and the run page shows that live.
+    const run = await open('/runs/live');
+    writeFileSync(release, '');
+    await run.locator('h1 .badge[data-state="success"]').waitFor({ timeout: 30_000 });
+    await run.close();
+    await page.close();
+  }, 90_000);
+
+  it('an action the machine refuses is disabled, with its reason', async () => {
+    const page = await open('/runs/live/tasks/train');
+    const button = page.locator('form[data-action="send-event"] button');
+    expect(await button.isDisabled()).toBe(true);
+    expect(await page.locator('#why-send-event').innerText()).toMatch(/does not accept TRIGGER in state 'success'/);
+    expect(await page.locator('form[data-action="clear"] button').isEnabled()).toBe(true);
+    await page.close();
+  });
+
+  it('a result holding HTML is shown as text', async () => {
+    const page = await open('/runs/live/tasks/render');
+    expect(await page.locator('[data-testid="result"]').textContent()).toBe('<script>alert("x")</script><b>bold?</b>');
+    expect(await page.locator('pre b, main script').count()).toBe(0);
+    expect(dialogs).toEqual([]);
+    await page.close();
+  });
+
+  it('on a non-loopback address every request needs the token it printed', async () => {
+    const open = await startUi(['--store', db, '--host', '0.0.0.0']);
+    try {
+      expect(open.url).toMatch(/\?token=[\w-]{20,}$/);
+      const page = await browser.newPage();
+      const refused = await page.goto(open.url.replace(/\?token=.*$/, ''));
+      expect(refused!.status()).toBe(401);
+      expect(await page.locator('h1').innerText()).toBe('Token required');
+      const allowed = await page.goto(open.url);
+      expect(allowed!.status()).toBe(200);
+      expect(page.url()).not.toContain('token=');
+      expect(await page.locator('h1').first().innerText()).toBe('Runs');
+      await page.close();
+    } finally {
+      expect(await open.stop()).toBe(130);
+    }
+  });
+});
