@@ -12,10 +12,10 @@ export const storeOption = {
 } as const satisfies CommandOption;
 
 /**
- * Opens the store named by `--store` (relative paths from the working directory). A command that
- * only reads runs (`status`, `logs`, `viz run`) passes `existing: true`: a file that is not there
- * is refused with a `StoreOpenError` naming it (exit 2) instead of being created empty — a typo in
- * `--store` must not leave a new store behind.
+ * Opens the store named by `--store` (relative paths from the working directory). Every command
+ * about stored runs (all but `run`) passes `existing: true`: a file that is not there is refused
+ * with a `StoreOpenError` naming it (exit 2) instead of being created empty — a typo in `--store`
+ * must not leave a new store behind.
  */
 export function openStore(option: string, cwd: string, { existing = false }: { readonly existing?: boolean } = {}): Store {
   if (option === 'memory') return memoryStore();
@@ -24,7 +24,7 @@ export function openStore(option: string, cwd: string, { existing = false }: { r
     throw new StoreOpenError({
       path,
       message:
-        `Cannot open the store file "${path}": there is no such file, so it has no runs to show (nothing was created). ` +
+        `Cannot open the store file "${path}": there is no such file, so it holds no runs (nothing was created). ` +
         `Pass the store's file with --store <file> (the default is ${defaultSqlitePath} in the working directory).`,
     });
   }

@@ -88,11 +88,26 @@ const rows: readonly Row[] = [
   { name: 'missing run for logs', args: ['logs', 'nope'], code: 2, says: "there is no run 'nope'" },
   { name: 'unknown task for logs', args: ['logs', 'done', 'ech'], code: 2, says: "run 'done' has no task or task instance 'ech'. Did you mean 'echo'?" },
   { name: 'bad --attempt for logs', args: ['logs', 'done', 'echo', '--attempt', 'last'], code: 2, says: "logs: --attempt must be a whole number ≥ 1, got 'last'" },
-  ...(['status', 'logs', 'viz'] as const).map((command) => ({
-    name: `store file that does not exist (${command}: created by nobody)`,
-    args: [command, ...(command === 'viz' ? ['run', 'done'] : command === 'logs' ? ['done'] : []), '--store', join(dir, 'typo.db')],
+  // Every command about stored runs refuses a store file that is not there (only `run` creates one).
+  ...(
+    [
+      ['status'],
+      ['logs', 'done'],
+      ['viz', 'run', 'done'],
+      ['resume', 'done'],
+      ['resume-task', 'done', 'echo'],
+      ['set-state', 'done', 'echo', 'success'],
+      ['clear', 'done', 'echo'],
+      ['send-event', 'done', 'echo'],
+      ['cancel', 'done'],
+      ['delete', 'done'],
+      ['prune', '--older-than', '1d'],
+    ] as const
+  ).map((command) => ({
+    name: `store file that does not exist (${command[0]}: created by nobody)`,
+    args: [...command, '--store', join(dir, 'typo.db')],
     code: 2,
-    says: `Cannot open the store file "${join(dir, 'typo.db')}": there is no such file, so it has no runs to show (nothing was created).`,
+    says: `Cannot open the store file "${join(dir, 'typo.db')}": there is no such file, so it holds no runs (nothing was created).`,
     withStore: false,
   })),
   { name: 'flow file that does not exist', args: ['run', 'test/fixtures/no-such-flow.ts'], code: 2, says: "cannot find flow file 'test/fixtures/no-such-flow.ts'" },

@@ -189,7 +189,7 @@ describe('read-only commands never create a store', () => {
     const missing = join(dir, 'typo', 'runs.db');
     const { code, stderr } = await cli([command, ...args, '--store', missing]);
     expect(code).toBe(2);
-    expect(stderr).toContain(`Cannot open the store file "${missing}": there is no such file, so it has no runs to show (nothing was created).`);
+    expect(stderr).toContain(`Cannot open the store file "${missing}": there is no such file, so it holds no runs (nothing was created).`);
     expect(stderr).toContain('Pass the store\'s file with --store <file>');
     expect(existsSync(join(dir, 'typo'))).toBe(false);
   });

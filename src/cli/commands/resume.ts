@@ -21,7 +21,7 @@ const resumeTaskOptions = {
 async function continueRun(name: string, { args, options, stdout, stderr, cwd }: CommandContext<typeof resumeOptions>): Promise<number> {
   const concurrency = parseConcurrency(options.concurrency, name);
   const graceMs = parseGrace(options.grace, name);
-  const store = openStore(options.store, cwd);
+  const store = openStore(options.store, cwd, { existing: true });
   try {
     const { run, module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
     const changed = definitionChange(run, module.flow);
@@ -96,7 +96,7 @@ export const resumeTaskCommand = defineCommand({
     const taskKey = args.taskKey!;
     const payload = parseJsonArgument(options.payload, 'payload', 'resume-task', cwd);
     // A run another process drives: that process resumes the task (and runs it).
-    const store = openStore(options.store, cwd);
+    const store = openStore(options.store, cwd, { existing: true });
     try {
       await findStoredRun(store, runId, options.store);
       const instance = (await store.loadRun(runId))?.instances.find((candidate) => candidate.key === taskKey);
