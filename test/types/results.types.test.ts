@@ -85,6 +85,10 @@ describe('run.result(ref) and run.tasks', () => {
     expectTypeOf(handle.clear).toBeCallableWith('caller/child#0');
     const run = await handle.done;
     expectTypeOf(run.result(refs.extract)).toEqualTypeOf<readonly SeenRow[] | undefined>();
+    expectTypeOf(handle.taskInstance('extract')?.result).toEqualTypeOf<readonly SeenRow[] | undefined>();
+    expectTypeOf(handle.taskInstance('score[2]')?.result).toEqualTypeOf<number | undefined>();
+    expectTypeOf(handle.taskInstance('report/render#0')?.result).toEqualTypeOf<unknown>();
+    expect(handle.taskInstance('score[1]')?.result).toBe(20);
   });
 
   it('listeners written for the flow see its typed run records; generic listeners still fit', async () => {
