@@ -141,6 +141,14 @@ describe('ctx.call', () => {
               // @ts-expect-error … and cannot be called without one
               void ctx.call(render);
             });
+            typeOnly(() => {
+              // @ts-expect-error a task with upstreams cannot be called: a child gets no upstream values
+              void ctx.call(etl.refs.clean, { day: 'x' });
+              // @ts-expect-error nor can a mapped task (a child gets no item)
+              void ctx.call(etl.refs.score, { day: 'x' });
+              // A DAG task without upstreams is called with the flow's input.
+              expectTypeOf(ctx.call(etl.refs.extract, { day: 'x' })).toEqualTypeOf<Promise<readonly SeenRow[]>>();
+            });
             const found = await ctx.call(lookup); // its input accepts undefined, so it may be left out
             expectTypeOf(found).toEqualTypeOf<{ readonly id: number; readonly tags: readonly string[] }>();
             // ctx() in deeper code is the same context.
