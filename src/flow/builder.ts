@@ -36,7 +36,7 @@ export interface FlowBuilder<TInput = any> {
     id: TId,
     fn: (args: TaskArgs<TInput, UpstreamOf<TAfter, TRule>, undefined>) => TResult | PromiseLike<TResult>,
     options?: TaskOptions<TAfter, TRule, TDecorators>,
-  ): TaskRef<DecoratedResult<Awaited<TResult>, TDecorators>, TId, 'task', TInput>;
+  ): TaskRef<DecoratedResult<Awaited<TResult>, TDecorators>, TId, 'task', CallInputOf<TInput, TAfter>>;
   /**
    * Adds a mapped task: when `over` has succeeded, one task instance per item of its result list,
    * keyed `id[0]`, `id[1]`, …; each receives `item` (typed from the list's elements) and
@@ -60,7 +60,7 @@ export interface FlowBuilder<TInput = any> {
     over: TOver,
     fn: (args: MappedTaskArgs<TInput, MappedUpstreamOf<TOver, TAfter, TRule>, ItemOf<TOver>>) => TResult | PromiseLike<TResult>,
     options?: TaskOptions<TAfter, TRule, TDecorators>,
-  ): TaskRef<DecoratedResult<Awaited<TResult>, TDecorators>[], TId, 'map', TInput>;
+  ): TaskRef<DecoratedResult<Awaited<TResult>, TDecorators>[], TId, 'map', NotCallable>;
   /**
    * Adds a task that is not part of the DAG: it runs only when another task calls it with
    * `await ctx.call(ref, input)`, as a child task instance with its own lifecycle and retries.
@@ -77,6 +77,33 @@ export interface FlowBuilder<TInput = any> {
     fn: (args: TaskArgs<TCallInput, {}, undefined>) => TResult | PromiseLike<TResult>,
     options?: Omit<TaskOptions<AfterOption, TriggerRule, TDecorators>, 'after' | 'trigger'>,
   ): TaskRef<DecoratedResult<Awaited<TResult>, TDecorators>, TId, 'subtask', TCallInput>;
+}
+
+/**
+ * What `ctx.call` must give a task of the DAG: the flow's input for a task without upstreams;
+ * {@link NotCallable} (it cannot be called) for a task with upstreams, whose function expects
+ * upstream values a call does not give (a child's `upstream` is empty). A mapped task, which
+ * expects an item, is not callable either. Call subtasks instead.
+ *
+ * @example
+ * ```ts
+ * const a = f.task('a', ({ input }) => input.day);             // ctx.call(a, { day }) is fine
+ * const b = f.task('b', ({ upstream }) => upstream.a, { after: [a] }); // ctx.call(b, …) does not compile
+ * ```
+ */
+export type CallInputOf<TInput, TAfter> = [TAfter] extends [readonly []] ? TInput : NotCallable;
+
+/**
+ * The call input of a task that `ctx.call` cannot run (a task with upstreams, a mapped task): no
+ * value has it, so a call does not compile, and the error names the reason.
+ *
+ * @example
+ * ```ts
+ * ctx.call(score, items); // error: … 'ctx.call: this task expects upstream values or an item a call does not give; call a subtask'
+ * ```
+ */
+export interface NotCallable {
+  readonly 'ctx.call: this task expects upstream values or an item a call does not give; call a subtask': never;
 }
 
 /** What a flow's `build` function may return: the references of the tasks to type `run.tasks` by. */

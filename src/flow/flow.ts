@@ -4,7 +4,7 @@ import { setGraphOf } from './graph.ts';
 import type { FlowBuilder, FlowTasks } from './builder.ts';
 import type { Flow, TaskDefinition, TaskKind, TaskOptions, TaskRef, TaskReference } from './types.ts';
 
-export type { FlowBuilder, FlowTasks, MapSource, RefsOf } from './builder.ts';
+export type { FlowBuilder, FlowTasks, MapSource, RefsOf, CallInputOf, NotCallable } from './builder.ts';
 
 const EMPTY_OPTIONS: TaskOptions = Object.freeze({});
 

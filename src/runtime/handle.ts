@@ -1,5 +1,5 @@
 import type { ManualTaskInstanceState, TaskInstanceState } from '../../machines/index.ts';
-import type { FlowRunRecord, TaskInstanceChange, TaskInstanceRecord, TaskKeyFor } from '../records.ts';
+import type { FlowRunRecord, TaskInstanceChange, TaskKeyFor, TaskRecords } from '../records.ts';
 
 /**
  * What `clear` clears besides the named task instance.
@@ -46,8 +46,11 @@ export interface FlowRunHandle<TTasks = unknown> {
   settled(): Promise<FlowRunRecord<TTasks>>;
   /** The run as it is now. */
   snapshot(): FlowRunRecord<TTasks>;
-  /** One task instance as it is now, or `undefined` for an unknown key. */
-  taskInstance(taskKey: TaskKeyFor<TTasks>): TaskInstanceRecord | undefined;
+  /**
+   * One task instance as it is now, or `undefined` for an unknown key (typed like `run.tasks` for
+   * the flow's task keys).
+   */
+  taskInstance<TKey extends TaskKeyFor<TTasks>>(taskKey: TKey): TaskRecords<TTasks>[TKey] | undefined;
   /** Sets a task instance's state by hand; a running attempt is aborted and its result discarded. */
   setState(taskKey: TaskKeyFor<TTasks>, state: ManualTaskInstanceState): void;
   /**

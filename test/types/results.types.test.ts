@@ -85,6 +85,10 @@ describe('run.result(ref) and run.tasks', () => {
     expectTypeOf(handle.clear).toBeCallableWith('caller/child#0');
     const run = await handle.done;
     expectTypeOf(run.result(refs.extract)).toEqualTypeOf<readonly SeenRow[] | undefined>();
+    expectTypeOf(handle.taskInstance('extract')?.result).toEqualTypeOf<readonly SeenRow[] | undefined>();
+    expectTypeOf(handle.taskInstance('score[2]')?.result).toEqualTypeOf<number | undefined>();
+    expectTypeOf(handle.taskInstance('report/render#0')?.result).toEqualTypeOf<unknown>();
+    expect(handle.taskInstance('score[1]')?.result).toBe(20);
   });
 
   it('listeners written for the flow see its typed run records; generic listeners still fit', async () => {
@@ -136,6 +140,14 @@ describe('ctx.call', () => {
               void ctx.call(render, 'not a list');
               // @ts-expect-error … and cannot be called without one
               void ctx.call(render);
+            });
+            typeOnly(() => {
+              // @ts-expect-error a task with upstreams cannot be called: a child gets no upstream values
+              void ctx.call(etl.refs.clean, { day: 'x' });
+              // @ts-expect-error nor can a mapped task (a child gets no item)
+              void ctx.call(etl.refs.score, { day: 'x' });
+              // A DAG task without upstreams is called with the flow's input.
+              expectTypeOf(ctx.call(etl.refs.extract, { day: 'x' })).toEqualTypeOf<Promise<readonly SeenRow[]>>();
             });
             const found = await ctx.call(lookup); // its input accepts undefined, so it may be left out
             expectTypeOf(found).toEqualTypeOf<{ readonly id: number; readonly tags: readonly string[] }>();

@@ -9,6 +9,7 @@ import {
   retry,
   type Decorator,
   type FlowBuilder,
+  type NotCallable,
   type TaskContext,
   type TaskFn,
   type TaskOptions,
@@ -29,7 +30,7 @@ describe('task references', () => {
       expectTypeOf(extract).toEqualTypeOf<TaskRef<Row[], 'extract', 'task', any>>();
       expectTypeOf(extract.id).toEqualTypeOf<'extract'>();
       const score = f.map('score', extract, ({ item }) => item.id * 2);
-      expectTypeOf(score).toEqualTypeOf<TaskRef<number[], 'score', 'map', any>>();
+      expectTypeOf(score).toEqualTypeOf<TaskRef<number[], 'score', 'map', NotCallable>>();
       const fetchPage = f.subtask('fetchPage', ({ input }: { input: { url: string } }) => input.url.length);
       expectTypeOf(fetchPage).toEqualTypeOf<TaskRef<number, 'fetchPage', 'subtask', { url: string }>>();
       // Still assignable to the loose reference types older code annotates with.

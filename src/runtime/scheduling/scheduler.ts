@@ -1,8 +1,7 @@
 import type { FlowRunEvent } from '../../../machines/index.ts';
 import { toError } from '../../errors.ts';
 import type { TaskArgs } from '../../flow/types.ts';
-import { NO_CONTEXT_YET } from '../attempt/attemptExecutor.ts';
-import type { AttemptExecutor } from '../attempt/attemptExecutor.ts';
+import { NO_CONTEXT_YET, type AttemptExecutor } from '../attempt/attemptExecutor.ts';
 import { AttemptRun } from '../attempt/attemptRun.ts';
 import type { Clock } from '../clock.ts';
 import type { InstanceTable } from '../instances/instanceTable.ts';
