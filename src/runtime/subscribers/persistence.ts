@@ -9,6 +9,7 @@ import type {
   TaskInstanceWrite,
   TransitionWrite,
 } from '../../stores/index.ts';
+import type { PostgresStore, SqlSession } from '../../stores/postgresStore.ts';
 import type { Clock } from '../clock.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
 
@@ -47,6 +48,11 @@ export class RunPersistence {
   #heldFlush: { promise: Promise<void>; resolve: (flushed: Promise<void>) => void } | undefined;
   readonly #clock: Clock;
   readonly #onFailure: (error: Error) => void;
+  /**
+   * With `executor: 'workers'`: asked (synchronously) as each batch is made for work that must
+   * commit in the same transaction (the jobs of the attempts whose `START` the batch stores).
+   */
+  within: ((batch: CommitBatch) => ((db: SqlSession) => Promise<void>) | undefined) | undefined;
 
   constructor(store: Store, run: StoredRun, clock: Clock, onFailure: (error: Error) => void) {
     this.store = store;
@@ -216,12 +222,15 @@ export class RunPersistence {
     this.#transitions = [];
     this.#results = [];
     this.#controls = [];
+    const within = this.within?.(batch);
     this.#chain = this.#chain.then(async () => {
       if (this.#failure !== undefined) return;
       try {
         // The lease token as of the commit (a reopened run may have taken its lease again meanwhile).
         const leaseToken = this.#leaseToken;
-        await this.store.commit(leaseToken === undefined ? batch : { ...batch, leaseToken });
+        const fenced = leaseToken === undefined ? batch : { ...batch, leaseToken };
+        if (within === undefined) await this.store.commit(fenced);
+        else await (this.store as PostgresStore).commit(fenced, within);
       } catch (error) {
         this.#failure = error instanceof Error ? error : new Error(String(error));
         this.#onFailure(this.#failure);
