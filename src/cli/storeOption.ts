@@ -1,22 +1,46 @@
-import { defaultSqlitePath, memoryStore, sqliteStore, type Store } from '../stores/index.ts';
+import { defaultSqlitePath, memoryStore, postgresStore, sqliteStore, type Store } from '../stores/index.ts';
 import { resolve } from 'node:path';
 import type { CommandOption } from './command.ts';
 
 /** The `--store` option every command that touches runs shares. */
 export const storeOption = {
   type: 'string',
-  description: `Where runs are kept: a SQLite file, or 'memory' (nothing kept after the command)`,
+  description: `Where runs are kept: a SQLite file, a PostgreSQL URL (postgres://…, shared by workers), or 'memory' (nothing kept after the command)`,
   default: defaultSqlitePath,
-  valueName: '<file|memory>',
+  valueName: '<file|url|memory>',
 } as const satisfies CommandOption;
 
-/** Opens the store named by `--store` (relative paths from the working directory). */
-export function openStore(option: string, cwd: string): Store {
+/** Whether `--store` names a PostgreSQL database (`postgres://…` or `postgresql://…`). */
+export function isPostgresUrl(option: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(option);
+}
+
+/**
+ * Opens the store named by `--store`: a PostgreSQL URL (connected, migrations applied; the URL is
+ * never printed), `memory`, or a SQLite file (relative paths from the working directory).
+ */
+export async function openStore(option: string, cwd: string): Promise<Store> {
   if (option === 'memory') return memoryStore();
+  if (isPostgresUrl(option)) return postgresStore({ connectionString: option });
   return sqliteStore({ path: resolve(cwd, option) });
 }
 
-/** The `--store` to repeat in printed commands: none for the default store. */
+/**
+ * The `--store` to repeat in printed commands: none for the default store; a PostgreSQL URL with
+ * its password replaced by `***` (a connection string is never printed).
+ */
 export function storeHint(option: string): { store?: string } {
-  return option === defaultSqlitePath ? {} : { store: option };
+  if (option === defaultSqlitePath) return {};
+  return { store: isPostgresUrl(option) ? redactUrl(option) : option };
+}
+
+/** A PostgreSQL URL without its password. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.href;
+  } catch {
+    return 'postgres://…';
+  }
 }

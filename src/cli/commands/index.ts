@@ -7,6 +7,7 @@ import { resumeCommand, resumeTaskCommand } from './resume.ts';
 import { runCommand } from './run.ts';
 import { statusCommand } from './status.ts';
 import { vizCommand } from './viz.ts';
+import { workerCommand } from './worker.ts';
 
 /**
  * Every command of the `taskmachine` CLI, in the order `--help` lists them. To add one, write
@@ -25,4 +26,5 @@ export const commands: readonly Command[] = [
   pruneCommand,
   checkCommand,
   vizCommand,
+  workerCommand,
 ];

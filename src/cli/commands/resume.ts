@@ -18,7 +18,7 @@ const resumeTaskOptions = {
 async function continueRun(name: string, { args, options, stdout, stderr, cwd }: CommandContext<typeof resumeOptions>): Promise<number> {
   const concurrency = parseConcurrency(options.concurrency, name);
   const graceMs = parseGrace(options.grace, name);
-  const store = openStore(options.store, cwd);
+  const store = await openStore(options.store, cwd);
   try {
     const { module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
     const session = openSession({ flowId: module.flow.id, json: options.json, view: options.view, graceMs, durable: true, verb: 'resumed', ...storeHint(options.store), stdout, stderr });
@@ -78,7 +78,7 @@ export const resumeTaskCommand = defineCommand({
     const taskKey = args.taskKey!;
     const payload = parseJsonArgument(options.payload, 'payload', 'resume-task', cwd);
     // A run another process drives: that process resumes the task (and runs it).
-    const store = openStore(options.store, cwd);
+    const store = await openStore(options.store, cwd);
     try {
       await findStoredRun(store, runId, options.store);
       const instance = (await store.loadRun(runId))?.instances.find((candidate) => candidate.key === taskKey);

@@ -63,7 +63,7 @@ export const vizCommand = defineCommand({
       stdout(options.format === 'mermaid' ? toMermaid(machine, chartOptions) : await render(toDot(machine, chartOptions), options.format));
       return;
     }
-    const store = openStore(options.store, cwd);
+    const store = await openStore(options.store, cwd);
     try {
       const { module } = await openStoredRun(store, target, cwd, options['flow-file'], options.store);
       const loaded = (await store.loadRun(target))!;
