@@ -6,7 +6,7 @@
 // run is driven by a worker. Every task body appends `key attempt pid` to a side log, so the tests
 // count how often each ran and where; the results table shows no result recorded twice. Waits
 // poll a condition with a generous deadline (never a fixed sleep). Default options throughout.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,8 +71,8 @@ async function place(env: Record<string, string> = {}): Promise<Place & { databa
   return { database, url: url.href, sideLog, release, env: { ...process.env, NO_COLOR: '1', SIDE_LOG: sideLog, RELEASE: release, ...env } };
 }
 
-function start(p: Place, args: string[]): Child {
-  const child = spawn(process.execPath, [bin, ...args, '--store', p.url], { cwd: root, env: p.env });
+function start(p: Place, args: string[], env: Record<string, string> = {}): Child {
+  const child = spawn(process.execPath, [bin, ...args, '--store', p.url], { cwd: root, env: { ...p.env, ...env } });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -187,5 +187,22 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
     await until('the run succeeded', async () => (await stored(p, 'detached')).state === 'success');
     expect(w.output()).toContain("drives run 'detached'");
     expectComplete(await stored(p, 'detached'), 3);
+  }, 120_000);
+
+  it('a worker with another definition of the flow refuses the run visibly; status says why the run is not progressing', async () => {
+    const p = await place({ ITEMS: '2', PACE_MS: '10' });
+    const driver = start(p, ['run', fixture, '--executor', 'workers', '--run-id', 'stale', '--view', 'lines']);
+    const stale = start(p, ['worker', fixture], { FLOW_VARIANT: '2' });
+    await until('the worker refuses the run', () => stale.output().includes("refusing the attempts of run 'stale'"));
+    await until('the driver hears of it', () => driver.output().includes('waits for a worker'));
+    const refusals = stale.output().split('\n').filter((line) => line.includes('refusing'));
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatch(/its flow 'workers' has definition hash [0-9a-f]{16}, the run's is [0-9a-f]{16}: the flow files differ/);
+    const status = spawnSync(process.execPath, [bin, 'status', 'stale', '--store', p.url], { cwd: root, env: p.env, encoding: 'utf8' });
+    // ('list' and 'hold' have no upstream: both were handed to workers at once.)
+    expect(status.stdout).toMatch(/Not progressing: [12] attempts? \((list#1|hold#1)(, (list#1|hold#1))?\) waits? for a worker that can run (it|them):/);
+    expect(status.stdout).toContain('the flow files differ from the ones the run was started with');
+    expect(status.stdout).not.toContain(new URL(postgres!.url).password);
+    expect(bodies(p)).toEqual([]);
   }, 120_000);
 });

@@ -1,3 +1,4 @@
+import { EXECUTOR_LABEL } from '../../runtime/settings.ts';
 import { startFlow } from '../../runtime/runFlow.ts';
 import { defineCommand, UsageError, type CommandContext } from '../command.ts';
 import { continueCommand, storeArgument } from '../hints.ts';
@@ -21,6 +22,8 @@ async function continueRun(name: string, { args, options, stdout, stderr, cwd }:
   const store = await openStore(options.store, cwd);
   try {
     const { module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
+    // A run started with --executor workers goes on with its attempts on workers.
+    const executor = (await store.getRun(args.runId!))?.labels?.[EXECUTOR_LABEL] === 'workers' ? 'workers' : 'local';
     const session = openSession({ flowId: module.flow.id, json: options.json, view: options.view, graceMs, durable: true, verb: 'resumed', ...storeHint(options.store), stdout, stderr });
     const handle = startFlow(module.flow, {
       store,
@@ -30,6 +33,7 @@ async function continueRun(name: string, { args, options, stdout, stderr, cwd }:
       gates: module.gates,
       listeners: module.listeners,
       leaseTtl: parseLeaseTtl(options['lease-ttl'], name),
+      executor,
       log: session.log,
     });
     return await session.run(handle);
