@@ -62,6 +62,7 @@ export class WorkerExecutor implements Executor {
   #polling = false;
   #stopped = false;
   #boss: ReturnType<typeof acquireBoss> | undefined;
+  #lostCheckedAt = 0;
 
   constructor(
     host: WorkerExecutorHost,
@@ -221,7 +222,13 @@ export class WorkerExecutor implements Executor {
       // (Launches still waiting for their batch's commit are in flight too; the store knows none of them yet.)
       const ids = [...this.#inFlight.keys()];
       const states = await this.#table.poll(this.#store.pool, this.#runId, ids);
-      const lost = await this.#table.markLost(this.#store.pool, this.#runId, ids, this.#now() - WORKER_TIMING.lostAfterMs);
+      // Lost workers are looked for once a heartbeat interval, not on every poll (a write query).
+      const now = this.#now();
+      let lost: string[] = [];
+      if (now - this.#lostCheckedAt >= WORKER_TIMING.heartbeatMs) {
+        this.#lostCheckedAt = now;
+        lost = await this.#table.markLost(this.#store.pool, this.#runId, ids, now - WORKER_TIMING.lostAfterMs);
+      }
       if (this.#stopped) return;
       let changed = false;
       for (const state of states) changed = this.#apply(state) || changed;
