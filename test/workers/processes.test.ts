@@ -205,4 +205,17 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
     expect(status.stdout).not.toContain(new URL(postgres!.url).password);
     expect(bodies(p)).toEqual([]);
   }, 120_000);
+
+  it('examples/scale-out.ts (docs/scale-out.md): two workers render the pages, the summary counts them per worker', async () => {
+    const p = await place();
+    const [a, b] = [start(p, ['worker', 'examples/scale-out.ts', '--concurrency', '8']), start(p, ['worker', 'examples/scale-out.ts', '--concurrency', '8'])];
+    await until('both workers are up', () => a.output().includes('running attempts of') && b.output().includes('running attempts of'));
+    const driver = start(p, ['run', 'examples/scale-out.ts', '--executor', 'workers', '--json']);
+    expect((await driver.exit).code, driver.output()).toBe(0);
+    const out = driver.output();
+    const run = JSON.parse(out.slice(out.indexOf('{\n')));
+    const perWorker = run.tasks['summary'].result as Record<string, number>;
+    expect(Object.values(perWorker).reduce((x, y) => x + y, 0)).toBe(200);
+    for (const key of Object.keys(perWorker)) expect([`pid ${a.pid}`, `pid ${b.pid}`]).toContain(key);
+  }, 120_000);
 });
