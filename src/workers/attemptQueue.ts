@@ -113,9 +113,10 @@ async function startBoss(store: PostgresStore, options: { supervise?: boolean; l
   // without a listener they would crash the process. It retries on its own.
   boss.on('error', () => {});
   await boss.start();
-  // Idempotent. No pg-boss retries: a lost attempt is the driver's to apply (an interruption, not
+  // Idempotent. No NOTIFY: workers poll (and a NOTIFY in every driver commit would serialize
+  // commits on PostgreSQL's notification queue lock). No pg-boss retries: a lost attempt is the driver's to apply (an interruption, not
   // a failure); a job expires only after a day (the attempt's own timeout is the task's).
-  await boss.createQueue(ATTEMPT_QUEUE, { retryLimit: 0, expireInSeconds: 86_400, notify: true, deleteAfterSeconds: 3_600 });
+  await boss.createQueue(ATTEMPT_QUEUE, { retryLimit: 0, expireInSeconds: 86_400, deleteAfterSeconds: 3_600 });
   return boss;
 }
 

@@ -46,7 +46,7 @@ function rowToState(row: Record<string, unknown>): LaunchState {
  * @example
  * ```ts
  * const launches = new LaunchTable('"taskmachine"');
- * const claimed = await launches.claim(store.pool, launchId, 'host:123:abcd', Date.now());
+ * const claimed = await launches.claimMany(store.pool, [launchId], "host:123:abcd", Date.now());
  * ```
  */
 export class LaunchTable {
@@ -126,15 +126,31 @@ export class LaunchTable {
     return res.rows.map((row: Record<string, unknown>) => ({ key: String(row['key']), attempt: Number(row['attempt']), refusal: String(row['refusal']) }));
   }
 
-  /** A worker claims a queued launch; `undefined` when it is not queued any more (or unknown). */
-  async claim(db: SqlSession, launchId: string, worker: string, now: number): Promise<{ runId: string; key: string; attempt: number } | undefined> {
+  /** A worker claims the queued launches among `ids`; resolves to the ids it claimed. */
+  async claimMany(db: SqlSession, ids: readonly string[], worker: string, now: number): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
     const res = await db.query(
       `UPDATE ${this.#t} SET status = 'running', worker = $2, heartbeat_at = $3, refusal = NULL
-       WHERE launch_id = $1 AND status = 'queued' RETURNING run_id, key, attempt`,
-      [launchId, worker, now],
+       WHERE launch_id = ANY($1::uuid[]) AND status = 'queued' RETURNING launch_id`,
+      [ids, worker, now],
     );
-    const row = res.rows[0] as Record<string, unknown> | undefined;
-    return row === undefined ? undefined : { runId: String(row['run_id']), key: String(row['key']), attempt: Number(row['attempt']) };
+    return new Set(res.rows.map((row: Record<string, unknown>) => String(row['launch_id'])));
+  }
+
+  /**
+   * A worker stores its attempts' outcomes (in the transaction that completes their jobs); resolves
+   * to the launch ids it still held — the others' outcomes are discarded.
+   */
+  async finishMany(db: SqlSession, worker: string, ids: readonly string[], outcomes: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const res = await db.query(
+      `UPDATE ${this.#t} AS l SET status = 'done', outcome = o.outcome
+       FROM unnest($2::uuid[], $3::text[]) AS o(launch_id, outcome)
+       WHERE l.launch_id = o.launch_id AND l.status = 'running' AND l.worker = $1
+       RETURNING l.launch_id`,
+      [worker, ids, outcomes],
+    );
+    return new Set(res.rows.map((row: Record<string, unknown>) => String(row['launch_id'])));
   }
 
   /** A worker that will not run a launch says why (it stays queued for another worker). */
@@ -156,17 +172,5 @@ export class LaunchTable {
       [worker, ids, now],
     );
     return res.rows.map((row: Record<string, unknown>) => String(row['launch_id']));
-  }
-
-  /**
-   * A worker stores its attempt's outcome (in the transaction that completes the job): `false`
-   * when it no longer holds the launch — nothing is written, the outcome is discarded.
-   */
-  async finish(db: SqlSession, launchId: string, worker: string, outcome: string): Promise<boolean> {
-    const res = await db.query(
-      `UPDATE ${this.#t} SET status = 'done', outcome = $3 WHERE launch_id = $1 AND status = 'running' AND worker = $2`,
-      [launchId, worker, outcome],
-    );
-    return (res.rowCount ?? 0) === 1;
   }
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Job, PgBoss } from 'pg-boss';
+import type { Job } from 'pg-boss';
 import { RunOwnedError, toError } from '../errors.ts';
 import type { Flow } from '../flow/types.ts';
 import type { AttemptRun } from '../runtime/attempt/attemptRun.ts';
@@ -14,6 +14,7 @@ import { findAdoptable } from './adoption.ts';
 import { LaunchTable } from './launchTable.ts';
 import { WORKER_TIMING } from './timing.ts';
 import { WorkerAttempts } from './workerAttempt.ts';
+import { OutcomeCommits } from './outcomeCommits.ts';
 
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
@@ -116,24 +117,34 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     return undefined;
   }
 
-  async function handle(job: Job<AttemptJobData>, b: PgBoss): Promise<void> {
+  /** An attempt of a run whose definition differs (or whose flow is not loaded): back in the queue. */
+  async function refuse(job: Job<AttemptJobData>, refusal: string): Promise<void> {
     const data = job.data;
-    const refusal = refusalOf(data);
-    if (refusal !== undefined) {
-      if (!refusedRuns.has(data.runId)) {
-        refusedRuns.add(data.runId);
-        log(`taskmachine worker ${id}: refusing the attempts of run '${data.runId}': ${refusal}`);
-      }
-      // The attempt waits for a worker with the run's definition: back in the queue, a little later.
-      await transaction(async (db) => {
-        await launches.refuse(db, data.launchId, `worker ${id} refused it: ${refusal}`);
-        await b.insert(ATTEMPT_QUEUE, [{ data, startAfter: 2 }], { db: bossDb(db) });
-        await b.complete(ATTEMPT_QUEUE, job, null, { db: bossDb(db) });
-      });
-      return;
+    if (!refusedRuns.has(data.runId)) {
+      refusedRuns.add(data.runId);
+      log(`taskmachine worker ${id}: refusing the attempts of run '${data.runId}': ${refusal}`);
     }
-    const claimed = await launches.claim(store.pool, data.launchId, id, Date.now());
-    if (claimed === undefined) return; // ended by its driver, or run elsewhere already
+    // The attempt waits for a worker with the run's definition: back in the queue, a little later.
+    await transaction(async (db) => {
+      await launches.refuse(db, data.launchId, `worker ${id} refused it: ${refusal}`);
+      await boss.insert(ATTEMPT_QUEUE, [{ data, startAfter: 2 }], { db: bossDb(db) });
+      await boss.complete(ATTEMPT_QUEUE, job, null, { db: bossDb(db) });
+    });
+  }
+
+  // Outcomes and job completions, group-committed (see OutcomeCommits).
+  const outcomes = new OutcomeCommits<Job<AttemptJobData>>(async (writes) => {
+    let stored = new Set<string>();
+    await transaction(async (db) => {
+      stored = await launches.finishMany(db, id, writes.map((w) => w.launchId), writes.map((w) => w.outcome));
+      await boss.complete(ATTEMPT_QUEUE, writes.map((w) => w.job), null, { db: bossDb(db) });
+    });
+    return stored;
+  });
+
+  /** Runs a claimed attempt and stores its outcome. */
+  async function run(job: Job<AttemptJobData>): Promise<void> {
+    const data = job.data;
     const { attempts } = byId.get(data.flowId)!;
     const started = attempts.start(data, deserializeValue<AttemptPayload>(data.payload));
     running.set(data.launchId, started.run);
@@ -145,12 +156,25 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     } catch (error) {
       text = serializeValue({ kind: 'failed', error: toError(error), failureKind: 'infrastructure', failFast: true });
     }
-    let stored = false;
-    await transaction(async (db) => {
-      stored = await launches.finish(db, data.launchId, id, text);
-      await b.complete(ATTEMPT_QUEUE, job, null, { db: bossDb(db) });
-    });
-    if (!stored) log(`taskmachine worker ${id}: the outcome of attempt ${data.attempt} of '${data.key}' (run '${data.runId}') was not stored: its driver ended the attempt or gave it up as lost`);
+    if (!(await outcomes.add({ launchId: data.launchId, job, outcome: text }))) {
+      log(`taskmachine worker ${id}: the outcome of attempt ${data.attempt} of '${data.key}' (run '${data.runId}') was not stored: its driver ended the attempt or gave it up as lost`);
+    }
+  }
+
+  /** Jobs just fetched: refused, claimed (then run), or not claimable (ended by their driver: completed). */
+  async function take(jobs: readonly Job<AttemptJobData>[]): Promise<Array<{ job: Job<AttemptJobData>; work: () => Promise<void> }>> {
+    const taken: Array<{ job: Job<AttemptJobData>; work: () => Promise<void> }> = [];
+    const claimable: Job<AttemptJobData>[] = [];
+    for (const job of jobs) {
+      const refusal = refusalOf(job.data);
+      if (refusal === undefined) claimable.push(job);
+      else taken.push({ job, work: () => refuse(job, refusal) });
+    }
+    const claimed = await launches.claimMany(store.pool, claimable.map((job) => job.data.launchId), id, Date.now());
+    const gone = claimable.filter((job) => !claimed.has(job.data.launchId));
+    if (gone.length > 0) await boss.complete(ATTEMPT_QUEUE, gone);
+    for (const job of claimable) if (claimed.has(job.data.launchId)) taken.push({ job, work: () => run(job) });
+    return taken;
   }
 
   // The fetch loop: up to `concurrency` attempts at once; it fetches again as soon as one ends or
@@ -167,9 +191,9 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         try {
           const jobs = await boss.fetch<AttemptJobData>(ATTEMPT_QUEUE, { batchSize: free });
           fetched = jobs.length;
-          for (const job of jobs) {
+          for (const { job, work } of await take(jobs)) {
             inHand++;
-            handle(job, boss)
+            work()
               .catch((error: unknown) => {
                 log(`taskmachine worker ${id}: attempt job ${job.id} failed: ${toError(error).message}`);
                 return boss.fail(ATTEMPT_QUEUE, job, { message: toError(error).message }).catch(() => {});
