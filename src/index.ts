@@ -3,6 +3,7 @@
 export { flow, type FlowBuilder } from './flow/flow.ts';
 export type { Flow, TaskArgs, TaskFn, TaskOptions, TaskRef, TaskReference, TaskKind, TaskDefinition } from './flow/types.ts';
 export { triggerRules, type TriggerRule } from './flow/triggerRules.ts';
+export { flowShape, flowHash, canonicalShapeJson, type FlowShape, type TaskShape } from './flow/flowShape.ts';
 export { runFlow, startFlow, type RunFlowOptions, type FlowRunHandle, type FlowRunStats } from './runtime/runFlow.ts';
 export type {
   FlowRunRecord,
@@ -12,6 +13,7 @@ export type {
   FailureKind,
 } from './records.ts';
 export { systemClock, type Clock } from './runtime/clock.ts';
+export { taskLogLimits } from './runtime/subscribers/taskLogs.ts';
 export { ctx, getCustomContext, type TaskContext, type DeferOptions, type TaskCheckpoint } from './context/taskContext.ts';
 export { withCustomContext } from './context/customContext.ts';
 export {

@@ -1,7 +1,7 @@
 import { allTaskInstanceStates, type TaskInstanceState } from '../../machines/index.ts';
 import type { OwnerStatus } from '../runtime/opening/ownerStatus.ts';
 import type { Store, StoredRun, StoredTaskInstance, TaskInstanceCounts } from '../stores/index.ts';
-import { continueCommand } from './hints.ts';
+import { continueCommand, shellWord } from './hints.ts';
 
 /**
  * What `status <run>` shows first, in this order: what went wrong, then what is in progress or
@@ -117,7 +117,9 @@ export function statusText(
   }
   const more = page.matching - instances.length;
   const tail = more > 0 ? `\n… ${more} more task instance${more === 1 ? '' : 's'}: narrow with --state or --task, or raise --limit\n` : '\n';
-  return `${lines.join('\n')}${table(rows)}${tail}`;
+  const failed = instances.find((instance) => instance.state === 'failed');
+  const logsHint = failed === undefined ? '' : `what ${failed.key} logged: taskmachine logs ${shellWord(run.runId)} ${shellWord(failed.key)}${options.storeArg}\n`;
+  return `${lines.join('\n')}${table(rows)}${tail}${logsHint}`;
 }
 
 /** The ownership fields `--json` shows. */

@@ -228,6 +228,7 @@ export function openSession(options: SessionOptions): Session {
         if (record.state === 'running' && options.durable && !options.json) {
           stdout(record.waitingOn.map((key) => `  ${continueCommand(record.runId, { key, state: record.tasks[key]?.state ?? 'checkpointed' }, storeArg)}\n`).join(''));
         }
+        if (options.durable && !options.json) stdout(failedLogsHint(record, storeArg));
         return record.state === 'success' ? 0 : 1;
       } finally {
         clearTimeout(stopDeadline);
@@ -237,6 +238,16 @@ export function openSession(options: SessionOptions): Session {
       }
     },
   };
+}
+
+/** Failed tasks shown with the command that prints what they logged (at most 5; then the run's). */
+function failedLogsHint(record: FlowRunRecord, storeArg: string): string {
+  const failed = Object.values(record.tasks).filter((instance) => instance.state === 'failed');
+  if (failed.length === 0) return '';
+  const run = shellWord(record.runId);
+  const lines = failed.slice(0, 5).map((instance) => `  taskmachine logs ${run} ${shellWord(instance.key)}${storeArg}\n`);
+  if (failed.length > 5) lines.push(`  taskmachine logs ${run}${storeArg}   # all ${failed.length} failed tasks and the rest\n`);
+  return `what the failed task${failed.length === 1 ? '' : 's'} logged:\n${lines.join('')}`;
 }
 
 /** How long the run took by its own record (0 when it never started). */

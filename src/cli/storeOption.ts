@@ -1,5 +1,6 @@
-import { defaultSqlitePath, memoryStore, postgresStore, sqliteStore, type Store } from '../stores/index.ts';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { defaultSqlitePath, memoryStore, postgresStore, sqliteStore, StoreOpenError, type Store } from '../stores/index.ts';
 import type { CommandOption } from './command.ts';
 
 /** The `--store` option every command that touches runs shares. */
@@ -17,12 +18,24 @@ export function isPostgresUrl(option: string): boolean {
 
 /**
  * Opens the store named by `--store`: a PostgreSQL URL (connected, migrations applied; the URL is
- * never printed), `memory`, or a SQLite file (relative paths from the working directory).
+ * never printed), `memory`, or a SQLite file (relative paths from the working directory). A command
+ * that only reads runs (`status`, `logs`, `viz run`) passes `existing: true`: a file that is not
+ * there is refused with a `StoreOpenError` naming it (exit 2) instead of being created empty — a
+ * typo in `--store` must not leave a new store behind.
  */
-export async function openStore(option: string, cwd: string): Promise<Store> {
+export async function openStore(option: string, cwd: string, { existing = false }: { readonly existing?: boolean } = {}): Promise<Store> {
   if (option === 'memory') return memoryStore();
   if (isPostgresUrl(option)) return postgresStore({ connectionString: option });
-  return sqliteStore({ path: resolve(cwd, option) });
+  const path = resolve(cwd, option);
+  if (existing && !existsSync(path)) {
+    throw new StoreOpenError({
+      path,
+      message:
+        `Cannot open the store file "${path}": there is no such file, so it has no runs to show (nothing was created). ` +
+        `Pass the store's file with --store <file> (the default is ${defaultSqlitePath} in the working directory).`,
+    });
+  }
+  return sqliteStore({ path });
 }
 
 /**

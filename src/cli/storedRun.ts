@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { openFlowRun, type FlowRunHandle } from '../runtime/runFlow.ts';
 import type { Store, StoredRun } from '../stores/index.ts';
 import { RunNotFoundError } from '../errors.ts';
 import { UsageError } from './command.ts';
+import { shellWord, storeArgument } from './hints.ts';
 import { loadFlowModule, type FlowModule } from './loadFlow.ts';
 
 /** `--flow-file`, for the commands that open a stored run. */
@@ -24,20 +26,40 @@ export async function findStoredRun(store: Store, runId: string, storePath: stri
   );
 }
 
-/** Finds a stored run and the flow file it was started from (recorded in its labels by `run`). */
+/**
+ * Why a command needs the flow's code, for its error messages: `run` (resume and manual changes
+ * apply the run's lifecycle with the flow's tasks) or `draw` (a run stored before runs kept their
+ * shape).
+ */
+export type FlowFileUse = 'run' | 'draw';
+
+/** Finds a stored run and imports the flow file it was started from (recorded in its labels by `run`). */
 export async function openStoredRun(
   store: Store,
   runId: string,
   cwd: string,
   flowFileOverride: string | undefined,
   storePath: string,
+  use: FlowFileUse = 'run',
 ): Promise<{ run: StoredRun; module: FlowModule }> {
   const run = await findStoredRun(store, runId, storePath);
+  const why =
+    use === 'run'
+      ? `this command runs the flow's code (its tasks), which run '${runId}' needs`
+      : `run '${runId}' was stored before runs kept their task graph, so drawing it needs its flow file`;
   const file = flowFileOverride ?? run.labels?.flowFile;
   if (file === undefined) {
-    throw new UsageError(`run '${runId}' does not record its flow file (it was not started by 'taskmachine run').`, 'Pass it with --flow-file <file>.');
+    throw new UsageError(`${why}, and the run does not record its flow file (it was not started by 'taskmachine run').`, 'Pass it with --flow-file <file>.');
   }
-  const module = await loadFlowModule(isAbsolute(file) ? file : resolve(cwd, file), cwd, run.labels?.flowExport);
+  const path = isAbsolute(file) ? file : resolve(cwd, file);
+  if (flowFileOverride === undefined && !existsSync(path)) {
+    throw new UsageError(
+      `${why}, but its flow file '${file}' is not there any more (looked at ${path}).`,
+      `If it moved, pass its new path with --flow-file <file>.` +
+        (use === 'run' ? ` (Without it, 'taskmachine status ${shellWord(runId)}${storeArgument(storePath)}' and 'taskmachine logs ${shellWord(runId)}${storeArgument(storePath)}' still show the run.)` : ''),
+    );
+  }
+  const module = await loadFlowModule(path, cwd, run.labels?.flowExport);
   if (module.flow.id !== run.flowId) {
     throw new UsageError(`'${file}' defines flow '${module.flow.id}', but run '${runId}' is of flow '${run.flowId}'.`, 'Pass the right file with --flow-file <file>.');
   }

@@ -48,6 +48,9 @@ import { definitionHash } from '../workers/definitionHash.ts';
 import type { PostgresStore } from '../stores/postgresStore.ts';
 import type { LaunchState } from '../workers/launchTable.ts';
 
+/** At most this long (ms) between a `ctx().log` line and the commit that stores it. */
+const LOG_FLUSH_MS = 200;
+
 /**
  * One flow run: the composition root of the runtime. It wires the collaborators — the lifecycle
  * (the only place events are applied) and its change bus, the instance table, dependency tracking,
@@ -181,6 +184,7 @@ export class FlowRun {
       log: (run, parts) => {
         const message = format(...parts);
         log(`[${run.instance.key}#${run.attempt}] ${message}`);
+        this.#storeLogLine(run, message);
         if (this.#dispatcher?.has('onTaskInstanceLog') === true) {
           const at = clock.now();
           this.#dispatcher.emit('onTaskInstanceLog', { taskKey: run.instance.key, taskId: run.instance.task.id, attempt: run.attempt, message, at });
@@ -679,6 +683,27 @@ export class FlowRun {
       },
       { store, runId: this.runId, flowId: this.flow.id, flowHash: definitionHash(this.flow), now: () => clock.now() },
     );
+  }
+
+  /** A pending flush of stored log lines, when no turn commits them first. */
+  #logFlush: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * Keeps a `ctx().log` line for the store: it goes with the next turn's batch, or — for a task
+   * that logs while nothing else changes — with a commit at most {@link LOG_FLUSH_MS} later, so
+   * `taskmachine logs --follow` sees it. Lines logged once the run ended are not stored.
+   */
+  #storeLogLine(run: AttemptRun, message: string): void {
+    const persistence = this.#persistence;
+    if (persistence === undefined || this.#phase?.finished !== false) return;
+    persistence.log(run.instance, run.attempt, message, this.settings.clock.now());
+    if (this.#logFlush !== undefined) return;
+    // (Not the run's clock: this only bounds how late a reader sees the line; it is unref'd.)
+    this.#logFlush = setTimeout(() => {
+      this.#logFlush = undefined;
+      if (this.#phase?.finished === false && persistence.logsPending) void this.#commit().catch(() => {});
+    }, LOG_FLUSH_MS);
+    this.#logFlush.unref();
   }
 
   /** Group commit: everything changed since the last commit goes to the store in one batch. */

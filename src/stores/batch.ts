@@ -1,7 +1,9 @@
+import type { FlowShape } from '../flow/flowShape.ts';
 import type { ControlSettlement } from './controlRecord.ts';
 import type { ResultWrite } from './resultRecord.ts';
 import type { StoredRun } from './runRecord.ts';
 import type { TaskInstanceWrite } from './taskInstanceRecord.ts';
+import type { TaskLogWrite } from './taskLogRecord.ts';
 import type { TransitionWrite } from './transitionLog.ts';
 
 /**
@@ -47,9 +49,10 @@ export interface TaskInstanceDelete {
  * Everything one scheduler turn of one run writes, committed atomically by {@link Store.commit}:
  * either all of it is durable or none of it is written (one SQLite transaction, one fsync).
  *
- * Applied in this order, after the lease check (`leaseToken`): `run`, `deleteInstances`, `instances`
- * (in array order; a key may appear more than once, each later upsert passing the version the
- * earlier one produced), `transitions` (seq assigned in array order), `results`, `controls`. Every
+ * Applied in this order, after the lease check (`leaseToken`): `run`, `shape`, `deleteInstances`,
+ * `instances` (in array order; a key may appear more than once, each later upsert passing the
+ * version the earlier one produced), `transitions` (seq assigned in array order), `results`,
+ * `logs` (seq assigned in array order), `controls`. Every
  * part is optional; an empty batch is a no-op.
  *
  * @example
@@ -78,6 +81,19 @@ export interface CommitBatch {
   readonly transitions?: readonly TransitionWrite[];
   /** Result records; `(key, attempt)` must not be recorded yet. */
   readonly results?: readonly ResultWrite[];
+  /**
+   * The run's task graph (see `flowShape` in `taskmachine`): replaces the stored one; read it back
+   * with `getRunShape`. The runtime writes it when it creates a run, and when a changed definition
+   * resumes it (with the new `run.flowHash`).
+   * @default undefined (the stored shape stays)
+   */
+  readonly shape?: FlowShape;
+  /**
+   * Lines task attempts logged (`ctx().log`) since the last batch, appended to the run's task log
+   * (read with `readTaskLogs`; deleted with the run).
+   * @default undefined
+   */
+  readonly logs?: readonly TaskLogWrite[];
   /** Control requests this batch answers (each must be pending). */
   readonly controls?: readonly ControlSettlement[];
   /**

@@ -11,6 +11,7 @@ import { LeaseLostError, StoreError } from './errors.ts';
 import { attemptProblem, showValue } from './rowChecks.ts';
 import type { StoredRun } from './runRecord.ts';
 import type { StoredTaskInstance, TaskInstanceWrite } from './taskInstanceRecord.ts';
+import { checkLogs, checkShape } from './shapeAndLogChecks.ts';
 
 const runStates: ReadonlySet<string> = new Set(['queued', 'running', 'success', 'failed']);
 const timerActions: ReadonlySet<string> = new Set(['retry', 'poke', 'trigger', 'trigger-timeout', 'resume']);
@@ -74,6 +75,7 @@ export function checkRun(run: StoredRun): void {
   if (run.taskIds !== undefined && (!Array.isArray(run.taskIds) || !run.taskIds.every(isNonEmptyString))) {
     throw invalid(`run '${run.runId}': taskIds must be an array of task ids (non-empty strings) or undefined`);
   }
+  if (run.flowHash !== undefined && !isNonEmptyString(run.flowHash)) throw invalid(`run '${run.runId}': flowHash must be a non-empty string or undefined`);
 }
 
 function checkInstance(runId: string, record: TaskInstanceWrite): void {
@@ -140,6 +142,8 @@ export function checkBatch(batch: CommitBatch): void {
     if (!isVersion(r.attempt) || r.attempt < 1) throw invalid(`result of '${r.key}' in run '${runId}': attempt must be an integer ≥ 1`);
     checkTime(r.at, `result of '${r.key}' in run '${runId}': at`);
   }
+  checkShape(runId, batch.shape);
+  checkLogs(runId, batch.logs);
   for (const c of batch.controls ?? []) {
     if (!isVersion(c.id) || c.id < 1) throw invalid(`a control settlement in run '${runId}': id must be an integer ≥ 1`);
     if (c.status !== 'applied' && c.status !== 'refused') throw invalid(`control request ${c.id} of run '${runId}': status must be 'applied' or 'refused'`);
@@ -239,6 +243,7 @@ export function runRecord(run: StoredRun): StoredRun {
     input: run.input,
     labels: run.labels,
     taskIds: run.taskIds === undefined ? undefined : [...run.taskIds],
+    flowHash: run.flowHash,
     machineVersion: run.machineVersion,
     createdAt: run.createdAt,
     updatedAt: run.updatedAt,

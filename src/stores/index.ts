@@ -11,6 +11,8 @@ export type {
   StoredFailureKind,
 } from './taskInstanceRecord.ts';
 export type { TransitionWrite, StoredTransition } from './transitionLog.ts';
+export type { TaskLogWrite, StoredTaskLogLine, TaskLogQuery } from './taskLogRecord.ts';
+export type { FlowShape, TaskShape } from '../flow/flowShape.ts';
 export type { ResultWrite, StoredResult } from './resultRecord.ts';
 export type { CheckpointWrite, StoredCheckpoint } from './checkpointRecord.ts';
 export { isLeaseLive, type LeaseOwner, type StoredLease, type LeaseRequest, type LeaseGrant } from './leaseRecord.ts';

@@ -25,6 +25,9 @@ import type { Store } from './store.ts';
 import type { StoredTaskInstance } from './taskInstanceRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
 import { checkedInstances, checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
+import type { FlowShape } from '../flow/flowShape.ts';
+import { checkTaskLogQuery, encodeShape } from './shapeAndLogChecks.ts';
+import type { StoredTaskLogLine, TaskLogQuery } from './taskLogRecord.ts';
 import { checkTaskInstanceQuery, countsFromRows, cursorPosition, type TaskInstanceCounts, type TaskInstancePage, type TaskInstanceQuery } from './instanceQueries.ts';
 
 interface MemoryInstance {
@@ -61,6 +64,10 @@ interface MemoryRun {
   /** `resultId`s of `results`, for the duplicate check. */
   readonly resultIds: Set<string>;
   readonly checkpoints: Map<string, { readonly savedAt: number; readonly valueText: string }>;
+  /** The run's shape as JSON text (`undefined`: none stored). */
+  shapeText: string | undefined;
+  /** Task log lines, in seq order (seq = index + 1). */
+  readonly logs: StoredTaskLogLine[];
 }
 
 const runMeta = (run: StoredRun): MemoryRun['meta'] => ({ flowId: run.flowId, state: run.state, createdAt: run.createdAt });
@@ -166,6 +173,7 @@ export function memoryStore(): Store {
         prepared: toMemoryInstance(instanceRecord(runId, record, 0)),
       }));
       const resultTexts = (batch.results ?? []).map((r) => serializeValue(r.value));
+      const shapeText = batch.shape === undefined ? undefined : encodeShape(batch.shape);
 
       checkFence(runId, batch.leaseToken, leases.get(runId));
       const entry = runs.get(runId);
@@ -224,7 +232,18 @@ export function memoryStore(): Store {
       // Apply: nothing below can fail.
       let target = entry;
       if (target === undefined) {
-        target = { order: nextOrder++, meta: runMeta(run!), runText: runText!, instances: new Map(), log: [], results: [], resultIds: new Set(), checkpoints: new Map() };
+        target = {
+          order: nextOrder++,
+          meta: runMeta(run!),
+          runText: runText!,
+          instances: new Map(),
+          log: [],
+          results: [],
+          resultIds: new Set(),
+          checkpoints: new Map(),
+          shapeText: undefined,
+          logs: [],
+        };
         runs.set(runId, target);
       } else if (run !== undefined) {
         target.meta = runMeta(run);
@@ -243,6 +262,10 @@ export function memoryStore(): Store {
       for (const r of results) {
         target.results.push(r);
         target.resultIds.add(resultId(r.key, r.attempt));
+      }
+      if (shapeText !== undefined) target.shapeText = shapeText;
+      for (const l of batch.logs ?? []) {
+        target.logs.push({ runId, seq: target.logs.length + 1, key: l.key, taskId: l.taskId, attempt: l.attempt, at: l.at, line: l.line });
       }
       for (const { id, text } of settled) controlsOf(runId).set(id, text);
       return { versions, lastSeq: target.log.length };
@@ -324,6 +347,27 @@ export function memoryStore(): Store {
       open();
       const { afterSeq = 0 } = options;
       return (runs.get(runId)?.log ?? []).filter((t) => t.seq > afterSeq).map((t) => ({ ...t }));
+    },
+
+    async getRunShape(runId: string): Promise<FlowShape | undefined> {
+      open();
+      const text = runs.get(runId)?.shapeText;
+      return text === undefined ? undefined : (JSON.parse(text) as FlowShape);
+    },
+
+    async readTaskLogs(runId: string, query: TaskLogQuery = {}): Promise<readonly StoredTaskLogLine[]> {
+      open();
+      const { limit, afterSeq } = checkTaskLogQuery(query);
+      const found: StoredTaskLogLine[] = [];
+      for (const line of runs.get(runId)?.logs ?? []) {
+        if (found.length >= limit) break;
+        if (line.seq <= afterSeq) continue;
+        if (query.key !== undefined && line.key !== query.key) continue;
+        if (query.taskId !== undefined && line.taskId !== query.taskId) continue;
+        if (query.attempt !== undefined && line.attempt !== query.attempt) continue;
+        found.push({ ...line });
+      }
+      return found;
     },
 
     async saveCheckpoint(checkpoint: CheckpointWrite): Promise<void> {

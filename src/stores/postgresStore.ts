@@ -32,6 +32,9 @@ import { checkedInstances, checkedLoadedRun, checkedRun, decodeTaskIds, encodeTa
 import { isConnectionError, isTransient, redact, safeCause, serverError, sqlState } from './postgres/connection.ts';
 import { latestPostgresSchemaVersion, postgresMigrations, requiredPostgresTables } from './postgres/migrations.ts';
 import { instanceColumns, statements, versionIndex, type Statement } from './postgres/sql.ts';
+import type { FlowShape } from '../flow/flowShape.ts';
+import { checkTaskLogQuery, decodeShape, encodeShape } from './shapeAndLogChecks.ts';
+import type { StoredTaskLogLine, TaskLogQuery, TaskLogWrite } from './taskLogRecord.ts';
 import { checkTaskInstanceQuery, countsFromRows, cursorPosition, type TaskInstanceCounts, type TaskInstancePage, type TaskInstanceQuery } from './instanceQueries.ts';
 
 /**
@@ -188,6 +191,7 @@ function rowToRun(row: Row): StoredRun {
     input: value(row['input']),
     labels: value(row['labels']) as StoredRun['labels'],
     taskIds: decodeTaskIds(row['task_ids']),
+    flowHash: optStr(row['flow_hash']),
     machineVersion: String(row['machine_version']),
     createdAt: num(row['created_at']),
     updatedAt: num(row['updated_at']),
@@ -280,6 +284,7 @@ function runRow(run: StoredRun): unknown[] {
     text(run.input),
     text(run.labels),
     encodeTaskIds(run.taskIds),
+    nullable(run.flowHash),
     run.machineVersion,
     run.createdAt,
     run.updatedAt,
@@ -349,6 +354,10 @@ function checkNoNul(batch: CommitBatch): void {
     if (hasNul(t.key) || hasNul(t.event)) throw nulError(`a transition of ${JSON.stringify(t.key)} in run '${runId}'`);
   }
   for (const r of batch.results ?? []) if (hasNul(r.key)) throw nulError(`a result key in run '${runId}'`);
+  if (run !== undefined && hasNul(run.flowHash)) throw nulError(`run '${runId}': flowHash`);
+  for (const l of batch.logs ?? []) {
+    if (hasNul(l.key) || hasNul(l.taskId) || hasNul(l.line)) throw nulError(`a log line of ${JSON.stringify(l.key)} in run '${runId}'`);
+  }
   for (const c of batch.controls ?? []) if (hasNul(c.message)) throw nulError(`the message settling control request ${c.id} of run '${runId}'`);
 }
 
@@ -361,6 +370,8 @@ interface PreparedBatch {
   readonly transitions: NonNullable<CommitBatch['transitions']>;
   readonly results: ReadonlyArray<{ readonly key: string; readonly attempt: number; readonly value: string | null; readonly at: number }>;
   readonly controls: readonly ControlSettlement[];
+  readonly shapeText: string | undefined;
+  readonly logs: readonly TaskLogWrite[];
   readonly leaseToken: number | undefined;
 }
 
@@ -378,6 +389,8 @@ function prepare(batch: CommitBatch): PreparedBatch {
     transitions: batch.transitions ?? [],
     results: (batch.results ?? []).map((r) => ({ key: r.key, attempt: r.attempt, value: text(r.value), at: r.at })),
     controls: (batch.controls ?? []).map(({ id, status, message, at }) => ({ id, status, message, at })),
+    shapeText: batch.shape === undefined ? undefined : encodeShape(batch.shape),
+    logs: (batch.logs ?? []).map(({ key, taskId, attempt, at, line }) => ({ key, taskId, attempt, at, line })),
     leaseToken: batch.leaseToken,
   };
 }
@@ -786,15 +799,18 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
         seen.add(id);
       }
 
-      // 3. Write: deletions, then every instance, log entry, result and settlement in one statement.
+      // 3. Write: the shape and deletions, then every instance, log entry, result, task log line and
+      //    settlement in one statement.
+      if (batch.shapeText !== undefined) await exec(client, sql.saveShape, [runId, batch.shapeText]);
       if (deleted.size > 0) await exec(client, sql.deleteInstances, [runId, [...deleted]]);
       const has = {
         instances: rows.size > 0,
         transitions: batch.transitions.length > 0,
         results: batch.results.length > 0,
+        logs: batch.logs.length > 0,
         controls: batch.controls.length > 0,
       };
-      if (has.instances || has.transitions || has.results || has.controls) {
+      if (has.instances || has.transitions || has.results || has.logs || has.controls) {
         const values: unknown[] = [runId];
         if (has.instances) {
           const list = [...rows.values()];
@@ -818,6 +834,16 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
             r.map((x) => x.attempt),
             r.map((x) => x.value),
             r.map((x) => x.at),
+          );
+        }
+        if (has.logs) {
+          const l = batch.logs;
+          values.push(
+            l.map((x) => x.key),
+            l.map((x) => x.taskId),
+            l.map((x) => x.attempt),
+            l.map((x) => x.at),
+            l.map((x) => x.line),
           );
         }
         if (has.controls) {
@@ -1005,6 +1031,31 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
             at: num(row['at']),
           }),
         ),
+      );
+    },
+
+    async getRunShape(runId: string): Promise<FlowShape | undefined> {
+      open();
+      if (hasNul(runId)) return undefined;
+      const row = await read(`read the shape of run '${runId}'`, sql.getShape, [runId], (res) => res.rows[0]);
+      return row === undefined ? undefined : decodeShape(row['shape'], runId, rows);
+    },
+
+    async readTaskLogs(runId: string, query: TaskLogQuery = {}): Promise<readonly StoredTaskLogLine[]> {
+      open();
+      const { limit, afterSeq } = checkTaskLogQuery(query);
+      if (hasNul(runId) || hasNul(query.key) || hasNul(query.taskId) || afterSeq >= Number.MAX_SAFE_INTEGER) return [];
+      const values = [runId, Math.max(-1, afterSeq), query.key ?? null, query.taskId ?? null, query.attempt ?? null, limit === Infinity ? null : limit];
+      return read(`read the task log of run '${runId}'`, sql.readLogs, values, (res) =>
+        res.rows.map((row) => ({
+          runId,
+          seq: num(row['seq']),
+          key: String(row['key']),
+          taskId: String(row['task_id']),
+          attempt: num(row['attempt']),
+          at: num(row['at']),
+          line: String(row['line']),
+        })),
       );
     },
 

@@ -104,6 +104,7 @@ export function runProblem(run: Omit<StoredRun, 'input'>): ColumnProblem | undef
   if (run.taskIds !== undefined && (!Array.isArray(run.taskIds) || !run.taskIds.every(isNonEmptyString))) {
     return problem('task_ids', run.taskIds, 'is not a JSON array of task ids (non-empty strings) or NULL');
   }
+  if (run.flowHash !== undefined && !isNonEmptyString(run.flowHash)) return problem('flow_hash', run.flowHash, 'is not a non-empty string or NULL');
   for (const [column, value] of [
     ['created_at', run.createdAt],
     ['updated_at', run.updatedAt],

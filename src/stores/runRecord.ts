@@ -49,6 +49,14 @@ export interface StoredRun {
    * records it when such a run is resumed).
    */
   readonly taskIds: readonly string[] | undefined;
+  /**
+   * The flow definition hash (`flowHash(flowShape(flow))`, from `taskmachine`) of the definition
+   * that drives the run: recorded when the run is created, and again when a changed definition
+   * resumes it. The run's shape itself is read with `getRunShape`. `undefined` for runs stored
+   * before schema version 4.
+   * @default undefined
+   */
+  readonly flowHash?: string | undefined;
   /** `FLOW_RUN_MACHINE_VERSION` of the machine that wrote this record. */
   readonly machineVersion: string;
   /** When the run was created (epoch ms). Orders `listRuns`, newest first. */

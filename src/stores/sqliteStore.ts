@@ -31,6 +31,9 @@ import { checkedInstances, checkedLoadedRun, checkedRun, encodeTaskIds, type Row
 import { accessError, corruptError, inspectStoreFile, isCorruptionError, loadSqlite, primaryCode } from './sqlite/inspectFile.ts';
 import { latestSchemaVersion, sqliteMigrations } from './sqlite/migrations.ts';
 import { instanceColumns, nullable, num, optNum, optStr, rowToInstance, rowToRun, runColumns, str, text, value, type Row } from './sqlite/rows.ts';
+import type { FlowShape } from '../flow/flowShape.ts';
+import { checkTaskLogQuery, decodeShape, encodeShape } from './shapeAndLogChecks.ts';
+import type { StoredTaskLogLine, TaskLogQuery } from './taskLogRecord.ts';
 import { checkTaskInstanceQuery, countsFromRows, cursorPosition, type TaskInstanceCounts, type TaskInstancePage, type TaskInstanceQuery } from './instanceQueries.ts';
 
 /**
@@ -406,11 +409,13 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
         params: instanceParams(instanceRecord(runId, record, 0)),
       }));
       const results = (batch.results ?? []).map((r) => ({ key: r.key, attempt: r.attempt, at: r.at, value: text(r.value) }));
+      const shapeText = batch.shape === undefined ? undefined : encodeShape(batch.shape);
 
       return transaction(() => {
         if (batch.leaseToken !== undefined) checkFence(runId, batch.leaseToken, leaseOf(runId));
         if (runParams !== undefined) statements.upsertRun.run(...runParams);
         else if (statements.runExists.get(runId) === undefined) throw unknownRunError(runId, 'commit the batch');
+        if (shapeText !== undefined) statements.saveShape.run(shapeText, runId);
 
         const versionOf = (key: string): number => num((statements.instanceVersion.get(runId, key) as Row | undefined)?.['version'] ?? 0);
         for (const del of batch.deleteInstances ?? []) {
@@ -449,6 +454,10 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
             throw new StoreConflictError({ kind: 'result', runId, key: r.key, attempt: r.attempt, expectedVersion: version, actualVersion: version });
           }
           statements.insertResult.run(runId, r.key, r.attempt, r.value, r.at);
+        }
+        if (batch.logs !== undefined && batch.logs.length > 0) {
+          let logSeq = num((statements.lastLogSeq.get(runId) as Row)['seq']!);
+          for (const l of batch.logs) statements.insertLog.run(runId, ++logSeq, l.key, l.taskId, l.attempt, l.at, l.line);
         }
         for (const c of batch.controls ?? []) {
           const settled = statements.settleControl.run(c.status, c.message, c.at, c.id, runId);
@@ -562,6 +571,38 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
             at: num(row['at']!),
           }),
         ),
+      );
+    },
+
+    async getRunShape(runId: string): Promise<FlowShape | undefined> {
+      return read(() => {
+        const row = statements.getShape.get(runId) as Row | undefined;
+        return row === undefined ? undefined : decodeShape(row['shape'], runId, rows);
+      });
+    },
+
+    async readTaskLogs(runId: string, query: TaskLogQuery = {}): Promise<readonly StoredTaskLogLine[]> {
+      open();
+      const { limit, afterSeq } = checkTaskLogQuery(query);
+      return read(() =>
+        (
+          statements.readLogs.all({
+            runId,
+            after: afterSeq,
+            key: nullable(query.key),
+            taskId: nullable(query.taskId),
+            attempt: nullable(query.attempt),
+            limit: limit === Infinity ? -1 : limit,
+          }) as Row[]
+        ).map((row) => ({
+          runId,
+          seq: num(row['seq']!),
+          key: str(row['key']!),
+          taskId: str(row['task_id']!),
+          attempt: num(row['attempt']!),
+          at: num(row['at']!),
+          line: str(row['line']!),
+        })),
       );
     },
 
@@ -684,6 +725,7 @@ function runParamsOf(run: StoredRun): sqlite.SQLInputValue[] {
     text(run.input),
     text(run.labels),
     encodeTaskIds(run.taskIds),
+    nullable(run.flowHash),
     run.machineVersion,
     run.createdAt,
     run.updatedAt,
@@ -723,7 +765,16 @@ function prepareStatements(db: sqlite.DatabaseSync) {
         'ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, saved_at = excluded.saved_at',
     ),
     loadCheckpoint: db.prepare('SELECT value, saved_at FROM checkpoints WHERE run_id = ? AND key = ?'),
-    deleteRun: ['task_instances', 'transitions', 'results', 'checkpoints', 'control_requests', 'runs'].map((table) =>
+    saveShape: db.prepare('UPDATE runs SET shape = ? WHERE run_id = ?'),
+    getShape: db.prepare('SELECT shape FROM runs WHERE run_id = ?'),
+    lastLogSeq: db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM task_logs WHERE run_id = ?'),
+    insertLog: db.prepare('INSERT INTO task_logs (run_id, seq, key, task_id, attempt, at, line) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    readLogs: db.prepare(
+      'SELECT seq, key, task_id, attempt, at, line FROM task_logs WHERE run_id = :runId AND seq > :after ' +
+        'AND (:key IS NULL OR key = :key) AND (:taskId IS NULL OR task_id = :taskId) AND (:attempt IS NULL OR attempt = :attempt) ' +
+        'ORDER BY seq LIMIT :limit',
+    ),
+    deleteRun: ['task_instances', 'transitions', 'results', 'checkpoints', 'control_requests', 'task_logs', 'runs'].map((table) =>
       db.prepare(`DELETE FROM ${table} WHERE run_id = ?`),
     ),
     getLease: db.prepare(`SELECT ${leaseColumns} FROM leases WHERE run_id = ?`),

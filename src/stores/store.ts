@@ -6,6 +6,8 @@ import type { TaskInstanceCounts, TaskInstancePage, TaskInstanceQuery } from './
 import type { ListRunsOptions, LoadedRun, ReadTransitionLogOptions, RunSummary } from './queries.ts';
 import type { StoredRun } from './runRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
+import type { FlowShape } from '../flow/flowShape.ts';
+import type { StoredTaskLogLine, TaskLogQuery } from './taskLogRecord.ts';
 
 /**
  * Where flow runs are made durable. The flow-run runtime is the only writer of a run; it calls
@@ -23,6 +25,8 @@ import type { StoredTransition } from './transitionLog.ts';
  *   is refused with `LeaseLostError` and nothing of it is written.
  * - Control requests get increasing ids per store; a settlement commits with its batch and only
  *   settles a pending request.
+ * - A batch's `shape` replaces the run's (read with `getRunShape`, never with the run record); its
+ *   `logs` are appended to the run's task log with `seq` 1, 2, 3 … per run. `deleteRun` removes both.
  * - Values (input, labels, call inputs, custom contexts, results, errors, checkpoints, resume
  *   data, event payloads) go through the store serializer
  *   (`serializeValue`): Date, Map, Set, BigInt, undefined and Error survive, payloads carrying
@@ -120,6 +124,31 @@ export interface Store {
   countTaskInstances(runId: string): Promise<TaskInstanceCounts>;
 
   /**
+   * The task graph the run was stored with (`CommitBatch.shape`), or `undefined` when the run does
+   * not exist or was stored before schema version 4 (it has none). Read apart from the run record,
+   * so `getRun` and `listRuns` stay small for a run of 100,000 tasks. A stored shape that does not
+   * decode rejects with `StoreRowError` (column `shape`).
+   *
+   * @example
+   * ```ts
+   * const shape = await store.getRunShape('nightly');
+   * for (const task of shape?.tasks ?? []) console.log(task.id, task.upstream);
+   * ```
+   */
+  getRunShape(runId: string): Promise<FlowShape | undefined>;
+
+  /**
+   * The run's stored task log lines (`ctx().log`), in `seq` order, filtered by `query` (an unknown
+   * run has none).
+   *
+   * @example
+   * ```ts
+   * const lines = await store.readTaskLogs('nightly', { key: 'extract', attempt: 2 });
+   * ```
+   */
+  readTaskLogs(runId: string, query?: TaskLogQuery): Promise<readonly StoredTaskLogLine[]>;
+
+  /**
    * Save a task checkpoint at once (outside any batch, so a value saved mid-attempt survives a
    * crash), replacing the previous one. The run must exist.
    *
@@ -141,7 +170,8 @@ export interface Store {
   loadCheckpoint(runId: string, key: string): Promise<StoredCheckpoint | undefined>;
 
   /**
-   * Delete the run and everything of it (instances, log, results, checkpoints, control requests) — for
+   * Delete the run and everything of it (instances, log, results, checkpoints, control requests,
+   * shape, task log lines) — for
    * `onInputChange: 'reset'`. Other runs are untouched. Resolves to whether the run existed. Its
    * lease record stays (a fencing token is never reused, even for a new run of the same id).
    *

@@ -1,4 +1,5 @@
 import { stateColors, stateTextColor, type TaskInstanceState } from '../../machines/index.ts';
+import { flowShape, type FlowShape } from '../flow/flowShape.ts';
 import type { Flow } from '../flow/types.ts';
 import type { FlowRunRecord, TaskInstanceRecord } from '../records.ts';
 import { stateHex, stateTextHex } from './colors.ts';
@@ -29,15 +30,30 @@ const PRIORITY: readonly TaskInstanceState[] = [
   'success',
 ];
 
-function nodesOf(flow: Flow, run: Pick<FlowRunRecord, 'tasks'>): RunNode[] {
+/** A run's instances, as `runToMermaid`/`runToDot` read them (a `FlowRunRecord`'s, or stored ones). */
+type RunTasks = Pick<FlowRunRecord, 'tasks'>;
+
+/** The shape of what to draw: given, or made from a flow definition. */
+function shapeOf(definition: Flow | FlowShape): FlowShape {
+  return 'version' in definition && !('task' in definition) ? definition : flowShape(definition as Flow);
+}
+
+/** Every edge as node ids, `t<index of upstream>` → `t<index>`. */
+function edgesOf(shape: FlowShape): Array<readonly [string, string]> {
+  const index = new Map(shape.tasks.map((task, i) => [task.id, i]));
+  return shape.tasks.flatMap((task, i) => task.upstream.filter((id) => index.has(id)).map((id) => [`t${index.get(id)}`, `t${i}`] as const));
+}
+
+function nodesOf(shape: FlowShape, run: RunTasks): RunNode[] {
   const byTask = new Map<string, TaskInstanceRecord[]>();
   for (const instance of Object.values(run.tasks)) {
     if (instance.parentKey !== undefined) continue;
     (byTask.get(instance.taskId) ?? byTask.set(instance.taskId, []).get(instance.taskId)!).push(instance);
   }
-  return flow.tasks
-    .filter((task) => task.kind !== 'subtask')
-    .map((task) => {
+  return shape.tasks
+    .map((task, index) => ({ task, index }))
+    .filter(({ task }) => task.kind !== 'subtask')
+    .map(({ task, index }) => {
       const instances = byTask.get(task.id) ?? [];
       const counts = new Map<TaskInstanceState, number>();
       for (const instance of instances) counts.set(instance.state, (counts.get(instance.state) ?? 0) + 1);
@@ -50,28 +66,30 @@ function nodesOf(flow: Flow, run: Pick<FlowRunRecord, 'tasks'>): RunNode[] {
         const summary = PRIORITY.filter((candidate) => counts.has(candidate)).map((candidate) => `${candidate} ${counts.get(candidate)}`);
         label = `${task.id} ×${instances.length}\\n${summary.join(', ') || 'none'}`;
       }
-      return { id: task.id, nodeId: `t${task.index}`, label, state };
+      return { id: task.id, nodeId: `t${index}`, label, state };
     });
 }
 
 /**
  * A Mermaid flowchart of a run: one box per task (a mapped task's instances summarized in one box),
- * the dependency edges, and each box in the Airflow colour of its state.
+ * the dependency edges, and each box in the Airflow colour of its state. The graph comes from the
+ * flow definition, or from a run's stored shape (`store.getRunShape(runId)`), so a stored run is
+ * drawn without its flow's code.
  *
  * @example
  * ```ts
  * import { runToMermaid } from 'taskmachine/viz';
  * const run = await runFlow(etl);
  * console.log(runToMermaid(etl, run));
+ * // or, for a stored run: runToMermaid((await store.getRunShape(runId))!, { tasks })
  * ```
  */
-export function runToMermaid(flow: Flow, run: Pick<FlowRunRecord, 'tasks'>): string {
-  const nodes = nodesOf(flow, run);
+export function runToMermaid(definition: Flow | FlowShape, run: RunTasks): string {
+  const shape = shapeOf(definition);
+  const nodes = nodesOf(shape, run);
   const lines = ['flowchart LR'];
   for (const node of nodes) lines.push(`  ${node.nodeId}["${node.label.replaceAll('"', "'").replaceAll('\\n', '<br/>')}"]:::${node.state}`);
-  for (const task of flow.tasks) {
-    for (const upstream of task.upstream) lines.push(`  t${upstream} --> t${task.index}`);
-  }
+  for (const [from, to] of edgesOf(shape)) lines.push(`  ${from} --> ${to}`);
   for (const state of new Set(nodes.map((node) => node.state))) {
     lines.push(`  classDef ${state} fill:${stateColors[state]},color:${stateTextColor(state)},stroke:#555`);
   }
@@ -79,7 +97,7 @@ export function runToMermaid(flow: Flow, run: Pick<FlowRunRecord, 'tasks'>): str
 }
 
 /**
- * A Graphviz DOT digraph of a run (see {@link runToMermaid}), its colours as hex values; render it
+ * A Graphviz DOT digraph of a run (see {@link runToMermaid}: from a flow or a stored shape), its colours as hex values; render it
  * with `dotToSvg` (no Graphviz needed) or `dot -Tsvg`.
  *
  * @example
@@ -88,18 +106,17 @@ export function runToMermaid(flow: Flow, run: Pick<FlowRunRecord, 'tasks'>): str
  * writeFileSync('run.dot', runToDot(etl, run));
  * ```
  */
-export function runToDot(flow: Flow, run: Pick<FlowRunRecord, 'tasks'>): string {
-  const nodes = nodesOf(flow, run);
+export function runToDot(definition: Flow | FlowShape, run: RunTasks): string {
+  const shape = shapeOf(definition);
+  const nodes = nodesOf(shape, run);
   // Room beside the text (margin): Graphviz measures it in Helvetica; a viewer without that font draws it wider.
-  const lines = [`digraph "${flow.id.replaceAll('"', '')}" {`, '  rankdir=LR;', '  node [shape=box, style="rounded,filled", fontname="Helvetica", margin="0.25,0.08"];'];
+  const lines = [`digraph "${shape.flowId.replaceAll('"', '')}" {`, '  rankdir=LR;', '  node [shape=box, style="rounded,filled", fontname="Helvetica", margin="0.25,0.08"];'];
   for (const node of nodes) {
     lines.push(
       `  ${node.nodeId} [label="${node.label.replaceAll('"', "'")}", fillcolor="${stateHex(node.state)}", fontcolor="${stateTextHex(node.state)}"];`,
     );
   }
-  for (const task of flow.tasks) {
-    for (const upstream of task.upstream) lines.push(`  t${upstream} -> t${task.index};`);
-  }
+  for (const [from, to] of edgesOf(shape)) lines.push(`  ${from} -> ${to};`);
   lines.push('}');
   return `${lines.join('\n')}\n`;
 }

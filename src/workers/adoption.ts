@@ -10,8 +10,8 @@ export interface AdoptableRun {
 /**
  * Runs of these flows, started with `executor: 'workers'` (label `taskmachine/executor`), not
  * finished, whose lease is missing, released (`run --detach`, a driver that shut down) or expired
- * at `now` (a driver that died), and whose attempts were never launched with another definition
- * than the worker's. Taking one is then `startFlow(…, { resume: true })`: the lease decides who wins.
+ * at `now` (a driver that died), whose stored flow hash is the worker's (`runs.flow_hash`, store
+ * migration 4), and whose attempts were never launched with another definition than the worker's. Taking one is then `startFlow(…, { resume: true })`: the lease decides who wins.
  *
  * @example
  * ```ts
@@ -32,6 +32,7 @@ export async function findAdoptable(
      WHERE r.state IN ('queued', 'running')
        AND r.labels LIKE '%"taskmachine/executor":"workers"%'
        AND (l.run_id IS NULL OR l.released_at IS NOT NULL OR l.expires_at < $3)
+       AND (r.flow_hash IS NULL OR r.flow_hash = f.hash)
        AND NOT EXISTS (SELECT 1 FROM ${schema}.attempt_launches a WHERE a.run_id = r.run_id AND a.flow_hash <> f.hash)
      ORDER BY r.created_at
      LIMIT 100`,

@@ -1,38 +1,25 @@
-import { createHash } from 'node:crypto';
+import { flowHash, flowShape } from '../flow/flowShape.ts';
 import type { Flow } from '../flow/types.ts';
 
+const hashes = new WeakMap<Flow, string>();
+
 /**
- * A hash of a flow definition as workers compare it: the flow id and, per task in order, its id,
- * kind, dependencies, trigger rule, retry and timeout settings, decorators' names and the source
- * text of its function. Two processes that loaded the same flow file get the same hash; a changed
- * task body, dependency or option changes it. (A minimal version: the `flowShape()`/`flowHash()`
- * of `src/flow/flowShape.ts` replaces it once that lands.)
+ * The hash workers compare: the flow's definition hash, `flowHash(flowShape(flow))` — the one a
+ * stored run records (`runs.flow_hash`) — remembered per flow object (a flow is immutable). Its
+ * tasks, edges, trigger rules and options are in it; task code is not, so a changed task body with
+ * the same graph and options is not told apart.
  *
  * @example
  * ```ts
  * import { definitionHash } from 'taskmachine/workers';
- * definitionHash(etl); // 'c1f0…' (16 hex digits)
+ * definitionHash(etl); // 'sha256:3f1c…'
  * ```
  */
 export function definitionHash(flow: Flow): string {
-  const hash = createHash('sha256');
-  hash.update(`flow ${flow.id}\n`);
-  for (const task of flow.tasks) {
-    const parts = [
-      task.id,
-      task.kind,
-      task.trigger,
-      task.retries,
-      task.retryDelay,
-      task.retryBackoff,
-      task.maxRetryDelay,
-      task.timeout ?? '-',
-      task.resumeAfter ?? '-',
-      task.upstream.map((i) => flow.tasks[i]?.id ?? i).join(','),
-      task.mapOver,
-      task.decorators.map((d) => d.name).join(','),
-    ];
-    hash.update(`task ${JSON.stringify(parts)}\n${String(task.fn)}\n`);
+  let hash = hashes.get(flow);
+  if (hash === undefined) {
+    hash = flowHash(flowShape(flow));
+    hashes.set(flow, hash);
   }
-  return hash.digest('hex').slice(0, 16);
+  return hash;
 }

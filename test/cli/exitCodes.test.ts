@@ -3,7 +3,7 @@
 // 0 success · 1 a failed run · 2 bad usage, input or store · 130 SIGINT · 143 SIGTERM. Each row
 // also checks that the message names the problem.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +84,17 @@ const rows: readonly Row[] = [
     says: `Cannot open the store file "${join(plainFile, 'runs.db')}"`,
     withStore: false,
   },
+  { name: 'logs of a run', args: ['logs', 'done'], code: 0, says: "run 'done' stored no log lines" },
+  { name: 'missing run for logs', args: ['logs', 'nope'], code: 2, says: "there is no run 'nope'" },
+  { name: 'unknown task for logs', args: ['logs', 'done', 'ech'], code: 2, says: "run 'done' has no task or task instance 'ech'. Did you mean 'echo'?" },
+  { name: 'bad --attempt for logs', args: ['logs', 'done', 'echo', '--attempt', 'last'], code: 2, says: "logs: --attempt must be a whole number ≥ 1, got 'last'" },
+  ...(['status', 'logs', 'viz'] as const).map((command) => ({
+    name: `store file that does not exist (${command}: created by nobody)`,
+    args: [command, ...(command === 'viz' ? ['run', 'done'] : command === 'logs' ? ['done'] : []), '--store', join(dir, 'typo.db')],
+    code: 2,
+    says: `Cannot open the store file "${join(dir, 'typo.db')}": there is no such file, so it has no runs to show (nothing was created).`,
+    withStore: false,
+  })),
   { name: 'flow file that does not exist', args: ['run', 'test/fixtures/no-such-flow.ts'], code: 2, says: "cannot find flow file 'test/fixtures/no-such-flow.ts'" },
   {
     name: 'flow file that throws at import',
@@ -162,5 +173,7 @@ describe('taskmachine exit codes: 0 success, 1 failed run, 2 bad usage/input/sto
     const { code, output } = await invoke(row);
     expect(code, output).toBe(row.code);
     expect(output).toContain(row.says);
+    // A command that only reads runs leaves no store behind where there was none.
+    expect(existsSync(join(dir, 'typo.db'))).toBe(false);
   });
 });

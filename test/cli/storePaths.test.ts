@@ -34,12 +34,14 @@ describe('a store in a directory this user may not write', () => {
   it('a new store file there: exit 2 naming the file, the directory and the fix', async () => {
     chmodSync(readOnly, 0o555);
     const path = join(readOnly, 'new.db');
-    for (const args of [['status'], ['run', 'test/fixtures/input-echo.ts']]) {
-      const { code, stderr } = cli(...args, '--store', path);
-      expect(code, stderr).toBe(2);
-      expect(stderr).toContain(`taskmachine: Cannot open the store file "${path}": its directory "${readOnly}" is not writable by this user`);
-      expect(stderr).toContain('Point the store at a path this user can write (--store <file> on the command line)');
-    }
+    const { code, stderr } = cli('run', 'test/fixtures/input-echo.ts', '--store', path);
+    expect(code, stderr).toBe(2);
+    expect(stderr).toContain(`taskmachine: Cannot open the store file "${path}": its directory "${readOnly}" is not writable by this user`);
+    expect(stderr).toContain('Point the store at a path this user can write (--store <file> on the command line)');
+    // A command that only reads runs does not try to create it.
+    const status = cli('status', '--store', path);
+    expect(status.code, status.stderr).toBe(2);
+    expect(status.stderr).toContain(`taskmachine: Cannot open the store file "${path}": there is no such file`);
   });
 
   it('an existing store file there: exit 2 with the same fix, and the file unchanged', async () => {

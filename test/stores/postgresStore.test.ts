@@ -102,6 +102,7 @@ describe.skipIf(postgres === undefined)(`postgresStore: PostgreSQL specifics${su
         'runs',
         'schema_version',
         'task_instances',
+        'task_logs',
         'transitions',
       ]);
     });
@@ -144,6 +145,11 @@ describe.skipIf(postgres === undefined)(`postgresStore: PostgreSQL specifics${su
         controls: [{ id: request.id, status: 'applied', message: 'cancelled', at: 3 }],
       });
       expect((await store.loadRun('old'))!.instances[0]).toMatchObject({ version: 4, interruptions: 1 });
+      // Schema 4: a run stored before has no shape and no flow hash; its task log starts empty and works.
+      expect(await store.getRunShape('old')).toBeUndefined();
+      expect((await store.getRun('old'))?.flowHash).toBeUndefined();
+      await store.commit({ runId: 'old', logs: [{ key: 'a', taskId: 'a', attempt: 1, at: 4, line: 'after the upgrade' }] });
+      expect((await store.readTaskLogs('old')).map((l) => [l.seq, l.line])).toEqual([[1, 'after the upgrade']]);
     });
 
     it('several stores opening one new schema at once migrate it exactly once', async () => {

@@ -142,6 +142,11 @@ describe('sqliteStore: file and settings', () => {
     expect(store.settings().schemaVersion).toBe(sqliteMigrations.at(-1)!.version);
     expect((await store.loadRun('old'))!.instances[0]).toMatchObject({ key: 'a', state: 'running', version: 3, interruptions: 0, maxInterruptions: 3 });
     expect(await store.getLease('old')).toBeUndefined();
+    // Schema 4: a run stored before has no shape and no flow hash; its task log starts empty and works.
+    expect(await store.getRunShape('old')).toBeUndefined();
+    expect((await store.getRun('old'))?.flowHash).toBeUndefined();
+    await store.commit({ runId: 'old', logs: [{ key: 'a', taskId: 'a', attempt: 1, at: 2, line: 'after the upgrade' }] });
+    expect((await store.readTaskLogs('old')).map((l) => [l.seq, l.line])).toEqual([[1, 'after the upgrade']]);
   });
 
   it('reopens a file and reads back everything that was committed', async () => {

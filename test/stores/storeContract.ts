@@ -5,6 +5,7 @@ import { RunOwnedError } from '../../src/errors.ts';
 import { LeaseLostError, StoreConflictError, StoreError, StoreSerializationError, type CommitBatch, type LeaseOwner, type Store } from '../../src/stores/index.ts';
 import { makeInstance, makeRun } from './fixtures/records.ts';
 import { defineRowContract, type RawRowWriter } from './rowContract.ts';
+import { defineShapeAndLogContract } from './shapeLogContract.ts';
 
 export { makeInstance, makeRun };
 export type { RawRow, RawRowWriter } from './rowContract.ts';
@@ -944,6 +945,7 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
     });
 
     defineRowContract(fresh, rawRows);
+    defineShapeAndLogContract(fresh, rawRows);
 
     describe('close', () => {
       it('rejects every call after close with a StoreError; closing twice is fine', async () => {

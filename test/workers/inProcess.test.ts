@@ -63,7 +63,7 @@ describe.skipIf(postgres === undefined)(`executor 'workers' in one process${skip
     }
     const refusals = lines.filter((line) => line.includes("refusing the attempts of run 'stale'"));
     expect(refusals).toHaveLength(1);
-    expect(refusals[0]).toMatch(/definition hash [0-9a-f]{16}, the run's is [0-9a-f]{16}/);
+    expect(refusals[0]).toMatch(/definition hash sha256:[0-9a-f]{64}, the run's is sha256:[0-9a-f]{64}/);
     expect(driverLines.find((line) => line.includes('waits for a worker'))).toContain("attempt 1 of 'list' waits for a worker");
     await handle.shutdown({ graceMs: 0 });
   });

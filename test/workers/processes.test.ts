@@ -197,7 +197,7 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
     await until('the driver hears of it', () => driver.output().includes('waits for a worker'));
     const refusals = stale.output().split('\n').filter((line) => line.includes('refusing'));
     expect(refusals).toHaveLength(1);
-    expect(refusals[0]).toMatch(/its flow 'workers' has definition hash [0-9a-f]{16}, the run's is [0-9a-f]{16}: the flow files differ/);
+    expect(refusals[0]).toMatch(/its flow 'workers' has definition hash sha256:[0-9a-f]{64}, the run's is sha256:[0-9a-f]{64}: the flow files differ/);
     const status = spawnSync(process.execPath, [bin, 'status', 'stale', '--store', p.url], { cwd: root, env: p.env, encoding: 'utf8' });
     // ('list' and 'hold' have no upstream: both were handed to workers at once.)
     expect(status.stdout).toMatch(/Not progressing: [12] attempts? \((list#1|hold#1)(, (list#1|hold#1))?\) waits? for a worker that can run (it|them):/);

@@ -1,6 +1,7 @@
 import type { Command } from '../command.ts';
 import { checkCommand } from './check.ts';
 import { deleteCommand, pruneCommand } from './cleanup.ts';
+import { logsCommand } from './logs.ts';
 import { clearCommand, setStateCommand } from './manual.ts';
 import { cancelCommand, sendEventCommand } from './operate.ts';
 import { resumeCommand, resumeTaskCommand } from './resume.ts';
@@ -16,6 +17,7 @@ import { workerCommand } from './worker.ts';
 export const commands: readonly Command[] = [
   runCommand,
   statusCommand,
+  logsCommand,
   resumeCommand,
   resumeTaskCommand,
   setStateCommand,

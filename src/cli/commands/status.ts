@@ -59,7 +59,7 @@ export const statusCommand = defineCommand({
   },
   examples: ['taskmachine status', 'taskmachine status nightly-2026-11-22', 'taskmachine status nightly --state failed,upstream_failed', 'taskmachine status nightly --task score --json'],
   async run({ args, options, stdout, cwd }) {
-    const store = await openStore(options.store, cwd);
+    const store = await openStore(options.store, cwd, { existing: true });
     try {
       if (args.runId === undefined) {
         if (options.state !== undefined || options.task !== undefined) throw new UsageError('status: --state and --task need a run id.', 'Usage: taskmachine status <runId> --state failed');

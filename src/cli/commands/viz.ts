@@ -4,7 +4,8 @@ import { dotToSvg, runToDot, runToMermaid, toDot, toMermaid } from '../../viz/in
 import { defineCommand, UsageError } from '../command.ts';
 import { suggest } from '../../suggest.ts';
 import { openStore, storeOption } from '../storeOption.ts';
-import { openStoredRun } from '../storedRun.ts';
+import { findStoredRun, openStoredRun } from '../storedRun.ts';
+import { flowShape } from '../../flow/flowShape.ts';
 
 const machines: Readonly<Record<string, AnyStateMachine>> = {
   'task-instance': taskInstanceMachine,
@@ -25,7 +26,9 @@ export const vizCommand = defineCommand({
     'and every transition with its event and guard. The manual SET_STATE and CLEAR transitions go\n' +
     'from nearly every state, so they are summarized in a note unless --all-edges is given.\n' +
     "viz run: the run's tasks with their dependencies, each in the colour of its state (a mapped\n" +
-    "task's instances summarized in one box), read from the store.",
+    "task's instances summarized in one box), read from the store: the run's graph is the one it\n" +
+    "stored, so its flow file is not imported (it may have moved). Runs stored by a taskmachine\n" +
+    'older than schema 4 have none: their flow file is imported (--flow-file if it moved).',
   args: [
     { name: 'what', description: 'What to draw', choices: ['machine', 'run'] },
     { name: 'target', description: 'The machine (task-instance or flow-run), or the run id' },
@@ -40,7 +43,7 @@ export const vizCommand = defineCommand({
     },
     'all-edges': { type: 'boolean', description: 'viz machine: draw every SET_STATE and CLEAR edge instead of a note' },
     store: storeOption,
-    'flow-file': { type: 'string', description: "viz run: the flow file, when the run does not record it", valueName: '<file>' },
+    'flow-file': { type: 'string', description: 'viz run: the flow file of a run stored without its graph (before schema 4), if it moved', valueName: '<file>' },
   },
   examples: [
     'taskmachine viz machine task-instance',
@@ -63,13 +66,16 @@ export const vizCommand = defineCommand({
       stdout(options.format === 'mermaid' ? toMermaid(machine, chartOptions) : await render(toDot(machine, chartOptions), options.format));
       return;
     }
-    const store = await openStore(options.store, cwd);
+    const store = await openStore(options.store, cwd, { existing: true });
     try {
-      const { module } = await openStoredRun(store, target, cwd, options['flow-file'], options.store);
+      await findStoredRun(store, target, options.store);
+      // The run's own shape: its flow file is not imported (its code is not run). A run stored
+      // before runs kept their shape is drawn from its flow file, as it was then.
+      const shape = (await store.getRunShape(target)) ?? flowShape((await openStoredRun(store, target, cwd, options['flow-file'], options.store, 'draw')).module.flow);
       const loaded = (await store.loadRun(target))!;
       const tasks = Object.fromEntries(loaded.instances.map((instance) => [instance.key, { ...instance, attempts: instance.attempt }]));
       const record = { tasks } as never;
-      stdout(options.format === 'mermaid' ? runToMermaid(module.flow, record) : await render(runToDot(module.flow, record), options.format));
+      stdout(options.format === 'mermaid' ? runToMermaid(shape, record) : await render(runToDot(shape, record), options.format));
     } finally {
       await store.close();
     }

@@ -1,5 +1,6 @@
 import { compatibleFlowRunMachineVersions, compatibleTaskInstanceMachineVersions, FLOW_RUN_MACHINE_VERSION } from '../../../machines/index.ts';
 import { FlowMismatchError, InputChangedError, MachineVersionError, RunNotFoundError } from '../../errors.ts';
+import { flowHash, flowShape, type FlowShape } from '../../flow/flowShape.ts';
 import type { Flow } from '../../flow/types.ts';
 import { inputFingerprint, type LoadedRun, type Store, type StoredRun } from '../../stores/index.ts';
 import type { Clock } from '../clock.ts';
@@ -47,6 +48,7 @@ export async function openRun(
   if (existing === undefined && settings.resume && !reset) {
     throw new RunNotFoundError(runId);
   }
+  const { shape, hash } = definitionOf(flow);
   if (existing === undefined) {
     const now = clock.now();
     const run: StoredRun = {
@@ -58,6 +60,7 @@ export async function openRun(
       input: settings.input,
       labels: settings.labels,
       taskIds: flow.tasks.map((task) => task.id),
+      flowHash: hash,
       machineVersion: FLOW_RUN_MACHINE_VERSION,
       createdAt: now,
       updatedAt: now,
@@ -66,6 +69,7 @@ export async function openRun(
     };
     const persistence = new RunPersistence(store, run, clock, onFailure);
     persistence.fence(leaseToken);
+    persistence.recordShape(shape(), hash);
     persistence.updateRun({ state: 'queued', reason: null, startedAt: undefined, endedAt: undefined }, now);
     await persistence.flush(now);
     if (persistence.failure) throw persistence.failure;
@@ -79,11 +83,32 @@ export async function openRun(
   persistence.fence(leaseToken);
   const taskIds = runTaskIds(loaded, flow);
   if (taskIds !== loaded.run.taskIds) persistence.recordTaskIds(taskIds);
+  // The run keeps the shape of the definition that drives it: a changed one (or a run stored
+  // before shapes were) records its own with the next batch.
+  if (loaded.run.flowHash !== hash) persistence.recordShape(shape(), hash);
   return {
     persistence,
     loaded,
     input: settings.inputGiven ? settings.input : loaded.run.input,
   };
+}
+
+const hashes = new WeakMap<Flow, string>();
+
+/**
+ * The flow's shape (made now: it is held only until the batch that stores it) and its hash
+ * (remembered per flow object, a flow being immutable: a resume with the same definition
+ * makes no shape at all).
+ */
+function definitionOf(flow: Flow): { shape: () => FlowShape; hash: string } {
+  let made: FlowShape | undefined;
+  const shape = (): FlowShape => (made ??= flowShape(flow));
+  let hash = hashes.get(flow);
+  if (hash === undefined) {
+    hash = flowHash(shape());
+    hashes.set(flow, hash);
+  }
+  return { shape, hash };
 }
 
 /**

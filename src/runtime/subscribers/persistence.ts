@@ -12,6 +12,8 @@ import type {
 import type { PostgresStore, SqlSession } from '../../stores/postgresStore.ts';
 import type { Clock } from '../clock.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
+import type { FlowShape } from '../../flow/flowShape.ts';
+import { TaskLogCollector } from './taskLogs.ts';
 
 /** The parts of the run record the runtime owns. */
 export interface RunRecordFields {
@@ -23,7 +25,9 @@ export interface RunRecordFields {
 
 /**
  * Makes one run durable: collects what a scheduler turn changed — task-instance records, the
- * transitions in order (it subscribes to the change bus), result records (one per `SUCCEED`) — and
+ * transitions in order (it subscribes to the change bus), result records (one per `SUCCEED`), the
+ * `ctx().log` lines attempts logged (bounded per attempt, see `taskLogs.ts`), the run's shape when
+ * it is created or a changed definition drives it — and
  * commits it as one batch (group commit: one SQLite transaction, one fsync per turn, not per
  * task). Commits are chained, so batches reach the store in turn order, and each instance write
  * is a compare-and-set on the version the previous write produced. After the first failed commit,
@@ -43,6 +47,8 @@ export class RunPersistence {
   #detached = false;
   #leaseToken: number | undefined;
   #controls: ControlSettlement[] = [];
+  #shape: FlowShape | undefined;
+  readonly #logs = new TaskLogCollector();
   /** Inside {@link inOneBatch}: flushes wait for its end. */
   #held = false;
   #heldFlush: { promise: Promise<void>; resolve: (flushed: Promise<void>) => void } | undefined;
@@ -92,6 +98,27 @@ export class RunPersistence {
     if (this.#detached) return;
     this.#run = { ...this.#run, taskIds };
     this.#runDirty = true;
+  }
+
+  /**
+   * Records the run's shape and flow hash (a new run, or a changed definition resumes it): written
+   * with the next batch.
+   */
+  recordShape(shape: FlowShape, flowHash: string): void {
+    if (this.#detached) return;
+    this.#shape = shape;
+    this.#run = { ...this.#run, flowHash };
+    this.#runDirty = true;
+  }
+
+  /** A line an attempt logged (`ctx().log`): stored with the next batch, within the per-attempt cap. */
+  log(instance: TaskInstance, attempt: number, line: string, at: number): void {
+    if (!this.#detached) this.#logs.add(instance.key, instance.task.id, attempt, line, at);
+  }
+
+  /** Whether log lines wait for the next batch. */
+  get logsPending(): boolean {
+    return this.#logs.size > 0;
   }
 
   touch(instance: TaskInstance): void {
@@ -156,6 +183,8 @@ export class RunPersistence {
     this.#transitions = [];
     this.#results = [];
     this.#controls = [];
+    this.#shape = undefined;
+    this.#logs.take();
     this.#runDirty = false;
   }
 
@@ -195,7 +224,8 @@ export class RunPersistence {
       this.#transitions.length === 0 &&
       this.#results.length === 0 &&
       this.#deleted.length === 0 &&
-      this.#controls.length === 0
+      this.#controls.length === 0 &&
+      this.#logs.size === 0
     ) {
       return this.#chain;
     }
@@ -207,16 +237,20 @@ export class RunPersistence {
       instance.version = expectedVersion + 1;
       instance.storedAt ??= now;
     }
+    const logs = this.#logs.take();
     const batch: CommitBatch = {
       runId: this.runId,
       ...(this.#runDirty ? { run: this.#run } : {}),
+      ...(this.#shape !== undefined ? { shape: this.#shape } : {}),
       ...(this.#deleted.length ? { deleteInstances: this.#deleted } : {}),
       ...(instances.length ? { instances } : {}),
       ...(this.#transitions.length ? { transitions: this.#transitions } : {}),
       ...(this.#results.length ? { results: this.#results } : {}),
+      ...(logs.length ? { logs } : {}),
       ...(this.#controls.length ? { controls: this.#controls } : {}),
     };
     this.#runDirty = false;
+    this.#shape = undefined;
     this.#dirty = new Set();
     this.#deleted = [];
     this.#transitions = [];

@@ -180,8 +180,29 @@ export const postgresMigrations: readonly PostgresMigration[] = Object.freeze([
     // (nothing is checked for them). A nullable column without a default changes only the catalog.
     sql: (s: string) => `ALTER TABLE ${s}.runs ADD COLUMN task_ids text;`,
   },
-  // Version 4 is the run's stored flow hash (branch run-shape-logs); versions are applied in
-  // order and each once, so a schema gets 4 whenever that migration lands beside this one.
+  {
+    version: 4,
+    description: "each run's shape (its task graph) and flow definition hash; task log lines (ctx().log) per attempt",
+    // shape: plain JSON text (flowShape), read only by getRunShape; flow_hash: 'sha256:…'. Both NULL
+    // for runs stored before (nullable columns without defaults: catalog-only changes). task_logs:
+    // seq numbers a run's lines 1, 2, 3 … in commit order (commits of a run hold its row lock).
+    sql: (s: string) => `
+      ALTER TABLE ${s}.runs ADD COLUMN flow_hash text;
+      ALTER TABLE ${s}.runs ADD COLUMN shape text;
+
+      CREATE TABLE ${s}.task_logs (
+        run_id  text NOT NULL,
+        seq     bigint NOT NULL,
+        key     text NOT NULL,
+        task_id text NOT NULL,
+        attempt bigint NOT NULL,
+        at      double precision NOT NULL,
+        line    text NOT NULL,
+        PRIMARY KEY (run_id, seq)
+      );
+      CREATE INDEX task_logs_by_key ON ${s}.task_logs (run_id, key, attempt, seq);
+    `,
+  },
   {
     version: 5,
     description: 'attempt launches: attempts handed to worker processes (executor "workers"), their claims, heartbeats and outcomes',
@@ -219,7 +240,7 @@ const tablesByVersion: ReadonlyArray<readonly string[]> = [
   ['schema_version', 'runs', 'task_instances', 'transitions', 'results', 'checkpoints', 'commit_markers'],
   ['leases', 'control_requests'],
   [],
-  [],
+  ['task_logs'],
   ['attempt_launches'],
 ];
 

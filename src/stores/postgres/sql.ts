@@ -59,6 +59,7 @@ export const runColumns = [
   ['input', 'text'],
   ['labels', 'text'],
   ['task_ids', 'text'],
+  ['flow_hash', 'text'],
   ['machine_version', 'text'],
   ['created_at', 'float8'],
   ['updated_at', 'float8'],
@@ -163,7 +164,7 @@ export function statements(q: string) {
         `DELETE FROM ${q}.checkpoints WHERE run_id = $1::text AND key = ANY($2::text[])`,
     ),
     /** The write of a batch: which of instances, transitions, results, control settlements it has picks the variant. */
-    write(has: { instances: boolean; transitions: boolean; results: boolean; controls: boolean }): Statement {
+    write(has: { instances: boolean; transitions: boolean; results: boolean; logs: boolean; controls: boolean }): Statement {
       let p = 1; // $1 is the run id
       const arrays = (columns: ReadonlyArray<readonly [string, string]>): string =>
         columns.map(([, type]) => `$${++p}::${type}[]`).join(', ');
@@ -193,6 +194,15 @@ export function statements(q: string) {
           `x AS (INSERT INTO ${q}.results (run_id, ${names(columns)}) ` +
             `SELECT $1::text, ${columns.map(([c]) => `u.${c}`).join(', ')} ` +
             `FROM unnest(${arrays(columns)}) WITH ORDINALITY AS u(${names(columns)}, ord) ORDER BY u.ord)`,
+        );
+      }
+      if (has.logs) {
+        // seq continues the run's: the subquery reads the log as it was before this statement.
+        const columns = [['key', 'text'], ['task_id', 'text'], ['attempt', 'bigint'], ['at', 'float8'], ['line', 'text']] as const;
+        ctes.push(
+          `g AS (INSERT INTO ${q}.task_logs (run_id, seq, ${names(columns)}) ` +
+            `SELECT $1::text, (SELECT coalesce(max(seq), 0) FROM ${q}.task_logs WHERE run_id = $1::text) + u.ord, ${columns.map(([c]) => `u.${c}`).join(', ')} ` +
+            `FROM unnest(${arrays(columns)}) WITH ORDINALITY AS u(${names(columns)}, ord))`,
         );
       }
       if (has.controls) {
@@ -260,10 +270,19 @@ export function statements(q: string) {
         'FROM (SELECT 1) AS one LEFT JOIN l ON true',
     ),
     loadCheckpoint: statement(`SELECT value, saved_at FROM ${q}.checkpoints WHERE run_id = $1::text AND key = $2::text`),
+    /** Store the run's shape (in the commit, after the run is locked). $1 run id, $2 shape JSON. */
+    saveShape: statement(`UPDATE ${q}.runs SET shape = $2::text WHERE run_id = $1::text`),
+    getShape: statement(`SELECT shape FROM ${q}.runs WHERE run_id = $1::text`),
+    /** A run's log lines. $1 run id, $2 after seq, $3 key, $4 task id, $5 attempt (each null: any), $6 limit (null: all). */
+    readLogs: statement(
+      `SELECT seq, key, task_id, attempt, at, line FROM ${q}.task_logs WHERE run_id = $1::text AND seq > $2::bigint ` +
+        'AND ($3::text IS NULL OR key = $3::text) AND ($4::text IS NULL OR task_id = $4::text) AND ($5::bigint IS NULL OR attempt = $5::bigint) ' +
+        'ORDER BY seq LIMIT $6::bigint',
+    ),
     /** Delete the run row first (it waits for writers holding the run), then what belongs to it. */
     deleteRunRow: statement(`DELETE FROM ${q}.runs WHERE run_id = $1::text RETURNING 1 AS existed`),
     deleteRunRest: statement(
-      ['task_instances', 'transitions', 'results', 'checkpoints', 'control_requests', 'attempt_launches']
+      ['task_instances', 'transitions', 'results', 'checkpoints', 'control_requests', 'task_logs', 'attempt_launches']
         .map((table, i) => `d${i} AS (DELETE FROM ${q}.${table} WHERE run_id = $1::text)`)
         .reduce((sql, cte, i) => `${sql}${i === 0 ? 'WITH ' : ', '}${cte}`, '') +
         ` DELETE FROM ${q}.commit_markers WHERE run_id = $1::text`,

@@ -12,6 +12,8 @@ import type { StoredRun } from '../runRecord.ts';
 import { deserializeValue } from '../serialization.ts';
 import type { StoredTaskInstance } from '../taskInstanceRecord.ts';
 import { integrityProblems, isCorruptionError, openReadOnly, storeSchemaVersion } from './inspectFile.ts';
+import { decodeShape } from '../shapeAndLogChecks.ts';
+import { StoreRowError } from '../errors.ts';
 import { instanceColumns, num, rowToInstance, rowToRun, runColumns, str, value, type Row } from './rows.ts';
 
 /**
@@ -156,6 +158,9 @@ function checkRows(db: sqlite.DatabaseSync, checked: { runs: number; taskInstanc
   const instances = db.prepare(`SELECT ${selectList(db, 'task_instances', instanceColumns)} FROM task_instances WHERE run_id = ? ORDER BY rowid`);
   const results = db.prepare('SELECT key, attempt, value, at FROM results WHERE run_id = ? ORDER BY rowid');
   const tableRank = { runs: 0, task_instances: 1, results: 2 } as const;
+  // Schema 4: each run's shape (read apart, like getRunShape).
+  const hasShapes = (db.prepare('PRAGMA table_info(runs)').all() as Array<{ name: string }>).some((c) => c.name === 'shape');
+  const shapes = hasShapes ? db.prepare('SELECT shape FROM runs WHERE run_id = ?') : undefined;
   for (const runRow of runs.iterate() as Iterable<Row>) {
     const runId = str(runRow['run_id']!);
     checked.runs += 1;
@@ -165,6 +170,14 @@ function checkRows(db: sqlite.DatabaseSync, checked: { runs: number; taskInstanc
     const runPayload = badPayload(runRow, payloadColumns.runs);
     if (runPayload !== undefined) found.push({ table: 'runs', runId, key: undefined, ...runPayload });
     const run: StoredRun | undefined = runPayload === undefined ? rowToRun(runRow) : undefined;
+    if (shapes !== undefined) {
+      try {
+        decodeShape((shapes.get(runId) as Row | undefined)?.['shape'], runId, { store: '' });
+      } catch (error) {
+        if (!(error instanceof StoreRowError)) throw error;
+        found.push({ table: 'runs', runId, key: undefined, column: 'shape', value: error.value, problem: 'does not decode into a run shape (the task graph viz run draws)' });
+      }
+    }
 
     const loadedInstances: StoredTaskInstance[] = [];
     for (const row of instances.iterate(runId) as Iterable<Row>) {

@@ -152,6 +152,28 @@ export const sqliteMigrations: readonly SqliteMigration[] = Object.freeze([
     // A JSON array of task ids; NULL for runs stored before (nothing is checked for them).
     sql: `ALTER TABLE runs ADD COLUMN task_ids TEXT;`,
   },
+  {
+    version: 4,
+    description: "each run's shape (its task graph) and flow definition hash; task log lines (ctx().log) per attempt",
+    // shape: plain JSON (flowShape), read only by getRunShape; flow_hash: 'sha256:…'. Both NULL for
+    // runs stored before. task_logs: seq numbers a run's lines 1, 2, 3 … in commit order.
+    sql: `
+      ALTER TABLE runs ADD COLUMN flow_hash TEXT;
+      ALTER TABLE runs ADD COLUMN shape TEXT;
+
+      CREATE TABLE task_logs (
+        run_id  TEXT NOT NULL,
+        seq     INTEGER NOT NULL,
+        key     TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        at      INTEGER NOT NULL,
+        line    TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+      ) WITHOUT ROWID;
+      CREATE INDEX task_logs_by_key ON task_logs (run_id, key, attempt, seq);
+    `,
+  },
 ]);
 
 /** The newest schema version this code knows (and writes). */
@@ -162,6 +184,7 @@ const tablesByVersion: ReadonlyArray<readonly string[]> = [
   ['schema_version', 'runs', 'task_instances', 'transitions', 'results', 'checkpoints'],
   ['leases', 'control_requests'],
   [],
+  ['task_logs'],
 ];
 
 /** The tables a file of `version` must have (checked when a file is opened). */

@@ -20,7 +20,7 @@ export const nullable = <T>(v: T | undefined): T | null => (v === undefined ? nu
 
 /** The columns of `runs`, in the order `runParamsOf` writes them. */
 export const runColumns =
-  'run_id, flow_id, input_fingerprint, state, reason, input, labels, task_ids, machine_version, created_at, updated_at, started_at, ended_at';
+  'run_id, flow_id, input_fingerprint, state, reason, input, labels, task_ids, flow_hash, machine_version, created_at, updated_at, started_at, ended_at';
 
 /** A `runs` row as a run record (not yet validated: see rowChecks.ts). */
 export function rowToRun(row: Row): StoredRun {
@@ -33,6 +33,7 @@ export function rowToRun(row: Row): StoredRun {
     input: value(row['input'] ?? null),
     labels: value(row['labels'] ?? null) as StoredRun['labels'],
     taskIds: decodeTaskIds(row['task_ids'] ?? null),
+    flowHash: optStr(row['flow_hash'] ?? null),
     machineVersion: str(row['machine_version']!),
     createdAt: num(row['created_at']!),
     updatedAt: num(row['updated_at']!),
