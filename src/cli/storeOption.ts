@@ -11,7 +11,14 @@ export const storeOption = {
   valueName: '<file|url|memory>',
 } as const satisfies CommandOption;
 
-/** Whether `--store` names a PostgreSQL database (`postgres://…` or `postgresql://…`). */
+/**
+ * Whether `--store` names a PostgreSQL database (`postgres://…` or `postgresql://…`).
+ *
+ * @example
+ * ```ts
+ * isPostgresUrl('postgres://tm@db/app'); // true
+ * ```
+ */
 export function isPostgresUrl(option: string): boolean {
   return /^postgres(ql)?:\/\//i.test(option);
 }
@@ -47,7 +54,14 @@ export function storeHint(option: string): { store?: string } {
   return { store: isPostgresUrl(option) ? redactUrl(option) : option };
 }
 
-/** A PostgreSQL URL without its password. */
+/**
+ * A PostgreSQL URL without its password.
+ *
+ * @example
+ * ```ts
+ * redactUrl('postgres://tm:secret@db/app'); // 'postgres://tm:***@db/app'
+ * ```
+ */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);

@@ -310,5 +310,12 @@ function isPostgresStore(store: Store | undefined): boolean {
   return candidate !== undefined && typeof candidate.schema === 'string' && typeof candidate.server === 'string' && candidate.pool !== undefined;
 }
 
-/** The label a run started with `executor: 'workers'` carries (workers adopt only such runs). */
+/**
+ * The label a run started with `executor: 'workers'` carries (workers adopt only such runs).
+ *
+ * @example
+ * ```ts
+ * (await store.getRun(runId))?.labels?.[EXECUTOR_LABEL]; // 'workers'
+ * ```
+ */
 export const EXECUTOR_LABEL = 'taskmachine/executor';

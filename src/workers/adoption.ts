@@ -1,6 +1,13 @@
 import type { SqlSession } from '../stores/postgresStore.ts';
 
-/** A run a worker may adopt, and why. */
+/**
+ * A run a worker may adopt, and why.
+ *
+ * @example
+ * ```ts
+ * for (const { runId, why } of await findAdoptable(store.pool, '"taskmachine"', flows, Date.now())) console.log(runId, why);
+ * ```
+ */
 export interface AdoptableRun {
   readonly runId: string;
   readonly flowId: string;

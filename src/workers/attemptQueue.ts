@@ -1,7 +1,14 @@
 import type { PgBoss } from 'pg-boss';
 import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
 
-/** The pg-boss queue every attempt job goes to. */
+/**
+ * The pg-boss queue every attempt job goes to (in the schema {@link bossSchema}).
+ *
+ * @example
+ * ```ts
+ * await boss.getQueue(ATTEMPT_QUEUE); // its counts, for a dashboard
+ * ```
+ */
 export const ATTEMPT_QUEUE = 'taskmachine-attempts';
 
 /**
@@ -17,7 +24,15 @@ export function bossSchema(storeSchema: string): string {
   return `${storeSchema}_jobs`;
 }
 
-/** What an attempt job carries (pg-boss `data`). */
+/**
+ * What an attempt job carries (pg-boss `data`).
+ *
+ * @example
+ * ```ts
+ * const job = (await boss.fetch<AttemptJobData>(ATTEMPT_QUEUE))[0];
+ * job?.data.launchId;
+ * ```
+ */
 export interface AttemptJobData {
   /** The attempt launch (row of `attempt_launches`) the job runs. */
   readonly launchId: string;
@@ -31,7 +46,15 @@ export interface AttemptJobData {
   readonly payload: string;
 }
 
-/** What a worker needs to run one attempt, besides the flow definition. */
+/**
+ * What a worker needs to run one attempt, besides the flow definition.
+ *
+ * @example
+ * ```ts
+ * const payload = deserializeValue<AttemptPayload>(job.data.payload);
+ * payload.upstream; // the upstream results, as stored
+ * ```
+ */
 export interface AttemptPayload {
   readonly input: unknown;
   readonly upstream: unknown;
@@ -85,7 +108,14 @@ export async function acquireBoss(store: PostgresStore, options: { supervise?: b
   return entry.boss;
 }
 
-/** Lets go of the shared pg-boss (see {@link acquireBoss}); the last user stops it. */
+/**
+ * Lets go of the shared pg-boss (see {@link acquireBoss}); the last user stops it.
+ *
+ * @example
+ * ```ts
+ * await releaseBoss(store);
+ * ```
+ */
 export async function releaseBoss(store: PostgresStore): Promise<void> {
   const entry = shared.get(store);
   if (entry === undefined) return;
@@ -120,7 +150,14 @@ async function startBoss(store: PostgresStore, options: { supervise?: boolean; l
   return boss;
 }
 
-/** A store's transaction as pg-boss's `db` option (`{ executeSql }`). */
+/**
+ * A store's transaction as pg-boss's `db` option (`{ executeSql }`).
+ *
+ * @example
+ * ```ts
+ * await store.commit(batch, (db) => boss.insert(ATTEMPT_QUEUE, jobs, { db: bossDb(db) }).then(() => {}));
+ * ```
+ */
 export function bossDb(db: SqlSession): { executeSql(text: string, values?: unknown[]): Promise<{ rows: any[] }> } {
   return { executeSql: (text, values) => db.query(text, values) };
 }

@@ -1,9 +1,23 @@
 import type { SqlSession } from '../stores/postgresStore.ts';
 
-/** A stored attempt launch's status (see migration 5 of the PostgreSQL store). */
+/**
+ * A stored attempt launch's status (see migration 5 of the PostgreSQL store).
+ *
+ * @example
+ * ```ts
+ * const finished: LaunchStatus[] = ['done', 'lost', 'aborted'];
+ * ```
+ */
 export type LaunchStatus = 'queued' | 'running' | 'done' | 'lost' | 'aborted';
 
-/** One attempt handed to workers, as the driver writes it. */
+/**
+ * One attempt handed to workers, as the driver writes it.
+ *
+ * @example
+ * ```ts
+ * const launch: LaunchWrite = { launchId: randomUUID(), runId: 'nightly', key: 'extract', attempt: 1, flowHash, createdAt: Date.now() };
+ * ```
+ */
 export interface LaunchWrite {
   readonly launchId: string;
   readonly runId: string;
@@ -13,7 +27,15 @@ export interface LaunchWrite {
   readonly createdAt: number;
 }
 
-/** A launch as the driver polls it. */
+/**
+ * A launch as the driver polls it.
+ *
+ * @example
+ * ```ts
+ * const [state] = await launches.poll(store.pool, 'nightly', [launchId]);
+ * if (state?.status === 'done') console.log(deserializeValue(state.outcome!));
+ * ```
+ */
 export interface LaunchState {
   readonly launchId: string;
   readonly key: string;

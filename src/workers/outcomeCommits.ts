@@ -1,4 +1,11 @@
-/** One finished attempt a worker stores. */
+/**
+ * One finished attempt a worker stores.
+ *
+ * @example
+ * ```ts
+ * const write: OutcomeWrite<Job> = { launchId: job.data.launchId, job, outcome: serializeValue(outcome) };
+ * ```
+ */
 export interface OutcomeWrite<J> {
   readonly launchId: string;
   readonly job: J;

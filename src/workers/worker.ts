@@ -16,7 +16,14 @@ import { WORKER_TIMING } from './timing.ts';
 import { WorkerAttempts } from './workerAttempt.ts';
 import { OutcomeCommits } from './outcomeCommits.ts';
 
-/** Options of {@link startWorker}. */
+/**
+ * Options of {@link startWorker}.
+ *
+ * @example
+ * ```ts
+ * const options: WorkerOptions = { store, flows: [etl, reports], concurrency: 8 };
+ * ```
+ */
 export interface WorkerOptions {
   /** The PostgreSQL store the drivers use. */
   readonly store: PostgresStore;
@@ -40,7 +47,16 @@ export interface WorkerOptions {
   readonly log?: (line: string) => void;
 }
 
-/** A running worker. */
+/**
+ * A running worker.
+ *
+ * @example
+ * ```ts
+ * const worker = await startWorker({ store, flows: [etl] });
+ * console.log(worker.id, worker.running(), worker.driving());
+ * await worker.stop({ graceMs: 5_000 });
+ * ```
+ */
 export interface WorkerHandle {
   /** `host:pid:random`, what launches and log lines name. */
   readonly id: string;

@@ -11,7 +11,16 @@ import { KeptValues } from '../runtime/values/keptValues.ts';
 import type { Store } from '../stores/index.ts';
 import type { AttemptJobData, AttemptPayload } from './attemptQueue.ts';
 
-/** One attempt running on this worker. */
+/**
+ * One attempt running on this worker.
+ *
+ * @example
+ * ```ts
+ * const { run, outcome } = attempts.start(job.data, payload);
+ * run.abort(new Error('stop')); // its ctx().signal
+ * await outcome;
+ * ```
+ */
 export interface WorkerAttempt {
   readonly run: AttemptRun;
   /** Its outcome, after its decorators had their say (never rejects). */

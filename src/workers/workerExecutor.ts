@@ -13,7 +13,14 @@ import { acquireBoss, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, t
 import { LaunchTable, type LaunchState, type LaunchWrite } from './launchTable.ts';
 import { WORKER_TIMING } from './timing.ts';
 
-/** What the worker executor needs from the run that uses it. */
+/**
+ * What the worker executor needs from the run that uses it (`FlowRun` provides it).
+ *
+ * @example
+ * ```ts
+ * const host: WorkerExecutorHost = { report, released, keepResult, interrupted, touch, requestTurn, log: console.log };
+ * ```
+ */
 export interface WorkerExecutorHost {
   /** How an attempt ended (on a worker, after its decorators had their say). */
   report(run: AttemptRun, outcome: AttemptOutcome): void;
@@ -45,6 +52,12 @@ interface Launch {
  * from then on) and reported as an interruption: the run schedules the attempt again (no retry
  * used; `maxInterruptions` bounds it). Ending an attempt here (timeout, cancel, manual change)
  * marks its launch aborted: its worker aborts the attempt's signal at its next heartbeat.
+ *
+ * @example
+ * ```ts
+ * const executor = new WorkerExecutor(host, { store, runId, flowId: flow.id, flowHash: definitionHash(flow), now: Date.now });
+ * persistence.within = (batch) => executor.within(batch);
+ * ```
  */
 export class WorkerExecutor implements Executor {
   readonly #host: WorkerExecutorHost;

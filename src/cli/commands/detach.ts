@@ -5,6 +5,11 @@ import type { Store } from '../../stores/index.ts';
 /**
  * `run --detach`: stores the run (its first attempts handed to workers), lets go of it, and prints
  * its id; a worker adopts it (its lease is released) and drives it to its end. Exit code 0.
+ *
+ * @example
+ * ```ts
+ * return detach(flow, store, { input, concurrency: 16, labels, onInputChange: 'raise', stdout, hint: undefined });
+ * ```
  */
 export async function detach(
   definition: Flow,

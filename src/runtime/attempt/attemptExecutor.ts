@@ -34,6 +34,12 @@ export interface AttemptExecutorHost {
  * Where attempts run: in this process ({@link AttemptExecutor}, `executor: 'local'`) or on worker
  * processes (`WorkerExecutor`, `executor: 'workers'`). Either way one attempt goes in and one
  * {@link AttemptOutcome} comes back through the host's `report`; the run applies the transition.
+ *
+ * @example
+ * ```ts
+ * const executor: Executor = settings.executor === 'workers' ? workerExecutor : localExecutor;
+ * scheduler.useExecutor(executor);
+ * ```
  */
 export interface Executor {
   /** Starts the attempt. */
