@@ -2,8 +2,9 @@
 // (executor 'workers') against the same run in one process (executor 'local'), both on a private
 // PostgreSQL cluster (default durability) unless TASKMACHINE_PG_URL names a server. Two workloads:
 // no-op tasks and 5 ms-sleep tasks ($BENCH_TASKS each, default 1,000, a map), with 1, 2 and 4
-// `taskmachine worker` processes (--concurrency $BENCH_WORKER_CONCURRENCY, default 16; the run's
-// concurrency 64). Prints a Markdown table: tasks/s and the ratio to local.
+// `taskmachine worker` processes (--concurrency $BENCH_WORKER_CONCURRENCY, default 64; the run's
+// concurrency $BENCH_RUN_CONCURRENCY, default 256). Prints a Markdown table: tasks/s and the ratio
+// to local.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -16,8 +17,10 @@ import { startPostgres } from '../test/helpers/postgres.ts';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const fixture = 'bench/fixtures/workerFlow.ts';
 const tasks = Number(process.env['BENCH_TASKS'] ?? 1_000);
-const workerConcurrency = Number(process.env['BENCH_WORKER_CONCURRENCY'] ?? 16);
-const runConcurrency = 64;
+const workerConcurrency = Number(process.env['BENCH_WORKER_CONCURRENCY'] ?? 64);
+// Attempts on workers are latency-bound (each waits for the driver's poll and commit and a worker's
+// fetch): a run needs many in flight to keep workers busy.
+const runConcurrency = Number(process.env['BENCH_RUN_CONCURRENCY'] ?? 256);
 
 async function freshDatabase(url: string): Promise<string> {
   const name = `bench_${randomBytes(4).toString('hex')}`;
