@@ -49,6 +49,10 @@ export class RunPersistence {
   #controls: ControlSettlement[] = [];
   #shape: FlowShape | undefined;
   readonly #logs = new TaskLogCollector();
+  /** Batches handed to the store and not committed yet. */
+  #committing = 0;
+  /** A flush asked for while a batch was being committed: made and committed when that ends. */
+  #coalesced: Promise<void> | undefined;
   /** Inside {@link inOneBatch}: flushes wait for its end. */
   #held = false;
   #heldFlush: { promise: Promise<void>; resolve: (flushed: Promise<void>) => void } | undefined;
@@ -207,7 +211,12 @@ export class RunPersistence {
     if (instance.version > 0) this.#deleted.push({ key: instance.key, expectedVersion: instance.version });
   }
 
-  /** Commits everything collected since the last flush (nothing when nothing changed). */
+  /**
+   * Commits everything collected since the last flush (nothing when nothing changed). While a
+   * batch is being committed, flushes are coalesced: the next batch is made when that commit ends,
+   * with everything collected until then (one commit, not one per turn, so a slow store — a
+   * PostgreSQL round trip — carries more per commit as load grows instead of queueing commits).
+   */
   flush(now: number): Promise<void> {
     if (this.#failure !== undefined) return this.#chain;
     if (this.#held) {
@@ -218,6 +227,19 @@ export class RunPersistence {
       }
       return this.#heldFlush.promise;
     }
+    if (this.#committing > 0) {
+      this.#coalesced ??= this.#chain.then(() => {
+        this.#coalesced = undefined;
+        return this.#commitNow(this.#clock.now());
+      });
+      return this.#coalesced;
+    }
+    return this.#commitNow(now);
+  }
+
+  /** Makes the batch of everything collected now and appends its commit to the chain. */
+  #commitNow(now: number): Promise<void> {
+    if (this.#failure !== undefined) return this.#chain;
     if (
       !this.#runDirty &&
       this.#dirty.size === 0 &&
@@ -257,8 +279,12 @@ export class RunPersistence {
     this.#results = [];
     this.#controls = [];
     const within = this.within?.(batch);
+    this.#committing++;
     this.#chain = this.#chain.then(async () => {
-      if (this.#failure !== undefined) return;
+      if (this.#failure !== undefined) {
+        this.#committing--;
+        return;
+      }
       try {
         // The lease token as of the commit (a reopened run may have taken its lease again meanwhile).
         const leaseToken = this.#leaseToken;
@@ -268,6 +294,8 @@ export class RunPersistence {
       } catch (error) {
         this.#failure = error instanceof Error ? error : new Error(String(error));
         this.#onFailure(this.#failure);
+      } finally {
+        this.#committing--;
       }
     });
     return this.#chain;
@@ -275,7 +303,7 @@ export class RunPersistence {
 
   /** Resolves when every batch handed to the store so far has been committed (or failed). */
   settled(): Promise<void> {
-    return this.#heldFlush?.promise ?? this.#chain;
+    return this.#heldFlush?.promise ?? this.#coalesced ?? this.#chain;
   }
 }
 
