@@ -359,6 +359,9 @@ export class FlowRun {
           const workers = this.#workers;
           if (workers === undefined || !workers.reattach(instance, this.#launches.get(instance.key))) return false;
           this.#admission.attemptStarted(instance);
+          // The task's timeout counts again from here (the attempt's start time died with its driver).
+          const { timeout } = instance.task;
+          if (timeout !== undefined && instance.current !== undefined) this.#wakeups.startDeadline(instance.current, timeout);
           return true;
         },
       });
