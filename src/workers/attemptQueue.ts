@@ -144,9 +144,12 @@ async function startBoss(store: PostgresStore, options: { supervise?: boolean; l
   boss.on('error', () => {});
   await boss.start();
   // Idempotent. No NOTIFY: workers poll (and a NOTIFY in every driver commit would serialize
-  // commits on PostgreSQL's notification queue lock). No pg-boss retries: a lost attempt is the driver's to apply (an interruption, not
-  // a failure); a job expires only after a day (the attempt's own timeout is the task's).
-  await boss.createQueue(ATTEMPT_QUEUE, { retryLimit: 0, expireInSeconds: 86_400, deleteAfterSeconds: 3_600 });
+  // commits on PostgreSQL's notification queue lock). A job that stays active 5 minutes is handed
+  // out again (up to 100 times): the launch decides — a worker that fetched it and died before
+  // claiming it leaves it queued, so the next worker claims it; one still running or finished
+  // elsewhere cannot be claimed, and the job is just completed. Lost attempts are the driver's to
+  // apply (an interruption), never pg-boss's retries.
+  await boss.createQueue(ATTEMPT_QUEUE, { retryLimit: 100, retryDelay: 0, expireInSeconds: 300, deleteAfterSeconds: 3_600 });
   return boss;
 }
 
