@@ -76,6 +76,35 @@ async function measure(url: string, sleepMs: number, workers: number): Promise<n
   }
 }
 
+/**
+ * The peer row: the same jobs as bare pg-boss (no lifecycle, no result records): $BENCH_TASKS jobs
+ * inserted at once, then processed by `work()` in this process (batches of 64, the handler a no-op
+ * or a sleep per job, all of a batch at once); resolves to jobs/s from the insert to the last
+ * completion.
+ */
+async function bareBoss(url: string, sleepMs: number): Promise<number> {
+  const database = await freshDatabase(url);
+  const { PgBoss } = await import('pg-boss');
+  const boss = new PgBoss({ connectionString: database, max: 8, supervise: false, schedule: false, openTelemetry: { enabled: false }, registerInstance: false });
+  boss.on('error', () => {});
+  await boss.start();
+  await boss.createQueue('bare', { retryLimit: 0 });
+  let done = 0;
+  let finished!: () => void;
+  const all = new Promise<void>((resolve) => (finished = resolve));
+  const start = performance.now();
+  await boss.insert('bare', Array.from({ length: tasks }, (_, i) => ({ data: { i } })));
+  await boss.work('bare', { batchSize: 64, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+    if (sleepMs > 0) await new Promise((resolve) => setTimeout(resolve, sleepMs));
+    done += jobs.length;
+    if (done >= tasks) setImmediate(finished);
+  });
+  await all;
+  const seconds = (performance.now() - start) / 1000;
+  await boss.stop({ graceful: false, close: true });
+  return tasks / seconds;
+}
+
 async function main(): Promise<void> {
   const external = process.env['TASKMACHINE_PG_URL'];
   const cluster = external === undefined ? await startPostgres({ durable: process.env["BENCH_PG_FSYNC"] !== "off" }) : undefined;
@@ -88,6 +117,8 @@ async function main(): Promise<void> {
     ] as const) {
       const local = await measure(url, sleepMs, 0);
       rows.push(`| ${label} | local (in the driver) | ${local.toFixed(0)} | 1.00 |`);
+      const bare = await bareBoss(url, sleepMs);
+      rows.push(`| ${label} | bare pg-boss jobs, one process (peer: no lifecycle, no results) | ${bare.toFixed(0)} | ${(bare / local).toFixed(2)} |`);
       let one = 0;
       for (const workers of [1, 2, 4]) {
         const rate = await measure(url, sleepMs, workers);
