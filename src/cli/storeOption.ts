@@ -1,24 +1,38 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { defaultSqlitePath, memoryStore, sqliteStore, StoreOpenError, type Store } from '../stores/index.ts';
+import { defaultSqlitePath, memoryStore, postgresStore, sqliteStore, StoreOpenError, type Store } from '../stores/index.ts';
 import type { CommandOption } from './command.ts';
 
 /** The `--store` option every command that touches runs shares. */
 export const storeOption = {
   type: 'string',
-  description: `Where runs are kept: a SQLite file, or 'memory' (nothing kept after the command)`,
+  description: `Where runs are kept: a SQLite file, a PostgreSQL URL (postgres://…, shared by workers), or 'memory' (nothing kept after the command)`,
   default: defaultSqlitePath,
-  valueName: '<file|memory>',
+  valueName: '<file|url|memory>',
 } as const satisfies CommandOption;
 
 /**
- * Opens the store named by `--store` (relative paths from the working directory). Every command
- * about stored runs (all but `run`) passes `existing: true`: a file that is not there is refused
- * with a `StoreOpenError` naming it (exit 2) instead of being created empty — a typo in `--store`
- * must not leave a new store behind.
+ * Whether `--store` names a PostgreSQL database (`postgres://…` or `postgresql://…`).
+ *
+ * @example
+ * ```ts
+ * isPostgresUrl('postgres://tm@db/app'); // true
+ * ```
  */
-export function openStore(option: string, cwd: string, { existing = false }: { readonly existing?: boolean } = {}): Store {
+export function isPostgresUrl(option: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(option);
+}
+
+/**
+ * Opens the store named by `--store`: a PostgreSQL URL (connected, migrations applied; the URL is
+ * never printed), `memory`, or a SQLite file (relative paths from the working directory). Every
+ * command about stored runs (all but `run`) passes `existing: true`: a file that is not there is
+ * refused with a `StoreOpenError` naming it (exit 2) instead of being created empty — a typo in
+ * `--store` must not leave a new store behind.
+ */
+export async function openStore(option: string, cwd: string, { existing = false }: { readonly existing?: boolean } = {}): Promise<Store> {
   if (option === 'memory') return memoryStore();
+  if (isPostgresUrl(option)) return postgresStore({ connectionString: option });
   const path = resolve(cwd, option);
   if (existing && !existsSync(path)) {
     throw new StoreOpenError({
@@ -31,7 +45,29 @@ export function openStore(option: string, cwd: string, { existing = false }: { r
   return sqliteStore({ path });
 }
 
-/** The `--store` to repeat in printed commands: none for the default store. */
+/**
+ * The `--store` to repeat in printed commands: none for the default store; a PostgreSQL URL with
+ * its password replaced by `***` (a connection string is never printed).
+ */
 export function storeHint(option: string): { store?: string } {
-  return option === defaultSqlitePath ? {} : { store: option };
+  if (option === defaultSqlitePath) return {};
+  return { store: isPostgresUrl(option) ? redactUrl(option) : option };
+}
+
+/**
+ * A PostgreSQL URL without its password.
+ *
+ * @example
+ * ```ts
+ * redactUrl('postgres://tm:secret@db/app'); // 'postgres://tm:***@db/app'
+ * ```
+ */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.href;
+  } catch {
+    return 'postgres://…';
+  }
 }

@@ -42,6 +42,12 @@ import { Notifications, type ChangeObserver } from './subscribers/notifications.
 import type { RunPersistence } from './subscribers/persistence.ts';
 import { RunCompletion } from './completion.ts';
 import { applyControl } from './control/applyControl.ts';
+import { applyInterruption } from './scheduling/outcomeEvents.ts';
+import type { Executor } from './attempt/attemptExecutor.ts';
+import { WorkerExecutor } from '../workers/workerExecutor.ts';
+import { definitionHash } from '../workers/definitionHash.ts';
+import type { PostgresStore } from '../stores/postgresStore.ts';
+import type { LaunchState } from '../workers/launchTable.ts';
 
 /** At most this long (ms) between a `ctx().log` line and the commit that stores it. */
 const LOG_FLUSH_MS = 200;
@@ -71,7 +77,9 @@ export class FlowRun {
   readonly #wakeups: Wakeups;
   readonly #gates: GateRounds;
   readonly #pipeline: DecoratorPipeline;
-  readonly #executor: AttemptExecutor;
+  readonly #executor: Executor;
+  /** With `executor: 'workers'`: the same object as `#executor`. */
+  readonly #workers: WorkerExecutor | undefined;
   readonly #children: ChildCalls;
   readonly #control: ManualControl;
   readonly #dispatcher: ListenerDispatcher | undefined;
@@ -191,7 +199,8 @@ export class FlowRun {
       loadCheckpoint: (run) => this.#children.loadCheckpoint(run),
       saveCheckpoint: (run, value) => this.#children.saveCheckpoint(run, value),
     };
-    this.#executor = new AttemptExecutor(
+    this.#workers = settings.executor === 'workers' ? this.#workerExecutor(settings.store as PostgresStore) : undefined;
+    this.#executor = this.#workers ?? new AttemptExecutor(
       {
         report: (run, outcome) => this.#report(run, outcome),
         keepResult: (run, value) => this.#values.result(run.instance.key, value),
@@ -305,11 +314,17 @@ export class FlowRun {
       log,
     });
     this.#bus.subscribe(opened.persistence.onTransition);
+    const workers = this.#workers;
+    if (workers !== undefined) opened.persistence.within = (batch) => workers.within(batch);
     this.#input = this.#values.input(opened.input);
     const loaded = opened.loaded;
     if (loaded !== undefined) {
       this.#startedAt = loaded.run.startedAt;
       restoreInstances(loaded, this.flow, this.#table, this.#deps);
+      if (workers !== undefined) {
+        const running = loaded.instances.filter((instance) => instance.state === 'running').map((instance) => instance.key);
+        for (const launch of await workers.latestLaunches(running)) this.#launches.set(launch.key, launch);
+      }
     }
     const stored = loaded === undefined ? undefined : { state: loaded.run.state, reason: loaded.run.reason };
     const phase = (this.#phase = new RunPhase(stored, () => this.#decoratorActors.stopAll()));
@@ -341,7 +356,17 @@ export class FlowRun {
         gates: this.#gates,
         admit: (instance) => this.#scheduler.admit(instance),
         reused: (instance) => this.#runTaskFinished(instance, true),
+        reattach: (instance) => {
+          const workers = this.#workers;
+          if (workers === undefined || !workers.reattach(instance, this.#launches.get(instance.key))) return false;
+          this.#admission.attemptStarted(instance);
+          // The task's timeout counts again from here (the attempt's start time died with its driver).
+          const { timeout } = instance.task;
+          if (timeout !== undefined && instance.current !== undefined) this.#wakeups.startDeadline(instance.current, timeout);
+          return true;
+        },
       });
+      this.#launches.clear();
     }
     this.#persistence?.updateRun(this.#runFields(), this.settings.clock.now());
     this.#controlRequests?.start();
@@ -639,6 +664,31 @@ export class FlowRun {
     this.#scheduler.requestTurn();
   }
 
+  /** The newest stored launch of each instance stored `running`, while an adopted run is opened. */
+  readonly #launches = new Map<string, LaunchState>();
+
+  /** `executor: 'workers'`: attempts go to worker processes; their outcomes come back here. */
+  #workerExecutor(store: PostgresStore): WorkerExecutor {
+    const { clock, log } = this.settings;
+    return new WorkerExecutor(
+      {
+        report: (run, outcome) => this.#report(run, outcome),
+        released: (run) => this.#scheduler.released(run),
+        keepResult: (run, value) => this.#values.result(run.instance.key, value),
+        interrupted: (run, how) => {
+          const instance = run.instance;
+          if (instance.state !== 'running' || instance.context.attempt !== run.attempt || this.#phase?.active !== true) return;
+          if (applyInterruption(instance, this.#lifecycle, how) === 'scheduled') this.#admission.toQueue.push(instance);
+          this.#requestTurn();
+        },
+        touch: (instance) => this.#persistence?.touch(instance),
+        requestTurn: () => this.#requestTurn(),
+        log,
+      },
+      { store, runId: this.runId, flowId: this.flow.id, flowHash: definitionHash(this.flow), now: () => clock.now() },
+    );
+  }
+
   /** A pending flush of stored log lines, when no turn commits them first. */
   #logFlush: ReturnType<typeof setTimeout> | undefined;
 
@@ -725,6 +775,7 @@ export class FlowRun {
       this.#controlRequests?.stop();
       await this.#ownership?.release();
     }
+    if (this.#phase?.finished === true) this.#executor.stop?.();
     await this.#pipeline.runFinished(record);
     await this.#drainListeners();
   }
@@ -747,6 +798,7 @@ export class FlowRun {
     }
     phase?.stop();
     this.#scheduler.stopped();
+    this.#executor.stop?.();
     await this.#ownership?.release();
   }
 

@@ -114,6 +114,21 @@ export interface RunFlowOptions<TInput = any, TTasks = unknown> {
    * @default 30_000
    */
   leaseTtl?: number;
+  /**
+   * Where attempts run. `'local'`: in this process. `'workers'`: on `taskmachine worker` processes
+   * sharing the run's PostgreSQL store (needs `postgresStore`): this process stays the run's driver
+   * (trigger rules, gates, timers, retries, the lifecycle) and hands each attempt to a worker
+   * through a pg-boss job enqueued in the transaction that stores the attempt's start. See
+   * docs/scale-out.md.
+   *
+   * @example
+   * ```ts
+   * const store = await postgresStore({ connectionString: process.env.DATABASE_URL });
+   * await runFlow(etl, { store, executor: 'workers', input });
+   * ```
+   * @default 'local'
+   */
+  executor?: 'local' | 'workers';
 }
 
 /** Settings a run was started with, validated and with the defaults applied. */
@@ -144,6 +159,8 @@ export interface FlowRunSettings {
   readonly maxInterruptions: number;
   /** The lease's time to live, with a store (ms). */
   readonly leaseTtl: number;
+  /** Where attempts run. */
+  readonly executor: 'local' | 'workers';
 }
 
 /**
@@ -173,6 +190,7 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'labels',
   'maxInterruptions',
   'leaseTtl',
+  'executor',
 ]);
 
 /** Validates `runFlow` options (every problem named with its fix) and applies the defaults. */
@@ -248,6 +266,16 @@ export function resolveSettings(definition: Flow, options: RunFlowOptions, inter
   if (!(Number.isFinite(leaseTtl) && leaseTtl >= 100)) {
     throw new TypeError(`runFlow: leaseTtl must be a number of ms ≥ 100, got ${String(options.leaseTtl)}`);
   }
+  const executor = options.executor ?? 'local';
+  if (executor !== 'local' && executor !== 'workers') {
+    throw new TypeError(`runFlow: executor must be 'local' or 'workers', got ${JSON.stringify(options.executor)}`);
+  }
+  if (executor === 'workers' && !isPostgresStore(store)) {
+    throw new TypeError(
+      "runFlow: executor 'workers' needs the PostgreSQL store the workers share (store: await postgresStore({ connectionString })); " +
+        `got ${store === undefined ? 'no store' : 'another store'}. Use executor 'local' to run attempts in this process.`,
+    );
+  }
   if (options.runId === undefined && store !== undefined && options.resume === true) {
     throw new TypeError('runFlow: resume: true needs the runId of the run to resume');
   }
@@ -257,10 +285,12 @@ export function resolveSettings(definition: Flow, options: RunFlowOptions, inter
     onInputChange,
     fingerprint: options.fingerprint,
     inputGiven: options.input !== undefined,
-    labels: options.labels,
+    // A run driven with attempts on workers says so: workers adopt only such runs.
+    labels: executor === 'workers' ? { ...options.labels, [EXECUTOR_LABEL]: 'workers' } : options.labels,
     paused: internal.paused === true,
     maxInterruptions,
     leaseTtl,
+    executor,
     gates: Object.freeze(gates),
     listeners,
     listenerTimeout,
@@ -273,3 +303,19 @@ export function resolveSettings(definition: Flow, options: RunFlowOptions, inter
   };
 }
 
+
+/** Whether `store` is a `postgresStore` (what `executor: 'workers'` needs). */
+function isPostgresStore(store: Store | undefined): boolean {
+  const candidate = store as { pool?: unknown; schema?: unknown; server?: unknown } | undefined;
+  return candidate !== undefined && typeof candidate.schema === 'string' && typeof candidate.server === 'string' && candidate.pool !== undefined;
+}
+
+/**
+ * The label a run started with `executor: 'workers'` carries (workers adopt only such runs).
+ *
+ * @example
+ * ```ts
+ * (await store.getRun(runId))?.labels?.[EXECUTOR_LABEL]; // 'workers'
+ * ```
+ */
+export const EXECUTOR_LABEL = 'taskmachine/executor';

@@ -46,6 +46,7 @@ export {
   postgresStore,
   defaultPostgresSchema,
   type PostgresStore,
+  type SqlSession,
   type PostgresStoreOptions,
 } from './postgresStore.ts';
 export { postgresMigrations, type PostgresMigration } from './postgres/migrations.ts';

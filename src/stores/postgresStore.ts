@@ -129,6 +129,32 @@ export interface PostgresStore extends Store {
    * unknown) was committed. Commits whose outcome the store reported are not tracked: `false`.
    */
   wasCommitted(batchId: string): Promise<boolean>;
+  /**
+   * Commits `batch` like {@link Store.commit}, and runs `within` inside the same transaction, after
+   * the batch's writes and before `COMMIT`: what it writes commits with the batch or not at all.
+   * The runtime's `executor: 'workers'` uses it to enqueue attempt jobs (pg-boss) in the transaction
+   * that stores the attempts' `START`. `within` may run more than once (a commit retried after a
+   * lost connection runs it again in the new transaction), never twice in committed transactions.
+   *
+   * @example
+   * ```ts
+   * await store.commit(batch, (db) => db.query('INSERT INTO audit (run_id) VALUES ($1)', [batch.runId]));
+   * ```
+   */
+  commit(batch: CommitBatch, within?: (db: SqlSession) => Promise<void>): Promise<CommitResult>;
+}
+
+/**
+ * One database session inside a transaction (a node-postgres client): what
+ * {@link PostgresStore.commit}'s `within` gets.
+ *
+ * @example
+ * ```ts
+ * const within = async (db: SqlSession) => { await db.query('SELECT 1', []); };
+ * ```
+ */
+export interface SqlSession {
+  query(text: string, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
 }
 
 const poolDefaults: PoolConfig = {
@@ -671,6 +697,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
     batch: PreparedBatch,
     batchId: string,
     committing: () => void,
+    within: ((db: SqlSession) => Promise<void>) | undefined,
   ): Promise<CommitResult> {
     const { runId } = batch;
     const forget = [...forgettable];
@@ -830,6 +857,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
         }
         await exec(client, sql.write(has), values);
       }
+      if (within !== undefined) await within(client);
       committing();
       await client.query('COMMIT');
       inTransaction = false;
@@ -890,7 +918,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       return pool;
     },
 
-    async commit(batch: CommitBatch): Promise<CommitResult> {
+    async commit(batch: CommitBatch, within?: (db: SqlSession) => Promise<void>): Promise<CommitResult> {
       open();
       checkBatch(batch);
       checkNoNul(batch);
@@ -901,7 +929,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       for (let attempt = 1; ; attempt++) {
         let committing = false;
         try {
-          return await withClient((client, broken) => commitOnce(client, broken, prepared, batchId, () => (committing = true)));
+          return await withClient((client, broken) => commitOnce(client, broken, prepared, batchId, () => (committing = true), within));
         } catch (error) {
           if (committing && isConnectionError(error)) maybeCommitted = true;
           const outcome = maybeCommitted ? 'unknown' : 'not-written';

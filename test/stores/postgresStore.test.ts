@@ -93,6 +93,7 @@ describe.skipIf(postgres === undefined)(`postgresStore: PostgreSQL specifics${su
       expect(rows).toEqual(postgresMigrations.map((m) => ({ version: m.version, description: m.description })));
       const tables = await admin<{ tablename: string }>('SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename', [store.schema]);
       expect(tables.map((t) => t.tablename)).toEqual([
+        'attempt_launches',
         'checkpoints',
         'commit_markers',
         'control_requests',

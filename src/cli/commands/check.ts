@@ -65,7 +65,7 @@ export const checkCommand = defineCommand({
     'validated on every read.)',
   args: [],
   options: {
-    store: { ...storeOption, description: 'The SQLite store file to check' },
+    store: { ...storeOption, description: 'The SQLite store file to check', valueName: '<file|memory>' },
     json: { type: 'boolean', description: 'Print the report as JSON' },
   },
   examples: ['taskmachine check', 'taskmachine check --store var/runs.db --json'],

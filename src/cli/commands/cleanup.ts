@@ -35,7 +35,7 @@ export const deleteCommand = defineCommand({
   examples: ['taskmachine delete nightly-2026-11-22', 'taskmachine delete run-a run-b --store runs.db'],
   async run({ args, rest, options, stdout, cwd }) {
     const runIds = [args.runId!, ...rest];
-    const store = openStore(options.store, cwd, { existing: true });
+    const store = await openStore(options.store, cwd, { existing: true });
     try {
       for (const runId of runIds) {
         await findStoredRun(store, runId, options.store);
@@ -98,7 +98,7 @@ export const pruneCommand = defineCommand({
     for (const state of states) {
       if (!known.includes(state)) throw new UsageError(`prune: unknown run state '${state}'.`, `Use a comma-separated list of: ${known.join(', ')}.`);
     }
-    const store = openStore(options.store, cwd, { existing: true });
+    const store = await openStore(options.store, cwd, { existing: true });
     try {
       const runs = (await store.listRuns()).filter((run) => states.includes(run.state) && lastActive(run) < cutoff);
       let deleted = 0;

@@ -9,6 +9,7 @@ import { runCommand } from './run.ts';
 import { statusCommand } from './status.ts';
 import { uiCommand } from './ui.ts';
 import { vizCommand } from './viz.ts';
+import { workerCommand } from './worker.ts';
 
 /**
  * Every command of the `taskmachine` CLI, in the order `--help` lists them. To add one, write
@@ -29,4 +30,5 @@ export const commands: readonly Command[] = [
   checkCommand,
   vizCommand,
   uiCommand,
+  workerCommand,
 ];

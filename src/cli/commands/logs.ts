@@ -105,7 +105,7 @@ export function logsCommandWith(timing: FollowTiming = {}): Command {
     async run({ args, options, stdout, stderr, cwd }) {
       const attempt = parseAttempt(options.attempt);
       const runId = args.runId!;
-      const store = openStore(options.store, cwd, { existing: true });
+      const store = await openStore(options.store, cwd, { existing: true });
       try {
         await findStoredRun(store, runId, options.store);
         const query: TaskLogQuery = { ...(await taskFilter(store, runId, args.task)), ...(attempt === undefined ? {} : { attempt }) };

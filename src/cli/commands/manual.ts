@@ -24,7 +24,7 @@ export async function changeStoredRun(
   direct: DirectChange,
   afterDirect: (runId: string, storeArg: string) => string = (runId, storeArg) => `Continue the run with: taskmachine resume ${shellWord(runId)}${storeArg}`,
 ): Promise<void> {
-  const store = openStore(options.store, cwd, { existing: true });
+  const store = await openStore(options.store, cwd, { existing: true });
   try {
     const runId = args.runId!;
     await findStoredRun(store, runId, options.store);

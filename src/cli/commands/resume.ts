@@ -1,5 +1,6 @@
 import { flowHash, flowShape } from '../../flow/flowShape.ts';
 import type { Flow } from '../../flow/types.ts';
+import { EXECUTOR_LABEL } from '../../runtime/settings.ts';
 import { startFlow } from '../../runtime/runFlow.ts';
 import type { StoredRun } from '../../stores/index.ts';
 import { defineCommand, UsageError, type CommandContext } from '../command.ts';
@@ -21,11 +22,13 @@ const resumeTaskOptions = {
 async function continueRun(name: string, { args, options, stdout, stderr, cwd }: CommandContext<typeof resumeOptions>): Promise<number> {
   const concurrency = parseConcurrency(options.concurrency, name);
   const graceMs = parseGrace(options.grace, name);
-  const store = openStore(options.store, cwd, { existing: true });
+  const store = await openStore(options.store, cwd, { existing: true });
   try {
     const { run, module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
     const changed = definitionChange(run, module.flow);
     if (changed !== undefined) stderr(changed);
+    // A run started with --executor workers goes on with its attempts on workers.
+    const executor = run.labels?.[EXECUTOR_LABEL] === 'workers' ? 'workers' : 'local';
     const session = openSession({ flowId: module.flow.id, json: options.json, view: options.view, graceMs, durable: true, verb: 'resumed', ...storeHint(options.store), stdout, stderr });
     const handle = startFlow(module.flow, {
       store,
@@ -35,6 +38,7 @@ async function continueRun(name: string, { args, options, stdout, stderr, cwd }:
       gates: module.gates,
       listeners: module.listeners,
       leaseTtl: parseLeaseTtl(options['lease-ttl'], name),
+      executor,
       log: session.log,
     });
     return await session.run(handle);
@@ -96,7 +100,7 @@ export const resumeTaskCommand = defineCommand({
     const taskKey = args.taskKey!;
     const payload = parseJsonArgument(options.payload, 'payload', 'resume-task', cwd);
     // A run another process drives: that process resumes the task (and runs it).
-    const store = openStore(options.store, cwd, { existing: true });
+    const store = await openStore(options.store, cwd, { existing: true });
     try {
       await findStoredRun(store, runId, options.store);
       const instance = (await store.loadRun(runId))?.instances.find((candidate) => candidate.key === taskKey);

@@ -5,7 +5,8 @@ import { defineCommand, UsageError } from '../command.ts';
 import { parseJsonArgument } from '../jsonArgument.ts';
 import { loadFlowModule } from '../loadFlow.ts';
 import { openSession, parseConcurrency, parseGrace, parseLeaseTtl, STOP_BOUND_MS } from '../session.ts';
-import { openStore, storeHint, storeOption } from '../storeOption.ts';
+import { isPostgresUrl, openStore, storeHint, storeOption } from '../storeOption.ts';
+import { detach } from './detach.ts';
 
 /** Options `run`, `resume` and `resume-task` share. */
 export const sessionOptions = {
@@ -55,6 +56,13 @@ export const runCommand = defineCommand({
       choices: ['raise', 'reuse', 'reset'],
       default: 'raise',
     },
+    executor: {
+      type: 'string',
+      description: "Where attempts run: here, or on 'taskmachine worker' processes (needs --store postgres://…)",
+      choices: ['local', 'workers'],
+      default: 'local',
+    },
+    detach: { type: 'boolean', description: 'With --executor workers: store the run and return; a worker drives it' },
     ...sessionOptions,
   },
   examples: [
@@ -62,13 +70,39 @@ export const runCommand = defineCommand({
     `taskmachine run examples/etl.ts --input '{"day":"2026-11-22"}' --concurrency 4`,
     'taskmachine run examples/fan-out.ts --json > run.json',
     'taskmachine run examples/etl.ts --store memory',
+    'taskmachine run examples/etl.ts --store postgres://tm:secret@db.internal/app --executor workers --detach',
   ],
   async run({ args, options, stdout, stderr, cwd }) {
     const concurrency = parseConcurrency(options.concurrency, 'run');
     const graceMs = parseGrace(options.grace, 'run');
     const input = parseJsonArgument(options.input, 'input', 'run', cwd);
+    const executor = options.executor as 'local' | 'workers';
+    if (executor === 'workers' && !isPostgresUrl(options.store)) {
+      throw new UsageError(
+        `run: --executor workers needs the PostgreSQL store the workers share, got --store '${options.store}'.`,
+        'Pass --store postgres://user:password@host:5432/db (the same one the workers use), or leave out --executor.',
+      );
+    }
+    if (options.detach === true && executor !== 'workers') {
+      throw new UsageError('run: --detach needs --executor workers (a worker drives a detached run).', 'Add --executor workers --store postgres://…');
+    }
     const { flow: definition, gates, listeners } = await loadFlowModule(args.flowFile!, cwd, options.flow);
-    const store = openStore(options.store, cwd);
+    const store = await openStore(options.store, cwd);
+    if (options.detach === true) {
+      try {
+        return await detach(definition, store, {
+          input,
+          concurrency,
+          labels: { flowFile: resolve(cwd, args.flowFile!), startedFrom: relative(cwd, resolve(cwd, args.flowFile!)) },
+          ...(options['run-id'] !== undefined ? { runId: options['run-id'] } : {}),
+          onInputChange: options['on-input-change'] as 'raise' | 'reuse' | 'reset',
+          stdout,
+          hint: storeHint(options.store).store,
+        });
+      } finally {
+        await store.close();
+      }
+    }
     try {
       const flowFile = resolve(cwd, args.flowFile!);
       const session = openSession({
@@ -91,6 +125,7 @@ export const runCommand = defineCommand({
         labels: { flowFile, ...(options.flow !== undefined ? { flowExport: options.flow } : {}), startedFrom: relative(cwd, flowFile) },
         ...(options['run-id'] !== undefined ? { runId: options['run-id'] } : {}),
         leaseTtl: parseLeaseTtl(options['lease-ttl'], 'run'),
+        executor,
         log: session.log,
       });
       try {

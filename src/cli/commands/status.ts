@@ -4,7 +4,8 @@ import { defineCommand, UsageError } from '../command.ts';
 import { storeArgument } from '../hints.ts';
 import { countsText, duration, ownerJson, readStatusPage, statusText, table, time } from '../runStatus.ts';
 import { runRecordToJson } from '../serialize.ts';
-import { openStore, storeOption } from '../storeOption.ts';
+import { isPostgresUrl, openStore, redactUrl, storeOption } from '../storeOption.ts';
+import { refusalText, workerRefusals } from '../workerRefusals.ts';
 import { findStoredRun } from '../storedRun.ts';
 
 /** How long ago `at` was, for a person. */
@@ -58,7 +59,7 @@ export const statusCommand = defineCommand({
   },
   examples: ['taskmachine status', 'taskmachine status nightly-2026-11-22', 'taskmachine status nightly --state failed,upstream_failed', 'taskmachine status nightly --task score --json'],
   async run({ args, options, stdout, cwd }) {
-    const store = openStore(options.store, cwd, { existing: true });
+    const store = await openStore(options.store, cwd, { existing: true });
     try {
       if (args.runId === undefined) {
         if (options.state !== undefined || options.task !== undefined) throw new UsageError('status: --state and --task need a run id.', 'Usage: taskmachine status <runId> --state failed');
@@ -70,7 +71,7 @@ export const statusCommand = defineCommand({
           return;
         }
         if (runs.length === 0) {
-          stdout(`no runs in ${options.store}\n`);
+          stdout(`no runs in ${isPostgresUrl(options.store) ? redactUrl(options.store) : options.store}\n`);
           return;
         }
         const rows = [['RUN', 'FLOW', 'STATE', 'STARTED', 'DURATION', 'TASKS']];
@@ -88,10 +89,12 @@ export const statusCommand = defineCommand({
       const owner = ownerStatus(await store.getLease(run.runId), now);
       const page = await readStatusPage(store, run.runId, { ...(states === undefined ? {} : { states }), ...(options.task === undefined ? {} : { taskId: options.task }), limit });
       const finished = run.state === 'success' || run.state === 'failed';
+      const refused = finished ? [] : await workerRefusals(store, run.runId);
       if (options.json) {
         const tasks = Object.fromEntries(page.instances.map((i) => [i.key, page.results.has(i.key) ? { ...i, result: page.results.get(i.key) } : i]));
         const { input: _input, ...record } = run;
-        stdout(`${runRecordToJson({ ...record, owner: ownerJson(owner), counts: page.counts, tasks, more: page.matching - page.instances.length } as never)}\n`);
+        const waiting = refused.length > 0 ? { refusedByWorkers: refused } : {};
+        stdout(`${runRecordToJson({ ...record, owner: ownerJson(owner), counts: page.counts, tasks, more: page.matching - page.instances.length, ...waiting } as never)}\n`);
         return;
       }
       const storeArg = storeArgument(options.store);
@@ -103,6 +106,7 @@ export const statusCommand = defineCommand({
           filtered: states !== undefined || options.task !== undefined,
         }),
       );
+      if (refused.length > 0) stdout(refusalText(refused));
     } finally {
       await store.close();
     }

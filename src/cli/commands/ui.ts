@@ -63,7 +63,7 @@ export const uiCommand = defineCommand({
     const token = options.token ?? (isLoopbackBind(host) ? undefined : randomBytes(18).toString('base64url'));
     if (options.token !== undefined && options.token.length < 8) throw new UsageError('ui: --token must be at least 8 characters long.');
     // (A store that is not there is refused, not created: a typo in --store must not leave one behind.)
-    const store = openStore(options.store, cwd, { existing: true });
+    const store = await openStore(options.store, cwd, { existing: true });
     const bin = process.argv[1];
     const ui = uiHandler({
       store,

@@ -66,7 +66,7 @@ export const vizCommand = defineCommand({
       stdout(options.format === 'mermaid' ? toMermaid(machine, chartOptions) : await render(toDot(machine, chartOptions), options.format));
       return;
     }
-    const store = openStore(options.store, cwd, { existing: true });
+    const store = await openStore(options.store, cwd, { existing: true });
     try {
       await findStoredRun(store, target, options.store);
       // The run's own shape: its flow file is not imported (its code is not run). A run stored

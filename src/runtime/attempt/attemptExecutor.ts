@@ -37,6 +37,30 @@ export interface AttemptExecutorHost {
 }
 
 /**
+ * Where attempts run: in this process ({@link AttemptExecutor}, `executor: 'local'`) or on worker
+ * processes (`WorkerExecutor`, `executor: 'workers'`). Either way one attempt goes in and one
+ * {@link AttemptOutcome} comes back through the host's `report`; the run applies the transition.
+ *
+ * @example
+ * ```ts
+ * const executor: Executor = settings.executor === 'workers' ? workerExecutor : localExecutor;
+ * scheduler.useExecutor(executor);
+ * ```
+ */
+export interface Executor {
+  /** Starts the attempt. */
+  start(run: AttemptRun, args: TaskArgs, customContext: Readonly<Record<string, string>>): void;
+  /** Ends the attempt now, failed with `error` (a timeout, a cancelled run, a decorator's request). */
+  endNow(run: AttemptRun, error: Error): void;
+  /** Abandons the attempt for a manual change: its outcome is never reported. */
+  discard(run: AttemptRun, reason: Error): void;
+  /** Every later attempt runs inside these scopes (run listeners' `aroundAttempt`). */
+  useScopes(scopes: AttemptScopes | undefined): void;
+  /** The run let go or ended: nothing more is started or reported. */
+  stop?(): void;
+}
+
+/**
  * Runs attempts: one attempt in (its instance, input and upstream values, context), one
  * {@link AttemptOutcome} out. It sets up `ctx()` and the abort signal, runs the decorator pipeline
  * around the task function (`taskCreated`, `beforeAttempt`, `wrap`, `onAttemptSettled`) and
@@ -45,7 +69,7 @@ export interface AttemptExecutorHost {
  * request: {@link endNow}) or abandoned by a manual change ({@link discard}); whichever comes
  * first settles it, and later results are ignored.
  */
-export class AttemptExecutor {
+export class AttemptExecutor implements Executor {
   readonly #host: AttemptExecutorHost;
   readonly #pipeline: DecoratorPipeline;
   readonly #contextHost: AttemptHost;

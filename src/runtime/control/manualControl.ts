@@ -1,5 +1,5 @@
 import type { ManualTaskInstanceState } from '../../../machines/index.ts';
-import type { AttemptExecutor } from '../attempt/attemptExecutor.ts';
+import type { Executor } from '../attempt/attemptExecutor.ts';
 import type { InstanceTable } from '../instances/instanceTable.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
@@ -30,7 +30,7 @@ export class ManualControl {
   readonly #admission: Admission;
   readonly #wakeups: Wakeups;
   readonly #gates: GateRounds;
-  readonly #executor: AttemptExecutor;
+  readonly #executor: Executor;
   readonly #host: ManualControlHost;
 
   constructor(parts: {
@@ -40,7 +40,7 @@ export class ManualControl {
     admission: Admission;
     wakeups: Wakeups;
     gates: GateRounds;
-    executor: AttemptExecutor;
+    executor: Executor;
     host: ManualControlHost;
   }) {
     this.#lifecycle = parts.lifecycle;

@@ -18,6 +18,11 @@ export interface RecoveryParts {
   admit(instance: TaskInstance): void;
   /** A decorated instance restored as `success`: its decorators learn of it with `isCloned`. */
   reused(instance: TaskInstance): void;
+  /**
+   * With attempts on workers: takes over the attempt of an instance stored `running` whose worker
+   * may still run it (or has finished it); `false` when it is lost (then it is interrupted).
+   */
+  reattach?(instance: TaskInstance): boolean;
 }
 
 /**
@@ -53,6 +58,7 @@ export function recoverRun(parts: RecoveryParts): void {
         else parts.admit(instance);
         break;
       case 'running':
+        if (parts.reattach?.(instance) === true) break;
         if (applyInterruption(instance, lifecycle, 'the process running it stopped before the attempt ended') === 'scheduled') {
           admission.toQueue.push(instance);
         }

@@ -1,7 +1,7 @@
 import type { FlowRunEvent } from '../../../machines/index.ts';
 import { toError } from '../../errors.ts';
 import type { TaskArgs } from '../../flow/types.ts';
-import { NO_CONTEXT_YET, type AttemptExecutor } from '../attempt/attemptExecutor.ts';
+import { NO_CONTEXT_YET, type Executor } from '../attempt/attemptExecutor.ts';
 import { AttemptRun } from '../attempt/attemptRun.ts';
 import type { Clock } from '../clock.ts';
 import type { InstanceTable } from '../instances/instanceTable.ts';
@@ -68,7 +68,7 @@ export class Scheduler {
   readonly #admission: Admission;
   readonly #gates: GateRounds;
   readonly #wakeups: Wakeups;
-  #executor: AttemptExecutor | undefined;
+  #executor: Executor | undefined;
   /** Turns taken so far. */
   turns = 0;
   #startsTotal = 0;
@@ -103,7 +103,7 @@ export class Scheduler {
   }
 
   /** The executor attempts are started on (made after the scheduler: it reports back to it). */
-  useExecutor(executor: AttemptExecutor): void {
+  useExecutor(executor: Executor): void {
     this.#executor = executor;
   }
 

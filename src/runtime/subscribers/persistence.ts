@@ -9,6 +9,7 @@ import type {
   TaskInstanceWrite,
   TransitionWrite,
 } from '../../stores/index.ts';
+import type { PostgresStore, SqlSession } from '../../stores/postgresStore.ts';
 import type { Clock } from '../clock.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
 import type { FlowShape } from '../../flow/flowShape.ts';
@@ -48,11 +49,20 @@ export class RunPersistence {
   #controls: ControlSettlement[] = [];
   #shape: FlowShape | undefined;
   readonly #logs = new TaskLogCollector();
+  /** Batches handed to the store and not committed yet. */
+  #committing = 0;
+  /** A flush asked for while a batch was being committed: made and committed when that ends. */
+  #coalesced: Promise<void> | undefined;
   /** Inside {@link inOneBatch}: flushes wait for its end. */
   #held = false;
   #heldFlush: { promise: Promise<void>; resolve: (flushed: Promise<void>) => void } | undefined;
   readonly #clock: Clock;
   readonly #onFailure: (error: Error) => void;
+  /**
+   * With `executor: 'workers'`: asked (synchronously) as each batch is made for work that must
+   * commit in the same transaction (the jobs of the attempts whose `START` the batch stores).
+   */
+  within: ((batch: CommitBatch) => ((db: SqlSession) => Promise<void>) | undefined) | undefined;
 
   constructor(store: Store, run: StoredRun, clock: Clock, onFailure: (error: Error) => void) {
     this.store = store;
@@ -201,7 +211,12 @@ export class RunPersistence {
     if (instance.version > 0) this.#deleted.push({ key: instance.key, expectedVersion: instance.version });
   }
 
-  /** Commits everything collected since the last flush (nothing when nothing changed). */
+  /**
+   * Commits everything collected since the last flush (nothing when nothing changed). While a
+   * batch is being committed, flushes are coalesced: the next batch is made when that commit ends,
+   * with everything collected until then (one commit, not one per turn, so a slow store — a
+   * PostgreSQL round trip — carries more per commit as load grows instead of queueing commits).
+   */
   flush(now: number): Promise<void> {
     if (this.#failure !== undefined) return this.#chain;
     if (this.#held) {
@@ -212,6 +227,19 @@ export class RunPersistence {
       }
       return this.#heldFlush.promise;
     }
+    if (this.#committing > 0) {
+      this.#coalesced ??= this.#chain.then(() => {
+        this.#coalesced = undefined;
+        return this.#commitNow(this.#clock.now());
+      });
+      return this.#coalesced;
+    }
+    return this.#commitNow(now);
+  }
+
+  /** Makes the batch of everything collected now and appends its commit to the chain. */
+  #commitNow(now: number): Promise<void> {
+    if (this.#failure !== undefined) return this.#chain;
     if (
       !this.#runDirty &&
       this.#dirty.size === 0 &&
@@ -250,15 +278,24 @@ export class RunPersistence {
     this.#transitions = [];
     this.#results = [];
     this.#controls = [];
+    const within = this.within?.(batch);
+    this.#committing++;
     this.#chain = this.#chain.then(async () => {
-      if (this.#failure !== undefined) return;
+      if (this.#failure !== undefined) {
+        this.#committing--;
+        return;
+      }
       try {
         // The lease token as of the commit (a reopened run may have taken its lease again meanwhile).
         const leaseToken = this.#leaseToken;
-        await this.store.commit(leaseToken === undefined ? batch : { ...batch, leaseToken });
+        const fenced = leaseToken === undefined ? batch : { ...batch, leaseToken };
+        if (within === undefined) await this.store.commit(fenced);
+        else await (this.store as PostgresStore).commit(fenced, within);
       } catch (error) {
         this.#failure = error instanceof Error ? error : new Error(String(error));
         this.#onFailure(this.#failure);
+      } finally {
+        this.#committing--;
       }
     });
     return this.#chain;
@@ -266,7 +303,7 @@ export class RunPersistence {
 
   /** Resolves when every batch handed to the store so far has been committed (or failed). */
   settled(): Promise<void> {
-    return this.#heldFlush?.promise ?? this.#chain;
+    return this.#heldFlush?.promise ?? this.#coalesced ?? this.#chain;
   }
 }
 

@@ -12,7 +12,7 @@
  * ```
  */
 export interface PostgresMigration {
-  /** 1, 2, 3, … without gaps. */
+  /** 1, 2, 3, … in increasing order (4 is the stored flow hash of branch run-shape-logs, 5 attempt launches). */
   readonly version: number;
   /** What it changes, stored in `schema_version.description`. */
   readonly description: string;
@@ -203,6 +203,33 @@ export const postgresMigrations: readonly PostgresMigration[] = Object.freeze([
       CREATE INDEX task_logs_by_key ON ${s}.task_logs (run_id, key, attempt, seq);
     `,
   },
+  {
+    version: 5,
+    description: 'attempt launches: attempts handed to worker processes (executor "workers"), their claims, heartbeats and outcomes',
+    // One row per attempt the driver hands to a worker; its id is also the pg-boss job's id. The
+    // row is inserted in the transaction that stores the instance's START, so a job never exists
+    // for an attempt that was not stored. status: queued → running (a worker claimed it) → done
+    // (outcome stored) | lost (the worker stopped heartbeating: an interruption) | aborted (the
+    // driver ended it: timeout, cancel, manual change). A worker's write is fenced on status and
+    // its own worker id, so a late or duplicate worker writes nothing.
+    sql: (s: string) => `
+      CREATE TABLE ${s}.attempt_launches (
+        launch_id    uuid PRIMARY KEY,
+        run_id       text NOT NULL,
+        key          text NOT NULL,
+        attempt      bigint NOT NULL,
+        flow_hash    text NOT NULL,
+        status       text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'done', 'lost', 'aborted')),
+        worker       text,
+        heartbeat_at double precision,
+        outcome      text,
+        refusal      text,
+        created_at   double precision NOT NULL,
+        seq          bigint GENERATED ALWAYS AS IDENTITY
+      );
+      CREATE INDEX attempt_launches_by_run ON ${s}.attempt_launches (run_id, key, seq);
+    `,
+  },
 ]);
 
 /** The newest schema version this code knows (and writes). */
@@ -214,6 +241,7 @@ const tablesByVersion: ReadonlyArray<readonly string[]> = [
   ['leases', 'control_requests'],
   [],
   ['task_logs'],
+  ['attempt_launches'],
 ];
 
 /** The tables a schema at `version` must have (checked when a store is opened). */

@@ -1,0 +1,139 @@
+// `npm run bench:workers`: durable task throughput with attempts on worker processes
+// (executor 'workers') against the same run in one process (executor 'local'), both on a private
+// PostgreSQL cluster (default durability) unless TASKMACHINE_PG_URL names a server. Two workloads:
+// no-op tasks and 5 ms-sleep tasks ($BENCH_TASKS each, default 1,000, a map), with 1, 2 and 4
+// `taskmachine worker` processes (--concurrency $BENCH_WORKER_CONCURRENCY, default 64; the run's
+// concurrency $BENCH_RUN_CONCURRENCY, default 256). Prints a Markdown table: tasks/s and the ratio
+// to local.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import pg from 'pg';
+import { runFlow } from '../src/index.ts';
+import { postgresStore } from '../src/stores/index.ts';
+import { startPostgres } from '../test/helpers/postgres.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const fixture = 'bench/fixtures/workerFlow.ts';
+const tasks = Number(process.env['BENCH_TASKS'] ?? 1_000);
+const workerConcurrency = Number(process.env['BENCH_WORKER_CONCURRENCY'] ?? 64);
+// Attempts on workers are latency-bound (each waits for the driver's poll and commit and a worker's
+// fetch): a run needs many in flight to keep workers busy.
+const runConcurrency = Number(process.env['BENCH_RUN_CONCURRENCY'] ?? 256);
+
+async function freshDatabase(url: string): Promise<string> {
+  const name = `bench_${randomBytes(4).toString('hex')}`;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  const parsed = new URL(url);
+  parsed.pathname = `/${name}`;
+  return parsed.href;
+}
+
+function startWorkers(url: string, count: number, env: NodeJS.ProcessEnv): Promise<ChildProcess[]> {
+  return Promise.all(
+    Array.from({ length: count }, () => {
+      const child = spawn(process.execPath, [join(root, 'bin', 'taskmachine.js'), 'worker', fixture, '--store', url, '--concurrency', String(workerConcurrency), '--no-adopt'], {
+        cwd: root,
+        env,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      return new Promise<ChildProcess>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('running attempts of')) resolve(child);
+        });
+        child.on('exit', (code) => reject(new Error(`a worker exited (${code}) before it was up: ${out}`)));
+      });
+    }),
+  );
+}
+
+/** One run of the bench flow; resolves to tasks/s (the map's instances over the run's time). */
+async function measure(url: string, sleepMs: number, workers: number): Promise<number> {
+  const env = { ...process.env, BENCH_TASKS: String(tasks), BENCH_SLEEP_MS: String(sleepMs) };
+  process.env['BENCH_TASKS'] = env.BENCH_TASKS;
+  process.env['BENCH_SLEEP_MS'] = env.BENCH_SLEEP_MS;
+  // (Imported after the environment is set; a fresh copy per workload.)
+  const definition = (await import(`./fixtures/workerFlow.ts?tasks=${tasks}&sleep=${sleepMs}`)).default;
+  const database = await freshDatabase(url);
+  const store = await postgresStore({ connectionString: database });
+  const children = workers > 0 ? await startWorkers(database, workers, env) : [];
+  try {
+    const start = performance.now();
+    const run = await runFlow(definition, { store, concurrency: runConcurrency, executor: workers > 0 ? 'workers' : 'local', log: () => {} });
+    const seconds = (performance.now() - start) / 1000;
+    if (run.state !== 'success') throw new Error(`the bench run ended ${run.state}`);
+    return (tasks + 1) / seconds;
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.on('exit', resolve)))));
+    await store.close();
+  }
+}
+
+/**
+ * The peer row: the same jobs as bare pg-boss (no lifecycle, no result records): $BENCH_TASKS jobs
+ * inserted at once, then processed by `work()` in this process (batches of 64, the handler a no-op
+ * or a sleep per job, all of a batch at once); resolves to jobs/s from the insert to the last
+ * completion.
+ */
+async function bareBoss(url: string, sleepMs: number): Promise<number> {
+  const database = await freshDatabase(url);
+  const { PgBoss } = await import('pg-boss');
+  const boss = new PgBoss({ connectionString: database, max: 8, supervise: false, schedule: false, openTelemetry: { enabled: false }, registerInstance: false });
+  boss.on('error', () => {});
+  await boss.start();
+  await boss.createQueue('bare', { retryLimit: 0 });
+  let done = 0;
+  let finished!: () => void;
+  const all = new Promise<void>((resolve) => (finished = resolve));
+  const start = performance.now();
+  await boss.insert('bare', Array.from({ length: tasks }, (_, i) => ({ data: { i } })));
+  await boss.work('bare', { batchSize: 64, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+    if (sleepMs > 0) await new Promise((resolve) => setTimeout(resolve, sleepMs));
+    done += jobs.length;
+    if (done >= tasks) setImmediate(finished);
+  });
+  await all;
+  const seconds = (performance.now() - start) / 1000;
+  await boss.stop({ graceful: false, close: true });
+  return tasks / seconds;
+}
+
+async function main(): Promise<void> {
+  const external = process.env['TASKMACHINE_PG_URL'];
+  const cluster = external === undefined ? await startPostgres({ durable: process.env["BENCH_PG_FSYNC"] !== "off" }) : undefined;
+  const url = external ?? cluster!.url;
+  const rows: string[] = [];
+  try {
+    for (const [label, sleepMs] of [
+      ['no-op tasks', 0],
+      ['5 ms-sleep tasks', 5],
+    ] as const) {
+      const local = await measure(url, sleepMs, 0);
+      rows.push(`| ${label} | local (in the driver) | ${local.toFixed(0)} | 1.00 |`);
+      const bare = await bareBoss(url, sleepMs);
+      rows.push(`| ${label} | bare pg-boss jobs, one process (peer: no lifecycle, no results) | ${bare.toFixed(0)} | ${(bare / local).toFixed(2)} |`);
+      let one = 0;
+      for (const workers of [1, 2, 4]) {
+        const rate = await measure(url, sleepMs, workers);
+        if (workers === 1) one = rate;
+        const vsOne = workers === 1 ? '' : `, ${(rate / one).toFixed(2)}× one worker`;
+        rows.push(`| ${label} | ${workers} worker${workers === 1 ? '' : 's'} × ${workerConcurrency} | ${rate.toFixed(0)} | ${(rate / local).toFixed(2)}${vsOne} |`);
+      }
+    }
+  } finally {
+    await cluster?.stop();
+  }
+  console.log(`${tasks.toLocaleString('en')} tasks per run (a map), run concurrency ${runConcurrency}, PostgreSQL with default durability, Node ${process.versions.node}\n`);
+  console.log('| workload | attempts run on | tasks/s | × local |');
+  console.log('|---|---|---:|---:|');
+  for (const row of rows) console.log(row);
+}
+
+await main();

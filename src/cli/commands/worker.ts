@@ -1,0 +1,63 @@
+import type { Flow } from '../../flow/types.ts';
+import type { PostgresStore } from '../../stores/postgresStore.ts';
+import { definitionHash } from '../../workers/definitionHash.ts';
+import { startWorker } from '../../workers/worker.ts';
+import { defineCommand, UsageError } from '../command.ts';
+import { loadFlow } from '../loadFlow.ts';
+import { parseConcurrency } from '../session.ts';
+import { isPostgresUrl, openStore, storeOption } from '../storeOption.ts';
+
+/** `taskmachine worker <flow-file>...`: runs attempts of runs started with `--executor workers`. */
+export const workerCommand = defineCommand({
+  name: 'worker',
+  summary: 'Run attempts (and adopt orphaned runs) of the given flows, with the PostgreSQL store',
+  description:
+    "Takes attempts of runs started with '--executor workers' (or runFlow's executor: 'workers') from\n" +
+    'the shared PostgreSQL store, runs them (at most --concurrency at once) and stores each outcome;\n' +
+    'the run\'s driver applies it. It also adopts runs of these flows whose driver is gone (its lease\n' +
+    "expired, or 'run --detach' let go of it) and drives them to their end. A run whose flow definition\n" +
+    'differs from the one this worker loaded is refused with one log line; its attempts wait for a\n' +
+    "worker with the same files ('taskmachine status' says so). Start one on every machine, with the\n" +
+    'same flow files. Runs until Ctrl-C/SIGTERM: running attempts get --grace ms to finish.',
+  args: [{ name: 'flowFile', description: 'Files that export the flows to run', repeated: true }],
+  options: {
+    store: { ...storeOption, description: 'The PostgreSQL store the drivers use: postgres://user:password@host:port/database' },
+    concurrency: { type: 'string', description: 'Most attempts this worker runs at once', default: '16', valueName: '<n>' },
+    grace: { type: 'string', description: 'On Ctrl-C/SIGTERM, ms running attempts get to finish', default: '10000', valueName: '<ms>' },
+    'no-adopt': { type: 'boolean', description: 'Run attempts only; never become the driver of an orphaned run' },
+  },
+  examples: [
+    'taskmachine worker flows/etl.ts --store postgres://tm:secret@db.internal/app',
+    'taskmachine worker flows/*.ts --store postgres://tm:secret@db.internal/app --concurrency 32',
+  ],
+  async run({ args, rest, options, stdout, cwd }) {
+    if (!isPostgresUrl(options.store)) {
+      throw new UsageError(
+        `worker: --store must be the PostgreSQL store the drivers use (postgres://…), got '${options.store}'.`,
+        'Workers share runs through PostgreSQL: taskmachine worker flows/etl.ts --store postgres://user:password@host:5432/db',
+      );
+    }
+    const concurrency = parseConcurrency(options.concurrency, 'worker');
+    const graceMs = Number(options.grace);
+    if (!(Number.isFinite(graceMs) && graceMs >= 0)) throw new UsageError(`worker: --grace must be a number of ms ≥ 0, got '${options.grace}'.`);
+    const files = [args.flowFile!, ...rest];
+    const flows: Flow[] = [];
+    for (const file of files) flows.push(await loadFlow(file, cwd));
+    const store = (await openStore(options.store, cwd)) as PostgresStore;
+    try {
+      const log = (line: string) => stdout(`${line}\n`);
+      const worker = await startWorker({ store, flows, concurrency, adopt: options['no-adopt'] !== true, log });
+      const names = flows.map((flow) => `${flow.id} (definition ${definitionHash(flow)})`).join(', ');
+      log(`taskmachine worker ${worker.id}: running attempts of ${names} from ${store.server} schema "${store.schema}", concurrency ${concurrency}`);
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
+      log(`taskmachine worker ${worker.id}: stopping (${signal}); running attempts get ${graceMs} ms`);
+      await worker.stop({ graceMs });
+      return signal === 'SIGINT' ? 130 : 143;
+    } finally {
+      await store.close();
+    }
+  },
+});

@@ -1,0 +1,166 @@
+import type { PgBoss } from 'pg-boss';
+import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
+
+/**
+ * The pg-boss queue every attempt job goes to (in the schema {@link bossSchema}).
+ *
+ * @example
+ * ```ts
+ * await boss.getQueue(ATTEMPT_QUEUE); // its counts, for a dashboard
+ * ```
+ */
+export const ATTEMPT_QUEUE = 'taskmachine-attempts';
+
+/**
+ * pg-boss's own schema beside a store's: `<store schema>_jobs` (`taskmachine_jobs` by default), so
+ * stores on different schemas of one database have separate queues.
+ *
+ * @example
+ * ```ts
+ * bossSchema('taskmachine'); // 'taskmachine_jobs'
+ * ```
+ */
+export function bossSchema(storeSchema: string): string {
+  return `${storeSchema}_jobs`;
+}
+
+/**
+ * What an attempt job carries (pg-boss `data`).
+ *
+ * @example
+ * ```ts
+ * const job = (await boss.fetch<AttemptJobData>(ATTEMPT_QUEUE))[0];
+ * job?.data.launchId;
+ * ```
+ */
+export interface AttemptJobData {
+  /** The attempt launch (row of `attempt_launches`) the job runs. */
+  readonly launchId: string;
+  readonly runId: string;
+  readonly flowId: string;
+  readonly flowHash: string;
+  readonly key: string;
+  readonly taskId: string;
+  readonly attempt: number;
+  /** superjson text of {@link AttemptPayload}. */
+  readonly payload: string;
+}
+
+/**
+ * What a worker needs to run one attempt, besides the flow definition.
+ *
+ * @example
+ * ```ts
+ * const payload = deserializeValue<AttemptPayload>(job.data.payload);
+ * payload.upstream; // the upstream results, as stored
+ * ```
+ */
+export interface AttemptPayload {
+  readonly input: unknown;
+  readonly upstream: unknown;
+  readonly item?: unknown;
+  readonly mapIndex?: number;
+  readonly callInput?: unknown;
+  readonly parentKey?: string;
+  readonly customContext: Readonly<Record<string, string>>;
+  readonly maxAttempts: number;
+  readonly retries: number;
+  readonly resumeData?: unknown;
+  readonly eventPayload?: unknown;
+}
+
+interface Shared {
+  users: number;
+  boss: Promise<PgBoss>;
+}
+
+const shared = new WeakMap<PostgresStore, Shared>();
+
+/** The connection settings of the store's pool, for pg-boss (the connection string included). */
+function connectionOf(store: PostgresStore): Record<string, unknown> {
+  const options = store.pool.options as unknown as Record<string, unknown>;
+  const picked: Record<string, unknown> = {};
+  for (const name of ['connectionString', 'host', 'port', 'user', 'password', 'database', 'ssl']) {
+    if (options[name] !== undefined) picked[name] = options[name];
+  }
+  return picked;
+}
+
+/**
+ * A started pg-boss on the store's database, shared by every user in this process (drivers and a
+ * worker): acquire it, and {@link releaseBoss} it when done; the last release stops it. Drivers
+ * only insert jobs; `supervise` (pg-boss's maintenance) runs where `supervise` is asked for (workers).
+ *
+ * @example
+ * ```ts
+ * const boss = await acquireBoss(store, { supervise: true });
+ * try { … } finally { await releaseBoss(store); }
+ * ```
+ */
+export async function acquireBoss(store: PostgresStore, options: { supervise?: boolean; listen?: boolean } = {}): Promise<PgBoss> {
+  let entry = shared.get(store);
+  if (entry === undefined) {
+    entry = { users: 0, boss: startBoss(store, options) };
+    shared.set(store, entry);
+    entry.boss.catch(() => shared.delete(store));
+  }
+  entry.users++;
+  return entry.boss;
+}
+
+/**
+ * Lets go of the shared pg-boss (see {@link acquireBoss}); the last user stops it.
+ *
+ * @example
+ * ```ts
+ * await releaseBoss(store);
+ * ```
+ */
+export async function releaseBoss(store: PostgresStore): Promise<void> {
+  const entry = shared.get(store);
+  if (entry === undefined) return;
+  entry.users--;
+  if (entry.users > 0) return;
+  shared.delete(store);
+  const boss = await entry.boss.catch(() => undefined);
+  await boss?.stop({ graceful: false, close: true }).catch(() => {});
+}
+
+async function startBoss(store: PostgresStore, options: { supervise?: boolean; listen?: boolean }): Promise<PgBoss> {
+  const { PgBoss } = await import('pg-boss');
+  const boss = new PgBoss({
+    ...connectionOf(store),
+    schema: bossSchema(store.schema),
+    application_name: 'taskmachine-jobs',
+    max: 4,
+    supervise: options.supervise === true,
+    schedule: false,
+    useListenNotify: options.listen === true,
+    openTelemetry: { enabled: false },
+    registerInstance: false,
+  });
+  // pg-boss reports background trouble (a lost connection during polling) as 'error' events;
+  // without a listener they would crash the process. It retries on its own.
+  boss.on('error', () => {});
+  await boss.start();
+  // Idempotent. No NOTIFY: workers poll (and a NOTIFY in every driver commit would serialize
+  // commits on PostgreSQL's notification queue lock). A job that stays active 5 minutes is handed
+  // out again (up to 100 times): the launch decides — a worker that fetched it and died before
+  // claiming it leaves it queued, so the next worker claims it; one still running or finished
+  // elsewhere cannot be claimed, and the job is just completed. Lost attempts are the driver's to
+  // apply (an interruption), never pg-boss's retries.
+  await boss.createQueue(ATTEMPT_QUEUE, { retryLimit: 100, retryDelay: 0, expireInSeconds: 300, deleteAfterSeconds: 3_600 });
+  return boss;
+}
+
+/**
+ * A store's transaction as pg-boss's `db` option (`{ executeSql }`).
+ *
+ * @example
+ * ```ts
+ * await store.commit(batch, (db) => boss.insert(ATTEMPT_QUEUE, jobs, { db: bossDb(db) }).then(() => {}));
+ * ```
+ */
+export function bossDb(db: SqlSession): { executeSql(text: string, values?: unknown[]): Promise<{ rows: any[] }> } {
+  return { executeSql: (text, values) => db.query(text, values) };
+}

@@ -1,0 +1,21 @@
+/**
+ * How fast attempts on workers are seen to end or to be lost. Fixed (not options): the
+ * documented bounds of detection in docs/scale-out.md.
+ *
+ * @example
+ * ```ts
+ * WORKER_TIMING.lostAfterMs; // 10_000: a worker silent this long has lost its attempts
+ * ```
+ */
+export const WORKER_TIMING = Object.freeze({
+  /** How often a driver polls the launches it has in flight for outcomes. @default 20 */
+  pollMs: 20,
+  /** How often an idle worker asks pg-boss for attempt jobs (a busy one asks as a slot frees). @default 100 */
+  idlePollMs: 100,
+  /** How often a worker heartbeats the launches it runs (and learns of aborted ones). @default 1000 */
+  heartbeatMs: 1_000,
+  /** A running launch without a heartbeat for this long is lost: an interruption. @default 10000 */
+  lostAfterMs: 10_000,
+  /** How often a worker looks for runs to adopt (unfinished, lease expired or released). @default 2000 */
+  adoptEveryMs: 2_000,
+});

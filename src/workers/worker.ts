@@ -1,0 +1,303 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Job } from 'pg-boss';
+import { RunOwnedError, toError } from '../errors.ts';
+import type { Flow } from '../flow/types.ts';
+import type { AttemptRun } from '../runtime/attempt/attemptRun.ts';
+import { startFlow } from '../runtime/runFlow.ts';
+import type { FlowRunHandle } from '../runtime/handle.ts';
+import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
+import { deserializeValue, serializeValue } from '../stores/serialization.ts';
+import { acquireBoss, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from './attemptQueue.ts';
+import { definitionHash } from './definitionHash.ts';
+import { findAdoptable } from './adoption.ts';
+import { LaunchTable } from './launchTable.ts';
+import { WORKER_TIMING } from './timing.ts';
+import { WorkerAttempts } from './workerAttempt.ts';
+import { OutcomeCommits } from './outcomeCommits.ts';
+
+/**
+ * Options of {@link startWorker}.
+ *
+ * @example
+ * ```ts
+ * const options: WorkerOptions = { store, flows: [etl, reports], concurrency: 8 };
+ * ```
+ */
+export interface WorkerOptions {
+  /** The PostgreSQL store the drivers use. */
+  readonly store: PostgresStore;
+  /** The flows this worker runs attempts of (and adopts runs of). */
+  readonly flows: readonly Flow[];
+  /**
+   * Attempts this worker runs at once.
+   * @default 16
+   */
+  readonly concurrency?: number;
+  /**
+   * Whether this worker adopts (becomes the driver of) runs of its flows started with
+   * `executor: 'workers'` whose driver's lease expired or was released (`run --detach`).
+   * @default true
+   */
+  readonly adopt?: boolean;
+  /**
+   * Where the worker's log lines go.
+   * @default console.log
+   */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * A running worker.
+ *
+ * @example
+ * ```ts
+ * const worker = await startWorker({ store, flows: [etl] });
+ * console.log(worker.id, worker.running(), worker.driving());
+ * await worker.stop({ graceMs: 5_000 });
+ * ```
+ */
+export interface WorkerHandle {
+  /** `host:pid:random`, what launches and log lines name. */
+  readonly id: string;
+  /** Attempts running here now. */
+  running(): number;
+  /** Runs this worker drives (adopted). */
+  driving(): readonly string[];
+  /** Stops taking attempts, lets running ones finish (up to `graceMs`), lets go of adopted runs. */
+  stop(options?: { graceMs?: number }): Promise<void>;
+}
+
+/**
+ * Starts a worker in this process: it takes attempt jobs of the given flows from pg-boss (at most
+ * `concurrency` at a time), runs each through the attempt executor and stores its outcome and the
+ * job's completion in one transaction, fenced by the launch (a worker that lost its claim writes
+ * nothing); it heartbeats the launches it runs every second; it refuses attempts of a run whose
+ * flow definition differs from its own (one log line per run; the attempt waits for another
+ * worker); and it adopts runs whose driver is gone. `taskmachine worker` is this function.
+ *
+ * @example
+ * ```ts
+ * import { postgresStore } from 'taskmachine/stores';
+ * import { startWorker } from 'taskmachine/workers';
+ * const store = await postgresStore({ connectionString: process.env.DATABASE_URL });
+ * const worker = await startWorker({ store, flows: [etl], concurrency: 8 });
+ * process.on('SIGTERM', () => void worker.stop().then(() => store.close()));
+ * ```
+ */
+export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
+  const { store, flows } = options;
+  const concurrency = options.concurrency ?? 16;
+  if (!(Number.isInteger(concurrency) && concurrency >= 1)) {
+    throw new TypeError(`startWorker: concurrency must be a whole number ≥ 1, got ${String(options.concurrency)}`);
+  }
+  if (flows.length === 0) throw new TypeError('startWorker: give at least one flow (the flows whose attempts this worker runs)');
+  const log = options.log ?? ((line: string) => console.log(line));
+  const id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const byId = new Map<string, { flow: Flow; hash: string; attempts: WorkerAttempts }>();
+  for (const flow of flows) {
+    if (byId.has(flow.id)) throw new TypeError(`startWorker: two flows have the id '${flow.id}'; a worker runs one definition per flow id`);
+    byId.set(flow.id, { flow, hash: definitionHash(flow), attempts: new WorkerAttempts(flow, store, log) });
+  }
+  const launches = new LaunchTable(`"${store.schema}"`);
+  const running = new Map<string, AttemptRun>();
+  const refusedRuns = new Set<string>();
+  const driven = new Map<string, FlowRunHandle>();
+  let stopping = false;
+
+  const boss = await acquireBoss(store, { supervise: true });
+
+  async function transaction(work: (db: SqlSession) => Promise<void>): Promise<void> {
+    const client = await store.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await work(client);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  function refusalOf(data: AttemptJobData): string | undefined {
+    const mine = byId.get(data.flowId);
+    if (mine === undefined) return `it has no flow '${data.flowId}' loaded (it loaded: ${[...byId.keys()].join(', ')})`;
+    if (mine.hash !== data.flowHash) {
+      return (
+        `its flow '${data.flowId}' has definition hash ${mine.hash}, the run's is ${data.flowHash}: ` +
+        'the flow files differ from the ones the run was started with. Deploy the same flow files to every worker and driver.'
+      );
+    }
+    return undefined;
+  }
+
+  /** An attempt of a run whose definition differs (or whose flow is not loaded): back in the queue. */
+  async function refuse(job: Job<AttemptJobData>, refusal: string): Promise<void> {
+    const data = job.data;
+    if (!refusedRuns.has(data.runId)) {
+      refusedRuns.add(data.runId);
+      log(`taskmachine worker ${id}: refusing the attempts of run '${data.runId}': ${refusal}`);
+    }
+    // The attempt waits for a worker with the run's definition: back in the queue, a little later.
+    await transaction(async (db) => {
+      await launches.refuse(db, data.launchId, `worker ${id} refused it: ${refusal}`);
+      await boss.insert(ATTEMPT_QUEUE, [{ data, startAfter: 2 }], { db: bossDb(db) });
+      await boss.complete(ATTEMPT_QUEUE, job, null, { db: bossDb(db) });
+    });
+  }
+
+  // Outcomes and job completions, group-committed (see OutcomeCommits).
+  const outcomes = new OutcomeCommits<Job<AttemptJobData>>(async (writes) => {
+    let stored = new Set<string>();
+    await transaction(async (db) => {
+      stored = await launches.finishMany(db, id, writes.map((w) => w.launchId), writes.map((w) => w.outcome));
+      await boss.complete(ATTEMPT_QUEUE, writes.map((w) => w.job), null, { db: bossDb(db) });
+    });
+    return stored;
+  });
+
+  /** Runs a claimed attempt and stores its outcome. */
+  async function run(job: Job<AttemptJobData>): Promise<void> {
+    const data = job.data;
+    const { attempts } = byId.get(data.flowId)!;
+    const started = attempts.start(data, deserializeValue<AttemptPayload>(data.payload));
+    running.set(data.launchId, started.run);
+    const outcome = await started.outcome;
+    running.delete(data.launchId);
+    let text: string;
+    try {
+      text = serializeValue(outcome);
+    } catch (error) {
+      text = serializeValue({ kind: 'failed', error: toError(error), failureKind: 'infrastructure', failFast: true });
+    }
+    if (!(await outcomes.add({ launchId: data.launchId, job, outcome: text }))) {
+      log(`taskmachine worker ${id}: the outcome of attempt ${data.attempt} of '${data.key}' (run '${data.runId}') was not stored: its driver ended the attempt or gave it up as lost`);
+    }
+  }
+
+  /** Jobs just fetched: refused, claimed (then run), or not claimable (ended by their driver: completed). */
+  async function take(jobs: readonly Job<AttemptJobData>[]): Promise<Array<{ job: Job<AttemptJobData>; work: () => Promise<void> }>> {
+    const taken: Array<{ job: Job<AttemptJobData>; work: () => Promise<void> }> = [];
+    const claimable: Job<AttemptJobData>[] = [];
+    for (const job of jobs) {
+      const refusal = refusalOf(job.data);
+      if (refusal === undefined) claimable.push(job);
+      else taken.push({ job, work: () => refuse(job, refusal) });
+    }
+    const claimed = await launches.claimMany(store.pool, claimable.map((job) => job.data.launchId), id, Date.now());
+    const gone = claimable.filter((job) => !claimed.has(job.data.launchId));
+    if (gone.length > 0) await boss.complete(ATTEMPT_QUEUE, gone);
+    for (const job of claimable) if (claimed.has(job.data.launchId)) taken.push({ job, work: () => run(job) });
+    return taken;
+  }
+
+  // The fetch loop: up to `concurrency` attempts at once; it fetches again as soon as one ends or
+  // a fetch came back full, and otherwise polls every `WORKER_TIMING.idlePollMs`. (pg-boss's own
+  // `work()` waits out its polling interval after every fetch, which caps a poller at two jobs a
+  // second without NOTIFY; this loop keeps every slot busy while jobs are queued.)
+  let inHand = 0;
+  let wake: (() => void) | undefined;
+  const fetching = (async () => {
+    while (!stopping) {
+      const free = concurrency - inHand;
+      let fetched = 0;
+      if (free > 0) {
+        try {
+          const jobs = await boss.fetch<AttemptJobData>(ATTEMPT_QUEUE, { batchSize: free });
+          fetched = jobs.length;
+          for (const { job, work } of await take(jobs)) {
+            inHand++;
+            work()
+              .catch((error: unknown) => {
+                log(`taskmachine worker ${id}: attempt job ${job.id} failed: ${toError(error).message}`);
+                return boss.fail(ATTEMPT_QUEUE, job, { message: toError(error).message }).catch(() => {});
+              })
+              .finally(() => {
+                inHand--;
+                running.delete(job.data.launchId);
+                wake?.();
+              });
+          }
+        } catch (error) {
+          log(`taskmachine worker ${id}: fetching attempt jobs failed (trying again): ${toError(error).message}`);
+        }
+      }
+      if (stopping) break;
+      if (fetched > 0 && fetched === free) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, WORKER_TIMING.idlePollMs);
+        function done(): void {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+      });
+    }
+  })();
+
+  const heartbeat = setInterval(() => {
+    const ids = [...running.keys()];
+    if (ids.length === 0) return;
+    launches.heartbeat(store.pool, id, ids, Date.now()).then(
+      (gone) => {
+        for (const launchId of gone) running.get(launchId)?.abort(new Error('the driver ended this attempt (timeout, cancel or a manual change), or gave it up as lost'));
+      },
+      (error: unknown) => log(`taskmachine worker ${id}: heartbeat failed (trying again): ${toError(error).message}`),
+    );
+  }, WORKER_TIMING.heartbeatMs);
+
+  let adopting = false;
+  const adopt = async (): Promise<void> => {
+    if (adopting || stopping) return;
+    adopting = true;
+    try {
+      const flowsAndHashes = [...byId.values()].map(({ flow, hash }) => ({ flowId: flow.id, hash }));
+      for (const found of await findAdoptable(store.pool, `"${store.schema}"`, flowsAndHashes, Date.now())) {
+        if (driven.has(found.runId) || stopping) continue;
+        const { flow } = byId.get(found.flowId)!;
+        let handle: FlowRunHandle;
+        try {
+          handle = startFlow(flow, { runId: found.runId, store, executor: 'workers', resume: true, log });
+          await handle.ready();
+        } catch (error) {
+          if (!(error instanceof RunOwnedError)) log(`taskmachine worker ${id}: could not adopt run '${found.runId}': ${toError(error).message}`);
+          continue;
+        }
+        driven.set(found.runId, handle);
+        log(`taskmachine worker ${id}: drives run '${found.runId}' (flow '${found.flowId}'): ${found.why}`);
+        handle.done.then(
+          (record) => log(`taskmachine worker ${id}: run '${found.runId}' ended ${record.state}${record.reason ? ` (${record.reason})` : ''}`),
+          (error: unknown) => log(`taskmachine worker ${id}: stopped driving run '${found.runId}': ${toError(error).message}`),
+        ).finally(() => driven.delete(found.runId));
+      }
+    } catch (error) {
+      log(`taskmachine worker ${id}: looking for runs to adopt failed (trying again): ${toError(error).message}`);
+    } finally {
+      adopting = false;
+    }
+  };
+  const adoption = options.adopt === false ? undefined : setInterval(() => void adopt(), WORKER_TIMING.adoptEveryMs);
+  if (adoption !== undefined) void adopt();
+
+  return {
+    id,
+    running: () => running.size,
+    driving: () => [...driven.keys()],
+    async stop(stopOptions = {}) {
+      if (stopping) return;
+      stopping = true;
+      if (adoption !== undefined) clearInterval(adoption);
+      wake?.();
+      await fetching;
+      const graceMs = stopOptions.graceMs ?? 10_000;
+      const deadline = Date.now() + graceMs;
+      while (running.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      clearInterval(heartbeat);
+      await Promise.all([...driven.values()].map((handle) => handle.shutdown({ graceMs: 0 }).catch(() => undefined)));
+      await releaseBoss(store);
+    },
+  };
+}

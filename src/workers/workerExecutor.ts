@@ -1,0 +1,295 @@
+import { randomUUID } from 'node:crypto';
+import { toError } from '../errors.ts';
+import type { TaskArgs } from '../flow/types.ts';
+import type { AttemptOutcome } from '../runtime/attempt/attemptOutcome.ts';
+import { classifyAttempt } from '../runtime/attempt/attemptOutcome.ts';
+import type { Executor } from '../runtime/attempt/attemptExecutor.ts';
+import { AttemptRun } from '../runtime/attempt/attemptRun.ts';
+import type { TaskInstance } from '../runtime/instances/taskInstance.ts';
+import type { CommitBatch } from '../stores/index.ts';
+import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
+import { deserializeValue, serializeValue } from '../stores/serialization.ts';
+import { acquireBoss, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from './attemptQueue.ts';
+import { LaunchTable, type LaunchState, type LaunchWrite } from './launchTable.ts';
+import { WORKER_TIMING } from './timing.ts';
+
+/**
+ * What the worker executor needs from the run that uses it (`FlowRun` provides it).
+ *
+ * @example
+ * ```ts
+ * const host: WorkerExecutorHost = { report, released, keepResult, interrupted, touch, requestTurn, log: console.log };
+ * ```
+ */
+export interface WorkerExecutorHost {
+  /** How an attempt ended (on a worker, after its decorators had their say). */
+  report(run: AttemptRun, outcome: AttemptOutcome): void;
+  /** The attempt stopped running (frees its slot). */
+  released(run: AttemptRun): void;
+  /** The result as the run keeps it (see `KeptValues`). */
+  keepResult(run: AttemptRun, value: unknown): { ok: true; value: unknown } | { ok: false; error: Error };
+  /** The worker running the attempt stopped heartbeating: an interruption (applied by the run). */
+  interrupted(run: AttemptRun, how: string): void;
+  /** The instance is written with the next batch (so the batch that carries its job is made). */
+  touch(instance: TaskInstance): void;
+  requestTurn(): void;
+  log(line: string): void;
+}
+
+interface Launch {
+  readonly id: string;
+  readonly run: AttemptRun;
+  /** A refusal already logged (each one once). */
+  refusal?: string;
+}
+
+/**
+ * The driver's side of `executor: 'workers'`: instead of running an attempt here it writes an
+ * attempt launch and a pg-boss job — both inside the transaction that stores the instance's
+ * `START` (see `RunPersistence.within`) — and polls the launches in flight for the outcome a
+ * worker stored, which it reports like a local attempt's. A launch whose worker stopped
+ * heartbeating for {@link WORKER_TIMING.lostAfterMs} is marked lost (its worker can write nothing
+ * from then on) and reported as an interruption: the run schedules the attempt again (no retry
+ * used; `maxInterruptions` bounds it). Ending an attempt here (timeout, cancel, manual change)
+ * marks its launch aborted: its worker aborts the attempt's signal at its next heartbeat.
+ *
+ * @example
+ * ```ts
+ * const executor = new WorkerExecutor(host, { store, runId, flowId: flow.id, flowHash: definitionHash(flow), now: Date.now });
+ * persistence.within = (batch) => executor.within(batch);
+ * ```
+ */
+export class WorkerExecutor implements Executor {
+  readonly #host: WorkerExecutorHost;
+  readonly #store: PostgresStore;
+  readonly #table: LaunchTable;
+  readonly #runId: string;
+  readonly #flowId: string;
+  readonly #flowHash: string;
+  readonly #now: () => number;
+  /** Launches written with the next batch: rows and jobs. */
+  #pending: Array<{ launch: LaunchWrite; job: { id: string; data: AttemptJobData } }> = [];
+  readonly #inFlight = new Map<string, Launch>();
+  readonly #byRun = new Map<AttemptRun, string>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #polling = false;
+  #stopped = false;
+  #boss: ReturnType<typeof acquireBoss> | undefined;
+  #lostCheckedAt = 0;
+
+  constructor(
+    host: WorkerExecutorHost,
+    parts: { store: PostgresStore; runId: string; flowId: string; flowHash: string; now: () => number },
+  ) {
+    this.#host = host;
+    this.#store = parts.store;
+    this.#table = new LaunchTable(`"${parts.store.schema}"`);
+    this.#runId = parts.runId;
+    this.#flowId = parts.flowId;
+    this.#flowHash = parts.flowHash;
+    this.#now = parts.now;
+  }
+
+  useScopes(): void {
+    // Run listeners' `aroundAttempt` scopes wrap attempts where they run: on workers they are not
+    // applied (the listener lives in the driver).
+  }
+
+  start(run: AttemptRun, args: TaskArgs, customContext: Readonly<Record<string, string>>): void {
+    // (A run reopened after its end starts attempts again.)
+    this.#stopped = false;
+    const instance = run.instance;
+    const payload: AttemptPayload = {
+      input: args.input,
+      upstream: args.upstream,
+      ...(args.item === undefined ? {} : { item: args.item }),
+      ...(args.mapIndex === undefined ? {} : { mapIndex: args.mapIndex }),
+      ...(instance.callInput === undefined ? {} : { callInput: instance.callInput }),
+      ...(instance.parentKey === undefined ? {} : { parentKey: instance.parentKey }),
+      customContext,
+      maxAttempts: instance.context.maxAttempts,
+      retries: instance.context.retries,
+      ...(instance.resumeData === undefined ? {} : { resumeData: instance.resumeData }),
+      ...(instance.eventPayload === undefined ? {} : { eventPayload: instance.eventPayload }),
+    };
+    let text: string;
+    try {
+      text = serializeValue(payload);
+    } catch (error) {
+      this.#settle(run, classifyAttempt(false, error));
+      this.#host.requestTurn();
+      return;
+    }
+    const id = randomUUID();
+    const launch: LaunchWrite = { launchId: id, runId: this.#runId, key: instance.key, attempt: run.attempt, flowHash: this.#flowHash, createdAt: this.#now() };
+    const data: AttemptJobData = { launchId: id, runId: this.#runId, flowId: this.#flowId, flowHash: this.#flowHash, key: instance.key, taskId: instance.task.id, attempt: run.attempt, payload: text };
+    this.#pending.push({ launch, job: { id, data } });
+    this.#track(id, run);
+    this.#host.touch(instance);
+  }
+
+  /**
+   * Takes over the launch an earlier driver made for an instance stored `running` (adoption):
+   * `true` when its attempt is still queued, running or done on a worker (its outcome will be
+   * reported), `false` when it was lost or aborted (the run treats it as interrupted).
+   */
+  reattach(instance: TaskInstance, latest: LaunchState | undefined): boolean {
+    if (latest === undefined || latest.attempt !== instance.context.attempt) return false;
+    if (latest.status !== 'queued' && latest.status !== 'running' && latest.status !== 'done') return false;
+    const run = new AttemptRun(instance, latest.attempt);
+    instance.current = run;
+    this.#track(latest.launchId, run);
+    return true;
+  }
+
+  /** The newest launch of each of these keys (for {@link reattach}). */
+  latestLaunches(keys: readonly string[]): Promise<LaunchState[]> {
+    return this.#table.latest(this.#store.pool, this.#runId, keys);
+  }
+
+  endNow(run: AttemptRun, error: Error): void {
+    if (run.settled) return;
+    run.abort(error);
+    this.#settle(run, classifyAttempt(false, error));
+  }
+
+  discard(run: AttemptRun, reason: Error): void {
+    run.abort(reason);
+    run.discarded = true;
+    this.#settle(run, undefined);
+  }
+
+  /** The run ended or let go: polling stops, attempts still in flight are forgotten here. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#inFlight.clear();
+    this.#byRun.clear();
+    if (this.#boss !== undefined) {
+      this.#boss = undefined;
+      void releaseBoss(this.#store);
+    }
+  }
+
+  /**
+   * The work for the batch being made: the launches and jobs of the attempts started since the
+   * last batch, inserted in its transaction.
+   */
+  within(_batch: CommitBatch): ((db: SqlSession) => Promise<void>) | undefined {
+    if (this.#pending.length === 0) return undefined;
+    const pending = this.#pending;
+    this.#pending = [];
+    this.#boss ??= acquireBoss(this.#store);
+    const boss = this.#boss;
+    return async (db) => {
+      const started = await boss;
+      await this.#table.insert(db, pending.map((p) => p.launch));
+      await started.insert(
+        ATTEMPT_QUEUE,
+        pending.map((p) => ({ id: p.job.id, data: p.job.data })),
+        { db: bossDb(db) },
+      );
+    };
+  }
+
+  #track(id: string, run: AttemptRun): void {
+    this.#inFlight.set(id, { id, run });
+    this.#byRun.set(run, id);
+    this.#schedulePoll(WORKER_TIMING.pollMs);
+  }
+
+  /** Ends the attempt here: released, and reported unless discarded (`outcome` undefined). */
+  #settle(run: AttemptRun, outcome: AttemptOutcome | undefined): void {
+    if (run.settled) return;
+    run.settled = true;
+    const id = this.#byRun.get(run);
+    if (id !== undefined) {
+      this.#byRun.delete(run);
+      const wasPending = this.#pending.findIndex((p) => p.launch.launchId === id);
+      if (wasPending >= 0) this.#pending.splice(wasPending, 1);
+      else if (this.#inFlight.has(id)) {
+        this.#table.abort(this.#store.pool, [id]).catch((error: unknown) => {
+          this.#host.log(`taskmachine: could not tell the worker of attempt ${run.attempt} of '${run.instance.key}' to stop: ${toError(error).message}`);
+        });
+      }
+      this.#inFlight.delete(id);
+    }
+    this.#host.released(run);
+    if (outcome !== undefined && !run.discarded) this.#host.report(run, outcome);
+  }
+
+  #schedulePoll(ms: number): void {
+    if (this.#stopped || this.#timer !== undefined || this.#polling) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#poll();
+    }, ms);
+    this.#timer.unref?.();
+  }
+
+  async #poll(): Promise<void> {
+    if (this.#inFlight.size === 0 || this.#stopped) return;
+    this.#polling = true;
+    try {
+      // (Launches still waiting for their batch's commit are in flight too; the store knows none of them yet.)
+      const ids = [...this.#inFlight.keys()];
+      const states = await this.#table.poll(this.#store.pool, this.#runId, ids);
+      // Lost workers are looked for once a heartbeat interval, not on every poll (a write query).
+      const now = this.#now();
+      let lost: string[] = [];
+      if (now - this.#lostCheckedAt >= WORKER_TIMING.heartbeatMs) {
+        this.#lostCheckedAt = now;
+        lost = await this.#table.markLost(this.#store.pool, this.#runId, ids, now - WORKER_TIMING.lostAfterMs);
+      }
+      if (this.#stopped) return;
+      let changed = false;
+      for (const state of states) changed = this.#apply(state) || changed;
+      for (const id of lost) {
+        const launch = this.#inFlight.get(id);
+        if (launch === undefined) continue;
+        this.#inFlight.delete(id);
+        this.#byRun.delete(launch.run);
+        launch.run.settled = true;
+        launch.run.abort(new Error('the worker running the attempt stopped heartbeating'));
+        this.#host.released(launch.run);
+        this.#host.interrupted(launch.run, `the worker running it stopped heartbeating for ${WORKER_TIMING.lostAfterMs} ms`);
+        changed = true;
+      }
+      if (changed) this.#host.requestTurn();
+    } catch (error) {
+      this.#host.log(`taskmachine: could not read the outcomes of attempts on workers (trying again): ${toError(error).message}`);
+    } finally {
+      this.#polling = false;
+      if (this.#inFlight.size > 0) this.#schedulePoll(WORKER_TIMING.pollMs);
+    }
+  }
+
+  /** One polled launch: an outcome to report, or a refusal to log. */
+  #apply(state: LaunchState): boolean {
+    const launch = this.#inFlight.get(state.launchId);
+    if (launch === undefined) return false;
+    const { run } = launch;
+    if (state.status === 'queued') {
+      if (state.refusal !== null && state.refusal !== launch.refusal) {
+        launch.refusal = state.refusal;
+        this.#host.log(`taskmachine: attempt ${run.attempt} of '${run.instance.key}' waits for a worker: ${state.refusal}`);
+      }
+      return false;
+    }
+    if (state.status !== 'done' || state.outcome === null) return false;
+    let outcome: AttemptOutcome;
+    try {
+      outcome = deserializeValue<AttemptOutcome>(state.outcome);
+      if (outcome.kind === 'completed') {
+        const kept = this.#host.keepResult(run, outcome.value);
+        outcome = kept.ok ? { kind: 'completed', value: kept.value } : classifyAttempt(false, kept.error);
+      }
+    } catch (error) {
+      outcome = { kind: 'failed', error: toError(error), failureKind: 'infrastructure', failFast: true };
+    }
+    this.#inFlight.delete(state.launchId);
+    this.#settle(run, outcome);
+    return true;
+  }
+}

@@ -1,0 +1,74 @@
+// executor 'workers' with the driver and a worker in one process, on the private PostgreSQL
+// cluster: every attempt runs through a pg-boss job and an attempt launch; results, retries,
+// a map and a checkpoint behave as with executor 'local'; a worker with another definition of the
+// flow refuses the run's attempts and says so; runFlow refuses executor 'workers' without postgres.
+import { afterEach, describe, expect, it } from 'vitest';
+import { flow, runFlow, ctx } from '../../src/index.ts';
+import { memoryStore } from '../../src/stores/index.ts';
+import { startWorker, type WorkerHandle } from '../../src/workers/index.ts';
+import { openStore, postgres, skipReason } from '../helpers/postgresTest.ts';
+
+const workers: WorkerHandle[] = [];
+afterEach(async () => {
+  for (const worker of workers.splice(0)) await worker.stop({ graceMs: 0 });
+});
+
+const shapes = flow('shapes', (f) => {
+  const list = f.task('list', () => [1, 2, 3, 4, 5]);
+  const square = f.map('square', list, ({ item }) => (item as number) * (item as number));
+  const total = f.task('total', ({ upstream }) => (upstream['square'] as number[]).reduce((a, b) => a + b, 0), { after: [square] });
+  f.task(
+    'saved',
+    async () => {
+      const seen = ((await ctx()!.checkpoint.load()) as number | undefined) ?? 0;
+      await ctx()!.checkpoint.save(seen + 1);
+      return `saved ${seen + 1} on attempt ${ctx()!.attempt}`;
+    },
+    { after: [total] },
+  );
+});
+
+describe.skipIf(postgres === undefined)(`executor 'workers' in one process${skipReason === undefined ? '' : ` (skipped: ${skipReason})`}`, () => {
+  it('runs every attempt on the worker, with the same results as a local run', async () => {
+    const store = await openStore();
+    const lines: string[] = [];
+    workers.push(await startWorker({ store, flows: [shapes], concurrency: 4, log: (line) => lines.push(line), adopt: false }));
+    const run = await runFlow(shapes, { store, executor: 'workers', runId: 'w1', log: (line) => lines.push(line) });
+    expect(run.state, lines.join('\n')).toBe('success');
+    const local = await runFlow(shapes, { store: memoryStore(), runId: 'l1' });
+    for (const [key, task] of Object.entries(local.tasks)) {
+      expect(run.tasks[key]?.state).toBe(task.state);
+      expect(run.tasks[key]?.result).toEqual(task.result);
+    }
+    const launches = await store.pool.query(`SELECT key, status, worker FROM "${store.schema}".attempt_launches WHERE run_id = 'w1'`);
+    expect(launches.rows).toHaveLength(Object.keys(run.tasks).length);
+    expect(new Set(launches.rows.map((row) => row.status))).toEqual(new Set(['done']));
+    const loaded = await store.loadRun('w1');
+    expect(loaded!.results).toHaveLength(Object.keys(run.tasks).length);
+  });
+
+  it('a worker with another definition of the flow refuses the attempts, with one log line', async () => {
+    const store = await openStore();
+    const other = flow('shapes', (f) => {
+      f.task('list', () => [9]);
+    });
+    const lines: string[] = [];
+    workers.push(await startWorker({ store, flows: [other], concurrency: 2, log: (line) => lines.push(line), adopt: false }));
+    const driverLines: string[] = [];
+    const handle = (await import('../../src/index.ts')).startFlow(shapes, { store, executor: 'workers', runId: 'stale', log: (line) => driverLines.push(line) });
+    const deadline = Date.now() + 30_000;
+    while (!driverLines.some((line) => line.includes('waits for a worker'))) {
+      if (Date.now() > deadline) throw new Error(`no refusal seen; worker said: ${lines.join('\n')}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const refusals = lines.filter((line) => line.includes("refusing the attempts of run 'stale'"));
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatch(/definition hash sha256:[0-9a-f]{64}, the run's is sha256:[0-9a-f]{64}/);
+    expect(driverLines.find((line) => line.includes('waits for a worker'))).toContain("attempt 1 of 'list' waits for a worker");
+    await handle.shutdown({ graceMs: 0 });
+  });
+
+  it("refuses executor 'workers' without the PostgreSQL store, naming the fix", async () => {
+    await expect(runFlow(shapes, { store: memoryStore(), executor: "workers" })).rejects.toThrow(/executor 'workers' needs the PostgreSQL store/);
+  });
+});

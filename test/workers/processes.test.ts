@@ -1,0 +1,221 @@
+// Attempts on worker processes, with the real CLI and a private PostgreSQL cluster: a driver
+// (`taskmachine run --executor workers`) and `taskmachine worker` processes. Two workers share a
+// run's attempts; a worker killed with SIGKILL mid-attempt makes that attempt an interruption (not
+// a failure; default retries: 0) that runs again on the other worker; a driver killed with SIGKILL
+// leaves its run to a worker, which adopts it once the lease expired and finishes it; a detached
+// run is driven by a worker. Every task body appends `key attempt pid` to a side log, so the tests
+// count how often each ran and where; the results table shows no result recorded twice. Waits
+// poll a condition with a generous deadline (never a fixed sleep). Default options throughout.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { postgres, skipReason } from '../helpers/postgresTest.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = join(root, 'bin', 'taskmachine.js');
+const fixture = 'test/fixtures/worker-flow.ts';
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Child {
+  readonly pid: number;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output(): string;
+  kill(signal: NodeJS.Signals): void;
+}
+const children: Child[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) {
+    child.kill('SIGKILL');
+    await child.exit;
+  }
+});
+
+interface Place {
+  readonly url: string;
+  readonly sideLog: string;
+  readonly release: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+async function admin(text: string, values: unknown[] = [], database?: string): Promise<Array<Record<string, unknown>>> {
+  const url = new URL(postgres!.url);
+  if (database !== undefined) url.pathname = `/${database}`;
+  const client = new pg.Client({ connectionString: url.href });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** A database of its own (the CLI uses the default schema), a side log and a release file. */
+async function place(env: Record<string, string> = {}): Promise<Place & { database: string }> {
+  const database = `w_${randomBytes(5).toString('hex')}`;
+  await admin(`CREATE DATABASE ${database}`);
+  const url = new URL(postgres!.url);
+  url.pathname = `/${database}`;
+  const dir = mkdtempSync(join(tmpdir(), 'taskmachine-workers-'));
+  dirs.push(dir);
+  const sideLog = join(dir, 'side.log');
+  writeFileSync(sideLog, '');
+  const release = join(dir, 'release');
+  return { database, url: url.href, sideLog, release, env: { ...process.env, NO_COLOR: '1', SIDE_LOG: sideLog, RELEASE: release, ...env } };
+}
+
+function start(p: Place, args: string[], env: Record<string, string> = {}): Child {
+  const child = spawn(process.execPath, [bin, ...args, '--store', p.url], { cwd: root, env: { ...p.env, ...env } });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const handle: Child = { pid: child.pid!, exit, output: () => output, kill: (signal) => void child.kill(signal) };
+  children.push(handle);
+  return handle;
+}
+
+const worker = (p: Place) => start(p, ['worker', fixture, '--concurrency', '4']);
+
+/** Polls `condition` every 50 ms until it holds; fails (naming `what`) after `ms`. */
+async function until(what: string, condition: () => boolean | Promise<boolean>, ms = 90_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function bodies(p: Place): Array<{ key: string; attempt: number; pid: number }> {
+  return readFileSync(p.sideLog, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [key, attempt, pid] = line.split(' ');
+      return { key: key!, attempt: Number(attempt), pid: Number(pid) };
+    });
+}
+
+async function stored(p: Place & { database: string }, runId: string) {
+  const run = await admin('SELECT state FROM taskmachine.runs WHERE run_id = $1', [runId], p.database);
+  const instances = await admin('SELECT key, state, attempt, interruptions FROM taskmachine.task_instances WHERE run_id = $1', [runId], p.database);
+  const results = await admin('SELECT key, attempt FROM taskmachine.results WHERE run_id = $1', [runId], p.database);
+  return { state: run[0]?.['state'] as string | undefined, instances, results };
+}
+
+/** Final states and results as an uninterrupted run has them: everything success, each result once. */
+function expectComplete(s: Awaited<ReturnType<typeof stored>>, items: number): void {
+  expect(s.state).toBe('success');
+  expect(s.instances).toHaveLength(items + 3);
+  for (const instance of s.instances) expect({ key: instance['key'], state: instance['state'], attempt: Number(instance['attempt']) }).toEqual({ key: instance['key'], state: 'success', attempt: 1 });
+  const keys = s.results.map((row) => String(row['key']));
+  expect(new Set(keys).size).toBe(keys.length);
+  expect(keys).toHaveLength(items + 3);
+}
+
+describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReason === undefined ? '' : ` (skipped: ${skipReason})`}`, () => {
+  it('two workers share the attempts of a run; every body runs once', async () => {
+    const p = await place({ ITEMS: '40', PACE_MS: '30' });
+    writeFileSync(p.release, '');
+    const [a, b] = [worker(p), worker(p)];
+    await until('both workers are up', () => a.output().includes('running attempts of') && b.output().includes('running attempts of'));
+    const driver = start(p, ['run', fixture, '--executor', 'workers', '--run-id', 'shared', '--view', 'lines']);
+    expect((await driver.exit).code, driver.output()).toBe(0);
+    const ran = bodies(p);
+    expect(ran).toHaveLength(43);
+    expect(new Set(ran.map((body) => body.key)).size).toBe(43);
+    expect(new Set(ran.map((body) => body.pid))).toEqual(new Set([a.pid, b.pid]));
+    expect(ran.some((body) => body.pid === driver.pid)).toBe(false);
+    expectComplete(await stored(p, 'shared'), 40);
+  }, 120_000);
+
+  it('a worker killed with SIGKILL mid-attempt: the attempt is interrupted, not failed, and runs again on the other worker', async () => {
+    const p = await place({ ITEMS: '4', PACE_MS: '10' });
+    const [a, b] = [worker(p), worker(p)];
+    await until('both workers are up', () => a.output().includes('running attempts of') && b.output().includes('running attempts of'));
+    const driver = start(p, ['run', fixture, '--executor', 'workers', '--run-id', 'killed', '--view', 'lines']);
+    await until("'hold' runs on a worker", () => bodies(p).some((body) => body.key === 'hold'));
+    const victim = bodies(p).find((body) => body.key === 'hold')!.pid;
+    const [dead, alive] = victim === a.pid ? [a, b] : [b, a];
+    dead.kill('SIGKILL');
+    expect((await dead.exit).signal).toBe('SIGKILL');
+    writeFileSync(p.release, '');
+    expect((await driver.exit).code, driver.output()).toBe(0);
+    const holds = bodies(p).filter((body) => body.key === 'hold');
+    expect(holds.map((body) => [body.attempt, body.pid])).toEqual([
+      [1, dead.pid],
+      [1, alive.pid],
+    ]);
+    const s = await stored(p, 'killed');
+    expectComplete(s, 4);
+    expect(Number(s.instances.find((instance) => instance['key'] === 'hold')!['interruptions'])).toBe(1);
+  }, 120_000);
+
+  it('a driver killed with SIGKILL: a worker adopts its run once the lease expired and finishes it', async () => {
+    const p = await place({ ITEMS: '6', PACE_MS: '10' });
+    const [a, b] = [worker(p), worker(p)];
+    await until('both workers are up', () => a.output().includes('running attempts of') && b.output().includes('running attempts of'));
+    const driver = start(p, ['run', fixture, '--executor', 'workers', '--run-id', 'orphan', '--view', 'lines']);
+    await until("'hold' runs on a worker", () => bodies(p).some((body) => body.key === 'hold'));
+    driver.kill('SIGKILL');
+    await driver.exit;
+    writeFileSync(p.release, '');
+    // The lease lives 30 s by default: then a worker adopts the run.
+    await until('a worker drives the run', () => a.output().includes("drives run 'orphan'") || b.output().includes("drives run 'orphan'"), 120_000);
+    await until('the run succeeded', async () => (await stored(p, 'orphan')).state === 'success', 60_000);
+    const ran = bodies(p);
+    // No finished task ran again: every body once ('hold' was running on a worker that lived on).
+    expect(ran.map((body) => body.key).sort()).toEqual([...new Set(ran.map((body) => body.key))].sort());
+    expectComplete(await stored(p, 'orphan'), 6);
+  }, 200_000);
+
+  it('run --detach stores the run and returns; a worker drives it to its end', async () => {
+    const p = await place({ ITEMS: '3', PACE_MS: '10' });
+    writeFileSync(p.release, '');
+    const driver = start(p, ['run', fixture, '--executor', 'workers', '--detach', '--run-id', 'detached']);
+    expect((await driver.exit).code, driver.output()).toBe(0);
+    expect(driver.output()).toContain("Run 'detached' of flow 'workers' is stored; a worker drives it.");
+    expect(driver.output()).not.toContain(new URL(postgres!.url).password);
+    const w = worker(p);
+    await until('the run succeeded', async () => (await stored(p, 'detached')).state === 'success');
+    expect(w.output()).toContain("drives run 'detached'");
+    expectComplete(await stored(p, 'detached'), 3);
+  }, 120_000);
+
+  it('a worker with another definition of the flow refuses the run visibly; status says why the run is not progressing', async () => {
+    const p = await place({ ITEMS: '2', PACE_MS: '10' });
+    const driver = start(p, ['run', fixture, '--executor', 'workers', '--run-id', 'stale', '--view', 'lines']);
+    const stale = start(p, ['worker', fixture], { FLOW_VARIANT: '2' });
+    await until('the worker refuses the run', () => stale.output().includes("refusing the attempts of run 'stale'"));
+    await until('the driver hears of it', () => driver.output().includes('waits for a worker'));
+    const refusals = stale.output().split('\n').filter((line) => line.includes('refusing'));
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatch(/its flow 'workers' has definition hash sha256:[0-9a-f]{64}, the run's is sha256:[0-9a-f]{64}: the flow files differ/);
+    const status = spawnSync(process.execPath, [bin, 'status', 'stale', '--store', p.url], { cwd: root, env: p.env, encoding: 'utf8' });
+    // ('list' and 'hold' have no upstream: both were handed to workers at once.)
+    expect(status.stdout).toMatch(/Not progressing: [12] attempts? \((list#1|hold#1)(, (list#1|hold#1))?\) waits? for a worker that can run (it|them):/);
+    expect(status.stdout).toContain('the flow files differ from the ones the run was started with');
+    expect(status.stdout).not.toContain(new URL(postgres!.url).password);
+    expect(bodies(p)).toEqual([]);
+  }, 120_000);
+
+  it('examples/scale-out.ts (docs/scale-out.md): two workers render the pages, the summary counts them per worker', async () => {
+    const p = await place();
+    const [a, b] = [start(p, ['worker', 'examples/scale-out.ts', '--concurrency', '8']), start(p, ['worker', 'examples/scale-out.ts', '--concurrency', '8'])];
+    await until('both workers are up', () => a.output().includes('running attempts of') && b.output().includes('running attempts of'));
+    const driver = start(p, ['run', 'examples/scale-out.ts', '--executor', 'workers', '--json']);
+    expect((await driver.exit).code, driver.output()).toBe(0);
+    const out = driver.output();
+    const run = JSON.parse(out.slice(out.indexOf('{\n')));
+    const perWorker = run.tasks['summary'].result as Record<string, number>;
+    expect(Object.values(perWorker).reduce((x, y) => x + y, 0)).toBe(200);
+    for (const key of Object.keys(perWorker)) expect([`pid ${a.pid}`, `pid ${b.pid}`]).toContain(key);
+  }, 120_000);
+});
