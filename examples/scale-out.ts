@@ -10,24 +10,19 @@
 //   npx taskmachine status <runId> --store "$DATABASE_URL"
 // Each page reports the process that rendered it: the summary counts pages per worker pid.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ctx, flow } from 'taskmachine';
-
-interface Page {
-  page: number;
-  pid: number;
-}
+import { flow } from 'taskmachine';
 
 export default flow('scale-out', (f) => {
   const pages = f.task('pages', () => Array.from({ length: 200 }, (_, page) => page));
-  const render = f.map('render', pages, async ({ item }): Promise<Page> => {
-    await sleep(20, undefined, { signal: ctx()!.signal });
-    return { page: item as number, pid: process.pid };
+  const render = f.map('render', pages, async ({ item, ctx }) => {
+    await sleep(20, undefined, { signal: ctx.signal });
+    return { page: item, pid: process.pid };
   });
   f.task(
     'summary',
     ({ upstream }) => {
       const perWorker: Record<string, number> = {};
-      for (const { pid } of upstream['render'] as Page[]) perWorker[`pid ${pid}`] = (perWorker[`pid ${pid}`] ?? 0) + 1;
+      for (const { pid } of upstream.render) perWorker[`pid ${pid}`] = (perWorker[`pid ${pid}`] ?? 0) + 1;
       return perWorker;
     },
     { after: [render] },

@@ -51,7 +51,20 @@ export async function openStore(option: string, cwd: string, { existing = false 
  */
 export function storeHint(option: string): { store?: string } {
   if (option === defaultSqlitePath) return {};
-  return { store: isPostgresUrl(option) ? redactUrl(option) : option };
+  return { store: shownStore(option) };
+}
+
+/**
+ * `--store` as it may be shown to a person: a PostgreSQL URL without its password.
+ *
+ * @example
+ * ```ts
+ * shownStore('postgres://tm:secret@db/app'); // 'postgres://tm:***@db/app'
+ * shownStore('runs.db'); // 'runs.db'
+ * ```
+ */
+export function shownStore(option: string): string {
+  return isPostgresUrl(option) ? redactUrl(option) : option;
 }
 
 /**

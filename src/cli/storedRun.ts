@@ -6,6 +6,7 @@ import { RunNotFoundError } from '../errors.ts';
 import { UsageError } from './command.ts';
 import { shellWord, storeArgument } from './hints.ts';
 import { loadFlowModule, type FlowModule } from './loadFlow.ts';
+import { shownStore } from './storeOption.ts';
 
 /** `--flow-file`, for the commands that open a stored run. */
 export const flowFileOption = {
@@ -21,7 +22,7 @@ export async function findStoredRun(store: Store, runId: string, storePath: stri
   const recent = await store.listRuns({ limit: 5 });
   throw new RunNotFoundError(
     runId,
-    `it is not in ${storePath}. ` +
+    `it is not in ${shownStore(storePath)}. ` +
       (recent.length ? `Recent runs: ${recent.map((r) => r.runId).join(', ')}. Run 'taskmachine status' to list them.` : "Run 'taskmachine status' to list the runs."),
   );
 }

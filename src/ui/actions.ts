@@ -7,6 +7,7 @@ import { IllegalTransitionError, RunNotFoundError } from '../errors.ts';
 import type { Flow } from '../flow/types.ts';
 import { applyEvent } from '../runtime/lifecycle/applyEvent.ts';
 import { startFlow } from '../runtime/runFlow.ts';
+import { EXECUTOR_LABEL } from '../runtime/settings.ts';
 import type { ControlRequestWrite, Store, StoredRun, StoredTaskInstance } from '../stores/index.ts';
 
 /**
@@ -217,7 +218,9 @@ export async function applyAction(
   const outcome = await applyChange(store, runId, control, async () => {
     const module = await flowModule(run, source);
     if (request.action === 'cancel') {
-      const handle = startFlow(module.flow, { store, runId, resume: true, listeners: module.listeners, log: () => {} });
+      // A run started with --executor workers is opened with it, so that its launches on workers are aborted too.
+      const executor = run.labels?.[EXECUTOR_LABEL] === 'workers' ? 'workers' : 'local';
+      const handle = startFlow(module.flow, { store, runId, resume: true, executor, gates: module.gates, listeners: module.listeners, log: () => {} });
       handle.cancel(control.payload as string);
       const ended = await handle.done;
       await handle.persisted();

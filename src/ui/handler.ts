@@ -128,7 +128,14 @@ function cookies(req: IncomingMessage): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const at = part.indexOf('=');
-    if (at > 0) out.set(part.slice(0, at).trim(), decodeURIComponent(part.slice(at + 1).trim()));
+    if (at <= 0) continue;
+    // Browsers send every cookie of the host (any port) here: another local app's cookie that is
+    // not valid percent-encoding must not break the page, so it is skipped.
+    try {
+      out.set(part.slice(0, at).trim(), decodeURIComponent(part.slice(at + 1).trim()));
+    } catch {
+      continue;
+    }
   }
   return out;
 }
@@ -212,7 +219,8 @@ export function uiHandler(options: UiOptions): UiHandler {
       if (given !== undefined && sameSecret(given, options.token)) {
         url.searchParams.delete('token');
         const cookie = `tm_token=${encodeURIComponent(options.token)}; HttpOnly; SameSite=Strict; Path=${base || '/'}`;
-        res.writeHead(303, { location: `${url.pathname}${url.search}`, 'set-cookie': cookie, ...securityHeaders });
+        // (Leading slashes collapsed: '//host/…' would be another site.)
+        res.writeHead(303, { location: `${url.pathname.replace(/^\/+/, '/')}${url.search}`, 'set-cookie': cookie, ...securityHeaders });
         return void res.end();
       }
       const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
@@ -222,7 +230,8 @@ export function uiHandler(options: UiOptions): UiHandler {
     }
 
     if (req.method === 'GET' && path.startsWith('/static/')) {
-      const entry = staticFiles[path.slice('/static/'.length)];
+      const name = path.slice('/static/'.length);
+      const entry = Object.hasOwn(staticFiles, name) ? staticFiles[name] : undefined;
       if (entry === undefined) return refuse(res, 404, 'Not found', 'No such file.');
       res.writeHead(200, { 'content-type': entry.type, 'cache-control': 'no-cache', ...securityHeaders });
       return void res.end(staticFile(entry.file));

@@ -84,6 +84,14 @@ const rows: readonly Row[] = [
     says: `Cannot open the store file "${join(plainFile, 'runs.db')}"`,
     withStore: false,
   },
+  {
+    // A PostgreSQL URL is not a file to check, and its password is never printed.
+    name: 'check of a PostgreSQL URL',
+    args: ['check', '--store', 'postgres://tm:hunter2@127.0.0.1:1/app'],
+    code: 2,
+    says: 'check: postgres://tm:***@127.0.0.1:1/app is a PostgreSQL database; check reads SQLite store files.',
+    withStore: false,
+  },
   { name: 'logs of a run', args: ['logs', 'done'], code: 0, says: "run 'done' stored no log lines" },
   { name: 'missing run for logs', args: ['logs', 'nope'], code: 2, says: "there is no run 'nope'" },
   { name: 'unknown task for logs', args: ['logs', 'done', 'ech'], code: 2, says: "run 'done' has no task or task instance 'ech'. Did you mean 'echo'?" },

@@ -1,3 +1,4 @@
+import { get as httpGet } from 'node:http';
 // The web UI's handler without a browser: what pages show (escaped), which actions the machine
 // allows, actions through the control path, and the safety rules (tokens, loopback, forgery).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -177,6 +178,10 @@ describe('live updates', () => {
 });
 
 describe('mounted under a path', () => {
+  it('a static name that is an Object property (constructor, __proto__) is a 404, not a crash', async () => {
+    for (const name of ['constructor', '__proto__', 'toString']) expect((await fetch(`${server.url}/static/${name}`)).status).toBe(404);
+  });
+
   it('serves its pages, links and assets under basePath, and nothing outside it', async () => {
     const mounted = await serve({ store, basePath: '/ops/taskmachine/' });
     try {
@@ -233,6 +238,18 @@ describe('safety', () => {
       expect(cookie).toMatch(/HttpOnly; SameSite=Strict/);
       expect((await fetch(`${guarded.url}/runs/demo`, { headers: { cookie: cookie.split(';')[0]! } })).status).toBe(200);
       expect((await fetch(`${guarded.url}/`, { headers: { authorization: 'Bearer sesame-sesame' } })).status).toBe(200);
+      // Another local app's cookie that is not valid percent-encoding (browsers send every cookie of the host) changes nothing.
+      expect((await fetch(`${guarded.url}/runs/demo`, { headers: { cookie: `other=100%; ${cookie.split(';')[0]!}` } })).status).toBe(200);
+      // A path that normalizes to '//host/…' is redirected within this site, never to another host
+      // (sent raw: fetch would normalize it first).
+      const location = await new Promise<string | undefined>((resolve, reject) => {
+        const { hostname, port } = new URL(guarded.url);
+        httpGet({ hostname, port, path: '/.//evil.example/?token=sesame-sesame' }, (response) => {
+          response.resume();
+          resolve(response.headers.location);
+        }).on('error', reject);
+      });
+      expect(location).toBe('/evil.example/');
     } finally {
       await guarded.close();
     }

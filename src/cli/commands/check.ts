@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { checkSqliteFile, type StoreCheckReport } from '../../stores/index.ts';
 import { showValue } from '../../stores/rowChecks.ts';
-import { defineCommand } from '../command.ts';
+import { defineCommand, UsageError } from '../command.ts';
 import { shellWord } from '../session.ts';
-import { storeOption } from '../storeOption.ts';
+import { isPostgresUrl, shownStore, storeOption } from '../storeOption.ts';
 
 /** Most problems of each kind printed (the JSON report has them all). */
 const shown = 20;
@@ -73,6 +73,12 @@ export const checkCommand = defineCommand({
     if (options.store === 'memory') {
       stdout('store memory: nothing is kept after a command, so there is nothing to check\n');
       return 0;
+    }
+    if (isPostgresUrl(options.store)) {
+      throw new UsageError(
+        `check: ${shownStore(options.store)} is a PostgreSQL database; check reads SQLite store files.`,
+        'PostgreSQL checks its own pages and constraints; use its tools (amcheck, pg_dump) for a database.',
+      );
     }
     const report = checkSqliteFile(resolve(cwd, options.store));
     if (options.json) stdout(`${JSON.stringify(report, (_key, value: unknown) => (value === undefined ? null : value), 2)}\n`);

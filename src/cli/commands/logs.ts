@@ -128,7 +128,11 @@ export function logsCommandWith(timing: FollowTiming = {}): Command {
         }
         for (;;) {
           // The run's state first: lines committed with (or before) the batch that ended it are read after.
-          const run = (await store.getRun(runId))!;
+          const run = await store.getRun(runId);
+          if (run === undefined) {
+            stderr(`taskmachine: run '${runId}' was deleted while its logs were followed.\n`);
+            return 0;
+          }
           const owner = ownerStatus(await store.getLease(runId), now());
           await drain();
           if (run.state === 'success' || run.state === 'failed') {

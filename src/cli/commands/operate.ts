@@ -1,4 +1,5 @@
 import { startFlow } from '../../runtime/runFlow.ts';
+import { EXECUTOR_LABEL } from '../../runtime/settings.ts';
 import { defineCommand } from '../command.ts';
 import { parseJsonArgument } from '../jsonArgument.ts';
 import { changeStoredRun, manualOptions, onPausedRun } from './manual.ts';
@@ -50,7 +51,9 @@ export const cancelCommand = defineCommand({
         if (stored !== undefined && (stored.state === 'success' || stored.state === 'failed')) {
           return `run '${runId}' has ended already (${stored.state}${stored.reason ? `, ${stored.reason}` : ''}): nothing to cancel`;
         }
-        const handle = startFlow(module.flow, { store, runId, resume: true, listeners: module.listeners, log: () => {} });
+        // A run started with --executor workers is opened with it, so that its launches on workers are aborted too.
+        const executor = stored?.labels?.[EXECUTOR_LABEL] === 'workers' ? 'workers' : 'local';
+        const handle = startFlow(module.flow, { store, runId, resume: true, executor, gates: module.gates, listeners: module.listeners, log: () => {} });
         handle.cancel(reason);
         const run = await handle.done;
         await handle.persisted();

@@ -93,7 +93,11 @@ export const runCommand = defineCommand({
         return await detach(definition, store, {
           input,
           concurrency,
-          labels: { flowFile: resolve(cwd, args.flowFile!), startedFrom: relative(cwd, resolve(cwd, args.flowFile!)) },
+          labels: {
+            flowFile: resolve(cwd, args.flowFile!),
+            ...(options.flow !== undefined ? { flowExport: options.flow } : {}),
+            startedFrom: relative(cwd, resolve(cwd, args.flowFile!)),
+          },
           ...(options['run-id'] !== undefined ? { runId: options['run-id'] } : {}),
           onInputChange: options['on-input-change'] as 'raise' | 'reuse' | 'reset',
           stdout,

@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import { isIP } from 'node:net';
 import { uiHandler } from '../../ui/index.ts';
 import { defineCommand, UsageError } from '../command.ts';
-import { openStore, storeOption } from '../storeOption.ts';
+import { openStore, shownStore, storeOption } from '../storeOption.ts';
 
 /**
  * Whether the UI would listen only on this machine.
@@ -97,7 +97,7 @@ export const uiCommand = defineCommand({
     const url = `http://${shownHost}:${actualPort}/${token !== undefined ? `?token=${token}` : ''}`;
     stdout(`taskmachine ui: ${url}\n`);
     if (options.token === undefined && token !== undefined) stdout(`Listening on ${host}, so every request needs this token (made for this run; pass --token to choose one).\n`);
-    stdout(`Showing ${options.store}${options['read-only'] ? ' read-only' : ''}. Stop with Ctrl-C.\n`);
+    stdout(`Showing ${shownStore(options.store)}${options['read-only'] ? ' read-only' : ''}. Stop with Ctrl-C.\n`);
     if (options.open) openBrowser(url);
     const signal = await new Promise<'SIGINT' | 'SIGTERM'>((resolve) => {
       process.once('SIGINT', () => resolve('SIGINT'));
