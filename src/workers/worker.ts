@@ -3,6 +3,8 @@ import { hostname } from 'node:os';
 import type { Job } from 'pg-boss';
 import { RunOwnedError, toError } from '../errors.ts';
 import type { Flow } from '../flow/types.ts';
+import type { Gate } from '../gates/defineGate.ts';
+import type { Listener } from '../listeners/types.ts';
 import type { AttemptRun } from '../runtime/attempt/attemptRun.ts';
 import { startFlow } from '../runtime/runFlow.ts';
 import type { FlowRunHandle } from '../runtime/handle.ts';
@@ -40,6 +42,14 @@ export interface WorkerOptions {
    * @default true
    */
   readonly adopt?: boolean;
+  /**
+   * Readiness gates and listeners of the runs this worker adopts, by flow id: what the flow file
+   * exports next to the flow (`gates`, `listeners`), so an adopted run is driven as its first
+   * driver drove it. Attempts themselves need neither (gates run on the driver).
+   * @default {} (adopted runs have no gates and no listeners)
+   * @example { etl: { gates: [warehouseOpen], listeners: [alerts] } }
+   */
+  readonly drivingWith?: Readonly<Record<string, { readonly gates?: readonly Gate[]; readonly listeners?: readonly Listener[] }>>;
   /**
    * Where the worker's log lines go.
    * @default console.log
@@ -260,7 +270,16 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         const { flow } = byId.get(found.flowId)!;
         let handle: FlowRunHandle;
         try {
-          handle = startFlow(flow, { runId: found.runId, store, executor: 'workers', resume: true, log });
+          const driving = options.drivingWith?.[flow.id];
+          handle = startFlow(flow, {
+            runId: found.runId,
+            store,
+            executor: 'workers',
+            resume: true,
+            log,
+            ...(driving?.gates !== undefined ? { gates: driving.gates } : {}),
+            ...(driving?.listeners !== undefined ? { listeners: driving.listeners } : {}),
+          });
           await handle.ready();
         } catch (error) {
           if (!(error instanceof RunOwnedError)) log(`taskmachine worker ${id}: could not adopt run '${found.runId}': ${toError(error).message}`);

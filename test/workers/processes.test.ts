@@ -42,6 +42,7 @@ interface Place {
   readonly url: string;
   readonly sideLog: string;
   readonly release: string;
+  readonly listenerLog: string;
   readonly env: NodeJS.ProcessEnv;
 }
 
@@ -68,7 +69,16 @@ async function place(env: Record<string, string> = {}): Promise<Place & { databa
   const sideLog = join(dir, 'side.log');
   writeFileSync(sideLog, '');
   const release = join(dir, 'release');
-  return { database, url: url.href, sideLog, release, env: { ...process.env, NO_COLOR: '1', SIDE_LOG: sideLog, RELEASE: release, ...env } };
+  const listenerLog = join(dir, 'listener.log');
+  writeFileSync(listenerLog, '');
+  return {
+    database,
+    url: url.href,
+    sideLog,
+    release,
+    listenerLog,
+    env: { ...process.env, NO_COLOR: '1', SIDE_LOG: sideLog, RELEASE: release, LISTENER_LOG: listenerLog, ...env },
+  };
 }
 
 function start(p: Place, args: string[], env: Record<string, string> = {}): Child {
@@ -186,6 +196,9 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
     const w = worker(p);
     await until('the run succeeded', async () => (await stored(p, 'detached')).state === 'success');
     expect(w.output()).toContain("drives run 'detached'");
+    // The worker drove it with the flow file's exported listeners: its listener heard the success.
+    await until('the listener wrote its line', () => readFileSync(p.listenerLog, 'utf8') !== '');
+    expect(readFileSync(p.listenerLog, 'utf8')).toMatch(/^detached success \d+\n$/);
     expectComplete(await stored(p, 'detached'), 3);
   }, 120_000);
 

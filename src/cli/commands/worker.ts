@@ -1,9 +1,11 @@
 import type { Flow } from '../../flow/types.ts';
+import type { Gate } from '../../gates/defineGate.ts';
+import type { Listener } from '../../listeners/types.ts';
 import type { PostgresStore } from '../../stores/postgresStore.ts';
 import { definitionHash } from '../../workers/definitionHash.ts';
 import { startWorker } from '../../workers/worker.ts';
 import { defineCommand, UsageError } from '../command.ts';
-import { loadFlow } from '../loadFlow.ts';
+import { loadFlowModule } from '../loadFlow.ts';
 import { parseConcurrency } from '../session.ts';
 import { isPostgresUrl, openStore, storeOption } from '../storeOption.ts';
 
@@ -42,11 +44,17 @@ export const workerCommand = defineCommand({
     if (!(Number.isFinite(graceMs) && graceMs >= 0)) throw new UsageError(`worker: --grace must be a number of ms ≥ 0, got '${options.grace}'.`);
     const files = [args.flowFile!, ...rest];
     const flows: Flow[] = [];
-    for (const file of files) flows.push(await loadFlow(file, cwd));
+    // The gates and listeners the flow files export: a run this worker adopts is driven with them.
+    const drivingWith: Record<string, { gates: readonly Gate[]; listeners: readonly Listener[] }> = {};
+    for (const file of files) {
+      const { flow, gates, listeners } = await loadFlowModule(file, cwd);
+      flows.push(flow);
+      drivingWith[flow.id] = { gates, listeners };
+    }
     const store = (await openStore(options.store, cwd)) as PostgresStore;
     try {
       const log = (line: string) => stdout(`${line}\n`);
-      const worker = await startWorker({ store, flows, concurrency, adopt: options['no-adopt'] !== true, log });
+      const worker = await startWorker({ store, flows, concurrency, adopt: options['no-adopt'] !== true, drivingWith, log });
       const names = flows.map((flow) => `${flow.id} (definition ${definitionHash(flow)})`).join(', ');
       log(`taskmachine worker ${worker.id}: running attempts of ${names} from ${store.server} schema "${store.schema}", concurrency ${concurrency}`);
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
