@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DatabaseSync } from 'node:sqlite';
 import { sqliteStore } from '../../src/stores/index.ts';
 import { recordProblems } from './fixtures/storeChecks.ts';
+import { bodiesIn, until as untilWithin } from '../helpers/sideLog.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin', 'taskmachine.js');
@@ -61,25 +62,11 @@ function cli(p: Place, ...args: string[]) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** Polls `condition` every 20 ms until it holds; fails (naming `what`) after 20 s. */
-async function until(what: string, condition: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+/** Waits until `condition` holds: polled every 20 ms, for at most 20 s. */
+const until = (what: string, condition: () => boolean | Promise<boolean>) => untilWithin(what, condition, 20_000, 20);
 
 /** The side log: one `{ key, attempt, pid }` per task body that started. */
-function bodies(p: Place): Array<{ key: string; attempt: number; pid: number }> {
-  return readFileSync(p.sideLog, 'utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => {
-      const [key, attempt, pid] = line.split(' ');
-      return { key: key!, attempt: Number(attempt), pid: Number(pid) };
-    });
-}
+const bodies = (p: Place) => bodiesIn(p.sideLog);
 
 async function stored(p: Place, runId: string) {
   const store = sqliteStore({ path: p.db });

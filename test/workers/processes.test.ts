@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { postgres, skipReason } from '../helpers/postgresTest.ts';
+import { bodiesIn, until as untilWithin } from '../helpers/sideLog.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin', 'taskmachine.js');
@@ -94,24 +95,10 @@ function start(p: Place, args: string[], env: Record<string, string> = {}): Chil
 
 const worker = (p: Place) => start(p, ['worker', fixture, '--concurrency', '4']);
 
-/** Polls `condition` every 50 ms until it holds; fails (naming `what`) after `ms`. */
-async function until(what: string, condition: () => boolean | Promise<boolean>, ms = 90_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** Waits until `condition` holds: polled every 50 ms, for at most `ms`. */
+const until = (what: string, condition: () => boolean | Promise<boolean>, ms = 90_000) => untilWithin(what, condition, ms, 50);
 
-function bodies(p: Place): Array<{ key: string; attempt: number; pid: number }> {
-  return readFileSync(p.sideLog, 'utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => {
-      const [key, attempt, pid] = line.split(' ');
-      return { key: key!, attempt: Number(attempt), pid: Number(pid) };
-    });
-}
+const bodies = (p: Place) => bodiesIn(p.sideLog);
 
 async function stored(p: Place & { database: string }, runId: string) {
   const run = await admin('SELECT state FROM taskmachine.runs WHERE run_id = $1', [runId], p.database);
