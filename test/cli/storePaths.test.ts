@@ -1,7 +1,9 @@
 // A store path the process cannot use — a directory it may not write (SQLite creates the -wal and
 // -shm files beside the store), a parent that is a file — is refused with an error naming the path
 // and the fix; the CLI exits 2 (bad store), not 1 (a failed run). Permissions do not bind root, so
-// as root the CLI runs as the unprivileged user 65534 (nobody).
+// as root the CLI runs without the capabilities that override them (setpriv, from util-linux,
+// drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH): a directory's mode then binds its root owner.
+// (Not as another user: that user may not even reach a checkout in a private directory.)
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,10 +25,14 @@ afterAll(() => {
 const readOnly = join(dir, 'ro');
 mkdirSync(readOnly);
 
-const unprivileged = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+const asRoot = process.getuid?.() === 0;
 
 function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, ...unprivileged });
+  const [command, commandArgs] = asRoot
+    ? ['setpriv', ['--bounding-set', '-dac_override,-dac_read_search', process.execPath, bin, ...args]]
+    : [process.execPath, [bin, ...args]];
+  const result = spawnSync(command, commandArgs, { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  if (result.error) throw new Error(`${command} could not be started: ${result.error.message}`);
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
