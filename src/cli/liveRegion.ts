@@ -93,7 +93,11 @@ const END_SYNC = '\x1b[?2026l';
  * line, or more for a line the terminal re-wrapped when it got narrower (tmux, xterm.js, VTE,
  * iTerm2, kitty and Windows Terminal do). When the size changes the frame is erased at once and
  * comes back when the size has settled (see {@link LiveRegionOptions.settleMs}); the size is read
- * again before every redraw, so a redraw never counts rows with a width that is out of date.
+ * again before every redraw. A redraw that only changes lines of the same footprint (a ticking
+ * clock) is patched in place without erasing (see {@link patchInPlace}), so it stays right when the
+ * terminal re-wrapped before the program could read its new size. A full redraw or a
+ * {@link LiveRegion.print} written at that very moment still counts rows at the old width: no
+ * relative redraw can know, and the terminal does not say.
  *
  * @example
  * ```ts
@@ -151,7 +155,15 @@ export function createLiveRegion(terminal: LiveTerminal, options: LiveRegionOpti
     if (!mayDraw() || latest.length === 0) return;
     const width = columns();
     const lines = latest.slice(0, height()).map((line) => fitLine(line, width));
-    if (drawn !== undefined && drawn.columns === width && sameLines(lines, drawn.lines)) return;
+    if (drawn !== undefined && drawn.columns === width) {
+      if (sameLines(lines, drawn.lines)) return;
+      const patch = patchInPlace(drawn.lines, lines);
+      if (patch !== undefined) {
+        drawn = { lines, widths: drawn.widths, columns: width };
+        terminal.write(`${BEGIN_SYNC}${patch}${END_SYNC}`);
+        return;
+      }
+    }
     cancelPendingRedraw();
     const before = erase();
     drawn = { lines, widths: lines.map((line) => stringWidth(line)), columns: width };
@@ -192,6 +204,53 @@ export function createLiveRegion(terminal: LiveTerminal, options: LiveRegionOpti
 }
 
 const graphemes = new Intl.Segmenter();
+
+/**
+ * The writes that turn the frame `before` into `after` without erasing it, when they differ only
+ * in lines of the same footprint (e.g. a clock that ticks); undefined when the frame must be
+ * drawn again.
+ *
+ * Why: the terminal may re-wrap its screen before the program hears of a resize (tmux reflows at
+ * once and tells the program at the end of its loop, or up to 250 ms later), so a redraw written
+ * in between counts rows at the old width. An erase counted too short leaves the top rows of the
+ * old frame behind for good. A patch erases nothing: it moves up, rewrites a row with auto-wrap
+ * off (a line too wide for the new width cannot spill into the row below or scroll the screen),
+ * and moves back down by the same count, so whatever it lands on lies inside the frame's rows. As
+ * every line keeps its footprint, the rows the frame takes at any width stay what the region
+ * counts, and the erase after the resize takes them all.
+ *
+ * @example
+ * ```ts
+ * patchInPlace(['etl 0.1s', 'running: a'], ['etl 0.2s', 'running: a']); // rewrites the first row only
+ * ```
+ */
+export function patchInPlace(before: readonly string[], after: readonly string[]): string | undefined {
+  if (before.length !== after.length) return undefined;
+  let patch = '';
+  for (let index = 0; index < after.length; index++) {
+    const line = after[index]!;
+    if (line === before[index]) continue;
+    if (!sameFootprint(before[index]!, line)) return undefined;
+    const up = after.length - index;
+    patch += `\x1b[${up}A\r\x1b[2K${line}\x1b[${up}B\r`;
+  }
+  return `${NO_WRAP}${patch}${WRAP}`;
+}
+
+const NO_WRAP = '\x1b[?7l';
+const WRAP = '\x1b[?7h';
+
+/** Whether two lines take the same rows at every width: as wide, and one column per character. */
+function sameFootprint(a: string, b: string): boolean {
+  const width = stringWidth(a);
+  return width === stringWidth(b) && narrowOnly(a, width) && narrowOnly(b, width);
+}
+
+function narrowOnly(line: string, width: number): boolean {
+  let count = 0;
+  for (const _ of graphemes.segment(stripVTControlCharacters(line))) count++;
+  return count === width;
+}
 
 /**
  * The rows a line takes on a terminal `width` columns wide that wraps it: a wide character that

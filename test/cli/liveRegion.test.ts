@@ -139,6 +139,39 @@ describe('createLiveRegion', () => {
     expect(screen.some((row) => row.wrapped)).toBe(false);
   });
 
+  it('a tick drawn after the terminal re-wrapped but before the program heard of it leaves nothing stale', async () => {
+    // tmux re-wraps its screen when it is resized and sets the size the program reads at the end
+    // of its loop (or 250 ms later): a frame written just before is drawn on the re-wrapped screen.
+    const vt = virtualTerminal(80, 24);
+    const timers = manualTimers();
+    const region = createLiveRegion(vt.terminal, { after: timers.after });
+    const tick = (tenths: number) => [`etl  [${'#'.repeat(tenths % 10)}${'-'.repeat(9 - (tenths % 10))}] 3/9  ${(tenths / 10).toFixed(1)}s`, 'x'.repeat(79), 'running: a#1'];
+    region.print('a line printed before');
+    region.render(tick(1));
+    await vt.resize(50, 24, 'later');
+    region.render(tick(2)); // rows counted for 80 columns on a screen 50 wide
+    region.render(tick(3));
+    vt.announce();
+    timers.run();
+    region.render(tick(4));
+    const screen = await vt.rows();
+    expect(screen.map((row) => row.text)).toEqual(['a line printed before', ...tick(4).map((line) => fitLine(line, 50))]);
+    expect(screen.some((row) => row.wrapped)).toBe(false);
+  });
+
+  it('redraws a line that changed without erasing the frame when its footprint is the same, else the whole frame', async () => {
+    const vt = virtualTerminal(40, 10);
+    const region = createLiveRegion(vt.terminal);
+    region.render(['clock 0.1s', 'running: a#1']);
+    vt.written.length = 0;
+    region.render(['clock 0.2s', 'running: a#1']);
+    expect(vt.written.join('')).not.toContain('\x1b[J');
+    expect(await vt.lines()).toEqual(['clock 0.2s', 'running: a#1']);
+    region.render(['clock 0.2s', 'running: 日本#1']); // wide characters: drawn again
+    expect(vt.written.join('')).toContain('\x1b[J');
+    expect(await vt.lines()).toEqual(['clock 0.2s', 'running: 日本#1']);
+  });
+
   it('reads the size before each redraw: a resize whose signal is not handled yet is seen too', async () => {
     const vt = virtualTerminal(80, 24);
     const timers = manualTimers();

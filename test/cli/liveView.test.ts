@@ -163,12 +163,11 @@ function checkFinalHistory(history: string[], columns: number) {
 }
 
 describe('the live view in a terminal (tmux)', () => {
-  // KNOWN DEFECT, issue #13 kept open for it: under load (2 cores at load 4+, e.g. CI running test
-  // files in parallel) about one run in four or five shows one stale frame row above the frame
-  // after a shrinking resize (a header or counts line drawn for the old width). It is not a redraw
-  // in flight: stopping the CLI's process group while tmux resizes did not remove it. Until it is
-  // found, this test is retried; a live view that is wrong on every resize still fails it.
-  it('at 80×24 with NO_COLOR, resized while it runs: no wrapped, stale or erased line, no colour', { timeout: 120_000, retry: 2 }, async () => {
+  // Resized while the frame's clock ticks: tmux re-wraps its screen before it tells the program
+  // (at the end of its loop, or 250 ms later), so a tick may be drawn for the old width on the
+  // new screen. Ticks patch the frame in place (liveRegion.ts, patchInPlace) and leave nothing
+  // stale; before that, about one run in four or five under load showed a stale header row here.
+  it('at 80×24 with NO_COLOR, resized while it runs: no wrapped, stale or erased line, no colour', { timeout: 120_000 }, async () => {
     const session = start('narrow', 80, 24, { NO_COLOR: '1' });
     await checkHeldScreen(session, 80);
     expect(session.styled()).not.toMatch(/\x1b\[[0-9;]*m/);
