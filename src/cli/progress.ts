@@ -34,7 +34,9 @@ function firstLine(error: Error | undefined): string {
 
 function elapsed(ms: number): string {
   const seconds = ms / 1000;
-  return seconds < 60 ? `${seconds.toFixed(1)}s` : `${Math.floor(seconds / 60)}m${Math.round(seconds % 60)}s`;
+  if (seconds < 60) return `${seconds.toFixed(1)}s`;
+  const whole = Math.round(seconds); // rounded once, so 119.6 s is 2m0s, not 1m60s
+  return `${Math.floor(whole / 60)}m${whole % 60}s`;
 }
 
 /**

@@ -28,6 +28,11 @@ describe('liveFrame', () => {
     expect(lines).toContain('waiting on gate warehouse-open: load, publish');
   });
 
+  it('shows the time as 59.9s under a minute, then whole minutes and seconds, rounded once', () => {
+    const header = (elapsedMs: number) => liveFrame({ ...busy, elapsedMs }, 80, 23, false)[0]!.split('  ').at(-1);
+    expect([59_940, 60_000, 119_400, 119_600, 754_300].map(header)).toEqual(['59.9s', '1m0s', '1m59s', '2m0s', '12m34s']);
+  });
+
   it('shortens the flow id and the bar before the header would wrap', () => {
     const [narrow] = liveFrame({ ...busy, flowId: 'x'.repeat(100) }, 50, 23, false);
     expect(stringWidth(narrow!)).toBeLessThanOrEqual(50);
