@@ -30,7 +30,7 @@ export type {
   TaskInstanceMsg,
   FailureKind,
 } from './records.ts';
-export { systemClock, type Clock } from './runtime/clock.ts';
+export { systemClock, type Clock } from './clock.ts';
 export { taskLogLimits } from './runtime/subscribers/taskLogs.ts';
 export { ctx, getCustomContext, type TaskContext, type DeferOptions, type TaskCheckpoint } from './context/taskContext.ts';
 export { withCustomContext } from './context/customContext.ts';

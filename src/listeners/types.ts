@@ -1,7 +1,7 @@
 import type { TaskInstanceState } from '../../machines/index.ts';
 import type { Flow } from '../flow/types.ts';
 import type { FailureKind, FlowRunRecord, TaskInstanceMsg, TaskInstanceRecord } from '../records.ts';
-import type { Clock } from '../runtime/clock.ts';
+import type { Clock } from '../clock.ts';
 
 /** Why a task instance failed, with what the listener needs to tell a retry from the end. */
 export interface FailureDetails {

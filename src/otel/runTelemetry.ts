@@ -9,7 +9,7 @@ import type {
   TaskInstanceLogArgs,
   TaskInstanceStateChangeArgs,
 } from '../listeners/types.ts';
-import type { Clock } from '../runtime/clock.ts';
+import type { Clock } from '../clock.ts';
 import type { FlowRunRecord, TaskInstanceRecord } from '../records.ts';
 import { ATTR, TRACEPARENT_LABEL } from './attributes.ts';
 import { AttemptSpans, type AttemptSpan } from './attemptSpans.ts';

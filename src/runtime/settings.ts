@@ -5,7 +5,7 @@ import { globalGateList, type Gate } from '../gates/defineGate.ts';
 import { checkListener, globalListenerList } from '../listeners/registry.ts';
 import type { Listener } from '../listeners/types.ts';
 import type { Store } from '../stores/store.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type Clock } from '../clock.ts';
 
 /**
  * Options of {@link runFlow} and {@link startFlow}.

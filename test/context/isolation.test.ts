@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTestClock, type TestClock } from '../../src/runtime/clock.ts';
+import { createTestClock, type TestClock } from '../../src/clock.ts';
 import { ctx, defineDecorator, flow, getCustomContext, startFlow, withCustomContext } from '../../src/index.ts';
 
 const sleep = (clock: TestClock, ms: number) => new Promise<void>((resolve) => clock.setTimeout(resolve, ms));

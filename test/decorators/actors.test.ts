@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTestClock } from '../../src/runtime/clock.ts';
+import { createTestClock } from '../../src/clock.ts';
 import { ctx, defineDecorator, flow, startFlow } from '../../src/index.ts';
 
 describe('decorators are actors subscribed to transitions', () => {

@@ -6,7 +6,7 @@
 // old run is cancelled (it writes nothing more), and the dead process's lease must expire before
 // another may take the run over.
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestClock } from '../../src/runtime/clock.ts';
+import { createTestClock } from '../../src/clock.ts';
 import { ctx, flow, RunOwnedError, startFlow, type Listener, type TaskInstanceHookArgs, type TaskInstanceStateChangeArgs } from '../../src/index.ts';
 import type { Store } from '../../src/stores/index.ts';
 import { instrument, recordProblems, storeVariants } from './fixtures/storeChecks.ts';

@@ -1,7 +1,7 @@
 // handle.settled() is how a caller waits for a (resumed) run to finish or to need a manual
 // resume. Found while testing graceful shutdown and resume.
 import { describe, expect, it } from 'vitest';
-import { createTestClock } from '../../src/runtime/clock.ts';
+import { createTestClock } from '../../src/clock.ts';
 import { ctx, flow, startFlow, TaskCheckpointed, type FlowRunRecord } from '../../src/index.ts';
 import { memoryStore } from '../../src/stores/index.ts';
 

@@ -4,7 +4,7 @@
 // same attempt runs again, no retry used); one that ignores the grace period stays `running` in the
 // store and is interrupted when the run is resumed. Every task uses the default `retries: 0`.
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestClock } from '../../src/runtime/clock.ts';
+import { createTestClock } from '../../src/clock.ts';
 import { ctx, flow, startFlow, TaskCheckpointed, type TaskInstanceHookArgs, type TaskInstanceStateChangeArgs } from '../../src/index.ts';
 import { instrument, recordProblems, storeVariants } from './fixtures/storeChecks.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTestClock, type TestClock } from '../../src/runtime/clock.ts';
+import { createTestClock, type TestClock } from '../../src/clock.ts';
 import {
   defineGate,
   FailTask,

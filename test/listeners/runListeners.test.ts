@@ -13,7 +13,7 @@ import {
   type Listener,
   type TaskInstanceLogArgs,
 } from '../../src/index.ts';
-import { createTestClock } from '../../src/runtime/clock.ts';
+import { createTestClock } from '../../src/clock.ts';
 import { memoryStore } from '../../src/stores/index.ts';
 
 const scope = new AsyncLocalStorage<string>();

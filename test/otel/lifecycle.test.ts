@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ctx, flow, runFlow, startFlow } from '../../src/index.ts';
 import { ATTR, METRICS, openTelemetry, TRACEPARENT_LABEL } from '../../src/otel/index.ts';
-import { createTestClock } from '../../src/runtime/clock.ts';
+import { createTestClock } from '../../src/clock.ts';
 import { memoryStore } from '../../src/stores/index.ts';
 import { makeTelemetry, useAsyncContext } from './harness.ts';
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ctx, flow, startFlow } from '../../src/index.ts';
 import { METRICS, openTelemetry } from '../../src/otel/index.ts';
-import { createTestClock, type TestClock } from '../../src/runtime/clock.ts';
+import { createTestClock, type TestClock } from '../../src/clock.ts';
 import { attributesOf, makeTelemetry } from './harness.ts';
 
 /** Resolves after `ms` of the run's clock. */

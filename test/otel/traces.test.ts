@@ -4,7 +4,7 @@ import { SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ctx, defineGate, flow, runFlow, startFlow, TaskCheckpointed } from '../../src/index.ts';
 import { ATTR, openTelemetry } from '../../src/otel/index.ts';
-import { createTestClock } from '../../src/runtime/clock.ts';
+import { createTestClock } from '../../src/clock.ts';
 import { makeTelemetry, useAsyncContext } from './harness.ts';
 
 let removeContext: () => void;

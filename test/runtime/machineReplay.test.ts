@@ -13,7 +13,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { taskInstanceMachine, type TaskInstanceEvent, type TaskInstanceState } from '../../machines/index.ts';
-import { createTestClock } from '../../src/runtime/clock.ts';
+import { createTestClock } from '../../src/clock.ts';
 import { ctx, defineGate, FailTask, flow, RetryableError, SkipTask, startFlow, TaskCheckpointed } from '../../src/index.ts';
 import { memoryStore } from '../../src/stores/index.ts';
 import { machineEdges, pathTests, taskInstanceEvents, type EdgeCase } from '../../src/testing/index.ts';

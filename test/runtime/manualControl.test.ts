@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTestClock } from '../../src/runtime/clock.ts';
+import { createTestClock } from '../../src/clock.ts';
 import { ctx, FailTask, flow, IllegalTransitionError, startFlow, TaskCheckpointed, type TaskInstanceChange } from '../../src/index.ts';
 
 const quiet = { log: () => {} };

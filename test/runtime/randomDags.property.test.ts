@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { finishedStates, type TaskInstanceState } from '../../machines/index.ts';
-import { createTestClock } from '../../src/runtime/clock.ts';
+import { createTestClock } from '../../src/clock.ts';
 import { emptyCounts, evaluateTriggerRule, triggerRules, type TriggerRule } from '../../src/flow/triggerRules.ts';
 import { FailTask, flow, SkipTask, startFlow, type FlowRunRecord } from '../../src/index.ts';
 

@@ -1,6 +1,6 @@
 import { FlowRunState } from '../../../machines/index.ts';
 import { RunOwnedError } from '../../errors.ts';
-import { systemClock } from '../../runtime/clock.ts';
+import { systemClock } from '../../clock.ts';
 import { RunOwnership } from '../../runtime/opening/ownership.ts';
 import type { RunSummary, Store } from '../../stores/index.ts';
 import { defineCommand, UsageError } from '../command.ts';

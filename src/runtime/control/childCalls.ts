@@ -4,7 +4,7 @@ import { ChildTaskFailedError } from '../../errors.ts';
 import type { Flow, TaskRef } from '../../flow/types.ts';
 import type { Store } from '../../stores/index.ts';
 import type { AttemptRun } from '../attempt/attemptRun.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import type { InstanceTable } from '../instances/instanceTable.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
 

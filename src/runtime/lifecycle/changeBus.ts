@@ -1,6 +1,6 @@
 import type { TaskInstanceEvent, TaskInstanceState } from '../../../machines/index.ts';
 import type { TaskInstanceChange } from '../../records.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
 import { msgFor } from './transitionMsg.ts';
 

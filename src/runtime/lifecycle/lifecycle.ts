@@ -6,7 +6,7 @@ import {
   type TaskInstanceMachine,
   type TaskInstanceState,
 } from '../../../machines/index.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
 import { applyEvent } from './applyEvent.ts';
 import type { ChangeBus, TransitionDetail } from './changeBus.ts';

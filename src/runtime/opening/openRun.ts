@@ -3,7 +3,7 @@ import { FlowMismatchError, InputChangedError, MachineVersionError, RunNotFoundE
 import { flowHash, flowShape, type FlowShape } from '../../flow/flowShape.ts';
 import type { Flow } from '../../flow/types.ts';
 import { inputFingerprint, type LoadedRun, type Store, type StoredRun } from '../../stores/index.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import type { FlowRunSettings } from '../settings.ts';
 import { RunPersistence } from '../subscribers/persistence.ts';
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { RunOwnedError, toError } from '../../errors.ts';
 import { LeaseLostError, type LeaseGrant, type LeaseOwner, type Store, type StoredLease } from '../../stores/index.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import { processExists } from '../../processExists.ts';
 
 /**

@@ -1,7 +1,7 @@
 import type { TaskInstanceState } from '../../../machines/index.ts';
 import type { AttemptRun } from '../attempt/attemptRun.ts';
 import type { AttemptOutcome } from '../attempt/attemptOutcome.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import { retryDelayFor } from './retryTiming.ts';

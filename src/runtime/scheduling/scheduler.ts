@@ -3,7 +3,7 @@ import { toError } from '../../errors.ts';
 import type { TaskArgs } from '../../flow/types.ts';
 import { NO_CONTEXT_YET, type Executor } from '../attempt/attemptExecutor.ts';
 import { AttemptRun } from '../attempt/attemptRun.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import type { InstanceTable } from '../instances/instanceTable.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';

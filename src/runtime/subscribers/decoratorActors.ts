@@ -2,7 +2,7 @@ import { createActor, enqueueActions, fromCallback, setup, type Actor, type AnyA
 import type { Decorator, DecoratorActorScope, DecoratorEvent } from '../../decorators/types.ts';
 import { toError } from '../../errors.ts';
 import type { Flow } from '../../flow/types.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import type { ChangeBus } from '../lifecycle/changeBus.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
 

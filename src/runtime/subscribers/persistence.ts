@@ -10,7 +10,7 @@ import type {
   TransitionWrite,
 } from '../../stores/index.ts';
 import type { PostgresStore, SqlSession } from '../../stores/postgresStore.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
 import type { FlowShape } from '../../flow/flowShape.ts';
 import { TaskLogCollector } from './taskLogs.ts';

@@ -1,4 +1,4 @@
-import { freeze } from 'immer';
+import { frozen } from '../../flow/frozen.ts';
 import { describeValue, toError, UnstorableValueError } from '../../errors.ts';
 import { deserializeValue, serializeValue, StoreSerializationError } from '../../stores/index.ts';
 
@@ -82,19 +82,6 @@ function refusal(value: unknown): StoreSerializationError {
     if (error instanceof StoreSerializationError) return error;
   }
   return new StoreSerializationError({ path: '$', problem: `${describeValue(value)} cannot be stored`, message: `${describeValue(value)} cannot be stored` });
-}
-
-/**
- * Deep-freezes plain data (immer's freeze: objects, arrays, Map, Set; class instances and Dates are
- * left as they are); never throws.
- */
-export function frozen<T>(value: T): T {
-  try {
-    return freeze(value, true);
-  } catch {
-    // (A value whose reads throw is left as it is; it is the task's own.)
-    return value;
-  }
 }
 
 /** A copy of the plain data in `value` (objects, arrays, Map, Set); anything else is shared. */
