@@ -94,6 +94,28 @@ describe.skipIf(postgres === undefined)(`attempt jobs carry references${skipReas
     expect(largest).toBeLessThan(2_000);
   });
 
+  it("a restored upstream whose newest result is older than its attempt count is read by that result's attempt", async () => {
+    // As after: success on attempt 1, cleared, attempt 2 failed, set to success by hand, then the
+    // run restored: the upstream value is attempt 1's result (the newest record of the key).
+    const pair = flow('pair', (f) => {
+      const a = f.task('a', () => ({ v: 42 }));
+      f.task('b', ({ upstream }) => upstream['a'], { after: [a] });
+    });
+    const store = await openStore();
+    const first = await runFlow(pair, { store, runId: 'restored' });
+    expect(first.state).toBe('success');
+    const t = `"${store.schema}"`;
+    await store.pool.query(`UPDATE ${t}.runs SET state = 'running', ended_at = NULL WHERE run_id = 'restored'`);
+    await store.pool.query(`UPDATE ${t}.task_instances SET attempt = 2, max_attempts = 2 WHERE run_id = 'restored' AND key = 'a'`);
+    await store.pool.query(`UPDATE ${t}.task_instances SET state = 'none', attempt = 0, ended_at = NULL, started_at = NULL WHERE run_id = 'restored' AND key = 'b'`);
+    await store.pool.query(`DELETE FROM ${t}.results WHERE run_id = 'restored' AND key = 'b'`);
+    const lines: string[] = [];
+    workers.push(await startWorker({ store, flows: [pair], concurrency: 2, log: (line) => lines.push(line), adopt: false }));
+    const resumed = await runFlow(pair, { store, runId: 'restored', resume: true, executor: 'workers', log: (line) => lines.push(line) });
+    expect(resumed.state, lines.join('\n')).toBe('success');
+    expect(resumed.tasks['b']?.result).toEqual({ v: 42 });
+  });
+
   it('a worker reads each stored value once per run and session, shares reads in flight, and stays within its bound', async () => {
     const store = await openStore();
     const run = await runFlow(refs, { store, runId: 'stored', input: { n: 5 } });
