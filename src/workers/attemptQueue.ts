@@ -45,7 +45,23 @@ export interface AttemptJobData {
   readonly attempt: number;
   /** superjson text of {@link AttemptPayload}. */
   readonly payload: string;
+  /**
+   * The payload's format: {@link ATTEMPT_PAYLOAD_FORMAT} (references to stored values). Absent in
+   * jobs of drivers that put the values in the job: a worker refuses those (with one log line).
+   */
+  readonly format?: number;
 }
+
+/**
+ * The format of {@link AttemptPayload} this version writes and runs: 2, references to stored values
+ * (jobs without a format carried the values).
+ *
+ * @example
+ * ```ts
+ * job.data.format === ATTEMPT_PAYLOAD_FORMAT; // a job this worker can run
+ * ```
+ */
+export const ATTEMPT_PAYLOAD_FORMAT = 2;
 
 /**
  * What a worker needs to run one attempt, besides the flow definition. Values every attempt of a

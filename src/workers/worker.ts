@@ -10,7 +10,7 @@ import { startFlow } from '../runtime/runFlow.ts';
 import type { FlowRunHandle } from '../runtime/handle.ts';
 import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
 import { deserializeValue, serializeValue } from '../stores/serialization.ts';
-import { acquireBoss, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from './attemptQueue.ts';
+import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from './attemptQueue.ts';
 import { definitionHash } from './definitionHash.ts';
 import { findAdoptable } from './adoption.ts';
 import { LaunchTable } from './launchTable.ts';
@@ -135,6 +135,12 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   }
 
   function refusalOf(data: AttemptJobData): string | undefined {
+    if (data.format !== ATTEMPT_PAYLOAD_FORMAT) {
+      return (
+        `its job is in format ${data.format ?? 1} (this worker runs format ${ATTEMPT_PAYLOAD_FORMAT}): ` +
+        'the run is driven by another version of taskmachine. Run the same taskmachine version on every worker and driver.'
+      );
+    }
     const mine = byId.get(data.flowId);
     if (mine === undefined) return `it has no flow '${data.flowId}' loaded (it loaded: ${[...byId.keys()].join(', ')})`;
     if (mine.hash !== data.flowHash) {

@@ -10,7 +10,7 @@ import type { UpstreamRef } from '../runtime/scheduling/dependencyTracker.ts';
 import type { CommitBatch } from '../stores/index.ts';
 import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
 import { deserializeValue, serializeValue } from '../stores/serialization.ts';
-import { acquireBoss, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from './attemptQueue.ts';
+import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from './attemptQueue.ts';
 import { LaunchTable, type LaunchState, type LaunchWrite } from './launchTable.ts';
 import { WORKER_TIMING } from './timing.ts';
 
@@ -147,7 +147,7 @@ export class WorkerExecutor implements Executor {
     }
     const id = randomUUID();
     const launch: LaunchWrite = { launchId: id, runId: this.#runId, key: instance.key, attempt: run.attempt, flowHash: this.#flowHash, createdAt: this.#now() };
-    const data: AttemptJobData = { launchId: id, runId: this.#runId, flowId: this.#flowId, flowHash: this.#flowHash, key: instance.key, taskId: instance.task.id, attempt: run.attempt, payload: text };
+    const data: AttemptJobData = { launchId: id, runId: this.#runId, flowId: this.#flowId, flowHash: this.#flowHash, key: instance.key, taskId: instance.task.id, attempt: run.attempt, payload: text, format: ATTEMPT_PAYLOAD_FORMAT };
     this.#pending.push({ launch, job: { id, data } });
     this.#track(id, run);
     this.#host.touch(instance);

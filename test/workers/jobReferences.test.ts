@@ -6,7 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { flow, runFlow } from '../../src/index.ts';
 import { memoryStore } from '../../src/stores/index.ts';
 import { startWorker, type WorkerHandle } from '../../src/workers/index.ts';
-import { bossSchema, ATTEMPT_QUEUE } from '../../src/workers/attemptQueue.ts';
+import { randomUUID } from 'node:crypto';
+import { acquireBoss, bossSchema, releaseBoss, ATTEMPT_QUEUE } from '../../src/workers/attemptQueue.ts';
+import { definitionHash } from '../../src/workers/definitionHash.ts';
 import { StoredValues } from '../../src/workers/storedValues.ts';
 import { openStore, postgres, skipReason } from '../helpers/postgresTest.ts';
 
@@ -114,6 +116,25 @@ describe.skipIf(postgres === undefined)(`attempt jobs carry references${skipReas
     const resumed = await runFlow(pair, { store, runId: 'restored', resume: true, executor: 'workers', log: (line) => lines.push(line) });
     expect(resumed.state, lines.join('\n')).toBe('success');
     expect(resumed.tasks['b']?.result).toEqual({ v: 42 });
+  });
+
+  it('a worker refuses a job in the older format (values in the job), visibly', async () => {
+    const store = await openStore();
+    const lines: string[] = [];
+    workers.push(await startWorker({ store, flows: [refs], concurrency: 2, log: (line) => lines.push(line), adopt: false }));
+    const boss = await acquireBoss(store);
+    try {
+      const data = { launchId: randomUUID(), runId: 'old', flowId: 'refs', flowHash: definitionHash(refs), key: 'list', taskId: 'list', attempt: 1, payload: '{"json":{}}' };
+      await boss.insert(ATTEMPT_QUEUE, [{ data }]);
+      const deadline = Date.now() + 20_000;
+      while (!lines.some((line) => line.includes("refusing the attempts of run 'old'"))) {
+        if (Date.now() > deadline) throw new Error(`no refusal seen: ${lines.join('\n')}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(lines.find((line) => line.includes("run 'old'"))).toMatch(/its job is in format 1 \(this worker runs format 2\)/);
+    } finally {
+      await releaseBoss(store);
+    }
   });
 
   it('a worker reads each stored value once per run and session, shares reads in flight, and stays within its bound', async () => {
