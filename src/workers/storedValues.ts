@@ -1,6 +1,7 @@
 import type { UpstreamRef } from '../runtime/scheduling/dependencyTracker.ts';
 import { frozen } from '../runtime/values/keptValues.ts';
 import type { PostgresStore, StoredResultRead } from '../stores/postgresStore.ts';
+import { serializeValue } from '../stores/serialization.ts';
 
 /**
  * A bound of {@link StoredValues}' cache (see {@link STORED_VALUES_BOUND}).
@@ -97,7 +98,8 @@ export class StoredValues {
       reading = this.#read(key, async () => {
         const run = await this.#store.getRun(runId);
         if (run === undefined) throw new MissingResultError(`run '${runId}' is not in the store`);
-        return new Map([[key, { value: frozen(run.input), chars: 0 }]]);
+        // (Its length as stored, for the bound: the run record does not give the text.)
+        return new Map([[key, { value: frozen(run.input), chars: run.input === undefined ? 0 : serializeValue(run.input).length }]]);
       });
     }
     return (await reading).get(key)!.value;
