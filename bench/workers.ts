@@ -4,7 +4,8 @@
 // no-op tasks and 5 ms-sleep tasks ($BENCH_TASKS each, default 1,000, a map), with 1, 2 and 4
 // `taskmachine worker` processes (--concurrency $BENCH_WORKER_CONCURRENCY, default 64; the run's
 // concurrency $BENCH_RUN_CONCURRENCY, default 256). Prints a Markdown table: tasks/s and the ratio
-// to local.
+// to local. With BENCH_COMMITS=1 it also prints, per row, the driver's commits: how many, their
+// median duration and the share of the run's time spent in them (the bound of attempts on workers).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +54,27 @@ function startWorkers(url: string, count: number, env: NodeJS.ProcessEnv): Promi
   );
 }
 
+const commitRows: string[] = [];
+
+/** Times the store's commits (see BENCH_COMMITS); returns a summary for after the run. */
+function timeCommits(store: { commit: (...args: never[]) => Promise<unknown> }): (seconds: number) => string {
+  const durations: number[] = [];
+  const commit = store.commit.bind(store) as (...args: unknown[]) => Promise<unknown>;
+  (store as { commit: unknown }).commit = async (...args: unknown[]) => {
+    const start = performance.now();
+    try {
+      return await commit(...args);
+    } finally {
+      durations.push(performance.now() - start);
+    }
+  };
+  return (seconds) => {
+    const sorted = [...durations].sort((a, b) => a - b);
+    const busy = sorted.reduce((sum, ms) => sum + ms, 0) / 1000;
+    return `${sorted.length} | ${(sorted[sorted.length >> 1] ?? 0).toFixed(0)} ms | ${((100 * busy) / seconds).toFixed(0)} %`;
+  };
+}
+
 /** One run of the bench flow; resolves to tasks/s (the map's instances over the run's time). */
 async function measure(url: string, sleepMs: number, workers: number): Promise<number> {
   const env = { ...process.env, BENCH_TASKS: String(tasks), BENCH_SLEEP_MS: String(sleepMs) };
@@ -64,10 +86,12 @@ async function measure(url: string, sleepMs: number, workers: number): Promise<n
   const store = await postgresStore({ connectionString: database });
   const children = workers > 0 ? await startWorkers(database, workers, env) : [];
   try {
+    const commits = process.env['BENCH_COMMITS'] === '1' ? timeCommits(store) : undefined;
     const start = performance.now();
     const run = await runFlow(definition, { store, concurrency: runConcurrency, executor: workers > 0 ? 'workers' : 'local', log: () => {} });
     const seconds = (performance.now() - start) / 1000;
     if (run.state !== 'success') throw new Error(`the bench run ended ${run.state}`);
+    if (commits !== undefined) commitRows.push(`| ${sleepMs === 0 ? 'no-op' : `${sleepMs} ms-sleep`} tasks | ${workers === 0 ? 'local' : `${workers} worker${workers === 1 ? '' : 's'}`} | ${commits(seconds)} |`);
     return (tasks + 1) / seconds;
   } finally {
     for (const child of children) child.kill('SIGTERM');
@@ -134,6 +158,12 @@ async function main(): Promise<void> {
   console.log('| workload | attempts run on | tasks/s | × local |');
   console.log('|---|---|---:|---:|');
   for (const row of rows) console.log(row);
+  if (commitRows.length > 0) {
+    console.log('\nThe driver\'s commits (BENCH_COMMITS=1):\n');
+    console.log('| workload | attempts run on | commits | median | share of the run |');
+    console.log('|---|---|---:|---:|---:|');
+    for (const row of commitRows) console.log(row);
+  }
 }
 
 await main();

@@ -317,6 +317,7 @@ export class FlowRun {
     const workers = this.#workers;
     if (workers !== undefined) opened.persistence.within = (batch) => workers.within(batch);
     this.#input = this.#values.input(opened.input);
+    workers?.opened(opened.inputStored);
     const loaded = opened.loaded;
     if (loaded !== undefined) {
       this.#startedAt = loaded.run.startedAt;
@@ -681,6 +682,7 @@ export class FlowRun {
           if (applyInterruption(instance, this.#lifecycle, how) === 'scheduled') this.#admission.toQueue.push(instance);
           this.#requestTurn();
         },
+        upstreamRefs: (instance) => (instance.isChild ? [] : this.#deps.upstreamRefs(instance.task)),
         touch: (instance) => this.#persistence?.touch(instance),
         requestTurn: () => this.#requestTurn(),
         log,

@@ -47,6 +47,7 @@ export {
   defaultPostgresSchema,
   type PostgresStore,
   type SqlSession,
+  type StoredResultRead,
   type PostgresStoreOptions,
 } from './postgresStore.ts';
 export { postgresMigrations, type PostgresMigration } from './postgres/migrations.ts';

@@ -125,6 +125,18 @@ export interface PostgresStore extends Store {
   /** The schema version of its tables (the newest migration applied). */
   schemaVersion(): Promise<number>;
   /**
+   * The result records of a run with these `(key, attempt)` pairs (those that exist, in no
+   * particular order), deserialized like `loadRun`'s, each with the length of its stored text
+   * (`chars`, for a cache's bound). What workers read instead of values carried by jobs.
+   *
+   * @example
+   * ```ts
+   * const [list] = await store.readResults('nightly', [{ key: 'extract', attempt: 1 }]);
+   * list?.value; // the result of attempt 1 of 'extract'
+   * ```
+   */
+  readResults(runId: string, ids: ReadonlyArray<{ readonly key: string; readonly attempt: number }>): Promise<Array<StoredResultRead>>;
+  /**
    * Whether the batch with this id (`StoreConnectionError.batchId` of a commit whose outcome was
    * unknown) was committed. Commits whose outcome the store reported are not tracked: `false`.
    */
@@ -142,6 +154,22 @@ export interface PostgresStore extends Store {
    * ```
    */
   commit(batch: CommitBatch, within?: (db: SqlSession) => Promise<void>): Promise<CommitResult>;
+}
+
+/**
+ * A result record as {@link PostgresStore.readResults} gives it.
+ *
+ * @example
+ * ```ts
+ * const read: StoredResultRead = { key: 'extract', attempt: 1, value: [1, 2], chars: 24 };
+ * ```
+ */
+export interface StoredResultRead {
+  readonly key: string;
+  readonly attempt: number;
+  readonly value: unknown;
+  /** Length of its stored (superjson) text. */
+  readonly chars: number;
 }
 
 /**
@@ -1154,6 +1182,16 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       if (hasNul(runId) || !Number.isSafeInteger(id)) return undefined;
       return read(`read control request ${id} of run '${runId}'`, sql.getControl, [runId, id], (res) =>
         res.rows[0] === undefined ? undefined : rowToControl(res.rows[0]),
+      );
+    },
+
+    async readResults(runId: string, ids: ReadonlyArray<{ readonly key: string; readonly attempt: number }>): Promise<StoredResultRead[]> {
+      open();
+      const wanted = ids.filter((id) => !hasNul(id.key));
+      if (hasNul(runId) || wanted.length === 0) return [];
+      const values = [runId, wanted.map((id) => id.key), wanted.map((id) => id.attempt)];
+      return read(`read results of run '${runId}'`, sql.readResults, values, (res) =>
+        res.rows.map((row) => ({ key: String(row['key']), attempt: num(row['attempt']), value: value(row['value']), chars: num(row['chars']) })),
       );
     },
 

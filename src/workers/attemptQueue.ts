@@ -1,4 +1,5 @@
 import type { PgBoss } from 'pg-boss';
+import type { UpstreamRef } from '../runtime/scheduling/dependencyTracker.ts';
 import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
 
 /**
@@ -44,22 +45,52 @@ export interface AttemptJobData {
   readonly attempt: number;
   /** superjson text of {@link AttemptPayload}. */
   readonly payload: string;
+  /**
+   * The payload's format: {@link ATTEMPT_PAYLOAD_FORMAT} (references to stored values). Absent in
+   * jobs of drivers that put the values in the job: a worker refuses those (with one log line).
+   */
+  readonly format?: number;
 }
 
 /**
- * What a worker needs to run one attempt, besides the flow definition.
+ * The format of {@link AttemptPayload} this version writes and runs: 2, references to stored values
+ * (jobs without a format carried the values).
+ *
+ * @example
+ * ```ts
+ * job.data.format === ATTEMPT_PAYLOAD_FORMAT; // a job this worker can run
+ * ```
+ */
+export const ATTEMPT_PAYLOAD_FORMAT = 2;
+
+/**
+ * What a worker needs to run one attempt, besides the flow definition. Values every attempt of a
+ * run shares are not in it but referred to — the run's input, upstream results, a mapped
+ * instance's item — so a job stays small whatever they weigh (a map's instances would each carry
+ * the whole list); the worker reads them from the store (see `StoredValues`).
  *
  * @example
  * ```ts
  * const payload = deserializeValue<AttemptPayload>(job.data.payload);
- * payload.upstream; // the upstream results, as stored
+ * payload.upstream; // [{ id: 'extract', key: 'extract', attempt: 1 }]: where the upstream results are stored
  * ```
  */
 export interface AttemptPayload {
-  readonly input: unknown;
-  readonly upstream: unknown;
-  readonly item?: unknown;
+  /**
+   * The driver's session of the run (random per opening): stored values are cached per run and
+   * session, so a run deleted and started again under its id (`onInputChange: 'reset'`) is never
+   * given an earlier incarnation's values.
+   */
+  readonly session: string;
+  /** The run's input: the run record's (`{ stored: true }`), or this value. */
+  readonly input: { readonly stored: true } | { readonly value: unknown };
+  /** Where the value of each upstream task is stored, in the task's upstream order. */
+  readonly upstream: readonly UpstreamRef[];
   readonly mapIndex?: number;
+  /** A mapped instance's item: element `mapIndex` of this upstream task's value (its list)… */
+  readonly itemOf?: string;
+  /** …or, when it is not that element (`itemOf` absent), this value. */
+  readonly item?: unknown;
   readonly callInput?: unknown;
   readonly parentKey?: string;
   readonly customContext: Readonly<Record<string, string>>;

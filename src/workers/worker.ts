@@ -10,12 +10,13 @@ import { startFlow } from '../runtime/runFlow.ts';
 import type { FlowRunHandle } from '../runtime/handle.ts';
 import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
 import { deserializeValue, serializeValue } from '../stores/serialization.ts';
-import { acquireBoss, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from './attemptQueue.ts';
+import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from './attemptQueue.ts';
 import { definitionHash } from './definitionHash.ts';
 import { findAdoptable } from './adoption.ts';
 import { LaunchTable } from './launchTable.ts';
 import { WORKER_TIMING } from './timing.ts';
 import { WorkerAttempts } from './workerAttempt.ts';
+import { StoredValues } from './storedValues.ts';
 import { OutcomeCommits } from './outcomeCommits.ts';
 
 /**
@@ -105,9 +106,11 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const log = options.log ?? ((line: string) => console.log(line));
   const id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const byId = new Map<string, { flow: Flow; hash: string; attempts: WorkerAttempts }>();
+  // Stored values the attempts refer to (inputs, upstream results): one bounded cache per worker.
+  const stored = new StoredValues(store);
   for (const flow of flows) {
     if (byId.has(flow.id)) throw new TypeError(`startWorker: two flows have the id '${flow.id}'; a worker runs one definition per flow id`);
-    byId.set(flow.id, { flow, hash: definitionHash(flow), attempts: new WorkerAttempts(flow, store, log) });
+    byId.set(flow.id, { flow, hash: definitionHash(flow), attempts: new WorkerAttempts(flow, store, log, stored) });
   }
   const launches = new LaunchTable(`"${store.schema}"`);
   const running = new Map<string, AttemptRun>();
@@ -132,6 +135,12 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   }
 
   function refusalOf(data: AttemptJobData): string | undefined {
+    if (data.format !== ATTEMPT_PAYLOAD_FORMAT) {
+      return (
+        `its job is in format ${data.format ?? 1} (this worker runs format ${ATTEMPT_PAYLOAD_FORMAT}): ` +
+        'the run is driven by another version of taskmachine. Run the same taskmachine version on every worker and driver.'
+      );
+    }
     const mine = byId.get(data.flowId);
     if (mine === undefined) return `it has no flow '${data.flowId}' loaded (it loaded: ${[...byId.keys()].join(', ')})`;
     if (mine.hash !== data.flowHash) {
@@ -172,7 +181,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   async function run(job: Job<AttemptJobData>): Promise<void> {
     const data = job.data;
     const { attempts } = byId.get(data.flowId)!;
-    const started = attempts.start(data, deserializeValue<AttemptPayload>(data.payload));
+    const started = await attempts.start(data, deserializeValue<AttemptPayload>(data.payload));
     running.set(data.launchId, started.run);
     const outcome = await started.outcome;
     running.delete(data.launchId);

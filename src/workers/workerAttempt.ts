@@ -8,7 +8,10 @@ import { AttemptRun } from '../runtime/attempt/attemptRun.ts';
 import { DecoratorPipeline } from '../runtime/attempt/decoratorPipeline.ts';
 import { TaskInstance } from '../runtime/instances/taskInstance.ts';
 import { KeptValues } from '../runtime/values/keptValues.ts';
-import type { Store } from '../stores/index.ts';
+import { NO_UPSTREAM } from '../runtime/scheduling/dependencyTracker.ts';
+import { frozen } from '../flow/frozen.ts';
+import type { PostgresStore } from '../stores/postgresStore.ts';
+import { MissingResultError, StoredValues } from './storedValues.ts';
 import type { AttemptJobData, AttemptPayload } from './attemptQueue.ts';
 
 /**
@@ -16,7 +19,7 @@ import type { AttemptJobData, AttemptPayload } from './attemptQueue.ts';
  *
  * @example
  * ```ts
- * const { run, outcome } = attempts.start(job.data, payload);
+ * const { run, outcome } = await attempts.start(job.data, payload);
  * run.abort(new Error('stop')); // its ctx().signal
  * await outcome;
  * ```
@@ -36,25 +39,33 @@ export interface WorkerAttempt {
  * @example
  * ```ts
  * const attempts = new WorkerAttempts(etl, store, console.log);
- * const { outcome } = attempts.start(jobData, payload);
+ * const { outcome } = await attempts.start(jobData, payload);
  * ```
  */
 export class WorkerAttempts {
   readonly #flow: Flow;
-  readonly #store: Store;
+  readonly #store: PostgresStore;
   readonly #log: (line: string) => void;
   readonly #values = new KeptValues(true);
+  readonly #stored: StoredValues;
   /** Per run: its decorator pipeline and executor (decorators publish per run). */
   readonly #runs = new Map<string, { executor: AttemptExecutor; attempts: number }>();
   readonly #waiting = new Map<AttemptRun, (outcome: AttemptOutcome) => void>();
 
-  constructor(flow: Flow, store: Store, log: (line: string) => void) {
+  constructor(flow: Flow, store: PostgresStore, log: (line: string) => void, stored: StoredValues = new StoredValues(store)) {
     this.#flow = flow;
     this.#store = store;
+    this.#stored = stored;
     this.#log = log;
   }
 
-  start(job: AttemptJobData, payload: AttemptPayload): WorkerAttempt {
+  /**
+   * Starts an attempt, once the stored values it refers to are read (see {@link StoredValues}).
+   * Rejects when they cannot be read (the store is unreachable: the job fails, and the driver
+   * sees the attempt lost — an interruption); a referred result that is not stored fails the
+   * attempt (`infrastructure`).
+   */
+  async start(job: AttemptJobData, payload: AttemptPayload): Promise<WorkerAttempt> {
     const task = this.#flow.task(job.taskId);
     const key = job.key;
     if (task === undefined) {
@@ -62,10 +73,18 @@ export class WorkerAttempts {
       const run = new AttemptRun(new TaskInstance({ key, task: this.#flow.tasks[0]! }), job.attempt);
       return { run, outcome: Promise.resolve({ kind: 'failed', error, failureKind: 'infrastructure', failFast: true }) };
     }
+    let args: TaskArgs;
+    try {
+      args = await this.#argsOf(job, payload);
+    } catch (error) {
+      if (!(error instanceof MissingResultError)) throw error;
+      const run = new AttemptRun(new TaskInstance({ key, task }), job.attempt);
+      return { run, outcome: Promise.resolve({ kind: 'failed', error, failureKind: 'infrastructure', failFast: false }) };
+    }
     const instance = new TaskInstance({
       key,
       task,
-      ...(payload.mapIndex === undefined ? {} : { mapIndex: payload.mapIndex }),
+      ...(payload.mapIndex === undefined ? {} : { mapIndex: payload.mapIndex, item: args.item }),
       ...(payload.parentKey === undefined ? {} : { parentKey: payload.parentKey }),
       ...(payload.callInput === undefined ? {} : { callInput: payload.callInput }),
     });
@@ -83,18 +102,26 @@ export class WorkerAttempts {
       entry.attempts--;
       if (entry.attempts === 0) this.#runs.delete(job.runId);
     });
-    const args: TaskArgs =
-      payload.callInput !== undefined || payload.parentKey !== undefined
-        ? { input: payload.callInput, upstream: payload.upstream as TaskArgs['upstream'], ctx: NO_CONTEXT_YET }
-        : payload.mapIndex === undefined
-          ? { input: payload.input, upstream: payload.upstream as TaskArgs['upstream'], ctx: NO_CONTEXT_YET }
-          : { input: payload.input, upstream: payload.upstream as TaskArgs['upstream'], item: payload.item, mapIndex: payload.mapIndex, ctx: NO_CONTEXT_YET };
     try {
       entry.executor.start(run, args, payload.customContext);
     } catch (error) {
       this.#report(run, { kind: 'failed', error: toError(error), failureKind: 'infrastructure', failFast: false });
     }
     return { run, outcome };
+  }
+
+  /** The attempt's arguments as a local run gives them: the referred values read from the store. */
+  async #argsOf(job: AttemptJobData, payload: AttemptPayload): Promise<TaskArgs> {
+    if (payload.callInput !== undefined || payload.parentKey !== undefined) {
+      return { input: payload.callInput, upstream: NO_UPSTREAM as TaskArgs['upstream'], ctx: NO_CONTEXT_YET };
+    }
+    const [input, upstream] = await Promise.all([
+      'stored' in payload.input ? this.#stored.input(job.runId, payload.session) : frozen(payload.input.value),
+      payload.upstream.length === 0 ? NO_UPSTREAM : this.#stored.upstream(job.runId, payload.session, payload.upstream),
+    ]);
+    if (payload.mapIndex === undefined) return { input, upstream: upstream as TaskArgs['upstream'], ctx: NO_CONTEXT_YET };
+    const item = payload.itemOf !== undefined ? (upstream[payload.itemOf] as readonly unknown[])[payload.mapIndex] : frozen(payload.item);
+    return { input, upstream: upstream as TaskArgs['upstream'], item, mapIndex: payload.mapIndex, ctx: NO_CONTEXT_YET };
   }
 
   /** Ends an attempt the driver gave up on (its signal is aborted with `reason`). */

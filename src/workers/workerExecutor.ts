@@ -6,10 +6,11 @@ import { classifyAttempt } from '../runtime/attempt/attemptOutcome.ts';
 import type { Executor } from '../runtime/attempt/attemptExecutor.ts';
 import { AttemptRun } from '../runtime/attempt/attemptRun.ts';
 import type { TaskInstance } from '../runtime/instances/taskInstance.ts';
+import type { UpstreamRef } from '../runtime/scheduling/dependencyTracker.ts';
 import type { CommitBatch } from '../stores/index.ts';
 import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
 import { deserializeValue, serializeValue } from '../stores/serialization.ts';
-import { acquireBoss, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from './attemptQueue.ts';
+import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from './attemptQueue.ts';
 import { LaunchTable, type LaunchState, type LaunchWrite } from './launchTable.ts';
 import { WORKER_TIMING } from './timing.ts';
 
@@ -30,6 +31,8 @@ export interface WorkerExecutorHost {
   keepResult(run: AttemptRun, value: unknown): { ok: true; value: unknown } | { ok: false; error: Error };
   /** The worker running the attempt stopped heartbeating: an interruption (applied by the run). */
   interrupted(run: AttemptRun, how: string): void;
+  /** Where the stored values of the instance's upstream tasks are (`DependencyTracker.upstreamRefs`). */
+  upstreamRefs(instance: TaskInstance): UpstreamRef[];
   /** The instance is written with the next batch (so the batch that carries its job is made). */
   touch(instance: TaskInstance): void;
   requestTurn(): void;
@@ -76,6 +79,10 @@ export class WorkerExecutor implements Executor {
   #stopped = false;
   #boss: ReturnType<typeof acquireBoss> | undefined;
   #lostCheckedAt = 0;
+  /** This opening of the run (see `AttemptPayload.session`). */
+  #session: string = randomUUID();
+  /** Whether the input tasks receive is the run record's (workers read it there). */
+  #inputStored = false;
 
   constructor(
     host: WorkerExecutorHost,
@@ -90,6 +97,15 @@ export class WorkerExecutor implements Executor {
     this.#now = parts.now;
   }
 
+  /**
+   * The run was opened (or reopened): a new session, and whether its tasks' input is the stored
+   * one (see `OpenedRun.inputStored`).
+   */
+  opened(inputStored: boolean): void {
+    this.#session = randomUUID();
+    this.#inputStored = inputStored;
+  }
+
   useScopes(): void {
     // Run listeners' `aroundAttempt` scopes wrap attempts where they run: on workers they are not
     // applied (the listener lives in the driver).
@@ -99,11 +115,20 @@ export class WorkerExecutor implements Executor {
     // (A run reopened after its end starts attempts again.)
     this.#stopped = false;
     const instance = run.instance;
+    const upstream = this.#host.upstreamRefs(instance);
+    // A mapped instance's item is element mapIndex of its list task's value (its first upstream)
+    // unless the list changed since the map was expanded: then the item goes in the job.
+    let itemOf: string | undefined;
+    if (args.mapIndex !== undefined && upstream.length > 0) {
+      const list = (args.upstream as Readonly<Record<string, unknown>>)[upstream[0]!.id];
+      if (Array.isArray(list) && args.mapIndex < list.length && Object.is(list[args.mapIndex], args.item)) itemOf = upstream[0]!.id;
+    }
     const payload: AttemptPayload = {
-      input: args.input,
-      upstream: args.upstream,
-      ...(args.item === undefined ? {} : { item: args.item }),
+      session: this.#session,
+      input: this.#inputStored ? { stored: true } : { value: args.input },
+      upstream,
       ...(args.mapIndex === undefined ? {} : { mapIndex: args.mapIndex }),
+      ...(args.mapIndex === undefined ? {} : itemOf !== undefined ? { itemOf } : { item: args.item }),
       ...(instance.callInput === undefined ? {} : { callInput: instance.callInput }),
       ...(instance.parentKey === undefined ? {} : { parentKey: instance.parentKey }),
       customContext,
@@ -122,7 +147,7 @@ export class WorkerExecutor implements Executor {
     }
     const id = randomUUID();
     const launch: LaunchWrite = { launchId: id, runId: this.#runId, key: instance.key, attempt: run.attempt, flowHash: this.#flowHash, createdAt: this.#now() };
-    const data: AttemptJobData = { launchId: id, runId: this.#runId, flowId: this.#flowId, flowHash: this.#flowHash, key: instance.key, taskId: instance.task.id, attempt: run.attempt, payload: text };
+    const data: AttemptJobData = { launchId: id, runId: this.#runId, flowId: this.#flowId, flowHash: this.#flowHash, key: instance.key, taskId: instance.task.id, attempt: run.attempt, payload: text, format: ATTEMPT_PAYLOAD_FORMAT };
     this.#pending.push({ launch, job: { id, data } });
     this.#track(id, run);
     this.#host.touch(instance);

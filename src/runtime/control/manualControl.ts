@@ -158,6 +158,7 @@ export class ManualControl {
   resetToNone(instance: TaskInstance): void {
     this.#lifecycle.apply(instance, { type: 'CLEAR' });
     instance.result = undefined;
+    instance.resultAttempt = undefined;
     instance.error = undefined;
     instance.failureKind = undefined;
     instance.endedAt = undefined;

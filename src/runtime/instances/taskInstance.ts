@@ -24,6 +24,7 @@ interface RareFields {
   waiters: Array<{ resolve: (value: unknown) => void; reject: (error: Error) => void }> | undefined;
   pendingGates: string[] | undefined;
   gateController: AbortController | undefined;
+  resultAttempt: number | undefined;
 }
 
 const RARE_DEFAULTS: Readonly<RareFields> = Object.freeze({
@@ -44,6 +45,7 @@ const RARE_DEFAULTS: Readonly<RareFields> = Object.freeze({
   waiters: undefined,
   pendingGates: undefined,
   gateController: undefined,
+  resultAttempt: undefined,
 });
 
 /**
@@ -147,6 +149,11 @@ export class TaskInstance {
   declare pendingGates: string[] | undefined;
   /** Aborts the gates of the current attempt; set while they run. */
   declare gateController: AbortController | undefined;
+  /**
+   * The attempt whose result record holds `result`, when it is not `context.attempt` (a restored
+   * instance whose newest result record is older than its attempt count); see {@link resultRecordAttempt}.
+   */
+  declare resultAttempt: number | undefined;
 
   /** When the first attempt started (clock ms). */
   get startedAt(): number | undefined {
@@ -202,6 +209,15 @@ export class TaskInstance {
     if (init.parentKey !== undefined) (this as { parentKey: string | undefined }).parentKey = init.parentKey;
     if (init.callInput !== undefined) this.callInput = init.callInput;
     if (init.customContext !== undefined) this.customContext = init.customContext;
+  }
+
+  /**
+   * The attempt of the result record that holds `result` (its `(key, attempt)` in the store): the
+   * attempt that succeeded — `context.attempt`, since only a clear (which drops the result) lets
+   * another attempt start — or, for a restored instance, the attempt of its newest result record.
+   */
+  resultRecordAttempt(): number {
+    return this.resultAttempt ?? this.context.attempt;
   }
 
   get isChild(): boolean {

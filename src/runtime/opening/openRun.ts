@@ -2,7 +2,7 @@ import { compatibleFlowRunMachineVersions, compatibleTaskInstanceMachineVersions
 import { FlowMismatchError, InputChangedError, MachineVersionError, RunNotFoundError } from '../../errors.ts';
 import { flowHash, flowShape, type FlowShape } from '../../flow/flowShape.ts';
 import type { Flow } from '../../flow/types.ts';
-import { inputFingerprint, type LoadedRun, type Store, type StoredRun } from '../../stores/index.ts';
+import { inputFingerprint, serializeValue, type LoadedRun, type Store, type StoredRun } from '../../stores/index.ts';
 import type { Clock } from '../../clock.ts';
 import type { FlowRunSettings } from '../settings.ts';
 import { RunPersistence } from '../subscribers/persistence.ts';
@@ -14,6 +14,12 @@ export interface OpenedRun {
   readonly loaded: LoadedRun | undefined;
   /** The input tasks receive: the given one, or the stored one when a resume gives none. */
   readonly input: unknown;
+  /**
+   * Whether `input` is the run record's (stored as it is): workers then read it from the store
+   * instead of every job carrying it. Not so when a re-run gives another input and
+   * `onInputChange: 'reuse'` keeps the record's.
+   */
+  readonly inputStored: boolean;
 }
 
 /**
@@ -73,7 +79,7 @@ export async function openRun(
     persistence.updateRun({ state: 'queued', reason: null, startedAt: undefined, endedAt: undefined }, now);
     await persistence.flush(now);
     if (persistence.failure) throw persistence.failure;
-    return { persistence, loaded: undefined, input: settings.input };
+    return { persistence, loaded: undefined, input: settings.input, inputStored: true };
   }
   checkMachineVersions(runId, existing.machineVersion, undefined);
   const loaded = await store.loadRun(runId);
@@ -90,7 +96,17 @@ export async function openRun(
     persistence,
     loaded,
     input: settings.inputGiven ? settings.input : loaded.run.input,
+    inputStored: !settings.inputGiven || sameStored(settings.input, loaded.run.input),
   };
+}
+
+/** Whether two values are stored as the same text. */
+function sameStored(a: unknown, b: unknown): boolean {
+  try {
+    return serializeValue(a) === serializeValue(b);
+  } catch {
+    return false;
+  }
 }
 
 const hashes = new WeakMap<Flow, string>();

@@ -14,8 +14,8 @@ import { frozen } from '../../flow/frozen.ts';
  * unfinished instance gets one, restored from its state and context, when it next moves.
  */
 export function restoreInstances(loaded: LoadedRun, flow: Flow, table: InstanceTable, deps: DependencyTracker): void {
-  const results = new Map<string, unknown>();
-  for (const result of loaded.results) results.set(result.key, result.value);
+  const results = new Map<string, { value: unknown; attempt: number }>();
+  for (const result of loaded.results) results.set(result.key, { value: result.value, attempt: result.attempt });
   const mapped = new Map<number, TaskInstance[]>();
   for (const stored of loaded.instances) {
     const task = flow.task(stored.taskId);
@@ -56,7 +56,12 @@ export function restoreInstances(loaded: LoadedRun, flow: Flow, table: InstanceT
   deps.restored(counts);
 }
 
-function writeStored(instance: TaskInstance, stored: StoredTaskInstance, results: ReadonlyMap<string, unknown>, maxInterruptions: number): void {
+function writeStored(
+  instance: TaskInstance,
+  stored: StoredTaskInstance,
+  results: ReadonlyMap<string, { value: unknown; attempt: number }>,
+  maxInterruptions: number,
+): void {
   instance.state = stored.state;
   const context: TaskInstanceContext = {
     attempt: stored.attempt,
@@ -72,7 +77,12 @@ function writeStored(instance: TaskInstance, stored: StoredTaskInstance, results
   };
   instance.context = context;
   // (Read back fresh from the store: frozen like every value tasks hand each other, see KeptValues.)
-  if (results.has(stored.key)) instance.result = frozen(results.get(stored.key));
+  const result = results.get(stored.key);
+  if (result !== undefined) {
+    instance.result = frozen(result.value);
+    // (Workers read this record by its attempt: see TaskInstance.resultRecordAttempt.)
+    if (result.attempt !== stored.attempt) instance.resultAttempt = result.attempt;
+  }
   instance.error = stored.error;
   instance.failureKind = stored.failureKind;
   instance.startedAt = stored.startedAt;

@@ -12,6 +12,23 @@ import { UpstreamCountsTable } from './upstreamCountsTable.ts';
 /** `upstream` of a task without upstreams (and of a called child). */
 export const NO_UPSTREAM: Readonly<Record<string, unknown>> = Object.freeze(Object.create(null));
 
+/**
+ * Where a worker finds the value one upstream task hands on, instead of the value (see
+ * {@link DependencyTracker.upstreamRefs}): result records are written once and never changed, so a
+ * record named by `(key, attempt)` always holds the same value.
+ * - `{ id, key, attempt }`: the result record `(key, attempt)` of the run; `{ id }` alone: `undefined`.
+ * - `{ id, count, attempts }`: a list of `count` values (a map task's), element `i` the record
+ *   (`keys[i]` or `` `${id}[${i}]` ``, `attempts[i]`, or `attempts` for every element); attempt 0: `undefined`.
+ *
+ * @example
+ * ```ts
+ * const refs: UpstreamRef[] = [{ id: 'extract', key: 'extract', attempt: 1 }, { id: 'score', count: 3, attempts: 1 }];
+ * ```
+ */
+export type UpstreamRef =
+  | { readonly id: string; readonly key?: string; readonly attempt?: number }
+  | { readonly id: string; readonly count: number; readonly attempts: number | readonly number[]; readonly keys?: readonly string[] };
+
 /** What the tracker changes in the store besides transitions. */
 export interface DependencyRecorder {
   /** The instance's record must be written in this turn's batch. */
@@ -151,6 +168,43 @@ export class DependencyTracker {
     return upstream;
   }
 
+  /**
+   * Where the stored values of the task's `upstream` argument are, one ref per upstream task in the
+   * order of {@link upstreamValues} (for a mapped task the list's task first): what a job for a
+   * worker carries instead of the values. Mirrors `upstreamValues` / `resultOf` / `successResult`.
+   */
+  upstreamRefs(task: TaskDefinition): UpstreamRef[] {
+    const { up, upStart } = this.#graph;
+    if (task.index < 0) return [];
+    const refs: UpstreamRef[] = [];
+    for (let k = upStart[task.index]!; k < upStart[task.index + 1]!; k++) refs.push(this.#refOf(this.#flow.tasks[up[k]!]!));
+    return refs;
+  }
+
+  #refOf(task: TaskDefinition): UpstreamRef {
+    if (this.#table.isMapped(task.index)) {
+      const instances = this.#table.instancesOf(task);
+      const attempts = new Array<number>(instances.length);
+      let uniform = true;
+      let keyed = true;
+      for (let i = 0; i < instances.length; i++) {
+        attempts[i] = recordAttemptOf(instances[i]!);
+        if (attempts[i] !== attempts[0]) uniform = false;
+        if (keyed && instances[i]!.key !== `${task.id}[${i}]`) keyed = false;
+      }
+      return {
+        id: task.id,
+        count: instances.length,
+        attempts: uniform ? (attempts[0] ?? 0) : attempts,
+        ...(keyed ? {} : { keys: instances.map((instance) => instance.key) }),
+      };
+    }
+    if (task.kind === 'map') return { id: task.id, count: 0, attempts: 0 };
+    const primary = this.#table.primaryOf(task.index);
+    const attempt = primary === undefined ? 0 : recordAttemptOf(primary);
+    return attempt === 0 ? { id: task.id } : { id: task.id, key: primary!.key, attempt };
+  }
+
   /** Whether a leaf task (no downstream) has an instance in a failed state: the run then fails. */
   anyLeafFailed(): boolean {
     for (const task of this.#flow.tasks) {
@@ -269,4 +323,9 @@ export class DependencyTracker {
  */
 function successResult(instance: TaskInstance): unknown {
   return instance.state === 'success' ? instance.result : undefined;
+}
+
+/** The attempt of the result record holding what {@link successResult} gives; 0 for `undefined`. */
+function recordAttemptOf(instance: TaskInstance): number {
+  return instance.state === 'success' && instance.result !== undefined ? instance.resultRecordAttempt() : 0;
 }

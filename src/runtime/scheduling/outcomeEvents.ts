@@ -27,6 +27,7 @@ export function applyOutcome(instance: TaskInstance, run: AttemptRun, outcome: A
   switch (outcome.kind) {
     case 'completed':
       instance.result = outcome.value;
+      instance.resultAttempt = undefined;
       instance.error = undefined;
       instance.failureKind = undefined;
       // Persistence commits the result record in the same batch as this transition.
