@@ -117,19 +117,11 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
 
   const boss = await acquireBoss(store, { supervise: true });
 
-  async function transaction(work: (db: SqlSession) => Promise<void>): Promise<void> {
-    const client = await store.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await work(client);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
-  }
+  /**
+   * `work` in a transaction of its own, tried again on a fresh connection when the connection breaks
+   * (a PostgreSQL restart): see `PostgresStore.transaction`. Every use below is safe to repeat.
+   */
+  const transaction = <T>(doing: string, work: (db: SqlSession) => Promise<T>): Promise<T> => store.transaction(doing, work);
 
   function refusalOf(data: AttemptJobData): string | undefined {
     const mine = byId.get(data.flowId);
@@ -151,7 +143,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       log(`taskmachine worker ${id}: refusing the attempts of run '${data.runId}': ${refusal}`);
     }
     // The attempt waits for a worker with the run's definition: back in the queue, a little later.
-    await transaction(async (db) => {
+    // (Repeated after a lost reply, it queues one more job for the launch: the launch decides.)
+    await transaction(`hand back an attempt of run '${data.runId}'`, async (db) => {
       await launches.refuse(db, data.launchId, `worker ${id} refused it: ${refusal}`);
       await boss.insert(ATTEMPT_QUEUE, [{ data, startAfter: 2 }], { db: bossDb(db) });
       await boss.complete(ATTEMPT_QUEUE, job, null, { db: bossDb(db) });
@@ -159,14 +152,16 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   }
 
   // Outcomes and job completions, group-committed (see OutcomeCommits).
-  const outcomes = new OutcomeCommits<Job<AttemptJobData>>(async (writes) => {
-    let stored = new Set<string>();
-    await transaction(async (db) => {
-      stored = await launches.finishMany(db, id, writes.map((w) => w.launchId), writes.map((w) => w.outcome));
+  // (Repeated after a lost reply, `finishMany` reports the outcomes it had stored as stored.)
+  const outcomes = new OutcomeCommits<Job<AttemptJobData>>((writes) =>
+    transaction('store attempt outcomes', async (db) => {
+      const stored = await launches.finishMany(db, id, writes.map((w) => w.launchId), writes.map((w) => w.outcome));
       await boss.complete(ATTEMPT_QUEUE, writes.map((w) => w.job), null, { db: bossDb(db) });
-    });
-    return stored;
-  });
+      return stored;
+    }),
+  );
+  /** Launches whose attempt ended here and whose outcome is being stored: still heartbeated. */
+  const storing = new Set<string>();
 
   /** Runs a claimed attempt and stores its outcome. */
   async function run(job: Job<AttemptJobData>): Promise<void> {
@@ -176,13 +171,22 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     running.set(data.launchId, started.run);
     const outcome = await started.outcome;
     running.delete(data.launchId);
+    // Heartbeated until the outcome is stored (which may wait out a PostgreSQL restart): a launch
+    // whose attempt finished is not given up as lost meanwhile.
+    storing.add(data.launchId);
     let text: string;
     try {
       text = serializeValue(outcome);
     } catch (error) {
       text = serializeValue({ kind: 'failed', error: toError(error), failureKind: 'infrastructure', failFast: true });
     }
-    if (!(await outcomes.add({ launchId: data.launchId, job, outcome: text }))) {
+    let stored: boolean;
+    try {
+      stored = await outcomes.add({ launchId: data.launchId, job, outcome: text });
+    } finally {
+      storing.delete(data.launchId);
+    }
+    if (!stored) {
       log(`taskmachine worker ${id}: the outcome of attempt ${data.attempt} of '${data.key}' (run '${data.runId}') was not stored: its driver ended the attempt or gave it up as lost`);
     }
   }
@@ -196,9 +200,21 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       if (refusal === undefined) claimable.push(job);
       else taken.push({ job, work: () => refuse(job, refusal) });
     }
-    const claimed = await launches.claimMany(store.pool, claimable.map((job) => job.data.launchId), id, Date.now());
+    // (Repeated after a lost reply, the claim finds the launches it had claimed: `claimMany` counts
+    // those of this worker it is not running as claimed.)
+    const ids = claimable.map((job) => job.data.launchId).filter((launchId) => !running.has(launchId) && !storing.has(launchId));
+    let claimed: Set<string>;
+    try {
+      claimed = await transaction('claim attempts', (db) => launches.claimMany(db, ids, id, Date.now()));
+    } catch (error) {
+      // PostgreSQL stayed unreachable: the jobs go back to the queue at once (else pg-boss would
+      // hand them out again only once they expired).
+      await boss.fail(ATTEMPT_QUEUE, claimable.map((job) => job.id), { message: toError(error).message }).catch(() => {});
+      throw error;
+    }
     const gone = claimable.filter((job) => !claimed.has(job.data.launchId));
-    if (gone.length > 0) await boss.complete(ATTEMPT_QUEUE, gone);
+    // (If completing them fails, they are handed out again once expired, and completed then.)
+    if (gone.length > 0) await boss.complete(ATTEMPT_QUEUE, gone.map((job) => job.id)).catch(() => {});
     for (const job of claimable) if (claimed.has(job.data.launchId)) taken.push({ job, work: () => run(job) });
     return taken;
   }
@@ -249,7 +265,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   })();
 
   const heartbeat = setInterval(() => {
-    const ids = [...running.keys()];
+    const ids = [...running.keys(), ...storing];
     if (ids.length === 0) return;
     launches.heartbeat(store.pool, id, ids, Date.now()).then(
       (gone) => {
