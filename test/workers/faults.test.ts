@@ -14,7 +14,7 @@
 // with a generous deadline, never a fixed sleep.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +64,7 @@ interface Child {
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   output(): string;
   kill(signal: NodeJS.Signals): void;
+  ended(): boolean;
 }
 const children: Child[] = [];
 afterEach(async () => {
@@ -76,7 +77,7 @@ afterEach(async () => {
 interface Place {
   readonly database: string;
   readonly url: string;
-  readonly sideLog: string;
+  readonly dir: string;
   readonly env: NodeJS.ProcessEnv;
 }
 
@@ -92,46 +93,62 @@ async function admin(text: string, values: unknown[] = [], database?: string): P
   }
 }
 
-/** A database of its own and a side log. */
+/**
+ * The database every run of this file uses (one run id per scenario), and the side logs'
+ * directory: the same 3 workers serve them all, as workers serve every run of their flows.
+ */
+let shared: Place | undefined;
 async function place(): Promise<Place> {
+  if (shared !== undefined) return shared;
   const database = `f_${randomBytes(5).toString('hex')}`;
   await admin(`CREATE DATABASE ${database}`);
   const url = new URL(cluster!.url);
   url.pathname = `/${database}`;
   const dir = mkdtempSync(join(tmpdir(), 'taskmachine-faults-'));
   dirs.push(dir);
-  const sideLog = join(dir, 'side.log');
-  writeFileSync(sideLog, '');
-  return { database, url: url.href, sideLog, env: { ...process.env, NO_COLOR: '1', SIDE_LOG: sideLog, ITEMS: String(ITEMS), PACE_MS: '2' } };
+  shared = { database, url: url.href, dir, env: { ...process.env, NO_COLOR: '1', SIDE_LOG: join(dir, '{runId}.log'), ITEMS: String(ITEMS), PACE_MS: '2' } };
+  return shared;
 }
 
-function start(p: Place, args: string[]): Child {
+function start(p: Place, args: string[], into: Child[] = children): Child {
   const child = spawn(process.execPath, [bin, ...args, '--store', p.url], { cwd: root, env: p.env });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  const handle: Child = { pid: child.pid!, exit, output: () => output, kill: (signal) => void child.kill(signal) };
-  children.push(handle);
+  let ended = false;
+  void exit.then(() => (ended = true));
+  const handle: Child = { pid: child.pid!, exit, output: () => output, kill: (signal) => void child.kill(signal), ended: () => ended };
+  into.push(handle);
   return handle;
 }
 
 /** Waits until `condition` holds: polled every 100 ms, for at most `ms`. */
 const until = (what: string, condition: () => boolean | Promise<boolean>, ms = 150_000) => untilWithin(what, condition, ms, 100);
 
-/** 3 workers, up and polling. */
+/** The workers of every scenario (killed after the last). */
+const pool: Child[] = [];
+afterAll(async () => {
+  for (const w of pool.splice(0)) {
+    w.kill('SIGKILL');
+    await w.exit;
+  }
+});
+
+/** 3 live workers, up and polling (started on first use; one that died is replaced). */
 async function workers(p: Place): Promise<Child[]> {
-  const started = [0, 1, 2].map(() => start(p, ['worker', fixture, '--concurrency', '32']));
-  await until('the 3 workers are up', () => started.every((w) => w.output().includes('running attempts of')), 60_000);
-  return started;
+  for (const dead of pool.filter((w) => w.ended())) pool.splice(pool.indexOf(dead), 1);
+  while (pool.length < 3) start(p, ['worker', fixture, '--concurrency', '32'], pool);
+  await until('the 3 workers are up', () => pool.every((w) => w.output().includes('running attempts of')), 90_000);
+  return [...pool];
 }
 
 function driver(p: Place, runId: string, extra: string[] = []): Child {
   return start(p, ['run', fixture, '--executor', 'workers', '--run-id', runId, '--concurrency', '256', '--view', 'none', ...extra]);
 }
 
-/** The body starts so far (see test/helpers/sideLog.ts). */
-const bodies = (p: Place) => bodiesIn(p.sideLog);
+/** The body starts of run `runId` so far (see test/helpers/sideLog.ts). */
+const bodies = (p: Place, runId: string) => (existsSync(join(p.dir, `${runId}.log`)) ? bodiesIn(join(p.dir, `${runId}.log`)) : []);
 
 /** A point in the run, from the seed: between 15 % and 60 % of the body starts. */
 const midRun = () => pick(Math.floor(INSTANCES * 0.15), Math.floor(INSTANCES * 0.6));
@@ -229,7 +246,7 @@ describe.skipIf(postgres === undefined)(`faults under a 2,000-instance run on 3 
     expect((await d.exit).code, d.output()).toBe(0);
     console.log(`reference run: ${INSTANCES} instances in ${Date.now() - started} ms`);
     const got = await outcome(p, 'reference');
-    const ran = bodies(p);
+    const ran = bodies(p, 'reference');
     expect(got.state).toBe('success');
     expect(got.instances.size).toBe(INSTANCES);
     // The flow's shape as intended: every instance succeeded; `flaky[*]` on their retry (attempt 2),
@@ -246,6 +263,47 @@ describe.skipIf(postgres === undefined)(`faults under a 2,000-instance run on 3 
     reference = { outcome: got, starts };
   }, 180_000);
 
+  it('PostgreSQL restarts mid-run: the driver and the workers reconnect; nothing is lost or written twice', async () => {
+    expect(reference, 'the reference run').toBeDefined();
+    const p = await place();
+    const ws = await workers(p);
+    const at = midRun();
+    const pauseMs = pick(0, 3000);
+    const d = driver(p, 'restarted');
+    await until(`${at} bodies started`, () => bodies(p, 'restarted').length >= at);
+    const down = Date.now();
+    await cluster!.restart({ pauseMs });
+    const up = Date.now();
+    const before = bodies(p, 'restarted').length;
+    await until('bodies start again', () => bodies(p, 'restarted').length > before);
+    console.log(`restarted: PostgreSQL down ${up - down} ms (${pauseMs} ms between stop and start) after ${at}+ body starts; bodies started again ${Date.now() - up} ms after it was up`);
+    expect((await d.exit).code, d.output()).toBe(0);
+    // Every worker lived through it (none crashed on the broken connections).
+    expect(ws.map((w) => ({ pid: w.pid, ended: w.ended() }))).toEqual(ws.map((w) => ({ pid: w.pid, ended: false })));
+    const got = await outcome(p, 'restarted');
+    expect(sorted(expectAsReference(got, bodies(p, 'restarted')))).toEqual([]);
+    expect([...got.interruptions.values()].filter((n) => n > 0)).toEqual([]);
+    expect(sorted(got.transitions)).toEqual(sorted(reference!.outcome.transitions));
+  }, 240_000);
+
+  it('kill -9 of the driver mid-run: a worker adopts the run and finishes it; nothing runs twice', async () => {
+    expect(reference, 'the reference run').toBeDefined();
+    const p = await place();
+    const ws = await workers(p);
+    const at = midRun();
+    const d = driver(p, 'driver-killed', ['--lease-ttl', '5000']);
+    await until(`${at} bodies started`, () => bodies(p, 'driver-killed').length >= at);
+    d.kill('SIGKILL');
+    expect((await d.exit).signal).toBe('SIGKILL');
+    console.log(`driver-killed: driver killed after ${bodies(p, 'driver-killed').length} body starts (chosen: ${at})`);
+    await until('a worker drives the run', () => ws.some((w) => w.output().includes("drives run 'driver-killed'")));
+    await until('the run succeeded', async () => (await outcome(p, 'driver-killed')).state === 'success');
+    const got = await outcome(p, 'driver-killed');
+    expect(sorted(expectAsReference(got, bodies(p, 'driver-killed')))).toEqual([]);
+    expect([...got.interruptions.values()].filter((n) => n > 0)).toEqual([]);
+    expect(sorted(got.transitions)).toEqual(sorted(reference!.outcome.transitions));
+  }, 240_000);
+
   it('kill -9 of a worker mid-run: its attempts are interruptions and run again elsewhere; no retry used', async () => {
     expect(reference, 'the reference run').toBeDefined();
     const p = await place();
@@ -253,13 +311,13 @@ describe.skipIf(postgres === undefined)(`faults under a 2,000-instance run on 3 
     const at = midRun();
     const victim = ws[pick(0, 2)]!;
     const d = driver(p, 'worker-killed');
-    await until(`${at} bodies started`, () => bodies(p).length >= at);
+    await until(`${at} bodies started`, () => bodies(p, 'worker-killed').length >= at);
     victim.kill('SIGKILL');
     expect((await victim.exit).signal).toBe('SIGKILL');
-    console.log(`worker-killed: worker pid ${victim.pid} killed after ${bodies(p).length} body starts (chosen: ${at})`);
+    console.log(`worker-killed: worker pid ${victim.pid} killed after ${bodies(p, 'worker-killed').length} body starts (chosen: ${at})`);
     expect((await d.exit).code, d.output()).toBe(0);
     const got = await outcome(p, 'worker-killed');
-    const ran = bodies(p);
+    const ran = bodies(p, 'worker-killed');
     const extra = expectAsReference(got, ran);
     // The attempts run again are those the dead worker held: their launches lost (on it alone),
     // each one interruption, and the key's body started again at most once per lost launch.
@@ -278,23 +336,4 @@ describe.skipIf(postgres === undefined)(`faults under a 2,000-instance run on 3 
       expect(ran.filter((body) => body.key === key && body.pid === victim.pid).length).toBeGreaterThanOrEqual(n);
     }
   }, 240_000);
-
-  it('kill -9 of the driver mid-run: a worker adopts the run and finishes it; nothing runs twice', async () => {
-    expect(reference, 'the reference run').toBeDefined();
-    const p = await place();
-    const ws = await workers(p);
-    const at = midRun();
-    const d = driver(p, 'driver-killed', ['--lease-ttl', '5000']);
-    await until(`${at} bodies started`, () => bodies(p).length >= at);
-    d.kill('SIGKILL');
-    expect((await d.exit).signal).toBe('SIGKILL');
-    console.log(`driver-killed: driver killed after ${bodies(p).length} body starts (chosen: ${at})`);
-    await until('a worker drives the run', () => ws.some((w) => w.output().includes("drives run 'driver-killed'")));
-    await until('the run succeeded', async () => (await outcome(p, 'driver-killed')).state === 'success');
-    const got = await outcome(p, 'driver-killed');
-    expect(sorted(expectAsReference(got, bodies(p)))).toEqual([]);
-    expect([...got.interruptions.values()].filter((n) => n > 0)).toEqual([]);
-    expect(sorted(got.transitions)).toEqual(sorted(reference!.outcome.transitions));
-  }, 240_000);
-
 });
