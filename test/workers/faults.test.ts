@@ -275,7 +275,8 @@ describe.skipIf(postgres === undefined)(`faults under a 2,000-instance run on 3 
     await cluster!.restart({ pauseMs });
     const up = Date.now();
     const before = bodies(p, 'restarted').length;
-    await until('bodies start again', () => bodies(p, 'restarted').length > before);
+    await until('bodies start again', () => bodies(p, 'restarted').length > before || d.ended());
+    expect(d.ended(), d.output()).toBe(false);
     console.log(`restarted: PostgreSQL down ${up - down} ms (${pauseMs} ms between stop and start) after ${at}+ body starts; bodies started again ${Date.now() - up} ms after it was up`);
     expect((await d.exit).code, d.output()).toBe(0);
     // Every worker lived through it (none crashed on the broken connections).
@@ -334,6 +335,14 @@ describe.skipIf(postgres === undefined)(`faults under a 2,000-instance run on 3 
       expect(n).toBeGreaterThan(0);
       expect(n).toBeLessThanOrEqual(lost.get(key) ?? 0);
       expect(ran.filter((body) => body.key === key && body.pid === victim.pid).length).toBeGreaterThanOrEqual(n);
+    }
+    // An interrupted attempt runs again with its own attempt number, on a worker that lived (had the
+    // kill consumed a retry, it would run again as the next attempt).
+    for (const [key, list] of got.launches) {
+      for (const launch of list.filter((l) => l.status === 'lost')) {
+        const again = ran.some((body) => body.key === key && body.attempt === launch.attempt && body.pid !== victim.pid);
+        expect({ key, attempt: launch.attempt, ranAgain: again }).toEqual({ key, attempt: launch.attempt, ranAgain: true });
+      }
     }
   }, 240_000);
 });
