@@ -150,8 +150,8 @@ export class LaunchTable {
 
   /**
    * A worker claims the queued launches among `ids`; resolves to the ids it claimed. Launches among
-   * them that this worker already claimed count as claimed too, so a claim repeated after its
-   * reply was lost claims the same launches: give only `ids` the worker is not running.
+   * them that this worker already claimed count as claimed too (a job pg-boss handed out again to
+   * the worker that had claimed it but never ran it): give only `ids` the worker is not running.
    */
   async claimMany(db: SqlSession, ids: readonly string[], worker: string, now: number): Promise<Set<string>> {
     if (ids.length === 0) return new Set();

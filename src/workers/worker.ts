@@ -17,6 +17,7 @@ import { LaunchTable } from './launchTable.ts';
 import { WORKER_TIMING } from './timing.ts';
 import { WorkerAttempts } from './workerAttempt.ts';
 import { OutcomeCommits } from './outcomeCommits.ts';
+import { OutageLog } from './outageLog.ts';
 
 /**
  * Options of {@link startWorker}.
@@ -191,38 +192,41 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     }
   }
 
-  /** Jobs just fetched: refused, claimed (then run), or not claimable (ended by their driver: completed). */
-  async function take(jobs: readonly Job<AttemptJobData>[]): Promise<Array<{ job: Job<AttemptJobData>; work: () => Promise<void> }>> {
-    const taken: Array<{ job: Job<AttemptJobData>; work: () => Promise<void> }> = [];
-    const claimable: Job<AttemptJobData>[] = [];
-    for (const job of jobs) {
-      const refusal = refusalOf(job.data);
-      if (refusal === undefined) claimable.push(job);
-      else taken.push({ job, work: () => refuse(job, refusal) });
-    }
-    // (Repeated after a lost reply, the claim finds the launches it had claimed: `claimMany` counts
-    // those of this worker it is not running as claimed.)
-    const ids = claimable.map((job) => job.data.launchId).filter((launchId) => !running.has(launchId) && !storing.has(launchId));
-    let claimed: Set<string>;
-    try {
-      claimed = await transaction('claim attempts', (db) => launches.claimMany(db, ids, id, Date.now()));
-    } catch (error) {
-      // PostgreSQL stayed unreachable: the jobs go back to the queue at once (else pg-boss would
-      // hand them out again only once they expired).
-      await boss.fail(ATTEMPT_QUEUE, claimable.map((job) => job.id), { message: toError(error).message }).catch(() => {});
-      throw error;
-    }
-    const gone = claimable.filter((job) => !claimed.has(job.data.launchId));
-    // (If completing them fails, they are handed out again once expired, and completed then.)
-    if (gone.length > 0) await boss.complete(ATTEMPT_QUEUE, gone.map((job) => job.id)).catch(() => {});
-    for (const job of claimable) if (claimed.has(job.data.launchId)) taken.push({ job, work: () => run(job) });
-    return taken;
+  /**
+   * Fetches up to `free` jobs and claims their launches **in one transaction**: a worker that dies
+   * before it commits leaves the jobs to the others at once (nothing committed), one that dies after
+   * holds running launches that stop heartbeating (lost after `lostAfterMs`: interruptions). Jobs of
+   * launches that cannot be claimed (ended by their driver, run elsewhere) are completed in the same
+   * transaction; jobs this worker refuses are handed back after it (`refuse`).
+   */
+  async function fetchAndClaim(free: number): Promise<{ fetched: number; taken: Array<{ job: Job<AttemptJobData>; work: () => Promise<void> }> }> {
+    // (Repeated after a lost reply, the first try's jobs stay active and its launches claimed by
+    // this worker, which never runs them: they are lost after `lostAfterMs` and run again — no
+    // retry used. Not written twice.)
+    return transaction('fetch and claim attempts', async (db) => {
+      const jobs = await boss.fetch<AttemptJobData>(ATTEMPT_QUEUE, { batchSize: free, db: bossDb(db) });
+      const taken: Array<{ job: Job<AttemptJobData>; work: () => Promise<void> }> = [];
+      const claimable: Job<AttemptJobData>[] = [];
+      for (const job of jobs) {
+        const refusal = refusalOf(job.data);
+        if (refusal === undefined) claimable.push(job);
+        else taken.push({ job, work: () => refuse(job, refusal) });
+      }
+      const ids = claimable.map((job) => job.data.launchId).filter((launchId) => !running.has(launchId) && !storing.has(launchId));
+      const claimed = await launches.claimMany(db, ids, id, Date.now());
+      const gone = claimable.filter((job) => !claimed.has(job.data.launchId));
+      if (gone.length > 0) await boss.complete(ATTEMPT_QUEUE, gone.map((job) => job.id), null, { db: bossDb(db) });
+      for (const job of claimable) if (claimed.has(job.data.launchId)) taken.push({ job, work: () => run(job) });
+      return { fetched: jobs.length, taken };
+    });
   }
 
   // The fetch loop: up to `concurrency` attempts at once; it fetches again as soon as one ends or
   // a fetch came back full, and otherwise polls every `WORKER_TIMING.idlePollMs`. (pg-boss's own
   // `work()` waits out its polling interval after every fetch, which caps a poller at two jobs a
   // second without NOTIFY; this loop keeps every slot busy while jobs are queued.)
+  const fetches = new OutageLog(log, `taskmachine worker ${id}: fetching attempt jobs`);
+  const heartbeats = new OutageLog(log, `taskmachine worker ${id}: heartbeating its attempts`);
   let inHand = 0;
   let wake: (() => void) | undefined;
   const fetching = (async () => {
@@ -231,9 +235,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       let fetched = 0;
       if (free > 0) {
         try {
-          const jobs = await boss.fetch<AttemptJobData>(ATTEMPT_QUEUE, { batchSize: free });
-          fetched = jobs.length;
-          for (const { job, work } of await take(jobs)) {
+          const { fetched: count, taken } = await fetchAndClaim(free);
+          fetches.ok();
+          fetched = count;
+          for (const { job, work } of taken) {
             inHand++;
             work()
               .catch((error: unknown) => {
@@ -247,7 +252,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
               });
           }
         } catch (error) {
-          log(`taskmachine worker ${id}: fetching attempt jobs failed (trying again): ${toError(error).message}`);
+          fetches.failed(error);
         }
       }
       if (stopping) break;
@@ -269,9 +274,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     if (ids.length === 0) return;
     launches.heartbeat(store.pool, id, ids, Date.now()).then(
       (gone) => {
+        heartbeats.ok();
         for (const launchId of gone) running.get(launchId)?.abort(new Error('the driver ended this attempt (timeout, cancel or a manual change), or gave it up as lost'));
       },
-      (error: unknown) => log(`taskmachine worker ${id}: heartbeat failed (trying again): ${toError(error).message}`),
+      (error: unknown) => heartbeats.failed(error),
     );
   }, WORKER_TIMING.heartbeatMs);
 

@@ -8,7 +8,8 @@
 // fault.
 //
 // "Mid-run" is a point in the side log (every body start appends `key attempt pid`), chosen at
-// random; which worker dies and how long PostgreSQL stays down are random too. The randomness comes
+// random; which worker dies and how long PostgreSQL stays down (past the 10 s after which a silent
+// worker's attempts are given up) are random too. The randomness comes
 // from one seed, printed; FAULTS_SEED=<n> replays it. The file starts a PostgreSQL cluster of its
 // own (the restart must not disturb other test files on the shared one). Waits poll a condition
 // with a generous deadline, never a fixed sleep.
@@ -20,6 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WORKER_TIMING } from '../../src/workers/timing.ts';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.ts';
 import { postgres, skipReason } from '../helpers/postgresTest.ts';
 import { bodiesIn, until as untilWithin } from '../helpers/sideLog.ts';
@@ -143,6 +145,17 @@ async function workers(p: Place): Promise<Child[]> {
   return [...pool];
 }
 
+/** Waits for `child` to exit; on a timeout, fails with the last lines of every process's output. */
+async function exited(child: Child, what: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  try {
+    await until(what, () => child.ended(), 180_000);
+  } catch (error) {
+    const tail = (c: Child) => c.output().split('\n').slice(-15).join('\n');
+    throw new Error(`${(error as Error).message}\n--- ${child.pid}:\n${tail(child)}\n${pool.map((w) => `--- worker ${w.pid}:\n${tail(w)}`).join('\n')}`);
+  }
+  return child.exit;
+}
+
 function driver(p: Place, runId: string, extra: string[] = []): Child {
   return start(p, ['run', fixture, '--executor', 'workers', '--run-id', runId, '--concurrency', '256', '--view', 'none', ...extra]);
 }
@@ -243,7 +256,7 @@ describe.skipIf(postgres === undefined)(`faults under a 2,000-instance run on 3 
     await workers(p);
     const started = Date.now();
     const d = driver(p, 'reference');
-    expect((await d.exit).code, d.output()).toBe(0);
+    expect((await exited(d, 'the driver exited')).code, d.output()).toBe(0);
     console.log(`reference run: ${INSTANCES} instances in ${Date.now() - started} ms`);
     const got = await outcome(p, 'reference');
     const ran = bodies(p, 'reference');
@@ -268,7 +281,9 @@ describe.skipIf(postgres === undefined)(`faults under a 2,000-instance run on 3 
     const p = await place();
     const ws = await workers(p);
     const at = midRun();
-    const pauseMs = pick(0, 3000);
+    // Down longer than the time after which a silent worker's attempts are given up as lost: the
+    // workers (alive, cut off like the driver) must get their attempts back, not see them re-run.
+    const pauseMs = WORKER_TIMING.lostAfterMs + pick(0, 2000);
     const d = driver(p, 'restarted');
     await until(`${at} bodies started`, () => bodies(p, 'restarted').length >= at);
     const down = Date.now();
@@ -278,7 +293,7 @@ describe.skipIf(postgres === undefined)(`faults under a 2,000-instance run on 3 
     await until('bodies start again', () => bodies(p, 'restarted').length > before || d.ended());
     expect(d.ended(), d.output()).toBe(false);
     console.log(`restarted: PostgreSQL down ${up - down} ms (${pauseMs} ms between stop and start) after ${at}+ body starts; bodies started again ${Date.now() - up} ms after it was up`);
-    expect((await d.exit).code, d.output()).toBe(0);
+    expect((await exited(d, 'the driver exited')).code, d.output()).toBe(0);
     // Every worker lived through it (none crashed on the broken connections).
     expect(ws.map((w) => ({ pid: w.pid, ended: w.ended() }))).toEqual(ws.map((w) => ({ pid: w.pid, ended: false })));
     const got = await outcome(p, 'restarted');
@@ -316,7 +331,7 @@ describe.skipIf(postgres === undefined)(`faults under a 2,000-instance run on 3 
     victim.kill('SIGKILL');
     expect((await victim.exit).signal).toBe('SIGKILL');
     console.log(`worker-killed: worker pid ${victim.pid} killed after ${bodies(p, 'worker-killed').length} body starts (chosen: ${at})`);
-    expect((await d.exit).code, d.output()).toBe(0);
+    expect((await exited(d, 'the driver exited')).code, d.output()).toBe(0);
     const got = await outcome(p, 'worker-killed');
     const ran = bodies(p, 'worker-killed');
     const extra = expectAsReference(got, ran);
