@@ -521,7 +521,7 @@ function describeServer(pg: PgModule, config: PoolConfig): { server: string; sec
  *   the run: a takeover waits for it, and it sees a takeover that committed first. Expiry is
  *   decided against the `now` the caller passes, never the server's clock.
  * - **Connection loss**: a broken or idle-killed connection is dropped and replaced by the pool. An
- *   operation whose connection broke is tried again on a fresh one (`connectionRetries`). Every
+ *   operation whose connection broke is tried again on a fresh one (`connectionRetries`, then until `reconnectForMs` passed). Every
  *   commit carries a batch id recorded in its own transaction, so a commit whose connection broke
  *   during COMMIT is retried safely: if it had landed, the retry sees its id and reports the
  *   original result instead of applying it again. Only when the server stays unreachable does
