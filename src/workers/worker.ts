@@ -298,6 +298,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
             store,
             executor: 'workers',
             resume: true,
+            ...(found.concurrency === undefined ? {} : { concurrency: found.concurrency }),
             log,
             ...(driving?.gates !== undefined ? { gates: driving.gates } : {}),
             ...(driving?.listeners !== undefined ? { listeners: driving.listeners } : {}),

@@ -313,8 +313,11 @@ describe.skipIf(postgres === undefined)(`faults under a 2,000-instance run on 3 
     expect((await d.exit).signal).toBe('SIGKILL');
     console.log(`driver-killed: driver killed after ${bodies(p, 'driver-killed').length} body starts (chosen: ${at})`);
     await until('a worker drives the run', () => ws.some((w) => w.output().includes("drives run 'driver-killed'")));
-    await until('the run succeeded', async () => (await outcome(p, 'driver-killed')).state === 'success');
+    await until('the run succeeded', async () => (await outcome(p, 'driver-killed')).state === 'success', 180_000);
     const got = await outcome(p, 'driver-killed');
+    // The adopter drove it with the concurrency the first driver was given (stored with the run).
+    const [run] = await admin('SELECT labels FROM taskmachine.runs WHERE run_id = $1', ['driver-killed'], p.database);
+    expect(String(run!['labels'])).toContain('"taskmachine/concurrency":"256"');
     expect(sorted(expectAsReference(got, bodies(p, 'driver-killed')))).toEqual([]);
     expect([...got.interruptions.values()].filter((n) => n > 0)).toEqual([]);
     expect(sorted(got.transitions)).toEqual(sorted(reference!.outcome.transitions));
