@@ -286,7 +286,8 @@ export function resolveSettings(definition: Flow, options: RunFlowOptions, inter
     fingerprint: options.fingerprint,
     inputGiven: options.input !== undefined,
     // A run driven with attempts on workers says so: workers adopt only such runs.
-    labels: executor === 'workers' ? { ...options.labels, [EXECUTOR_LABEL]: 'workers' } : options.labels,
+    // Its concurrency too: a worker that adopts the run drives it with the same.
+    labels: executor === 'workers' ? { ...options.labels, [EXECUTOR_LABEL]: 'workers', [CONCURRENCY_LABEL]: String(concurrency) } : options.labels,
     paused: internal.paused === true,
     maxInterruptions,
     leaseTtl,
@@ -319,3 +320,14 @@ function isPostgresStore(store: Store | undefined): boolean {
  * ```
  */
 export const EXECUTOR_LABEL = 'taskmachine/executor';
+
+/**
+ * The label that records the `concurrency` of a run driven with `executor: 'workers'`, so a worker
+ * that adopts the run drives it with the same.
+ *
+ * @example
+ * ```ts
+ * (await store.getRun(runId))?.labels?.[CONCURRENCY_LABEL]; // '256'
+ * ```
+ */
+export const CONCURRENCY_LABEL = 'taskmachine/concurrency';

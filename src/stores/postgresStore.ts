@@ -92,15 +92,23 @@ export interface PostgresStoreOptions {
   /**
    * How many times an operation whose connection broke (or that the server asks to retry: a
    * serialization failure or deadlock) is tried again on a fresh connection before it fails with
-   * `StoreConnectionError`.
+   * `StoreConnectionError` — at least; see `reconnectForMs`.
    * @default 3
    */
   readonly connectionRetries?: number;
   /**
-   * How long to wait before the first retry, in ms; doubled before each further one.
+   * How long to wait before the first retry, in ms; doubled before each further one, up to 1 s.
    * @default 100
    */
   readonly retryDelayMs?: number;
+  /**
+   * After its `connectionRetries`, an operation whose connection broke (the server is restarting or
+   * unreachable) keeps being tried again on a fresh connection until this many ms have passed
+   * since its first failure, so a PostgreSQL restart or a short network loss is ridden out instead
+   * of failing the run. `0`: only `connectionRetries` count.
+   * @default 30000 (the default lease time to live of a run)
+   */
+  readonly reconnectForMs?: number;
 }
 
 /**
@@ -154,6 +162,20 @@ export interface PostgresStore extends Store {
    * ```
    */
   commit(batch: CommitBatch, within?: (db: SqlSession) => Promise<void>): Promise<CommitResult>;
+  /**
+   * Runs `work` in a transaction of its own and commits it. When the connection breaks (the server
+   * restarts, the network drops) or the server asks to retry, the whole transaction is tried again
+   * on a fresh connection as the store's own operations are (`connectionRetries`, then for up to
+   * `reconnectForMs`), so `work` may run more than once — and, when a `COMMIT`'s reply was lost,
+   * once more after it had committed: make it idempotent. Taskmachine's workers store attempt
+   * outcomes with it.
+   *
+   * @example
+   * ```ts
+   * await store.transaction('mark the import done', (db) => db.query('UPDATE imports SET done = true WHERE id = $1', [id]));
+   * ```
+   */
+  transaction<T>(doing: string, work: (db: SqlSession) => Promise<T>): Promise<T>;
 }
 
 /**
@@ -194,7 +216,10 @@ const poolDefaults: PoolConfig = {
   application_name: 'taskmachine',
 };
 
-const optionNames: ReadonlySet<string> = new Set(['connectionString', 'pool', 'poolOptions', 'schema', 'connectionRetries', 'retryDelayMs']);
+const optionNames: ReadonlySet<string> = new Set(['connectionString', 'pool', 'poolOptions', 'schema', 'connectionRetries', 'retryDelayMs', 'reconnectForMs']);
+
+/** The longest wait between two tries of an operation (retryDelayMs doubles up to it). */
+const maxRetryDelayMs = 1_000;
 const schemaPattern = /^[a-z_][a-z0-9_]{0,62}$/;
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -430,7 +455,7 @@ function landedVersions(batch: PreparedBatch): Map<string, number> {
   return versions;
 }
 
-function checkOptions(options: PostgresStoreOptions): { schema: string; retries: number; retryDelayMs: number } {
+function checkOptions(options: PostgresStoreOptions): { schema: string; retries: number; retryDelayMs: number; reconnectForMs: number } {
   if (typeof options !== 'object' || options === null) {
     throw new StoreError('postgresStore: options must be an object, e.g. { connectionString: process.env.DATABASE_URL }.');
   }
@@ -439,7 +464,7 @@ function checkOptions(options: PostgresStoreOptions): { schema: string; retries:
       throw new StoreError(`postgresStore: unknown option '${key}' (the options are ${[...optionNames].join(', ')}).`);
     }
   }
-  const { connectionString, pool, poolOptions, schema = defaultPostgresSchema, connectionRetries = 3, retryDelayMs = 100 } = options;
+  const { connectionString, pool, poolOptions, schema = defaultPostgresSchema, connectionRetries = 3, retryDelayMs = 100, reconnectForMs = 30_000 } = options;
   if (connectionString === undefined && pool === undefined && poolOptions === undefined) {
     throw new StoreError(
       'postgresStore: say where the database is: connectionString (postgresql://user:password@host:port/database), ' +
@@ -475,7 +500,10 @@ function checkOptions(options: PostgresStoreOptions): { schema: string; retries:
   if (typeof retryDelayMs !== 'number' || !Number.isFinite(retryDelayMs) || retryDelayMs < 0) {
     throw new StoreError(`postgresStore: retryDelayMs must be a non-negative number of ms, got ${String(retryDelayMs)}.`);
   }
-  return { schema, retries: connectionRetries, retryDelayMs };
+  if (typeof reconnectForMs !== 'number' || !Number.isFinite(reconnectForMs) || reconnectForMs < 0) {
+    throw new StoreError(`postgresStore: reconnectForMs must be a non-negative number of ms, got ${String(reconnectForMs)}.`);
+  }
+  return { schema, retries: connectionRetries, retryDelayMs, reconnectForMs };
 }
 
 type PgModule = typeof import('pg');
@@ -521,7 +549,7 @@ function describeServer(pg: PgModule, config: PoolConfig): { server: string; sec
  *   the run: a takeover waits for it, and it sees a takeover that committed first. Expiry is
  *   decided against the `now` the caller passes, never the server's clock.
  * - **Connection loss**: a broken or idle-killed connection is dropped and replaced by the pool. An
- *   operation whose connection broke is tried again on a fresh one (`connectionRetries`). Every
+ *   operation whose connection broke is tried again on a fresh one (`connectionRetries`, then until `reconnectForMs` passed). Every
  *   commit carries a batch id recorded in its own transaction, so a commit whose connection broke
  *   during COMMIT is retried safely: if it had landed, the retry sees its id and reports the
  *   original result instead of applying it again. Only when the server stays unreachable does
@@ -544,7 +572,7 @@ function describeServer(pg: PgModule, config: PoolConfig): { server: string; sec
  * ```
  */
 export async function postgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
-  const { schema, retries, retryDelayMs } = checkOptions(options);
+  const { schema, retries, retryDelayMs, reconnectForMs } = checkOptions(options);
   const pg = ((await import('pg')) as unknown as { default: PgModule }).default;
   const ownsPool = options.pool === undefined;
   let pool: Pool;
@@ -638,15 +666,34 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
     return error instanceof Error ? error : new StoreError(String(error));
   }
 
+  /**
+   * Whether an operation that failed with `error` on its `attempt`-th try, `since` its first
+   * failure (a time), is tried again: a transient error within `connectionRetries`, and after them
+   * a broken connection until `reconnectForMs` have passed.
+   */
+  function tryAgain(error: unknown, attempt: number, since: number): boolean {
+    if (error instanceof StoreError || !isTransient(error)) return false;
+    if (attempt <= retries) return true;
+    return isConnectionError(error) && Date.now() - since < reconnectForMs;
+  }
+
+  /** The wait before try `attempt + 1`: retryDelayMs doubled per try, at most 1 s (at least 50 ms once past `connectionRetries`). */
+  function backoff(attempt: number): Promise<void> {
+    const ms = Math.min(retryDelayMs * 2 ** (attempt - 1), maxRetryDelayMs);
+    return delay(attempt > retries ? Math.max(ms, 50) : ms);
+  }
+
   /** Runs `work`, again on a fresh connection while it fails with a transient error. */
   async function retrying<T>(doing: string, work: () => Promise<T>): Promise<T> {
+    let since = 0;
     for (let attempt = 1; ; attempt++) {
       try {
         return await work();
       } catch (error) {
         if (closed) throw closedError(`PostgreSQL store (${where})`);
-        if (error instanceof StoreError || !isTransient(error) || attempt > retries) throw giveUp(error, attempt, doing, 'not-written');
-        await delay(retryDelayMs * 2 ** (attempt - 1));
+        if (attempt === 1) since = Date.now();
+        if (!tryAgain(error, attempt, since)) throw giveUp(error, attempt, doing, 'not-written');
+        await backoff(attempt);
       }
     }
   }
@@ -954,6 +1001,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       const prepared = prepare(batch);
       const batchId = randomUUID();
       let maybeCommitted = false;
+      let since = 0;
       for (let attempt = 1; ; attempt++) {
         let committing = false;
         try {
@@ -963,8 +1011,9 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
           const outcome = maybeCommitted ? 'unknown' : 'not-written';
           const doing = `commit a batch of run '${batch.runId}'`;
           if (closed) throw maybeCommitted ? giveUp(error, attempt, doing, outcome, batchId) : closedError(`PostgreSQL store (${where})`);
-          if (error instanceof StoreError || !isTransient(error) || attempt > retries) throw giveUp(error, attempt, doing, outcome, batchId);
-          await delay(retryDelayMs * 2 ** (attempt - 1));
+          if (attempt === 1) since = Date.now();
+          if (!tryAgain(error, attempt, since)) throw giveUp(error, attempt, doing, outcome, batchId);
+          await backoff(attempt);
         }
       }
     },
@@ -1192,6 +1241,23 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       const values = [runId, wanted.map((id) => id.key), wanted.map((id) => id.attempt)];
       return read(`read results of run '${runId}'`, sql.readResults, values, (res) =>
         res.rows.map((row) => ({ key: String(row['key']), attempt: num(row['attempt']), value: value(row['value']), chars: num(row['chars']) })),
+      );
+    },
+
+    async transaction<T>(doing: string, work: (db: SqlSession) => Promise<T>): Promise<T> {
+      open();
+      return retrying(doing, () =>
+        withClient(async (client, broken) => {
+          await client.query('BEGIN');
+          try {
+            const out = await work(client);
+            await client.query('COMMIT');
+            return out;
+          } catch (error) {
+            if (!isConnectionError(error)) await rollback(client, broken);
+            throw error;
+          }
+        }),
       );
     },
 

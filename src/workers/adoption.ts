@@ -1,4 +1,6 @@
+import { CONCURRENCY_LABEL } from '../runtime/settings.ts';
 import type { SqlSession } from '../stores/postgresStore.ts';
+import { deserializeValue } from '../stores/serialization.ts';
 
 /**
  * A run a worker may adopt, and why.
@@ -12,6 +14,19 @@ export interface AdoptableRun {
   readonly runId: string;
   readonly flowId: string;
   readonly why: string;
+  /** The concurrency its first driver ran it with (label `taskmachine/concurrency`), if stored. */
+  readonly concurrency?: number;
+}
+
+/** The `taskmachine/concurrency` label of a run's stored labels (superjson text), when valid. */
+function storedConcurrency(labels: unknown): number | undefined {
+  if (typeof labels !== 'string') return undefined;
+  try {
+    const value = Number(deserializeValue<Record<string, unknown> | undefined>(labels)?.[CONCURRENCY_LABEL]);
+    return Number.isSafeInteger(value) && value >= 1 ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -32,7 +47,7 @@ export async function findAdoptable(
   now: number,
 ): Promise<AdoptableRun[]> {
   const res = await db.query(
-    `SELECT r.run_id, r.flow_id, l.run_id IS NULL AS no_lease, l.released_at IS NOT NULL AS released
+    `SELECT r.run_id, r.flow_id, r.labels, l.run_id IS NULL AS no_lease, l.released_at IS NOT NULL AS released
      FROM ${schema}.runs r
      JOIN unnest($1::text[], $2::text[]) AS f(flow_id, hash) ON f.flow_id = r.flow_id
      LEFT JOIN ${schema}.leases l ON l.run_id = r.run_id
@@ -45,9 +60,13 @@ export async function findAdoptable(
      LIMIT 100`,
     [flows.map((f) => f.flowId), flows.map((f) => f.hash), now],
   );
-  return res.rows.map((row: Record<string, unknown>) => ({
-    runId: String(row['run_id']),
-    flowId: String(row['flow_id']),
-    why: row['no_lease'] === true ? 'it had no driver' : row['released'] === true ? 'its driver let go of it' : "its driver's lease expired",
-  }));
+  return res.rows.map((row: Record<string, unknown>) => {
+    const concurrency = storedConcurrency(row['labels']);
+    return {
+      runId: String(row['run_id']),
+      flowId: String(row['flow_id']),
+      why: row['no_lease'] === true ? 'it had no driver' : row['released'] === true ? 'its driver let go of it' : "its driver's lease expired",
+      ...(concurrency === undefined ? {} : { concurrency }),
+    };
+  });
 }

@@ -148,12 +148,16 @@ export class LaunchTable {
     return res.rows.map((row: Record<string, unknown>) => ({ key: String(row['key']), attempt: Number(row['attempt']), refusal: String(row['refusal']) }));
   }
 
-  /** A worker claims the queued launches among `ids`; resolves to the ids it claimed. */
+  /**
+   * A worker claims the queued launches among `ids`; resolves to the ids it claimed. Launches among
+   * them that this worker already claimed count as claimed too (a job pg-boss handed out again to
+   * the worker that had claimed it but never ran it): give only `ids` the worker is not running.
+   */
   async claimMany(db: SqlSession, ids: readonly string[], worker: string, now: number): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
     const res = await db.query(
       `UPDATE ${this.#t} SET status = 'running', worker = $2, heartbeat_at = $3, refusal = NULL
-       WHERE launch_id = ANY($1::uuid[]) AND status = 'queued' RETURNING launch_id`,
+       WHERE launch_id = ANY($1::uuid[]) AND (status = 'queued' OR (status = 'running' AND worker = $2)) RETURNING launch_id`,
       [ids, worker, now],
     );
     return new Set(res.rows.map((row: Record<string, unknown>) => String(row['launch_id'])));
@@ -161,14 +165,15 @@ export class LaunchTable {
 
   /**
    * A worker stores its attempts' outcomes (in the transaction that completes their jobs); resolves
-   * to the launch ids it still held — the others' outcomes are discarded.
+   * to the launch ids it still held — the others' outcomes are discarded. A launch it already
+   * stored this very outcome for counts as stored (a commit repeated after its reply was lost).
    */
   async finishMany(db: SqlSession, worker: string, ids: readonly string[], outcomes: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
     const res = await db.query(
       `UPDATE ${this.#t} AS l SET status = 'done', outcome = o.outcome
        FROM unnest($2::uuid[], $3::text[]) AS o(launch_id, outcome)
-       WHERE l.launch_id = o.launch_id AND l.status = 'running' AND l.worker = $1
+       WHERE l.launch_id = o.launch_id AND l.worker = $1 AND (l.status = 'running' OR (l.status = 'done' AND l.outcome = o.outcome))
        RETURNING l.launch_id`,
       [worker, ids, outcomes],
     );

@@ -18,6 +18,7 @@ import { WORKER_TIMING } from './timing.ts';
 import { WorkerAttempts } from './workerAttempt.ts';
 import { StoredValues } from './storedValues.ts';
 import { OutcomeCommits } from './outcomeCommits.ts';
+import { OutageLog } from './outageLog.ts';
 
 /**
  * Options of {@link startWorker}.
@@ -120,19 +121,11 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
 
   const boss = await acquireBoss(store, { supervise: true });
 
-  async function transaction(work: (db: SqlSession) => Promise<void>): Promise<void> {
-    const client = await store.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await work(client);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
-  }
+  /**
+   * `work` in a transaction of its own, tried again on a fresh connection when the connection breaks
+   * (a PostgreSQL restart): see `PostgresStore.transaction`. Every use below is safe to repeat.
+   */
+  const transaction = <T>(doing: string, work: (db: SqlSession) => Promise<T>): Promise<T> => store.transaction(doing, work);
 
   function refusalOf(data: AttemptJobData): string | undefined {
     if (data.format !== ATTEMPT_PAYLOAD_FORMAT) {
@@ -160,7 +153,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       log(`taskmachine worker ${id}: refusing the attempts of run '${data.runId}': ${refusal}`);
     }
     // The attempt waits for a worker with the run's definition: back in the queue, a little later.
-    await transaction(async (db) => {
+    // (Repeated after a lost reply, it queues one more job for the launch: the launch decides.)
+    await transaction(`hand back an attempt of run '${data.runId}'`, async (db) => {
       await launches.refuse(db, data.launchId, `worker ${id} refused it: ${refusal}`);
       await boss.insert(ATTEMPT_QUEUE, [{ data, startAfter: 2 }], { db: bossDb(db) });
       await boss.complete(ATTEMPT_QUEUE, job, null, { db: bossDb(db) });
@@ -168,14 +162,16 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   }
 
   // Outcomes and job completions, group-committed (see OutcomeCommits).
-  const outcomes = new OutcomeCommits<Job<AttemptJobData>>(async (writes) => {
-    let stored = new Set<string>();
-    await transaction(async (db) => {
-      stored = await launches.finishMany(db, id, writes.map((w) => w.launchId), writes.map((w) => w.outcome));
+  // (Repeated after a lost reply, `finishMany` reports the outcomes it had stored as stored.)
+  const outcomes = new OutcomeCommits<Job<AttemptJobData>>((writes) =>
+    transaction('store attempt outcomes', async (db) => {
+      const stored = await launches.finishMany(db, id, writes.map((w) => w.launchId), writes.map((w) => w.outcome));
       await boss.complete(ATTEMPT_QUEUE, writes.map((w) => w.job), null, { db: bossDb(db) });
-    });
-    return stored;
-  });
+      return stored;
+    }),
+  );
+  /** Launches whose attempt ended here and whose outcome is being stored: still heartbeated. */
+  const storing = new Set<string>();
 
   /** Runs a claimed attempt and stores its outcome. */
   async function run(job: Job<AttemptJobData>): Promise<void> {
@@ -185,37 +181,61 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     running.set(data.launchId, started.run);
     const outcome = await started.outcome;
     running.delete(data.launchId);
+    // Heartbeated until the outcome is stored (which may wait out a PostgreSQL restart): a launch
+    // whose attempt finished is not given up as lost meanwhile.
+    storing.add(data.launchId);
     let text: string;
     try {
       text = serializeValue(outcome);
     } catch (error) {
       text = serializeValue({ kind: 'failed', error: toError(error), failureKind: 'infrastructure', failFast: true });
     }
-    if (!(await outcomes.add({ launchId: data.launchId, job, outcome: text }))) {
+    let stored: boolean;
+    try {
+      stored = await outcomes.add({ launchId: data.launchId, job, outcome: text });
+    } finally {
+      storing.delete(data.launchId);
+    }
+    if (!stored) {
       log(`taskmachine worker ${id}: the outcome of attempt ${data.attempt} of '${data.key}' (run '${data.runId}') was not stored: its driver ended the attempt or gave it up as lost`);
     }
   }
 
-  /** Jobs just fetched: refused, claimed (then run), or not claimable (ended by their driver: completed). */
-  async function take(jobs: readonly Job<AttemptJobData>[]): Promise<Array<{ job: Job<AttemptJobData>; work: () => Promise<void> }>> {
-    const taken: Array<{ job: Job<AttemptJobData>; work: () => Promise<void> }> = [];
-    const claimable: Job<AttemptJobData>[] = [];
-    for (const job of jobs) {
-      const refusal = refusalOf(job.data);
-      if (refusal === undefined) claimable.push(job);
-      else taken.push({ job, work: () => refuse(job, refusal) });
-    }
-    const claimed = await launches.claimMany(store.pool, claimable.map((job) => job.data.launchId), id, Date.now());
-    const gone = claimable.filter((job) => !claimed.has(job.data.launchId));
-    if (gone.length > 0) await boss.complete(ATTEMPT_QUEUE, gone);
-    for (const job of claimable) if (claimed.has(job.data.launchId)) taken.push({ job, work: () => run(job) });
-    return taken;
+  /**
+   * Fetches up to `free` jobs and claims their launches **in one transaction**: a worker that dies
+   * before it commits leaves the jobs to the others at once (nothing committed), one that dies after
+   * holds running launches that stop heartbeating (lost after `lostAfterMs`: interruptions). Jobs of
+   * launches that cannot be claimed (ended by their driver, run elsewhere) are completed in the same
+   * transaction; jobs this worker refuses are handed back after it (`refuse`).
+   */
+  async function fetchAndClaim(free: number): Promise<{ fetched: number; taken: Array<{ job: Job<AttemptJobData>; work: () => Promise<void> }> }> {
+    // (Repeated after a lost reply, the first try's jobs stay active and its launches claimed by
+    // this worker, which never runs them: they are lost after `lostAfterMs` and run again — no
+    // retry used. Not written twice.)
+    return transaction('fetch and claim attempts', async (db) => {
+      const jobs = await boss.fetch<AttemptJobData>(ATTEMPT_QUEUE, { batchSize: free, db: bossDb(db) });
+      const taken: Array<{ job: Job<AttemptJobData>; work: () => Promise<void> }> = [];
+      const claimable: Job<AttemptJobData>[] = [];
+      for (const job of jobs) {
+        const refusal = refusalOf(job.data);
+        if (refusal === undefined) claimable.push(job);
+        else taken.push({ job, work: () => refuse(job, refusal) });
+      }
+      const ids = claimable.map((job) => job.data.launchId).filter((launchId) => !running.has(launchId) && !storing.has(launchId));
+      const claimed = await launches.claimMany(db, ids, id, Date.now());
+      const gone = claimable.filter((job) => !claimed.has(job.data.launchId));
+      if (gone.length > 0) await boss.complete(ATTEMPT_QUEUE, gone.map((job) => job.id), null, { db: bossDb(db) });
+      for (const job of claimable) if (claimed.has(job.data.launchId)) taken.push({ job, work: () => run(job) });
+      return { fetched: jobs.length, taken };
+    });
   }
 
   // The fetch loop: up to `concurrency` attempts at once; it fetches again as soon as one ends or
   // a fetch came back full, and otherwise polls every `WORKER_TIMING.idlePollMs`. (pg-boss's own
   // `work()` waits out its polling interval after every fetch, which caps a poller at two jobs a
   // second without NOTIFY; this loop keeps every slot busy while jobs are queued.)
+  const fetches = new OutageLog(log, `taskmachine worker ${id}: fetching attempt jobs`);
+  const heartbeats = new OutageLog(log, `taskmachine worker ${id}: heartbeating its attempts`);
   let inHand = 0;
   let wake: (() => void) | undefined;
   const fetching = (async () => {
@@ -224,9 +244,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       let fetched = 0;
       if (free > 0) {
         try {
-          const jobs = await boss.fetch<AttemptJobData>(ATTEMPT_QUEUE, { batchSize: free });
-          fetched = jobs.length;
-          for (const { job, work } of await take(jobs)) {
+          const { fetched: count, taken } = await fetchAndClaim(free);
+          fetches.ok();
+          fetched = count;
+          for (const { job, work } of taken) {
             inHand++;
             work()
               .catch((error: unknown) => {
@@ -240,7 +261,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
               });
           }
         } catch (error) {
-          log(`taskmachine worker ${id}: fetching attempt jobs failed (trying again): ${toError(error).message}`);
+          fetches.failed(error);
         }
       }
       if (stopping) break;
@@ -258,13 +279,14 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   })();
 
   const heartbeat = setInterval(() => {
-    const ids = [...running.keys()];
+    const ids = [...running.keys(), ...storing];
     if (ids.length === 0) return;
     launches.heartbeat(store.pool, id, ids, Date.now()).then(
       (gone) => {
+        heartbeats.ok();
         for (const launchId of gone) running.get(launchId)?.abort(new Error('the driver ended this attempt (timeout, cancel or a manual change), or gave it up as lost'));
       },
-      (error: unknown) => log(`taskmachine worker ${id}: heartbeat failed (trying again): ${toError(error).message}`),
+      (error: unknown) => heartbeats.failed(error),
     );
   }, WORKER_TIMING.heartbeatMs);
 
@@ -285,6 +307,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
             store,
             executor: 'workers',
             resume: true,
+            ...(found.concurrency === undefined ? {} : { concurrency: found.concurrency }),
             log,
             ...(driving?.gates !== undefined ? { gates: driving.gates } : {}),
             ...(driving?.listeners !== undefined ? { listeners: driving.listeners } : {}),

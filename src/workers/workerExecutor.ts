@@ -12,6 +12,7 @@ import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
 import { deserializeValue, serializeValue } from '../stores/serialization.ts';
 import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from './attemptQueue.ts';
 import { LaunchTable, type LaunchState, type LaunchWrite } from './launchTable.ts';
+import { OutageLog } from './outageLog.ts';
 import { WORKER_TIMING } from './timing.ts';
 
 /**
@@ -83,6 +84,9 @@ export class WorkerExecutor implements Executor {
   #session: string = randomUUID();
   /** Whether the input tasks receive is the run record's (workers read it there). */
   #inputStored = false;
+  /** When a poll last failed (PostgreSQL unreachable from here): workers get time to heartbeat again. */
+  #pollFailedAt = Number.NEGATIVE_INFINITY;
+  #pollOutage: OutageLog | undefined;
 
   constructor(
     host: WorkerExecutorHost,
@@ -260,13 +264,17 @@ export class WorkerExecutor implements Executor {
       // (Launches still waiting for their batch's commit are in flight too; the store knows none of them yet.)
       const ids = [...this.#inFlight.keys()];
       const states = await this.#table.poll(this.#store.pool, this.#runId, ids);
-      // Lost workers are looked for once a heartbeat interval, not on every poll (a write query).
+      // Lost workers are looked for once a heartbeat interval, not on every poll (a write query),
+      // and only once PostgreSQL has been reachable from here for `lostAfterMs`: after an outage
+      // (a PostgreSQL restart) the workers' heartbeats are as old as the outage, and the workers
+      // that are alive get that long to heartbeat again before their attempts are given up.
       const now = this.#now();
       let lost: string[] = [];
-      if (now - this.#lostCheckedAt >= WORKER_TIMING.heartbeatMs) {
+      if (now - this.#lostCheckedAt >= WORKER_TIMING.heartbeatMs && now - this.#pollFailedAt >= WORKER_TIMING.lostAfterMs) {
         this.#lostCheckedAt = now;
         lost = await this.#table.markLost(this.#store.pool, this.#runId, ids, now - WORKER_TIMING.lostAfterMs);
       }
+      this.#pollOutage?.ok();
       if (this.#stopped) return;
       let changed = false;
       for (const state of states) changed = this.#apply(state) || changed;
@@ -283,7 +291,9 @@ export class WorkerExecutor implements Executor {
       }
       if (changed) this.#host.requestTurn();
     } catch (error) {
-      this.#host.log(`taskmachine: could not read the outcomes of attempts on workers (trying again): ${toError(error).message}`);
+      this.#pollFailedAt = this.#now();
+      this.#pollOutage ??= new OutageLog((line) => this.#host.log(line), `taskmachine: reading the outcomes of attempts of run '${this.#runId}' on workers`);
+      this.#pollOutage.failed(error);
     } finally {
       this.#polling = false;
       if (this.#inFlight.size > 0) this.#schedulePoll(WORKER_TIMING.pollMs);

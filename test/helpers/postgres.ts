@@ -29,6 +29,12 @@ export interface PostgresCluster {
   readonly url: string;
   /** PostgreSQL's major version. */
   readonly version: string;
+  /**
+   * Fast shutdown (clients are disconnected), then the same server started again on the same data
+   * directory and port, `pauseMs` later; resolves once it accepts connections again. (For fault
+   * tests: a PostgreSQL restart under running clients.)
+   */
+  restart(options?: { pauseMs?: number }): Promise<void>;
   /** Fast shutdown (clients are disconnected), then the data directory is removed. */
   stop(): Promise<void>;
 }
@@ -173,8 +179,16 @@ export async function startPostgres(options: { durable?: boolean; env?: NodeJS.P
       };
       const args = ['-D', data, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
       try {
-        const { child, log } = await startServer(asServerUser(join(bindir, 'postgres'), args, identity, true), env);
+        const command = asServerUser(join(bindir, 'postgres'), args, identity, true);
+        let server = await startServer(command, env);
         let stopped: Promise<void> | undefined;
+        /** Fast shutdown of the running server: clients are disconnected. */
+        const shutdown = (child: ChildProcess) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGINT');
+          });
         return {
           host: '127.0.0.1',
           port,
@@ -183,13 +197,14 @@ export async function startPostgres(options: { durable?: boolean; env?: NodeJS.P
           database,
           url: `postgresql://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`,
           version,
+          async restart({ pauseMs = 0 } = {}) {
+            if (stopped !== undefined) throw new Error('the cluster is stopped');
+            await shutdown(server.child);
+            if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+            server = await startServer(command, env);
+          },
           stop() {
-            stopped ??= new Promise<void>((resolve) => {
-              if (child.exitCode !== null || child.signalCode !== null) return resolve();
-              child.once('exit', () => resolve());
-              child.kill('SIGINT'); // fast shutdown
-            }).then(() => {
-              void log;
+            stopped ??= shutdown(server.child).then(() => {
               rmSync(root, { recursive: true, force: true });
             });
             return stopped;

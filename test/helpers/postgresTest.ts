@@ -30,6 +30,8 @@ export async function openStore(options: Partial<PostgresStoreOptions> = {}): Pr
     ...(options.pool === undefined ? { connectionString: postgres.url } : {}),
     schema: freshSchema(),
     retryDelayMs: 0,
+    // Fail after connectionRetries, as the tests of broken connections count on (not after 30 s).
+    reconnectForMs: 0,
     ...options,
   });
   opened.push(store);

@@ -194,6 +194,38 @@ describe.skipIf(postgres === undefined)(`postgresStore: connection loss${skipRea
     expect(await logLength()).toBe(2);
   });
 
+  it('server down past connectionRetries but within reconnectForMs: the commit waits for it and lands once', async () => {
+    const url = new URL(postgres!.url);
+    url.port = String(proxy.port);
+    const patient = await openStore({ connectionString: url.href, schema: store.schema, connectionRetries: 2, reconnectForMs: 60_000 });
+    proxy.refuse(true);
+    const from = proxy.accepted;
+    const commit = patient.commit({ runId: 'r1', transitions: [step('a', 2)] });
+    // Down through the 3 tries connectionRetries allow, and more: the store keeps reconnecting.
+    let settled = false;
+    void commit.then(() => (settled = true), () => (settled = true));
+    const deadline = Date.now() + 30_000;
+    while (proxy.accepted - from < 6 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(proxy.accepted - from).toBeGreaterThanOrEqual(6);
+    expect(settled).toBe(false);
+    proxy.refuse(false);
+    await commit;
+    expect(await logLength()).toBe(3);
+  });
+
+  it('reconnectForMs bounds the waiting: a server down longer fails the operation with StoreConnectionError', async () => {
+    const url = new URL(postgres!.url);
+    url.port = String(proxy.port);
+    const patient = await openStore({ connectionString: url.href, schema: store.schema, connectionRetries: 0, reconnectForMs: 400 });
+    proxy.refuse(true);
+    const started = Date.now();
+    const error = await rejection(patient.commit({ runId: 'r1', transitions: [step('a', 2)] }));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    expect(error).toMatchObject({ name: 'StoreConnectionError', outcome: 'not-written' });
+    proxy.refuse(false);
+    expect(await logLength()).toBe(2);
+  });
+
   it('a lease acquisition whose COMMIT reply was lost: the retry finds its own lease and keeps the token', async () => {
     const owner = { ownerId: 'me', host: 'h', pid: 1 };
     const cut = proxy.cutOn(/^COMMIT$/, 'after-reply');

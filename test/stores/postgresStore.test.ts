@@ -58,7 +58,7 @@ describe('postgresStore: options (checked before connecting)', () => {
   it('rejects missing, conflicting, unknown and malformed options with the fix in the message', async () => {
     await expect(postgresStore({})).rejects.toThrow(/say where the database is: connectionString \(postgresql:\/\/user:password@host:port\/database\), pool/);
     await expect(postgresStore({ connectionString: url, conectionRetries: 1 } as never)).rejects.toThrow(
-      /unknown option 'conectionRetries' \(the options are connectionString, pool, poolOptions, schema, connectionRetries, retryDelayMs\)/,
+      /unknown option 'conectionRetries' \(the options are connectionString, pool, poolOptions, schema, connectionRetries, retryDelayMs, reconnectForMs\)/,
     );
     await expect(postgresStore({ connectionString: url, pool: new pg.Pool() })).rejects.toThrow(/pool cannot be combined with connectionString/);
     await expect(postgresStore({ pool: {} as never })).rejects.toThrow(/pool must be a node-postgres Pool/);
@@ -70,6 +70,7 @@ describe('postgresStore: options (checked before connecting)', () => {
     }
     await expect(postgresStore({ connectionString: url, connectionRetries: -1 })).rejects.toThrow(/connectionRetries must be a non-negative integer/);
     await expect(postgresStore({ connectionString: url, retryDelayMs: Number.NaN })).rejects.toThrow(/retryDelayMs must be a non-negative number/);
+    await expect(postgresStore({ connectionString: url, reconnectForMs: -1 })).rejects.toThrow(/reconnectForMs must be a non-negative number of ms, got -1/);
   });
 
   it('never shows a connection string it refuses (it may hold a password)', async () => {
@@ -541,7 +542,7 @@ describe.skipIf(postgres === undefined)(`postgresStore: PostgreSQL specifics${su
       try {
         const url = new URL(postgres!.url);
         url.port = String(proxy.port);
-        const error = await rejection(postgresStore({ connectionString: url.href, schema: freshSchema(), connectionRetries: 2, retryDelayMs: 0 }));
+        const error = await rejection(postgresStore({ connectionString: url.href, schema: freshSchema(), connectionRetries: 2, retryDelayMs: 0, reconnectForMs: 0 }));
         expect(error).toMatchObject({ name: 'StoreConnectionError', outcome: 'not-written', server: `127.0.0.1:${proxy.port}/postgres` });
         expect(error.message).toMatch(new RegExp(`Could not open the store .*PostgreSQL at 127\\.0\\.0\\.1:${proxy.port}/postgres is unreachable .* after 3 attempts\\. Nothing was written\\.`));
         expect(proxy.accepted).toBe(3);
