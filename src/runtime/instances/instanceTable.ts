@@ -1,8 +1,7 @@
-import { allTaskInstanceStates, finishedStates, type TaskInstanceState } from '../../../machines/index.ts';
+import { allTaskInstanceStates, type TaskInstanceState } from '../../../machines/index.ts';
+import { isFinished, stateIndex } from '../lifecycle/stateFlags.ts';
 import type { Flow, TaskDefinition } from '../../flow/types.ts';
 import { TaskInstance } from './taskInstance.ts';
-
-const STATE_INDEX = new Map(allTaskInstanceStates.map((state, index) => [state, index]));
 
 /**
  * Every task instance of a run, by key, and how many are in each state. A DAG task has one
@@ -125,11 +124,11 @@ export class InstanceTable {
 
   /** Counts instances in `state`. */
   countIn(state: TaskInstanceState): number {
-    return this.#counts[STATE_INDEX.get(state)!]!;
+    return this.#counts[stateIndex(state)]!;
   }
 
   #count(state: TaskInstanceState, by: number): void {
-    this.#counts[STATE_INDEX.get(state)!]! += by;
-    if (!finishedStates.has(state)) this.#unfinished += by;
+    this.#counts[stateIndex(state)]! += by;
+    if (!isFinished(state)) this.#unfinished += by;
   }
 }
