@@ -28,7 +28,8 @@ export class InstanceTable {
     this.#primary = new Array(flow.tasks.length);
     for (const task of flow.tasks) {
       if (task.kind === 'subtask') continue;
-      const instance = this.make({ key: task.id, task });
+      // (As make() does, without an options object per task.)
+      const instance = new TaskInstance({ key: task.id, task, maxInterruptions: task.maxInterruptions ?? maxInterruptions });
       this.#primary[task.index] = instance;
       this.add(instance);
     }
