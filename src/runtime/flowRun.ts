@@ -14,7 +14,7 @@ import type { Store } from '../stores/index.ts';
 import type { AttemptHost } from './attempt/attemptContext.ts';
 import { AttemptExecutor } from './attempt/attemptExecutor.ts';
 import type { AttemptOutcome } from './attempt/attemptOutcome.ts';
-import { applyOutcome } from './scheduling/outcomeEvents.ts';
+import { applyOutcome, type OutcomeContext } from './scheduling/outcomeEvents.ts';
 import type { AttemptRun } from './attempt/attemptRun.ts';
 import { AttemptScopes } from './attempt/attemptScopes.ts';
 import { DecoratorPipeline } from './attempt/decoratorPipeline.ts';
@@ -140,6 +140,16 @@ export class FlowRun {
       requestTurn: () => this.#requestTurn(),
       log,
     });
+    const run = this;
+    this.#outcomeContext = {
+      lifecycle: this.#lifecycle,
+      wakeups: this.#wakeups,
+      clock,
+      // (Read when the outcome is applied, as it was passed before.)
+      get stopping(): boolean {
+        return run.#phase?.phase === 'stopping';
+      },
+    };
     this.#gates = new GateRounds(settings.gates, log, this.#lifecycle, this.#wakeups, {
       admit: (instance) => this.#scheduler.admit(instance),
       requestTurn: () => this.#requestTurn(),
@@ -618,16 +628,14 @@ export class FlowRun {
     // A stale outcome (the instance was cleared or set by hand meanwhile) or a run let go of.
     if (instance.state !== 'running' || instance.context.attempt !== run.attempt || phase === undefined || phase.phase === 'detached') return;
     try {
-      applyOutcome(instance, run, this.#kept(instance, outcome), {
-        lifecycle: this.#lifecycle,
-        wakeups: this.#wakeups,
-        clock: this.settings.clock,
-        stopping: phase.phase === 'stopping',
-      });
+      applyOutcome(instance, run, this.#kept(instance, outcome), this.#outcomeContext);
     } catch (error) {
       this.settings.log(`taskmachine: internal error settling '${instance.key}': ${toError(error).stack}`);
     }
   }
+
+  /** What {@link applyOutcome} needs, made once (an outcome is applied for every attempt). */
+  readonly #outcomeContext: OutcomeContext;
 
   /** The outcome with its error and checkpoint data as the run keeps them (see `KeptValues`). */
   #kept(instance: TaskInstance, outcome: AttemptOutcome): AttemptOutcome {

@@ -81,6 +81,8 @@ export class DecoratorPipeline {
     const seen = new Set<Decorator<any>>();
     const error = record.state === 'failed' ? new Error(`flow run '${record.runId}' failed: ${record.reason}`) : undefined;
     for (const task of this.#flow.tasks) {
+      // (Most tasks have no decorators: nothing is made for them.)
+      if (task.decorators.length === 0) continue;
       const pending = task.decorators.filter((d) => d.definition.hooks.runFinished !== undefined && !seen.has(d));
       if (pending.length === 0) continue;
       for (const d of pending) seen.add(d);

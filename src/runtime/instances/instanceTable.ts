@@ -1,8 +1,7 @@
-import { allTaskInstanceStates, finishedStates, type TaskInstanceState } from '../../../machines/index.ts';
+import { allTaskInstanceStates, type TaskInstanceState } from '../../../machines/index.ts';
+import { isFinished, stateIndex } from '../lifecycle/stateFlags.ts';
 import type { Flow, TaskDefinition } from '../../flow/types.ts';
 import { TaskInstance } from './taskInstance.ts';
-
-const STATE_INDEX = new Map(allTaskInstanceStates.map((state, index) => [state, index]));
 
 /**
  * Every task instance of a run, by key, and how many are in each state. A DAG task has one
@@ -29,7 +28,8 @@ export class InstanceTable {
     this.#primary = new Array(flow.tasks.length);
     for (const task of flow.tasks) {
       if (task.kind === 'subtask') continue;
-      const instance = this.make({ key: task.id, task });
+      // (As make() does, without an options object per task.)
+      const instance = new TaskInstance({ key: task.id, task, maxInterruptions: task.maxInterruptions ?? maxInterruptions });
       this.#primary[task.index] = instance;
       this.add(instance);
     }
@@ -125,11 +125,11 @@ export class InstanceTable {
 
   /** Counts instances in `state`. */
   countIn(state: TaskInstanceState): number {
-    return this.#counts[STATE_INDEX.get(state)!]!;
+    return this.#counts[stateIndex(state)]!;
   }
 
   #count(state: TaskInstanceState, by: number): void {
-    this.#counts[STATE_INDEX.get(state)!]! += by;
-    if (!finishedStates.has(state)) this.#unfinished += by;
+    this.#counts[stateIndex(state)]! += by;
+    if (!isFinished(state)) this.#unfinished += by;
   }
 }

@@ -85,9 +85,16 @@ export class ChangeBus {
     this.#detail = detail;
     this.#change = undefined;
     try {
-      for (const subscriber of this.#all) subscriber(instance, previousState, state, event, detail);
-      const forTask = this.#byTask?.get(instance.task.index);
-      if (forTask !== undefined) for (const subscriber of forTask) subscriber(instance, previousState, state, event, detail);
+      // (Indexed loops: this runs for every transition, often before the optimizing compiler has
+      // seen it, where an array iterator costs an object and a call per subscriber.) A subscriber
+      // added or removed meanwhile replaces the array, so this one stays as it was.
+      const all = this.#all;
+      for (let i = 0; i < all.length; i++) all[i]!(instance, previousState, state, event, detail);
+      const byTask = this.#byTask;
+      if (byTask !== undefined) {
+        const forTask = byTask.get(instance.task.index);
+        if (forTask !== undefined) for (let i = 0; i < forTask.length; i++) forTask[i]!(instance, previousState, state, event, detail);
+      }
     } finally {
       this.#depth--;
       if (saved !== undefined) [this.#instance, this.#previousState, this.#state, this.#event, this.#detail, this.#change] = saved;

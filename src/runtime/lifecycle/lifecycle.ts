@@ -1,6 +1,5 @@
 import { createActor, type Actor } from 'xstate';
 import {
-  finishedStates,
   taskInstanceMachine,
   type TaskInstanceEvent,
   type TaskInstanceMachine,
@@ -9,6 +8,8 @@ import {
 import type { Clock } from '../../clock.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
 import { applyEvent } from './applyEvent.ts';
+import { actorInput } from './events.ts';
+import { isFinished } from './stateFlags.ts';
 import type { ChangeBus, TransitionDetail } from './changeBus.ts';
 import { taskInstanceLogic } from './memoizedMachine.ts';
 
@@ -36,14 +37,18 @@ export class Lifecycle {
   /** Applies `event` to the instance and publishes the transition; returns the new state. */
   apply(instance: TaskInstance, event: TaskInstanceEvent, detail?: TransitionDetail): TaskInstanceState {
     const actor = instance.actor ?? this.#materialize(instance);
-    const { after } = applyEvent(actor, event, () => `task instance '${instance.key}'`, taskInstanceLogic.can);
+    // (applyEvent's check, inline: this runs several times per task instance.) An illegal event:
+    // applyEvent builds the error, naming the legal events, and throws it.
+    if (!taskInstanceLogic.can(actor.getSnapshot(), event)) applyEvent(actor, event, `task instance '${instance.key}'`, taskInstanceLogic.can);
+    actor.send(event);
+    const after = actor.getSnapshot();
     const previousState = instance.state;
     const state = after.value;
     instance.state = state;
     // The machine's own context object: immutable, and shared by every instance in the same
     // configuration (the memoized machine computes each one once).
     instance.context = after.context;
-    if (finishedStates.has(state)) {
+    if (isFinished(state)) {
       instance.endedAt = this.#clock.now();
       this.release(instance);
     }
@@ -86,7 +91,7 @@ export class Lifecycle {
     const context = instance.context;
     const fresh = instance.state === 'none' && context.attempt === 0 && context.manuallySetFrom === null;
     const actor = fresh
-      ? createActor(taskInstanceLogic, { input: { retries: instance.task.retries, maxInterruptions: context.maxInterruptions } })
+      ? createActor(taskInstanceLogic, { input: actorInput(instance.task.retries, context.maxInterruptions) })
       : createActor(taskInstanceLogic, {
           snapshot: taskInstanceMachine.resolveState({ value: instance.state, context: { ...context } }),
         });

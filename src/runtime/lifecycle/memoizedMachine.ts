@@ -104,7 +104,7 @@ export function memoizedMachine<TMachine extends AnyStateMachine>(
   const logic = Object.create(machine, {
     getInitialSnapshot: {
       value(actorScope: unknown, input: unknown): Snapshot {
-        const key = primitiveKey(input);
+        const key = keyOf(input);
         if (key === undefined) return machine.getInitialSnapshot(actorScope as never, input);
         let snapshot = initial.get(key);
         if (snapshot === undefined) {
@@ -123,7 +123,7 @@ export function memoizedMachine<TMachine extends AnyStateMachine>(
     transition: {
       value(snapshot: Snapshot, event: EventObject, actorScope: unknown): Snapshot {
         const entry = interned.get(snapshot);
-        const key = entry === undefined ? undefined : primitiveKey(event);
+        const key = entry === undefined ? undefined : keyOf(event);
         // Not remembered (restored some other way, or forgotten when the memo started over): the
         // machine answers, and the answer joins the memo when it can be shared.
         if (key === undefined) return intern(machine.transition(snapshot, event, actorScope as never));
@@ -141,7 +141,7 @@ export function memoizedMachine<TMachine extends AnyStateMachine>(
     can: {
       value(snapshot: Snapshot, event: EventObject): boolean {
         const entry = interned.get(snapshot);
-        const key = entry === undefined ? undefined : primitiveKey(event);
+        const key = entry === undefined ? undefined : keyOf(event);
         if (key === undefined) return snapshot.can(event);
         let answer = entry!.can.get(key);
         if (answer === undefined) {
@@ -178,6 +178,31 @@ function shapeKey(snapshot: Snapshot): string | undefined {
   const context = primitiveKey(snapshot.context);
   if (context === undefined) return undefined;
   return `${snapshot.status}\u0000${snapshot.value}\u0000${context}`;
+}
+
+/** Keys of the objects made by {@link keyedObject}, computed once. */
+const knownKeys = new WeakMap<object, string>();
+
+/**
+ * `value` frozen, with its memo key computed once: the runtime sends the same few events (and
+ * creates actors with the same few inputs) over and over, and building the key, a string, for each
+ * `can` and each transition was a measurable part of every task instance's cost. Only for plain
+ * objects of primitives the caller made itself (nobody else can change them).
+ */
+export function keyedObject<T extends object>(value: T): Readonly<T> {
+  const key = primitiveKey(value);
+  Object.freeze(value);
+  if (key !== undefined) knownKeys.set(value, key);
+  return value;
+}
+
+/** The memo key of an event or input: remembered for a {@link keyedObject}, else built. */
+function keyOf(value: unknown): string | undefined {
+  if (typeof value === 'object' && value !== null) {
+    const known = knownKeys.get(value);
+    if (known !== undefined) return known;
+  }
+  return primitiveKey(value);
 }
 
 /** A key for an object whose own values are all primitives (event, input, context), or undefined. */

@@ -6,6 +6,7 @@ import type { Flow, TaskDefinition } from '../../flow/types.ts';
 import type { InstanceTable } from '../instances/instanceTable.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
+import { isFinished } from '../lifecycle/stateFlags.ts';
 import type { Admission } from './admission.ts';
 import { UpstreamCountsTable } from './upstreamCountsTable.ts';
 
@@ -105,9 +106,9 @@ export class DependencyTracker {
 
   /** Moves the instance's contribution to its downstream counters: subscribed to the change bus. */
   readonly onTransition = (instance: TaskInstance, previousState: TaskInstanceState, state: TaskInstanceState): void => {
-    const isFinished = finishedStates.has(state);
-    if (finishedStates.has(previousState) !== isFinished || (isFinished && previousState !== state)) {
-      this.#recount(instance, isFinished ? state : undefined);
+    const finished = isFinished(state);
+    if (isFinished(previousState) !== finished || (finished && previousState !== state)) {
+      this.#recount(instance, finished ? state : undefined);
     }
   };
 

@@ -4,6 +4,7 @@ import type { AttemptOutcome } from '../attempt/attemptOutcome.ts';
 import type { Clock } from '../../clock.ts';
 import type { TaskInstance } from '../instances/taskInstance.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
+import { SUCCEED } from '../lifecycle/events.ts';
 import { retryDelayFor } from './retryTiming.ts';
 import type { Wakeups } from './wakeups.ts';
 
@@ -31,7 +32,7 @@ export function applyOutcome(instance: TaskInstance, run: AttemptRun, outcome: A
       instance.error = undefined;
       instance.failureKind = undefined;
       // Persistence commits the result record in the same batch as this transition.
-      lifecycle.apply(instance, { type: 'SUCCEED' });
+      lifecycle.apply(instance, SUCCEED);
       return;
     case 'skipped':
       lifecycle.apply(instance, { type: 'SKIP' });

@@ -10,6 +10,7 @@ import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { RunPhase } from '../runPhase.ts';
 import type { Admission } from './admission.ts';
 import { NO_UPSTREAM, type DependencyTracker } from './dependencyTracker.ts';
+import { QUEUE, SCHEDULE, startEvent } from '../lifecycle/events.ts';
 import type { GateRounds } from './gateRounds.ts';
 import type { Wakeups } from './wakeups.ts';
 
@@ -83,6 +84,8 @@ export class Scheduler {
   /** Attempts started (`START` applied) whose bodies wait for that to be stored. */
   #launching: Array<{ run: AttemptRun; args: TaskArgs; customContext: Readonly<Record<string, string>> }> = [];
   #inTurn = false;
+  /** An attempt started or ended in this turn: {@link #keepAlive} is due at its end. */
+  #keepAliveDue = false;
 
   constructor(parts: {
     host: SchedulerHost;
@@ -127,6 +130,7 @@ export class Scheduler {
       }
     } finally {
       this.#inTurn = false;
+      if (this.#keepAliveDue) this.#keepAlive();
       this.#launch();
     }
   };
@@ -151,7 +155,7 @@ export class Scheduler {
         progressed = true;
       }
       for (let instance = admission.takeReady(); instance !== undefined; instance = admission.takeReady()) {
-        this.#lifecycle.apply(instance, { type: 'SCHEDULE' });
+        this.#lifecycle.apply(instance, SCHEDULE);
         // (An observer may have changed it by hand in the meantime.)
         if (instance.state === 'scheduled') this.#queue(instance);
         progressed = true;
@@ -206,6 +210,7 @@ export class Scheduler {
    * `runFinished`, see {@link holdWhile}) is held too, so that `done` never waits unheld.
    */
   #keepAlive(): void {
+    this.#keepAliveDue = false;
     const phase = this.#host.phase()?.phase;
     const driven = phase === 'active' || phase === 'cancelling' || phase === 'stopping';
     const busy = this.#holds > 0 || (driven && (this.#admission.inFlight > 0 || this.#settling > 0 || this.#gates.pending > 0));
@@ -221,6 +226,16 @@ export class Scheduler {
         this.#aliveTimer = undefined;
       }
     }
+  }
+
+  /**
+   * {@link #keepAlive} after an attempt started or ended: at once outside a turn, at the turn's end
+   * inside one (synchronous tasks start and end many times per turn; nothing can exit the process
+   * before the turn's end, and checking once there ends in the same state).
+   */
+  #keepAliveSoon(): void {
+    if (this.#inTurn) this.#keepAliveDue = true;
+    else this.#keepAlive();
   }
 
   /** The run ended or let go: it no longer keeps the process alive (see {@link #keepAlive}). */
@@ -276,11 +291,11 @@ export class Scheduler {
     if (this.#gates.any) {
       // Named before the transition so listeners and views see what the instance waits on.
       this.#gates.announce(instance);
-      this.#lifecycle.apply(instance, { type: 'QUEUE' });
+      this.#lifecycle.apply(instance, QUEUE);
       this.#gates.start(instance);
       return;
     }
-    this.#lifecycle.apply(instance, { type: 'QUEUE' });
+    this.#lifecycle.apply(instance, QUEUE);
     this.admit(instance);
   }
 
@@ -293,13 +308,13 @@ export class Scheduler {
   startAttempt(instance: TaskInstance): void {
     this.#startsTotal++;
     const attempt = instance.context.attempt;
-    this.#lifecycle.apply(instance, { type: 'START', attempt });
+    this.#lifecycle.apply(instance, startEvent(attempt));
     const { clock } = this.#host;
     if (instance.startedAt === undefined) instance.startedAt = clock.now();
     const run = new AttemptRun(instance, attempt);
     instance.current = run;
     this.#admission.attemptStarted(instance);
-    this.#keepAlive();
+    this.#keepAliveSoon();
     const task = instance.task;
     if (task.timeout !== undefined) this.#wakeups.startDeadline(run, task.timeout);
     const input = this.#host.input();
@@ -326,7 +341,7 @@ export class Scheduler {
     if (instance.current === run) instance.current = undefined;
     this.#admission.attemptEnded(instance);
     this.#checkQuiet();
-    this.#keepAlive();
+    this.#keepAliveSoon();
   }
 
   /** Decorator hooks started (+1) or finished (−1) settling an attempt or a finished instance. */

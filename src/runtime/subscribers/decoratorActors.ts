@@ -74,7 +74,7 @@ export class DecoratorActors {
     this.#onRequest = options.onRequest;
     this.#hasActors = new Uint8Array(options.flow.tasks.length);
     for (const task of options.flow.tasks) {
-      if (task.decorators.some((d) => d.definition.hooks.onTransition !== undefined)) this.#hasActors[task.index] = 1;
+      if (task.decorators.length > 0 && task.decorators.some((d) => d.definition.hooks.onTransition !== undefined)) this.#hasActors[task.index] = 1;
     }
     this.#spawned = new Uint8Array(options.flow.tasks.length);
   }

@@ -17,6 +17,8 @@ export type Kept = { readonly ok: true; readonly value: unknown } | { readonly o
  *   the caller's object is never frozen or changed.
  * Primitives pass as they are.
  */
+const KEPT_UNDEFINED: Kept = Object.freeze({ ok: true, value: undefined });
+
 export class KeptValues {
   readonly #durable: boolean;
 
@@ -33,6 +35,8 @@ export class KeptValues {
 
   /** A value a task hands over (its result, a child's input, checkpoint data). */
   keep(value: unknown): Kept {
+    // (What most tasks return: one shared answer instead of an object per attempt.)
+    if (value === undefined) return KEPT_UNDEFINED;
     if (!isObjectish(value)) {
       if (this.#durable && (typeof value === 'function' || typeof value === 'symbol')) return { ok: false, error: refusal(value) };
       return { ok: true, value };
