@@ -18,6 +18,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFlow } from '../../src/index.ts';
 import { memoryStore, sqliteStore } from '../../src/stores/index.ts';
+import { seeded } from '../helpers/seeded.ts';
 import { crashFlow, crashInput } from './fixtures/crashFlowDefinition.ts';
 import { finishedInstances, recordProblems } from './fixtures/storeChecks.ts';
 
@@ -26,18 +27,6 @@ const childScript = fileURLToPath(new URL('./fixtures/crashFlow.ts', import.meta
 const MAX_KILLS = 70;
 /** Kills that must land after the child executed at least one task in that run. */
 const MIN_KILLS = 50;
-
-/** mulberry32: a small seeded generator of numbers in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Child {
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;

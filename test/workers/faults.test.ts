@@ -8,26 +8,25 @@
 // fault.
 //
 // "Mid-run" is a point in the side log (every body start appends `key attempt pid`), chosen at
-// random; which worker dies and how long PostgreSQL stays down (past the 10 s after which a silent
-// worker's attempts are given up) are random too. The randomness comes
+// random, and so is how long PostgreSQL stays down (past the 10 s after which a silent worker's
+// attempts are given up). The worker killed is a fourth one whose attempts stall, killed once it
+// holds some: one of the 3, chosen at random, was often idle (waiting for the driver's next jobs)
+// when the kill came. The randomness comes
 // from one seed, printed; FAULTS_SEED=<n> replays it. The file starts a PostgreSQL cluster of its
 // own (the restart must not disturb other test files on the shared one). Waits poll a condition
 // with a generous deadline, never a fixed sleep.
-import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WORKER_TIMING } from '../../src/workers/timing.ts';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.ts';
 import { postgres, skipReason } from '../helpers/postgresTest.ts';
 import { bodiesIn, until as untilWithin } from '../helpers/sideLog.ts';
+import { adminQuery, killAll, spawnCli, type CliChild } from '../helpers/cliChild.ts';
+import { seeded } from '../helpers/seeded.ts';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const bin = join(root, 'bin', 'taskmachine.js');
 const fixture = 'test/fixtures/worker-scale-flow.ts';
 const ITEMS = 2000;
 /** Instances of the flow: seed, square[ITEMS], sum, shards, flaky[10], train, report. */
@@ -36,18 +35,7 @@ const INSTANCES = ITEMS + 15;
 const seed = process.env['FAULTS_SEED'] !== undefined && process.env['FAULTS_SEED'] !== '' ? Number(process.env['FAULTS_SEED']) : randomInt(2 ** 31);
 console.log(`test/workers/faults.test.ts: seed ${seed} (replay with FAULTS_SEED=${seed})`);
 
-/** mulberry32: a small seeded generator, so a seed replays the same choices. */
-function generator(start: number): () => number {
-  let a = start >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = generator(seed);
+const random = seeded(seed);
 /** A whole number in [low, high], from the seed. */
 const pick = (low: number, high: number) => low + Math.floor(random() * (high - low + 1));
 
@@ -61,20 +49,8 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Child {
-  readonly pid: number;
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output(): string;
-  kill(signal: NodeJS.Signals): void;
-  ended(): boolean;
-}
-const children: Child[] = [];
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    child.kill('SIGKILL');
-    await child.exit;
-  }
-});
+const children: CliChild[] = [];
+afterEach(() => killAll(children));
 
 interface Place {
   readonly database: string;
@@ -83,17 +59,7 @@ interface Place {
   readonly env: NodeJS.ProcessEnv;
 }
 
-async function admin(text: string, values: unknown[] = [], database?: string): Promise<Array<Record<string, unknown>>> {
-  const url = new URL(cluster!.url);
-  if (database !== undefined) url.pathname = `/${database}`;
-  const client = new pg.Client({ connectionString: url.href });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const admin = (text: string, values: unknown[] = [], database?: string) => adminQuery(cluster!.url, text, values, database);
 
 /**
  * The database every run of this file uses (one run id per scenario), and the side logs'
@@ -112,24 +78,15 @@ async function place(): Promise<Place> {
   return shared;
 }
 
-function start(p: Place, args: string[], into: Child[] = children): Child {
-  const child = spawn(process.execPath, [bin, ...args, '--store', p.url], { cwd: root, env: p.env });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  let ended = false;
-  void exit.then(() => (ended = true));
-  const handle: Child = { pid: child.pid!, exit, output: () => output, kill: (signal) => void child.kill(signal), ended: () => ended };
-  into.push(handle);
-  return handle;
+function start(p: Place, args: string[], into: CliChild[] = children): CliChild {
+  return spawnCli([...args, '--store', p.url], p.env, into);
 }
 
 /** Waits until `condition` holds: polled every 100 ms, for at most `ms`. */
 const until = (what: string, condition: () => boolean | Promise<boolean>, ms = 150_000) => untilWithin(what, condition, ms, 100);
 
 /** The workers of every scenario (killed after the last). */
-const pool: Child[] = [];
+const pool: CliChild[] = [];
 afterAll(async () => {
   for (const w of pool.splice(0)) {
     w.kill('SIGKILL');
@@ -138,7 +95,7 @@ afterAll(async () => {
 });
 
 /** 3 live workers, up and polling (started on first use; one that died is replaced). */
-async function workers(p: Place): Promise<Child[]> {
+async function workers(p: Place): Promise<CliChild[]> {
   for (const dead of pool.filter((w) => w.ended())) pool.splice(pool.indexOf(dead), 1);
   while (pool.length < 3) start(p, ['worker', fixture, '--concurrency', '32'], pool);
   await until('the 3 workers are up', () => pool.every((w) => w.output().includes('running attempts of')), 90_000);
@@ -146,17 +103,17 @@ async function workers(p: Place): Promise<Child[]> {
 }
 
 /** Waits for `child` to exit; on a timeout, fails with the last lines of every process's output. */
-async function exited(child: Child, what: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+async function exited(child: CliChild, what: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   try {
     await until(what, () => child.ended(), 180_000);
   } catch (error) {
-    const tail = (c: Child) => c.output().split('\n').slice(-15).join('\n');
+    const tail = (c: CliChild) => c.output().split('\n').slice(-15).join('\n');
     throw new Error(`${(error as Error).message}\n--- ${child.pid}:\n${tail(child)}\n${pool.map((w) => `--- worker ${w.pid}:\n${tail(w)}`).join('\n')}`);
   }
   return child.exit;
 }
 
-function driver(p: Place, runId: string, extra: string[] = []): Child {
+function driver(p: Place, runId: string, extra: string[] = []): CliChild {
   return start(p, ['run', fixture, '--executor', 'workers', '--run-id', runId, '--concurrency', '256', '--view', 'none', ...extra]);
 }
 
@@ -326,11 +283,17 @@ describe.skipIf(postgres === undefined)(`faults under a 2,000-instance run on 3 
   it('kill -9 of a worker mid-run: its attempts are interruptions and run again elsewhere; no retry used', async () => {
     expect(reference, 'the reference run').toBeDefined();
     const p = await place();
-    const ws = await workers(p);
+    await workers(p);
     const at = midRun();
-    const victim = ws[pick(0, 2)]!;
+    // A fourth worker whose square attempts stall: killed once it holds some, so the kill lands
+    // mid-attempt whatever the timing (an idle worker, waiting for the driver's next jobs, holds none).
+    const victim = spawnCli(['worker', fixture, '--concurrency', '4', '--store', p.url], { ...p.env, STALL_MS: '600000' }, children);
+    await until('the stalling worker is up', () => victim.output().includes('running attempts of'), 90_000);
     const d = driver(p, 'worker-killed');
-    await until(`${at} bodies started`, () => bodies(p, 'worker-killed').length >= at);
+    await until(`${at} bodies started, some on the stalling worker`, () => {
+      const started = bodies(p, 'worker-killed');
+      return started.length >= at && started.some((body) => body.pid === victim.pid);
+    });
     victim.kill('SIGKILL');
     expect((await victim.exit).signal).toBe('SIGKILL');
     console.log(`worker-killed: worker pid ${victim.pid} killed after ${bodies(p, 'worker-killed').length} body starts (chosen: ${at})`);

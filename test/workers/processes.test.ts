@@ -16,6 +16,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { postgres, skipReason } from '../helpers/postgresTest.ts';
 import { bodiesIn, until as untilWithin } from '../helpers/sideLog.ts';
+import { adminQuery, killAll, spawnCli, type CliChild } from '../helpers/cliChild.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin', 'taskmachine.js');
@@ -25,19 +26,8 @@ afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Child {
-  readonly pid: number;
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output(): string;
-  kill(signal: NodeJS.Signals): void;
-}
-const children: Child[] = [];
-afterEach(async () => {
-  for (const child of children.splice(0)) {
-    child.kill('SIGKILL');
-    await child.exit;
-  }
-});
+const children: CliChild[] = [];
+afterEach(() => killAll(children));
 
 interface Place {
   readonly url: string;
@@ -47,17 +37,7 @@ interface Place {
   readonly env: NodeJS.ProcessEnv;
 }
 
-async function admin(text: string, values: unknown[] = [], database?: string): Promise<Array<Record<string, unknown>>> {
-  const url = new URL(postgres!.url);
-  if (database !== undefined) url.pathname = `/${database}`;
-  const client = new pg.Client({ connectionString: url.href });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const admin = (text: string, values: unknown[] = [], database?: string) => adminQuery(postgres!.url, text, values, database);
 
 /** A database of its own (the CLI uses the default schema), a side log and a release file. */
 async function place(env: Record<string, string> = {}): Promise<Place & { database: string }> {
@@ -82,15 +62,8 @@ async function place(env: Record<string, string> = {}): Promise<Place & { databa
   };
 }
 
-function start(p: Place, args: string[], env: Record<string, string> = {}): Child {
-  const child = spawn(process.execPath, [bin, ...args, '--store', p.url], { cwd: root, env: { ...p.env, ...env } });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  const handle: Child = { pid: child.pid!, exit, output: () => output, kill: (signal) => void child.kill(signal) };
-  children.push(handle);
-  return handle;
+function start(p: Place, args: string[], env: Record<string, string> = {}): CliChild {
+  return spawnCli([...args, '--store', p.url], { ...p.env, ...env }, children);
 }
 
 const worker = (p: Place) => start(p, ['worker', fixture, '--concurrency', '4']);
