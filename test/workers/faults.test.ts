@@ -94,7 +94,11 @@ afterAll(async () => {
   }
 });
 
-/** 3 live workers, up and polling (started on first use; one that died is replaced). */
+/**
+ * 3 live workers, up and polling (started on first use; one that died is replaced). Not the
+ * default `--concurrency` 16: 32 keeps a 2,015-instance run to seconds on a 2-core CI machine;
+ * processes.test.ts runs workers at small concurrencies.
+ */
 async function workers(p: Place): Promise<CliChild[]> {
   for (const dead of pool.filter((w) => w.ended())) pool.splice(pool.indexOf(dead), 1);
   while (pool.length < 3) start(p, ['worker', fixture, '--concurrency', '32'], pool);
@@ -113,6 +117,7 @@ async function exited(child: CliChild, what: string): Promise<{ code: number | n
   return child.exit;
 }
 
+/** The driver; `--concurrency 256` (not 16) for the same reason as the workers' 32. */
 function driver(p: Place, runId: string, extra: string[] = []): CliChild {
   return start(p, ['run', fixture, '--executor', 'workers', '--run-id', runId, '--concurrency', '256', '--view', 'none', ...extra]);
 }
@@ -264,6 +269,8 @@ describe.skipIf(postgres === undefined)(`faults under a 2,000-instance run on 3 
     const p = await place();
     const ws = await workers(p);
     const at = midRun();
+    // A 5 s lease instead of the default 30 s: the adoption after the lease expires is the same,
+    // the test waits 25 s less. (processes.test.ts adopts a run after a default-length lease too.)
     const d = driver(p, 'driver-killed', ['--lease-ttl', '5000']);
     await until(`${at} bodies started`, () => bodies(p, 'driver-killed').length >= at);
     d.kill('SIGKILL');
