@@ -1,6 +1,6 @@
 import type { Store } from '../stores/index.ts';
 import type { PostgresStore } from '../stores/postgresStore.ts';
-import { LaunchTable } from '../workers/launchTable.ts';
+import { LaunchTable } from '../runtime/remote/launchTable.ts';
 
 /**
  * An attempt of a run that waits for a worker, and why workers refused it.

@@ -59,7 +59,9 @@ export interface FlowShape {
 }
 
 /**
- * The shape of a compiled flow (what `flow()` returns): see {@link FlowShape}.
+ * The shape of a compiled flow (what `flow()` returns): see {@link FlowShape}. The shape is frozen
+ * (deeply): it is valid by construction, so stores and {@link flowHash} can trust it without
+ * walking it again; copy it to change it.
  *
  * @example
  * ```ts
@@ -87,10 +89,30 @@ export function flowShape(flow: Flow): FlowShape {
     if (task.setup) shape.setup = true;
     if (task.timeout !== undefined) shape.timeout = task.timeout;
     if (task.trigger !== 'all_success') shape.trigger = task.trigger;
-    shape.upstream = upstream;
-    tasks[index] = shape;
+    shape.upstream = Object.freeze(upstream);
+    if (shape.decorators !== undefined) Object.freeze(shape.decorators);
+    tasks[index] = Object.freeze(shape);
   }
-  return { flowId: flow.id, tasks, version: 1 };
+  const made: FlowShape = Object.freeze({ flowId: flow.id, tasks: Object.freeze(tasks), version: 1 });
+  madeShapes.set(made, undefined);
+  return made;
+}
+
+/**
+ * Shapes {@link flowShape} made (frozen, keys sorted, valid), with their canonical JSON once it was
+ * written: a run's first batch needs both the hash and the stored text of the same shape, and
+ * walking a 100k-task shape to check it costs as much as making it.
+ */
+const madeShapes = new WeakMap<FlowShape, string | undefined>();
+
+/** Whether {@link flowShape} made this shape (so it needs no check). */
+export function madeByFlowShape(shape: FlowShape): boolean {
+  return madeShapes.has(shape);
+}
+
+/** The text a store keeps for a shape: its canonical JSON when flowShape made it (written once), else plain JSON. */
+export function storedShapeJson(shape: FlowShape): string {
+  return madeShapes.has(shape) ? canonicalShapeJson(shape) : JSON.stringify(shape);
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -106,6 +128,11 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  * ```
  */
 export function canonicalShapeJson(shape: FlowShape): string {
+  if (madeShapes.has(shape)) {
+    let json = madeShapes.get(shape);
+    if (json === undefined) madeShapes.set(shape, (json = JSON.stringify(shape)));
+    return json;
+  }
   // A shape whose keys are already in sorted order (as flowShape makes them, and as a store gives
   // them back) is written by JSON.stringify: fast on a 100k-task flow. Anything else is sorted.
   return isSorted(shape) ? JSON.stringify(shape) : canonical(shape);
@@ -160,4 +187,31 @@ function canonical(value: unknown): string {
  */
 export function flowHash(shape: FlowShape): string {
   return `sha256:${createHash('sha256').update(canonicalShapeJson(shape)).digest('hex')}`;
+}
+
+const hashes = new WeakMap<Flow, string>();
+
+/**
+ * A flow's definition hash, `flowHash(flowShape(flow))` — the one a stored run records
+ * (`runs.flow_hash`) and workers compare — remembered per flow object (a flow is immutable). Its
+ * tasks, edges, trigger rules and options are in it; task code is not, so a changed task body with
+ * the same graph and options is not told apart.
+ *
+ * @param shape - Makes the flow's shape when the hash is not remembered yet (a caller that needs
+ *   the shape anyway passes its own, so it is made once).
+ * @default shape `() => flowShape(flow)`
+ *
+ * @example
+ * ```ts
+ * import { definitionHash } from 'taskmachine/workers';
+ * definitionHash(etl); // 'sha256:3f1c…'
+ * ```
+ */
+export function definitionHash(flow: Flow, shape: () => FlowShape = () => flowShape(flow)): string {
+  let hash = hashes.get(flow);
+  if (hash === undefined) {
+    hash = flowHash(shape());
+    hashes.set(flow, hash);
+  }
+  return hash;
 }

@@ -44,10 +44,10 @@ import { RunCompletion } from './completion.ts';
 import { applyControl } from './control/applyControl.ts';
 import { applyInterruption } from './scheduling/outcomeEvents.ts';
 import type { Executor } from './attempt/attemptExecutor.ts';
-import { WorkerExecutor } from '../workers/workerExecutor.ts';
-import { definitionHash } from '../workers/definitionHash.ts';
+import { WorkerExecutor } from './remote/workerExecutor.ts';
+import { definitionHash } from '../flow/flowShape.ts';
 import type { PostgresStore } from '../stores/postgresStore.ts';
-import type { LaunchState } from '../workers/launchTable.ts';
+import type { LaunchState } from './remote/launchTable.ts';
 
 /** At most this long (ms) between a `ctx().log` line and the commit that stores it. */
 const LOG_FLUSH_MS = 200;

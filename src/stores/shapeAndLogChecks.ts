@@ -1,7 +1,7 @@
 // Checks and encodings every store shares for two parts of a batch that are not task instances:
 // the run's shape (its task graph, plain JSON) and task log lines. Writes are checked before
 // anything is written; a stored shape is checked when it is read, like every row (rowChecks.ts).
-import type { FlowShape } from '../flow/flowShape.ts';
+import { madeByFlowShape, storedShapeJson, type FlowShape } from '../flow/flowShape.ts';
 import { StoreError } from './errors.ts';
 import { rowError, type RowSource } from './rowChecks.ts';
 import type { TaskLogQuery, TaskLogWrite } from './taskLogRecord.ts';
@@ -26,7 +26,8 @@ export function shapeProblem(shape: unknown): string | undefined {
 
 /** Refuses a batch's shape that is not a {@link FlowShape} (a `StoreError` naming what is wrong). */
 export function checkShape(runId: string, shape: FlowShape | undefined): void {
-  if (shape === undefined) return;
+  // A shape flowShape made is frozen and valid by construction: a 100k-task shape is not walked again.
+  if (shape === undefined || madeByFlowShape(shape)) return;
   const problem = shapeProblem(shape);
   if (problem !== undefined) {
     throw new StoreError(`Invalid store write: the shape of run '${runId}' ${problem} (make it with flowShape(flow) from taskmachine). Nothing was written.`);
@@ -35,7 +36,7 @@ export function checkShape(runId: string, shape: FlowShape | undefined): void {
 
 /** A shape as the SQLite and PostgreSQL stores keep it (`runs.shape`): plain JSON text. */
 export function encodeShape(shape: FlowShape): string {
-  return JSON.stringify(shape);
+  return storedShapeJson(shape);
 }
 
 /** `runs.shape` read back: `undefined` for NULL, else the shape, or a `StoreRowError` naming the run. */

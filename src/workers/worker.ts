@@ -10,15 +10,15 @@ import { startFlow } from '../runtime/runFlow.ts';
 import type { FlowRunHandle } from '../runtime/handle.ts';
 import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
 import { deserializeValue, serializeValue } from '../stores/serialization.ts';
-import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from './attemptQueue.ts';
-import { definitionHash } from './definitionHash.ts';
+import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from '../runtime/remote/attemptQueue.ts';
+import { definitionHash } from '../flow/flowShape.ts';
 import { findAdoptable } from './adoption.ts';
-import { LaunchTable } from './launchTable.ts';
-import { WORKER_TIMING } from './timing.ts';
+import { LaunchTable } from '../runtime/remote/launchTable.ts';
+import { WORKER_TIMING } from '../runtime/remote/timing.ts';
 import { WorkerAttempts } from './workerAttempt.ts';
 import { StoredValues } from './storedValues.ts';
 import { OutcomeCommits } from './outcomeCommits.ts';
-import { OutageLog } from './outageLog.ts';
+import { OutageLog } from '../runtime/remote/outageLog.ts';
 
 /**
  * Options of {@link startWorker}.

@@ -12,7 +12,7 @@ import { NO_UPSTREAM } from '../runtime/scheduling/dependencyTracker.ts';
 import { frozen } from '../flow/frozen.ts';
 import type { PostgresStore } from '../stores/postgresStore.ts';
 import { MissingResultError, StoredValues } from './storedValues.ts';
-import type { AttemptJobData, AttemptPayload } from './attemptQueue.ts';
+import type { AttemptJobData, AttemptPayload } from '../runtime/remote/attemptQueue.ts';
 
 /**
  * One attempt running on this worker.

@@ -28,6 +28,21 @@ describe('flowShape: a definition as plain data', () => {
     const shape = flowShape(etl);
     expect(JSON.parse(JSON.stringify(shape))).toEqual(shape);
   });
+
+  // Stores and flowHash trust a shape flowShape made without walking it again (and remember its
+  // JSON), which is only sound while nobody can change it afterwards.
+  it('is frozen all the way down, so a check or hash made once stays true', () => {
+    const shape = flowShape(etl);
+    const hashBefore = flowHash(shape);
+    const report = shape.tasks[3] as unknown as { upstream: string[]; decorators: string[]; id: string };
+    expect(() => { report.id = 'other'; }).toThrow(TypeError);
+    expect(() => report.upstream.push('extract')).toThrow(TypeError);
+    expect(() => report.decorators.push('timeout')).toThrow(TypeError);
+    expect(() => (shape.tasks as unknown[]).push({})).toThrow(TypeError);
+    expect(() => { (shape as { flowId: string }).flowId = 'x'; }).toThrow(TypeError);
+    expect(flowHash(shape)).toBe(hashBefore);
+    expect(canonicalShapeJson(shape)).toBe(canonicalShapeJson(structuredClone(shape)));
+  });
 });
 
 describe('flowHash', () => {

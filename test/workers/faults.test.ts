@@ -20,7 +20,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WORKER_TIMING } from '../../src/workers/timing.ts';
+import { WORKER_TIMING } from '../../src/runtime/remote/timing.ts';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.ts';
 import { postgres, skipReason } from '../helpers/postgresTest.ts';
 import { bodiesIn, until as untilWithin } from '../helpers/sideLog.ts';

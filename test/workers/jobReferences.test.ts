@@ -7,8 +7,8 @@ import { flow, runFlow } from '../../src/index.ts';
 import { memoryStore } from '../../src/stores/index.ts';
 import { startWorker, type WorkerHandle } from '../../src/workers/index.ts';
 import { randomUUID } from 'node:crypto';
-import { acquireBoss, bossSchema, releaseBoss, ATTEMPT_QUEUE } from '../../src/workers/attemptQueue.ts';
-import { definitionHash } from '../../src/workers/definitionHash.ts';
+import { acquireBoss, bossSchema, releaseBoss, ATTEMPT_QUEUE } from '../../src/runtime/remote/attemptQueue.ts';
+import { definitionHash } from '../../src/flow/flowShape.ts';
 import { StoredValues } from '../../src/workers/storedValues.ts';
 import { openStore, postgres, skipReason } from '../helpers/postgresTest.ts';
 

@@ -1,7 +1,7 @@
 // OutageLog: a worker or driver that retries a poll every 20 ms while PostgreSQL restarts logs one
 // line when the outage starts and one when it ends, not one per try.
 import { expect, it } from 'vitest';
-import { OutageLog } from '../../src/workers/outageLog.ts';
+import { OutageLog } from '../../src/runtime/remote/outageLog.ts';
 
 it('logs the first failure of an outage and its end, nothing in between or while things work', () => {
   const lines: string[] = [];

@@ -2,7 +2,7 @@ import type { Flow } from '../../flow/types.ts';
 import type { Gate } from '../../gates/defineGate.ts';
 import type { Listener } from '../../listeners/types.ts';
 import type { PostgresStore } from '../../stores/postgresStore.ts';
-import { definitionHash } from '../../workers/definitionHash.ts';
+import { definitionHash } from '../../flow/flowShape.ts';
 import { startWorker } from '../../workers/worker.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { loadFlowModule } from '../loadFlow.ts';

@@ -1,6 +1,6 @@
 import { compatibleFlowRunMachineVersions, compatibleTaskInstanceMachineVersions, FLOW_RUN_MACHINE_VERSION } from '../../../machines/index.ts';
 import { FlowMismatchError, InputChangedError, MachineVersionError, RunNotFoundError } from '../../errors.ts';
-import { flowHash, flowShape, type FlowShape } from '../../flow/flowShape.ts';
+import { definitionHash, flowShape, type FlowShape } from '../../flow/flowShape.ts';
 import type { Flow } from '../../flow/types.ts';
 import { inputFingerprint, serializeValue, type LoadedRun, type Store, type StoredRun } from '../../stores/index.ts';
 import type { Clock } from '../../clock.ts';
@@ -109,8 +109,6 @@ function sameStored(a: unknown, b: unknown): boolean {
   }
 }
 
-const hashes = new WeakMap<Flow, string>();
-
 /**
  * The flow's shape (made now: it is held only until the batch that stores it) and its hash
  * (remembered per flow object, a flow being immutable: a resume with the same definition
@@ -119,12 +117,7 @@ const hashes = new WeakMap<Flow, string>();
 function definitionOf(flow: Flow): { shape: () => FlowShape; hash: string } {
   let made: FlowShape | undefined;
   const shape = (): FlowShape => (made ??= flowShape(flow));
-  let hash = hashes.get(flow);
-  if (hash === undefined) {
-    hash = flowHash(shape());
-    hashes.set(flow, hash);
-  }
-  return { shape, hash };
+  return { shape, hash: definitionHash(flow, shape) };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { toError } from '../errors.ts';
+import { toError } from '../../errors.ts';
 
 /**
  * One log line when something that is tried again and again (a poll, a fetch, a heartbeat) starts

@@ -1,6 +1,6 @@
 import type { PgBoss } from 'pg-boss';
-import type { UpstreamRef } from '../runtime/scheduling/dependencyTracker.ts';
-import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
+import type { UpstreamRef } from '../scheduling/dependencyTracker.ts';
+import type { PostgresStore, SqlSession } from '../../stores/postgresStore.ts';
 
 /**
  * The pg-boss queue every attempt job goes to (in the schema {@link bossSchema}).

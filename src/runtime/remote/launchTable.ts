@@ -1,4 +1,4 @@
-import type { SqlSession } from '../stores/postgresStore.ts';
+import type { SqlSession } from '../../stores/postgresStore.ts';
 
 /**
  * A stored attempt launch's status (see migration 5 of the PostgreSQL store).
