@@ -2,7 +2,7 @@
 // model-based test helpers in `taskmachine/testing`.
 export { flow, type FlowBuilder, type FlowTasks, type MapSource, type RefsOf, type CallInputOf, type NotCallable } from './flow/flow.ts';
 export type { Flow, TaskArgs, MappedTaskArgs, TaskFn, TaskOptions, TaskRef, TaskReference, TaskKind, TaskDefinition } from './flow/types.ts';
-export type { Frozen } from './flow/frozen.ts';
+export type { Frozen } from './frozen.ts';
 export type {
   AfterOption,
   UpstreamOf,

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { copyRunningThisTask, registerCopy, thisCopyRoot, twoCopiesMessage } from './packageCopies.ts';
-import type { Frozen } from '../flow/frozen.ts';
-import type { TaskKind, TaskRef } from '../flow/types.ts';
+import type { Frozen } from '../frozen.ts';
+import type { TaskKind, TaskRef } from '../taskRef.ts';
 
 /**
  * Options of `ctx().defer()`: park the task in `deferred` without holding a concurrency slot.

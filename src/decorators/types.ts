@@ -1,5 +1,5 @@
-import type { TaskArgs } from '../flow/types.ts';
-import type { TaskInstanceChange } from '../records.ts';
+import type { TaskArgs } from '../context/taskArgs.ts';
+import type { TaskInstanceChange } from '../taskInstanceRecord.ts';
 
 /**
  * A task function as a decorator's `wrap` hook sees it: it takes the task's arguments and returns

@@ -1,55 +1,12 @@
-import type { TaskContext } from '../context/taskContext.ts';
+import type { MappedTaskArgs, TaskArgs } from '../context/taskArgs.ts';
+import type { TaskKind, TaskRef, TaskReference } from '../taskRef.ts';
 import type { TriggerRule } from './triggerRules.ts';
 import type { AfterOption, UpstreamOf } from './upstream.ts';
 import type { Decorator } from '../decorators/types.ts';
 import type { PublishedValues } from '../decorators/systemContext.ts';
 
-/**
- * What a task function receives.
- *
- * `upstream` maps each upstream task id to its result (a mapped upstream gives the ordered list of
- * its instances' results). Defined with task references in `after`, its type is computed from them
- * and the trigger rule (see {@link UpstreamOf}); with ids given as strings, their values are `any`.
- *
- * @example
- * ```ts
- * const extract = f.task('extract', async ({ input }) => fetchRows(input.day));
- * f.task('clean', ({ upstream, ctx }) => {
- *   ctx.log(`cleaning ${upstream.extract.length} rows`); // upstream.extract: readonly Row[]
- *   return upstream.extract.filter(ok);
- * }, { after: [extract] });
- * ```
- */
-export interface TaskArgs<TInput = any, TUpstream extends object = Readonly<Record<string, any>>, TItem = any> {
-  /** The run's input (for a task started with `ctx().call`, the call's input). */
-  input: TInput;
-  /** Results of the upstream tasks, by task id: a null-prototype object, like `Object.groupBy`'s results. */
-  upstream: TUpstream;
-  /** For a mapped task instance: the item of the list it was mapped over. */
-  item?: TItem;
-  /** For a mapped task instance: its index in the list, 0-based. */
-  mapIndex?: number;
-  /**
-   * The attempt's context, the same object `ctx()` returns in the task's own code (inside a
-   * `withCustomContext` scope, `ctx()` gives that scope's copy).
-   */
-  ctx: TaskContext;
-}
-
-/**
- * What a mapped task's function receives: {@link TaskArgs} with `item` (typed from the list it maps
- * over) and `mapIndex` always set.
- *
- * @example
- * ```ts
- * const score = f.map('score', clean, ({ item, mapIndex }) => model(item, mapIndex)); // item: Readonly<Row>
- * ```
- */
-export interface MappedTaskArgs<TInput = any, TUpstream extends object = Readonly<Record<string, any>>, TItem = any>
-  extends TaskArgs<TInput, TUpstream, TItem> {
-  item: TItem;
-  mapIndex: number;
-}
+export type { MappedTaskArgs, TaskArgs } from '../context/taskArgs.ts';
+export type { TaskKind, TaskRef, TaskReference } from '../taskRef.ts';
 
 /**
  * A task's function: may return a value (or a promise of one) or throw.
@@ -148,43 +105,6 @@ export interface TaskOptions<
    */
   decorators?: TDecorators;
 }
-
-/**
- * A task reference from `f.task`, `f.map` or `f.subtask`, or a task id.
- *
- * @example
- * ```ts
- * const upstreams: TaskReference[] = [extract, 'clean'];
- * ```
- */
-export type TaskReference = TaskRef<any, string, TaskKind, any> | string;
-
-/**
- * A handle on a task defined in a flow: pass it to `after`, `f.map`, `ctx().call` or
- * `run.result`. It carries the task's id, kind, result type (for a mapped task: the list of its
- * instances' results) and the input `ctx().call` must give it.
- *
- * @example
- * ```ts
- * const extract = f.task('extract', async () => [{ id: 1 }]); // TaskRef<{ id: number }[], 'extract', 'task'>
- * extract.id; // 'extract'
- * ```
- */
-export interface TaskRef<TResult = unknown, TId extends string = string, TKind extends TaskKind = TaskKind, TCallInput = any> {
-  /** The task's id, unique in its flow. */
-  readonly id: TId;
-  /** `task` (a DAG node), `map` (one instance per item), or `subtask` (runs only when called). */
-  readonly kind: TKind;
-  /** The flow this task belongs to. */
-  readonly flowId: string;
-  /** Phantom field carrying the result type; never set. */
-  readonly __result?: TResult;
-  /** Phantom field carrying the input `ctx().call` gives the task; never set. */
-  readonly __callInput?: (input: TCallInput) => void;
-}
-
-/** How a task is instantiated. */
-export type TaskKind = 'task' | 'map' | 'subtask';
 
 /** A task as the runtime sees it: defaults applied, dependencies resolved to indices. */
 export interface TaskDefinition {

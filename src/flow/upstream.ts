@@ -1,8 +1,8 @@
 // The types of the values that flow between tasks, computed from task references and trigger
 // rules. Types only: nothing here exists at run time.
-import type { Frozen } from './frozen.ts';
+import type { Frozen } from '../frozen.ts';
 import type { TriggerRule } from './triggerRules.ts';
-import type { TaskKind, TaskRef, TaskReference } from './types.ts';
+import type { TaskKind, TaskRef, TaskReference } from '../taskRef.ts';
 
 /**
  * What `after` accepts: one task reference or id, or a list of them.

@@ -1,5 +1,5 @@
 import { toError } from '../errors.ts';
-import { frozen } from '../flow/frozen.ts';
+import { frozen } from '../frozen.ts';
 import type { DeliveredHookName, Listener } from './types.ts';
 
 /** The timers `drain` waits with (the run's clock, so tests control it). */

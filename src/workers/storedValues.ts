@@ -1,5 +1,5 @@
 import type { UpstreamRef } from '../runtime/scheduling/dependencyTracker.ts';
-import { frozen } from '../flow/frozen.ts';
+import { frozen } from '../frozen.ts';
 import type { PostgresStore, StoredResultRead } from '../stores/postgresStore.ts';
 import { serializeValue } from '../stores/serialization.ts';
 

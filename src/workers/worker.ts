@@ -5,7 +5,7 @@ import { RunOwnedError, toError } from '../errors.ts';
 import type { Flow } from '../flow/types.ts';
 import type { Gate } from '../gates/defineGate.ts';
 import type { Listener } from '../listeners/types.ts';
-import type { AttemptRun } from '../runtime/attempt/attemptRun.ts';
+import type { AttemptRun } from '../runtime/instances/taskInstance.ts';
 import { startFlow } from '../runtime/runFlow.ts';
 import type { FlowRunHandle } from '../runtime/handle.ts';
 import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';

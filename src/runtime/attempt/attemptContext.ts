@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { DeferSignal, RescheduleSignal } from '../../context/signals.ts';
 import { deriveContext, taskContextStorage, type DeferOptions, type TaskCheckpoint, type TaskContext } from '../../context/taskContext.ts';
 import { EXECUTOR_KEYS } from '../../decorators/executorContract.ts';
-import type { Frozen } from '../../flow/frozen.ts';
+import type { Frozen } from '../../frozen.ts';
 import type { TaskKind, TaskRef } from '../../flow/types.ts';
-import type { AttemptRun } from './attemptRun.ts';
+import type { AttemptRun } from '../instances/taskInstance.ts';
 
 const NO_ENV: Readonly<Record<string, string>> = Object.freeze({});
 

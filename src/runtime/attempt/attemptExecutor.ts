@@ -5,7 +5,7 @@ import { DeferralTimeoutError, describeValue, toError, UnstorableValueError } fr
 import type { TaskArgs } from '../../flow/types.ts';
 import { AttemptContext, type AttemptHost } from './attemptContext.ts';
 import { classifyAttempt, isControlFlow, type AttemptOutcome } from './attemptOutcome.ts';
-import type { AttemptRun } from './attemptRun.ts';
+import type { AttemptRun } from '../instances/taskInstance.ts';
 import type { AttemptScopes } from './attemptScopes.ts';
 import type { DecoratorPipeline } from './decoratorPipeline.ts';
 

@@ -1,7 +1,7 @@
 import { toError } from '../../errors.ts';
 import type { AttemptScope } from '../../listeners/runListeners.ts';
 import type { AttemptScopeArgs } from '../../listeners/types.ts';
-import type { AttemptRun } from './attemptRun.ts';
+import type { AttemptRun } from '../instances/taskInstance.ts';
 
 /**
  * Runs an attempt's task function inside the run listeners' `aroundAttempt` scopes (the first

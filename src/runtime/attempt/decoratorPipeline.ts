@@ -3,8 +3,7 @@ import type { AttemptResult, Decorator, HookPhase, SystemContext } from '../../d
 import { toError } from '../../errors.ts';
 import type { Flow, TaskDefinition, TaskFn } from '../../flow/types.ts';
 import type { FlowRunRecord } from '../../records.ts';
-import type { TaskInstance } from '../instances/taskInstance.ts';
-import type { AttemptRun } from './attemptRun.ts';
+import type { AttemptRun, TaskInstance } from '../instances/taskInstance.ts';
 
 /** What the attempt counts as after every `onAttemptSettled` has had its say. */
 export type SettledOutcome = { ok: true; value: unknown } | { ok: false; error: unknown };

@@ -3,10 +3,9 @@ import { finishedStates, type TaskInstanceState } from '../../../machines/index.
 import { ChildTaskFailedError } from '../../errors.ts';
 import type { Flow, TaskRef } from '../../flow/types.ts';
 import type { Store } from '../../stores/index.ts';
-import type { AttemptRun } from '../attempt/attemptRun.ts';
+import type { AttemptRun, TaskInstance } from '../instances/taskInstance.ts';
 import type { Clock } from '../../clock.ts';
 import type { InstanceTable } from '../instances/instanceTable.ts';
-import type { TaskInstance } from '../instances/taskInstance.ts';
 
 /** What child calls need from the run. */
 export interface ChildCallsHost {

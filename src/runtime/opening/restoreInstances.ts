@@ -5,7 +5,7 @@ import type { LoadedRun, StoredTaskInstance } from '../../stores/index.ts';
 import type { InstanceTable } from '../instances/instanceTable.ts';
 import { TaskInstance } from '../instances/taskInstance.ts';
 import type { DependencyTracker } from '../scheduling/dependencyTracker.ts';
-import { frozen } from '../../flow/frozen.ts';
+import { frozen } from '../../frozen.ts';
 
 /**
  * Rebuilds a stored run's instances in the table: states and machine contexts, results (from the

@@ -1,8 +1,7 @@
 import type { TaskInstanceState } from '../../../machines/index.ts';
-import type { AttemptRun } from '../attempt/attemptRun.ts';
+import type { AttemptRun, TaskInstance } from '../instances/taskInstance.ts';
 import type { AttemptOutcome } from '../attempt/attemptOutcome.ts';
 import type { Clock } from '../../clock.ts';
-import type { TaskInstance } from '../instances/taskInstance.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import { SUCCEED } from '../lifecycle/events.ts';
 import { retryDelayFor } from './retryTiming.ts';

@@ -1,8 +1,7 @@
 import { toError } from '../../errors.ts';
 import type { TimerAction } from '../../stores/index.ts';
-import type { AttemptRun } from '../attempt/attemptRun.ts';
+import type { AttemptRun, TaskInstance } from '../instances/taskInstance.ts';
 import type { Clock } from '../../clock.ts';
-import type { TaskInstance } from '../instances/taskInstance.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { Admission } from './admission.ts';
 

@@ -1,4 +1,4 @@
-import { frozen } from '../../flow/frozen.ts';
+import { frozen } from '../../frozen.ts';
 import { describeValue, toError, UnstorableValueError } from '../../errors.ts';
 import { deserializeValue, serializeValue, StoreSerializationError } from '../../stores/index.ts';
 
