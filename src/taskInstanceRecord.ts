@@ -1,7 +1,6 @@
 // A task instance as runs, listeners and decorators see it, and one change of its state: below the
 // flow types, so decorators (which the flow builder names) can observe changes without a circle.
 import type { TaskInstanceEventType, TaskInstanceState } from '../machines/index.ts';
-import type { Frozen } from './frozen.ts';
 
 /**
  * What kind of failure ended an attempt:

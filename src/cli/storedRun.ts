@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { openFlowRun, type FlowRunHandle } from '../runtime/runFlow.ts';
 import type { Store, StoredRun } from '../stores/index.ts';
 import { RunNotFoundError } from '../errors.ts';
 import { UsageError } from './command.ts';
 import { shellWord, storeArgument } from './hints.ts';
-import { loadFlowModule, type FlowModule } from './loadFlow.ts';
+import { loadFlowModule, type FlowModule } from '../operate/loadFlow.ts';
 import { shownStore } from './storeOption.ts';
 
 /** `--flow-file`, for the commands that open a stored run. */
@@ -65,9 +64,4 @@ export async function openStoredRun(
     throw new UsageError(`'${file}' defines flow '${module.flow.id}', but run '${runId}' is of flow '${run.flowId}'.`, 'Pass the right file with --flow-file <file>.');
   }
   return { run, module };
-}
-
-/** A handle on a stored run that applies manual changes without running anything. */
-export function pausedHandle(module: FlowModule, store: Store, runId: string): FlowRunHandle {
-  return openFlowRun(module.flow, { store, runId, resume: true, listeners: module.listeners, log: () => {} }, { paused: true });
 }

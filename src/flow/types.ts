@@ -1,5 +1,5 @@
-import type { MappedTaskArgs, TaskArgs } from '../context/taskArgs.ts';
-import type { TaskKind, TaskRef, TaskReference } from '../taskRef.ts';
+import type { TaskArgs } from '../context/taskArgs.ts';
+import type { TaskKind } from '../taskRef.ts';
 import type { TriggerRule } from './triggerRules.ts';
 import type { AfterOption, UpstreamOf } from './upstream.ts';
 import type { Decorator } from '../decorators/types.ts';

@@ -1,8 +1,8 @@
 import { isAbsolute, resolve } from 'node:path';
 import { flowRunMachine, taskInstanceMachine, type FlowRunEvent, type ManualTaskInstanceState, type TaskInstanceEvent } from '../../machines/index.ts';
-import { applyChange } from '../cli/control.ts';
-import { onPausedRun } from '../cli/commands/manual.ts';
-import { loadFlowModule, type FlowModule } from '../cli/loadFlow.ts';
+import { applyChange } from '../operate/control.ts';
+import { onPausedRun } from '../operate/pausedRun.ts';
+import { loadFlowModule, type FlowModule } from '../operate/loadFlow.ts';
 import { IllegalTransitionError, RunNotFoundError } from '../errors.ts';
 import type { Flow } from '../flow/types.ts';
 import { applyEvent } from '../runtime/lifecycle/applyEvent.ts';

@@ -1,17 +1,14 @@
-import type { FlowRunHandle } from '../../runtime/runFlow.ts';
-import type { ControlRequestWrite, Store } from '../../stores/index.ts';
+import type { ControlRequestWrite } from '../../stores/index.ts';
 import { defineCommand, type CommandContext } from '../command.ts';
-import { applyChange } from '../control.ts';
+import { applyChange } from '../../operate/control.ts';
 import { shellWord, storeArgument } from '../hints.ts';
-import type { FlowModule } from '../loadFlow.ts';
 import { openStore, storeOption } from '../storeOption.ts';
-import { findStoredRun, flowFileOption, openStoredRun, pausedHandle } from '../storedRun.ts';
+import { findStoredRun, flowFileOption, openStoredRun } from '../storedRun.ts';
+import { onPausedRun, type DirectChange } from '../../operate/pausedRun.ts';
 
 /** Options every command that changes a stored run takes. */
 export const manualOptions = { store: storeOption, 'flow-file': flowFileOption } as const;
 
-/** What a change does when no other process drives the run: it opens the run here. */
-export type DirectChange = (opened: { module: FlowModule; store: Store; runId: string }) => Promise<string>;
 
 /**
  * Applies one manual change to a stored run and reports what it led to. When another process
@@ -42,24 +39,6 @@ export async function changeStoredRun(
   }
 }
 
-/**
- * A direct change through a paused handle (nothing runs): `change` acts on the instance, and the
- * message says how its state moved.
- */
-export function onPausedRun(taskKey: string, change: (handle: FlowRunHandle) => string | void): DirectChange {
-  return async ({ module, store, runId }) => {
-    const handle = pausedHandle(module, store, runId);
-    try {
-      await handle.ready();
-      const before = handle.taskInstance(taskKey)?.state;
-      const said = change(handle);
-      await handle.persisted();
-      return said ?? `${taskKey}: ${before} → ${handle.taskInstance(taskKey)?.state}`;
-    } finally {
-      await handle.shutdown({ graceMs: 0 });
-    }
-  };
-}
 
 /** `taskmachine set-state <runId> <taskKey> <state>`. */
 export const setStateCommand = defineCommand({

@@ -2,7 +2,8 @@ import { startFlow } from '../../runtime/runFlow.ts';
 import { EXECUTOR_LABEL } from '../../runtime/settings.ts';
 import { defineCommand } from '../command.ts';
 import { parseJsonArgument } from '../jsonArgument.ts';
-import { changeStoredRun, manualOptions, onPausedRun } from './manual.ts';
+import { changeStoredRun, manualOptions } from './manual.ts';
+import { onPausedRun } from '../../operate/pausedRun.ts';
 
 const payloadOption = { type: 'string', description: 'What the task sees as ctx().event: JSON, or @file.json', valueName: '<json|@file>' } as const;
 

@@ -8,8 +8,9 @@ import { continueCommand, storeArgument } from '../hints.ts';
 import { parseJsonArgument } from '../jsonArgument.ts';
 import { openSession, parseConcurrency, parseGrace, parseLeaseTtl } from '../session.ts';
 import { openStore, storeHint } from '../storeOption.ts';
-import { askOwner, isDriven } from '../control.ts';
-import { findStoredRun, flowFileOption, openStoredRun, pausedHandle } from '../storedRun.ts';
+import { askOwner, isDriven } from '../../operate/control.ts';
+import { findStoredRun, flowFileOption, openStoredRun } from '../storedRun.ts';
+import { pausedHandle } from '../../operate/pausedRun.ts';
 import { sessionOptions } from './run.ts';
 
 const resumeOptions = { 'flow-file': flowFileOption, ...sessionOptions } as const;

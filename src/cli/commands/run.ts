@@ -3,7 +3,7 @@ import { InputChangedError } from '../../errors.ts';
 import { startFlow } from '../../runtime/runFlow.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { parseJsonArgument } from '../jsonArgument.ts';
-import { loadFlowModule } from '../loadFlow.ts';
+import { loadFlowModule } from '../../operate/loadFlow.ts';
 import { openSession, parseConcurrency, parseGrace, parseLeaseTtl, STOP_BOUND_MS } from '../session.ts';
 import { isPostgresUrl, openStore, storeHint, storeOption } from '../storeOption.ts';
 import { detach } from './detach.ts';

@@ -5,7 +5,7 @@ import type { PostgresStore } from '../../stores/postgresStore.ts';
 import { definitionHash } from '../../flow/flowShape.ts';
 import { startWorker } from '../../workers/worker.ts';
 import { defineCommand, UsageError } from '../command.ts';
-import { loadFlowModule } from '../loadFlow.ts';
+import { loadFlowModule } from '../../operate/loadFlow.ts';
 import { parseConcurrency } from '../session.ts';
 import { isPostgresUrl, openStore, storeOption } from '../storeOption.ts';
 

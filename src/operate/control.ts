@@ -1,3 +1,5 @@
+// Operating a stored run from outside the process that drives it, for the CLI and the web UI alike:
+// a manual change goes to the run's live owner as a control request, or is applied here.
 import { hostname } from 'node:os';
 import { RunOwnedError } from '../errors.ts';
 import { ownerStatus } from '../runtime/opening/ownerStatus.ts';

@@ -1,3 +1,5 @@
+// Loading a flow file (its flow, gates and listeners) for the CLI and the web UI, with one clear
+// error for each way a file can be wrong.
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -7,7 +9,7 @@ import type { Flow } from '../flow/types.ts';
 import { otherCopyRoots, thisCopyRoot, twoCopiesMessage } from '../context/packageCopies.ts';
 import type { Gate } from '../gates/defineGate.ts';
 import type { Listener } from '../listeners/types.ts';
-import { UsageError } from './command.ts';
+import { UsageError } from './usageError.ts';
 
 function isFlow(value: unknown): value is Flow {
   return (
