@@ -129,6 +129,58 @@ async function bareBoss(url: string, sleepMs: number): Promise<number> {
   return tasks / seconds;
 }
 
+/**
+ * The fair peer row: the same jobs as bare pg-boss, consumed the way a taskmachine worker consumes
+ * attempt jobs — up to $BENCH_WORKER_CONCURRENCY jobs in flight, `fetch` again as soon as a slot
+ * frees (or at once after a full fetch), completions grouped: the jobs that ended while a
+ * `complete` was in flight go in the next one. No lifecycle, no result records, no driver.
+ */
+async function bareBossFetchLoop(url: string, sleepMs: number): Promise<number> {
+  const database = await freshDatabase(url);
+  const { PgBoss } = await import('pg-boss');
+  const boss = new PgBoss({ connectionString: database, max: 8, supervise: false, schedule: false, openTelemetry: { enabled: false }, registerInstance: false });
+  boss.on('error', () => {});
+  await boss.start();
+  await boss.createQueue('bare', { retryLimit: 0 });
+  const start = performance.now();
+  await boss.insert('bare', Array.from({ length: tasks }, (_, i) => ({ data: { i } })));
+  let inFlight = 0;
+  let completed = 0;
+  let ended: string[] = [];
+  let completing: Promise<void> | undefined;
+  let slotFreed: (() => void) | undefined;
+  const completeEnded = (): void => {
+    if (completing !== undefined || ended.length === 0) return;
+    const ids = ended;
+    ended = [];
+    completing = boss.complete('bare', ids).then(() => {
+      completed += ids.length;
+      inFlight -= ids.length;
+      completing = undefined;
+      slotFreed?.();
+      completeEnded();
+    });
+  };
+  while (completed < tasks) {
+    const free = workerConcurrency - inFlight;
+    const jobs = free > 0 ? await boss.fetch('bare', { batchSize: free }) : [];
+    inFlight += jobs.length;
+    for (const job of jobs) {
+      void (sleepMs > 0 ? new Promise((resolve) => setTimeout(resolve, sleepMs)) : Promise.resolve()).then(() => {
+        ended.push(job.id);
+        completeEnded();
+      });
+    }
+    if (jobs.length > 0 && jobs.length === free) continue;
+    // Nothing more to fetch now: wait until a completion frees slots (the queue may be empty).
+    if (completed < tasks) await new Promise<void>((resolve) => (slotFreed = resolve));
+    slotFreed = undefined;
+  }
+  const seconds = (performance.now() - start) / 1000;
+  await boss.stop({ graceful: false, close: true });
+  return tasks / seconds;
+}
+
 async function main(): Promise<void> {
   const external = process.env['TASKMACHINE_PG_URL'];
   const cluster = external === undefined ? await startPostgres({ durable: process.env["BENCH_PG_FSYNC"] !== "off" }) : undefined;
@@ -141,14 +193,16 @@ async function main(): Promise<void> {
     ] as const) {
       const local = await measure(url, sleepMs, 0);
       rows.push(`| ${label} | local (in the driver) | ${local.toFixed(0)} | 1.00 |`);
-      const bare = await bareBoss(url, sleepMs);
-      rows.push(`| ${label} | bare pg-boss jobs, one process (peer: no lifecycle, no results) | ${bare.toFixed(0)} | ${(bare / local).toFixed(2)} |`);
+      const polled = await bareBoss(url, sleepMs);
+      rows.push(`| ${label} | bare pg-boss jobs, its own \`work()\` poller, one process | ${polled.toFixed(0)} | ${(polled / local).toFixed(2)} |`);
+      const bare = await bareBossFetchLoop(url, sleepMs);
+      rows.push(`| ${label} | bare pg-boss jobs, a worker's fetch loop × ${workerConcurrency}, one process (peer) | ${bare.toFixed(0)} | ${(bare / local).toFixed(2)} |`);
       let one = 0;
       for (const workers of [1, 2, 4]) {
         const rate = await measure(url, sleepMs, workers);
         if (workers === 1) one = rate;
         const vsOne = workers === 1 ? '' : `, ${(rate / one).toFixed(2)}× one worker`;
-        rows.push(`| ${label} | ${workers} worker${workers === 1 ? '' : 's'} × ${workerConcurrency} | ${rate.toFixed(0)} | ${(rate / local).toFixed(2)}${vsOne} |`);
+        rows.push(`| ${label} | ${workers} worker${workers === 1 ? '' : 's'} × ${workerConcurrency} | ${rate.toFixed(0)} | ${(rate / local).toFixed(2)}${vsOne}, ${(rate / bare).toFixed(2)}× peer |`);
       }
     }
   } finally {
