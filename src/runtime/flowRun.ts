@@ -191,15 +191,7 @@ export class FlowRun {
     const contextHost: AttemptHost = {
       flowId: flow.id,
       runId: this.runId,
-      log: (run, parts) => {
-        const message = format(...parts);
-        log(`[${run.instance.key}#${run.attempt}] ${message}`);
-        this.#storeLogLine(run, message);
-        if (this.#dispatcher?.has('onTaskInstanceLog') === true) {
-          const at = clock.now();
-          this.#dispatcher.emit('onTaskInstanceLog', { taskKey: run.instance.key, taskId: run.instance.task.id, attempt: run.attempt, message, at });
-        }
-      },
+      log: (run, parts) => this.#taskLog(run, format(...parts), clock.now()),
       callChild: (parent, ref, input, customContext) => {
         const kept = this.#values.keep(input);
         if (!kept.ok) return Promise.reject(new UnstorableValueError(`the input of a ctx().call from '${parent.instance.key}'`, kept.error));
@@ -693,6 +685,7 @@ export class FlowRun {
         touch: (instance) => this.#persistence?.touch(instance),
         requestTurn: () => this.#requestTurn(),
         log,
+        attemptLog: (run, line, at) => this.#taskLog(run, line, at),
       },
       { store, runId: this.runId, flowId: this.flow.id, flowHash: definitionHash(this.flow), now: () => clock.now() },
     );
@@ -701,15 +694,24 @@ export class FlowRun {
   /** A pending flush of stored log lines, when no turn commits them first. */
   #logFlush: ReturnType<typeof setTimeout> | undefined;
 
+  /** A `ctx().log` line of an attempt (here, or on a worker): printed, stored, given to listeners. */
+  #taskLog(run: AttemptRun, message: string, at: number): void {
+    this.settings.log(`[${run.instance.key}#${run.attempt}] ${message}`);
+    this.#storeLogLine(run, message, at);
+    if (this.#dispatcher?.has('onTaskInstanceLog') === true) {
+      this.#dispatcher.emit('onTaskInstanceLog', { taskKey: run.instance.key, taskId: run.instance.task.id, attempt: run.attempt, message, at });
+    }
+  }
+
   /**
    * Keeps a `ctx().log` line for the store: it goes with the next turn's batch, or — for a task
    * that logs while nothing else changes — with a commit at most {@link LOG_FLUSH_MS} later, so
    * `taskmachine logs --follow` sees it. Lines logged once the run ended are not stored.
    */
-  #storeLogLine(run: AttemptRun, message: string): void {
+  #storeLogLine(run: AttemptRun, message: string, at: number): void {
     const persistence = this.#persistence;
     if (persistence === undefined || this.#phase?.finished !== false) return;
-    persistence.log(run.instance, run.attempt, message, this.settings.clock.now());
+    persistence.log(run.instance, run.attempt, message, at);
     if (this.#logFlush !== undefined) return;
     // (Not the run's clock: this only bounds how late a reader sees the line; it is unref'd.)
     this.#logFlush = setTimeout(() => {

@@ -10,6 +10,7 @@ import { startFlow } from '../runtime/runFlow.ts';
 import type { FlowRunHandle } from '../runtime/handle.ts';
 import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
 import { deserializeValue, serializeValue } from '../stores/serialization.ts';
+import { withLogs } from '../runtime/remote/attemptLogs.ts';
 import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from '../runtime/remote/attemptQueue.ts';
 import { definitionHash } from '../flow/flowShape.ts';
 import { findAdoptable } from './adoption.ts';
@@ -186,7 +187,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     storing.add(data.launchId);
     let text: string;
     try {
-      text = serializeValue(outcome);
+      text = serializeValue(withLogs(outcome, started.logs()));
     } catch (error) {
       text = serializeValue({ kind: 'failed', error: toError(error), failureKind: 'infrastructure', failFast: true });
     }

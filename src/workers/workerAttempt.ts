@@ -12,6 +12,8 @@ import { frozen } from '../frozen.ts';
 import type { PostgresStore } from '../stores/postgresStore.ts';
 import { MissingResultError, StoredValues } from './storedValues.ts';
 import type { AttemptJobData, AttemptPayload } from '../runtime/remote/attemptQueue.ts';
+import type { WorkerLogLine } from '../runtime/remote/attemptLogs.ts';
+import { TaskLogCollector } from '../runtime/subscribers/taskLogs.ts';
 
 /**
  * One attempt running on this worker.
@@ -27,7 +29,11 @@ export interface WorkerAttempt {
   readonly run: AttemptRun;
   /** Its outcome, after its decorators had their say (never rejects). */
   readonly outcome: Promise<AttemptOutcome>;
+  /** The `ctx().log` lines it logged so far, bounded per attempt like a local run's stored lines. */
+  logs(): WorkerLogLine[];
 }
+
+const NO_LOGS = (): WorkerLogLine[] => [];
 
 /**
  * Runs attempts of one flow's runs on a worker, through the same {@link AttemptExecutor} as a local
@@ -45,6 +51,8 @@ export class WorkerAttempts {
   readonly #flow: Flow;
   readonly #store: PostgresStore;
   readonly #log: (line: string) => void;
+  /** The `ctx().log` lines of each attempt in flight, for its stored outcome. */
+  readonly #lines = new WeakMap<AttemptRun, TaskLogCollector>();
   readonly #values = new KeptValues(true);
   readonly #stored: StoredValues;
   /** Per run: its decorator pipeline and executor (decorators publish per run). */
@@ -70,7 +78,7 @@ export class WorkerAttempts {
     if (task === undefined) {
       const error = new Error(`task '${job.taskId}' is not in this worker's flow '${this.#flow.id}'`);
       const run = new AttemptRun(new TaskInstance({ key, task: this.#flow.tasks[0]! }), job.attempt);
-      return { run, outcome: Promise.resolve({ kind: 'failed', error, failureKind: 'infrastructure', failFast: true }) };
+      return { run, outcome: Promise.resolve({ kind: 'failed', error, failureKind: 'infrastructure', failFast: true }), logs: NO_LOGS };
     }
     let args: TaskArgs;
     try {
@@ -78,7 +86,7 @@ export class WorkerAttempts {
     } catch (error) {
       if (!(error instanceof MissingResultError)) throw error;
       const run = new AttemptRun(new TaskInstance({ key, task }), job.attempt);
-      return { run, outcome: Promise.resolve({ kind: 'failed', error, failureKind: 'infrastructure', failFast: false }) };
+      return { run, outcome: Promise.resolve({ kind: 'failed', error, failureKind: 'infrastructure', failFast: false }), logs: NO_LOGS };
     }
     const instance = new TaskInstance({
       key,
@@ -106,7 +114,7 @@ export class WorkerAttempts {
     } catch (error) {
       this.#report(run, { kind: 'failed', error: toError(error), failureKind: 'infrastructure', failFast: false });
     }
-    return { run, outcome };
+    return { run, outcome, logs: () => this.#lines.get(run)?.take().map(({ at, line }) => ({ at, line })) ?? [] };
   }
 
   /** The attempt's arguments as a local run gives them: the referred values read from the store. */
@@ -144,7 +152,13 @@ export class WorkerAttempts {
     const contextHost: AttemptHost = {
       flowId: this.#flow.id,
       runId,
-      log: (run, parts) => log(`[${runId} ${run.instance.key}#${run.attempt}] ${format(...parts)}`),
+      log: (run, parts) => {
+        const message = format(...parts);
+        log(`[${runId} ${run.instance.key}#${run.attempt}] ${message}`);
+        let lines = this.#lines.get(run);
+        if (lines === undefined) this.#lines.set(run, (lines = new TaskLogCollector()));
+        lines.add(run.instance.key, run.instance.task.id, run.attempt, message, Date.now());
+      },
       callChild: () =>
         Promise.reject(new Error("ctx().call is not available in attempts on workers yet: run this flow with executor 'local'")),
       loadCheckpoint: (run) => (run.checkpointLoad ??= store.loadCheckpoint(runId, run.instance.key).then((stored) => stored?.value)),

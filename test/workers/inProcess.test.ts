@@ -47,6 +47,43 @@ describe.skipIf(postgres === undefined)(`executor 'workers' in one process${skip
     expect(loaded!.results).toHaveLength(Object.keys(run.tasks).length);
   });
 
+  it("stores the ctx().log lines of attempts on workers, prints them in the driver's log and gives them to its listeners", async () => {
+    const store = await openStore();
+    const chatty = flow('chatty', (f) => {
+      const list = f.task('list', () => {
+        ctx()!.log('listing', 2, 'items');
+        return ['a', 'b'];
+      });
+      f.map('each', list, ({ item }) => {
+        ctx()!.log(`item ${String(item)}`);
+        return item;
+      });
+    });
+    const workerLines: string[] = [];
+    workers.push(await startWorker({ store, flows: [chatty], concurrency: 4, log: (line) => workerLines.push(line), adopt: false }));
+    const driverLines: string[] = [];
+    const heard: string[] = [];
+    const run = await runFlow(chatty, {
+      store,
+      executor: 'workers',
+      runId: 'logs',
+      log: (line) => driverLines.push(line),
+      listeners: [{ onTaskInstanceLog: ({ taskKey, attempt, message }) => void heard.push(`${taskKey}#${attempt} ${message}`) }],
+    });
+    expect(run.state, driverLines.join('\n')).toBe('success');
+    const stored = await store.readTaskLogs('logs');
+    expect(stored.map(({ key, taskId, attempt, line }) => `${key} ${taskId}#${attempt} ${line}`).sort()).toEqual([
+      'each[0] each#1 item a',
+      'each[1] each#1 item b',
+      'list list#1 listing 2 items',
+    ]);
+    expect(stored.map((line) => line.seq)).toEqual([1, 2, 3]);
+    expect(heard.sort()).toEqual(['each[0]#1 item a', 'each[1]#1 item b', 'list#1 listing 2 items']);
+    expect(driverLines).toContain('[list#1] listing 2 items');
+    // The worker prints them too (its own terminal), naming the run.
+    expect(workerLines).toContain('[logs list#1] listing 2 items');
+  });
+
   it('a worker with another definition of the flow refuses the attempts, with one log line', async () => {
     const store = await openStore();
     const other = flow('shapes', (f) => {

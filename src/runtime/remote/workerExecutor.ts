@@ -12,6 +12,7 @@ import { deserializeValue, serializeValue } from '../../stores/serialization.ts'
 import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from './attemptQueue.ts';
 import { LaunchTable, type LaunchState, type LaunchWrite } from './launchTable.ts';
 import { OutageLog } from './outageLog.ts';
+import { splitLogs, type OutcomeWithLogs } from './attemptLogs.ts';
 import { WORKER_TIMING } from './timing.ts';
 
 /**
@@ -37,6 +38,8 @@ export interface WorkerExecutorHost {
   touch(instance: TaskInstance): void;
   requestTurn(): void;
   log(line: string): void;
+  /** A `ctx().log` line the attempt logged on its worker (stored, printed and given to listeners like a local one). */
+  attemptLog(run: AttemptRun, line: string, at: number): void;
 }
 
 interface Launch {
@@ -314,7 +317,9 @@ export class WorkerExecutor implements Executor {
     if (state.status !== 'done' || state.outcome === null) return false;
     let outcome: AttemptOutcome;
     try {
-      outcome = deserializeValue<AttemptOutcome>(state.outcome);
+      const stored = splitLogs(deserializeValue<OutcomeWithLogs>(state.outcome));
+      for (const { at, line } of stored.logs) this.#host.attemptLog(run, line, at);
+      outcome = stored.outcome;
       if (outcome.kind === 'completed') {
         const kept = this.#host.keepResult(run, outcome.value);
         outcome = kept.ok ? { kind: 'completed', value: kept.value } : classifyAttempt(false, kept.error);
