@@ -1,6 +1,8 @@
 import type { Store } from '../stores/index.ts';
 import type { PostgresStore } from '../stores/postgresStore.ts';
 import { LaunchTable } from '../runtime/remote/launchTable.ts';
+import { WORKER_TIMING } from '../runtime/remote/timing.ts';
+import { shellWord } from '../shellWord.ts';
 
 /**
  * An attempt of a run that waits for a worker, and why workers refused it.
@@ -47,5 +49,53 @@ export function refusalText(refused: readonly WorkerRefusal[]): string {
   return (
     `\nNot progressing: ${refused.length} attempt${refused.length === 1 ? '' : 's'} (${shown}) wait${refused.length === 1 ? 's' : ''} for a worker that can run ${refused.length === 1 ? 'it' : 'them'}:\n` +
     reasons.map((reason) => `  ${reason}\n`).join('')
+  );
+}
+
+/**
+ * An attempt of a run that no worker took (none runs, or none loaded the flow), waiting since
+ * `since` (epoch ms).
+ *
+ * @example
+ * ```ts
+ * const waiting: UnclaimedAttempt = { key: 'extract', attempt: 1, since: Date.now() - 60_000 };
+ * ```
+ */
+export interface UnclaimedAttempt {
+  readonly key: string;
+  readonly attempt: number;
+  readonly since: number;
+}
+
+/**
+ * The attempts of a run on workers that waited `WORKER_TIMING.unclaimedNoticeMs` or more while no
+ * worker took or refused any of the run's attempts; `[]` for other stores.
+ *
+ * @example
+ * ```ts
+ * const waiting = await unclaimedAttempts(store, 'nightly', Date.now());
+ * ```
+ */
+export async function unclaimedAttempts(store: Store, runId: string, now: number): Promise<UnclaimedAttempt[]> {
+  const postgres = store as Partial<PostgresStore>;
+  if (postgres.pool === undefined || typeof postgres.schema !== 'string') return [];
+  return new LaunchTable(`"${postgres.schema}"`).unclaimed(postgres.pool, runId, now - WORKER_TIMING.unclaimedNoticeMs);
+}
+
+/**
+ * What `status` prints about them: no worker takes the run's attempts, and how to start one.
+ *
+ * @example
+ * ```ts
+ * if (waiting.length > 0) stdout(unclaimedText(waiting, Date.now(), ' --store postgres://…', 'flows/etl.ts'));
+ * ```
+ */
+export function unclaimedText(waiting: readonly UnclaimedAttempt[], now: number, storeArg: string, flowFile?: string): string {
+  const keys = waiting.map((w) => `${w.key}#${w.attempt}`);
+  const shown = keys.length > 5 ? `${keys.slice(0, 5).join(', ')} and ${keys.length - 5} more` : keys.join(', ');
+  const seconds = Math.round((now - Math.min(...waiting.map((w) => w.since))) / 1000);
+  return (
+    `\nNot progressing: ${waiting.length === 1 ? `1 attempt (${shown}) has waited ${seconds} s` : `${waiting.length} attempts (${shown}) have waited up to ${seconds} s`} and no worker took ${waiting.length === 1 ? 'it' : 'them'}.\n` +
+    `  Is a worker running with this flow? Start one with:\n    taskmachine worker ${flowFile === undefined ? '<the flow file>' : shellWord(flowFile)}${storeArg}\n`
   );
 }

@@ -14,7 +14,8 @@ const LAYERS: readonly (readonly string[])[] = [
   ['src/flow/'],
   ['src/decorators/'],
   ['src/context/'],
-  ['src/testing/', 'src/errors.ts', 'src/clock.ts', 'src/frozen.ts', 'src/taskRef.ts', 'src/taskInstanceRecord.ts', 'src/processExists.ts', 'src/shellWord.ts', 'src/suggest.ts'],
+  ['src/testing/'],
+  ['src/errors.ts', 'src/clock.ts', 'src/frozen.ts', 'src/taskRef.ts', 'src/taskInstanceRecord.ts', 'src/processExists.ts', 'src/shellWord.ts', 'src/suggest.ts'],
 ];
 
 const layerOf = new Map(LAYERS.flatMap((rooms, layer) => rooms.map((room) => [room, layer] as const)));

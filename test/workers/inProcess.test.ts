@@ -3,10 +3,15 @@
 // a map and a checkpoint behave as with executor 'local'; a worker with another definition of the
 // flow refuses the run's attempts and says so; runFlow refuses executor 'workers' without postgres.
 import { afterEach, describe, expect, it } from 'vitest';
-import { flow, runFlow, ctx } from '../../src/index.ts';
+import { flow, runFlow, startFlow, ctx } from '../../src/index.ts';
 import { memoryStore } from '../../src/stores/index.ts';
 import { startWorker, type WorkerHandle } from '../../src/workers/index.ts';
 import { openStore, postgres, skipReason } from '../helpers/postgresTest.ts';
+import { adminQuery } from '../helpers/cliChild.ts';
+import { main } from '../../src/cli/main.ts';
+import { createTestClock } from '../../src/testing/index.ts';
+import { postgresStore } from '../../src/stores/index.ts';
+import { randomBytes } from 'node:crypto';
 
 const workers: WorkerHandle[] = [];
 afterEach(async () => {
@@ -103,6 +108,59 @@ describe.skipIf(postgres === undefined)(`executor 'workers' in one process${skip
     expect(refusals[0]).toMatch(/definition hash sha256:[0-9a-f]{64}, the run's is sha256:[0-9a-f]{64}/);
     expect(driverLines.find((line) => line.includes('waits for a worker'))).toContain("attempt 1 of 'list' waits for a worker");
     await handle.shutdown({ graceMs: 0 });
+  });
+
+  // The most common mistake with executor 'workers': no worker runs (or none loaded the flow).
+  // The run's clock is a test clock, so "10 s without a worker" needs no waiting.
+  it('says when no worker takes the attempts: one driver log line, and status names the fix', async () => {
+    const database = `u_${randomBytes(5).toString('hex')}`;
+    await adminQuery(postgres!.url, `CREATE DATABASE ${database}`);
+    const url = new URL(postgres!.url);
+    url.pathname = `/${database}`;
+    // The CLI's status reads the default schema: this test's own database keeps it apart.
+    const store = await postgresStore({ connectionString: url.href, retryDelayMs: 0, reconnectForMs: 0 });
+    const clock = createTestClock(Date.now() - 60_000);
+    const driverLines: string[] = [];
+    const handle = startFlow(shapes, { store, executor: 'workers', runId: 'alone', clock, log: (line) => driverLines.push(line) });
+    try {
+      const until = async (what: string, seen: () => boolean): Promise<void> => {
+        const deadline = Date.now() + 30_000;
+        while (!seen()) {
+          if (Date.now() > deadline) throw new Error(`${what} not seen; the driver said: ${driverLines.join('\n')}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      };
+      const launched = async () => (await store.pool.query(`SELECT count(*)::int AS n FROM "${store.schema}".attempt_launches WHERE run_id = 'alone'`)).rows[0].n as number;
+      let count = 0;
+      await until('the first launch', () => (void launched().then((n) => (count = n)), count > 0));
+      await clock.advance(9_000);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(driverLines.filter((line) => line.includes('no worker has taken an attempt'))).toEqual([]);
+      await clock.advance(1_000);
+      await until('the notice', () => driverLines.some((line) => line.includes('no worker has taken an attempt')));
+      await clock.advance(30_000);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const notices = driverLines.filter((line) => line.includes('no worker has taken an attempt'));
+      expect(notices).toEqual([
+        "taskmachine: no worker has taken an attempt of run 'alone' for 10 s (1 waiting: 'list'): is one running with this flow? Start one with 'taskmachine worker <the flow file> --store <this store>' — a worker runs attempts of the flows it loaded (flow 'shapes' here).",
+      ]);
+
+      let stdout = '';
+      const code = await main(['status', 'alone', '--store', url.href], { stdout: (text) => (stdout += text), stderr: (text) => (stdout += text), cwd: process.cwd() });
+      expect(code, stdout).toBe(0);
+      expect(stdout).toMatch(/Not progressing: 1 attempt \(list#1\) has waited \d+ s and no worker took it\.\n {2}Is a worker running with this flow\? Start one with:\n {4}taskmachine worker <the flow file> --store /);
+      expect(stdout).not.toContain(new URL(postgres!.url).password || '\u0000');
+
+      // A worker comes: it takes the attempts, and status no longer says so.
+      workers.push(await startWorker({ store, flows: [shapes], concurrency: 4, log: () => {}, adopt: false }));
+      expect((await handle.done).state, driverLines.join('\n')).toBe('success');
+      stdout = '';
+      expect(await main(['status', 'alone', '--store', url.href], { stdout: (text) => (stdout += text), stderr: (text) => (stdout += text), cwd: process.cwd() })).toBe(0);
+      expect(stdout).not.toContain('Not progressing');
+    } finally {
+      await handle.shutdown({ graceMs: 0 });
+      await store.close();
+    }
   });
 
   it("refuses executor 'workers' without the PostgreSQL store, naming the fix", async () => {

@@ -5,7 +5,7 @@ import { storeArgument } from '../hints.ts';
 import { countsText, duration, ownerJson, readStatusPage, statusText, table, time } from '../runStatus.ts';
 import { runRecordToJson } from '../serialize.ts';
 import { isPostgresUrl, openStore, redactUrl, storeOption } from '../storeOption.ts';
-import { refusalText, workerRefusals } from '../workerRefusals.ts';
+import { refusalText, unclaimedAttempts, unclaimedText, workerRefusals } from '../workerRefusals.ts';
 import { findStoredRun } from '../storedRun.ts';
 
 /** How long ago `at` was, for a person. */
@@ -90,10 +90,11 @@ export const statusCommand = defineCommand({
       const page = await readStatusPage(store, run.runId, { ...(states === undefined ? {} : { states }), ...(options.task === undefined ? {} : { taskId: options.task }), limit });
       const finished = run.state === 'success' || run.state === 'failed';
       const refused = finished ? [] : await workerRefusals(store, run.runId);
+      const unclaimed = finished ? [] : await unclaimedAttempts(store, run.runId, now);
       if (options.json) {
         const tasks = Object.fromEntries(page.instances.map((i) => [i.key, page.results.has(i.key) ? { ...i, result: page.results.get(i.key) } : i]));
         const { input: _input, ...record } = run;
-        const waiting = refused.length > 0 ? { refusedByWorkers: refused } : {};
+        const waiting = { ...(refused.length > 0 ? { refusedByWorkers: refused } : {}), ...(unclaimed.length > 0 ? { notTakenByWorkers: unclaimed } : {}) };
         stdout(`${runRecordToJson({ ...record, owner: ownerJson(owner), counts: page.counts, tasks, more: page.matching - page.instances.length, ...waiting } as never)}\n`);
         return;
       }
@@ -107,6 +108,7 @@ export const statusCommand = defineCommand({
         }),
       );
       if (refused.length > 0) stdout(refusalText(refused));
+      if (unclaimed.length > 0) stdout(unclaimedText(unclaimed, now, storeArg, run.labels?.flowFile));
     } finally {
       await store.close();
     }

@@ -149,6 +149,19 @@ export class LaunchTable {
   }
 
   /**
+   * The run's launches no worker took since `before` (epoch ms) and none refused, while none of the
+   * run's launches runs: no worker runs, or none loaded this flow (`status` says so).
+   */
+  async unclaimed(db: SqlSession, runId: string, before: number): Promise<Array<{ key: string; attempt: number; since: number }>> {
+    const res = await db.query(
+      `SELECT key, attempt, created_at FROM ${this.#t} WHERE run_id = $1 AND status = 'queued' AND refusal IS NULL AND created_at <= $2
+         AND NOT EXISTS (SELECT 1 FROM ${this.#t} WHERE run_id = $1 AND status = 'running') ORDER BY seq`,
+      [runId, before],
+    );
+    return res.rows.map((row: Record<string, unknown>) => ({ key: String(row['key']), attempt: Number(row['attempt']), since: Number(row['created_at']) }));
+  }
+
+  /**
    * A worker claims the queued launches among `ids`; resolves to the ids it claimed. Launches among
    * them that this worker already claimed count as claimed too (a job pg-boss handed out again to
    * the worker that had claimed it but never ran it): give only `ids` the worker is not running.

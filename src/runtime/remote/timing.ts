@@ -16,6 +16,8 @@ export const WORKER_TIMING = Object.freeze({
   heartbeatMs: 1_000,
   /** A running launch without a heartbeat for this long is lost: an interruption. @default 10000 */
   lostAfterMs: 10_000,
+  /** Attempts no worker took for this long are logged by the driver and shown by `status` (is a worker running?). @default 10000 */
+  unclaimedNoticeMs: 10_000,
   /** How often a worker looks for runs to adopt (unfinished, lease expired or released). @default 2000 */
   adoptEveryMs: 2_000,
 });

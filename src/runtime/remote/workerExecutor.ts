@@ -45,6 +45,8 @@ export interface WorkerExecutorHost {
 interface Launch {
   readonly id: string;
   readonly run: AttemptRun;
+  /** When the driver handed it out (the run's clock). */
+  readonly launchedAt: number;
   /** A refusal already logged (each one once). */
   refusal?: string;
 }
@@ -89,6 +91,8 @@ export class WorkerExecutor implements Executor {
   /** When a poll last failed (PostgreSQL unreachable from here): workers get time to heartbeat again. */
   #pollFailedAt = Number.NEGATIVE_INFINITY;
   #pollOutage: OutageLog | undefined;
+  /** Whether "no worker takes the attempts" was logged (again once a worker took one). */
+  #unclaimedLogged = false;
 
   constructor(
     host: WorkerExecutorHost,
@@ -225,7 +229,7 @@ export class WorkerExecutor implements Executor {
   }
 
   #track(id: string, run: AttemptRun): void {
-    this.#inFlight.set(id, { id, run });
+    this.#inFlight.set(id, { id, run, launchedAt: this.#now() });
     this.#byRun.set(run, id);
     this.#schedulePoll(WORKER_TIMING.pollMs);
   }
@@ -280,6 +284,7 @@ export class WorkerExecutor implements Executor {
       if (this.#stopped) return;
       let changed = false;
       for (const state of states) changed = this.#apply(state) || changed;
+      this.#noticeUnclaimed(states, now);
       for (const id of lost) {
         const launch = this.#inFlight.get(id);
         if (launch === undefined) continue;
@@ -300,6 +305,36 @@ export class WorkerExecutor implements Executor {
       this.#polling = false;
       if (this.#inFlight.size > 0) this.#schedulePoll(WORKER_TIMING.pollMs);
     }
+  }
+
+  /**
+   * One log line when attempts have waited {@link WORKER_TIMING.unclaimedNoticeMs} and no worker
+   * took any of the run's (none runs, or none loaded this flow); once more if it happens again
+   * after a worker took one. Refused attempts say why on their own. The poll returns only launches
+   * a worker claimed, finished, lost or refused: an in-flight launch it does not return (and whose
+   * batch was committed) is still queued.
+   */
+  #noticeUnclaimed(states: readonly LaunchState[], now: number): void {
+    for (const state of states) {
+      if (state.status === 'running' || state.status === 'done') {
+        this.#unclaimedLogged = false;
+        return;
+      }
+    }
+    if (this.#unclaimedLogged) return;
+    const reported = new Set(states.map((state) => state.launchId));
+    const uncommitted = new Set(this.#pending.map((pending) => pending.launch.launchId));
+    const waiting = [...this.#inFlight.values()]
+      .filter((launch) => !reported.has(launch.id) && !uncommitted.has(launch.id) && now - launch.launchedAt >= WORKER_TIMING.unclaimedNoticeMs)
+      .sort((a, b) => a.launchedAt - b.launchedAt);
+    if (waiting.length === 0) return;
+    this.#unclaimedLogged = true;
+    const shown = waiting.slice(0, 3).map((launch) => `'${launch.run.instance.key}'`).join(', ');
+    this.#host.log(
+      `taskmachine: no worker has taken an attempt of run '${this.#runId}' for ${Math.round(WORKER_TIMING.unclaimedNoticeMs / 1000)} s ` +
+        `(${waiting.length} waiting: ${shown}${waiting.length > 3 ? ', …' : ''}): is one running with this flow? Start one with ` +
+        `'taskmachine worker <the flow file> --store <this store>' — a worker runs attempts of the flows it loaded (flow '${this.#flowId}' here).`,
+    );
   }
 
   /** One polled launch: an outcome to report, or a refusal to log. */
