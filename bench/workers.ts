@@ -100,6 +100,17 @@ async function measure(url: string, sleepMs: number, workers: number): Promise<n
   }
 }
 
+/** A started pg-boss on a database of its own with the queue 'bare' (no retries), for the peer rows. */
+async function bareQueue(url: string): Promise<import('pg-boss').PgBoss> {
+  const database = await freshDatabase(url);
+  const { PgBoss } = await import('pg-boss');
+  const boss = new PgBoss({ connectionString: database, max: 8, supervise: false, schedule: false, openTelemetry: { enabled: false }, registerInstance: false });
+  boss.on('error', () => {});
+  await boss.start();
+  await boss.createQueue('bare', { retryLimit: 0 });
+  return boss;
+}
+
 /**
  * The peer row: the same jobs as bare pg-boss (no lifecycle, no result records): $BENCH_TASKS jobs
  * inserted at once, then processed by `work()` in this process (batches of 64, the handler a no-op
@@ -107,12 +118,7 @@ async function measure(url: string, sleepMs: number, workers: number): Promise<n
  * completion.
  */
 async function bareBoss(url: string, sleepMs: number): Promise<number> {
-  const database = await freshDatabase(url);
-  const { PgBoss } = await import('pg-boss');
-  const boss = new PgBoss({ connectionString: database, max: 8, supervise: false, schedule: false, openTelemetry: { enabled: false }, registerInstance: false });
-  boss.on('error', () => {});
-  await boss.start();
-  await boss.createQueue('bare', { retryLimit: 0 });
+  const boss = await bareQueue(url);
   let done = 0;
   let finished!: () => void;
   const all = new Promise<void>((resolve) => (finished = resolve));
@@ -136,12 +142,7 @@ async function bareBoss(url: string, sleepMs: number): Promise<number> {
  * `complete` was in flight go in the next one. No lifecycle, no result records, no driver.
  */
 async function bareBossFetchLoop(url: string, sleepMs: number): Promise<number> {
-  const database = await freshDatabase(url);
-  const { PgBoss } = await import('pg-boss');
-  const boss = new PgBoss({ connectionString: database, max: 8, supervise: false, schedule: false, openTelemetry: { enabled: false }, registerInstance: false });
-  boss.on('error', () => {});
-  await boss.start();
-  await boss.createQueue('bare', { retryLimit: 0 });
+  const boss = await bareQueue(url);
   const start = performance.now();
   await boss.insert('bare', Array.from({ length: tasks }, (_, i) => ({ data: { i } })));
   let inFlight = 0;
