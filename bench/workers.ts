@@ -14,6 +14,7 @@ import pg from 'pg';
 import { runFlow } from '../src/index.ts';
 import { postgresStore } from '../src/stores/index.ts';
 import { startPostgres } from '../test/helpers/postgres.ts';
+import { bullmqPeer } from './bullmqPeer.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const fixture = 'bench/fixtures/workerFlow.ts';
@@ -198,6 +199,12 @@ async function main(): Promise<void> {
       rows.push(`| ${label} | bare pg-boss jobs, its own \`work()\` poller, one process | ${polled.toFixed(0)} | ${(polled / local).toFixed(2)} |`);
       const bare = await bareBossFetchLoop(url, sleepMs);
       rows.push(`| ${label} | bare pg-boss jobs, a worker's fetch loop × ${workerConcurrency}, one process (peer) | ${bare.toFixed(0)} | ${(bare / local).toFixed(2)} |`);
+      const bull = await bullmqPeer(tasks, sleepMs, workerConcurrency);
+      rows.push(
+        'rate' in bull
+          ? `| ${label} | bare BullMQ jobs, one Worker × ${workerConcurrency}, private Redis (AOF, fsync every second) | ${bull.rate.toFixed(0)} | ${(bull.rate / local).toFixed(2)} |`
+          : `| ${label} | bare BullMQ jobs | skipped: ${bull.skipped} | |`,
+      );
       let one = 0;
       for (const workers of [1, 2, 4]) {
         const rate = await measure(url, sleepMs, workers);
