@@ -146,6 +146,17 @@ export class StoreOpenError extends StoreError {
 }
 
 /**
+ * The tables a {@link StoreRowError} can name (`run_shapes` is the SQLite store's; PostgreSQL keeps
+ * a run's shape in `runs.shape`).
+ *
+ * @example
+ * ```ts
+ * const table: StoredRowTable = 'task_instances';
+ * ```
+ */
+export type StoredRowTable = 'runs' | 'run_shapes' | 'task_instances' | 'results';
+
+/**
  * A stored row does not decode into a valid record — an unknown state, an impossible attempt
  * number, a task id the run's task list does not have, a column of the wrong type — because the
  * store was changed by hand or by another program, or is damaged. The row is refused, never used:
@@ -164,8 +175,8 @@ export class StoreOpenError extends StoreError {
  */
 export class StoreRowError extends StoreError {
   override name = 'StoreRowError';
-  /** The table of the row: `runs`, `task_instances` or `results`. */
-  readonly table: 'runs' | 'task_instances' | 'results';
+  /** The table of the row: `runs`, `run_shapes` (SQLite), `task_instances` or `results`. */
+  readonly table: StoredRowTable;
   /** The run the row belongs to. */
   readonly runId: string;
   /** The task-instance key (`undefined` for a `runs` row). */
@@ -176,7 +187,7 @@ export class StoreRowError extends StoreError {
   readonly value: unknown;
 
   constructor(options: {
-    table: 'runs' | 'task_instances' | 'results';
+    table: StoredRowTable;
     runId: string;
     key?: string | undefined;
     column: string;

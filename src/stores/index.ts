@@ -27,6 +27,7 @@ export {
   StoreSerializationError,
   StoreConnectionError,
   StoreRowError,
+  type StoredRowTable,
   LeaseLostError,
 } from './errors.ts';
 export { serializeValue, deserializeValue } from './serialization.ts';

@@ -4,7 +4,7 @@
 // another program) or is damaged: it must never be used, because an unknown state or an
 // impossible attempt number would silently change what the runtime does with the run.
 import { isTaskInstanceState } from '../../machines/index.ts';
-import { StoreRowError } from './errors.ts';
+import { StoreRowError, type StoredRowTable } from './errors.ts';
 import type { LoadedRun } from './queries.ts';
 import type { StoredResult } from './resultRecord.ts';
 import type { StoredRun } from './runRecord.ts';
@@ -189,12 +189,14 @@ export function showValue(value: unknown): string {
 /** The error for an invalid row. */
 export function rowError(
   source: RowSource,
-  row: { table: 'runs' | 'task_instances' | 'results'; runId: string; key?: string | undefined },
+  row: { table: StoredRowTable; runId: string; key?: string | undefined },
   found: ColumnProblem,
 ): StoreRowError {
   const which =
     row.table === 'runs'
       ? `run '${row.runId}'`
+      : row.table === 'run_shapes'
+        ? `the shape of run '${row.runId}'`
       : row.table === 'results'
         ? `the result record of '${row.key}' in run '${row.runId}'`
         : `task instance '${row.key}' of run '${row.runId}'`;
@@ -219,7 +221,7 @@ export function checkedRun<T extends Omit<StoredRun, 'input'>>(run: T, source: R
 
 /** One invalid row: which row, and its first invalid column. */
 export interface RowProblem extends ColumnProblem {
-  readonly table: 'runs' | 'task_instances' | 'results';
+  readonly table: StoredRowTable;
   readonly runId: string;
   /** The task-instance key (`undefined` for a `runs` row). */
   readonly key: string | undefined;

@@ -39,8 +39,11 @@ export function encodeShape(shape: FlowShape): string {
   return storedShapeJson(shape);
 }
 
-/** `runs.shape` read back: `undefined` for NULL, else the shape, or a `StoreRowError` naming the run. */
-export function decodeShape(column: unknown, runId: string, source: RowSource): FlowShape | undefined {
+/**
+ * A stored shape read back (`runs.shape` in PostgreSQL, `run_shapes.shape` in SQLite): `undefined`
+ * for NULL, else the shape, or a `StoreRowError` naming the run and where the text is.
+ */
+export function decodeShape(column: unknown, runId: string, source: RowSource, table: 'runs' | 'run_shapes' = 'runs'): FlowShape | undefined {
   if (column === null || column === undefined) return undefined;
   let shape: unknown;
   let problem: string | undefined;
@@ -52,7 +55,7 @@ export function decodeShape(column: unknown, runId: string, source: RowSource): 
   }
   if (problem !== undefined) {
     const text = String(column);
-    throw rowError(source, { table: 'runs', runId }, { column: 'shape', value: text.length > 80 ? `${text.slice(0, 80)}…` : text, problem: `${problem}, so it is not a run shape` });
+    throw rowError(source, { table, runId }, { column: 'shape', value: text.length > 80 ? `${text.slice(0, 80)}…` : text, problem: `${problem}, so it is not a run shape` });
   }
   return shape as FlowShape;
 }

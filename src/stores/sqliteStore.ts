@@ -415,7 +415,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
         if (batch.leaseToken !== undefined) checkFence(runId, batch.leaseToken, leaseOf(runId));
         if (runParams !== undefined) statements.upsertRun.run(...runParams);
         else if (statements.runExists.get(runId) === undefined) throw unknownRunError(runId, 'commit the batch');
-        if (shapeText !== undefined) statements.saveShape.run(shapeText, runId);
+        if (shapeText !== undefined) statements.saveShape.run(runId, shapeText);
 
         const versionOf = (key: string): number => num((statements.instanceVersion.get(runId, key) as Row | undefined)?.['version'] ?? 0);
         for (const del of batch.deleteInstances ?? []) {
@@ -577,7 +577,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     async getRunShape(runId: string): Promise<FlowShape | undefined> {
       return read(() => {
         const row = statements.getShape.get(runId) as Row | undefined;
-        return row === undefined ? undefined : decodeShape(row['shape'], runId, rows);
+        return row === undefined ? undefined : decodeShape(row['shape'], runId, rows, 'run_shapes');
       });
     },
 
@@ -765,8 +765,8 @@ function prepareStatements(db: sqlite.DatabaseSync) {
         'ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, saved_at = excluded.saved_at',
     ),
     loadCheckpoint: db.prepare('SELECT value, saved_at FROM checkpoints WHERE run_id = ? AND key = ?'),
-    saveShape: db.prepare('UPDATE runs SET shape = ? WHERE run_id = ?'),
-    getShape: db.prepare('SELECT shape FROM runs WHERE run_id = ?'),
+    saveShape: db.prepare('INSERT INTO run_shapes (run_id, shape) VALUES (?, ?) ON CONFLICT (run_id) DO UPDATE SET shape = excluded.shape'),
+    getShape: db.prepare('SELECT shape FROM run_shapes WHERE run_id = ?'),
     lastLogSeq: db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM task_logs WHERE run_id = ?'),
     insertLog: db.prepare('INSERT INTO task_logs (run_id, seq, key, task_id, attempt, at, line) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     readLogs: db.prepare(
@@ -774,7 +774,7 @@ function prepareStatements(db: sqlite.DatabaseSync) {
         'AND (:key IS NULL OR key = :key) AND (:taskId IS NULL OR task_id = :taskId) AND (:attempt IS NULL OR attempt = :attempt) ' +
         'ORDER BY seq LIMIT :limit',
     ),
-    deleteRun: ['task_instances', 'transitions', 'results', 'checkpoints', 'control_requests', 'task_logs', 'runs'].map((table) =>
+    deleteRun: ['task_instances', 'transitions', 'results', 'checkpoints', 'control_requests', 'task_logs', 'run_shapes', 'runs'].map((table) =>
       db.prepare(`DELETE FROM ${table} WHERE run_id = ?`),
     ),
     getLease: db.prepare(`SELECT ${leaseColumns} FROM leases WHERE run_id = ?`),

@@ -92,13 +92,13 @@ describe('taskmachine check', () => {
        UPDATE task_instances SET task_id = 'ghost' WHERE key = 'score[6]';
        UPDATE task_instances SET error = '{"json":{"__proto__":{"polluted":true}}}' WHERE key = 'score[7]';
        UPDATE results SET attempt = 0 WHERE key = 'score[8]';
-       UPDATE runs SET shape = '{"version":1,"flowId":"scoring"}';`,
+       UPDATE run_shapes SET shape = '{"version":1,"flowId":"scoring"}';`,
     );
     const { code, stdout, stderr } = await check('--store', path);
     expect(code).toBe(2);
     expect(stdout).toContain('rows: 1 run, 121 task instances, 121 result records checked: 7 invalid rows\n');
     for (const line of [
-      `  runs: run 'r1': column shape = '{"version":1,"flowId":"scoring"}' does not decode into a run shape (the task graph viz run draws)`,
+      `  run_shapes: run 'r1': column shape = '{"version":1,"flowId":"scoring"}' does not decode into a run shape (the task graph viz run draws)`,
       "  task_instances: run 'r1', task instance 'score[3]': column state = 'bogus' is not a task-instance state",
       "  task_instances: run 'r1', task instance 'score[4]': column attempt = 9 is more than max_attempts (1)",
       "  task_instances: run 'r1', task instance 'score[5]': column attempt = 1.5 is not an integer ≥ 0",
@@ -117,7 +117,7 @@ describe('taskmachine check', () => {
     const report = JSON.parse(json.stdout) as StoreCheckReport;
     expect(report).toMatchObject({ store: path, ok: false, error: null, integrity: [], checked: { runs: 1, taskInstances: 121, results: 121 } });
     expect(report.invalidRows.map((row) => [row.table, row.runId, row.key, row.column, row.value])).toEqual([
-      ['runs', 'r1', null, 'shape', '{"version":1,"flowId":"scoring"}'],
+      ['run_shapes', 'r1', null, 'shape', '{"version":1,"flowId":"scoring"}'],
       ['task_instances', 'r1', 'score[3]', 'state', 'bogus'],
       ['task_instances', 'r1', 'score[4]', 'attempt', 9],
       ['task_instances', 'r1', 'score[5]', 'attempt', 1.5],

@@ -71,9 +71,11 @@ async function storeFile(path = newPath()): Promise<string> {
 /** Changes a row of a SQLite store's file through a connection of its own (the store is not asked). */
 const rawSqliteRows: RawRowWriter = async (store, row, column, value) => {
   raw((store as SqliteStore).path, (db) => {
-    const where = row.table === 'runs' ? 'run_id = ?' : 'run_id = ? AND key = ?';
-    const params = row.table === 'runs' ? [row.runId] : [row.runId, row.key!];
-    const { changes } = db.prepare(`UPDATE ${row.table} SET ${column} = ? WHERE ${where}`).run(value, ...params);
+    // A run's shape is in a table of its own here (schema 5).
+    const table = row.table === 'runs' && column === 'shape' ? 'run_shapes' : row.table;
+    const where = table === 'task_instances' || table === 'results' ? 'run_id = ? AND key = ?' : 'run_id = ?';
+    const params = table === 'task_instances' || table === 'results' ? [row.runId, row.key!] : [row.runId];
+    const { changes } = db.prepare(`UPDATE ${table} SET ${column} = ? WHERE ${where}`).run(value, ...params);
     if (Number(changes) !== 1) throw new Error(`no ${row.table} row ${JSON.stringify(row)}`);
   });
 };
@@ -147,6 +149,51 @@ describe('sqliteStore: file and settings', () => {
     expect((await store.getRun('old'))?.flowHash).toBeUndefined();
     await store.commit({ runId: 'old', logs: [{ key: 'a', taskId: 'a', attempt: 1, at: 2, line: 'after the upgrade' }] });
     expect((await store.readTaskLogs('old')).map((l) => [l.seq, l.line])).toEqual([[1, 'after the upgrade']]);
+  });
+
+  it('migrates a schema-4 file: each run shape moves out of the runs row into run_shapes, unchanged', async () => {
+    const path = newPath();
+    mkdirSync(dirname(path), { recursive: true });
+    const shape = { flowId: 'etl', tasks: [{ id: 'a', kind: 'task', upstream: [] }], version: 1 };
+    raw(path, (db) => {
+      db.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL, description TEXT NOT NULL)');
+      for (const migration of sqliteMigrations.filter((m) => m.version <= 4)) {
+        db.exec(migration.sql);
+        db.prepare('INSERT INTO schema_version VALUES (?, 0, ?)').run(migration.version, migration.description);
+      }
+      db.exec('PRAGMA user_version = 4');
+      db.prepare(`INSERT INTO runs (run_id, flow_id, input_fingerprint, state, machine_version, created_at, updated_at, shape) VALUES ('old', 'etl', 'fp', 'success', '1', 1, 1, ?)`).run(JSON.stringify(shape));
+      db.prepare(`INSERT INTO runs (run_id, flow_id, input_fingerprint, state, machine_version, created_at, updated_at) VALUES ('bare', 'etl', 'fp', 'success', '1', 2, 2)`).run();
+    });
+    const store = open({ path });
+    expect(store.settings().schemaVersion).toBe(5);
+    expect(await store.getRunShape('old')).toEqual(shape);
+    expect(await store.getRunShape('bare')).toBeUndefined();
+    expect(await store.getRun('old')).toMatchObject({ runId: 'old', state: 'success' });
+    await store.close();
+    raw(path, (db) => {
+      expect((db.prepare('PRAGMA table_info(runs)').all() as Array<{ name: string }>).map((c) => c.name)).not.toContain('shape');
+      expect(db.prepare('SELECT run_id FROM run_shapes').all()).toEqual([{ run_id: 'old' }]);
+    });
+  });
+
+  // Why it moved: the runs row is written again with every update of the run (start, end), and a
+  // shape in it (44 bytes a task) made every such write as large as the whole task graph.
+  it("keeps a run's shape out of the runs row, so updating the run does not write the shape again", async () => {
+    const path = newPath();
+    const store = open({ path });
+    const shape = { flowId: 'etl', tasks: Array.from({ length: 2_000 }, (_, i) => ({ id: `t${i}`, kind: 'task' as const, upstream: [] })), version: 1 as const };
+    await store.commit({ runId: 'r', run: makeRun('r'), shape });
+    await store.commit({ runId: 'r', run: { ...makeRun('r'), state: 'success', endedAt: 9 } });
+    expect(await store.getRunShape('r')).toEqual(shape);
+    await store.close();
+    raw(path, (db) => {
+      const columns = (db.prepare('PRAGMA table_info(runs)').all() as Array<{ name: string }>).map((c) => c.name);
+      const runRow = db.prepare(`SELECT ${columns.map((c) => `coalesce(length(CAST(${c} AS BLOB)), 0)`).join(' + ')} AS bytes FROM runs WHERE run_id = 'r'`).get() as { bytes: number };
+      const shapeRow = db.prepare("SELECT length(shape) AS bytes FROM run_shapes WHERE run_id = 'r'").get() as { bytes: number };
+      expect(shapeRow.bytes).toBeGreaterThan(50_000);
+      expect(runRow.bytes).toBeLessThan(1_000);
+    });
   });
 
   it('reopens a file and reads back everything that was committed', async () => {

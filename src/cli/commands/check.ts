@@ -26,7 +26,7 @@ export function formatCheckReport(report: StoreCheckReport): string {
       (rows.length === 0 ? 'all valid' : `${plural(rows.length, 'invalid row')}`),
   );
   for (const row of rows.slice(0, shown)) {
-    const which = row.table === 'runs' ? `run '${row.runId}'` : `run '${row.runId}', ${row.table === 'results' ? 'result of' : 'task instance'} '${row.key}'`;
+    const which = row.table === 'runs' || row.table === 'run_shapes' ? `run '${row.runId}'` : `run '${row.runId}', ${row.table === 'results' ? 'result of' : 'task instance'} '${row.key}'`;
     lines.push(`  ${row.table}: ${which}: column ${row.column} = ${showValue(row.value)} ${row.problem}`);
   }
   if (rows.length > shown) lines.push(`  … ${rows.length - shown} more (--json lists them all)`);

@@ -157,16 +157,20 @@ function checkRows(db: sqlite.DatabaseSync, checked: { runs: number; taskInstanc
   const runs = db.prepare(`SELECT ${selectList(db, 'runs', runColumns)} FROM runs ORDER BY created_at, rowid`);
   const instances = db.prepare(`SELECT ${selectList(db, 'task_instances', instanceColumns)} FROM task_instances WHERE run_id = ? ORDER BY rowid`);
   const results = db.prepare('SELECT key, attempt, value, at FROM results WHERE run_id = ? ORDER BY rowid');
-  const tableRank = { runs: 0, task_instances: 1, results: 2 } as const;
-  // Schema 4: each run's shape (read apart, like getRunShape).
-  const hasShapes = (db.prepare('PRAGMA table_info(runs)').all() as Array<{ name: string }>).some((c) => c.name === 'shape');
-  const shapes = hasShapes ? db.prepare('SELECT shape FROM runs WHERE run_id = ?') : undefined;
+  const tableRank = { runs: 0, run_shapes: 1, task_instances: 2, results: 3 } as const;
+  // Each run's shape (read apart, like getRunShape): in run_shapes since schema 5, in runs.shape in schema 4.
+  const shapeTable = (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_shapes'").get() !== undefined)
+    ? 'run_shapes'
+    : (db.prepare('PRAGMA table_info(runs)').all() as Array<{ name: string }>).some((c) => c.name === 'shape')
+      ? 'runs'
+      : undefined;
+  const shapes = shapeTable === undefined ? undefined : db.prepare(`SELECT shape FROM ${shapeTable} WHERE run_id = ?`);
   for (const runRow of runs.iterate() as Iterable<Row>) {
     const runId = str(runRow['run_id']!);
     checked.runs += 1;
     const found: RowProblem[] = [];
     // Row order within each table, so the report lists problems as the rows are stored.
-    const order = { runs: new Map<string, number>(), task_instances: new Map<string, number>(), results: new Map<string, number>() };
+    const order = { runs: new Map<string, number>(), run_shapes: new Map<string, number>(), task_instances: new Map<string, number>(), results: new Map<string, number>() };
     const runPayload = badPayload(runRow, payloadColumns.runs);
     if (runPayload !== undefined) found.push({ table: 'runs', runId, key: undefined, ...runPayload });
     const run: StoredRun | undefined = runPayload === undefined ? rowToRun(runRow) : undefined;
@@ -175,7 +179,7 @@ function checkRows(db: sqlite.DatabaseSync, checked: { runs: number; taskInstanc
         decodeShape((shapes.get(runId) as Row | undefined)?.['shape'], runId, { store: '' });
       } catch (error) {
         if (!(error instanceof StoreRowError)) throw error;
-        found.push({ table: 'runs', runId, key: undefined, column: 'shape', value: error.value, problem: 'does not decode into a run shape (the task graph viz run draws)' });
+        found.push({ table: shapeTable!, runId, key: undefined, column: 'shape', value: error.value, problem: 'does not decode into a run shape (the task graph viz run draws)' });
       }
     }
 

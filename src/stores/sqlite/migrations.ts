@@ -174,6 +174,20 @@ export const sqliteMigrations: readonly SqliteMigration[] = Object.freeze([
       CREATE INDEX task_logs_by_key ON task_logs (run_id, key, attempt, seq);
     `,
   },
+  {
+    version: 5,
+    description: "each run's shape in a table of its own, written once",
+    // In the runs row, a large shape (44 bytes a task: 4.4 MB at 100k) was written again with every
+    // update of the run (start, end) and with the WAL checkpoints: 40 % more bytes written per run.
+    sql: `
+      CREATE TABLE run_shapes (
+        run_id TEXT PRIMARY KEY,
+        shape  TEXT NOT NULL
+      );
+      INSERT INTO run_shapes (run_id, shape) SELECT run_id, shape FROM runs WHERE shape IS NOT NULL;
+      ALTER TABLE runs DROP COLUMN shape;
+    `,
+  },
 ]);
 
 /** The newest schema version this code knows (and writes). */
@@ -185,6 +199,7 @@ const tablesByVersion: ReadonlyArray<readonly string[]> = [
   ['leases', 'control_requests'],
   [],
   ['task_logs'],
+  ['run_shapes'],
 ];
 
 /** The tables a file of `version` must have (checked when a file is opened). */
