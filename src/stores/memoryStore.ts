@@ -57,7 +57,13 @@ interface MemoryRun {
   readonly order: number;
   /** The fields `listRuns` filters and orders on. */
   meta: Pick<StoredRun, 'flowId' | 'state' | 'createdAt'>;
+  /** The run record without its task list, as superjson text. */
   runText: string;
+  /**
+   * The run's task list as JSON text, apart: it grows with the run (10k ids for 10k tasks) and
+   * holds only strings, which plain JSON keeps as they are (superjson would walk every id).
+   */
+  taskIdsText: string | undefined;
   readonly instances: Map<string, MemoryInstance>;
   readonly log: StoredTransition[];
   results: MemoryResult[];
@@ -74,6 +80,13 @@ const runMeta = (run: StoredRun): MemoryRun['meta'] => ({ flowId: run.flowId, st
 
 const serializeOptional = (value: unknown): string | null => (value === undefined ? null : serializeValue(value));
 const deserializeOptional = (text: string | null): unknown => (text === null ? undefined : deserializeValue(text));
+
+/** A run record without its task list (kept apart as plain JSON, see `MemoryRun.taskIdsText`). */
+function withoutTaskIds(run: StoredRun): Omit<StoredRun, 'taskIds'> {
+  if (run.taskIds === undefined) return run;
+  const { taskIds: _taskIds, ...rest } = run;
+  return rest;
+}
 
 function toMemoryInstance(record: StoredTaskInstance): Omit<MemoryInstance, 'writeOrder'> {
   return {
@@ -148,7 +161,8 @@ export function memoryStore(): Store {
   }
 
   function readRun(entry: MemoryRun): StoredRun {
-    return checkedRun(deserializeValue<StoredRun>(entry.runText), rows);
+    const run = deserializeValue<StoredRun>(entry.runText);
+    return checkedRun(entry.taskIdsText === undefined ? run : { ...run, taskIds: JSON.parse(entry.taskIdsText) as string[] }, rows);
   }
 
   function summary(entry: MemoryRun): RunSummary {
@@ -167,7 +181,8 @@ export function memoryStore(): Store {
       // Serialize everything first (as the SQLite store does): a value that cannot be stored fails
       // before anything is checked or changed.
       const run = batch.run === undefined ? undefined : runRecord(batch.run);
-      const runText = run === undefined ? undefined : serializeValue(run);
+      const runText = run === undefined ? undefined : serializeValue(withoutTaskIds(run));
+      const taskIdsText = run?.taskIds === undefined ? undefined : JSON.stringify(run.taskIds);
       const upserts = (batch.instances ?? []).map(({ record, expectedVersion = 0 }) => ({
         expectedVersion,
         prepared: toMemoryInstance(instanceRecord(runId, record, 0)),
@@ -236,6 +251,7 @@ export function memoryStore(): Store {
           order: nextOrder++,
           meta: runMeta(run!),
           runText: runText!,
+          taskIdsText,
           instances: new Map(),
           log: [],
           results: [],
@@ -248,6 +264,7 @@ export function memoryStore(): Store {
       } else if (run !== undefined) {
         target.meta = runMeta(run);
         target.runText = runText!;
+        target.taskIdsText = taskIdsText;
       }
       for (const key of deletedKeys) {
         target.instances.delete(key);

@@ -244,6 +244,8 @@ function checkParsed(value: unknown, path: string, inMeta: boolean): void {
  * ```
  */
 export function serializeValue(value: unknown): string {
+  const scalar = scalarText(value);
+  if (scalar !== undefined) return scalar;
   checkStorable(value, '$', new Set());
   try {
     return JSON.stringify(superjson.serialize(value as never));
@@ -254,6 +256,22 @@ export function serializeValue(value: unknown): string {
       cause: error,
     });
   }
+}
+
+/** What superjson writes for `undefined` (the result of most tasks). */
+const UNDEFINED_TEXT = JSON.stringify(superjson.serialize(undefined));
+
+/**
+ * The text superjson writes for `undefined` and the scalars it leaves as they are (strings, booleans,
+ * `null`, finite numbers but -0), made without walking them: a durable run stores one result per
+ * attempt, and most are one of these.
+ */
+function scalarText(value: unknown): string | undefined {
+  if (value === undefined) return UNDEFINED_TEXT;
+  if (value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value) && !Object.is(value, -0))) {
+    return `{"json":${JSON.stringify(value)}}`;
+  }
+  return undefined;
 }
 
 /**
