@@ -5,23 +5,12 @@
 // Without `redis-server` on the PATH the row is printed as skipped, with how to get one.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../test/helpers/freePort.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** A rate in jobs/s, or why the row cannot run. */
 export type PeerResult = { readonly rate: number } | { readonly skipped: string };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A private redis-server, or why there is none. */
 async function startRedis(): Promise<{ port: number; stop: () => Promise<void> } | { skipped: string }> {

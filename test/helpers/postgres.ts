@@ -11,7 +11,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './freePort.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -95,17 +95,6 @@ function asServerUser(binary: string, args: string[], identity: { uid: number; g
   }
   const user = identity === undefined ? [] : [`--reuid=${identity.uid}`, `--regid=${identity.gid}`, '--clear-groups'];
   return ['setpriv', [...user, ...(pdeathsig ? ['--pdeathsig', 'TERM'] : []), '--', binary, ...args]];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const serverEnv = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({ PATH: env['PATH'] ?? '/usr/bin:/bin', LC_ALL: 'C', LANG: 'C', TZ: 'UTC' });
