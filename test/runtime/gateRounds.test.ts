@@ -52,7 +52,7 @@ describe('gate rounds', () => {
         gates: [
           defineGate({
             name: 'quota',
-            prepare: (ti) => {
+            prepare: async (ti) => {
               if (ti.taskId === 't') throw new Error('over quota');
             },
           }),
