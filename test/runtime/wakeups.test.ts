@@ -87,3 +87,28 @@ describe('wake-ups and deadlines on the run clock', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 });
+
+describe('an instance’s start time', () => {
+  it('is when its first attempt started, not a retry (run clock)', async () => {
+    const clock = createTestClock(10_000);
+    let calls = 0;
+    const handle = startFlow(
+      flow('retry-start', (f) => {
+        f.task(
+          't',
+          () => {
+            if (++calls === 1) throw new Error('flake');
+            return 'ok';
+          },
+          { retries: 1, retryDelay: 1_000 },
+        );
+      }),
+      { clock, ...quiet },
+    );
+    await clock.flush();
+    expect(handle.taskInstance('t')).toMatchObject({ state: 'up_for_retry', startedAt: 10_000 });
+    await clock.advance(1_000);
+    const run = await handle.done;
+    expect(run.tasks['t']).toMatchObject({ state: 'success', attempts: 2, startedAt: 10_000 });
+  });
+});
