@@ -74,4 +74,21 @@ describe('scheduler turns', () => {
     await new Promise<void>((resolve) => setImmediate(resolve));
     expect(handle.stats().turns).toBe(turns);
   });
+
+  it('a run whose leaf task failed ends failed with reason task_failure; one without ends success', async () => {
+    const failing = startFlow(
+      flow('leaf-fails', (f) => {
+        const a = f.task('a', () => 1);
+        f.task('b', () => {
+          throw new Error('boom');
+        }, { after: [a] });
+      }),
+      quiet,
+    );
+    expect(await failing.done).toMatchObject({ state: 'failed', reason: 'task_failure' });
+    const passing = startFlow(independentTasks(2), quiet);
+    const run = await passing.done;
+    expect(run.state).toBe('success');
+    expect(run.reason).toBeNull();
+  });
 });
