@@ -2,6 +2,7 @@
 // downstream before it starts the next queued attempt, starts at most 256 attempts before it yields
 // to the event loop, and counts its turns (`stats().turns`) the same on every run.
 import { describe, expect, it } from 'vitest';
+import { createTestClock } from '../../src/clock.ts';
 import { flow, startFlow } from '../../src/index.ts';
 
 const quiet = { log: () => {} };
@@ -90,5 +91,25 @@ describe('scheduler turns', () => {
     const run = await passing.done;
     expect(run.state).toBe('success');
     expect(run.reason).toBeNull();
+  });
+
+  it('runs at most `concurrency` attempts at a time, and fills every slot', async () => {
+    const clock = createTestClock();
+    const handle = startFlow(
+      flow('slots', (f) => {
+        for (let i = 0; i < 20; i++) f.task(`t${i}`, () => new Promise<number>((resolve) => clock.setTimeout(() => resolve(i), 10 + (i % 4))));
+      }),
+      // Three slots, so that most tasks wait for one.
+      { clock, concurrency: 3, ...quiet },
+    );
+    let running = 0;
+    let most = 0;
+    handle.subscribe((c) => {
+      if (c.state === 'running') most = Math.max(most, ++running);
+      else if (c.previousState === 'running') running--;
+    });
+    await clock.runAll();
+    expect((await handle.done).state).toBe('success');
+    expect(most).toBe(3);
   });
 });
