@@ -13,10 +13,9 @@ import type { Store } from './store.ts';
 import type { StoredTransition } from './transitionLog.ts';
 import { checkedInstances, checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
 import { checkNoNul, commitPrepared, prepare } from './postgres/commitBatch.ts';
-import { isConnectionError } from './postgres/connection.ts';
 import { migrate } from './postgres/migrations.ts';
 import { checkOptions, poolOf, type PgModule, type PostgresStoreOptions } from './postgres/options.ts';
-import { retrier, rollback } from './postgres/retries.ts';
+import { inTransaction, retrier } from './postgres/retries.ts';
 import {
   hasNul,
   leaseRow,
@@ -207,9 +206,8 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
     retrying(doing, async () => map(await exec(pool, st, values)));
 
   /** One try at acquiring a lease: the run's lease row locked, the decision `decideLease`'s, in one transaction. */
-  async function acquireOnce(client: PoolClient, broken: (error: unknown) => void, request: LeaseRequest): Promise<LeaseGrant> {
-    await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-    try {
+  const acquireOnce = (client: PoolClient, broken: (error: unknown) => void, request: LeaseRequest): Promise<LeaseGrant> =>
+    inTransaction(client, broken, 'BEGIN ISOLATION LEVEL READ COMMITTED', async () => {
       for (;;) {
         const current = rowToLease((await exec(client, sql.lockLease, [request.runId])).rows[0] ?? {});
         const grant = decideLease(current, request); // RunOwnedError when another owner's lease is live
@@ -218,27 +216,16 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
         } else if ((await exec(client, sql.insertLease, leaseRow(grant.lease))).rows.length === 0) {
           continue; // another acquirer inserted the run's first lease meanwhile: lock and decide on it
         }
-        await client.query('COMMIT');
         return grant;
       }
-    } catch (error) {
-      if (!isConnectionError(error)) await rollback(client, broken);
-      throw error;
-    }
-  }
+    });
 
-  async function deleteOnce(client: PoolClient, broken: (error: unknown) => void, runId: string): Promise<boolean> {
-    await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-    try {
+  const deleteOnce = (client: PoolClient, broken: (error: unknown) => void, runId: string): Promise<boolean> =>
+    inTransaction(client, broken, 'BEGIN ISOLATION LEVEL READ COMMITTED', async () => {
       const existed = (await exec(client, sql.deleteRunRow, [runId])).rows.length > 0;
       await exec(client, sql.deleteRunRest, [runId]);
-      await client.query('COMMIT');
       return existed;
-    } catch (error) {
-      if (!isConnectionError(error)) await rollback(client, broken);
-      throw error;
-    }
-  }
+    });
 
   try {
     await retrying(`open the store (schema "${schema}")`, () => withClient((client, broken) => migrate(client, broken, { schema, q, server, where })));
@@ -460,19 +447,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
 
     async transaction<T>(doing: string, work: (db: SqlSession) => Promise<T>): Promise<T> {
       open();
-      return retrying(doing, () =>
-        withClient(async (client, broken) => {
-          await client.query('BEGIN');
-          try {
-            const out = await work(client);
-            await client.query('COMMIT');
-            return out;
-          } catch (error) {
-            if (!isConnectionError(error)) await rollback(client, broken);
-            throw error;
-          }
-        }),
-      );
+      return retrying(doing, () => withClient((client, broken) => inTransaction(client, broken, 'BEGIN', () => work(client))));
     },
 
     async schemaVersion(): Promise<number> {

@@ -1,7 +1,6 @@
 import type { PoolClient } from 'pg';
 import { StoreSchemaError } from '../errors.ts';
-import { isConnectionError } from './connection.ts';
-import { rollback } from './retries.ts';
+import { inTransaction } from './retries.ts';
 import { num } from './rows.ts';
 
 /**
@@ -266,8 +265,7 @@ export async function migrate(
   at: { readonly schema: string; readonly q: string; readonly server: string; readonly where: string },
 ): Promise<void> {
   const { schema, q, server, where } = at;
-  await client.query('BEGIN');
-  try {
+  await inTransaction(client, broken, 'BEGIN', async () => {
     await client.query("SELECT pg_advisory_xact_lock(hashtext('taskmachine.migrate'), hashtext($1))", [schema]);
     const found = await client.query<{ has_schema: boolean; tables: string[] }>(
       'SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS has_schema, ' +
@@ -322,9 +320,5 @@ export async function migrate(
         await client.query(`INSERT INTO ${q}.schema_version (version, description) VALUES ($1, $2)`, [migration.version, migration.description]);
       }
     }
-    await client.query('COMMIT');
-  } catch (error) {
-    if (!isConnectionError(error)) await rollback(client, broken);
-    throw error;
-  }
+  });
 }

@@ -20,6 +20,22 @@ export async function rollback(client: PoolClient, broken: (error: unknown) => v
   }
 }
 
+/**
+ * Runs `work` in a transaction opened by `begin` and commits it. A failure rolls it back, unless
+ * the connection broke: then there is nothing to roll back on, and the client is destroyed.
+ */
+export async function inTransaction<T>(client: PoolClient, broken: (error: unknown) => void, begin: string, work: () => Promise<T>): Promise<T> {
+  await client.query(begin);
+  try {
+    const out = await work();
+    await client.query('COMMIT');
+    return out;
+  } catch (error) {
+    if (!isConnectionError(error)) await rollback(client, broken);
+    throw error;
+  }
+}
+
 /** What the retries close over: the pool, where it is (for errors), the retry options, whether the store closed. */
 export interface RetryContext {
   readonly pool: Pool;
