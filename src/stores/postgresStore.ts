@@ -1,3 +1,10 @@
+// The PostgreSQL store: its public types and postgresStore(), whose methods implement the Store
+// contract. It stays over 400 lines because the public types keep their TSDoc here and the ~25
+// methods share one closure (pool, statements, closed flag, commit markers); each is argument
+// checks and a statement or two. The rest is in postgres/: options.ts (options, pool, secrets),
+// rows.ts (rows <-> records), retries.ts (connections and retries), commitBatch.ts (the commit
+// transaction), migrations.ts (the schema and migrate), sql.ts (the statements), connection.ts
+// (which errors are transient, and reporting them without secrets).
 import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { Pool, PoolClient, QueryResult } from 'pg';
