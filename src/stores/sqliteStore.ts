@@ -1,5 +1,11 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+// The SQLite store: its public types and sqliteStore(), whose methods implement the Store contract
+// on one node:sqlite connection. It stays a little over 400 lines because the public types keep
+// their TSDoc here and the methods share one closure (connection, statements, closed flag); each
+// is a read or a write transaction of a few statements. The rest is in sqlite/: openFile.ts
+// (opening, and what SQLite's errors mean), inspectFile.ts and checkFile.ts (read-only checks of a
+// file), rows.ts (rows <-> records), statements.ts, commitBatch.ts (the commit's checks and
+// writes), migrations.ts (the schema and migrate).
+import { resolve } from 'node:path';
 import type * as sqlite from 'node:sqlite';
 import { isTaskInstanceState, type TaskInstanceState } from '../../machines/index.ts';
 import type { CommitBatch, CommitResult } from './batch.ts';
@@ -15,8 +21,7 @@ import type { StoredTransition } from './transitionLog.ts';
 import { shellWord } from '../shellWord.ts';
 import { checkedInstances, checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
 import { prepare, writeBatch } from './sqlite/commitBatch.ts';
-import { accessError, corruptError, inspectStoreFile, isCorruptionError, loadSqlite, primaryCode } from './sqlite/inspectFile.ts';
-import { migrate } from './sqlite/migrations.ts';
+import { openDatabase, storeError } from './sqlite/openFile.ts';
 import { instanceColumns, nullable, num, rowToControl, rowToInstance, rowToLease, rowToLogLine, rowToResult, rowToRun, rowToTransition, str, text, value, type Row } from './sqlite/rows.ts';
 import { prepareStatements, summaryColumns } from './sqlite/statements.ts';
 import type { FlowShape } from '../flow/flowShape.ts';
@@ -115,10 +120,6 @@ export interface SqliteStore extends Store {
 }
 
 const synchronousNames = ['off', 'normal', 'full', 'extra'] as const;
-const SQLITE_BUSY = 5;
-const SQLITE_LOCKED = 6;
-const SQLITE_READONLY = 8;
-const SQLITE_CANTOPEN = 14;
 
 /**
  * A {@link Store} on a SQLite file through Node's built-in `node:sqlite` (no native dependency).
@@ -158,37 +159,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
   const requested = options.path ?? defaultSqlitePath;
   const inMemory = requested === ':memory:';
   const path = inMemory ? requested : resolve(requested);
-  if (!inMemory) {
-    try {
-      mkdirSync(dirname(path), { recursive: true });
-    } catch (error) {
-      throw accessError(path, error, true);
-    }
-    try {
-      inspectStoreFile(path);
-    } catch (error) {
-      throw accessError(path, error);
-    }
-  }
-
-  let db: sqlite.DatabaseSync;
-  try {
-    db = new (loadSqlite().DatabaseSync)(path, { enableForeignKeyConstraints: false });
-  } catch (error) {
-    if (isCorruptionError(error)) throw corruptError(path, error, true);
-    throw accessError(path, error);
-  }
-  try {
-    db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
-    // (The first write: in a read-only directory or file this is where SQLite refuses.)
-    db.exec('PRAGMA journal_mode = WAL');
-    db.exec(`PRAGMA synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
-    migrate(db, path);
-  } catch (error) {
-    db.close();
-    if (isCorruptionError(error)) throw corruptError(path, error, false);
-    throw accessError(path, error);
-  }
+  const db = openDatabase(path, inMemory, durability, busyTimeoutMs);
 
   const statements = prepareStatements(db);
   const rows: RowSource = inMemory
@@ -206,6 +177,8 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     if (closed) throw closedError(`SQLite store "${path}"`);
   }
 
+  const translate = (error: unknown): unknown => storeError(error, path, busyTimeoutMs);
+
   /** Runs `work` in one write transaction; rolls back everything on any error. */
   function transaction<T>(work: () => T): T {
     try {
@@ -221,21 +194,6 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
       if (db.isTransaction) db.exec('ROLLBACK');
       throw translate(error);
     }
-  }
-
-  function translate(error: unknown): unknown {
-    if (isCorruptionError(error)) return corruptError(path, error, false);
-    const errcode = primaryCode(error);
-    if (errcode === SQLITE_READONLY || errcode === SQLITE_CANTOPEN) return accessError(path, error);
-    if (error instanceof Error && (errcode === SQLITE_BUSY || errcode === SQLITE_LOCKED)) {
-      return new StoreError(
-        `The store file "${path}" stayed locked by another connection for longer than busyTimeoutMs ` +
-          `(${busyTimeoutMs} ms), so nothing was written. Another process is holding a long write transaction; ` +
-          'retry, or raise busyTimeoutMs.',
-        { cause: error },
-      );
-    }
-    return error;
   }
 
   function read<T>(work: () => T): T {
@@ -267,12 +225,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
       `WHERE t.run_id = r.run_id GROUP BY state)) AS counts FROM runs r` +
       (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
       ' ORDER BY r.created_at DESC, r.rowid DESC LIMIT :limit';
-    let statement = listStatements.get(sql);
-    if (statement === undefined) {
-      statement = db.prepare(sql);
-      listStatements.set(sql, statement);
-    }
-    return statement;
+    return cached(sql);
   }
 
   return {
