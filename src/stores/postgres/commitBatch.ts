@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type { CommitBatch, CommitResult } from '../batch.ts';
 import { checkFence, closedError, instanceRecord, runRecord, unknownRunError } from '../batchChecks.ts';
+import { runColumnValues } from '../rowChecks.ts';
 import type { ControlSettlement } from '../controlRecord.ts';
 import { StoreConflictError, StoreError } from '../errors.ts';
 import { encodeShape } from '../shapeAndLogChecks.ts';
@@ -13,7 +14,7 @@ import type { TaskInstanceWrite } from '../taskInstanceRecord.ts';
 import type { TaskLogWrite } from '../taskLogRecord.ts';
 import { isConnectionError, sqlState } from './connection.ts';
 import { rollback, type Retrier } from './retries.ts';
-import { hasNul, instanceRow, nullable, nulError, num, rowToLease, runRow, text } from './rows.ts';
+import { hasNul, instanceRow, nullable, nulError, num, rowToLease, text } from './rows.ts';
 import { exec, instanceColumns, versionIndex, type Statements } from './sql.ts';
 
 /** What committing needs of its store. */
@@ -74,7 +75,7 @@ export function prepare(batch: CommitBatch): PreparedBatch {
   const { runId } = batch;
   return {
     runId,
-    runValues: batch.run === undefined ? undefined : runRow(runRecord(batch.run)),
+    runValues: batch.run === undefined ? undefined : runColumnValues(runRecord(batch.run)),
     deletes: (batch.deleteInstances ?? []).map(({ key, expectedVersion }) => ({ key, expectedVersion })),
     upserts: (batch.instances ?? []).map(({ record, expectedVersion = 0 }) => ({
       key: record.key,

@@ -13,7 +13,7 @@ import { StoreError } from '../errors.ts';
 import type { StoredLease } from '../leaseRecord.ts';
 import type { RunSummary } from '../queries.ts';
 import type { StoredResult } from '../resultRecord.ts';
-import { checkedRun, decodeTaskIds, encodeTaskIds, type RowSource } from '../rowChecks.ts';
+import { checkedRun, decodeTaskIds, type RowSource } from '../rowChecks.ts';
 import type { StoredRun } from '../runRecord.ts';
 import { deserializeValue, serializeValue } from '../serialization.ts';
 import type { StoredFailureKind, StoredTaskInstance, TimerAction } from '../taskInstanceRecord.ts';
@@ -165,26 +165,6 @@ export function rowToControl(row: Row): StoredControlRequest {
     message: optStr(row['message']),
     settledAt: optNum(row['settled_at']),
   };
-}
-
-/** The run's column values, in `runColumns` order (values serialized). */
-export function runRow(run: StoredRun): unknown[] {
-  return [
-    run.runId,
-    run.flowId,
-    run.inputFingerprint,
-    run.state,
-    run.reason,
-    text(run.input),
-    text(run.labels),
-    encodeTaskIds(run.taskIds),
-    nullable(run.flowHash),
-    run.machineVersion,
-    run.createdAt,
-    run.updatedAt,
-    nullable(run.startedAt),
-    nullable(run.endedAt),
-  ];
 }
 
 /** The instance's column values, in `instanceColumns` order (values serialized; version set later). */

@@ -57,7 +57,7 @@ export const instanceColumns = [
 /** Position of `version` in an instance row (set once the batch's versions are known). */
 export const versionIndex: number = instanceColumns.findIndex(([c]) => c === 'version');
 
-/** Run columns in the order of `runRow`, with their types. */
+/** Run columns in the order of `runColumnValues` (rowChecks.ts), with their types. */
 export const runColumns = [
   ['run_id', 'text'],
   ['flow_id', 'text'],

@@ -2,17 +2,18 @@
 // in the store's one write transaction, so a batch lands whole or not at all.
 import type { CommitBatch, CommitResult } from '../batch.ts';
 import { checkFence, instanceRecord, runRecord, unknownRunError } from '../batchChecks.ts';
+import { runColumnValues } from '../rowChecks.ts';
 import { StoreConflictError, StoreError } from '../errors.ts';
 import type { StoredLease } from '../leaseRecord.ts';
 import { encodeShape } from '../shapeAndLogChecks.ts';
-import { instanceParams, num, runParamsOf, str, text, type Row } from './rows.ts';
+import { instanceParams, num, str, text, type Row } from './rows.ts';
 import { versionParam, type Statements } from './statements.ts';
 
 /** A batch's values serialized, so a value that cannot be stored fails before the transaction. */
 export function prepare(batch: CommitBatch) {
   const { runId } = batch;
   const runParams =
-    batch.run === undefined ? undefined : runParamsOf(runRecord(batch.run));
+    batch.run === undefined ? undefined : runColumnValues(runRecord(batch.run));
   const upserts = (batch.instances ?? []).map(({ record, expectedVersion = 0 }) => ({
     key: record.key,
     expectedVersion,

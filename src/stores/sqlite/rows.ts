@@ -6,7 +6,7 @@ import type { FlowRunFailureReason, FlowRunState, TaskInstanceEventType, TaskIns
 import type { ControlAction, ControlStatus, StoredControlRequest } from '../controlRecord.ts';
 import type { StoredLease } from '../leaseRecord.ts';
 import type { StoredResult } from '../resultRecord.ts';
-import { decodeTaskIds, encodeTaskIds } from '../rowChecks.ts';
+import { decodeTaskIds } from '../rowChecks.ts';
 import type { StoredRun } from '../runRecord.ts';
 import { deserializeValue, serializeValue } from '../serialization.ts';
 import type { StoredFailureKind, StoredTaskInstance, TimerAction } from '../taskInstanceRecord.ts';
@@ -24,7 +24,7 @@ export const value = (text: sqlite.SQLOutputValue): unknown => (text === null ? 
 export const text = (v: unknown): string | null => (v === undefined ? null : serializeValue(v));
 export const nullable = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
-/** The columns of `runs`, in the order `runParamsOf` writes them. */
+/** The columns of `runs`, in the order `runColumnValues` (rowChecks.ts) writes them. */
 export const runColumns =
   'run_id, flow_id, input_fingerprint, state, reason, input, labels, task_ids, flow_hash, machine_version, created_at, updated_at, started_at, ended_at';
 
@@ -162,25 +162,6 @@ export function instanceParams(record: StoredTaskInstance): sqlite.SQLInputValue
   ];
 }
 
-/** The run's parameters, in `runColumns` order (values serialized). */
-export function runParamsOf(run: StoredRun): sqlite.SQLInputValue[] {
-  return [
-    run.runId,
-    run.flowId,
-    run.inputFingerprint,
-    run.state,
-    run.reason,
-    text(run.input),
-    text(run.labels),
-    encodeTaskIds(run.taskIds),
-    nullable(run.flowHash),
-    run.machineVersion,
-    run.createdAt,
-    run.updatedAt,
-    nullable(run.startedAt),
-    nullable(run.endedAt),
-  ];
-}
 
 /** A `results` row of run `runId`. */
 export function rowToResult(runId: string, row: Row): StoredResult {
