@@ -209,4 +209,3 @@ export function nulError(what: string): StoreError {
       'Remove it. Nothing was written.',
   );
 }
-
