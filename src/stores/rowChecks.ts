@@ -8,6 +8,7 @@ import { StoreRowError, type StoredRowTable } from './errors.ts';
 import type { LoadedRun } from './queries.ts';
 import type { StoredResult } from './resultRecord.ts';
 import type { StoredRun } from './runRecord.ts';
+import { serializeValue } from './serialization.ts';
 import type { StoredTaskInstance, TaskInstanceWrite } from './taskInstanceRecord.ts';
 
 const runStates: ReadonlySet<string> = new Set(['queued', 'running', 'success', 'failed']);
@@ -29,6 +30,32 @@ const scheduledOrLater: ReadonlySet<string> = new Set([
   'restarting',
   'checkpointed',
 ]);
+
+/**
+ * A run's column values as SQLite and PostgreSQL store them, in their `runs` column order (run_id,
+ * flow_id, input_fingerprint, state, reason, input, labels, task_ids, flow_hash, machine_version,
+ * created_at, updated_at, started_at, ended_at), values serialized: one function, so the two
+ * stores' rows cannot drift apart.
+ */
+export function runColumnValues(run: StoredRun): Array<string | number | null> {
+  const text = (v: unknown): string | null => (v === undefined ? null : serializeValue(v));
+  return [
+    run.runId,
+    run.flowId,
+    run.inputFingerprint,
+    run.state,
+    run.reason,
+    text(run.input),
+    text(run.labels),
+    encodeTaskIds(run.taskIds),
+    run.flowHash ?? null,
+    run.machineVersion,
+    run.createdAt,
+    run.updatedAt,
+    run.startedAt ?? null,
+    run.endedAt ?? null,
+  ];
+}
 
 /** `runs.task_ids` as SQLite and PostgreSQL store it: a plain JSON array (readable and fixable by hand), NULL when unknown. */
 export function encodeTaskIds(taskIds: StoredRun['taskIds']): string | null {

@@ -1,38 +1,31 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+// The SQLite store: its public types and sqliteStore(), whose methods implement the Store contract
+// on one node:sqlite connection. It stays a little over 400 lines because the public types keep
+// their TSDoc here and the methods share one closure (connection, statements, closed flag); each
+// is a read or a write transaction of a few statements. The rest is in sqlite/: openFile.ts
+// (opening, and what SQLite's errors mean), inspectFile.ts and checkFile.ts (read-only checks of a
+// file), rows.ts (rows <-> records), statements.ts, commitBatch.ts (the commit's checks and
+// writes), migrations.ts (the schema and migrate).
+import { resolve } from 'node:path';
 import type * as sqlite from 'node:sqlite';
-import { isTaskInstanceState, type TaskInstanceEventType, type TaskInstanceState } from '../../machines/index.ts';
+import { isTaskInstanceState, type TaskInstanceState } from '../../machines/index.ts';
 import type { CommitBatch, CommitResult } from './batch.ts';
-import {
-  checkBatch,
-  checkCheckpoint,
-  checkControlRequest,
-  checkFence,
-  checkLeaseRequest,
-  checkListRunsOptions,
-  closedError,
-  decideLease,
-  instanceRecord,
-  runRecord,
-  unknownRunError,
-} from './batchChecks.ts';
+import { checkBatch, checkCheckpoint, checkControlRequest, checkFence, checkLeaseRequest, checkListRunsOptions, closedError, decideLease, unknownRunError } from './batchChecks.ts';
 import type { CheckpointWrite, StoredCheckpoint } from './checkpointRecord.ts';
-import type { ControlAction, ControlRequestWrite, ControlStatus, StoredControlRequest } from './controlRecord.ts';
-import { LeaseLostError, StoreConflictError, StoreError, StoreSchemaError } from './errors.ts';
+import type { ControlRequestWrite, StoredControlRequest } from './controlRecord.ts';
+import { LeaseLostError, StoreError } from './errors.ts';
 import type { LeaseGrant, LeaseRequest, StoredLease } from './leaseRecord.ts';
 import type { ListRunsOptions, LoadedRun, ReadTransitionLogOptions, RunSummary } from './queries.ts';
-import type { StoredResult } from './resultRecord.ts';
 import type { StoredRun } from './runRecord.ts';
 import type { Store } from './store.ts';
-import type { StoredTaskInstance } from './taskInstanceRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
 import { shellWord } from '../shellWord.ts';
-import { checkedInstances, checkedLoadedRun, checkedRun, encodeTaskIds, type RowSource } from './rowChecks.ts';
-import { accessError, corruptError, inspectStoreFile, isCorruptionError, loadSqlite, primaryCode } from './sqlite/inspectFile.ts';
-import { latestSchemaVersion, sqliteMigrations } from './sqlite/migrations.ts';
-import { instanceColumns, nullable, num, optNum, optStr, rowToInstance, rowToRun, runColumns, str, text, value, type Row } from './sqlite/rows.ts';
+import { checkedInstances, checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
+import { prepare, writeBatch } from './sqlite/commitBatch.ts';
+import { openDatabase, storeError } from './sqlite/openFile.ts';
+import { instanceColumns, nullable, num, rowToControl, rowToInstance, rowToLease, rowToLogLine, rowToResult, rowToRun, rowToTransition, str, text, value, type Row } from './sqlite/rows.ts';
+import { prepareStatements, summaryColumns } from './sqlite/statements.ts';
 import type { FlowShape } from '../flow/flowShape.ts';
-import { checkTaskLogQuery, decodeShape, encodeShape } from './shapeAndLogChecks.ts';
+import { checkTaskLogQuery, decodeShape } from './shapeAndLogChecks.ts';
 import type { StoredTaskLogLine, TaskLogQuery } from './taskLogRecord.ts';
 import { checkTaskInstanceQuery, countsFromRows, cursorPosition, type TaskInstanceCounts, type TaskInstancePage, type TaskInstanceQuery } from './instanceQueries.ts';
 
@@ -127,106 +120,6 @@ export interface SqliteStore extends Store {
 }
 
 const synchronousNames = ['off', 'normal', 'full', 'extra'] as const;
-const SQLITE_BUSY = 5;
-const SQLITE_LOCKED = 6;
-const SQLITE_READONLY = 8;
-const SQLITE_CANTOPEN = 14;
-
-/** The run columns `listRuns` reads (everything but `input`). */
-const summaryColumns = runColumns
-  .split(', ')
-  .filter((c) => c !== 'input')
-  .map((c) => `r.${c}`)
-  .join(', ');
-
-/** Position of `version` in the task-instance parameters (set inside the transaction). */
-const versionParam = instanceColumns.split(', ').indexOf('version');
-
-function placeholders(columns: string): string {
-  return columns
-    .split(',')
-    .map(() => '?')
-    .join(', ');
-}
-
-function updateAll(columns: string, conflict: readonly string[]): string {
-  return columns
-    .split(',')
-    .map((c) => c.trim())
-    .filter((c) => !conflict.includes(c))
-    .map((c) => `${c} = excluded.${c}`)
-    .join(', ');
-}
-
-const leaseColumns = 'run_id, owner_id, host, pid, token, acquired_at, heartbeat_at, expires_at, released_at';
-
-function rowToLease(row: Row): StoredLease {
-  return {
-    runId: str(row['run_id']!),
-    owner: { ownerId: str(row['owner_id']!), host: str(row['host']!), pid: num(row['pid']!) },
-    token: num(row['token']!),
-    acquiredAt: num(row['acquired_at']!),
-    heartbeatAt: num(row['heartbeat_at']!),
-    expiresAt: num(row['expires_at']!),
-    releasedAt: optNum(row['released_at'] ?? null),
-  };
-}
-
-const controlColumns = 'id, run_id, action, task_key, state, payload, requested_at, requested_by, status, message, settled_at';
-
-function rowToControl(row: Row): StoredControlRequest {
-  const taskKey = optStr(row['task_key'] ?? null);
-  const state = optStr(row['state'] ?? null);
-  const payload = row['payload'] ?? null;
-  const requestedBy = optStr(row['requested_by'] ?? null);
-  return {
-    id: num(row['id']!),
-    runId: str(row['run_id']!),
-    action: str(row['action']!) as ControlAction,
-    ...(taskKey !== undefined ? { taskKey } : {}),
-    ...(state !== undefined ? { state: state as StoredControlRequest['state'] & string } : {}),
-    ...(payload !== null ? { payload: value(payload) } : {}),
-    requestedAt: num(row['requested_at']!),
-    ...(requestedBy !== undefined ? { requestedBy } : {}),
-    status: str(row['status']!) as ControlStatus,
-    message: optStr(row['message'] ?? null),
-    settledAt: optNum(row['settled_at'] ?? null),
-  };
-}
-
-function instanceParams(record: StoredTaskInstance): sqlite.SQLInputValue[] {
-  return [
-    record.runId,
-    record.key,
-    record.taskId,
-    nullable(record.mapIndex),
-    nullable(record.parentKey),
-    text(record.callInput),
-    text(record.customContext),
-    record.state,
-    record.attempt,
-    record.maxAttempts,
-    record.retries,
-    record.manuallySetFrom,
-    record.deferTimedOut ? 1 : 0,
-    record.version,
-    record.machineVersion,
-    record.createdAt,
-    record.updatedAt,
-    nullable(record.startedAt),
-    nullable(record.endedAt),
-    nullable(record.failureKind),
-    text(record.error),
-    record.parked ? 1 : 0,
-    record.awaitsEvent ? 1 : 0,
-    record.timer === undefined ? null : record.timer.deadline,
-    record.timer === undefined ? null : record.timer.action,
-    text(record.resumeData),
-    text(record.eventPayload),
-    record.interruptions,
-    record.maxInterruptions,
-  ];
-}
 
 /**
  * A {@link Store} on a SQLite file through Node's built-in `node:sqlite` (no native dependency).
@@ -266,37 +159,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
   const requested = options.path ?? defaultSqlitePath;
   const inMemory = requested === ':memory:';
   const path = inMemory ? requested : resolve(requested);
-  if (!inMemory) {
-    try {
-      mkdirSync(dirname(path), { recursive: true });
-    } catch (error) {
-      throw accessError(path, error, true);
-    }
-    try {
-      inspectStoreFile(path);
-    } catch (error) {
-      throw accessError(path, error);
-    }
-  }
-
-  let db: sqlite.DatabaseSync;
-  try {
-    db = new (loadSqlite().DatabaseSync)(path, { enableForeignKeyConstraints: false });
-  } catch (error) {
-    if (isCorruptionError(error)) throw corruptError(path, error, true);
-    throw accessError(path, error);
-  }
-  try {
-    db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
-    // (The first write: in a read-only directory or file this is where SQLite refuses.)
-    db.exec('PRAGMA journal_mode = WAL');
-    db.exec(`PRAGMA synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
-    migrate(db, path);
-  } catch (error) {
-    db.close();
-    if (isCorruptionError(error)) throw corruptError(path, error, false);
-    throw accessError(path, error);
-  }
+  const db = openDatabase(path, inMemory, durability, busyTimeoutMs);
 
   const statements = prepareStatements(db);
   const rows: RowSource = inMemory
@@ -314,6 +177,8 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     if (closed) throw closedError(`SQLite store "${path}"`);
   }
 
+  const translate = (error: unknown): unknown => storeError(error, path, busyTimeoutMs);
+
   /** Runs `work` in one write transaction; rolls back everything on any error. */
   function transaction<T>(work: () => T): T {
     try {
@@ -329,21 +194,6 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
       if (db.isTransaction) db.exec('ROLLBACK');
       throw translate(error);
     }
-  }
-
-  function translate(error: unknown): unknown {
-    if (isCorruptionError(error)) return corruptError(path, error, false);
-    const errcode = primaryCode(error);
-    if (errcode === SQLITE_READONLY || errcode === SQLITE_CANTOPEN) return accessError(path, error);
-    if (error instanceof Error && (errcode === SQLITE_BUSY || errcode === SQLITE_LOCKED)) {
-      return new StoreError(
-        `The store file "${path}" stayed locked by another connection for longer than busyTimeoutMs ` +
-          `(${busyTimeoutMs} ms), so nothing was written. Another process is holding a long write transaction; ` +
-          'retry, or raise busyTimeoutMs.',
-        { cause: error },
-      );
-    }
-    return error;
   }
 
   function read<T>(work: () => T): T {
@@ -375,12 +225,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
       `WHERE t.run_id = r.run_id GROUP BY state)) AS counts FROM runs r` +
       (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
       ' ORDER BY r.created_at DESC, r.rowid DESC LIMIT :limit';
-    let statement = listStatements.get(sql);
-    if (statement === undefined) {
-      statement = db.prepare(sql);
-      listStatements.set(sql, statement);
-    }
-    return statement;
+    return cached(sql);
   }
 
   return {
@@ -399,77 +244,9 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     async commit(batch: CommitBatch): Promise<CommitResult> {
       open();
       checkBatch(batch);
-      const { runId } = batch;
       // Serialize every value before the transaction: a value that cannot be stored fails first.
-      const runParams =
-        batch.run === undefined ? undefined : runParamsOf(runRecord(batch.run));
-      const upserts = (batch.instances ?? []).map(({ record, expectedVersion = 0 }) => ({
-        key: record.key,
-        expectedVersion,
-        params: instanceParams(instanceRecord(runId, record, 0)),
-      }));
-      const results = (batch.results ?? []).map((r) => ({ key: r.key, attempt: r.attempt, at: r.at, value: text(r.value) }));
-      const shapeText = batch.shape === undefined ? undefined : encodeShape(batch.shape);
-
-      return transaction(() => {
-        if (batch.leaseToken !== undefined) checkFence(runId, batch.leaseToken, leaseOf(runId));
-        if (runParams !== undefined) statements.upsertRun.run(...runParams);
-        else if (statements.runExists.get(runId) === undefined) throw unknownRunError(runId, 'commit the batch');
-        if (shapeText !== undefined) statements.saveShape.run(runId, shapeText);
-
-        const versionOf = (key: string): number => num((statements.instanceVersion.get(runId, key) as Row | undefined)?.['version'] ?? 0);
-        for (const del of batch.deleteInstances ?? []) {
-          const actual = versionOf(del.key);
-          if (actual !== del.expectedVersion) {
-            throw new StoreConflictError({ kind: 'version', runId, key: del.key, expectedVersion: del.expectedVersion, actualVersion: actual });
-          }
-          statements.deleteInstance.run(runId, del.key);
-          statements.deleteResultsOfKey.run(runId, del.key);
-          statements.deleteCheckpoint.run(runId, del.key);
-        }
-        const versions = new Map<string, number>();
-        for (const upsert of upserts) {
-          const actual = versionOf(upsert.key);
-          if (actual !== upsert.expectedVersion) {
-            throw new StoreConflictError({
-              kind: 'version',
-              runId,
-              key: upsert.key,
-              expectedVersion: upsert.expectedVersion,
-              actualVersion: actual,
-            });
-          }
-          upsert.params[versionParam] = actual + 1;
-          statements.upsertInstance.run(...upsert.params);
-          versions.set(upsert.key, actual + 1);
-        }
-        let seq = num((statements.lastSeq.get(runId) as Row)['seq']!);
-        for (const t of batch.transitions ?? []) {
-          seq += 1;
-          statements.insertTransition.run(runId, seq, t.key, t.from, t.to, t.event, t.at);
-        }
-        for (const r of results) {
-          if (statements.resultExists.get(runId, r.key, r.attempt) !== undefined) {
-            const version = versionOf(r.key);
-            throw new StoreConflictError({ kind: 'result', runId, key: r.key, attempt: r.attempt, expectedVersion: version, actualVersion: version });
-          }
-          statements.insertResult.run(runId, r.key, r.attempt, r.value, r.at);
-        }
-        if (batch.logs !== undefined && batch.logs.length > 0) {
-          let logSeq = num((statements.lastLogSeq.get(runId) as Row)['seq']!);
-          for (const l of batch.logs) statements.insertLog.run(runId, ++logSeq, l.key, l.taskId, l.attempt, l.at, l.line);
-        }
-        for (const c of batch.controls ?? []) {
-          const settled = statements.settleControl.run(c.status, c.message, c.at, c.id, runId);
-          if (Number(settled.changes) !== 1) {
-            const row = statements.getControl.get(runId, c.id) as Row | undefined;
-            throw new StoreError(
-              `Control request ${c.id} of run '${runId}' is not pending (${row === undefined ? 'no such request' : str(row['status']!)}); nothing of the batch was written.`,
-            );
-          }
-        }
-        return { versions, lastSeq: seq };
-      });
+      const prepared = prepare(batch);
+      return transaction(() => writeBatch(statements, batch, prepared, leaseOf));
     },
 
     async getRun(runId: string): Promise<StoredRun | undefined> {
@@ -505,9 +282,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
           {
             run: rowToRun(runRow),
             instances: (statements.loadInstances.all(runId) as Row[]).map(rowToInstance),
-            results: (statements.loadResults.all(runId) as Row[]).map(
-              (row): StoredResult => ({ runId, key: str(row['key']!), attempt: num(row['attempt']!), value: value(row['value']!), at: num(row['at']!) }),
-            ),
+            results: (statements.loadResults.all(runId) as Row[]).map((row) => rowToResult(runId, row)),
           },
           rows,
         );
@@ -560,17 +335,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
 
     async readTransitionLog(runId: string, options: ReadTransitionLogOptions = {}): Promise<readonly StoredTransition[]> {
       return read(() =>
-        (statements.readLog.all(runId, options.afterSeq ?? 0) as Row[]).map(
-          (row): StoredTransition => ({
-            runId,
-            key: str(row['key']!),
-            seq: num(row['seq']!),
-            from: str(row['from_state']!) as TaskInstanceState,
-            to: str(row['to_state']!) as TaskInstanceState,
-            event: str(row['event']!) as TaskInstanceEventType,
-            at: num(row['at']!),
-          }),
-        ),
+        (statements.readLog.all(runId, options.afterSeq ?? 0) as Row[]).map((row) => rowToTransition(runId, row)),
       );
     },
 
@@ -594,15 +359,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
             attempt: nullable(query.attempt),
             limit: limit === Infinity ? -1 : limit,
           }) as Row[]
-        ).map((row) => ({
-          runId,
-          seq: num(row['seq']!),
-          key: str(row['key']!),
-          taskId: str(row['task_id']!),
-          attempt: num(row['attempt']!),
-          at: num(row['at']!),
-          line: str(row['line']!),
-        })),
+        ).map((row) => rowToLogLine(runId, row)),
       );
     },
 
@@ -713,129 +470,4 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
       db.close();
     },
   };
-}
-
-function runParamsOf(run: StoredRun): sqlite.SQLInputValue[] {
-  return [
-    run.runId,
-    run.flowId,
-    run.inputFingerprint,
-    run.state,
-    run.reason,
-    text(run.input),
-    text(run.labels),
-    encodeTaskIds(run.taskIds),
-    nullable(run.flowHash),
-    run.machineVersion,
-    run.createdAt,
-    run.updatedAt,
-    nullable(run.startedAt),
-    nullable(run.endedAt),
-  ];
-}
-
-function prepareStatements(db: sqlite.DatabaseSync) {
-  return {
-    upsertRun: db.prepare(
-      `INSERT INTO runs (${runColumns}) VALUES (${placeholders(runColumns)}) ` +
-        `ON CONFLICT (run_id) DO UPDATE SET ${updateAll(runColumns, ['run_id'])}`,
-    ),
-    runExists: db.prepare('SELECT 1 AS one FROM runs WHERE run_id = ?'),
-    getRun: db.prepare(`SELECT ${runColumns} FROM runs WHERE run_id = ?`),
-    instanceVersion: db.prepare('SELECT version FROM task_instances WHERE run_id = ? AND key = ?'),
-    upsertInstance: db.prepare(
-      `INSERT INTO task_instances (${instanceColumns}) VALUES (${placeholders(instanceColumns)}) ` +
-        `ON CONFLICT (run_id, key) DO UPDATE SET ${updateAll(instanceColumns, ['run_id', 'key'])}`,
-    ),
-    deleteInstance: db.prepare('DELETE FROM task_instances WHERE run_id = ? AND key = ?'),
-    deleteResultsOfKey: db.prepare('DELETE FROM results WHERE run_id = ? AND key = ?'),
-    deleteCheckpoint: db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND key = ?'),
-    loadInstances: db.prepare(`SELECT ${instanceColumns} FROM task_instances WHERE run_id = ? ORDER BY rowid`),
-    lastSeq: db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM transitions WHERE run_id = ?'),
-    insertTransition: db.prepare('INSERT INTO transitions (run_id, seq, key, from_state, to_state, event, at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    readLog: db.prepare('SELECT seq, key, from_state, to_state, event, at FROM transitions WHERE run_id = ? AND seq > ? ORDER BY seq'),
-    resultExists: db.prepare('SELECT 1 AS one FROM results WHERE run_id = ? AND key = ? AND attempt = ?'),
-    insertResult: db.prepare('INSERT INTO results (run_id, key, attempt, value, at) VALUES (?, ?, ?, ?, ?)'),
-    loadResults: db.prepare('SELECT key, attempt, value, at FROM results WHERE run_id = ? ORDER BY rowid'),
-    // (Later attempts come later, so a reader that keeps the last per key has the latest.)
-    pageResults: db.prepare('SELECT key, value FROM results WHERE run_id = ? AND key IN (SELECT value FROM json_each(?)) ORDER BY rowid'),
-    countInstances: db.prepare('SELECT task_id, state, count(*) AS n, min(rowid) AS first FROM task_instances WHERE run_id = ? GROUP BY task_id, state ORDER BY first'),
-    upsertCheckpoint: db.prepare(
-      'INSERT INTO checkpoints (run_id, key, value, saved_at) VALUES (?, ?, ?, ?) ' +
-        'ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, saved_at = excluded.saved_at',
-    ),
-    loadCheckpoint: db.prepare('SELECT value, saved_at FROM checkpoints WHERE run_id = ? AND key = ?'),
-    saveShape: db.prepare('INSERT INTO run_shapes (run_id, shape) VALUES (?, ?) ON CONFLICT (run_id) DO UPDATE SET shape = excluded.shape'),
-    getShape: db.prepare('SELECT shape FROM run_shapes WHERE run_id = ?'),
-    lastLogSeq: db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM task_logs WHERE run_id = ?'),
-    insertLog: db.prepare('INSERT INTO task_logs (run_id, seq, key, task_id, attempt, at, line) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    readLogs: db.prepare(
-      'SELECT seq, key, task_id, attempt, at, line FROM task_logs WHERE run_id = :runId AND seq > :after ' +
-        'AND (:key IS NULL OR key = :key) AND (:taskId IS NULL OR task_id = :taskId) AND (:attempt IS NULL OR attempt = :attempt) ' +
-        'ORDER BY seq LIMIT :limit',
-    ),
-    deleteRun: ['task_instances', 'transitions', 'results', 'checkpoints', 'control_requests', 'task_logs', 'run_shapes', 'runs'].map((table) =>
-      db.prepare(`DELETE FROM ${table} WHERE run_id = ?`),
-    ),
-    getLease: db.prepare(`SELECT ${leaseColumns} FROM leases WHERE run_id = ?`),
-    upsertLease: db.prepare(
-      `INSERT INTO leases (${leaseColumns}) VALUES (${placeholders(leaseColumns)}) ` +
-        `ON CONFLICT (run_id) DO UPDATE SET ${updateAll(leaseColumns, ['run_id'])}`,
-    ),
-    renewLease: db.prepare('UPDATE leases SET heartbeat_at = ?, expires_at = ? WHERE run_id = ? AND token = ? AND released_at IS NULL'),
-    releaseLease: db.prepare('UPDATE leases SET released_at = ? WHERE run_id = ? AND token = ? AND released_at IS NULL'),
-    insertControl: db.prepare(
-      'INSERT INTO control_requests (run_id, action, task_key, state, payload, requested_at, requested_by) VALUES (?, ?, ?, ?, ?, ?, ?) ' +
-        `RETURNING ${controlColumns}`,
-    ),
-    pendingControls: db.prepare(`SELECT ${controlColumns} FROM control_requests WHERE run_id = ? AND status = 'pending' ORDER BY id`),
-    getControl: db.prepare(`SELECT ${controlColumns} FROM control_requests WHERE run_id = ? AND id = ?`),
-    settleControl: db.prepare(
-      `UPDATE control_requests SET status = ?, message = ?, settled_at = ? WHERE id = ? AND run_id = ? AND status = 'pending'`,
-    ),
-  };
-}
-
-/**
- * Applies pending migrations in one transaction; refuses a schema newer than this code. A file
- * already at this code's schema is only read: opening a store takes no write lock (it would wait
- * behind a writer that holds one, e.g. a process stopped mid-commit) and writes nothing.
- */
-function migrate(db: sqlite.DatabaseSync, path: string): void {
-  const hasVersions = db.prepare(`SELECT 1 AS one FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'`).get() !== undefined;
-  if (hasVersions) {
-    const stored = num((db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_version').get() as Row)['v']!);
-    const userVersion = num((db.prepare('PRAGMA user_version').get() as Row)['user_version']!);
-    if (stored === latestSchemaVersion && userVersion === latestSchemaVersion) return;
-  }
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    db.exec(
-      'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL, description TEXT NOT NULL)',
-    );
-    const current = num((db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_version').get() as Row)['v']!);
-    if (current > latestSchemaVersion) {
-      // Another process upgraded the file between the read-only check and now.
-      throw new StoreSchemaError({
-        path,
-        foundVersion: current,
-        supportedVersion: latestSchemaVersion,
-        message:
-          `The store file "${path}" has schema version ${current}, but this taskmachine knows versions up to ` +
-          `${latestSchemaVersion}: it was written by a newer taskmachine. Upgrade taskmachine, or use another store path.`,
-      });
-    }
-    const record = db.prepare('INSERT INTO schema_version (version, applied_at, description) VALUES (?, ?, ?)');
-    for (const migration of sqliteMigrations) {
-      if (migration.version <= current) continue;
-      db.exec(migration.sql);
-      record.run(migration.version, Date.now(), migration.description);
-    }
-    const userVersion = num((db.prepare('PRAGMA user_version').get() as Row)['user_version']!);
-    if (userVersion !== latestSchemaVersion) db.exec(`PRAGMA user_version = ${latestSchemaVersion}`);
-    db.exec('COMMIT');
-  } catch (error) {
-    if (db.isTransaction) db.exec('ROLLBACK');
-    throw error;
-  }
 }

@@ -1,3 +1,8 @@
+import type { PoolClient } from 'pg';
+import { StoreSchemaError } from '../errors.ts';
+import { inTransaction } from './retries.ts';
+import { num } from './rows.ts';
+
 /**
  * One step of the PostgreSQL store's schema. Migrations run in order, each once, all pending ones
  * in one transaction when a store is opened, under a transaction-scoped advisory lock so that
@@ -247,4 +252,73 @@ const tablesByVersion: ReadonlyArray<readonly string[]> = [
 /** The tables a schema at `version` must have (checked when a store is opened). */
 export function requiredPostgresTables(version: number): string[] {
   return tablesByVersion.slice(0, version + 1).flat();
+}
+
+/**
+ * Brings the store's schema to {@link latestPostgresSchemaVersion} in one transaction, under an
+ * advisory lock so that concurrent openers migrate it once; refuses (changing nothing) a schema
+ * written by a newer taskmachine, one missing tables, or one holding other tables.
+ */
+export async function migrate(
+  client: PoolClient,
+  broken: (error: unknown) => void,
+  at: { readonly schema: string; readonly q: string; readonly server: string; readonly where: string },
+): Promise<void> {
+  const { schema, q, server, where } = at;
+  await inTransaction(client, broken, 'BEGIN', async () => {
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('taskmachine.migrate'), hashtext($1))", [schema]);
+    const found = await client.query<{ has_schema: boolean; tables: string[] }>(
+      'SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS has_schema, ' +
+        'ARRAY(SELECT tablename::text FROM pg_tables WHERE schemaname = $1 ORDER BY tablename) AS tables',
+      [schema],
+    );
+    const { has_schema: hasSchema, tables } = found.rows[0]!;
+    let current = 0;
+    if (tables.includes('schema_version')) {
+      current = num((await client.query(`SELECT coalesce(max(version), 0) AS v FROM ${q}.schema_version`)).rows[0]!['v']);
+      if (current > latestPostgresSchemaVersion) {
+        throw new StoreSchemaError({
+          path: where,
+          foundVersion: current,
+          supportedVersion: latestPostgresSchemaVersion,
+          message:
+            `The PostgreSQL store at ${where} has schema version ${current}, but this taskmachine knows versions up to ` +
+            `${latestPostgresSchemaVersion}: it was written by a newer taskmachine. Upgrade taskmachine, or use another schema. ` +
+            'Nothing was changed.',
+        });
+      }
+      const missing = requiredPostgresTables(current).filter((table) => !tables.includes(table));
+      if (missing.length > 0) {
+        throw new StoreSchemaError({
+          path: where,
+          foundVersion: current,
+          supportedVersion: latestPostgresSchemaVersion,
+          message:
+            `The PostgreSQL store at ${where} is damaged: the tables ${missing.join(', ')} are missing. ` +
+            'Restore it from a backup, or use another schema. Nothing was changed.',
+        });
+      }
+    } else if (tables.length > 0) {
+      throw new StoreSchemaError({
+        path: where,
+        foundVersion: undefined,
+        supportedVersion: latestPostgresSchemaVersion,
+        message:
+          `The schema "${schema}" at ${server} is not a taskmachine store (it has the tables ${tables.join(', ')} and no ` +
+          'schema_version). Choose another schema with the schema option. Nothing was changed.',
+      });
+    }
+    if (current < latestPostgresSchemaVersion) {
+      if (!hasSchema) await client.query(`CREATE SCHEMA ${q}`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${q}.schema_version ` +
+          '(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), description text NOT NULL)',
+      );
+      for (const migration of postgresMigrations) {
+        if (migration.version <= current) continue;
+        await client.query(migration.sql(q));
+        await client.query(`INSERT INTO ${q}.schema_version (version, description) VALUES ($1, $2)`, [migration.version, migration.description]);
+      }
+    }
+  });
 }

@@ -2,6 +2,7 @@
 // schema-qualified (no search_path dependence) and sent as a named prepared statement, so each
 // connection parses and plans it once.
 import { createHash } from 'node:crypto';
+import type { Pool, PoolClient, QueryResult } from 'pg';
 
 /** A named prepared statement. */
 export interface Statement {
@@ -13,6 +14,13 @@ export interface Statement {
 export function statement(text: string): Statement {
   return { name: `taskmachine_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`, text };
 }
+
+/** A row as node-postgres returns it. */
+export type Row = Record<string, unknown>;
+
+/** Sends `st` as the named prepared statement it is (on the pool: any free connection). */
+export const exec = (client: Pool | PoolClient, st: Statement, values: unknown[]): Promise<QueryResult<Row>> =>
+  client.query<Row>({ name: st.name, text: st.text, values });
 
 /** Task-instance columns in the order of `instanceRow` (run_id excluded), with their array types. */
 export const instanceColumns = [
@@ -49,7 +57,7 @@ export const instanceColumns = [
 /** Position of `version` in an instance row (set once the batch's versions are known). */
 export const versionIndex: number = instanceColumns.findIndex(([c]) => c === 'version');
 
-/** Run columns in the order of `runRow`, with their types. */
+/** Run columns in the order of `runColumnValues` (rowChecks.ts), with their types. */
 export const runColumns = [
   ['run_id', 'text'],
   ['flow_id', 'text'],

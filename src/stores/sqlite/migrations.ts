@@ -1,3 +1,7 @@
+import type * as sqlite from 'node:sqlite';
+import { StoreSchemaError } from '../errors.ts';
+import { num, type Row } from './rows.ts';
+
 /**
  * One step of the SQLite store's schema. Migrations run in order, each once, all pending ones in
  * one transaction when a store is opened; `schema_version` records every applied version and
@@ -205,4 +209,48 @@ const tablesByVersion: ReadonlyArray<readonly string[]> = [
 /** The tables a file of `version` must have (checked when a file is opened). */
 export function requiredTables(version: number): string[] {
   return tablesByVersion.slice(0, version + 1).flat();
+}
+
+/**
+ * Applies pending migrations in one transaction; refuses a schema newer than this code. A file
+ * already at this code's schema is only read: opening a store takes no write lock (it would wait
+ * behind a writer that holds one, e.g. a process stopped mid-commit) and writes nothing.
+ */
+export function migrate(db: sqlite.DatabaseSync, path: string): void {
+  const hasVersions = db.prepare(`SELECT 1 AS one FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'`).get() !== undefined;
+  if (hasVersions) {
+    const stored = num((db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_version').get() as Row)['v']!);
+    const userVersion = num((db.prepare('PRAGMA user_version').get() as Row)['user_version']!);
+    if (stored === latestSchemaVersion && userVersion === latestSchemaVersion) return;
+  }
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL, description TEXT NOT NULL)',
+    );
+    const current = num((db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_version').get() as Row)['v']!);
+    if (current > latestSchemaVersion) {
+      // Another process upgraded the file between the read-only check and now.
+      throw new StoreSchemaError({
+        path,
+        foundVersion: current,
+        supportedVersion: latestSchemaVersion,
+        message:
+          `The store file "${path}" has schema version ${current}, but this taskmachine knows versions up to ` +
+          `${latestSchemaVersion}: it was written by a newer taskmachine. Upgrade taskmachine, or use another store path.`,
+      });
+    }
+    const record = db.prepare('INSERT INTO schema_version (version, applied_at, description) VALUES (?, ?, ?)');
+    for (const migration of sqliteMigrations) {
+      if (migration.version <= current) continue;
+      db.exec(migration.sql);
+      record.run(migration.version, Date.now(), migration.description);
+    }
+    const userVersion = num((db.prepare('PRAGMA user_version').get() as Row)['user_version']!);
+    if (userVersion !== latestSchemaVersion) db.exec(`PRAGMA user_version = ${latestSchemaVersion}`);
+    db.exec('COMMIT');
+  } catch (error) {
+    if (db.isTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
 }

@@ -1,11 +1,17 @@
-// How the SQLite store's rows map to records: the column lists and the decoders, shared by the
-// store and by the read-only check of a store file (checkFile.ts).
+// How the SQLite store's rows map to records and back: the column lists, the decoders (shared by
+// the store and by the read-only check of a store file, checkFile.ts) and the parameters a write
+// binds.
 import type * as sqlite from 'node:sqlite';
-import type { FlowRunFailureReason, FlowRunState, TaskInstanceState } from '../../../machines/index.ts';
+import type { FlowRunFailureReason, FlowRunState, TaskInstanceEventType, TaskInstanceState } from '../../../machines/index.ts';
+import type { ControlAction, ControlStatus, StoredControlRequest } from '../controlRecord.ts';
+import type { StoredLease } from '../leaseRecord.ts';
+import type { StoredResult } from '../resultRecord.ts';
 import { decodeTaskIds } from '../rowChecks.ts';
 import type { StoredRun } from '../runRecord.ts';
 import { deserializeValue, serializeValue } from '../serialization.ts';
 import type { StoredFailureKind, StoredTaskInstance, TimerAction } from '../taskInstanceRecord.ts';
+import type { StoredTaskLogLine } from '../taskLogRecord.ts';
+import type { StoredTransition } from '../transitionLog.ts';
 
 /** A row as node:sqlite returns it. */
 export type Row = Record<string, sqlite.SQLOutputValue>;
@@ -18,7 +24,7 @@ export const value = (text: sqlite.SQLOutputValue): unknown => (text === null ? 
 export const text = (v: unknown): string | null => (v === undefined ? null : serializeValue(v));
 export const nullable = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
-/** The columns of `runs`, in the order `runParamsOf` writes them. */
+/** The columns of `runs`, in the order `runColumnValues` (rowChecks.ts) writes them. */
 export const runColumns =
   'run_id, flow_id, input_fingerprint, state, reason, input, labels, task_ids, flow_hash, machine_version, created_at, updated_at, started_at, ended_at';
 
@@ -80,5 +86,110 @@ export function rowToInstance(row: Row): StoredTaskInstance {
     eventPayload: value(row['event_payload']!),
     interruptions: num(row['interruptions']!),
     maxInterruptions: num(row['max_interruptions']!),
+  };
+}
+
+export const leaseColumns = 'run_id, owner_id, host, pid, token, acquired_at, heartbeat_at, expires_at, released_at';
+
+/** A `leases` row as a lease record. */
+export function rowToLease(row: Row): StoredLease {
+  return {
+    runId: str(row['run_id']!),
+    owner: { ownerId: str(row['owner_id']!), host: str(row['host']!), pid: num(row['pid']!) },
+    token: num(row['token']!),
+    acquiredAt: num(row['acquired_at']!),
+    heartbeatAt: num(row['heartbeat_at']!),
+    expiresAt: num(row['expires_at']!),
+    releasedAt: optNum(row['released_at'] ?? null),
+  };
+}
+
+export const controlColumns = 'id, run_id, action, task_key, state, payload, requested_at, requested_by, status, message, settled_at';
+
+/** A `control_requests` row as a record, without the optional fields it does not have. */
+export function rowToControl(row: Row): StoredControlRequest {
+  const taskKey = optStr(row['task_key'] ?? null);
+  const state = optStr(row['state'] ?? null);
+  const payload = row['payload'] ?? null;
+  const requestedBy = optStr(row['requested_by'] ?? null);
+  return {
+    id: num(row['id']!),
+    runId: str(row['run_id']!),
+    action: str(row['action']!) as ControlAction,
+    ...(taskKey !== undefined ? { taskKey } : {}),
+    ...(state !== undefined ? { state: state as StoredControlRequest['state'] & string } : {}),
+    ...(payload !== null ? { payload: value(payload) } : {}),
+    requestedAt: num(row['requested_at']!),
+    ...(requestedBy !== undefined ? { requestedBy } : {}),
+    status: str(row['status']!) as ControlStatus,
+    message: optStr(row['message'] ?? null),
+    settledAt: optNum(row['settled_at'] ?? null),
+  };
+}
+
+/** The task instance's parameters, in `instanceColumns` order (values serialized). */
+export function instanceParams(record: StoredTaskInstance): sqlite.SQLInputValue[] {
+  return [
+    record.runId,
+    record.key,
+    record.taskId,
+    nullable(record.mapIndex),
+    nullable(record.parentKey),
+    text(record.callInput),
+    text(record.customContext),
+    record.state,
+    record.attempt,
+    record.maxAttempts,
+    record.retries,
+    record.manuallySetFrom,
+    record.deferTimedOut ? 1 : 0,
+    record.version,
+    record.machineVersion,
+    record.createdAt,
+    record.updatedAt,
+    nullable(record.startedAt),
+    nullable(record.endedAt),
+    nullable(record.failureKind),
+    text(record.error),
+    record.parked ? 1 : 0,
+    record.awaitsEvent ? 1 : 0,
+    record.timer === undefined ? null : record.timer.deadline,
+    record.timer === undefined ? null : record.timer.action,
+    text(record.resumeData),
+    text(record.eventPayload),
+    record.interruptions,
+    record.maxInterruptions,
+  ];
+}
+
+
+/** A `results` row of run `runId`. */
+export function rowToResult(runId: string, row: Row): StoredResult {
+  return { runId, key: str(row['key']!), attempt: num(row['attempt']!), value: value(row['value']!), at: num(row['at']!) };
+}
+
+/** A `transitions` row of run `runId`. */
+export function rowToTransition(runId: string, row: Row): StoredTransition {
+  return {
+    runId,
+    key: str(row['key']!),
+    seq: num(row['seq']!),
+    from: str(row['from_state']!) as TaskInstanceState,
+    to: str(row['to_state']!) as TaskInstanceState,
+    event: str(row['event']!) as TaskInstanceEventType,
+    at: num(row['at']!),
+  };
+}
+
+/** A `task_logs` row of run `runId`. */
+export function rowToLogLine(runId: string, row: Row): StoredTaskLogLine {
+  return {
+    runId,
+    seq: num(row['seq']!),
+    key: str(row['key']!),
+    taskId: str(row['task_id']!),
+    attempt: num(row['attempt']!),
+    at: num(row['at']!),
+    line: str(row['line']!),
   };
 }
