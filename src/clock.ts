@@ -27,6 +27,15 @@ export const systemClock: Clock = Object.freeze({
  * A clock that only moves when told to. Timers fire in deadline order (ties in the order they
  * were set) during {@link TestClock.advance}, and the microtasks each timer starts are flushed
  * before the next one fires, so a test sees the same sequence every time.
+ *
+ * @example
+ * ```ts
+ * import { createTestClock } from 'taskmachine/testing';
+ * const clock: TestClock = createTestClock();
+ * const handle = startFlow(flaky, { clock });   // a task with retries and retryDelay: 5_000
+ * await clock.advance(5_000);                    // the retry runs now, no waiting
+ * clock.pendingTimers;                           // 0 once nothing is scheduled
+ * ```
  */
 export interface TestClock extends Clock {
   /** Moves time forward by `ms`, firing every timer that falls due on the way. */

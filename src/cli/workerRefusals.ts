@@ -68,8 +68,8 @@ export interface UnclaimedAttempt {
 }
 
 /**
- * The attempts of a run on workers that waited `WORKER_TIMING.unclaimedNoticeMs` or more while no
- * worker took or refused any of the run's attempts; `[]` for other stores.
+ * The attempts of a run on workers that waited `WORKER_TIMING.unclaimedNoticeMs` or more, none
+ * refused, while no worker runs any attempt (of any run) in the store; `[]` for other stores.
  *
  * @example
  * ```ts
@@ -79,7 +79,7 @@ export interface UnclaimedAttempt {
 export async function unclaimedAttempts(store: Store, runId: string, now: number): Promise<UnclaimedAttempt[]> {
   const postgres = store as Partial<PostgresStore>;
   if (postgres.pool === undefined || typeof postgres.schema !== 'string') return [];
-  return new LaunchTable(`"${postgres.schema}"`).unclaimed(postgres.pool, runId, now - WORKER_TIMING.unclaimedNoticeMs);
+  return new LaunchTable(`"${postgres.schema}"`).unclaimed(postgres.pool, runId, now - WORKER_TIMING.unclaimedNoticeMs, now - WORKER_TIMING.lostAfterMs);
 }
 
 /**

@@ -7,7 +7,7 @@ import type { TaskContext } from './taskContext.ts';
  *
  * `upstream` maps each upstream task id to its result (a mapped upstream gives the ordered list of
  * its instances' results). Defined with task references in `after`, its type is computed from them
- * and the trigger rule (see {@link UpstreamOf}); with ids given as strings, their values are `any`.
+ * and the trigger rule (see `UpstreamOf` in `flow/upstream.ts`); with ids given as strings, their values are `any`.
  *
  * @example
  * ```ts

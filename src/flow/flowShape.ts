@@ -197,17 +197,21 @@ const hashes = new WeakMap<Flow, string>();
  * tasks, edges, trigger rules and options are in it; task code is not, so a changed task body with
  * the same graph and options is not told apart.
  *
- * @param shape - Makes the flow's shape when the hash is not remembered yet (a caller that needs
- *   the shape anyway passes its own, so it is made once).
- * @default shape `() => flowShape(flow)`
- *
  * @example
  * ```ts
  * import { definitionHash } from 'taskmachine/workers';
  * definitionHash(etl); // 'sha256:3f1c…'
  * ```
  */
-export function definitionHash(flow: Flow, shape: () => FlowShape = () => flowShape(flow)): string {
+export function definitionHash(flow: Flow): string {
+  return definitionHashWith(flow, () => flowShape(flow));
+}
+
+/**
+ * {@link definitionHash} for a caller that makes the flow's shape anyway (opening a run): `shape`
+ * is called only when the hash is not remembered yet, and must return `flowShape(flow)`.
+ */
+export function definitionHashWith(flow: Flow, shape: () => FlowShape): string {
   let hash = hashes.get(flow);
   if (hash === undefined) {
     hash = flowHash(shape());

@@ -685,7 +685,7 @@ export class FlowRun {
         touch: (instance) => this.#persistence?.touch(instance),
         requestTurn: () => this.#requestTurn(),
         log,
-        attemptLog: (run, line, at) => this.#taskLog(run, line, at),
+        attemptLog: (run, line, at) => this.#taskLog(run, line, at, true),
       },
       { store, runId: this.runId, flowId: this.flow.id, flowHash: definitionHash(this.flow), now: () => clock.now() },
     );
@@ -695,9 +695,9 @@ export class FlowRun {
   #logFlush: ReturnType<typeof setTimeout> | undefined;
 
   /** A `ctx().log` line of an attempt (here, or on a worker): printed, stored, given to listeners. */
-  #taskLog(run: AttemptRun, message: string, at: number): void {
+  #taskLog(run: AttemptRun, message: string, at: number, fromWorker = false): void {
     this.settings.log(`[${run.instance.key}#${run.attempt}] ${message}`);
-    this.#storeLogLine(run, message, at);
+    this.#storeLogLine(run, message, at, fromWorker);
     if (this.#dispatcher?.has('onTaskInstanceLog') === true) {
       this.#dispatcher.emit('onTaskInstanceLog', { taskKey: run.instance.key, taskId: run.instance.task.id, attempt: run.attempt, message, at });
     }
@@ -708,10 +708,10 @@ export class FlowRun {
    * that logs while nothing else changes — with a commit at most {@link LOG_FLUSH_MS} later, so
    * `taskmachine logs --follow` sees it. Lines logged once the run ended are not stored.
    */
-  #storeLogLine(run: AttemptRun, message: string, at: number): void {
+  #storeLogLine(run: AttemptRun, message: string, at: number, alreadyBounded: boolean): void {
     const persistence = this.#persistence;
     if (persistence === undefined || this.#phase?.finished !== false) return;
-    persistence.log(run.instance, run.attempt, message, at);
+    persistence.log(run.instance, run.attempt, message, at, alreadyBounded);
     if (this.#logFlush !== undefined) return;
     // (Not the run's clock: this only bounds how late a reader sees the line; it is unref'd.)
     this.#logFlush = setTimeout(() => {

@@ -185,11 +185,12 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     // Heartbeated until the outcome is stored (which may wait out a PostgreSQL restart): a launch
     // whose attempt finished is not given up as lost meanwhile.
     storing.add(data.launchId);
+    const lines = started.logs();
     let text: string;
     try {
-      text = serializeValue(withLogs(outcome, started.logs()));
+      text = serializeValue(withLogs(outcome, lines));
     } catch (error) {
-      text = serializeValue({ kind: 'failed', error: toError(error), failureKind: 'infrastructure', failFast: true });
+      text = serializeValue(withLogs({ kind: 'failed', error: toError(error), failureKind: 'infrastructure', failFast: true }, lines));
     }
     let stored: boolean;
     try {

@@ -80,7 +80,7 @@ const rawSqliteRows: RawRowWriter = async (store, row, column, value) => {
   });
 };
 
-defineStoreContract('sqliteStore (file, durability full)', () => sqliteStore({ path: newPath() }), rawSqliteRows);
+defineStoreContract('sqliteStore (file, durability full)', () => sqliteStore({ path: newPath() }), rawSqliteRows, 'run_shapes');
 defineStoreContract('sqliteStore (:memory:)', () => sqliteStore({ path: ':memory:' }));
 
 describe('sqliteStore: file and settings', () => {
@@ -172,7 +172,8 @@ describe('sqliteStore: file and settings', () => {
     expect(await store.getRun('old')).toMatchObject({ runId: 'old', state: 'success' });
     await store.close();
     raw(path, (db) => {
-      expect((db.prepare('PRAGMA table_info(runs)').all() as Array<{ name: string }>).map((c) => c.name)).not.toContain('shape');
+      // The column stays (a process of the previous version may still have the file open), emptied.
+      expect(db.prepare('SELECT run_id, shape FROM runs ORDER BY run_id').all()).toEqual([{ run_id: 'bare', shape: null }, { run_id: 'old', shape: null }]);
       expect(db.prepare('SELECT run_id FROM run_shapes').all()).toEqual([{ run_id: 'old' }]);
     });
   });

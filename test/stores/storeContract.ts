@@ -32,9 +32,10 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
  * Defines the store contract suite for one implementation. `makeStore` returns a fresh, empty
  * store for every test; the suite closes it afterwards. `rawRows` writes a column of a stored row
  * past the store (for the cases that need a row the store would never write); without it those
- * cases are skipped.
+ * cases are skipped. `shapeTable` is the table the store keeps a run's shape in (what a
+ * `StoreRowError` for a bad stored shape must name).
  */
-export function defineStoreContract(name: string, makeStore: () => Store | Promise<Store>, rawRows?: RawRowWriter): void {
+export function defineStoreContract(name: string, makeStore: () => Store | Promise<Store>, rawRows?: RawRowWriter, shapeTable: 'runs' | 'run_shapes' = 'runs'): void {
   describe(`Store contract: ${name}`, () => {
     const opened: Store[] = [];
     const fresh = async (): Promise<Store> => {
@@ -945,7 +946,7 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
     });
 
     defineRowContract(fresh, rawRows);
-    defineShapeAndLogContract(fresh, rawRows);
+    defineShapeAndLogContract(fresh, rawRows, shapeTable);
 
     describe('close', () => {
       it('rejects every call after close with a StoreError; closing twice is fine', async () => {

@@ -57,6 +57,7 @@ describe.skipIf(postgres === undefined)(`executor 'workers' in one process${skip
     const chatty = flow('chatty', (f) => {
       const list = f.task('list', () => {
         ctx()!.log('listing', 2, 'items');
+        ctx()!.log('y'.repeat(5_000));
         return ['a', 'b'];
       });
       f.map('each', list, ({ item }) => {
@@ -77,13 +78,16 @@ describe.skipIf(postgres === undefined)(`executor 'workers' in one process${skip
     });
     expect(run.state, driverLines.join('\n')).toBe('success');
     const stored = await store.readTaskLogs('logs');
+    // A line longer than taskLogLimits.lineLength is cut once, on the worker (not again by the driver).
+    const long = `${'y'.repeat(4_096)}… (904 more characters)`;
     expect(stored.map(({ key, taskId, attempt, line }) => `${key} ${taskId}#${attempt} ${line}`).sort()).toEqual([
       'each[0] each#1 item a',
       'each[1] each#1 item b',
       'list list#1 listing 2 items',
+      `list list#1 ${long}`,
     ]);
-    expect(stored.map((line) => line.seq)).toEqual([1, 2, 3]);
-    expect(heard.sort()).toEqual(['each[0]#1 item a', 'each[1]#1 item b', 'list#1 listing 2 items']);
+    expect(stored.map((line) => line.seq)).toEqual([1, 2, 3, 4]);
+    expect(heard.sort()).toEqual(['each[0]#1 item a', 'each[1]#1 item b', 'list#1 listing 2 items', `list#1 ${long}`]);
     expect(driverLines).toContain('[list#1] listing 2 items');
     // The worker prints them too (its own terminal), naming the run.
     expect(workerLines).toContain('[logs list#1] listing 2 items');
@@ -161,6 +165,42 @@ describe.skipIf(postgres === undefined)(`executor 'workers' in one process${skip
       await handle.shutdown({ graceMs: 0 });
       await store.close();
     }
+  });
+
+  // Workers busy with another run's attempts are not "no worker": no notice, however long it waits.
+  it('says nothing when the workers are busy with another run', async () => {
+    const store = await openStore();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const slow = flow('slow', (f) => {
+      f.task('hold', () => released);
+    });
+    // One slot, taken by run A's attempt for as long as the test wants.
+    workers.push(await startWorker({ store, flows: [slow, shapes], concurrency: 1, log: () => {}, adopt: false }));
+    const first = startFlow(slow, { store, executor: 'workers', runId: 'busy-a', log: () => {} });
+    const holding = async (): Promise<boolean> =>
+      (await store.pool.query(`SELECT 1 FROM "${store.schema}".attempt_launches WHERE run_id = 'busy-a' AND status = 'running'`)).rows.length > 0;
+    const deadline = Date.now() + 30_000;
+    while (!(await holding())) {
+      if (Date.now() > deadline) throw new Error('run A never ran');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const clock = createTestClock(Date.now());
+    const driverLines: string[] = [];
+    const second = startFlow(shapes, { store, executor: 'workers', runId: 'busy-b', clock, log: (line) => driverLines.push(line) });
+    while ((await store.pool.query(`SELECT 1 FROM "${store.schema}".attempt_launches WHERE run_id = 'busy-b'`)).rows.length === 0) {
+      if (Date.now() > deadline) throw new Error('run B launched nothing');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await clock.advance(60_000);
+    // Several polls (every 20 ms) and a busy check (at most once a second of the run's clock) happen meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await clock.advance(5_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(driverLines.filter((line) => line.includes('no worker has taken'))).toEqual([]);
+    release();
+    expect((await first.done).state).toBe('success');
+    expect((await second.done).state, driverLines.join('\n')).toBe('success');
   });
 
   it("refuses executor 'workers' without the PostgreSQL store, naming the fix", async () => {

@@ -1,6 +1,6 @@
 import { compatibleFlowRunMachineVersions, compatibleTaskInstanceMachineVersions, FLOW_RUN_MACHINE_VERSION } from '../../../machines/index.ts';
 import { FlowMismatchError, InputChangedError, MachineVersionError, RunNotFoundError } from '../../errors.ts';
-import { definitionHash, flowShape, type FlowShape } from '../../flow/flowShape.ts';
+import { definitionHashWith, flowShape, type FlowShape } from '../../flow/flowShape.ts';
 import type { Flow } from '../../flow/types.ts';
 import { inputFingerprint, serializeValue, type LoadedRun, type Store, type StoredRun } from '../../stores/index.ts';
 import type { Clock } from '../../clock.ts';
@@ -117,7 +117,7 @@ function sameStored(a: unknown, b: unknown): boolean {
 function definitionOf(flow: Flow): { shape: () => FlowShape; hash: string } {
   let made: FlowShape | undefined;
   const shape = (): FlowShape => (made ??= flowShape(flow));
-  return { shape, hash: definitionHash(flow, shape) };
+  return { shape, hash: definitionHashWith(flow, shape) };
 }
 
 /**

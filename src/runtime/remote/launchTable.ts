@@ -149,16 +149,24 @@ export class LaunchTable {
   }
 
   /**
-   * The run's launches no worker took since `before` (epoch ms) and none refused, while none of the
-   * run's launches runs: no worker runs, or none loaded this flow (`status` says so).
+   * The run's launches no worker took since `before` (epoch ms) and none refused, while no worker
+   * runs anything (no launch of any run in this schema heartbeat since `aliveSince`): no worker
+   * runs, or none loaded this flow (`status` says so). Workers busy with other runs' attempts are
+   * not "no worker".
    */
-  async unclaimed(db: SqlSession, runId: string, before: number): Promise<Array<{ key: string; attempt: number; since: number }>> {
+  async unclaimed(db: SqlSession, runId: string, before: number, aliveSince: number): Promise<Array<{ key: string; attempt: number; since: number }>> {
     const res = await db.query(
       `SELECT key, attempt, created_at FROM ${this.#t} WHERE run_id = $1 AND status = 'queued' AND refusal IS NULL AND created_at <= $2
-         AND NOT EXISTS (SELECT 1 FROM ${this.#t} WHERE run_id = $1 AND status = 'running') ORDER BY seq`,
-      [runId, before],
+         AND NOT EXISTS (SELECT 1 FROM ${this.#t} WHERE status = 'running' AND heartbeat_at >= $3) ORDER BY seq`,
+      [runId, before, aliveSince],
     );
     return res.rows.map((row: Record<string, unknown>) => ({ key: String(row['key']), attempt: Number(row['attempt']), since: Number(row['created_at']) }));
+  }
+
+  /** Whether some worker runs an attempt of any run in this schema (a heartbeat since `aliveSince`). */
+  async workersBusy(db: SqlSession, aliveSince: number): Promise<boolean> {
+    const res = await db.query(`SELECT EXISTS (SELECT 1 FROM ${this.#t} WHERE status = 'running' AND heartbeat_at >= $1) AS busy`, [aliveSince]);
+    return res.rows[0]?.['busy'] === true;
   }
 
   /**

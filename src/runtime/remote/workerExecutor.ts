@@ -93,6 +93,8 @@ export class WorkerExecutor implements Executor {
   #pollOutage: OutageLog | undefined;
   /** Whether "no worker takes the attempts" was logged (again once a worker took one). */
   #unclaimedLogged = false;
+  /** When the driver last asked whether workers are busy with other runs (run clock). */
+  #busyCheckedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     host: WorkerExecutorHost,
@@ -114,6 +116,7 @@ export class WorkerExecutor implements Executor {
   opened(inputStored: boolean): void {
     this.#session = randomUUID();
     this.#inputStored = inputStored;
+    this.#unclaimedLogged = false;
   }
 
   useScopes(): void {
@@ -284,7 +287,7 @@ export class WorkerExecutor implements Executor {
       if (this.#stopped) return;
       let changed = false;
       for (const state of states) changed = this.#apply(state) || changed;
-      this.#noticeUnclaimed(states, now);
+      await this.#noticeUnclaimed(states, now);
       for (const id of lost) {
         const launch = this.#inFlight.get(id);
         if (launch === undefined) continue;
@@ -309,12 +312,12 @@ export class WorkerExecutor implements Executor {
 
   /**
    * One log line when attempts have waited {@link WORKER_TIMING.unclaimedNoticeMs} and no worker
-   * took any of the run's (none runs, or none loaded this flow); once more if it happens again
-   * after a worker took one. Refused attempts say why on their own. The poll returns only launches
+   * took any of the run's while no worker runs anything (none runs, or none loaded this flow);
+   * once more if it happens again after a worker took one. Refused attempts say why on their own. The poll returns only launches
    * a worker claimed, finished, lost or refused: an in-flight launch it does not return (and whose
    * batch was committed) is still queued.
    */
-  #noticeUnclaimed(states: readonly LaunchState[], now: number): void {
+  async #noticeUnclaimed(states: readonly LaunchState[], now: number): Promise<void> {
     for (const state of states) {
       if (state.status === 'running' || state.status === 'done') {
         this.#unclaimedLogged = false;
@@ -328,6 +331,10 @@ export class WorkerExecutor implements Executor {
       .filter((launch) => !reported.has(launch.id) && !uncommitted.has(launch.id) && now - launch.launchedAt >= WORKER_TIMING.unclaimedNoticeMs)
       .sort((a, b) => a.launchedAt - b.launchedAt);
     if (waiting.length === 0) return;
+    // Workers busy with other runs' attempts are not "no worker" (asked at most once a second).
+    if (now - this.#busyCheckedAt < WORKER_TIMING.heartbeatMs) return;
+    this.#busyCheckedAt = now;
+    if (await this.#table.workersBusy(this.#store.pool, Date.now() - WORKER_TIMING.lostAfterMs)) return;
     this.#unclaimedLogged = true;
     const shown = waiting.slice(0, 3).map((launch) => `'${launch.run.instance.key}'`).join(', ');
     this.#host.log(

@@ -115,9 +115,12 @@ export class RunPersistence {
     this.#runDirty = true;
   }
 
-  /** A line an attempt logged (`ctx().log`): stored with the next batch, within the per-attempt cap. */
-  log(instance: TaskInstance, attempt: number, line: string, at: number): void {
-    if (!this.#detached) this.#logs.add(instance.key, instance.task.id, attempt, line, at);
+  /**
+   * A line an attempt logged (`ctx().log`): stored with the next batch, within the per-attempt cap.
+   * A line from a worker was bounded there (`alreadyBounded`) and is not cut again.
+   */
+  log(instance: TaskInstance, attempt: number, line: string, at: number, alreadyBounded = false): void {
+    if (!this.#detached) this.#logs.add(instance.key, instance.task.id, attempt, line, at, alreadyBounded);
   }
 
   /** Whether log lines wait for the next batch. */

@@ -36,12 +36,13 @@ export class TaskLogCollector {
     return this.#pending.length;
   }
 
-  add(key: string, taskId: string, attempt: number, line: string, at: number): void {
+  /** @param alreadyBounded the line was bounded where it was logged (a worker): it is not cut again. */
+  add(key: string, taskId: string, attempt: number, line: string, at: number, alreadyBounded = false): void {
     const id = `${attempt}\u0000${key}`;
     const seen = (this.#seen.get(id) ?? 0) + 1;
     this.#seen.set(id, seen);
     if (seen > taskLogLimits.linesPerAttempt + 1) return;
-    const text = seen > taskLogLimits.linesPerAttempt ? truncationMarker : bounded(line);
+    const text = seen > taskLogLimits.linesPerAttempt ? truncationMarker : alreadyBounded ? line : bounded(line);
     this.#pending.push({ key, taskId, attempt, at, line: text });
   }
 
