@@ -88,7 +88,7 @@ describe('a run keeps its own shape', () => {
 
   it('a run stored before schema 4 (no shape) is drawn from its flow file; gone, the error names --flow-file', () => {
     const raw = new DatabaseSync(db);
-    raw.exec("UPDATE runs SET shape = NULL, flow_hash = NULL WHERE run_id = 'r1'");
+    raw.exec("DELETE FROM run_shapes WHERE run_id = 'r1'; UPDATE runs SET flow_hash = NULL WHERE run_id = 'r1'");
     raw.close();
     const before = imports();
     const gone = cli('viz', 'run', 'r1');
