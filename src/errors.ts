@@ -1,3 +1,6 @@
+// Every error class taskmachine throws at its users, in one file: it is what they import to test
+// `instanceof` and read fields from, each class with its TSDoc and example (that is the length:
+// about 20 small classes). Store errors are in stores/errors.ts, the testing helpers' in testing/.
 import { types } from 'node:util';
 /**
  * Thrown when an event is not legal in the state a task instance (or flow run) is in. Nothing

@@ -1,3 +1,7 @@
+// The memory store: the whole Store contract on plain maps, for tests and for runs that need no
+// durability. It stays over 400 lines for the same reason as the SQL stores: its ~25 methods share
+// one closure (the maps, the closed flag), and it serializes values the way they do so that a flow
+// tested on it behaves as on SQLite; its checks, rows and queries already live in shared files.
 import type { TaskInstanceState } from '../../machines/index.ts';
 import type { CommitBatch, CommitResult } from './batch.ts';
 import {
