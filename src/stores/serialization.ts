@@ -246,6 +246,7 @@ function checkParsed(value: unknown, path: string, inMeta: boolean): void {
 export function serializeValue(value: unknown): string {
   const scalar = scalarText(value);
   if (scalar !== undefined) return scalar;
+  if (plainJson(value)) return `{"json":${JSON.stringify(value)}}`;
   checkStorable(value, '$', new Set());
   try {
     return JSON.stringify(superjson.serialize(value as never));
@@ -272,6 +273,47 @@ function scalarText(value: unknown): string | undefined {
     return `{"json":${JSON.stringify(value)}}`;
   }
   return undefined;
+}
+
+/** {@link isPlainJson}, `false` for a value that throws when read (the general way names it). */
+function plainJson(value: unknown): boolean {
+  try {
+    return isPlainJson(value, 0, new Set());
+  } catch {
+    return false;
+  }
+}
+
+/** Deeper than this, the plain-data walk gives up (superjson's own walk takes over). */
+const PLAIN_DEPTH = 64;
+
+/**
+ * Whether `value` is plain data superjson would write as `{"json": <its JSON>}` with no `meta`:
+ * objects with `Object.prototype` and own string keys only (none forbidden), dense arrays,
+ * strings, booleans, `null` and finite numbers but -0, each object reached once (superjson notes
+ * shared references). Attempt payloads and most results are such data: they skip the check walk
+ * and superjson's, and their text is byte for byte superjson's. Anything else is `false` and goes
+ * the general way (which also names what cannot be stored).
+ */
+function isPlainJson(value: unknown, depth: number, seen: Set<object>): boolean {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0);
+  if (typeof value !== 'object' || depth > PLAIN_DEPTH || seen.has(value)) return false;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+    for (let index = 0; index < value.length; index++) {
+      if (!isPlainJson(value[index], depth + 1, seen)) return false; // (a hole reads as undefined: not plain)
+    }
+    return true;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype || Object.getOwnPropertySymbols(value).length > 0) return false;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key) || forbiddenKeys.has(key)) return false;
+    const descriptor = Object.getOwnPropertyDescriptor(value, key);
+    if (descriptor === undefined || !('value' in descriptor) || !isPlainJson(descriptor.value, depth + 1, seen)) return false;
+  }
+  return true;
 }
 
 /**

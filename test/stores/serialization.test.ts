@@ -42,6 +42,45 @@ describe('serializeValue / deserializeValue', () => {
     );
   });
 
+  // Plain data (attempt payloads, most results) skips the walks too: same rule, byte for byte.
+  it('writes plain data exactly as superjson does, and reads it back equal', () => {
+    const reference = new SuperJSON();
+    fc.assert(
+      // (Keys serializeValue refuses are left out: they throw, plain or not — tested below.)
+      fc.property(fc.jsonValue().filter((value) => !/"(__proto__|constructor|prototype)":/.test(JSON.stringify(value))), (value) => {
+        const text = serializeValue(value);
+        expect(text).toBe(JSON.stringify(reference.serialize(value as never)));
+        expect(deserializeValue(text)).toStrictEqual(value);
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
+  it('leaves to superjson what plain-data text would get wrong: shared objects, -0, holes, undefined, accessors, prototypes', () => {
+    const reference = new SuperJSON();
+    const shared = { a: 1 };
+    const withGetter = Object.defineProperty({}, 'n', { get: () => 2, enumerable: true });
+    const holes: unknown[] = [1];
+    holes[2] = 3;
+    const nullPrototype = Object.assign(Object.create(null) as object, { a: 1 });
+    class Point {
+      readonly x: number;
+      constructor(x: number) {
+        this.x = x;
+      }
+    }
+    for (const value of [{ x: shared, y: shared }, [shared, [shared]], { z: -0 }, [Number.NaN], holes, { u: undefined }, [undefined], withGetter, nullPrototype, { p: new Point(1) }, { d: new Date(5) }, { m: new Map([[1, 2]]) }]) {
+      expect(serializeValue(value)).toBe(JSON.stringify(reference.serialize(value as never)));
+    }
+    // Shared objects stay shared, -0 stays -0, a hole stays a hole (superjson's meta).
+    const back = deserializeValue<{ x: object; y: object }>(serializeValue({ x: shared, y: shared }));
+    expect(back.x).toBe(back.y);
+    expect(Object.is(deserializeValue<{ z: number }>(serializeValue({ z: -0 })).z, -0)).toBe(true);
+    // A forbidden key or a function still fails with its path, not as plain data.
+    expect(() => serializeValue(JSON.parse('{"a":{"__proto__":{}}}'))).toThrow(/__proto__/);
+    expect(() => serializeValue({ a: [1, () => 1] })).toThrow(/a function \(at \$\.a\[1\]\)/);
+  });
+
   it('round-trips primitives and the superjson types', () => {
     for (const value of [
       undefined,
