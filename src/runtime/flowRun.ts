@@ -343,6 +343,7 @@ export class FlowRun {
     this.#startedAt ??= this.settings.clock.now();
     if (phase.finished) phase.send({ type: 'RERUN' });
     if (phase.state === 'queued') phase.send({ type: 'START' });
+    this.#workers?.begin();
     if (this.#dispatcher !== undefined) {
       const flowRun = this.snapshot();
       this.#addRunListeners(this.#dispatcher, flowRun, recover);

@@ -20,6 +20,7 @@ import { WorkerAttempts } from './workerAttempt.ts';
 import { StoredValues } from './storedValues.ts';
 import { OutcomeCommits } from './outcomeCommits.ts';
 import { OutageLog } from '../runtime/remote/outageLog.ts';
+import { channelOf, listen, notify } from '../runtime/remote/notifications.ts';
 
 /**
  * Options of {@link startWorker}.
@@ -162,20 +163,27 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     });
   }
 
+  const outcomesStored = channelOf(store.schema, 'stored');
   // Outcomes and job completions, group-committed (see OutcomeCommits).
   // (Repeated after a lost reply, `finishMany` reports the outcomes it had stored as stored.)
   const outcomes = new OutcomeCommits<Job<AttemptJobData>>((writes) =>
     transaction('store attempt outcomes', async (db) => {
       const stored = await launches.finishMany(db, id, writes.map((w) => w.launchId), writes.map((w) => w.outcome));
       await boss.complete(ATTEMPT_QUEUE, writes.map((w) => w.job), null, { db: bossDb(db) });
+      // Their drivers poll when this commits (each listens for its run id).
+      await notify(db, outcomesStored, writes.map((w) => w.job.data.runId));
       return stored;
     }),
   );
   /** Launches whose attempt ended here and whose outcome is being stored: still heartbeated. */
   const storing = new Set<string>();
 
-  /** Runs a claimed attempt and stores its outcome. */
-  async function run(job: Job<AttemptJobData>): Promise<void> {
+  /**
+   * Runs a claimed attempt and stores its outcome. `ended` frees its slot as soon as the attempt
+   * stops running: the next attempt starts while this outcome is being stored (group-committed
+   * with others), instead of a slot idling through a commit per attempt.
+   */
+  async function run(job: Job<AttemptJobData>, ended: () => void): Promise<void> {
     const data = job.data;
     const { attempts } = byId.get(data.flowId)!;
     const started = await attempts.start(data, deserializeValue<AttemptPayload>(data.payload));
@@ -185,6 +193,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     // Heartbeated until the outcome is stored (which may wait out a PostgreSQL restart): a launch
     // whose attempt finished is not given up as lost meanwhile.
     storing.add(data.launchId);
+    ended();
     const lines = started.logs();
     let text: string;
     try {
@@ -210,13 +219,13 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
    * launches that cannot be claimed (ended by their driver, run elsewhere) are completed in the same
    * transaction; jobs this worker refuses are handed back after it (`refuse`).
    */
-  async function fetchAndClaim(free: number): Promise<{ fetched: number; taken: Array<{ job: Job<AttemptJobData>; work: () => Promise<void> }> }> {
+  async function fetchAndClaim(free: number): Promise<{ fetched: number; taken: Array<{ job: Job<AttemptJobData>; work: (ended: () => void) => Promise<void> }> }> {
     // (Repeated after a lost reply, the first try's jobs stay active and its launches claimed by
     // this worker, which never runs them: they are lost after `lostAfterMs` and run again — no
     // retry used. Not written twice.)
     return transaction('fetch and claim attempts', async (db) => {
       const jobs = await boss.fetch<AttemptJobData>(ATTEMPT_QUEUE, { batchSize: free, db: bossDb(db) });
-      const taken: Array<{ job: Job<AttemptJobData>; work: () => Promise<void> }> = [];
+      const taken: Array<{ job: Job<AttemptJobData>; work: (ended: () => void) => Promise<void> }> = [];
       const claimable: Job<AttemptJobData>[] = [];
       for (const job of jobs) {
         const refusal = refusalOf(job.data);
@@ -227,7 +236,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       const claimed = await launches.claimMany(db, ids, id, Date.now());
       const gone = claimable.filter((job) => !claimed.has(job.data.launchId));
       if (gone.length > 0) await boss.complete(ATTEMPT_QUEUE, gone.map((job) => job.id), null, { db: bossDb(db) });
-      for (const job of claimable) if (claimed.has(job.data.launchId)) taken.push({ job, work: () => run(job) });
+      for (const job of claimable) if (claimed.has(job.data.launchId)) taken.push({ job, work: (ended) => run(job, ended) });
       return { fetched: jobs.length, taken };
     });
   }
@@ -235,14 +244,23 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   // The fetch loop: up to `concurrency` attempts at once; it fetches again as soon as one ends or
   // a fetch came back full, and otherwise polls every `WORKER_TIMING.idlePollMs`. (pg-boss's own
   // `work()` waits out its polling interval after every fetch, which caps a poller at two jobs a
-  // second without NOTIFY; this loop keeps every slot busy while jobs are queued.)
+  // second without NOTIFY; this loop keeps every slot busy while jobs are queued.) Outcomes still
+  // being stored hold no slot, but when `concurrency` of them wait (the store is slow or away) the
+  // loop takes nothing more until they are stored.
   const fetches = new OutageLog(log, `taskmachine worker ${id}: fetching attempt jobs`);
   const heartbeats = new OutageLog(log, `taskmachine worker ${id}: heartbeating its attempts`);
   let inHand = 0;
   let wake: (() => void) | undefined;
+  // A driver committed jobs: fetch now, not at the next idle poll. One that comes while a fetch is
+  // under way (which may have missed those jobs) makes the loop fetch again at once.
+  let jobsQueued = false;
+  const queued = listen(store, channelOf(store.schema, 'queued'), () => {
+    jobsQueued = true;
+    wake?.();
+  });
   const fetching = (async () => {
     while (!stopping) {
-      const free = concurrency - inHand;
+      const free = storing.size >= concurrency ? 0 : concurrency - inHand;
       let fetched = 0;
       if (free > 0) {
         try {
@@ -251,14 +269,22 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
           fetched = count;
           for (const { job, work } of taken) {
             inHand++;
-            work()
+            let held = true;
+            const ended = (): void => {
+              if (!held) return;
+              held = false;
+              inHand--;
+              wake?.();
+            };
+            work(ended)
               .catch((error: unknown) => {
                 log(`taskmachine worker ${id}: attempt job ${job.id} failed: ${toError(error).message}`);
                 return boss.fail(ATTEMPT_QUEUE, job, { message: toError(error).message }).catch(() => {});
               })
               .finally(() => {
-                inHand--;
                 running.delete(job.data.launchId);
+                ended();
+                // (A slot the outcome's storing kept the loop from using is free again.)
                 wake?.();
               });
           }
@@ -268,8 +294,13 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       }
       if (stopping) break;
       if (fetched > 0 && fetched === free) continue;
+      if (jobsQueued && concurrency - inHand > 0) {
+        jobsQueued = false;
+        continue;
+      }
+      jobsQueued = false;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, WORKER_TIMING.idlePollMs);
+        const timer = setTimeout(done, queued.connected() ? WORKER_TIMING.notifiedIdlePollMs : WORKER_TIMING.idlePollMs);
         function done(): void {
           clearTimeout(timer);
           wake = undefined;
@@ -343,11 +374,13 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       if (stopping) return;
       stopping = true;
       if (adoption !== undefined) clearInterval(adoption);
+      queued.unsubscribe();
       wake?.();
       await fetching;
       const graceMs = stopOptions.graceMs ?? 10_000;
       const deadline = Date.now() + graceMs;
-      while (running.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      // Attempts still running get the grace period, and so do outcomes still being stored.
+      while ((running.size > 0 || storing.size > 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
       clearInterval(heartbeat);
       await Promise.all([...driven.values()].map((handle) => handle.shutdown({ graceMs: 0 }).catch(() => undefined)));
       await releaseBoss(store);

@@ -203,6 +203,53 @@ describe.skipIf(postgres === undefined)(`executor 'workers' in one process${skip
     expect((await second.done).state, driverLines.join('\n')).toBe('success');
   });
 
+  it("frees a worker's slot when its attempt ends, while the outcome is still being stored", async () => {
+    const store = await openStore();
+    const started: string[] = [];
+    const release = new Map<string, () => void>();
+    const gated = (key: string) => () =>
+      new Promise<string>((resolve) => {
+        started.push(key);
+        release.set(key, () => resolve(key));
+      });
+    const three = flow('three', (f) => {
+      f.task('a', gated('a'));
+      f.task('b', gated('b'));
+      f.task('c', gated('c'));
+    });
+    const until = async (what: string, seen: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 15_000;
+      while (!seen()) {
+        if (Date.now() > deadline) throw new Error(`${what} not seen (started: ${started.join(', ')})`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    // Two slots (the default 16 would run all three at once), three tasks.
+    workers.push(await startWorker({ store, flows: [three], concurrency: 2, log: () => {}, adopt: false }));
+    const done = runFlow(three, { store, executor: 'workers', runId: 'slots', log: () => {} });
+    await until('two attempts', () => started.length === 2);
+    const [first, second] = started as [string, string];
+    // The first attempt's outcome cannot be stored while this transaction holds its launch row.
+    const holder = await store.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT 1 FROM "${store.schema}".attempt_launches WHERE run_id = 'slots' AND key = $1 FOR UPDATE`, [first]);
+      release.get(first)!();
+      // Its slot is free anyway: the third attempt starts while the second still runs.
+      await until('the third attempt', () => started.length === 3);
+      expect(started[2]).not.toBe(second);
+    } finally {
+      await holder.query('COMMIT');
+      holder.release();
+    }
+    release.get(second)!();
+    await until('the third attempt', () => release.has(started[2]!));
+    release.get(started[2]!)!();
+    const run = await done;
+    expect(run.state).toBe('success');
+    expect(Object.values(run.tasks).map((task) => task.result).sort()).toEqual(['a', 'b', 'c']);
+  });
+
   it("refuses executor 'workers' without the PostgreSQL store, naming the fix", async () => {
     await expect(runFlow(shapes, { store: memoryStore(), executor: "workers" })).rejects.toThrow(/executor 'workers' needs the PostgreSQL store/);
   });

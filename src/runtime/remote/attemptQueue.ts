@@ -107,8 +107,16 @@ interface Shared {
 
 const shared = new WeakMap<PostgresStore, Shared>();
 
-/** The connection settings of the store's pool, for pg-boss (the connection string included). */
-function connectionOf(store: PostgresStore): Record<string, unknown> {
+/**
+ * The connection settings of the store's pool (the connection string included), for connections
+ * of their own: pg-boss's, and the LISTEN connection of `notifications.ts`. Never logged.
+ *
+ * @example
+ * ```ts
+ * const client = new pg.Client(connectionOf(store));
+ * ```
+ */
+export function connectionOf(store: PostgresStore): Record<string, unknown> {
   const options = store.pool.options as unknown as Record<string, unknown>;
   const picked: Record<string, unknown> = {};
   for (const name of ['connectionString', 'host', 'port', 'user', 'password', 'database', 'ssl']) {

@@ -10,8 +10,15 @@
 export const WORKER_TIMING = Object.freeze({
   /** How often a driver polls the launches it has in flight for outcomes. @default 20 */
   pollMs: 20,
+  /**
+   * How often a driver polls while notifications from workers reach it (each stored outcome wakes
+   * it at once: the poll only catches one lost while its LISTEN connection was down). @default 250
+   */
+  notifiedPollMs: 250,
   /** How often an idle worker asks pg-boss for attempt jobs (a busy one asks as a slot frees). @default 100 */
   idlePollMs: 100,
+  /** The same while drivers' notifications reach the worker (each commit of jobs wakes it at once). @default 1000 */
+  notifiedIdlePollMs: 1_000,
   /** How often a worker heartbeats the launches it runs (and learns of aborted ones). @default 1000 */
   heartbeatMs: 1_000,
   /** A running launch without a heartbeat for this long is lost: an interruption. @default 10000 */

@@ -14,6 +14,7 @@ import { LaunchTable, type LaunchState, type LaunchWrite } from './launchTable.t
 import { OutageLog } from './outageLog.ts';
 import { splitLogs, type OutcomeWithLogs } from './attemptLogs.ts';
 import { WORKER_TIMING } from './timing.ts';
+import { channelOf, listen, notify, type Subscription } from './notifications.ts';
 
 /**
  * What the worker executor needs from the run that uses it (`FlowRun` provides it).
@@ -95,6 +96,10 @@ export class WorkerExecutor implements Executor {
   #unclaimedLogged = false;
   /** When the driver last asked whether workers are busy with other runs (run clock). */
   #busyCheckedAt = Number.NEGATIVE_INFINITY;
+  /** Workers' "outcomes stored" notifications (from {@link begin} to {@link stop}). */
+  #outcomesStored: Subscription | undefined;
+  /** A notification came while a poll ran: poll again right after it. */
+  #pollAgain = false;
 
   constructor(
     host: WorkerExecutorHost,
@@ -117,6 +122,22 @@ export class WorkerExecutor implements Executor {
     this.#session = randomUUID();
     this.#inputStored = inputStored;
     this.#unclaimedLogged = false;
+  }
+
+  /**
+   * The run begins (it will queue attempts): pg-boss starts now — loads, checks its schema — not
+   * inside the first commit, which would wait for it before the first job is queued. A failure
+   * shows in that commit (it awaits this promise), so it is not reported here. {@link stop}
+   * lets go of it.
+   */
+  begin(): void {
+    this.#boss ??= acquireBoss(this.#store);
+    this.#boss.catch(() => {});
+    // A worker that stores outcomes of this run says so: the driver polls at once instead of at
+    // its next poll (which slows down meanwhile; see WORKER_TIMING.notifiedPollMs).
+    this.#outcomesStored ??= listen(this.#store, channelOf(this.#store.schema, 'stored'), (runId) => {
+      if (runId === this.#runId) this.#pollNow();
+    });
   }
 
   useScopes(): void {
@@ -204,6 +225,8 @@ export class WorkerExecutor implements Executor {
     this.#timer = undefined;
     this.#inFlight.clear();
     this.#byRun.clear();
+    this.#outcomesStored?.unsubscribe();
+    this.#outcomesStored = undefined;
     if (this.#boss !== undefined) {
       this.#boss = undefined;
       void releaseBoss(this.#store);
@@ -228,13 +251,32 @@ export class WorkerExecutor implements Executor {
         pending.map((p) => ({ id: p.job.id, data: p.job.data })),
         { db: bossDb(db) },
       );
+      // Idle workers fetch when this commits, not at their next poll.
+      await notify(db, channelOf(this.#store.schema, 'queued'), ['']);
     };
   }
 
   #track(id: string, run: AttemptRun): void {
     this.#inFlight.set(id, { id, run, launchedAt: this.#now() });
     this.#byRun.set(run, id);
-    this.#schedulePoll(WORKER_TIMING.pollMs);
+    this.#schedulePoll(this.#pollEveryMs());
+  }
+
+  /** How long until the next poll: longer while workers' notifications reach this driver. */
+  #pollEveryMs(): number {
+    return this.#outcomesStored?.connected() === true ? WORKER_TIMING.notifiedPollMs : WORKER_TIMING.pollMs;
+  }
+
+  /** A worker stored outcomes of this run: poll now (or right after the poll under way). */
+  #pollNow(): void {
+    if (this.#stopped || this.#inFlight.size === 0) return;
+    if (this.#polling) {
+      this.#pollAgain = true;
+      return;
+    }
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#schedulePoll(0);
   }
 
   /** Ends the attempt here: released, and reported unless discarded (`outcome` undefined). */
@@ -306,7 +348,9 @@ export class WorkerExecutor implements Executor {
       this.#pollOutage.failed(error);
     } finally {
       this.#polling = false;
-      if (this.#inFlight.size > 0) this.#schedulePoll(WORKER_TIMING.pollMs);
+      const again = this.#pollAgain;
+      this.#pollAgain = false;
+      if (this.#inFlight.size > 0) this.#schedulePoll(again ? 0 : this.#pollEveryMs());
     }
   }
 

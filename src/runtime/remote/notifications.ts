@@ -1,0 +1,184 @@
+import { createHash } from 'node:crypto';
+import type { Client, Notification } from 'pg';
+import type { PostgresStore, SqlSession } from '../../stores/postgresStore.ts';
+import { connectionOf } from './attemptQueue.ts';
+
+/**
+ * What a notification says: `queued` — a driver committed attempt jobs (workers fetch now);
+ * `stored` — a worker committed attempts' outcomes (the payload is the run id: its driver polls now).
+ *
+ * @example
+ * ```ts
+ * const kind: NotificationKind = 'stored';
+ * ```
+ */
+export type NotificationKind = 'queued' | 'stored';
+
+/**
+ * The LISTEN/NOTIFY channel of a store schema for one kind: a short fixed-length name (a channel is
+ * an identifier of at most 63 bytes, and a schema may already be 63).
+ *
+ * @example
+ * ```ts
+ * channelOf('taskmachine', 'queued'); // 'taskmachine_<12 hex digits>_queued'
+ * ```
+ */
+export function channelOf(schema: string, kind: NotificationKind): string {
+  return `taskmachine_${createHash('sha256').update(schema).digest('hex').slice(0, 12)}_${kind}`;
+}
+
+/**
+ * Sends one notification per payload on `channel` when `db`'s transaction commits (never before,
+ * never for a transaction rolled back). PostgreSQL folds equal ones of one transaction.
+ *
+ * @example
+ * ```ts
+ * await notify(db, channelOf(store.schema, 'stored'), [runId]);
+ * ```
+ */
+export async function notify(db: SqlSession, channel: string, payloads: readonly string[]): Promise<void> {
+  if (payloads.length === 0) return;
+  await db.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [channel, [...new Set(payloads)]]);
+}
+
+/**
+ * A handler's hold on a channel (see {@link listen}).
+ *
+ * @example
+ * ```ts
+ * const subscription = listen(store, channel, wake);
+ * subscription.connected(); // false until LISTEN ran, and while the connection is being made again
+ * subscription.unsubscribe();
+ * ```
+ */
+export interface Subscription {
+  /** Whether notifications arrive now (LISTEN ran on a live connection): polls may slow down. */
+  connected(): boolean;
+  /** Stops the handler; the last one of a store releases the connection. */
+  unsubscribe(): void;
+}
+
+/** How long a broken LISTEN connection waits before it is made again. */
+const RECONNECT_MS = 1_000;
+
+/** One LISTEN connection per store in this process, shared by every subscription on it. */
+interface Hub {
+  readonly store: PostgresStore;
+  readonly handlers: Map<string, Set<(payload: string) => void>>;
+  client: Client | undefined;
+  /** Channels LISTENed on `client`. */
+  readonly listening: Set<string>;
+  connecting: boolean;
+  retry: ReturnType<typeof setTimeout> | undefined;
+}
+
+const hubs = new WeakMap<PostgresStore, Hub>();
+
+/**
+ * Calls `handler` with the payload of every notification on `channel`, through one connection per
+ * store made with the pool's settings (not taken from the pool: closing the store never waits for
+ * it, and it takes none of the pool's connections), made again a second after it breaks (e.g. when
+ * PostgreSQL restarts) and closed when the last subscription goes. It never keeps the process alive.
+ * Notifications only speed things up: whoever listens also polls, less often while
+ * {@link Subscription.connected}, so one lost while the connection was down delays, never loses,
+ * what it announced. Errors of the connection are never thrown at the caller.
+ *
+ * @example
+ * ```ts
+ * const subscription = listen(store, channelOf(store.schema, 'queued'), () => wakeTheFetchLoop());
+ * // … later
+ * subscription.unsubscribe();
+ * ```
+ */
+export function listen(store: PostgresStore, channel: string, handler: (payload: string) => void): Subscription {
+  let hub = hubs.get(store);
+  if (hub === undefined) {
+    hub = { store, handlers: new Map(), client: undefined, listening: new Set(), connecting: false, retry: undefined };
+    hubs.set(store, hub);
+  }
+  const of = hub.handlers.get(channel) ?? new Set();
+  hub.handlers.set(channel, of);
+  of.add(handler);
+  const current = hub;
+  void sync(current);
+  let active = true;
+  return {
+    connected: () => active && current.client !== undefined && current.listening.has(channel),
+    unsubscribe: () => {
+      if (!active) return;
+      active = false;
+      of.delete(handler);
+      if (of.size === 0) current.handlers.delete(channel);
+      void sync(current);
+    },
+  };
+}
+
+/** Brings the hub's connection in line with its handlers: connected and LISTENing, or released. */
+async function sync(hub: Hub): Promise<void> {
+  if (hub.handlers.size === 0) {
+    if (hub.retry !== undefined) clearTimeout(hub.retry);
+    hub.retry = undefined;
+    drop(hub);
+    return;
+  }
+  if (hub.connecting || hub.retry !== undefined) return;
+  hub.connecting = true;
+  try {
+    if (hub.client === undefined) {
+      const pg = ((await import('pg')) as unknown as { default: { Client: new (config: object) => Client } }).default;
+      const client = new pg.Client({ ...connectionOf(hub.store), application_name: 'taskmachine-listen' });
+      client.on('error', () => broken(hub, client));
+      client.on('end', () => broken(hub, client));
+      client.on('notification', (message: Notification) => {
+        for (const handler of hub.handlers.get(message.channel) ?? []) handler(message.payload ?? '');
+      });
+      hub.client = client;
+      await client.connect();
+      // Only a speed-up: it must not keep a process alive that has nothing else to do.
+      (client as unknown as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.();
+    }
+    const client = hub.client;
+    for (const channel of hub.handlers.keys()) {
+      if (hub.listening.has(channel)) continue;
+      await client.query(`LISTEN "${channel}"`);
+      hub.listening.add(channel);
+    }
+  } catch {
+    if (hub.client !== undefined) broken(hub, hub.client);
+    else scheduleRetry(hub);
+    return;
+  } finally {
+    hub.connecting = false;
+  }
+  // Handlers may have come or gone while LISTEN ran.
+  const wanted = [...hub.handlers.keys()];
+  if (hub.handlers.size === 0 || wanted.some((channel) => !hub.listening.has(channel))) void sync(hub);
+}
+
+/** The connection broke: it is closed, and made again a little later while anyone listens. */
+function broken(hub: Hub, client: Client): void {
+  if (hub.client !== client) return;
+  drop(hub);
+  scheduleRetry(hub);
+}
+
+function scheduleRetry(hub: Hub): void {
+  if (hub.retry !== undefined || hub.handlers.size === 0) return;
+  hub.retry = setTimeout(() => {
+    hub.retry = undefined;
+    void sync(hub);
+  }, RECONNECT_MS);
+  hub.retry.unref?.();
+}
+
+/** Closes the connection. */
+function drop(hub: Hub): void {
+  const client = hub.client;
+  hub.client = undefined;
+  hub.listening.clear();
+  if (client === undefined) return;
+  client.removeAllListeners('notification');
+  // (Its 'error' listener stays: a closing client may still report its socket's end.)
+  client.end().catch(() => {});
+}

@@ -1,0 +1,111 @@
+// LISTEN/NOTIFY between drivers and workers (src/runtime/remote/notifications.ts), on the private
+// PostgreSQL cluster: a notification arrives when its transaction commits (never for a rollback);
+// the LISTEN connection is made again after it breaks and closed with the last subscription; a
+// driver's commit of attempt jobs announces them to workers and a worker's commit of outcomes
+// announces them to their run's driver — what lets both wait for each other without polling.
+// Waits poll a condition with a deadline: notifications cross processes' connections.
+import { afterEach, describe, expect, it } from 'vitest';
+import { flow, runFlow } from '../../src/index.ts';
+import { startWorker, type WorkerHandle } from '../../src/workers/index.ts';
+import { channelOf, listen, notify, type Subscription } from '../../src/runtime/remote/notifications.ts';
+import { openStore, postgres, skipReason } from '../helpers/postgresTest.ts';
+import type { PostgresStore } from '../../src/stores/index.ts';
+
+const subscriptions: Subscription[] = [];
+const workers: WorkerHandle[] = [];
+afterEach(async () => {
+  for (const subscription of subscriptions.splice(0)) subscription.unsubscribe();
+  for (const worker of workers.splice(0)) await worker.stop({ graceMs: 0 });
+});
+
+async function until(what: string, seen: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!(await seen())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not seen within 15 s`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Backends of this store's LISTEN connection (by its application name and its LISTENs). */
+async function listenBackends(store: PostgresStore): Promise<number[]> {
+  const rows = await store.pool.query(`SELECT pid FROM pg_stat_activity WHERE application_name = 'taskmachine-listen' AND query LIKE $1`, [
+    `%${channelOf(store.schema, 'queued').slice(0, 24)}%`,
+  ]);
+  return rows.rows.map((row) => Number(row.pid));
+}
+
+describe.skipIf(postgres === undefined)(`notifications between drivers and workers${skipReason === undefined ? '' : ` (skipped: ${skipReason})`}`, () => {
+  it('names a channel per store schema and kind, short enough for the longest schema', () => {
+    const long = 'a'.repeat(63);
+    expect(channelOf(long, 'queued').length).toBeLessThanOrEqual(63);
+    expect(channelOf('taskmachine', 'queued')).not.toBe(channelOf('taskmachine', 'stored'));
+    expect(channelOf('taskmachine', 'queued')).not.toBe(channelOf('taskmachine_staging', 'queued'));
+  });
+
+  it('delivers what a transaction notified when it commits, nothing when it rolls back', async () => {
+    const store = await openStore();
+    const channel = channelOf(store.schema, 'stored');
+    const heard: string[] = [];
+    const subscription = listen(store, channel, (payload) => heard.push(payload));
+    subscriptions.push(subscription);
+    await until('the LISTEN', () => subscription.connected());
+
+    await store.transaction('notify and roll back', async (db) => {
+      await notify(db, channel, ['rolled-back']);
+      throw Object.assign(new Error('roll back'), { expected: true });
+    }).catch((error: { expected?: boolean }) => {
+      if (error.expected !== true) throw error;
+    });
+    await store.transaction('notify', async (db) => {
+      await notify(db, channel, ['run-a', 'run-b', 'run-a']);
+      expect(heard).toEqual([]); // not before the commit
+    });
+    await until('both runs', () => heard.length >= 2);
+    // (PostgreSQL folds equal notifications of one transaction; the rolled-back one never came.)
+    expect([...heard].sort()).toEqual(['run-a', 'run-b']);
+  });
+
+  it('makes the connection again after it breaks, and closes it with the last subscription', async () => {
+    const store = await openStore();
+    const channel = channelOf(store.schema, 'queued');
+    let heard = 0;
+    const first = listen(store, channel, () => heard++);
+    const second = listen(store, channel, () => heard++);
+    await until('the LISTEN', () => first.connected() && second.connected());
+    const [backend] = await listenBackends(store);
+    expect(backend).toBeDefined();
+
+    await store.pool.query('SELECT pg_terminate_backend($1)', [backend]);
+    await until('the broken connection noticed', () => !first.connected());
+    await until('the LISTEN made again', () => first.connected());
+    expect(await listenBackends(store)).not.toContain(backend);
+    await store.transaction('notify', (db) => notify(db, channel, ['']));
+    await until('both handlers', () => heard === 2);
+
+    first.unsubscribe();
+    expect(second.connected()).toBe(true);
+    second.unsubscribe();
+    expect(second.connected()).toBe(false);
+    await until('the connection closed', async () => (await listenBackends(store)).length === 0);
+  });
+
+  it('a driver announces the jobs it commits, a worker the outcomes it stores (with the run id)', async () => {
+    const store = await openStore();
+    const queued: string[] = [];
+    const stored: string[] = [];
+    subscriptions.push(listen(store, channelOf(store.schema, 'queued'), (payload) => queued.push(payload)));
+    subscriptions.push(listen(store, channelOf(store.schema, 'stored'), (payload) => stored.push(payload)));
+    await until('the LISTENs', () => subscriptions.every((subscription) => subscription.connected()));
+    const twoSteps = flow('two-steps', (f) => {
+      const first = f.task('first', () => 1);
+      f.task('second', ({ upstream }) => (upstream['first'] as number) + 1, { after: [first] });
+    });
+    workers.push(await startWorker({ store, flows: [twoSteps], log: () => {}, adopt: false }));
+    const run = await runFlow(twoSteps, { store, executor: 'workers', runId: 'announced', log: () => {} });
+    expect(run.state).toBe('success');
+    await until('the notifications', () => queued.length >= 2 && stored.length >= 2);
+    // One commit of jobs per task here (the second waits for the first), one of outcomes per task.
+    expect(queued.length).toBe(2);
+    expect(stored).toEqual(['announced', 'announced']);
+  });
+});
