@@ -3,8 +3,10 @@
 // PostgreSQL cluster (default durability) unless TASKMACHINE_PG_URL names a server. Two workloads:
 // no-op tasks and 5 ms-sleep tasks ($BENCH_TASKS each, default 1,000, a map), with 1, 2 and 4
 // `taskmachine worker` processes (--concurrency $BENCH_WORKER_CONCURRENCY, default 64; the run's
-// concurrency $BENCH_RUN_CONCURRENCY, default 256). Prints a Markdown table: tasks/s and the ratio
-// to local. With BENCH_COMMITS=1 it also prints, per row, the driver's commits: how many, their
+// concurrency $BENCH_RUN_CONCURRENCY, default 256). Then one worker with the default concurrency
+// (16, run and worker) on no-op tasks, and 1, 2 and 4 workers of $BENCH_FEW_SLOTS slots (default 1)
+// on 5 ms-sleep tasks, where the workers, not the driver, are the bound. Prints a Markdown table:
+// tasks/s and the ratio to local. With BENCH_COMMITS=1 it also prints, per row, the driver's commits: how many, their
 // median duration and the share of the run's time spent in them (the bound of attempts on workers).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -23,6 +25,8 @@ const workerConcurrency = Number(process.env['BENCH_WORKER_CONCURRENCY'] ?? 64);
 // Attempts on workers are latency-bound (each waits for the driver's poll and commit and a worker's
 // fetch): a run needs many in flight to keep workers busy.
 const runConcurrency = Number(process.env['BENCH_RUN_CONCURRENCY'] ?? 256);
+// The worker-bound rows: this many slots per worker ($BENCH_FEW_SLOTS, default 1).
+const fewSlots = Number(process.env['BENCH_FEW_SLOTS'] ?? 1);
 
 async function freshDatabase(url: string): Promise<string> {
   const name = `bench_${randomBytes(4).toString('hex')}`;
@@ -35,10 +39,10 @@ async function freshDatabase(url: string): Promise<string> {
   return parsed.href;
 }
 
-function startWorkers(url: string, count: number, env: NodeJS.ProcessEnv): Promise<ChildProcess[]> {
+function startWorkers(url: string, count: number, env: NodeJS.ProcessEnv, slots: number): Promise<ChildProcess[]> {
   return Promise.all(
     Array.from({ length: count }, () => {
-      const child = spawn(process.execPath, [join(root, 'bin', 'taskmachine.js'), 'worker', fixture, '--store', url, '--concurrency', String(workerConcurrency), '--no-adopt'], {
+      const child = spawn(process.execPath, [join(root, 'bin', 'taskmachine.js'), 'worker', fixture, '--store', url, '--concurrency', String(slots), '--no-adopt'], {
         cwd: root,
         env,
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -76,8 +80,11 @@ function timeCommits(store: { commit: (...args: never[]) => Promise<unknown> }):
   };
 }
 
-/** One run of the bench flow; resolves to tasks/s (the map's instances over the run's time). */
-async function measure(url: string, sleepMs: number, workers: number): Promise<number> {
+/**
+ * One run of the bench flow; resolves to tasks/s (the map's instances over the run's time). `slots`
+ * is each worker's `--concurrency`, `concurrency` the run's.
+ */
+async function measure(url: string, sleepMs: number, workers: number, slots = workerConcurrency, concurrency = runConcurrency): Promise<number> {
   const env = { ...process.env, BENCH_TASKS: String(tasks), BENCH_SLEEP_MS: String(sleepMs) };
   process.env['BENCH_TASKS'] = env.BENCH_TASKS;
   process.env['BENCH_SLEEP_MS'] = env.BENCH_SLEEP_MS;
@@ -85,14 +92,14 @@ async function measure(url: string, sleepMs: number, workers: number): Promise<n
   const definition = (await import(`./fixtures/workerFlow.ts?tasks=${tasks}&sleep=${sleepMs}`)).default;
   const database = await freshDatabase(url);
   const store = await postgresStore({ connectionString: database });
-  const children = workers > 0 ? await startWorkers(database, workers, env) : [];
+  const children = workers > 0 ? await startWorkers(database, workers, env, slots) : [];
   try {
     const commits = process.env['BENCH_COMMITS'] === '1' ? timeCommits(store) : undefined;
     const start = performance.now();
-    const run = await runFlow(definition, { store, concurrency: runConcurrency, executor: workers > 0 ? 'workers' : 'local', log: () => {} });
+    const run = await runFlow(definition, { store, concurrency, executor: workers > 0 ? 'workers' : 'local', log: () => {} });
     const seconds = (performance.now() - start) / 1000;
     if (run.state !== 'success') throw new Error(`the bench run ended ${run.state}`);
-    if (commits !== undefined) commitRows.push(`| ${sleepMs === 0 ? 'no-op' : `${sleepMs} ms-sleep`} tasks | ${workers === 0 ? 'local' : `${workers} worker${workers === 1 ? '' : 's'}`} | ${commits(seconds)} |`);
+    if (commits !== undefined) commitRows.push(`| ${sleepMs === 0 ? 'no-op' : `${sleepMs} ms-sleep`} tasks | ${workers === 0 ? 'local' : `${workers} worker${workers === 1 ? '' : 's'} × ${slots}`} | ${commits(seconds)} |`);
     return (tasks + 1) / seconds;
   } finally {
     for (const child of children) child.kill('SIGTERM');
@@ -211,6 +218,20 @@ async function main(): Promise<void> {
         if (workers === 1) one = rate;
         const vsOne = workers === 1 ? '' : `, ${(rate / one).toFixed(2)}× one worker`;
         rows.push(`| ${label} | ${workers} worker${workers === 1 ? '' : 's'} × ${workerConcurrency} | ${rate.toFixed(0)} | ${(rate / local).toFixed(2)}${vsOne}, ${(rate / bare).toFixed(2)}× peer |`);
+      }
+      if (sleepMs === 0) {
+        // What a user gets without tuning: worker --concurrency and the run's concurrency at their default, 16.
+        const defaults = await measure(url, sleepMs, 1, 16, 16);
+        rows.push(`| ${label} | 1 worker × 16, run concurrency 16 (the defaults) | ${defaults.toFixed(0)} | ${(defaults / local).toFixed(2)}, ${(defaults / bare).toFixed(2)}× peer |`);
+      } else {
+        // Scale-out where the workers are the bound: few slots each (as for task bodies that take
+        // a worker's CPU), so a second worker adds capacity the driver still has to spare.
+        let few = 0;
+        for (const workers of [1, 2, 4]) {
+          const rate = await measure(url, sleepMs, workers, fewSlots);
+          if (workers === 1) few = rate;
+          rows.push(`| ${label} | ${workers} worker${workers === 1 ? '' : 's'} × ${fewSlots} (the workers are the bound) | ${rate.toFixed(0)} | ${(rate / local).toFixed(2)}${workers === 1 ? '' : `, ${(rate / few).toFixed(2)}× one worker`} |`);
+        }
       }
     }
   } finally {

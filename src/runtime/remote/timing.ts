@@ -15,6 +15,8 @@ export const WORKER_TIMING = Object.freeze({
    * it at once: the poll only catches one lost while its LISTEN connection was down). @default 250
    */
   notifiedPollMs: 250,
+  /** The least time between two polls a worker's notification asks for (those in between wait and go together). @default 10 */
+  notifiedPollGapMs: 10,
   /** How often an idle worker asks pg-boss for attempt jobs (a busy one asks as a slot frees). @default 100 */
   idlePollMs: 100,
   /** The same while drivers' notifications reach the worker (each commit of jobs wakes it at once). @default 1000 */

@@ -100,6 +100,8 @@ export class WorkerExecutor implements Executor {
   #outcomesStored: Subscription | undefined;
   /** A notification came while a poll ran: poll again right after it. */
   #pollAgain = false;
+  /** When the last poll started (`performance.now()`: polls are paced in real time). */
+  #polledAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     host: WorkerExecutorHost,
@@ -276,7 +278,10 @@ export class WorkerExecutor implements Executor {
     }
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#schedulePoll(0);
+    // At most one woken poll per WORKER_TIMING.notifiedPollGapMs: outcomes that trickle in (each
+    // worker slot ends at its own time) are read, applied and committed together — one commit
+    // for several instead of one each, which on a busy database is what bounds the run.
+    this.#schedulePoll(Math.max(0, this.#polledAt + WORKER_TIMING.notifiedPollGapMs - performance.now()));
   }
 
   /** Ends the attempt here: released, and reported unless discarded (`outcome` undefined). */
@@ -311,6 +316,7 @@ export class WorkerExecutor implements Executor {
   async #poll(): Promise<void> {
     if (this.#inFlight.size === 0 || this.#stopped) return;
     this.#polling = true;
+    this.#polledAt = performance.now();
     try {
       // (Launches still waiting for their batch's commit are in flight too; the store knows none of them yet.)
       const ids = [...this.#inFlight.keys()];
@@ -350,7 +356,7 @@ export class WorkerExecutor implements Executor {
       this.#polling = false;
       const again = this.#pollAgain;
       this.#pollAgain = false;
-      if (this.#inFlight.size > 0) this.#schedulePoll(again ? 0 : this.#pollEveryMs());
+      if (this.#inFlight.size > 0) this.#schedulePoll(again ? Math.max(0, this.#polledAt + WORKER_TIMING.notifiedPollGapMs - performance.now()) : this.#pollEveryMs());
     }
   }
 
