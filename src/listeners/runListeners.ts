@@ -4,6 +4,9 @@ import { listenerHookNames, type AttemptScopeArgs, type ForRunArgs, type Listene
 /** An attempt scope: a run listener's `aroundAttempt`, bound to it. */
 export type AttemptScope = <T>(args: AttemptScopeArgs, run: () => T) => T;
 
+/** An attempt carrier: a run listener's `attemptCarrier`, bound to it. */
+export type AttemptCarrier = (args: AttemptScopeArgs) => Readonly<Record<string, string>> | undefined;
+
 /** What the listeners' `forRun` gave a run that begins. */
 export interface RunListeners {
   /** The run listeners, in the order of the listeners that returned them. */
@@ -12,12 +15,14 @@ export interface RunListeners {
   readonly labels: Readonly<Record<string, string>> | undefined;
   /** Their `aroundAttempt` hooks, outermost first. */
   readonly scopes: readonly AttemptScope[];
+  /** Their `attemptCarrier` hooks, in order (later ones win a key both give). */
+  readonly carriers: readonly AttemptCarrier[];
 }
 
-const NONE: RunListeners = Object.freeze({ listeners: Object.freeze([]), labels: undefined, scopes: Object.freeze([]) });
+const NONE: RunListeners = Object.freeze({ listeners: Object.freeze([]), labels: undefined, scopes: Object.freeze([]), carriers: Object.freeze([]) });
 
 /** The members a run listener may have besides the hooks (`forRun` is not one of them). */
-const RUN_ONLY = new Set(['labels', 'aroundAttempt']);
+const RUN_ONLY = new Set(['labels', 'aroundAttempt', 'attemptCarrier']);
 
 /**
  * Calls `forRun` of every listener that has it and checks what each returns. A listener whose
@@ -28,6 +33,7 @@ export function runListenersFor(listeners: readonly Listener[], args: ForRunArgs
   if (!listeners.some((listener) => typeof listener.forRun === 'function')) return NONE;
   const found: RunListener[] = [];
   const scopes: AttemptScope[] = [];
+  const carriers: AttemptCarrier[] = [];
   let labels: Record<string, string> | undefined;
   for (const listener of listeners) {
     if (typeof listener.forRun !== 'function') continue;
@@ -51,9 +57,10 @@ export function runListenersFor(listeners: readonly Listener[], args: ForRunArgs
     if (runListener.aroundAttempt !== undefined) {
       scopes.push(<T>(scopeArgs: AttemptScopeArgs, run: () => T): T => runListener.aroundAttempt!(scopeArgs, run));
     }
+    if (runListener.attemptCarrier !== undefined) carriers.push((carrierArgs) => runListener.attemptCarrier!(carrierArgs));
   }
   if (found.length === 0) return NONE;
-  return Object.freeze({ listeners: Object.freeze(found), labels, scopes: Object.freeze(scopes) });
+  return Object.freeze({ listeners: Object.freeze(found), labels, scopes: Object.freeze(scopes), carriers: Object.freeze(carriers) });
 }
 
 /** Why `value` is not a run listener, or `undefined` when it is one. */
@@ -69,12 +76,14 @@ function runListenerProblem(value: unknown): string | undefined {
       continue;
     }
     if (!RUN_ONLY.has(key) && !listenerHookNames.includes(key as never)) {
-      return `'${key}' is not a run listener member; run listeners have the listener hooks, labels and aroundAttempt`;
+      return `'${key}' is not a run listener member; run listeners have the listener hooks, labels, aroundAttempt and attemptCarrier`;
     }
     if (key === 'forRun') return 'a run listener has no forRun (it is already for one run)';
     if (typeof member !== 'function') return `its '${key}' must be a function`;
   }
   const around = (value as { aroundAttempt?: unknown }).aroundAttempt;
   if (around !== undefined && typeof around !== 'function') return 'its aroundAttempt must be a function';
+  const carrier = (value as { attemptCarrier?: unknown }).attemptCarrier;
+  if (carrier !== undefined && typeof carrier !== 'function') return 'its attemptCarrier must be a function';
   return undefined;
 }

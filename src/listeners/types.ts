@@ -155,6 +155,16 @@ export interface RunListener extends Omit<Listener, 'forRun'> {
    * @default undefined (attempts run in the runtime's own context)
    */
   aroundAttempt?<T>(args: AttemptScopeArgs, run: () => T): T;
+  /**
+   * For attempts that run in another process (`executor: 'workers'`), where `aroundAttempt`
+   * cannot reach: text values the attempt's job carries to its worker. Called synchronously when
+   * the driver hands the attempt out. A worker knows one: `traceparent` (W3C trace context) — task
+   * code on the worker runs with that span as its parent, so the spans it makes join the run's
+   * trace (when `@opentelemetry/api` is installed there); `taskmachine/otel` returns it. A throw is
+   * logged as `error calling listener for hook 'attemptCarrier'`; the attempt goes without.
+   * @default undefined (attempts on workers carry nothing)
+   */
+  attemptCarrier?(args: AttemptScopeArgs): Readonly<Record<string, string>> | undefined;
 }
 
 /**

@@ -78,6 +78,15 @@ export class RunTelemetry implements RunListener {
     return context.with(this.#attempts.forExecution(args.taskInstance, args.attempt).context, run);
   }
 
+  /**
+   * An attempt handed to a worker (`executor: 'workers'`): its span starts here, in the driver, and
+   * the job carries its `traceparent`, so task code on the worker runs under it.
+   */
+  attemptCarrier(args: AttemptScopeArgs): Readonly<Record<string, string>> | undefined {
+    const traceparent = formatTraceparent(this.#attempts.forExecution(args.taskInstance, args.attempt).span.spanContext());
+    return traceparent === undefined ? undefined : { traceparent };
+  }
+
   onTaskInstanceStateChange({ previousState, state, taskInstance, msg, at }: TaskInstanceStateChangeArgs): void {
     const { metrics } = this.#settings;
     const key = taskInstance.key;

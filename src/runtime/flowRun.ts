@@ -388,7 +388,7 @@ export class FlowRun {
     const found = runListenersFor(settings.listeners, { flow: this.flow, flowRun, labels, resumed, clock: settings.clock }, settings.log);
     for (const listener of found.listeners) dispatcher.add(listener);
     if (found.labels !== undefined) this.#persistence?.addLabels(found.labels, settings.clock.now());
-    if (found.scopes.length > 0) this.#executor.useScopes(new AttemptScopes(found.scopes, settings.log));
+    if (found.scopes.length > 0 || found.carriers.length > 0) this.#executor.useScopes(new AttemptScopes(found.scopes, settings.log, found.carriers));
   }
 
   /**

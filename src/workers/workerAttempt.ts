@@ -35,6 +35,10 @@ export interface WorkerAttempt {
 
 const NO_LOGS = (): WorkerLogLine[] => [];
 
+type RemoteParent = <T>(traceparent: string, fn: () => T) => T;
+/** Loaded once per process (see `WorkerAttempts.#remoteParent`). */
+let remoteParent: Promise<RemoteParent | undefined> | undefined;
+
 /**
  * Runs attempts of one flow's runs on a worker, through the same {@link AttemptExecutor} as a local
  * run: `ctx()`, the abort signal, the decorator pipeline (`beforeAttempt`, `wrap`,
@@ -109,8 +113,11 @@ export class WorkerAttempts {
       entry.attempts--;
       if (entry.attempts === 0) this.#runs.delete(job.runId);
     });
+    const traceparent = payload.carried?.['traceparent'];
+    const within = traceparent === undefined ? undefined : await this.#remoteParent();
     try {
-      entry.executor.start(run, args, payload.customContext);
+      if (within === undefined) entry.executor.start(run, args, payload.customContext);
+      else within(traceparent!, () => entry.executor.start(run, args, payload.customContext));
     } catch (error) {
       this.#report(run, { kind: 'failed', error: toError(error), failureKind: 'infrastructure', failFast: false });
     }
@@ -129,6 +136,23 @@ export class WorkerAttempts {
     if (payload.mapIndex === undefined) return { input, upstream: upstream as TaskArgs['upstream'], ctx: NO_CONTEXT_YET };
     const item = payload.itemOf !== undefined ? (upstream[payload.itemOf] as readonly unknown[])[payload.mapIndex] : frozen(payload.item);
     return { input, upstream: upstream as TaskArgs['upstream'], item, mapIndex: payload.mapIndex, ctx: NO_CONTEXT_YET };
+  }
+
+  /**
+   * `withRemoteParent` of `taskmachine/otel`, loaded on the first job that carries a
+   * `traceparent`; `undefined` (said once in the log) where `@opentelemetry/api` is not installed.
+   */
+  #remoteParent(): Promise<RemoteParent | undefined> {
+    return (remoteParent ??= import('../otel/remoteParent.ts').then(
+      (loaded) => loaded.withRemoteParent,
+      (error: unknown) => {
+        this.#log(
+          `taskmachine worker: attempts carry a trace context, but OpenTelemetry could not be loaded here (${toError(error).message}): ` +
+            "spans of task code on this worker do not join their run's trace. Install @opentelemetry/api (and your SDK) where the workers run.",
+        );
+        return undefined;
+      },
+    ));
   }
 
   /** Ends an attempt the driver gave up on (its signal is aborted with `reason`). */

@@ -15,6 +15,9 @@ import {
 } from '../../src/index.ts';
 import { createTestClock } from '../../src/clock.ts';
 import { memoryStore } from '../../src/stores/index.ts';
+import { runListenersFor } from '../../src/listeners/runListeners.ts';
+import { AttemptScopes } from '../../src/runtime/attempt/attemptScopes.ts';
+import { AttemptRun, TaskInstance } from '../../src/runtime/instances/taskInstance.ts';
 
 const scope = new AsyncLocalStorage<string>();
 
@@ -70,7 +73,7 @@ describe('Listener.forRun', () => {
     expect(run.state).toBe('success');
     expect(lines.filter((line) => line.startsWith("error calling listener for hook 'forRun'")).map((line) => line.split('\n')[0])).toEqual([
       "error calling listener for hook 'forRun': Error: no tracer",
-      "error calling listener for hook 'forRun': 'onTaskInstanceRuning' is not a run listener member; run listeners have the listener hooks, labels and aroundAttempt; the run goes on without it",
+      "error calling listener for hook 'forRun': 'onTaskInstanceRuning' is not a run listener member; run listeners have the listener hooks, labels, aroundAttempt and attemptCarrier; the run goes on without it",
       "error calling listener for hook 'forRun': its labels must be an object of strings; the run goes on without it",
     ]);
   });
@@ -242,5 +245,44 @@ describe('transition times', () => {
     const expected = ['scheduled@1000', 'queued@1000', 'running@1000', 'up_for_retry@1000', 'scheduled@1250', 'queued@1250', 'running@1250', 'success@1250'];
     expect(hooked).toEqual(expected);
     expect(observed).toEqual(expected);
+  });
+});
+
+describe('RunListener.attemptCarrier', () => {
+  // What a job for a worker carries (test/workers/traces.test.ts runs it end to end on PostgreSQL).
+  const carried = flow('carried', (f) => void f.task('a', () => 1));
+  const instance = new TaskInstance({ key: 'a', task: carried.tasks[0]! });
+  const run = new AttemptRun(instance, 1);
+  // (These carriers read only their own arguments.)
+  const forRunArgs = { flow: carried, flowRun: {}, labels: {}, resumed: false } as unknown as ForRunArgs;
+
+  it('merges what the carriers give (later listeners win a key); a throw or a non-string value is logged and left out', () => {
+    const lines: string[] = [];
+    const found = runListenersFor(
+      [
+        { forRun: () => ({ attemptCarrier: ({ taskInstance, attempt }) => ({ traceparent: 'first', who: `${taskInstance.key}#${attempt}` }) }) },
+        { forRun: () => ({ attemptCarrier: () => { throw new Error('carrier broke'); } }) },
+        { forRun: () => ({ attemptCarrier: () => ({ n: 1 }) as never }) },
+        { forRun: () => ({ attemptCarrier: () => undefined }) },
+        { forRun: () => ({ attemptCarrier: () => ({ traceparent: 'last' }) }) },
+      ],
+      forRunArgs,
+      (line) => lines.push(line),
+    );
+    expect(found.carriers).toHaveLength(5);
+    const scopes = new AttemptScopes(found.scopes, (line) => lines.push(line.split('\n')[0]!), found.carriers);
+    expect(scopes.carry(run)).toEqual({ traceparent: 'last', who: 'a#1' });
+    expect(lines).toEqual([
+      "error calling listener for hook 'attemptCarrier': Error: carrier broke",
+      "error calling listener for hook 'attemptCarrier': it must return an object of strings (or undefined), got an object with other values",
+    ]);
+    expect(new AttemptScopes([], () => {}).carry(run)).toBeUndefined();
+  });
+
+  it('a run listener whose attemptCarrier is not a function is refused, naming it', () => {
+    const lines: string[] = [];
+    const found = runListenersFor([{ forRun: () => ({ attemptCarrier: 'traceparent' }) as never }], forRunArgs, (line) => lines.push(line));
+    expect(found.carriers).toEqual([]);
+    expect(lines).toEqual(["error calling listener for hook 'forRun': its 'attemptCarrier' must be a function; the run goes on without it"]);
   });
 });

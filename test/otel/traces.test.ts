@@ -190,7 +190,6 @@ describe('nesting', () => {
     expect(runs.every((span) => span.parentSpanContext === undefined)).toBe(true);
   });
 
-  // The worker executor (issue #12, scale-out) has not landed: when it does, the attempt's trace
-  // context must travel with the job so the worker's attempt span (and task code's spans) join it.
-  it.todo('an attempt run by a worker process joins the run’s trace (traceparent carried with the attempt job)');
+  // Attempts on workers (executor 'workers') join the run's trace through the traceparent their
+  // job carries: test/workers/traces.test.ts (it needs PostgreSQL).
 });

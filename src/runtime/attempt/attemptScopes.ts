@@ -1,5 +1,5 @@
 import { toError } from '../../errors.ts';
-import type { AttemptScope } from '../../listeners/runListeners.ts';
+import type { AttemptCarrier, AttemptScope } from '../../listeners/runListeners.ts';
 import type { AttemptScopeArgs } from '../../listeners/types.ts';
 import type { AttemptRun } from '../instances/taskInstance.ts';
 
@@ -12,11 +12,41 @@ import type { AttemptRun } from '../instances/taskInstance.ts';
  */
 export class AttemptScopes {
   readonly #scopes: readonly AttemptScope[];
+  readonly #carriers: readonly AttemptCarrier[];
   readonly #log: (line: string) => void;
 
-  constructor(scopes: readonly AttemptScope[], log: (line: string) => void) {
+  constructor(scopes: readonly AttemptScope[], log: (line: string) => void, carriers: readonly AttemptCarrier[] = []) {
     this.#scopes = scopes;
+    this.#carriers = carriers;
     this.#log = log;
+  }
+
+  /**
+   * What the run listeners' `attemptCarrier`s give an attempt that runs elsewhere (merged, later
+   * listeners win a key), or `undefined` when none gives anything. A carrier that throws or gives
+   * something other than strings is logged and left out.
+   */
+  carry(run: AttemptRun): Readonly<Record<string, string>> | undefined {
+    if (this.#carriers.length === 0) return undefined;
+    const args: AttemptScopeArgs = Object.freeze({ taskInstance: run.instance.toRecord(), attempt: run.attempt });
+    let carried: Record<string, string> | undefined;
+    for (const carrier of this.#carriers) {
+      let given: unknown;
+      try {
+        given = carrier(args);
+      } catch (error) {
+        const thrown = toError(error);
+        this.#log(`error calling listener for hook 'attemptCarrier': ${thrown.stack ?? thrown.message}`);
+        continue;
+      }
+      if (given === undefined || given === null) continue;
+      if (typeof given !== 'object' || Object.values(given).some((value) => typeof value !== 'string')) {
+        this.#log(`error calling listener for hook 'attemptCarrier': it must return an object of strings (or undefined), got ${typeof given === 'object' ? 'an object with other values' : typeof given}`);
+        continue;
+      }
+      carried = { ...carried, ...(given as Record<string, string>) };
+    }
+    return carried;
   }
 
   /** `invoke()` (the task function, in its `ctx()`) inside every scope; returns or throws as it does. */

@@ -98,6 +98,11 @@ export interface AttemptPayload {
   readonly retries: number;
   readonly resumeData?: unknown;
   readonly eventPayload?: unknown;
+  /**
+   * What the driver's run listeners give the attempt to carry (`RunListener.attemptCarrier`), e.g.
+   * `{ traceparent }`: the worker runs task code with that span as its parent. Absent when none.
+   */
+  readonly carried?: Readonly<Record<string, string>>;
 }
 
 interface Shared {

@@ -4,6 +4,7 @@ import type { TaskArgs } from '../../flow/types.ts';
 import type { AttemptOutcome } from '../attempt/attemptOutcome.ts';
 import { classifyAttempt } from '../attempt/attemptOutcome.ts';
 import type { Executor } from '../attempt/attemptExecutor.ts';
+import type { AttemptScopes } from '../attempt/attemptScopes.ts';
 import { AttemptRun, type TaskInstance } from '../instances/taskInstance.ts';
 import type { UpstreamRef } from '../scheduling/dependencyTracker.ts';
 import type { CommitBatch } from '../../stores/index.ts';
@@ -98,6 +99,8 @@ export class WorkerExecutor implements Executor {
   #busyCheckedAt = Number.NEGATIVE_INFINITY;
   /** Workers' "outcomes stored" notifications (from {@link begin} to {@link stop}). */
   #outcomesStored: Subscription | undefined;
+  /** The run listeners' scopes: their `attemptCarrier`s (e.g. a traceparent) go with each job. */
+  #scopes: AttemptScopes | undefined;
   /** A notification came while a poll ran: poll again right after it. */
   #pollAgain = false;
   /** When the last poll started (`performance.now()`: polls are paced in real time). */
@@ -142,9 +145,10 @@ export class WorkerExecutor implements Executor {
     });
   }
 
-  useScopes(): void {
-    // Run listeners' `aroundAttempt` scopes wrap attempts where they run: on workers they are not
-    // applied (the listener lives in the driver).
+  useScopes(scopes: AttemptScopes | undefined): void {
+    // Run listeners' `aroundAttempt` scopes wrap attempts where they run, which workers cannot
+    // (the listener lives in the driver); their `attemptCarrier`s give what the job carries instead.
+    this.#scopes = scopes;
   }
 
   start(run: AttemptRun, args: TaskArgs, customContext: Readonly<Record<string, string>>): void {
@@ -159,6 +163,7 @@ export class WorkerExecutor implements Executor {
       const list = (args.upstream as Readonly<Record<string, unknown>>)[upstream[0]!.id];
       if (Array.isArray(list) && args.mapIndex < list.length && Object.is(list[args.mapIndex], args.item)) itemOf = upstream[0]!.id;
     }
+    const carried = this.#scopes?.carry(run);
     const payload: AttemptPayload = {
       session: this.#session,
       input: this.#inputStored ? { stored: true } : { value: args.input },
@@ -172,6 +177,7 @@ export class WorkerExecutor implements Executor {
       retries: instance.context.retries,
       ...(instance.resumeData === undefined ? {} : { resumeData: instance.resumeData }),
       ...(instance.eventPayload === undefined ? {} : { eventPayload: instance.eventPayload }),
+      ...(carried === undefined ? {} : { carried }),
     };
     let text: string;
     try {
