@@ -108,4 +108,25 @@ describe.skipIf(postgres === undefined)(`notifications between drivers and worke
     expect(queued.length).toBe(2);
     expect(stored).toEqual(['announced', 'announced']);
   });
+
+  it('a driver that ends an attempt running on a worker tells that worker (with its id), which aborts the attempt’s signal', async () => {
+    const store = await openStore();
+    const aborted: string[] = [];
+    subscriptions.push(listen(store, channelOf(store.schema, 'aborted'), (payload) => aborted.push(payload)));
+    await until('the LISTEN', () => subscriptions.every((subscription) => subscription.connected()));
+    const reasons: string[] = [];
+    const slow = flow('slow', (f) => {
+      // Ends only when its signal aborts; the task's timeout (the driver's) ends the attempt first.
+      f.task('wait', ({ ctx }) => new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(void reasons.push(String((ctx.signal.reason as Error).message))))), { timeout: 200 });
+    });
+    const worker = await startWorker({ store, flows: [slow], log: () => {}, adopt: false });
+    workers.push(worker);
+    const run = await runFlow(slow, { store, executor: 'workers', runId: 'timed-out', log: () => {} });
+    expect(run.state).toBe('failed');
+    expect(run.tasks['wait']?.state).toBe('failed');
+    await until('the worker told', () => aborted.length > 0);
+    expect(aborted).toEqual([worker.id]);
+    await until('the signal aborted on the worker', () => reasons.length > 0);
+    expect(reasons).toEqual(['the driver ended this attempt (timeout, cancel or a manual change), or gave it up as lost']);
+  });
 });

@@ -122,10 +122,20 @@ export class LaunchTable {
     return res.rows.map((row: Record<string, unknown>) => String(row['launch_id']));
   }
 
-  /** The driver ended these attempts (timeout, cancel, manual change): their workers abort them. */
-  async abort(db: SqlSession, ids: readonly string[]): Promise<void> {
+  /**
+   * The driver ended these attempts (timeout, cancel, manual change): their workers abort them —
+   * at once when `channel` is given (each worker running one is notified with its id), else at
+   * their next heartbeat.
+   */
+  async abort(db: SqlSession, ids: readonly string[], channel?: string): Promise<void> {
     if (ids.length === 0) return;
-    await db.query(`UPDATE ${this.#t} SET status = 'aborted' WHERE launch_id = ANY($1::uuid[]) AND status IN ('queued', 'running')`, [ids]);
+    await db.query(
+      `WITH aborted AS (
+         UPDATE ${this.#t} SET status = 'aborted' WHERE launch_id = ANY($1::uuid[]) AND status IN ('queued', 'running') RETURNING worker
+       )
+       SELECT pg_notify($2, worker) FROM (SELECT DISTINCT worker FROM aborted WHERE worker IS NOT NULL AND $2::text IS NOT NULL) AS running_on`,
+      [ids, channel ?? null],
+    );
   }
 
   /** The newest launch of each of the run's `keys` (an adopting driver takes them over). */

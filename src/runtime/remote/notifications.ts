@@ -5,14 +5,16 @@ import { connectionOf } from './attemptQueue.ts';
 
 /**
  * What a notification says: `queued` — a driver committed attempt jobs (workers fetch now);
- * `stored` — a worker committed attempts' outcomes (the payload is the run id: its driver polls now).
+ * `stored` — a worker committed attempts' outcomes (the payload is the run id: its driver polls now);
+ * `aborted` — a driver ended attempts a worker runs (the payload is the worker's id: it heartbeats
+ * now, learns which, and aborts their signals).
  *
  * @example
  * ```ts
  * const kind: NotificationKind = 'stored';
  * ```
  */
-export type NotificationKind = 'queued' | 'stored';
+export type NotificationKind = 'queued' | 'stored' | 'aborted';
 
 /**
  * The LISTEN/NOTIFY channel of a store schema for one kind: a short fixed-length name (a channel is

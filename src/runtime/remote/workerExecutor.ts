@@ -300,7 +300,7 @@ export class WorkerExecutor implements Executor {
       const wasPending = this.#pending.findIndex((p) => p.launch.launchId === id);
       if (wasPending >= 0) this.#pending.splice(wasPending, 1);
       else if (this.#inFlight.has(id)) {
-        this.#table.abort(this.#store.pool, [id]).catch((error: unknown) => {
+        this.#table.abort(this.#store.pool, [id], channelOf(this.#store.schema, 'aborted')).catch((error: unknown) => {
           this.#host.log(`taskmachine: could not tell the worker of attempt ${run.attempt} of '${run.instance.key}' to stop: ${toError(error).message}`);
         });
       }
