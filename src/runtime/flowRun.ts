@@ -316,7 +316,10 @@ export class FlowRun {
     });
     this.#bus.subscribe(opened.persistence.onTransition);
     const workers = this.#workers;
-    if (workers !== undefined) opened.persistence.within = (batch) => workers.within(batch);
+    if (workers !== undefined) {
+      opened.persistence.within = (batch) => workers.within(batch);
+      opened.persistence.committedWithin = () => workers.committed();
+    }
     this.#input = this.#values.input(opened.input);
     workers?.opened(opened.inputStored);
     const loaded = opened.loaded;

@@ -1,3 +1,4 @@
+import { types as nodeTypes } from 'node:util';
 import { Buffer } from 'node:buffer';
 import SuperJSON from 'superjson';
 import { describeValue } from '../errors.ts';
@@ -246,7 +247,13 @@ function checkParsed(value: unknown, path: string, inMeta: boolean): void {
 export function serializeValue(value: unknown): string {
   const scalar = scalarText(value);
   if (scalar !== undefined) return scalar;
-  if (plainJson(value)) return `{"json":${JSON.stringify(value)}}`;
+  if (plainJson(value)) {
+    try {
+      return `{"json":${JSON.stringify(value)}}`;
+    } catch {
+      // (The general way names what cannot be stored.)
+    }
+  }
   checkStorable(value, '$', new Set());
   try {
     return JSON.stringify(superjson.serialize(value as never));
@@ -289,9 +296,9 @@ const PLAIN_DEPTH = 64;
 
 /**
  * Whether `value` is plain data superjson would write as `{"json": <its JSON>}` with no `meta`:
- * objects with `Object.prototype` and own string keys only (none forbidden), dense arrays,
- * strings, booleans, `null` and finite numbers but -0, each object reached once (superjson notes
- * shared references). Attempt payloads and most results are such data: they skip the check walk
+ * objects with `Object.prototype` and own string keys only (none forbidden, no `toJSON`), dense
+ * arrays, strings, booleans, `null` and finite numbers but -0, no Proxy, each object reached once
+ * (superjson notes shared references). Attempt payloads and most results are such data: they skip the check walk
  * and superjson's, and their text is byte for byte superjson's. Anything else is `false` and goes
  * the general way (which also names what cannot be stored).
  */
@@ -299,6 +306,9 @@ function isPlainJson(value: unknown, depth: number, seen: Set<object>): boolean 
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
   if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0);
   if (typeof value !== 'object' || depth > PLAIN_DEPTH || seen.has(value)) return false;
+  // A Proxy's traps may answer the walk and JSON.stringify differently; a `toJSON` (own, even not
+  // enumerable, or inherited) makes JSON.stringify write something else than superjson.
+  if (nodeTypes.isProxy(value) || 'toJSON' in value) return false;
   seen.add(value);
   if (Array.isArray(value)) {
     if (Object.getPrototypeOf(value) !== Array.prototype) return false;

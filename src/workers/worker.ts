@@ -20,7 +20,7 @@ import { WorkerAttempts } from './workerAttempt.ts';
 import { StoredValues } from './storedValues.ts';
 import { OutcomeCommits } from './outcomeCommits.ts';
 import { OutageLog } from '../runtime/remote/outageLog.ts';
-import { channelOf, listen, notify } from '../runtime/remote/notifications.ts';
+import { channelOf, listen, notifyNow } from '../runtime/remote/notifications.ts';
 
 /**
  * Options of {@link startWorker}.
@@ -121,7 +121,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const driven = new Map<string, FlowRunHandle>();
   let stopping = false;
 
-  const boss = await acquireBoss(store, { supervise: true });
+  const acquired = acquireBoss(store, { supervise: true });
+  const boss = await acquired;
 
   /**
    * `work` in a transaction of its own, tried again on a fresh connection when the connection breaks
@@ -166,15 +167,16 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const outcomesStored = channelOf(store.schema, 'stored');
   // Outcomes and job completions, group-committed (see OutcomeCommits).
   // (Repeated after a lost reply, `finishMany` reports the outcomes it had stored as stored.)
-  const outcomes = new OutcomeCommits<Job<AttemptJobData>>((writes) =>
-    transaction('store attempt outcomes', async (db) => {
-      const stored = await launches.finishMany(db, id, writes.map((w) => w.launchId), writes.map((w) => w.outcome));
+  const outcomes = new OutcomeCommits<Job<AttemptJobData>>(async (writes) => {
+    const stored = await transaction('store attempt outcomes', async (db) => {
+      const finished = await launches.finishMany(db, id, writes.map((w) => w.launchId), writes.map((w) => w.outcome));
       await boss.complete(ATTEMPT_QUEUE, writes.map((w) => w.job), null, { db: bossDb(db) });
-      // Their drivers poll when this commits (each listens for its run id).
-      await notify(db, outcomesStored, writes.map((w) => w.job.data.runId));
-      return stored;
-    }),
-  );
+      return finished;
+    });
+    // Their drivers poll now (each listens for its run id).
+    void notifyNow(store.pool, outcomesStored, writes.map((w) => w.job.data.runId));
+    return stored;
+  });
   /** Launches whose attempt ended here and whose outcome is being stored: still heartbeated. */
   const storing = new Set<string>();
 
@@ -194,15 +196,15 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     // whose attempt finished is not given up as lost meanwhile.
     storing.add(data.launchId);
     ended();
-    const lines = started.logs();
-    let text: string;
-    try {
-      text = serializeValue(withLogs(outcome, lines));
-    } catch (error) {
-      text = serializeValue(withLogs({ kind: 'failed', error: toError(error), failureKind: 'infrastructure', failFast: true }, lines));
-    }
     let stored: boolean;
     try {
+      const lines = started.logs();
+      let text: string;
+      try {
+        text = serializeValue(withLogs(outcome, lines));
+      } catch (error) {
+        text = serializeValue(withLogs({ kind: 'failed', error: toError(error), failureKind: 'infrastructure', failFast: true }, lines));
+      }
       stored = await outcomes.add({ launchId: data.launchId, job, outcome: text });
     } finally {
       storing.delete(data.launchId);
@@ -390,7 +392,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       while ((running.size > 0 || storing.size > 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
       clearInterval(heartbeat);
       await Promise.all([...driven.values()].map((handle) => handle.shutdown({ graceMs: 0 }).catch(() => undefined)));
-      await releaseBoss(store);
+      await releaseBoss(store, acquired);
     },
   };
 }

@@ -263,18 +263,20 @@ describe('RunListener.attemptCarrier', () => {
         { forRun: () => ({ attemptCarrier: ({ taskInstance, attempt }) => ({ traceparent: 'first', who: `${taskInstance.key}#${attempt}` }) }) },
         { forRun: () => ({ attemptCarrier: () => { throw new Error('carrier broke'); } }) },
         { forRun: () => ({ attemptCarrier: () => ({ n: 1 }) as never }) },
+        { forRun: () => ({ attemptCarrier: () => Object.defineProperty({}, 'bad', { enumerable: true, get: () => { throw new Error('getter broke'); } }) }) },
         { forRun: () => ({ attemptCarrier: () => undefined }) },
         { forRun: () => ({ attemptCarrier: () => ({ traceparent: 'last' }) }) },
       ],
       forRunArgs,
       (line) => lines.push(line),
     );
-    expect(found.carriers).toHaveLength(5);
+    expect(found.carriers).toHaveLength(6);
     const scopes = new AttemptScopes(found.scopes, (line) => lines.push(line.split('\n')[0]!), found.carriers);
     expect(scopes.carry(run)).toEqual({ traceparent: 'last', who: 'a#1' });
     expect(lines).toEqual([
       "error calling listener for hook 'attemptCarrier': Error: carrier broke",
       "error calling listener for hook 'attemptCarrier': it must return an object of strings (or undefined), got an object with other values",
+      "error calling listener for hook 'attemptCarrier': Error: getter broke",
     ]);
     expect(new AttemptScopes([], () => {}).carry(run)).toBeUndefined();
   });

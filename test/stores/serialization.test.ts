@@ -69,9 +69,17 @@ describe('serializeValue / deserializeValue', () => {
         this.x = x;
       }
     }
-    for (const value of [{ x: shared, y: shared }, [shared, [shared]], { z: -0 }, [Number.NaN], holes, { u: undefined }, [undefined], withGetter, nullPrototype, { p: new Point(1) }, { d: new Date(5) }, { m: new Map([[1, 2]]) }]) {
+    // toJSON (own and hidden, or on an array) would make JSON.stringify write something else.
+    const hiddenToJson = Object.defineProperty({ a: 1 }, 'toJSON', { value: () => 'x', enumerable: false });
+    const arrayToJson = Object.assign([1, 2], { toJSON: () => 'x' });
+    // A Proxy may answer the walk and JSON.stringify differently.
+    const dateInDisguise = new Proxy({ when: 1 }, { get: (target, key) => (key === 'when' ? new Date(7) : Reflect.get(target, key)) });
+    for (const value of [{ x: shared, y: shared }, [shared, [shared]], { z: -0 }, [Number.NaN], holes, { u: undefined }, [undefined], withGetter, nullPrototype, { p: new Point(1) }, { d: new Date(5) }, { m: new Map([[1, 2]]) }, hiddenToJson, arrayToJson, { inner: dateInDisguise }]) {
       expect(serializeValue(value)).toBe(JSON.stringify(reference.serialize(value as never)));
     }
+    // A Proxy whose get trap throws is refused with its path, like before.
+    const throwing = new Proxy({ a: 1 }, { get: () => { throw new Error('trap: get'); } });
+    expect(() => serializeValue({ p: throwing })).toThrow(StoreSerializationError);
     // Shared objects stay shared, -0 stays -0, a hole stays a hole (superjson's meta).
     const back = deserializeValue<{ x: object; y: object }>(serializeValue({ x: shared, y: shared }));
     expect(back.x).toBe(back.y);

@@ -122,7 +122,8 @@ describe.skipIf(postgres === undefined)(`attempt jobs carry references${skipReas
     const store = await openStore();
     const lines: string[] = [];
     workers.push(await startWorker({ store, flows: [refs], concurrency: 2, log: (line) => lines.push(line), adopt: false }));
-    const boss = await acquireBoss(store);
+    const acquired = acquireBoss(store);
+    const boss = await acquired;
     try {
       const data = { launchId: randomUUID(), runId: 'old', flowId: 'refs', flowHash: definitionHash(refs), key: 'list', taskId: 'list', attempt: 1, payload: '{"json":{}}' };
       await boss.insert(ATTEMPT_QUEUE, [{ data }]);
@@ -133,7 +134,7 @@ describe.skipIf(postgres === undefined)(`attempt jobs carry references${skipReas
       }
       expect(lines.find((line) => line.includes("run 'old'"))).toMatch(/its job is in format 1 \(this worker runs format 2\)/);
     } finally {
-      await releaseBoss(store);
+      await releaseBoss(store, acquired);
     }
   });
 

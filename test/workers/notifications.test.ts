@@ -89,6 +89,19 @@ describe.skipIf(postgres === undefined)(`notifications between drivers and worke
     await until('the connection closed', async () => (await listenBackends(store)).length === 0);
   });
 
+  it('a subscription that leaves while the connection is still being made does not stop later ones', async () => {
+    const store = await openStore();
+    const channel = channelOf(store.schema, 'stored');
+    const first = listen(store, channel, () => {});
+    // (One turn of the event loop: the connection is being made, not made yet.)
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(first.connected()).toBe(false);
+    first.unsubscribe();
+    const later = listen(store, channel, () => {});
+    subscriptions.push(later);
+    await until('the LISTEN of the later subscription', () => later.connected());
+  });
+
   it('a driver announces the jobs it commits, a worker the outcomes it stores (with the run id)', async () => {
     const store = await openStore();
     const queued: string[] = [];

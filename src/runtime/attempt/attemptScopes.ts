@@ -31,20 +31,20 @@ export class AttemptScopes {
     const args: AttemptScopeArgs = Object.freeze({ taskInstance: run.instance.toRecord(), attempt: run.attempt });
     let carried: Record<string, string> | undefined;
     for (const carrier of this.#carriers) {
-      let given: unknown;
+      // (Reading what it gave may throw too: a getter, a revoked Proxy.)
       try {
-        given = carrier(args);
+        const given: unknown = carrier(args);
+        if (given === undefined || given === null) continue;
+        const entries = typeof given === 'object' ? Object.entries(given) : undefined;
+        if (entries === undefined || entries.some(([, value]) => typeof value !== 'string')) {
+          this.#log(`error calling listener for hook 'attemptCarrier': it must return an object of strings (or undefined), got ${typeof given === 'object' ? 'an object with other values' : typeof given}`);
+          continue;
+        }
+        carried = { ...carried, ...(Object.fromEntries(entries) as Record<string, string>) };
       } catch (error) {
         const thrown = toError(error);
         this.#log(`error calling listener for hook 'attemptCarrier': ${thrown.stack ?? thrown.message}`);
-        continue;
       }
-      if (given === undefined || given === null) continue;
-      if (typeof given !== 'object' || Object.values(given).some((value) => typeof value !== 'string')) {
-        this.#log(`error calling listener for hook 'attemptCarrier': it must return an object of strings (or undefined), got ${typeof given === 'object' ? 'an object with other values' : typeof given}`);
-        continue;
-      }
-      carried = { ...carried, ...(given as Record<string, string>) };
     }
     return carried;
   }

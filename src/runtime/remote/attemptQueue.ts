@@ -132,37 +132,44 @@ export function connectionOf(store: PostgresStore): Record<string, unknown> {
 
 /**
  * A started pg-boss on the store's database, shared by every user in this process (drivers and a
- * worker): acquire it, and {@link releaseBoss} it when done; the last release stops it. Drivers
- * only insert jobs; `supervise` (pg-boss's maintenance) runs where `supervise` is asked for (workers).
+ * worker): acquire it, and {@link releaseBoss} what it returned when done; the last release stops
+ * it. Drivers only insert jobs; `supervise` (pg-boss's maintenance) runs where `supervise` is asked
+ * for (workers). Every user of one started pg-boss gets the same promise.
  *
  * @example
  * ```ts
- * const boss = await acquireBoss(store, { supervise: true });
- * try { … } finally { await releaseBoss(store); }
+ * const acquired = acquireBoss(store, { supervise: true });
+ * try { const boss = await acquired; … } finally { await releaseBoss(store, acquired); }
  * ```
  */
-export async function acquireBoss(store: PostgresStore, options: { supervise?: boolean; listen?: boolean } = {}): Promise<PgBoss> {
+export function acquireBoss(store: PostgresStore, options: { supervise?: boolean; listen?: boolean } = {}): Promise<PgBoss> {
   let entry = shared.get(store);
   if (entry === undefined) {
-    entry = { users: 0, boss: startBoss(store, options) };
-    shared.set(store, entry);
-    entry.boss.catch(() => shared.delete(store));
+    const made: Shared = { users: 0, boss: startBoss(store, options) };
+    shared.set(store, made);
+    // (A pg-boss that failed to start is not shared: the next user starts another.)
+    made.boss.catch(() => {
+      if (shared.get(store) === made) shared.delete(store);
+    });
+    entry = made;
   }
   entry.users++;
   return entry.boss;
 }
 
 /**
- * Lets go of the shared pg-boss (see {@link acquireBoss}); the last user stops it.
+ * Lets go of the shared pg-boss that {@link acquireBoss} returned (`acquired`); the last user
+ * stops it. Releasing one that failed to start, or was released already, does nothing (it never
+ * counts against another user's).
  *
  * @example
  * ```ts
- * await releaseBoss(store);
+ * await releaseBoss(store, acquired);
  * ```
  */
-export async function releaseBoss(store: PostgresStore): Promise<void> {
+export async function releaseBoss(store: PostgresStore, acquired: Promise<PgBoss>): Promise<void> {
   const entry = shared.get(store);
-  if (entry === undefined) return;
+  if (entry === undefined || entry.boss !== acquired) return;
   entry.users--;
   if (entry.users > 0) return;
   shared.delete(store);
@@ -187,8 +194,9 @@ async function startBoss(store: PostgresStore, options: { supervise?: boolean; l
   // without a listener they would crash the process. It retries on its own.
   boss.on('error', () => {});
   await boss.start();
-  // Idempotent. No NOTIFY: workers poll (and a NOTIFY in every driver commit would serialize
-  // commits on PostgreSQL's notification queue lock). A job that stays active 5 minutes is handed
+  // Idempotent. Not pg-boss's NOTIFY: workers are woken by taskmachine's own notification, sent
+  // after the driver's commit rather than inside it (a transaction that notifies holds
+  // PostgreSQL's cluster-wide notification lock through its commit; see notifications.ts). A job that stays active 5 minutes is handed
   // out again (up to 100 times): the launch decides — a worker that fetched it and died before
   // claiming it leaves it queued, so the next worker claims it; one still running or finished
   // elsewhere cannot be claimed, and the job is just completed. Lost attempts are the driver's to

@@ -44,6 +44,29 @@ export async function notify(db: SqlSession, channel: string, payloads: readonly
 }
 
 /**
+ * Sends one notification per payload on `channel` now, in a statement of its own on `db` (a pool),
+ * for work that has just committed elsewhere. Not inside that work's transaction: PostgreSQL
+ * serializes every committing transaction that notified, cluster-wide, through its commit; this
+ * statement commits without waiting for the disk (`synchronous_commit` off for it alone: a
+ * notification is only a hint), so it holds that lock only briefly. Never rejects: a lost
+ * notification only waits for the listener's next poll.
+ *
+ * @example
+ * ```ts
+ * await store.transaction('store outcomes', work);
+ * void notifyNow(store.pool, channelOf(store.schema, 'stored'), [runId]);
+ * ```
+ */
+export async function notifyNow(db: SqlSession, channel: string, payloads: readonly string[]): Promise<void> {
+  if (payloads.length === 0) return;
+  try {
+    await db.query(`SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, p) FROM unnest($2::text[]) AS p`, [channel, [...new Set(payloads)]]);
+  } catch {
+    // (The poll finds what it announced.)
+  }
+}
+
+/**
  * A handler's hold on a channel (see {@link listen}).
  *
  * @example
@@ -118,18 +141,21 @@ export function listen(store: PostgresStore, channel: string, handler: (payload:
 
 /** Brings the hub's connection in line with its handlers: connected and LISTENing, or released. */
 async function sync(hub: Hub): Promise<void> {
+  // A sync under way looks again when it is done (ending a client that is still connecting would
+  // leave its connect() pending for good).
+  if (hub.connecting) return;
   if (hub.handlers.size === 0) {
     if (hub.retry !== undefined) clearTimeout(hub.retry);
     hub.retry = undefined;
     drop(hub);
     return;
   }
-  if (hub.connecting || hub.retry !== undefined) return;
+  if (hub.retry !== undefined) return;
   hub.connecting = true;
   try {
     if (hub.client === undefined) {
       const pg = ((await import('pg')) as unknown as { default: { Client: new (config: object) => Client } }).default;
-      const client = new pg.Client({ ...connectionOf(hub.store), application_name: 'taskmachine-listen' });
+      const client = new pg.Client({ ...connectionOf(hub.store), application_name: 'taskmachine-listen', keepAlive: true, keepAliveInitialDelayMillis: CHECK_EVERY_MS });
       client.on('error', () => broken(hub, client));
       client.on('end', () => broken(hub, client));
       client.on('notification', (message: Notification) => {
@@ -139,6 +165,7 @@ async function sync(hub: Hub): Promise<void> {
       await client.connect();
       // Only a speed-up: it must not keep a process alive that has nothing else to do.
       (client as unknown as { connection?: { stream?: { unref?: () => void } } }).connection?.stream?.unref?.();
+      watch(hub, client);
     }
     const client = hub.client;
     for (const channel of hub.handlers.keys()) {
@@ -156,6 +183,34 @@ async function sync(hub: Hub): Promise<void> {
   // Handlers may have come or gone while LISTEN ran.
   const wanted = [...hub.handlers.keys()];
   if (hub.handlers.size === 0 || wanted.some((channel) => !hub.listening.has(channel))) void sync(hub);
+}
+
+/** How often an idle LISTEN connection is checked (and TCP keep-alive's first probe). */
+const CHECK_EVERY_MS = 15_000;
+/** A check not answered within this is a connection that silently died (a failover, a dropped route). */
+const CHECK_TIMEOUT_MS = 5_000;
+
+/**
+ * Checks the connection now and then with `SELECT 1`: a connection that silently died would keep
+ * `connected()` true while nothing arrives, and the polls slow. One not answered in time is broken.
+ */
+function watch(hub: Hub, client: Client): void {
+  const timer = setInterval(() => {
+    if (hub.client !== client) {
+      clearInterval(timer);
+      return;
+    }
+    const late = setTimeout(() => broken(hub, client), CHECK_TIMEOUT_MS);
+    late.unref?.();
+    client.query('SELECT 1').then(
+      () => clearTimeout(late),
+      () => {
+        clearTimeout(late);
+        broken(hub, client);
+      },
+    );
+  }, CHECK_EVERY_MS);
+  timer.unref?.();
 }
 
 /** The connection broke: it is closed, and made again a little later while anyone listens. */

@@ -15,7 +15,8 @@ import { LaunchTable, type LaunchState, type LaunchWrite } from './launchTable.t
 import { OutageLog } from './outageLog.ts';
 import { splitLogs, type OutcomeWithLogs } from './attemptLogs.ts';
 import { WORKER_TIMING } from './timing.ts';
-import { channelOf, listen, notify, type Subscription } from './notifications.ts';
+import { UnclaimedNotice } from './unclaimedNotice.ts';
+import { channelOf, listen, notifyNow, type Subscription } from './notifications.ts';
 
 /**
  * What the worker executor needs from the run that uses it (`FlowRun` provides it).
@@ -93,10 +94,8 @@ export class WorkerExecutor implements Executor {
   /** When a poll last failed (PostgreSQL unreachable from here): workers get time to heartbeat again. */
   #pollFailedAt = Number.NEGATIVE_INFINITY;
   #pollOutage: OutageLog | undefined;
-  /** Whether "no worker takes the attempts" was logged (again once a worker took one). */
-  #unclaimedLogged = false;
-  /** When the driver last asked whether workers are busy with other runs (run clock). */
-  #busyCheckedAt = Number.NEGATIVE_INFINITY;
+  /** "No worker takes the attempts" (one log line). */
+  readonly #unclaimed: UnclaimedNotice;
   /** Workers' "outcomes stored" notifications (from {@link begin} to {@link stop}). */
   #outcomesStored: Subscription | undefined;
   /** The run listeners' scopes: their `attemptCarrier`s (e.g. a traceparent) go with each job. */
@@ -117,6 +116,7 @@ export class WorkerExecutor implements Executor {
     this.#flowId = parts.flowId;
     this.#flowHash = parts.flowHash;
     this.#now = parts.now;
+    this.#unclaimed = new UnclaimedNotice({ table: this.#table, db: parts.store.pool, runId: parts.runId, flowId: parts.flowId, log: (line) => host.log(line) });
   }
 
   /**
@@ -126,7 +126,7 @@ export class WorkerExecutor implements Executor {
   opened(inputStored: boolean): void {
     this.#session = randomUUID();
     this.#inputStored = inputStored;
-    this.#unclaimedLogged = false;
+    this.#unclaimed.reset();
   }
 
   /**
@@ -152,8 +152,9 @@ export class WorkerExecutor implements Executor {
   }
 
   start(run: AttemptRun, args: TaskArgs, customContext: Readonly<Record<string, string>>): void {
-    // (A run reopened after its end starts attempts again.)
+    // (A run reopened after its end starts attempts again: pg-boss and the notifications again too.)
     this.#stopped = false;
+    if (this.#outcomesStored === undefined) this.begin();
     const instance = run.instance;
     const upstream = this.#host.upstreamRefs(instance);
     // A mapped instance's item is element mapIndex of its list task's value (its first upstream)
@@ -236,8 +237,9 @@ export class WorkerExecutor implements Executor {
     this.#outcomesStored?.unsubscribe();
     this.#outcomesStored = undefined;
     if (this.#boss !== undefined) {
+      const acquired = this.#boss;
       this.#boss = undefined;
-      void releaseBoss(this.#store);
+      void releaseBoss(this.#store, acquired);
     }
   }
 
@@ -259,9 +261,12 @@ export class WorkerExecutor implements Executor {
         pending.map((p) => ({ id: p.job.id, data: p.job.data })),
         { db: bossDb(db) },
       );
-      // Idle workers fetch when this commits, not at their next poll.
-      await notify(db, channelOf(this.#store.schema, 'queued'), ['']);
     };
+  }
+
+  /** A batch with jobs committed: idle workers fetch now, not at their next poll. */
+  committed(): void {
+    void notifyNow(this.#store.pool, channelOf(this.#store.schema, 'queued'), ['']);
   }
 
   #track(id: string, run: AttemptRun): void {
@@ -341,7 +346,12 @@ export class WorkerExecutor implements Executor {
       if (this.#stopped) return;
       let changed = false;
       for (const state of states) changed = this.#apply(state) || changed;
-      await this.#noticeUnclaimed(states, now);
+      await this.#unclaimed.check(
+        states,
+        [...this.#inFlight.values()].map((launch) => ({ id: launch.id, key: launch.run.instance.key, launchedAt: launch.launchedAt })),
+        new Set(this.#pending.map((pending) => pending.launch.launchId)),
+        now,
+      );
       for (const id of lost) {
         const launch = this.#inFlight.get(id);
         if (launch === undefined) continue;
@@ -364,40 +374,6 @@ export class WorkerExecutor implements Executor {
       this.#pollAgain = false;
       if (this.#inFlight.size > 0) this.#schedulePoll(again ? Math.max(0, this.#polledAt + WORKER_TIMING.notifiedPollGapMs - performance.now()) : this.#pollEveryMs());
     }
-  }
-
-  /**
-   * One log line when attempts have waited {@link WORKER_TIMING.unclaimedNoticeMs} and no worker
-   * took any of the run's while no worker runs anything (none runs, or none loaded this flow);
-   * once more if it happens again after a worker took one. Refused attempts say why on their own. The poll returns only launches
-   * a worker claimed, finished, lost or refused: an in-flight launch it does not return (and whose
-   * batch was committed) is still queued.
-   */
-  async #noticeUnclaimed(states: readonly LaunchState[], now: number): Promise<void> {
-    for (const state of states) {
-      if (state.status === 'running' || state.status === 'done') {
-        this.#unclaimedLogged = false;
-        return;
-      }
-    }
-    if (this.#unclaimedLogged) return;
-    const reported = new Set(states.map((state) => state.launchId));
-    const uncommitted = new Set(this.#pending.map((pending) => pending.launch.launchId));
-    const waiting = [...this.#inFlight.values()]
-      .filter((launch) => !reported.has(launch.id) && !uncommitted.has(launch.id) && now - launch.launchedAt >= WORKER_TIMING.unclaimedNoticeMs)
-      .sort((a, b) => a.launchedAt - b.launchedAt);
-    if (waiting.length === 0) return;
-    // Workers busy with other runs' attempts are not "no worker" (asked at most once a second).
-    if (now - this.#busyCheckedAt < WORKER_TIMING.heartbeatMs) return;
-    this.#busyCheckedAt = now;
-    if (await this.#table.workersBusy(this.#store.pool, Date.now() - WORKER_TIMING.lostAfterMs)) return;
-    this.#unclaimedLogged = true;
-    const shown = waiting.slice(0, 3).map((launch) => `'${launch.run.instance.key}'`).join(', ');
-    this.#host.log(
-      `taskmachine: no worker has taken an attempt of run '${this.#runId}' for ${Math.round(WORKER_TIMING.unclaimedNoticeMs / 1000)} s ` +
-        `(${waiting.length} waiting: ${shown}${waiting.length > 3 ? ', …' : ''}): is one running with this flow? Start one with ` +
-        `'taskmachine worker <the flow file> --store <this store>' — a worker runs attempts of the flows it loaded (flow '${this.#flowId}' here).`,
-    );
   }
 
   /** One polled launch: an outcome to report, or a refusal to log. */

@@ -63,6 +63,8 @@ export class RunPersistence {
    * commit in the same transaction (the jobs of the attempts whose `START` the batch stores).
    */
   within: ((batch: CommitBatch) => ((db: SqlSession) => Promise<void>) | undefined) | undefined;
+  /** Called after a batch whose `within` work committed (e.g. to tell workers its jobs are there). */
+  committedWithin: (() => void) | undefined;
 
   constructor(store: Store, run: StoredRun, clock: Clock, onFailure: (error: Error) => void) {
     this.store = store;
@@ -293,7 +295,10 @@ export class RunPersistence {
         const leaseToken = this.#leaseToken;
         const fenced = leaseToken === undefined ? batch : { ...batch, leaseToken };
         if (within === undefined) await this.store.commit(fenced);
-        else await (this.store as PostgresStore).commit(fenced, within);
+        else {
+          await (this.store as PostgresStore).commit(fenced, within);
+          this.committedWithin?.();
+        }
       } catch (error) {
         this.#failure = error instanceof Error ? error : new Error(String(error));
         this.#onFailure(this.#failure);
