@@ -1,5 +1,7 @@
 import type { PgBoss } from 'pg-boss';
 import type { UpstreamRef } from '../scheduling/dependencyTracker.ts';
+import type { TaskArgs } from '../../flow/types.ts';
+import type { TaskInstance } from '../instances/taskInstance.ts';
 import type { PostgresStore, SqlSession } from '../../stores/postgresStore.ts';
 
 /**
@@ -103,6 +105,45 @@ export interface AttemptPayload {
    * `{ traceparent }`: the worker runs task code with that span as its parent. Absent when none.
    */
   readonly carried?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The payload of an attempt's job, as a driver hands the attempt of `instance` out: what the
+ * worker needs besides the flow, with stored values referred to (see {@link AttemptPayload}).
+ *
+ * @example
+ * ```ts
+ * const payload = attemptPayload(instance, args, { session, inputStored: true, upstream: tracker.upstreamRefs(instance), customContext: {}, carried: undefined });
+ * ```
+ */
+export function attemptPayload(
+  instance: TaskInstance,
+  args: TaskArgs,
+  parts: { session: string; inputStored: boolean; upstream: UpstreamRef[]; customContext: Readonly<Record<string, string>>; carried: Readonly<Record<string, string>> | undefined },
+): AttemptPayload {
+  const { upstream, carried } = parts;
+  // A mapped instance's item is element mapIndex of its list task's value (its first upstream)
+  // unless the list changed since the map was expanded: then the item goes in the job.
+  let itemOf: string | undefined;
+  if (args.mapIndex !== undefined && upstream.length > 0) {
+    const list = (args.upstream as Readonly<Record<string, unknown>>)[upstream[0]!.id];
+    if (Array.isArray(list) && args.mapIndex < list.length && Object.is(list[args.mapIndex], args.item)) itemOf = upstream[0]!.id;
+  }
+  return {
+    session: parts.session,
+    input: parts.inputStored ? { stored: true } : { value: args.input },
+    upstream,
+    ...(args.mapIndex === undefined ? {} : { mapIndex: args.mapIndex }),
+    ...(args.mapIndex === undefined ? {} : itemOf !== undefined ? { itemOf } : { item: args.item }),
+    ...(instance.callInput === undefined ? {} : { callInput: instance.callInput }),
+    ...(instance.parentKey === undefined ? {} : { parentKey: instance.parentKey }),
+    customContext: parts.customContext,
+    maxAttempts: instance.context.maxAttempts,
+    retries: instance.context.retries,
+    ...(instance.resumeData === undefined ? {} : { resumeData: instance.resumeData }),
+    ...(instance.eventPayload === undefined ? {} : { eventPayload: instance.eventPayload }),
+    ...(carried === undefined ? {} : { carried }),
+  };
 }
 
 interface Shared {

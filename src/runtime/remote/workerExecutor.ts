@@ -10,7 +10,7 @@ import type { UpstreamRef } from '../scheduling/dependencyTracker.ts';
 import type { CommitBatch } from '../../stores/index.ts';
 import type { PostgresStore, SqlSession } from '../../stores/postgresStore.ts';
 import { deserializeValue, serializeValue } from '../../stores/serialization.ts';
-import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from './attemptQueue.ts';
+import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, attemptPayload, bossDb, releaseBoss, type AttemptJobData } from './attemptQueue.ts';
 import { LaunchTable, type LaunchState, type LaunchWrite } from './launchTable.ts';
 import { OutageLog } from './outageLog.ts';
 import { splitLogs, type OutcomeWithLogs } from './attemptLogs.ts';
@@ -156,30 +156,13 @@ export class WorkerExecutor implements Executor {
     this.#stopped = false;
     if (this.#outcomesStored === undefined) this.begin();
     const instance = run.instance;
-    const upstream = this.#host.upstreamRefs(instance);
-    // A mapped instance's item is element mapIndex of its list task's value (its first upstream)
-    // unless the list changed since the map was expanded: then the item goes in the job.
-    let itemOf: string | undefined;
-    if (args.mapIndex !== undefined && upstream.length > 0) {
-      const list = (args.upstream as Readonly<Record<string, unknown>>)[upstream[0]!.id];
-      if (Array.isArray(list) && args.mapIndex < list.length && Object.is(list[args.mapIndex], args.item)) itemOf = upstream[0]!.id;
-    }
-    const carried = this.#scopes?.carry(run);
-    const payload: AttemptPayload = {
+    const payload = attemptPayload(instance, args, {
       session: this.#session,
-      input: this.#inputStored ? { stored: true } : { value: args.input },
-      upstream,
-      ...(args.mapIndex === undefined ? {} : { mapIndex: args.mapIndex }),
-      ...(args.mapIndex === undefined ? {} : itemOf !== undefined ? { itemOf } : { item: args.item }),
-      ...(instance.callInput === undefined ? {} : { callInput: instance.callInput }),
-      ...(instance.parentKey === undefined ? {} : { parentKey: instance.parentKey }),
+      inputStored: this.#inputStored,
+      upstream: this.#host.upstreamRefs(instance),
       customContext,
-      maxAttempts: instance.context.maxAttempts,
-      retries: instance.context.retries,
-      ...(instance.resumeData === undefined ? {} : { resumeData: instance.resumeData }),
-      ...(instance.eventPayload === undefined ? {} : { eventPayload: instance.eventPayload }),
-      ...(carried === undefined ? {} : { carried }),
-    };
+      carried: this.#scopes?.carry(run),
+    });
     let text: string;
     try {
       text = serializeValue(payload);
