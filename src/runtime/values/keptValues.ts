@@ -37,10 +37,8 @@ export class KeptValues {
   keep(value: unknown): Kept {
     // (What most tasks return: one shared answer instead of an object per attempt.)
     if (value === undefined) return KEPT_UNDEFINED;
-    if (!isObjectish(value)) {
-      if (this.#durable && (typeof value === 'function' || typeof value === 'symbol')) return { ok: false, error: refusal(value) };
-      return { ok: true, value };
-    }
+    // (Functions and symbols are objectish: with a store, serializeValue refuses them below.)
+    if (!isObjectish(value)) return { ok: true, value };
     if (!this.#durable) return { ok: true, value: frozen(value) };
     try {
       return { ok: true, value: frozen(deserializeValue(serializeValue(value))) };
@@ -77,15 +75,6 @@ export class KeptValues {
 
 function isObjectish(value: unknown): value is object {
   return (typeof value === 'object' && value !== null) || typeof value === 'function' || typeof value === 'symbol';
-}
-
-function refusal(value: unknown): StoreSerializationError {
-  try {
-    serializeValue(value);
-  } catch (error) {
-    if (error instanceof StoreSerializationError) return error;
-  }
-  return new StoreSerializationError({ path: '$', problem: `${describeValue(value)} cannot be stored`, message: `${describeValue(value)} cannot be stored` });
 }
 
 /** A copy of the plain data in `value` (objects, arrays, Map, Set); anything else is shared. */
