@@ -40,10 +40,6 @@ export class InstanceTable {
     return new TaskInstance({ ...init, maxInterruptions: init.task.maxInterruptions ?? this.#maxInterruptions });
   }
 
-  get size(): number {
-    return this.#byKey.size;
-  }
-
   /** Task instances not in a finished state. */
   get unfinished(): number {
     return this.#unfinished;
@@ -121,11 +117,6 @@ export class InstanceTable {
     this.#counts.fill(0);
     this.#unfinished = 0;
     for (const instance of this.#byKey.values()) this.#count(instance.state, 1);
-  }
-
-  /** Counts instances in `state`. */
-  countIn(state: TaskInstanceState): number {
-    return this.#counts[stateIndex(state)]!;
   }
 
   #count(state: TaskInstanceState, by: number): void {
