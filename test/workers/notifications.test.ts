@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { flow, runFlow } from '../../src/index.ts';
 import { startWorker, type WorkerHandle } from '../../src/workers/index.ts';
-import { channelOf, listen, notify, type Subscription } from '../../src/runtime/remote/notifications.ts';
+import { channelOf, listen, type Subscription } from '../../src/runtime/remote/notifications.ts';
+import type { SqlSession } from '../../src/stores/postgresStore.ts';
 import { openStore, postgres, skipReason } from '../helpers/postgresTest.ts';
 import type { PostgresStore } from '../../src/stores/index.ts';
 
@@ -17,6 +18,11 @@ afterEach(async () => {
   for (const subscription of subscriptions.splice(0)) subscription.unsubscribe();
   for (const worker of workers.splice(0)) await worker.stop({ graceMs: 0 });
 });
+
+/** A NOTIFY per payload inside `db`'s transaction (delivered when it commits). */
+async function notify(db: SqlSession, channel: string, payloads: readonly string[]): Promise<void> {
+  await db.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [channel, payloads]);
+}
 
 async function until(what: string, seen: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 15_000;

@@ -26,22 +26,13 @@ export type NotificationKind = 'queued' | 'stored' | 'aborted';
  * ```
  */
 export function channelOf(schema: string, kind: NotificationKind): string {
-  return `taskmachine_${createHash('sha256').update(schema).digest('hex').slice(0, 12)}_${kind}`;
+  // (Asked on every commit that notifies: the hash is made once per schema.)
+  let prefix = channelPrefixes.get(schema);
+  if (prefix === undefined) channelPrefixes.set(schema, (prefix = `taskmachine_${createHash('sha256').update(schema).digest('hex').slice(0, 12)}`));
+  return `${prefix}_${kind}`;
 }
 
-/**
- * Sends one notification per payload on `channel` when `db`'s transaction commits (never before,
- * never for a transaction rolled back). PostgreSQL folds equal ones of one transaction.
- *
- * @example
- * ```ts
- * await notify(db, channelOf(store.schema, 'stored'), [runId]);
- * ```
- */
-export async function notify(db: SqlSession, channel: string, payloads: readonly string[]): Promise<void> {
-  if (payloads.length === 0) return;
-  await db.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [channel, [...new Set(payloads)]]);
-}
+const channelPrefixes = new Map<string, string>();
 
 /**
  * Sends one notification per payload on `channel` now, in a statement of its own on `db` (a pool),

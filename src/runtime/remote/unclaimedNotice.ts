@@ -2,10 +2,17 @@ import type { SqlSession } from '../../stores/postgresStore.ts';
 import type { LaunchState, LaunchTable } from './launchTable.ts';
 import { WORKER_TIMING } from './timing.ts';
 
-/** A launch the driver has in flight, as the notice needs it. */
+/**
+ * A launch the driver has in flight, as the notice needs it.
+ *
+ * @example
+ * ```ts
+ * const launch: WaitingLaunch = { id: launchId, run, launchedAt: clock.now() };
+ * ```
+ */
 export interface WaitingLaunch {
   readonly id: string;
-  readonly key: string;
+  readonly run: { readonly instance: { readonly key: string } };
   /** When the driver handed it out (the run's clock). */
   readonly launchedAt: number;
 }
@@ -35,7 +42,7 @@ export interface UnclaimedNoticeParts {
  * @example
  * ```ts
  * const notice = new UnclaimedNotice({ table, db: store.pool, runId, flowId: flow.id, log });
- * await notice.check(polledStates, inFlightLaunches, uncommittedIds, clock.now());
+ * await notice.check(polledStates, inFlight.values(), () => pending.map((p) => p.launchId), clock.now());
  * ```
  */
 export class UnclaimedNotice {
@@ -55,10 +62,10 @@ export class UnclaimedNotice {
 
   /**
    * After a poll: `states` are the launches it returned — only ones a worker claimed, finished,
-   * lost or refused, so an in-flight launch it did not return (and not `uncommitted`, still in the
-   * driver's next batch) is still queued.
+   * lost or refused, so an in-flight launch it did not return (and not among `uncommittedIds`,
+   * still in the driver's next batch) is still queued.
    */
-  async check(states: readonly LaunchState[], inFlight: Iterable<WaitingLaunch>, uncommitted: ReadonlySet<string>, now: number): Promise<void> {
+  async check(states: readonly LaunchState[], inFlight: Iterable<WaitingLaunch>, uncommittedIds: () => Iterable<string>, now: number): Promise<void> {
     for (const state of states) {
       if (state.status === 'running' || state.status === 'done') {
         this.#logged = false;
@@ -67,6 +74,7 @@ export class UnclaimedNotice {
     }
     if (this.#logged) return;
     const reported = new Set(states.map((state) => state.launchId));
+    const uncommitted = new Set(uncommittedIds());
     const waiting = [...inFlight]
       .filter((launch) => !reported.has(launch.id) && !uncommitted.has(launch.id) && now - launch.launchedAt >= WORKER_TIMING.unclaimedNoticeMs)
       .sort((a, b) => a.launchedAt - b.launchedAt);
@@ -77,7 +85,7 @@ export class UnclaimedNotice {
     const { table, db, runId, flowId, log } = this.#parts;
     if (await table.workersBusy(db, Date.now() - WORKER_TIMING.lostAfterMs)) return;
     this.#logged = true;
-    const shown = waiting.slice(0, 3).map((launch) => `'${launch.key}'`).join(', ');
+    const shown = waiting.slice(0, 3).map((launch) => `'${launch.run.instance.key}'`).join(', ');
     log(
       `taskmachine: no worker has taken an attempt of run '${runId}' for ${Math.round(WORKER_TIMING.unclaimedNoticeMs / 1000)} s ` +
         `(${waiting.length} waiting: ${shown}${waiting.length > 3 ? ', …' : ''}): is one running with this flow? Start one with ` +

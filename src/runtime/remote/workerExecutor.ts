@@ -329,12 +329,7 @@ export class WorkerExecutor implements Executor {
       if (this.#stopped) return;
       let changed = false;
       for (const state of states) changed = this.#apply(state) || changed;
-      await this.#unclaimed.check(
-        states,
-        [...this.#inFlight.values()].map((launch) => ({ id: launch.id, key: launch.run.instance.key, launchedAt: launch.launchedAt })),
-        new Set(this.#pending.map((pending) => pending.launch.launchId)),
-        now,
-      );
+      await this.#unclaimed.check(states, this.#inFlight.values(), () => this.#pending.map((pending) => pending.launch.launchId), now);
       for (const id of lost) {
         const launch = this.#inFlight.get(id);
         if (launch === undefined) continue;
