@@ -2,6 +2,7 @@
 // private PostgreSQL cluster): the same flow gives the same states, results and child keys as a
 // local run; a failing child rejects the call with ChildTaskFailedError; a worker of concurrency 1
 // runs the child its only running attempt waits for; a retried parent reuses its succeeded child;
+// a call waiting when its attempt is aborted rejects with the abort reason;
 // a call to something that is no task of the flow is refused as locally; a request of an attempt
 // its driver already ended is refused, and nothing runs for it.
 import { afterEach, describe, expect, it } from 'vitest';
@@ -175,6 +176,37 @@ describe.skipIf(postgres === undefined)(`ctx().call in attempts on workers${skip
     expect((run.tasks['parent']!.result as string[])[1]).toBe(
       "TypeError: ctx().call: task 'nope' is not a task of flow 'strays'; pass a reference returned by f.task/f.subtask of this flow",
     );
+  });
+
+  it("a call waiting when its attempt's signal aborts (the driver timed it out) rejects with the abort reason, before the child ends", async () => {
+    let rejected: { message: string; childDone: boolean } | undefined;
+    let childDone = false;
+    let settle: () => void = () => {};
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    const slow = flow('slow', (f) => {
+      const child = f.subtask('child', async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        childDone = true;
+        return 'late';
+      });
+      f.task(
+        'parent',
+        async () => {
+          try {
+            await ctx()!.call(child);
+          } catch (error) {
+            rejected = { message: (error as Error).message, childDone };
+          } finally {
+            settle();
+          }
+        },
+        { timeout: 300 },
+      );
+    });
+    const { run, lines } = await onWorkers(slow, 'slow');
+    await settled;
+    expect(run.tasks['parent'], lines.join('\n')).toMatchObject({ state: 'failed' });
+    expect(rejected).toEqual({ message: 'the driver ended this attempt (timeout, cancel or a manual change), or gave it up as lost', childDone: false });
   });
 
   it('a request from an attempt its driver already ended (timed out) is refused, and nothing runs for it', async () => {
