@@ -2,11 +2,12 @@
 // private PostgreSQL cluster): the same flow gives the same states, results and child keys as a
 // local run; a failing child rejects the call with ChildTaskFailedError; a worker of concurrency 1
 // runs the child its only running attempt waits for; a retried parent reuses its succeeded child;
-// a call waiting when its attempt is aborted rejects with the abort reason;
+// a call waiting when its attempt is aborted rejects with the abort reason; a driver that adopts
+// the run answers the requests its first driver left;
 // a call to something that is no task of the flow is refused as locally; a request of an attempt
 // its driver already ended is refused, and nothing runs for it.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChildTaskFailedError, ctx, flow, runFlow, type Flow } from '../../src/index.ts';
+import { ChildTaskFailedError, ctx, flow, runFlow, startFlow, type Flow } from '../../src/index.ts';
 import { memoryStore } from '../../src/stores/index.ts';
 import { startWorker, type WorkerHandle } from '../../src/workers/index.ts';
 import type { PostgresStore } from '../../src/stores/postgresStore.ts';
@@ -207,6 +208,43 @@ describe.skipIf(postgres === undefined)(`ctx().call in attempts on workers${skip
     await settled;
     expect(run.tasks['parent'], lines.join('\n')).toMatchObject({ state: 'failed' });
     expect(rejected).toEqual({ message: 'the driver ended this attempt (timeout, cancel or a manual change), or gave it up as lost', childDone: false });
+  });
+
+  it('a driver that adopts the run answers the requests its first driver left unanswered; the child runs once', async () => {
+    let childRuns = 0;
+    let childStarted: () => void = () => {};
+    const started = new Promise<void>((resolve) => (childStarted = resolve));
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const handover = flow('handover', (f) => {
+      const child = f.subtask('child', async ({ input }: { input: number }) => {
+        childRuns++;
+        childStarted();
+        await released;
+        return input * 2;
+      });
+      f.task('parent', async () => (await ctx()!.call(child, 21)) + 1);
+    });
+    const store = await openStore();
+    const lines: string[] = [];
+    workers.push(await startWorker({ store, flows: [handover], concurrency: 2, log: (line) => lines.push(line) }));
+    const first = startFlow(handover, { store, executor: 'workers', runId: 'handover', log: (line) => lines.push(line) });
+    await started;
+    // The first driver goes away while the parent waits for its call: the worker adopts the run.
+    await first.shutdown({ graceMs: 0 });
+    const request = await store.pool.query(`SELECT status FROM "${store.schema}".attempt_calls WHERE run_id = 'handover'`);
+    expect(request.rows).toEqual([{ status: 'requested' }]);
+    release();
+    let loaded = await store.loadRun('handover');
+    for (let waited = 0; loaded?.run.state !== 'success' && waited < 20_000; waited += 100) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      loaded = await store.loadRun('handover');
+    }
+    expect(loaded?.run.state, lines.join('\n')).toBe('success');
+    expect(lines.some((line) => line.includes("drives run 'handover'"))).toBe(true);
+    const results = Object.fromEntries(loaded!.results.map((result) => [result.key, result.value]));
+    expect(results).toEqual({ parent: 43, 'parent/child#0': 42 });
+    expect(childRuns).toBe(1);
   });
 
   it('a request from an attempt its driver already ended (timed out) is refused, and nothing runs for it', async () => {
