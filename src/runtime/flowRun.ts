@@ -694,6 +694,12 @@ export class FlowRun {
         log,
         attemptLog: (run, line, at) => this.#taskLog(run, line, at, true),
         callChild: (parent, ref, input, customContext, index) => this.#callChild(parent, ref, input, customContext, index),
+        committed: async () => {
+          const persistence = this.#persistence;
+          if (persistence === undefined) return;
+          await persistence.flush(clock.now());
+          if (persistence.failure) throw persistence.failure;
+        },
       },
       { store, runId: this.runId, flowId: this.flow.id, flowHash: definitionHash(this.flow), now: () => clock.now() },
     );

@@ -12,12 +12,14 @@ import { channelOf, notifyNow } from './notifications.ts';
  *
  * @example
  * ```ts
- * const host: RemoteCallsHost = { callChild: (parent, ref, input, customContext, index) => children.call(parent, ref, input, customContext, index), log: console.log };
+ * const host: RemoteCallsHost = { callChild: (parent, ref, input, customContext, index) => children.call(parent, ref, input, customContext, index), committed: () => persistence.flush(Date.now()), log: console.log };
  * ```
  */
 export interface RemoteCallsHost {
   /** The run's own `ctx().call` path (the one local attempts use), with the index the worker counted. */
   callChild(parent: AttemptRun, ref: TaskRef<unknown>, input: unknown, customContext: Readonly<Record<string, string>>, index: number): Promise<unknown>;
+  /** Resolves once every change made so far is committed to the store (rejects when it cannot be). */
+  committed(): Promise<void>;
   log(line: string): void;
 }
 
@@ -26,8 +28,9 @@ export interface RemoteCallsHost {
  * flight hands their states here; for a running launch whose worker made more calls than were
  * read, the new requests are read and each is made through the run's own child-call path with the
  * launch's attempt — the same child keys, the same reuse of a child that succeeded with the same
- * input, the same errors as a local call. When the call settles, its answer is stored and the
- * worker is notified (`answered`, with its id). Each request is handled once by this driver; a
+ * input, the same errors as a local call. When the call settles and the child's end is committed,
+ * its answer is stored and the worker is notified (`answered`, with its id): a worker's attempt
+ * never goes on with a child result the store could still lose with this driver. Each request is handled once by this driver; a
  * driver that adopts the run handles the requests still unanswered (the children they wait for
  * are the run's, restored from the store).
  *
@@ -103,10 +106,18 @@ export class RemoteCalls {
     } catch (error) {
       called = Promise.reject(toError(error));
     }
-    called.then(
-      (value) => this.#answer(request, encodeAnswer({ ok: true, value })),
-      (error: unknown) => this.#answer(request, encodeAnswer({ ok: false, error })),
-    );
+    void called
+      .then(
+        (value) => encodeAnswer({ ok: true, value }),
+        (error: unknown) => encodeAnswer({ ok: false, error }),
+      )
+      .then((answer) =>
+        this.#host.committed().then(
+          () => this.#answer(request, answer),
+          // (The run stops: an adopting driver makes the call again from the store.)
+          (error: unknown) => this.#host.log(`taskmachine: the answer to a ctx().call of '${run.instance.key}' is not stored: ${toError(error).message}`),
+        ),
+      );
   }
 
   #answer(request: CallRequest, answer: string): void {
