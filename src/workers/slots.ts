@@ -41,6 +41,8 @@ export class Slots {
   readonly #concurrency: number;
   readonly #freed: () => void;
   #held = 0;
+  /** Slots kept for the jobs a fetch under way may bring (see {@link reserve}). */
+  #reserved = 0;
   /** Answered attempts waiting for a slot, first come first served. */
   readonly #resuming: Array<{ slot: { state: SlotState }; then: Array<() => void> }> = [];
 
@@ -50,9 +52,27 @@ export class Slots {
     this.#freed = freed;
   }
 
-  /** How many new attempts may start now: none while answered attempts wait for a slot. */
+  /**
+   * How many new attempts may start now: none while answered attempts wait for a slot (they wait
+   * only while every slot is held: each slot that frees goes to them first).
+   */
   free(): number {
-    return this.#resuming.length > 0 ? 0 : Math.max(0, this.#concurrency - this.#held);
+    return Math.max(0, this.#concurrency - this.#held - this.#reserved);
+  }
+
+  /**
+   * Keeps `count` slots for a fetch under way: an attempt answered meanwhile does not take one
+   * that a fetched job will. The fetch {@link take}s the slots of its jobs, then {@link unreserve}s.
+   */
+  reserve(count: number): void {
+    this.#reserved += count;
+  }
+
+  /** The fetch is done: the slots it kept and did not use are free. */
+  unreserve(): void {
+    if (this.#reserved === 0) return;
+    this.#reserved = 0;
+    this.#grant();
   }
 
   /** Slots held now. */
@@ -74,7 +94,7 @@ export class Slots {
       takeBack: (then) => {
         if (slot.state === 'held' || slot.state === 'ended') return then();
         if (slot.state === 'resuming') return void this.#resuming.find((waiting) => waiting.slot === slot)?.then.push(then);
-        if (this.#resuming.length === 0 && this.#held < this.#concurrency) {
+        if (this.#held + this.#reserved < this.#concurrency) {
           slot.state = 'held';
           this.#held++;
           return then();
@@ -95,12 +115,12 @@ export class Slots {
 
   /** A slot freed: answered attempts take it first, else the fetch loop may. */
   #grant(): void {
-    while (this.#resuming.length > 0 && this.#held < this.#concurrency) {
+    while (this.#resuming.length > 0 && this.#held + this.#reserved < this.#concurrency) {
       const { slot, then } = this.#resuming.shift()!;
       slot.state = 'held';
       this.#held++;
       for (const go of then) go();
     }
-    if (this.#held < this.#concurrency) this.#freed();
+    if (this.#held + this.#reserved < this.#concurrency) this.#freed();
   }
 }

@@ -269,6 +269,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       const free = storing.size >= concurrency ? 0 : slots.free();
       let fetched = 0;
       if (free > 0) {
+        slots.reserve(free);
         try {
           const { fetched: count, taken } = await fetchAndClaim(free);
           fetches.ok();
@@ -289,6 +290,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
           }
         } catch (error) {
           fetches.failed(error);
+        } finally {
+          slots.unreserve();
         }
       }
       if (stopping) break;
