@@ -184,9 +184,11 @@ describe.skipIf(postgres === undefined)(`ctx().call in attempts on workers${skip
     let childDone = false;
     let settle: () => void = () => {};
     const settled = new Promise<void>((resolve) => (settle = resolve));
+    let releaseChild: () => void = () => {};
+    const childReleased = new Promise<void>((resolve) => (releaseChild = resolve));
     const slow = flow('slow', (f) => {
       const child = f.subtask('child', async () => {
-        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        await childReleased;
         childDone = true;
         return 'late';
       });
@@ -201,11 +203,13 @@ describe.skipIf(postgres === undefined)(`ctx().call in attempts on workers${skip
             settle();
           }
         },
-        { timeout: 300 },
+        // Long enough for a busy machine's worker to have started the parent (the timeout counts
+        // from the driver's START: a parent timed out before it ran would never call).
+        { timeout: 2_000 },
       );
     });
+    void settled.then(() => releaseChild());
     const { run, lines } = await onWorkers(slow, 'slow');
-    await settled;
     expect(run.tasks['parent'], lines.join('\n')).toMatchObject({ state: 'failed' });
     expect(rejected).toEqual({ message: 'the driver ended this attempt (timeout, cancel or a manual change), or gave it up as lost', childDone: false });
   });
@@ -257,8 +261,10 @@ describe.skipIf(postgres === undefined)(`ctx().call in attempts on workers${skip
       f.task(
         'parent',
         async () => {
-          // Ignores its signal: still running on the worker once the driver timed it out.
-          await new Promise((resolve) => setTimeout(resolve, 600));
+          // Ignores its signal, but calls only once it aborted: the driver certainly ended the
+          // attempt (the worker learns of it from the launch), the worker still runs it.
+          const signal = ctx()!.signal;
+          await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
           try {
             await ctx()!.call(child);
           } catch (error) {
@@ -267,7 +273,8 @@ describe.skipIf(postgres === undefined)(`ctx().call in attempts on workers${skip
             settle();
           }
         },
-        { timeout: 150 },
+        // (Long enough for a busy machine's worker to have started it: see above.)
+        { timeout: 2_000 },
       );
     });
     const { run, store, lines } = await onWorkers(late, 'late');
