@@ -2,7 +2,7 @@
 // private PostgreSQL cluster): the same flow gives the same states, results and child keys as a
 // local run; a failing child rejects the call with ChildTaskFailedError; a worker of concurrency 1
 // runs the child its only running attempt waits for; a retried parent reuses its succeeded child;
-// a call waiting when its attempt is aborted rejects with the abort reason; a driver that adopts
+// a call waiting when its attempt is aborted (the run cancelled) rejects with the abort reason; a driver that adopts
 // the run answers the requests its first driver left;
 // a call to something that is no task of the flow is refused as locally; a request of an attempt
 // its driver already ended is refused, and nothing runs for it.
@@ -179,38 +179,43 @@ describe.skipIf(postgres === undefined)(`ctx().call in attempts on workers${skip
     );
   });
 
-  it("a call waiting when its attempt's signal aborts (the driver timed it out) rejects with the abort reason, before the child ends", async () => {
+  it("a call waiting when its attempt's signal aborts (the run is cancelled) rejects with the abort reason, before the child ends", async () => {
     let rejected: { message: string; childDone: boolean } | undefined;
     let childDone = false;
     let settle: () => void = () => {};
     const settled = new Promise<void>((resolve) => (settle = resolve));
+    let childStarted: () => void = () => {};
+    const started = new Promise<void>((resolve) => (childStarted = resolve));
     let releaseChild: () => void = () => {};
     const childReleased = new Promise<void>((resolve) => (releaseChild = resolve));
     const slow = flow('slow', (f) => {
       const child = f.subtask('child', async () => {
+        childStarted();
         await childReleased;
         childDone = true;
         return 'late';
       });
-      f.task(
-        'parent',
-        async () => {
-          try {
-            await ctx()!.call(child);
-          } catch (error) {
-            rejected = { message: (error as Error).message, childDone };
-          } finally {
-            settle();
-          }
-        },
-        // Long enough for a busy machine's worker to have started the parent (the timeout counts
-        // from the driver's START: a parent timed out before it ran would never call).
-        { timeout: 2_000 },
-      );
+      f.task('parent', async () => {
+        try {
+          await ctx()!.call(child);
+        } catch (error) {
+          rejected = { message: (error as Error).message, childDone };
+        } finally {
+          settle();
+        }
+      });
     });
-    void settled.then(() => releaseChild());
-    const { run, lines } = await onWorkers(slow, 'slow');
-    expect(run.tasks['parent'], lines.join('\n')).toMatchObject({ state: 'failed' });
+    const store = await openStore();
+    const lines: string[] = [];
+    workers.push(await startWorker({ store, flows: [slow], concurrency: 4, log: (line) => lines.push(line), adopt: false }));
+    const handle = startFlow(slow, { store, executor: 'workers', runId: 'slow', log: (line) => lines.push(line) });
+    // The call is under way (its child runs) when the driver ends the parent's attempt.
+    await started;
+    handle.cancel('enough');
+    await settled;
+    releaseChild();
+    const run = await handle.done;
+    expect(run, lines.join('\n')).toMatchObject({ state: 'failed', reason: expect.stringContaining('cancelled') });
     expect(rejected).toEqual({ message: 'the driver ended this attempt (timeout, cancel or a manual change), or gave it up as lost', childDone: false });
   });
 
@@ -251,34 +256,38 @@ describe.skipIf(postgres === undefined)(`ctx().call in attempts on workers${skip
     expect(childRuns).toBe(1);
   });
 
-  it('a request from an attempt its driver already ended (timed out) is refused, and nothing runs for it', async () => {
+  it('a request from an attempt its driver already ended (the run was cancelled) is refused, and nothing runs for it', async () => {
     let childRuns = 0;
     let refusal: unknown;
     let settle: () => void = () => {};
     const settled = new Promise<void>((resolve) => (settle = resolve));
+    let parentStarted: () => void = () => {};
+    const started = new Promise<void>((resolve) => (parentStarted = resolve));
     const late = flow('late', (f) => {
       const child = f.subtask('child', () => ++childRuns);
-      f.task(
-        'parent',
-        async () => {
-          // Ignores its signal, but calls only once it aborted: the driver certainly ended the
-          // attempt (the worker learns of it from the launch), the worker still runs it.
-          const signal = ctx()!.signal;
-          await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
-          try {
-            await ctx()!.call(child);
-          } catch (error) {
-            refusal = error;
-          } finally {
-            settle();
-          }
-        },
-        // (Long enough for a busy machine's worker to have started it: see above.)
-        { timeout: 2_000 },
-      );
+      f.task('parent', async () => {
+        // Ignores its signal, but calls only once it aborted: the driver certainly ended the
+        // attempt (the worker learns of it from the launch), the worker still runs it.
+        const signal = ctx()!.signal;
+        parentStarted();
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        try {
+          await ctx()!.call(child);
+        } catch (error) {
+          refusal = error;
+        } finally {
+          settle();
+        }
+      });
     });
-    const { run, store, lines } = await onWorkers(late, 'late');
-    expect(run.tasks['parent'], lines.join('\n')).toMatchObject({ state: 'failed' });
+    const store = await openStore();
+    const lines: string[] = [];
+    workers.push(await startWorker({ store, flows: [late], concurrency: 4, log: (line) => lines.push(line), adopt: false }));
+    const handle = startFlow(late, { store, executor: 'workers', runId: 'late', log: (line) => lines.push(line) });
+    await started;
+    handle.cancel('enough');
+    const run = await handle.done;
+    expect(run, lines.join('\n')).toMatchObject({ state: 'failed', reason: expect.stringContaining('cancelled') });
     await settled;
     expect((refusal as Error).message).toBe(
       "ctx().call('child'): the calling attempt of 'parent' has already ended: its driver ended it (a timeout, a cancel, a manual change) or gave it up as lost; nothing was called",
