@@ -6,7 +6,7 @@ import { RunCancelledError, TaskInstanceNotFoundError, TaskTimeoutError, toError
 import { KeptValues } from './values/keptValues.ts';
 import { suggest } from '../suggest.ts';
 import { graphOf } from '../flow/graph.ts';
-import type { Flow } from '../flow/types.ts';
+import type { Flow, TaskRef } from '../flow/types.ts';
 import { ListenerDispatcher } from '../listeners/dispatch.ts';
 import { runListenersFor } from '../listeners/runListeners.ts';
 import type { FlowRunRecord, TaskInstanceRecord } from '../records.ts';
@@ -192,11 +192,7 @@ export class FlowRun {
       flowId: flow.id,
       runId: this.runId,
       log: (run, parts) => this.#taskLog(run, format(...parts), clock.now()),
-      callChild: (parent, ref, input, customContext) => {
-        const kept = this.#values.keep(input);
-        if (!kept.ok) return Promise.reject(new UnstorableValueError(`the input of a ctx().call from '${parent.instance.key}'`, kept.error));
-        return this.#children.call(parent, ref, kept.value, customContext);
-      },
+      callChild: (parent, ref, input, customContext) => this.#callChild(parent, ref, input, customContext),
       loadCheckpoint: (run) => this.#children.loadCheckpoint(run),
       saveCheckpoint: (run, value) => this.#children.saveCheckpoint(run, value),
     };
@@ -668,6 +664,13 @@ export class FlowRun {
     this.#scheduler.requestTurn();
   }
 
+  /** `ctx().call` of an attempt, here or on a worker (`index`: see `ChildCalls.call`). */
+  #callChild(parent: AttemptRun, ref: TaskRef<unknown>, input: unknown, customContext: Readonly<Record<string, string>>, index?: number): Promise<unknown> {
+    const kept = this.#values.keep(input);
+    if (!kept.ok) return Promise.reject(new UnstorableValueError(`the input of a ctx().call from '${parent.instance.key}'`, kept.error));
+    return this.#children.call(parent, ref, kept.value, customContext, index);
+  }
+
   /** The newest stored launch of each instance stored `running`, while an adopted run is opened. */
   readonly #launches = new Map<string, LaunchState>();
 
@@ -690,6 +693,13 @@ export class FlowRun {
         requestTurn: () => this.#requestTurn(),
         log,
         attemptLog: (run, line, at) => this.#taskLog(run, line, at, true),
+        callChild: (parent, ref, input, customContext, index) => this.#callChild(parent, ref, input, customContext, index),
+        committed: async () => {
+          const persistence = this.#persistence;
+          if (persistence === undefined) return;
+          await persistence.flush(clock.now());
+          if (persistence.failure) throw persistence.failure;
+        },
       },
       { store, runId: this.runId, flowId: this.flow.id, flowHash: definitionHash(this.flow), now: () => clock.now() },
     );

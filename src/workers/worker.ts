@@ -21,6 +21,8 @@ import { StoredValues } from './storedValues.ts';
 import { OutcomeCommits } from './outcomeCommits.ts';
 import { OutageLog } from '../runtime/remote/outageLog.ts';
 import { channelOf, listen, notifyNow } from '../runtime/remote/notifications.ts';
+import { WorkerCalls } from './workerCalls.ts';
+import { Slots, type Slot } from './slots.ts';
 
 /**
  * Options of {@link startWorker}.
@@ -111,9 +113,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const byId = new Map<string, { flow: Flow; hash: string; attempts: WorkerAttempts }>();
   // Stored values the attempts refer to (inputs, upstream results): one bounded cache per worker.
   const stored = new StoredValues(store);
+  const calls = new WorkerCalls(store, id);
   for (const flow of flows) {
     if (byId.has(flow.id)) throw new TypeError(`startWorker: two flows have the id '${flow.id}'; a worker runs one definition per flow id`);
-    byId.set(flow.id, { flow, hash: definitionHash(flow), attempts: new WorkerAttempts(flow, store, log, stored) });
+    byId.set(flow.id, { flow, hash: definitionHash(flow), attempts: new WorkerAttempts(flow, store, log, stored, calls) });
   }
   const launches = new LaunchTable(`"${store.schema}"`);
   const running = new Map<string, AttemptRun>();
@@ -181,21 +184,21 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const storing = new Set<string>();
 
   /**
-   * Runs a claimed attempt and stores its outcome. `ended` frees its slot as soon as the attempt
-   * stops running: the next attempt starts while this outcome is being stored (group-committed
-   * with others), instead of a slot idling through a commit per attempt.
+   * Runs a claimed attempt and stores its outcome. Its slot frees as soon as the attempt stops
+   * running: the next attempt starts while this outcome is being stored (group-committed with
+   * others), instead of a slot idling through a commit per attempt.
    */
-  async function run(job: Job<AttemptJobData>, ended: () => void): Promise<void> {
+  async function run(job: Job<AttemptJobData>, slot: Slot): Promise<void> {
     const data = job.data;
     const { attempts } = byId.get(data.flowId)!;
-    const started = await attempts.start(data, deserializeValue<AttemptPayload>(data.payload));
+    const started = await attempts.start(data, deserializeValue<AttemptPayload>(data.payload), slot);
     running.set(data.launchId, started.run);
     const outcome = await started.outcome;
     running.delete(data.launchId);
     // Heartbeated until the outcome is stored (which may wait out a PostgreSQL restart): a launch
     // whose attempt finished is not given up as lost meanwhile.
     storing.add(data.launchId);
-    ended();
+    slot.end();
     let stored: boolean;
     try {
       const lines = started.logs();
@@ -221,13 +224,13 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
    * launches that cannot be claimed (ended by their driver, run elsewhere) are completed in the same
    * transaction; jobs this worker refuses are handed back after it (`refuse`).
    */
-  async function fetchAndClaim(free: number): Promise<{ fetched: number; taken: Array<{ job: Job<AttemptJobData>; work: (ended: () => void) => Promise<void> }> }> {
+  async function fetchAndClaim(free: number): Promise<{ fetched: number; taken: Array<{ job: Job<AttemptJobData>; work: (slot: Slot) => Promise<void> }> }> {
     // (Repeated after a lost reply, the first try's jobs stay active and its launches claimed by
     // this worker, which never runs them: they are lost after `lostAfterMs` and run again — no
     // retry used. Not written twice.)
     return transaction('fetch and claim attempts', async (db) => {
       const jobs = await boss.fetch<AttemptJobData>(ATTEMPT_QUEUE, { batchSize: free, db: bossDb(db) });
-      const taken: Array<{ job: Job<AttemptJobData>; work: (ended: () => void) => Promise<void> }> = [];
+      const taken: Array<{ job: Job<AttemptJobData>; work: (slot: Slot) => Promise<void> }> = [];
       const claimable: Job<AttemptJobData>[] = [];
       for (const job of jobs) {
         const refusal = refusalOf(job.data);
@@ -238,7 +241,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       const claimed = await launches.claimMany(db, ids, id, Date.now());
       const gone = claimable.filter((job) => !claimed.has(job.data.launchId));
       if (gone.length > 0) await boss.complete(ATTEMPT_QUEUE, gone.map((job) => job.id), null, { db: bossDb(db) });
-      for (const job of claimable) if (claimed.has(job.data.launchId)) taken.push({ job, work: (ended) => run(job, ended) });
+      for (const job of claimable) if (claimed.has(job.data.launchId)) taken.push({ job, work: (slot) => run(job, slot) });
       return { fetched: jobs.length, taken };
     });
   }
@@ -248,11 +251,12 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   // `work()` waits out its polling interval after every fetch, which caps a poller at two jobs a
   // second without NOTIFY; this loop keeps every slot busy while jobs are queued.) Outcomes still
   // being stored hold no slot, but when `concurrency` of them wait (the store is slow or away) the
-  // loop takes nothing more until they are stored.
+  // loop takes nothing more until they are stored. An attempt waiting for a ctx().call holds no
+  // slot meanwhile (see Slots): the child may need it.
   const fetches = new OutageLog(log, `taskmachine worker ${id}: fetching attempt jobs`);
   const heartbeats = new OutageLog(log, `taskmachine worker ${id}: heartbeating its attempts`);
-  let inHand = 0;
   let wake: (() => void) | undefined;
+  const slots = new Slots(concurrency, () => wake?.());
   // A driver committed jobs: fetch now, not at the next idle poll. One that comes while a fetch is
   // under way (which may have missed those jobs) makes the loop fetch again at once.
   let jobsQueued = false;
@@ -262,41 +266,37 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   });
   const fetching = (async () => {
     while (!stopping) {
-      const free = storing.size >= concurrency ? 0 : concurrency - inHand;
+      const free = storing.size >= concurrency ? 0 : slots.free();
       let fetched = 0;
       if (free > 0) {
+        slots.reserve(free);
         try {
           const { fetched: count, taken } = await fetchAndClaim(free);
           fetches.ok();
           fetched = count;
           for (const { job, work } of taken) {
-            inHand++;
-            let held = true;
-            const ended = (): void => {
-              if (!held) return;
-              held = false;
-              inHand--;
-              wake?.();
-            };
-            work(ended)
+            const slot = slots.take();
+            work(slot)
               .catch((error: unknown) => {
                 log(`taskmachine worker ${id}: attempt job ${job.id} failed: ${toError(error).message}`);
                 return boss.fail(ATTEMPT_QUEUE, job, { message: toError(error).message }).catch(() => {});
               })
               .finally(() => {
                 running.delete(job.data.launchId);
-                ended();
+                slot.end();
                 // (A slot the outcome's storing kept the loop from using is free again.)
                 wake?.();
               });
           }
         } catch (error) {
           fetches.failed(error);
+        } finally {
+          slots.unreserve();
         }
       }
       if (stopping) break;
       if (fetched > 0 && fetched === free) continue;
-      if (jobsQueued && concurrency - inHand > 0) {
+      if (jobsQueued && slots.free() > 0) {
         jobsQueued = false;
         continue;
       }
@@ -391,6 +391,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       // Attempts still running get the grace period, and so do outcomes still being stored.
       while ((running.size > 0 || storing.size > 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
       clearInterval(heartbeat);
+      // (After the grace period: attempts waiting for ctx().call answers get them meanwhile.)
+      calls.stop();
       await Promise.all([...driven.values()].map((handle) => handle.shutdown({ graceMs: 0 }).catch(() => undefined)));
       await releaseBoss(store, acquired);
     },

@@ -1,5 +1,5 @@
-import { toError } from '../errors.ts';
-import type { Flow, TaskArgs } from '../flow/types.ts';
+import { toError, UnstorableValueError } from '../errors.ts';
+import type { Flow, TaskArgs, TaskRef } from '../flow/types.ts';
 import { format } from 'node:util';
 import type { AttemptHost } from '../runtime/attempt/attemptContext.ts';
 import { AttemptExecutor, NO_CONTEXT_YET } from '../runtime/attempt/attemptExecutor.ts';
@@ -14,6 +14,10 @@ import { MissingResultError, StoredValues } from './storedValues.ts';
 import type { AttemptJobData, AttemptPayload } from '../runtime/remote/attemptQueue.ts';
 import type { WorkerLogLine } from '../runtime/remote/attemptLogs.ts';
 import { TaskLogCollector } from '../runtime/subscribers/taskLogs.ts';
+import { calledTask } from '../runtime/control/childCalls.ts';
+import { serializeValue } from '../stores/serialization.ts';
+import type { Caller, WorkerCalls } from './workerCalls.ts';
+import type { Slot } from './slots.ts';
 
 /**
  * One attempt running on this worker.
@@ -62,12 +66,17 @@ export class WorkerAttempts {
   /** Per run: its decorator pipeline and executor (decorators publish per run). */
   readonly #runs = new Map<string, { executor: AttemptExecutor; attempts: number }>();
   readonly #waiting = new Map<AttemptRun, (outcome: AttemptOutcome) => void>();
+  /** `ctx().call`s of the attempts (without: refused, as for a `WorkerAttempts` made outside a worker). */
+  readonly #calls: WorkerCalls | undefined;
+  /** Each attempt's launch and slot, for its calls. */
+  readonly #callers = new WeakMap<AttemptRun, Caller>();
 
-  constructor(flow: Flow, store: PostgresStore, log: (line: string) => void, stored: StoredValues = new StoredValues(store)) {
+  constructor(flow: Flow, store: PostgresStore, log: (line: string) => void, stored: StoredValues = new StoredValues(store), calls?: WorkerCalls) {
     this.#flow = flow;
     this.#store = store;
     this.#stored = stored;
     this.#log = log;
+    this.#calls = calls;
   }
 
   /**
@@ -76,7 +85,7 @@ export class WorkerAttempts {
    * sees the attempt lost — an interruption); a referred result that is not stored fails the
    * attempt (`infrastructure`).
    */
-  async start(job: AttemptJobData, payload: AttemptPayload): Promise<WorkerAttempt> {
+  async start(job: AttemptJobData, payload: AttemptPayload, slot?: Slot): Promise<WorkerAttempt> {
     const task = this.#flow.task(job.taskId);
     const key = job.key;
     if (task === undefined) {
@@ -107,6 +116,7 @@ export class WorkerAttempts {
     if (payload.eventPayload !== undefined) instance.eventPayload = payload.eventPayload;
     const run = new AttemptRun(instance, job.attempt);
     instance.current = run;
+    this.#callers.set(run, { launchId: job.launchId, runId: job.runId, ...(slot === undefined ? {} : { slot }) });
     const entry = this.#entry(job.runId);
     entry.attempts++;
     const outcome = new Promise<AttemptOutcome>((resolve) => this.#waiting.set(run, resolve)).finally(() => {
@@ -160,6 +170,25 @@ export class WorkerAttempts {
     run.abort(reason);
   }
 
+  /**
+   * `ctx().call` on a worker: refused here as a local call is (the input cannot be stored, not a
+   * task of the flow, the attempt ended), counted as a local call is (the child's key), then asked
+   * of the driver, which makes it through the run's own child calls (see `WorkerCalls`).
+   */
+  #callChild(run: AttemptRun, ref: TaskRef<unknown>, input: unknown, customContext: Readonly<Record<string, string>>): Promise<unknown> {
+    const kept = this.#values.keep(input);
+    if (!kept.ok) return Promise.reject(new UnstorableValueError(`the input of a ctx().call from '${run.instance.key}'`, kept.error));
+    const task = calledTask(this.#flow, ref);
+    if (task instanceof TypeError) return Promise.reject(task);
+    if (run.settled) return Promise.reject(new Error(`ctx().call('${task.id}'): the calling attempt of '${run.instance.key}' has already ended`));
+    const caller = this.#callers.get(run);
+    if (this.#calls === undefined || caller === undefined) return Promise.reject(new Error(`ctx().call('${task.id}'): this attempt runs outside a worker (startWorker), which alone can ask the driver`));
+    run.callSeq ??= new Map();
+    const index = run.callSeq.get(task.id) ?? 0;
+    run.callSeq.set(task.id, index + 1);
+    return this.#calls.call(caller, run, { taskId: task.id, index, input: serializeValue(kept.value), customContext: JSON.stringify(customContext) });
+  }
+
   #report(run: AttemptRun, outcome: AttemptOutcome): void {
     const resolve = this.#waiting.get(run);
     if (resolve === undefined) return;
@@ -183,8 +212,7 @@ export class WorkerAttempts {
         if (lines === undefined) this.#lines.set(run, (lines = new TaskLogCollector()));
         lines.add(run.instance.key, run.instance.task.id, run.attempt, message, Date.now());
       },
-      callChild: () =>
-        Promise.reject(new Error("ctx().call is not available in attempts on workers yet: run this flow with executor 'local'")),
+      callChild: (run, ref, input, customContext) => this.#callChild(run, ref, input, customContext),
       loadCheckpoint: (run) => (run.checkpointLoad ??= store.loadCheckpoint(runId, run.instance.key).then((stored) => stored?.value)),
       saveCheckpoint: async (run, value) => {
         if (run.settled) return;

@@ -94,6 +94,7 @@ describe.skipIf(postgres === undefined)(`postgresStore: PostgreSQL specifics${su
       expect(rows).toEqual(postgresMigrations.map((m) => ({ version: m.version, description: m.description })));
       const tables = await admin<{ tablename: string }>('SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename', [store.schema]);
       expect(tables.map((t) => t.tablename)).toEqual([
+        'attempt_calls',
         'attempt_launches',
         'checkpoints',
         'commit_markers',

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { finishedStates, type TaskInstanceState } from '../../../machines/index.ts';
 import { ChildTaskFailedError } from '../../errors.ts';
-import type { Flow, TaskRef } from '../../flow/types.ts';
+import type { Flow, TaskDefinition, TaskRef } from '../../flow/types.ts';
 import type { Store } from '../../stores/index.ts';
 import type { AttemptRun, TaskInstance } from '../instances/taskInstance.ts';
 import type { Clock } from '../../clock.ts';
@@ -44,19 +44,24 @@ export class ChildCalls {
     this.#host = host;
   }
 
-  call(parent: AttemptRun, ref: TaskRef<unknown>, input: unknown, customContext: Readonly<Record<string, string>>): Promise<unknown> {
-    const task = ref !== null && typeof ref === 'object' ? this.#flow.task(ref.id) : undefined;
-    if (task === undefined || ref.flowId !== this.#flow.id) {
-      return Promise.reject(
-        new TypeError(`ctx().call: ${describeRef(ref)} is not a task of flow '${this.#flow.id}'; pass a reference returned by f.task/f.subtask of this flow`),
-      );
-    }
+  /**
+   * Makes (or reuses) the child and settles with it. `index` is the call's number among the
+   * calling attempt's calls of this task when the caller counted them itself (an attempt on a
+   * worker, whose requests may reach this driver in any order, or reach the driver that adopted
+   * the run); without it the calls are counted here, in the order they are made.
+   */
+  call(parent: AttemptRun, ref: TaskRef<unknown>, input: unknown, customContext: Readonly<Record<string, string>>, index?: number): Promise<unknown> {
+    const task = calledTask(this.#flow, ref);
+    if (task instanceof TypeError) return Promise.reject(task);
     if (parent.settled) {
       return Promise.reject(new Error(`ctx().call('${task.id}'): the calling attempt of '${parent.instance.key}' has already ended`));
     }
-    parent.callSeq ??= new Map();
-    const sequence = parent.callSeq.get(task.id) ?? 0;
-    parent.callSeq.set(task.id, sequence + 1);
+    let sequence = index;
+    if (sequence === undefined) {
+      parent.callSeq ??= new Map();
+      sequence = parent.callSeq.get(task.id) ?? 0;
+      parent.callSeq.set(task.id, sequence + 1);
+    }
     const key = `${parent.instance.key}/${task.id}#${sequence}`;
     let child = this.#table.get(key);
     const sameCall = child !== undefined && isDeepStrictEqual(child.callInput, input);
@@ -130,6 +135,24 @@ export class ChildCalls {
       });
     }
   }
+}
+
+/**
+ * The task a `ctx().call` names, or the `TypeError` the call rejects with when it names no task
+ * of `flow` (shared by local attempts and attempts on workers, which refuse such a call at once).
+ *
+ * @example
+ * ```ts
+ * const task = calledTask(flow, fetchPage);
+ * if (task instanceof TypeError) throw task;
+ * ```
+ */
+export function calledTask(flow: Flow, ref: unknown): TaskDefinition | TypeError {
+  const task = ref !== null && typeof ref === 'object' ? flow.task((ref as TaskRef).id) : undefined;
+  if (task === undefined || (ref as TaskRef).flowId !== flow.id) {
+    return new TypeError(`ctx().call: ${describeRef(ref)} is not a task of flow '${flow.id}'; pass a reference returned by f.task/f.subtask of this flow`);
+  }
+  return task;
 }
 
 function describeRef(ref: unknown): string {

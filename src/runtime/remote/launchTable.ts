@@ -45,6 +45,8 @@ export interface LaunchState {
   readonly outcome: string | null;
   readonly worker: string | null;
   readonly refusal: string | null;
+  /** How many `ctx().call` requests its attempt made (see `CallTable`). */
+  readonly calls: number;
 }
 
 function rowToState(row: Record<string, unknown>): LaunchState {
@@ -56,6 +58,7 @@ function rowToState(row: Record<string, unknown>): LaunchState {
     outcome: (row['outcome'] as string | null) ?? null,
     worker: (row['worker'] as string | null) ?? null,
     refusal: (row['refusal'] as string | null) ?? null,
+    calls: Number(row['calls'] ?? 0),
   };
 }
 
@@ -100,7 +103,7 @@ export class LaunchTable {
   async poll(db: SqlSession, runId: string, ids: readonly string[]): Promise<LaunchState[]> {
     if (ids.length === 0) return [];
     const res = await db.query(
-      `SELECT launch_id, key, attempt, status, outcome, worker, refusal FROM ${this.#t}
+      `SELECT launch_id, key, attempt, status, outcome, worker, refusal, calls FROM ${this.#t}
        WHERE run_id = $1 AND launch_id = ANY($2::uuid[]) AND (status <> 'queued' OR refusal IS NOT NULL)`,
       [runId, ids],
     );
@@ -142,7 +145,7 @@ export class LaunchTable {
   async latest(db: SqlSession, runId: string, keys: readonly string[]): Promise<LaunchState[]> {
     if (keys.length === 0) return [];
     const res = await db.query(
-      `SELECT DISTINCT ON (key) launch_id, key, attempt, status, outcome, worker, refusal FROM ${this.#t}
+      `SELECT DISTINCT ON (key) launch_id, key, attempt, status, outcome, worker, refusal, calls FROM ${this.#t}
        WHERE run_id = $1 AND key = ANY($2::text[]) ORDER BY key, seq DESC`,
       [runId, keys],
     );

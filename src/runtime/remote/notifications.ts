@@ -7,14 +7,17 @@ import { connectionOf } from './attemptQueue.ts';
  * What a notification says: `queued` — a driver committed attempt jobs (workers fetch now);
  * `stored` — a worker committed attempts' outcomes (the payload is the run id: its driver polls now);
  * `aborted` — a driver ended attempts a worker runs (the payload is the worker's id: it heartbeats
- * now, learns which, and aborts their signals).
+ * now, learns which, and aborts their signals); `answered` — a driver stored the answers of
+ * `ctx().call`s that attempts on a worker made (the payload is the worker's id: it reads them now).
+ * A worker's call request itself is announced as `stored` (with the run id): the driver's poll
+ * reads requests and outcomes together.
  *
  * @example
  * ```ts
  * const kind: NotificationKind = 'stored';
  * ```
  */
-export type NotificationKind = 'queued' | 'stored' | 'aborted';
+export type NotificationKind = 'queued' | 'stored' | 'aborted' | 'answered';
 
 /**
  * The LISTEN/NOTIFY channel of a store schema for one kind: a short fixed-length name (a channel is

@@ -23,6 +23,12 @@ export const WORKER_TIMING = Object.freeze({
   notifiedIdlePollMs: 1_000,
   /** How often a worker heartbeats the launches it runs (and learns of aborted ones). @default 1000 */
   heartbeatMs: 1_000,
+  /**
+   * How often a worker whose attempts wait for `ctx().call` answers reads them while drivers'
+   * notifications reach it (each stored answer wakes it at once; without notifications it reads
+   * every `idlePollMs`). @default 1000
+   */
+  answerPollMs: 1_000,
   /** A running launch without a heartbeat for this long is lost: an interruption. @default 10000 */
   lostAfterMs: 10_000,
   /** Attempts no worker took for this long are logged by the driver and shown by `status` (is a worker running?). @default 10000 */

@@ -17,6 +17,7 @@ import { splitLogs, type OutcomeWithLogs } from './attemptLogs.ts';
 import { WORKER_TIMING } from './timing.ts';
 import { UnclaimedNotice } from './unclaimedNotice.ts';
 import { channelOf, listen, notifyNow, type Subscription } from './notifications.ts';
+import { RemoteCalls, type RemoteCallsHost } from './remoteCalls.ts';
 
 /**
  * What the worker executor needs from the run that uses it (`FlowRun` provides it).
@@ -26,7 +27,7 @@ import { channelOf, listen, notifyNow, type Subscription } from './notifications
  * const host: WorkerExecutorHost = { report, released, keepResult, interrupted, touch, requestTurn, log: console.log };
  * ```
  */
-export interface WorkerExecutorHost {
+export interface WorkerExecutorHost extends RemoteCallsHost {
   /** How an attempt ended (on a worker, after its decorators had their say). */
   report(run: AttemptRun, outcome: AttemptOutcome): void;
   /** The attempt stopped running (frees its slot). */
@@ -104,6 +105,8 @@ export class WorkerExecutor implements Executor {
   #pollAgain = false;
   /** When the last poll started (`performance.now()`: polls are paced in real time). */
   #polledAt = Number.NEGATIVE_INFINITY;
+  /** `ctx().call`s the attempts in flight make on their workers. */
+  readonly #calls: RemoteCalls;
 
   constructor(
     host: WorkerExecutorHost,
@@ -116,6 +119,7 @@ export class WorkerExecutor implements Executor {
     this.#flowId = parts.flowId;
     this.#flowHash = parts.flowHash;
     this.#now = parts.now;
+    this.#calls = new RemoteCalls(host, { store: parts.store, flowId: parts.flowId });
     this.#unclaimed = new UnclaimedNotice({ table: this.#table, db: parts.store.pool, runId: parts.runId, flowId: parts.flowId, log: (line) => host.log(line) });
   }
 
@@ -217,6 +221,7 @@ export class WorkerExecutor implements Executor {
     this.#timer = undefined;
     this.#inFlight.clear();
     this.#byRun.clear();
+    this.#calls.clear();
     this.#outcomesStored?.unsubscribe();
     this.#outcomesStored = undefined;
     if (this.#boss !== undefined) {
@@ -293,6 +298,7 @@ export class WorkerExecutor implements Executor {
         });
       }
       this.#inFlight.delete(id);
+      this.#calls.forget(id);
     }
     this.#host.released(run);
     if (outcome !== undefined && !run.discarded) this.#host.report(run, outcome);
@@ -329,11 +335,14 @@ export class WorkerExecutor implements Executor {
       if (this.#stopped) return;
       let changed = false;
       for (const state of states) changed = this.#apply(state) || changed;
+      // (After the outcomes: a launch that just ended makes no more calls.)
+      await this.#calls.poll(states, (id) => this.#inFlight.get(id)?.run);
       await this.#unclaimed.check(states, this.#inFlight.values(), () => this.#pending.map((pending) => pending.launch.launchId), now);
       for (const id of lost) {
         const launch = this.#inFlight.get(id);
         if (launch === undefined) continue;
         this.#inFlight.delete(id);
+        this.#calls.forget(id);
         this.#byRun.delete(launch.run);
         launch.run.settled = true;
         launch.run.abort(new Error('the worker running the attempt stopped heartbeating'));

@@ -235,6 +235,36 @@ export const postgresMigrations: readonly PostgresMigration[] = Object.freeze([
       CREATE INDEX attempt_launches_by_run ON ${s}.attempt_launches (run_id, key, seq);
     `,
   },
+  {
+    version: 6,
+    description: 'child calls (ctx().call) of attempts on workers: their requests to the driver and its answers',
+    // One row per ctx().call an attempt on a worker makes; (launch_id, seq) numbers its calls, so a
+    // request repeated after a lost reply is the same row. The worker inserts it only while its
+    // launch is still `running` for it, and counts it in the launch's `calls` in the same
+    // statement: the driver polls its launches anyway, and reads this table only for a launch
+    // whose `calls` grew. status: requested → answered (the driver wrote `answer`: the
+    // child's result, or the error the call rejects with). A column with a constant default is a
+    // catalog-only change.
+    sql: (s: string) => `
+      ALTER TABLE ${s}.attempt_launches ADD COLUMN calls bigint NOT NULL DEFAULT 0;
+
+      CREATE TABLE ${s}.attempt_calls (
+        launch_id      uuid NOT NULL,
+        seq            bigint NOT NULL,
+        run_id         text NOT NULL,
+        task_id        text NOT NULL,
+        call_index     bigint NOT NULL,
+        input          text NOT NULL,
+        custom_context text NOT NULL,
+        status         text NOT NULL DEFAULT 'requested' CHECK (status IN ('requested', 'answered')),
+        answer         text,
+        requested_at   double precision NOT NULL,
+        answered_at    double precision,
+        PRIMARY KEY (launch_id, seq)
+      );
+      CREATE INDEX attempt_calls_by_run ON ${s}.attempt_calls (run_id);
+    `,
+  },
 ]);
 
 /** The newest schema version this code knows (and writes). */
@@ -247,6 +277,7 @@ const tablesByVersion: ReadonlyArray<readonly string[]> = [
   [],
   ['task_logs'],
   ['attempt_launches'],
+  ['attempt_calls'],
 ];
 
 /** The tables a schema at `version` must have (checked when a store is opened). */

@@ -295,7 +295,7 @@ export function statements(q: string) {
     /** Delete the run row first (it waits for writers holding the run), then what belongs to it. */
     deleteRunRow: statement(`DELETE FROM ${q}.runs WHERE run_id = $1::text RETURNING 1 AS existed`),
     deleteRunRest: statement(
-      ['task_instances', 'transitions', 'results', 'checkpoints', 'control_requests', 'task_logs', 'attempt_launches']
+      ['task_instances', 'transitions', 'results', 'checkpoints', 'control_requests', 'task_logs', 'attempt_launches', 'attempt_calls']
         .map((table, i) => `d${i} AS (DELETE FROM ${q}.${table} WHERE run_id = $1::text)`)
         .reduce((sql, cte, i) => `${sql}${i === 0 ? 'WITH ' : ', '}${cte}`, '') +
         ` DELETE FROM ${q}.commit_markers WHERE run_id = $1::text`,
