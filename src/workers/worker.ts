@@ -10,7 +10,7 @@ import { startFlow } from '../runtime/runFlow.ts';
 import type { FlowRunHandle } from '../runtime/handle.ts';
 import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
 import { deserializeValue, serializeValue } from '../stores/serialization.ts';
-import { withLogs } from '../runtime/remote/attemptLogs.ts';
+import { storeEndedAttemptLogs, withLogs } from '../runtime/remote/attemptLogs.ts';
 import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from '../runtime/remote/attemptQueue.ts';
 import { definitionHash } from '../flow/flowShape.ts';
 import { findAdoptable } from './adoption.ts';
@@ -199,10 +199,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     // whose attempt finished is not given up as lost meanwhile.
     storing.add(data.launchId);
     slot.end();
+    const lines = started.logs();
+    let text = '';
     let stored: boolean;
     try {
-      const lines = started.logs();
-      let text: string;
       try {
         text = serializeValue(withLogs(outcome, lines));
       } catch (error) {
@@ -212,9 +212,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     } finally {
       storing.delete(data.launchId);
     }
-    if (!stored) {
-      log(`taskmachine worker ${id}: the outcome of attempt ${data.attempt} of '${data.key}' (run '${data.runId}') was not stored: its driver ended the attempt or gave it up as lost`);
-    }
+    if (!stored) log(`taskmachine worker ${id}: ${await storeEndedAttemptLogs(store, id, data, text, lines)}`);
   }
 
   /**

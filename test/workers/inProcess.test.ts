@@ -2,7 +2,8 @@
 // cluster: every attempt runs through a pg-boss job and an attempt launch; results, retries,
 // a map and a checkpoint behave as with executor 'local'; a worker with another definition of the
 // flow refuses the run's attempts and says so; runFlow refuses executor 'workers' without postgres.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { storeEndedAttemptLogs } from '../../src/runtime/remote/attemptLogs.ts';
 import { flow, runFlow, startFlow, ctx } from '../../src/index.ts';
 import { memoryStore } from '../../src/stores/index.ts';
 import { startWorker, type WorkerHandle } from '../../src/workers/index.ts';
@@ -91,6 +92,39 @@ describe.skipIf(postgres === undefined)(`executor 'workers' in one process${skip
     expect(driverLines).toContain('[list#1] listing 2 items');
     // The worker prints them too (its own terminal), naming the run.
     expect(workerLines).toContain('[logs list#1] listing 2 items');
+  });
+
+  it('stores the ctx().log lines of an attempt its driver ended while it ran (the worker appends them, once)', async () => {
+    const store = await openStore();
+    let started: () => void = () => {};
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const stubborn = flow('stubborn', (f) => {
+      f.task('wait', async () => {
+        ctx()!.log('waiting for the remote side');
+        started();
+        await new Promise((resolve) => ctx()!.signal.addEventListener('abort', resolve, { once: true }));
+        ctx()!.log('gave up:', (ctx()!.signal.reason as Error).message);
+      });
+    });
+    const workerLines: string[] = [];
+    workers.push(await startWorker({ store, flows: [stubborn], log: (line) => workerLines.push(line), adopt: false }));
+    const handle = startFlow(stubborn, { store, executor: 'workers', runId: 'ended', log: () => {} });
+    await running;
+    handle.cancel('enough');
+    expect((await handle.done).state).toBe('failed');
+    const told = /the outcome of attempt 1 of 'wait' \(run 'ended'\) was not stored: its driver ended the attempt or gave it up as lost; its 2 log line\(s\) were stored/;
+    await vi.waitFor(() => expect(workerLines.some((line) => told.test(line)), workerLines.join('\n')).toBe(true), { timeout: 15_000, interval: 20 });
+    const stored = await store.readTaskLogs('ended');
+    expect(stored.map(({ seq, key, attempt, line }) => `${seq} ${key}#${attempt} ${line}`)).toEqual([
+      '1 wait#1 waiting for the remote side',
+      '2 wait#1 gave up: the driver ended this attempt (timeout, cancel or a manual change), or gave it up as lost',
+    ]);
+    // Once: a second try (a commit repeated after a lost reply) finds the launch's outcome kept.
+    const launch = await store.pool.query(`SELECT launch_id, worker, status FROM "${store.schema}".attempt_launches WHERE run_id = 'ended'`);
+    expect(launch.rows[0]?.status).toBe('aborted');
+    const again = await storeEndedAttemptLogs(store, launch.rows[0]!.worker as string, { launchId: launch.rows[0]!.launch_id as string, runId: 'ended', key: 'wait', taskId: 'wait', attempt: 1 }, '{}', [{ at: 1, line: 'again' }]);
+    expect(again).not.toContain('were stored');
+    expect(await store.readTaskLogs('ended')).toHaveLength(2);
   });
 
   it('a worker with another definition of the flow refuses the attempts, with one log line', async () => {
