@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createTestClock } from '../../src/clock.ts';
-import { RunOwnedError } from '../../src/index.ts';
+import { flow, RunOwnedError, runFlow, startFlow } from '../../src/index.ts';
 import { RunOwnership } from '../../src/runtime/opening/ownership.ts';
 import { LeaseLostError, memoryStore, type LeaseOwner, type Store, type StoredLease } from '../../src/stores/index.ts';
 
@@ -296,5 +296,75 @@ describe('releasing the lease', () => {
     await ownership.release();
     expect(lines).toEqual(["taskmachine: releasing the lease of run 'r' failed (it expires by itself): disk full"]);
     expect(ownership.token).toBeUndefined();
+  });
+});
+
+describe('two runs of one run id in one process', () => {
+  /** A flow whose task `work` waits until `release` is called. */
+  function blocking() {
+    let release!: () => void;
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const definition = flow('leased', (f) => {
+      const work = f.task('work', async () => {
+        started();
+        await gate;
+        return 'done';
+      });
+      f.task('after', ({ upstream }) => `${upstream.work as string}!`, { after: [work] });
+    });
+    return { definition, running, release };
+  }
+
+  it('the second is refused with RunOwnedError naming this process while the first drives the run; once it ended and let go, a resume takes the next token', async () => {
+    const store = memoryStore();
+    const clock = createTestClock(100_000);
+    const first = blocking();
+    const handle = startFlow(first.definition, { store, runId: 'r', clock, log: () => {} });
+    await first.running;
+    const refused = await runFlow(first.definition, { store, runId: 'r', resume: true, clock, log: () => {} }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RunOwnedError);
+    expect((refused as RunOwnedError).owner).toMatchObject({ host: hostname(), pid: process.pid });
+    expect((refused as Error).message).toContain(`pid ${process.pid} on ${hostname()}`);
+    first.release();
+    expect((await handle.done).state).toBe('success');
+    expect(await store.getLease('r')).toMatchObject({ token: 1, releasedAt: clock.now() });
+    const again = await runFlow(first.definition, { store, runId: 'r', resume: true, clock, log: () => {} });
+    expect(again.state).toBe('success');
+    expect(await store.getLease('r')).toMatchObject({ token: 2, releasedAt: clock.now() });
+  });
+
+  it('after its lease expired the run is taken over; the first run, stopped meanwhile, can write nothing more (fenced: LeaseLostError) and the second finishes it', async () => {
+    const store = memoryStore();
+    const clock = createTestClock(100_000);
+    const first = blocking();
+    const handle = startFlow(first.definition, { store, runId: 'r', clock, log: () => {} });
+    await first.running;
+    await handle.persisted();
+    // The first process is stopped (it sees no time pass, sends no heartbeat); for another
+    // process, on its own clock, the lease has expired.
+    const later = createTestClock(100_000 + TTL);
+    const lines: string[] = [];
+    const second = blocking();
+    second.release();
+    const takeover = startFlow(second.definition, { store, runId: 'r', resume: true, clock: later, log: (line) => void lines.push(line) });
+    await takeover.ready();
+    expect(lines.some((line) => line.includes(`took over run 'r' from pid ${process.pid}`))).toBe(true);
+    expect((await store.getLease('r'))!.token).toBe(2);
+    const run = await takeover.done;
+    expect(run.tasks['after']!.result).toBe('done!');
+    // The first process goes on: its attempt ends, and the store refuses its batch (the lease token
+    // it carries is no longer the run's), so nothing of it is stored.
+    const before = await store.loadRun('r');
+    first.release();
+    const error = await handle.done.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(LeaseLostError);
+    // (The second run let go of its lease when it ended: no process holds one now.)
+    expect(error).toMatchObject({ runId: 'r', token: 1, currentToken: undefined });
+    expect(await store.loadRun('r')).toEqual(before);
   });
 });
