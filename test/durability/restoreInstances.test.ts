@@ -131,3 +131,26 @@ describe('the machine context', () => {
     expect((await store.loadRun('r'))!.instances[0]).toMatchObject({ state: 'success', awaitsEvent: false });
   });
 });
+
+describe('a task that became a subtask', () => {
+  it('its instance stored as a DAG task is left as it is: the resumed run does not run it as one, its callers get their own child', async () => {
+    const seen: string[] = [];
+    const definition = flow('calls', (f) => {
+      const child = f.subtask('child', ({ input }: { input: number }) => {
+        seen.push(ctx()!.taskKey);
+        return input + 1;
+      });
+      f.task('parent', () => ctx()!.call(child, 1));
+    });
+    const store = memoryStore();
+    await seed(store, 'calls', ['child', 'parent'], [done('child'), row('parent', { state: 'scheduled' })], [{ key: 'child', attempt: 1, value: 'old', at: 2_000 }]);
+    const clock = createTestClock(T0);
+    const handle = startFlow(definition, { store, runId: 'r', resume: true, clock, ...quiet });
+    await handle.ready();
+    await clock.advance(0);
+    const run = await handle.done;
+    expect(run.tasks['parent']).toMatchObject({ state: 'success', result: 2 });
+    expect(seen).toEqual(['parent/child#0']);
+    expect(run.tasks['child']).toBeUndefined();
+  });
+});
