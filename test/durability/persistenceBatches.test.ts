@@ -383,11 +383,17 @@ describe('commits in turn', () => {
       return commit(batch);
     }) as Store['commit'];
     h.persistence.committedWithin = () => void calls.push('committedWithin');
-    h.persistence.within = (batch) => (batch.instances?.some((i) => i.record.key === 'a') ? async (db) => void calls.push(`jobs in ${String(db)}`) : undefined);
+    h.persistence.within = (batch) => (batch.instances?.some((i) => i.record.key !== 'b') ? async (db) => void calls.push(`jobs in ${String(db)}`) : undefined);
     scheduled(h, 'a');
     await h.persistence.flush(1_000);
     scheduled(h, 'b');
     await h.persistence.flush(1_100);
     expect(calls).toEqual(['commit+within', 'jobs in session', 'committedWithin', 'commit']);
+    // Nobody to tell: the commit is as good.
+    h.persistence.committedWithin = undefined;
+    scheduled(h, 'c');
+    await h.persistence.flush(1_200);
+    expect(h.failures).toEqual([]);
+    expect(h.batches.map(keys)).toEqual([['a'], ['b'], ['c']]);
   });
 });
