@@ -14,7 +14,7 @@ const instance = (key: string) => ({ key, task: { index: 0 }, toRecord: () => ({
 function countingBus() {
   let built = 0;
   const bus = new ChangeBus({ now: () => 1000 + built++ });
-  const publish = (key: string) => bus.publish(instance(key), 'none', 'scheduled', { type: 'SCHEDULE' });
+  const publish = (key: string) => bus.publish(instance(key), 'none', 'scheduled', { type: 'SCHEDULE' }, undefined);
   return { bus, publish, built: () => built };
 }
 
