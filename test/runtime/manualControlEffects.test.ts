@@ -72,17 +72,46 @@ describe('timers a manual change cancels', () => {
           attempts++;
           throw new Error('flaky');
         }, { retries: 3, retryDelay: 1_000 });
+        // Keeps the run open (a finished run drops its timers anyway).
+        f.task('keep', () => (ctx()!.event === undefined ? ctx()!.defer({ event: true }) : 'kept'));
       }),
       { clock, log: (line: string) => lines.push(line) },
     );
     await clock.flush();
     expect(handle.taskInstance('t')!.state).toBe('up_for_retry');
     handle.setState('t', 'success');
-    expect((await handle.done).tasks['t']!.state).toBe('success');
     await clock.advance(5_000);
     expect(attempts).toBe(1);
     expect(handle.taskInstance('t')!.state).toBe('success');
     expect(lines.filter((line) => line.includes('timer'))).toEqual([]);
+    handle.sendEvent('keep', 'go');
+    expect((await handle.done).state).toBe('success');
+  });
+
+  it('a manual resume of an instance that resumes itself later: its resume timer is dropped', async () => {
+    const clock = createTestClock();
+    const lines: string[] = [];
+    let attempts = 0;
+    const handle = startFlow(
+      flow('resuming', (f) => {
+        f.task('t', () => {
+          attempts++;
+          if (attempts === 1) throw new TaskCheckpointed({ page: 1 });
+          return `attempt ${attempts}`;
+        }, { resumeAfter: 1_000 });
+        f.task('keep', () => (ctx()!.event === undefined ? ctx()!.defer({ event: true }) : 'kept'));
+      }),
+      { clock, log: (line: string) => lines.push(line) },
+    );
+    await clock.flush();
+    expect(handle.taskInstance('t')!.state).toBe('checkpointed');
+    handle.resumeTask('t');
+    await clock.advance(5_000);
+    expect(handle.taskInstance('t')).toMatchObject({ state: 'success', result: 'attempt 2' });
+    expect(attempts).toBe(2);
+    expect(lines.filter((line) => line.includes('timer'))).toEqual([]);
+    handle.sendEvent('keep', 'go');
+    expect((await handle.done).state).toBe('success');
   });
 
   it('a task set by hand before its upstream finished is decided: the upstream finishing does not run it', async () => {
