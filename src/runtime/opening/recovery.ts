@@ -31,8 +31,8 @@ export interface RecoveryParts {
  * (no retry used) while the instance has interruptions left (`INTERRUPT`); stored timers are armed
  * with the time left (fired at once when past);
  * scheduled instances are queued, queued ones start their readiness gates again; mapped and
- * called instances still `none` are ready; instances of tasks that left the definition are
- * marked `removed`.
+ * called instances still `none` are ready; unfinished instances of tasks that left the definition
+ * are marked `removed` (one stored `running` is failed instead, and kept like finished ones).
  */
 export function recoverRun(parts: RecoveryParts): void {
   const { table, lifecycle, admission, wakeups, gates } = parts;
