@@ -78,6 +78,52 @@ describe('DependencyTracker: counting and evaluating trigger rules', () => {
   });
 });
 
+describe('DependencyTracker: a decided rule is not evaluated again (pending stays false)', () => {
+  // The scheduler ends a turn's loop and settles only when nothing is pending: a task whose rule has
+  // decided (by its rule, by hand, or as restored) must not come back when more upstreams finish.
+  const fanIn = flow('fan-in', (f) => {
+    const a1 = f.task('a1', () => 1);
+    const a2 = f.task('a2', () => 2);
+    f.task('b', () => 3, { after: [a1, a2], trigger: 'one_success' });
+  });
+
+  it('after its rule decided', () => {
+    const h = harness(fanIn);
+    h.deps.evaluatePending();
+    expect(h.ready()).toEqual(['a1', 'a2']);
+    h.succeed(h.primary('a1'), 1);
+    h.deps.evaluatePending();
+    expect(h.ready()).toEqual(['b']);
+    h.succeed(h.primary('a2'), 2);
+    expect(h.deps.pending).toBe(false);
+    expect(h.deps.evaluatePending()).toBe(false);
+  });
+
+  it('after it was set by hand', () => {
+    const h = harness(fanIn);
+    h.deps.evaluatePending();
+    const b = h.primary('b');
+    h.lifecycle.apply(b, { type: 'SET_STATE', state: 'success' });
+    h.deps.decided(b.task);
+    h.succeed(h.primary('a1'), 1);
+    expect(h.deps.pending).toBe(false);
+    expect(h.deps.evaluatePending()).toBe(false);
+  });
+
+  it('after a restore found it started', () => {
+    const h = harness(fanIn);
+    h.primary('a1').state = 'success';
+    h.primary('a1').result = 1;
+    h.primary('a2').state = 'running';
+    h.primary('b').state = 'running';
+    h.deps.restored(new Map());
+    h.deps.evaluatePending();
+    h.primary('a2').result = 2;
+    h.lifecycle.apply(h.primary('a2'), { type: 'SUCCEED' });
+    expect(h.deps.pending).toBe(false);
+  });
+});
+
 describe('DependencyTracker: map expansion', () => {
   it('expands a map task into one stored instance per item, deleting its placeholder record', () => {
     const h = harness(
