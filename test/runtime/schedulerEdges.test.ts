@@ -1,0 +1,180 @@
+// Edges of the scheduler's turn loop that the run relies on: a turn that throws ends the run
+// (failed, task_failure, logged) instead of leaving it hanging; a shutdown's grace ends exactly
+// when the last attempt and the last settling decorator hook are done (not earlier, not only at
+// the grace timer); concurrent settles share one turn, a hook that starts settling asks for none;
+// a run that let go takes no more turns.
+import { describe, expect, it } from 'vitest';
+import { createTestClock, type Clock } from '../../src/clock.ts';
+import { defineDecorator, flow, startFlow } from '../../src/index.ts';
+
+const quiet = { log: () => {} };
+
+function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Whether `promise` has settled by now (after `flush`). */
+function tracked<T>(promise: Promise<T>) {
+  const state = { done: false };
+  void promise.then(() => (state.done = true));
+  return state;
+}
+
+describe('a turn that throws', () => {
+  it('ends the run failed with reason task_failure and logs the error with its stack, instead of hanging', async () => {
+    const base = createTestClock();
+    // A clock that refuses timers: starting `b` (it has a deadline) throws inside the turn.
+    const clock: Clock = {
+      now: () => base.now(),
+      setTimeout: () => {
+        throw new Error('timer refused');
+      },
+      clearTimeout: (handle) => base.clearTimeout(handle),
+    };
+    const logs: string[] = [];
+    const handle = startFlow(
+      flow('throwing-turn', (f) => {
+        f.task('a', () => 1);
+        f.task('b', () => 2, { timeout: 1_000 });
+      }),
+      { clock, log: (line: string) => logs.push(line) },
+    );
+    const order: string[] = [];
+    handle.subscribe((c) => order.push(`${c.taskInstance.key}:${c.state}`));
+    const ended = tracked(handle.done);
+    await base.flush();
+    expect(ended.done).toBe(true);
+    expect(await handle.done).toMatchObject({ state: 'failed', reason: 'task_failure' });
+    expect(order).toEqual(['a:scheduled', 'a:queued', 'b:scheduled', 'b:queued', 'a:running', 'a:success', 'b:running']);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatch(/^taskmachine: internal error in a scheduler turn: Error: timer refused\n\s+at /);
+    expect(handle.stats().turns).toBe(1);
+  });
+});
+
+describe('a shutdown’s grace', () => {
+  it('ends when the last running attempt ends, not when the first does', async () => {
+    const clock = createTestClock();
+    const a = deferred<number>();
+    const b = deferred<number>();
+    const handle = startFlow(
+      flow('two-running', (f) => {
+        f.task('a', () => a.promise);
+        f.task('b', () => b.promise);
+      }),
+      { clock, ...quiet },
+    );
+    await clock.flush();
+    expect(handle.stats().states).toEqual({ running: 2 });
+    const stopped = tracked(handle.shutdown({ graceMs: 10_000 }));
+    await clock.flush();
+    expect(stopped.done).toBe(false);
+    a.resolve(1);
+    await clock.flush();
+    // `b` still runs (it ignores its preempt signal): the grace goes on.
+    expect(stopped.done).toBe(false);
+    b.resolve(2);
+    await clock.flush();
+    // Both ended well before the grace timer (the clock never moved).
+    expect(stopped.done).toBe(true);
+    expect(clock.now()).toBe(0);
+    // Both ended well: nothing was left, so the run ended (success) within its shutdown.
+    expect((await handle.done).state).toBe('success');
+  });
+
+  it('waits for a decorator hook settling a finished attempt as for a running attempt, and ends when it settles', async () => {
+    const clock = createTestClock();
+    const settled = deferred();
+    const slowSettle = defineDecorator({ name: 'slowSettle', defaults: {}, hooks: { onAttemptSettled: () => settled.promise } })();
+    const b = deferred<number>();
+    const handle = startFlow(
+      flow('settling-and-running', (f) => {
+        f.task('a', () => 1, { decorators: [slowSettle] });
+        f.task('b', () => b.promise);
+      }),
+      { clock, ...quiet },
+    );
+    await clock.flush();
+    // One attempt runs (b) and one hook settles (a's): two things in flight.
+    expect(handle.taskInstance('b')!.state).toBe('running');
+    const stopped = tracked(handle.shutdown({ graceMs: 10_000 }));
+    await clock.flush();
+    expect(stopped.done).toBe(false);
+    b.resolve(2);
+    await clock.flush();
+    expect(stopped.done).toBe(false);
+    settled.resolve();
+    await clock.flush();
+    expect(stopped.done).toBe(true);
+    expect(clock.now()).toBe(0);
+  });
+});
+
+describe('turns taken', () => {
+  it('two attempts that settle together are handled in one turn', async () => {
+    const clock = createTestClock();
+    const shared = deferred<number>();
+    const later = deferred<number>();
+    const handle = startFlow(
+      flow('settle-together', (f) => {
+        f.task('a', () => shared.promise);
+        f.task('b', () => shared.promise);
+        f.task('c', () => later.promise);
+      }),
+      { clock, ...quiet },
+    );
+    await clock.flush();
+    expect(handle.stats().turns).toBe(1);
+    shared.resolve(1);
+    await clock.flush();
+    // (The run goes on: `c` still runs, so every turn requested would count.)
+    expect(handle.stats()).toMatchObject({ turns: 2, states: { success: 2, running: 1 } });
+    later.resolve(3);
+    expect((await handle.done).state).toBe('success');
+    expect(handle.stats().turns).toBe(3);
+  });
+
+  it('a decorator hook that starts settling asks for no turn; the one that finishes does', async () => {
+    const clock = createTestClock();
+    const body = deferred<number>();
+    const settled = deferred();
+    const slowSettle = defineDecorator({ name: 'slowSettle', defaults: {}, hooks: { onAttemptSettled: () => settled.promise } })();
+    const handle = startFlow(
+      flow('one-hook', (f) => {
+        f.task('a', () => body.promise, { decorators: [slowSettle] });
+      }),
+      { clock, ...quiet },
+    );
+    await clock.flush();
+    const started = handle.stats().turns;
+    // The body ends outside a turn: its hook starts settling, nothing for a turn to do yet.
+    body.resolve(1);
+    await clock.flush();
+    const settling = handle.stats().turns;
+    settled.resolve();
+    expect((await handle.done).state).toBe('success');
+    expect({ started, settling, ended: handle.stats().turns }).toEqual({ started: 1, settling: 2, ended: 3 });
+  });
+
+  it('a run that let go takes no turn when an abandoned attempt settles later', async () => {
+    const clock = createTestClock();
+    const body = deferred<number>();
+    const handle = startFlow(
+      flow('abandoned', (f) => {
+        f.task('t', () => body.promise);
+      }),
+      { clock, ...quiet },
+    );
+    await clock.flush();
+    const stopping = handle.shutdown({ graceMs: 1_000 });
+    await clock.advance(1_000);
+    expect((await stopping).state).toBe('running');
+    const { turns } = handle.stats();
+    body.resolve(1);
+    await clock.flush();
+    expect(handle.stats().turns).toBe(turns);
+    expect(handle.snapshot().state).toBe('running');
+  });
+});
