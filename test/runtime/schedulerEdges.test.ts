@@ -54,6 +54,24 @@ describe('a turn that throws', () => {
   });
 });
 
+describe('the end of a run', () => {
+  it('a failed leaf ends the run with task_failure straight from the progress check: no internal error is logged', async () => {
+    const logs: string[] = [];
+    const handle = startFlow(
+      flow('leaf-fails', (f) => {
+        const a = f.task('a', () => 1);
+        f.task('b', () => {
+          throw new Error('boom');
+        }, { after: [a] });
+      }),
+      { log: (line: string) => logs.push(line) },
+    );
+    expect(await handle.done).toMatchObject({ state: 'failed', reason: 'task_failure' });
+    expect(logs.filter((line) => line.includes('internal error'))).toEqual([]);
+    expect(handle.stats().turns).toBe(1);
+  });
+});
+
 describe('a shutdown’s grace', () => {
   it('ends when the last running attempt ends, not when the first does', async () => {
     const clock = createTestClock();
