@@ -72,6 +72,58 @@ describe('the end of a run', () => {
   });
 });
 
+describe('an instance changed by hand as it is scheduled', () => {
+  it('is not queued when an observer set it by hand on its way from ready to scheduled', async () => {
+    const logs: string[] = [];
+    const handle = startFlow(
+      flow('hand-set', (f) => {
+        const a = f.task('a', () => 1);
+        f.task('b', () => 2, { after: [a] });
+        f.task('c', () => 3);
+      }),
+      { log: (line: string) => logs.push(line) },
+    );
+    const order: string[] = [];
+    handle.subscribe((c) => {
+      order.push(`${c.taskInstance.key}:${c.state}`);
+      if (c.state === 'scheduled' && c.taskInstance.key !== 'a') handle.setState(c.taskInstance.key as 'b' | 'c', 'skipped');
+    });
+    expect((await handle.done).state).toBe('success');
+    expect(order).toEqual(['a:scheduled', 'a:queued', 'c:scheduled', 'c:skipped', 'a:running', 'a:success', 'b:scheduled', 'b:skipped']);
+    expect(logs).toEqual([]);
+  });
+
+  it('is not queued when an observer set it by hand as its retry timer scheduled it again', async () => {
+    const clock = createTestClock();
+    const logs: string[] = [];
+    let calls = 0;
+    const handle = startFlow(
+      flow('hand-set-retry', (f) => {
+        f.task(
+          't',
+          () => {
+            calls++;
+            throw new Error('flake');
+          },
+          { retries: 1, retryDelay: 1_000 },
+        );
+      }),
+      { clock, log: (line: string) => logs.push(line) },
+    );
+    const order: string[] = [];
+    handle.subscribe((c) => {
+      order.push(`${c.previousState}>${c.state}`);
+      if (c.state === 'scheduled' && c.previousState === 'up_for_retry') handle.setState('t', 'skipped');
+    });
+    await clock.flush();
+    await clock.advance(1_000);
+    expect((await handle.done).state).toBe('success');
+    expect(calls).toBe(1);
+    expect(order).toEqual(['none>scheduled', 'scheduled>queued', 'queued>running', 'running>up_for_retry', 'up_for_retry>scheduled', 'scheduled>skipped']);
+    expect(logs).toEqual([]);
+  });
+});
+
 describe('a shutdown’s grace', () => {
   it('ends when the last running attempt ends, not when the first does', async () => {
     const clock = createTestClock();
