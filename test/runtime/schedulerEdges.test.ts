@@ -6,6 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { createTestClock, type Clock } from '../../src/clock.ts';
 import { defineDecorator, flow, startFlow } from '../../src/index.ts';
+import { memoryStore } from '../../src/stores/index.ts';
+import type { Store } from '../../src/stores/index.ts';
 
 const quiet = { log: () => {} };
 
@@ -248,3 +250,49 @@ describe('turns taken', () => {
     expect(handle.snapshot().state).toBe('running');
   });
 });
+
+describe('a durable run whose lease may have expired', () => {
+  it('starts nothing new until a renewal of its lease is stored, then starts what waited', async () => {
+    const clock = createTestClock();
+    const inner = memoryStore();
+    let renewal: ReturnType<typeof deferred<void>> | undefined;
+    let renewals = 0;
+    // A store whose lease renewals wait while `renewal` is set.
+    const store = new Proxy(inner, {
+      get(target, key, receiver) {
+        if (key === 'renewLease') {
+          return async (...args: Parameters<Store['renewLease']>) => {
+            renewals++;
+            if (renewal !== undefined) await renewal.promise;
+            return target.renewLease(...args);
+          };
+        }
+        const value = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const a = deferred<number>();
+    const handle = startFlow(
+      flow('lease-check', (f) => {
+        const first = f.task('a', () => a.promise);
+        f.task('b', () => 2, { after: [first] });
+      }),
+      { store, runId: 'r', clock, leaseTtl: 60_000, log: () => {} },
+    );
+    await clock.flush();
+    expect(handle.taskInstance('a')!.state).toBe('running');
+    // The process was away longer than the lease lives (no heartbeat ran on the run's clock).
+    await clock.advance(60_001);
+    renewal = deferred<void>();
+    const before = renewals;
+    a.resolve(1);
+    await clock.flush();
+    // `b` is ready and waits for a slot, but the run does not know it still holds the run.
+    expect(handle.taskInstance('b')!.state).toBe('queued');
+    expect(renewals).toBe(before + 1);
+    renewal.resolve(undefined);
+    expect((await handle.done).state).toBe('success');
+    expect(handle.taskInstance('b')!.state).toBe('success');
+  });
+});
+
