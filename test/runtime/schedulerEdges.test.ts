@@ -296,3 +296,86 @@ describe('a durable run whose lease may have expired', () => {
   });
 });
 
+describe('a run taken over after an unclean stop (attempts start only once their START is stored)', () => {
+  /**
+   * A memory store shared by two runs of the same run id: the first one stops uncleanly (it is
+   * simply dropped with `a` running), the second takes it over once the lease expired on its clock.
+   * `hold()` makes the next commits wait until the returned function is called; `storedA` is `a`'s
+   * record as stored after the last commit.
+   */
+  async function takenOver(body: () => number) {
+    const inner = memoryStore();
+    let held: Promise<void> | undefined;
+    let storedA: { interruptions: number; updatedAt: number } | undefined;
+    const store = new Proxy(inner, {
+      get(target, key, receiver) {
+        if (key === 'commit') {
+          return async (...args: Parameters<Store['commit']>) => {
+            if (held !== undefined) await held;
+            await target.commit(...args);
+            storedA = (await target.loadRun('r'))?.instances.find((i) => i.key === 'a');
+          };
+        }
+        const value = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const shape = (a: () => number | Promise<number>) =>
+      flow('careful', (f) => {
+        const first = f.task('a', a);
+        f.task('b', () => 2, { after: [first] });
+      });
+    const first = createTestClock();
+    startFlow(shape(() => new Promise<number>(() => {})), { store, runId: 'r', clock: first, leaseTtl: 60_000, log: () => {} });
+    await first.flush();
+    const clock = createTestClock(120_000);
+    const handle = startFlow(shape(body), { store, runId: 'r', clock, leaseTtl: 60_000, resume: true, log: () => {} });
+    return {
+      handle,
+      clock,
+      storedA: () => storedA,
+      hold: () => {
+        let release!: () => void;
+        held = new Promise<void>((resolve) => (release = resolve));
+        return () => {
+          held = undefined;
+          release();
+        };
+      },
+    };
+  }
+
+  it('the interrupted attempt’s body starts only after its new START is in the store', async () => {
+    let atStart: { interruptions: number; updatedAt: number } | undefined;
+    let calls = 0;
+    const run = await takenOver(() => {
+      calls++;
+      atStart = run.storedA();
+      return 1;
+    });
+    expect((await run.handle.done).state).toBe('success');
+    expect(calls).toBe(1);
+    expect(atStart).toMatchObject({ state: 'running', interruptions: 1, updatedAt: 120_000 });
+  });
+
+  it('an attempt cancelled before its START was stored never runs', async () => {
+    let calls = 0;
+    const run = await takenOver(() => {
+      calls++;
+      return 1;
+    });
+    let release: (() => void) | undefined;
+    run.handle.subscribe((c) => {
+      if (c.taskInstance.key === 'a' && c.state === 'running') release = run.hold();
+    });
+    await run.clock.flush();
+    expect(run.handle.taskInstance('a')!.state).toBe('running');
+    expect(release).toBeDefined();
+    run.handle.cancel();
+    release!();
+    expect(await run.handle.done).toMatchObject({ state: 'failed', reason: 'cancelled' });
+    await run.clock.flush();
+    expect(calls).toBe(0);
+  });
+});
+
