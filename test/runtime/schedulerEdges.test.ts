@@ -306,12 +306,14 @@ describe('a run taken over after an unclean stop (attempts start only once their
   async function takenOver(body: () => number) {
     const inner = memoryStore();
     let held: Promise<void> | undefined;
+    let refuse = false;
     let storedA: { interruptions: number; updatedAt: number } | undefined;
     const store = new Proxy(inner, {
       get(target, key, receiver) {
         if (key === 'commit') {
           return async (...args: Parameters<Store['commit']>) => {
             if (held !== undefined) await held;
+            if (refuse) throw new Error('disk full');
             await target.commit(...args);
             storedA = (await target.loadRun('r'))?.instances.find((i) => i.key === 'a');
           };
@@ -334,6 +336,7 @@ describe('a run taken over after an unclean stop (attempts start only once their
       handle,
       clock,
       storedA: () => storedA,
+      refuse: () => (refuse = true),
       hold: () => {
         let release!: () => void;
         held = new Promise<void>((resolve) => (release = resolve));
@@ -377,5 +380,18 @@ describe('a run taken over after an unclean stop (attempts start only once their
     await run.clock.flush();
     expect(calls).toBe(0);
   });
-});
 
+  it('an attempt whose START the store refused never runs, and the run stops on that failure', async () => {
+    let calls = 0;
+    const run = await takenOver(() => {
+      calls++;
+      return 1;
+    });
+    run.handle.subscribe((c) => {
+      if (c.taskInstance.key === 'a' && c.state === 'running') run.refuse();
+    });
+    await expect(run.handle.done).rejects.toThrow('disk full');
+    await run.clock.flush();
+    expect(calls).toBe(0);
+  });
+});
