@@ -208,7 +208,7 @@ describe('turns taken', () => {
     expect(handle.stats().turns).toBe(3);
   });
 
-  it('a decorator hook that starts settling asks for no turn; the one that finishes does', async () => {
+  it('a decorated attempt that settles outside a turn takes one turn, and its settling hook ending takes one more', async () => {
     const clock = createTestClock();
     const body = deferred<number>();
     const settled = deferred();
@@ -221,7 +221,7 @@ describe('turns taken', () => {
     );
     await clock.flush();
     const started = handle.stats().turns;
-    // The body ends outside a turn: its hook starts settling, nothing for a turn to do yet.
+    // The body ends outside a turn: one turn for it (its hook still settles), one when the hook ends.
     body.resolve(1);
     await clock.flush();
     const settling = handle.stats().turns;
