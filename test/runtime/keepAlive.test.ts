@@ -187,4 +187,53 @@ describe('a run keeps its process alive only while it drives work', () => {
     expect((await handle.done).state).toBe('success');
     expect(liveTimers()).toBe(0);
   });
+
+  it('keeps holding through a shutdown’s grace while one attempt still runs after another ended', async () => {
+    const clock = createTestClock();
+    const a = deferred();
+    const b = deferred();
+    const handle = startFlow(
+      flow('two-stubborn', (f) => {
+        f.task('a', () => a.promise);
+        f.task('b', () => b.promise);
+      }),
+      { clock, ...quiet },
+    );
+    await clock.flush();
+    const stopped = handle.shutdown({ graceMs: 5_000 });
+    await clock.flush();
+    a.resolve();
+    await clock.flush();
+    // `a` ended within the grace; `b` still runs: the process must not be let go of yet.
+    expect(handle.taskInstance('b')!.state).toBe('running');
+    expect(liveTimers()).toBe(1);
+    await clock.advance(5_000);
+    expect((await stopped).state).toBe('running');
+    expect(liveTimers()).toBe(0);
+    b.resolve();
+  });
+
+  it('keeps holding while a cancelled run waits for a decorator hook settling an attempt', async () => {
+    const clock = createTestClock();
+    const settled = deferred();
+    const body = deferred();
+    const slowSettle = defineDecorator({ name: 'slowSettle', defaults: {}, hooks: { onAttemptSettled: () => settled.promise } })();
+    const handle = startFlow(
+      flow('cancel-settling', (f) => {
+        f.task('a', () => 1, { decorators: [slowSettle] });
+        f.task('b', () => body.promise);
+      }),
+      { clock, ...quiet },
+    );
+    await clock.flush();
+    handle.cancel();
+    await clock.flush();
+    // The hook still settles: the run is cancelling, not ended, and holds the process.
+    expect(handle.snapshot().state).toBe('running');
+    expect(liveTimers()).toBe(1);
+    settled.resolve();
+    expect(await handle.done).toMatchObject({ state: 'failed', reason: 'cancelled' });
+    expect(liveTimers()).toBe(0);
+    body.resolve();
+  });
 });
