@@ -35,6 +35,26 @@ function repairFlow(runs: string[]) {
   });
 }
 
+/** A run whose one task runs until its signal aborts (started and running when this resolves); `seen` gets the failed task's errors. */
+async function hangingRun(store: ReturnType<typeof memoryStore>) {
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => (started = resolve));
+  const seen: unknown[] = [];
+  const handle = startFlow(
+    flow('hangs', (f) => {
+      f.task('slow', () => {
+        const { signal } = ctx()!;
+        started();
+        return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+      });
+    }),
+    { ...quiet, store, runId: 'r' },
+  );
+  handle.subscribe((change) => change.state === 'failed' && seen.push(change.error));
+  await running;
+  return { handle, seen };
+}
+
 describe('control requests applied by the run that owns it', () => {
   it('set-state, clear with downstream, resume-task and send-event: each answered applied with what changed; an unknown key refused', async () => {
     const store = memoryStore();
@@ -80,21 +100,7 @@ describe('control requests applied by the run that owns it', () => {
 
   it('cancel with a reason ends the running attempt with that reason; the answer names the run and its state', async () => {
     const store = memoryStore();
-    let started!: () => void;
-    const running = new Promise<void>((resolve) => (started = resolve));
-    const seen: unknown[] = [];
-    const handle = startFlow(
-      flow('hangs', (f) => {
-        f.task('slow', () => {
-          const { signal } = ctx()!;
-          started();
-          return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
-        });
-      }),
-      { ...quiet, store, runId: 'r' },
-    );
-    handle.subscribe((change) => change.state === 'failed' && seen.push(change.error));
-    await running;
+    const { handle, seen } = await hangingRun(store);
     const answer = await ask(store, { action: 'cancel', payload: 'maintenance window' });
     expect(answer).toMatchObject({ status: 'applied', message: "run 'r': failed (cancelled)" });
     const run = await handle.done;
@@ -104,21 +110,7 @@ describe('control requests applied by the run that owns it', () => {
 
   it('cancel with a payload that is not text uses the default reason', async () => {
     const store = memoryStore();
-    let started!: () => void;
-    const running = new Promise<void>((resolve) => (started = resolve));
-    const seen: unknown[] = [];
-    const handle = startFlow(
-      flow('hangs', (f) => {
-        f.task('slow', () => {
-          const { signal } = ctx()!;
-          started();
-          return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
-        });
-      }),
-      { ...quiet, store, runId: 'r' },
-    );
-    handle.subscribe((change) => change.state === 'failed' && seen.push(change.error));
-    await running;
+    const { handle, seen } = await hangingRun(store);
     expect(await ask(store, { action: 'cancel', payload: { why: 'x' } })).toMatchObject({ status: 'applied' });
     await handle.done;
     expect(String(seen[0])).toContain('the run was cancelled');
