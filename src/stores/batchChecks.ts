@@ -28,8 +28,12 @@ function isVersion(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
+function isTime(value: unknown): boolean {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
 function checkTime(value: unknown, what: string): void {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(`${what} must be an epoch-ms number, got ${String(value)}`);
+  if (!isTime(value)) throw invalid(`${what} must be an epoch-ms number, got ${String(value)}`);
 }
 
 function checkOptionalTime(value: unknown, what: string): void {
@@ -78,35 +82,39 @@ export function checkRun(run: StoredRun): void {
   if (run.flowHash !== undefined && !isNonEmptyString(run.flowHash)) throw invalid(`run '${run.runId}': flowHash must be a non-empty string or undefined`);
 }
 
+const countFields = ['attempt', 'maxAttempts', 'retries', 'interruptions', 'maxInterruptions'] as const;
+
+// Per record of a batch (thousands per commit): each test is made first and the message only
+// when it fails — building `where` strings for every valid record was most of this function's cost.
 function checkInstance(runId: string, record: TaskInstanceWrite): void {
-  const where = `task instance '${String(record.key)}' of run '${runId}'`;
+  const where = (): string => `task instance '${String(record.key)}' of run '${runId}'`;
   if (!isNonEmptyString(record.key)) throw invalid(`a task-instance key in run '${runId}' must be a non-empty string`);
-  if (!isNonEmptyString(record.taskId)) throw invalid(`${where}: taskId must be a non-empty string`);
-  if (!isTaskInstanceState(record.state)) throw invalid(`${where}: state '${String(record.state)}' is not a task-instance state`);
+  if (!isNonEmptyString(record.taskId)) throw invalid(`${where()}: taskId must be a non-empty string`);
+  if (!isTaskInstanceState(record.state)) throw invalid(`${where()}: state '${String(record.state)}' is not a task-instance state`);
   if (record.manuallySetFrom !== null && !isTaskInstanceState(record.manuallySetFrom)) {
-    throw invalid(`${where}: manuallySetFrom must be a task-instance state or null`);
+    throw invalid(`${where()}: manuallySetFrom must be a task-instance state or null`);
   }
-  for (const field of ['attempt', 'maxAttempts', 'retries', 'interruptions', 'maxInterruptions'] as const) {
-    if (!isVersion(record[field])) throw invalid(`${where}: ${field} must be a non-negative integer`);
+  for (const field of countFields) {
+    if (!isVersion(record[field])) throw invalid(`${where()}: ${field} must be a non-negative integer`);
   }
   // The invariants a read refuses (rowChecks.ts) are refused on write too: a record the store
   // would not give back must never be stored.
   const attempts = attemptProblem(record);
   if (attempts !== undefined) {
     const field = attempts.column === 'max_attempts' ? 'maxAttempts' : attempts.column;
-    throw invalid(`${where}: ${field} ${showValue(attempts.value)} ${attempts.problem}`);
+    throw invalid(`${where()}: ${field} ${showValue(attempts.value)} ${attempts.problem}`);
   }
-  if (record.mapIndex !== undefined && !isVersion(record.mapIndex)) throw invalid(`${where}: mapIndex must be a non-negative integer`);
-  checkTime(record.createdAt, `${where}: createdAt`);
-  checkTime(record.updatedAt, `${where}: updatedAt`);
-  checkOptionalTime(record.startedAt, `${where}: startedAt`);
-  checkOptionalTime(record.endedAt, `${where}: endedAt`);
+  if (record.mapIndex !== undefined && !isVersion(record.mapIndex)) throw invalid(`${where()}: mapIndex must be a non-negative integer`);
+  if (!isTime(record.createdAt)) checkTime(record.createdAt, `${where()}: createdAt`);
+  if (!isTime(record.updatedAt)) checkTime(record.updatedAt, `${where()}: updatedAt`);
+  if (record.startedAt !== undefined && !isTime(record.startedAt)) checkTime(record.startedAt, `${where()}: startedAt`);
+  if (record.endedAt !== undefined && !isTime(record.endedAt)) checkTime(record.endedAt, `${where()}: endedAt`);
   if (record.timer !== undefined) {
-    checkTime(record.timer.deadline, `${where}: timer.deadline`);
-    if (!timerActions.has(record.timer.action)) throw invalid(`${where}: timer.action '${String(record.timer.action)}' is unknown`);
+    checkTime(record.timer.deadline, `${where()}: timer.deadline`);
+    if (!timerActions.has(record.timer.action)) throw invalid(`${where()}: timer.action '${String(record.timer.action)}' is unknown`);
   }
-  if (record.error !== undefined && !(record.error instanceof Error)) throw invalid(`${where}: error must be an Error`);
-  checkOptionalStringRecord(record.customContext, `${where}: customContext`);
+  if (record.error !== undefined && !(record.error instanceof Error)) throw invalid(`${where()}: error must be an Error`);
+  if (record.customContext !== undefined) checkOptionalStringRecord(record.customContext, `${where()}: customContext`);
 }
 
 /** Checks a whole batch before anything of it is serialized or written. */
@@ -135,12 +143,12 @@ export function checkBatch(batch: CommitBatch): void {
       throw invalid(`transition of '${t.key}' in run '${runId}': from/to must be task-instance states`);
     }
     if (!isNonEmptyString(t.event)) throw invalid(`transition of '${t.key}' in run '${runId}': event must be an event type`);
-    checkTime(t.at, `transition of '${t.key}' in run '${runId}': at`);
+    if (!isTime(t.at)) checkTime(t.at, `transition of '${t.key}' in run '${runId}': at`);
   }
   for (const r of batch.results ?? []) {
     if (!isNonEmptyString(r.key)) throw invalid(`a result key in run '${runId}' must be a non-empty string`);
     if (!isVersion(r.attempt) || r.attempt < 1) throw invalid(`result of '${r.key}' in run '${runId}': attempt must be an integer ≥ 1`);
-    checkTime(r.at, `result of '${r.key}' in run '${runId}': at`);
+    if (!isTime(r.at)) checkTime(r.at, `result of '${r.key}' in run '${runId}': at`);
   }
   checkShape(runId, batch.shape);
   checkLogs(runId, batch.logs);
