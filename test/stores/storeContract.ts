@@ -449,6 +449,22 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
         ]);
       });
 
+      it('a batch of many transitions (a store may write them in groups) keeps every field, in batch order, numbered on', async () => {
+        const store = await seeded();
+        // 70 = two groups of 32 and 6 left over in the SQLite store; any count must come back whole.
+        const transitions = Array.from({ length: 70 }, (_, i) => ({
+          key: `k${i}`,
+          from: 'none' as const,
+          to: i % 2 === 0 ? ('scheduled' as const) : ('skipped' as const),
+          event: i % 2 === 0 ? 'SCHEDULE' : 'SKIP',
+          at: 10_000 + i,
+        }));
+        expect((await store.commit({ runId: 'r1', transitions })).lastSeq).toBe(72);
+        expect((await store.commit({ runId: 'r1', transitions: transitions.slice(0, 33) })).lastSeq).toBe(105);
+        const log = await store.readTransitionLog('r1');
+        expect(log.slice(2)).toEqual([...transitions, ...transitions.slice(0, 33)].map((t, i) => ({ runId: 'r1', seq: i + 3, ...t })));
+      });
+
       it('reads the tail after a seq, and nothing for an unknown run', async () => {
         const store = await seeded();
         expect((await store.readTransitionLog('r1', { afterSeq: 1 })).map((t) => t.seq)).toEqual([2]);

@@ -7,7 +7,8 @@ import { StoreConflictError, StoreError } from '../errors.ts';
 import type { StoredLease } from '../leaseRecord.ts';
 import { encodeShape } from '../shapeAndLogChecks.ts';
 import { instanceParams, num, str, text, type Row } from './rows.ts';
-import { versionParam, type Statements } from './statements.ts';
+import { transitionsPerInsert, versionParam, type Statements } from './statements.ts';
+import type { TransitionWrite } from '../transitionLog.ts';
 
 /** A batch's values serialized, so a value that cannot be stored fails before the transaction. */
 export function prepare(batch: CommitBatch) {
@@ -56,31 +57,21 @@ export function writeBatch(
   }
   const versions = new Map<string, number>();
   for (const upsert of upserts) {
-    const actual = versionOf(upsert.key);
-    if (actual !== upsert.expectedVersion) {
-      throw new StoreConflictError({
-        kind: 'version',
-        runId,
-        key: upsert.key,
-        expectedVersion: upsert.expectedVersion,
-        actualVersion: actual,
-      });
+    const expected = upsert.expectedVersion;
+    upsert.params[versionParam] = expected + 1;
+    const written =
+      expected === 0 ? statements.insertInstance.run(...upsert.params) : statements.updateInstance.run(...upsert.params, expected);
+    if (Number(written.changes) !== 1) {
+      throw new StoreConflictError({ kind: 'version', runId, key: upsert.key, expectedVersion: expected, actualVersion: versionOf(upsert.key) });
     }
-    upsert.params[versionParam] = actual + 1;
-    statements.upsertInstance.run(...upsert.params);
-    versions.set(upsert.key, actual + 1);
+    versions.set(upsert.key, expected + 1);
   }
-  let seq = num((statements.lastSeq.get(runId) as Row)['seq']!);
-  for (const t of batch.transitions ?? []) {
-    seq += 1;
-    statements.insertTransition.run(runId, seq, t.key, t.from, t.to, t.event, t.at);
-  }
+  const seq = insertTransitions(statements, runId, batch.transitions ?? []);
   for (const r of results) {
-    if (statements.resultExists.get(runId, r.key, r.attempt) !== undefined) {
+    if (Number(statements.insertResult.run(runId, r.key, r.attempt, r.value, r.at).changes) !== 1) {
       const version = versionOf(r.key);
       throw new StoreConflictError({ kind: 'result', runId, key: r.key, attempt: r.attempt, expectedVersion: version, actualVersion: version });
     }
-    statements.insertResult.run(runId, r.key, r.attempt, r.value, r.at);
   }
   if (batch.logs !== undefined && batch.logs.length > 0) {
     let logSeq = num((statements.lastLogSeq.get(runId) as Row)['seq']!);
@@ -96,4 +87,32 @@ export function writeBatch(
     }
   }
   return { versions, lastSeq: seq };
+}
+
+/** Appends `transitions` to the run's log, numbered after its last entry; returns the last number. */
+function insertTransitions(statements: Statements, runId: string, transitions: readonly TransitionWrite[]): number {
+  let seq = num((statements.lastSeq.get(runId) as Row)['seq']!);
+  let next = 0;
+  if (transitions.length >= transitionsPerInsert) {
+    const params = new Array<string | number>(transitionsPerInsert * 7);
+    for (; next + transitionsPerInsert <= transitions.length; next += transitionsPerInsert) {
+      for (let row = 0; row < transitionsPerInsert; row++) {
+        const t = transitions[next + row]!;
+        const at = row * 7;
+        params[at] = runId;
+        params[at + 1] = ++seq;
+        params[at + 2] = t.key;
+        params[at + 3] = t.from;
+        params[at + 4] = t.to;
+        params[at + 5] = t.event;
+        params[at + 6] = t.at;
+      }
+      statements.insertTransitions.run(...params);
+    }
+  }
+  for (; next < transitions.length; next++) {
+    const t = transitions[next]!;
+    statements.insertTransition.run(runId, ++seq, t.key, t.from, t.to, t.event, t.at);
+  }
+  return seq;
 }

@@ -27,6 +27,19 @@ function updateAll(columns: string, conflict: readonly string[]): string {
     .map((c) => `${c} = excluded.${c}`)
     .join(', ');
 }
+/** `col = ?N` for each column but `conflict`, N its position in `columns` (the insert's parameter order). */
+function numberedUpdate(columns: string, conflict: readonly string[]): string {
+  return columns
+    .split(',')
+    .map((c, index) => [c.trim(), index + 1] as const)
+    .filter(([c]) => !conflict.includes(c))
+    .map(([c, n]) => `${c} = ?${n}`)
+    .join(', ');
+}
+
+/** Transition rows per call of `insertTransitions` (7 parameters each; SQLite allows 32,766). */
+export const transitionsPerInsert = 32;
+
 /** Every fixed statement of the store (the `listRuns` and page queries vary: the store caches those). */
 export function prepareStatements(db: sqlite.DatabaseSync) {
   return {
@@ -37,9 +50,15 @@ export function prepareStatements(db: sqlite.DatabaseSync) {
     runExists: db.prepare('SELECT 1 AS one FROM runs WHERE run_id = ?'),
     getRun: db.prepare(`SELECT ${runColumns} FROM runs WHERE run_id = ?`),
     instanceVersion: db.prepare('SELECT version FROM task_instances WHERE run_id = ? AND key = ?'),
-    upsertInstance: db.prepare(
-      `INSERT INTO task_instances (${instanceColumns}) VALUES (${placeholders(instanceColumns)}) ` +
-        `ON CONFLICT (run_id, key) DO UPDATE SET ${updateAll(instanceColumns, ['run_id', 'key'])}`,
+    // The compare-and-set of a task-instance write is in the statement itself (no read first): a
+    // new instance is inserted only if its key is free, a stored one updated only at the version
+    // the batch expects; `changes` 0 means a conflict.
+    insertInstance: db.prepare(
+      `INSERT INTO task_instances (${instanceColumns}) VALUES (${placeholders(instanceColumns)}) ON CONFLICT (run_id, key) DO NOTHING`,
+    ),
+    updateInstance: db.prepare(
+      `UPDATE task_instances SET ${numberedUpdate(instanceColumns, ['run_id', 'key'])} ` +
+        `WHERE run_id = ?1 AND key = ?2 AND version = ?${instanceColumns.split(',').length + 1}`,
     ),
     deleteInstance: db.prepare('DELETE FROM task_instances WHERE run_id = ? AND key = ?'),
     deleteResultsOfKey: db.prepare('DELETE FROM results WHERE run_id = ? AND key = ?'),
@@ -47,9 +66,14 @@ export function prepareStatements(db: sqlite.DatabaseSync) {
     loadInstances: db.prepare(`SELECT ${instanceColumns} FROM task_instances WHERE run_id = ? ORDER BY rowid`),
     lastSeq: db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM transitions WHERE run_id = ?'),
     insertTransition: db.prepare('INSERT INTO transitions (run_id, seq, key, from_state, to_state, event, at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    // A batch's transition log in rows of this many per call: one call per row was most of a
+    // commit's statement overhead (four transitions a task).
+    insertTransitions: db.prepare(
+      `INSERT INTO transitions (run_id, seq, key, from_state, to_state, event, at) VALUES ${Array(transitionsPerInsert).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+    ),
     readLog: db.prepare('SELECT seq, key, from_state, to_state, event, at FROM transitions WHERE run_id = ? AND seq > ? ORDER BY seq'),
-    resultExists: db.prepare('SELECT 1 AS one FROM results WHERE run_id = ? AND key = ? AND attempt = ?'),
-    insertResult: db.prepare('INSERT INTO results (run_id, key, attempt, value, at) VALUES (?, ?, ?, ?, ?)'),
+    // `changes` 0: the attempt already has its result record (a conflict).
+    insertResult: db.prepare('INSERT INTO results (run_id, key, attempt, value, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id, key, attempt) DO NOTHING'),
     loadResults: db.prepare('SELECT key, attempt, value, at FROM results WHERE run_id = ? ORDER BY rowid'),
     // (Later attempts come later, so a reader that keeps the last per key has the latest.)
     pageResults: db.prepare('SELECT key, value FROM results WHERE run_id = ? AND key IN (SELECT value FROM json_each(?)) ORDER BY rowid'),
