@@ -456,7 +456,7 @@ export function defineStoreContract(name: string, makeStore: () => Store | Promi
           key: `k${i}`,
           from: 'none' as const,
           to: i % 2 === 0 ? ('scheduled' as const) : ('skipped' as const),
-          event: i % 2 === 0 ? 'SCHEDULE' : 'SKIP',
+          event: i % 2 === 0 ? ('SCHEDULE' as const) : ('SKIP' as const),
           at: 10_000 + i,
         }));
         expect((await store.commit({ runId: 'r1', transitions })).lastSeq).toBe(72);
