@@ -105,7 +105,7 @@ export class CallTable {
       `WITH answered AS (
          UPDATE ${this.#calls} AS c SET status = 'answered', answer = a.answer, answered_at = $4
          FROM unnest($1::uuid[], $2::bigint[], $3::text[]) AS a(launch_id, seq, answer)
-         WHERE c.launch_id = a.launch_id AND c.seq = a.seq AND c.status = 'requested'
+         WHERE c.launch_id = ANY($1::uuid[]) AND c.launch_id = a.launch_id AND c.seq = a.seq AND c.status = 'requested'
          RETURNING c.launch_id
        )
        SELECT DISTINCT l.worker FROM ${this.#launches} AS l WHERE l.launch_id IN (SELECT launch_id FROM answered) AND l.worker IS NOT NULL`,
@@ -120,7 +120,7 @@ export class CallTable {
     const res = await db.query(
       `SELECT c.launch_id, c.seq, c.answer FROM ${this.#calls} AS c
        JOIN unnest($1::uuid[], $2::bigint[]) AS w(launch_id, seq) ON c.launch_id = w.launch_id AND c.seq = w.seq
-       WHERE c.status = 'answered'`,
+       WHERE c.launch_id = ANY($1::uuid[]) AND c.status = 'answered'`,
       [waiting.map((w) => w.launchId), waiting.map((w) => w.seq)],
     );
     return res.rows.map((row: Record<string, unknown>) => ({ launchId: String(row['launch_id']), seq: Number(row['seq']), answer: String(row['answer']) }));

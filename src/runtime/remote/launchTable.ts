@@ -201,13 +201,16 @@ export class LaunchTable {
    * A worker stores its attempts' outcomes (in the transaction that completes their jobs); resolves
    * to the launch ids it still held — the others' outcomes are discarded. A launch it already
    * stored this very outcome for counts as stored (a commit repeated after its reply was lost).
+   * (`launch_id = ANY(…)` besides the join: without it the planner may join the ids against a
+   * sequential scan of every launch ever stored — 17–24 ms a call at 2,000 launches, growing.)
    */
   async finishMany(db: SqlSession, worker: string, ids: readonly string[], outcomes: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
     const res = await db.query(
       `UPDATE ${this.#t} AS l SET status = 'done', outcome = o.outcome
        FROM unnest($2::uuid[], $3::text[]) AS o(launch_id, outcome)
-       WHERE l.launch_id = o.launch_id AND l.worker = $1 AND (l.status = 'running' OR (l.status = 'done' AND l.outcome = o.outcome))
+       WHERE l.launch_id = ANY($2::uuid[]) AND l.launch_id = o.launch_id AND l.worker = $1
+         AND (l.status = 'running' OR (l.status = 'done' AND l.outcome = o.outcome))
        RETURNING l.launch_id`,
       [worker, ids, outcomes],
     );

@@ -256,10 +256,14 @@ export function statements(q: string) {
         `AND ($3::text[] IS NULL OR state = ANY($3::text[])) AND ($4::text IS NULL OR task_id = $4::text) ` +
         `AND ($5::text IS NULL OR left(key, length($5::text)) = $5::text) ORDER BY write_order LIMIT $6::bigint) i`,
     ),
-    /** The result records with these (key, attempt) pairs, with their stored text's length. $1 run id, $2 keys, $3 attempts. */
+    /**
+     * The result records with these (key, attempt) pairs, with their stored text's length. $1 run
+     * id, $2 keys, $3 attempts. One primary-key lookup per pair (LATERAL … LIMIT 1, as `current`):
+     * a plain join may read every result of a long run for a few pairs.
+     */
     readResults: statement(
-      `SELECT r.key, r.attempt, r.value, coalesce(length(r.value), 0) AS chars FROM ${q}.results r ` +
-        `JOIN unnest($2::text[], $3::bigint[]) AS w(key, attempt) ON r.key = w.key AND r.attempt = w.attempt WHERE r.run_id = $1::text`,
+      `SELECT w.key, w.attempt, r.value, coalesce(length(r.value), 0) AS chars FROM unnest($2::text[], $3::bigint[]) AS w(key, attempt) ` +
+        `JOIN LATERAL (SELECT value FROM ${q}.results WHERE run_id = $1::text AND key = w.key AND attempt = w.attempt LIMIT 1) r ON true`,
     ),
     /** The result records of these keys, in recording order (so the last per key is the latest). */
     pageResults: statement(`SELECT key, value FROM ${q}.results WHERE run_id = $1::text AND key = ANY($2::text[]) ORDER BY write_order`),
