@@ -8,6 +8,8 @@
 // on 5 ms-sleep tasks, where the workers, not the driver, are the bound. Prints a Markdown table:
 // tasks/s and the ratio to local. With BENCH_COMMITS=1 it also prints, per row, the driver's commits: how many, their
 // median duration and the share of the run's time spent in them (the bound of attempts on workers).
+// With BENCH_CPU=1, the CPU per task of the driver (or the peer's process), the workers and
+// PostgreSQL, per row (Linux /proc).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +19,7 @@ import { runFlow } from '../src/index.ts';
 import { postgresStore } from '../src/stores/index.ts';
 import { startPostgres } from '../test/helpers/postgres.ts';
 import { bullmqPeer } from './bullmqPeer.ts';
+import { startCpuSplit } from './cpuSplit.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const fixture = 'bench/fixtures/workerFlow.ts';
@@ -60,6 +63,13 @@ function startWorkers(url: string, count: number, env: NodeJS.ProcessEnv, slots:
 }
 
 const commitRows: string[] = [];
+const cpuRows: string[] = [];
+const measureCpu = process.env['BENCH_CPU'] === '1';
+
+function cpuRow(workload: string, on: string, split: ReturnType<NonNullable<ReturnType<typeof startCpuSplit>>>): string {
+  const us = (n: number): string => n.toFixed(0);
+  return `| ${workload} | ${on} | ${us(split.self)} | ${us(split.children)} | ${us(split.postgres)} | ${us(split.self + split.children + split.postgres)} |`;
+}
 
 /** Times the store's commits (see BENCH_COMMITS); returns a summary for after the run. */
 function timeCommits(store: { commit: (...args: never[]) => Promise<unknown> }): (seconds: number) => string {
@@ -95,10 +105,15 @@ async function measure(url: string, sleepMs: number, workers: number, slots = wo
   const children = workers > 0 ? await startWorkers(database, workers, env, slots) : [];
   try {
     const commits = process.env['BENCH_COMMITS'] === '1' ? timeCommits(store) : undefined;
+    const cpu = measureCpu ? startCpuSplit(children.map((child) => child.pid!)) : undefined;
     const start = performance.now();
     const run = await runFlow(definition, { store, concurrency, executor: workers > 0 ? 'workers' : 'local', log: () => {} });
     const seconds = (performance.now() - start) / 1000;
     if (run.state !== 'success') throw new Error(`the bench run ended ${run.state}`);
+    if (cpu !== undefined) {
+      const on = workers === 0 ? 'local (in the driver)' : `${workers} worker${workers === 1 ? '' : 's'} × ${slots}`;
+      cpuRows.push(cpuRow(sleepMs === 0 ? 'no-op' : `${sleepMs} ms-sleep`, on, cpu(tasks + 1)));
+    }
     if (commits !== undefined) commitRows.push(`| ${sleepMs === 0 ? 'no-op' : `${sleepMs} ms-sleep`} tasks | ${workers === 0 ? 'local' : `${workers} worker${workers === 1 ? '' : 's'} × ${slots}`} | ${commits(seconds)} |`);
     return (tasks + 1) / seconds;
   } finally {
@@ -151,6 +166,7 @@ async function bareBoss(url: string, sleepMs: number): Promise<number> {
  */
 async function bareBossFetchLoop(url: string, sleepMs: number): Promise<number> {
   const boss = await bareQueue(url);
+  const cpu = measureCpu ? startCpuSplit([]) : undefined;
   const start = performance.now();
   await boss.insert('bare', Array.from({ length: tasks }, (_, i) => ({ data: { i } })));
   let inFlight = 0;
@@ -186,6 +202,7 @@ async function bareBossFetchLoop(url: string, sleepMs: number): Promise<number> 
     slotFreed = undefined;
   }
   const seconds = (performance.now() - start) / 1000;
+  if (cpu !== undefined) cpuRows.push(cpuRow(sleepMs === 0 ? 'no-op' : `${sleepMs} ms-sleep`, `bare pg-boss jobs, fetch loop × ${workerConcurrency} (peer)`, cpu(tasks)));
   await boss.stop({ graceful: false, close: true });
   return tasks / seconds;
 }
@@ -246,6 +263,12 @@ async function main(): Promise<void> {
     console.log('| workload | attempts run on | commits | median | share of the run |');
     console.log('|---|---|---:|---:|---:|');
     for (const row of commitRows) console.log(row);
+  }
+  if (cpuRows.length > 0) {
+    console.log('\nCPU µs per task (BENCH_CPU=1; the peer rows: its one process under "driver"):\n');
+    console.log('| workload | attempts run on | driver | workers | PostgreSQL | total |');
+    console.log('|---|---|---:|---:|---:|---:|');
+    for (const row of cpuRows) console.log(row);
   }
 }
 
