@@ -64,7 +64,8 @@ const admin = (text: string, values: unknown[] = [], database?: string) => admin
 
 /**
  * The database every run of this file uses (one run id per scenario), and the side logs'
- * directory: the same 3 workers serve them all, as workers serve every run of their flows.
+ * directory: the same 3 workers serve them all, as workers serve every run of their flows (the
+ * worker-kill scenario stops them and starts 3 new ones once its victim holds attempts).
  */
 let shared: Place | undefined;
 async function place(): Promise<Place> {
