@@ -11,7 +11,8 @@
 // random, and so is how long PostgreSQL stays down (past the 10 s after which a silent worker's
 // attempts are given up). The worker killed is a fourth one whose attempts stall, killed once it
 // holds some: one of the 3, chosen at random, was often idle (waiting for the driver's next jobs)
-// when the kill came. The randomness comes
+// when the kill came. It is the run's only worker until it holds one (the 3 start again after), so
+// it does not depend on winning jobs from the others. The randomness comes
 // from one seed, printed; FAULTS_SEED=<n> replays it. The file starts a PostgreSQL cluster of its
 // own (the restart must not disturb other test files on the shared one). Waits poll a condition
 // with a generous deadline, never a fixed sleep.
@@ -63,7 +64,8 @@ const admin = (text: string, values: unknown[] = [], database?: string) => admin
 
 /**
  * The database every run of this file uses (one run id per scenario), and the side logs'
- * directory: the same 3 workers serve them all, as workers serve every run of their flows.
+ * directory: the same 3 workers serve them all, as workers serve every run of their flows (the
+ * worker-kill scenario stops them and starts 3 new ones once its victim holds attempts).
  */
 let shared: Place | undefined;
 async function place(): Promise<Place> {
@@ -290,17 +292,27 @@ describe.skipIf(postgres === undefined)(`faults under a 2,000-instance run on 3 
   it('kill -9 of a worker mid-run: its attempts are interruptions and run again elsewhere; no retry used', async () => {
     expect(reference, 'the reference run').toBeDefined();
     const p = await place();
-    await workers(p);
     const at = midRun();
-    // A fourth worker whose square attempts stall: killed once it holds some, so the kill lands
+    // A fourth worker whose square attempts stall, killed once it holds one, so the kill lands
     // mid-attempt whatever the timing (an idle worker, waiting for the driver's next jobs, holds none).
+    // It is the only worker when the run starts, so it surely gets jobs: a job goes to whichever
+    // worker's fetch takes it first, and with the 3 others up (96 free slots against its 4, all woken
+    // by the same notification) they could take every job of the run before it held one (at machine
+    // load 7+ the wait for it once timed out). The 3 (idle: the last run ended) are stopped here and
+    // started again once the victim holds a square attempt; until then the run waits for it.
+    for (const w of pool.splice(0)) {
+      w.kill('SIGTERM');
+      await w.exit;
+    }
     const victim = spawnCli(['worker', fixture, '--concurrency', '4', '--store', p.url], { ...p.env, STALL_MS: '600000' }, children);
     await until('the stalling worker is up', () => victim.output().includes('running attempts of'), 90_000);
     const d = driver(p, 'worker-killed');
-    await until(`${at} bodies started, some on the stalling worker`, () => {
-      const started = bodies(p, 'worker-killed');
-      return started.length >= at && started.some((body) => body.pid === victim.pid);
-    });
+    // A square attempt, not just any body: only squares stall (the victim's first jobs — seed,
+    // shards, train — end at once, and a kill after them could land while it holds nothing).
+    await until('the stalling worker holds a square attempt', () => bodies(p, 'worker-killed').some((body) => body.pid === victim.pid && body.key.startsWith('square[')));
+    const ws = await workers(p);
+    console.log(`worker-killed: victim pid ${victim.pid} holds square attempts; the other workers: pids ${ws.map((w) => w.pid).join(', ')}`);
+    await until(`${at} bodies started`, () => bodies(p, 'worker-killed').length >= at);
     victim.kill('SIGKILL');
     expect((await victim.exit).signal).toBe('SIGKILL');
     console.log(`worker-killed: worker pid ${victim.pid} killed after ${bodies(p, 'worker-killed').length} body starts (chosen: ${at})`);
