@@ -130,6 +130,21 @@ function expectAsReference(got: Awaited<ReturnType<typeof stored>>): void {
   expect(got.results).toEqual(reference!.results);
 }
 
+/**
+ * Starts the run with the victim as its only worker, so the parent and `first` run there; then the
+ * survivor, on which `second` runs. The victim has --concurrency 1, not the default 16: `first`
+ * then holds its only slot, so `second` cannot run there (see the header).
+ */
+async function parentOnVictim(p: Place, runId: string) {
+  const victim = await worker(p, 'victim', ['--concurrency', '1']);
+  const d = driver(p, runId);
+  await until("the parent and 'first' run on the victim", () => ranOn(p, 'parent', victim.pid) && ranOn(p, 'parent/first#0', victim.pid));
+  const survivor = await worker(p, 'survivor');
+  console.log(`${runId}: victim pid ${victim.pid}, survivor pid ${survivor.pid}`);
+  await until("'second' runs on the survivor", () => ranOn(p, 'parent/second#0', survivor.pid));
+  return { victim, survivor, d };
+}
+
 describe.skipIf(postgres === undefined)(`kill -9 of a worker whose attempt waits for ctx().call answers${skipReason === undefined ? '' : ` (skipped: ${skipReason})`}`, () => {
   it('uninterrupted: the reference run', async () => {
     const p = await place();
@@ -152,14 +167,7 @@ describe.skipIf(postgres === undefined)(`kill -9 of a worker whose attempt waits
     expect(reference, 'the reference run').toBeDefined();
     const p = await place();
     const runId = 'child-elsewhere';
-    // --concurrency 1, not the default 16: `first` then holds the victim's only slot, so `second`
-    // cannot run there (see the header). Alone, so the parent and `first` surely run on it.
-    const victim = await worker(p, 'victim', ['--concurrency', '1']);
-    const d = driver(p, runId);
-    await until("the parent and 'first' run on the victim", () => ranOn(p, 'parent', victim.pid) && ranOn(p, 'parent/first#0', victim.pid));
-    const survivor = await worker(p, 'survivor');
-    console.log(`${runId}: victim pid ${victim.pid}, survivor pid ${survivor.pid}`);
-    await until("'second' runs on the survivor", () => ranOn(p, 'parent/second#0', survivor.pid));
+    const { victim, survivor, d } = await parentOnVictim(p, runId);
     release(p, 'first');
     // The parent's mark: first's answer reached it on the victim; it now waits for second's.
     await until("the parent has first's answer", () => bodiesIn(p.marks).some((mark) => mark.key === 'parent:has-first' && mark.pid === victim.pid));
@@ -195,13 +203,7 @@ describe.skipIf(postgres === undefined)(`kill -9 of a worker whose attempt waits
     expect(reference, 'the reference run').toBeDefined();
     const p = await place();
     const runId = 'child-beside';
-    // --concurrency 1, not the default 16: as in the test above.
-    const victim = await worker(p, 'victim', ['--concurrency', '1']);
-    const d = driver(p, runId);
-    await until("the parent and 'first' run on the victim", () => ranOn(p, 'parent', victim.pid) && ranOn(p, 'parent/first#0', victim.pid));
-    const survivor = await worker(p, 'survivor');
-    console.log(`${runId}: victim pid ${victim.pid}, survivor pid ${survivor.pid}`);
-    await until("'second' runs on the survivor", () => ranOn(p, 'parent/second#0', survivor.pid));
+    const { victim, survivor, d } = await parentOnVictim(p, runId);
     // The parent waits for both answers; `first` is still running beside it (not released).
     victim.kill('SIGKILL');
     expect((await victim.exit).signal).toBe('SIGKILL');
