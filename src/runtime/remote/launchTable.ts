@@ -201,8 +201,10 @@ export class LaunchTable {
    * A worker stores its attempts' outcomes (in the transaction that completes their jobs); resolves
    * to the launch ids it still held — the others' outcomes are discarded. A launch it already
    * stored this very outcome for counts as stored (a commit repeated after its reply was lost).
-   * (`launch_id = ANY(…)` besides the join: without it the planner may join the ids against a
-   * sequential scan of every launch ever stored — 17–24 ms a call at 2,000 launches, growing.)
+   * (`launch_id = ANY(…)` besides the join: with the statistics autovacuum leaves — launches
+   * analyzed while queued, so `worker = $1` looks like one row — the planner otherwise loops over
+   * every stored launch and runs the unnest for each: 13–24 ms for 40 of 2,000, growing with the
+   * table. test/stores/postgresPlans.test.ts builds that state.)
    */
   async finishMany(db: SqlSession, worker: string, ids: readonly string[], outcomes: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
