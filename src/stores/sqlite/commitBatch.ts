@@ -59,8 +59,11 @@ export function writeBatch(
   for (const upsert of upserts) {
     const expected = upsert.expectedVersion;
     upsert.params[versionParam] = expected + 1;
+    const { params } = upsert;
     const written =
-      expected === 0 ? statements.insertInstance.run(...upsert.params) : statements.updateInstance.run(...upsert.params, expected);
+      expected === 0
+        ? statements.insertInstance.run(...params)
+        : statements.updateInstance.run(...params.slice(2), params[0]!, params[1]!, expected);
     if (Number(written.changes) !== 1) {
       throw new StoreConflictError({ kind: 'version', runId, key: upsert.key, expectedVersion: expected, actualVersion: versionOf(upsert.key) });
     }

@@ -27,15 +27,6 @@ function updateAll(columns: string, conflict: readonly string[]): string {
     .map((c) => `${c} = excluded.${c}`)
     .join(', ');
 }
-/** `col = ?N` for each column but `conflict`, N its position in `columns` (the insert's parameter order). */
-function numberedUpdate(columns: string, conflict: readonly string[]): string {
-  return columns
-    .split(',')
-    .map((c, index) => [c.trim(), index + 1] as const)
-    .filter(([c]) => !conflict.includes(c))
-    .map(([c, n]) => `${c} = ?${n}`)
-    .join(', ');
-}
 
 /** Transition rows per call of `insertTransitions` (7 parameters each; SQLite allows 32,766). */
 export const transitionsPerInsert = 32;
@@ -56,9 +47,14 @@ export function prepareStatements(db: sqlite.DatabaseSync) {
     insertInstance: db.prepare(
       `INSERT INTO task_instances (${instanceColumns}) VALUES (${placeholders(instanceColumns)}) ON CONFLICT (run_id, key) DO NOTHING`,
     ),
+    // Parameters: the instance's columns after run_id and key, then run_id, key and the expected
+    // version (anonymous `?`: node:sqlite before 24.7 does not bind numbered ones positionally).
     updateInstance: db.prepare(
-      `UPDATE task_instances SET ${numberedUpdate(instanceColumns, ['run_id', 'key'])} ` +
-        `WHERE run_id = ?1 AND key = ?2 AND version = ?${instanceColumns.split(',').length + 1}`,
+      `UPDATE task_instances SET ${instanceColumns
+        .split(', ')
+        .slice(2)
+        .map((c) => `${c} = ?`)
+        .join(', ')} WHERE run_id = ? AND key = ? AND version = ?`,
     ),
     deleteInstance: db.prepare('DELETE FROM task_instances WHERE run_id = ? AND key = ?'),
     deleteResultsOfKey: db.prepare('DELETE FROM results WHERE run_id = ? AND key = ?'),
