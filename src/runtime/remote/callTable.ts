@@ -118,9 +118,9 @@ export class CallTable {
   async answers(db: SqlSession, waiting: ReadonlyArray<{ launchId: string; seq: number }>): Promise<Array<{ launchId: string; seq: number; answer: string }>> {
     if (waiting.length === 0) return [];
     const res = await db.query(
-      `SELECT c.launch_id, c.seq, c.answer FROM ${this.#calls} AS c
-       JOIN unnest($1::uuid[], $2::bigint[]) AS w(launch_id, seq) ON c.launch_id = w.launch_id AND c.seq = w.seq
-       WHERE c.launch_id = ANY($1::uuid[]) AND c.status = 'answered'`,
+      // One primary-key lookup per waiting call, whatever the statistics say of the table.
+      `SELECT w.launch_id, w.seq, c.answer FROM unnest($1::uuid[], $2::bigint[]) AS w(launch_id, seq)
+       JOIN LATERAL (SELECT answer FROM ${this.#calls} WHERE launch_id = w.launch_id AND seq = w.seq AND status = 'answered' LIMIT 1) AS c ON true`,
       [waiting.map((w) => w.launchId), waiting.map((w) => w.seq)],
     );
     return res.rows.map((row: Record<string, unknown>) => ({ launchId: String(row['launch_id']), seq: Number(row['seq']), answer: String(row['answer']) }));
