@@ -5,23 +5,34 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on Linux). */
 const ticksPerSecond = 100;
 
-function processSeconds(pid: number): number {
+/**
+ * A process's CPU seconds; with `reaped`, also those of its children that exited and were waited
+ * for (cutime, cstime).
+ */
+function processSeconds(pid: number, reaped = false): number {
   try {
-    // Fields after the command name: state is field 3, utime 14 and stime 15 (1-based, man 5 proc).
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+    // Fields after the command name (which may hold ") "): state is field 3, utime 14, stime 15,
+    // cutime 16, cstime 17 (1-based, man 5 proc).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const own = Number(fields[11]) + Number(fields[12]);
+    return (reaped ? own + Number(fields[13]) + Number(fields[14]) : own) / ticksPerSecond;
   } catch {
     return 0; // exited meanwhile
   }
 }
 
-/** Every process named `postgres` (the bench's private cluster: its server, backends and helpers). */
+/**
+ * Every process named `postgres` (the bench's private cluster: its server, backends and helpers),
+ * with the children they reaped: a backend or autovacuum worker that exits is counted by the
+ * postmaster that waited for it, whether it started before the measurement or during it.
+ */
 function postgresSeconds(): number {
   let seconds = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').startsWith('postgres')) seconds += processSeconds(Number(entry));
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').startsWith('postgres')) seconds += processSeconds(Number(entry), true);
     } catch {
       // exited meanwhile
     }
