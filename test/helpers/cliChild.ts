@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 // A `taskmachine` CLI process for multi-process tests: its output kept, its exit awaited, and a
 // list that afterEach/afterAll empties by killing what is still running.
 import { spawn } from 'node:child_process';
@@ -50,4 +51,16 @@ export async function adminQuery(url: string, text: string, values: unknown[] = 
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A new, empty database on the server of `url`, named `<prefix>_<random>`, and its URL: CLI
+ * processes use the store's default schema, so each test that spawns them gets a database of its own.
+ */
+export async function databaseOfItsOwn(url: string, prefix: string): Promise<{ database: string; url: string }> {
+  const database = `${prefix}_${randomBytes(5).toString('hex')}`;
+  await adminQuery(url, `CREATE DATABASE ${database}`);
+  const target = new URL(url);
+  target.pathname = `/${database}`;
+  return { database, url: target.href };
 }

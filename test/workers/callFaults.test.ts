@@ -17,14 +17,13 @@
 // `second` can only go to the survivor. The kill comes once the side log, the parent's mark and
 // the store show that moment (no timer). Every body start appends `key attempt pid` to a side log;
 // the pids are printed.
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { postgres, skipReason } from '../helpers/postgresTest.ts';
 import { bodiesIn, until as untilWithin } from '../helpers/sideLog.ts';
-import { adminQuery, killAll, spawnCli, type CliChild } from '../helpers/cliChild.ts';
+import { adminQuery, databaseOfItsOwn, killAll, spawnCli, type CliChild } from '../helpers/cliChild.ts';
 
 const fixture = 'test/fixtures/worker-call-flow.ts';
 const dirs: string[] = [];
@@ -48,10 +47,7 @@ const admin = (text: string, values: unknown[] = [], database?: string) => admin
 
 /** A database of its own (the CLI uses the default schema), a side log, a marks file and a release directory. */
 async function place(): Promise<Place> {
-  const database = `c_${randomBytes(5).toString('hex')}`;
-  await admin(`CREATE DATABASE ${database}`);
-  const url = new URL(postgres!.url);
-  url.pathname = `/${database}`;
+  const { database, url } = await databaseOfItsOwn(postgres!.url, 'c');
   const dir = mkdtempSync(join(tmpdir(), 'taskmachine-call-faults-'));
   dirs.push(dir);
   const sideLog = join(dir, 'side.log');
@@ -60,7 +56,7 @@ async function place(): Promise<Place> {
   writeFileSync(sideLog, '');
   writeFileSync(marks, '');
   mkdirSync(releaseDir);
-  return { database, url: url.href, sideLog, marks, releaseDir, env: { ...process.env, NO_COLOR: '1', SIDE_LOG: sideLog, MARKS: marks, RELEASE_DIR: releaseDir } };
+  return { database, url, sideLog, marks, releaseDir, env: { ...process.env, NO_COLOR: '1', SIDE_LOG: sideLog, MARKS: marks, RELEASE_DIR: releaseDir } };
 }
 
 /** Lets the child's body (`first` or `second`) return, wherever it runs now or later. */

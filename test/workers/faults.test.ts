@@ -16,7 +16,7 @@
 // from one seed, printed; FAULTS_SEED=<n> replays it. The file starts a PostgreSQL cluster of its
 // own (the restart must not disturb other test files on the shared one). Waits poll a condition
 // with a generous deadline, never a fixed sleep.
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ import { WORKER_TIMING } from '../../src/runtime/remote/timing.ts';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.ts';
 import { postgres, skipReason } from '../helpers/postgresTest.ts';
 import { bodiesIn, until as untilWithin } from '../helpers/sideLog.ts';
-import { adminQuery, killAll, spawnCli, type CliChild } from '../helpers/cliChild.ts';
+import { adminQuery, databaseOfItsOwn, killAll, spawnCli, type CliChild } from '../helpers/cliChild.ts';
 import { seeded } from '../helpers/seeded.ts';
 
 const fixture = 'test/fixtures/worker-scale-flow.ts';
@@ -70,13 +70,10 @@ const admin = (text: string, values: unknown[] = [], database?: string) => admin
 let shared: Place | undefined;
 async function place(): Promise<Place> {
   if (shared !== undefined) return shared;
-  const database = `f_${randomBytes(5).toString('hex')}`;
-  await admin(`CREATE DATABASE ${database}`);
-  const url = new URL(cluster!.url);
-  url.pathname = `/${database}`;
+  const { database, url } = await databaseOfItsOwn(cluster!.url, 'f');
   const dir = mkdtempSync(join(tmpdir(), 'taskmachine-faults-'));
   dirs.push(dir);
-  shared = { database, url: url.href, dir, env: { ...process.env, NO_COLOR: '1', SIDE_LOG: join(dir, '{runId}.log'), ITEMS: String(ITEMS), PACE_MS: '2' } };
+  shared = { database, url, dir, env: { ...process.env, NO_COLOR: '1', SIDE_LOG: join(dir, '{runId}.log'), ITEMS: String(ITEMS), PACE_MS: '2' } };
   return shared;
 }
 

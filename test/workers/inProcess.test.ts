@@ -8,11 +8,10 @@ import { flow, runFlow, startFlow, ctx } from '../../src/index.ts';
 import { memoryStore } from '../../src/stores/index.ts';
 import { startWorker, type WorkerHandle } from '../../src/workers/index.ts';
 import { openStore, postgres, skipReason } from '../helpers/postgresTest.ts';
-import { adminQuery } from '../helpers/cliChild.ts';
+import { databaseOfItsOwn } from '../helpers/cliChild.ts';
 import { main } from '../../src/cli/main.ts';
 import { createTestClock } from '../../src/testing/index.ts';
 import { postgresStore } from '../../src/stores/index.ts';
-import { randomBytes } from 'node:crypto';
 
 const workers: WorkerHandle[] = [];
 afterEach(async () => {
@@ -151,12 +150,9 @@ describe.skipIf(postgres === undefined)(`executor 'workers' in one process${skip
   // The most common mistake with executor 'workers': no worker runs (or none loaded the flow).
   // The run's clock is a test clock, so "10 s without a worker" needs no waiting.
   it('says when no worker takes the attempts: one driver log line, and status names the fix', async () => {
-    const database = `u_${randomBytes(5).toString('hex')}`;
-    await adminQuery(postgres!.url, `CREATE DATABASE ${database}`);
-    const url = new URL(postgres!.url);
-    url.pathname = `/${database}`;
+    const { url } = await databaseOfItsOwn(postgres!.url, 'u');
     // The CLI's status reads the default schema: this test's own database keeps it apart.
-    const store = await postgresStore({ connectionString: url.href, retryDelayMs: 0, reconnectForMs: 0 });
+    const store = await postgresStore({ connectionString: url, retryDelayMs: 0, reconnectForMs: 0 });
     const clock = createTestClock(Date.now() - 60_000);
     const driverLines: string[] = [];
     const handle = startFlow(shapes, { store, executor: 'workers', runId: 'alone', clock, log: (line) => driverLines.push(line) });
@@ -184,7 +180,7 @@ describe.skipIf(postgres === undefined)(`executor 'workers' in one process${skip
       ]);
 
       let stdout = '';
-      const code = await main(['status', 'alone', '--store', url.href], { stdout: (text) => (stdout += text), stderr: (text) => (stdout += text), cwd: process.cwd() });
+      const code = await main(['status', 'alone', '--store', url], { stdout: (text) => (stdout += text), stderr: (text) => (stdout += text), cwd: process.cwd() });
       expect(code, stdout).toBe(0);
       expect(stdout).toMatch(/Not progressing: 1 attempt \(list#1\) has waited \d+ s and no worker took it\.\n {2}Is a worker running with this flow\? Start one with:\n {4}taskmachine worker <the flow file> --store /);
       expect(stdout).not.toContain(new URL(postgres!.url).password || '\u0000');
@@ -193,7 +189,7 @@ describe.skipIf(postgres === undefined)(`executor 'workers' in one process${skip
       workers.push(await startWorker({ store, flows: [shapes], concurrency: 4, log: () => {}, adopt: false }));
       expect((await handle.done).state, driverLines.join('\n')).toBe('success');
       stdout = '';
-      expect(await main(['status', 'alone', '--store', url.href], { stdout: (text) => (stdout += text), stderr: (text) => (stdout += text), cwd: process.cwd() })).toBe(0);
+      expect(await main(['status', 'alone', '--store', url], { stdout: (text) => (stdout += text), stderr: (text) => (stdout += text), cwd: process.cwd() })).toBe(0);
       expect(stdout).not.toContain('Not progressing');
     } finally {
       await handle.shutdown({ graceMs: 0 });

@@ -7,7 +7,6 @@
 // count how often each ran and where; the results table shows no result recorded twice. Waits
 // poll a condition with a generous deadline (never a fixed sleep). Default options throughout.
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { postgres, skipReason } from '../helpers/postgresTest.ts';
 import { bodiesIn, until as untilWithin } from '../helpers/sideLog.ts';
-import { adminQuery, killAll, spawnCli, type CliChild } from '../helpers/cliChild.ts';
+import { adminQuery, databaseOfItsOwn, killAll, spawnCli, type CliChild } from '../helpers/cliChild.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin', 'taskmachine.js');
@@ -41,10 +40,7 @@ const admin = (text: string, values: unknown[] = [], database?: string) => admin
 
 /** A database of its own (the CLI uses the default schema), a side log and a release file. */
 async function place(env: Record<string, string> = {}): Promise<Place & { database: string }> {
-  const database = `w_${randomBytes(5).toString('hex')}`;
-  await admin(`CREATE DATABASE ${database}`);
-  const url = new URL(postgres!.url);
-  url.pathname = `/${database}`;
+  const { database, url } = await databaseOfItsOwn(postgres!.url, 'w');
   const dir = mkdtempSync(join(tmpdir(), 'taskmachine-workers-'));
   dirs.push(dir);
   const sideLog = join(dir, 'side.log');
@@ -54,7 +50,7 @@ async function place(env: Record<string, string> = {}): Promise<Place & { databa
   writeFileSync(listenerLog, '');
   return {
     database,
-    url: url.href,
+    url,
     sideLog,
     release,
     listenerLog,
