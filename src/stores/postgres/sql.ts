@@ -215,9 +215,11 @@ export function statements(q: string) {
       }
       if (has.controls) {
         const columns = [['id', 'bigint'], ['status', 'text'], ['message', 'text'], ['at', 'float8']] as const;
+        const ids = `$${p + 1}::bigint[]`;
+        // `c.id = ANY(ids)` besides the join, as in LaunchTable.finishMany: the ids bound the rows read.
         ctes.push(
           `c AS (UPDATE ${q}.control_requests AS c SET status = u.status, message = u.message, settled_at = u.at ` +
-            `FROM unnest(${arrays(columns)}) AS u(${names(columns)}) WHERE c.id = u.id AND c.run_id = $1::text AND c.status = 'pending')`,
+            `FROM unnest(${arrays(columns)}) AS u(${names(columns)}) WHERE c.id = ANY(${ids}) AND c.id = u.id AND c.run_id = $1::text AND c.status = 'pending')`,
         );
       }
       return statement(`WITH ${ctes.join(', ')} SELECT 1 AS done`);
