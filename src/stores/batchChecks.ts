@@ -84,37 +84,41 @@ export function checkRun(run: StoredRun): void {
 
 const countFields = ['attempt', 'maxAttempts', 'retries', 'interruptions', 'maxInterruptions'] as const;
 
+/** Where a task-instance record is, for an error message (made only when a check fails). */
+function instanceWhere(runId: string, record: TaskInstanceWrite): string {
+  return `task instance '${String(record.key)}' of run '${runId}'`;
+}
+
 // Per record of a batch (thousands per commit): each test is made first and the message only
 // when it fails — building `where` strings for every valid record was most of this function's cost.
 function checkInstance(runId: string, record: TaskInstanceWrite): void {
-  const where = (): string => `task instance '${String(record.key)}' of run '${runId}'`;
   if (!isNonEmptyString(record.key)) throw invalid(`a task-instance key in run '${runId}' must be a non-empty string`);
-  if (!isNonEmptyString(record.taskId)) throw invalid(`${where()}: taskId must be a non-empty string`);
-  if (!isTaskInstanceState(record.state)) throw invalid(`${where()}: state '${String(record.state)}' is not a task-instance state`);
+  if (!isNonEmptyString(record.taskId)) throw invalid(`${instanceWhere(runId, record)}: taskId must be a non-empty string`);
+  if (!isTaskInstanceState(record.state)) throw invalid(`${instanceWhere(runId, record)}: state '${String(record.state)}' is not a task-instance state`);
   if (record.manuallySetFrom !== null && !isTaskInstanceState(record.manuallySetFrom)) {
-    throw invalid(`${where()}: manuallySetFrom must be a task-instance state or null`);
+    throw invalid(`${instanceWhere(runId, record)}: manuallySetFrom must be a task-instance state or null`);
   }
   for (const field of countFields) {
-    if (!isVersion(record[field])) throw invalid(`${where()}: ${field} must be a non-negative integer`);
+    if (!isVersion(record[field])) throw invalid(`${instanceWhere(runId, record)}: ${field} must be a non-negative integer`);
   }
   // The invariants a read refuses (rowChecks.ts) are refused on write too: a record the store
   // would not give back must never be stored.
   const attempts = attemptProblem(record);
   if (attempts !== undefined) {
     const field = attempts.column === 'max_attempts' ? 'maxAttempts' : attempts.column;
-    throw invalid(`${where()}: ${field} ${showValue(attempts.value)} ${attempts.problem}`);
+    throw invalid(`${instanceWhere(runId, record)}: ${field} ${showValue(attempts.value)} ${attempts.problem}`);
   }
-  if (record.mapIndex !== undefined && !isVersion(record.mapIndex)) throw invalid(`${where()}: mapIndex must be a non-negative integer`);
-  if (!isTime(record.createdAt)) checkTime(record.createdAt, `${where()}: createdAt`);
-  if (!isTime(record.updatedAt)) checkTime(record.updatedAt, `${where()}: updatedAt`);
-  if (record.startedAt !== undefined && !isTime(record.startedAt)) checkTime(record.startedAt, `${where()}: startedAt`);
-  if (record.endedAt !== undefined && !isTime(record.endedAt)) checkTime(record.endedAt, `${where()}: endedAt`);
+  if (record.mapIndex !== undefined && !isVersion(record.mapIndex)) throw invalid(`${instanceWhere(runId, record)}: mapIndex must be a non-negative integer`);
+  if (!isTime(record.createdAt)) checkTime(record.createdAt, `${instanceWhere(runId, record)}: createdAt`);
+  if (!isTime(record.updatedAt)) checkTime(record.updatedAt, `${instanceWhere(runId, record)}: updatedAt`);
+  if (record.startedAt !== undefined && !isTime(record.startedAt)) checkTime(record.startedAt, `${instanceWhere(runId, record)}: startedAt`);
+  if (record.endedAt !== undefined && !isTime(record.endedAt)) checkTime(record.endedAt, `${instanceWhere(runId, record)}: endedAt`);
   if (record.timer !== undefined) {
-    checkTime(record.timer.deadline, `${where()}: timer.deadline`);
-    if (!timerActions.has(record.timer.action)) throw invalid(`${where()}: timer.action '${String(record.timer.action)}' is unknown`);
+    checkTime(record.timer.deadline, `${instanceWhere(runId, record)}: timer.deadline`);
+    if (!timerActions.has(record.timer.action)) throw invalid(`${instanceWhere(runId, record)}: timer.action '${String(record.timer.action)}' is unknown`);
   }
-  if (record.error !== undefined && !(record.error instanceof Error)) throw invalid(`${where()}: error must be an Error`);
-  if (record.customContext !== undefined) checkOptionalStringRecord(record.customContext, `${where()}: customContext`);
+  if (record.error !== undefined && !(record.error instanceof Error)) throw invalid(`${instanceWhere(runId, record)}: error must be an Error`);
+  if (record.customContext !== undefined) checkOptionalStringRecord(record.customContext, `${instanceWhere(runId, record)}: customContext`);
 }
 
 /** Checks a whole batch before anything of it is serialized or written. */
