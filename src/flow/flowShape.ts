@@ -208,6 +208,19 @@ export function definitionHash(flow: Flow): string {
 }
 
 /**
+ * A definition hash as people read it: `sha256:` and its first 12 hex digits (as a short git
+ * commit id), enough to tell two definitions apart in a log line that fits a terminal.
+ *
+ * @example
+ * ```ts
+ * shortHash('sha256:54fc17c406ca397751b03c69…'); // 'sha256:54fc17c406ca'
+ * ```
+ */
+export function shortHash(hash: string): string {
+  return hash.startsWith('sha256:') ? hash.slice(0, 'sha256:'.length + 12) : hash;
+}
+
+/**
  * {@link definitionHash} for a caller that makes the flow's shape anyway (opening a run): `shape`
  * is called only when the hash is not remembered yet, and must return `flowShape(flow)`.
  */

@@ -12,7 +12,7 @@ import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
 import { deserializeValue, serializeValue } from '../stores/serialization.ts';
 import { storeEndedAttemptLogs, withLogs } from '../runtime/remote/attemptLogs.ts';
 import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from '../runtime/remote/attemptQueue.ts';
-import { definitionHash } from '../flow/flowShape.ts';
+import { definitionHash, shortHash } from '../flow/flowShape.ts';
 import { findAdoptable } from './adoption.ts';
 import { LaunchTable } from '../runtime/remote/launchTable.ts';
 import { WORKER_TIMING } from '../runtime/remote/timing.ts';
@@ -144,7 +144,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     if (mine === undefined) return `it has no flow '${data.flowId}' loaded (it loaded: ${[...byId.keys()].join(', ')})`;
     if (mine.hash !== data.flowHash) {
       return (
-        `its flow '${data.flowId}' has definition hash ${mine.hash}, the run's is ${data.flowHash}: ` +
+        `its flow '${data.flowId}' has definition ${shortHash(mine.hash)}, the run's is ${shortHash(data.flowHash)}: ` +
         'the flow files differ from the ones the run was started with. Deploy the same flow files to every worker and driver.'
       );
     }

@@ -142,7 +142,7 @@ describe.skipIf(postgres === undefined)(`executor 'workers' in one process${skip
     }
     const refusals = lines.filter((line) => line.includes("refusing the attempts of run 'stale'"));
     expect(refusals).toHaveLength(1);
-    expect(refusals[0]).toMatch(/definition hash sha256:[0-9a-f]{64}, the run's is sha256:[0-9a-f]{64}/);
+    expect(refusals[0]).toMatch(/definition sha256:[0-9a-f]{12}, the run's is sha256:[0-9a-f]{12}/);
     expect(driverLines.find((line) => line.includes('waits for a worker'))).toContain("attempt 1 of 'list' waits for a worker");
     await handle.shutdown({ graceMs: 0 });
   });

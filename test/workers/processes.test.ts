@@ -92,6 +92,15 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
     writeFileSync(p.release, '');
     const [a, b] = [worker(p), worker(p)];
     await until('both workers are up', () => a.output().includes('running attempts of') && b.output().includes('running attempts of'));
+    // What a worker says when it starts fits an 80-column terminal: the flow and its short
+    // definition hash on a line of their own, the server without the password.
+    await until('the start lines are out', () => a.output().includes(', schema "'));
+    const startLines = a.output().split('\n').slice(0, 3);
+    expect(startLines[0]).toMatch(/^taskmachine worker \S+: running attempts of one flow, concurrency 4$/);
+    expect(startLines[1]).toMatch(/^ {2}workers {2}definition sha256:[0-9a-f]{12}$/);
+    expect(startLines[2]).toMatch(/^ {2}from 127\.0\.0\.1:\d+\/\w+, schema "taskmachine"$/);
+    for (const line of startLines) expect(line.length, line).toBeLessThanOrEqual(80);
+    expect(a.output()).not.toContain(new URL(postgres!.url).password);
     const driver = start(p, ['run', fixture, '--executor', 'workers', '--run-id', 'shared', '--view', 'lines']);
     expect((await driver.exit).code, driver.output()).toBe(0);
     const ran = bodies(p);
@@ -166,7 +175,7 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
     await until('the driver hears of it', () => driver.output().includes('waits for a worker'));
     const refusals = stale.output().split('\n').filter((line) => line.includes('refusing'));
     expect(refusals).toHaveLength(1);
-    expect(refusals[0]).toMatch(/its flow 'workers' has definition hash sha256:[0-9a-f]{64}, the run's is sha256:[0-9a-f]{64}: the flow files differ/);
+    expect(refusals[0]).toMatch(/its flow 'workers' has definition sha256:[0-9a-f]{12}, the run's is sha256:[0-9a-f]{12}: the flow files differ/);
     const status = spawnSync(process.execPath, [bin, 'status', 'stale', '--store', p.url], { cwd: root, env: p.env, encoding: 'utf8' });
     // ('list' and 'hold' have no upstream: both were handed to workers at once.)
     expect(status.stdout).toMatch(/Not progressing: [12] attempts? \((list#1|hold#1)(, (list#1|hold#1))?\) waits? for a worker that can run (it|them):/);

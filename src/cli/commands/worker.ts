@@ -2,7 +2,7 @@ import type { Flow } from '../../flow/types.ts';
 import type { Gate } from '../../gates/defineGate.ts';
 import type { Listener } from '../../listeners/types.ts';
 import type { PostgresStore } from '../../stores/postgresStore.ts';
-import { definitionHash } from '../../flow/flowShape.ts';
+import { definitionHash, shortHash } from '../../flow/flowShape.ts';
 import { startWorker } from '../../workers/worker.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { loadFlowModule } from '../../operate/loadFlow.ts';
@@ -55,8 +55,10 @@ export const workerCommand = defineCommand({
     try {
       const log = (line: string) => stdout(`${line}\n`);
       const worker = await startWorker({ store, flows, concurrency, adopt: options['no-adopt'] !== true, drivingWith, log });
-      const names = flows.map((flow) => `${flow.id} (definition ${definitionHash(flow)})`).join(', ');
-      log(`taskmachine worker ${worker.id}: running attempts of ${names} from ${store.server} schema "${store.schema}", concurrency ${concurrency}`);
+      // Short lines (an 80-column terminal): the worker, then one line per flow, then the store.
+      log(`taskmachine worker ${worker.id}: running attempts of ${flows.length === 1 ? 'one flow' : `${flows.length} flows`}, concurrency ${concurrency}`);
+      for (const flow of flows) log(`  ${flow.id}  definition ${shortHash(definitionHash(flow))}`);
+      log(`  from ${store.server}, schema "${store.schema}"`);
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGINT', () => resolve('SIGINT'));
         process.once('SIGTERM', () => resolve('SIGTERM'));
