@@ -9,7 +9,9 @@
 // tasks/s and the ratio to local. With BENCH_COMMITS=1 it also prints, per row, the driver's commits: how many, their
 // median duration and the share of the run's time spent in them (the bound of attempts on workers).
 // With BENCH_CPU=1, the CPU per task of the driver (or the peer's process), the workers and
-// PostgreSQL, per row (Linux /proc).
+// PostgreSQL, per row (Linux /proc). With BENCH_STATEMENTS=1, per row, the statements PostgreSQL
+// spent most time in (pg_stat_statements: calls and µs per task). BENCH_ONLY=workers runs only the
+// peer and the one-worker-× $BENCH_WORKER_CONCURRENCY rows (to compare a change quickly).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +67,46 @@ function startWorkers(url: string, count: number, env: NodeJS.ProcessEnv, slots:
 const commitRows: string[] = [];
 const cpuRows: string[] = [];
 const measureCpu = process.env['BENCH_CPU'] === '1';
+const measureStatements = process.env['BENCH_STATEMENTS'] === '1';
+const only = process.env['BENCH_ONLY'];
+if (only !== undefined && only !== 'workers') throw new Error(`BENCH_ONLY=${only}: the one choice is BENCH_ONLY=workers (the peer and one worker × ${workerConcurrency})`);
+const statementRows: string[] = [];
+
+/** Resets pg_stat_statements of `database`; resolves to a reader of its top statements for after the run. */
+async function watchStatements(database: string): Promise<(label: string, tasks: number) => Promise<void>> {
+  const client = new pg.Client({ connectionString: database });
+  await client.connect();
+  await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  await client.query('SELECT pg_stat_statements_reset()');
+  return async (label, count) => {
+    const { rows } = await client.query<{ calls: string; total: number; query: string }>(
+      `SELECT calls, total_exec_time AS total, query FROM pg_stat_statements
+        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+        ORDER BY total_exec_time DESC LIMIT 16`,
+    );
+    const all = await client.query<{ calls: string; total: number }>(
+      `SELECT sum(calls) AS calls, sum(total_exec_time) AS total FROM pg_stat_statements
+        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
+    // (The statistics collector reports table counters with a delay of up to a second.)
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const tables = await client.query<{ name: string; ins: string; upd: string; hot: string; del: string }>(
+      `SELECT schemaname || '.' || relname AS name, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_del AS del
+         FROM pg_stat_user_tables WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY relname`,
+    );
+    await client.end();
+    statementRows.push(`\n${label}: calls per task, µs per task, statement (all: ${(Number(all.rows[0]!.calls) / count).toFixed(1)} calls, ${((all.rows[0]!.total * 1000) / count).toFixed(0)} µs)`);
+    for (const row of rows) {
+      const text = row.query.replace(/\s+/g, ' ').slice(0, 110);
+      statementRows.push(`  ${(Number(row.calls) / count).toFixed(2).padStart(6)} ${((row.total * 1000) / count).toFixed(0).padStart(5)}  ${text}`);
+    }
+    statementRows.push(`${label}: rows per task inserted / updated (HOT) / deleted, by table`);
+    for (const t of tables.rows) {
+      const per = (n: string): string => (Number(n) / count).toFixed(2);
+      statementRows.push(`  ${t.name}: ${per(t.ins)} / ${per(t.upd)} (${per(t.hot)}) / ${per(t.del)}`);
+    }
+  };
+}
 
 function cpuRow(workload: string, on: string, split: ReturnType<NonNullable<ReturnType<typeof startCpuSplit>>>): string {
   const us = (n: number): string => n.toFixed(0);
@@ -105,6 +147,7 @@ async function measure(url: string, sleepMs: number, workers: number, slots = wo
   const children = workers > 0 ? await startWorkers(database, workers, env, slots) : [];
   try {
     const commits = process.env['BENCH_COMMITS'] === '1' ? timeCommits(store) : undefined;
+    const statements = measureStatements ? await watchStatements(database) : undefined;
     const cpu = measureCpu ? startCpuSplit(children.map((child) => child.pid!)) : undefined;
     const start = performance.now();
     const run = await runFlow(definition, { store, concurrency, executor: workers > 0 ? 'workers' : 'local', log: () => {} });
@@ -114,6 +157,7 @@ async function measure(url: string, sleepMs: number, workers: number, slots = wo
       const on = workers === 0 ? 'local (in the driver)' : `${workers} worker${workers === 1 ? '' : 's'} × ${slots}`;
       cpuRows.push(cpuRow(sleepMs === 0 ? 'no-op' : `${sleepMs} ms-sleep`, on, cpu(tasks + 1)));
     }
+    await statements?.(`${sleepMs === 0 ? 'no-op' : `${sleepMs} ms-sleep`}, ${workers === 0 ? 'local' : `${workers} × ${slots}`}`, tasks + 1);
     if (commits !== undefined) commitRows.push(`| ${sleepMs === 0 ? 'no-op' : `${sleepMs} ms-sleep`} tasks | ${workers === 0 ? 'local' : `${workers} worker${workers === 1 ? '' : 's'} × ${slots}`} | ${commits(seconds)} |`);
     return (tasks + 1) / seconds;
   } finally {
@@ -209,7 +253,10 @@ async function bareBossFetchLoop(url: string, sleepMs: number): Promise<number> 
 
 async function main(): Promise<void> {
   const external = process.env['TASKMACHINE_PG_URL'];
-  const cluster = external === undefined ? await startPostgres({ durable: process.env["BENCH_PG_FSYNC"] !== "off" }) : undefined;
+  const cluster =
+    external === undefined
+      ? await startPostgres({ durable: process.env['BENCH_PG_FSYNC'] !== 'off', settings: measureStatements ? { shared_preload_libraries: 'pg_stat_statements' } : {} })
+      : undefined;
   const url = external ?? cluster!.url;
   const rows: string[] = [];
   try {
@@ -217,6 +264,13 @@ async function main(): Promise<void> {
       ['no-op tasks', 0],
       ['5 ms-sleep tasks', 5],
     ] as const) {
+      if (only === 'workers') {
+        const bare = await bareBossFetchLoop(url, sleepMs);
+        const rate = await measure(url, sleepMs, 1);
+        rows.push(`| ${label} | bare pg-boss jobs, a worker's fetch loop × ${workerConcurrency}, one process (peer) | ${bare.toFixed(0)} | |`);
+        rows.push(`| ${label} | 1 worker × ${workerConcurrency} | ${rate.toFixed(0)} | ${(rate / bare).toFixed(2)}× peer |`);
+        continue;
+      }
       const local = await measure(url, sleepMs, 0);
       rows.push(`| ${label} | local (in the driver) | ${local.toFixed(0)} | 1.00 |`);
       const polled = await bareBoss(url, sleepMs);
@@ -269,6 +323,10 @@ async function main(): Promise<void> {
     console.log('| workload | attempts run on | driver | workers | PostgreSQL | total |');
     console.log('|---|---|---:|---:|---:|---:|');
     for (const row of cpuRows) console.log(row);
+  }
+  if (measureStatements) {
+    console.log('\nWhere PostgreSQL spent its time (BENCH_STATEMENTS=1, pg_stat_statements):');
+    for (const row of statementRows) console.log(row);
   }
 }
 

@@ -123,10 +123,11 @@ function startServer(command: [string, string[]], env: NodeJS.ProcessEnv): Promi
 /**
  * Starts a private cluster. Throws (with the reason) when the binaries are missing or the server
  * cannot start. `durable: false` (for tests) turns fsync and synchronous commit off; benchmarks
- * keep PostgreSQL's defaults.
+ * keep PostgreSQL's defaults. `settings` are more server settings (`-c name=value`), e.g. a bench's
+ * `shared_preload_libraries`.
  */
-export async function startPostgres(options: { durable?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<PostgresCluster> {
-  const { durable = false, env = process.env } = options;
+export async function startPostgres(options: { durable?: boolean; env?: NodeJS.ProcessEnv; settings?: Readonly<Record<string, string>> } = {}): Promise<PostgresCluster> {
+  const { durable = false, env = process.env, settings: extra = {} } = options;
   const binaries = findPostgresBinaries(env);
   if ('missing' in binaries) throw new Error(binaries.missing);
   const { bindir } = binaries;
@@ -165,6 +166,7 @@ export async function startPostgres(options: { durable?: boolean; env?: NodeJS.P
         shared_buffers: durable ? '128MB' : '32MB',
         max_connections: '200',
         lc_messages: 'C',
+        ...extra,
       };
       const args = ['-D', data, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
       try {
