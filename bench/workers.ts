@@ -79,13 +79,13 @@ async function watchStatements(database: string): Promise<(label: string, tasks:
   await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   await client.query('SELECT pg_stat_statements_reset()');
   return async (label, count) => {
-    const { rows } = await client.query<{ calls: string; total: number; query: string }>(
-      `SELECT calls, total_exec_time AS total, query FROM pg_stat_statements
+    const { rows } = await client.query<{ calls: string; total: number; plan: number; query: string }>(
+      `SELECT calls, total_exec_time AS total, total_plan_time AS plan, query FROM pg_stat_statements
         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-        ORDER BY total_exec_time DESC LIMIT 16`,
+        ORDER BY total_exec_time + total_plan_time DESC LIMIT 16`,
     );
-    const all = await client.query<{ calls: string; total: number }>(
-      `SELECT sum(calls) AS calls, sum(total_exec_time) AS total FROM pg_stat_statements
+    const all = await client.query<{ calls: string; total: number; plan: number }>(
+      `SELECT sum(calls) AS calls, sum(total_exec_time) AS total, sum(total_plan_time) AS plan FROM pg_stat_statements
         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     );
     // (The statistics collector reports table counters with a delay of up to a second.)
@@ -95,10 +95,10 @@ async function watchStatements(database: string): Promise<(label: string, tasks:
          FROM pg_stat_user_tables WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY relname`,
     );
     await client.end();
-    statementRows.push(`\n${label}: calls per task, µs per task, statement (all: ${(Number(all.rows[0]!.calls) / count).toFixed(1)} calls, ${((all.rows[0]!.total * 1000) / count).toFixed(0)} µs)`);
+    statementRows.push(`\n${label}: calls per task, µs executing and planning per task, statement (all: ${(Number(all.rows[0]!.calls) / count).toFixed(1)} calls, ${((all.rows[0]!.total * 1000) / count).toFixed(0)} µs executing, ${((all.rows[0]!.plan * 1000) / count).toFixed(0)} µs planning)`);
     for (const row of rows) {
       const text = row.query.replace(/\s+/g, ' ').slice(0, 110);
-      statementRows.push(`  ${(Number(row.calls) / count).toFixed(2).padStart(6)} ${((row.total * 1000) / count).toFixed(0).padStart(5)}  ${text}`);
+      statementRows.push(`  ${(Number(row.calls) / count).toFixed(2).padStart(6)} ${((row.total * 1000) / count).toFixed(0).padStart(5)} ${((row.plan * 1000) / count).toFixed(0).padStart(4)}  ${text}`);
     }
     statementRows.push(`${label}: rows per task inserted / updated (HOT) / deleted, by table`);
     for (const t of tables.rows) {
@@ -255,7 +255,7 @@ async function main(): Promise<void> {
   const external = process.env['TASKMACHINE_PG_URL'];
   const cluster =
     external === undefined
-      ? await startPostgres({ durable: process.env['BENCH_PG_FSYNC'] !== 'off', settings: measureStatements ? { shared_preload_libraries: 'pg_stat_statements' } : {} })
+      ? await startPostgres({ durable: process.env['BENCH_PG_FSYNC'] !== 'off', settings: measureStatements ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track_planning': 'on' } : {} })
       : undefined;
   const url = external ?? cluster!.url;
   const rows: string[] = [];
