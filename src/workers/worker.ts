@@ -21,6 +21,7 @@ import { StoredValues } from './storedValues.ts';
 import { OutcomeCommits } from './outcomeCommits.ts';
 import { OutageLog } from '../runtime/remote/outageLog.ts';
 import { channelOf, listen, notifyNow } from '../runtime/remote/notifications.ts';
+import { storedPayloads } from '../runtime/remote/pollPlan.ts';
 import { WorkerCalls } from './workerCalls.ts';
 import { Slots, type Slot } from './slots.ts';
 
@@ -176,8 +177,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       await boss.complete(ATTEMPT_QUEUE, writes.map((w) => w.job), null, { db: bossDb(db) });
       return finished;
     });
-    // Their drivers poll now (each listens for its run id).
-    void notifyNow(store.pool, outcomesStored, writes.map((w) => w.job.data.runId));
+    // Their drivers poll now, reading just these launches (each driver listens for its run id).
+    void notifyNow(store.pool, outcomesStored, storedPayloads(writes.filter((w) => stored.has(w.launchId)).map((w) => ({ runId: w.job.data.runId, launchId: w.launchId }))));
     return stored;
   });
   /** Launches whose attempt ended here and whose outcome is being stored: still heartbeated. */

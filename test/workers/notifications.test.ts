@@ -4,10 +4,12 @@
 // driver's commit of attempt jobs announces them to workers and a worker's commit of outcomes
 // announces them to their run's driver — what lets both wait for each other without polling.
 // Waits poll a condition with a deadline: notifications cross processes' connections.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { flow, runFlow } from '../../src/index.ts';
 import { startWorker, type WorkerHandle } from '../../src/workers/index.ts';
 import { channelOf, listen, type Subscription } from '../../src/runtime/remote/notifications.ts';
+import { readStored } from '../../src/runtime/remote/pollPlan.ts';
+import { LaunchTable } from '../../src/runtime/remote/launchTable.ts';
 import type { SqlSession } from '../../src/stores/postgresStore.ts';
 import { openStore, postgres, skipReason } from '../helpers/postgresTest.ts';
 import type { PostgresStore } from '../../src/stores/index.ts';
@@ -108,7 +110,7 @@ describe.skipIf(postgres === undefined)(`notifications between drivers and worke
     await until('the LISTEN of the later subscription', () => later.connected());
   });
 
-  it('a driver announces the jobs it commits, a worker the outcomes it stores (with the run id)', async () => {
+  it('a driver announces the jobs it commits, a worker the outcomes it stores (with the run id and the launches)', async () => {
     const store = await openStore();
     const queued: string[] = [];
     const stored: string[] = [];
@@ -125,7 +127,41 @@ describe.skipIf(postgres === undefined)(`notifications between drivers and worke
     await until('the notifications', () => queued.length >= 2 && stored.length >= 2);
     // One commit of jobs per task here (the second waits for the first), one of outcomes per task.
     expect(queued.length).toBe(2);
-    expect(stored).toEqual(['announced', 'announced']);
+    // Each names the launch whose outcome it stored: the driver's poll reads just that row.
+    const notes = stored.map(readStored);
+    expect(notes.map((note) => note.runId)).toEqual(['announced', 'announced']);
+    const launches = await store.pool.query(`SELECT launch_id FROM "${store.schema}".attempt_launches WHERE run_id = 'announced' ORDER BY seq`);
+    expect(notes.map((note) => note.launchIds)).toEqual(launches.rows.map((row: { launch_id: string }) => [row.launch_id]));
+  });
+
+  it("a poll a worker's notification wakes reads just the launches it names, not every launch in flight", async () => {
+    const store = await openStore();
+    // One slot on the worker and 24 attempts in flight: outcomes come one at a time while most
+    // launches wait, so a poll that read every launch in flight would read more than those waiting.
+    const fan = flow('fan', (f) => {
+      const items = f.task('items', () => Array.from({ length: 24 }, (_, i) => i));
+      f.map('each', items, async ({ item }) => {
+        await new Promise((resolve) => setTimeout(resolve, 15));
+        return item;
+      });
+    });
+    workers.push(await startWorker({ store, flows: [fan], concurrency: 1, log: () => {}, adopt: false }));
+    const polls: Array<{ read: number; waiting: number }> = [];
+    const poll = LaunchTable.prototype.poll;
+    const spy = vi.spyOn(LaunchTable.prototype, 'poll').mockImplementation(async function (this: LaunchTable, db, runId, ids) {
+      const waiting = await store.pool.query(`SELECT count(*)::int AS n FROM "${store.schema}".attempt_launches WHERE run_id = $1 AND status IN ('queued', 'running')`, [runId]);
+      polls.push({ read: ids.length, waiting: waiting.rows[0].n });
+      return poll.call(this, db, runId, ids);
+    });
+    try {
+      const run = await runFlow(fan, { store, executor: 'workers', runId: 'fan', concurrency: 32, log: () => {} });
+      expect(run.state).toBe('success');
+      expect(Object.keys(run.tasks)).toHaveLength(25);
+    } finally {
+      spy.mockRestore();
+    }
+    // (Every launch in flight is at least every launch still queued or running.)
+    expect(polls.filter((p) => p.read < p.waiting).length, JSON.stringify(polls)).toBeGreaterThan(0);
   });
 
   it('a driver that ends an attempt running on a worker tells that worker (with its id), which aborts the attempt’s signal', async () => {

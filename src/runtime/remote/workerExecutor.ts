@@ -17,6 +17,7 @@ import { splitLogs, type OutcomeWithLogs } from './attemptLogs.ts';
 import { WORKER_TIMING } from './timing.ts';
 import { UnclaimedNotice } from './unclaimedNotice.ts';
 import { channelOf, listen, notifyNow, type Subscription } from './notifications.ts';
+import { PollPlan, readStored } from './pollPlan.ts';
 import { RemoteCalls, type RemoteCallsHost } from './remoteCalls.ts';
 
 /**
@@ -107,6 +108,8 @@ export class WorkerExecutor implements Executor {
   #polledAt = Number.NEGATIVE_INFINITY;
   /** `ctx().call`s the attempts in flight make on their workers. */
   readonly #calls: RemoteCalls;
+  /** Which launches each poll reads: the ones workers' notifications named, or all in flight. */
+  readonly #pollPlan = new PollPlan(() => performance.now());
 
   constructor(
     host: WorkerExecutorHost,
@@ -144,8 +147,11 @@ export class WorkerExecutor implements Executor {
     this.#boss.catch(() => {});
     // A worker that stores outcomes of this run says so: the driver polls at once instead of at
     // its next poll (which slows down meanwhile; see WORKER_TIMING.notifiedPollMs).
-    this.#outcomesStored ??= listen(this.#store, channelOf(this.#store.schema, 'stored'), (runId) => {
-      if (runId === this.#runId) this.#pollNow();
+    this.#outcomesStored ??= listen(this.#store, channelOf(this.#store.schema, 'stored'), (payload) => {
+      const { runId, launchIds } = readStored(payload);
+      if (runId !== this.#runId) return;
+      this.#pollPlan.notified(launchIds);
+      this.#pollNow();
     });
   }
 
@@ -319,7 +325,7 @@ export class WorkerExecutor implements Executor {
     this.#polledAt = performance.now();
     try {
       // (Launches still waiting for their batch's commit are in flight too; the store knows none of them yet.)
-      const ids = [...this.#inFlight.keys()];
+      const { ids, full } = this.#pollPlan.next(this.#inFlight.keys(), (id) => this.#inFlight.has(id), this.#pollEveryMs());
       const states = await this.#table.poll(this.#store.pool, this.#runId, ids);
       // Lost workers are looked for once a heartbeat interval, not on every poll (a write query),
       // and only once PostgreSQL has been reachable from here for `lostAfterMs`: after an outage
@@ -329,7 +335,7 @@ export class WorkerExecutor implements Executor {
       let lost: string[] = [];
       if (now - this.#lostCheckedAt >= WORKER_TIMING.heartbeatMs && now - this.#pollFailedAt >= WORKER_TIMING.lostAfterMs) {
         this.#lostCheckedAt = now;
-        lost = await this.#table.markLost(this.#store.pool, this.#runId, ids, now - WORKER_TIMING.lostAfterMs);
+        lost = await this.#table.markLost(this.#store.pool, this.#runId, [...this.#inFlight.keys()], now - WORKER_TIMING.lostAfterMs);
       }
       this.#pollOutage?.ok();
       if (this.#stopped) return;
@@ -337,7 +343,8 @@ export class WorkerExecutor implements Executor {
       for (const state of states) changed = this.#apply(state) || changed;
       // (After the outcomes: a launch that just ended makes no more calls.)
       await this.#calls.poll(states, (id) => this.#inFlight.get(id)?.run);
-      await this.#unclaimed.check(states, this.#inFlight.values(), () => this.#pending.map((pending) => pending.launch.launchId), now);
+      // (Only a full poll shows every launch a worker claimed.)
+      if (full) await this.#unclaimed.check(states, this.#inFlight.values(), () => this.#pending.map((pending) => pending.launch.launchId), now);
       for (const id of lost) {
         const launch = this.#inFlight.get(id);
         if (launch === undefined) continue;
@@ -352,6 +359,7 @@ export class WorkerExecutor implements Executor {
       }
       if (changed) this.#host.requestTurn();
     } catch (error) {
+      this.#pollPlan.failed();
       this.#pollFailedAt = this.#now();
       this.#pollOutage ??= new OutageLog((line) => this.#host.log(line), `taskmachine: reading the outcomes of attempts of run '${this.#runId}' on workers`);
       this.#pollOutage.failed(error);
