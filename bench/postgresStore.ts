@@ -26,7 +26,8 @@ const shapes: Shape[] = [
 /** Commits `count` turns of `shape` to a new run, one after the other; resolves to each commit's ms. */
 async function drive(store: PostgresStore, runId: string, shape: Shape, count: number): Promise<number[]> {
   const keys = Array.from({ length: shape.instances }, (_, i) => `t[${i}]`);
-  const records = keys.map((key, i): TaskInstanceWrite => makeInstance(key, { mapIndex: i }));
+  // (Each round is a new attempt: max_attempts must allow every round's.)
+  const records = keys.map((key, i): TaskInstanceWrite => makeInstance(key, { mapIndex: i, maxAttempts: 1_000_000 }));
   await store.commit({ runId, run: makeRun(runId), instances: records.map((record) => ({ record })) });
   const times: number[] = [];
   for (let round = 1; round <= count; round++) {
