@@ -451,6 +451,20 @@ describe.skipIf(postgres === undefined)(`postgresStore: PostgreSQL specifics${su
       expect((await store.listRuns())[0]?.createdAt).toBe(0.1 + 0.2);
     });
 
+    it('stores a lone UTF-16 surrogate in a key as U+FFFD (as node-postgres encodes any text) instead of failing the commit; inside values it is kept exactly', async () => {
+      const store = await openStore();
+      await store.commit({
+        runId: 'r1',
+        run: makeRun('r1'),
+        instances: [{ record: makeInstance('lone\ud800', { resumeData: { half: 'x\udc00y' } }) }, { record: makeInstance('pair\ud83d\ude00') }],
+        transitions: [{ key: 'lone\ud800', from: 'none', to: 'scheduled', event: 'SCHEDULE', at: 1 }],
+      });
+      const loaded = (await store.loadRun('r1'))!;
+      expect(loaded.instances.map((instance) => instance.key)).toEqual(['lone\ufffd', 'pair\ud83d\ude00']);
+      expect(loaded.instances[0]!.resumeData).toEqual({ half: 'x\udc00y' });
+      expect((await store.readTransitionLog('r1'))[0]?.key).toBe('lone\ufffd');
+    });
+
     it('refuses NUL in run ids, keys and names (PostgreSQL text cannot hold it), naming the field; reads find nothing', async () => {
       const store = await openStore();
       await store.commit({ runId: 'r1', run: makeRun('r1') });

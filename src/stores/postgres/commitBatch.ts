@@ -15,7 +15,7 @@ import type { TaskLogWrite } from '../taskLogRecord.ts';
 import { isConnectionError, sqlState } from './connection.ts';
 import { rollback, type Retrier } from './retries.ts';
 import { hasNul, instanceRow, nullable, nulError, num, rowToLease, text } from './rows.ts';
-import { exec, instanceColumns, versionIndex, type Statements } from './sql.ts';
+import { exec, rowsJson, versionIndex, type Statements } from './sql.ts';
 
 /** What committing needs of its store. */
 export interface CommitContext {
@@ -222,21 +222,8 @@ async function commitOnce(
     };
     if (has.instances || has.transitions || has.results || has.logs || has.controls) {
       const values: unknown[] = [runId];
-      if (has.instances) {
-        const list = [...rows.values()];
-        for (let c = 0; c < instanceColumns.length; c++) values.push(list.map((row) => row[c]));
-      }
-      if (has.transitions) {
-        const t = batch.transitions;
-        values.push(
-          t.map((_, i) => before + i + 1),
-          t.map((x) => x.key),
-          t.map((x) => x.from),
-          t.map((x) => x.to),
-          t.map((x) => x.event),
-          t.map((x) => x.at),
-        );
-      }
+      if (has.instances) values.push(rowsJson([...rows.values()]));
+      if (has.transitions) values.push(rowsJson(batch.transitions.map((x, i) => [before + i + 1, x.key, x.from, x.to, x.event, x.at])));
       if (has.results) {
         const r = batch.results;
         values.push(
