@@ -48,22 +48,51 @@ describe('PollPlan', () => {
     expect(p.next(inFlight, has, 250).full).toBe(true);
     advance(1);
     p.notified(['a']);
-    p.failed();
+    p.readAllNext();
     expect(p.next(inFlight, has, 250).full).toBe(true);
     // Without notifications the driver polls every 20 ms, each one full.
     advance(20);
     expect(p.next(inFlight, has, 20).full).toBe(true);
   });
+
+  it('says when the next full poll is due: a targeted poll does not put it off', () => {
+    const { plan: p, advance } = plan();
+    expect(p.msUntilFull(250)).toBe(0);
+    p.next(inFlight, has, 250);
+    expect(p.msUntilFull(250)).toBe(250);
+    advance(240);
+    p.notified(['a']);
+    p.next(inFlight, has, 250);
+    expect(p.msUntilFull(250)).toBe(10);
+    advance(30);
+    expect(p.msUntilFull(250)).toBe(0);
+    p.next(inFlight, has, 250);
+    p.readAllNext();
+    expect(p.msUntilFull(250)).toBe(0);
+  });
 });
 
 describe('the "outcomes stored" notification', () => {
-  it('names the run and its launches, at most 100 ids a payload (under the 8,000-byte limit)', () => {
-    const ids = Array.from({ length: 250 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+  const ids = Array.from({ length: 500 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+
+  it('names the run and its launches, as many a payload as fit under the 8,000-byte limit', () => {
     const payloads = storedPayloads([...ids.map((launchId) => ({ runId: 'nightly', launchId })), { runId: 'other', launchId: 'x' }]);
-    expect(payloads.map((payload) => readStored(payload).launchIds!.length)).toEqual([100, 100, 50, 1]);
     expect(payloads.map((payload) => readStored(payload).runId)).toEqual(['nightly', 'nightly', 'nightly', 'other']);
-    expect(payloads.flatMap((payload) => readStored(payload).launchIds!).slice(0, 250)).toEqual(ids);
+    expect(payloads.flatMap((payload) => readStored(payload).launchIds!)).toEqual([...ids, 'x']);
     for (const payload of payloads) expect(Buffer.byteLength(payload)).toBeLessThan(8_000);
+    // (Full payloads, not a fixed count: 201 ids of 36 characters beside this run id.)
+    expect(readStored(payloads[0]!).launchIds).toHaveLength(201);
+  });
+
+  it('a long run id leaves room for fewer ids; one too long for any gets its plain id (its driver reads every launch)', () => {
+    const long = `r${'é'.repeat(3_000)}`;
+    const payloads = storedPayloads(ids.slice(0, 100).map((launchId) => ({ runId: long, launchId })));
+    for (const payload of payloads) expect(Buffer.byteLength(payload)).toBeLessThan(8_000);
+    expect(payloads.flatMap((payload) => readStored(payload).launchIds!)).toEqual(ids.slice(0, 100));
+    expect(payloads.length).toBeGreaterThan(1);
+    const tooLong = 'r'.repeat(7_870);
+    expect(storedPayloads([{ runId: tooLong, launchId: ids[0]! }])).toEqual([tooLong]);
+    expect(readStored(tooLong)).toEqual({ runId: tooLong, launchIds: undefined });
   });
 
   it('a payload that is just a run id (a ctx().call request) names no launches: the poll reads them all', () => {

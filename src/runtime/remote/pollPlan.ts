@@ -3,12 +3,13 @@
 // of every launch in flight (the run's concurrency: hundreds of lookups, and the running ones' rows
 // sent back, on every outcome). The full poll stays as the backstop for what no notification names.
 
-/** At most this many launch ids per notification (a payload must stay under PostgreSQL's 8,000 bytes). */
-const IDS_PER_PAYLOAD = 100;
+/** A payload's bound: PostgreSQL refuses one of 8,000 bytes or more (and every payload of its statement with it). */
+const PAYLOAD_BYTES = 7_900;
 
 /**
  * The payloads of a worker's "outcomes stored" notification: per run, `{"run": runId, "launches":
- * [ids]}`, in chunks of {@link IDS_PER_PAYLOAD} ids.
+ * [ids]}`, as many ids per payload as fit in {@link PAYLOAD_BYTES}; a run whose id is too long for
+ * even one gets its plain id (its driver then reads every launch in flight).
  *
  * @example
  * ```ts
@@ -24,7 +25,26 @@ export function storedPayloads(stored: ReadonlyArray<{ runId: string; launchId: 
   }
   const payloads: string[] = [];
   for (const [run, ids] of byRun) {
-    for (let i = 0; i < ids.length; i += IDS_PER_PAYLOAD) payloads.push(JSON.stringify({ run, launches: ids.slice(i, i + IDS_PER_PAYLOAD) }));
+    const head = Buffer.byteLength(JSON.stringify({ run, launches: [] }));
+    let chunk: string[] = [];
+    let bytes = head;
+    for (const id of ids) {
+      // (An id takes its JSON text and a comma.)
+      const more = Buffer.byteLength(JSON.stringify(id)) + 1;
+      if (head + more > PAYLOAD_BYTES) {
+        chunk = [];
+        payloads.push(run);
+        break;
+      }
+      if (bytes + more > PAYLOAD_BYTES) {
+        payloads.push(JSON.stringify({ run, launches: chunk }));
+        chunk = [];
+        bytes = head;
+      }
+      chunk.push(id);
+      bytes += more;
+    }
+    if (chunk.length > 0) payloads.push(JSON.stringify({ run, launches: chunk }));
   }
   return payloads;
 }
@@ -57,9 +77,9 @@ export function readStored(payload: string): { runId: string; launchIds: readonl
 /**
  * Decides what each poll of a driver reads: the launches notifications named since the last poll,
  * or every launch in flight — on the first poll, after a notification that names none, after a
- * failed poll (the names it held may be lost), and at least every `fullEveryMs` (notifications can
- * be lost while the LISTEN connection is down; the full poll also shows which launches workers
- * claimed, for the "no worker takes the attempts" notice).
+ * failed poll (the names it held may be lost), when the run is opened again, and at least every
+ * `fullEveryMs` (notifications can be lost while the LISTEN connection is down; the full poll also
+ * shows which launches workers claimed, for the "no worker takes the attempts" notice).
  *
  * @example
  * ```ts
@@ -105,8 +125,13 @@ export class PollPlan {
     return { ids, full };
   }
 
-  /** The poll failed: the next one reads every launch in flight. */
-  failed(): void {
+  /** The next poll reads every launch in flight (after a failed poll, or when the run is opened again). */
+  readAllNext(): void {
     this.#fullDue = true;
+  }
+
+  /** How long until a full poll is due (0: now): when to poll next if nothing wakes the driver. */
+  msUntilFull(fullEveryMs: number): number {
+    return this.#fullDue ? 0 : Math.max(0, this.#fullAt + fullEveryMs - this.#now());
   }
 }

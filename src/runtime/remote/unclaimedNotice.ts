@@ -55,6 +55,21 @@ export class UnclaimedNotice {
     this.#parts = parts;
   }
 
+  /**
+   * After any poll, also one that read only some launches: a launch a worker claimed or finished
+   * means workers take this run's attempts, so a later wait is worth a notice again. Returns
+   * whether there was one.
+   */
+  sawTaken(states: readonly LaunchState[]): boolean {
+    for (const state of states) {
+      if (state.status === 'running' || state.status === 'done') {
+        this.#logged = false;
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** The run was opened again: a new notice may be due. */
   reset(): void {
     this.#logged = false;
@@ -66,12 +81,7 @@ export class UnclaimedNotice {
    * still in the driver's next batch) is still queued.
    */
   async check(states: readonly LaunchState[], inFlight: Iterable<WaitingLaunch>, uncommittedIds: () => Iterable<string>, now: number): Promise<void> {
-    for (const state of states) {
-      if (state.status === 'running' || state.status === 'done') {
-        this.#logged = false;
-        return;
-      }
-    }
+    if (this.sawTaken(states)) return;
     if (this.#logged) return;
     const reported = new Set(states.map((state) => state.launchId));
     const uncommitted = new Set(uncommittedIds());

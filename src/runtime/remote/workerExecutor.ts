@@ -134,6 +134,8 @@ export class WorkerExecutor implements Executor {
     this.#session = randomUUID();
     this.#inputStored = inputStored;
     this.#unclaimed.reset();
+    // (Launches may have finished while the run was closed: the first poll reads them all.)
+    this.#pollPlan.readAllNext();
   }
 
   /**
@@ -345,6 +347,7 @@ export class WorkerExecutor implements Executor {
       await this.#calls.poll(states, (id) => this.#inFlight.get(id)?.run);
       // (Only a full poll shows every launch a worker claimed.)
       if (full) await this.#unclaimed.check(states, this.#inFlight.values(), () => this.#pending.map((pending) => pending.launch.launchId), now);
+      else this.#unclaimed.sawTaken(states);
       for (const id of lost) {
         const launch = this.#inFlight.get(id);
         if (launch === undefined) continue;
@@ -359,7 +362,7 @@ export class WorkerExecutor implements Executor {
       }
       if (changed) this.#host.requestTurn();
     } catch (error) {
-      this.#pollPlan.failed();
+      this.#pollPlan.readAllNext();
       this.#pollFailedAt = this.#now();
       this.#pollOutage ??= new OutageLog((line) => this.#host.log(line), `taskmachine: reading the outcomes of attempts of run '${this.#runId}' on workers`);
       this.#pollOutage.failed(error);
@@ -367,7 +370,10 @@ export class WorkerExecutor implements Executor {
       this.#polling = false;
       const again = this.#pollAgain;
       this.#pollAgain = false;
-      if (this.#inFlight.size > 0) this.#schedulePoll(again ? Math.max(0, this.#polledAt + WORKER_TIMING.notifiedPollGapMs - performance.now()) : this.#pollEveryMs());
+      // (A poll that read only what notifications named does not put off the next full one.)
+      if (this.#inFlight.size > 0) {
+        this.#schedulePoll(again ? Math.max(0, this.#polledAt + WORKER_TIMING.notifiedPollGapMs - performance.now()) : this.#pollPlan.msUntilFull(this.#pollEveryMs()));
+      }
     }
   }
 
