@@ -14,6 +14,7 @@ import {
   type PostgresStore,
 } from '../../src/stores/index.ts';
 import { freshSchema, openStore, postgres, skipReason } from '../helpers/postgresTest.ts';
+import { jsonRowsLimit } from '../../src/stores/postgres/sql.ts';
 import { makeInstance, makeRun } from './fixtures/records.ts';
 import { defineStoreContract, type RawRowWriter } from './storeContract.ts';
 
@@ -449,6 +450,33 @@ describe.skipIf(postgres === undefined)(`postgresStore: PostgreSQL specifics${su
       expect(loaded.instances[0]).toEqual({ ...record, runId: 'r1', version: 1 });
       expect((await store.readTransitionLog('r1'))[0]?.at).toBe(1e-3);
       expect((await store.listRuns())[0]?.createdAt).toBe(0.1 + 0.2);
+    });
+
+    it('a batch too large for one jsonb parameter (PostgreSQL: 256 MB) is written in parts, in order, in its one transaction', async () => {
+      const store = await openStore();
+      const saved = jsonRowsLimit.chars;
+      // (The limit lowered to 2,000 characters: 60 instances of ~300 and 60 transitions take parts.)
+      jsonRowsLimit.chars = 2_000;
+      try {
+        const keys = Array.from({ length: 60 }, (_, i) => `part[${i}]`);
+        await store.commit({
+          runId: 'big',
+          run: makeRun('big'),
+          instances: keys.map((key, i) => ({ record: makeInstance(key, { mapIndex: i, resumeData: { pad: 'x'.repeat(100 + i) } }) })),
+          transitions: keys.map((key, i) => ({ key, from: 'none', to: 'scheduled', event: 'SCHEDULE', at: i })),
+        });
+        const loaded = (await store.loadRun('big'))!;
+        expect(loaded.instances.map((instance) => instance.key)).toEqual(keys);
+        expect(loaded.instances.map((instance) => (instance.resumeData as { pad: string }).pad.length)).toEqual(keys.map((_, i) => 100 + i));
+        const log = await store.readTransitionLog('big');
+        expect(log.map((t) => [t.seq, t.key])).toEqual(keys.map((key, i) => [i + 1, key]));
+        // A batch that fails after its parts were written leaves none of them behind.
+        const queued = keys.map((key) => ({ record: makeInstance(key, { state: 'queued' }), expectedVersion: 1 }));
+        await expect(store.commit({ runId: 'big', instances: queued }, async () => Promise.reject(new Error('after the write')))).rejects.toThrow(/after the write/);
+        expect((await store.loadRun('big'))!.instances.map((instance) => [instance.state, instance.version])).toEqual(keys.map(() => ['scheduled', 1]));
+      } finally {
+        jsonRowsLimit.chars = saved;
+      }
     });
 
     it('stores a lone UTF-16 surrogate in a key as U+FFFD (as node-postgres encodes any text) instead of failing the commit; inside values it is kept exactly', async () => {

@@ -15,7 +15,7 @@ import type { TaskLogWrite } from '../taskLogRecord.ts';
 import { isConnectionError, sqlState } from './connection.ts';
 import { rollback, type Retrier } from './retries.ts';
 import { hasNul, instanceRow, nullable, nulError, num, rowToLease, text } from './rows.ts';
-import { exec, rowsJson, versionIndex, type Statements } from './sql.ts';
+import { exec, rowsJsonParts, versionIndex, type Statements } from './sql.ts';
 
 /** What committing needs of its store. */
 export interface CommitContext {
@@ -222,8 +222,18 @@ async function commitOnce(
     };
     if (has.instances || has.transitions || has.results || has.logs || has.controls) {
       const values: unknown[] = [runId];
-      if (has.instances) values.push(rowsJson([...rows.values()]));
-      if (has.transitions) values.push(rowsJson(batch.transitions.map((x, i) => [before + i + 1, x.key, x.from, x.to, x.event, x.at])));
+      // (A batch too large for one jsonb parameter writes its first parts in statements of their own.)
+      const none = { instances: false, transitions: false, results: false, logs: false, controls: false };
+      if (has.instances) {
+        const parts = rowsJsonParts([...rows.values()]);
+        for (const part of parts.slice(0, -1)) await exec(client, sql.write({ ...none, instances: true }), [runId, part]);
+        values.push(parts.at(-1));
+      }
+      if (has.transitions) {
+        const parts = rowsJsonParts(batch.transitions.map((x, i) => [before + i + 1, x.key, x.from, x.to, x.event, x.at]));
+        for (const part of parts.slice(0, -1)) await exec(client, sql.write({ ...none, transitions: true }), [runId, part]);
+        values.push(parts.at(-1));
+      }
       if (has.results) {
         const r = batch.results;
         values.push(
