@@ -68,17 +68,30 @@ const commitRows: string[] = [];
 const cpuRows: string[] = [];
 const measureCpu = process.env['BENCH_CPU'] === '1';
 const measureStatements = process.env['BENCH_STATEMENTS'] === '1';
-const only = process.env['BENCH_ONLY'];
+const only = process.env['BENCH_ONLY'] || undefined;
 if (only !== undefined && only !== 'workers') throw new Error(`BENCH_ONLY=${only}: the one choice is BENCH_ONLY=workers (the peer and one worker × ${workerConcurrency})`);
 const statementRows: string[] = [];
 
-/** Resets pg_stat_statements of `database`; resolves to a reader of its top statements for after the run. */
-async function watchStatements(database: string): Promise<(label: string, tasks: number) => Promise<void>> {
+/** Resets pg_stat_statements of `database`; resolves to a reader of its top statements for after the run (and `close`, always). */
+async function watchStatements(database: string): Promise<{ read: (label: string, tasks: number) => Promise<void>; close: () => Promise<void> }> {
   const client = new pg.Client({ connectionString: database });
   await client.connect();
-  await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-  await client.query('SELECT pg_stat_statements_reset()');
-  return async (label, count) => {
+  try {
+    await client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    await client.query('SELECT pg_stat_statements_reset()');
+  } catch (error) {
+    await client.end();
+    throw new Error(
+      `BENCH_STATEMENTS=1 needs pg_stat_statements (${(error as Error).message}): with TASKMACHINE_PG_URL, the server must have shared_preload_libraries = 'pg_stat_statements'`,
+    );
+  }
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await client.end();
+  };
+  const read = async (label: string, count: number): Promise<void> => {
     const { rows } = await client.query<{ calls: string; total: number; plan: number; query: string }>(
       `SELECT calls, total_exec_time AS total, total_plan_time AS plan, query FROM pg_stat_statements
         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -94,7 +107,6 @@ async function watchStatements(database: string): Promise<(label: string, tasks:
       `SELECT schemaname || '.' || relname AS name, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_hot_upd AS hot, n_tup_del AS del
          FROM pg_stat_user_tables WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY relname`,
     );
-    await client.end();
     statementRows.push(`\n${label}: calls per task, µs executing and planning per task, statement (all: ${(Number(all.rows[0]!.calls) / count).toFixed(1)} calls, ${((all.rows[0]!.total * 1000) / count).toFixed(0)} µs executing, ${((all.rows[0]!.plan * 1000) / count).toFixed(0)} µs planning)`);
     for (const row of rows) {
       const text = row.query.replace(/\s+/g, ' ').slice(0, 110);
@@ -106,6 +118,7 @@ async function watchStatements(database: string): Promise<(label: string, tasks:
       statementRows.push(`  ${t.name}: ${per(t.ins)} / ${per(t.upd)} (${per(t.hot)}) / ${per(t.del)}`);
     }
   };
+  return { read, close };
 }
 
 function cpuRow(workload: string, on: string, split: ReturnType<NonNullable<ReturnType<typeof startCpuSplit>>>): string {
@@ -145,9 +158,10 @@ async function measure(url: string, sleepMs: number, workers: number, slots = wo
   const database = await freshDatabase(url);
   const store = await postgresStore({ connectionString: database });
   const children = workers > 0 ? await startWorkers(database, workers, env, slots) : [];
+  let statements: Awaited<ReturnType<typeof watchStatements>> | undefined;
   try {
     const commits = process.env['BENCH_COMMITS'] === '1' ? timeCommits(store) : undefined;
-    const statements = measureStatements ? await watchStatements(database) : undefined;
+    statements = measureStatements ? await watchStatements(database) : undefined;
     const cpu = measureCpu ? startCpuSplit(children.map((child) => child.pid!)) : undefined;
     const start = performance.now();
     const run = await runFlow(definition, { store, concurrency, executor: workers > 0 ? 'workers' : 'local', log: () => {} });
@@ -157,10 +171,11 @@ async function measure(url: string, sleepMs: number, workers: number, slots = wo
       const on = workers === 0 ? 'local (in the driver)' : `${workers} worker${workers === 1 ? '' : 's'} × ${slots}`;
       cpuRows.push(cpuRow(sleepMs === 0 ? 'no-op' : `${sleepMs} ms-sleep`, on, cpu(tasks + 1)));
     }
-    await statements?.(`${sleepMs === 0 ? 'no-op' : `${sleepMs} ms-sleep`}, ${workers === 0 ? 'local' : `${workers} × ${slots}`}`, tasks + 1);
+    await statements?.read(`${sleepMs === 0 ? 'no-op' : `${sleepMs} ms-sleep`}, ${workers === 0 ? 'local' : `${workers} × ${slots}`}`, tasks + 1);
     if (commits !== undefined) commitRows.push(`| ${sleepMs === 0 ? 'no-op' : `${sleepMs} ms-sleep`} tasks | ${workers === 0 ? 'local' : `${workers} worker${workers === 1 ? '' : 's'} × ${slots}`} | ${commits(seconds)} |`);
     return (tasks + 1) / seconds;
   } finally {
+    await statements?.close();
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.on('exit', resolve)))));
     await store.close();
