@@ -2,6 +2,7 @@ import type { Store } from '../stores/index.ts';
 import type { PostgresStore } from '../stores/postgresStore.ts';
 import { LaunchTable } from '../runtime/remote/launchTable.ts';
 import { WORKER_TIMING } from '../runtime/remote/timing.ts';
+import { wrapLine } from './wrapText.ts';
 import { shellWord } from '../shellWord.ts';
 
 /**
@@ -47,8 +48,8 @@ export function refusalText(refused: readonly WorkerRefusal[]): string {
   const keys = refused.map((r) => `${r.key}#${r.attempt}`);
   const shown = keys.length > 5 ? `${keys.slice(0, 5).join(', ')} and ${keys.length - 5} more` : keys.join(', ');
   return (
-    `\nNot progressing: ${refused.length} attempt${refused.length === 1 ? '' : 's'} (${shown}) wait${refused.length === 1 ? 's' : ''} for a worker that can run ${refused.length === 1 ? 'it' : 'them'}:\n` +
-    reasons.map((reason) => `  ${reason}\n`).join('')
+    `\n${wrapLine(`Not progressing: ${refused.length} attempt${refused.length === 1 ? '' : 's'} (${shown}) wait${refused.length === 1 ? 's' : ''} for a worker to run ${refused.length === 1 ? 'it' : 'them'}:`)}\n` +
+    reasons.map((reason) => `${wrapLine(`  ${reason}`)}\n`).join('')
   );
 }
 
@@ -95,7 +96,7 @@ export function unclaimedText(waiting: readonly UnclaimedAttempt[], now: number,
   const shown = keys.length > 5 ? `${keys.slice(0, 5).join(', ')} and ${keys.length - 5} more` : keys.join(', ');
   const seconds = Math.round((now - Math.min(...waiting.map((w) => w.since))) / 1000);
   return (
-    `\nNot progressing: ${waiting.length === 1 ? `1 attempt (${shown}) has waited ${seconds} s` : `${waiting.length} attempts (${shown}) have waited up to ${seconds} s`} and no worker took ${waiting.length === 1 ? 'it' : 'them'}.\n` +
+    `\n${wrapLine(`Not progressing: ${waiting.length === 1 ? `1 attempt (${shown}) has waited ${seconds} s` : `${waiting.length} attempts (${shown}) have waited up to ${seconds} s`} and no worker took ${waiting.length === 1 ? 'it' : 'them'}.`)}\n` +
     `  Is a worker running with this flow? Start one with:\n    taskmachine worker ${flowFile === undefined ? '<the flow file>' : shellWord(flowFile)}${storeArg}\n`
   );
 }

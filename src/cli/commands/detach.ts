@@ -1,5 +1,6 @@
 import type { Flow } from '../../flow/types.ts';
 import { startFlow } from '../../runtime/runFlow.ts';
+import { wrapLine } from '../wrapText.ts';
 import type { Store } from '../../stores/index.ts';
 
 /**
@@ -39,6 +40,7 @@ export async function detach(
   await handle.shutdown({ graceMs: 0 });
   const storeFlag = options.hint === undefined ? '' : ` --store '${options.hint}'`;
   options.stdout(`${handle.runId}\n`);
-  options.stdout(`Run '${handle.runId}' of flow '${definition.id}' is stored; a worker drives it. Follow it: taskmachine status ${handle.runId}${storeFlag}\n`);
+  // (The command on a line of its own: whole, to copy, whatever the terminal's width.)
+  options.stdout(`${wrapLine(`Run '${handle.runId}' of flow '${definition.id}' is stored; a worker drives it. Follow it:`)}\n  taskmachine status ${handle.runId}${storeFlag}\n`);
   return 0;
 }
