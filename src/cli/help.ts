@@ -1,4 +1,8 @@
 import type { Command } from './command.ts';
+import { fill, reflow } from './wrapText.ts';
+
+// Help is read in a terminal: every line fits 80 columns (descriptions are wrapped at spaces,
+// under their column), except examples, which are commands to copy whole.
 
 /** The text of `taskmachine --help`. */
 export function formatMainHelp(commands: readonly Command[], version: string): string {
@@ -9,25 +13,27 @@ export function formatMainHelp(commands: readonly Command[], version: string): s
     'Usage: taskmachine <command> [arguments] [options]',
     '',
     'Commands:',
-    ...commands.map((command) => `  ${command.name.padEnd(width)}${command.summary}`),
+    ...commands.flatMap((command) => fill(command.summary, `  ${command.name.padEnd(width)}`, ' '.repeat(2 + width))),
     `  ${'help'.padEnd(width)}Show the help of a command`,
     '',
     'Options:',
     '  -h, --help    Show this help',
     '  --version     Print the version',
     '',
-    "Run 'taskmachine <command> --help' (or 'taskmachine help <command>') for a command's arguments and options.",
+    reflow("Run 'taskmachine <command> --help' (or 'taskmachine help <command>') for a command's arguments and options."),
     '',
-    'Exit codes: 0 success, 1 a failed run (or one left waiting on a manual resume), 2 bad usage, input',
-    'or store, 130 stopped by SIGINT (Ctrl-C), 143 stopped by SIGTERM.',
+    reflow(
+      'Exit codes: 0 success, 1 a failed run (or one left waiting on a manual resume), 2 bad usage, input ' +
+        'or store, 130 stopped by SIGINT (Ctrl-C), 143 stopped by SIGTERM.',
+    ),
   ];
   return `${lines.join('\n')}\n`;
 }
 
 /** The text of `taskmachine <command> --help`. */
 export function formatCommandHelp(command: Command): string {
-  const lines = [`Usage: ${usageLine(command)}`, '', command.summary];
-  if (command.description) lines.push('', command.description);
+  const lines = [...fill(usageLine(command), 'Usage: ', '         '), '', reflow(command.summary)];
+  if (command.description) lines.push('', reflow(command.description));
   if (command.args.length) {
     lines.push('', 'Arguments:');
     const rows = command.args.map((arg) => [
@@ -61,7 +67,11 @@ export function usageLine(command: Command): string {
   return ['taskmachine', command.name, ...args, '[options]'].join(' ');
 }
 
+/** Beyond this, a left column would leave its descriptions too narrow: they go under it instead. */
+const WIDEST_LEFT = 24;
+
 function table(rows: readonly (readonly string[])[]): string[] {
   const width = Math.max(...rows.map(([left]) => left!.length)) + 2;
-  return rows.map(([left, right]) => `  ${left!.padEnd(width)}${right}`);
+  if (width - 2 <= WIDEST_LEFT) return rows.flatMap(([left, right]) => fill(right!, `  ${left!.padEnd(width)}`, ' '.repeat(2 + width)));
+  return rows.flatMap(([left, right]) => [`  ${left}`, ...fill(right!, ' '.repeat(8), ' '.repeat(8))]);
 }

@@ -6,6 +6,32 @@
 export const PROSE_COLUMNS = 80;
 
 /**
+ * The words of `text` in lines of at most `width` characters: the first line starts with `first`,
+ * the others with `rest`. A word longer than a line stays whole, on a line of its own.
+ *
+ * @example
+ * ```ts
+ * fill('Most attempts running at once', '  --concurrency <n>  ', ' '.repeat(21), 40);
+ * // ['  --concurrency <n>  Most attempts', '                     running at once']
+ * ```
+ */
+export function fill(text: string, first: string, rest: string, width: number = PROSE_COLUMNS): string[] {
+  const lines: string[] = [];
+  let current = first;
+  let empty = true;
+  for (const word of text.split(' ')) {
+    if (word === '') continue;
+    if (!empty && current.length + 1 + word.length > width) {
+      lines.push(current);
+      current = rest + word;
+    } else current = empty ? current + word : `${current} ${word}`;
+    empty = false;
+  }
+  lines.push(current.trimEnd());
+  return lines;
+}
+
+/**
  * `line` broken at spaces into lines of at most `width` characters; the lines after the first are
  * indented by the line's own indentation plus two spaces. A word longer than a line stays whole.
  *
@@ -18,17 +44,35 @@ export const PROSE_COLUMNS = 80;
 export function wrapLine(line: string, width: number = PROSE_COLUMNS): string {
   if (line.length <= width) return line;
   const indent = /^ */.exec(line)![0];
-  const more = `${indent}  `;
-  const words = line.slice(indent.length).split(' ');
-  const lines: string[] = [];
-  let current = indent;
-  for (const word of words) {
-    const lead = lines.length === 0 ? indent : more;
-    if (current !== lead && current.length + 1 + word.length > width) {
-      lines.push(current);
-      current = more + word;
-    } else current = current === lead ? current + word : `${current} ${word}`;
+  return fill(line.slice(indent.length), indent, `${indent}  `, width).join('\n');
+}
+
+/**
+ * Text of paragraphs (separated by blank lines) laid out again for `width`: the lines of a
+ * paragraph are joined and broken anew. A line that starts with spaces or a list mark (`- `,
+ * `1. `) keeps its own line (wrapped under itself).
+ *
+ * @example
+ * ```ts
+ * reflow('A sentence broken\nat 20 columns.', 80); // 'A sentence broken at 20 columns.'
+ * ```
+ */
+export function reflow(text: string, width: number = PROSE_COLUMNS): string {
+  const out: string[] = [];
+  let paragraph: string[] = [];
+  const flush = (): void => {
+    if (paragraph.length > 0) out.push(...fill(paragraph.join(' '), '', '', width));
+    paragraph = [];
+  };
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') {
+      flush();
+      out.push('');
+    } else if (/^( |- |\d+\. )/.test(line)) {
+      flush();
+      out.push(wrapLine(line, width));
+    } else paragraph.push(line.trim());
   }
-  lines.push(current);
-  return lines.join('\n');
+  flush();
+  return out.join('\n');
 }

@@ -170,7 +170,7 @@ describe('taskmachine check', () => {
 
   it('is in the help, with its own --help; --store memory has nothing to check', async () => {
     const spawned = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
-    expect(spawned.stdout).toMatch(/^ {2}check +Check a store for damage: SQLite integrity_check and every stored row \(read-only\)$/m);
+    expect(spawned.stdout).toMatch(/^ {2}check +Check a store for damage: SQLite integrity_check and every stored\n +row \(read-only\)$/m);
     const help = await check('--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: taskmachine check [options]');

@@ -40,7 +40,7 @@ describe('taskmachine (spawned)', () => {
     expect(code).toBe(0);
     expect(stderr).toBe('');
     expect(stdout).toContain('Usage: taskmachine <command> [arguments] [options]');
-    expect(stdout).toMatch(/^ {2}viz +Print the state chart of a lifecycle machine, or the graph of a stored run/m);
+    expect(stdout).toMatch(/^ {2}viz +Print the state chart of a lifecycle machine, or the graph of a\n +stored run/m);
     expect(stdout).toMatch(/^ {2}help +Show the help of a command/m);
   });
 
@@ -84,10 +84,21 @@ describe('taskmachine (in-process)', () => {
     expect(viaHelp).toEqual(viaFlag);
     expect(viaHelp.code).toBe(0);
     expect(viaHelp.stdout).toContain('Usage: taskmachine viz <machine|run> <target> [options]\n');
-    expect(viaHelp.stdout).toMatch(/^ {2}-f, --format <mermaid\|dot\|svg> +Output format: Mermaid, Graphviz DOT, or SVG \(rendered here, no Graphviz needed\) \(default: mermaid\)$/m);
-    expect(viaHelp.stdout).toMatch(/^ {2}--all-edges +viz machine: draw every SET_STATE and CLEAR edge instead of a note$/m);
+    // (Options as wide as these: each flag on its line, its description under it, wrapped at 80.)
+    expect(viaHelp.stdout).toMatch(/^ {2}-f, --format <mermaid\|dot\|svg>\n {8}Output format: Mermaid, Graphviz DOT, or SVG \(rendered here, no Graphviz\n {8}needed\) \(default: mermaid\)$/m);
+    expect(viaHelp.stdout).toMatch(/^ {2}--all-edges\n {8}viz machine: draw every SET_STATE and CLEAR edge instead of a note$/m);
     expect((await run(['viz', '-h'])).stdout).toBe(viaHelp.stdout);
     expect((await run([])).stdout).toBe((await run(['--help'])).stdout);
+  });
+
+  it('every help fits an 80-column terminal: descriptions wrap at spaces under their column; only examples (commands to copy) run longer', async () => {
+    const helps = [(await run(['--help'])).stdout, ...(await Promise.all(commands.map(async (command) => (await run([command.name, '--help'])).stdout)))];
+    for (const help of helps) {
+      const prose = help.split('\nExamples:\n')[0]!;
+      for (const line of prose.split('\n')) expect([...line].length, line).toBeLessThanOrEqual(80);
+    }
+    // Wrapped, not cut: a summary continues under its column.
+    expect(helps[0]).toMatch(/^ {2}status {7}List stored runs, or show one run: its counts, then its task\n {15}instances, failures first$/m);
   });
 
   it.each([
