@@ -14,7 +14,7 @@ import {
   type PostgresStore,
 } from '../../src/stores/index.ts';
 import { freshSchema, openStore, postgres, skipReason } from '../helpers/postgresTest.ts';
-import { jsonRowsLimit } from '../../src/stores/postgres/sql.ts';
+import { jsonRowsLimit } from '../../src/stores/postgres/jsonRows.ts';
 import { makeInstance, makeRun } from './fixtures/records.ts';
 import { defineStoreContract, type RawRowWriter } from './storeContract.ts';
 

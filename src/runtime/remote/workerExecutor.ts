@@ -1,3 +1,6 @@
+// The driver's side of attempts on workers. (Just over 400 lines: the launches in flight are one
+// piece of state that starting, polling, settling and stopping all change; PollPlan, LaunchTable,
+// RemoteCalls and UnclaimedNotice hold the parts that stand on their own.)
 import { randomUUID } from 'node:crypto';
 import { toError } from '../../errors.ts';
 import type { TaskArgs } from '../../flow/types.ts';

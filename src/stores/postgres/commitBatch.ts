@@ -15,7 +15,8 @@ import type { TaskLogWrite } from '../taskLogRecord.ts';
 import { isConnectionError, sqlState } from './connection.ts';
 import { rollback, type Retrier } from './retries.ts';
 import { hasNul, instanceRow, nullable, nulError, num, rowToLease, text } from './rows.ts';
-import { exec, rowsJsonParts, versionIndex, type Statements } from './sql.ts';
+import { rowsJsonParts } from './jsonRows.ts';
+import { exec, versionIndex, type Statements } from './sql.ts';
 
 /** What committing needs of its store. */
 export interface CommitContext {
