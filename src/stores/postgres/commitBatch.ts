@@ -1,5 +1,5 @@
 // How the PostgreSQL store commits a batch: checked and serialized once, then committed in one
-// transaction of at most five round trips, tried again on a fresh connection when it breaks. Each
+// transaction of at most five round trips (more only for rows past one jsonb parameter), tried again on a fresh connection when it breaks. Each
 // try records the batch's id (a commit marker) in its own transaction, so a try whose COMMIT reply
 // was lost is recognised by the next one and never applied twice.
 import { randomUUID } from 'node:crypto';
