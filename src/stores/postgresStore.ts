@@ -160,8 +160,8 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
  *   control settlement — instances and transitions as one `jsonb` parameter each, the rest through
  *   `unnest`; COMMIT). Only a batch whose instance or transition rows pass 32 Mi characters of
  *   JSON (jsonb holds 256 MB) takes one more statement per part. The run's row lock serializes
- *   writers of one run; the lease check (`leaseToken`), compare-and-set, duplicate results and pending control requests
- *   are checked before anything is written, exactly as SQLite does.
+ *   writers of one run; the lease check (`leaseToken`), compare-and-set, duplicate results and
+ *   pending control requests are checked before anything is written, exactly as SQLite does.
  * - **Leases**: `acquireLease` locks the run's lease row (`SELECT … FOR UPDATE`, or inserts the
  *   first one) and decides in that transaction, so of concurrent acquirers exactly one wins. A
  *   commit or checkpoint carrying a token reads the lease `FOR SHARE` in the statement that locks
