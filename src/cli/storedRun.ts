@@ -14,10 +14,48 @@ export const flowFileOption = {
   valueName: '<file>',
 } as const;
 
-/** The stored run, or a `RunNotFoundError` (exit 2) naming the store and the recent runs. */
+/** A run id made by taskmachine (a random UUID): the ones `status` lists by their first 8 characters. */
+const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What may be the start of such an id: 4 or more of its characters. */
+const uuidStart = /^[0-9a-f][0-9a-f-]{3,35}$/i;
+
+/**
+ * A run id as `status` lists it: a random UUID by its first 8 characters (as git and docker show
+ * ids; `findStoredRun` takes them back), any other id whole.
+ *
+ * @example
+ * ```ts
+ * shownRunId('0fe04d20-ca9d-4a20-af24-d68f8efc4657'); // '0fe04d20'
+ * shownRunId('nightly-2026-11-22'); // 'nightly-2026-11-22'
+ * ```
+ */
+export function shownRunId(runId: string): string {
+  return uuidShape.test(runId) ? runId.slice(0, 8) : runId;
+}
+
+/**
+ * The stored run `runId` names — its id, or the start (4 or more characters) of exactly one
+ * stored random UUID id, as `status` lists them — or a `RunNotFoundError` (exit 2) naming the
+ * store and the recent runs; a start that several runs share is refused (exit 2) naming them.
+ * Commands use the returned run's `runId` from then on. (Ids a person chose are matched whole
+ * only: `nightly` never means `nightly-2`.)
+ */
 export async function findStoredRun(store: Store, runId: string, storePath: string): Promise<StoredRun> {
   const run = await store.getRun(runId);
   if (run !== undefined) return run;
+  if (uuidStart.test(runId)) {
+    const start = runId.toLowerCase();
+    const matches = (await store.listRuns({ limit: Infinity })).filter((summary) => uuidShape.test(summary.runId) && summary.runId.toLowerCase().startsWith(start));
+    if (matches.length > 1) {
+      throw new UsageError(
+        `run id '${runId}' is the start of ${matches.length} runs' ids: ${matches.slice(0, 5).map((summary) => summary.runId).join(', ')}${matches.length > 5 ? ', …' : ''}.`,
+        'Give more of the id (or all of it).',
+      );
+    }
+    const found = matches.length === 1 ? await store.getRun(matches[0]!.runId) : undefined;
+    if (found !== undefined) return found;
+  }
   const recent = await store.listRuns({ limit: 5 });
   throw new RunNotFoundError(
     runId,
@@ -36,13 +74,14 @@ export type FlowFileUse = 'run' | 'draw';
 /** Finds a stored run and imports the flow file it was started from (recorded in its labels by `run`). */
 export async function openStoredRun(
   store: Store,
-  runId: string,
+  given: string,
   cwd: string,
   flowFileOverride: string | undefined,
   storePath: string,
   use: FlowFileUse = 'run',
 ): Promise<{ run: StoredRun; module: FlowModule }> {
-  const run = await findStoredRun(store, runId, storePath);
+  const run = await findStoredRun(store, given, storePath);
+  const runId = run.runId;
   const why =
     use === 'run'
       ? `this command runs the flow's code (its tasks), which run '${runId}' needs`

@@ -34,12 +34,13 @@ export const deleteCommand = defineCommand({
   options: { store: storeOption },
   examples: ['taskmachine delete nightly-2026-11-22', 'taskmachine delete run-a run-b --store runs.db'],
   async run({ args, rest, options, stdout, cwd }) {
-    const runIds = [args.runId!, ...rest];
     const store = await openStore(options.store, cwd, { existing: true });
     try {
-      for (const runId of runIds) {
-        await findStoredRun(store, runId, options.store);
+      const runIds: string[] = [];
+      for (const given of [args.runId!, ...rest]) {
+        const runId = (await findStoredRun(store, given, options.store)).runId;
         await refuseIfDriven(store, runId);
+        runIds.push(runId);
       }
       for (const runId of runIds) {
         await deleteOne(store, runId);

@@ -104,10 +104,9 @@ export function logsCommandWith(timing: FollowTiming = {}): Command {
     examples: ['taskmachine logs nightly', 'taskmachine logs nightly extract --attempt 2', 'taskmachine logs nightly score', 'taskmachine logs nightly --follow'],
     async run({ args, options, stdout, stderr, cwd }) {
       const attempt = parseAttempt(options.attempt);
-      const runId = args.runId!;
       const store = await openStore(options.store, cwd, { existing: true });
       try {
-        await findStoredRun(store, runId, options.store);
+        const runId = (await findStoredRun(store, args.runId!, options.store)).runId;
         const query: TaskLogQuery = { ...(await taskFilter(store, runId, args.task)), ...(attempt === undefined ? {} : { attempt }) };
         const print = (line: StoredTaskLogLine) => stdout(options.json ? `${JSON.stringify(line)}\n` : formatLogLine(line));
         let after = 0;

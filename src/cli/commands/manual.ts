@@ -23,8 +23,7 @@ export async function changeStoredRun(
 ): Promise<void> {
   const store = await openStore(options.store, cwd, { existing: true });
   try {
-    const runId = args.runId!;
-    await findStoredRun(store, runId, options.store);
+    const runId = (await findStoredRun(store, args.runId!, options.store)).runId;
     const { message, owner } = await applyChange(store, runId, request, async () => {
       const { module } = await openStoredRun(store, runId, cwd, options['flow-file'], options.store);
       return direct({ module, store, runId });

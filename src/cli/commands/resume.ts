@@ -33,7 +33,7 @@ async function continueRun(name: string, { args, options, stdout, stderr, cwd }:
     const session = openSession({ flowId: module.flow.id, json: options.json, view: options.view, graceMs, durable: true, verb: 'resumed', ...storeHint(options.store), stdout, stderr });
     const handle = startFlow(module.flow, {
       store,
-      runId: args.runId!,
+      runId: run.runId,
       resume: true,
       concurrency,
       gates: module.gates,
@@ -97,13 +97,12 @@ export const resumeTaskCommand = defineCommand({
   examples: ['taskmachine resume-task nightly train', `taskmachine resume-task nightly approve --payload '{"approved":true}'`],
   async run(context) {
     const { args, options, cwd, stdout } = context;
-    const runId = args.runId!;
     const taskKey = args.taskKey!;
     const payload = parseJsonArgument(options.payload, 'payload', 'resume-task', cwd);
     // A run another process drives: that process resumes the task (and runs it).
     const store = await openStore(options.store, cwd, { existing: true });
     try {
-      await findStoredRun(store, runId, options.store);
+      const runId = (await findStoredRun(store, args.runId!, options.store)).runId;
       const instance = (await store.loadRun(runId))?.instances.find((candidate) => candidate.key === taskKey);
       if (instance?.state === 'deferred') {
         throw new UsageError(

@@ -6,7 +6,7 @@ import { countsText, duration, ownerJson, readStatusPage, statusText, table, tim
 import { runRecordToJson } from '../serialize.ts';
 import { isPostgresUrl, openStore, redactUrl, storeOption } from '../storeOption.ts';
 import { refusalText, unclaimedAttempts, unclaimedText, workerRefusals } from '../workerRefusals.ts';
-import { findStoredRun } from '../storedRun.ts';
+import { findStoredRun, shownRunId } from '../storedRun.ts';
 
 /** How long ago `at` was, for a person. */
 function ago(at: number, now: number): string {
@@ -77,7 +77,7 @@ export const statusCommand = defineCommand({
         const rows = [['RUN', 'FLOW', 'STATE', 'STARTED', 'DURATION', 'TASKS']];
         for (const [index, run] of runs.entries()) {
           const orphaned = owners[index]!.status === 'orphaned' && run.state !== 'success' && run.state !== 'failed';
-          rows.push([run.runId, run.flowId, run.state + (run.reason ? ` (${run.reason})` : '') + (orphaned ? ', orphaned' : ''), time(run.startedAt), duration(run.startedAt, run.endedAt), countsText(run.taskCounts)]);
+          rows.push([shownRunId(run.runId), run.flowId, run.state + (run.reason ? ` (${run.reason})` : '') + (orphaned ? ', orphaned' : ''), time(run.startedAt), duration(run.startedAt, run.endedAt), countsText(run.taskCounts)]);
         }
         stdout(`${table(rows)}\n`);
         return;

@@ -68,11 +68,11 @@ export const vizCommand = defineCommand({
     }
     const store = await openStore(options.store, cwd, { existing: true });
     try {
-      await findStoredRun(store, target, options.store);
+      const runId = (await findStoredRun(store, target, options.store)).runId;
       // The run's own shape: its flow file is not imported (its code is not run). A run stored
       // before runs kept their shape is drawn from its flow file, as it was then.
-      const shape = (await store.getRunShape(target)) ?? flowShape((await openStoredRun(store, target, cwd, options['flow-file'], options.store, 'draw')).module.flow);
-      const loaded = (await store.loadRun(target))!;
+      const shape = (await store.getRunShape(runId)) ?? flowShape((await openStoredRun(store, runId, cwd, options['flow-file'], options.store, 'draw')).module.flow);
+      const loaded = (await store.loadRun(runId))!;
       const tasks = Object.fromEntries(loaded.instances.map((instance) => [instance.key, { ...instance, attempts: instance.attempt }]));
       const record = { tasks } as never;
       stdout(options.format === 'mermaid' ? runToMermaid(shape, record) : await render(runToDot(shape, record), options.format));
