@@ -17,8 +17,11 @@ export const flowFileOption = {
 /** A run id made by taskmachine (a random UUID): the ones `status` lists by their first 8 characters. */
 const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** What may be the start of such an id: 4 or more of its characters. */
-const uuidStart = /^[0-9a-f][0-9a-f-]{3,35}$/i;
+/**
+ * What may be the start of such an id: the 8 characters `status` shows, or more. (Not fewer: a
+ * mistyped or pruned id of 4 hex digits should not reach a run nobody meant.)
+ */
+const uuidStart = /^[0-9a-f]{8}[0-9a-f-]{0,28}$/i;
 
 /**
  * A run id as `status` lists it: a random UUID by its first 8 characters (as git and docker show
@@ -35,11 +38,12 @@ export function shownRunId(runId: string): string {
 }
 
 /**
- * The stored run `runId` names — its id, or the start (4 or more characters) of exactly one
+ * The stored run `runId` names — its id, or the start (8 or more characters) of exactly one
  * stored random UUID id, as `status` lists them — or a `RunNotFoundError` (exit 2) naming the
  * store and the recent runs; a start that several runs share is refused (exit 2) naming them.
- * Commands use the returned run's `runId` from then on. (Ids a person chose are matched whole
- * only: `nightly` never means `nightly-2`.)
+ * Commands use the returned run's `runId` from then on. (A start is tried only when no run has
+ * exactly that id, and only against random ids: `nightly` never means `nightly-2`. Finding a start
+ * lists every run once: a little slower than a whole id on a big store.)
  */
 export async function findStoredRun(store: Store, runId: string, storePath: string): Promise<StoredRun> {
   const run = await store.getRun(runId);

@@ -97,6 +97,9 @@ describe('taskmachine (in-process)', () => {
       const prose = help.split('\nExamples:\n')[0]!;
       for (const line of prose.split('\n')) expect([...line].length, line).toBeLessThanOrEqual(80);
     }
+    // Paragraphs stay paragraphs: viz's second one starts a line of its own.
+    expect((await run(['viz', '--help'])).stdout).toMatch(/given\.\n\nviz run: the run's tasks/);
+    expect((await run(['ui', '--help'])).stdout).toMatch(/allows them\.\n\nListens on 127\.0\.0\.1/);
     // Wrapped, not cut: a summary continues under its column.
     expect(helps[0]).toMatch(/^ {2}status {7}List stored runs, or show one run: its counts, then its task\n {15}instances, failures first$/m);
   });

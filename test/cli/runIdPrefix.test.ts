@@ -1,6 +1,6 @@
 // Run ids taskmachine makes (random UUIDs) are listed by `status` by their first 8 characters, as
 // git and docker show ids, so the list fits an 80-column terminal; every command that takes a run
-// id takes such a start back (4 characters or more, when exactly one stored UUID id starts with
+// id takes such a start back (8 characters or more, when exactly one stored UUID id starts with
 // it). Ids a person chose are matched whole only.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -51,7 +51,7 @@ describe('run ids by their start', () => {
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout.split('\n')[0]).toBe(`run ${one} of flow 'fan-out': success`);
     expect(cli('status', '0FE04D20-CA9D').code).toBe(0);
-    expect(cli('logs', '0fe0').stderr).toContain(`run '${one}' stored no log lines`);
+    expect(cli('logs', '0fe04d20-c').stderr).toContain(`run '${one}' stored no log lines`);
     // (This fixture run has no stored graph nor flow file: viz says so, of the whole id.)
     expect(cli('viz', 'run', '0fe04d20').stderr).toContain(`run '${one}' was stored before runs kept their task graph`);
   });
@@ -67,12 +67,14 @@ describe('run ids by their start', () => {
     const chosen = cli('status', 'nightly');
     expect(chosen.code).toBe(2);
     expect(chosen.stderr).toMatch(/run 'nightly'|nightly.*not in/);
-    // Too short to be a start: not matched.
-    expect(cli('status', '0fe').code).toBe(2);
+    // Shorter than the 8 characters status shows: not a start (a mistyped or pruned short id must
+    // not reach a run nobody meant).
+    expect(cli('status', '0fe04d2').code).toBe(2);
+    expect(cli('status', '0fe0').code).toBe(2);
   });
 
-  it('delete takes a start and deletes that run only', () => {
-    const deleted = cli('delete', '0fe04d20');
+  it('delete takes a start and deletes that run only, once however many ways it is named', () => {
+    const deleted = cli('delete', '0fe04d20', one);
     expect(deleted.code, deleted.stderr).toBe(0);
     expect(deleted.stdout).toBe(`deleted run ${one}\n`);
     expect(cli('status', one).code).toBe(2);

@@ -1,7 +1,7 @@
 // Prose for a terminal (src/cli/wrapText.ts): broken at spaces, never past the width, continuation
 // lines indented under their first; a word longer than a line stays whole.
 import { describe, expect, it } from 'vitest';
-import { PROSE_COLUMNS, wrapLine } from '../../src/cli/wrapText.ts';
+import { fill, PROSE_COLUMNS, reflow, wrapLine } from '../../src/cli/wrapText.ts';
 
 describe('wrapLine', () => {
   const reason =
@@ -21,5 +21,19 @@ describe('wrapLine', () => {
     const url = `postgres://${'x'.repeat(90)}`;
     expect(wrapLine(`see ${url} now`, 40)).toBe(`see\n  ${url}\n  now`);
     expect(wrapLine('a b c d e f', 5)).toBe('a b c\n  d e\n  f');
+  });
+});
+
+describe('fill and reflow', () => {
+  it('fill starts the first line with one prefix and the others with another', () => {
+    expect(fill('Most attempts running at once', '  --concurrency <n>  ', ' '.repeat(21), 40)).toEqual(['  --concurrency <n>  Most attempts', '                     running at once']);
+    expect(fill('', 'Usage: ', '  ')).toEqual(['Usage:']);
+    expect(fill('a  b', '', '')).toEqual(['a b']);
+  });
+
+  it('reflow joins the lines of a paragraph anew, keeps blank-line paragraphs apart and list lines on their own', () => {
+    const text = 'One sentence broken\nat an odd place.\n\nA second paragraph.\n- a list item\n  an indented line';
+    expect(reflow(text, 80)).toBe('One sentence broken at an odd place.\n\nA second paragraph.\n- a list item\n  an indented line');
+    expect(reflow('aaa bbb ccc ddd', 8)).toBe('aaa bbb\nccc ddd');
   });
 });

@@ -39,6 +39,8 @@ export const deleteCommand = defineCommand({
       const runIds: string[] = [];
       for (const given of [args.runId!, ...rest]) {
         const runId = (await findStoredRun(store, given, options.store)).runId;
+        // (A start and the whole id, or two starts, may name one run: it is deleted once.)
+        if (runIds.includes(runId)) continue;
         await refuseIfDriven(store, runId);
         runIds.push(runId);
       }

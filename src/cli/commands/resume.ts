@@ -76,7 +76,7 @@ export const resumeCommand = defineCommand({
     'once its lease has expired).',
   args: [{ name: 'runId', description: 'The run to continue' }],
   options: resumeOptions,
-  examples: ['taskmachine resume 3f2a9c1e-…', 'taskmachine resume nightly-2026-11-22 --store runs.db'],
+  examples: ['taskmachine resume 3f2a9c1e', 'taskmachine resume nightly-2026-11-22 --store runs.db'],
   run: (context) => continueRun('resume', context),
 });
 
@@ -98,11 +98,12 @@ export const resumeTaskCommand = defineCommand({
   async run(context) {
     const { args, options, cwd, stdout } = context;
     const taskKey = args.taskKey!;
+    let runId = args.runId!;
     const payload = parseJsonArgument(options.payload, 'payload', 'resume-task', cwd);
     // A run another process drives: that process resumes the task (and runs it).
     const store = await openStore(options.store, cwd, { existing: true });
     try {
-      const runId = (await findStoredRun(store, args.runId!, options.store)).runId;
+      runId = (await findStoredRun(store, runId, options.store)).runId;
       const instance = (await store.loadRun(runId))?.instances.find((candidate) => candidate.key === taskKey);
       if (instance?.state === 'deferred') {
         throw new UsageError(
@@ -133,6 +134,7 @@ export const resumeTaskCommand = defineCommand({
     } finally {
       await store.close();
     }
-    return continueRun('resume-task', context);
+    // (With the id found above: a start of it could name another run by now.)
+    return continueRun('resume-task', { ...context, args: { ...args, runId } });
   },
 });

@@ -43,7 +43,7 @@ export const uiCommand = defineCommand({
     'live while it progresses; a task instance with its transitions, attempts, logs, error, result,\n' +
     'checkpoint and lifecycle chart. Actions (resume, send event, set state, clear, cancel) take the\n' +
     'same path as the commands of the same names and are offered only when the lifecycle machine\n' +
-    'allows them.\n' +
+    'allows them.\n\n' +
     'Listens on 127.0.0.1 unless --host says otherwise; any other address needs a token (one is made\n' +
     'and printed when --token is not given). Stop it with Ctrl-C.',
   args: [],

@@ -24,7 +24,7 @@ export const vizCommand = defineCommand({
   description:
     'viz machine: the chart is read from the machine definition — every state in its Airflow colour\n' +
     'and every transition with its event and guard. The manual SET_STATE and CLEAR transitions go\n' +
-    'from nearly every state, so they are summarized in a note unless --all-edges is given.\n' +
+    'from nearly every state, so they are summarized in a note unless --all-edges is given.\n\n' +
     "viz run: the run's tasks with their dependencies, each in the colour of its state (a mapped\n" +
     "task's instances summarized in one box), read from the store: the run's graph is the one it\n" +
     "stored, so its flow file is not imported (it may have moved). Runs stored by a taskmachine\n" +
