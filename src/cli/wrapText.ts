@@ -1,12 +1,14 @@
 // Prose for a person in a terminal (status notes, hints): broken at spaces so that no line runs
 // past 80 columns, where a terminal would otherwise break it mid-word. Commands to copy are not
-// passed through it: a command stays on one line whatever its length.
+// passed through it: a command stays on one line whatever its length. Widths are terminal columns
+// (`string-width`, as the live view measures them: a wide character takes two).
+import stringWidth from 'string-width';
 
 /** The width prose is wrapped to: the narrowest terminal people use. */
 export const PROSE_COLUMNS = 80;
 
 /**
- * The words of `text` in lines of at most `width` characters: the first line starts with `first`,
+ * The words of `text` in lines of at most `width` columns: the first line starts with `first`,
  * the others with `rest`. A word longer than a line stays whole, on a line of its own.
  *
  * @example
@@ -18,13 +20,19 @@ export const PROSE_COLUMNS = 80;
 export function fill(text: string, first: string, rest: string, width: number = PROSE_COLUMNS): string[] {
   const lines: string[] = [];
   let current = first;
+  let columns = stringWidth(first);
   let empty = true;
   for (const word of text.split(' ')) {
     if (word === '') continue;
-    if (!empty && current.length + 1 + word.length > width) {
+    const cells = stringWidth(word);
+    if (!empty && columns + 1 + cells > width) {
       lines.push(current);
       current = rest + word;
-    } else current = empty ? current + word : `${current} ${word}`;
+      columns = stringWidth(rest) + cells;
+    } else {
+      current = empty ? current + word : `${current} ${word}`;
+      columns += empty ? cells : 1 + cells;
+    }
     empty = false;
   }
   lines.push(current.trimEnd());
@@ -32,7 +40,7 @@ export function fill(text: string, first: string, rest: string, width: number = 
 }
 
 /**
- * `line` broken at spaces into lines of at most `width` characters; the lines after the first are
+ * `line` broken at spaces into lines of at most `width` columns; the lines after the first are
  * indented by the line's own indentation plus two spaces. A word longer than a line stays whole.
  *
  * @example
@@ -42,7 +50,7 @@ export function fill(text: string, first: string, rest: string, width: number = 
  * ```
  */
 export function wrapLine(line: string, width: number = PROSE_COLUMNS): string {
-  if (line.length <= width) return line;
+  if (stringWidth(line) <= width) return line;
   const indent = /^ */.exec(line)![0];
   return fill(line.slice(indent.length), indent, `${indent}  `, width).join('\n');
 }
