@@ -265,6 +265,16 @@ export const postgresMigrations: readonly PostgresMigration[] = Object.freeze([
       CREATE INDEX attempt_calls_by_run ON ${s}.attempt_calls (run_id);
     `,
   },
+  {
+    version: 7,
+    description: 'an index of the runs not finished, for the workers looking for runs to adopt',
+    // Every worker looks for runs to adopt every 2 s; without it, that was a scan of every run ever
+    // stored (20–50 ms of PostgreSQL a look at 100,000 finished runs). Built in the migration
+    // transaction, so writes to `runs` wait for it once (about a second per million runs).
+    sql: (s: string) => `
+      CREATE INDEX runs_unfinished ON ${s}.runs (created_at) WHERE state IN ('queued', 'running');
+    `,
+  },
 ]);
 
 /** The newest schema version this code knows (and writes). */
@@ -278,6 +288,7 @@ const tablesByVersion: ReadonlyArray<readonly string[]> = [
   ['task_logs'],
   ['attempt_launches'],
   ['attempt_calls'],
+  [],
 ];
 
 /** The tables a schema at `version` must have (checked when a store is opened). */
