@@ -32,6 +32,9 @@ tuneV8ForRuns();
 const { main } = await import(source('main'));
 
 const code = await main(process.argv.slice(2));
+// One turn of the event loop first: a rejection task code left unhandled in the run's last
+// microtasks is reported (see src/cli/processGuards.ts) before the process is gone.
+await new Promise((resolve) => setImmediate(resolve));
 // Exit now, once the output is written: timers or sockets that task code left open must not keep
 // the process alive after its run ended (the run and its store are closed by then).
 const flushed = (stream) => new Promise((resolve) => (stream.writableLength === 0 ? resolve() : stream.write('', () => resolve())));

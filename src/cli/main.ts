@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { UsageError, type Command, type CommandIO } from './command.ts';
 import { commands as registeredCommands } from './commands/index.ts';
 import { formatCommandHelp, formatMainHelp, usageLine } from './help.ts';
+import { guardThisProcess } from './processGuards.ts';
 import { suggest } from '../suggest.ts';
 
 /**
@@ -221,9 +222,15 @@ export function version(): string {
 }
 
 function defaultIO(): CommandIO {
+  // Output that can no longer be written is dropped (and stops the process, see processGuards.ts).
+  const output = guardThisProcess();
   return {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
+    stdout: (text) => {
+      if (!output.stdoutClosed) process.stdout.write(text);
+    },
+    stderr: (text) => {
+      if (!output.stderrClosed) process.stderr.write(text);
+    },
     cwd: process.cwd(),
   };
 }

@@ -220,7 +220,9 @@ export function openSession(options: SessionOptions): Session {
         if (interrupted === undefined && record.state === 'running') record = await handle.shutdown({ graceMs: 0 });
         stop(record);
         if (interrupted !== undefined) {
-          stderr(stopped(record.runId));
+          // Its last attempts may have ended within --grace: then there is nothing to continue.
+          const ended = record.state === 'success' || record.state === 'failed';
+          stderr(ended ? `run ${record.runId} ended ${record.state} while it was stopping: there is nothing to resume.\n` : stopped(record.runId));
           return interrupted === 'SIGINT' ? 130 : 143;
         }
         if (options.json) stdout(`${runRecordToJson(record)}\n`);

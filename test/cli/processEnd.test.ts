@@ -38,6 +38,8 @@ interface Child {
   stdout(): string;
   stderr(): string;
   signal(name: NodeJS.Signals): void;
+  /** Closes the reading end of the child's stdout, as `| head -1` does once it has its line. */
+  closeStdout(): void;
   /** Resolves once `text` is in the child's stdout (or stderr); rejects if the child exits first. */
   printed(text: string, stream?: 'stdout' | 'stderr'): Promise<void>;
   /** The exit code; fails (killing the child) if it has not exited within `ms`. */
@@ -67,6 +69,7 @@ function startCli(args: string[], env: NodeJS.ProcessEnv): Child {
     stdout: () => output.stdout,
     stderr: () => output.stderr,
     signal: (name) => child.kill(name),
+    closeStdout: () => child.stdout.destroy(),
     printed: (text, stream = 'stdout') =>
       new Promise<void>((resolve, reject) => {
         const check = () => {
@@ -237,5 +240,56 @@ describe('once a run is over the CLI exits with its code, whatever timers task c
     const { code, stderr } = cli(['run', 'test/fixtures/leaky-flow.ts', '--flow', 'timedOut', '--view', 'none']);
     expect(code, stderr).toBe(1);
     expect(stderr).toContain("TaskTimeoutError: task instance 'slow' timed out after 100 ms");
+  });
+});
+
+describe('errors nothing caught and output nobody reads never leave a run orphaned', () => {
+  it('a promise task code rejected and nothing handled: one line with its stack on stderr, the run goes on and succeeds (exit 0)', async () => {
+    const { code, stderr } = cli(['run', 'test/fixtures/stray-errors-flow.ts', '--run-id', 'stray-rejection', '--view', 'none'], { STRAY: 'rejection' });
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/taskmachine: a promise was rejected and nothing handled it \(task code that did not await or catch a promise\?\); going on\. It was rejected with Error: floating rejection\n\s+at .*stray-errors-flow\.ts/);
+    expect((await stored('stray-rejection')).run).toBe('success');
+  });
+
+  it('an error thrown in a timer callback of task code: printed, then a graceful stop as on SIGTERM (exit 143); the run is let go of and a resume finishes it', async () => {
+    const runId = 'stray-throw';
+    const { code, stderr } = cli(['run', 'test/fixtures/stray-errors-flow.ts', '--run-id', runId, '--view', 'none', '--grace', String(GRACE_MS)], { STRAY: 'throw' });
+    expect(code, stderr).toBe(143);
+    expect(stderr).toMatch(/taskmachine: an error was thrown outside any task attempt \(in a timer or event callback of task code\?\); stopping as on SIGTERM\. The error: Error: thrown in a timer\n\s+at .*stray-errors-flow\.ts/);
+    expect(stderr).toContain(`run ${runId} stopped; continue it with:\n  taskmachine resume ${runId} --store ${store}\n`);
+    const left = await stored(runId);
+    expect(left.run).toBe('running');
+    expect(left.lease?.releasedAt).toEqual(expect.any(Number));
+    const resumed = cli(['resume', runId, '--view', 'none']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const end = await stored(runId);
+    expect(end.run).toBe('success');
+    expect(end.events.filter((event) => / (FAIL|RETRY)$/.test(event))).toEqual([]);
+  });
+
+  it('the same, and the last attempt ends within --grace: exit 143, and it says there is nothing to resume', async () => {
+    const runId = 'stray-throw-finish';
+    const { code, stderr } = cli(['run', 'test/fixtures/stray-errors-flow.ts', '--run-id', runId, '--view', 'none', '--grace', String(GRACE_MS)], { STRAY: 'finish' });
+    expect(code, stderr).toBe(143);
+    expect(stderr).toContain(`run ${runId} ended success while it was stopping: there is nothing to resume.\n`);
+    expect(stderr).not.toContain('taskmachine resume');
+    expect((await stored(runId)).run).toBe('success');
+  });
+
+  it('the reader of its output goes away (`run … | head -1`): one line on stderr, a graceful stop as on SIGTERM (exit 143), the run let go of', async () => {
+    const runId = 'closed-output';
+    const child = startCli(['run', 'test/fixtures/stray-errors-flow.ts', '--run-id', runId, '--view', 'lines', '--grace', String(GRACE_MS)], { STRAY: 'chatty' });
+    await child.printed('chatty: line 1');
+    child.closeStdout();
+    expect(await child.exitWithin(EXIT_SLACK_MS)).toBe(143);
+    expect(child.stderr()).toContain('taskmachine: its output was closed (the reader of the pipe went away): stopping as on SIGTERM\n');
+    expect(child.stderr()).toContain(`run ${runId} stopped; continue it with:\n  taskmachine resume ${runId} --store ${store}\n`);
+    expect(child.stderr()).not.toMatch(/EPIPE|Unhandled|node:events/);
+    const left = await stored(runId);
+    expect(left.run).toBe('running');
+    expect(left.lease?.releasedAt).toEqual(expect.any(Number));
+    const resumed = cli(['resume', runId, '--view', 'none']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect((await stored(runId)).run).toBe('success');
   });
 });
