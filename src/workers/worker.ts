@@ -11,8 +11,8 @@ import type { FlowRunHandle } from '../runtime/handle.ts';
 import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
 import { deserializeValue, serializeValue } from '../stores/serialization.ts';
 import { storeEndedAttemptLogs, withLogs } from '../runtime/remote/attemptLogs.ts';
-import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from '../runtime/remote/attemptQueue.ts';
-import { definitionHash, shortHash } from '../flow/flowShape.ts';
+import { acquireBoss, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from '../runtime/remote/attemptQueue.ts';
+import { definitionHash } from '../flow/flowShape.ts';
 import { findAdoptable } from './adoption.ts';
 import { LaunchTable } from '../runtime/remote/launchTable.ts';
 import { WORKER_TIMING } from '../runtime/remote/timing.ts';
@@ -24,6 +24,10 @@ import { channelOf, listen, notifyNow } from '../runtime/remote/notifications.ts
 import { storedPayloads } from '../runtime/remote/pollPlan.ts';
 import { WorkerCalls } from './workerCalls.ts';
 import { Slots, type Slot } from './slots.ts';
+import { RefusedGroups, refusalOf } from './refusals.ts';
+
+/** How many refused runs a worker's fetches skip at most (the newest ones). */
+const MAX_REFUSED_GROUPS = 256;
 
 /**
  * Options of {@link startWorker}.
@@ -122,6 +126,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const launches = new LaunchTable(`"${store.schema}"`);
   const running = new Map<string, AttemptRun>();
   const refusedRuns = new Set<string>();
+  const refusedGroups = new RefusedGroups(MAX_REFUSED_GROUPS);
+  const loadedHashes = new Map([...byId].map(([flowId, { hash }]) => [flowId, hash]));
   const driven = new Map<string, FlowRunHandle>();
   let stopping = false;
 
@@ -134,24 +140,6 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
    */
   const transaction = <T>(doing: string, work: (db: SqlSession) => Promise<T>): Promise<T> => store.transaction(doing, work);
 
-  function refusalOf(data: AttemptJobData): string | undefined {
-    if (data.format !== ATTEMPT_PAYLOAD_FORMAT) {
-      return (
-        `its job is in format ${data.format ?? 1} (this worker runs format ${ATTEMPT_PAYLOAD_FORMAT}): ` +
-        'the run is driven by another version of taskmachine. Run the same taskmachine version on every worker and driver.'
-      );
-    }
-    const mine = byId.get(data.flowId);
-    if (mine === undefined) return `it has no flow '${data.flowId}' loaded (it loaded: ${[...byId.keys()].join(', ')})`;
-    if (mine.hash !== data.flowHash) {
-      return (
-        `its flow '${data.flowId}' has definition ${shortHash(mine.hash)}, the run's is ${shortHash(data.flowHash)}: ` +
-        'the flow files differ from the ones the run was started with. Deploy the same flow files to every worker and driver.'
-      );
-    }
-    return undefined;
-  }
-
   /** An attempt of a run whose definition differs (or whose flow is not loaded): back in the queue. */
   async function refuse(job: Job<AttemptJobData>, refusal: string): Promise<void> {
     const data = job.data;
@@ -159,11 +147,14 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       refusedRuns.add(data.runId);
       log(`taskmachine worker ${id}: refusing the attempts of run '${data.runId}': ${refusal}`);
     }
-    // The attempt waits for a worker with the run's definition: back in the queue, a little later.
-    // (Repeated after a lost reply, it queues one more job for the launch: the launch decides.)
+    // The attempt waits for a worker with the run's definition: back in the queue at once, in its
+    // run's group, which this worker's fetches skip from now on (a job queued by an older driver,
+    // without a group, gets one here). (Repeated after a lost reply, it queues one more job for
+    // the launch: the launch decides.)
+    const group = refusedGroups.add(data);
     await transaction(`hand back an attempt of run '${data.runId}'`, async (db) => {
       await launches.refuse(db, data.launchId, `worker ${id} refused it: ${refusal}`);
-      await boss.insert(ATTEMPT_QUEUE, [{ data, startAfter: 2 }], { db: bossDb(db) });
+      await boss.insert(ATTEMPT_QUEUE, [{ data, group: { id: group } }], { db: bossDb(db) });
       await boss.complete(ATTEMPT_QUEUE, job, null, { db: bossDb(db) });
     });
   }
@@ -228,11 +219,11 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     // this worker, which never runs them: they are lost after `lostAfterMs` and run again — no
     // retry used. Not written twice.)
     return transaction('fetch and claim attempts', async (db) => {
-      const jobs = await boss.fetch<AttemptJobData>(ATTEMPT_QUEUE, { batchSize: free, db: bossDb(db) });
+      const jobs = await boss.fetch<AttemptJobData>(ATTEMPT_QUEUE, { batchSize: free, db: bossDb(db), ...refusedGroups.fetchOptions() });
       const taken: Array<{ job: Job<AttemptJobData>; work: (slot: Slot) => Promise<void> }> = [];
       const claimable: Job<AttemptJobData>[] = [];
       for (const job of jobs) {
-        const refusal = refusalOf(job.data);
+        const refusal = refusalOf(job.data, loadedHashes);
         if (refusal === undefined) claimable.push(job);
         else taken.push({ job, work: () => refuse(job, refusal) });
       }

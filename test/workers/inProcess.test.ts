@@ -12,6 +12,10 @@ import { databaseOfItsOwn } from '../helpers/cliChild.ts';
 import { main } from '../../src/cli/main.ts';
 import { createTestClock } from '../../src/testing/index.ts';
 import { postgresStore } from '../../src/stores/index.ts';
+import { ATTEMPT_QUEUE, bossSchema } from '../../src/runtime/remote/attemptQueue.ts';
+
+/** The quoted schema of a store's pg-boss tables. */
+const bossSchemaOf = (store: { schema: string }): string => `"${bossSchema(store.schema)}"`;
 
 const workers: WorkerHandle[] = [];
 afterEach(async () => {
@@ -145,6 +149,46 @@ describe.skipIf(postgres === undefined)(`executor 'workers' in one process${skip
     expect(refusals[0]).toMatch(/definition sha256:[0-9a-f]{12}, the run's is sha256:[0-9a-f]{12}/);
     expect(driverLines.find((line) => line.includes('waits for a worker'))).toContain("attempt 1 of 'list' waits for a worker");
     await handle.shutdown({ graceMs: 0 });
+  });
+
+  // A mixed deployment (a worker without the flow, or with an older definition, beside workers with
+  // the right one): the refusing worker must not keep taking the run's jobs from the others. Before,
+  // each refused job went back with a 2 s delay and the idle refuser fetched it (and the run's
+  // other jobs) again and again, stalling the run for seconds at a time.
+  it("a worker that refused a run's attempts hands them back at once and leaves the run's jobs to the workers that can run them", async () => {
+    const store = await openStore();
+    const many = flow('many', (f) => {
+      const list = f.task('list', () => Array.from({ length: 30 }, (_, i) => i));
+      f.map('each', list, ({ item }) => (item as number) + 1);
+    });
+    const elsewhere = flow('elsewhere', (f) => {
+      f.task('x', () => 1);
+    });
+    workers.push(await startWorker({ store, flows: [elsewhere], concurrency: 1, log: () => {}, adopt: false }));
+    const handle = startFlow(many, { store, executor: 'workers', runId: 'mixed', log: () => {} });
+    // The refuser alone: it takes the run's one job ('list') and hands it back.
+    const refused = async () =>
+      (await store.pool.query(`SELECT launch_id FROM "${store.schema}".attempt_launches WHERE run_id = 'mixed' AND refusal IS NOT NULL`)).rows;
+    const deadline = Date.now() + 30_000;
+    while ((await refused()).length === 0) {
+      if (Date.now() > deadline) throw new Error('the worker without the flow never refused the attempt');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const [{ launch_id: launchId }] = await refused();
+    const handedBack = await store.pool.query(
+      `SELECT start_after <= now() AS ready, group_id FROM ${bossSchemaOf(store)}.job WHERE name = $1 AND data->>'launchId' = $2 AND state = 'created'`,
+      [ATTEMPT_QUEUE, launchId],
+    );
+    expect(handedBack.rows).toEqual([{ ready: true, group_id: expect.stringContaining('"mixed"') }]);
+    // Now a worker with the flow: it runs everything; the refuser takes none of the 30 mapped jobs.
+    workers.push(await startWorker({ store, flows: [many], concurrency: 4, log: () => {}, adopt: false }));
+    const run = await handle.settled();
+    expect(run.state).toBe('success');
+    const jobs = await store.pool.query(`SELECT count(*)::int AS n FROM ${bossSchemaOf(store)}.job WHERE name = $1 AND data->>'runId' = 'mixed'`, [ATTEMPT_QUEUE]);
+    const launches = await store.pool.query(`SELECT count(*)::int AS n FROM "${store.schema}".attempt_launches WHERE run_id = 'mixed'`);
+    expect(launches.rows[0].n).toBe(31);
+    // One job per launch, and the one handed back.
+    expect(jobs.rows[0].n).toBe(32);
   });
 
   // The most common mistake with executor 'workers': no worker runs (or none loaded the flow).

@@ -66,6 +66,21 @@ export interface AttemptJobData {
 export const ATTEMPT_PAYLOAD_FORMAT = 2;
 
 /**
+ * The pg-boss group of an attempt's job: its run, flow, definition and payload format. A worker
+ * that refused one attempt of a run (another definition, a flow it did not load) refuses them all,
+ * so its fetches pass the groups it refused as `ignoreGroups` — the jobs stay with the workers
+ * that can run them instead of being fetched and handed back over and over.
+ *
+ * @example
+ * ```ts
+ * boss.insert(ATTEMPT_QUEUE, [{ data, group: { id: attemptGroup(data) } }]);
+ * ```
+ */
+export function attemptGroup(data: AttemptJobData): string {
+  return JSON.stringify([data.format ?? 1, data.flowId, data.flowHash, data.runId]);
+}
+
+/**
  * What a worker needs to run one attempt, besides the flow definition. Values every attempt of a
  * run shares are not in it but referred to — the run's input, upstream results, a mapped
  * instance's item — so a job stays small whatever they weigh (a map's instances would each carry

@@ -13,7 +13,7 @@ import type { UpstreamRef } from '../scheduling/dependencyTracker.ts';
 import type { CommitBatch } from '../../stores/index.ts';
 import type { PostgresStore, SqlSession } from '../../stores/postgresStore.ts';
 import { deserializeValue, serializeValue } from '../../stores/serialization.ts';
-import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, attemptPayload, bossDb, releaseBoss, type AttemptJobData } from './attemptQueue.ts';
+import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, attemptGroup, attemptPayload, bossDb, releaseBoss, type AttemptJobData } from './attemptQueue.ts';
 import { LaunchTable, type LaunchState, type LaunchWrite } from './launchTable.ts';
 import { OutageLog } from './outageLog.ts';
 import { splitLogs, type OutcomeWithLogs } from './attemptLogs.ts';
@@ -257,7 +257,7 @@ export class WorkerExecutor implements Executor {
       await this.#table.insert(db, pending.map((p) => p.launch));
       await started.insert(
         ATTEMPT_QUEUE,
-        pending.map((p) => ({ id: p.job.id, data: p.job.data })),
+        pending.map((p) => ({ id: p.job.id, data: p.job.data, group: { id: attemptGroup(p.job.data) } })),
         { db: bossDb(db) },
       );
     };
