@@ -199,6 +199,12 @@ function parseError(error: unknown, command: Command, helpHint: string): unknown
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
       const long = /--([\w-]+)/.exec(error.message)?.[1] ?? '';
       const spec = command.options[long];
+      if (/argument is ambiguous/.test(error.message)) {
+        return new UsageError(
+          `${command.name}: option '--${long}' needs a value${describeChoices(spec?.choices)}, but the argument after it starts with '-'.`,
+          `Give it a value; one that starts with '-' is written --${long}=<value>. ${helpHint}`,
+        );
+      }
       if (/argument missing/.test(error.message)) {
         return new UsageError(
           `${command.name}: option '--${long}' needs a value${describeChoices(spec?.choices)}.`,

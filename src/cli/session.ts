@@ -59,11 +59,17 @@ export interface SessionOptions {
  */
 export function parseLeaseTtl(text: string, command: string): number {
   const ms = Number(text);
-  if (!Number.isFinite(ms) || ms < 100) {
-    throw new UsageError(`${command}: --lease-ttl must be a number of ms ≥ 100, got '${text}'.`);
+  if (!Number.isFinite(ms) || ms < 100 || ms > MAX_TIMER_MS) {
+    throw new UsageError(`${command}: --lease-ttl must be a number of ms from 100 to ${MAX_TIMER_MS} (about 24.8 days), got '${text}'.`);
   }
   return ms;
 }
+
+/**
+ * The longest delay a Node timer takes (2^31 − 1 ms): a longer one fires after 1 ms instead, with
+ * only a warning — so longer `--grace` and `--lease-ttl` values are refused.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * Parses `--grace`.
@@ -75,8 +81,8 @@ export function parseLeaseTtl(text: string, command: string): number {
  */
 export function parseGrace(text: string, command: string): number {
   const graceMs = Number(text);
-  if (!Number.isFinite(graceMs) || graceMs < 0) {
-    throw new UsageError(`${command}: --grace must be a number of ms ≥ 0, got '${text}'.`);
+  if (!Number.isFinite(graceMs) || graceMs < 0 || graceMs > MAX_TIMER_MS) {
+    throw new UsageError(`${command}: --grace must be a number of ms from 0 to ${MAX_TIMER_MS} (about 24.8 days), got '${text}'.`);
   }
   return graceMs;
 }

@@ -1,14 +1,16 @@
 // Loading a flow file (its flow, gates and listeners) for the CLI and the web UI, with one clear
 // error for each way a file can be wrong.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { inspect } from 'node:util';
 import { FlowDefinitionError } from '../errors.ts';
 import { isFlowOfThisCopy } from '../flow/flow.ts';
 import type { Flow } from '../flow/types.ts';
 import { otherCopyRoots, thisCopyRoot, twoCopiesMessage } from '../context/packageCopies.ts';
 import type { Gate } from '../gates/defineGate.ts';
 import type { Listener } from '../listeners/types.ts';
+import { checkListener } from '../listeners/registry.ts';
 import { UsageError } from './usageError.ts';
 
 function isFlow(value: unknown): value is Flow {
@@ -49,9 +51,21 @@ export async function loadFlowModule(file: string, cwd: string, exportName?: str
   if (!Array.isArray(gates) || !gates.every((gate) => gate && typeof gate.prepare === 'function' && typeof gate.name === 'string')) {
     throw new UsageError(`'${file}' exports 'gates' that is not a list of gates.`, 'Export `const gates = [defineGate({ name, prepare })]`.');
   }
+  const names = gates.map((gate: Gate) => gate.name);
+  const twice = names.find((name: string, index: number) => names.indexOf(name) !== index);
+  if (twice !== undefined) {
+    throw new UsageError(`'${file}' exports two gates named '${twice}'.`, 'Give every gate its own name: a task waits for each gate by its name.');
+  }
   const listeners = module.listeners ?? [];
   if (!Array.isArray(listeners) || !listeners.every((listener) => listener !== null && typeof listener === 'object')) {
     throw new UsageError(`'${file}' exports 'listeners' that is not a list of listener objects.`, 'Export `const listeners = [{ onTaskInstanceFailed: … }]`.');
+  }
+  for (const [index, listener] of listeners.entries()) {
+    try {
+      checkListener(listener, `listeners[${index}]`);
+    } catch (error) {
+      throw new UsageError(`'${file}' exports ${(error as Error).message}.`, 'Fix the listener: its keys must be hook names (see docs/listeners.md), each a function.');
+    }
   }
   return { flow, gates, listeners };
 }
@@ -66,12 +80,15 @@ async function importFlow(file: string, cwd: string, exportName?: string): Promi
   if (!existsSync(path)) {
     throw new UsageError(`cannot find flow file '${file}' (looked at ${path}).`, 'Pass the path of a .ts or .js file that exports a flow.');
   }
+  if (!statSync(path).isFile()) {
+    throw new UsageError(`flow file '${file}' is a directory (${path}).`, 'Pass the path of a .ts or .js file in it that exports a flow.');
+  }
   let module: Record<string, unknown>;
   try {
     module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (error) {
     if (error instanceof FlowDefinitionError) throw new UsageError(error.message, 'Fix the flow definition and run again.');
-    const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    const message = error instanceof Error ? (error.stack ?? error.message) : `it threw ${inspect(error)}, which is not an Error`;
     throw new UsageError(`could not load '${file}': ${message}`, 'The file must be a module that Node can import.');
   }
   if (exportName !== undefined) {

@@ -263,8 +263,9 @@ export function resolveSettings(definition: Flow, options: RunFlowOptions, inter
     throw new TypeError(`runFlow: maxInterruptions must be a whole number ≥ 0, got ${String(options.maxInterruptions)}`);
   }
   const leaseTtl = options.leaseTtl ?? 30_000;
-  if (!(Number.isFinite(leaseTtl) && leaseTtl >= 100)) {
-    throw new TypeError(`runFlow: leaseTtl must be a number of ms ≥ 100, got ${String(options.leaseTtl)}`);
+  // (Past 2^31 − 1 ms a Node timer fires after 1 ms: the heartbeat would spin.)
+  if (!(Number.isFinite(leaseTtl) && leaseTtl >= 100 && leaseTtl <= 2_147_483_647)) {
+    throw new TypeError(`runFlow: leaseTtl must be a number of ms from 100 to 2147483647 (about 24.8 days), got ${String(options.leaseTtl)}`);
   }
   const executor = options.executor ?? 'local';
   if (executor !== 'local' && executor !== 'workers') {

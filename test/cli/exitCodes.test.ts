@@ -125,6 +125,39 @@ const rows: readonly Row[] = [
     code: 2,
     says: "could not load 'test/fixtures/throws-at-import.ts': Error: the flow file broke while loading: DATABASE_URL is not set",
   },
+  {
+    name: 'flow file that throws something that is not an Error at import',
+    args: ['run', 'test/fixtures/throws-non-error.ts'],
+    code: 2,
+    says: "could not load 'test/fixtures/throws-non-error.ts': it threw { code: 42 }, which is not an Error",
+  },
+  { name: 'flow file that is a directory', args: ['run', 'test/fixtures', '--store', join(dir, 'typo.db')], code: 2, says: "flow file 'test/fixtures' is a directory", withStore: false },
+  // Refused before a store is opened: none is created (the check after every row).
+  ...(
+    [
+      ['hook', "exports listeners[0]: 'onRunSuccess' is not a listener hook"],
+      ['not-a-function', "exports listeners[0]: hook 'onTaskInstanceSuccess' must be a function"],
+      ['gates', "exports two gates named 'disk'"],
+    ] as const
+  ).map(([bad, says]) => ({
+    name: `flow file exporting bad ${bad === 'gates' ? 'gates' : 'listeners'} (${bad})`,
+    args: ['run', 'test/fixtures/bad-exports-flow.ts', '--store', join(dir, 'typo.db')],
+    env: { BAD: bad },
+    code: 2,
+    says,
+    withStore: false,
+  })),
+  { name: 'empty --run-id', args: ['run', 'test/fixtures/input-echo.ts', '--run-id', '', '--store', join(dir, 'typo.db')], code: 2, says: "run: --run-id must not be empty", withStore: false },
+  { name: '--lease-ttl too short', args: ['run', 'test/fixtures/input-echo.ts', '--lease-ttl', '5', '--store', join(dir, 'typo.db')], code: 2, says: "--lease-ttl must be a number of ms from 100 to 2147483647", withStore: false },
+  // (Past 2^31 − 1 ms a Node timer fires after 1 ms: --grace would not wait, the lease would spin.)
+  { name: '--grace longer than a timer takes', args: ['run', 'test/fixtures/input-echo.ts', '--grace', '99999999999'], code: 2, says: "--grace must be a number of ms from 0 to 2147483647 (about 24.8 days), got '99999999999'" },
+  { name: '--lease-ttl longer than a timer takes', args: ['resume', 'done', '--lease-ttl', '1e12'], code: 2, says: "--lease-ttl must be a number of ms from 100 to 2147483647" },
+  {
+    name: 'a value that starts with a dash',
+    args: ['run', 'test/fixtures/input-echo.ts', '--grace', '-1'],
+    code: 2,
+    says: "run: option '--grace' needs a value, but the argument after it starts with '-'.\nGive it a value; one that starts with '-' is written --grace=<value>.",
+  },
   { name: 'flow file that exports no flow', args: ['run', 'test/fixtures/no-flow.ts'], code: 2, says: "exports no flow" },
   { name: 'invalid flow definition', args: ['run', 'test/fixtures/bad-definition.ts'], code: 2, says: "flow 'bad' has 2 definition problems" },
   {

@@ -23,6 +23,7 @@ const resumeTaskOptions = {
 async function continueRun(name: string, { args, options, stdout, stderr, cwd }: CommandContext<typeof resumeOptions>): Promise<number> {
   const concurrency = parseConcurrency(options.concurrency, name);
   const graceMs = parseGrace(options.grace, name);
+  const leaseTtl = parseLeaseTtl(options['lease-ttl'], name);
   const store = await openStore(options.store, cwd, { existing: true });
   try {
     const { run, module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
@@ -38,7 +39,7 @@ async function continueRun(name: string, { args, options, stdout, stderr, cwd }:
       concurrency,
       gates: module.gates,
       listeners: module.listeners,
-      leaseTtl: parseLeaseTtl(options['lease-ttl'], name),
+      leaseTtl,
       executor,
       log: session.log,
     });

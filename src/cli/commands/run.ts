@@ -86,6 +86,11 @@ export const runCommand = defineCommand({
     if (options.detach === true && executor !== 'workers') {
       throw new UsageError('run: --detach needs --executor workers (a worker drives a detached run).', 'Add --executor workers --store postgres://…');
     }
+    // Everything that can be refused is checked before the store is opened (or created).
+    const leaseTtl = parseLeaseTtl(options['lease-ttl'], 'run');
+    if (options['run-id'] !== undefined && options['run-id'].trim() === '') {
+      throw new UsageError(`run: --run-id must not be empty, got '${options['run-id']}'.`, 'Leave it out for a random id, or give the run a name: --run-id nightly-2026-11-22.');
+    }
     const { flow: definition, gates, listeners } = await loadFlowModule(args.flowFile!, cwd, options.flow);
     const store = await openStore(options.store, cwd);
     if (options.detach === true) {
@@ -128,7 +133,7 @@ export const runCommand = defineCommand({
         onInputChange: options['on-input-change'] as 'raise' | 'reuse' | 'reset',
         labels: { flowFile, ...(options.flow !== undefined ? { flowExport: options.flow } : {}), startedFrom: relative(cwd, flowFile) },
         ...(options['run-id'] !== undefined ? { runId: options['run-id'] } : {}),
-        leaseTtl: parseLeaseTtl(options['lease-ttl'], 'run'),
+        leaseTtl,
         executor,
         log: session.log,
       });

@@ -6,7 +6,7 @@ import { definitionHash, shortHash } from '../../flow/flowShape.ts';
 import { startWorker } from '../../workers/worker.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { loadFlowModule } from '../../operate/loadFlow.ts';
-import { parseConcurrency } from '../session.ts';
+import { parseConcurrency, parseGrace } from '../session.ts';
 import { isPostgresUrl, openStore, storeOption } from '../storeOption.ts';
 
 /** `taskmachine worker <flow-file>...`: runs attempts of runs started with `--executor workers`. */
@@ -40,8 +40,7 @@ export const workerCommand = defineCommand({
       );
     }
     const concurrency = parseConcurrency(options.concurrency, 'worker');
-    const graceMs = Number(options.grace);
-    if (!(Number.isFinite(graceMs) && graceMs >= 0)) throw new UsageError(`worker: --grace must be a number of ms ≥ 0, got '${options.grace}'.`);
+    const graceMs = parseGrace(options.grace, 'worker');
     const files = [args.flowFile!, ...rest];
     const flows: Flow[] = [];
     // The gates and listeners the flow files export: a run this worker adopts is driven with them.
