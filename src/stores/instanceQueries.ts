@@ -112,12 +112,16 @@ export function cursorPosition(cursor: string | undefined): number {
 }
 
 /** Counts grouped by (task id, state) rows, in first-appearance order, as a `TaskInstanceCounts`. */
-export function countsFromRows(rows: Iterable<{ taskId: string; state: string; n: number }>): TaskInstanceCounts {
+export function countsFromRows(
+  rows: Iterable<{ taskId: string; state: string; n: number }>,
+  checkState: (taskId: string, state: string) => TaskInstanceState,
+): TaskInstanceCounts {
   let total = 0;
   const byState: Partial<Record<TaskInstanceState, number>> = {};
   const byTask = new Map<string, { taskId: string; total: number; byState: Partial<Record<TaskInstanceState, number>> }>();
-  for (const { taskId, state, n } of rows) {
-    if (!isTaskInstanceState(state)) continue;
+  for (const { taskId, state: stored, n } of rows) {
+    // (A state that is not one is refused, naming the run and task: never counted as nothing.)
+    const state = checkState(taskId, stored);
     total += n;
     byState[state] = (byState[state] ?? 0) + n;
     let task = byTask.get(taskId);

@@ -28,7 +28,7 @@ import { deserializeValue, serializeValue } from './serialization.ts';
 import type { Store } from './store.ts';
 import type { StoredTaskInstance } from './taskInstanceRecord.ts';
 import type { StoredTransition } from './transitionLog.ts';
-import { checkedInstances, checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
+import { checkedCountState, checkedInstances, checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
 import type { FlowShape } from '../flow/flowShape.ts';
 import { checkTaskLogQuery, encodeShape } from './shapeAndLogChecks.ts';
 import type { StoredTaskLogLine, TaskLogQuery } from './taskLogRecord.ts';
@@ -361,6 +361,7 @@ export function memoryStore(): Store {
       const entry = runs.get(runId);
       return countsFromRows(
         [...(entry?.instances.values() ?? [])].sort((a, b) => a.writeOrder - b.writeOrder).map((stored) => ({ taskId: stored.record.taskId, state: stored.state, n: 1 })),
+        (taskId, state) => checkedCountState(rows, runId, taskId, state),
       );
     },
 

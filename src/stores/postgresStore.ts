@@ -18,7 +18,7 @@ import type { ListRunsOptions, LoadedRun, ReadTransitionLogOptions, RunSummary }
 import type { StoredRun } from './runRecord.ts';
 import type { Store } from './store.ts';
 import type { StoredTransition } from './transitionLog.ts';
-import { checkedInstances, checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
+import { checkedCountState, checkedInstances, checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
 import { checkNoNul, commitPrepared, prepare } from './postgres/commitBatch.ts';
 import { migrate } from './postgres/migrations.ts';
 import { checkOptions, poolOf, type PgModule, type PostgresStoreOptions } from './postgres/options.ts';
@@ -315,9 +315,12 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
 
     async countTaskInstances(runId: string): Promise<TaskInstanceCounts> {
       open();
-      if (hasNul(runId)) return countsFromRows([]);
+      if (hasNul(runId)) return countsFromRows([], (_, state) => state as never);
       return read(`count the task instances of run '${runId}'`, sql.countInstances, [runId], (res) =>
-        countsFromRows(res.rows.map((row) => ({ taskId: String(row['task_id']), state: String(row['state']), n: num(row['n']) }))),
+        countsFromRows(
+          res.rows.map((row) => ({ taskId: String(row['task_id']), state: String(row['state']), n: num(row['n']) })),
+          (taskId, state) => checkedCountState(rows, runId, taskId, state),
+        ),
       );
     },
 

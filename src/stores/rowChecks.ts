@@ -3,7 +3,7 @@
 // stored (batchChecks.ts), so a row that fails here was changed outside taskmachine (by hand, by
 // another program) or is damaged: it must never be used, because an unknown state or an
 // impossible attempt number would silently change what the runtime does with the run.
-import { isTaskInstanceState } from '../../machines/index.ts';
+import { isTaskInstanceState, type TaskInstanceState } from '../../machines/index.ts';
 import { StoreRowError, type StoredRowTable } from './errors.ts';
 import type { LoadedRun } from './queries.ts';
 import type { StoredResult } from './resultRecord.ts';
@@ -216,11 +216,13 @@ export function showValue(value: unknown): string {
 /** The error for an invalid row. */
 export function rowError(
   source: RowSource,
-  row: { table: StoredRowTable; runId: string; key?: string | undefined },
+  row: { table: StoredRowTable; runId: string; key?: string | undefined; taskId?: string | undefined },
   found: ColumnProblem,
 ): StoreRowError {
   const which =
-    row.table === 'runs'
+    row.table === 'task_instances' && row.key === undefined
+      ? `${row.taskId === undefined ? 'a task instance' : `a task instance of task '${row.taskId}'`} in run '${row.runId}'`
+      : row.table === 'runs'
       ? `run '${row.runId}'`
       : row.table === 'run_shapes'
         ? `the shape of run '${row.runId}'`
@@ -237,6 +239,15 @@ export function rowError(
       'The row was refused, not used: it was changed by hand or by another program, or the store is damaged. ' +
       `Restore the store from a backup, or correct the row.${list}`,
   });
+}
+
+/**
+ * Checks the state of counted task instances (a count by state has no row keys): a state that is
+ * not a task instance state is a `StoreRowError` naming the run and task, never left out.
+ */
+export function checkedCountState(source: RowSource, runId: string, taskId: string | undefined, state: string): TaskInstanceState {
+  if (isTaskInstanceState(state)) return state;
+  throw rowError(source, { table: 'task_instances', runId, taskId }, { column: 'state', value: state, problem: 'is not a task-instance state' });
 }
 
 /** The run record, or a `StoreRowError` naming its first invalid column. */

@@ -7,7 +7,7 @@
 // writes), migrations.ts (the schema and migrate).
 import { resolve } from 'node:path';
 import type * as sqlite from 'node:sqlite';
-import { isTaskInstanceState, type TaskInstanceState } from '../../machines/index.ts';
+import type { TaskInstanceState } from '../../machines/index.ts';
 import type { CommitBatch, CommitResult } from './batch.ts';
 import { checkBatch, checkCheckpoint, checkControlRequest, checkFence, checkLeaseRequest, checkListRunsOptions, closedError, decideLease, unknownRunError } from './batchChecks.ts';
 import type { CheckpointWrite, StoredCheckpoint } from './checkpointRecord.ts';
@@ -19,7 +19,7 @@ import type { StoredRun } from './runRecord.ts';
 import type { Store } from './store.ts';
 import type { StoredTransition } from './transitionLog.ts';
 import { shellWord } from '../shellWord.ts';
-import { checkedInstances, checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
+import { checkedCountState, checkedInstances, checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
 import { prepare, writeBatch } from './sqlite/commitBatch.ts';
 import { openDatabase, storeError } from './sqlite/openFile.ts';
 import { instanceColumns, nullable, num, rowToControl, rowToInstance, rowToLease, rowToLogLine, rowToResult, rowToRun, rowToTransition, str, text, value, type Row } from './sqlite/rows.ts';
@@ -268,7 +268,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
           const { input: _input, ...run } = checkedRun(rowToRun({ ...row, input: null }), rows);
           const parsed = JSON.parse(str(row['counts'] ?? '{}')) as Record<string, number>;
           const taskCounts: Partial<Record<TaskInstanceState, number>> = {};
-          for (const [state, n] of Object.entries(parsed)) if (isTaskInstanceState(state)) taskCounts[state] = n;
+          for (const [state, n] of Object.entries(parsed)) taskCounts[checkedCountState(rows, run.runId, undefined, state)] = n;
           return { ...run, taskCounts, lease: leaseOf(run.runId) };
         });
       });
@@ -329,6 +329,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
       return read(() =>
         countsFromRows(
           (statements.countInstances.all(runId) as Row[]).map((row) => ({ taskId: str(row['task_id']!), state: str(row['state']!), n: num(row['n']!) })),
+          (taskId, state) => checkedCountState(rows, runId, taskId, state),
         ),
       );
     },

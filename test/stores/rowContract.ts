@@ -74,6 +74,20 @@ export function defineRowContract(fresh: () => Promise<Store>, rawRows: RawRowWr
       });
     }
 
+    it.skipIf(rawRows === undefined)("task_instances.state = 'bogus': the counts of its run (countTaskInstances, listRuns) refuse it too, never leave it out", async () => {
+      const store = await fresh();
+      await seed(store);
+      await rawRows!(store, { table: 'task_instances', runId: 'r1', key: 'a' }, 'state', 'bogus');
+      const counted = await rejection(store.countTaskInstances('r1'));
+      expect(counted).toBeInstanceOf(StoreRowError);
+      expect(counted).toMatchObject({ table: 'task_instances', runId: 'r1', column: 'state', value: 'bogus' });
+      expect((counted as Error).message).toMatch(/Invalid row in .*: a task instance of task 'a' in run 'r1' \(table task_instances\), column state = 'bogus' is not a task-instance state\. The row was refused, not used/);
+      const listed = await rejection(store.listRuns());
+      expect(listed).toMatchObject({ table: 'task_instances', runId: 'r1', column: 'state', value: 'bogus' });
+      expect((listed as Error).message).toContain("a task instance in run 'r1' (table task_instances)");
+      expect((await store.countTaskInstances('r2')).total).toBe(1);
+    });
+
     it.skipIf(rawRows === undefined)("runs.state = 'paused': getRun, loadRun and listRuns refuse it", async () => {
       const store = await fresh();
       await seed(store);

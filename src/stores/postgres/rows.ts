@@ -2,7 +2,6 @@
 // column values a commit sends (in the column order of sql.ts), and the refusal of U+0000, which
 // PostgreSQL text cannot hold.
 import {
-  isTaskInstanceState,
   type FlowRunFailureReason,
   type FlowRunState,
   type TaskInstanceEventType,
@@ -13,7 +12,7 @@ import { StoreError } from '../errors.ts';
 import type { StoredLease } from '../leaseRecord.ts';
 import type { RunSummary } from '../queries.ts';
 import type { StoredResult } from '../resultRecord.ts';
-import { checkedRun, decodeTaskIds, type RowSource } from '../rowChecks.ts';
+import { checkedCountState, checkedRun, decodeTaskIds, type RowSource } from '../rowChecks.ts';
 import type { StoredRun } from '../runRecord.ts';
 import { deserializeValue, serializeValue } from '../serialization.ts';
 import type { StoredFailureKind, StoredTaskInstance, TimerAction } from '../taskInstanceRecord.ts';
@@ -57,7 +56,7 @@ export function rowToSummary(row: Row, source: RowSource): RunSummary {
   const { input: _input, ...run } = checkedRun(rowToRun({ ...row, input: null }), source);
   const parsed = JSON.parse(String(row['counts'])) as Record<string, unknown>;
   const taskCounts: Partial<Record<TaskInstanceState, number>> = {};
-  for (const [state, n] of Object.entries(parsed)) if (isTaskInstanceState(state)) taskCounts[state] = num(n);
+  for (const [state, n] of Object.entries(parsed)) taskCounts[checkedCountState(source, run.runId, undefined, state)] = num(n);
   return { ...run, taskCounts, lease: rowToLease(row, 'lease_') };
 }
 
