@@ -307,7 +307,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
         const keys = instances.filter((i) => i.state === 'success').map((i) => i.key);
         if (keys.length > 0) {
           const resultRows = await read(`read results of run '${runId}'`, sql.pageResults, [runId, keys], (res) => res.rows);
-          for (const row of resultRows) results.set(String(row['key']), value(row['value']));
+          for (const row of resultRows) results.set(String(row['key']), value(row['value'], `the result record of '${String(row['key'])}' in run '${runId}' (table results), column value`));
         }
       }
       return { instances, ...(results === undefined ? {} : { results }), next: more ? String(num(pageRows.at(-1)!['write_order'])) : undefined };
@@ -371,7 +371,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       if (hasNul(runId) || hasNul(key)) return undefined;
       return read(`load the checkpoint of '${key}' in run '${runId}'`, sql.loadCheckpoint, [runId, key], (res) => {
         const row = res.rows[0];
-        return row === undefined ? undefined : { runId, key, value: value(row['value']), savedAt: num(row['saved_at']) };
+        return row === undefined ? undefined : { runId, key, value: value(row['value'], `the checkpoint of '${key}' in run '${runId}' (table checkpoints), column value`), savedAt: num(row['saved_at']) };
       });
     },
 
@@ -453,7 +453,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
       if (hasNul(runId) || wanted.length === 0) return [];
       const values = [runId, wanted.map((id) => id.key), wanted.map((id) => id.attempt)];
       return read(`read results of run '${runId}'`, sql.readResults, values, (res) =>
-        res.rows.map((row) => ({ key: String(row['key']), attempt: num(row['attempt']), value: value(row['value']), chars: num(row['chars']) })),
+        res.rows.map((row) => ({ key: String(row['key']), attempt: num(row['attempt']), value: value(row['value'], `the result record of '${String(row['key'])}' in run '${runId}' (table results), column value`), chars: num(row['chars']) })),
       );
     },
 

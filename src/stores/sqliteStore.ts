@@ -318,7 +318,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
           const keys = instances.filter((i) => i.state === 'success').map((i) => i.key);
           if (keys.length > 0) {
             const resultRows = statements.pageResults.all(runId, JSON.stringify(keys)) as Row[];
-            for (const row of resultRows) results.set(str(row['key']!), value(row['value']!));
+            for (const row of resultRows) results.set(str(row['key']!), value(row['value']!, `the result record of '${str(row['key']!)}' in run '${runId}' (table results), column value`));
           }
         }
         return { instances, ...(results === undefined ? {} : { results }), next: more ? String(num(pageRows.at(-1)!['write_order']!)) : undefined };
@@ -380,7 +380,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
     async loadCheckpoint(runId: string, key: string): Promise<StoredCheckpoint | undefined> {
       return read(() => {
         const row = statements.loadCheckpoint.get(runId, key) as Row | undefined;
-        return row === undefined ? undefined : { runId, key, value: value(row['value']!), savedAt: num(row['saved_at']!) };
+        return row === undefined ? undefined : { runId, key, value: value(row['value']!, `the checkpoint of '${key}' in run '${runId}' (table checkpoints), column value`), savedAt: num(row['saved_at']!) };
       });
     },
 

@@ -99,6 +99,24 @@ export function defineRowContract(fresh: () => Promise<Store>, rawRows: RawRowWr
       expect((await store.loadRun('r2'))?.run.state).toBe('running');
     });
 
+    it.skipIf(rawRows === undefined)('a stored value that is not valid superjson names its row and column, and the fix', async () => {
+      const store = await fresh();
+      await seed(store);
+      const cases: ReadonlyArray<[RawRow, string, () => Promise<unknown>, string]> = [
+        [{ table: 'runs', runId: 'r1' }, 'labels', () => store.getRun('r1'), "run 'r1' (table runs), column labels"],
+        [{ table: 'task_instances', runId: 'r1', key: 'a' }, 'error', () => store.loadRun('r1'), "task instance 'a' of run 'r1' (table task_instances), column error"],
+        [{ table: 'results', runId: 'r1', key: 'b' }, 'value', () => store.loadRun('r1'), "the result record of 'b' in run 'r1' (table results), column value"],
+      ];
+      for (const [row, column, read, where] of cases) {
+        await rawRows!(store, row, column, '{"json": oops');
+        const error = await rejection(read());
+        expect(error).toBeInstanceOf(StoreError);
+        expect((error as Error).message).toMatch(new RegExp(`^Invalid stored value in ${where.replace(/[()]/g, '\\$&')}: A stored payload is not valid JSON \\(.*\\); the store may be damaged\\. Restore the store from a backup, or correct the row`));
+        await rawRows!(store, row, column, column === 'error' ? null : '{"json":null}');
+      }
+      expect((await store.loadRun('r2'))?.instances).toHaveLength(1);
+    });
+
     it.skipIf(rawRows === undefined)('results.attempt = 0: loadRun refuses it', async () => {
       const store = await fresh();
       await seed(store);

@@ -14,7 +14,7 @@ import type { RunSummary } from '../queries.ts';
 import type { StoredResult } from '../resultRecord.ts';
 import { checkedCountState, checkedRun, decodeTaskIds, type RowSource } from '../rowChecks.ts';
 import type { StoredRun } from '../runRecord.ts';
-import { deserializeValue, serializeValue } from '../serialization.ts';
+import { deserializeColumn, serializeValue } from '../serialization.ts';
 import type { StoredFailureKind, StoredTaskInstance, TimerAction } from '../taskInstanceRecord.ts';
 import type { StoredTaskLogLine } from '../taskLogRecord.ts';
 import type { StoredTransition } from '../transitionLog.ts';
@@ -25,7 +25,8 @@ import { instanceColumns, type Row } from './sql.ts';
 export const num = (v: unknown): number => Number(v);
 export const optNum = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
 export const optStr = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
-export const value = (v: unknown): unknown => (v === null || v === undefined ? undefined : deserializeValue(v as string));
+/** A stored value (`where`: the row and column, for the error if it cannot be read back). */
+export const value = (v: unknown, where: string): unknown => (v === null || v === undefined ? undefined : deserializeColumn(v as string, where));
 export const text = (v: unknown): string | null => (v === undefined ? null : serializeValue(v));
 export const nullable = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 /** PostgreSQL text cannot hold U+0000: writes holding it are refused, reads by it find nothing. */
@@ -39,8 +40,8 @@ export function rowToRun(row: Row): StoredRun {
     inputFingerprint: String(row['input_fingerprint']),
     state: row['state'] as FlowRunState,
     reason: (row['reason'] ?? null) as FlowRunFailureReason | null,
-    input: value(row['input']),
-    labels: value(row['labels']) as StoredRun['labels'],
+    input: value(row['input'], `run '${String(row['run_id'])}' (table runs), column input`),
+    labels: value(row['labels'], `run '${String(row['run_id'])}' (table runs), column labels`) as StoredRun['labels'],
     taskIds: decodeTaskIds(row['task_ids']),
     flowHash: optStr(row['flow_hash']),
     machineVersion: String(row['machine_version']),
@@ -69,8 +70,8 @@ export function rowToInstance(row: Row): StoredTaskInstance {
     taskId: String(row['task_id']),
     mapIndex: optNum(row['map_index']),
     parentKey: optStr(row['parent_key']),
-    callInput: value(row['call_input']),
-    customContext: value(row['custom_context']) as StoredTaskInstance['customContext'],
+    callInput: value(row['call_input'], `task instance '${String(row['key'])}' of run '${String(row['run_id'])}' (table task_instances), column call_input`),
+    customContext: value(row['custom_context'], `task instance '${String(row['key'])}' of run '${String(row['run_id'])}' (table task_instances), column custom_context`) as StoredTaskInstance['customContext'],
     state: row['state'] as TaskInstanceState,
     attempt: num(row['attempt']),
     maxAttempts: num(row['max_attempts']),
@@ -84,20 +85,20 @@ export function rowToInstance(row: Row): StoredTaskInstance {
     startedAt: optNum(row['started_at']),
     endedAt: optNum(row['ended_at']),
     failureKind: optStr(row['failure_kind']) as StoredFailureKind | undefined,
-    error: value(row['error']) as Error | undefined,
+    error: value(row['error'], `task instance '${String(row['key'])}' of run '${String(row['run_id'])}' (table task_instances), column error`) as Error | undefined,
     parked: row['parked'] === true,
     awaitsEvent: row['waiting_for_event'] === true,
     interruptions: num(row['interruptions']),
     maxInterruptions: num(row['max_interruptions']),
     timer: deadline === undefined ? undefined : { deadline, action: String(row['timer_action']) as TimerAction },
-    resumeData: value(row['resume_data']),
-    eventPayload: value(row['event_payload']),
+    resumeData: value(row['resume_data'], `task instance '${String(row['key'])}' of run '${String(row['run_id'])}' (table task_instances), column resume_data`),
+    eventPayload: value(row['event_payload'], `task instance '${String(row['key'])}' of run '${String(row['run_id'])}' (table task_instances), column event_payload`),
   };
 }
 
 /** A `results` row of run `runId` (as `loadRun`'s JSON gives it). */
 export function rowToResult(runId: string, r: Row): StoredResult {
-  return { runId, key: String(r['key']), attempt: num(r['attempt']), value: value(r['value']), at: num(r['at']) };
+  return { runId, key: String(r['key']), attempt: num(r['attempt']), value: value(r['value'], `the result record of '${String(r['key'])}' in run '${runId}' (table results), column value`), at: num(r['at']) };
 }
 
 /** A `transitions` row of run `runId`. */
@@ -157,7 +158,7 @@ export function rowToControl(row: Row): StoredControlRequest {
     action: String(row['action']) as ControlAction,
     ...(taskKey !== undefined ? { taskKey } : {}),
     ...(state !== undefined ? { state: state as NonNullable<StoredControlRequest['state']> } : {}),
-    ...(row['payload'] !== null && row['payload'] !== undefined ? { payload: value(row['payload']) } : {}),
+    ...(row['payload'] !== null && row['payload'] !== undefined ? { payload: value(row['payload'], `control request ${num(row['id'])} of run '${String(row['run_id'])}' (table control_requests), column payload`) } : {}),
     requestedAt: num(row['requested_at']),
     ...(requestedBy !== undefined ? { requestedBy } : {}),
     status: String(row['status']) as ControlStatus,

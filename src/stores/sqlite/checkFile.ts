@@ -198,7 +198,7 @@ function checkRows(db: sqlite.DatabaseSync, checked: { runs: number; taskInstanc
       const key = str(row['key']!);
       if (!order.results.has(key)) order.results.set(key, order.results.size);
       const payload = badPayload(row, payloadColumns.results);
-      if (payload === undefined) loadedResults.push({ runId, key, attempt: num(row['attempt']!), value: value(row['value']!), at: num(row['at']!) });
+      if (payload === undefined) loadedResults.push({ runId, key, attempt: num(row['attempt']!), value: value(row['value']!, `the result record of '${key}' in run '${runId}' (table results), column value`), at: num(row['at']!) });
       else found.push({ table: 'results', runId, key, ...payload });
     }
     // A run record that does not decode cannot vouch for the task ids: its rows are checked without its task list.

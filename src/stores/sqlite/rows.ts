@@ -8,7 +8,7 @@ import type { StoredLease } from '../leaseRecord.ts';
 import type { StoredResult } from '../resultRecord.ts';
 import { decodeTaskIds } from '../rowChecks.ts';
 import type { StoredRun } from '../runRecord.ts';
-import { deserializeValue, serializeValue } from '../serialization.ts';
+import { deserializeColumn, serializeValue } from '../serialization.ts';
 import type { StoredFailureKind, StoredTaskInstance, TimerAction } from '../taskInstanceRecord.ts';
 import type { StoredTaskLogLine } from '../taskLogRecord.ts';
 import type { StoredTransition } from '../transitionLog.ts';
@@ -20,7 +20,8 @@ export const str = (value: sqlite.SQLOutputValue): string => value as string;
 export const num = (value: sqlite.SQLOutputValue): number => value as number;
 export const optNum = (value: sqlite.SQLOutputValue): number | undefined => (value === null ? undefined : (value as number));
 export const optStr = (value: sqlite.SQLOutputValue): string | undefined => (value === null ? undefined : (value as string));
-export const value = (text: sqlite.SQLOutputValue): unknown => (text === null ? undefined : deserializeValue(text as string));
+/** A stored value (`where`: the row and column, for the error if it cannot be read back). */
+export const value = (text: sqlite.SQLOutputValue, where: string): unknown => (text === null ? undefined : deserializeColumn(text as string, where));
 export const text = (v: unknown): string | null => (v === undefined ? null : serializeValue(v));
 export const nullable = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
@@ -36,8 +37,8 @@ export function rowToRun(row: Row): StoredRun {
     inputFingerprint: str(row['input_fingerprint']!),
     state: str(row['state']!) as FlowRunState,
     reason: (row['reason'] ?? null) as FlowRunFailureReason | null,
-    input: value(row['input'] ?? null),
-    labels: value(row['labels'] ?? null) as StoredRun['labels'],
+    input: value(row['input'] ?? null, `run '${String(row['run_id'])}' (table runs), column input`),
+    labels: value(row['labels'] ?? null, `run '${String(row['run_id'])}' (table runs), column labels`) as StoredRun['labels'],
     taskIds: decodeTaskIds(row['task_ids'] ?? null),
     flowHash: optStr(row['flow_hash'] ?? null),
     machineVersion: str(row['machine_version']!),
@@ -63,8 +64,8 @@ export function rowToInstance(row: Row): StoredTaskInstance {
     taskId: str(row['task_id']!),
     mapIndex: optNum(row['map_index']!),
     parentKey: optStr(row['parent_key']!),
-    callInput: value(row['call_input']!),
-    customContext: value(row['custom_context']!) as StoredTaskInstance['customContext'],
+    callInput: value(row['call_input']!, `task instance '${String(row['key'])}' of run '${String(row['run_id'])}' (table task_instances), column call_input`),
+    customContext: value(row['custom_context']!, `task instance '${String(row['key'])}' of run '${String(row['run_id'])}' (table task_instances), column custom_context`) as StoredTaskInstance['customContext'],
     state: str(row['state']!) as TaskInstanceState,
     attempt: num(row['attempt']!),
     maxAttempts: num(row['max_attempts']!),
@@ -78,12 +79,12 @@ export function rowToInstance(row: Row): StoredTaskInstance {
     startedAt: optNum(row['started_at']!),
     endedAt: optNum(row['ended_at']!),
     failureKind: optStr(row['failure_kind']!) as StoredFailureKind | undefined,
-    error: value(row['error']!) as Error | undefined,
+    error: value(row['error']!, `task instance '${String(row['key'])}' of run '${String(row['run_id'])}' (table task_instances), column error`) as Error | undefined,
     parked: row['parked'] === 1,
     awaitsEvent: row['waiting_for_event'] === 1,
     timer: deadline === undefined ? undefined : { deadline, action: str(row['timer_action']!) as TimerAction },
-    resumeData: value(row['resume_data']!),
-    eventPayload: value(row['event_payload']!),
+    resumeData: value(row['resume_data']!, `task instance '${String(row['key'])}' of run '${String(row['run_id'])}' (table task_instances), column resume_data`),
+    eventPayload: value(row['event_payload']!, `task instance '${String(row['key'])}' of run '${String(row['run_id'])}' (table task_instances), column event_payload`),
     interruptions: num(row['interruptions']!),
     maxInterruptions: num(row['max_interruptions']!),
   };
@@ -118,7 +119,7 @@ export function rowToControl(row: Row): StoredControlRequest {
     action: str(row['action']!) as ControlAction,
     ...(taskKey !== undefined ? { taskKey } : {}),
     ...(state !== undefined ? { state: state as StoredControlRequest['state'] & string } : {}),
-    ...(payload !== null ? { payload: value(payload) } : {}),
+    ...(payload !== null ? { payload: value(payload, `control request ${num(row['id']!)} of run '${str(row['run_id']!)}' (table control_requests), column payload`) } : {}),
     requestedAt: num(row['requested_at']!),
     ...(requestedBy !== undefined ? { requestedBy } : {}),
     status: str(row['status']!) as ControlStatus,
@@ -165,7 +166,7 @@ export function instanceParams(record: StoredTaskInstance): sqlite.SQLInputValue
 
 /** A `results` row of run `runId`. */
 export function rowToResult(runId: string, row: Row): StoredResult {
-  return { runId, key: str(row['key']!), attempt: num(row['attempt']!), value: value(row['value']!), at: num(row['at']!) };
+  return { runId, key: str(row['key']!), attempt: num(row['attempt']!), value: value(row['value']!, `the result record of '${str(row['key']!)}' in run '${runId}' (table results), column value`), at: num(row['at']!) };
 }
 
 /** A `transitions` row of run `runId`. */
