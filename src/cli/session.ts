@@ -38,6 +38,12 @@ export interface SessionOptions {
    * @default 'started'
    */
   readonly verb?: string;
+  /**
+   * Where the run's attempts run. With `'workers'` a signal lets go of the run at once (its
+   * attempts go on on the workers, which do not hear `preempt`) and a worker takes it over.
+   * @default 'local'
+   */
+  readonly executor?: 'local' | 'workers';
   /** Writes to standard output. */
   readonly stdout: (text: string) => void;
   /** Writes to standard error. */
@@ -185,10 +191,14 @@ export function openSession(options: SessionOptions): Session {
         print = (text, write) => write(text);
       };
       const storeArg = options.store === undefined ? '' : ` --store ${shellWord(options.store)}`;
+      const onWorkers = options.executor === 'workers';
       const stopped = (runId: string) =>
-        options.durable
-          ? `run ${runId} stopped; continue it with:\n  taskmachine resume ${shellWord(runId)}${storeArg}\n`
-          : `run ${runId} stopped (it was not kept: --store memory).\n`;
+        onWorkers
+          ? `run ${runId} let go of: its attempts go on on the workers, and a worker with this flow takes the run over within about 2 s. Follow it with:\n` +
+            `  taskmachine status ${shellWord(runId)}${storeArg}\n(If no worker runs, continue it here with: taskmachine resume ${shellWord(runId)}${storeArg})\n`
+          : options.durable
+            ? `run ${runId} stopped; continue it with:\n  taskmachine resume ${shellWord(runId)}${storeArg}\n`
+            : `run ${runId} stopped (it was not kept: --store memory).\n`;
       let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
       let stopDeadline: ReturnType<typeof setTimeout> | undefined;
       let onShutdown!: (record: Promise<FlowRunRecord>) => void;
@@ -206,8 +216,14 @@ export function openSession(options: SessionOptions): Session {
         if (interrupted !== undefined) return exitNow(signal, ' again');
         interrupted = signal;
         // On the live view the frame's redraw takes away the ^C the terminal echoed; on lines, start a new line.
-        print(`${view === 'live' ? '' : '\n'}${signal}: stopping — running attempts get ${options.graceMs} ms to finish or checkpoint (send it again to exit at once)\n`, stderr);
-        onShutdown(handle.shutdown({ graceMs: options.graceMs }));
+        print(
+          onWorkers
+            ? `${view === 'live' ? '' : '\n'}${signal}: letting go of the run — its attempts go on on the workers (send it again to exit at once)\n`
+            : `${view === 'live' ? '' : '\n'}${signal}: stopping — running attempts get ${options.graceMs} ms to finish or checkpoint (send it again to exit at once)\n`,
+          stderr,
+        );
+        // Attempts on workers do not stop (and need no grace): the run is let go of at once.
+        onShutdown(handle.shutdown({ graceMs: onWorkers ? 0 : options.graceMs }));
         // Referenced on purpose: whatever the run waits for then, the process ends with 130/143.
         stopDeadline = setTimeout(
           () => exitNow(signal, ` (the run did not let go within --grace ${options.graceMs} ms + ${STOP_BOUND_MS} ms: a listener or the store is still busy)`),

@@ -151,6 +151,27 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
     expectComplete(await stored(p, 'orphan'), 6);
   }, 200_000);
 
+  it("Ctrl-C of a driver on workers lets go of the run at once (exit 130, no --grace wait); a worker takes it over and finishes it", async () => {
+    const p = await place({ ITEMS: '6', PACE_MS: '10' });
+    const w = worker(p);
+    await until('the worker is up', () => w.output().includes('running attempts of'));
+    // --grace of 10 minutes: the driver exits within the test's time only if it does not wait for it
+    // (the attempts run on the worker, which does not hear 'preempt').
+    const driver = start(p, ['run', fixture, '--executor', 'workers', '--run-id', 'handed', '--view', 'lines', '--grace', '600000']);
+    await until("'hold' runs on the worker", () => bodies(p).some((body) => body.key === 'hold'));
+    driver.kill('SIGINT');
+    expect((await driver.exit).code, driver.output()).toBe(130);
+    expect(driver.output()).toContain('SIGINT: letting go of the run — its attempts go on on the workers');
+    expect(driver.output()).toContain('run handed let go of: its attempts go on on the workers, and a worker with this flow takes the run over within about 2 s.');
+    expect(driver.output()).not.toContain('running attempts get');
+    writeFileSync(p.release, '');
+    await until('the worker drives the run', () => w.output().includes("drives run 'handed'"));
+    await until('the run succeeded', async () => (await stored(p, 'handed')).state === 'success');
+    const ran = bodies(p);
+    expect(ran.map((body) => body.key).sort()).toEqual([...new Set(ran.map((body) => body.key))].sort());
+    expectComplete(await stored(p, 'handed'), 6);
+  }, 120_000);
+
   it('run --detach stores the run and returns; a worker drives it to its end', async () => {
     const p = await place({ ITEMS: '3', PACE_MS: '10' });
     writeFileSync(p.release, '');

@@ -31,7 +31,7 @@ async function continueRun(name: string, { args, options, stdout, stderr, cwd }:
     if (changed !== undefined) stderr(changed);
     // A run started with --executor workers goes on with its attempts on workers.
     const executor = run.labels?.[EXECUTOR_LABEL] === 'workers' ? 'workers' : 'local';
-    const session = openSession({ flowId: module.flow.id, json: options.json, view: options.view, graceMs, durable: true, verb: 'resumed', ...storeHint(options.store), stdout, stderr });
+    const session = openSession({ flowId: module.flow.id, json: options.json, view: options.view, graceMs, durable: true, verb: 'resumed', executor, ...storeHint(options.store), stdout, stderr });
     const handle = startFlow(module.flow, {
       store,
       runId: run.runId,

@@ -120,6 +120,7 @@ export const runCommand = defineCommand({
         view: options.view,
         graceMs,
         durable: options.store !== 'memory',
+        executor,
         ...storeHint(options.store),
         stdout,
         stderr,
