@@ -2,6 +2,7 @@ import { allTaskInstanceStates, type TaskInstanceState } from '../../machines/in
 import type { OwnerStatus } from '../runtime/opening/ownerStatus.ts';
 import type { Store, StoredRun, StoredTaskInstance, TaskInstanceCounts } from '../stores/index.ts';
 import { continueCommand, shellWord } from './hints.ts';
+import { fill, PROSE_COLUMNS } from './wrapText.ts';
 
 /**
  * What `status <run>` shows first, in this order: what went wrong, then what is in progress or
@@ -85,6 +86,31 @@ export function duration(start: number | undefined, end: number | undefined): st
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+}
+
+/**
+ * Like {@link table}, but no line wider than `width` columns: a last cell that does not fit is
+ * wrapped at its spaces under its own column, or — when fewer than 16 columns are left for it —
+ * put on the lines below its row, indented by 4.
+ *
+ * @example
+ * ```ts
+ * tableWithin([['RUN', 'TASKS'], ['a1b2c3d4', 'success 12, failed 1']], 80);
+ * ```
+ */
+export function tableWithin(rows: string[][], width: number = PROSE_COLUMNS): string {
+  const last = rows[0]!.length - 1;
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const before = widths.slice(0, last).reduce((sum, w) => sum + w + 2, 0);
+  return rows
+    .flatMap((row) => {
+      const head = row.slice(0, last).map((cell, column) => cell.padEnd(widths[column]!)).join('  ');
+      const cell = row[last]!;
+      if (before + cell.length <= width) return [`${head}  ${cell}`.trimEnd()];
+      if (width - before >= 16) return fill(cell, `${head}  `, ' '.repeat(before), width);
+      return [head.trimEnd(), ...fill(cell, '    ', '    ', width)];
+    })
+    .join('\n');
 }
 
 /** The text of `status <run>`: the run, who drives it, the counts (mapped tasks summarized), the page. */

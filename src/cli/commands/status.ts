@@ -2,7 +2,7 @@ import { allTaskInstanceStates, isTaskInstanceState, type TaskInstanceState } fr
 import { ownerStatus, type OwnerStatus } from '../../runtime/opening/ownerStatus.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { storeArgument } from '../hints.ts';
-import { countsText, duration, ownerJson, readStatusPage, statusText, table, time } from '../runStatus.ts';
+import { countsText, duration, ownerJson, readStatusPage, statusText, tableWithin, time } from '../runStatus.ts';
 import { runRecordToJson } from '../serialize.ts';
 import { isPostgresUrl, openStore, redactUrl, storeOption } from '../storeOption.ts';
 import { refusalText, unclaimedAttempts, unclaimedText, workerRefusals } from '../workerRefusals.ts';
@@ -79,7 +79,7 @@ export const statusCommand = defineCommand({
           const orphaned = owners[index]!.status === 'orphaned' && run.state !== 'success' && run.state !== 'failed';
           rows.push([shownRunId(run.runId), run.flowId, run.state + (run.reason ? ` (${run.reason})` : '') + (orphaned ? ', orphaned' : ''), time(run.startedAt), duration(run.startedAt, run.endedAt), countsText(run.taskCounts)]);
         }
-        stdout(`${table(rows)}\n`);
+        stdout(`${tableWithin(rows)}\n`);
         return;
       }
       const states = parseStates(options.state);

@@ -7,7 +7,7 @@ import { startWorker } from '../../workers/worker.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { loadFlowModule } from '../../operate/loadFlow.ts';
 import { parseConcurrency, parseGrace } from '../session.ts';
-import { isPostgresUrl, openStore, storeOption } from '../storeOption.ts';
+import { isPostgresUrl, openStore } from '../storeOption.ts';
 
 /** `taskmachine worker <flow-file>...`: runs attempts of runs started with `--executor workers`. */
 export const workerCommand = defineCommand({
@@ -23,7 +23,8 @@ export const workerCommand = defineCommand({
     'same flow files. Runs until Ctrl-C/SIGTERM: running attempts get --grace ms to finish.',
   args: [{ name: 'flowFile', description: 'Files that export the flows to run', repeated: true }],
   options: {
-    store: { ...storeOption, description: 'The PostgreSQL store the drivers use: postgres://user:password@host:port/database' },
+    // (No default: a worker only works on the PostgreSQL store its drivers use.)
+    store: { type: 'string', description: 'The PostgreSQL store the drivers use (required): postgres://user:password@host:port/database', valueName: '<url>' },
     concurrency: { type: 'string', description: 'Most attempts this worker runs at once', default: '16', valueName: '<n>' },
     grace: { type: 'string', description: 'On Ctrl-C/SIGTERM, ms running attempts get to finish', default: '10000', valueName: '<ms>' },
     'no-adopt': { type: 'boolean', description: 'Run attempts only; never become the driver of an orphaned run' },
@@ -33,9 +34,11 @@ export const workerCommand = defineCommand({
     'taskmachine worker flows/*.ts --store postgres://tm:secret@db.internal/app --concurrency 32',
   ],
   async run({ args, rest, options, stdout, cwd }) {
-    if (!isPostgresUrl(options.store)) {
+    if (options.store === undefined || !isPostgresUrl(options.store)) {
       throw new UsageError(
-        `worker: --store must be the PostgreSQL store the drivers use (postgres://…), got '${options.store}'.`,
+        options.store === undefined
+          ? 'worker: needs --store, the PostgreSQL store the drivers use (postgres://…).'
+          : `worker: --store must be the PostgreSQL store the drivers use (postgres://…), got '${options.store}'.`,
         'Workers share runs through PostgreSQL: taskmachine worker flows/etl.ts --store postgres://user:password@host:5432/db',
       );
     }
