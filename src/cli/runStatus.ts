@@ -139,7 +139,16 @@ export function statusText(
         : instance.parked
           ? `waiting${instance.state === 'deferred' ? ' for an event' : ''}: ${continueCommand(run.runId, instance, options.storeArg)}`
           : '';
-    rows.push([instance.key, instance.state, `${instance.attempt}/${instance.maxAttempts}`, time(instance.startedAt), duration(instance.startedAt, instance.endedAt), note]);
+    // An interruption (a killed worker or process) uses no retry, so ATTEMPTS does not show it.
+    const interrupted = instance.interruptions > 0 ? `interrupted ${instance.interruptions}×` : '';
+    rows.push([
+      instance.key,
+      instance.state,
+      `${instance.attempt}/${instance.maxAttempts}`,
+      time(instance.startedAt),
+      duration(instance.startedAt, instance.endedAt),
+      [interrupted, note].filter((part) => part !== '').join('; '),
+    ]);
   }
   const more = page.matching - instances.length;
   const tail = more > 0 ? `\n… ${more} more task instance${more === 1 ? '' : 's'}: narrow with --state or --task, or raise --limit\n` : '\n';

@@ -35,6 +35,8 @@ beforeAll(async () => {
         attempt: key === 'report' ? 0 : 1,
         ...(key.startsWith('score[') ? { mapIndex: Number(key.slice(6, -1)) } : {}),
         ...(stateOf(key) === 'failed' ? { error: new Error(`${key} broke`), failureKind: 'application' as const } : {}),
+        // (score[3]'s worker died once under it: an interruption, which uses no retry.)
+        ...(key === 'score[3]' ? { interruptions: 1 } : {}),
       }),
       expectedVersion: 0,
     })),
@@ -44,6 +46,13 @@ beforeAll(async () => {
 });
 
 describe('status <run> on a large run', () => {
+  it('notes an interrupted instance (ATTEMPTS does not show it: an interruption uses no retry)', () => {
+    const { code, stdout } = cli('status', 'wide', '--task', 'score', '--state', 'success', '--limit', '5');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^score\[3\]\s+success\s+1\/3\s+.*\s+interrupted 1×$/m);
+    expect(stdout).toMatch(/^score\[2\]\s+success\s+1\/3\s+-\s+-$/m);
+  });
+
   it('shows the counts (the map summarized), then failures, then what runs, then the rest, up to --limit', () => {
     const { code, stdout } = cli('status', 'wide', '--limit', '5');
     expect(code).toBe(0);
