@@ -381,6 +381,13 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       // Attempts still running get the grace period, and so do outcomes still being stored.
       while ((running.size > 0 || storing.size > 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
       clearInterval(heartbeat);
+      // Attempts that did not end in time are handed back: their drivers run them again (an
+      // interruption, no retry used) within about a second, not once lostAfterMs without a heartbeat.
+      const left = [...running.keys()];
+      if (left.length > 0) {
+        const handed = await transaction('hand back the attempts still running', (db) => launches.handBack(db, id, left)).catch(() => 0);
+        log(`taskmachine worker ${id}: ${left.length} attempt${left.length === 1 ? '' : 's'} did not end within --grace ${graceMs} ms; ${handed} handed back to their drivers (they run again as interruptions, using no retry)`);
+      }
       // (After the grace period: attempts waiting for ctx().call answers get them meanwhile.)
       calls.stop();
       await Promise.all([...driven.values()].map((handle) => handle.shutdown({ graceMs: 0 }).catch(() => undefined)));

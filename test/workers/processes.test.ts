@@ -133,6 +133,37 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
     expect(Number(s.instances.find((instance) => instance['key'] === 'hold')!['interruptions'])).toBe(1);
   }, 120_000);
 
+  it('a worker stopped with SIGTERM hands back an attempt that outlives its --grace: it runs again on the other worker as an interruption', async () => {
+    const p = await place({ ITEMS: '4', PACE_MS: '10' });
+    // --grace 100: 'hold' waits for the release file, so it outlives the grace period.
+    const [a, b] = [start(p, ['worker', fixture, '--concurrency', '4', '--grace', '100']), start(p, ['worker', fixture, '--concurrency', '4', '--grace', '100'])];
+    await until('both workers are up', () => a.output().includes('running attempts of') && b.output().includes('running attempts of'));
+    const driver = start(p, ['run', fixture, '--executor', 'workers', '--run-id', 'handed-back', '--view', 'lines']);
+    await until("'hold' runs on a worker", () => bodies(p).some((body) => body.key === 'hold'));
+    const victim = bodies(p).find((body) => body.key === 'hold')!.pid;
+    const [stopped, alive] = victim === a.pid ? [a, b] : [b, a];
+    stopped.kill('SIGTERM');
+    expect((await stopped.exit).code, stopped.output()).toBe(143);
+    expect(stopped.output()).toContain('1 attempt did not end within --grace 100 ms; 1 handed back to their drivers (they run again as interruptions, using no retry)');
+    await until("'hold' runs again on the other worker", () => bodies(p).filter((body) => body.key === 'hold').length === 2);
+    writeFileSync(p.release, '');
+    expect((await driver.exit).code, driver.output()).toBe(0);
+    // Handed back (its heartbeat set to -1, so the driver gave it up at its next look), not found
+    // silent after lostAfterMs; then run again and done.
+    const launches = await admin("SELECT status, heartbeat_at FROM taskmachine.attempt_launches WHERE run_id = 'handed-back' AND key = 'hold' ORDER BY seq", [], p.database);
+    expect(launches.map((launch) => [launch['status'], Number(launch['heartbeat_at']) === -1])).toEqual([
+      ['lost', true],
+      ['done', false],
+    ]);
+    expect(bodies(p).filter((body) => body.key === 'hold').map((body) => [body.attempt, body.pid])).toEqual([
+      [1, stopped.pid],
+      [1, alive.pid],
+    ]);
+    const s = await stored(p, 'handed-back');
+    expectComplete(s, 4);
+    expect(Number(s.instances.find((instance) => instance['key'] === 'hold')!['interruptions'])).toBe(1);
+  }, 120_000);
+
   it('a driver killed with SIGKILL: a worker adopts its run once the lease expired and finishes it', async () => {
     const p = await place({ ITEMS: '6', PACE_MS: '10' });
     const [a, b] = [worker(p), worker(p)];

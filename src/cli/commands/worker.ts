@@ -20,7 +20,8 @@ export const workerCommand = defineCommand({
     "expired, or 'run --detach' let go of it) and drives them to their end. A run whose flow definition\n" +
     'differs from the one this worker loaded is refused with one log line; its attempts wait for a\n' +
     "worker with the same files ('taskmachine status' says so). Start one on every machine, with the\n" +
-    'same flow files. Runs until Ctrl-C/SIGTERM: running attempts get --grace ms to finish.',
+    'same flow files. Runs until Ctrl-C/SIGTERM: running attempts get --grace ms to finish; those\n' +
+    'still running then are handed back, and run again elsewhere as interruptions (no retry used).',
   args: [{ name: 'flowFile', description: 'Files that export the flows to run', repeated: true }],
   options: {
     // (No default: a worker only works on the PostgreSQL store its drivers use.)

@@ -10,6 +10,9 @@ import type { SqlSession } from '../../stores/postgresStore.ts';
  */
 export type LaunchStatus = 'queued' | 'running' | 'done' | 'lost' | 'aborted';
 
+/** The heartbeat of a launch its stopping worker handed back (see {@link LaunchTable.handBack}). */
+const HANDED_BACK = -1;
+
 /**
  * One attempt handed to workers, as the driver writes it.
  *
@@ -114,15 +117,30 @@ export class LaunchTable {
    * Marks running launches whose worker last heartbeat before `staleBefore` as lost, and returns
    * their ids: from then on their worker can write nothing (its outcome would need `running`).
    */
-  async markLost(db: SqlSession, runId: string, ids: readonly string[], staleBefore: number): Promise<string[]> {
+  async markLost(db: SqlSession, runId: string, ids: readonly string[], staleBefore: number): Promise<Array<{ launchId: string; handedBack: boolean }>> {
     if (ids.length === 0) return [];
     const res = await db.query(
       `UPDATE ${this.#t} SET status = 'lost'
        WHERE run_id = $1 AND launch_id = ANY($2::uuid[]) AND status = 'running' AND heartbeat_at < $3
-       RETURNING launch_id`,
+       RETURNING launch_id, heartbeat_at`,
       [runId, ids, staleBefore],
     );
-    return res.rows.map((row: Record<string, unknown>) => String(row['launch_id']));
+    return res.rows.map((row: Record<string, unknown>) => ({ launchId: String(row['launch_id']), handedBack: Number(row['heartbeat_at']) === HANDED_BACK }));
+  }
+
+  /**
+   * A stopping worker gives up the attempts it still runs after its grace period: their heartbeat
+   * becomes {@link HANDED_BACK}, long past, so their drivers' next look for lost launches (once a
+   * heartbeat interval) finds them at once instead of `lostAfterMs` later. Returns how many.
+   */
+  async handBack(db: SqlSession, worker: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const res = await db.query(`UPDATE ${this.#t} SET heartbeat_at = $3 WHERE launch_id = ANY($2::uuid[]) AND worker = $1 AND status = 'running'`, [
+      worker,
+      ids,
+      HANDED_BACK,
+    ]);
+    return res.rowCount ?? 0;
   }
 
   /**

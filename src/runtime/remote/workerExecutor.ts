@@ -337,7 +337,7 @@ export class WorkerExecutor implements Executor {
       // (a PostgreSQL restart) the workers' heartbeats are as old as the outage, and the workers
       // that are alive get that long to heartbeat again before their attempts are given up.
       const now = this.#now();
-      let lost: string[] = [];
+      let lost: Array<{ launchId: string; handedBack: boolean }> = [];
       if (now - this.#lostCheckedAt >= WORKER_TIMING.heartbeatMs && now - this.#pollFailedAt >= WORKER_TIMING.lostAfterMs) {
         this.#lostCheckedAt = now;
         lost = await this.#table.markLost(this.#store.pool, this.#runId, [...this.#inFlight.keys()], now - WORKER_TIMING.lostAfterMs);
@@ -351,7 +351,7 @@ export class WorkerExecutor implements Executor {
       // (Only a full poll shows every launch a worker claimed.)
       if (full) await this.#unclaimed.check(states, this.#inFlight.values(), () => this.#pending.map((pending) => pending.launch.launchId), now);
       else this.#unclaimed.sawTaken(states);
-      for (const id of lost) {
+      for (const { launchId: id, handedBack } of lost) {
         const launch = this.#inFlight.get(id);
         if (launch === undefined) continue;
         this.#inFlight.delete(id);
@@ -360,7 +360,10 @@ export class WorkerExecutor implements Executor {
         launch.run.settled = true;
         launch.run.abort(new Error('the worker running the attempt stopped heartbeating'));
         this.#host.released(launch.run);
-        this.#host.interrupted(launch.run, `the worker running it stopped heartbeating for ${WORKER_TIMING.lostAfterMs} ms`);
+        this.#host.interrupted(
+          launch.run,
+          handedBack ? 'the worker running it stopped and handed it back after its grace period' : `the worker running it stopped heartbeating for ${WORKER_TIMING.lostAfterMs} ms`,
+        );
         changed = true;
       }
       if (changed) this.#host.requestTurn();
