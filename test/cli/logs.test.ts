@@ -9,6 +9,7 @@ import { commands } from '../../src/cli/commands/index.ts';
 import { main } from '../../src/cli/main.ts';
 import { ctx, flow, runFlow, startFlow } from '../../src/index.ts';
 import { sqliteStore, type Store } from '../../src/stores/index.ts';
+import { makeInstance, makeRun } from '../stores/fixtures/records.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'taskmachine-logs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -85,11 +86,18 @@ describe('taskmachine logs <run> [task]', async () => {
     expect(await logs('r1', 'quiet')).toEqual({ code: 0, stdout: '', stderr: "taskmachine: run 'r1' stored no log lines of task 'quiet'.\n" });
   });
 
+  it("a task of the run that has no instance yet is a task, not an unknown name: no lines, exit 0", async () => {
+    await withStore(path, (store) =>
+      store.commit({ runId: 'early', run: makeRun('early', { flowId: 'etl', taskIds: ['extract', 'score', 'quiet'] }), instances: [{ record: makeInstance('extract') }] }),
+    );
+    expect(await logs('early', 'quiet')).toEqual({ code: 0, stdout: '', stderr: "taskmachine: run 'early' stored no log lines of task 'quiet'.\n" });
+  });
+
   it('bad input exits 2 naming it: an unknown task (with a suggestion), an unknown run, a bad --attempt', async () => {
     const unknown = await logs('r1', 'extrct');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("run 'r1' has no task or task instance 'extrct'. Did you mean 'extract'?");
-    expect(unknown.stderr).toContain('Its tasks: extract, quiet, score.');
+    expect(unknown.stderr).toContain('Its tasks: extract, score, quiet.');
     expect(await logs('nope')).toMatchObject({ code: 2, stderr: expect.stringContaining("there is no run 'nope'") });
     expect(await logs('r1', '--attempt', '0')).toMatchObject({ code: 2, stderr: expect.stringContaining("--attempt must be a whole number ≥ 1, got '0'") });
   });

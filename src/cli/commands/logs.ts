@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { ownerStatus } from '../../runtime/opening/ownerStatus.ts';
-import type { Store, StoredTaskLogLine, TaskLogQuery } from '../../stores/index.ts';
+import type { Store, StoredRun, StoredTaskLogLine, TaskLogQuery } from '../../stores/index.ts';
 import { suggest } from '../../suggest.ts';
 import { defineCommand, UsageError, type Command } from '../command.ts';
 import { shellWord, storeArgument } from '../hints.ts';
@@ -48,13 +48,15 @@ export function formatLogLine(line: StoredTaskLogLine): string {
 }
 
 /** Which lines `logs <run> [task]` asks for: a task id (all its instances) or one instance's key. */
-async function taskFilter(store: Store, runId: string, task: string | undefined): Promise<Pick<TaskLogQuery, 'key' | 'taskId'>> {
+async function taskFilter(store: Store, run: StoredRun, task: string | undefined): Promise<Pick<TaskLogQuery, 'key' | 'taskId'>> {
   if (task === undefined) return {};
+  const runId = run.runId;
   const counts = await store.countTaskInstances(runId);
-  if (counts.byTask.some((entry) => entry.taskId === task)) return { taskId: task };
+  // (A task of the run that has no instance yet is a task too: --follow waits for its lines.)
+  if (counts.byTask.some((entry) => entry.taskId === task) || run.taskIds?.includes(task) === true) return { taskId: task };
   const page = await store.queryTaskInstances(runId, { keyPrefix: task, limit: 100 });
   if (page.instances.some((instance) => instance.key === task)) return { key: task };
-  const taskIds = counts.byTask.map((entry) => entry.taskId);
+  const taskIds = run.taskIds ?? counts.byTask.map((entry) => entry.taskId);
   const close = suggest(task, [...taskIds, ...page.instances.map((instance) => instance.key)]);
   const shown = taskIds.slice(0, 20).join(', ') + (taskIds.length > 20 ? `, … (${taskIds.length} in all)` : '');
   throw new UsageError(
@@ -86,11 +88,12 @@ export function logsCommandWith(timing: FollowTiming = {}): Command {
     name: 'logs',
     summary: "Print what a run's tasks logged with ctx().log, per attempt; --follow a live run",
     description:
-      "Prints the stored ctx().log lines of a run, oldest first, as '<time> [key#attempt] line' (time in\n" +
+      "Prints the ctx().log lines a run stored, in the order stored, as '<time> [key#attempt] line' (time in\n" +
       'UTC). With a task: only its lines (a task id: every instance of it, e.g. a mapped task; or one\n' +
       "instance's key, e.g. score[3]); --attempt: only that attempt's. A run stores at most 1,000 lines\n" +
       'of 4,096 characters per attempt, then a line saying the rest was not stored. --follow keeps\n' +
-      'reading while a live process drives the run, and ends when the run ends (or nobody drives it).',
+      'reading while a live process drives the run, and ends when the run ends (or nobody drives it).\n' +
+      '(An attempt on a worker stores its lines when it ends: attempts side by side come one by one.)',
     args: [
       { name: 'runId', description: 'The run' },
       { name: 'task', description: "A task id (all its instances) or a task instance's key", optional: true },
@@ -106,8 +109,9 @@ export function logsCommandWith(timing: FollowTiming = {}): Command {
       const attempt = parseAttempt(options.attempt);
       const store = await openStore(options.store, cwd, { existing: true });
       try {
-        const runId = (await findStoredRun(store, args.runId!, options.store)).runId;
-        const query: TaskLogQuery = { ...(await taskFilter(store, runId, args.task)), ...(attempt === undefined ? {} : { attempt }) };
+        const found = await findStoredRun(store, args.runId!, options.store);
+        const runId = found.runId;
+        const query: TaskLogQuery = { ...(await taskFilter(store, found, args.task)), ...(attempt === undefined ? {} : { attempt }) };
         const print = (line: StoredTaskLogLine) => stdout(options.json ? `${JSON.stringify(line)}\n` : formatLogLine(line));
         let after = 0;
         /** Prints every stored line after the last one printed; how many it printed. */
