@@ -69,6 +69,7 @@ const rows: readonly Row[] = [
   { name: 'prune with a bad age', args: ['prune', '--older-than', 'soon'], code: 2, says: "--older-than must be a number and a unit (s, m, h, d or w), e.g. 30d; got 'soon'" },
   { name: 'prune with an unknown run state', args: ['prune', '--older-than', '1d', '--state', 'done'], code: 2, says: "prune: unknown run state 'done'" },
   { name: 'status with an unknown state', args: ['status', 'done', '--state', 'finished'], code: 2, says: "status: unknown task instance state 'finished'" },
+  { name: 'status --task of no task of the run', args: ['status', 'done', '--task', 'ech'], code: 2, says: "status: run 'done' has no task 'ech'. Did you mean 'echo'?" },
   { name: 'status --task without a run', args: ['status', '--task', 'echo'], code: 2, says: '--state and --task need a run id' },
   {
     name: 'store that cannot be opened (run)',

@@ -7,6 +7,7 @@ import { runRecordToJson } from '../serialize.ts';
 import { isPostgresUrl, openStore, redactUrl, storeOption } from '../storeOption.ts';
 import { refusalText, unclaimedAttempts, unclaimedText, workerRefusals } from '../workerRefusals.ts';
 import { findStoredRun, shownRunId } from '../storedRun.ts';
+import { suggest } from '../../suggest.ts';
 
 /** How long ago `at` was, for a person. */
 function ago(at: number, now: number): string {
@@ -88,6 +89,17 @@ export const statusCommand = defineCommand({
       const now = Date.now();
       const owner = ownerStatus(await store.getLease(run.runId), now);
       const page = await readStatusPage(store, run.runId, { ...(states === undefined ? {} : { states }), ...(options.task === undefined ? {} : { taskId: options.task }), limit });
+      // An id that is no task of the run is a mistake (exit 2, as `logs` says), not "nothing matches".
+      if (options.task !== undefined && page.matching === 0) {
+        const taskIds = run.taskIds ?? page.counts.byTask.map((task) => task.taskId);
+        if (!taskIds.includes(options.task) && !page.counts.byTask.some((task) => task.taskId === options.task)) {
+          const close = suggest(options.task, taskIds);
+          throw new UsageError(
+            `status: run '${run.runId}' has no task '${options.task}'.${close === undefined ? '' : ` Did you mean '${close}'?`}`,
+            `Its tasks: ${taskIds.slice(0, 20).join(', ') || '(none ran yet)'}${taskIds.length > 20 ? `, … (${taskIds.length} in all)` : ''}. --task takes a task id (a mapped task: all its instances).`,
+          );
+        }
+      }
       const finished = run.state === 'success' || run.state === 'failed';
       const refused = finished ? [] : await workerRefusals(store, run.runId);
       const unclaimed = finished ? [] : await unclaimedAttempts(store, run.runId, now);
