@@ -141,6 +141,8 @@ describe('run ownership between processes', () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain(`run 'own' is driven by another process: pid ${owner.pid} on `);
     expect(refused.stderr).toMatch(/Nothing was changed\. Wait for that process to finish/);
+    // Refused before anything is shown: no 'resumed' line, no progress.
+    expect(refused.stdout).toBe('');
 
     const illegal = cli(p, 'resume-task', 'own', 'work-0');
     expect(illegal.code).toBe(2);

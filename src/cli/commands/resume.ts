@@ -4,7 +4,9 @@ import { EXECUTOR_LABEL } from '../../runtime/settings.ts';
 import { startFlow } from '../../runtime/runFlow.ts';
 import type { StoredRun } from '../../stores/index.ts';
 import { defineCommand, UsageError, type CommandContext } from '../command.ts';
-import { continueCommand, storeArgument } from '../hints.ts';
+import { continueCommand, shellWord, storeArgument } from '../hints.ts';
+import { RunOwnedError } from '../../errors.ts';
+import { ownerStatus } from '../../runtime/opening/ownerStatus.ts';
 import { parseJsonArgument } from '../jsonArgument.ts';
 import { openSession, parseConcurrency, parseGrace, parseLeaseTtl } from '../session.ts';
 import { openStore, storeHint } from '../storeOption.ts';
@@ -31,6 +33,20 @@ async function continueRun(name: string, { args, options, stdout, stderr, cwd }:
     if (changed !== undefined) stderr(changed);
     // A run started with --executor workers goes on with its attempts on workers.
     const executor = run.labels?.[EXECUTOR_LABEL] === 'workers' ? 'workers' : 'local';
+    // A run a live process drives is refused before anything is shown (startFlow would refuse it
+    // too, after the view said 'resumed'); one a worker took over needs no resume at all.
+    const now = Date.now();
+    const owner = ownerStatus(await store.getLease(run.runId), now);
+    if (owner.status === 'live') {
+      const refused = new RunOwnedError({ runId: run.runId, owner: owner.lease.owner, heartbeatAt: owner.lease.heartbeatAt, expiresAt: owner.lease.expiresAt, now });
+      if (executor === 'workers') {
+        throw new UsageError(
+          `${refused.message} (With --executor workers that process is likely a worker that took the run over: it needs no resume.)`,
+          `Follow it with: taskmachine status ${shellWord(run.runId)}${storeArgument(options.store)}`,
+        );
+      }
+      throw refused;
+    }
     const session = openSession({ flowId: module.flow.id, json: options.json, view: options.view, graceMs, durable: true, verb: 'resumed', executor, ...storeHint(options.store), stdout, stderr });
     const handle = startFlow(module.flow, {
       store,
