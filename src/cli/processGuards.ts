@@ -8,8 +8,11 @@ import type { EventEmitter } from 'node:events';
 export interface GuardedProcess extends Pick<EventEmitter, 'on'> {
   readonly stdout: Pick<EventEmitter, 'on'>;
   readonly stderr: Pick<EventEmitter, 'on'> & { write(text: string): unknown };
-  /** Asks the process to stop as on SIGTERM: the run is shut down gracefully and let go of. */
-  readonly stop: () => void;
+  /**
+   * Asks the process to stop as on SIGTERM (the run is shut down gracefully and let go of); `false`
+   * when a stop is under way already (then it goes on as it is: a second signal would cut it short).
+   */
+  readonly stop: () => boolean;
 }
 
 /** Whether the process's output streams still take writes. */
@@ -50,7 +53,6 @@ function describe(error: unknown): string {
  */
 export function guardProcess(target: GuardedProcess): OutputState {
   const state = { stdoutClosed: false, stderrClosed: false };
-  let stopping = false;
   const say = (text: string): void => {
     if (state.stderrClosed) return;
     try {
@@ -59,20 +61,12 @@ export function guardProcess(target: GuardedProcess): OutputState {
       state.stderrClosed = true;
     }
   };
-  const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    target.stop();
-  };
+  const stopping = (): string => (target.stop() ? 'stopping as on SIGTERM' : 'the stop under way goes on');
   target.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (state.stdoutClosed) return;
     state.stdoutClosed = true;
-    say(
-      error.code === 'EPIPE'
-        ? 'taskmachine: its output was closed (the reader of the pipe went away): stopping as on SIGTERM\n'
-        : `taskmachine: cannot write its output (${error.code ?? error.name}: ${error.message}): stopping as on SIGTERM\n`,
-    );
-    stop();
+    const what = error.code === 'EPIPE' ? 'its output was closed (the reader of the pipe went away)' : `cannot write its output (${error.code ?? error.name}: ${error.message})`;
+    say(`taskmachine: ${what}: ${stopping()}\n`);
   });
   target.stderr.on('error', () => {
     state.stderrClosed = true;
@@ -81,10 +75,25 @@ export function guardProcess(target: GuardedProcess): OutputState {
     say(`taskmachine: a promise was rejected and nothing handled it (task code that did not await or catch a promise?); going on. It was rejected with ${describe(reason)}\n`);
   });
   target.on('uncaughtException', (error: unknown) => {
-    say(`taskmachine: an error was thrown outside any task attempt (in a timer or event callback of task code?); stopping as on SIGTERM. The error: ${describe(error)}\n`);
-    stop();
+    say(`taskmachine: an error was thrown outside any task attempt (in a timer or event callback of task code?); ${stopping()}. The error: ${describe(error)}\n`);
   });
   return state;
+}
+
+let stopUnderWay = false;
+
+/**
+ * Tells the guards that this process is stopping (a command got SIGINT/SIGTERM and shuts down
+ * gracefully): from then on they do not send it SIGTERM — to the command that would be a second
+ * signal, "exit at once", cutting the graceful stop short.
+ *
+ * @example
+ * ```ts
+ * process.once('SIGTERM', () => { stopBegun(); void worker.stop(); });
+ * ```
+ */
+export function stopBegun(): void {
+  stopUnderWay = true;
 }
 
 let installed: OutputState | undefined;
@@ -95,7 +104,12 @@ export function guardThisProcess(): OutputState {
     stdout: process.stdout,
     stderr: process.stderr,
     on: process.on.bind(process),
-    stop: () => process.kill(process.pid, 'SIGTERM'),
+    stop: () => {
+      if (stopUnderWay) return false;
+      stopUnderWay = true;
+      process.kill(process.pid, 'SIGTERM');
+      return true;
+    },
   });
   return installed;
 }

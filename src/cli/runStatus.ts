@@ -2,7 +2,7 @@ import { allTaskInstanceStates, type TaskInstanceState } from '../../machines/in
 import type { OwnerStatus } from '../runtime/opening/ownerStatus.ts';
 import type { Store, StoredRun, StoredTaskInstance, TaskInstanceCounts } from '../stores/index.ts';
 import { continueCommand, shellWord } from './hints.ts';
-import { fill, PROSE_COLUMNS } from './wrapText.ts';
+import { PROSE_COLUMNS } from './wrapText.ts';
 
 /**
  * What `status <run>` shows first, in this order: what went wrong, then what is in progress or
@@ -88,9 +88,28 @@ export function table(rows: string[][]): string {
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
 }
 
+/** `a 1, b 2, …` in lines of at most `width` columns, broken between items (never inside one). */
+function packItems(text: string, first: string, rest: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = first;
+  let empty = true;
+  for (const [index, item] of text.split(', ').entries()) {
+    const piece = index < text.split(', ').length - 1 ? `${item},` : item;
+    if (!empty && line.length + 1 + piece.length > width) {
+      lines.push(line);
+      line = rest;
+      empty = true;
+    }
+    line += empty ? piece : ` ${piece}`;
+    empty = false;
+  }
+  lines.push(line);
+  return lines;
+}
+
 /**
  * Like {@link table}, but no line wider than `width` columns: a last cell that does not fit is
- * wrapped at its spaces under its own column, or — when fewer than 16 columns are left for it —
+ * wrapped between its comma-separated items under its own column, or — when fewer than 16 columns are left for it —
  * put on the lines below its row, indented by 4.
  *
  * @example
@@ -107,8 +126,8 @@ export function tableWithin(rows: string[][], width: number = PROSE_COLUMNS): st
       const head = row.slice(0, last).map((cell, column) => cell.padEnd(widths[column]!)).join('  ');
       const cell = row[last]!;
       if (before + cell.length <= width) return [`${head}  ${cell}`.trimEnd()];
-      if (width - before >= 16) return fill(cell, `${head}  `, ' '.repeat(before), width);
-      return [head.trimEnd(), ...fill(cell, '    ', '    ', width)];
+      if (width - before >= 16) return packItems(cell, `${head}  `, ' '.repeat(before), width);
+      return [head.trimEnd(), ...packItems(cell, '    ', '    ', width)];
     })
     .join('\n');
 }

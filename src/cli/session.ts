@@ -1,3 +1,4 @@
+import { stopBegun } from './processGuards.ts';
 import type { FlowRunHandle } from '../runtime/runFlow.ts';
 import type { FlowRunRecord } from '../records.ts';
 import { useColor } from './ansi.ts';
@@ -87,8 +88,10 @@ export const MAX_TIMER_MS = 2_147_483_647;
  */
 export function parseGrace(text: string, command: string): number {
   const graceMs = Number(text);
-  if (!Number.isFinite(graceMs) || graceMs < 0 || graceMs > MAX_TIMER_MS) {
-    throw new UsageError(`${command}: --grace must be a number of ms from 0 to ${MAX_TIMER_MS} (about 24.8 days), got '${text}'.`);
+  // (The stop's own deadline is --grace + STOP_BOUND_MS: that must fit a timer too.)
+  const most = MAX_TIMER_MS - STOP_BOUND_MS;
+  if (!Number.isFinite(graceMs) || graceMs < 0 || graceMs > most) {
+    throw new UsageError(`${command}: --grace must be a number of ms from 0 to ${most} (about 24.8 days), got '${text}'.`);
   }
   return graceMs;
 }
@@ -215,6 +218,7 @@ export function openSession(options: SessionOptions): Session {
         // A second signal is a person who does not want to wait for the grace period.
         if (interrupted !== undefined) return exitNow(signal, ' again');
         interrupted = signal;
+        stopBegun();
         // On the live view the frame's redraw takes away the ^C the terminal echoed; on lines, start a new line.
         print(
           onWorkers
@@ -225,9 +229,11 @@ export function openSession(options: SessionOptions): Session {
         // Attempts on workers do not stop (and need no grace): the run is let go of at once.
         onShutdown(handle.shutdown({ graceMs: onWorkers ? 0 : options.graceMs }));
         // Referenced on purpose: whatever the run waits for then, the process ends with 130/143.
+        const graceMs = onWorkers ? 0 : options.graceMs;
         stopDeadline = setTimeout(
-          () => exitNow(signal, ` (the run did not let go within --grace ${options.graceMs} ms + ${STOP_BOUND_MS} ms: a listener or the store is still busy)`),
-          options.graceMs + STOP_BOUND_MS,
+          () =>
+            exitNow(signal, ` (the run did not let go within ${onWorkers ? '' : `--grace ${graceMs} ms + `}${STOP_BOUND_MS} ms: a listener or the store is still busy)`),
+          graceMs + STOP_BOUND_MS,
         );
       };
       const onInt = () => onSignal('SIGINT');

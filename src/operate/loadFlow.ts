@@ -51,7 +51,8 @@ export async function loadFlowModule(file: string, cwd: string, exportName?: str
   if (!Array.isArray(gates) || !gates.every((gate) => gate && typeof gate.prepare === 'function' && typeof gate.name === 'string')) {
     throw new UsageError(`'${file}' exports 'gates' that is not a list of gates.`, 'Export `const gates = [defineGate({ name, prepare })]`.');
   }
-  const names = gates.map((gate: Gate) => gate.name);
+  // (The same gate listed twice is one gate, as runFlow takes it; two gates with one name are not.)
+  const names = [...new Set<Gate>(gates)].map((gate) => gate.name);
   const twice = names.find((name: string, index: number) => names.indexOf(name) !== index);
   if (twice !== undefined) {
     throw new UsageError(`'${file}' exports two gates named '${twice}'.`, 'Give every gate its own name: a task waits for each gate by its name.');
@@ -80,8 +81,12 @@ async function importFlow(file: string, cwd: string, exportName?: string): Promi
   if (!existsSync(path)) {
     throw new UsageError(`cannot find flow file '${file}' (looked at ${path}).`, 'Pass the path of a .ts or .js file that exports a flow.');
   }
-  if (!statSync(path).isFile()) {
+  const kind = statSync(path);
+  if (kind.isDirectory()) {
     throw new UsageError(`flow file '${file}' is a directory (${path}).`, 'Pass the path of a .ts or .js file in it that exports a flow.');
+  }
+  if (!kind.isFile()) {
+    throw new UsageError(`flow file '${file}' is not a regular file (${path}).`, 'Pass the path of a .ts or .js file that exports a flow.');
   }
   let module: Record<string, unknown>;
   try {

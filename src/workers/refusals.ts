@@ -51,13 +51,17 @@ export class RefusedGroups {
     this.#max = max;
   }
 
-  /** Records a refused job's group (its run) and returns it, for the job handed back. */
-  add(data: AttemptJobData): string {
+  /**
+   * Records a refused job's group (its run) and returns it, for the job handed back, and whether
+   * the list is full (it forgot a run to make room: that run's jobs may come back to this worker).
+   */
+  add(data: AttemptJobData): { group: string; full: boolean } {
     const group = attemptGroup(data);
     this.#groups.delete(group);
     this.#groups.add(group);
-    if (this.#groups.size > this.#max) this.#groups.delete(this.#groups.values().next().value!);
-    return group;
+    const full = this.#groups.size > this.#max;
+    if (full) this.#groups.delete(this.#groups.values().next().value!);
+    return { group, full };
   }
 
   /** The fetch options that skip the refused groups (none while there are none). */

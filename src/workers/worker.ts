@@ -151,12 +151,15 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     // run's group, which this worker's fetches skip from now on (a job queued by an older driver,
     // without a group, gets one here). (Repeated after a lost reply, it queues one more job for
     // the launch: the launch decides.)
-    const group = refusedGroups.add(data);
+    const { group, full } = refusedGroups.add(data);
     await transaction(`hand back an attempt of run '${data.runId}'`, async (db) => {
       await launches.refuse(db, data.launchId, `worker ${id} refused it: ${refusal}`);
-      await boss.insert(ATTEMPT_QUEUE, [{ data, group: { id: group } }], { db: bossDb(db) });
+      // (With the skip list full, runs it forgot come back to it: then a little later, as a brake.)
+      await boss.insert(ATTEMPT_QUEUE, [{ data, group: { id: group }, ...(full ? { startAfter: 2 } : {}) }], { db: bossDb(db) });
       await boss.complete(ATTEMPT_QUEUE, job, null, { db: bossDb(db) });
     });
+    // Idle workers that can run it fetch now, not at their next poll (as after a driver's commit).
+    void notifyNow(store.pool, channelOf(store.schema, 'queued'), ['']);
   }
 
   const outcomesStored = channelOf(store.schema, 'stored');
@@ -387,6 +390,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       if (left.length > 0) {
         const handed = await transaction('hand back the attempts still running', (db) => launches.handBack(db, id, left)).catch(() => 0);
         log(`taskmachine worker ${id}: ${left.length} attempt${left.length === 1 ? '' : 's'} did not end within --grace ${graceMs} ms; ${handed} handed back to their drivers (they run again as interruptions, using no retry)`);
+        // Their outcomes would be refused now: they are aborted, not left running beside the rerun.
+        for (const launchId of left) running.get(launchId)?.abort(new Error('the worker stopped and handed this attempt back to its driver'));
       }
       // (After the grace period: attempts waiting for ctx().call answers get them meanwhile.)
       calls.stop();

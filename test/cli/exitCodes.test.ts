@@ -148,10 +148,13 @@ const rows: readonly Row[] = [
     says,
     withStore: false,
   })),
+  { name: 'flow file listing one gate twice (one gate)', args: ['run', 'test/fixtures/bad-exports-flow.ts', '--view', 'none'], env: { BAD: 'same-gate' }, code: 0, says: 'success in' },
   { name: 'empty --run-id', args: ['run', 'test/fixtures/input-echo.ts', '--run-id', '', '--store', join(dir, 'typo.db')], code: 2, says: "run: --run-id must not be empty", withStore: false },
   { name: '--lease-ttl too short', args: ['run', 'test/fixtures/input-echo.ts', '--lease-ttl', '5', '--store', join(dir, 'typo.db')], code: 2, says: "--lease-ttl must be a number of ms from 100 to 2147483647", withStore: false },
   // (Past 2^31 − 1 ms a Node timer fires after 1 ms: --grace would not wait, the lease would spin.)
-  { name: '--grace longer than a timer takes', args: ['run', 'test/fixtures/input-echo.ts', '--grace', '99999999999'], code: 2, says: "--grace must be a number of ms from 0 to 2147483647 (about 24.8 days), got '99999999999'" },
+  { name: '--grace longer than a timer takes', args: ['run', 'test/fixtures/input-echo.ts', '--grace', '99999999999'], code: 2, says: "--grace must be a number of ms from 0 to 2147478647 (about 24.8 days), got '99999999999'" },
+  // (--grace + the 5 s bound of the stop is one timer: 2^31 − 1 − 5,000 is the most.)
+  { name: '--grace whose stop bound would not fit a timer', args: ['run', 'test/fixtures/input-echo.ts', '--grace', '2147483000'], code: 2, says: "--grace must be a number of ms from 0 to 2147478647" },
   { name: '--lease-ttl longer than a timer takes', args: ['resume', 'done', '--lease-ttl', '1e12'], code: 2, says: "--lease-ttl must be a number of ms from 100 to 2147483647" },
   {
     name: 'a value that starts with a dash',

@@ -276,6 +276,20 @@ describe('errors nothing caught and output nobody reads never leave a run orphan
     expect((await stored(runId)).run).toBe('success');
   });
 
+  it('an error thrown while a Ctrl-C stop is under way: printed, and that graceful stop goes on (exit 130, the run let go of, not cut short as by a second signal)', async () => {
+    const runId = 'stray-throw-while-stopping';
+    const child = startCli(['run', 'test/fixtures/stray-errors-flow.ts', '--run-id', runId, '--view', 'lines', '--grace', String(GRACE_MS)], { STRAY: 'throw-on-abort' });
+    await child.printed('stray: waiting');
+    child.signal('SIGINT');
+    expect(await child.exitWithin(EXIT_SLACK_MS)).toBe(130);
+    expect(child.stderr()).toMatch(/taskmachine: an error was thrown outside any task attempt .*; the stop under way goes on\. The error: Error: thrown while stopping\n/);
+    expect(child.stderr()).not.toContain('again: exiting now');
+    expect(child.stderr()).toContain(`run ${runId} stopped; continue it with:\n  taskmachine resume ${runId} --store ${store}\n`);
+    const left = await stored(runId);
+    expect(left.run).toBe('running');
+    expect(left.lease?.releasedAt).toEqual(expect.any(Number));
+  });
+
   it('the reader of its output goes away (`run … | head -1`): one line on stderr, a graceful stop as on SIGTERM (exit 143), the run let go of', async () => {
     const runId = 'closed-output';
     const child = startCli(['run', 'test/fixtures/stray-errors-flow.ts', '--run-id', runId, '--view', 'lines', '--grace', String(GRACE_MS)], { STRAY: 'chatty' });

@@ -16,7 +16,8 @@ function fakeProcess() {
     },
   });
   let stops = 0;
-  const state = guardProcess({ on: events.on.bind(events), stdout, stderr, stop: () => stops++ });
+  // (Like the real one: the first stop starts; later ones find it under way.)
+  const state = guardProcess({ on: events.on.bind(events), stdout, stderr, stop: () => ++stops === 1 });
   return { events, stdout, stderr, state, stops: () => stops };
 }
 
@@ -58,12 +59,14 @@ describe('guardProcess', () => {
     expect(p.stderr.written[1]).toBe('taskmachine: a promise was rejected and nothing handled it (task code that did not await or catch a promise?); going on. It was rejected with a non-Error value: "just a string"\n');
   });
 
-  it('an exception nothing caught: printed with its stack, the process stops (once, however many follow)', () => {
+  it('an exception nothing caught: printed with its stack, the process stops; one during a stop lets that stop go on', () => {
     const p = fakeProcess();
     p.events.emit('uncaughtException', new Error('thrown in a timer'));
     p.events.emit('uncaughtException', new Error('and another'));
-    expect(p.stops()).toBe(1);
     expect(p.stderr.written).toHaveLength(2);
     expect(p.stderr.written[0]).toMatch(/^taskmachine: an error was thrown outside any task attempt .*; stopping as on SIGTERM\. The error: Error: thrown in a timer\n\s+at /);
+    expect(p.stderr.written[1]).toMatch(/^taskmachine: an error was thrown outside any task attempt .*; the stop under way goes on\. The error: Error: and another\n/);
+    p.stdout.emit('error', errno('EPIPE', 'write EPIPE'));
+    expect(p.stderr.written[2]).toBe('taskmachine: its output was closed (the reader of the pipe went away): the stop under way goes on\n');
   });
 });

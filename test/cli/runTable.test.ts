@@ -12,7 +12,7 @@ describe('tableWithin', () => {
     );
   });
 
-  it('long counts wrap at spaces under the TASKS column; no line passes 80 columns', () => {
+  it('long counts wrap between items (a state stays with its count) under the TASKS column; no line passes 80 columns', () => {
     const text = tableWithin([header, ['de03f51d', 'etl', 'failed', '2026-12-03 09:13:22', '12.4s', 'success 8, failed 1, upstream_failed 3, skipped 2']]);
     const lines = text.split('\n');
     for (const line of lines) expect(line.length, line).toBeLessThanOrEqual(80);
@@ -20,6 +20,7 @@ describe('tableWithin', () => {
     expect(lines[1]!.slice(column)).toMatch(/^success 8, failed 1,/);
     expect(lines[2]).toMatch(new RegExp(`^ {${column}}\\S`));
     expect(lines.slice(1).map((line) => line.slice(column)).join(' ')).toBe('success 8, failed 1, upstream_failed 3, skipped 2');
+    for (const line of lines.slice(1)) expect(line.slice(column)).toMatch(/^([a-z_]+ \d+,? ?)+$/);
   });
 
   it('when fewer than 16 columns are left, the counts go below the row, indented', () => {

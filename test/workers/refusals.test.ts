@@ -32,7 +32,7 @@ describe('RefusedGroups', () => {
   it('skips nothing until a run is refused, then that run (one group per run)', () => {
     const refused = new RefusedGroups(8);
     expect(refused.fetchOptions()).toEqual({});
-    expect(refused.add(job('a'))).toBe(attemptGroup(job('a')));
+    expect(refused.add(job('a'))).toEqual({ group: attemptGroup(job('a')), full: false });
     refused.add(job('a', { key: 'load', launchId: 'other' }));
     expect(refused.fetchOptions()).toEqual({ ignoreGroups: [attemptGroup(job('a'))] });
     expect(attemptGroup(job('a'))).not.toBe(attemptGroup(job('b')));
@@ -41,8 +41,8 @@ describe('RefusedGroups', () => {
     const refused = new RefusedGroups(2);
     refused.add(job('a'));
     refused.add(job('b'));
-    refused.add(job('a'));
-    refused.add(job('c'));
+    expect(refused.add(job('a')).full).toBe(false);
+    expect(refused.add(job('c')).full).toBe(true);
     expect(refused.fetchOptions().ignoreGroups).toEqual([attemptGroup(job('a')), attemptGroup(job('c'))]);
   });
 });

@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { uiHandler } from '../../ui/index.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { openStore, shownStore, storeOption } from '../storeOption.ts';
+import { stopBegun } from '../processGuards.ts';
 
 /**
  * Whether the UI would listen only on this machine.
@@ -100,8 +101,8 @@ export const uiCommand = defineCommand({
     stdout(`Showing ${shownStore(options.store)}${options['read-only'] ? ' read-only' : ''}. Stop with Ctrl-C.\n`);
     if (options.open) openBrowser(url);
     const signal = await new Promise<'SIGINT' | 'SIGTERM'>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'));
-      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => (stopBegun(), resolve('SIGINT')));
+      process.once('SIGTERM', () => (stopBegun(), resolve('SIGTERM')));
     });
     ui.close();
     server.closeAllConnections();

@@ -8,6 +8,7 @@ import { defineCommand, UsageError } from '../command.ts';
 import { loadFlowModule } from '../../operate/loadFlow.ts';
 import { parseConcurrency, parseGrace } from '../session.ts';
 import { isPostgresUrl, openStore } from '../storeOption.ts';
+import { stopBegun } from '../processGuards.ts';
 
 /** `taskmachine worker <flow-file>...`: runs attempts of runs started with `--executor workers`. */
 export const workerCommand = defineCommand({
@@ -63,8 +64,8 @@ export const workerCommand = defineCommand({
       for (const flow of flows) log(`  ${flow.id}  definition ${shortHash(definitionHash(flow))}`);
       log(`  from ${store.server}, schema "${store.schema}"`);
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
+        process.once('SIGINT', () => (stopBegun(), resolve('SIGINT')));
+        process.once('SIGTERM', () => (stopBegun(), resolve('SIGTERM')));
       });
       log(`taskmachine worker ${worker.id}: stopping (${signal}); running attempts get ${graceMs} ms`);
       await worker.stop({ graceMs });

@@ -131,7 +131,9 @@ export class LaunchTable {
   /**
    * A stopping worker gives up the attempts it still runs after its grace period: their heartbeat
    * becomes {@link HANDED_BACK}, long past, so their drivers' next look for lost launches (once a
-   * heartbeat interval) finds them at once instead of `lostAfterMs` later. Returns how many.
+   * heartbeat interval) finds them at once instead of `lostAfterMs` later. From then on neither a
+   * heartbeat (one already on its way included) nor an outcome of that worker is taken for them.
+   * Returns how many.
    */
   async handBack(db: SqlSession, worker: string, ids: readonly string[]): Promise<number> {
     if (ids.length === 0) return 0;
@@ -230,7 +232,7 @@ export class LaunchTable {
       `UPDATE ${this.#t} AS l SET status = 'done', outcome = o.outcome
        FROM unnest($2::uuid[], $3::text[]) AS o(launch_id, outcome)
        WHERE l.launch_id = ANY($2::uuid[]) AND l.launch_id = o.launch_id AND l.worker = $1
-         AND (l.status = 'running' OR (l.status = 'done' AND l.outcome = o.outcome))
+         AND ((l.status = 'running' AND l.heartbeat_at IS DISTINCT FROM ${HANDED_BACK}) OR (l.status = 'done' AND l.outcome = o.outcome))
        RETURNING l.launch_id`,
       [worker, ids, outcomes],
     );
@@ -250,7 +252,7 @@ export class LaunchTable {
     if (ids.length === 0) return [];
     const res = await db.query(
       `WITH beat AS (
-         UPDATE ${this.#t} SET heartbeat_at = $3 WHERE launch_id = ANY($2::uuid[]) AND status = 'running' AND worker = $1 RETURNING launch_id
+         UPDATE ${this.#t} SET heartbeat_at = $3 WHERE launch_id = ANY($2::uuid[]) AND status = 'running' AND worker = $1 AND heartbeat_at IS DISTINCT FROM ${HANDED_BACK} RETURNING launch_id
        )
        SELECT launch_id FROM ${this.#t} WHERE launch_id = ANY($2::uuid[]) AND launch_id NOT IN (SELECT launch_id FROM beat)`,
       [worker, ids, now],
