@@ -1,4 +1,5 @@
 import { stopBegun } from './processGuards.ts';
+import { wrapLine } from './wrapText.ts';
 import type { FlowRunHandle } from '../runtime/runFlow.ts';
 import type { FlowRunRecord } from '../records.ts';
 import { useColor } from './ansi.ts';
@@ -197,8 +198,8 @@ export function openSession(options: SessionOptions): Session {
       const onWorkers = options.executor === 'workers';
       const stopped = (runId: string) =>
         onWorkers
-          ? `run ${runId} let go of: its attempts go on on the workers, and a worker with this flow takes the run over within about 2 s. Follow it with:\n` +
-            `  taskmachine status ${shellWord(runId)}${storeArg}\n(If no worker runs, continue it here with: taskmachine resume ${shellWord(runId)}${storeArg})\n`
+          ? `${wrapLine(`run ${runId} let go of: its attempts go on on the workers, and a worker with this flow takes the run over within about 2 s. Follow it with:`)}\n` +
+            `  taskmachine status ${shellWord(runId)}${storeArg}\nIf no worker runs, continue it here with:\n  taskmachine resume ${shellWord(runId)}${storeArg}\n`
           : options.durable
             ? `run ${runId} stopped; continue it with:\n  taskmachine resume ${shellWord(runId)}${storeArg}\n`
             : `run ${runId} stopped (it was not kept: --store memory).\n`;
@@ -222,7 +223,7 @@ export function openSession(options: SessionOptions): Session {
         // On the live view the frame's redraw takes away the ^C the terminal echoed; on lines, start a new line.
         print(
           onWorkers
-            ? `${view === 'live' ? '' : '\n'}${signal}: letting go of the run — its attempts go on on the workers (send it again to exit at once)\n`
+            ? `${view === 'live' ? '' : '\n'}${wrapLine(`${signal}: letting go of the run — its attempts go on on the workers (send it again to exit at once)`)}\n`
             : `${view === 'live' ? '' : '\n'}${signal}: stopping — running attempts get ${options.graceMs} ms to finish or checkpoint (send it again to exit at once)\n`,
           stderr,
         );

@@ -192,8 +192,9 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
     await until("'hold' runs on the worker", () => bodies(p).some((body) => body.key === 'hold'));
     driver.kill('SIGINT');
     expect((await driver.exit).code, driver.output()).toBe(130);
-    expect(driver.output()).toContain('SIGINT: letting go of the run — its attempts go on on the workers');
-    expect(driver.output()).toContain('run handed let go of: its attempts go on on the workers, and a worker with this flow takes the run over within about 2 s.');
+    expect(driver.output().replace(/\s+/g, ' ')).toContain('SIGINT: letting go of the run — its attempts go on on the workers (send it again to exit at once)');
+    expect(driver.output().replace(/\s+/g, ' ')).toContain('run handed let go of: its attempts go on on the workers, and a worker with this flow takes the run over within about 2 s. Follow it with: taskmachine status handed --store');
+    for (const line of driver.output().split('\n').filter((line) => !line.includes('taskmachine '))) expect(line.length, line).toBeLessThanOrEqual(80);
     expect(driver.output()).not.toContain('running attempts get');
     writeFileSync(p.release, '');
     await until('the worker drives the run', () => w.output().includes("drives run 'handed'"));
