@@ -3,6 +3,7 @@
 // not await a promise, or threw in a timer callback). Node's defaults end the process at once —
 // with a run still leased to it, orphaned until the lease expires. Here a run is always let go of.
 import type { EventEmitter } from 'node:events';
+import { wrapLine } from './wrapText.ts';
 
 /** The parts of `process` the guards use (a fake in tests). */
 export interface GuardedProcess extends Pick<EventEmitter, 'on'> {
@@ -66,16 +67,16 @@ export function guardProcess(target: GuardedProcess): OutputState {
     if (state.stdoutClosed) return;
     state.stdoutClosed = true;
     const what = error.code === 'EPIPE' ? 'its output was closed (the reader of the pipe went away)' : `cannot write its output (${error.code ?? error.name}: ${error.message})`;
-    say(`taskmachine: ${what}: ${stopping()}\n`);
+    say(`${wrapLine(`taskmachine: ${what}: ${stopping()}`)}\n`);
   });
   target.stderr.on('error', () => {
     state.stderrClosed = true;
   });
   target.on('unhandledRejection', (reason: unknown) => {
-    say(`taskmachine: a promise was rejected and nothing handled it (task code that did not await or catch a promise?); going on. It was rejected with ${describe(reason)}\n`);
+    say(`${wrapLine('taskmachine: a promise was rejected and nothing handled it (task code that did not await or catch a promise?); going on. It was rejected with:')}\n${describe(reason)}\n`);
   });
   target.on('uncaughtException', (error: unknown) => {
-    say(`taskmachine: an error was thrown outside any task attempt (in a timer or event callback of task code?); ${stopping()}. The error: ${describe(error)}\n`);
+    say(`${wrapLine(`taskmachine: an error was thrown outside any task attempt (in a timer or event callback of task code?); ${stopping()}. The error:`)}\n${describe(error)}\n`);
   });
   return state;
 }
