@@ -224,7 +224,7 @@ export function openSession(options: SessionOptions): Session {
         print(
           onWorkers
             ? `${view === 'live' ? '' : '\n'}${wrapLine(`${signal}: letting go of the run — its attempts go on on the workers (send it again to exit at once)`)}\n`
-            : `${view === 'live' ? '' : '\n'}${signal}: stopping — running attempts get ${options.graceMs} ms to finish or checkpoint (send it again to exit at once)\n`,
+            : `${view === 'live' ? '' : '\n'}${wrapLine(`${signal}: stopping — running attempts get ${options.graceMs} ms to finish or checkpoint (send it again to exit at once)`)}\n`,
           stderr,
         );
         // Attempts on workers do not stop (and need no grace): the run is let go of at once.

@@ -195,12 +195,14 @@ describe('the live view in a terminal (tmux)', () => {
     session.keys('C-c');
     expect(await until('the run to stop', session.exitCode, () => session.rows())).toBe(130);
     const history = session.lines(true);
-    const stopping = 'SIGINT: stopping — running attempts get 10000 ms to finish or checkpoint (send it again to exit at once)';
+    // (Wrapped at 80 columns, as all prose: the second line is indented by two.)
+    const stopping = 'SIGINT: stopping — running attempts get 10000 ms to finish or checkpoint (send';
     expect(history.filter((line) => line === stopping)).toHaveLength(1);
     const at = history.indexOf(stopping);
+    expect(history[at + 1]).toBe('  it again to exit at once)');
     const runId = /^run (\S+) of flow/.exec(history[0]!)![1]!;
     expect([...history.slice(0, at)].sort()).toEqual(printedLines(runId).slice(0, -1).sort());
-    expect(history.slice(at + 1)).toEqual([
+    expect(history.slice(at + 2)).toEqual([
       `run ${runId} stopped before it finished`,
       // The attempt Ctrl-C interrupted is scheduled to run again (an interruption is not a failure).
       'none 1, scheduled 1, success 9, failed 1, upstream_failed 1',
