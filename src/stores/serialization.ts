@@ -353,30 +353,6 @@ export function deserializeValue<T = unknown>(text: string): T {
   return fromTree<T>(parsed, '$');
 }
 
-/**
- * {@link deserializeValue} of one stored column: a value that cannot be read back names the row and
- * column it is in (`where`, e.g. `task instance 'a' of run 'r1' (table task_instances), column
- * error`) and the fix, not only what is wrong with it.
- *
- * @example
- * ```ts
- * deserializeColumn('{"json":1}', "run 'r1' (table runs), column input"); // 1
- * ```
- */
-export function deserializeColumn<T = unknown>(text: string, where: string): T {
-  try {
-    return deserializeValue<T>(text);
-  } catch (error) {
-    if (!(error instanceof StoreSerializationError)) throw error;
-    throw new StoreSerializationError({
-      path: error.path,
-      problem: error.problem,
-      message: `Invalid stored value in ${where}: ${error.message} Restore the store from a backup, or correct the row (for a SQLite store, 'taskmachine check' lists every invalid row).`,
-      cause: error,
-    });
-  }
-}
-
 /** Checks a parsed superjson tree (nested ones too: an error's cause and properties) and builds the value. */
 function fromTree<T>(parsed: unknown, path: string): T {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !('json' in parsed)) {

@@ -26,9 +26,6 @@ import { WorkerCalls } from './workerCalls.ts';
 import { Slots, type Slot } from './slots.ts';
 import { RefusedGroups, refusalOf } from './refusals.ts';
 
-/** How many refused runs a worker's fetches skip at most (the newest ones). */
-const MAX_REFUSED_GROUPS = 256;
-
 /**
  * Options of {@link startWorker}.
  *
@@ -126,7 +123,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const launches = new LaunchTable(`"${store.schema}"`);
   const running = new Map<string, AttemptRun>();
   const refusedRuns = new Set<string>();
-  const refusedGroups = new RefusedGroups(MAX_REFUSED_GROUPS);
+  const refusedGroups = new RefusedGroups();
   const loadedHashes = new Map([...byId].map(([flowId, { hash }]) => [flowId, hash]));
   const driven = new Map<string, FlowRunHandle>();
   let stopping = false;
