@@ -144,7 +144,7 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
     const [stopped, alive] = victim === a.pid ? [a, b] : [b, a];
     stopped.kill('SIGTERM');
     expect((await stopped.exit).code, stopped.output()).toBe(143);
-    expect(stopped.output()).toContain('1 attempt did not end within --grace 100 ms; 1 handed back to their drivers (they run again as interruptions, using no retry)');
+    expect(stopped.output()).toContain('1 attempt did not end within the grace period (100 ms); 1 handed back to their drivers (they run again as interruptions, using no retry)');
     await until("'hold' runs again on the other worker", () => bodies(p).filter((body) => body.key === 'hold').length === 2);
     writeFileSync(p.release, '');
     expect((await driver.exit).code, driver.output()).toBe(0);
