@@ -25,6 +25,7 @@ import { storedPayloads } from '../runtime/remote/pollPlan.ts';
 import { WorkerCalls } from './workerCalls.ts';
 import { Slots, type Slot } from './slots.ts';
 import { RefusedGroups, refusalOf } from './refusals.ts';
+import { DrivenRunLogs } from './drivenRunLogs.ts';
 
 /**
  * Options of {@link startWorker}.
@@ -126,6 +127,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const refusedGroups = new RefusedGroups();
   const loadedHashes = new Map([...byId].map(([flowId, { hash }]) => [flowId, hash]));
   const driven = new Map<string, FlowRunHandle>();
+  const drivenLogs = new DrivenRunLogs();
   let stopping = false;
 
   const acquired = acquireBoss(store, { supervise: true });
@@ -144,10 +146,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       refusedRuns.add(data.runId);
       log(`taskmachine worker ${id}: refusing the attempts of run '${data.runId}': ${refusal}`);
     }
-    // The attempt waits for a worker with the run's definition: back in the queue at once, in its
-    // run's group, which this worker's fetches skip from now on (a job queued by an older driver,
-    // without a group, gets one here). (Repeated after a lost reply, it queues one more job for
-    // the launch: the launch decides.)
+    // Back in the queue at once, in its run's group, which this worker's fetches skip from now on.
+    // (Repeated after a lost reply, it queues one more job for the launch: the launch decides.)
     const { group, full } = refusedGroups.add(data);
     await transaction(`hand back an attempt of run '${data.runId}'`, async (db) => {
       await launches.refuse(db, data.launchId, `worker ${id} refused it: ${refusal}`);
@@ -183,6 +183,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   async function run(job: Job<AttemptJobData>, slot: Slot): Promise<void> {
     const data = job.data;
     const { attempts } = byId.get(data.flowId)!;
+    drivenLogs.ran(data.runId, data.key, data.attempt);
     const started = await attempts.start(data, deserializeValue<AttemptPayload>(data.payload), slot);
     running.set(data.launchId, started.run);
     const outcome = await started.outcome;
@@ -339,7 +340,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
             executor: 'workers',
             resume: true,
             ...(found.concurrency === undefined ? {} : { concurrency: found.concurrency }),
-            log,
+            log: drivenLogs.logFor(found.runId, log),
             ...(driving?.gates !== undefined ? { gates: driving.gates } : {}),
             ...(driving?.listeners !== undefined ? { listeners: driving.listeners } : {}),
           });
