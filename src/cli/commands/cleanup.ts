@@ -2,7 +2,7 @@ import { FlowRunState } from '../../../machines/index.ts';
 import { RunOwnedError } from '../../errors.ts';
 import { systemClock } from '../../clock.ts';
 import { RunOwnership } from '../../runtime/opening/ownership.ts';
-import type { RunSummary, Store } from '../../stores/index.ts';
+import { StoreError, type RunSummary, type Store } from '../../stores/index.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { openStore, storeOption } from '../storeOption.ts';
 import { findStoredRun } from '../storedRun.ts';
@@ -12,13 +12,27 @@ import { findStoredRun } from '../storedRun.ts';
  * refused (`RunOwnedError`, exit 2) instead of being pulled from under it. The lease row stays
  * (fencing tokens are never reused for the run id).
  */
-async function deleteOne(store: Store, runId: string): Promise<void> {
+async function deleteOne(store: Store, runId: string): Promise<boolean> {
   const ownership = new RunOwnership({ store, runId, ttlMs: 30_000, clock: systemClock, onLost: () => {}, log: () => {} });
   await ownership.acquire();
   try {
-    await store.deleteRun(runId);
+    return await store.deleteRun(runId);
   } finally {
     await ownership.release();
+  }
+}
+
+/**
+ * The run `given` names, for `delete`: as other commands find it — except that a run whose stored
+ * record cannot be read (a damaged row: `StoreError`) is still named by its whole id, so that the
+ * damaged run can be deleted (`damaged` says why it could not be read).
+ */
+async function runToDelete(store: Store, given: string, storePath: string): Promise<{ runId: string; damaged?: string }> {
+  try {
+    return { runId: (await findStoredRun(store, given, storePath)).runId };
+  } catch (error) {
+    if (!(error instanceof StoreError)) throw error;
+    return { runId: given, damaged: error.message };
   }
 }
 
@@ -37,16 +51,22 @@ export const deleteCommand = defineCommand({
     const store = await openStore(options.store, cwd, { existing: true });
     try {
       const runIds: string[] = [];
+      const damaged = new Map<string, string>();
       for (const given of [args.runId!, ...rest]) {
-        const runId = (await findStoredRun(store, given, options.store)).runId;
+        const found = await runToDelete(store, given, options.store);
+        const runId = found.runId;
         // (A start and the whole id, or two starts, may name one run: it is deleted once.)
         if (runIds.includes(runId)) continue;
+        if (found.damaged !== undefined) damaged.set(runId, found.damaged);
         await refuseIfDriven(store, runId);
         runIds.push(runId);
       }
+      // (A run found only by its id goes first: if no run has that id, nothing else was deleted.)
+      runIds.sort((a, b) => Number(damaged.has(b)) - Number(damaged.has(a)));
       for (const runId of runIds) {
-        await deleteOne(store, runId);
-        stdout(`deleted run ${runId}\n`);
+        const existed = await deleteOne(store, runId);
+        if (!existed) throw new UsageError(`delete: there is no run '${runId}' (${damaged.get(runId) ?? 'it is gone'}).`, "Run 'taskmachine status' to list the runs.");
+        stdout(`deleted run ${runId}${damaged.has(runId) ? ' (its stored record could not be read; it was deleted by its id)' : ''}\n`);
       }
     } finally {
       await store.close();
