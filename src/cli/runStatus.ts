@@ -90,18 +90,15 @@ export function table(rows: string[][]): string {
 
 /** `a 1, b 2, …` in lines of at most `width` columns, broken between items (never inside one). */
 function packItems(text: string, first: string, rest: string, width: number): string[] {
+  const items = text.split(', ');
+  const pieces = items.map((item, index) => (index < items.length - 1 ? `${item},` : item));
   const lines: string[] = [];
-  let line = first;
-  let empty = true;
-  for (const [index, item] of text.split(', ').entries()) {
-    const piece = index < text.split(', ').length - 1 ? `${item},` : item;
-    if (!empty && line.length + 1 + piece.length > width) {
+  let line = first + pieces[0]!;
+  for (const piece of pieces.slice(1)) {
+    if (line.length + 1 + piece.length > width) {
       lines.push(line);
-      line = rest;
-      empty = true;
-    }
-    line += empty ? piece : ` ${piece}`;
-    empty = false;
+      line = rest + piece;
+    } else line += ` ${piece}`;
   }
   lines.push(line);
   return lines;
