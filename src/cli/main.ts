@@ -5,6 +5,7 @@ import { commands as registeredCommands } from './commands/index.ts';
 import { formatCommandHelp, formatMainHelp, usageLine } from './help.ts';
 import { guardThisProcess } from './processGuards.ts';
 import { suggest } from '../suggest.ts';
+import { wasLogged } from '../runtime/loggedErrors.ts';
 
 /**
  * Exit codes of the CLI: 0 success, 1 a failed run, 2 a bad invocation, input or store (also a run
@@ -62,7 +63,8 @@ export async function main(
       return ExitCode.usage;
     }
     const message = error instanceof Error ? error.message : String(error);
-    io.stderr(`taskmachine: ${message}\n`);
+    // A run that stopped on a store error printed it already, with the run's id.
+    if (!wasLogged(error)) io.stderr(`taskmachine: ${message}\n`);
     if (process.env.TASKMACHINE_DEBUG && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
     return isBadInput(error) ? ExitCode.usage : ExitCode.failure;
   }

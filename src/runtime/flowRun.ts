@@ -47,6 +47,7 @@ import { WorkerExecutor } from './remote/workerExecutor.ts';
 import { definitionHash } from '../flow/flowShape.ts';
 import type { PostgresStore } from '../stores/postgresStore.ts';
 import type { LaunchState } from './remote/launchTable.ts';
+import { markLogged } from './loggedErrors.ts';
 
 /** At most this long (ms) between a `ctx().log` line and the commit that stores it. */
 const LOG_FLUSH_MS = 200;
@@ -830,6 +831,7 @@ export class FlowRun {
   /** A commit failed (conflict, disk full, …): the run cannot stay consistent, so it stops here. */
   #onStoreFailure(error: Error): void {
     this.settings.log(`taskmachine: run '${this.runId}' stopped: the store refused a write: ${error.message}`);
+    markLogged(error);
     for (const instance of this.#table.values()) {
       this.#gates.abort(instance, error);
       instance.current?.abort(error);

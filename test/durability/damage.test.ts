@@ -25,6 +25,11 @@ const scoring = flow('scoring', (f) => {
   f.map('score', list, ({ item }) => ({ item, note: `item ${item} scored` }));
 });
 
+const few = flow('few', (f) => {
+  const list = f.task('list', () => [1, 2, 3]);
+  f.map('score', list, ({ item }) => item * 2);
+});
+
 /** A pid that no process has (a child that has exited). */
 function deadPid(): number {
   const child = spawnSync(process.execPath, ['-e', '']);
@@ -128,6 +133,28 @@ describe('a store whose last writer stopped cleanly does not pay for the check',
     const again = sqliteStore({ path });
     expect(openChecks.quickChecks).toBe(checks);
     await again.close();
+  });
+});
+
+describe('damage met by a write mid-run (the store opened cleanly, so it was not checked)', () => {
+  it('run stops with exit 2 and prints the damage once, with the run id and the fix', async () => {
+    // A run small enough that its instances sit on one leaf page; the next run's 315 instances
+    // fill that page, and splitting it reads the damaged cell pointers: the write fails mid-run.
+    const path = join(dir, `${++files}`, 'runs.db');
+    const store = sqliteStore({ path });
+    await runFlow(few, { store, runId: 'r1', ...quiet });
+    await store.close();
+    expect(flipDataPages(path, 'task_instances')).toHaveLength(1);
+    const result = spawnSync(process.execPath, [bin, 'run', 'test/fixtures/worker-scale-flow.ts', '--run-id', 'hit', '--store', path, '--view', 'none'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1', ITEMS: '300', PACE_MS: '0' },
+    });
+    expect(result.status, result.stderr).toBe(2);
+    expect(result.stderr).toContain(`taskmachine: run 'hit' stopped: the store refused a write: The store file "${path}" is damaged`);
+    expect(result.stderr).toContain(`'taskmachine check --store ${path}' prints a full report.`);
+    // The run's own line says it all; the CLI does not print the same message again.
+    expect(result.stderr.split('is damaged').length - 1, result.stderr).toBe(1);
   });
 });
 
