@@ -251,7 +251,13 @@ export function openSession(options: SessionOptions): Session {
         if (interrupted !== undefined) {
           // Its last attempts may have ended within --grace: then there is nothing to continue.
           const ended = record.state === 'success' || record.state === 'failed';
-          stderr(ended ? `run ${record.runId} ended ${record.state} while it was stopping: there is nothing to resume.\n` : stopped(record.runId));
+          stderr(
+            ended
+              ? `run ${record.runId} ended ${record.state} while it was stopping: there is nothing to resume.\n`
+              : record.waitingOn.length > 0 && options.durable && !onWorkers
+                ? waitingAfterStop(record, storeArg)
+                : stopped(record.runId),
+          );
           return interrupted === 'SIGINT' ? 130 : 143;
         }
         if (options.json) stdout(`${runRecordToJson(record)}\n`);
@@ -269,6 +275,21 @@ export function openSession(options: SessionOptions): Session {
       }
     },
   };
+}
+
+/**
+ * A run stopped while tasks wait on a person (a task that answered the stop's `preempt` with
+ * `TaskCheckpointed`, say): the commands that answer them continue the whole run too, so they are
+ * what to paste; `resume` alone would only stop at them again.
+ */
+function waitingAfterStop(record: FlowRunRecord, storeArg: string): string {
+  const keys = record.waitingOn;
+  const commands = keys.map((key) => `  ${continueCommand(record.runId, { key, state: record.tasks[key]?.state ?? 'checkpointed' }, storeArg)}\n`);
+  const named = keys.length <= 3 ? keys.join(', ') : `${keys.slice(0, 3).join(', ')} and ${keys.length - 3} more`;
+  return (
+    `${wrapLine(`run ${record.runId} stopped; it waits on ${named}. Continue it with${keys.length === 1 ? '' : ' any of'}:`)}\n${commands.join('')}` +
+    `To run the rest without answering ${keys.length === 1 ? 'it' : 'them'}:\n  taskmachine resume ${shellWord(record.runId)}${storeArg}\n`
+  );
 }
 
 /** Failed tasks shown with the command that prints what they logged (at most 5; then the run's). */

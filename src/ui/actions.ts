@@ -194,10 +194,22 @@ export function controlRequestOf(request: ActionRequest): Omit<ControlRequestWri
 }
 
 /**
+ * Whether an action answers a task that waits on a person: after it, the run goes on.
+ *
+ * @example
+ * ```ts
+ * answers('send-event'); // true
+ * ```
+ */
+export function answers(action: UiAction): boolean {
+  return action === 'resume-task' || action === 'send-event';
+}
+
+/**
  * Applies an action through the CLI's control path: a run a live process drives gets a control
  * request that process applies through its machines (this waits for the answer); otherwise the
  * run is opened here, paused, the change applied through the machines and persisted, and
- * `continueRun` (if given) is called after a resumed task so the run goes on.
+ * `continueRun` (if given) is called after a resumed task or a sent event so the run goes on.
  *
  * @example
  * ```ts
@@ -242,7 +254,8 @@ export async function applyAction(
     });
     return change({ module, store, runId });
   });
-  if (outcome.owner === undefined && request.action === 'resume-task' && continueRun !== undefined) continueRun(runId);
+  // An answer a waiting task needed (as `taskmachine resume-task` and `send-event` do): the run goes on.
+  if (outcome.owner === undefined && answers(request.action) && continueRun !== undefined) continueRun(runId);
   return {
     message: outcome.message,
     appliedBy: outcome.owner === undefined ? undefined : `the process driving the run (pid ${outcome.owner.pid} on ${outcome.owner.host})`,

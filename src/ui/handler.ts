@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Flow } from '../flow/types.ts';
 import type { Store } from '../stores/index.ts';
-import { applyAction, type UiAction } from './actions.ts';
+import { answers, applyAction, type UiAction } from './actions.ts';
 import { html, type SafeHtml } from './html.ts';
 import { page, type PageContext } from './layout.ts';
 import { LiveFeeds } from './live.ts';
@@ -310,7 +310,7 @@ export function uiHandler(options: UiOptions): UiHandler {
       const outcome = await applyAction(store, runId, { action: action as UiAction, ...(key ? { taskKey: key } : {}), ...(payload !== undefined ? { payload } : {}) }, source, options.continueRun);
       const how = outcome.appliedBy
         ? ` (applied by ${outcome.appliedBy}; the run continues there)`
-        : action === 'resume-task' && options.continueRun
+        : answers(action as UiAction) && options.continueRun
           ? ' (the run continues in the background)'
           : action === 'cancel'
             ? ''

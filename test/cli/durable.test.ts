@@ -91,6 +91,34 @@ describe('CLI on stored runs', () => {
     expect(status.tasks.stubborn).toMatchObject({ state: 'running', attempt: 1, interruptions: 0 });
   });
 
+  it("Ctrl-C while a task answers 'preempt' with a checkpoint that waits on a person: the printed command is resume-task, and it finishes the run", async () => {
+    const runId = 'parked';
+    const child = spawn(process.execPath, [bin, 'run', 'test/fixtures/slow-flow.ts', '--run-id', runId, '--store', store, '--view', 'lines'], {
+      cwd: root,
+      env: { ...process.env, NO_COLOR: '1', PARK: '1' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (exitCode) => resolve(exitCode)));
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk) => {
+        stdout += chunk;
+        if (stdout.includes('long: started')) resolve();
+      });
+    });
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    // `resume` alone would only stop at the checkpoint again: the command that answers it comes first.
+    expect(stderr).toContain(`run parked stopped; it waits on long. Continue it with:\n  taskmachine resume-task parked long --store ${store}\n`);
+    expect(stderr).toContain(`To run the rest without answering it:\n  taskmachine resume parked --store ${store}\n`);
+    for (const line of stderr.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80 + store.length);
+    const pasted = stderr.match(/^  (taskmachine resume-task .*)$/m)![1]!.split(' ');
+    const resumed = spawnSync(process.execPath, [bin, ...pasted.slice(1), '--json'], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', PARK: '1' } });
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout).tasks.after.result).toBe('after: finished from step 3');
+  });
+
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     it(`${signal} shuts down gracefully: the running task checkpoints on 'preempt', exit ${code}, resume finishes the run`, async () => {
       const runId = `slow-${signal}`;

@@ -64,9 +64,11 @@ describe('operating a run nobody drives', () => {
     expect(wrong.stderr).toContain("task instance 'approve' is deferred until an event, not checkpointed");
     expect(wrong.stderr).toContain(`taskmachine send-event w1 approve --payload '<json>' --store ${p.db}`);
 
-    const sent = paste(p, hints.find((h) => h.includes('send-event'))!.replace("'<json>'", `'{"approved":true}'`));
-    expect(sent.code, sent.stderr).toBe(0);
-    expect(sent.stdout).toContain(`approve: deferred → scheduled. Continue the run with: taskmachine resume w1 --store ${p.db}`);
+    // send-event continues the run as resume-task does: approve runs, and the run waits on sign only.
+    const sent = paste(p, hints.find((h) => h.includes('send-event'))!.replace("'<json>'", `'{"approved":true}'`) + ' --view none');
+    expect(sent.code, sent.stderr).toBe(1);
+    expect(sent.stdout.trim()).toBe(`taskmachine resume-task w1 sign --store ${p.db}`);
+    expect(await states(p, 'w1')).toMatchObject({ approve: 'success', sign: 'checkpointed' });
     const signed = cli(p, 'resume-task', 'w1', 'sign', '--payload', '"ok by Ada"', '--view', 'none', '--json');
     expect(signed.code, signed.stderr).toBe(0);
     expect(JSON.parse(signed.stdout).tasks.publish.result).toBe('approved, signed: ok by Ada');
@@ -78,7 +80,12 @@ describe('operating a run nobody drives', () => {
     const before = await states(p, 'w2');
     const refused = cli(p, 'send-event', 'w2', 'sign', '--payload', '1');
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/task instance 'sign': event TRIGGER is not legal in state 'checkpointed'/);
+    expect(refused.stderr).toContain("send-event: task instance 'sign' is checkpointed, not deferred until an event.");
+    expect(refused.stderr).toContain(`Continue it with: taskmachine resume-task w2 sign --store ${p.db}`);
+    // An instance waiting for neither: the machine refuses the event, naming the state.
+    const notWaiting = cli(p, 'send-event', 'w2', 'extract', '--payload', '1');
+    expect(notWaiting.code).toBe(2);
+    expect(notWaiting.stderr).toMatch(/task instance 'extract': event TRIGGER is not legal in state 'success'/);
     expect(cli(p, 'send-event', 'w2', 'approve', '--payload', '{bad').stderr).toMatch(/--payload is not valid JSON/);
     expect(await states(p, 'w2')).toEqual(before);
   });
@@ -86,7 +93,7 @@ describe('operating a run nobody drives', () => {
   it('clear --downstream runs the task and everything after it again; the rest keeps its results', async () => {
     const p = place();
     cli(p, 'run', fixture, '--run-id', 'w3', '--view', 'none');
-    cli(p, 'send-event', 'w3', 'approve', '--payload', '{"approved":true}');
+    expect(cli(p, 'send-event', 'w3', 'approve', '--payload', '{"approved":true}', '--view', 'none').code).toBe(1);
     expect(cli(p, 'resume-task', 'w3', 'sign', '--view', 'none').code).toBe(0);
     const cleared = cli(p, 'clear', 'w3', 'transform', '--downstream');
     expect(cleared.code, cleared.stderr).toBe(0);

@@ -21,7 +21,7 @@ const continued: string[] = [];
 
 beforeAll(async () => {
   // Runs made by the CLI in processes that have ended: nobody drives them.
-  for (const [fixture, runId] of [['test/fixtures/ui-flow.ts', 'demo'], ['test/fixtures/failing-flow.ts', 'broken'], ['test/fixtures/checkpoint-flow.ts', 'parked']]) {
+  for (const [fixture, runId] of [['test/fixtures/ui-flow.ts', 'demo'], ['test/fixtures/failing-flow.ts', 'broken'], ['test/fixtures/checkpoint-flow.ts', 'parked'], ['test/fixtures/event-flow.ts', 'asks']]) {
     const made = spawnSync(process.execPath, [bin, 'run', fixture!, '--run-id', runId!, '--store', db, '--view', 'none'], { cwd: root, encoding: 'utf8' });
     expect(made.status, made.stderr).toBe(1);
   }
@@ -132,6 +132,13 @@ describe('actions: offered only when the machine allows them', () => {
     expect(continued).toEqual(['demo']);
     const after = await fetch(`${server.url}/runs/demo/tasks/train`, { headers: { cookie: response.headers.get('set-cookie')!.split(';')[0]! } });
     expect(await after.text()).toContain('train: checkpointed → scheduled');
+  });
+  it('sending the event a deferred task of a run nobody drives waits for: applied here, then the run is continued', async () => {
+    const csrf = csrfOf(await (await get('/runs/asks/tasks/approve')).text());
+    const response = await post(`${server.url}/runs/asks/actions`, { _csrf: csrf, action: 'send-event', key: 'approve', payload: '{"approved":true}' });
+    expect(flashOf(response)).toEqual([true, 'approve: deferred → scheduled (the run continues in the background)']);
+    expect(continued).toContain('asks');
+    expect((await store.loadRun('asks'))!.instances.find((i) => i.key === 'approve')).toMatchObject({ state: 'scheduled', eventPayload: { approved: true } });
   });
 });
 

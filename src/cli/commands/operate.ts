@@ -1,33 +1,7 @@
 import { startFlow } from '../../runtime/runFlow.ts';
 import { EXECUTOR_LABEL } from '../../runtime/settings.ts';
 import { defineCommand } from '../command.ts';
-import { parseJsonArgument } from '../jsonArgument.ts';
 import { changeStoredRun, manualOptions } from './manual.ts';
-import { onPausedRun } from '../../operate/pausedRun.ts';
-
-const payloadOption = { type: 'string', description: 'What the task sees as ctx().event: JSON, or @file.json', valueName: '<json|@file>' } as const;
-
-/** `taskmachine send-event <runId> <taskKey> [--payload <json|@file>]`. */
-export const sendEventCommand = defineCommand({
-  name: 'send-event',
-  summary: 'Send the event a task instance deferred with ctx().defer({ event: true }) waits for',
-  description:
-    'The instance leaves deferred and runs again (same attempt, no retry used) with the payload as\n' +
-    'ctx().event. The machine refuses it for an instance that is not waiting for an event (exit 2).\n' +
-    'When another process drives the run, that process applies it and runs the task; otherwise\n' +
-    "continue the run with 'taskmachine resume'.",
-  args: [
-    { name: 'runId', description: 'The run' },
-    { name: 'taskKey', description: "The task instance's key" },
-  ],
-  options: { ...manualOptions, payload: payloadOption },
-  examples: [`taskmachine send-event nightly approve --payload '{"approved":true}'`, 'taskmachine send-event nightly approve --payload @answer.json'],
-  run: (context) => {
-    const taskKey = context.args.taskKey!;
-    const payload = parseJsonArgument(context.options.payload, 'payload', 'send-event', context.cwd);
-    return changeStoredRun(context, { action: 'send-event', taskKey, payload }, onPausedRun(taskKey, (handle) => handle.sendEvent(taskKey, payload)));
-  },
-});
 
 /** `taskmachine cancel <runId> [--reason <text>]`. */
 export const cancelCommand = defineCommand({

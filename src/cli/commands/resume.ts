@@ -97,6 +97,55 @@ export const resumeCommand = defineCommand({
   run: (context) => continueRun('resume', context),
 });
 
+/**
+ * `resume-task` and `send-event`: the answer a waiting task instance needs, then the run goes on.
+ * When another process drives the run, that process applies the answer (and runs the task) and
+ * this command returns at once; otherwise the answer is applied on the run opened for manual
+ * changes only — so a key the run does not have, or an instance that does not wait for this
+ * answer, is refused (exit 2) before any task body runs — and the run continues here as with
+ * `resume`.
+ */
+async function answerAndContinue(name: 'resume-task' | 'send-event', context: CommandContext<typeof resumeTaskOptions>): Promise<number> {
+  const { args, options, cwd, stdout } = context;
+  const taskKey = args.taskKey!;
+  let runId = args.runId!;
+  const payload = parseJsonArgument(options.payload, 'payload', name, cwd);
+  const store = await openStore(options.store, cwd, { existing: true });
+  try {
+    runId = (await findStoredRun(store, runId, options.store)).runId;
+    const instance = (await store.loadRun(runId))?.instances.find((candidate) => candidate.key === taskKey);
+    // The other of the two answers: name the command that gives it.
+    const other = name === 'resume-task' ? 'deferred' : 'checkpointed';
+    if (instance?.state === other) {
+      const what = other === 'deferred' ? 'deferred until an event, not checkpointed' : 'checkpointed, not deferred until an event';
+      throw new UsageError(`${name}: task instance '${taskKey}' is ${what}.`, `Continue it with: ${continueCommand(runId, instance, storeArgument(options.store))}`);
+    }
+    if (isDriven(await store.getLease(runId))) {
+      const outcome = await askOwner(store, runId, { action: name, taskKey, ...(payload === undefined ? {} : { payload }) });
+      if (outcome !== undefined) {
+        const owner = outcome.owner;
+        const done = name === 'resume-task' ? 'resumed' : 'applied';
+        stdout(`${outcome.message} (${done} by the process driving the run${owner === undefined ? '' : `: pid ${owner.pid} on ${owner.host}`}; it continues there).\n`);
+        return 0;
+      }
+    }
+    const { module } = await openStoredRun(store, runId, cwd, options['flow-file'], options.store);
+    const handle = pausedHandle(module, store, runId);
+    try {
+      await handle.ready();
+      if (name === 'resume-task') handle.resumeTask(taskKey, payload);
+      else handle.sendEvent(taskKey, payload);
+      await handle.persisted();
+    } finally {
+      await handle.shutdown({ graceMs: 0 });
+    }
+  } finally {
+    await store.close();
+  }
+  // (With the id found above: a start of it could name another run by now.)
+  return continueRun(name, { ...context, args: { ...args, runId } });
+}
+
 /** `taskmachine resume-task <runId> <taskKey>`: resumes a checkpointed task and continues the run. */
 export const resumeTaskCommand = defineCommand({
   name: 'resume-task',
@@ -112,46 +161,24 @@ export const resumeTaskCommand = defineCommand({
   ],
   options: resumeTaskOptions,
   examples: ['taskmachine resume-task nightly train', `taskmachine resume-task nightly approve --payload '{"approved":true}'`],
-  async run(context) {
-    const { args, options, cwd, stdout } = context;
-    const taskKey = args.taskKey!;
-    let runId = args.runId!;
-    const payload = parseJsonArgument(options.payload, 'payload', 'resume-task', cwd);
-    // A run another process drives: that process resumes the task (and runs it).
-    const store = await openStore(options.store, cwd, { existing: true });
-    try {
-      runId = (await findStoredRun(store, runId, options.store)).runId;
-      const instance = (await store.loadRun(runId))?.instances.find((candidate) => candidate.key === taskKey);
-      if (instance?.state === 'deferred') {
-        throw new UsageError(
-          `resume-task: task instance '${taskKey}' is deferred until an event, not checkpointed.`,
-          `Send it the event instead: ${continueCommand(runId, instance, storeArgument(options.store))}`,
-        );
-      }
-      if (isDriven(await store.getLease(runId))) {
-        const outcome = await askOwner(store, runId, { action: 'resume-task', taskKey, ...(payload === undefined ? {} : { payload }) });
-        if (outcome !== undefined) {
-          const owner = outcome.owner;
-          stdout(`${outcome.message} (resumed by the process driving the run${owner === undefined ? '' : `: pid ${owner.pid} on ${owner.host}`}; it continues there).\n`);
-          return 0;
-        }
-      }
-      // The task is resumed on the run opened for manual changes only, so a key the run does not
-      // have or a task that is not checkpointed is refused (exit 2) before any task body runs;
-      // then the run continues as with `resume`.
-      const { module } = await openStoredRun(store, runId, cwd, options['flow-file'], options.store);
-      const handle = pausedHandle(module, store, runId);
-      try {
-        await handle.ready();
-        handle.resumeTask(taskKey, payload);
-        await handle.persisted();
-      } finally {
-        await handle.shutdown({ graceMs: 0 });
-      }
-    } finally {
-      await store.close();
-    }
-    // (With the id found above: a start of it could name another run by now.)
-    return continueRun('resume-task', { ...context, args: { ...args, runId } });
-  },
+  run: (context) => answerAndContinue('resume-task', context),
+});
+
+/** `taskmachine send-event <runId> <taskKey> [--payload <json|@file>]`: the event a deferred task waits for, then the run goes on. */
+export const sendEventCommand = defineCommand({
+  name: 'send-event',
+  summary: 'Send the event a task instance deferred with ctx().defer({ event: true }) waits for, and continue its run',
+  description:
+    'The instance leaves deferred and runs again (same attempt, no retry used) with the payload as\n' +
+    'ctx().event; the rest of the run continues as with `resume` — or, when another process drives\n' +
+    'the run, that process applies the event and runs the task, and this command returns at once.\n' +
+    "An instance that is not waiting for an event is refused (exit 2); for a checkpointed one, use\n" +
+    "'resume-task'.",
+  args: [
+    { name: 'runId', description: 'The run' },
+    { name: 'taskKey', description: "The task instance's key" },
+  ],
+  options: { ...resumeOptions, payload: { type: 'string', description: 'What the task sees as ctx().event: JSON, or @file.json', valueName: '<json|@file>' } },
+  examples: [`taskmachine send-event nightly approve --payload '{"approved":true}'`, 'taskmachine send-event nightly approve --payload @answer.json'],
+  run: (context) => answerAndContinue('send-event', context),
 });
