@@ -2,7 +2,7 @@ import { allTaskInstanceStates, type TaskInstanceState } from '../../machines/in
 import type { OwnerStatus } from '../runtime/opening/ownerStatus.ts';
 import type { Store, StoredRun, StoredTaskInstance, TaskInstanceCounts } from '../stores/index.ts';
 import { continueCommand, shellWord } from './hints.ts';
-import { PROSE_COLUMNS } from './wrapText.ts';
+import { fill, PROSE_COLUMNS, wrapLine } from './wrapText.ts';
 
 /**
  * What `status <run>` shows first, in this order: what went wrong, then what is in progress or
@@ -137,40 +137,60 @@ export function statusText(
 ): string {
   const { counts, instances } = page;
   const lines = [
-    `run ${run.runId} of flow '${run.flowId}': ${run.state}${run.reason ? ` (${run.reason})` : ''}${options.orphaned ? ', orphaned' : ''}`,
-    `started ${time(run.startedAt)}, ${run.endedAt ? `ended ${time(run.endedAt)}` : 'not finished'}${run.labels?.['startedFrom'] ? `, from ${run.labels['startedFrom']}` : ''}`,
+    wrapLine(`run ${run.runId} of flow '${run.flowId}': ${run.state}${run.reason ? ` (${run.reason})` : ''}${options.orphaned ? ', orphaned' : ''}`),
+    wrapLine(`started ${time(run.startedAt)}, ${run.endedAt ? `ended ${time(run.endedAt)}` : 'not finished'}${run.labels?.['startedFrom'] ? `, from ${run.labels['startedFrom']}` : ''}`),
     ...(options.ownerLine === undefined ? [] : [options.ownerLine]),
-    `${counts.total} task instance${counts.total === 1 ? '' : 's'}${counts.total > 0 ? `: ${countsText(counts.byState)}` : ''}`,
-    ...counts.byTask.filter((task) => task.total > 1).map((task) => `  ${task.taskId} (${task.total} instances): ${countsText(task.byState)}`),
+    wrapLine(`${counts.total} task instance${counts.total === 1 ? '' : 's'}${counts.total > 0 ? `: ${countsText(counts.byState)}` : ''}`),
+    ...counts.byTask.filter((task) => task.total > 1).map((task) => wrapLine(`  ${task.taskId} (${task.total} instances): ${countsText(task.byState)}`)),
     '',
     '',
   ];
   if (instances.length === 0) return `${lines.join('\n')}${options.filtered ? 'no task instance matches\n' : ''}`;
-  const rows = [['TASK', 'STATE', 'ATTEMPTS', 'STARTED', 'DURATION', 'NOTE']];
+  const rows = [['TASK', 'STATE', 'ATTEMPTS', 'STARTED', 'DURATION']];
+  const notes: Note[] = [{ text: 'NOTE' }];
   for (const instance of instances) {
-    const note = instance.error
-      ? `${instance.error.name}: ${instance.error.message.split('\n')[0]}`
-      : instance.timer
-        ? `${instance.timer.action} at ${time(instance.timer.deadline)}`
-        : instance.parked
-          ? `waiting${instance.state === 'deferred' ? ' for an event' : ''}: ${continueCommand(run.runId, instance, options.storeArg)}`
-          : '';
     // An interruption (a killed worker or process) uses no retry, so ATTEMPTS does not show it.
-    const interrupted = instance.interruptions > 0 ? `interrupted ${instance.interruptions}×` : '';
-    rows.push([
-      instance.key,
-      instance.state,
-      `${instance.attempt}/${instance.maxAttempts}`,
-      time(instance.startedAt),
-      duration(instance.startedAt, instance.endedAt),
-      [interrupted, note].filter((part) => part !== '').join('; '),
-    ]);
+    const interrupted = instance.interruptions > 0 ? `interrupted ${instance.interruptions}×; ` : '';
+    const note: Note = instance.error
+      ? { text: `${interrupted}${instance.error.name}: ${instance.error.message.split('\n')[0]}` }
+      : instance.timer
+        ? { text: `${interrupted}${instance.timer.action} at ${time(instance.timer.deadline)}` }
+        : instance.parked
+          ? { text: `${interrupted}waiting${instance.state === 'deferred' ? ' for an event' : ''}:`, command: continueCommand(run.runId, instance, options.storeArg) }
+          : { text: interrupted.slice(0, -2) };
+    notes.push(note);
+    rows.push([instance.key, instance.state, `${instance.attempt}/${instance.maxAttempts}`, time(instance.startedAt), duration(instance.startedAt, instance.endedAt)]);
   }
   const more = page.matching - instances.length;
-  const tail = more > 0 ? `\n… ${more} more task instance${more === 1 ? '' : 's'}: narrow with --state or --task, or raise --limit\n` : '\n';
+  const tail = more > 0 ? `\n${wrapLine(`… ${more} more task instance${more === 1 ? '' : 's'}: narrow with --state or --task, or raise --limit`)}\n` : '\n';
   const failed = instances.find((instance) => instance.state === 'failed');
-  const logsHint = failed === undefined ? '' : `what ${failed.key} logged: taskmachine logs ${shellWord(run.runId)} ${shellWord(failed.key)}${options.storeArg}\n`;
-  return `${lines.join('\n')}${table(rows)}${tail}${logsHint}`;
+  const logsHint = failed === undefined ? '' : `what ${failed.key} logged:\n  taskmachine logs ${shellWord(run.runId)} ${shellWord(failed.key)}${options.storeArg}\n`;
+  return `${lines.join('\n')}${tableWithNotes(rows, notes)}${tail}${logsHint}`;
+}
+
+/** The last cell of a row of `status <run>`: prose, and a command to paste that is never broken. */
+interface Note {
+  readonly text: string;
+  readonly command?: string;
+}
+
+/**
+ * `rows` as aligned columns with each row's note last; no line wider than `width` but a command.
+ * A note that does not fit beside its row goes on the lines below it, indented by 4: its prose
+ * broken at spaces, its command on a line of its own.
+ */
+function tableWithNotes(rows: readonly string[][], notes: readonly Note[], width: number = PROSE_COLUMNS): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows
+    .flatMap((row, index) => {
+      const head = row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ');
+      const { text, command } = notes[index]!;
+      const note = command === undefined ? text : `${text} ${command}`;
+      if (note === '' || head.length + 2 + note.length <= width) return [`${head}  ${note}`.trimEnd()];
+      if (4 + note.length <= width) return [head.trimEnd(), `    ${note}`];
+      return [head.trimEnd(), ...(text === '' ? [] : fill(text, '    ', '      ', width)), ...(command === undefined ? [] : [`      ${command}`])];
+    })
+    .join('\n');
 }
 
 /** The ownership fields `--json` shows. */

@@ -26,8 +26,11 @@ describe('CLI on stored runs', () => {
 
     const status = cli('status', 'cp');
     expect(status.code).toBe(0);
-    expect(status.stdout).toMatch(/^train\s+checkpointed\s+1\/1 .*waiting: taskmachine resume-task cp train --store \S+$/m);
-    expect(status.stdout).toContain(`waiting: taskmachine resume-task cp train --store ${store}`);
+    // The note does not fit beside the row at 80 columns (the store's path is long): it goes below
+    // it, the command on a line of its own, whole.
+    expect(status.stdout).toMatch(/^train\s+checkpointed\s+1\/1 .*\n    waiting:\n      taskmachine resume-task cp train --store \S+$/m);
+    expect(status.stdout).toContain(`\n      taskmachine resume-task cp train --store ${store}\n`);
+    for (const line of status.stdout.split('\n')) if (!line.includes('taskmachine resume-task')) expect(line.length, line).toBeLessThanOrEqual(80);
 
     const list = cli('status', '--json');
     expect(JSON.parse(list.stdout).map((run: { runId: string }) => run.runId)).toContain('cp');
