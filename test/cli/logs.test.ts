@@ -179,9 +179,11 @@ describe('taskmachine logs --follow', () => {
     const { code, stdout, stderr } = await cli(['logs', 'waits', '--follow', '--store', path], [logsCommandWith({ sleep: async () => void sleeps++ })]);
     expect(code).toBe(0);
     expect(stdout).toMatch(/\[approve#1\] asking for approval\n$/);
+    // Prose wrapped at 80 columns, the command whole on a line of its own.
     expect(stderr).toBe(
-      `taskmachine: run 'waits' is running but no live process drives it, so no more lines will come; stopped following. ` +
-        `What it waits for, and how to continue it: taskmachine status waits --store ${path}\n`,
+      `taskmachine: run 'waits' is running but no live process drives it, so no more\n` +
+        `  lines will come; stopped following. What it waits for, and how to continue it:\n` +
+        `  taskmachine status waits --store ${path}\n`,
     );
     expect(sleeps).toBe(0);
   });

@@ -97,7 +97,7 @@ describe('operating a run nobody drives', () => {
     expect(cli(p, 'resume-task', 'w3', 'sign', '--view', 'none').code).toBe(0);
     const cleared = cli(p, 'clear', 'w3', 'transform', '--downstream');
     expect(cleared.code, cleared.stderr).toBe(0);
-    expect(cleared.stdout).toMatch(/^cleared 4 task instances: transform, (approve|sign|publish), (approve|sign|publish), (approve|sign|publish)\. Continue the run with: taskmachine resume w3 --store /);
+    expect(cleared.stdout).toMatch(/^cleared 4 task instances: transform, (approve|sign|publish), (approve|sign|publish), (approve|sign|publish)\.\nContinue the run with:\n  taskmachine resume w3 --store \S+\n$/);
     expect(await states(p, 'w3')).toMatchObject({ extract: 'success', hold: 'success', transform: 'none', approve: 'none', sign: 'none', publish: 'none' });
   });
 
@@ -163,7 +163,9 @@ describe('operating a run a live process drives', () => {
     }
     const sent = cli(p, 'send-event', 'live', 'approve', '--payload', '{"approved":true}');
     expect(sent.code, sent.stderr).toBe(0);
-    expect(sent.stdout).toMatch(new RegExp(`^approve: deferred → scheduled \\(applied by the process driving the run: pid ${owner.pid} on `));
+    // (Wrapped at 80 columns: compared with its line breaks as spaces.)
+    const oneLine = (text: string) => text.replace(/\n\s*/g, ' ');
+    expect(oneLine(sent.stdout)).toMatch(new RegExp(`^approve: deferred → scheduled \\(applied by the process driving the run: pid ${owner.pid} on `));
     const resumed = cli(p, 'resume-task', 'live', 'sign', '--payload', '"by Ada"');
     expect(resumed.code, resumed.stderr).toBe(0);
     while ((await states(p, 'live'))['publish'] !== 'success') {
@@ -173,14 +175,15 @@ describe('operating a run a live process drives', () => {
     expect(JSON.parse(cli(p, 'status', 'live', '--json').stdout).tasks.publish.result).toBe('approved, signed: by Ada');
     const cleared = cli(p, 'clear', 'live', 'sign', '--downstream');
     expect(cleared.code, cleared.stderr).toBe(0);
-    expect(cleared.stdout).toMatch(new RegExp(`^cleared 2 task instances: sign, publish \\(applied by the process driving the run: pid ${owner.pid} on `));
+    expect(oneLine(cleared.stdout)).toMatch(new RegExp(`^cleared 2 task instances: sign, publish \\(applied by the process driving the run: pid ${owner.pid} on `));
     const refused = cli(p, 'delete', 'live');
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain(`run 'live' is driven by another process: pid ${owner.pid}`);
     expect(refused.stderr).toContain('Cancel it first (taskmachine cancel live)');
     const cancel = cli(p, 'cancel', 'live', '--reason', 'enough');
     expect(cancel.code, cancel.stderr).toBe(0);
-    expect(cancel.stdout).toMatch(new RegExp(`^run 'live': .*cancel.* \\(applied by the process driving the run: pid ${owner.pid} on `));
+    expect(oneLine(cancel.stdout)).toMatch(new RegExp(`^run 'live': .*cancel.* \\(applied by the process driving the run: pid ${owner.pid} on \\S+; it ends there\\)\\.`));
+    for (const line of cancel.stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(80);
     expect(await exited).toBe(1);
     const final = JSON.parse(cli(p, 'status', 'live', '--json').stdout);
     expect(final).toMatchObject({ state: 'failed', reason: 'cancelled' });

@@ -149,11 +149,13 @@ describe('run ownership between processes', () => {
     expect(illegal.stderr).toMatch(/task instance 'work-0': event RESUME is not legal in state '(success|running|queued|none|scheduled)'/);
     const resumed = cli(p, 'resume-task', 'own', 'approve');
     expect(resumed.code).toBe(0);
-    expect(resumed.stdout).toContain(`approve: checkpointed → scheduled (resumed by the process driving the run: pid ${owner.pid} on `);
+    // (Wrapped at 80 columns: compared with its line breaks as spaces.)
+    const oneLine = (text: string) => text.replace(/\n\s*/g, ' ');
+    expect(oneLine(resumed.stdout)).toContain(`approve: checkpointed → scheduled (resumed by the process driving the run: pid ${owner.pid} on `);
     // (hold keeps the owner driving the run until it is set by hand.)
     const setState = cli(p, 'set-state', 'own', 'hold', 'success');
     expect(setState).toMatchObject({ code: 0 });
-    expect(setState.stdout).toContain(`hold: running → success (applied by the process driving the run: pid ${owner.pid} on `);
+    expect(oneLine(setState.stdout)).toContain(`hold: running → success (applied by the process driving the run: pid ${owner.pid} on `);
 
     const { code } = await owner.exit;
     expect(code, owner.stderr()).toBe(0);

@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ownerStatus } from '../../runtime/opening/ownerStatus.ts';
 import type { Store, StoredRun, StoredTaskLogLine, TaskLogQuery } from '../../stores/index.ts';
 import { suggest } from '../../suggest.ts';
+import { wrapLine } from '../wrapText.ts';
 import { defineCommand, UsageError, type Command } from '../command.ts';
 import { shellWord, storeArgument } from '../hints.ts';
 import { openStore, storeOption } from '../storeOption.ts';
@@ -144,8 +145,10 @@ export function logsCommandWith(timing: FollowTiming = {}): Command {
           }
           if (owner.status !== 'live') {
             stderr(
-              `taskmachine: run '${runId}' is ${run.state} but no live process drives it, so no more lines will come; ` +
-                `stopped following. What it waits for, and how to continue it: taskmachine status ${shellWord(runId)}${storeArgument(options.store)}\n`,
+              `${wrapLine(
+                `taskmachine: run '${runId}' is ${run.state} but no live process drives it, so no more lines will come; ` +
+                  'stopped following. What it waits for, and how to continue it:',
+              )}\n  taskmachine status ${shellWord(runId)}${storeArgument(options.store)}\n`,
             );
             return 0;
           }

@@ -5,6 +5,7 @@ import { shellWord, storeArgument } from '../hints.ts';
 import { openStore, storeOption } from '../storeOption.ts';
 import { findStoredRun, flowFileOption, openStoredRun } from '../storedRun.ts';
 import { onPausedRun, type DirectChange } from '../../operate/pausedRun.ts';
+import { wrapLine } from '../wrapText.ts';
 
 /** Options every command that changes a stored run takes. */
 export const manualOptions = { store: storeOption, 'flow-file': flowFileOption } as const;
@@ -19,7 +20,7 @@ export async function changeStoredRun(
   { args, options, stdout, cwd }: Pick<CommandContext<typeof manualOptions>, 'args' | 'options' | 'stdout' | 'cwd'>,
   request: Omit<ControlRequestWrite, 'runId' | 'requestedAt' | 'requestedBy'>,
   direct: DirectChange,
-  afterDirect: (runId: string, storeArg: string) => string = (runId, storeArg) => `Continue the run with: taskmachine resume ${shellWord(runId)}${storeArg}`,
+  afterDirect: (runId: string, storeArg: string) => string = (runId, storeArg) => `Continue the run with:\n  taskmachine resume ${shellWord(runId)}${storeArg}`,
 ): Promise<void> {
   const store = await openStore(options.store, cwd, { existing: true });
   try {
@@ -28,10 +29,12 @@ export async function changeStoredRun(
       const { module } = await openStoredRun(store, runId, cwd, options['flow-file'], options.store);
       return direct({ module, store, runId });
     });
+    // Prose wrapped at 80 columns; a command to paste stays whole, on a line of its own.
+    const next = afterDirect(runId, storeArgument(options.store));
     stdout(
       owner === undefined
-        ? `${message}.${[afterDirect(runId, storeArgument(options.store))].filter((next) => next !== '').map((next) => ` ${next}`).join('')}\n`
-        : `${message} (applied by the process driving the run: pid ${owner.pid} on ${owner.host}; it continues there).\n`,
+        ? `${wrapLine(`${message}.`)}\n${next === '' ? '' : `${next}\n`}`
+        : `${wrapLine(`${message} (applied by the process driving the run: pid ${owner.pid} on ${owner.host}; ${request.action === 'cancel' ? 'it ends there' : 'it continues there'}).`)}\n`,
     );
   } finally {
     await store.close();

@@ -14,6 +14,7 @@ import { askOwner, isDriven } from '../../operate/control.ts';
 import { findStoredRun, flowFileOption, openStoredRun } from '../storedRun.ts';
 import { pausedHandle } from '../../operate/pausedRun.ts';
 import { sessionOptions } from './run.ts';
+import { wrapLine } from '../wrapText.ts';
 
 const resumeOptions = { 'flow-file': flowFileOption, ...sessionOptions } as const;
 const resumeTaskOptions = {
@@ -125,7 +126,7 @@ async function answerAndContinue(name: 'resume-task' | 'send-event', context: Co
       if (outcome !== undefined) {
         const owner = outcome.owner;
         const done = name === 'resume-task' ? 'resumed' : 'applied';
-        stdout(`${outcome.message} (${done} by the process driving the run${owner === undefined ? '' : `: pid ${owner.pid} on ${owner.host}`}; it continues there).\n`);
+        stdout(`${wrapLine(`${outcome.message} (${done} by the process driving the run${owner === undefined ? '' : `: pid ${owner.pid} on ${owner.host}`}; it continues there).`)}\n`);
         return 0;
       }
     }
