@@ -54,6 +54,15 @@ export class RunCompletion {
     for (const waiter of waiters) waiter.reject(error);
   }
 
+  /**
+   * The run was let go of before it finished (`shutdown()`): whoever waits for it gets the record as
+   * it was left — still `running`, to be finished by the process that resumes it — rather than a
+   * promise that would never settle.
+   */
+  letGo(record: FlowRunRecord): void {
+    if (this.#failure === undefined) this.finished(this.#done, record);
+  }
+
   /** A finished run was reopened: a new `done` for its next end. */
   reopened(): void {
     this.#done = deferred();

@@ -455,7 +455,8 @@ export class FlowRun {
 
   /** Resolves when the run finishes, or when it cannot progress without `resumeTask`/`sendEvent`. */
   settled(): Promise<FlowRunRecord> {
-    if (this.#completion.failure !== undefined || this.#phase?.finished === true) return this.#completion.done;
+    // (A run let go of takes no further turn here: `done` holds the record it was left with.)
+    if (this.#completion.failure !== undefined || this.#phase?.finished === true || this.#phase?.phase === 'detached') return this.#completion.done;
     const settled = this.#completion.waitSettled();
     // A run that already waits takes no further turn by itself: take one to notice it.
     this.#requestTurn();
@@ -590,7 +591,7 @@ export class FlowRun {
       // here, so `done` would never resolve; just let go of the run and its lease.
       await this.persisted();
       await this.#detach();
-      return this.snapshot();
+      return this.#letGo();
     }
     const wasActive = phase.active;
     if (wasActive) {
@@ -608,7 +609,14 @@ export class FlowRun {
     if (wasActive) this.#dispatcher?.emit('beforeStopping', { flowRun: this.snapshot() });
     await this.persisted();
     await this.#detach();
-    return this.snapshot();
+    return this.#letGo();
+  }
+
+  /** The record of a run this process let go of; `done` and `settled()` resolve with it. */
+  #letGo(): FlowRunRecord {
+    const record = this.snapshot();
+    this.#completion.letGo(record);
+    return record;
   }
 
   // ————— outcomes → lifecycle events —————

@@ -38,11 +38,16 @@ export interface FlowRunHandle<TTasks = unknown> {
   /** The run's id. */
   readonly runId: string;
   /**
-   * Resolves with the run record when the run finishes (success or failed). If the run is
-   * reopened later (clear or set-state on a finished run), read `done` again for the new outcome.
+   * Resolves with the run record when the run finishes (success or failed) — or, once
+   * {@link FlowRunHandle.shutdown} let go of it, with the run as it was left (state `running`: the
+   * process that resumes it finishes it). If the run is reopened later (clear or set-state on a
+   * finished run), read `done` again for the new outcome.
    */
   readonly done: Promise<FlowRunRecord<TTasks>>;
-  /** Resolves when the run finishes or cannot progress without `resumeTask`/`sendEvent`. */
+  /**
+   * Resolves when the run finishes, cannot progress without `resumeTask`/`sendEvent`, or was let
+   * go of by {@link FlowRunHandle.shutdown}.
+   */
   settled(): Promise<FlowRunRecord<TTasks>>;
   /** The run as it is now. */
   snapshot(): FlowRunRecord<TTasks>;
@@ -86,7 +91,8 @@ export interface FlowRunHandle<TTasks = unknown> {
   /**
    * Graceful shutdown: nothing new starts, running attempts are aborted with reason `'preempt'`
    * (task code may answer with `TaskCheckpointed`), and up to `graceMs` is given to them. Resolves
-   * with the run (still `running`) once its state is in the store; resume it later with
+   * with the run (still `running`) once its state is in the store — and so do `done` and
+   * `settled()`, so nothing that waits for the run waits forever; resume it later with
    * `runFlow(flow, { store, runId, resume: true })` or `taskmachine resume <runId>`.
    */
   shutdown(options?: { graceMs?: number }): Promise<FlowRunRecord<TTasks>>;

@@ -47,7 +47,10 @@ export function openFlowRun<TInput>(definition: Flow<TInput>, options: RunFlowOp
     if (signal.aborted) queueMicrotask(onAbort);
     else {
       signal.addEventListener('abort', onAbort, { once: true });
-      void runner.done.then(() => signal.removeEventListener('abort', onAbort));
+      // (Both ways: a `then` alone would turn a run that stopped on a store error into an
+      // unhandled rejection, which ends the embedding process.)
+      const forget = () => signal.removeEventListener('abort', onAbort);
+      void runner.done.then(forget, forget);
     }
   }
   runner.start();

@@ -352,7 +352,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
         driven.set(found.runId, handle);
         log(`taskmachine worker ${id}: drives run '${found.runId}' (flow '${found.flowId}'): ${found.why}`);
         handle.done.then(
-          (record) => log(`taskmachine worker ${id}: run '${found.runId}' ended ${record.state}${record.reason ? ` (${record.reason})` : ''}`),
+          // (A run this worker let go of when it stopped is `running` still: another worker takes it over.)
+          ({ state, reason }) => log(`taskmachine worker ${id}: ${state === 'running' ? `let go of run '${found.runId}'` : `run '${found.runId}' ended ${state}`}${reason ? ` (${reason})` : ''}`),
           (error: unknown) => log(`taskmachine worker ${id}: stopped driving run '${found.runId}': ${toError(error).message}`),
         ).finally(() => driven.delete(found.runId));
       }

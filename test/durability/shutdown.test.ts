@@ -189,3 +189,51 @@ describe.each(stores)('graceful shutdown (%s)', (_name, makeStore) => {
     expect(await recordProblems(inner, 'export')).toEqual([]);
   });
 });
+
+describe('after shutdown() nothing waits forever', () => {
+  it('done and settled() resolve with the run as it was let go of (running), taken before or after the shutdown', async () => {
+    const { memoryStore } = await import('../../src/stores/index.ts');
+    const store = memoryStore();
+    const definition = flow('held', (f) => {
+      f.task('hold', () => new Promise((_resolve, reject) => ctx()!.signal.addEventListener('abort', () => reject(new Error('stopped')))));
+    });
+    const handle = startFlow(definition, { store, runId: 'held', ...quiet });
+    const doneBefore = handle.done;
+    const settledBefore = handle.settled();
+    await handle.ready();
+    const record = await handle.shutdown({ graceMs: 0 });
+    expect(record.state).toBe('running');
+    expect(await doneBefore).toBe(record);
+    expect(await settledBefore).toBe(record);
+    expect(await handle.settled()).toBe(record);
+    expect(await handle.done).toBe(record);
+  });
+
+  it('a run given a signal that stops on a store error rejects runFlow only: no unhandled rejection', async () => {
+    const { memoryStore } = await import('../../src/stores/index.ts');
+    const store = memoryStore();
+    const commit = store.commit.bind(store);
+    let commits = 0;
+    store.commit = (async (...args: Parameters<typeof commit>) => {
+      if (++commits > 1) throw new Error('the disk is full');
+      return commit(...args);
+    }) as typeof store.commit;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const definition = flow('doomed', (f) => {
+        const first = f.task('first', () => 1);
+        f.task('second', () => 2, { after: [first] });
+      });
+      const { runFlow } = await import('../../src/index.ts');
+      await expect(runFlow(definition, { store, signal: new AbortController().signal, ...quiet })).rejects.toThrow('the disk is full');
+      // An unhandled rejection is reported after the microtasks of the turn it happened in.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
