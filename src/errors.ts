@@ -151,11 +151,12 @@ export class UnstorableValueError extends FailTask {
   /** The problem in a few words (`a function cannot be stored`). */
   readonly problem: string;
 
-  constructor(subject: string, problem: { readonly path: string; readonly problem: string }) {
+  constructor(subject: string, problem: { readonly path: string; readonly problem: string; readonly fix?: string }) {
     super(
-      `${subject} cannot be stored: ${problem.path}: ${problem.problem}. A run with a store keeps values as plain data, ` +
-        'arrays, Date, Map, Set, BigInt, RegExp, URL, typed arrays, Buffer, Error and undefined; hand over data instead. ' +
-        'The attempt failed without a retry (it would hand over the same value).',
+      `${subject} cannot be stored: ${problem.path}: ${problem.problem}. ` +
+        (problem.fix ??
+          'A run with a store keeps values as plain data, arrays, Date, Map, Set, BigInt, RegExp, URL, typed arrays, Buffer, Error and undefined; hand over data instead.') +
+        ' The attempt failed without a retry (it would hand over the same value).',
     );
     this.path = problem.path;
     this.problem = problem.problem;

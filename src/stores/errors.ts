@@ -220,11 +220,14 @@ export class StoreSerializationError extends StoreError {
   readonly path: string;
   /** The problem in a few words, without the path (e.g. `a function cannot be stored`). */
   readonly problem: string;
+  /** What to do instead, when it is not "hand over plain data" (a value too large to store). */
+  readonly fix?: string;
 
-  constructor(options: { path: string; message: string; problem?: string; cause?: unknown }) {
+  constructor(options: { path: string; message: string; problem?: string; fix?: string; cause?: unknown }) {
     super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
     this.path = options.path;
     this.problem = options.problem ?? options.message;
+    if (options.fix !== undefined) this.fix = options.fix;
   }
 }
 

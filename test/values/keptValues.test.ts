@@ -176,3 +176,55 @@ describe('what a run keeps', () => {
     expect(run.tasks['wait']!.result).toEqual({ ok: true });
   });
 });
+
+describe('values too large to store', () => {
+  // Over the 64 MiB a stored value may take: on SQLite such a value used to fail every commit it
+  // was in, so the run stopped — and stopped again on each resume.
+  const big = 'x'.repeat(65 * 1024 * 1024);
+
+  it('a result or checkpoint data that large fails that attempt only; the run goes on and is stored', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { sqliteStore } = await import('../../src/stores/index.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'taskmachine-big-'));
+    const store = sqliteStore({ path: join(dir, 'runs.db') });
+    try {
+      const run = await runFlow(flow('big', (f) => {
+        f.task('result', () => big);
+        f.task('nested', () => ({ rows: [big] }));
+        f.task('checkpoint', () => {
+          throw new TaskCheckpointed({ cursor: big });
+        });
+        f.task('sibling', () => 'fine');
+      }), { store, runId: 'r', log: () => {} });
+      expect(run.state).toBe('failed');
+      expect(run.tasks['sibling']).toMatchObject({ state: 'success', result: 'fine' });
+      for (const key of ['result', 'nested', 'checkpoint']) {
+        expect(run.tasks[key]).toMatchObject({ state: 'failed', attempts: 1 });
+        expect(run.tasks[key]!.error).toBeInstanceOf(UnstorableValueError);
+        expect(run.tasks[key]!.error!.message).toMatch(/cannot be stored: \$: it takes 65 MiB stored, more than the 64 MiB one stored value may take\. Keep large data elsewhere \(a file, an object store\) and hand over where it is\./);
+      }
+      const stored = await store.loadRun('r');
+      expect(stored!.run.state).toBe('failed');
+      expect(stored!.instances.find((i) => i.key === 'sibling')!.state).toBe('success');
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an error that large is stored cut, with its name: the attempt fails as it would have', async () => {
+    const run = await runFlow(flow('loud', (f) => {
+      f.task('a', () => {
+        const error = new Error(big);
+        error.name = 'LoudError';
+        throw error;
+      });
+    }), { store: memoryStore(), runId: 'r', log: () => {} });
+    const error = run.tasks['a']!.error!;
+    expect(error.name).toBe('LoudError');
+    expect(error.message.length).toBeLessThan(70 * 1024);
+    expect(error.message).toMatch(/^x+… \(68,157,440 characters in all: cut to be stored\)$/);
+  });
+});

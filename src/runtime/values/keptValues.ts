@@ -38,10 +38,20 @@ export class KeptValues {
     // (What most tasks return: one shared answer instead of an object per attempt.)
     if (value === undefined) return KEPT_UNDEFINED;
     // (Functions and symbols are objectish: with a store, serializeValue refuses them below.)
-    if (!isObjectish(value)) return { ok: true, value };
+    if (!isObjectish(value)) {
+      // (Only a string can be long enough; escaping at most sextuples its characters.)
+      if (this.#durable && typeof value === 'string' && value.length > MAX_STORED_VALUE_BYTES / 6) {
+        const tooLarge = sizeProblem(serializeValue(value));
+        if (tooLarge !== undefined) return { ok: false, error: tooLarge };
+      }
+      return { ok: true, value };
+    }
     if (!this.#durable) return { ok: true, value: frozen(value) };
     try {
-      return { ok: true, value: frozen(deserializeValue(serializeValue(value))) };
+      const text = serializeValue(value);
+      const tooLarge = sizeProblem(text);
+      if (tooLarge !== undefined) return { ok: false, error: tooLarge };
+      return { ok: true, value: frozen(deserializeValue(text)) };
     } catch (error) {
       if (error instanceof StoreSerializationError) return { ok: false, error };
       return { ok: false, error: new StoreSerializationError({ path: '$', problem: `it cannot be stored (${describeValue(error)})`, message: toError(error).message }) };
@@ -65,12 +75,46 @@ export class KeptValues {
   error(error: Error): Error {
     if (!this.#durable) return error;
     try {
-      serializeValue(error);
-      return error;
+      if (sizeProblem(serializeValue(error)) === undefined) return error;
     } catch {
       return storablePart(error);
     }
+    return cutToStore(storablePart(error));
   }
+}
+
+/**
+ * The most UTF-8 bytes one stored value (a result, checkpoint data, an error) may take. SQLite
+ * refuses a string or blob over 1e9 bytes and PostgreSQL a field over 1 GB, and a value that big
+ * would fail every commit it is in — the run would stop on each resume. Well below both, it fails
+ * the one attempt that handed it over instead.
+ */
+const MAX_STORED_VALUE_BYTES = 64 * 1024 * 1024;
+
+/** Why a stored text is too large to store, or `undefined` when it is not. */
+function sizeProblem(text: string): StoreSerializationError | undefined {
+  // (A UTF-8 character takes at most 3 bytes per UTF-16 unit: most texts are cleared without counting.)
+  if (text.length * 3 <= MAX_STORED_VALUE_BYTES) return undefined;
+  const bytes = Buffer.byteLength(text);
+  if (bytes <= MAX_STORED_VALUE_BYTES) return undefined;
+  const mib = (n: number) => `${Math.round(n / (1024 * 1024)).toLocaleString('en-US')} MiB`;
+  const problem = `it takes ${mib(bytes)} stored, more than the ${mib(MAX_STORED_VALUE_BYTES)} one stored value may take`;
+  return new StoreSerializationError({
+    path: '$',
+    problem,
+    message: `${problem}.`,
+    fix: 'Keep large data elsewhere (a file, an object store) and hand over where it is.',
+  });
+}
+
+/** An error whose stored form is too large, with its message and stack cut to a size that is stored. */
+function cutToStore(error: Error): Error {
+  const keep = 64 * 1024;
+  const cut = (text: string) => (text.length <= keep ? text : `${text.slice(0, keep)}… (${text.length.toLocaleString('en-US')} characters in all: cut to be stored)`);
+  const copy = new Error(cut(error.message));
+  copy.name = error.name;
+  if (error.stack !== undefined) copy.stack = cut(error.stack);
+  return copy;
 }
 
 function isObjectish(value: unknown): value is object {
