@@ -5,7 +5,8 @@ import type { TaskInstanceEventType, TaskInstanceState } from '../machines/index
 /**
  * What kind of failure ended an attempt:
  * `application` (task code threw), `timeout` (the task's `timeout` elapsed), `gate` (a readiness
- * gate failed), `infrastructure` (the run was cancelled or the process running it died),
+ * gate failed), `infrastructure` (the run was cancelled, the process running it died, or the
+ * store failed under it — a `ctx().checkpoint.save()` it refused),
  * `manual` (a person set the state).
  */
 export type FailureKind = 'application' | 'timeout' | 'gate' | 'infrastructure' | 'interrupted' | 'manual';

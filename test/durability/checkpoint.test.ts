@@ -152,3 +152,29 @@ describe('task checkpoints across attempts (sqliteStore)', () => {
     }
   });
 });
+
+describe('a checkpoint the store refuses', () => {
+  it("fails the attempt as infrastructure (not the task's fault) and leaves the stored checkpoint as it was", async () => {
+    const { StoreError } = await import('../../src/stores/index.ts');
+    const store = openStore('refused');
+    const save = store.saveCheckpoint.bind(store);
+    let saves = 0;
+    // The second save meets a store that is locked (as by another process past busyTimeoutMs).
+    store.saveCheckpoint = (async (...args: Parameters<typeof save>) => {
+      if (++saves === 2) throw new StoreError('The store file "refused.db" stayed locked by another connection for longer than busyTimeoutMs (5000 ms), so nothing was written.');
+      return save(...args);
+    }) as typeof store.saveCheckpoint;
+    const loaded: unknown[] = [];
+    const run = await runFlow(flow('refused', (f) => {
+      f.task('steps', async () => {
+        loaded.push(await ctx()!.checkpoint.load());
+        await ctx()!.checkpoint.save(1);
+        await ctx()!.checkpoint.save(2);
+        return 'done';
+      });
+    }), { store, runId: 'r', ...quiet });
+    expect(run.tasks['steps']).toMatchObject({ state: 'failed', failureKind: 'infrastructure' });
+    expect(run.tasks['steps']!.error!.message).toContain('stayed locked by another connection');
+    expect((await store.loadCheckpoint('r', 'steps'))?.value).toBe(1);
+  });
+});

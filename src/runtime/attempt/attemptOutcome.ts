@@ -1,6 +1,7 @@
 import { DeferSignal, RescheduleSignal } from '../../context/signals.ts';
 import { FailTask, RunCancelledError, SkipTask, TaskCheckpointed, TaskTimeoutError, toError } from '../../errors.ts';
 import type { FailureKind } from '../../records.ts';
+import { StoreError, StoreSerializationError } from '../../stores/errors.ts';
 
 /**
  * How one attempt ended, as a value: what the attempt executor hands back and the run maps to a
@@ -31,7 +32,7 @@ export type AttemptOutcome =
  * The outcome of an attempt that returned (`ok`) or threw `value`. Control-flow errors (`SkipTask`,
  * `TaskCheckpointed`, `ctx().defer`, `ctx().reschedule`) are outcomes of their own; anything else
  * thrown is a failure, of kind `timeout` for a `TaskTimeoutError`, `infrastructure` for a cancelled
- * run, `application` otherwise.
+ * run or a store error (other than a value it cannot take), `application` otherwise.
  */
 export function classifyAttempt(ok: boolean, value: unknown): AttemptOutcome {
   if (ok) return { kind: 'completed', value };
@@ -54,9 +55,17 @@ function classifyThrown(value: unknown): AttemptOutcome {
   return {
     kind: 'failed',
     error: toError(value),
-    failureKind: value instanceof TaskTimeoutError ? 'timeout' : cancelled ? 'infrastructure' : 'application',
+    failureKind: value instanceof TaskTimeoutError ? 'timeout' : cancelled || storeFailed(value) ? 'infrastructure' : 'application',
     failFast: cancelled || value instanceof FailTask,
   };
+}
+
+/**
+ * The store failed under the attempt (a `ctx().checkpoint.save()` the store refused: locked past
+ * its busy timeout, the disk full): not the task's fault. A value the store cannot take is.
+ */
+function storeFailed(value: unknown): boolean {
+  return value instanceof StoreError && !(value instanceof StoreSerializationError);
 }
 
 /** Whether a thrown value is control flow (a skip, checkpoint, deferral or reschedule), not a failure. */

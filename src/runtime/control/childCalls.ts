@@ -122,7 +122,6 @@ export class ChildCalls {
       return;
     }
     if (run.checkpointLoad === undefined) await this.loadCheckpoint(run).catch(() => undefined);
-    run.instance.checkpoint = value;
     const store = this.#host.store();
     if (store !== undefined) {
       const leaseToken = this.#host.leaseToken();
@@ -134,6 +133,8 @@ export class ChildCalls {
         ...(leaseToken !== undefined ? { leaseToken } : {}),
       });
     }
+    // (Only once stored: a save the store refused leaves the checkpoint as it was.)
+    run.instance.checkpoint = value;
   }
 }
 
