@@ -123,6 +123,9 @@ async function stopOutsideWrites(child: Child, db: string): Promise<void> {
   });
 }
 
+/** CLI output wrapped at 80 columns, with its line breaks as spaces (to compare sentences). */
+const oneLine = (text: string) => text.replace(/\n\s*/g, ' ');
+
 describe('run ownership between processes', () => {
   it('resume while the owner lives is refused naming it; set-state and resume-task from elsewhere are applied by the owner; every body runs once', async () => {
     const p = place(30);
@@ -149,8 +152,6 @@ describe('run ownership between processes', () => {
     expect(illegal.stderr).toMatch(/task instance 'work-0': event RESUME is not legal in state '(success|running|queued|none|scheduled)'/);
     const resumed = cli(p, 'resume-task', 'own', 'approve');
     expect(resumed.code).toBe(0);
-    // (Wrapped at 80 columns: compared with its line breaks as spaces.)
-    const oneLine = (text: string) => text.replace(/\n\s*/g, ' ');
     expect(oneLine(resumed.stdout)).toContain(`approve: checkpointed → scheduled (resumed by the process driving the run: pid ${owner.pid} on `);
     // (hold keeps the owner driving the run until it is set by hand.)
     const setState = cli(p, 'set-state', 'own', 'hold', 'success');
@@ -191,7 +192,7 @@ describe('run ownership between processes', () => {
     const status = cli(p, 'status', 'orphan');
     expect(status.stdout).toMatch(/^run orphan of flow '\S+': running, orphaned\n/);
     expect(status.stdout).toContain(`orphaned: pid ${first.pid} on `);
-    expect(status.stdout).toContain('(that process no longer exists); continue it with: taskmachine resume orphan');
+    expect(oneLine(status.stdout)).toContain('(that process no longer exists); continue it with: taskmachine resume orphan');
     expect(cli(p, 'status').stdout).toMatch(/^orphan +\S+ +running, orphaned /m);
     expect(JSON.parse(cli(p, 'status', 'orphan', '--json').stdout).owner).toMatchObject({ status: 'orphaned', why: 'process gone', pid: first.pid });
 
@@ -232,6 +233,12 @@ describe('run ownership between processes', () => {
     const atStop = await stored(p, 'paused');
     const bodiesAtStop = bodies(p).length;
     writeFileSync(p.release, '');
+
+    // Its lease expires while it is stopped: `status` says so, and that its process still runs.
+    await until('status sees the lease expired', () => cli(p, 'status', 'paused').stdout.includes('has not renewed its lease'));
+    const status = oneLine(cli(p, 'status', 'paused').stdout);
+    expect(status).toContain(`orphaned: pid ${owner.pid} on `);
+    expect(status).toContain(`but still runs: it is busy (a task blocking its event loop?) or stopped. Stop it first (kill ${owner.pid})`);
 
     // Another process takes the run over once the stopped owner's lease has expired.
     let taker: Child | undefined;

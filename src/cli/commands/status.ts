@@ -1,7 +1,10 @@
 import { allTaskInstanceStates, isTaskInstanceState, type TaskInstanceState } from '../../../machines/index.ts';
 import { ownerStatus, type OwnerStatus } from '../../runtime/opening/ownerStatus.ts';
 import { defineCommand, UsageError } from '../command.ts';
-import { storeArgument } from '../hints.ts';
+import { shellWord, storeArgument } from '../hints.ts';
+import { hostname } from 'node:os';
+import { processExists } from '../../processExists.ts';
+import { wrapLine } from '../wrapText.ts';
 import { countsText, duration, ownerJson, readStatusPage, statusText, tableWithin, time } from '../runStatus.ts';
 import { runRecordToJson } from '../serialize.ts';
 import { isPostgresUrl, openStore, redactUrl, storeOption } from '../storeOption.ts';
@@ -20,8 +23,20 @@ function ownerLine(owner: OwnerStatus, runId: string, now: number, storeArg: str
   if (owner.status === 'none' || owner.status === 'released') return undefined;
   const { pid, host } = owner.lease.owner;
   if (owner.status === 'live') return `driven by pid ${pid} on ${host} (last seen ${ago(owner.lease.heartbeatAt, now)})`;
+  const command = `  taskmachine resume ${shellWord(runId)}${storeArg}`;
+  // An expired lease whose process still runs here: busy (a task blocking its event loop stops the
+  // heartbeats too) or stopped, not gone — a takeover would run its running tasks a second time.
+  if (owner.why === 'lease expired' && host === hostname() && processExists(pid)) {
+    return (
+      `${wrapLine(
+        `orphaned: pid ${pid} on ${host} has not renewed its lease (it expired ${ago(owner.lease.expiresAt, now)}) but still runs: ` +
+          `it is busy (a task blocking its event loop?) or stopped. Stop it first (kill ${pid}); a resume now takes the run over, ` +
+          'and the tasks it runs may run twice:',
+      )}\n${command}`
+    );
+  }
   const why = owner.why === 'process gone' ? 'that process no longer exists' : `its lease expired ${ago(owner.lease.expiresAt, now)}`;
-  return `orphaned: pid ${pid} on ${host} stopped without letting go (${why}); continue it with: taskmachine resume ${runId}${storeArg}`;
+  return `${wrapLine(`orphaned: pid ${pid} on ${host} stopped without letting go (${why}); continue it with:`)}\n${command}`;
 }
 
 function parseLimit(text: string | undefined, fallback: number): number {
