@@ -1,6 +1,7 @@
 // Every error class taskmachine throws at its users, in one file: it is what they import to test
 // `instanceof` and read fields from, each class with its TSDoc and example (that is the length:
 // about 20 small classes). Store errors are in stores/errors.ts, the testing helpers' in testing/.
+import { hostname } from 'node:os';
 import { types } from 'node:util';
 /**
  * Thrown when an event is not legal in the state a task instance (or flow run) is in. Nothing
@@ -425,11 +426,16 @@ export class RunOwnedError extends Error {
   }) {
     const { runId, owner, heartbeatAt, expiresAt, now } = options;
     const seconds = (ms: number) => `${Math.max(0, Math.round(ms / 100) / 10)} s`;
+    // (Two handles of one process may hold runs: the one that refused is not "another process".)
+    const thisProcess = owner.pid === process.pid && owner.host === hostname();
     super(
-      `run '${runId}' is driven by another process: pid ${owner.pid} on ${owner.host} (owner ${owner.ownerId.slice(0, 8)}), ` +
-        `last seen ${seconds(now - heartbeatAt)} ago; its lease expires in ${seconds(expiresAt - now)} unless renewed. ` +
-        'Nothing was changed. Wait for that process to finish, stop it (Ctrl-C lets it go at once), or, if it is gone, ' +
-        'resume the run once its lease has expired.',
+      thisProcess
+        ? `run '${runId}' is driven by another run handle of this process (owner ${owner.ownerId.slice(0, 8)}), last seen ` +
+            `${seconds(now - heartbeatAt)} ago. Nothing was changed. Wait for that run to finish (its \`done\`), or shut it down first.`
+        : `run '${runId}' is driven by another process: pid ${owner.pid} on ${owner.host} (owner ${owner.ownerId.slice(0, 8)}), ` +
+            `last seen ${seconds(now - heartbeatAt)} ago; its lease expires in ${seconds(expiresAt - now)} unless renewed. ` +
+            'Nothing was changed. Wait for that process to finish, stop it (Ctrl-C lets it go within its grace period), or, if it is gone, ' +
+            'resume the run once its lease has expired.',
     );
     this.runId = runId;
     this.owner = owner;

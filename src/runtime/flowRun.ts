@@ -48,6 +48,8 @@ import { definitionHash } from '../flow/flowShape.ts';
 import type { PostgresStore } from '../stores/postgresStore.ts';
 import type { LaunchState } from './remote/launchTable.ts';
 import { markLogged } from './loggedErrors.ts';
+import { hostname } from 'node:os';
+import { processExists } from '../processExists.ts';
 
 /** At most this long (ms) between a `ctx().log` line and the commit that stores it. */
 const LOG_FLUSH_MS = 200;
@@ -273,7 +275,8 @@ export class FlowRun {
     if (this.#careful) this.#admission.runsAlone = (instance) => instance.context.interruptions > 0;
     if (tookOverFrom !== undefined) {
       const { owner, heartbeatAt } = tookOverFrom;
-      log(`taskmachine: took over run '${this.runId}' from pid ${owner.pid} on ${owner.host}, last seen at ${new Date(heartbeatAt).toISOString()} (its lease had expired)`);
+      const why = owner.host === hostname() && !processExists(owner.pid) ? 'that process no longer exists' : 'its lease had expired';
+      log(`taskmachine: took over run '${this.runId}' from pid ${owner.pid} on ${owner.host}, last seen at ${new Date(heartbeatAt).toISOString()} (${why})`);
     }
     let opened: Awaited<ReturnType<typeof openRun>>;
     try {

@@ -87,7 +87,9 @@ describe('acquiring the lease', () => {
     await holdAs(second.store, { host: hostname(), pid: process.pid }, second.clock.now());
     const here = await second.ownership.acquire().catch((e: unknown) => e);
     expect(here).toBeInstanceOf(RunOwnedError);
-    expect((here as Error).message).toContain(`pid ${process.pid} on ${hostname()}`);
+    // (Held by this very process — another run handle — which the message says instead of a pid.)
+    expect((here as Error).message).toContain("run 'r' is driven by another run handle of this process (owner someone-)");
+    expect((here as Error).message).toContain('Wait for that run to finish (its `done`), or shut it down first.');
     expect((await second.store.getLease('r'))!.owner.ownerId).toBe('someone-else');
   });
 
@@ -326,7 +328,7 @@ describe('two runs of one run id in one process', () => {
     const refused = await runFlow(first.definition, { store, runId: 'r', resume: true, clock, log: () => {} }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(RunOwnedError);
     expect((refused as RunOwnedError).owner).toMatchObject({ host: hostname(), pid: process.pid });
-    expect((refused as Error).message).toContain(`pid ${process.pid} on ${hostname()}`);
+    expect((refused as Error).message).toContain("run 'r' is driven by another run handle of this process");
     first.release();
     expect((await handle.done).state).toBe('success');
     expect(await store.getLease('r')).toMatchObject({ token: 1, releasedAt: clock.now() });

@@ -209,6 +209,8 @@ describe('run ownership between processes', () => {
     // The driver ends waiting for approve (exit 1, with the command that continues it).
     expect(drove[0]!.code).toBe(1);
     expect(drove[0]!.stdout).toContain('taskmachine resume-task orphan approve --store');
+    // Taken over at once because its process is gone (its lease had not expired yet): it says so.
+    expect(drove[0]!.stderr).toMatch(new RegExp(`took over run 'orphan' from pid ${first.pid} on .* \\(that process no longer exists\\)`));
 
     const end = await stored(p, 'orphan');
     expect(end.problems).toEqual([]);
