@@ -146,6 +146,11 @@ describe('run ownership between processes', () => {
     expect(refused.stderr).toMatch(/Nothing was changed\. Wait for that process to finish/);
     // Refused before anything is shown: no 'resumed' line, no progress.
     expect(refused.stdout).toBe('');
+    // So is a `run` with its id: no 'started' line first.
+    const again = cli(p, 'run', fixture, '--run-id', 'own', '--view', 'lines');
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`run 'own' is driven by another process: pid ${owner.pid} on `);
+    expect(again.stdout).toBe('');
 
     const illegal = cli(p, 'resume-task', 'own', 'work-0');
     expect(illegal.code).toBe(2);

@@ -1,5 +1,6 @@
 import { relative, resolve } from 'node:path';
-import { InputChangedError } from '../../errors.ts';
+import { InputChangedError, RunOwnedError } from '../../errors.ts';
+import { ownerStatus } from '../../runtime/opening/ownerStatus.ts';
 import { startFlow } from '../../runtime/runFlow.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { parseJsonArgument } from '../jsonArgument.ts';
@@ -113,6 +114,12 @@ export const runCommand = defineCommand({
       }
     }
     try {
+      // A run of that id another live process drives is refused before the view says 'started'.
+      if (options['run-id'] !== undefined) {
+        const now = Date.now();
+        const owner = ownerStatus(await store.getLease(options['run-id']), now);
+        if (owner.status === 'live') throw new RunOwnedError({ runId: options['run-id'], owner: owner.lease.owner, heartbeatAt: owner.lease.heartbeatAt, expiresAt: owner.lease.expiresAt, now });
+      }
       const flowFile = resolve(cwd, args.flowFile!);
       const session = openSession({
         flowId: definition.id,
