@@ -9,6 +9,7 @@ import { liveProgress, lineProgress, summary, type ProgressView } from './progre
 import { runRecordToJson } from './serialize.ts';
 import { shellWord } from '../shellWord.ts';
 import { continueCommand } from './hints.ts';
+import { StoreConnectionError, StoreError } from '../stores/errors.ts';
 
 /**
  * How a command shows a run and what it prints when the run ends (see {@link openSession}).
@@ -237,12 +238,31 @@ export function openSession(options: SessionOptions): Session {
           graceMs + STOP_BOUND_MS,
         );
       };
+      let opened = false;
+      handle.ready().then(
+        () => (opened = true),
+        () => {},
+      );
       const onInt = () => onSignal('SIGINT');
       const onTerm = () => onSignal('SIGTERM');
       process.on('SIGINT', onInt);
       process.on('SIGTERM', onTerm);
       try {
-        let record = await Promise.race([handle.settled(), shutdown]);
+        let record: FlowRunRecord;
+        try {
+          record = await Promise.race([handle.settled(), shutdown]);
+        } catch (error) {
+          // The store failed under a run it had opened (locked, disk full, connection gone): the
+          // store holds every committed turn, and a resume goes on from there once it is fixed.
+          if (options.durable && opened && resumableStoreFailure(error)) {
+            stop(handle.snapshot());
+            stderr(
+              `${wrapLine(`run ${handle.runId} stopped on that store error.`)}\nOnce the store can be written again, continue it with:\n` +
+                `  taskmachine resume ${shellWord(handle.runId)}${storeArg}\n`,
+            );
+          }
+          throw error;
+        }
         await handle.persisted();
         // A run that waits for a manual resume or an event is let go of (its lease released), so
         // the commands printed below can continue it from another process at once.
@@ -290,6 +310,14 @@ function waitingAfterStop(record: FlowRunRecord, storeArg: string): string {
     `${wrapLine(`run ${record.runId} stopped; it waits on ${named}. Continue it with${keys.length === 1 ? '' : ' any of'}:`)}\n${commands.join('')}` +
     `To run the rest without answering ${keys.length === 1 ? 'it' : 'them'}:\n  taskmachine resume ${shellWord(record.runId)}${storeArg}\n`
   );
+}
+
+/**
+ * A store error a resume gets past once its cause is gone: not damage, not another process
+ * taking the run over (`LeaseLostError`, a conflict), not a value or row the store refuses.
+ */
+function resumableStoreFailure(error: unknown): boolean {
+  return error instanceof StoreConnectionError || (error instanceof Error && error.constructor === StoreError);
 }
 
 /** Failed tasks shown with the command that prints what they logged (at most 5; then the run's). */

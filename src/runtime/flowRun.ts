@@ -821,7 +821,7 @@ export class FlowRun {
    * This process lets go of the run: nothing it still does is applied or written, and its lease is
    * released (a run that is only queued or inspected has no phase to leave: it is just let go).
    */
-  async #detach(): Promise<void> {
+  async #detach(stoppedBy?: Error): Promise<void> {
     this.#controlRequests?.stop();
     const phase = this.#phase;
     if (phase !== undefined && phase.can({ type: 'DETACH' })) phase.send({ type: 'DETACH' });
@@ -836,7 +836,7 @@ export class FlowRun {
     phase?.stop();
     this.#scheduler.stopped();
     this.#executor.stop?.();
-    await this.#ownership?.release();
+    await this.#ownership?.release(stoppedBy);
   }
 
   /** A commit failed (conflict, disk full, …): the run cannot stay consistent, so it stops here. */
@@ -847,7 +847,7 @@ export class FlowRun {
       this.#gates.abort(instance, error);
       instance.current?.abort(error);
     }
-    void this.#detach();
+    void this.#detach(error);
     this.#completion.fail(error);
   }
 

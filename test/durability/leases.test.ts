@@ -296,7 +296,7 @@ describe('releasing the lease', () => {
     const { ownership, lines } = setup(store);
     await ownership.acquire();
     await ownership.release();
-    expect(lines).toEqual(["taskmachine: releasing the lease of run 'r' failed (it expires by itself): disk full"]);
+    expect(lines).toEqual(["taskmachine: releasing the lease of run 'r' failed: disk full (it expires by itself; on this host a resume takes the run over at once)."]);
     expect(ownership.token).toBeUndefined();
   });
 });

@@ -107,7 +107,8 @@ export class RunOwnership {
   }
 
   /** Lets go of the lease (no-op when it is not held). */
-  async release(): Promise<void> {
+  /** Lets go of the lease; `stoppedBy` is the store error the run stopped on, if it did. */
+  async release(stoppedBy?: Error): Promise<void> {
     this.#stop();
     const lease = this.#lease;
     this.#lease = undefined;
@@ -115,7 +116,10 @@ export class RunOwnership {
     try {
       await this.#store.releaseLease(lease, this.#clock.now());
     } catch (error) {
-      this.#log(`taskmachine: releasing the lease of run '${this.#runId}' failed (it expires by itself): ${toError(error).message}`);
+      const message = toError(error).message;
+      // (The error the run stopped on was printed already: not its whole text a second time.)
+      const why = message === stoppedBy?.message ? ' on the same store error' : `: ${message}`;
+      this.#log(`taskmachine: releasing the lease of run '${this.#runId}' failed${why} (it expires by itself; on this host a resume takes the run over at once).`);
     }
   }
 

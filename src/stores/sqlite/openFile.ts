@@ -11,7 +11,10 @@ import { migrate } from './migrations.ts';
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
 const SQLITE_READONLY = 8;
+const SQLITE_IOERR = 10;
+const SQLITE_FULL = 13;
 const SQLITE_CANTOPEN = 14;
+const SQLITE_TOOBIG = 18;
 
 /** The store's connection to `path` (absolute, or `':memory:'`), migrated to this code's schema. */
 export function openDatabase(path: string, inMemory: boolean, durability: 'full' | 'normal', busyTimeoutMs: number): sqlite.DatabaseSync {
@@ -51,7 +54,8 @@ export function openDatabase(path: string, inMemory: boolean, durability: 'full'
 
 /**
  * `error`, thrown by SQLite while the store is open, as the store reports it: damage, a file it
- * may not write, or a lock held past `busyTimeoutMs` (anything else as it is).
+ * may not write, a lock held past `busyTimeoutMs`, a full disk, an I/O error or a value too large
+ * (anything else as it is).
  */
 export function storeError(error: unknown, path: string, busyTimeoutMs: number): unknown {
   if (isCorruptionError(error)) return corruptError(path, error, false);
@@ -64,6 +68,17 @@ export function storeError(error: unknown, path: string, busyTimeoutMs: number):
         'retry, or raise busyTimeoutMs.',
       { cause: error },
     );
+  }
+  // (Store errors all: the CLI's exit code for a store that cannot be used is 2, and a run it
+  // stopped is continued with `resume` once the cause is gone.)
+  if (error instanceof Error && errcode === SQLITE_FULL) {
+    return new StoreError(`The disk holding the store file "${path}" is full, so nothing was written. Free space on it, then resume the run.`, { cause: error });
+  }
+  if (error instanceof Error && errcode === SQLITE_IOERR) {
+    return new StoreError(`Reading or writing the store file "${path}" failed (SQLite: ${error.message}), so nothing was written. Check the disk, then resume the run.`, { cause: error });
+  }
+  if (error instanceof Error && errcode === SQLITE_TOOBIG) {
+    return new StoreError(`A value is too large for the store file "${path}" (SQLite: ${error.message}), so nothing was written.`, { cause: error });
   }
   return error;
 }
