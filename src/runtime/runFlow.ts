@@ -21,12 +21,19 @@ export type { FlowRunHandle, FlowRunStats } from './handle.ts';
  * const run = await handle.done;
  * ```
  */
-export function startFlow<TInput, TTasks = unknown>(
-  definition: Flow<TInput, TTasks>,
-  options: NoInfer<RunFlowOptions<TInput, RefsOf<TTasks>>> = {},
-): FlowRunHandle<RefsOf<TTasks>> {
+export function startFlow<TInput, TTasks = unknown>(definition: Flow<TInput, TTasks>, ...[options = {}]: RunArgs<TInput, TTasks>): FlowRunHandle<RefsOf<TTasks>> {
   return openFlowRun(definition, options as RunFlowOptions<TInput>) as FlowRunHandle<RefsOf<TTasks>>;
 }
+
+/**
+ * The options argument of {@link runFlow} and {@link startFlow}: a flow whose input type does not
+ * allow `undefined` (`flow('etl', (f: FlowBuilder<{ day: string }>) => …)`) needs its `input` —
+ * unless the run is resumed (`resume: true`), which uses the stored one. Without a typed input the
+ * options, and `input` in them, are optional.
+ */
+export type RunArgs<TInput, TTasks> = undefined extends TInput
+  ? [options?: NoInfer<RunFlowOptions<TInput, RefsOf<TTasks>>>]
+  : [options: NoInfer<RunFlowOptions<TInput, RefsOf<TTasks>> & ({ input: TInput } | { resume: true })>];
 
 /**
  * @internal `startFlow` with the options only the CLI uses (`paused`: open a stored run to inspect
@@ -90,12 +97,9 @@ export function openFlowRun<TInput>(definition: Flow<TInput>, options: RunFlowOp
  * run.result(extract);      // extract's result, typed from its reference (undefined unless it succeeded)
  * ```
  */
-export function runFlow<TInput, TTasks = unknown>(
-  definition: Flow<TInput, TTasks>,
-  options: NoInfer<RunFlowOptions<TInput, RefsOf<TTasks>>> = {},
-): Promise<FlowRunRecord<RefsOf<TTasks>>> {
+export function runFlow<TInput, TTasks = unknown>(definition: Flow<TInput, TTasks>, ...args: RunArgs<TInput, TTasks>): Promise<FlowRunRecord<RefsOf<TTasks>>> {
   try {
-    return startFlow(definition, options).settled();
+    return startFlow(definition, ...args).settled();
   } catch (error) {
     return Promise.reject(error);
   }

@@ -218,3 +218,35 @@ describe('decorators', () => {
     });
   });
 });
+
+describe('a typed input must be given', () => {
+  const daily = flow('daily', (f: FlowBuilder<{ day: string }>) => {
+    f.task('a', ({ input }) => input.day.toUpperCase());
+  });
+  const maybe = flow('maybe', (f: FlowBuilder<{ day: string } | undefined>) => {
+    f.task('a', ({ input }) => input?.day ?? 'today');
+  });
+  const untyped = flow('untyped', (f) => {
+    f.task('a', () => 1);
+  });
+
+  it('runFlow and startFlow refuse a run of a flow with a typed input without it, unless it resumes (the stored input)', async () => {
+    typeOnly(() => [
+      // @ts-expect-error input is required: the tasks read input.day
+      runFlow(daily),
+      // @ts-expect-error input is required: the tasks read input.day
+      runFlow(daily, {}),
+      // @ts-expect-error input is required: the tasks read input.day
+      startFlow(daily, { concurrency: 2 }),
+      // @ts-expect-error the input has the flow's type
+      runFlow(daily, { input: { day: 1 } }),
+      runFlow(daily, { input: { day: '2026-12-03' } }),
+      startFlow(daily, { runId: 'r', resume: true }),
+      runFlow(maybe),
+      runFlow(untyped),
+      startFlow(untyped, { concurrency: 1 }),
+    ]);
+    const run = await runFlow(daily, { input: { day: 'mon' }, log: () => {} });
+    expect(run.tasks['a']!.result).toBe('MON');
+  });
+});
