@@ -30,6 +30,12 @@ export function startFlow<TInput, TTasks = unknown>(definition: Flow<TInput, TTa
  * allow `undefined` (`flow('etl', (f: FlowBuilder<{ day: string }>) => …)`) needs its `input` —
  * unless the run is resumed (`resume: true`), which uses the stored one. Without a typed input the
  * options, and `input` in them, are optional.
+ *
+ * @example
+ * ```ts
+ * const daily = flow('daily', (f: FlowBuilder<{ day: string }>) => { f.task('a', ({ input }) => input.day); });
+ * await runFlow(daily, { input: { day: 'mon' } }); // runFlow(daily) is a type error
+ * ```
  */
 export type RunArgs<TInput, TTasks> = undefined extends TInput
   ? [options?: NoInfer<RunFlowOptions<TInput, RefsOf<TTasks>>>]
