@@ -1,4 +1,5 @@
 import { type FlowDefinitionProblem } from '../errors.ts';
+import { suggest } from '../suggest.ts';
 import { checkDecorators } from '../decorators/defineDecorator.ts';
 import { createSystemContext, type PublishedValues } from '../decorators/systemContext.ts';
 import { CompiledTask, DEFAULT_SETTINGS, EMPTY_HINTS, NOTHING_PUBLISHED, hasDefaultSettings, sharedSettings } from './compiledTask.ts';
@@ -162,7 +163,8 @@ export class FlowCompiler {
     const resolved = this.#pending.map(({ task, taskId, ref, what }) => {
       const upstream = this.#indexById.get(ref);
       if (upstream === undefined) {
-        this.#problems.push({ taskId, message: `${what} '${ref}' is not a task of this flow (unknown task id)` });
+        const near = suggest(ref, [...this.#indexById.keys()]);
+        this.#problems.push({ taskId, message: `${what} '${ref}' is not a task of this flow (unknown task id)${near === undefined ? '' : `; did you mean '${near}'?`}` });
         return DROPPED;
       }
       return this.#check(task, taskId, upstream, ref, what);

@@ -165,6 +165,16 @@ describe('flow definition validation', () => {
     expect(problems).toHaveLength(3);
   });
 
+  it("an unknown upstream close to a task's id is answered with that id", () => {
+    const problems = problemsOf(() =>
+      flow('typo', (f) => {
+        f.task('extract', () => 1);
+        f.task('load', () => 2, { after: ['extrct'] });
+      }),
+    );
+    expect(problems).toEqual(["load: upstream 'extrct' is not a task of this flow (unknown task id); did you mean 'extract'?"]);
+  });
+
   it('cycle detection handles a 100k-task chain without overflowing the stack', () => {
     const chain = flow('chain', (f) => {
       let previous: TaskRef<number> = f.task('t0', () => 0);
