@@ -52,13 +52,13 @@ interface GraphStep {
  * ```ts
  * import { describe, expect, it } from 'vitest';
  * import { createActor } from 'xstate';
- * import { pathTests, assertFullCoverage } from 'taskmachine/testing';
+ * import { pathTests, taskInstanceStateKey } from 'taskmachine/testing';
  * import { taskInstanceMachine } from 'taskmachine/machines';
  *
  * const suite = pathTests(taskInstanceMachine, {
  *   input: { retries: 1 },
  *   events: (s) => [{ type: 'SCHEDULE' }, { type: 'QUEUE' }, { type: 'START', attempt: s.context.attempt }],
- *   serializeState: (s) => JSON.stringify([s.value, s.context.maxAttempts - s.context.attempt]),
+ *   serializeState: taskInstanceStateKey,
  * });
  * describe('task instance', () => {
  *   for (const path of suite.paths) {
