@@ -75,7 +75,9 @@ interface GraphStep {
  */
 export function pathTests<TMachine extends AnyStateMachine>(
   machine: TMachine,
-  options: PathTestOptions<TMachine>,
+  // NoInfer: the machine alone decides TMachine. Inferring it from the options too made
+  // TypeScript widen an `events` function's literals ('SCHEDULE' became string) and refuse it.
+  options: NoInfer<PathTestOptions<TMachine>>,
 ): PathTestSuite<TMachine> {
   type Snapshot = SnapshotFrom<TMachine>;
   type Event = EventFromLogic<TMachine>;
