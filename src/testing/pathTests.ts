@@ -1,8 +1,11 @@
 import {
+  getInitialMicrosteps,
+  getMicrosteps,
   transition,
   type ActorLogic,
   type AnyMachineSnapshot,
   type AnyStateMachine,
+  type AnyStateNode,
   type AnyTransitionDefinition,
   type EventFromLogic,
   type InputFrom,
@@ -109,6 +112,19 @@ export function pathTests<TMachine extends AnyStateMachine>(
       if (node !== machine.root) coveredStates.add(statePath(node));
     }
   };
+  // A state that an eventless (`always`) transition leaves at once is entered and left inside one
+  // step: the snapshot after the step does not show it, its microsteps do. Computing them costs a
+  // second evaluation of the step, so only machines that have eventless transitions pay for it.
+  const passesThrough = hasEventlessTransitions(machine);
+  const noteStep = (before: Snapshot, event: Event, after: Snapshot) => {
+    if (passesThrough) {
+      for (const [microstep] of getMicrosteps(machine, before, event)) noteStates(microstep as Snapshot);
+    }
+    noteStates(after);
+  };
+  if (passesThrough) {
+    for (const [microstep] of getInitialMicrosteps(machine as AnyStateMachine, options.input)) noteStates(microstep as Snapshot);
+  }
 
   // 1. Vertices and reached edges: breadth-first exploration by xstate/graph.
   let adjacency: ReturnType<typeof getAdjacencyMap<Snapshot, Event, InputFrom<TMachine>>>;
@@ -140,6 +156,7 @@ export function pathTests<TMachine extends AnyStateMachine>(
     noteStates(vertex.state);
     const steps: GraphStep[] = [];
     for (const { event, state: after } of Object.values(vertex.transitions)) {
+      noteStep(vertex.state, event as Event, after);
       const step = { event, before: vertex.state, after, edges: edgesTaken(vertex.state, event) } as GraphStep;
       steps.push(step);
       const toKey = serialize(after);
@@ -251,7 +268,7 @@ export function pathTests<TMachine extends AnyStateMachine>(
         const key = serialize(after as Snapshot);
         if (onPath.has(key)) continue;
         extended = true;
-        noteStates(after as Snapshot);
+        noteStep(snapshot, event, after as Snapshot);
         onPath.add(key);
         current.push({ event, before: snapshot, after, edges: edgesTaken(snapshot, event) } as GraphStep);
         visit(after as Snapshot);
@@ -271,6 +288,13 @@ export function pathTests<TMachine extends AnyStateMachine>(
     paths,
     coverage: createCoverage(machineId, machineStates(machine), allEdges, coveredStates, coveredEdgeIds),
   };
+}
+
+/** True when some state of `machine` has an eventless (`always`) transition. */
+function hasEventlessTransitions(machine: AnyStateMachine): boolean {
+  const visit = (node: AnyStateNode): boolean =>
+    Boolean(node.always?.length) || (Object.values(node.states) as AnyStateNode[]).some(visit);
+  return visit(machine.root);
 }
 
 const annotated = new WeakSet<Error>();
