@@ -118,7 +118,10 @@ export interface PathStep<TMachine extends AnyStateMachine = AnyStateMachine> {
  * ```
  */
 export interface PathCase<TMachine extends AnyStateMachine = AnyStateMachine> {
-  /** Readable and unique within a suite: `'none →SCHEDULE→ scheduled →QUEUE→ queued'`. */
+  /**
+   * Readable, and unique among the suite's paths (an edge case's among its edges): a name that
+   * would repeat gets ` #2`, ` #3`… E.g. `'none →SCHEDULE→ scheduled →QUEUE→ queued'`.
+   */
   readonly name: string;
   /** The input the path was computed with (create the system under test with the same one). */
   readonly input: InputFrom<TMachine> | undefined;
@@ -139,7 +142,8 @@ export interface PathCase<TMachine extends AnyStateMachine = AnyStateMachine> {
 
 /**
  * A path whose last step takes one particular definition edge (the shortest such path found).
- * Its `name` is the edge's label; `pathName` is the whole path.
+ * Its `name` is the edge's label (with ` #2`… for a label that two edges share, e.g. two inline
+ * guards on one event and target); `pathName` is the whole path.
  *
  * @example
  * ```ts

@@ -178,11 +178,15 @@ export function pathTests<TMachine extends AnyStateMachine>(
     return steps;
   };
 
-  const usedNames = new Map<string, number>();
-  const uniqueName = (name: string) => {
-    const seen = usedNames.get(name) ?? 0;
-    usedNames.set(name, seen + 1);
-    return seen ? `${name} #${seen + 1}` : name;
+  // Case names are test names, which a runner reports (and may merge) by name: within each list
+  // a repeated name gets ` #2`, ` #3`… (two inline guards on one event and target share a label).
+  const uniqueNames = () => {
+    const used = new Map<string, number>();
+    return (name: string) => {
+      const seen = used.get(name) ?? 0;
+      used.set(name, seen + 1);
+      return seen ? `${name} #${seen + 1}` : name;
+    };
   };
   const makeCase = (graphSteps: readonly GraphStep[], nameOf: (pathName: string) => string) => {
     const steps: PathStep<TMachine>[] = graphSteps.map((step, index) => ({
@@ -235,28 +239,32 @@ export function pathTests<TMachine extends AnyStateMachine>(
       return { key, state: adjacency[key as keyof typeof adjacency]!.state, path };
     });
 
-  // 2. One case per reached definition edge: shortest path to a vertex, then the edge.
-  const edgeCases = new Map<string, EdgeCase<TMachine>>();
+  // 2. One case per reached definition edge: shortest path to a vertex, then the edge; named in
+  // definition order, so the first of two edges with one label keeps it.
+  const edgePaths = new Map<string, GraphStep[]>();
   for (const vertex of vertices) {
     for (const step of outgoing.get(vertex.key) ?? []) {
       for (const edge of step.edges) {
-        if (edgeCases.has(edge.id)) continue;
-        const edgeCase = makeCase([...stepsTo(vertex.key), step], () => edge.label);
-        edgeCases.set(edge.id, Object.assign(edgeCase, { edge }));
+        if (!edgePaths.has(edge.id)) edgePaths.set(edge.id, [...stepsTo(vertex.key), step]);
       }
     }
   }
-  const edges = allEdges.flatMap((edge) => edgeCases.get(edge.id) ?? []);
+  const edgeName = uniqueNames();
+  const edges: EdgeCase<TMachine>[] = allEdges.flatMap((edge) => {
+    const steps = edgePaths.get(edge.id);
+    return steps ? [Object.assign(makeCase(steps, () => edgeName(edge.label)), { edge })] : [];
+  });
 
   // 3. Simple paths, depth first on concrete snapshots.
   const paths: PathCase<TMachine>[] = [];
+  const pathCaseName = uniqueNames();
   const onPath = new Set<string>([initialKey]);
   const current: GraphStep[] = [];
   let visited = 0;
   const visit = (snapshot: Snapshot) => {
     if (++visited > maxPaths) throw new TraversalLimitError(machineId, 'maxPaths', maxPaths);
     const record = () => {
-      const { pathName: _pathName, ...path } = makeCase([...current], uniqueName);
+      const { pathName: _pathName, ...path } = makeCase([...current], pathCaseName);
       paths.push(path);
     };
     if (options.allowDuplicatePaths) record();
