@@ -7,10 +7,16 @@ import type { EdgeDefinition } from './machineGraph.ts';
  *
  * @example
  * ```ts
+ * import { createMachine } from 'xstate';
  * import { pathTests, formatCoverage } from 'taskmachine/testing';
- * const { coverage } = pathTests(machine, { events });
- * coverage.uncoveredEdges.map((edge) => edge.label);
- * formatCoverage(coverage); // 'light: 3/3 states, 4/4 edges'
+ * const light = createMachine({
+ *   id: 'light',
+ *   initial: 'green',
+ *   states: { green: { on: { NEXT: 'yellow' } }, yellow: { on: { NEXT: 'red' } }, red: { on: { NEXT: 'green' } }, off: {} },
+ * });
+ * const { coverage } = pathTests(light, { events: [{ type: 'NEXT' }] });
+ * coverage.uncoveredStates; // ['off']
+ * formatCoverage(coverage); // 'light: 3/4 states, 3/3 edges'
  * ```
  */
 export interface Coverage {
@@ -73,8 +79,16 @@ export function createCoverage(
  * @throws Error when the sources belong to different machines.
  * @example
  * ```ts
- * import { pathTests, mergeCoverage } from 'taskmachine/testing';
- * const suites = [0, 1, 2].map((retries) => pathTests(taskInstanceMachine, { events, input: { retries } }));
+ * import { mergeCoverage, pathTests, taskInstanceEvents, taskInstanceStateKey } from 'taskmachine/testing';
+ * import { taskInstanceMachine } from 'taskmachine/machines';
+ * const suites = [0, 1].map((retries) =>
+ *   pathTests(taskInstanceMachine, {
+ *     input: { retries, maxInterruptions: 1 },
+ *     events: (snapshot) => taskInstanceEvents(snapshot),
+ *     serializeState: taskInstanceStateKey,
+ *   }),
+ * );
+ * suites[0].coverage.uncoveredEdges.length; // 2 (with no retry, the retry branches are never taken)
  * mergeCoverage(...suites).uncoveredEdges; // []
  * ```
  */
@@ -128,8 +142,14 @@ export function assertFullCoverage(...sources: readonly CoverageSource[]): void 
  *
  * @example
  * ```ts
- * import { formatCoverage } from 'taskmachine/testing';
- * formatCoverage(suite); // 'taskInstance: 14/14 states, 73/73 edges'
+ * import { formatCoverage, pathTests, taskInstanceEvents, taskInstanceStateKey } from 'taskmachine/testing';
+ * import { taskInstanceMachine } from 'taskmachine/machines';
+ * const suite = pathTests(taskInstanceMachine, {
+ *   input: { retries: 1, maxInterruptions: 1 },
+ *   events: (snapshot) => taskInstanceEvents(snapshot),
+ *   serializeState: taskInstanceStateKey,
+ * });
+ * formatCoverage(suite); // 'taskInstance: 14/14 states, 75/75 edges'
  * ```
  */
 export function formatCoverage(source: CoverageSource): string {

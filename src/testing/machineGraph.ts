@@ -49,7 +49,8 @@ export interface EdgeDefinition {
  * ```ts
  * import { machineStates } from 'taskmachine/testing';
  * import { flowRunMachine } from 'taskmachine/machines';
- * machineStates(flowRunMachine); // ['queued', 'running', 'success', 'failed']
+ * machineStates(flowRunMachine);
+ * // ['queued', 'running', 'running.active', 'running.paused', 'running.cancelling', 'running.stopping', 'running.detached', 'success', 'failed']
  * ```
  */
 export function machineStates(machine: AnyStateMachine): string[] {
@@ -66,7 +67,7 @@ export function machineStates(machine: AnyStateMachine): string[] {
  * ```ts
  * import { machineEdges } from 'taskmachine/testing';
  * import { taskInstanceMachine } from 'taskmachine/machines';
- * machineEdges(taskInstanceMachine).length; // 73
+ * machineEdges(taskInstanceMachine).length; // 75
  * ```
  */
 export function machineEdges(machine: AnyStateMachine): EdgeDefinition[] {

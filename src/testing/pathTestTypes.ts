@@ -9,12 +9,13 @@ import type { EdgeDefinition } from './machineGraph.ts';
  *
  * @example
  * ```ts
- * import type { PathTestOptions } from 'taskmachine/testing';
+ * import { taskInstanceStateKey, type PathTestOptions } from 'taskmachine/testing';
  * import { taskInstanceMachine } from 'taskmachine/machines';
  * const options: PathTestOptions<typeof taskInstanceMachine> = {
  *   input: { retries: 1 },
  *   events: (snapshot) => [{ type: 'SCHEDULE' }, { type: 'START', attempt: snapshot.context.attempt }],
- *   serializeState: (snapshot) => JSON.stringify([snapshot.value, snapshot.context.attempt]),
+ *   // The raw attempt would make the graph infinite (clearing grants new attempts without end).
+ *   serializeState: taskInstanceStateKey,
  * };
  * ```
  */

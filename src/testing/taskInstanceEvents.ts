@@ -69,14 +69,15 @@ export function taskInstanceEvents(
  *
  * @example
  * ```ts
- * import { assertFullCoverage, pathTests, taskInstanceEvents, taskInstanceStateKey } from 'taskmachine/testing';
+ * import { assertFullCoverage, formatCoverage, pathTests, taskInstanceEvents, taskInstanceStateKey } from 'taskmachine/testing';
  * import { taskInstanceMachine } from 'taskmachine/machines';
  * const suite = pathTests(taskInstanceMachine, {
  *   input: { retries: 1, maxInterruptions: 1 },
  *   events: (snapshot) => taskInstanceEvents(snapshot),
  *   serializeState: taskInstanceStateKey,
  * });
- * assertFullCoverage(suite); // passes: 14/14 states, 75/75 edges
+ * formatCoverage(suite); // 'taskInstance: 14/14 states, 75/75 edges'
+ * assertFullCoverage(suite); // passes
  * ```
  */
 export function taskInstanceStateKey(snapshot: {

@@ -89,7 +89,7 @@ const defaultManualEvents = ['SET_STATE', 'CLEAR'];
  *
  * @example
  * ```ts
- * buildChart(flowRunMachine).legend; // ['SET_STATE: any state → success | failed, …']
+ * buildChart(flowRunMachine).legend; // ['SET_STATE: any state → success | failed, never to the state it is in (6 edges)']
  * ```
  */
 export function buildChart(machine: AnyStateMachine, options: ChartOptions = {}): Chart {
