@@ -77,7 +77,10 @@ export class TraversalLimitError extends Error {
     const what =
       limit === 'limit'
         ? `exploring its states took more than ${value} transitions (option \`limit\`)`
-        : `it has more than ${value} simple paths (option \`maxPaths\`)`;
+        : // The enumeration counts every prefix it extends, not the maximal paths it returns: a
+          // chain of four states has one path but four prefixes, so "more than N paths" misled.
+          `enumerating simple paths visited more than ${value} paths and prefixes of paths ` +
+          '(option `maxPaths` counts each prefix, the empty path included, not only the paths returned)';
     const fix =
       limit === 'limit'
         ? 'Pass `serializeState` that keeps only the context fields guards depend on (so equal ' +

@@ -52,8 +52,9 @@ export interface PathTestOptions<TMachine extends AnyStateMachine> {
    */
   readonly maxPathLength?: number;
   /**
-   * Most simple paths (counting prefixes) the enumeration may visit before it throws
-   * {@link TraversalLimitError}.
+   * Most simple paths the enumeration may visit before it throws {@link TraversalLimitError},
+   * counting every prefix it extends, the empty path included (a chain `a → b → c → d` visits
+   * four: one path is returned).
    * @default 10_000
    */
   readonly maxPaths?: number;

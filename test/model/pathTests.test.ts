@@ -218,7 +218,7 @@ describe('pathTests', () => {
         serializeState: taskInstanceStateKey,
         maxPaths: 100,
       }),
-    ).toThrow(/more than 100 simple paths/);
+    ).toThrow(/visited more than 100 paths and prefixes of paths/);
   });
 
   it('merges coverage across inputs and refuses to mix machines', () => {
