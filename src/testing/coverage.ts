@@ -34,6 +34,11 @@ export interface Coverage {
   readonly coveredEdges: readonly EdgeDefinition[];
   /** Edges never taken. */
   readonly uncoveredEdges: readonly EdgeDefinition[];
+  /**
+   * Event types given in `events` that no transition of the machine handles (a misspelling, or
+   * an event of another machine): they can never be taken, so {@link assertFullCoverage} fails.
+   */
+  readonly unmatchedEvents: readonly string[];
 }
 
 /**
@@ -60,6 +65,7 @@ export function createCoverage(
   edges: readonly EdgeDefinition[],
   coveredStates: ReadonlySet<string>,
   coveredEdgeIds: ReadonlySet<string>,
+  unmatchedEvents: readonly string[] = [],
 ): Coverage {
   return {
     machineId,
@@ -69,6 +75,7 @@ export function createCoverage(
     edges,
     coveredEdges: edges.filter((edge) => coveredEdgeIds.has(edge.id)),
     uncoveredEdges: edges.filter((edge) => !coveredEdgeIds.has(edge.id)),
+    unmatchedEvents,
   };
 }
 
@@ -107,12 +114,15 @@ export function mergeCoverage(...sources: readonly CoverageSource[]): Coverage {
   }
   const states = new Set(coverages.flatMap((coverage) => coverage.coveredStates));
   const edges = new Set(coverages.flatMap((coverage) => coverage.coveredEdges.map((edge) => edge.id)));
-  return createCoverage(first.machineId, first.states, first.edges, states, edges);
+  // An event type no transition handles is so in every source: merging unites them.
+  const unmatched = [...new Set(coverages.flatMap((coverage) => coverage.unmatchedEvents))];
+  return createCoverage(first.machineId, first.states, first.edges, states, edges, unmatched);
 }
 
 /**
  * Throws {@link CoverageError} unless every state was reached and every definition edge taken by
- * at least one of the sources (merged as in {@link mergeCoverage}). Use it as the last test of a
+ * at least one of the sources (merged as in {@link mergeCoverage}), and every event type given in
+ * `events` matches some transition of the machine. Use it as the last test of a
  * generated suite so a dead transition, a guard that can never pass or a missing event payload
  * fails the build with the exact edges named.
  *
@@ -126,11 +136,13 @@ export function mergeCoverage(...sources: readonly CoverageSource[]): Coverage {
  */
 export function assertFullCoverage(...sources: readonly CoverageSource[]): void {
   const coverage = mergeCoverage(...sources);
-  if (coverage.uncoveredStates.length || coverage.uncoveredEdges.length) {
+  if (coverage.uncoveredStates.length || coverage.uncoveredEdges.length || coverage.unmatchedEvents.length) {
     throw new CoverageError({
       machineId: coverage.machineId,
       unreachableStates: coverage.uncoveredStates,
       uncoveredEdges: coverage.uncoveredEdges,
+      unmatchedEvents: coverage.unmatchedEvents,
+      eventTypes: [...new Set(coverage.edges.map((edge) => edge.eventType))],
       totalStates: coverage.states.length,
       totalEdges: coverage.edges.length,
     });
@@ -138,7 +150,8 @@ export function assertFullCoverage(...sources: readonly CoverageSource[]): void 
 }
 
 /**
- * One-line summary of a coverage, for logs and reporters.
+ * One-line summary of a coverage, for logs and reporters (event types of `events` that match no
+ * transition are added at the end, when there are any).
  *
  * @example
  * ```ts
@@ -156,7 +169,8 @@ export function formatCoverage(source: CoverageSource): string {
   const coverage = toCoverage(source);
   return (
     `${coverage.machineId}: ${coverage.coveredStates.length}/${coverage.states.length} states, ` +
-    `${coverage.coveredEdges.length}/${coverage.edges.length} edges`
+    `${coverage.coveredEdges.length}/${coverage.edges.length} edges` +
+    (coverage.unmatchedEvents.length ? `, events matching no transition: ${coverage.unmatchedEvents.join(', ')}` : '')
   );
 }
 

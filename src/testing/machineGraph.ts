@@ -1,4 +1,5 @@
 import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition, StateValue } from 'xstate';
+import { assertMachine } from './validate.ts';
 
 /**
  * One edge of a machine's definition: a `(source state, event type, branch)` triple. An event with
@@ -54,6 +55,7 @@ export interface EdgeDefinition {
  * ```
  */
 export function machineStates(machine: AnyStateMachine): string[] {
+  assertMachine('machineStates', machine);
   return stateNodesInOrder(machine.root)
     .filter((node) => node !== machine.root && node.type !== 'history')
     .map(statePath);
@@ -71,6 +73,7 @@ export function machineStates(machine: AnyStateMachine): string[] {
  * ```
  */
 export function machineEdges(machine: AnyStateMachine): EdgeDefinition[] {
+  assertMachine('machineEdges', machine);
   return definitionGraph(machine).edges;
 }
 

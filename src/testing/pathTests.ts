@@ -14,6 +14,7 @@ import {
 import { getAdjacencyMap, serializeSnapshot } from 'xstate/graph';
 import { createCoverage } from './coverage.ts';
 import { TraversalLimitError } from './errors.ts';
+import { assertEvents, assertMachine, assertPathTestOptions, unmatchedEventTypes } from './validate.ts';
 import { formatEvent as defaultFormatEvent } from './formatEvent.ts';
 import {
   definitionGraph,
@@ -84,12 +85,23 @@ export function pathTests<TMachine extends AnyStateMachine>(
 ): PathTestSuite<TMachine> {
   type Snapshot = SnapshotFrom<TMachine>;
   type Event = EventFromLogic<TMachine>;
+  assertMachine('pathTests', machine);
   const machineId = machine.id;
+  assertPathTestOptions(machineId, options);
   const serialize = (options.serializeState ?? serializeSnapshot) as (snapshot: Snapshot) => string;
   const filterEvents =
     options.filterEvents ?? ((snapshot: Snapshot, event: Event) => (snapshot as AnyMachineSnapshot).can(event));
-  const eventsOf = (snapshot: Snapshot): readonly Event[] =>
-    typeof options.events === 'function' ? options.events(snapshot) : options.events;
+  // Every event type tried, to report those that no transition handles (a misspelt type is
+  // otherwise just never accepted, and the coverage gap it leaves does not say why).
+  const triedTypes = new Set<string>();
+  const eventsOf = (snapshot: Snapshot): readonly Event[] => {
+    if (typeof options.events !== 'function') return options.events;
+    const events = options.events(snapshot);
+    assertEvents(`pathTests(${machineId})`, events);
+    for (const event of events) triedTypes.add(event.type);
+    return events;
+  };
+  if (typeof options.events !== 'function') for (const event of options.events) triedTypes.add(event.type);
   const maxPathLength = options.maxPathLength ?? Number.POSITIVE_INFINITY;
   const maxPaths = options.maxPaths ?? 10_000;
   const limit = options.limit ?? 100_000;
@@ -294,7 +306,17 @@ export function pathTests<TMachine extends AnyStateMachine>(
     vertices,
     edges,
     paths,
-    coverage: createCoverage(machineId, machineStates(machine), allEdges, coveredStates, coveredEdgeIds),
+    coverage: createCoverage(
+      machineId,
+      machineStates(machine),
+      allEdges,
+      coveredStates,
+      coveredEdgeIds,
+      unmatchedEventTypes(
+        allEdges.map((edge) => edge.eventType),
+        triedTypes,
+      ),
+    ),
   };
 }
 
