@@ -96,6 +96,17 @@ export function buildChart(machine: AnyStateMachine, options: ChartOptions = {})
   const manual = new Set(options.allEdges ? [] : (options.manualEvents ?? defaultManualEvents));
   const showGuards = options.showGuards ?? true;
   const edges = machineEdges(machine);
+  // chartId maps several names to one id ('in progress', 'in-progress', 'in_progress'), and two
+  // states with one id are one node to Mermaid and Graphviz: number the later ones (definition
+  // order), and keep clear of the nodes toDot adds itself.
+  const usedIds = new Set(['__start', '__legend']);
+  const uniqueId = (path: string) => {
+    const base = chartId(path);
+    let id = base;
+    for (let n = 2; usedIds.has(id); n++) id = `${base}_${n}`;
+    usedIds.add(id);
+    return id;
+  };
   const toState = (node: AnyStateNode): ChartState => {
     const path = statePath(node);
     const children = (Object.values(node.states) as AnyStateNode[]).filter((child) => child.type !== 'history');
@@ -103,7 +114,7 @@ export function buildChart(machine: AnyStateMachine, options: ChartOptions = {})
     return {
       path,
       key: node.key,
-      id: chartId(path),
+      id: node === machine.root ? chartId(path) : uniqueId(path),
       fill: options.colors?.[path] ?? (isTaskInstanceState(node.key) ? stateColors[node.key] : undefined),
       text: options.textColors?.[path] ?? (isTaskInstanceState(node.key) ? stateTextColor(node.key) : undefined),
       initial: initialTarget ? statePath(initialTarget) : undefined,
@@ -131,7 +142,9 @@ export function buildChart(machine: AnyStateMachine, options: ChartOptions = {})
 }
 
 /**
- * @internal Identifier safe in Mermaid and DOT: the dot path with `.` as `__`.
+ * @internal Identifier safe in Mermaid and DOT: the dot path with `.` as `__`, other characters
+ * than letters, digits and `_` as `_`. Not one-to-one: {@link buildChart} numbers the states whose
+ * ids would repeat (`in_progress`, `in_progress_2`, …).
  *
  * @example
  * ```ts

@@ -42,3 +42,37 @@ describe('machine-level transitions', () => {
     expect(toDot(nested, { allEdges: true })).toContain('  "work__fetch" -> "done" [label="ABORT", ltail="cluster_work"];\n');
   });
 });
+
+/** Three state names that all sanitise to `in_progress`, and one that is DOT's start node. */
+const odd = createMachine({
+  id: 'odd',
+  initial: 'in progress',
+  states: {
+    'in progress': { on: { NEXT: 'in-progress' } },
+    'in-progress': { on: { NEXT: 'in_progress' } },
+    in_progress: { on: { NEXT: '__start' } },
+    __start: {},
+  },
+});
+
+describe('state names that sanitise to the same id', () => {
+  it('get distinct Mermaid ids, the first in definition order keeping the plain one', () => {
+    const chart = toMermaid(odd);
+    expect(chart).toContain('  state "in progress" as in_progress\n');
+    expect(chart).toContain('  state "in-progress" as in_progress_2\n');
+    expect(chart).toContain('  state "in_progress" as in_progress_3\n');
+    expect(chart).toContain('  in_progress --> in_progress_2 : NEXT\n');
+    expect(chart).toContain('  in_progress_2 --> in_progress_3 : NEXT\n');
+    expect(chart).toContain('  in_progress_3 --> __start_2 : NEXT\n');
+  });
+
+  it('get distinct DOT nodes, none of them the start point', () => {
+    const dot = toDot(odd);
+    expect(dot).toContain('  "in_progress" [label="in progress"];\n');
+    expect(dot).toContain('  "in_progress_2" [label="in-progress"];\n');
+    expect(dot).toContain('  "in_progress_3" [label="in_progress"];\n');
+    expect(dot).toContain('  "__start_2" [label="__start"];\n');
+    expect(dot).toContain('  "__start" -> "in_progress";\n');
+    expect(dot).toContain('  "in_progress_3" -> "__start_2" [label="NEXT"];\n');
+  });
+});
