@@ -7,10 +7,16 @@ import type { EdgeDefinition } from './machineGraph.ts';
  *
  * @example
  * ```ts
+ * import { createMachine } from 'xstate';
  * import { pathTests, formatCoverage } from 'taskmachine/testing';
- * const { coverage } = pathTests(machine, { events });
- * coverage.uncoveredEdges.map((edge) => edge.label);
- * formatCoverage(coverage); // 'light: 3/3 states, 4/4 edges'
+ * const light = createMachine({
+ *   id: 'light',
+ *   initial: 'green',
+ *   states: { green: { on: { NEXT: 'yellow' } }, yellow: { on: { NEXT: 'red' } }, red: { on: { NEXT: 'green' } }, off: {} },
+ * });
+ * const { coverage } = pathTests(light, { events: [{ type: 'NEXT' }] });
+ * coverage.uncoveredStates; // ['off']
+ * formatCoverage(coverage); // 'light: 3/4 states, 3/3 edges'
  * ```
  */
 export interface Coverage {
@@ -28,6 +34,11 @@ export interface Coverage {
   readonly coveredEdges: readonly EdgeDefinition[];
   /** Edges never taken. */
   readonly uncoveredEdges: readonly EdgeDefinition[];
+  /**
+   * Event types given in `events` that no transition of the machine handles (a misspelling, or
+   * an event of another machine): they can never be taken, so {@link assertFullCoverage} fails.
+   */
+  readonly unmatchedEvents: readonly string[];
 }
 
 /**
@@ -54,6 +65,7 @@ export function createCoverage(
   edges: readonly EdgeDefinition[],
   coveredStates: ReadonlySet<string>,
   coveredEdgeIds: ReadonlySet<string>,
+  unmatchedEvents: readonly string[] = [],
 ): Coverage {
   return {
     machineId,
@@ -63,6 +75,7 @@ export function createCoverage(
     edges,
     coveredEdges: edges.filter((edge) => coveredEdgeIds.has(edge.id)),
     uncoveredEdges: edges.filter((edge) => !coveredEdgeIds.has(edge.id)),
+    unmatchedEvents,
   };
 }
 
@@ -73,8 +86,16 @@ export function createCoverage(
  * @throws Error when the sources belong to different machines.
  * @example
  * ```ts
- * import { pathTests, mergeCoverage } from 'taskmachine/testing';
- * const suites = [0, 1, 2].map((retries) => pathTests(taskInstanceMachine, { events, input: { retries } }));
+ * import { mergeCoverage, pathTests, taskInstanceEvents, taskInstanceStateKey } from 'taskmachine/testing';
+ * import { taskInstanceMachine } from 'taskmachine/machines';
+ * const suites = [0, 1].map((retries) =>
+ *   pathTests(taskInstanceMachine, {
+ *     input: { retries, maxInterruptions: 1 },
+ *     events: (snapshot) => taskInstanceEvents(snapshot),
+ *     serializeState: taskInstanceStateKey,
+ *   }),
+ * );
+ * suites[0].coverage.uncoveredEdges.length; // 2 (with no retry, the retry branches are never taken)
  * mergeCoverage(...suites).uncoveredEdges; // []
  * ```
  */
@@ -93,12 +114,15 @@ export function mergeCoverage(...sources: readonly CoverageSource[]): Coverage {
   }
   const states = new Set(coverages.flatMap((coverage) => coverage.coveredStates));
   const edges = new Set(coverages.flatMap((coverage) => coverage.coveredEdges.map((edge) => edge.id)));
-  return createCoverage(first.machineId, first.states, first.edges, states, edges);
+  // An event type no transition handles is so in every source: merging unites them.
+  const unmatched = [...new Set(coverages.flatMap((coverage) => coverage.unmatchedEvents))];
+  return createCoverage(first.machineId, first.states, first.edges, states, edges, unmatched);
 }
 
 /**
  * Throws {@link CoverageError} unless every state was reached and every definition edge taken by
- * at least one of the sources (merged as in {@link mergeCoverage}). Use it as the last test of a
+ * at least one of the sources (merged as in {@link mergeCoverage}), and every event type given in
+ * `events` matches some transition of the machine. Use it as the last test of a
  * generated suite so a dead transition, a guard that can never pass or a missing event payload
  * fails the build with the exact edges named.
  *
@@ -112,11 +136,13 @@ export function mergeCoverage(...sources: readonly CoverageSource[]): Coverage {
  */
 export function assertFullCoverage(...sources: readonly CoverageSource[]): void {
   const coverage = mergeCoverage(...sources);
-  if (coverage.uncoveredStates.length || coverage.uncoveredEdges.length) {
+  if (coverage.uncoveredStates.length || coverage.uncoveredEdges.length || coverage.unmatchedEvents.length) {
     throw new CoverageError({
       machineId: coverage.machineId,
       unreachableStates: coverage.uncoveredStates,
       uncoveredEdges: coverage.uncoveredEdges,
+      unmatchedEvents: coverage.unmatchedEvents,
+      eventTypes: [...new Set(coverage.edges.map((edge) => edge.eventType))],
       totalStates: coverage.states.length,
       totalEdges: coverage.edges.length,
     });
@@ -124,19 +150,27 @@ export function assertFullCoverage(...sources: readonly CoverageSource[]): void 
 }
 
 /**
- * One-line summary of a coverage, for logs and reporters.
+ * One-line summary of a coverage, for logs and reporters (event types of `events` that match no
+ * transition are added at the end, when there are any).
  *
  * @example
  * ```ts
- * import { formatCoverage } from 'taskmachine/testing';
- * formatCoverage(suite); // 'taskInstance: 14/14 states, 73/73 edges'
+ * import { formatCoverage, pathTests, taskInstanceEvents, taskInstanceStateKey } from 'taskmachine/testing';
+ * import { taskInstanceMachine } from 'taskmachine/machines';
+ * const suite = pathTests(taskInstanceMachine, {
+ *   input: { retries: 1, maxInterruptions: 1 },
+ *   events: (snapshot) => taskInstanceEvents(snapshot),
+ *   serializeState: taskInstanceStateKey,
+ * });
+ * formatCoverage(suite); // 'taskInstance: 14/14 states, 75/75 edges'
  * ```
  */
 export function formatCoverage(source: CoverageSource): string {
   const coverage = toCoverage(source);
   return (
     `${coverage.machineId}: ${coverage.coveredStates.length}/${coverage.states.length} states, ` +
-    `${coverage.coveredEdges.length}/${coverage.edges.length} edges`
+    `${coverage.coveredEdges.length}/${coverage.edges.length} edges` +
+    (coverage.unmatchedEvents.length ? `, events matching no transition: ${coverage.unmatchedEvents.join(', ')}` : '')
   );
 }
 

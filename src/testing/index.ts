@@ -34,7 +34,7 @@ export {
   type EdgeDefinition,
 } from './machineGraph.ts';
 export { formatEvent } from './formatEvent.ts';
-export { taskInstanceEvents } from './taskInstanceEvents.ts';
+export { taskInstanceEvents, taskInstanceStateKey } from './taskInstanceEvents.ts';
 export { CoverageError, TraversalLimitError } from './errors.ts';
 // The clock a test injects (`runFlow(f, { clock })`) to take retries, timeouts and deferrals without waiting.
 export { createTestClock, type TestClock } from '../clock.ts';

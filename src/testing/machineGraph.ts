@@ -1,4 +1,5 @@
 import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition, StateValue } from 'xstate';
+import { assertMachine } from './validate.ts';
 
 /**
  * One edge of a machine's definition: a `(source state, event type, branch)` triple. An event with
@@ -49,10 +50,12 @@ export interface EdgeDefinition {
  * ```ts
  * import { machineStates } from 'taskmachine/testing';
  * import { flowRunMachine } from 'taskmachine/machines';
- * machineStates(flowRunMachine); // ['queued', 'running', 'success', 'failed']
+ * machineStates(flowRunMachine);
+ * // ['queued', 'running', 'running.active', 'running.paused', 'running.cancelling', 'running.stopping', 'running.detached', 'success', 'failed']
  * ```
  */
 export function machineStates(machine: AnyStateMachine): string[] {
+  assertMachine('machineStates', machine);
   return stateNodesInOrder(machine.root)
     .filter((node) => node !== machine.root && node.type !== 'history')
     .map(statePath);
@@ -66,10 +69,11 @@ export function machineStates(machine: AnyStateMachine): string[] {
  * ```ts
  * import { machineEdges } from 'taskmachine/testing';
  * import { taskInstanceMachine } from 'taskmachine/machines';
- * machineEdges(taskInstanceMachine).length; // 73
+ * machineEdges(taskInstanceMachine).length; // 75
  * ```
  */
 export function machineEdges(machine: AnyStateMachine): EdgeDefinition[] {
+  assertMachine('machineEdges', machine);
   return definitionGraph(machine).edges;
 }
 

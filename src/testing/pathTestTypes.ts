@@ -9,12 +9,13 @@ import type { EdgeDefinition } from './machineGraph.ts';
  *
  * @example
  * ```ts
- * import type { PathTestOptions } from 'taskmachine/testing';
+ * import { taskInstanceStateKey, type PathTestOptions } from 'taskmachine/testing';
  * import { taskInstanceMachine } from 'taskmachine/machines';
  * const options: PathTestOptions<typeof taskInstanceMachine> = {
  *   input: { retries: 1 },
  *   events: (snapshot) => [{ type: 'SCHEDULE' }, { type: 'START', attempt: snapshot.context.attempt }],
- *   serializeState: (snapshot) => JSON.stringify([snapshot.value, snapshot.context.attempt]),
+ *   // The raw attempt would make the graph infinite (clearing grants new attempts without end).
+ *   serializeState: taskInstanceStateKey,
  * };
  * ```
  */
@@ -51,8 +52,9 @@ export interface PathTestOptions<TMachine extends AnyStateMachine> {
    */
   readonly maxPathLength?: number;
   /**
-   * Most simple paths (counting prefixes) the enumeration may visit before it throws
-   * {@link TraversalLimitError}.
+   * Most simple paths the enumeration may visit before it throws {@link TraversalLimitError},
+   * counting every prefix it extends, the empty path included (a chain `a → b → c → d` visits
+   * four: one path is returned).
    * @default 10_000
    */
   readonly maxPaths?: number;
@@ -118,7 +120,10 @@ export interface PathStep<TMachine extends AnyStateMachine = AnyStateMachine> {
  * ```
  */
 export interface PathCase<TMachine extends AnyStateMachine = AnyStateMachine> {
-  /** Readable and unique within a suite: `'none →SCHEDULE→ scheduled →QUEUE→ queued'`. */
+  /**
+   * Readable, and unique among the suite's paths (an edge case's among its edges): a name that
+   * would repeat gets ` #2`, ` #3`… E.g. `'none →SCHEDULE→ scheduled →QUEUE→ queued'`.
+   */
   readonly name: string;
   /** The input the path was computed with (create the system under test with the same one). */
   readonly input: InputFrom<TMachine> | undefined;
@@ -139,7 +144,8 @@ export interface PathCase<TMachine extends AnyStateMachine = AnyStateMachine> {
 
 /**
  * A path whose last step takes one particular definition edge (the shortest such path found).
- * Its `name` is the edge's label; `pathName` is the whole path.
+ * Its `name` is the edge's label (with ` #2`… for a label that two edges share, e.g. two inline
+ * guards on one event and target); `pathName` is the whole path.
  *
  * @example
  * ```ts

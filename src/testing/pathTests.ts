@@ -1,8 +1,11 @@
 import {
+  getInitialMicrosteps,
+  getMicrosteps,
   transition,
   type ActorLogic,
   type AnyMachineSnapshot,
   type AnyStateMachine,
+  type AnyStateNode,
   type AnyTransitionDefinition,
   type EventFromLogic,
   type InputFrom,
@@ -11,6 +14,7 @@ import {
 import { getAdjacencyMap, serializeSnapshot } from 'xstate/graph';
 import { createCoverage } from './coverage.ts';
 import { TraversalLimitError } from './errors.ts';
+import { assertEvents, assertMachine, assertPathTestOptions, unmatchedEventTypes } from './validate.ts';
 import { formatEvent as defaultFormatEvent } from './formatEvent.ts';
 import {
   definitionGraph,
@@ -52,13 +56,13 @@ interface GraphStep {
  * ```ts
  * import { describe, expect, it } from 'vitest';
  * import { createActor } from 'xstate';
- * import { pathTests, assertFullCoverage } from 'taskmachine/testing';
+ * import { pathTests, taskInstanceStateKey } from 'taskmachine/testing';
  * import { taskInstanceMachine } from 'taskmachine/machines';
  *
  * const suite = pathTests(taskInstanceMachine, {
  *   input: { retries: 1 },
  *   events: (s) => [{ type: 'SCHEDULE' }, { type: 'QUEUE' }, { type: 'START', attempt: s.context.attempt }],
- *   serializeState: (s) => JSON.stringify([s.value, s.context.maxAttempts - s.context.attempt]),
+ *   serializeState: taskInstanceStateKey,
  * });
  * describe('task instance', () => {
  *   for (const path of suite.paths) {
@@ -75,16 +79,29 @@ interface GraphStep {
  */
 export function pathTests<TMachine extends AnyStateMachine>(
   machine: TMachine,
-  options: PathTestOptions<TMachine>,
+  // NoInfer: the machine alone decides TMachine. Inferring it from the options too made
+  // TypeScript widen an `events` function's literals ('SCHEDULE' became string) and refuse it.
+  options: NoInfer<PathTestOptions<TMachine>>,
 ): PathTestSuite<TMachine> {
   type Snapshot = SnapshotFrom<TMachine>;
   type Event = EventFromLogic<TMachine>;
+  assertMachine('pathTests', machine);
   const machineId = machine.id;
+  assertPathTestOptions(machineId, options);
   const serialize = (options.serializeState ?? serializeSnapshot) as (snapshot: Snapshot) => string;
   const filterEvents =
     options.filterEvents ?? ((snapshot: Snapshot, event: Event) => (snapshot as AnyMachineSnapshot).can(event));
-  const eventsOf = (snapshot: Snapshot): readonly Event[] =>
-    typeof options.events === 'function' ? options.events(snapshot) : options.events;
+  // Every event type tried, to report those that no transition handles (a misspelt type is
+  // otherwise just never accepted, and the coverage gap it leaves does not say why).
+  const triedTypes = new Set<string>();
+  const eventsOf = (snapshot: Snapshot): readonly Event[] => {
+    if (typeof options.events !== 'function') return options.events;
+    const events = options.events(snapshot);
+    assertEvents(`pathTests(${machineId})`, events);
+    for (const event of events) triedTypes.add(event.type);
+    return events;
+  };
+  if (typeof options.events !== 'function') for (const event of options.events) triedTypes.add(event.type);
   const maxPathLength = options.maxPathLength ?? Number.POSITIVE_INFINITY;
   const maxPaths = options.maxPaths ?? 10_000;
   const limit = options.limit ?? 100_000;
@@ -107,6 +124,19 @@ export function pathTests<TMachine extends AnyStateMachine>(
       if (node !== machine.root) coveredStates.add(statePath(node));
     }
   };
+  // A state that an eventless (`always`) transition leaves at once is entered and left inside one
+  // step: the snapshot after the step does not show it, its microsteps do. Computing them costs a
+  // second evaluation of the step, so only machines that have eventless transitions pay for it.
+  const passesThrough = hasEventlessTransitions(machine);
+  const noteStep = (before: Snapshot, event: Event, after: Snapshot) => {
+    if (passesThrough) {
+      for (const [microstep] of getMicrosteps(machine, before, event)) noteStates(microstep as Snapshot);
+    }
+    noteStates(after);
+  };
+  if (passesThrough) {
+    for (const [microstep] of getInitialMicrosteps(machine as AnyStateMachine, options.input)) noteStates(microstep as Snapshot);
+  }
 
   // 1. Vertices and reached edges: breadth-first exploration by xstate/graph.
   let adjacency: ReturnType<typeof getAdjacencyMap<Snapshot, Event, InputFrom<TMachine>>>;
@@ -138,6 +168,7 @@ export function pathTests<TMachine extends AnyStateMachine>(
     noteStates(vertex.state);
     const steps: GraphStep[] = [];
     for (const { event, state: after } of Object.values(vertex.transitions)) {
+      noteStep(vertex.state, event as Event, after);
       const step = { event, before: vertex.state, after, edges: edgesTaken(vertex.state, event) } as GraphStep;
       steps.push(step);
       const toKey = serialize(after);
@@ -159,11 +190,15 @@ export function pathTests<TMachine extends AnyStateMachine>(
     return steps;
   };
 
-  const usedNames = new Map<string, number>();
-  const uniqueName = (name: string) => {
-    const seen = usedNames.get(name) ?? 0;
-    usedNames.set(name, seen + 1);
-    return seen ? `${name} #${seen + 1}` : name;
+  // Case names are test names, which a runner reports (and may merge) by name: within each list
+  // a repeated name gets ` #2`, ` #3`… (two inline guards on one event and target share a label).
+  const uniqueNames = () => {
+    const used = new Map<string, number>();
+    return (name: string) => {
+      const seen = used.get(name) ?? 0;
+      used.set(name, seen + 1);
+      return seen ? `${name} #${seen + 1}` : name;
+    };
   };
   const makeCase = (graphSteps: readonly GraphStep[], nameOf: (pathName: string) => string) => {
     const steps: PathStep<TMachine>[] = graphSteps.map((step, index) => ({
@@ -216,28 +251,32 @@ export function pathTests<TMachine extends AnyStateMachine>(
       return { key, state: adjacency[key as keyof typeof adjacency]!.state, path };
     });
 
-  // 2. One case per reached definition edge: shortest path to a vertex, then the edge.
-  const edgeCases = new Map<string, EdgeCase<TMachine>>();
+  // 2. One case per reached definition edge: shortest path to a vertex, then the edge; named in
+  // definition order, so the first of two edges with one label keeps it.
+  const edgePaths = new Map<string, GraphStep[]>();
   for (const vertex of vertices) {
     for (const step of outgoing.get(vertex.key) ?? []) {
       for (const edge of step.edges) {
-        if (edgeCases.has(edge.id)) continue;
-        const edgeCase = makeCase([...stepsTo(vertex.key), step], () => edge.label);
-        edgeCases.set(edge.id, Object.assign(edgeCase, { edge }));
+        if (!edgePaths.has(edge.id)) edgePaths.set(edge.id, [...stepsTo(vertex.key), step]);
       }
     }
   }
-  const edges = allEdges.flatMap((edge) => edgeCases.get(edge.id) ?? []);
+  const edgeName = uniqueNames();
+  const edges: EdgeCase<TMachine>[] = allEdges.flatMap((edge) => {
+    const steps = edgePaths.get(edge.id);
+    return steps ? [Object.assign(makeCase(steps, () => edgeName(edge.label)), { edge })] : [];
+  });
 
   // 3. Simple paths, depth first on concrete snapshots.
   const paths: PathCase<TMachine>[] = [];
+  const pathCaseName = uniqueNames();
   const onPath = new Set<string>([initialKey]);
   const current: GraphStep[] = [];
   let visited = 0;
   const visit = (snapshot: Snapshot) => {
     if (++visited > maxPaths) throw new TraversalLimitError(machineId, 'maxPaths', maxPaths);
     const record = () => {
-      const { pathName: _pathName, ...path } = makeCase([...current], uniqueName);
+      const { pathName: _pathName, ...path } = makeCase([...current], pathCaseName);
       paths.push(path);
     };
     if (options.allowDuplicatePaths) record();
@@ -249,7 +288,7 @@ export function pathTests<TMachine extends AnyStateMachine>(
         const key = serialize(after as Snapshot);
         if (onPath.has(key)) continue;
         extended = true;
-        noteStates(after as Snapshot);
+        noteStep(snapshot, event, after as Snapshot);
         onPath.add(key);
         current.push({ event, before: snapshot, after, edges: edgesTaken(snapshot, event) } as GraphStep);
         visit(after as Snapshot);
@@ -267,8 +306,25 @@ export function pathTests<TMachine extends AnyStateMachine>(
     vertices,
     edges,
     paths,
-    coverage: createCoverage(machineId, machineStates(machine), allEdges, coveredStates, coveredEdgeIds),
+    coverage: createCoverage(
+      machineId,
+      machineStates(machine),
+      allEdges,
+      coveredStates,
+      coveredEdgeIds,
+      unmatchedEventTypes(
+        allEdges.map((edge) => edge.eventType),
+        triedTypes,
+      ),
+    ),
   };
+}
+
+/** True when some state of `machine` has an eventless (`always`) transition. */
+function hasEventlessTransitions(machine: AnyStateMachine): boolean {
+  const visit = (node: AnyStateNode): boolean =>
+    Boolean(node.always?.length) || (Object.values(node.states) as AnyStateNode[]).some(visit);
+  return visit(machine.root);
 }
 
 const annotated = new WeakSet<Error>();

@@ -57,3 +57,39 @@ export function taskInstanceEvents(
     { type: 'SET_STATE', state: 'skipped' },
   ];
 }
+
+/**
+ * `serializeState` for {@link pathTests} on `taskInstanceMachine`: the state value, the attempts
+ * left, whether a deferral awaits an event and the interruptions left. Every guard of the machine
+ * reads only those (`START`'s payload is made from the current attempt by
+ * {@link taskInstanceEvents}), so two snapshots with the same key accept the same events with the
+ * same results; and since clearing resets both budgets, the graph is finite although the counters
+ * grow without bound. Keeping less (e.g. dropping the interruptions) merges snapshots that behave
+ * differently and leaves edges such as `running →INTERRUPT[else]→ failed` unreachable.
+ *
+ * @example
+ * ```ts
+ * import { assertFullCoverage, formatCoverage, pathTests, taskInstanceEvents, taskInstanceStateKey } from 'taskmachine/testing';
+ * import { taskInstanceMachine } from 'taskmachine/machines';
+ * const suite = pathTests(taskInstanceMachine, {
+ *   input: { retries: 1, maxInterruptions: 1 },
+ *   events: (snapshot) => taskInstanceEvents(snapshot),
+ *   serializeState: taskInstanceStateKey,
+ * });
+ * formatCoverage(suite); // 'taskInstance: 14/14 states, 75/75 edges'
+ * assertFullCoverage(suite); // passes
+ * ```
+ */
+export function taskInstanceStateKey(snapshot: {
+  readonly value: unknown;
+  readonly context: {
+    readonly attempt: number;
+    readonly maxAttempts: number;
+    readonly awaitsEvent: boolean;
+    readonly interruptions: number;
+    readonly maxInterruptions: number;
+  };
+}): string {
+  const { attempt, maxAttempts, awaitsEvent, interruptions, maxInterruptions } = snapshot.context;
+  return JSON.stringify([snapshot.value, maxAttempts - attempt, awaitsEvent, maxInterruptions - interruptions]);
+}

@@ -14,7 +14,9 @@ import { machineEdges, statePath, type EdgeDefinition } from '../testing/machine
 export interface ChartOptions {
   /**
    * Draw every edge. By default the edges of `manualEvents` (a person's set-state and clear, which
-   * go from nearly every state) are left out and summarized in a note instead.
+   * go from nearly every state) and the transitions of the machine's own `on` (taken from any
+   * state) are left out and summarized in a note instead; with `allEdges` the machine's own are
+   * drawn from each top-level state.
    * @default false
    */
   readonly allEdges?: boolean;
@@ -61,11 +63,21 @@ export interface ChartState {
   readonly children: readonly ChartState[];
 }
 
+/**
+ * @internal An edge as drawn: `from` is the state it leaves, which for a machine-level `on`
+ * (`edge.source === ''`) is each top-level state in turn — a targetless one loops on `from`.
+ */
+export interface ChartEdge {
+  readonly edge: EdgeDefinition;
+  readonly label: string;
+  readonly from: string;
+}
+
 /** @internal What both renderers draw: states, drawn edges, legend lines. */
 export interface Chart {
   readonly id: string;
   readonly root: ChartState;
-  readonly edges: readonly { edge: EdgeDefinition; label: string }[];
+  readonly edges: readonly ChartEdge[];
   readonly legend: readonly string[];
   readonly direction: 'LR' | 'TB';
 }
@@ -77,13 +89,24 @@ const defaultManualEvents = ['SET_STATE', 'CLEAR'];
  *
  * @example
  * ```ts
- * buildChart(flowRunMachine).legend; // ['SET_STATE: any state → success | failed, …']
+ * buildChart(flowRunMachine).legend; // ['SET_STATE: any state → success | failed, never to the state it is in (6 edges)']
  * ```
  */
 export function buildChart(machine: AnyStateMachine, options: ChartOptions = {}): Chart {
   const manual = new Set(options.allEdges ? [] : (options.manualEvents ?? defaultManualEvents));
   const showGuards = options.showGuards ?? true;
   const edges = machineEdges(machine);
+  // chartId maps several names to one id ('in progress', 'in-progress', 'in_progress'), and two
+  // states with one id are one node to Mermaid and Graphviz: number the later ones (definition
+  // order), and keep clear of the nodes toDot adds itself.
+  const usedIds = new Set(['__start', '__legend']);
+  const uniqueId = (path: string) => {
+    const base = chartId(path);
+    let id = base;
+    for (let n = 2; usedIds.has(id); n++) id = `${base}_${n}`;
+    usedIds.add(id);
+    return id;
+  };
   const toState = (node: AnyStateNode): ChartState => {
     const path = statePath(node);
     const children = (Object.values(node.states) as AnyStateNode[]).filter((child) => child.type !== 'history');
@@ -91,20 +114,27 @@ export function buildChart(machine: AnyStateMachine, options: ChartOptions = {})
     return {
       path,
       key: node.key,
-      id: chartId(path),
+      id: node === machine.root ? chartId(path) : uniqueId(path),
       fill: options.colors?.[path] ?? (isTaskInstanceState(node.key) ? stateColors[node.key] : undefined),
       text: options.textColors?.[path] ?? (isTaskInstanceState(node.key) ? stateTextColor(node.key) : undefined),
       initial: initialTarget ? statePath(initialTarget) : undefined,
       children: children.map(toState),
     };
   };
+  const root = toState(machine.root);
+  // A machine-level `on` is taken from any state: with allEdges it is drawn from each top-level
+  // state (a compound one stands for the states inside it); otherwise the note summarizes it.
   const drawn = edges
-    .filter((edge) => edge.source !== '' && !manual.has(edge.eventType))
-    .map((edge) => ({ edge, label: edgeText(edge, showGuards, options.showActions ?? false) }));
-  const summarized = edges.filter((edge) => edge.source === '' || manual.has(edge.eventType));
+    .filter((edge) => (edge.source !== '' || options.allEdges) && !manual.has(edge.eventType))
+    .flatMap((edge) => {
+      const label = edgeText(edge, showGuards, options.showActions ?? false);
+      const sources = edge.source === '' ? root.children.map((state) => state.path) : [edge.source];
+      return sources.map((from) => ({ edge, label, from }));
+    });
+  const summarized = edges.filter((edge) => (edge.source === '' && !options.allEdges) || manual.has(edge.eventType));
   return {
     id: machine.id,
-    root: toState(machine.root),
+    root,
     edges: drawn,
     legend: summarizeEdges(allStatePaths(machine.root), summarized),
     direction: options.direction ?? 'LR',
@@ -112,7 +142,9 @@ export function buildChart(machine: AnyStateMachine, options: ChartOptions = {})
 }
 
 /**
- * @internal Identifier safe in Mermaid and DOT: the dot path with `.` as `__`.
+ * @internal Identifier safe in Mermaid and DOT: the dot path with `.` as `__`, other characters
+ * than letters, digits and `_` as `_`. Not one-to-one: {@link buildChart} numbers the states whose
+ * ids would repeat (`in_progress`, `in_progress_2`, …).
  *
  * @example
  * ```ts

@@ -56,9 +56,9 @@ export function toDot(machine: AnyStateMachine, options: ChartOptions = {}): str
     return { node: state ? state.id : path, ...(cluster ? { cluster } : {}) };
   };
   if (chart.root.initial) lines.push(`  "__start" -> ${quote(endpoint(chart.root.initial).node)};`);
-  for (const { edge, label } of chart.edges) {
-    const from = endpoint(edge.source);
-    for (const targetPath of edge.targets.length ? edge.targets : [edge.source]) {
+  for (const { edge, label, from: source } of chart.edges) {
+    const from = endpoint(source);
+    for (const targetPath of edge.targets.length ? edge.targets : [source]) {
       const to = endpoint(targetPath);
       const attributes = [`label=${quote(label)}`];
       if (from.cluster) attributes.push(`ltail=${quote(from.cluster)}`);

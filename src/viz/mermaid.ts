@@ -35,10 +35,10 @@ export function toMermaid(machine: AnyStateMachine, options: ChartOptions = {}):
   };
   for (const state of chart.root.children) declare(state, '  ');
   if (chart.root.initial) lines.push(`  [*] --> ${idOf(chart.root, chart.root.initial)}`);
-  for (const { edge, label: text } of chart.edges) {
-    const targets = edge.targets.length ? edge.targets : [edge.source];
+  for (const { edge, label: text, from } of chart.edges) {
+    const targets = edge.targets.length ? edge.targets : [from];
     for (const target of targets) {
-      lines.push(`  ${idOf(chart.root, edge.source)} --> ${idOf(chart.root, target)} : ${escapeLabel(text)}`);
+      lines.push(`  ${idOf(chart.root, from)} --> ${idOf(chart.root, target)} : ${escapeLabel(text)}`);
     }
   }
   const anchor = chart.root.initial ?? chart.root.children[0]?.path;

@@ -10,9 +10,10 @@ import {
   machineStates,
   mergeCoverage,
   pathTests,
+  taskInstanceStateKey,
   TraversalLimitError,
 } from '../../src/testing/index.ts';
-import { taskInstanceEvents, taskInstanceVertexKey } from './taskInstanceSpec.ts';
+import { taskInstanceEvents } from './taskInstanceSpec.ts';
 
 type LightEvent = { type: 'NEXT' } | { type: 'BREAK'; hard: boolean } | { type: 'FIX' } | { type: 'PING' };
 
@@ -157,7 +158,7 @@ describe('pathTests', () => {
     const coarse = pathTests(taskInstanceMachine, {
       input: { retries: 2, maxInterruptions: 1 },
       events: taskInstanceEvents,
-      serializeState: taskInstanceVertexKey,
+      serializeState: taskInstanceStateKey,
     });
     for (const path of [...coarse.paths, ...coarse.edges, ...coarse.vertices.map((vertex) => vertex.path)]) {
       let previous = path.initial;
@@ -214,10 +215,10 @@ describe('pathTests', () => {
       pathTests(taskInstanceMachine, {
         input: { retries: 2 },
         events: taskInstanceEvents,
-        serializeState: taskInstanceVertexKey,
+        serializeState: taskInstanceStateKey,
         maxPaths: 100,
       }),
-    ).toThrow(/more than 100 simple paths/);
+    ).toThrow(/visited more than 100 paths and prefixes of paths/);
   });
 
   it('merges coverage across inputs and refuses to mix machines', () => {
@@ -225,7 +226,7 @@ describe('pathTests', () => {
       pathTests(taskInstanceMachine, {
         input: { retries },
         events: taskInstanceEvents,
-        serializeState: taskInstanceVertexKey,
+        serializeState: taskInstanceStateKey,
         maxPathLength: 0,
       }),
     );

@@ -1,10 +1,10 @@
 import { taskInstanceMachine } from '../../machines/index.ts';
+import { taskInstanceStateKey } from '../../src/testing/index.ts';
 import { defineModelSuite } from './modelSuite.ts';
 import {
   initialTaskModel,
   taskInstanceEvents,
   taskInstanceSpec,
-  taskInstanceVertexKey,
   type TaskModel,
 } from './taskInstanceSpec.ts';
 
@@ -28,7 +28,7 @@ defineModelSuite({
     initialModel: initialTaskModel(retries, 1),
   })),
   events: taskInstanceEvents,
-  serializeState: taskInstanceVertexKey,
+  serializeState: taskInstanceStateKey,
   project: (snapshot): TaskModel => ({ state: String(snapshot.value), ...snapshot.context }),
   bound: 'vertex = state + attempts left + awaitsEvent + interruptions left; all simple paths',
 });

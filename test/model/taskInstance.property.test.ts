@@ -3,13 +3,12 @@ import { createActor, type SnapshotFrom } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { taskInstanceMachine, type TaskInstanceEvent } from '../../machines/index.ts';
 import { applyEvent } from '../../src/runtime/lifecycle/applyEvent.ts';
-import { formatEvent, machineEdges, pathTests } from '../../src/testing/index.ts';
+import { formatEvent, machineEdges, pathTests, taskInstanceStateKey } from '../../src/testing/index.ts';
 import { specStep } from './spec.ts';
 import {
   initialTaskModel,
   taskInstanceEvents,
   taskInstanceSpec,
-  taskInstanceVertexKey,
   taskStates,
   type TaskModel,
 } from './taskInstanceSpec.ts';
@@ -156,7 +155,7 @@ const prefixes = [0, 1, 2, 3].map((retries) =>
   pathTests(taskInstanceMachine, {
     input: { retries },
     events: taskInstanceEvents,
-    serializeState: taskInstanceVertexKey,
+    serializeState: taskInstanceStateKey,
     maxPathLength: 0,
   }).vertices.map(({ path }) => ({
     path,

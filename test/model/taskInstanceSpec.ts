@@ -175,17 +175,3 @@ export const taskInstanceSpec: Spec<TaskModel, TaskInstanceEvent> = {
 export function taskInstanceEvents(snapshot: { context: { attempt: number } }): TaskInstanceEvent[] {
   return representativeEvents(snapshot, { wrongAttempts: true });
 }
-
-/**
- * Graph vertex key: the state, the attempts left, whether a deferral awaits an event and the
- * interruptions left. Every guard depends only on those (the `START` payload is generated from the
- * current attempt), so two snapshots with the same key behave the same — and since clearing resets
- * the budgets, the graph is finite although the counters are not bounded.
- */
-export function taskInstanceVertexKey(snapshot: {
-  value: unknown;
-  context: { attempt: number; maxAttempts: number; awaitsEvent: boolean; interruptions: number; maxInterruptions: number };
-}) {
-  const { attempt, maxAttempts, awaitsEvent, interruptions, maxInterruptions } = snapshot.context;
-  return JSON.stringify([snapshot.value, maxAttempts - attempt, awaitsEvent, maxInterruptions - interruptions]);
-}

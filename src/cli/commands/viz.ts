@@ -53,6 +53,20 @@ export const vizCommand = defineCommand({
   ],
   async run({ args, options, stdout, cwd }) {
     const target = args.target!;
+    // An option of the other form would be ignored, and the chart printed would silently not be
+    // the one asked for: refuse it. (--store has a default, so it cannot be told apart here.)
+    if (args.what === 'run' && options['all-edges']) {
+      throw new UsageError(
+        "viz: --all-edges applies to 'viz machine' only: a run's graph has no summarized edges.",
+        "Leave out --all-edges, or draw a machine: taskmachine viz machine task-instance --all-edges. Run 'taskmachine viz --help' for its usage.",
+      );
+    }
+    if (args.what === 'machine' && options['flow-file'] !== undefined) {
+      throw new UsageError(
+        "viz: --flow-file applies to 'viz run' only: a machine's chart is read from its definition.",
+        "Leave out --flow-file. Run 'taskmachine viz --help' for its usage.",
+      );
+    }
     if (args.what === 'machine') {
       const machine = machines[target];
       if (machine === undefined) {
