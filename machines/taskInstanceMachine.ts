@@ -19,7 +19,7 @@ export type ManualTaskInstanceState = 'success' | 'failed' | 'skipped';
  * | `GATE_FAIL` | queued → up_for_retry or failed | gate manager |
  * | `SUCCEED` | running → success | attempt returned |
  * | `FAIL` | running → up_for_retry or failed | attempt threw or timed out |
- * | `INTERRUPT` | running → scheduled (attempt unchanged), or failed past `maxInterruptions` | its process crashed, was killed or shut down; its worker was lost |
+ * | `INTERRUPT` | running → scheduled (attempt unchanged), or failed past `maxInterruptions`; with `graceful: true` always scheduled, not counted | its process crashed or was killed, its worker was lost; `graceful`: its process or worker was shut down (Ctrl-C, SIGTERM, a deploy) |
  * | `DEFER` / `RESCHEDULE` / `CHECKPOINT` | running → deferred / up_for_reschedule / checkpointed | task code (`DEFER` with `awaitEvent: true` waits for an event) |
  * | `RETRY` | up_for_retry → scheduled (attempt + 1) | retry delay elapsed |
  * | `POKE` | up_for_reschedule → scheduled | reschedule time reached |
@@ -45,7 +45,7 @@ export type TaskInstanceEvent =
   | { type: 'GATE_FAIL'; retryable: boolean }
   | { type: 'SUCCEED' }
   | { type: 'FAIL'; failFast?: boolean }
-  | { type: 'INTERRUPT' }
+  | { type: 'INTERRUPT'; graceful?: boolean }
   | { type: 'DEFER'; awaitEvent?: boolean }
   | { type: 'RESCHEDULE' }
   | { type: 'CHECKPOINT' }
@@ -148,6 +148,9 @@ const ts = setup({
       event.type === 'FAIL' && event.failFast !== true && context.attempt < context.maxAttempts,
     canRetryGateFailure: ({ context, event }) =>
       event.type === 'GATE_FAIL' && event.retryable && context.attempt < context.maxAttempts,
+    // A graceful stop (Ctrl-C, SIGTERM, a worker's deploy) is not the task's doing: it never counts
+    // toward maxInterruptions, the bound on tasks that crash their process.
+    isGracefulStop: ({ event }) => event.type === 'INTERRUPT' && event.graceful === true,
     canRunAgainAfterInterruption: ({ context }) => context.interruptions < context.maxInterruptions,
     isManualTarget: ({ event }, params: { state: ManualTaskInstanceState }) =>
       event.type === 'SET_STATE' && event.state === params.state,
@@ -268,6 +271,7 @@ export const taskInstanceMachine = ts.createMachine({
         FAIL: [{ guard: 'canRetryFailedAttempt', target: 'up_for_retry' }, { target: 'failed' }],
         // An interruption is not a failure: the same attempt runs again, no retry is used.
         INTERRUPT: [
+          { guard: 'isGracefulStop', target: 'scheduled' },
           { guard: 'canRunAgainAfterInterruption', target: 'scheduled', actions: 'countInterruption' },
           { target: 'failed', actions: 'countInterruption' },
         ],

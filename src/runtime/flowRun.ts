@@ -608,6 +608,14 @@ export class FlowRun {
     // (A run that is only inspected, or queued after a manual change, has nothing in flight.)
     await this.#scheduler.quietOrAfter(graceMs);
     if (phase.finished) return this.#completion.done;
+    // Attempts in this process that outlived the grace period: interrupted now, gracefully (stored
+    // `scheduled`, not counted toward maxInterruptions — a stop is not a crash). Their outcomes,
+    // should they still come, are stale. (Attempts on workers go on there: nothing to interrupt.)
+    if (wasActive && this.#workers === undefined) {
+      for (const instance of this.#table.values()) {
+        if (instance.state === 'running') applyInterruption(instance, this.#lifecycle, 'its process was shut down', true);
+      }
+    }
     // The process is going away: listeners get their last hook, as at the end of a run.
     if (wasActive) this.#dispatcher?.emit('beforeStopping', { flowRun: this.snapshot() });
     await this.persisted();
@@ -694,10 +702,10 @@ export class FlowRun {
         report: (run, outcome) => this.#report(run, outcome),
         released: (run) => this.#scheduler.released(run),
         keepResult: (run, value) => this.#values.result(run.instance.key, value),
-        interrupted: (run, how) => {
+        interrupted: (run, how, graceful) => {
           const instance = run.instance;
           if (instance.state !== 'running' || instance.context.attempt !== run.attempt || this.#phase?.active !== true) return;
-          if (applyInterruption(instance, this.#lifecycle, how) === 'scheduled') this.#admission.toQueue.push(instance);
+          if (applyInterruption(instance, this.#lifecycle, how, graceful) === 'scheduled') this.#admission.toQueue.push(instance);
           this.#requestTurn();
         },
         upstreamRefs: (instance) => (instance.isChild ? [] : this.#deps.upstreamRefs(instance.task)),

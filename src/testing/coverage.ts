@@ -162,7 +162,7 @@ export function assertFullCoverage(...sources: readonly CoverageSource[]): void 
  *   events: (snapshot) => taskInstanceEvents(snapshot),
  *   serializeState: taskInstanceStateKey,
  * });
- * formatCoverage(suite); // 'taskInstance: 14/14 states, 75/75 edges'
+ * formatCoverage(suite); // 'taskInstance: 14/14 states, 76/76 edges'
  * ```
  */
 export function formatCoverage(source: CoverageSource): string {

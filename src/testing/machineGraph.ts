@@ -69,7 +69,7 @@ export function machineStates(machine: AnyStateMachine): string[] {
  * ```ts
  * import { machineEdges } from 'taskmachine/testing';
  * import { taskInstanceMachine } from 'taskmachine/machines';
- * machineEdges(taskInstanceMachine).length; // 75
+ * machineEdges(taskInstanceMachine).length; // 76
  * ```
  */
 export function machineEdges(machine: AnyStateMachine): EdgeDefinition[] {

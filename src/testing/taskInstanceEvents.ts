@@ -2,7 +2,8 @@ import type { TaskInstanceEvent } from '../../machines/index.ts';
 
 /**
  * One event of every kind the task-instance machine knows, with payloads that exercise each guard
- * branch (`START` for the current attempt, `FAIL` with and without `failFast`, `INTERRUPT`, `GATE_FAIL`
+ * branch (`START` for the current attempt, `FAIL` with and without `failFast`, `INTERRUPT` counted or
+ * `graceful`, `GATE_FAIL`
  * retryable or not, `DEFER` with or without `awaitEvent`, `TRIGGER` by a deadline, a timeout or an
  * event, the three manual targets). Feed it to
  * {@link pathTests} as `events` to explore the whole lifecycle.
@@ -40,6 +41,7 @@ export function taskInstanceEvents(
     { type: 'FAIL' },
     { type: 'FAIL', failFast: true },
     { type: 'INTERRUPT' },
+    { type: 'INTERRUPT', graceful: true },
     { type: 'DEFER' },
     { type: 'DEFER', awaitEvent: true },
     { type: 'RESCHEDULE' },
@@ -76,7 +78,7 @@ export function taskInstanceEvents(
  *   events: (snapshot) => taskInstanceEvents(snapshot),
  *   serializeState: taskInstanceStateKey,
  * });
- * formatCoverage(suite); // 'taskInstance: 14/14 states, 75/75 edges'
+ * formatCoverage(suite); // 'taskInstance: 14/14 states, 76/76 edges'
  * assertFullCoverage(suite); // passes
  * ```
  */

@@ -87,11 +87,11 @@ describe('CLI on stored runs', () => {
     expect(typo.stderr).toContain("run 'typo' has no task instance 'stubborn-task'. Known keys: stubborn.");
     const notCheckpointed = cli('resume-task', 'typo', 'stubborn');
     expect(notCheckpointed.code).toBe(2);
-    expect(notCheckpointed.stderr).toContain("task instance 'stubborn': event RESUME is not legal in state 'running'");
-    // Nothing ran: the interrupted attempt is still the stored one (a resume would have counted it).
+    expect(notCheckpointed.stderr).toContain("task instance 'stubborn': event RESUME is not legal in state 'scheduled'");
+    // Nothing ran: the attempt the stop interrupted is still stored as it was left (a resume would have run it).
     const status = JSON.parse(cli('status', 'typo', '--json').stdout);
     expect(status.state).toBe('running');
-    expect(status.tasks.stubborn).toMatchObject({ state: 'running', attempt: 1, interruptions: 0 });
+    expect(status.tasks.stubborn).toMatchObject({ state: 'scheduled', attempt: 1, interruptions: 0 });
   });
 
   it("Ctrl-C while a task answers 'preempt' with a checkpoint that waits on a person: the printed command is resume-task, and it finishes the run", async () => {

@@ -121,13 +121,16 @@ async function stored(runId: string) {
   }
 }
 
-/** After a stop: the resumed run (task code no longer stuck) succeeds; the stopped attempt was an interruption, never a failure or a retry. */
-async function expectResumedAfterInterruption(runId: string, key: string): Promise<void> {
+/**
+ * After a stop: the resumed run (task code no longer stuck) succeeds; the stopped attempt was a
+ * graceful interruption (not counted), never a failure or a retry.
+ */
+async function expectResumedAfterInterruption(runId: string, key: string, interruptions = 0): Promise<void> {
   const resumed = cli(['resume', runId, '--view', 'none']);
   expect(resumed.code, resumed.stderr).toBe(0);
   const end = await stored(runId);
   expect(end.run).toBe('success');
-  expect(end.instances[key]).toEqual({ state: 'success', attempt: 1, interruptions: 1 });
+  expect(end.instances[key]).toEqual({ state: 'success', attempt: 1, interruptions });
   expect(end.events).toContain(`${key} INTERRUPT`);
   expect(end.events.filter((event) => / (FAIL|RETRY)$/.test(event))).toEqual([]);
 }
@@ -144,10 +147,10 @@ describe('a run that never ends by itself keeps the CLI alive until a signal end
       child.signal(signal);
       expect(await child.exitWithin(GRACE_MS + STOP_BOUND_MS + EXIT_SLACK_MS)).toBe(code);
       expect(child.stderr()).toContain(`run ${runId} stopped; continue it with:\n  taskmachine resume ${runId} --store ${store}\n`);
-      // Left running (not failed) and let go of: the printed resume works at once.
+      // Interrupted gracefully (stored scheduled, not failed, not counted) and let go of: the printed resume works at once.
       const atStop = await stored(runId);
       expect(atStop.run).toBe('running');
-      expect(atStop.instances.stubborn).toEqual({ state: 'running', attempt: 1, interruptions: 0 });
+      expect(atStop.instances.stubborn).toEqual({ state: 'scheduled', attempt: 1, interruptions: 0 });
       expect(atStop.lease?.releasedAt).toBeDefined();
       await expectResumedAfterInterruption(runId, 'stubborn');
     });
@@ -187,7 +190,7 @@ describe('after SIGINT/SIGTERM the CLI exits whatever task code holds', () => {
     await child.printed('stubborn: started');
     child.signal('SIGTERM');
     expect(await child.exitWithin(GRACE_MS + STOP_BOUND_MS + EXIT_SLACK_MS)).toBe(143);
-    expect((await stored(runId)).instances.stubborn).toEqual({ state: 'running', attempt: 1, interruptions: 0 });
+    expect((await stored(runId)).instances.stubborn).toEqual({ state: 'scheduled', attempt: 1, interruptions: 0 });
     await expectResumedAfterInterruption(runId, 'stubborn');
   });
 
@@ -219,7 +222,8 @@ describe('after SIGINT/SIGTERM the CLI exits whatever task code holds', () => {
     expect(child.stderr()).toContain(
       `SIGINT again: exiting now (the store keeps every committed turn).\nrun ${runId} stopped; continue it with:\n  taskmachine resume ${runId} --store ${store}\n`,
     );
-    await expectResumedAfterInterruption(runId, 'stubborn');
+    // Exited at once, like a kill: the attempt it left running is counted by the resume.
+    await expectResumedAfterInterruption(runId, 'stubborn', 1);
   });
 });
 

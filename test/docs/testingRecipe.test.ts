@@ -16,7 +16,7 @@ const suite = pathTests(taskInstanceMachine, {
   events: (snapshot) => taskInstanceEvents(snapshot),
   serializeState: taskInstanceStateKey,
 });
-formatCoverage(suite); // 'taskInstance: 14/14 states, 75/75 edges'
+formatCoverage(suite); // 'taskInstance: 14/14 states, 76/76 edges'
 assertFullCoverage(suite); // passes
 
 // ---- Checks of the page. ----

@@ -43,9 +43,9 @@ describe('toMermaid', () => {
     expect(chart).toContain('classDef state_checkpointed fill:lightyellow,color:black');
   });
 
-  it('draws all 75 edges with allEdges, and is deterministic', () => {
+  it('draws all 76 edges with allEdges, and is deterministic', () => {
     const all = toMermaid(taskInstanceMachine, { allEdges: true });
-    expect(transitionLines(all)).toHaveLength(75);
+    expect(transitionLines(all)).toHaveLength(76);
     expect(all).toContain('  restarting --> skipped : SET_STATE [isManualTarget(state=skipped)]\n');
     expect(all).toContain('  running --> restarting : CLEAR\n');
     expect(all).not.toContain('note right of');
@@ -112,7 +112,7 @@ describe('toDot', () => {
     expect(chart).toContain('"__legend" [shape=note');
     expect(chart).toContain('CLEAR: any state but none, running → none · running → restarting (13 edges)\\l');
     const all = toDot(taskInstanceMachine, { allEdges: true });
-    expect(dotEdgeLines(all)).toHaveLength(75);
+    expect(dotEdgeLines(all)).toHaveLength(76);
     expect(all).not.toContain('__legend');
   });
 

@@ -1,8 +1,9 @@
 // Graceful shutdown: running attempts are aborted with reason 'preempt'; one that answers with
 // TaskCheckpointed is stored `checkpointed` with its progress and picks up from it after
-// `resume: true`; one that throws because it was aborted was interrupted (stored `scheduled`, the
-// same attempt runs again, no retry used); one that ignores the grace period stays `running` in the
-// store and is interrupted when the run is resumed. Every task uses the default `retries: 0`.
+// `resume: true`; one that throws because it was aborted, and one that ignores the grace period,
+// are interrupted gracefully (stored `scheduled`: the same attempt runs again, no retry used, and
+// not counted toward maxInterruptions — a stop is not a crash). Every task uses the default
+// `retries: 0` and `maxInterruptions: 3`.
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestClock } from '../../src/clock.ts';
 import { ctx, flow, startFlow, TaskCheckpointed, type TaskInstanceHookArgs, type TaskInstanceStateChangeArgs } from '../../src/index.ts';
@@ -122,8 +123,8 @@ describe.each(stores)('graceful shutdown (%s)', (_name, makeStore) => {
     expect(atShutdown.get('early')).toMatchObject({ state: 'success' });
     expect(atShutdown.get('slow')).toMatchObject({ state: 'checkpointed', attempt: 1, resumeData: { row: 1200 }, timer: { deadline: 1_001_000, action: 'resume' } });
     expect(atShutdown.get('copy')).toMatchObject({ state: 'checkpointed', attempt: 1, resumeData: { file: 'b.csv' }, parked: true, timer: undefined });
-    expect(atShutdown.get('stubborn')).toMatchObject({ state: 'scheduled', attempt: 1, interruptions: 1, failureKind: undefined });
-    expect(atShutdown.get('lingering')).toMatchObject({ state: 'running', attempt: 1, interruptions: 0 });
+    expect(atShutdown.get('stubborn')).toMatchObject({ state: 'scheduled', attempt: 1, interruptions: 0, failureKind: undefined });
+    expect(atShutdown.get('lingering')).toMatchObject({ state: 'scheduled', attempt: 1, interruptions: 0, failureKind: undefined });
     // The shutdown let go of the run: another process may resume it at once.
     expect(await inner.getLease('export')).toMatchObject({ releasedAt: expect.any(Number) });
     expect(atShutdown.has('after-slow')).toBe(false);
@@ -135,11 +136,11 @@ describe.each(stores)('graceful shutdown (%s)', (_name, makeStore) => {
     await lingeringDone;
     await new Promise<void>((resolve) => setImmediate(resolve));
     expect(await inner.readTransitionLog('export')).toEqual(logBefore);
-    expect((await stored()).get('lingering')).toMatchObject({ state: 'running', attempt: 1 });
+    expect((await stored()).get('lingering')).toMatchObject({ state: 'scheduled', attempt: 1 });
 
-    // Resume (a new "process"): `stubborn` runs again, `lingering` was interrupted now (it was
-    // still running) and runs again, both as attempt 1 and with no failure; `slow` resumes at its
-    // stored deadline, `copy` when asked; `early` never runs again.
+    // Resume (a new "process"): `stubborn` and `lingering` run again, both as attempt 1 and with
+    // no failure (nothing is interrupted now: the shutdown did that); `slow` resumes at its stored
+    // deadline, `copy` when asked; `early` never runs again.
     resumed = true;
     const { store, calls } = instrument(inner);
     const failed: TaskInstanceHookArgs[] = [];
@@ -160,7 +161,7 @@ describe.each(stores)('graceful shutdown (%s)', (_name, makeStore) => {
     });
     await clock.advance(0);
     expect(failed).toEqual([]);
-    expect(interrupted.map((c) => [c.taskInstance.key, c.previousState, c.state])).toEqual([['lingering', 'running', 'scheduled']]);
+    expect(interrupted).toEqual([]);
     expect(second.taskInstance('stubborn')).toMatchObject({ state: 'success', attempts: 1, result: 'stubborn done' });
     expect(second.taskInstance('lingering')).toMatchObject({ state: 'success', attempts: 1, result: 'lingering done' });
     expect(second.taskInstance('slow')!.state).toBe('checkpointed');
@@ -235,5 +236,37 @@ describe('after shutdown() nothing waits forever', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+});
+
+describe('a stop is not a crash', () => {
+  it('five graceful shutdowns in a row (more than the default maxInterruptions 3) fail no task; then the run finishes', async () => {
+    const { memoryStore } = await import('../../src/stores/index.ts');
+    const store = memoryStore();
+    let finish = false;
+    let started!: () => void;
+    const definition = flow('stopped-often', (f) => {
+      // Answers the stop's abort by throwing, as code that passes its signal on does.
+      f.task('polite', () => {
+        if (finish) return 'polite done';
+        started();
+        return new Promise((_resolve, reject) => ctx()!.signal.addEventListener('abort', () => reject(new Error('aborted'))));
+      });
+      // Ignores the signal: still running when the grace period ends.
+      f.task('rude', () => (finish ? 'rude done' : new Promise(() => {})));
+    });
+    for (let stop = 1; stop <= 5; stop++) {
+      const running = new Promise<void>((resolve) => (started = resolve));
+      const handle = startFlow(definition, { store, runId: 'r', ...(stop > 1 ? { resume: true } : {}), ...quiet });
+      await running;
+      await handle.shutdown({ graceMs: 0 });
+      const instances = new Map((await store.loadRun('r'))!.instances.map((i) => [i.key, i]));
+      for (const key of ['polite', 'rude']) expect(instances.get(key), `${key} after stop ${stop}`).toMatchObject({ state: 'scheduled', attempt: 1, interruptions: 0 });
+    }
+    finish = true;
+    const run = await startFlow(definition, { store, runId: 'r', resume: true, ...quiet }).done;
+    expect(run.state).toBe('success');
+    expect(run.tasks['polite']).toMatchObject({ state: 'success', attempts: 1, result: 'polite done' });
+    expect(run.tasks['rude']).toMatchObject({ state: 'success', attempts: 1, result: 'rude done' });
   });
 });

@@ -35,6 +35,8 @@ describe('a store locked past its busy timeout mid-run', () => {
     });
     // Another connection takes the write lock and keeps it; `hold` ends, and its commit waits.
     const locker = new DatabaseSync(db);
+    // (The run may be committing right now: wait for it rather than fail to take the lock.)
+    locker.exec('PRAGMA busy_timeout = 5000');
     locker.exec('BEGIN IMMEDIATE');
     try {
       writeFileSync(release, '');

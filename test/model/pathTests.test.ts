@@ -78,7 +78,7 @@ describe('machineEdges / machineStates', () => {
   });
 
   it('counts the lifecycle machines', () => {
-    expect(machineEdges(taskInstanceMachine)).toHaveLength(75);
+    expect(machineEdges(taskInstanceMachine)).toHaveLength(76);
     expect(machineEdges(taskInstanceMachine).filter((edge) => edge.eventType === 'SET_STATE')).toHaveLength(39);
     expect(machineEdges(flowRunMachine)).toHaveLength(27);
   });
@@ -234,7 +234,7 @@ describe('pathTests', () => {
       'queued →GATE_FAIL[canRetryGateFailure]→ up_for_retry',
       'running →FAIL[canRetryFailedAttempt]→ up_for_retry',
     ]);
-    expect(formatCoverage(mergeCoverage(...byRetries))).toBe('taskInstance: 14/14 states, 75/75 edges');
+    expect(formatCoverage(mergeCoverage(...byRetries))).toBe('taskInstance: 14/14 states, 76/76 edges');
     expect(() => mergeCoverage(byRetries[0]!, suite)).toThrow(/cannot merge coverage of 'light' into 'taskInstance'/);
   });
 });

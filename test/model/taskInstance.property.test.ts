@@ -125,6 +125,7 @@ const lifecycleCommand = fc.oneof(
       'INTERRUPT',
     ] as const
   ).map((type) => fc.constant(command({ type }))),
+  fc.constant(command({ type: 'INTERRUPT', graceful: true })),
   startCommand,
   fc.boolean().map((retryable) => command({ type: 'GATE_FAIL', retryable })),
   fc.option(fc.boolean(), { nil: undefined }).map((failFast) =>

@@ -97,6 +97,16 @@ const lifecycle: Row[] = [
   { from: 'running', event: 'FAIL', guard: 'else', to: 'failed' },
   // running → scheduled when its process was interrupted: the same attempt runs again (no retry
   // used) while interruptions remain; past maxInterruptions it fails (a poison pill ends)
+  // a graceful stop (shutdown, a worker's hand-back) is not counted: it always runs again
+  {
+    from: 'running',
+    event: 'INTERRUPT',
+    guard: 'isGracefulStop',
+    when: (_m, e) => e.type === 'INTERRUPT' && e.graceful === true,
+    to: 'scheduled',
+    note: 'attempt unchanged, not counted',
+    update: enterScheduled,
+  },
   {
     from: 'running',
     event: 'INTERRUPT',

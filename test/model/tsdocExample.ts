@@ -9,7 +9,7 @@ import { expect } from 'vitest';
  * @example
  * ```ts
  * expect(machineEdges(taskInstanceMachine).length).toEqual(
- *   promised('src/testing/machineGraph.ts', 'machineEdges(taskInstanceMachine).length; // 75'),
+ *   promised('src/testing/machineGraph.ts', 'machineEdges(taskInstanceMachine).length; // 76'),
  * );
  * ```
  */

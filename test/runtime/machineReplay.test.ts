@@ -17,6 +17,7 @@ import { createTestClock } from '../../src/clock.ts';
 import { ctx, defineGate, FailTask, flow, RetryableError, SkipTask, startFlow, TaskCheckpointed } from '../../src/index.ts';
 import { memoryStore } from '../../src/stores/index.ts';
 import { machineEdges, pathTests, taskInstanceEvents, type EdgeCase } from '../../src/testing/index.ts';
+import { instrument } from '../durability/fixtures/storeChecks.ts';
 
 type Machine = typeof taskInstanceMachine;
 
@@ -193,28 +194,60 @@ describe('generated edge paths replayed through the runtime', () => {
     });
   }
 
-  /** INTERRUPT: a shutdown ends a running attempt (it throws when its signal is aborted). */
-  const INTERRUPTION: Record<string, { maxInterruptions: number; expected: string[] }> = {
-    'running →INTERRUPT[canRunAgainAfterInterruption]→ scheduled': { maxInterruptions: 3, expected: ['scheduled', 'queued', 'running', 'scheduled'] },
-    'running →INTERRUPT[else]→ failed': { maxInterruptions: 0, expected: ['scheduled', 'queued', 'running', 'failed'] },
+  /** INTERRUPT, graceful: a shutdown ends a running attempt (it throws when its signal is aborted). */
+  const STOP = 'running →INTERRUPT[isGracefulStop]→ scheduled';
+  it(`${STOP} (a graceful shutdown interrupts a running attempt; not counted, even with maxInterruptions 0)`, async () => {
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const definition = flow('replay-stop', (f) => {
+      f.task('t', () => {
+        started();
+        const { signal } = ctx()!;
+        return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('stopped'))));
+      }, { maxInterruptions: 0 });
+    });
+    const handle = startFlow(definition, { log: () => {} });
+    const observed: string[] = [];
+    handle.subscribe((change) => observed.push(change.state));
+    await running;
+    await handle.shutdown({ graceMs: 60_000 });
+    expect(observed).toEqual(['scheduled', 'queued', 'running', 'scheduled']);
+    taken.automatic.add(STOP);
+  });
+
+  /** INTERRUPT, counted: the process died with the attempt running; the resume interrupts it. */
+  const CRASH: Record<string, { maxInterruptions: number; expected: string }> = {
+    'running →INTERRUPT[canRunAgainAfterInterruption]→ scheduled': { maxInterruptions: 3, expected: 'scheduled' },
+    'running →INTERRUPT[else]→ failed': { maxInterruptions: 0, expected: 'failed' },
   };
-  for (const [label, { maxInterruptions, expected }] of Object.entries(INTERRUPTION)) {
-    it(`${label} (a graceful shutdown interrupts a running attempt)`, async () => {
+  for (const [label, { maxInterruptions, expected }] of Object.entries(CRASH)) {
+    it(`${label} (a resume after a crash interrupts the attempt the dead process left running)`, async () => {
+      const inner = memoryStore();
+      const { store, crash } = instrument(inner);
       let started!: () => void;
       const running = new Promise<void>((resolve) => (started = resolve));
-      const definition = flow('replay-interrupt', (f) => {
+      let blocked = true;
+      const definition = flow('replay-crash', (f) => {
         f.task('t', () => {
+          if (!blocked) return 'done';
           started();
-          const { signal } = ctx()!;
-          return new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('stopped'))));
+          return new Promise(() => {});
         }, { maxInterruptions });
       });
-      const handle = startFlow(definition, { log: () => {} });
-      const observed: string[] = [];
-      handle.subscribe((change) => observed.push(change.state));
+      const first = startFlow(definition, { store, runId: 'r', log: () => {} });
       await running;
-      await handle.shutdown({ graceMs: 60_000 });
-      expect(observed).toEqual(expected);
+      await first.persisted();
+      crash();
+      first.cancel('the process died');
+      blocked = false;
+      // (The dead process's lease is released by hand: a crash on another host would wait for its expiry.)
+      const lease = await inner.getLease('r');
+      await inner.releaseLease(lease!, Date.now());
+      const second = startFlow(definition, { store: inner, runId: 'r', resume: true, log: () => {} });
+      const observed: string[] = [];
+      second.subscribe((change) => change.taskInstance.key === 't' && observed.push(change.state));
+      await second.done;
+      expect(observed[0]).toBe(expected);
       taken.automatic.add(label);
     });
   }
@@ -235,11 +268,12 @@ describe('generated edge paths replayed through the runtime', () => {
     const replayed = new Set([
       ...suite.edges.map((edgeCase) => edgeCase.edge.label).filter((label) => !(label in NOT_LOCAL)),
       ...Object.keys(REMOVAL),
-      ...Object.keys(INTERRUPTION),
+      STOP,
+      ...Object.keys(CRASH),
     ]);
     const unexplained = all.filter((label) => !replayed.has(label) && unreachableReason(label) === 'NOT EXPECTED');
     expect(unexplained).toEqual([]);
-    expect([...Object.keys(NOT_LOCAL), ...Object.keys(REMOVAL), ...Object.keys(INTERRUPTION)].filter((label) => !all.includes(label))).toEqual([]);
+    expect([...Object.keys(NOT_LOCAL), ...Object.keys(REMOVAL), STOP, ...Object.keys(CRASH)].filter((label) => !all.includes(label))).toEqual([]);
     // What is left out, so the list cannot grow silently.
     expect(all.filter((label) => !replayed.has(label))).toEqual(Object.keys(NOT_LOCAL).sort((a, b) => all.indexOf(a) - all.indexOf(b)));
   });

@@ -38,8 +38,11 @@ export interface WorkerExecutorHost extends RemoteCallsHost {
   released(run: AttemptRun): void;
   /** The result as the run keeps it (see `KeptValues`). */
   keepResult(run: AttemptRun, value: unknown): { ok: true; value: unknown } | { ok: false; error: Error };
-  /** The worker running the attempt stopped heartbeating: an interruption (applied by the run). */
-  interrupted(run: AttemptRun, how: string): void;
+  /**
+   * The worker running the attempt stopped heartbeating, or stopped and handed it back
+   * (`graceful`): an interruption (applied by the run).
+   */
+  interrupted(run: AttemptRun, how: string, graceful: boolean): void;
   /** Where the stored values of the instance's upstream tasks are (`DependencyTracker.upstreamRefs`). */
   upstreamRefs(instance: TaskInstance): UpstreamRef[];
   /** The instance is written with the next batch (so the batch that carries its job is made). */
@@ -363,6 +366,8 @@ export class WorkerExecutor implements Executor {
         this.#host.interrupted(
           launch.run,
           handedBack ? 'the worker running it stopped and handed it back after its grace period' : `the worker running it stopped heartbeating for ${WORKER_TIMING.lostAfterMs} ms`,
+          // (A worker that stopped and handed it back is a deploy, not a crash: not counted.)
+          handedBack,
         );
         changed = true;
       }

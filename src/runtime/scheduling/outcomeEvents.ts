@@ -59,9 +59,10 @@ export function applyOutcome(instance: TaskInstance, run: AttemptRun, outcome: A
       wakeups.set(instance, outcome.delay, 'poke');
       return;
     case 'failed': {
-      // Ended by a shutdown's abort: an interruption, not a failure (it runs again on resume).
+      // Ended by a shutdown's abort: an interruption, not a failure (it runs again on resume), and
+      // a graceful one: a stop is not the task's doing, so it does not count toward maxInterruptions.
       if (context.stopping) {
-        applyInterruption(instance, lifecycle, 'its process was shut down');
+        applyInterruption(instance, lifecycle, 'its process was shut down', true);
         return;
       }
       instance.error = outcome.error;
@@ -77,9 +78,11 @@ export function applyOutcome(instance: TaskInstance, run: AttemptRun, outcome: A
  * An attempt that ended because its process crashed, was killed or was shut down (or its worker
  * was lost): `INTERRUPT`. The machine runs the same attempt again (`scheduled`, no retry used)
  * while the instance has interruptions left, and fails it (`interrupted`) once it has none, so a
- * task that kills its process every time ends. Returns the new state.
+ * task that kills its process every time ends. A `graceful` one (a shutdown, a worker that stopped
+ * and handed the attempt back) is not counted: it always runs again. Returns the new state.
  */
-export function applyInterruption(instance: TaskInstance, lifecycle: Lifecycle, how: string): TaskInstanceState {
+export function applyInterruption(instance: TaskInstance, lifecycle: Lifecycle, how: string, graceful = false): TaskInstanceState {
+  if (graceful) return lifecycle.apply(instance, GRACEFUL_INTERRUPT);
   const { attempt, interruptions, maxInterruptions } = instance.context;
   if (lifecycle.wouldLeadTo(instance, { type: 'INTERRUPT' }) !== 'failed') {
     return lifecycle.apply(instance, { type: 'INTERRUPT' });
@@ -93,3 +96,6 @@ export function applyInterruption(instance: TaskInstance, lifecycle: Lifecycle, 
   instance.failureKind = 'interrupted';
   return lifecycle.apply(instance, { type: 'INTERRUPT' }, { error });
 }
+
+/** (Made once: the memoized machine keys an event it has not seen by its JSON.) */
+const GRACEFUL_INTERRUPT = Object.freeze({ type: 'INTERRUPT', graceful: true } as const);
