@@ -388,7 +388,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       const left = [...running.keys()];
       if (left.length > 0) {
         const handed = await transaction('hand back the attempts still running', (db) => launches.handBack(db, id, left)).catch(() => 0);
-        log(`taskmachine worker ${id}: ${left.length} attempt${left.length === 1 ? '' : 's'} did not end within the grace period (${graceMs} ms); ${handed} handed back to their drivers (they run again as interruptions, using no retry)`);
+        log(`taskmachine worker ${id}: ${left.length} attempt${left.length === 1 ? '' : 's'} did not end within the grace period (${graceMs} ms); ${handed} handed back to their drivers (they run again as interruptions, using no retry and not counted)`);
         // Their outcomes would be refused now: they are aborted, not left running beside the rerun.
         for (const launchId of left) running.get(launchId)?.abort(new Error('the worker stopped and handed this attempt back to its driver'));
       }

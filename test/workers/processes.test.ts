@@ -144,7 +144,7 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
     const [stopped, alive] = victim === a.pid ? [a, b] : [b, a];
     stopped.kill('SIGTERM');
     expect((await stopped.exit).code, stopped.output()).toBe(143);
-    expect(stopped.output()).toContain('1 attempt did not end within the grace period (100 ms); 1 handed back to their drivers (they run again as interruptions, using no retry)');
+    expect(stopped.output()).toContain('1 attempt did not end within the grace period (100 ms); 1 handed back to their drivers (they run again as interruptions, using no retry and not counted)');
     await until("'hold' runs again on the other worker", () => bodies(p).filter((body) => body.key === 'hold').length === 2);
     writeFileSync(p.release, '');
     expect((await driver.exit).code, driver.output()).toBe(0);
@@ -161,7 +161,8 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
     ]);
     const s = await stored(p, 'handed-back');
     expectComplete(s, 4);
-    expect(Number(s.instances.find((instance) => instance['key'] === 'hold')!['interruptions'])).toBe(1);
+    // A worker stopped for a deploy is not a crash: the hand-back is not counted toward maxInterruptions.
+    expect(Number(s.instances.find((instance) => instance['key'] === 'hold')!['interruptions'])).toBe(0);
   }, 120_000);
 
   it('a driver killed with SIGKILL: a worker adopts its run once the lease expired and finishes it', async () => {
