@@ -22,6 +22,7 @@ import { shellWord } from '../shellWord.ts';
 import { checkedCountState, checkedInstances, checkedLoadedRun, checkedRun, type RowSource } from './rowChecks.ts';
 import { prepare, writeBatch } from './sqlite/commitBatch.ts';
 import { openDatabase, storeError } from './sqlite/openFile.ts';
+import { FileIdentity } from './sqlite/fileIdentity.ts';
 import { instanceColumns, nullable, num, rowToControl, rowToInstance, rowToLease, rowToLogLine, rowToResult, rowToRun, rowToTransition, str, text, value, type Row } from './sqlite/rows.ts';
 import { prepareStatements, summaryColumns } from './sqlite/statements.ts';
 import type { FlowShape } from '../flow/flowShape.ts';
@@ -160,6 +161,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
   const inMemory = requested === ':memory:';
   const path = inMemory ? requested : resolve(requested);
   const db = openDatabase(path, inMemory, durability, busyTimeoutMs);
+  const identity = inMemory ? undefined : new FileIdentity(path);
 
   const statements = prepareStatements(db);
   const rows: RowSource = inMemory
@@ -181,6 +183,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
 
   /** Runs `work` in one write transaction; rolls back everything on any error. */
   function transaction<T>(work: () => T): T {
+    identity?.check();
     try {
       db.exec('BEGIN IMMEDIATE');
     } catch (error) {
@@ -198,6 +201,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
 
   function read<T>(work: () => T): T {
     open();
+    identity?.check();
     try {
       return work();
     } catch (error) {

@@ -29,3 +29,42 @@ describe('storeError', () => {
     expect(storeError(other, '/data/runs.db', 5000)).toBe(other);
   });
 });
+
+describe('a store file deleted or replaced while it is open', () => {
+  it('is noticed by the next read or write: a StoreError naming the file, and a run stops instead of writing on into the lost file', async () => {
+    const { mkdtempSync, rmSync, unlinkSync, existsSync, renameSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { sqliteStore } = await import('../../src/stores/index.ts');
+    const { flow, runFlow } = await import('../../src/index.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'taskmachine-gone-'));
+    const path = join(dir, 'runs.db');
+    const store = sqliteStore({ path });
+    try {
+      const definition = flow('gone', (f) => {
+        const first = f.task('first', () => {
+          // A cleanup job removes the store (and its WAL) while the run goes on.
+          for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) unlinkSync(file);
+          return 1;
+        });
+        f.task('second', () => 2, { after: [first] });
+      });
+      const stopped = await runFlow(definition, { store, runId: 'r', log: () => {} }).catch((error: unknown) => error);
+      expect(stopped).toBeInstanceOf(StoreError);
+      expect((stopped as Error).message).toContain(`The store file "${path}" was deleted while this process had it open`);
+      await expect(store.listRuns()).rejects.toThrow('was deleted');
+
+      // Replaced by another file (a restore or a deploy that moves another store to its path): also refused.
+      const other = join(dir, 'other.db');
+      const second = sqliteStore({ path: other });
+      await second.close();
+      const watched = sqliteStore({ path: join(dir, 'watched.db') });
+      renameSync(other, join(dir, 'watched.db'));
+      await expect(watched.listRuns()).rejects.toThrow(`The store file "${join(dir, 'watched.db')}" was replaced by another file`);
+      await watched.close();
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
