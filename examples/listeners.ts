@@ -14,7 +14,7 @@ const lineage: Listener = {
 const alerts: Listener = {
   onTaskInstanceFailed: ({ taskInstance, error, failureDetails }) =>
     console.log(
-      `${failureDetails!.willRetry ? 'retrying' : 'FAILED'} ${taskInstance.key} after attempt ${failureDetails!.attempt}: ${error!.message}`,
+      `${failureDetails.willRetry ? 'retrying' : 'FAILED'} ${taskInstance.key} after attempt ${failureDetails.attempt}: ${error.message}`,
     ),
   onFlowRunFailed: ({ flowRun, msg }) => console.log(`run ${flowRun.runId} failed: ${msg}`),
   onFlowRunSuccess: ({ flowRun }) => console.log(`run ${flowRun.runId} succeeded`),

@@ -85,6 +85,7 @@ export type {
   Listener,
   ListenerHookName,
   TaskInstanceHookArgs,
+  TaskInstanceFailedArgs,
   TaskInstanceStateChangeArgs,
   FlowRunHookArgs,
   LifecycleHookArgs,

@@ -26,6 +26,24 @@ export interface TaskInstanceHookArgs {
   readonly checkpointData?: unknown;
 }
 
+/**
+ * Argument of `onTaskInstanceFailed`: a {@link TaskInstanceHookArgs} whose `error` and
+ * `failureDetails` are always there.
+ *
+ * @example
+ * ```ts
+ * const alerts: Listener = {
+ *   onTaskInstanceFailed: ({ taskInstance, error, failureDetails }) =>
+ *     failureDetails.willRetry || page(`${taskInstance.key}: ${error.message}`),
+ * };
+ * ```
+ */
+export interface TaskInstanceFailedArgs extends TaskInstanceHookArgs {
+  /** Always an `Error` (a manual set-state gets one whose message says so). */
+  readonly error: Error;
+  readonly failureDetails: FailureDetails;
+}
+
 /** Argument of `onTaskInstanceStateChange`: every transition, scheduler-side ones included. */
 export interface TaskInstanceStateChangeArgs {
   readonly previousState: TaskInstanceState;
@@ -177,7 +195,7 @@ export interface RunListener extends Omit<Listener, 'forRun'> {
  * ```ts
  * const lineage: Listener = {
  *   onTaskInstanceFailed: ({ taskInstance, error, failureDetails }) =>
- *     emit({ task: taskInstance.key, error: error!.message, retry: failureDetails!.willRetry }),
+ *     emit({ task: taskInstance.key, error: error.message, retry: failureDetails.willRetry }),
  * };
  * await runFlow(etl, { listeners: [lineage] });
  *
@@ -193,7 +211,7 @@ export interface Listener<TTasks = unknown> {
   onFlowRunFailed?(args: FlowRunHookArgs<TTasks>): void | Promise<void>;
   onTaskInstanceRunning?(args: TaskInstanceHookArgs): void | Promise<void>;
   onTaskInstanceSuccess?(args: TaskInstanceHookArgs): void | Promise<void>;
-  onTaskInstanceFailed?(args: TaskInstanceHookArgs): void | Promise<void>;
+  onTaskInstanceFailed?(args: TaskInstanceFailedArgs): void | Promise<void>;
   onTaskInstanceSkipped?(args: TaskInstanceHookArgs): void | Promise<void>;
   onTaskInstanceCheckpointed?(args: TaskInstanceHookArgs): void | Promise<void>;
   onTaskInstanceStateChange?(args: TaskInstanceStateChangeArgs): void | Promise<void>;

@@ -250,3 +250,15 @@ describe('a typed input must be given', () => {
     expect(run.tasks['a']!.result).toBe('MON');
   });
 });
+
+describe('listener hook arguments', () => {
+  it('onTaskInstanceFailed gets error and failureDetails without a non-null assertion', () => {
+    const listener: Listener = {
+      onTaskInstanceFailed: ({ error, failureDetails }) => {
+        expectTypeOf(error).toEqualTypeOf<Error>();
+        expectTypeOf(failureDetails.willRetry).toEqualTypeOf<boolean>();
+      },
+    };
+    expect(typeof listener.onTaskInstanceFailed).toBe('function');
+  });
+});
