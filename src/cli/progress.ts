@@ -1,4 +1,5 @@
 import { allTaskInstanceStates, finishedStates, type TaskInstanceState } from '../../machines/index.ts';
+import { wrapLine } from './wrapText.ts';
 import type { FlowRunHandle } from '../runtime/runFlow.ts';
 import type { FlowRunRecord, TaskInstanceChange } from '../records.ts';
 import stringWidth from 'string-width';
@@ -291,7 +292,8 @@ export function summary(record: FlowRunRecord, ms: number, color: boolean, width
   const failed: string[] = [];
   for (const ti of Object.values(record.tasks)) {
     counts.set(ti.state, (counts.get(ti.state) ?? 0) + 1);
-    if (ti.state === 'failed') failed.push(`  ${ti.key}: ${firstLine(ti.error)}`);
+    // (Wrapped at spaces to the terminal's width: an error's first line can be long.)
+    if (ti.state === 'failed') failed.push(wrapLine(`  ${ti.key}: ${firstLine(ti.error)}`, width));
   }
   const states = allTaskInstanceStates
     .filter((state) => counts.has(state))
@@ -304,6 +306,6 @@ export function summary(record: FlowRunRecord, ms: number, color: boolean, width
         ? `run ${record.runId} is waiting on ${record.waitingOn.join(', ')} (resume or send an event to continue)`
         : `run ${record.runId} stopped before it finished`;
   const oneLine = `${outcome}: ${states}`;
-  const head = stringWidth(oneLine) <= width ? oneLine : `${outcome}\n${states}`;
+  const head = stringWidth(oneLine) <= width ? oneLine : `${wrapLine(outcome, width)}\n${states}`;
   return `${head}\n${failed.length ? `${failed.join('\n')}\n` : ''}`;
 }

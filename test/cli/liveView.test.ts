@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import stringWidth from 'string-width';
+import { wrapLine } from '../../src/cli/wrapText.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -161,7 +162,8 @@ function checkFinalHistory(history: string[], columns: number) {
   expect(history.slice(summaryAt - 2, summaryAt)).toEqual(expected.slice(-2));
   expect(history.slice(summaryAt + 1)).toEqual([
     ...(oneLine ? [] : [counts]),
-    '  load_into_the_reporting_database: FailTask: connection refused by reporting-db-7.internal:5432 after 3 attempts; giving up (see the server logs)',
+    // The failure wrapped at spaces to the terminal's width (not broken mid-word by the terminal).
+    ...wrapLine('  load_into_the_reporting_database: FailTask: connection refused by reporting-db-7.internal:5432 after 3 attempts; giving up (see the server logs)', columns).split('\n'),
   ]);
   expect(stringWidth(history[summaryAt]!)).toBeLessThanOrEqual(columns);
 }
@@ -206,7 +208,7 @@ describe('the live view in a terminal (tmux)', () => {
       `run ${runId} stopped before it finished`,
       // The attempt Ctrl-C interrupted is scheduled to run again (an interruption is not a failure).
       'none 1, scheduled 1, success 9, failed 1, upstream_failed 1',
-      '  load_into_the_reporting_database: FailTask: connection refused by reporting-db-7.internal:5432 after 3 attempts; giving up (see the server logs)',
+      ...wrapLine('  load_into_the_reporting_database: FailTask: connection refused by reporting-db-7.internal:5432 after 3 attempts; giving up (see the server logs)', 80).split('\n'),
       `run ${runId} stopped (it was not kept: --store memory).`,
     ]);
   });
