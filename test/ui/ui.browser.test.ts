@@ -118,6 +118,48 @@ describe.skipIf(missing)('taskmachine ui in chromium', () => {
     await page.close();
   });
 
+  it('a hidden tab lets go of its live stream: a seventh tab loads and acts, and a tab shown again catches up', async () => {
+    // Chromium opens at most 6 HTTP/1.1 connections per host and each live stream holds one. One
+    // context (one connection pool) as one browser window's tabs; headless chromium reports every
+    // tab visible, so the test hides a tab as the browser would: document.hidden and visibilitychange.
+    const context = await browser.newContext();
+    await context.addInitScript({
+      content: `(() => {
+        let hidden = false;
+        Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => hidden });
+        Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => (hidden ? 'hidden' : 'visible') });
+        window.setHidden = (value) => { hidden = value; document.dispatchEvent(new Event('visibilitychange')); };
+      })();`,
+    });
+    const setHidden = (page: Page, hidden: boolean) => page.evaluate((value) => (globalThis as unknown as { setHidden(h: boolean): void }).setHidden(value), hidden);
+    const base = ui.url.replace(/\/$/, '');
+    try {
+      const hiddenTabs: Page[] = [];
+      for (let i = 0; i < 6; i++) {
+        const tab = await context.newPage();
+        await tab.goto(`${base}/runs/failed`);
+        await tab.locator('#live.on').waitFor({ timeout: 10_000 });
+        await setHidden(tab, true);
+        await tab.locator('#live:not(.on)').waitFor({ timeout: 10_000 });
+        hiddenTabs.push(tab);
+      }
+      const seventh = await context.newPage();
+      seventh.on('dialog', (dialog) => void dialog.accept());
+      await seventh.goto(`${base}/runs/failed/tasks/report`, { timeout: 15_000 });
+      await seventh.locator('#live.on').waitFor({ timeout: 10_000 });
+      await seventh.locator('form[data-action="clear"] button').click();
+      await expect.poll(() => seventh.locator('.flash').innerText(), { timeout: 15_000 }).toContain('report: upstream_failed → none');
+      // Shown again, a tab reopens its stream and, as the run changed meanwhile, shows the change.
+      const first = hiddenTabs[0]!;
+      expect(await first.locator('tr[data-key="report"]').getAttribute('data-state')).toBe('upstream_failed');
+      await setHidden(first, false);
+      await first.locator('#live.on').waitFor({ timeout: 10_000 });
+      await expect.poll(() => first.locator('tr[data-key="report"]').getAttribute('data-state'), { timeout: 15_000 }).toBe('none');
+    } finally {
+      await context.close();
+    }
+  }, 120_000);
+
   it('on a non-loopback address every request needs the token it printed', async () => {
     const open = await startUi(['--store', db, '--host', '0.0.0.0']);
     try {

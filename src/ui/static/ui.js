@@ -24,6 +24,9 @@
       incoming.querySelectorAll('.flash').forEach((old) => old.remove());
       if (flash) incoming.prepend(flash);
       main.replaceWith(incoming);
+      // The stream reopened after the page was hidden must start from what is shown now.
+      const nextLive = next.getElementById('live');
+      if (live && nextLive && nextLive.dataset.src) live.dataset.src = nextLive.dataset.src;
       [...incoming.querySelectorAll('details')].forEach((d, i) => { if (open[i] !== undefined) d.open = open[i]; });
       for (const [action, value] of typed) {
         const input = incoming.querySelector(`form[data-action="${action}"] input.payload`);
@@ -36,11 +39,29 @@
     }
   }
 
-  if (live && live.dataset.src && 'EventSource' in window) {
-    const source = new EventSource(live.dataset.src);
+  // A browser opens at most 6 HTTP/1.1 connections to one host, and each open stream holds one:
+  // with six tabs of this UI open, a seventh (and every fetch or POST of the open ones) would wait
+  // forever. So only a page someone can see holds a stream; a hidden one lets go of it.
+  let source;
+  function connect() {
+    if (source || !live || !live.dataset.src) return;
+    // The address carries the signature of what the page shows now (`since`, updated by every
+    // refresh): if the data changed while the page was hidden, the server says `change` at once
+    // and the page refreshes once; if not, nothing is fetched.
+    source = new EventSource(live.dataset.src);
     source.addEventListener('open', () => live.classList.add('on'));
     source.addEventListener('error', () => live.classList.remove('on'));
     source.addEventListener('change', () => void refresh());
+  }
+  function disconnect() {
+    if (!source) return;
+    source.close();
+    source = undefined;
+    live.classList.remove('on');
+  }
+  if (live && live.dataset.src && 'EventSource' in window) {
+    document.addEventListener('visibilitychange', () => (document.hidden ? disconnect() : connect()));
+    if (!document.hidden) connect();
   }
 
   document.addEventListener('submit', (event) => {
