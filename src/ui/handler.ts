@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Flow } from '../flow/types.ts';
+import { ownerStatus } from '../runtime/opening/ownerStatus.ts';
 import type { Store } from '../stores/index.ts';
 import { answers, applyAction, type UiAction } from './actions.ts';
 import { html, type SafeHtml } from './html.ts';
@@ -261,8 +262,8 @@ export function uiHandler(options: UiOptions): UiHandler {
       return feeds.subscribe(`run:${runId}`, res, async () => {
         const tail = await store.readTransitionLog(runId, { afterSeq: lastSeq });
         lastSeq = tail.at(-1)?.seq ?? lastSeq;
-        const run = await store.getRun(runId);
-        return run === undefined ? 'gone' : runSignature(run, lastSeq);
+        const [run, lease] = await Promise.all([store.getRun(runId), store.getLease(runId)]);
+        return run === undefined ? 'gone' : runSignature(run, lastSeq, ownerStatus(lease, Date.now()).status);
       }, url.searchParams.get('since') ?? undefined);
     }
     const run = await store.getRun(runId);

@@ -5,7 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { hostname } from 'node:os';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { sqliteStore, type Store } from '../../src/stores/index.ts';
@@ -36,6 +38,27 @@ afterAll(async () => {
 });
 
 const get = (path: string, headers: Record<string, string> = {}) => fetch(`${server.url}${path}`, { headers, redirect: 'manual' });
+
+/** Subscribes to the live stream a rendered page names; `until` fails after 5 s without the text. */
+async function watch(page: string): Promise<{ until(text: string): Promise<void> }> {
+  const src = /data-src="([^"]+)"/.exec(page)![1]!.replaceAll('&amp;', '&');
+  const response = await fetch(`${server.url}${src}`, { signal: AbortSignal.timeout(10_000) });
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let seen = '';
+  return {
+    async until(text) {
+      const deadline = Date.now() + 5_000;
+      while (!seen.includes(text)) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()))));
+        const chunk = await Promise.race([reader.read(), late]).finally(() => clearTimeout(timer));
+        if (chunk === undefined || chunk.done) throw new Error(`the stream ${src} did not say '${text}' within 5 s${chunk?.done ? ' (it ended)' : ''}; it said: ${JSON.stringify(seen)}`);
+        seen += decoder.decode(chunk.value);
+      }
+    },
+  };
+}
 
 describe('pages', () => {
   it('lists runs newest first with their state and counts, filtered by flow', async () => {
@@ -150,6 +173,26 @@ describe('runs and their owners', () => {
     expect(page).toMatch(/<tr data-run="broken"[\s\S]*?<span class="orphaned" title="its process stopped without letting go \(lease expired\)/);
     const demoRow = /<tr data-run="demo"[\s\S]*?<\/tr>/.exec(page)![0];
     expect(demoRow).not.toContain('orphaned');
+  });
+
+  it('a live page whose run’s driver dies (SIGKILL: it writes nothing) is told to change, and then shows the run orphaned', async () => {
+    const driver = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const { lease } = await store.acquireLease({ runId: 'asks', owner: { ownerId: 'doomed', host: hostname(), pid: driver.pid! }, ttlMs: 600_000, now: Date.now() });
+    try {
+      const runPage = await (await get('/runs/asks')).text();
+      expect(runPage).toContain(`driven by pid ${driver.pid}`);
+      const list = await (await get('/')).text();
+      expect(/<tr data-run="asks"[\s\S]*?<\/tr>/.exec(list)![0]).toContain('>live</span>');
+      const [runEvents, listEvents] = await Promise.all([watch(runPage), watch(list)]);
+      driver.kill('SIGKILL');
+      await once(driver, 'exit');
+      await Promise.all([runEvents.until('event: change'), listEvents.until('event: change')]);
+      expect(await (await get('/runs/asks')).text()).toContain('orphaned (process gone)');
+      expect(/<tr data-run="asks"[\s\S]*?<\/tr>/.exec(await (await get('/')).text())![0]).toContain('class="orphaned"');
+    } finally {
+      driver.kill('SIGKILL');
+      await store.releaseLease(lease, Date.now());
+    }
   });
 
   it('cancelling a run nobody drives opens it here and cancels it through the flow-run machine', async () => {

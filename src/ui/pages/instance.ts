@@ -1,5 +1,6 @@
 import type { TaskInstanceEvent } from '../../../machines/index.ts';
 import { msgFor } from '../../runtime/lifecycle/transitionMsg.ts';
+import { ownerStatus } from '../../runtime/opening/ownerStatus.ts';
 import type { Store, StoredRun, StoredTaskInstance } from '../../stores/index.ts';
 import type { StoredTaskLogLine } from '../../stores/taskLogRecord.ts';
 import { instanceActionsFor } from '../actions.ts';
@@ -111,5 +112,5 @@ ${transitions.length > 0 ? html`<div class="tl-single">${axisLabel(timeAxis([tra
     return html`<tr><td class="num">${t.seq}</td><td>${clock(t.at)}</td><td>${badge(t.from)}</td><td>${badge(t.to)}</td><td><code>${t.event}</code></td><td>${msg ?? ''}</td></tr>`;
   })}</tbody></table></div></section>
 <section class="card"><h2>Lifecycle</h2><p class="muted small">The task-instance machine; its current state is outlined, the transitions it took are drawn in blue.</p><div class="chart" id="lifecycle">${chart}</div></section>`;
-  return page({ ...context, live: runLive(base, run, log) }, instance.key, [{ href: runHref(base, run.runId), text: run.runId }, { text: instance.key }], body);
+  return page({ ...context, live: runLive(base, run, log, ownerStatus(lease, now).status) }, instance.key, [{ href: runHref(base, run.runId), text: run.runId }, { text: instance.key }], body);
 }

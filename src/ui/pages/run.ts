@@ -1,5 +1,5 @@
 import { isTaskInstanceState, type TaskInstanceState } from '../../../machines/index.ts';
-import { ownerStatus } from '../../runtime/opening/ownerStatus.ts';
+import { ownerStatus, type OwnerStatus } from '../../runtime/opening/ownerStatus.ts';
 import type { Store, StoredRun, StoredTaskInstance, StoredTransition } from '../../stores/index.ts';
 import { runActionsFor } from '../actions.ts';
 import { badge, clock, duration, firstLine, time } from '../format.ts';
@@ -69,15 +69,18 @@ export function instanceHref(base: string, runId: string, key: string): string {
 }
 
 /**
- * What the live feed of a run compares: its last transition, its state and its last write.
+ * What the live feed of a run compares: its last transition, its state, its last write and whether
+ * a process drives it. The owner's status is there because a driver that dies (SIGKILL, a lost
+ * machine) writes nothing: only the lease expiring or the pid being gone tells, and the page must
+ * stop saying "driven by pid …" then.
  *
  * @example
  * ```ts
- * runSignature(run, 42); // '42:running:1764668001000'
+ * runSignature(run, 42, ownerStatus(await store.getLease(run.runId), Date.now()).status); // '42:running:1764668001000:live'
  * ```
  */
-export function runSignature(run: Pick<StoredRun, 'state' | 'updatedAt'>, lastSeq: number): string {
-  return `${lastSeq}:${run.state}:${run.updatedAt}`;
+export function runSignature(run: Pick<StoredRun, 'state' | 'updatedAt'>, lastSeq: number, owner: OwnerStatus['status']): string {
+  return `${lastSeq}:${run.state}:${run.updatedAt}:${owner}`;
 }
 
 /**
@@ -85,11 +88,11 @@ export function runSignature(run: Pick<StoredRun, 'state' | 'updatedAt'>, lastSe
  *
  * @example
  * ```ts
- * runLive('', run, log); // '/runs/nightly/events?since=42%3Arunning%3A…'
+ * runLive('', run, log, 'live'); // '/runs/nightly/events?since=42%3Arunning%3A…%3Alive'
  * ```
  */
-export function runLive(base: string, run: StoredRun, log: readonly StoredTransition[]): string {
-  return `${runHref(base, run.runId)}/events?since=${encodeURIComponent(runSignature(run, log.at(-1)?.seq ?? 0))}`;
+export function runLive(base: string, run: StoredRun, log: readonly StoredTransition[], owner: OwnerStatus['status']): string {
+  return `${runHref(base, run.runId)}/events?since=${encodeURIComponent(runSignature(run, log.at(-1)?.seq ?? 0, owner))}`;
 }
 
 /**
@@ -181,7 +184,7 @@ ${shape === undefined ? html`<p class="muted small">This run was stored without 
 ${listed.next ? html`<nav class="pager"><a href="${href}?${new URLSearchParams({ ...(query.task ? { task: query.task } : {}), ...(query.state ? { state: query.state } : {}), cursor: listed.next }).toString()}#instances">next ${INSTANCES_PER_PAGE} →</a></nav>` : ''}
 </section>
 <section class="card"><details><summary><h2>Flow-run lifecycle</h2></summary><div class="chart">${chart}</div></details></section>`;
-  return page({ ...context, live: runLive(base, run, log) }, run.runId, [{ text: run.runId }], body);
+  return page({ ...context, live: runLive(base, run, log, ownerStatus(lease, now).status) }, run.runId, [{ text: run.runId }], body);
 }
 
 function instanceRow(base: string, runId: string, instance: StoredTaskInstance, now: number, axis: TimeAxis | undefined, transitions: readonly StoredTransition[]): SafeHtml {

@@ -52,7 +52,9 @@ function total(run: RunSummary): number {
 }
 
 /**
- * A fingerprint of what the runs list shows (for live updates: the page reloads when it changes).
+ * A fingerprint of what the runs list shows (for live updates: the page reloads when it changes),
+ * the owner's status of each run included: a driver that dies writes nothing, so only its lease
+ * expiring or its pid being gone turns the row's `live` into `orphaned`.
  *
  * @example
  * ```ts
@@ -61,7 +63,8 @@ function total(run: RunSummary): number {
  */
 export async function runsSignature(store: Store, query: RunsQuery): Promise<string> {
   const runs = await store.listRuns({ flowId: query.flow, state: query.state, limit: query.page * RUNS_PER_PAGE });
-  const text = runs.map((run) => `${run.runId}:${run.state}:${run.updatedAt}:${JSON.stringify(run.taskCounts)}`).join('|');
+  const now = Date.now();
+  const text = runs.map((run) => `${run.runId}:${run.state}:${run.updatedAt}:${ownerStatus(run.lease, now).status}:${JSON.stringify(run.taskCounts)}`).join('|');
   return createHash('sha1').update(text).digest('hex').slice(0, 16);
 }
 
