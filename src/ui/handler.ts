@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Flow } from '../flow/types.ts';
 import { ownerStatus } from '../runtime/opening/ownerStatus.ts';
+import { shellWord } from '../shellWord.ts';
 import type { Store } from '../stores/index.ts';
 import { answers, applyAction, type UiAction } from './actions.ts';
 import { html, type SafeHtml } from './html.ts';
@@ -59,6 +60,14 @@ export interface UiOptions {
    * @default undefined
    */
   readonly continueRun?: (runId: string) => void;
+  /**
+   * What the commands the pages print (`taskmachine resume <run>`, `taskmachine send-event …`)
+   * carry after their arguments so they find the run when pasted: ` --store <path>` for a store
+   * other than the default one (`taskmachine ui` passes its own `--store`, as the CLI's hints do).
+   * @default '' (the default store)
+   * @example ` --store runs.db`
+   */
+  readonly storeArgument?: string;
   /**
    * How often (ms) the store is asked whether a watched page changed, per watched run or list.
    * @default 500
@@ -193,10 +202,11 @@ export function uiHandler(options: UiOptions): UiHandler {
   const csrf = randomBytes(18).toString('base64url');
   const feeds = new LiveFeeds(options.pollMs ?? 500);
   const source = { flows: options.flows ?? [], cwd: options.cwd ?? process.cwd() };
+  const storeArgument = options.storeArgument ?? '';
 
   const context = (req: IncomingMessage): PageContext => {
     const flash = cookies(req).get('tm_flash');
-    return { base, csrf, readOnly, flash: flash ? { ok: flash.startsWith('1'), text: flash.slice(1) } : undefined };
+    return { base, csrf, readOnly, storeArgument, flash: flash ? { ok: flash.startsWith('1'), text: flash.slice(1) } : undefined };
   };
 
   const refuse = (res: ServerResponse, status: number, title: string, text: string) =>
@@ -315,7 +325,7 @@ export function uiHandler(options: UiOptions): UiHandler {
           ? ' (the run continues in the background)'
           : action === 'cancel'
             ? ''
-            : ` (no process drives the run: it goes on with taskmachine resume ${runId})`;
+            : ` (no process drives the run: it goes on with taskmachine resume ${shellWord(runId)}${storeArgument})`;
       flash = `1${outcome.message}${how}`;
     } catch (error) {
       flash = `0${(error as Error).message}`;

@@ -19,6 +19,8 @@ export interface PageContext {
   readonly readOnly: boolean;
   /** A one-line result of the last action (from the redirect after it). */
   readonly flash: { readonly ok: boolean; readonly text: string } | undefined;
+  /** Appended to the commands a page prints so they find the run when pasted, e.g. ` --store runs.db` (`''`: the default store). */
+  readonly storeArgument?: string;
   /** The URL of the server-sent events that say when this page's data changed (none: no live updates). */
   readonly live?: string;
 }

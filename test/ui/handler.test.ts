@@ -23,7 +23,7 @@ const continued: string[] = [];
 
 beforeAll(async () => {
   // Runs made by the CLI in processes that have ended: nobody drives them.
-  for (const [fixture, runId] of [['test/fixtures/ui-flow.ts', 'demo'], ['test/fixtures/failing-flow.ts', 'broken'], ['test/fixtures/checkpoint-flow.ts', 'parked'], ['test/fixtures/event-flow.ts', 'asks']]) {
+  for (const [fixture, runId] of [['test/fixtures/ui-flow.ts', 'demo'], ['test/fixtures/failing-flow.ts', 'broken'], ['test/fixtures/checkpoint-flow.ts', 'parked'], ['test/fixtures/event-flow.ts', 'asks'], ['test/fixtures/event-flow.ts', 'ask me']]) {
     const made = spawnSync(process.execPath, [bin, 'run', fixture!, '--run-id', runId!, '--store', db, '--view', 'none'], { cwd: root, encoding: 'utf8' });
     expect(made.status, made.stderr).toBe(1);
   }
@@ -119,6 +119,26 @@ describe('pages', () => {
     expect(await response.text()).toContain('no run &#39;&lt;img src=x&gt;&#39;');
     expect((await get('/runs/demo/tasks/nope')).status).toBe(404);
     expect((await get('/runs/%E0%A4%A')).status).toBe(400);
+  });
+});
+
+describe('commands the pages print work when pasted', () => {
+  it('words quoted for the shell, a --payload placeholder and the store the UI was given', async () => {
+    const own = await serve({ store, cwd: root, storeArgument: " --store 'my runs.db'" });
+    const q = (word: string) => `&#39;${word}&#39;`; // a single quote, as the page escapes it
+    try {
+      const instance = await (await fetch(`${own.url}/runs/ask%20me/tasks/approve`)).text();
+      expect(instance).toContain(`<code>taskmachine send-event ${q('ask me')} approve --payload ${q('&lt;json&gt;')} --store ${q('my runs.db')}</code>`);
+      // Orphaned: a lease taken long ago by a process that never renewed it.
+      const { lease } = await store.acquireLease({ runId: 'ask me', owner: { ownerId: 'gone', host: 'elsewhere', pid: 4242 }, ttlMs: 1_000, now: Date.now() - 60_000 });
+      const run = await (await fetch(`${own.url}/runs/ask%20me`)).text();
+      await store.releaseLease(lease, Date.now());
+      expect(run).toContain(`<code>taskmachine resume ${q('ask me')} --store ${q('my runs.db')}</code> takes it over`);
+      const cleared = await post(`${own.url}/runs/ask%20me/actions`, { _csrf: csrfOf(run), action: 'clear', key: 'hold' });
+      expect(flashOf(cleared)).toEqual([true, "hold: success → none (no process drives the run: it goes on with taskmachine resume 'ask me' --store 'my runs.db')"]);
+    } finally {
+      await own.close();
+    }
   });
 });
 

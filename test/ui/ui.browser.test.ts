@@ -149,6 +149,8 @@ describe.skipIf(missing)('taskmachine ui in chromium', () => {
       await seventh.locator('#live.on').waitFor({ timeout: 10_000 });
       await seventh.locator('form[data-action="clear"] button').click();
       await expect.poll(() => seventh.locator('.flash').innerText(), { timeout: 15_000 }).toContain('report: upstream_failed → none');
+      // The command it prints names the store `taskmachine ui --store` shows, so it works when pasted.
+      expect(await seventh.locator('.flash').innerText()).toContain(`it goes on with taskmachine resume failed --store ${db})`);
       // Shown again, a tab reopens its stream and, as the run changed meanwhile, shows the change.
       const first = hiddenTabs[0]!;
       expect(await first.locator('tr[data-key="report"]').getAttribute('data-state')).toBe('upstream_failed');

@@ -1,3 +1,5 @@
+// The CLI's own rule for a command a person pastes (quoted words, a --payload placeholder, --store).
+import { continueCommand } from '../../cli/hints.ts';
 import type { TaskInstanceEvent } from '../../../machines/index.ts';
 import { msgFor } from '../../runtime/lifecycle/transitionMsg.ts';
 import { ownerStatus } from '../../runtime/opening/ownerStatus.ts';
@@ -77,7 +79,7 @@ export async function instancePage(store: Store, context: PageContext, run: Stor
   const chart = trusted(await lifecycleSvg('task-instance', instance.state, transitions));
   const waits: SafeHtml[] = [];
   if (instance.state === 'queued') waits.push(html`<li>queued: its readiness gates run (it starts when every gate has passed and a slot is free)</li>`);
-  if (instance.awaitsEvent) waits.push(html`<li>deferred until an event: <code>taskmachine send-event ${run.runId} ${instance.key}</code> or “Send event” below</li>`);
+  if (instance.awaitsEvent) waits.push(html`<li>deferred until an event: <code>${continueCommand(run.runId, { key: instance.key, state: 'deferred' }, context.storeArgument ?? '')}</code> or “Send event” below</li>`);
   if (instance.parked) waits.push(html`<li>parked: waits for a manual resume (no timer moves it)</li>`);
   if (instance.timer) waits.push(html`<li>timer: <b>${instance.timer.action}</b> at ${time(instance.timer.deadline)} (${instance.timer.deadline > now ? `in ${duration(instance.timer.deadline - now)}` : 'due'})</li>`);
   const body = html`<section class="card">
@@ -88,7 +90,7 @@ export async function instancePage(store: Store, context: PageContext, run: Stor
 ${instance.failureKind ? html`<dt>Failure kind</dt><dd>${instance.failureKind}</dd>` : ''}
 ${instance.manuallySetFrom ? html`<dt>Set by hand</dt><dd>from ${instance.manuallySetFrom}</dd>` : ''}
 ${instance.parentKey ? html`<dt>Called by</dt><dd><a href="${instanceHref(base, run.runId, instance.parentKey)}">${instance.parentKey}</a></dd>` : ''}
-<dt>Run</dt><dd><a href="${runHref(base, run.runId)}">${run.runId}</a> ${badge(run.state)} · ${ownerLine(run, lease, now)}</dd></dl>
+<dt>Run</dt><dd><a href="${runHref(base, run.runId)}">${run.runId}</a> ${badge(run.state)} · ${ownerLine(run, lease, now, context.storeArgument)}</dd></dl>
 ${waits.length ? html`<h3>Waiting for</h3><ul class="waits">${waits}</ul>` : ''}
 </section>
 <section class="card"><h2>Actions</h2>${actionForms(context, `${runHref(base, run.runId)}/actions`, instanceActionsFor(instance, context.readOnly), { key: instance.key })}</section>

@@ -1,5 +1,6 @@
 import { isTaskInstanceState, type TaskInstanceState } from '../../../machines/index.ts';
 import { ownerStatus, type OwnerStatus } from '../../runtime/opening/ownerStatus.ts';
+import { shellWord } from '../../shellWord.ts';
 import type { Store, StoredRun, StoredTaskInstance, StoredTransition } from '../../stores/index.ts';
 import { runActionsFor } from '../actions.ts';
 import { badge, clock, duration, firstLine, time } from '../format.ts';
@@ -96,20 +97,21 @@ export function runLive(base: string, run: StoredRun, log: readonly StoredTransi
 }
 
 /**
- * The run's owner, as a line.
+ * The run's owner, as a line; for an orphaned run, the command that takes it over, ready to paste
+ * (`storeArgument` as in {@link PageContext}).
  *
  * @example
  * ```ts
- * html`<dd>${ownerLine(run, await store.getLease(run.runId), Date.now())}</dd>`
+ * html`<dd>${ownerLine(run, await store.getLease(run.runId), Date.now(), ' --store runs.db')}</dd>`
  * ```
  */
-export function ownerLine(run: StoredRun, lease: Awaited<ReturnType<Store['getLease']>>, now: number): SafeHtml {
+export function ownerLine(run: StoredRun, lease: Awaited<ReturnType<Store['getLease']>>, now: number, storeArgument = ''): SafeHtml {
   const owner = ownerStatus(lease, now);
   switch (owner.status) {
     case 'live':
       return html`<span class="owner">driven by pid ${owner.lease.owner.pid} on ${owner.lease.owner.host}</span>`;
     case 'orphaned':
-      return html`<span class="orphaned">orphaned (${owner.why}): <code>taskmachine resume ${run.runId}</code> takes it over</span>`;
+      return html`<span class="orphaned">orphaned (${owner.why}): <code>taskmachine resume ${shellWord(run.runId)}${storeArgument}</code> takes it over</span>`;
     case 'released':
       return html`<span class="muted">no process drives it</span>`;
     case 'none':
@@ -163,7 +165,7 @@ export async function runPage(store: Store, context: PageContext, run: StoredRun
   const body = html`<section class="card run-head">
 <div class="head"><h1>${run.runId} ${badge(run.state)}${run.reason ? html` <small class="muted">${run.reason}</small>` : ''}</h1>
 ${actionForms(context, `${href}/actions`, runActionsFor(run, context.readOnly))}</div>
-<dl class="facts"><dt>Flow</dt><dd>${run.flowId}</dd><dt>Started</dt><dd>${time(started)}</dd><dt>Duration</dt><dd>${duration(ended - started)}</dd><dt>Owner</dt><dd>${ownerLine(run, lease, now)}</dd>${
+<dl class="facts"><dt>Flow</dt><dd>${run.flowId}</dd><dt>Started</dt><dd>${time(started)}</dd><dt>Duration</dt><dd>${duration(ended - started)}</dd><dt>Owner</dt><dd>${ownerLine(run, lease, now, context.storeArgument)}</dd>${
     run.labels?.flowFile ? html`<dt>Flow file</dt><dd><code>${run.labels.flowFile}</code></dd>` : ''
   }</dl>
 <div class="counts-row">${countsBar(counts.byState, counts.total)} <span class="muted">${counts.total} task instances</span></div>
