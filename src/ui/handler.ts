@@ -320,7 +320,8 @@ export function uiHandler(options: UiOptions): UiHandler {
       }
       const outcome = await applyAction(store, runId, { action: action as UiAction, ...(key ? { taskKey: key } : {}), ...(payload !== undefined ? { payload } : {}) }, source, options.continueRun);
       const how = outcome.appliedBy
-        ? ` (applied by ${outcome.appliedBy}; the run continues there)`
+        ? // (A cancel ends the run in that process; every other change lets it go on there.)
+          ` (applied by ${outcome.appliedBy}; ${action === 'cancel' ? 'the run ends there' : 'the run continues there'})`
         : answers(action as UiAction) && options.continueRun
           ? ' (the run continues in the background)'
           : action === 'cancel'

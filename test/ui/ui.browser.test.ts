@@ -101,6 +101,31 @@ describe.skipIf(missing)('taskmachine ui in chromium', () => {
     await page.close();
   }, 90_000);
 
+  it('cancelling a run a live process drives: that process applies it and the page says the run ends there', async () => {
+    const driver = spawn(process.execPath, [bin, 'run', 'test/fixtures/ui-flow.ts', '--run-id', 'doomed', '--store', db, '--view', 'none'], {
+      cwd: root,
+      env: { ...process.env, RELEASE: join(dir, 'never-released'), UI_ITEMS: '2' },
+      stdio: 'ignore',
+    });
+    const exited = new Promise((resolve) => driver.once('exit', resolve));
+    try {
+      const page = await open('/runs/doomed');
+      // (The page of a run not stored yet is a 404 without a live stream: ask again until it is there.)
+      await expect.poll(async () => (await page.reload())!.status(), { timeout: 30_000 }).toBe(200);
+      await page.locator('tr[data-key="hold"][data-state="running"]').waitFor({ timeout: 30_000 });
+      await page.locator('form[data-action="cancel"] button').click();
+      const flash = page.locator('.flash');
+      await expect.poll(() => flash.innerText(), { timeout: 30_000 }).toContain(`applied by the process driving the run (pid ${driver.pid}`);
+      expect(await flash.innerText()).toContain('the run ends there');
+      expect(await flash.innerText()).not.toContain('continues');
+      await page.locator('h1 .badge[data-state="failed"]').waitFor({ timeout: 30_000 });
+      await page.close();
+    } finally {
+      if (driver.exitCode === null) driver.kill('SIGTERM');
+      await exited;
+    }
+  }, 90_000);
+
   it('an action the machine refuses is disabled, with its reason', async () => {
     const page = await open('/runs/live/tasks/train');
     const button = page.locator('form[data-action="send-event"] button');
