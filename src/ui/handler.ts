@@ -7,6 +7,7 @@ import { ownerStatus } from '../runtime/opening/ownerStatus.ts';
 import { shellWord } from '../shellWord.ts';
 import type { Store } from '../stores/index.ts';
 import { answers, applyAction, type UiAction } from './actions.ts';
+import { cutAtWord } from './format.ts';
 import { html, type SafeHtml } from './html.ts';
 import { page, type PageContext } from './layout.ts';
 import { LiveFeeds } from './live.ts';
@@ -173,6 +174,12 @@ function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   });
 }
 
+/**
+ * How much of an action's result or error the flash keeps. It travels in a cookie (browsers keep
+ * about 4 KB, and a non-ASCII character takes up to 9 once percent-encoded), with room for the note.
+ */
+const FLASH_CHARS = 360;
+
 const actions: ReadonlySet<string> = new Set<UiAction>(['resume-task', 'send-event', 'set-success', 'set-failed', 'set-skipped', 'clear', 'clear-downstream', 'cancel']);
 
 /**
@@ -327,13 +334,14 @@ export function uiHandler(options: UiOptions): UiHandler {
           : action === 'cancel'
             ? ''
             : ` (no process drives the run: it goes on with taskmachine resume ${shellWord(runId)}${storeArgument})`;
-      flash = `1${outcome.message}${how}`;
+      // Cut before the note is added: the note says how the run goes on and must survive.
+      flash = `1${cutAtWord(outcome.message, FLASH_CHARS)}${how}`;
     } catch (error) {
-      flash = `0${(error as Error).message}`;
+      flash = `0${cutAtWord((error as Error).message, FLASH_CHARS)}`;
     }
     res.writeHead(303, {
       location: back,
-      'set-cookie': `tm_flash=${encodeURIComponent(flash.slice(0, 1500))}; HttpOnly; SameSite=Strict; Path=${base || '/'}`,
+      'set-cookie': `tm_flash=${encodeURIComponent(flash)}; HttpOnly; SameSite=Strict; Path=${base || '/'}`,
       ...securityHeaders,
     });
     res.end();

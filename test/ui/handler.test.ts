@@ -27,6 +27,9 @@ beforeAll(async () => {
     const made = spawnSync(process.execPath, [bin, 'run', fixture!, '--run-id', runId!, '--store', db, '--view', 'none'], { cwd: root, encoding: 'utf8' });
     expect(made.status, made.stderr).toBe(1);
   }
+  // A run of 205 task instances, for results that would be too long to show whole.
+  const wide = spawnSync(process.execPath, [bin, 'run', 'test/fixtures/ui-flow.ts', '--run-id', 'wide', '--store', db, '--view', 'none'], { cwd: root, encoding: 'utf8', env: { ...process.env, UI_ITEMS: '200' } });
+  expect(wide.status, wide.stderr).toBe(1);
   store = sqliteStore({ path: db });
   server = await serve({ store, cwd: root, continueRun: (runId) => continued.push(runId), pollMs: 20 });
 }, 60_000);
@@ -176,6 +179,14 @@ describe('actions: offered only when the machine allows them', () => {
     const after = await fetch(`${server.url}/runs/demo/tasks/train`, { headers: { cookie: response.headers.get('set-cookie')!.split(';')[0]! } });
     expect(await after.text()).toContain('train: checkpointed → scheduled');
   });
+  it('a clear that reaches hundreds of task instances says how many, names the first few, and keeps its note', async () => {
+    const csrf = csrfOf(await (await get('/runs/wide/tasks/extract')).text());
+    const [ok, text] = flashOf(await post(`${server.url}/runs/wide/actions`, { _csrf: csrf, action: 'clear-downstream', key: 'extract' }));
+    expect(ok).toBe(true);
+    // extract, 200 scores, render, train, hold (report has not run: it waits on the checkpointed train)
+    expect(text).toMatch(/^cleared 204 task instances: ([^ ,]+, ){4}[^ ,]+ and 199 more \(no process drives the run: it goes on with taskmachine resume wide\)$/);
+  });
+
   it('sending the event a deferred task of a run nobody drives waits for: applied here, then the run is continued', async () => {
     const csrf = csrfOf(await (await get('/runs/asks/tasks/approve')).text());
     const response = await post(`${server.url}/runs/asks/actions`, { _csrf: csrf, action: 'send-event', key: 'approve', payload: '{"approved":true}' });
