@@ -187,6 +187,17 @@ describe.skipIf(missing)('taskmachine ui in chromium', () => {
     }
   }, 120_000);
 
+  it('the open page of a run that is deleted says it is gone instead of staying stale and live', async () => {
+    const page = await open('/runs/finished');
+    await page.locator('#live.on').waitFor({ timeout: 10_000 });
+    expect(cli(['delete', 'finished', '--store', db]).status).toBe(0);
+    await expect.poll(() => page.locator('main h1').first().innerText(), { timeout: 15_000 }).toBe('Run not found');
+    expect(await page.locator('main').innerText()).toContain("There is no run 'finished' in this store.");
+    expect(await page.locator('#live').innerText()).toBe('○ gone');
+    expect(await page.locator('#live.on').count()).toBe(0);
+    await page.close();
+  });
+
   it('on a non-loopback address every request needs the token it printed', async () => {
     const open = await startUi(['--store', db, '--host', '0.0.0.0']);
     try {

@@ -11,11 +11,18 @@
     busy = true;
     try {
       const response = await fetch(location.href, { headers: { accept: 'text/html' }, credentials: 'same-origin' });
-      if (!response.ok) return;
+      // A 404 is for good (the run was deleted): show the server's page instead of the stale one and
+      // stop listening. Other failures (a busy store) may pass: keep the page until the next change.
+      if (!response.ok && response.status !== 404) return;
       const next = new DOMParser().parseFromString(await response.text(), 'text/html');
       const main = document.getElementById('main');
       const incoming = next.getElementById('main');
       if (!main || !incoming) return;
+      if (!response.ok) {
+        main.replaceWith(incoming);
+        gone();
+        return;
+      }
       // Keep what the person opened and typed.
       const open = [...main.querySelectorAll('details')].map((d) => d.open);
       const typed = [...main.querySelectorAll('input.payload')].map((i) => [i.closest('form')?.dataset.action, i.value]);
@@ -43,8 +50,9 @@
   // with six tabs of this UI open, a seventh (and every fetch or POST of the open ones) would wait
   // forever. So only a page someone can see holds a stream; a hidden one lets go of it.
   let source;
+  let ended = false;
   function connect() {
-    if (source || !live || !live.dataset.src) return;
+    if (ended || source || !live || !live.dataset.src) return;
     // The address carries the signature of what the page shows now (`since`, updated by every
     // refresh): if the data changed while the page was hidden, the server says `change` at once
     // and the page refreshes once; if not, nothing is fetched.
@@ -58,6 +66,15 @@
     source.close();
     source = undefined;
     live.classList.remove('on');
+  }
+  // What the page showed no longer exists: say so where it said "live", and never reconnect.
+  function gone() {
+    ended = true;
+    disconnect();
+    if (live) {
+      live.textContent = '○ gone';
+      live.title = 'what this page showed is no longer in the store';
+    }
   }
   if (live && live.dataset.src && 'EventSource' in window) {
     document.addEventListener('visibilitychange', () => (document.hidden ? disconnect() : connect()));
