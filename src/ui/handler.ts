@@ -156,20 +156,29 @@ function send(res: ServerResponse, status: number, body: SafeHtml | string, head
   res.end(String(body));
 }
 
-function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+/** The largest form an action accepts (its payload included). */
+const FORM_BYTES = 65_536;
+/**
+ * How much of a larger form is read (and dropped) so the browser gets the 413 page: a connection
+ * closed while the browser still sends shows it a network error instead. Beyond this, it is closed.
+ */
+const DRAIN_BYTES = 16 * 1024 * 1024;
+
+/** The posted form, or `'too large'` when it exceeds {@link FORM_BYTES} (the rest is read and dropped). */
+function readForm(req: IncomingMessage): Promise<URLSearchParams | 'too large'> {
   return new Promise((resolve, reject) => {
     let size = 0;
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > 65_536) {
-        reject(new Error('the form is larger than 64 KB'));
+      if (size > DRAIN_BYTES) {
+        resolve('too large');
         req.destroy();
-        return;
+      } else if (size <= FORM_BYTES) {
+        chunks.push(chunk);
       }
-      chunks.push(chunk);
     });
-    req.on('end', () => resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
+    req.on('end', () => resolve(size > FORM_BYTES ? 'too large' : new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
     req.on('error', reject);
   });
 }
@@ -307,6 +316,15 @@ export function uiHandler(options: UiOptions): UiHandler {
       return refuse(res, 403, 'Cross-site request refused', 'Actions are accepted only from the UI’s own pages.');
     }
     const form = await readForm(req);
+    if (form === 'too large') {
+      return send(
+        res,
+        413,
+        page({ base, csrf, readOnly, flash: undefined }, 'Payload too large', [{ href: runHref(base, runId), text: runId }, { text: 'Payload too large' }], html`<section class="card"><h1>Payload too large</h1>
+<p>The form was larger than 64 KB, so nothing was applied. A payload (<code>ctx().event</code>) is meant for an answer, not for data: store large data elsewhere and send a reference to it (a path, a URL, an id).</p>
+<p><a href="${runHref(base, runId)}">Back to run ${runId}</a></p></section>`),
+      );
+    }
     if (!sameSecret(form.get('_csrf') ?? undefined, csrf)) return refuse(res, 403, 'Form expired', 'This form was not made by this UI (or the UI restarted): reload the page and try again.');
     if (readOnly) return refuse(res, 403, 'Read-only', 'The UI runs read-only (--read-only): it takes no action.');
     const action = form.get('action') ?? '';

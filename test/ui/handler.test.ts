@@ -159,6 +159,14 @@ describe('actions: offered only when the machine allows them', () => {
     expect(run).toMatch(/disabled aria-describedby="why-cancel">Cancel run<\/button><small[^>]*>the flow run machine does not accept CANCEL in state &#39;failed&#39;/);
   });
 
+  it('a form over 64 KB is answered 413 with a page that says why, and nothing is applied', async () => {
+    const csrf = csrfOf(await (await get('/runs/demo/tasks/train')).text());
+    const response = await post(`${server.url}/runs/demo/actions`, { _csrf: csrf, action: 'resume-task', key: 'train', payload: JSON.stringify('x'.repeat(70_000)) });
+    expect(response.status).toBe(413);
+    expect(await response.text()).toContain('The form was larger than 64 KB, so nothing was applied.');
+    expect((await store.loadRun('demo'))!.instances.find((i) => i.key === 'train')!.state).toBe('checkpointed');
+  });
+
   it('an illegal action posted anyway is refused by the machine and changes nothing', async () => {
     const csrf = csrfOf(await (await get('/runs/demo/tasks/extract')).text());
     const response = await post(`${server.url}/runs/demo/actions`, { _csrf: csrf, action: 'send-event', key: 'extract' });

@@ -135,6 +135,21 @@ describe.skipIf(missing)('taskmachine ui in chromium', () => {
     await page.close();
   });
 
+  it('a refused payload stays in its box; one over 64 KB gets a page that says why', async () => {
+    const page = await open('/runs/parked/tasks/train');
+    const box = page.locator('form[data-action="resume-task"] input.payload');
+    await box.fill('{"epoch": 7');
+    await page.locator('form[data-action="resume-task"] button').click();
+    await expect.poll(() => page.locator('.flash.bad').innerText(), { timeout: 15_000 }).toContain('the payload is not JSON');
+    expect(await box.inputValue()).toBe('{"epoch": 7');
+    await box.fill(JSON.stringify('x'.repeat(70_000)));
+    const [answer] = await Promise.all([page.waitForResponse((response) => response.request().method() === 'POST'), page.locator('form[data-action="resume-task"] button').click()]);
+    expect(answer.status()).toBe(413);
+    await expect.poll(() => page.locator('main h1').innerText(), { timeout: 15_000 }).toBe('Payload too large');
+    expect(await page.locator('main').innerText()).toContain('larger than 64 KB, so nothing was applied');
+    await page.close();
+  });
+
   it('a result holding HTML is shown as text', async () => {
     const page = await open('/runs/live/tasks/render');
     expect(await page.locator('[data-testid="result"]').textContent()).toBe('<script>alert("x")</script><b>bold?</b>');

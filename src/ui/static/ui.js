@@ -81,9 +81,33 @@
     if (!document.hidden) connect();
   }
 
+  // An action answers with a redirect back to this page and a fresh form: a payload the server
+  // refused (not JSON) would be lost. It is kept for this tab and put back only after a refusal.
+  const KEPT = 'taskmachine:payload';
   document.addEventListener('submit', (event) => {
     const form = event.target;
-    if (!(form instanceof HTMLFormElement) || !form.dataset.confirm) return;
-    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    if (!(form instanceof HTMLFormElement)) return;
+    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+      return;
+    }
+    const input = form.querySelector('input.payload');
+    if (input && input.value) {
+      try {
+        sessionStorage.setItem(KEPT, JSON.stringify({ path: location.pathname, action: form.dataset.action, value: input.value }));
+      } catch {
+        // (Storage full or disabled: the payload is simply not kept.)
+      }
+    }
   });
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(KEPT) || 'null');
+    sessionStorage.removeItem(KEPT);
+    if (kept && kept.path === location.pathname && document.querySelector('#main .flash.bad')) {
+      const input = document.querySelector(`form[data-action="${kept.action}"] input.payload`);
+      if (input) input.value = kept.value;
+    }
+  } catch {
+    // (No storage, or not ours: nothing to put back.)
+  }
 })();
