@@ -114,6 +114,8 @@ describe.skipIf(missing)('taskmachine ui in chromium', () => {
       await expect.poll(async () => (await page.reload())!.status(), { timeout: 30_000 }).toBe(200);
       await page.locator('tr[data-key="hold"][data-state="running"]').waitFor({ timeout: 30_000 });
       await page.locator('form[data-action="cancel"] button').click();
+      // It asked first (and the record of dialogs is left as it was, for the escaping test).
+      expect(dialogs.pop()).toBe('Cancel run?');
       const flash = page.locator('.flash');
       await expect.poll(() => flash.innerText(), { timeout: 30_000 }).toContain(`applied by the process driving the run (pid ${driver.pid}`);
       expect(await flash.innerText()).toContain('the run ends there');
