@@ -204,6 +204,33 @@ describe.skipIf(missing)('taskmachine ui in chromium', () => {
     }
   }, 120_000);
 
+  it('on a phone the graph keeps its size and scrolls sideways, the runs table fits, breadcrumbs keep ids whole', async () => {
+    const long = 'nightly-load-2026-12-02-with-a-long-name';
+    expect(cli(['run', 'test/fixtures/failing-flow.ts', '--run-id', long, '--store', db, '--view', 'none']).status).toBe(1);
+    const phone = { width: 390, height: 844 };
+    const size = (page: Page, selector: string) =>
+      page.locator(selector).first().evaluate((el) => {
+        const e = el as unknown as { scrollWidth: number; clientWidth: number; getBoundingClientRect(): { width: number; height: number }; getAttribute(name: string): string | null };
+        return { scrollWidth: e.scrollWidth, clientWidth: e.clientWidth, width: e.getBoundingClientRect().width, height: e.getBoundingClientRect().height, attribute: e.getAttribute('width') };
+      });
+    const run = await browser.newPage({ viewport: phone });
+    await run.goto(`${ui.url.replace(/\/$/, '')}/runs/live`);
+    const svg = await size(run, '#graph svg');
+    // Graphviz gives its size in points (4/3 px): drawn at that size, not scaled down to the card.
+    expect(svg.width).toBeCloseTo((parseFloat(svg.attribute!) * 4) / 3, 0);
+    const graph = await size(run, '#graph');
+    expect(graph.scrollWidth).toBeGreaterThan(graph.clientWidth);
+    expect(await run.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth)).toBeLessThanOrEqual(phone.width);
+    await run.goto(`${ui.url.replace(/\/$/, '')}/`);
+    const table = await size(run, 'table.runs');
+    const box = await size(run, 'table.runs >> xpath=..');
+    expect(table.width).toBeLessThanOrEqual(box.clientWidth);
+    await run.goto(`${ui.url.replace(/\/$/, '')}/runs/${long}/tasks/load`);
+    // One line each (about 20 px): a run id or key split across two lines reads as two words.
+    for (const crumb of await run.locator('.crumbs > a, .crumbs > strong').all()) expect((await crumb.boundingBox())!.height).toBeLessThan(26);
+    await run.close();
+  });
+
   it('the open page of a run that is deleted says it is gone instead of staying stale and live', async () => {
     const page = await open('/runs/finished');
     await page.locator('#live.on').waitFor({ timeout: 10_000 });

@@ -97,8 +97,8 @@ export async function runsPage(store: Store, context: PageContext, query: RunsQu
     const started = run.startedAt ?? run.createdAt;
     const ended = run.state === 'success' || run.state === 'failed' ? (run.endedAt ?? run.updatedAt) : now;
     return html`<tr data-run="${run.runId}" data-state="${run.state}">
-<td class="id"><a href="${base}/runs/${encodeURIComponent(run.runId)}">${run.runId}</a></td>
-<td>${run.flowId}</td>
+<td class="id"><a href="${base}/runs/${encodeURIComponent(run.runId)}">${run.runId}</a><small class="muted narrow-only">${run.flowId}</small></td>
+<td class="wide-only">${run.flowId}</td>
 <td>${badge(run.state)}${run.reason ? html` <small class="muted">${run.reason}</small>` : ''}${
       owner.status === 'orphaned' ? html` <span class="orphaned" title="its process stopped without letting go (${owner.why}); 'taskmachine resume' takes it over">orphaned</span>` : ''
     }${owner.status === 'live' ? html` <span class="owner" title="driven by pid ${owner.lease.owner.pid} on ${owner.lease.owner.host}">live</span>` : ''}</td>
@@ -117,7 +117,7 @@ export async function runsPage(store: Store, context: PageContext, query: RunsQu
 ${runs.length === 0
   ? html`<p class="empty">No runs${query.flow || query.state ? ' match these filters' : ' in this store yet'}. Start one with <code>taskmachine run flows/etl.ts</code>.</p>`
   : html`<div class="scroll"><table class="runs">
-<thead><tr><th>Run</th><th>Flow</th><th>State</th><th class="wide-only">Started</th><th class="num">Duration</th><th>Tasks</th></tr></thead>
+<thead><tr><th>Run</th><th class="wide-only">Flow</th><th>State</th><th class="wide-only">Started</th><th class="num">Duration</th><th>Tasks</th></tr></thead>
 <tbody>${rows}</tbody></table></div>`}
 <nav class="pager">${query.page > 1 ? html`<a href="${link({ page: String(query.page - 1) })}">← newer</a>` : ''}<span class="muted">page ${query.page}</span>${
     more ? html`<a href="${link({ page: String(query.page + 1) })}">older →</a>` : ''
