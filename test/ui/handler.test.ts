@@ -30,6 +30,9 @@ beforeAll(async () => {
   // A run of 205 task instances, for results that would be too long to show whole.
   const wide = spawnSync(process.execPath, [bin, 'run', 'test/fixtures/ui-flow.ts', '--run-id', 'wide', '--store', db, '--view', 'none'], { cwd: root, encoding: 'utf8', env: { ...process.env, UI_ITEMS: '200' } });
   expect(wide.status, wide.stderr).toBe(1);
+  // 25 failures with first lines of ~700 characters, and a task they leave upstream_failed.
+  const longFailures = spawnSync(process.execPath, [bin, 'run', 'test/ui/fixtures/long-failures.ts', '--run-id', 'longfail', '--store', db, '--view', 'none'], { cwd: root, encoding: 'utf8' });
+  expect(longFailures.status, longFailures.stderr).toBe(1);
   store = sqliteStore({ path: db });
   server = await serve({ store, cwd: root, continueRun: (runId) => continued.push(runId), pollMs: 20 });
 }, 60_000);
@@ -84,6 +87,17 @@ describe('pages', () => {
     expect(page).toMatch(/<g id="task-1" class="node tm-task state-failed">/);
     const onlyScore = await (await get('/runs/demo?task=score&state=failed')).text();
     expect([...onlyScore.matchAll(/<tr data-key="([^"]+)"/g)].map((m) => m[1])).toEqual(['score[10]', 'score[21]']);
+  });
+
+  it('the Failures card shows the start of a long first line (the instance page all of it) and links each failing state', async () => {
+    const page = await (await get('/runs/longfail')).text();
+    const card = page.slice(page.indexOf('<h2>Failures</h2>'), page.indexOf('Task graph'));
+    const lines = [...card.matchAll(/<span class="err"[^>]*>([^<]*)<\/span>/g)].map((m) => m[1]!);
+    expect(lines).toHaveLength(20);
+    for (const line of lines) expect(line).toMatch(/^FailTask: item \d+: the inventory service answered .{60,140}…$/);
+    expect(card).toContain('<a href="/runs/longfail?state=failed#instances">all 25 failed →</a>');
+    expect(card).toContain('<a href="/runs/longfail?state=upstream_failed#instances">all 1 upstream failed →</a>');
+    expect(await (await get(`/runs/longfail/tasks/${encodeURIComponent('check[0]')}`)).text()).toContain('a long explanation of why END');
   });
 
   it('a result holding HTML is shown as text, never as markup', async () => {

@@ -3,7 +3,7 @@ import { ownerStatus, type OwnerStatus } from '../../runtime/opening/ownerStatus
 import { shellWord } from '../../shellWord.ts';
 import type { Store, StoredRun, StoredTaskInstance, StoredTransition } from '../../stores/index.ts';
 import { runActionsFor } from '../actions.ts';
-import { badge, clock, duration, firstLine, time } from '../format.ts';
+import { badge, clock, cutAtWord, duration, firstLine, time } from '../format.ts';
 import { graphTasks, runGraphSvg, shapeEdges, taskSummary } from '../graph.ts';
 import { html, trusted, type SafeHtml } from '../html.ts';
 import { actionForms, countsBar, countsLegend, page, type PageContext } from '../layout.ts';
@@ -19,6 +19,9 @@ import { axisLabel, timeAxis, timelineBar, type TimeAxis } from '../timeline.ts'
  * ```
  */
 export const INSTANCES_PER_PAGE = 100;
+
+/** How much of a failure's first line the Failures card shows (the instance's page shows it whole). */
+const FAILURE_CHARS = 160;
 
 /**
  * The filters of a run page's instance list, from its query string.
@@ -159,9 +162,15 @@ export async function runPage(store: Store, context: PageContext, run: StoredRun
   const started = run.startedAt ?? run.createdAt;
   const ended = run.state === 'success' || run.state === 'failed' ? (run.endedAt ?? run.updatedAt) : now;
   const chart = trusted(await lifecycleSvg('flow-run', run.state === 'running' ? 'running.active' : run.state));
-  const failureRows = failures.instances.map(
-    (instance) => html`<li><a href="${instanceHref(base, run.runId, instance.key)}">${instance.key}</a> ${badge(instance.state)} <span class="err">${firstLine(instance.error) || (instance.state === 'upstream_failed' ? 'an upstream task failed' : '')}</span></li>`,
-  );
+  const failureRows = failures.instances.map((instance) => {
+    const line = firstLine(instance.error);
+    // A first line can be a paragraph: the card shows its start, the instance's page all of it.
+    return html`<li><a href="${instanceHref(base, run.runId, instance.key)}">${instance.key}</a> ${badge(instance.state)} <span class="err"${line.length > FAILURE_CHARS ? html` title="${line}"` : ''}>${cutAtWord(line, FAILURE_CHARS) || (instance.state === 'upstream_failed' ? 'an upstream task failed' : '')}</span></li>`;
+  });
+  // The card lists both failing states: one link per state it has (the list filters by one state).
+  const allFailures = (['failed', 'upstream_failed'] as const)
+    .filter((state) => (counts.byState[state] ?? 0) > 0)
+    .map((state) => html`<a href="${filterLink({ state, task: undefined })}">all ${counts.byState[state]} ${state.replace('_', ' ')} →</a>`);
   const body = html`<section class="card run-head">
 <div class="head"><h1>${run.runId} ${badge(run.state)}${run.reason ? html` <small class="muted">${run.reason}</small>` : ''}</h1>
 ${actionForms(context, `${href}/actions`, runActionsFor(run, context.readOnly))}</div>
@@ -171,7 +180,7 @@ ${actionForms(context, `${href}/actions`, runActionsFor(run, context.readOnly))}
 <div class="counts-row">${countsBar(counts.byState, counts.total)} <span class="muted">${counts.total} task instances</span></div>
 ${countsLegend(counts.byState, (state) => filterLink({ state, task: undefined }))}
 </section>
-${failures.instances.length > 0 ? html`<section class="card failures"><h2>Failures</h2><ul>${failureRows}</ul>${failures.next ? html`<p><a href="${filterLink({ state: 'failed', task: undefined })}">all failures →</a></p>` : ''}</section>` : ''}
+${failures.instances.length > 0 ? html`<section class="card failures"><h2>Failures</h2><ul>${failureRows}</ul>${failures.next ? html`<p class="all-failures">${allFailures}</p>` : ''}</section>` : ''}
 <section class="card"><h2>Task graph</h2>
 <div class="graph" id="graph">${graph}</div>
 <ul class="task-summaries">${tasks.filter((task) => task.total > 1).map((task) => html`<li><a href="${filterLink({ task: task.taskId, state: undefined })}">${taskSummary(task)}</a></li>`)}</ul>
