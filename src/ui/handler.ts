@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import type { Flow } from '../flow/types.ts';
 import { ownerStatus } from '../runtime/opening/ownerStatus.ts';
 import { shellWord } from '../shellWord.ts';
+import { StoreError } from '../stores/errors.ts';
 import type { Store } from '../stores/index.ts';
 import { answers, applyAction, type UiAction } from './actions.ts';
 import { cutAtWord } from './format.ts';
@@ -294,7 +295,24 @@ export function uiHandler(options: UiOptions): UiHandler {
     }
     const run = await store.getRun(runId);
     if (run === undefined) return refuse(res, 404, 'Run not found', `There is no run '${runId}' in this store.`);
-    if (segments.length === 2) return send(res, 200, await runPage(store, context(req), run, runQuery(url.searchParams)), clearFlash(req));
+    if (segments.length === 2) {
+      const query = runQuery(url.searchParams);
+      try {
+        return send(res, 200, await runPage(store, context(req), run, query), clearFlash(req));
+      } catch (error) {
+        // A cursor the store did not make (edited or from another store) is a bad address, not a
+        // failure of the UI: told apart by the same page rendering without it.
+        if (query.cursor === undefined || !(error instanceof StoreError)) throw error;
+        await runPage(store, context(req), run, { ...query, cursor: undefined });
+        return send(
+          res,
+          400,
+          page(context(req), 'Bad page address', [{ href: runHref(base, runId), text: runId }, { text: 'Bad page address' }], html`<section class="card"><h1>Bad page address</h1>
+<p>The <code>cursor</code> in this address was not made by this store: the page links carry the cursors it gives.</p>
+<p><a href="${runHref(base, runId)}#instances">The first page of run ${runId}’s task instances</a></p></section>`),
+        );
+      }
+    }
     if (segments.length === 4 && segments[2] === 'tasks') {
       const found = await findInstance(store, runId, segments[3]!);
       if (found === undefined) return refuse(res, 404, 'Task instance not found', `Run '${runId}' has no task instance '${segments[3]}'.`);

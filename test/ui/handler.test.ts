@@ -130,6 +130,20 @@ describe('pages', () => {
     expect(page).not.toMatch(/class="edge tm-path" data-title="running-&gt;failed"[^>]*>\n<title>running → failed INTERRUPT/);
   });
 
+  it('an empty list says why: past the last page, a filter nothing matches, a task that is not there; a forged cursor is a 400', async () => {
+    const past = await (await get('/?page=99999')).text();
+    expect(past).toContain('No runs on page 99999: the list ends before it.');
+    expect(past).not.toContain('in this store yet');
+    expect(past).not.toContain('← newer'); // (page 99998 is empty too: the message links the first page)
+    const none = await (await get('/runs/demo?task=score&state=skipped')).text();
+    expect(none).toMatch(/<p class="empty">No task instances of <code>score<\/code> in <span class="badge"[^>]*>skipped<\/span>\.<\/p>/);
+    expect(none).not.toContain('<table class="instances">');
+    expect(await (await get('/runs/demo?task=nosuch')).text()).toContain('This run has no task <code>nosuch</code>.');
+    const forged = await get('/runs/demo?cursor=garbage');
+    expect(forged.status).toBe(400);
+    expect(await forged.text()).toContain('The <code>cursor</code> in this address was not made by this store');
+  });
+
   it('unknown runs and instances are a 404 page that names them, escaped', async () => {
     const response = await get('/runs/%3Cimg%20src%3Dx%3E');
     expect(response.status).toBe(404);

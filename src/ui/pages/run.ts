@@ -189,13 +189,24 @@ ${shape === undefined ? html`<p class="muted small">This run was stored without 
 <section class="card" id="instances"><div class="head"><h2>Task instances${query.task ? html` of <code>${query.task}</code>` : ''}${query.state ? html` in ${badge(query.state)}` : ''}</h2>${
     query.task || query.state ? html`<a href="${filterLink({ task: undefined, state: undefined })}">show all</a>` : ''
   }</div>
-<div class="scroll"><table class="instances"><thead><tr><th>Task instance</th><th>State</th><th class="num wide-only">Attempt</th><th class="wide-only">Started</th><th class="num">Duration</th><th class="tl-col">${axisLabel(axis)}</th></tr></thead>
+${listed.instances.length === 0
+  ? html`<p class="empty">${emptyInstances(query, tasks.map((task) => task.taskId))}</p>`
+  : html`<div class="scroll"><table class="instances"><thead><tr><th>Task instance</th><th>State</th><th class="num wide-only">Attempt</th><th class="wide-only">Started</th><th class="num">Duration</th><th class="tl-col">${axisLabel(axis)}</th></tr></thead>
 <tbody>${listed.instances.map((instance) => instanceRow(base, run.runId, instance, now, axis, byKey.get(instance.key) ?? []))}</tbody></table></div>
-<p class="legend small muted">Timeline: solid bars are attempts, coloured by how they ended; thin ones are waits (queued, retry delay, deferral, checkpoint); a red tick is an interruption.</p>
+<p class="legend small muted">Timeline: solid bars are attempts, coloured by how they ended; thin ones are waits (queued, retry delay, deferral, checkpoint); a red tick is an interruption.</p>`}
 ${listed.next ? html`<nav class="pager"><a href="${href}?${new URLSearchParams({ ...(query.task ? { task: query.task } : {}), ...(query.state ? { state: query.state } : {}), cursor: listed.next }).toString()}#instances">next ${INSTANCES_PER_PAGE} →</a></nav>` : ''}
 </section>
 <section class="card"><details><summary><h2>Flow-run lifecycle</h2></summary><div class="chart">${chart}</div></details></section>`;
   return page({ ...context, live: runLive(base, run, log, ownerStatus(lease, now).status) }, run.runId, [{ text: run.runId }], body);
+}
+
+/** Why the instance list is empty, so an empty table is never left unexplained. */
+function emptyInstances(query: RunQuery, taskIds: readonly string[]): SafeHtml {
+  if (query.task && !taskIds.includes(query.task)) return html`This run has no task <code>${query.task}</code>.`;
+  const which = html`${query.task ? html` of <code>${query.task}</code>` : ''}${query.state ? html` in ${badge(query.state)}` : ''}`;
+  if (query.cursor) return html`No more task instances${which}: this is past the last page.`;
+  if (query.task && !query.state) return html`No task instances${which} yet: a task gets its instances when it is scheduled (a mapped task when its input is known).`;
+  return html`No task instances${which}${query.task || query.state ? '' : ' yet'}.`;
 }
 
 function instanceRow(base: string, runId: string, instance: StoredTaskInstance, now: number, axis: TimeAxis | undefined, transitions: readonly StoredTransition[]): SafeHtml {

@@ -115,11 +115,14 @@ export async function runsPage(store: Store, context: PageContext, query: RunsQu
 <button type="submit">Filter</button>
 </form></div>
 ${runs.length === 0
-  ? html`<p class="empty">No runs${query.flow || query.state ? ' match these filters' : ' in this store yet'}. Start one with <code>taskmachine run flows/etl.ts</code>.</p>`
+  ? query.page > 1
+    ? // (Past the last page the store may well hold runs: say so, not that it is empty.)
+      html`<p class="empty">No runs on page ${query.page}: the list${query.flow || query.state ? ' with these filters' : ''} ends before it. <a href="${link({ page: '1' })}">Back to the first page</a>.</p>`
+    : html`<p class="empty">No runs${query.flow || query.state ? ' match these filters' : ' in this store yet'}. Start one with <code>taskmachine run flows/etl.ts</code>.</p>`
   : html`<div class="scroll"><table class="runs">
 <thead><tr><th>Run</th><th class="wide-only">Flow</th><th>State</th><th class="wide-only">Started</th><th class="num">Duration</th><th>Tasks</th></tr></thead>
 <tbody>${rows}</tbody></table></div>`}
-<nav class="pager">${query.page > 1 ? html`<a href="${link({ page: String(query.page - 1) })}">← newer</a>` : ''}<span class="muted">page ${query.page}</span>${
+<nav class="pager">${query.page > 1 && runs.length > 0 ? html`<a href="${link({ page: String(query.page - 1) })}">← newer</a>` : ''}<span class="muted">page ${query.page}</span>${
     more ? html`<a href="${link({ page: String(query.page + 1) })}">older →</a>` : ''
   }</nav>
 </section>`;
