@@ -15,6 +15,7 @@ import { LiveFeeds } from './live.ts';
 import { findInstance, instancePage } from './pages/instance.ts';
 import { instanceHref, runHref, runPage, runQuery, runSignature } from './pages/run.ts';
 import { runsPage, runsQuery, runsSignature } from './pages/runs.ts';
+import { runsStartingWith } from './runIdStart.ts';
 
 /**
  * Options of {@link uiHandler}.
@@ -294,7 +295,24 @@ export function uiHandler(options: UiOptions): UiHandler {
       }, url.searchParams.get('since') ?? undefined);
     }
     const run = await store.getRun(runId);
-    if (run === undefined) return refuse(res, 404, 'Run not found', `There is no run '${runId}' in this store.`);
+    if (run === undefined) {
+      // The first 8 characters `taskmachine status` shows of a random id lead to the run, as they do on the CLI.
+      const matches = await runsStartingWith(store, runId);
+      if (matches.length === 1) {
+        const rest = segments.slice(2).map((segment) => `/${encodeURIComponent(segment)}`).join('');
+        res.writeHead(302, { location: `${runHref(base, matches[0]!)}${rest}${url.search}`, ...securityHeaders });
+        return void res.end();
+      }
+      if (matches.length > 1) {
+        return send(
+          res,
+          300,
+          page(context(req), 'Several runs', [{ text: runId }], html`<section class="card"><h1>Several runs start with ${runId}</h1>
+<p>Give more of the id; these runs start with it:</p><ul>${matches.map((id) => html`<li><a href="${runHref(base, id)}"><code>${id}</code></a></li>`)}</ul></section>`),
+        );
+      }
+      return refuse(res, 404, 'Run not found', `There is no run '${runId}' in this store.`);
+    }
     if (segments.length === 2) {
       const query = runQuery(url.searchParams);
       try {

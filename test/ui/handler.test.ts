@@ -33,6 +33,11 @@ beforeAll(async () => {
   // 25 failures with first lines of ~700 characters, and a task they leave upstream_failed.
   const longFailures = spawnSync(process.execPath, [bin, 'run', 'test/ui/fixtures/long-failures.ts', '--run-id', 'longfail', '--store', db, '--view', 'none'], { cwd: root, encoding: 'utf8' });
   expect(longFailures.status, longFailures.stderr).toBe(1);
+  // Random-shaped ids, as taskmachine makes them: one alone, two sharing their first 8 characters.
+  for (const runId of ['58677e75-1c2d-4e5f-8a9b-0c1d2e3f4a5b', '0fe04d20-ca9d-4a20-af24-d68f8efc4657', '0fe04d20-0000-4000-8000-000000000000']) {
+    const made = spawnSync(process.execPath, [bin, 'run', 'test/fixtures/failing-flow.ts', '--run-id', runId, '--store', db, '--view', 'none'], { cwd: root, encoding: 'utf8' });
+    expect(made.status, made.stderr).toBe(1);
+  }
   store = sqliteStore({ path: db });
   server = await serve({ store, cwd: root, continueRun: (runId) => continued.push(runId), pollMs: 20 });
 }, 60_000);
@@ -142,6 +147,22 @@ describe('pages', () => {
     const forged = await get('/runs/demo?cursor=garbage');
     expect(forged.status).toBe(400);
     expect(await forged.text()).toContain('The <code>cursor</code> in this address was not made by this store');
+  });
+
+  it('the 8 characters of a random run id that taskmachine status shows lead to the run; a start several share names them', async () => {
+    const alone = await get('/runs/58677e75/tasks/load?x=1');
+    expect(alone.status).toBe(302);
+    expect(alone.headers.get('location')).toBe('/runs/58677e75-1c2d-4e5f-8a9b-0c1d2e3f4a5b/tasks/load?x=1');
+    expect((await get('/runs/58677E75-1c2d')).headers.get('location')).toBe('/runs/58677e75-1c2d-4e5f-8a9b-0c1d2e3f4a5b');
+    const shared = await get('/runs/0fe04d20');
+    expect(shared.status).toBe(300);
+    const text = await shared.text();
+    expect(text).toContain('Several runs start with 0fe04d20');
+    expect(text).toContain('href="/runs/0fe04d20-ca9d-4a20-af24-d68f8efc4657"');
+    expect(text).toContain('href="/runs/0fe04d20-0000-4000-8000-000000000000"');
+    // Fewer than 8 characters, or a start of an id that is not random: no guess.
+    expect((await get('/runs/58677e7')).status).toBe(404);
+    expect((await get('/runs/brok')).status).toBe(404);
   });
 
   it('unknown runs and instances are a 404 page that names them, escaped', async () => {
