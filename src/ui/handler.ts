@@ -8,6 +8,7 @@ import { shellWord } from '../shellWord.ts';
 import { StoreError } from '../stores/errors.ts';
 import type { Store } from '../stores/index.ts';
 import { answers, applyAction, type UiAction } from './actions.ts';
+import { readForm } from './form.ts';
 import { cutAtWord } from './format.ts';
 import { html, type SafeHtml } from './html.ts';
 import { page, type PageContext } from './layout.ts';
@@ -156,33 +157,6 @@ function cookies(req: IncomingMessage): Map<string, string> {
 function send(res: ServerResponse, status: number, body: SafeHtml | string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...securityHeaders, ...headers });
   res.end(String(body));
-}
-
-/** The largest form an action accepts (its payload included). */
-const FORM_BYTES = 65_536;
-/**
- * How much of a larger form is read (and dropped) so the browser gets the 413 page: a connection
- * closed while the browser still sends shows it a network error instead. Beyond this, it is closed.
- */
-const DRAIN_BYTES = 16 * 1024 * 1024;
-
-/** The posted form, or `'too large'` when it exceeds {@link FORM_BYTES} (the rest is read and dropped). */
-function readForm(req: IncomingMessage): Promise<URLSearchParams | 'too large'> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > DRAIN_BYTES) {
-        resolve('too large');
-        req.destroy();
-      } else if (size <= FORM_BYTES) {
-        chunks.push(chunk);
-      }
-    });
-    req.on('end', () => resolve(size > FORM_BYTES ? 'too large' : new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
-    req.on('error', reject);
-  });
 }
 
 /**
