@@ -231,6 +231,22 @@ describe.skipIf(missing)('taskmachine ui in chromium', () => {
     await run.close();
   });
 
+  it('a long task label stays inside its box in the fonts this machine has', async () => {
+    expect(cli(['run', 'test/ui/fixtures/long-names.ts', '--run-id', 'long-names', '--store', db, '--view', 'none']).status).toBe(0);
+    const page = await open('/runs/long-names');
+    // Graphviz measured the labels in Helvetica; the browser draws them in what fontconfig has.
+    const spare = await page.locator('#graph g.node').evaluateAll((nodes) =>
+      nodes.map((node) => {
+        type Box = { getBBox(): { width: number } };
+        const g = node as unknown as { querySelector(s: string): Box; querySelectorAll(s: string): Box[] };
+        return g.querySelector('path, polygon').getBBox().width - Math.max(...[...g.querySelectorAll('text')].map((text) => text.getBBox().width));
+      }),
+    );
+    expect(spare).toHaveLength(3);
+    for (const room of spare) expect(room).toBeGreaterThan(8);
+    await page.close();
+  });
+
   it('the open page of a run that is deleted says it is gone instead of staying stale and live', async () => {
     const page = await open('/runs/finished');
     await page.locator('#live.on').waitFor({ timeout: 10_000 });
