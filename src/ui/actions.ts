@@ -205,6 +205,24 @@ export function answers(action: UiAction): boolean {
   return action === 'resume-task' || action === 'send-event';
 }
 
+/** How many cleared keys a result names: a clear with downstream can reach thousands. */
+const CLEARED_KEYS_SHOWN = 5;
+
+/**
+ * The result line of a clear that reached several task instances: their count and the first few
+ * keys (a run of 5,000 instances would otherwise make a line of 50,000 characters).
+ *
+ * @example
+ * ```ts
+ * clearedSummary(['extract', 'score[0]', 'score[1]']); // 'cleared 3 task instances: extract, score[0], score[1]'
+ * clearedSummary(keys); // 'cleared 5002 task instances: extract, score[0], score[1], score[2], score[3] and 4997 more'
+ * ```
+ */
+export function clearedSummary(keys: readonly string[]): string {
+  const shown = keys.slice(0, CLEARED_KEYS_SHOWN).join(', ');
+  return `cleared ${keys.length} task instances: ${shown}${keys.length > CLEARED_KEYS_SHOWN ? ` and ${keys.length - CLEARED_KEYS_SHOWN} more` : ''}`;
+}
+
 /**
  * Applies an action through the CLI's control path: a run a live process drives gets a control
  * request that process applies through its machines (this waits for the answer); otherwise the
@@ -244,7 +262,7 @@ export async function applyAction(
           return handle.setState(key, control.state!);
         case 'clear': {
           const cleared = handle.clear(key, (control.payload as { downstream?: boolean } | undefined) ?? {});
-          return cleared.length > 1 ? `cleared ${cleared.length} task instances: ${cleared.join(', ')}` : undefined;
+          return cleared.length > 1 ? clearedSummary(cleared) : undefined;
         }
         case 'resume-task':
           return handle.resumeTask(key, control.payload);

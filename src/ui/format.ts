@@ -86,6 +86,22 @@ export function truncate(text: string, max: number): { text: string; cut: boolea
 }
 
 /**
+ * `text` cut to at most `max` characters at a word boundary, with `…` (a cut mid-word reads as a
+ * different word; a word longer than `max` is cut where it must be).
+ *
+ * @example
+ * ```ts
+ * cutAtWord('cleared score[1], score[2]', 20); // 'cleared score[1],…'
+ * ```
+ */
+export function cutAtWord(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const head = text.slice(0, max - 1);
+  const space = head.lastIndexOf(' ');
+  return `${space > max / 2 ? head.slice(0, space) : head}…`;
+}
+
+/**
  * Any value as readable text: strings as they are, the rest as indented JSON (Dates, Maps, BigInts readable).
  *
  * @example

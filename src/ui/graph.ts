@@ -73,6 +73,18 @@ export function shapeEdges(shape: FlowShape | undefined): Array<readonly [string
   return (shape?.tasks ?? []).flatMap((task) => task.upstream.map((upstream) => [upstream, task.id] as const));
 }
 
+/**
+ * A box's margin (inches) for its label. Graphviz sizes the box with Helvetica's widths, but the
+ * browser draws the label in the fonts it has: the page asks for a metric-compatible one (Liberation
+ * Sans, Arimo), and without one Linux draws DejaVu Sans, about 12% wider. So besides the fixed
+ * margin each side gets 7% of the label's estimated width: a long label stays inside its box.
+ */
+function labelMargin(lines: readonly string[]): string {
+  // Helvetica at 11 pt: about 6.1 pt per character on average.
+  const widthInches = (Math.max(...lines.map((line) => line.length)) * 6.1) / 72;
+  return `${(0.2 + 0.07 * widthInches).toFixed(3)},0.06`;
+}
+
 function quote(text: string): string {
   return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
@@ -99,7 +111,7 @@ export function runGraphDot(tasks: readonly GraphTask[], link: (taskId: string) 
     const state = taskState(task);
     const lines2 = task.total <= 1 ? [task.taskId, state] : [`${task.taskId} ×${task.total}`, taskSummary(task).split(': ')[1] ?? ''];
     lines.push(
-      `  t${i} [id=${quote(`task-${i}`)}, class=${quote(`tm-task state-${state}`)}, label=${quote(lines2.join('\n'))}, tooltip=${quote(taskSummary(task))}, ` +
+      `  t${i} [id=${quote(`task-${i}`)}, class=${quote(`tm-task state-${state}`)}, label=${quote(lines2.join('\n'))}, margin=${quote(labelMargin(lines2))}, tooltip=${quote(taskSummary(task))}, ` +
         `fillcolor=${quote(stateHex(state))}, fontcolor=${quote(stateTextHex(state))}, URL=${quote(link(task.taskId))}, target="_top"];`,
     );
   }

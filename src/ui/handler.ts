@@ -3,14 +3,20 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Flow } from '../flow/types.ts';
+import { ownerStatus } from '../runtime/opening/ownerStatus.ts';
+import { shellWord } from '../shellWord.ts';
+import { StoreError } from '../stores/errors.ts';
 import type { Store } from '../stores/index.ts';
 import { answers, applyAction, type UiAction } from './actions.ts';
+import { readForm } from './form.ts';
+import { cutAtWord } from './format.ts';
 import { html, type SafeHtml } from './html.ts';
 import { page, type PageContext } from './layout.ts';
 import { LiveFeeds } from './live.ts';
 import { findInstance, instancePage } from './pages/instance.ts';
 import { instanceHref, runHref, runPage, runQuery, runSignature } from './pages/run.ts';
 import { runsPage, runsQuery, runsSignature } from './pages/runs.ts';
+import { runsStartingWith } from './runIdStart.ts';
 
 /**
  * Options of {@link uiHandler}.
@@ -58,6 +64,14 @@ export interface UiOptions {
    * @default undefined
    */
   readonly continueRun?: (runId: string) => void;
+  /**
+   * What the commands the pages print (`taskmachine resume <run>`, `taskmachine send-event …`)
+   * carry after their arguments so they find the run when pasted: ` --store <path>` for a store
+   * other than the default one (`taskmachine ui` passes its own `--store`, as the CLI's hints do).
+   * @default '' (the default store)
+   * @example ` --store runs.db`
+   */
+  readonly storeArgument?: string;
   /**
    * How often (ms) the store is asked whether a watched page changed, per watched run or list.
    * @default 500
@@ -145,23 +159,11 @@ function send(res: ServerResponse, status: number, body: SafeHtml | string, head
   res.end(String(body));
 }
 
-function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  return new Promise((resolve, reject) => {
-    let size = 0;
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > 65_536) {
-        reject(new Error('the form is larger than 64 KB'));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
-    req.on('error', reject);
-  });
-}
+/**
+ * How much of an action's result or error the flash keeps. It travels in a cookie (browsers keep
+ * about 4 KB, and a non-ASCII character takes up to 9 once percent-encoded), with room for the note.
+ */
+const FLASH_CHARS = 360;
 
 const actions: ReadonlySet<string> = new Set<UiAction>(['resume-task', 'send-event', 'set-success', 'set-failed', 'set-skipped', 'clear', 'clear-downstream', 'cancel']);
 
@@ -192,10 +194,11 @@ export function uiHandler(options: UiOptions): UiHandler {
   const csrf = randomBytes(18).toString('base64url');
   const feeds = new LiveFeeds(options.pollMs ?? 500);
   const source = { flows: options.flows ?? [], cwd: options.cwd ?? process.cwd() };
+  const storeArgument = options.storeArgument ?? '';
 
   const context = (req: IncomingMessage): PageContext => {
     const flash = cookies(req).get('tm_flash');
-    return { base, csrf, readOnly, flash: flash ? { ok: flash.startsWith('1'), text: flash.slice(1) } : undefined };
+    return { base, csrf, readOnly, storeArgument, flash: flash ? { ok: flash.startsWith('1'), text: flash.slice(1) } : undefined };
   };
 
   const refuse = (res: ServerResponse, status: number, title: string, text: string) =>
@@ -261,13 +264,47 @@ export function uiHandler(options: UiOptions): UiHandler {
       return feeds.subscribe(`run:${runId}`, res, async () => {
         const tail = await store.readTransitionLog(runId, { afterSeq: lastSeq });
         lastSeq = tail.at(-1)?.seq ?? lastSeq;
-        const run = await store.getRun(runId);
-        return run === undefined ? 'gone' : runSignature(run, lastSeq);
+        const [run, lease] = await Promise.all([store.getRun(runId), store.getLease(runId)]);
+        return run === undefined ? 'gone' : runSignature(run, lastSeq, ownerStatus(lease, Date.now()).status);
       }, url.searchParams.get('since') ?? undefined);
     }
     const run = await store.getRun(runId);
-    if (run === undefined) return refuse(res, 404, 'Run not found', `There is no run '${runId}' in this store.`);
-    if (segments.length === 2) return send(res, 200, await runPage(store, context(req), run, runQuery(url.searchParams)), clearFlash(req));
+    if (run === undefined) {
+      // The first 8 characters `taskmachine status` shows of a random id lead to the run, as they do on the CLI.
+      const matches = await runsStartingWith(store, runId);
+      if (matches.length === 1) {
+        const rest = segments.slice(2).map((segment) => `/${encodeURIComponent(segment)}`).join('');
+        res.writeHead(302, { location: `${runHref(base, matches[0]!)}${rest}${url.search}`, ...securityHeaders });
+        return void res.end();
+      }
+      if (matches.length > 1) {
+        return send(
+          res,
+          300,
+          page(context(req), 'Several runs', [{ text: runId }], html`<section class="card"><h1>Several runs start with ${runId}</h1>
+<p>Give more of the id; these runs start with it:</p><ul>${matches.map((id) => html`<li><a href="${runHref(base, id)}"><code>${id}</code></a></li>`)}</ul></section>`),
+        );
+      }
+      return refuse(res, 404, 'Run not found', `There is no run '${runId}' in this store.`);
+    }
+    if (segments.length === 2) {
+      const query = runQuery(url.searchParams);
+      try {
+        return send(res, 200, await runPage(store, context(req), run, query), clearFlash(req));
+      } catch (error) {
+        // A cursor the store did not make (edited or from another store) is a bad address, not a
+        // failure of the UI: told apart by the same page rendering without it.
+        if (query.cursor === undefined || !(error instanceof StoreError)) throw error;
+        await runPage(store, context(req), run, { ...query, cursor: undefined });
+        return send(
+          res,
+          400,
+          page(context(req), 'Bad page address', [{ href: runHref(base, runId), text: runId }, { text: 'Bad page address' }], html`<section class="card"><h1>Bad page address</h1>
+<p>The <code>cursor</code> in this address was not made by this store: the page links carry the cursors it gives.</p>
+<p><a href="${runHref(base, runId)}#instances">The first page of run ${runId}’s task instances</a></p></section>`),
+        );
+      }
+    }
     if (segments.length === 4 && segments[2] === 'tasks') {
       const found = await findInstance(store, runId, segments[3]!);
       if (found === undefined) return refuse(res, 404, 'Task instance not found', `Run '${runId}' has no task instance '${segments[3]}'.`);
@@ -289,6 +326,15 @@ export function uiHandler(options: UiOptions): UiHandler {
       return refuse(res, 403, 'Cross-site request refused', 'Actions are accepted only from the UI’s own pages.');
     }
     const form = await readForm(req);
+    if (form === 'too large') {
+      return send(
+        res,
+        413,
+        page({ base, csrf, readOnly, flash: undefined }, 'Payload too large', [{ href: runHref(base, runId), text: runId }, { text: 'Payload too large' }], html`<section class="card"><h1>Payload too large</h1>
+<p>The form was larger than 64 KB, so nothing was applied. A payload (<code>ctx().event</code>) is meant for an answer, not for data: store large data elsewhere and send a reference to it (a path, a URL, an id).</p>
+<p><a href="${runHref(base, runId)}">Back to run ${runId}</a></p></section>`),
+      );
+    }
     if (!sameSecret(form.get('_csrf') ?? undefined, csrf)) return refuse(res, 403, 'Form expired', 'This form was not made by this UI (or the UI restarted): reload the page and try again.');
     if (readOnly) return refuse(res, 403, 'Read-only', 'The UI runs read-only (--read-only): it takes no action.');
     const action = form.get('action') ?? '';
@@ -309,19 +355,21 @@ export function uiHandler(options: UiOptions): UiHandler {
       }
       const outcome = await applyAction(store, runId, { action: action as UiAction, ...(key ? { taskKey: key } : {}), ...(payload !== undefined ? { payload } : {}) }, source, options.continueRun);
       const how = outcome.appliedBy
-        ? ` (applied by ${outcome.appliedBy}; the run continues there)`
+        ? // (A cancel ends the run in that process; every other change lets it go on there.)
+          ` (applied by ${outcome.appliedBy}; ${action === 'cancel' ? 'the run ends there' : 'the run continues there'})`
         : answers(action as UiAction) && options.continueRun
           ? ' (the run continues in the background)'
           : action === 'cancel'
             ? ''
-            : ` (no process drives the run: it goes on with taskmachine resume ${runId})`;
-      flash = `1${outcome.message}${how}`;
+            : ` (no process drives the run: it goes on with taskmachine resume ${shellWord(runId)}${storeArgument})`;
+      // Cut before the note is added: the note says how the run goes on and must survive.
+      flash = `1${cutAtWord(outcome.message, FLASH_CHARS)}${how}`;
     } catch (error) {
-      flash = `0${(error as Error).message}`;
+      flash = `0${cutAtWord((error as Error).message, FLASH_CHARS)}`;
     }
     res.writeHead(303, {
       location: back,
-      'set-cookie': `tm_flash=${encodeURIComponent(flash.slice(0, 1500))}; HttpOnly; SameSite=Strict; Path=${base || '/'}`,
+      'set-cookie': `tm_flash=${encodeURIComponent(flash)}; HttpOnly; SameSite=Strict; Path=${base || '/'}`,
       ...securityHeaders,
     });
     res.end();

@@ -19,6 +19,8 @@ export interface PageContext {
   readonly readOnly: boolean;
   /** A one-line result of the last action (from the redirect after it). */
   readonly flash: { readonly ok: boolean; readonly text: string } | undefined;
+  /** Appended to the commands a page prints so they find the run when pasted, e.g. ` --store runs.db` (`''`: the default store). */
+  readonly storeArgument?: string;
   /** The URL of the server-sent events that say when this page's data changed (none: no live updates). */
   readonly live?: string;
 }
@@ -46,7 +48,7 @@ export function page(context: PageContext, title: string, crumbs: readonly { hre
 <body>
 <header class="top">
 <a class="brand" href="${base}/">taskmachine</a>
-<nav class="crumbs">${crumbs.map((crumb) => (crumb.href ? html`<span>/</span><a href="${crumb.href}">${crumb.text}</a>` : html`<span>/</span><strong>${crumb.text}</strong>`))}</nav>
+<nav class="crumbs">${crumbs.map((crumb) => (crumb.href ? html`<span>/</span><a href="${crumb.href}" title="${crumb.text}">${crumb.text}</a>` : html`<span>/</span><strong title="${crumb.text}">${crumb.text}</strong>`))}</nav>
 ${context.live ? html`<span class="live" id="live" data-src="${context.live}" title="updates live while the run changes">● live</span>` : ''}
 ${context.readOnly ? html`<span class="readonly">read-only</span>` : ''}
 </header>

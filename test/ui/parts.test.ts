@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { allTaskInstanceStates, type TaskInstanceState } from '../../machines/index.ts';
 import type { StoredTaskInstance, StoredTransition } from '../../src/stores/index.ts';
 import { instanceActionsFor, runActionsFor } from '../../src/ui/actions.ts';
+import { cutAtWord } from '../../src/ui/format.ts';
 import { html, trusted } from '../../src/ui/html.ts';
 import { lifecycleSvg } from '../../src/ui/lifecycleChart.ts';
 import { attemptsOf, timeAxis } from '../../src/ui/timeline.ts';
@@ -29,6 +30,15 @@ describe('html', () => {
 function log(...steps: Array<[TaskInstanceState, TaskInstanceState, StoredTransition['event'], number]>): StoredTransition[] {
   return steps.map(([from, to, event, at], i) => ({ runId: 'r', key: 'k', seq: i + 1, from, to, event, at }));
 }
+
+describe('cutAtWord', () => {
+  it('cuts at a word boundary with an ellipsis, within the limit; a single long word where it must', () => {
+    expect(cutAtWord('cleared score[1], score[2]', 20)).toBe('cleared score[1],…');
+    expect(cutAtWord('short', 20)).toBe('short');
+    expect(cutAtWord('x'.repeat(30), 10)).toBe(`${'x'.repeat(9)}…`);
+    for (const max of [10, 25, 40]) expect(cutAtWord('the payload is not JSON: {"a": [1, 2, 3], "b": "c"}', max).length).toBeLessThanOrEqual(max);
+  });
+});
 
 describe('attempts and the time axis', () => {
   const retried = log(

@@ -5,6 +5,7 @@ import { createServer } from 'node:http';
 import { isIP } from 'node:net';
 import { uiHandler } from '../../ui/index.ts';
 import { defineCommand, UsageError } from '../command.ts';
+import { storeArgument } from '../hints.ts';
 import { openStore, shownStore, storeOption } from '../storeOption.ts';
 import { stopBegun } from '../processGuards.ts';
 
@@ -70,6 +71,8 @@ export const uiCommand = defineCommand({
       store,
       cwd,
       readOnly: options['read-only'],
+      // The commands the pages print name this store, as the CLI's own hints do.
+      storeArgument: storeArgument(options.store),
       ...(token !== undefined ? { token } : {}),
       // A task resumed here goes on as `taskmachine resume-task` would: a resume in the background.
       ...(bin !== undefined

@@ -1,5 +1,8 @@
+// The CLI's own rule for a command a person pastes (quoted words, a --payload placeholder, --store).
+import { continueCommand } from '../../cli/hints.ts';
 import type { TaskInstanceEvent } from '../../../machines/index.ts';
 import { msgFor } from '../../runtime/lifecycle/transitionMsg.ts';
+import { ownerStatus } from '../../runtime/opening/ownerStatus.ts';
 import type { Store, StoredRun, StoredTaskInstance } from '../../stores/index.ts';
 import type { StoredTaskLogLine } from '../../stores/taskLogRecord.ts';
 import { instanceActionsFor } from '../actions.ts';
@@ -76,7 +79,7 @@ export async function instancePage(store: Store, context: PageContext, run: Stor
   const chart = trusted(await lifecycleSvg('task-instance', instance.state, transitions));
   const waits: SafeHtml[] = [];
   if (instance.state === 'queued') waits.push(html`<li>queued: its readiness gates run (it starts when every gate has passed and a slot is free)</li>`);
-  if (instance.awaitsEvent) waits.push(html`<li>deferred until an event: <code>taskmachine send-event ${run.runId} ${instance.key}</code> or “Send event” below</li>`);
+  if (instance.awaitsEvent) waits.push(html`<li>deferred until an event: <code>${continueCommand(run.runId, { key: instance.key, state: 'deferred' }, context.storeArgument ?? '')}</code> or “Send event” below</li>`);
   if (instance.parked) waits.push(html`<li>parked: waits for a manual resume (no timer moves it)</li>`);
   if (instance.timer) waits.push(html`<li>timer: <b>${instance.timer.action}</b> at ${time(instance.timer.deadline)} (${instance.timer.deadline > now ? `in ${duration(instance.timer.deadline - now)}` : 'due'})</li>`);
   const body = html`<section class="card">
@@ -87,7 +90,7 @@ export async function instancePage(store: Store, context: PageContext, run: Stor
 ${instance.failureKind ? html`<dt>Failure kind</dt><dd>${instance.failureKind}</dd>` : ''}
 ${instance.manuallySetFrom ? html`<dt>Set by hand</dt><dd>from ${instance.manuallySetFrom}</dd>` : ''}
 ${instance.parentKey ? html`<dt>Called by</dt><dd><a href="${instanceHref(base, run.runId, instance.parentKey)}">${instance.parentKey}</a></dd>` : ''}
-<dt>Run</dt><dd><a href="${runHref(base, run.runId)}">${run.runId}</a> ${badge(run.state)} · ${ownerLine(run, lease, now)}</dd></dl>
+<dt>Run</dt><dd><a href="${runHref(base, run.runId)}">${run.runId}</a> ${badge(run.state)} · ${ownerLine(run, lease, now, context.storeArgument)}</dd></dl>
 ${waits.length ? html`<h3>Waiting for</h3><ul class="waits">${waits}</ul>` : ''}
 </section>
 <section class="card"><h2>Actions</h2>${actionForms(context, `${runHref(base, run.runId)}/actions`, instanceActionsFor(instance, context.readOnly), { key: instance.key })}</section>
@@ -111,5 +114,5 @@ ${transitions.length > 0 ? html`<div class="tl-single">${axisLabel(timeAxis([tra
     return html`<tr><td class="num">${t.seq}</td><td>${clock(t.at)}</td><td>${badge(t.from)}</td><td>${badge(t.to)}</td><td><code>${t.event}</code></td><td>${msg ?? ''}</td></tr>`;
   })}</tbody></table></div></section>
 <section class="card"><h2>Lifecycle</h2><p class="muted small">The task-instance machine; its current state is outlined, the transitions it took are drawn in blue.</p><div class="chart" id="lifecycle">${chart}</div></section>`;
-  return page({ ...context, live: runLive(base, run, log) }, instance.key, [{ href: runHref(base, run.runId), text: run.runId }, { text: instance.key }], body);
+  return page({ ...context, live: runLive(base, run, log, ownerStatus(lease, now).status) }, instance.key, [{ href: runHref(base, run.runId), text: run.runId }, { text: instance.key }], body);
 }

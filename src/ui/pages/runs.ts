@@ -52,7 +52,9 @@ function total(run: RunSummary): number {
 }
 
 /**
- * A fingerprint of what the runs list shows (for live updates: the page reloads when it changes).
+ * A fingerprint of what the runs list shows (for live updates: the page reloads when it changes),
+ * the owner's status of each run included: a driver that dies writes nothing, so only its lease
+ * expiring or its pid being gone turns the row's `live` into `orphaned`.
  *
  * @example
  * ```ts
@@ -61,7 +63,8 @@ function total(run: RunSummary): number {
  */
 export async function runsSignature(store: Store, query: RunsQuery): Promise<string> {
   const runs = await store.listRuns({ flowId: query.flow, state: query.state, limit: query.page * RUNS_PER_PAGE });
-  const text = runs.map((run) => `${run.runId}:${run.state}:${run.updatedAt}:${JSON.stringify(run.taskCounts)}`).join('|');
+  const now = Date.now();
+  const text = runs.map((run) => `${run.runId}:${run.state}:${run.updatedAt}:${ownerStatus(run.lease, now).status}:${JSON.stringify(run.taskCounts)}`).join('|');
   return createHash('sha1').update(text).digest('hex').slice(0, 16);
 }
 
@@ -94,8 +97,8 @@ export async function runsPage(store: Store, context: PageContext, query: RunsQu
     const started = run.startedAt ?? run.createdAt;
     const ended = run.state === 'success' || run.state === 'failed' ? (run.endedAt ?? run.updatedAt) : now;
     return html`<tr data-run="${run.runId}" data-state="${run.state}">
-<td class="id"><a href="${base}/runs/${encodeURIComponent(run.runId)}">${run.runId}</a></td>
-<td>${run.flowId}</td>
+<td class="id"><a href="${base}/runs/${encodeURIComponent(run.runId)}">${run.runId}</a><small class="muted narrow-only">${run.flowId}</small></td>
+<td class="wide-only">${run.flowId}</td>
 <td>${badge(run.state)}${run.reason ? html` <small class="muted">${run.reason}</small>` : ''}${
       owner.status === 'orphaned' ? html` <span class="orphaned" title="its process stopped without letting go (${owner.why}); 'taskmachine resume' takes it over">orphaned</span>` : ''
     }${owner.status === 'live' ? html` <span class="owner" title="driven by pid ${owner.lease.owner.pid} on ${owner.lease.owner.host}">live</span>` : ''}</td>
@@ -112,11 +115,14 @@ export async function runsPage(store: Store, context: PageContext, query: RunsQu
 <button type="submit">Filter</button>
 </form></div>
 ${runs.length === 0
-  ? html`<p class="empty">No runs${query.flow || query.state ? ' match these filters' : ' in this store yet'}. Start one with <code>taskmachine run flows/etl.ts</code>.</p>`
+  ? query.page > 1
+    ? // (Past the last page the store may well hold runs: say so, not that it is empty.)
+      html`<p class="empty">No runs on page ${query.page}: the list${query.flow || query.state ? ' with these filters' : ''} ends before it. <a href="${link({ page: '1' })}">Back to the first page</a>.</p>`
+    : html`<p class="empty">No runs${query.flow || query.state ? ' match these filters' : ' in this store yet'}. Start one with <code>taskmachine run flows/etl.ts</code>.</p>`
   : html`<div class="scroll"><table class="runs">
-<thead><tr><th>Run</th><th>Flow</th><th>State</th><th class="wide-only">Started</th><th class="num">Duration</th><th>Tasks</th></tr></thead>
+<thead><tr><th>Run</th><th class="wide-only">Flow</th><th>State</th><th class="wide-only">Started</th><th class="num">Duration</th><th>Tasks</th></tr></thead>
 <tbody>${rows}</tbody></table></div>`}
-<nav class="pager">${query.page > 1 ? html`<a href="${link({ page: String(query.page - 1) })}">← newer</a>` : ''}<span class="muted">page ${query.page}</span>${
+<nav class="pager">${query.page > 1 && runs.length > 0 ? html`<a href="${link({ page: String(query.page - 1) })}">← newer</a>` : ''}<span class="muted">page ${query.page}</span>${
     more ? html`<a href="${link({ page: String(query.page + 1) })}">older →</a>` : ''
   }</nav>
 </section>`;
