@@ -72,7 +72,7 @@ console.log(JSON.stringify({
     );
     const direct = spawnSync(process.execPath, ['main.ts'], { cwd: app, encoding: 'utf8' });
     expect(direct.stderr).toBe('');
-    expect(JSON.parse(direct.stdout)).toEqual({ state: 'success', b2: 31, edges: 75, ui: [true, 200, true, 200] });
+    expect(JSON.parse(direct.stdout)).toEqual({ state: 'success', b2: 31, edges: 76, ui: [true, 200, true, 200] });
 
     const cli = spawnSync(process.execPath, [join(app, 'node_modules', '.bin', 'taskmachine'), 'run', 'flow.ts', '--store', 'memory', '--json'], {
       cwd: app,
