@@ -18,7 +18,7 @@ export type {
 } from './flow/upstream.ts';
 export { triggerRules, type TriggerRule } from './flow/triggerRules.ts';
 export { flowShape, flowHash, canonicalShapeJson, type FlowShape, type TaskShape } from './flow/flowShape.ts';
-export { runFlow, startFlow, type RunFlowOptions, type FlowRunHandle, type FlowRunStats } from './runtime/runFlow.ts';
+export { runFlow, startFlow, type RunArgs, type RunFlowOptions, type RunFlowBaseOptions, type InputRequirement, type FlowRunHandle, type FlowRunStats } from './runtime/runFlow.ts';
 export type {
   FlowRunRecord,
   TaskRecords,

@@ -6,7 +6,7 @@ import type { ClearOptions, FlowRunHandle } from './handle.ts';
 import type { FlowRunRecord, TaskInstanceChange } from '../records.ts';
 import { resolveSettings, type InternalRunOptions, type RunFlowOptions } from './settings.ts';
 
-export type { RunFlowOptions } from './settings.ts';
+export type { InputRequirement, RunFlowBaseOptions, RunFlowOptions } from './settings.ts';
 export type { FlowRunHandle, FlowRunStats } from './handle.ts';
 
 /**
@@ -21,8 +21,8 @@ export type { FlowRunHandle, FlowRunStats } from './handle.ts';
  * const run = await handle.done;
  * ```
  */
-export function startFlow<TInput, TTasks = unknown>(definition: Flow<TInput, TTasks>, ...[options = {}]: RunArgs<TInput, TTasks>): FlowRunHandle<RefsOf<TTasks>> {
-  return openFlowRun(definition, options as RunFlowOptions<TInput>) as FlowRunHandle<RefsOf<TTasks>>;
+export function startFlow<TInput, TTasks = unknown>(definition: Flow<TInput, TTasks>, ...args: RunArgs<TInput, TTasks>): FlowRunHandle<RefsOf<TTasks>> {
+  return openFlowRun(definition, (args[0] ?? {}) as RunFlowOptions<TInput>) as FlowRunHandle<RefsOf<TTasks>>;
 }
 
 /**
@@ -37,9 +37,10 @@ export function startFlow<TInput, TTasks = unknown>(definition: Flow<TInput, TTa
  * await runFlow(daily, { input: { day: 'mon' } }); // runFlow(daily) is a type error
  * ```
  */
-export type RunArgs<TInput, TTasks> = undefined extends TInput
-  ? [options?: NoInfer<RunFlowOptions<TInput, RefsOf<TTasks>>>]
-  : [options: NoInfer<RunFlowOptions<TInput, RefsOf<TTasks>> & ({ input: TInput } | { resume: true })>];
+export type RunArgs<TInput, TTasks> =
+  // (A union, not a conditional on the whole: a generic caller passing `RunFlowOptions<T>` matches
+  // its first member whatever `T` turns out to be.)
+  [options: NoInfer<RunFlowOptions<TInput, RefsOf<TTasks>>>] | (undefined extends TInput ? [] : never);
 
 /**
  * @internal `startFlow` with the options only the CLI uses (`paused`: open a stored run to inspect

@@ -15,7 +15,29 @@ import { systemClock, type Clock } from '../clock.ts';
  * await runFlow(etl, { input: { day: '2026-11-22' }, concurrency: 8, signal: AbortSignal.timeout(60_000) });
  * ```
  */
-export interface RunFlowOptions<TInput = any, TTasks = unknown> {
+export type RunFlowOptions<TInput = any, TTasks = unknown> = RunFlowBaseOptions<TInput, TTasks> & InputRequirement<TInput>;
+
+/**
+ * What a flow's input type asks of the options: nothing when it allows `undefined` (an untyped
+ * flow's `any` included); otherwise `input` — or `resume: true`, which uses the stored input.
+ *
+ * @example
+ * ```ts
+ * const options: RunFlowOptions<{ day: string }> = { input: { day: 'mon' } }; // {} is a type error
+ * ```
+ */
+export type InputRequirement<TInput> = undefined extends TInput ? unknown : { input: TInput } | { resume: true };
+
+/**
+ * Every option of {@link runFlow} and {@link startFlow}; {@link RunFlowOptions} adds what the
+ * flow's input type requires.
+ *
+ * @example
+ * ```ts
+ * const options: RunFlowBaseOptions = { concurrency: 8, signal: AbortSignal.timeout(60_000) };
+ * ```
+ */
+export interface RunFlowBaseOptions<TInput = any, TTasks = unknown> {
   /**
    * The run's input, passed to every task as `input`.
    * @default undefined

@@ -24,6 +24,8 @@ export function toDot(machine: AnyStateMachine, options: ChartOptions = {}): str
     `digraph ${quote(chart.id)} {`,
     `  rankdir=${chart.direction};`,
     '  compound=true;',
+    // (Cluster labels too: without it Graphviz draws them in its default Times.)
+    '  fontname="Helvetica";',
     '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica", fontsize=11];',
     '  edge [fontname="Helvetica", fontsize=9];',
     '  "__start" [shape=point, width=0.15, label=""];',
@@ -70,7 +72,8 @@ export function toDot(machine: AnyStateMachine, options: ChartOptions = {}): str
     const text = ['Summarized here, not drawn (allEdges / --all-edges draws them):', ...chart.legend]
       .map((line) => `${escape(line)}\\l`)
       .join('');
-    lines.push(`  "__legend" [shape=note, style=filled, fillcolor="#ffffff", fontsize=10, label="${text}"];`);
+    // (A margin: viewers that draw Helvetica with a wider font would push the text past the border.)
+    lines.push(`  "__legend" [shape=note, style=filled, fillcolor="#ffffff", fontsize=10, margin="0.25,0.1", label="${text}"];`);
   }
   lines.push('}');
   return `${lines.join('\n')}\n`;

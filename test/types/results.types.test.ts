@@ -9,8 +9,10 @@ import {
   retry,
   runFlow,
   startFlow,
+  type Flow,
   type FlowBuilder,
   type FlowRunRecord,
+  type RunFlowOptions,
   type Listener,
   type TaskInstanceRecord,
   type TaskRef,
@@ -246,6 +248,14 @@ describe('a typed input must be given', () => {
       runFlow(untyped),
       startFlow(untyped, { concurrency: 1 }),
     ]);
+    // Generic helpers and options typed ahead compile: the requirement travels with RunFlowOptions.
+    const withInput = <T>(definition: Flow<T>, input: T) => runFlow(definition, { input });
+    const withOptions = <T>(definition: Flow<T>, options: RunFlowOptions<T>) => runFlow(definition, options);
+    const ahead: RunFlowOptions<{ day: string }> = { input: { day: 'tue' }, log: () => {} };
+    // @ts-expect-error options typed ahead for a typed input need it too
+    const missing: RunFlowOptions<{ day: string }> = { concurrency: 2 };
+    typeOnly(() => [withInput(daily, { day: 'wed' }), withOptions(daily, ahead), missing]);
+    expect((await withOptions(daily, ahead)).tasks['a']!.result).toBe('TUE');
     const run = await runFlow(daily, { input: { day: 'mon' }, log: () => {} });
     expect(run.tasks['a']!.result).toBe('MON');
   });
