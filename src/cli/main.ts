@@ -5,7 +5,7 @@ import { commands as registeredCommands } from './commands/index.ts';
 import { formatCommandHelp, formatMainHelp, usageLine } from './help.ts';
 import { guardThisProcess } from './processGuards.ts';
 import { suggest } from '../suggest.ts';
-import { wasLogged } from '../runtime/loggedErrors.ts';
+import { wasLogged } from './loggedErrors.ts';
 
 /**
  * Exit codes of the CLI: 0 success, 1 a failed run, 2 a bad invocation, input or store (also a run

@@ -10,6 +10,7 @@ import { runRecordToJson } from './serialize.ts';
 import { shellWord } from '../shellWord.ts';
 import { continueCommand } from './hints.ts';
 import { StoreConnectionError, StoreError } from '../stores/errors.ts';
+import { markLogged } from './loggedErrors.ts';
 
 /**
  * How a command shows a run and what it prints when the run ends (see {@link openSession}).
@@ -172,8 +173,14 @@ function chooseView(options: SessionOptions): string {
 export function openSession(options: SessionOptions): Session {
   const { stdout, stderr } = options;
   let print = (text: string, write: (text: string) => void) => write(text);
+  // The last lines of the run's log, to tell whether the error a run stopped on was printed.
+  const recent: string[] = [];
   return {
-    log: (line) => print(`${line}\n`, stderr),
+    log: (line) => {
+      recent.push(line);
+      if (recent.length > 8) recent.shift();
+      print(`${line}\n`, stderr);
+    },
     async run(handle) {
       const view = chooseView(options);
       let restoreOutput = () => {};
@@ -252,6 +259,8 @@ export function openSession(options: SessionOptions): Session {
         try {
           record = await Promise.race([handle.settled(), shutdown]);
         } catch (error) {
+          // Printed already by the run's own line (with its id): not again by the CLI's printer.
+          if (error instanceof Error && recent.some((line) => line.includes(error.message))) markLogged(error);
           // The store failed under a run it had opened (locked, disk full, connection gone): the
           // store holds every committed turn, and a resume goes on from there once it is fixed.
           if (options.durable && opened && resumableStoreFailure(error)) {

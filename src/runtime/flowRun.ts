@@ -47,7 +47,6 @@ import { WorkerExecutor } from './remote/workerExecutor.ts';
 import { definitionHash } from '../flow/flowShape.ts';
 import type { PostgresStore } from '../stores/postgresStore.ts';
 import type { LaunchState } from './remote/launchTable.ts';
-import { markLogged } from './loggedErrors.ts';
 import { hostname } from 'node:os';
 import { processExists } from '../processExists.ts';
 
@@ -850,7 +849,6 @@ export class FlowRun {
   /** A commit failed (conflict, disk full, …): the run cannot stay consistent, so it stops here. */
   #onStoreFailure(error: Error): void {
     this.settings.log(`taskmachine: run '${this.runId}' stopped: the store refused a write: ${error.message}`);
-    markLogged(error);
     for (const instance of this.#table.values()) {
       this.#gates.abort(instance, error);
       instance.current?.abort(error);
