@@ -228,3 +228,20 @@ describe('values too large to store', () => {
     expect(error.message).toMatch(/^x+… \(68,157,440 characters in all: cut to be stored\)$/);
   });
 });
+
+describe('values too large even to serialize', () => {
+  it('a string whose stored form would pass the longest string V8 holds fails its attempt, it does not throw out of the run', async () => {
+    const { KeptValues } = await import('../../src/runtime/values/keptValues.ts');
+    const kept = new KeptValues(true).result('a', '"'.repeat(280_000_000));
+    expect(kept.ok).toBe(false);
+    expect(!kept.ok && kept.error.message).toMatch(/^task instance 'a' returned a value that cannot be stored: \$: it is too large to store/);
+  });
+
+  it('an error with a part that cannot be stored is also cut to be stored when it is too large', async () => {
+    const { KeptValues } = await import('../../src/runtime/values/keptValues.ts');
+    const error = Object.assign(new Error('x'.repeat(70 * 1024 * 1024)), { retry: () => 1 });
+    const stored = new KeptValues(true).error(error);
+    expect(stored.message.length).toBeLessThan(70 * 1024);
+    expect(stored.message).toMatch(/… \(73,400,320 characters in all: cut to be stored\)$/);
+  });
+});

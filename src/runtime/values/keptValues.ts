@@ -41,7 +41,13 @@ export class KeptValues {
     if (!isObjectish(value)) {
       // (Only a string can be long enough; escaping at most sextuples its characters.)
       if (this.#durable && typeof value === 'string' && value.length > MAX_STORED_VALUE_BYTES / 6) {
-        const tooLarge = sizeProblem(serializeValue(value));
+        let tooLarge: StoreSerializationError | undefined;
+        try {
+          tooLarge = sizeProblem(serializeValue(value));
+        } catch (error) {
+          // (Escaped, it would be longer than V8's longest string: too large, like any over the limit.)
+          tooLarge = unserializable(error);
+        }
         if (tooLarge !== undefined) return { ok: false, error: tooLarge };
       }
       return { ok: true, value };
@@ -53,8 +59,7 @@ export class KeptValues {
       if (tooLarge !== undefined) return { ok: false, error: tooLarge };
       return { ok: true, value: frozen(deserializeValue(text)) };
     } catch (error) {
-      if (error instanceof StoreSerializationError) return { ok: false, error };
-      return { ok: false, error: new StoreSerializationError({ path: '$', problem: `it cannot be stored (${describeValue(error)})`, message: toError(error).message }) };
+      return { ok: false, error: unserializable(error) };
     }
   }
 
@@ -74,13 +79,30 @@ export class KeptValues {
    */
   error(error: Error): Error {
     if (!this.#durable) return error;
+    let kept = error;
     try {
       if (sizeProblem(serializeValue(error)) === undefined) return error;
     } catch {
-      return storablePart(error);
+      // Parts that cannot be stored dropped; then its size checked like any error's.
+      kept = storablePart(error);
+      try {
+        if (sizeProblem(serializeValue(kept)) === undefined) return kept;
+      } catch {
+        // (Too long to serialize at all: cut below.)
+      }
     }
-    return cutToStore(storablePart(error));
+    return cutToStore(storablePart(kept));
   }
+}
+
+/** Why a value could not be serialized, as the store would say it. */
+function unserializable(error: unknown): StoreSerializationError {
+  if (error instanceof StoreSerializationError) return error;
+  if (error instanceof RangeError) {
+    const problem = 'it is too large to store (its stored form would be longer than the longest string JavaScript can hold)';
+    return new StoreSerializationError({ path: '$', problem, message: `${problem}.`, fix: 'Keep large data elsewhere (a file, an object store) and hand over where it is.' });
+  }
+  return new StoreSerializationError({ path: '$', problem: `it cannot be stored (${describeValue(error)})`, message: toError(error).message });
 }
 
 /**
