@@ -573,9 +573,11 @@ export class FlowRun {
   /**
    * Graceful shutdown: nothing new starts, running attempts are aborted with reason `'preempt'`
    * (task code may answer with `TaskCheckpointed`), and the run waits up to `graceMs` for them.
-   * Attempts that end in time are recorded as usual (a failure leaves the instance `running`, so a
-   * resume counts it as an interrupted attempt); timers keep their stored deadlines. Then the run
-   * lets go of its store. Resolves with the run (still `running`) once everything is in the store.
+   * Attempts that end in time are recorded as usual, but a failure is a graceful interruption
+   * (stored `scheduled`, not counted toward `maxInterruptions`); those still running after the
+   * grace period are abandoned and interrupted the same way; timers keep their stored deadlines.
+   * Then the run lets go of its store. Resolves with the run (still `running`) once everything is
+   * in the store.
    */
   shutdown(graceMs: number): Promise<FlowRunRecord> {
     this.#shutdown ??= this.#shutDown(graceMs);
@@ -611,8 +613,15 @@ export class FlowRun {
     // `scheduled`, not counted toward maxInterruptions — a stop is not a crash). Their outcomes,
     // should they still come, are stale. (Attempts on workers go on there: nothing to interrupt.)
     if (wasActive && this.#workers === undefined) {
+      const overdue = new Error(`the attempt did not end within the shutdown's grace period (${graceMs} ms)`);
       for (const instance of this.#table.values()) {
-        if (instance.state === 'running') applyInterruption(instance, this.#lifecycle, 'its process was shut down', true);
+        if (instance.state !== 'running') continue;
+        // Abandoned first (as for a manual change: its decorators see it end, its outcome is never
+        // applied, and a body still waiting for its START to be stored never starts), then interrupted.
+        const run = instance.current;
+        if (run !== undefined && !run.settled) this.#executor.discard(run, overdue);
+        if (instance.current === run) instance.current = undefined;
+        applyInterruption(instance, this.#lifecycle, 'its process was shut down', true);
       }
     }
     // The process is going away: listeners get their last hook, as at the end of a run.

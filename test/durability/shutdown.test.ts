@@ -270,3 +270,37 @@ describe('a stop is not a crash', () => {
     expect(run.tasks['rude']).toMatchObject({ state: 'success', attempts: 1, result: 'rude done' });
   });
 });
+
+describe('an attempt that outlives the grace period', () => {
+  it('is abandoned at the shutdown: its decorators see it end once, and nothing it does later is applied', async () => {
+    const { memoryStore } = await import('../../src/stores/index.ts');
+    const { defineDecorator } = await import('../../src/index.ts');
+    const settled: string[] = [];
+    const watch = defineDecorator({
+      name: 'watch',
+      defaults: {},
+      hooks: { onAttemptSettled: ({ error }) => void settled.push(error === undefined ? 'ok' : error.message) },
+    });
+    let release!: (value: string) => void;
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const store = memoryStore();
+    const definition = flow('overdue', (f) => {
+      f.task('rude', () => {
+        started();
+        return new Promise<string>((resolve) => (release = resolve));
+      }, { decorators: [watch()] });
+    });
+    const handle = startFlow(definition, { store, runId: 'r', ...quiet });
+    await running;
+    await handle.shutdown({ graceMs: 0 });
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(settled).toEqual(["the attempt did not end within the shutdown's grace period (0 ms)"]);
+    const log = await store.readTransitionLog('r');
+    release('too late');
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(settled).toHaveLength(1);
+    expect(await store.readTransitionLog('r')).toEqual(log);
+    expect((await store.loadRun('r'))!.instances[0]).toMatchObject({ state: 'scheduled', interruptions: 0 });
+  });
+});
