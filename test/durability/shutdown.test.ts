@@ -279,7 +279,7 @@ describe('an attempt that outlives the grace period', () => {
     const watch = defineDecorator({
       name: 'watch',
       defaults: {},
-      hooks: { onAttemptSettled: ({ error }) => void settled.push(error === undefined ? 'ok' : error.message) },
+      hooks: { onAttemptSettled: (result) => void settled.push(result.ok ? 'ok' : result.error.message) },
     });
     let release!: (value: string) => void;
     let started!: () => void;

@@ -2,7 +2,7 @@
 // now" is a StoreError naming the file and the fix (the CLI's exit 2; the run it stopped is
 // continued with `resume`), never SQLite's bare result code.
 import { describe, expect, it } from 'vitest';
-import { StoreError } from '../../src/stores/index.ts';
+import { StoreError, StoreOpenError, StoreSerializationError } from '../../src/stores/index.ts';
 import { storeError } from '../../src/stores/sqlite/openFile.ts';
 
 /** An error as node:sqlite throws it: its `errcode` is SQLite's extended result code. */
@@ -14,12 +14,13 @@ describe('storeError', () => {
   it.each([
     ['a full disk (SQLITE_FULL)', 13, 'database or disk is full', 'The disk holding the store file "/data/runs.db" is full, so nothing was written. Free space on it, then resume the run.'],
     ['an I/O error (SQLITE_IOERR_WRITE)', 778, 'disk I/O error', 'Reading or writing the store file "/data/runs.db" failed (SQLite: disk I/O error), so nothing was written. Check the disk, then resume the run.'],
-    ['a value too large (SQLITE_TOOBIG)', 18, 'string or blob too big', 'A value is too large for the store file "/data/runs.db" (SQLite: string or blob too big), so nothing was written.'],
+    ['a value too large (SQLITE_TOOBIG, a StoreSerializationError: the value is at fault)', 18, 'string or blob too big', 'A value is too large for the store file "/data/runs.db" (SQLite: string or blob too big), so nothing was written.'],
     ['a lock held too long (SQLITE_BUSY)', 5, 'database is locked', 'The store file "/data/runs.db" stayed locked by another connection for longer than busyTimeoutMs (5000 ms), so nothing was written.'],
   ])('%s is a StoreError that names the file and the fix, with the SQLite error as its cause', (_what, errcode, message, expected) => {
     const cause = sqliteFailure(errcode, message);
     const error = storeError(cause, '/data/runs.db', 5000);
     expect(error).toBeInstanceOf(StoreError);
+    expect(error instanceof StoreSerializationError).toBe(errcode === 18);
     expect((error as Error).message).toContain(expected);
     expect((error as Error).cause).toBe(cause);
   });
@@ -53,6 +54,7 @@ describe('a store file deleted or replaced while it is open', () => {
       expect(stopped).toBeInstanceOf(StoreError);
       expect((stopped as Error).message).toContain(`The store file "${path}" was deleted while this process had it open`);
       await expect(store.listRuns()).rejects.toThrow('was deleted');
+      expect(stopped).toBeInstanceOf(StoreOpenError);
 
       // Replaced by another file (a restore or a deploy that moves another store to its path): also refused.
       const other = join(dir, 'other.db');

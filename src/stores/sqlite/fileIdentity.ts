@@ -4,7 +4,7 @@
 // and write transaction first checks that the path still names that file (one stat: microseconds,
 // beside a commit's fsync).
 import { statSync } from 'node:fs';
-import { StoreError } from '../errors.ts';
+import { StoreOpenError } from '../errors.ts';
 
 /**
  * Checks that `path` still names the file it named when this was made.
@@ -12,7 +12,7 @@ import { StoreError } from '../errors.ts';
  * @example
  * ```ts
  * const identity = new FileIdentity('/data/runs.db');
- * identity.check(); // throws a StoreError once the file was deleted or replaced
+ * identity.check(); // throws a StoreOpenError once the file was deleted or replaced
  * ```
  */
 export class FileIdentity {
@@ -27,14 +27,17 @@ export class FileIdentity {
     this.#ino = stat.ino;
   }
 
-  /** Throws a `StoreError` naming the file when its path no longer names the file opened. */
+  /** Throws a `StoreOpenError` naming the file when its path no longer names the file opened. */
   check(): void {
     const stat = statSync(this.#path, { throwIfNoEntry: false });
     if (stat !== undefined && stat.dev === this.#dev && stat.ino === this.#ino) return;
-    throw new StoreError(
-      `The store file "${this.#path}" was ${stat === undefined ? 'deleted' : 'replaced by another file'} while this process had it open, ` +
+    // (A StoreOpenError: the file this store opened cannot be used any more; no resume gets past it.)
+    throw new StoreOpenError({
+      path: this.#path,
+      message:
+        `The store file "${this.#path}" was ${stat === undefined ? 'deleted' : 'replaced by another file'} while this process had it open, ` +
         'so nothing more is read from or written to it here. Whatever was stored since is lost with the old file. ' +
         `Find out what ${stat === undefined ? 'deleted' : 'replaced'} it (a cleanup job, a deploy), restore it from a backup if you need its runs, and open the store again.`,
-    );
+    });
   }
 }

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type * as sqlite from 'node:sqlite';
-import { StoreError } from '../errors.ts';
+import { StoreError, StoreSerializationError } from '../errors.ts';
 import { accessError, corruptError, inspectStoreFile, isCorruptionError, loadSqlite, primaryCode } from './inspectFile.ts';
 import { migrate } from './migrations.ts';
 
@@ -78,7 +78,9 @@ export function storeError(error: unknown, path: string, busyTimeoutMs: number):
     return new StoreError(`Reading or writing the store file "${path}" failed (SQLite: ${error.message}), so nothing was written. Check the disk, then resume the run.`, { cause: error });
   }
   if (error instanceof Error && errcode === SQLITE_TOOBIG) {
-    return new StoreError(`A value is too large for the store file "${path}" (SQLite: ${error.message}), so nothing was written.`, { cause: error });
+    // (The value's fault, not the store's: a resume would meet it again.)
+    const problem = `it is too large for the store file "${path}" (SQLite: ${error.message})`;
+    return new StoreSerializationError({ path: '$', problem, message: `A value ${problem.slice(3)}, so nothing was written.`, cause: error });
   }
   return error;
 }
