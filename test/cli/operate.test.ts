@@ -192,3 +192,14 @@ describe('operating a run a live process drives', () => {
     writeFileSync(p.release, '');
   });
 });
+
+describe('send-event with a bad option', () => {
+  it('is refused before the event is applied (the run would otherwise be changed and not continued)', async () => {
+    const p = place();
+    cli(p, 'run', fixture, '--run-id', 'opts', '--view', 'none');
+    const refused = cli(p, 'send-event', 'opts', 'approve', '--payload', '{"approved":true}', '--grace', 'soon');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("send-event: --grace must be a number of ms");
+    expect((await states(p, 'opts'))['approve']).toBe('deferred');
+  });
+});

@@ -111,6 +111,10 @@ async function answerAndContinue(name: 'resume-task' | 'send-event', context: Co
   const taskKey = args.taskKey!;
   let runId = args.runId!;
   const payload = parseJsonArgument(options.payload, 'payload', name, cwd);
+  // Checked before the answer is applied: a bad option must not leave it applied and the run not continued.
+  parseConcurrency(options.concurrency, name);
+  parseGrace(options.grace, name);
+  parseLeaseTtl(options['lease-ttl'], name);
   const store = await openStore(options.store, cwd, { existing: true });
   try {
     runId = (await findStoredRun(store, runId, options.store)).runId;
