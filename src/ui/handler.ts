@@ -293,9 +293,8 @@ export function uiHandler(options: UiOptions): UiHandler {
         return send(res, 200, await runPage(store, context(req), run, query), clearFlash(req));
       } catch (error) {
         // A cursor the store did not make (edited or from another store) is a bad address, not a
-        // failure of the UI: told apart by the same page rendering without it.
-        if (query.cursor === undefined || !(error instanceof StoreError)) throw error;
-        await runPage(store, context(req), run, { ...query, cursor: undefined });
+        // failure of the UI — the store says so; any other store error (busy, gone) is just that.
+        if (query.cursor === undefined || !(error instanceof StoreError) || !/the cursor .* was not made by this store/.test(error.message)) throw error;
         return send(
           res,
           400,
