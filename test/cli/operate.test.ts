@@ -203,3 +203,23 @@ describe('send-event with a bad option', () => {
     expect((await states(p, 'opts'))['approve']).toBe('deferred');
   });
 });
+
+describe('an instance deferred until a time', () => {
+  it('is answered by neither resume-task nor send-event: both say it goes on by itself and name resume', async () => {
+    const p = place();
+    const { flow, startFlow, ctx } = await import('../../src/index.ts');
+    const store = sqliteStore({ path: p.db });
+    const handle = startFlow(flow('later', (f) => {
+      f.task('wait', () => ctx()!.defer({ until: Date.now() + 3_600_000 }));
+    }), { store, runId: 'later', log: () => {} });
+    await new Promise<void>((resolve) => handle.subscribe((change) => change.state === 'deferred' && resolve()));
+    await handle.shutdown({ graceMs: 0 });
+    await store.close();
+    for (const command of ['resume-task', 'send-event']) {
+      const refused = cli(p, command, 'later', 'wait');
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toContain(`${command}: task instance 'wait' is deferred until a time, not waiting for`);
+      expect(refused.stderr).toContain(`Continue the run with: taskmachine resume later --store ${p.db}`);
+    }
+  });
+});

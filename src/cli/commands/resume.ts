@@ -121,6 +121,13 @@ async function answerAndContinue(name: 'resume-task' | 'send-event', context: Co
     const instance = (await store.loadRun(runId))?.instances.find((candidate) => candidate.key === taskKey);
     // The other of the two answers: name the command that gives it.
     const other = name === 'resume-task' ? 'deferred' : 'checkpointed';
+    // A deferral until a time waits for no answer: it goes on by itself when the run is driven.
+    if (instance?.state === 'deferred' && !instance.awaitsEvent) {
+      throw new UsageError(
+        `${name}: task instance '${taskKey}' is deferred until a time, not waiting for ${name === 'resume-task' ? 'a resume' : 'an event'}: it runs again by itself then.`,
+        `Continue the run with: taskmachine resume ${shellWord(runId)}${storeArgument(options.store)}`,
+      );
+    }
     if (instance?.state === other) {
       const what = other === 'deferred' ? 'deferred until an event, not checkpointed' : 'checkpointed, not deferred until an event';
       throw new UsageError(`${name}: task instance '${taskKey}' is ${what}.`, `Continue it with: ${continueCommand(runId, instance, storeArgument(options.store))}`);
