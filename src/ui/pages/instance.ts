@@ -1,5 +1,5 @@
 // The CLI's own rule for a command a person pastes (quoted words, a --payload placeholder, --store).
-import { continueCommand } from '../../cli/hints.ts';
+import { continueCommand } from '../../operate/continueCommand.ts';
 import type { TaskInstanceEvent } from '../../../machines/index.ts';
 import { msgFor } from '../../runtime/lifecycle/transitionMsg.ts';
 import { ownerStatus } from '../../runtime/opening/ownerStatus.ts';
