@@ -82,10 +82,9 @@ export function duration(start: number | undefined, end: number | undefined): st
   return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
 }
 
-/** Rows of cells as aligned columns. */
-export function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+/** The width of each column of `rows` (the widest cell's). */
+function columnWidths(rows: readonly (readonly string[])[]): number[] {
+  return rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
 }
 
 /** `a 1, b 2, …` in lines of at most `width` columns, broken between items (never inside one). */
@@ -105,7 +104,7 @@ function packItems(text: string, first: string, rest: string, width: number): st
 }
 
 /**
- * Like {@link table}, but no line wider than `width` columns: a last cell that does not fit is
+ * Rows of cells as aligned columns, no line wider than `width` columns: a last cell that does not fit is
  * wrapped between its comma-separated items under its own column, or — when fewer than 16 columns are left for it —
  * put on the lines below its row, indented by 4.
  *
@@ -116,7 +115,7 @@ function packItems(text: string, first: string, rest: string, width: number): st
  */
 export function tableWithin(rows: string[][], width: number = PROSE_COLUMNS): string {
   const last = rows[0]!.length - 1;
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const widths = columnWidths(rows);
   const before = widths.slice(0, last).reduce((sum, w) => sum + w + 2, 0);
   return rows
     .flatMap((row) => {
@@ -180,7 +179,7 @@ interface Note {
  * broken at spaces, its command on a line of its own.
  */
 function tableWithNotes(rows: readonly string[][], notes: readonly Note[], width: number = PROSE_COLUMNS): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const widths = columnWidths(rows);
   return rows
     .flatMap((row, index) => {
       const head = row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ');

@@ -23,10 +23,11 @@ const resumeTaskOptions = {
 } as const;
 
 /** Opens a stored run and runs it on with the flow file's gates and listeners. */
-async function continueRun(name: string, { args, options, stdout, stderr, cwd }: CommandContext<typeof resumeOptions>): Promise<number> {
-  const concurrency = parseConcurrency(options.concurrency, name);
-  const graceMs = parseGrace(options.grace, name);
-  const leaseTtl = parseLeaseTtl(options['lease-ttl'], name);
+async function continueRun(
+  name: string,
+  { args, options, stdout, stderr, cwd }: CommandContext<typeof resumeOptions>,
+  { concurrency, graceMs, leaseTtl } = sessionSettings(name, options),
+): Promise<number> {
   const store = await openStore(options.store, cwd, { existing: true });
   try {
     const { run, module } = await openStoredRun(store, args.runId!, cwd, options['flow-file'], options.store);
@@ -64,6 +65,15 @@ async function continueRun(name: string, { args, options, stdout, stderr, cwd }:
   } finally {
     await store.close();
   }
+}
+
+/** The options `continueRun` drives the run with, checked (a bad one is a `UsageError`). */
+function sessionSettings(name: string, options: CommandContext<typeof resumeOptions>['options']) {
+  return {
+    concurrency: parseConcurrency(options.concurrency, name),
+    graceMs: parseGrace(options.grace, name),
+    leaseTtl: parseLeaseTtl(options['lease-ttl'], name),
+  };
 }
 
 /**
@@ -112,9 +122,7 @@ async function answerAndContinue(name: 'resume-task' | 'send-event', context: Co
   let runId = args.runId!;
   const payload = parseJsonArgument(options.payload, 'payload', name, cwd);
   // Checked before the answer is applied: a bad option must not leave it applied and the run not continued.
-  parseConcurrency(options.concurrency, name);
-  parseGrace(options.grace, name);
-  parseLeaseTtl(options['lease-ttl'], name);
+  const settings = sessionSettings(name, options);
   const store = await openStore(options.store, cwd, { existing: true });
   try {
     runId = (await findStoredRun(store, runId, options.store)).runId;
@@ -155,7 +163,7 @@ async function answerAndContinue(name: 'resume-task' | 'send-event', context: Co
     await store.close();
   }
   // (With the id found above: a start of it could name another run by now.)
-  return continueRun(name, { ...context, args: { ...args, runId } });
+  return continueRun(name, { ...context, args: { ...args, runId } }, settings);
 }
 
 /** `taskmachine resume-task <runId> <taskKey>`: resumes a checkpointed task and continues the run. */
