@@ -83,7 +83,13 @@ export interface WorkerHandle {
   running(): number;
   /** Runs this worker drives (adopted). */
   driving(): readonly string[];
-  /** Stops taking attempts, lets running ones finish (up to `graceMs`), lets go of adopted runs. */
+  /**
+   * Stops taking attempts and aborts the running ones with reason `'preempt'` (as a run's graceful
+   * shutdown does), giving them up to `graceMs` to end: a result or a `TaskCheckpointed` is stored
+   * as usual; a failure, or an attempt still running then, is handed back to its driver (it runs
+   * again elsewhere as an interruption that uses no retry and is not counted). Then lets go of the
+   * runs it adopted.
+   */
   stop(options?: { graceMs?: number }): Promise<void>;
 }
 
@@ -174,6 +180,8 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   });
   /** Launches whose attempt ended here and whose outcome is being stored: still heartbeated. */
   const storing = new Set<string>();
+  /** Attempts that failed after the stop's `preempt` and were handed back (see `run`). */
+  let preemptedBack = 0;
 
   /**
    * Runs a claimed attempt and stores its outcome. Its slot frees as soon as the attempt stops
@@ -186,12 +194,24 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     drivenLogs.ran(data.runId, data.key, data.attempt);
     const started = await attempts.start(data, deserializeValue<AttemptPayload>(data.payload), slot);
     running.set(data.launchId, started.run);
+    // (Started while the worker stops: it hears 'preempt' at once, as those running then did.)
+    if (stopping) started.run.abort('preempt');
     const outcome = await started.outcome;
     running.delete(data.launchId);
     // Heartbeated until the outcome is stored (which may wait out a PostgreSQL restart): a launch
     // whose attempt finished is not given up as lost meanwhile.
     storing.add(data.launchId);
     slot.end();
+    if (stopping && outcome.kind === 'failed') {
+      // As in a run's graceful shutdown, an attempt that fails once told to stop is a graceful
+      // interruption, not a failure: handed back, it runs again elsewhere as the same attempt.
+      try {
+        preemptedBack += await transaction('hand back an attempt that ended on preempt', (db) => launches.handBack(db, id, [data.launchId]));
+      } finally {
+        storing.delete(data.launchId);
+      }
+      return;
+    }
     const lines = started.logs();
     let text = '';
     let stored: boolean;
@@ -378,11 +398,17 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       aborted.unsubscribe();
       wake?.();
       await fetching;
+      // Running attempts are aborted with reason 'preempt', as a run's graceful shutdown does: a
+      // task may answer with TaskCheckpointed, whose data its next attempt (on another worker) gets.
+      for (const attempt of running.values()) attempt.abort('preempt');
       const graceMs = stopOptions.graceMs ?? 10_000;
       const deadline = Date.now() + graceMs;
       // Attempts still running get the grace period, and so do outcomes still being stored.
       while ((running.size > 0 || storing.size > 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
       clearInterval(heartbeat);
+      if (preemptedBack > 0) {
+        log(`taskmachine worker ${id}: ${preemptedBack} attempt${preemptedBack === 1 ? '' : 's'} ended on 'preempt' without a result; handed back to their drivers (they run again as interruptions, using no retry and not counted)`);
+      }
       // Attempts that did not end in time are handed back: their drivers run them again (an
       // interruption, no retry used) within about a second, not once lostAfterMs without a heartbeat.
       const left = [...running.keys()];

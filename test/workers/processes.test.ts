@@ -134,8 +134,9 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
   }, 120_000);
 
   it('a worker stopped with SIGTERM hands back an attempt that outlives its --grace: it runs again on the other worker as an interruption', async () => {
-    const p = await place({ ITEMS: '4', PACE_MS: '10' });
-    // --grace 100: 'hold' waits for the release file, so it outlives the grace period.
+    // --grace 100, and 'hold' ignores its signal (the stop's 'preempt') and waits for the release
+    // file, so it outlives the grace period.
+    const p = await place({ ITEMS: '4', PACE_MS: '10', HOLD_IGNORES_SIGNAL: '1' });
     const [a, b] = [start(p, ['worker', fixture, '--concurrency', '4', '--grace', '100']), start(p, ['worker', fixture, '--concurrency', '4', '--grace', '100'])];
     await until('both workers are up', () => a.output().includes('running attempts of') && b.output().includes('running attempts of'));
     const driver = start(p, ['run', fixture, '--executor', 'workers', '--run-id', 'handed-back', '--view', 'lines']);
@@ -144,6 +145,7 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
     const [stopped, alive] = victim === a.pid ? [a, b] : [b, a];
     stopped.kill('SIGTERM');
     expect((await stopped.exit).code, stopped.output()).toBe(143);
+    expect(stopped.output()).toContain("1 running attempt told to stop ('preempt'); up to 100 ms to end");
     expect(stopped.output()).toContain('1 attempt did not end within the grace period (100 ms); 1 handed back to their drivers (they run again as interruptions, using no retry and not counted)');
     await until("'hold' runs again on the other worker", () => bodies(p).filter((body) => body.key === 'hold').length === 2);
     writeFileSync(p.release, '');

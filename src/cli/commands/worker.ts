@@ -21,14 +21,15 @@ export const workerCommand = defineCommand({
     "expired, or 'run --detach' let go of it) and drives them to their end. A run whose flow definition\n" +
     'differs from the one this worker loaded is refused with one log line; its attempts wait for a\n' +
     "worker with the same files ('taskmachine status' says so). Start one on every machine, with the\n" +
-    'same flow files. Runs until Ctrl-C/SIGTERM: running attempts get --grace ms to finish; those\n' +
-    'still running then are handed back, and run again elsewhere as interruptions (no retry used).',
+    'same flow files. Runs until Ctrl-C/SIGTERM: running attempts are aborted with reason \'preempt\'\n' +
+    '(a task may checkpoint) and get --grace ms to end; those that fail or still run then are handed\n' +
+    'back, and run again elsewhere as interruptions (no retry used).',
   args: [{ name: 'flowFile', description: 'Files that export the flows to run', repeated: true }],
   options: {
     // (No default: a worker only works on the PostgreSQL store its drivers use.)
     store: { type: 'string', description: 'The PostgreSQL store the drivers use (required): postgres://user:password@host:port/database', valueName: '<url>' },
     concurrency: { type: 'string', description: 'Most attempts this worker runs at once', default: '16', valueName: '<n>' },
-    grace: { type: 'string', description: 'On Ctrl-C/SIGTERM, ms running attempts get to finish', default: '10000', valueName: '<ms>' },
+    grace: { type: 'string', description: 'On Ctrl-C/SIGTERM, ms running attempts get to finish or checkpoint', default: '10000', valueName: '<ms>' },
     'no-adopt': { type: 'boolean', description: 'Run attempts only; never become the driver of an orphaned run' },
   },
   examples: [
@@ -67,7 +68,9 @@ export const workerCommand = defineCommand({
         process.once('SIGINT', () => (stopBegun(), resolve('SIGINT')));
         process.once('SIGTERM', () => (stopBegun(), resolve('SIGTERM')));
       });
-      log(`taskmachine worker ${worker.id}: stopping (${signal}); running attempts get ${graceMs} ms`);
+      const running = worker.running();
+      log(`taskmachine worker ${worker.id}: stopping (${signal})`);
+      if (running > 0) log(`  ${running} running attempt${running === 1 ? '' : 's'} told to stop ('preempt'); up to ${graceMs} ms to end`);
       await worker.stop({ graceMs });
       return signal === 'SIGINT' ? 130 : 143;
     } finally {
