@@ -122,6 +122,9 @@ export interface SqliteStore extends Store {
 
 const synchronousNames = ['off', 'normal', 'full', 'extra'] as const;
 
+/** The options `sqliteStore` takes (any other is refused: see `sqliteStore`). */
+const SQLITE_OPTIONS: ReadonlySet<string> = new Set(['path', 'durability', 'busyTimeoutMs']);
+
 /**
  * A {@link Store} on a SQLite file through Node's built-in `node:sqlite` (no native dependency).
  *
@@ -150,6 +153,16 @@ const synchronousNames = ['off', 'normal', 'full', 'extra'] as const;
  * ```
  */
 export function sqliteStore(options: SqliteStoreOptions = {}): SqliteStore {
+  if (typeof options !== 'object' || options === null) {
+    throw new StoreError(`sqliteStore: options must be an object, e.g. { path: 'runs.db' }, got ${String(options)}.`);
+  }
+  // (A misspelt option would otherwise be ignored: a store at the default path, or 'full' kept.)
+  for (const key of Object.keys(options)) {
+    if (!SQLITE_OPTIONS.has(key)) throw new StoreError(`sqliteStore: unknown option '${key}' (the options are ${[...SQLITE_OPTIONS].join(', ')}).`);
+  }
+  if (options.path !== undefined && (typeof options.path !== 'string' || options.path === '')) {
+    throw new StoreError(`sqliteStore: path must be a file path (or ':memory:'), got ${JSON.stringify(options.path) ?? String(options.path)}.`);
+  }
   const { durability = 'full', busyTimeoutMs = 5000 } = options;
   if (durability !== 'full' && durability !== 'normal') {
     throw new StoreError(`sqliteStore: durability must be 'full' or 'normal', got ${JSON.stringify(durability)}.`);

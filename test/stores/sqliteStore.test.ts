@@ -111,6 +111,21 @@ describe('sqliteStore: file and settings', () => {
   it('rejects bad options with a clear error', () => {
     expect(() => sqliteStore({ path: ':memory:', durability: 'fast' as never })).toThrow(/durability must be 'full' or 'normal', got "fast"/);
     expect(() => sqliteStore({ path: ':memory:', busyTimeoutMs: -1 })).toThrow(StoreError);
+    // A misspelt option is refused, not ignored (a store at the default path, 'full' kept), and
+    // nothing is created meanwhile.
+    const cwd = process.cwd();
+    process.chdir(root);
+    try {
+      expect(() => sqliteStore({ file: 'x.db' } as never)).toThrow("sqliteStore: unknown option 'file' (the options are path, durability, busyTimeoutMs).");
+      const settings: Record<string, unknown> = { path: ':memory:', durabilty: 'normal' };
+      expect(() => sqliteStore(settings)).toThrow("unknown option 'durabilty'");
+      expect(existsSync(join(root, '.taskmachine'))).toBe(false);
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(() => sqliteStore({ path: '' })).toThrow("sqliteStore: path must be a file path (or ':memory:'), got \"\".");
+    expect(() => sqliteStore({ path: 5 as never })).toThrow('path must be a file path');
+    expect(() => sqliteStore(null as never)).toThrow('sqliteStore: options must be an object');
   });
 
   it('records applied migrations in schema_version and mirrors the version in user_version', async () => {
