@@ -93,9 +93,23 @@ export interface FlowRunHandle<TTasks = unknown> {
    * (task code may answer with `TaskCheckpointed`), and up to `graceMs` is given to them. Resolves
    * with the run (still `running`) once its state is in the store — and so do `done` and
    * `settled()`, so nothing that waits for the run waits forever; resume it later with
-   * `runFlow(flow, { store, runId, resume: true })` or `taskmachine resume <runId>`.
+   * `runFlow(flow, { store, runId, resume: true })` or `taskmachine resume <runId>`. A run that
+   * never opened (`RunOwnedError`, `InputChangedError`, …) has nothing to stop: the promise rejects
+   * with that error, as `done` does. A bad `graceMs` or an unknown option rejects with a
+   * `TypeError` and stops nothing.
+   *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', () => void handle.shutdown({ graceMs: 5_000 }).catch(() => {}));
+   * ```
    */
-  shutdown(options?: { graceMs?: number }): Promise<FlowRunRecord<TTasks>>;
+  shutdown(options?: {
+    /**
+     * How long running attempts get to end (or checkpoint) before they are interrupted, in ms.
+     * @default 10000
+     */
+    readonly graceMs?: number;
+  }): Promise<FlowRunRecord<TTasks>>;
 }
 
 /**

@@ -84,7 +84,10 @@ export function openFlowRun<TInput>(definition: Flow<TInput>, options: RunFlowOp
     subscribe: (observer: (change: TaskInstanceChange) => void) => runner.subscribe(observer),
     ready: () => runner.ready(),
     persisted: () => runner.persisted(),
-    shutdown: (shutdownOptions?: { graceMs?: number }) => runner.shutdown(shutdownOptions?.graceMs ?? 10_000),
+    shutdown: (shutdownOptions?: { readonly graceMs?: number }) => {
+      const graceMs = shutdownGrace(shutdownOptions);
+      return typeof graceMs === 'number' ? runner.shutdown(graceMs) : Promise.reject(graceMs);
+    },
     stats: () => runner.stats(),
   });
 }
@@ -116,4 +119,19 @@ function reasonText(reason: unknown): string {
   if (reason instanceof Error) return `the run was cancelled: ${reason.message}`;
   if (reason === undefined) return 'the run was cancelled';
   return `the run was cancelled: ${String(reason)}`;
+}
+
+/** `shutdown`'s grace period (10 s by default), or the `TypeError` that refuses its options. */
+function shutdownGrace(options: unknown): number | TypeError {
+  if (options === undefined) return 10_000;
+  if (typeof options !== 'object' || options === null) return new TypeError(`shutdown: options must be an object such as { graceMs: 5000 }, got ${String(options)}`);
+  for (const key of Object.keys(options)) {
+    if (key !== 'graceMs') return new TypeError(`shutdown: unknown option '${key}'; the one option is graceMs (ms running attempts get to end)`);
+  }
+  const { graceMs } = options as { graceMs?: unknown };
+  if (graceMs === undefined) return 10_000;
+  if (typeof graceMs !== 'number' || !Number.isFinite(graceMs) || graceMs < 0) {
+    return new TypeError(`shutdown: graceMs must be a number of ms ≥ 0, got ${typeof graceMs === 'string' ? JSON.stringify(graceMs) : String(graceMs)}`);
+  }
+  return graceMs;
 }

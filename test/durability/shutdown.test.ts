@@ -210,6 +210,31 @@ describe('after shutdown() nothing waits forever', () => {
     expect(await handle.done).toBe(record);
   });
 
+  it('refuses a bad graceMs or an unknown option (stopping nothing); a run that never opened rejects with why', async () => {
+    const { memoryStore, RunOwnedError } = { ...(await import('../../src/stores/index.ts')), ...(await import('../../src/errors.ts')) };
+    const store = memoryStore();
+    const definition = flow('held', (f) => {
+      f.task('hold', () => new Promise((_resolve, reject) => ctx()!.signal.addEventListener('abort', () => reject(new Error('stopped')))));
+    });
+    const handle = startFlow(definition, { store, runId: 'held', ...quiet });
+    await handle.ready();
+    // (Before: NaN and -5 became a 1 ms timer with a Node warning, and a misspelt option the default 10 s.)
+    await expect(handle.shutdown({ graceMs: Number.NaN })).rejects.toThrow('shutdown: graceMs must be a number of ms ≥ 0, got NaN');
+    await expect(handle.shutdown({ graceMs: -5 })).rejects.toThrow('got -5');
+    await expect(handle.shutdown({ graceMs: '5' as never })).rejects.toThrow('got "5"');
+    await expect(handle.shutdown({ grace: 5 } as never)).rejects.toThrow("shutdown: unknown option 'grace'; the one option is graceMs");
+    // Nothing was stopped by them: the run still runs, and a good shutdown stops it.
+    expect(handle.snapshot().tasks['hold']?.state).toBe('running');
+    expect((await handle.shutdown({ graceMs: 0 })).state).toBe('running');
+    // A second handle on the same run never opens: its shutdown rejects as its `done` does.
+    const first = startFlow(definition, { store, runId: 'owned', ...quiet });
+    await first.ready();
+    const second = startFlow(definition, { store, runId: 'owned', ...quiet });
+    second.done.catch(() => {});
+    await expect(second.shutdown()).rejects.toBeInstanceOf(RunOwnedError);
+    await first.shutdown({ graceMs: 0 });
+  });
+
   it('a run given a signal that stops on a store error rejects runFlow only: no unhandled rejection', async () => {
     const { memoryStore } = await import('../../src/stores/index.ts');
     const store = memoryStore();
