@@ -4,7 +4,7 @@
 // onAttemptSettled combine (settleWithHooks) and wrap() is checked (wrapTaskFn).
 import { describe, expect, it } from 'vitest';
 import { defineDecorator, flow, runFlow, SkipTask } from '../../src/index.ts';
-import { settleWithHooks, wrapTaskFn } from '../../src/runtime/attempt/decoratorPipeline.ts';
+import { hooksFailed, settleWithHooks, wrapTaskFn } from '../../src/runtime/attempt/decoratorPipeline.ts';
 import type { AttemptResult, SettledVerdict, SystemContext } from '../../src/decorators/types.ts';
 
 type Seen = { hook: string; phase: string; attempt: number; maxAttempts: number; isCloned: boolean; publish: string };
@@ -146,13 +146,21 @@ describe('settleWithHooks', () => {
     expect(await settleWithHooks(verdicts({ handled: true, value: 1 }), control, sys, skip)).toEqual({ ok: false, error: skip });
   });
 
+  it('names every failed hook in the message, each cut to 500 characters', () => {
+    const long = new Error(`decorator 'b' hook failed: ${'x'.repeat(600)}`);
+    const message = hooksFailed([new Error("decorator 'a' hook failed: no token"), long], "before attempt 2 of 'load'");
+    expect(message.startsWith("2 decorator hooks failed before attempt 2 of 'load': decorator 'a' hook failed: no token; decorator 'b' hook failed: xxx")).toBe(true);
+    expect(message.endsWith('x…')).toBe(true);
+    expect(message.length).toBeLessThan(600);
+  });
+
   it('hook errors fail the attempt together: the task’s error first, then each hook’s, with its cause', async () => {
     const hookError = new Error('hook broke');
     const settled = await settleWithHooks(verdicts({ handled: true }, hookError), failed, sys, failure);
     expect(settled.ok).toBe(false);
     const error = (settled as { error: AggregateError }).error;
     expect(error).toBeInstanceOf(AggregateError);
-    expect(error.message).toBe("1 decorator hook(s) failed in onAttemptSettled of 't[1]'");
+    expect(error.message).toBe("a decorator hook failed in onAttemptSettled of 't[1]': decorator 'd1' hook failed: hook broke");
     expect(error.errors).toHaveLength(2);
     expect(error.errors[0]).toBe(failure);
     expect(error.errors[1].message).toBe("decorator 'd1' hook failed: hook broke");

@@ -7,7 +7,7 @@ import { AttemptContext, type AttemptHost } from './attemptContext.ts';
 import { classifyAttempt, isControlFlow, type AttemptOutcome } from './attemptOutcome.ts';
 import type { AttemptRun } from '../instances/taskInstance.ts';
 import type { AttemptScopes } from './attemptScopes.ts';
-import type { DecoratorPipeline } from './decoratorPipeline.ts';
+import { hooksFailed, type DecoratorPipeline } from './decoratorPipeline.ts';
 
 /**
  * The `ctx` of task arguments until the executor sets the attempt's context (the arguments are
@@ -161,8 +161,7 @@ export class AttemptExecutor implements Executor {
       const errors = await this.#pipeline.beforeAttempt(run);
       if (run.settled) return;
       if (errors.length > 0) {
-        const message = `${errors.length} decorator hook(s) failed before attempt ${run.attempt} of '${run.instance.key}'`;
-        this.#settleLater(run, false, new AggregateError(errors, message));
+        this.#settleLater(run, false, new AggregateError(errors, hooksFailed(errors, `before attempt ${run.attempt} of '${run.instance.key}'`)));
         return;
       }
       const fn = this.#pipeline.wrap(run);

@@ -165,7 +165,7 @@ export async function settleWithHooks(
     const inner = result.ok ? errors : [result.error, ...errors];
     return {
       ok: false,
-      error: new AggregateError(inner, `${errors.length} decorator hook(s) failed in onAttemptSettled of '${sys.taskKey}'`),
+      error: new AggregateError(inner, hooksFailed(errors, `in onAttemptSettled of '${sys.taskKey}'`)),
     };
   }
   let value = result.ok ? result.value : undefined;
@@ -190,4 +190,22 @@ export function hookContext(
   attempt: PublishedValues | undefined,
 ): SystemContext {
   return createSystemContext(fields, { step, attempt, write: attempt === undefined ? 'none' : 'attempt' });
+}
+
+/**
+ * The message of the `AggregateError` an attempt fails with when decorator hooks threw: what
+ * failed and each hook's own message (`decorator '<name>' hook failed: …`), so that the run
+ * record, `status`, listeners and spans say why without opening `errors`.
+ *
+ * @example
+ * ```ts
+ * hooksFailed([new Error("decorator 'vault' hook failed: token expired")], "before attempt 1 of 'load'");
+ * // "a decorator hook failed before attempt 1 of 'load': decorator 'vault' hook failed: token expired"
+ * ```
+ */
+export function hooksFailed(errors: readonly unknown[], where: string): string {
+  const what = errors.length === 1 ? 'a decorator hook' : `${errors.length} decorator hooks`;
+  // (Each cut, so a hook that throws a page of text does not make the run's error a page long.)
+  const cut = (text: string) => (text.length <= 500 ? text : `${text.slice(0, 500)}…`);
+  return `${what} failed ${where}: ${errors.map((error) => cut(toError(error).message)).join('; ')}`;
 }
