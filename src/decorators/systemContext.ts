@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import type { SystemContext } from './types.ts';
 
 /** Values published in a scope, by `namespace` then `key`. */
@@ -16,8 +17,8 @@ function write(scope: PublishedValues, namespace: string, key: string, value: un
   values.set(key, value);
 }
 
-/** The fields of a system context that vary from call to call (everything but the publish methods). */
-export type SystemContextFields = Omit<SystemContext, 'publish' | 'getPublished'>;
+/** The fields of a system context that vary from call to call (everything but its methods). */
+export type SystemContextFields = Omit<SystemContext, 'publish' | 'getPublished' | 'log'>;
 
 /**
  * Makes an immutable {@link SystemContext}. `writeScope` is where `publish` goes (the step scope in
@@ -27,9 +28,11 @@ export type SystemContextFields = Omit<SystemContext, 'publish' | 'getPublished'
 export function createSystemContext(
   fields: SystemContextFields,
   scopes: { step: PublishedValues; attempt: PublishedValues | undefined; write: 'step' | 'attempt' | 'none' },
+  log: (line: string) => void,
 ): SystemContext {
   return Object.freeze({
     ...fields,
+    log: (...parts: unknown[]) => log(format(...parts)),
     publish(namespace: string, key: string, value: unknown) {
       if (typeof namespace !== 'string' || typeof key !== 'string') {
         throw new TypeError('publish(namespace, key, value): namespace and key must be strings');

@@ -118,6 +118,17 @@ export interface SystemContext {
   publish(namespace: string, key: string, value: unknown): void;
   /** Reads a published value: the attempt's own first, then the step's. */
   getPublished(namespace: string, key: string): unknown;
+  /**
+   * Writes a line to the run's log (`runFlow`'s `log` option, which the CLI prints), formatted
+   * like `console.log`; in `stepInit` (no run yet) to `console.warn`. A decorator that reports
+   * something uses it, so a service that routes the run's log gets the decorator's lines too.
+   *
+   * @example
+   * ```ts
+   * onAttemptSettled(result, sys) { if (!result.ok) sys.log(`${sys.taskKey}: attempt ${sys.attempt} failed`); }
+   * ```
+   */
+  log(...parts: unknown[]): void;
 }
 
 /** What an attempt produced, as `onAttemptSettled` sees it. */

@@ -298,6 +298,8 @@ function runStepInit(
     const sys = createSystemContext(
       { phase: 'launch', flowId, runId: undefined, taskId, taskKey: undefined, mapIndex: undefined, attempt: 0, maxAttempts: retries + 1, isCloned: false },
       { step, attempt: undefined, write: 'step' },
+      // (When the flow is defined there is no run, and so no run's log.)
+      (line) => console.warn(line),
     );
     try {
       stepInit(sys, decorator.params);

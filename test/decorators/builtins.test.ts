@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createTestClock } from '../../src/clock.ts';
 import {
   catchErrors,
   ctx,
+  defineDecorator,
   environment,
   flow,
   resources,
@@ -51,6 +52,28 @@ describe('catchErrors + retry + timeout on one task', () => {
       'scheduled', 'queued', 'running', 'up_for_retry',
       'scheduled', 'queued', 'running', 'success',
     ]);
+  });
+
+  it("prints the caught error in the run's log (not on stderr), as a decorator's sys.log does", async () => {
+    const lines: string[] = [];
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const noted = defineDecorator({ name: 'noted', defaults: {}, hooks: { beforeAttempt: (sys) => sys.log('attempt %d of %s', sys.attempt, sys.taskKey) } });
+      const run = await runFlow(
+        flow('caught', (f) => {
+          f.task('load', () => {
+            throw new Error('no rows');
+          }, { decorators: [noted(), catchErrors()] });
+        }),
+        { log: (line) => lines.push(line) },
+      );
+      expect(run.tasks['load']!.state).toBe('success');
+      expect(errors).not.toHaveBeenCalled();
+      expect(lines).toContain('attempt 1 of load');
+      expect(lines.find((line) => line.startsWith('catchErrors: load failed, continuing: Error: no rows'))).toBeDefined();
+    } finally {
+      errors.mockRestore();
+    }
   });
 
   it('a task that succeeds on its second attempt: catchErrors sets var to null and keeps the value', async () => {

@@ -72,7 +72,7 @@ const catchErrorsDecorator = defineDecorator({
     onAttemptSettled(result, sys, params) {
       if (result.ok) return { value: { value: result.value, [params.var]: null } };
       if (result.control || result.willRetry) return;
-      if (params.printException) console.error(`catchErrors: ${sys.taskKey} failed, continuing:`, result.error);
+      if (params.printException) sys.log(`catchErrors: ${sys.taskKey} failed, continuing:`, result.error);
       return { handled: true, value: { value: undefined, [params.var]: result.error } };
     },
   },

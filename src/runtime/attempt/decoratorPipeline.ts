@@ -36,7 +36,7 @@ export class DecoratorPipeline {
     const errors: Error[] = [];
     if (!instance.created) {
       instance.created = true;
-      const sys = hookContext(this.#fields(instance, 'dispatch'), published, undefined);
+      const sys = hookContext(this.#fields(instance, 'dispatch'), published, undefined, this.#log);
       errors.push(...(await runHooks(decorators, (d) => d.definition.hooks.taskCreated?.(sys, d.params))).errors);
     }
     const sys = this.attemptContext(run);
@@ -46,7 +46,7 @@ export class DecoratorPipeline {
 
   /** The system context the hooks of this attempt share (made once per attempt). */
   attemptContext(run: AttemptRun): SystemContext {
-    return (run.sys ??= hookContext(this.#fields(run.instance, 'task'), run.instance.task.published, run.published));
+    return (run.sys ??= hookContext(this.#fields(run.instance, 'task'), run.instance.task.published, run.published, this.#log));
   }
 
   /** The task function wrapped by every decorator's `wrap` (the last decorator is outermost). */
@@ -67,7 +67,7 @@ export class DecoratorPipeline {
     const decorators = instance.task.decorators.filter((d) => d.definition.hooks.onTaskFinished !== undefined);
     if (decorators.length === 0) return;
     const ok = instance.state === 'success';
-    const sys = hookContext({ ...this.#fields(instance, 'dispatch'), isCloned }, instance.task.published, undefined);
+    const sys = hookContext({ ...this.#fields(instance, 'dispatch'), isCloned }, instance.task.published, undefined, this.#log);
     const { errors } = await runHooks(decorators, (d) => d.definition.hooks.onTaskFinished!(ok, sys, d.params));
     for (const error of errors) this.#log(`taskmachine: ${error.message}`);
   }
@@ -85,7 +85,7 @@ export class DecoratorPipeline {
       const pending = task.decorators.filter((d) => d.definition.hooks.runFinished !== undefined && !seen.has(d));
       if (pending.length === 0) continue;
       for (const d of pending) seen.add(d);
-      const sys = hookContext(this.#taskFields(task, undefined, undefined, 0, task.retries + 1, 'dispatch'), task.published, undefined);
+      const sys = hookContext(this.#taskFields(task, undefined, undefined, 0, task.retries + 1, 'dispatch'), task.published, undefined, this.#log);
       const { errors } = await runHooks(pending, (d) => d.definition.hooks.runFinished!(error, sys, d.params));
       for (const hookError of errors) this.#log(`taskmachine: ${hookError.message}`);
     }
@@ -188,8 +188,9 @@ export function hookContext(
   fields: SystemContextFields,
   step: PublishedValues,
   attempt: PublishedValues | undefined,
+  log: (line: string) => void,
 ): SystemContext {
-  return createSystemContext(fields, { step, attempt, write: attempt === undefined ? 'none' : 'attempt' });
+  return createSystemContext(fields, { step, attempt, write: attempt === undefined ? 'none' : 'attempt' }, log);
 }
 
 /**
