@@ -230,16 +230,22 @@ export function resolveSettings(definition: Flow, options: RunFlowOptions, inter
   }
   const concurrency = options.concurrency ?? 16;
   if (!(Number.isInteger(concurrency) && concurrency >= 1)) {
-    throw new TypeError(`runFlow: concurrency must be a whole number ≥ 1, got ${String(options.concurrency)}`);
+    throw new TypeError(`runFlow: concurrency must be a whole number ≥ 1, got ${shown(options.concurrency)}`);
   }
   const runId = options.runId ?? randomUUID();
   if (typeof runId !== 'string' || runId.length === 0) {
-    throw new TypeError(`runFlow: runId must be a non-empty string, got ${String(options.runId)}`);
+    throw new TypeError(`runFlow: runId must be a non-empty string, got ${shown(options.runId)}`);
   }
   const customContext = options.customContext ?? {};
   for (const [key, value] of Object.entries(customContext)) {
     if (typeof value !== 'string') {
       throw new TypeError(`runFlow: customContext values must be strings; '${key}' is ${typeof value} (convert it with String())`);
+    }
+  }
+  for (const list of ['listeners', 'gates'] as const) {
+    const value: unknown = options[list];
+    if (value !== undefined && !Array.isArray(value)) {
+      throw new TypeError(`runFlow: ${list} must be an array, e.g. ${list}: [${list === 'listeners' ? 'openTelemetry()' : 'warehouseOpen'}]; got ${shown(value)}`);
     }
   }
   const listeners = [...globalListenerList()];
@@ -249,7 +255,7 @@ export function resolveSettings(definition: Flow, options: RunFlowOptions, inter
   }
   const listenerTimeout = options.listenerTimeout ?? 30_000;
   if (!(typeof listenerTimeout === 'number' && listenerTimeout >= 0)) {
-    throw new TypeError(`runFlow: listenerTimeout must be a number of ms ≥ 0, got ${String(options.listenerTimeout)}`);
+    throw new TypeError(`runFlow: listenerTimeout must be a number of ms ≥ 0, got ${shown(options.listenerTimeout)}`);
   }
   const gates = [...globalGateList()];
   for (const [index, gate] of (options.gates ?? []).entries()) {
@@ -282,12 +288,12 @@ export function resolveSettings(definition: Flow, options: RunFlowOptions, inter
   }
   const maxInterruptions = options.maxInterruptions ?? DEFAULT_MAX_INTERRUPTIONS;
   if (!(Number.isInteger(maxInterruptions) && maxInterruptions >= 0)) {
-    throw new TypeError(`runFlow: maxInterruptions must be a whole number ≥ 0, got ${String(options.maxInterruptions)}`);
+    throw new TypeError(`runFlow: maxInterruptions must be a whole number ≥ 0, got ${shown(options.maxInterruptions)}`);
   }
   const leaseTtl = options.leaseTtl ?? 30_000;
   // (Past 2^31 − 1 ms a Node timer fires after 1 ms: the heartbeat would spin.)
   if (!(Number.isFinite(leaseTtl) && leaseTtl >= 100 && leaseTtl <= 2_147_483_647)) {
-    throw new TypeError(`runFlow: leaseTtl must be a number of ms from 100 to 2147483647 (about 24.8 days), got ${String(options.leaseTtl)}`);
+    throw new TypeError(`runFlow: leaseTtl must be a number of ms from 100 to 2147483647 (about 24.8 days), got ${shown(options.leaseTtl)}`);
   }
   const executor = options.executor ?? 'local';
   if (executor !== 'local' && executor !== 'workers') {
@@ -354,3 +360,11 @@ export const EXECUTOR_LABEL = 'taskmachine/executor';
  * ```
  */
 export const CONCURRENCY_LABEL = 'taskmachine/concurrency';
+
+/** A wrong option's value as an error shows it: a string quoted (`"4"`, not `4`), an object as one. */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  return String(value);
+}

@@ -233,5 +233,12 @@ describe('bad run options', () => {
     expect(() => startFlow(f1, { concurrency: 0 })).toThrow('runFlow: concurrency must be a whole number ≥ 1, got 0');
     expect(() => startFlow(f1, { concurency: 2 } as never)).toThrow("runFlow: unknown option 'concurency'");
     expect(() => startFlow(f1, { customContext: { n: 1 } } as never)).toThrow("customContext values must be strings; 'n' is number");
+    // A string where a number belongs is shown quoted (it read 'got 4', which looks right).
+    expect(() => startFlow(f1, { concurrency: '4' } as never)).toThrow('runFlow: concurrency must be a whole number ≥ 1, got "4"');
+    expect(() => startFlow(f1, { leaseTtl: { ms: 5 } } as never)).toThrow('got an object');
+    // One listener or gate not in an array: said so (it was an internal '.entries is not a function').
+    const listener = { onFlowRunSuccess: () => {} };
+    expect(() => startFlow(f1, { listeners: listener } as never)).toThrow('runFlow: listeners must be an array, e.g. listeners: [openTelemetry()]; got an object');
+    expect(() => startFlow(f1, { gates: 'warehouse' } as never)).toThrow('runFlow: gates must be an array, e.g. gates: [warehouseOpen]; got "warehouse"');
   });
 });
