@@ -26,7 +26,7 @@ export type RunFlowOptions<TInput = any, TTasks = unknown> = RunFlowBaseOptions<
  * const options: RunFlowOptions<{ day: string }> = { input: { day: 'mon' } }; // {} is a type error
  * ```
  */
-export type InputRequirement<TInput> = undefined extends TInput ? unknown : { input: TInput } | { resume: true };
+export type InputRequirement<TInput> = undefined extends TInput ? unknown : { resume: true } | { input: TInput };
 
 /**
  * Every option of {@link runFlow} and {@link startFlow}; {@link RunFlowOptions} adds what the
