@@ -24,6 +24,10 @@ export function toDot(machine: AnyStateMachine, options: ChartOptions = {}): str
     `digraph ${quote(chart.id)} {`,
     `  rankdir=${chart.direction};`,
     '  compound=true;',
+    // (Room between states: at Graphviz's defaults the labels of neighbouring edges overlapped,
+    // e.g. GATE_FAIL [canRetryGateFailure] over FAIL [canRetryFailedAttempt] in the lifecycle.)
+    '  nodesep=0.5;',
+    '  ranksep=1.0;',
     // (Cluster labels too: without it Graphviz draws them in its default Times.)
     '  fontname="Helvetica";',
     '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica", fontsize=11];',

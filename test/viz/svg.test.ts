@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { DOMParser, type Document, type Element } from '@xmldom/xmldom';
 import { describe, expect, it } from 'vitest';
-import { allTaskInstanceStates, taskInstanceMachine } from '../../machines/index.ts';
+import { allTaskInstanceStates, flowRunMachine, taskInstanceMachine } from '../../machines/index.ts';
 import { FailTask, flow, runFlow } from '../../src/index.ts';
 import { dotToSvg, runToDot, stateHex, toDot } from '../../src/viz/index.ts';
 
@@ -19,6 +19,29 @@ function parseSvg(text: string): Document {
   expect(root.localName).toBe('svg');
   expect(root.namespaceURI).toBe('http://www.w3.org/2000/svg');
   return document;
+}
+
+/**
+ * Pairs of edge labels whose boxes overlap. A label's box is estimated from its text: Helvetica
+ * averages about 0.6 em a character (a bit wide, so a near miss counts as a hit); a label is
+ * centred on its x (`text-anchor="middle"`) with its baseline at y.
+ */
+function overlappingLabels(document: Document): string[] {
+  const boxes: Array<{ text: string; x0: number; x1: number; y0: number; y1: number }> = [];
+  for (const group of Array.from(document.getElementsByTagName('g')) as Element[]) {
+    if (group.getAttribute('class') !== 'edge') continue;
+    for (const label of Array.from(group.getElementsByTagName('text')) as Element[]) {
+      const text = label.textContent ?? '';
+      const [x, y, size] = ['x', 'y', 'font-size'].map((name) => Number(label.getAttribute(name)));
+      const width = text.length * size! * 0.6;
+      boxes.push({ text, x0: x! - width / 2, x1: x! + width / 2, y0: y! - size!, y1: y! + 2 });
+    }
+  }
+  const hits: string[] = [];
+  for (const [i, a] of boxes.entries()) {
+    for (const b of boxes.slice(i + 1)) if (a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1) hits.push(`${a.text} × ${b.text}`);
+  }
+  return hits;
 }
 
 /** Graphviz's node groups: title (the node id) → the fill of its shape and its label's lines. */
@@ -46,6 +69,15 @@ describe('SVG without Graphviz installed (@viz-js/viz)', () => {
     // Success and running: two greens that differ, in this renderer too.
     expect(drawn.get('success')!.fill).toBe('#008000');
     expect(drawn.get('running')!.fill).toBe('#00ff00');
+  });
+
+  it('the lifecycle charts can be read: no edge label lies over another', async () => {
+    // (At Graphviz's default spacing GATE_FAIL [canRetryGateFailure] lay over FAIL [canRetryFailedAttempt].)
+    for (const machine of [taskInstanceMachine, flowRunMachine]) {
+      const document = parseSvg(await dotToSvg(toDot(machine)));
+      expect(document.getElementsByTagName('text').length).toBeGreaterThan(20);
+      expect(overlappingLabels(document), machine.id).toEqual([]);
+    }
   });
 
   it('dotToSvg renders a run graph; invalid DOT is an error with Graphviz’s message', async () => {
