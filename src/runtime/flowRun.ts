@@ -271,7 +271,9 @@ export class FlowRun {
     const { tookOverFrom } = await ownership.acquire();
     this.#ownership = ownership;
     this.#careful = tookOverFrom !== undefined;
-    if (this.#careful) this.#admission.runsAlone = (instance) => instance.context.interruptions > 0;
+    // (On workers no task body runs in the driver, so a driver's death says nothing about them:
+    // instances interrupted by a lost worker run again side by side, as they do while it lives.)
+    if (this.#careful && this.settings.executor === 'local') this.#admission.runsAlone = (instance) => instance.context.interruptions > 0;
     if (tookOverFrom !== undefined) {
       const { owner, heartbeatAt } = tookOverFrom;
       const why = owner.host === hostname() && !processExists(owner.pid) ? 'that process no longer exists' : 'its lease had expired';

@@ -207,6 +207,34 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
     expectComplete(await stored(p, 'handed'), 6);
   }, 120_000);
 
+  it('a driver and a worker killed together: the lost attempts run again side by side on the workers, not one at a time', async () => {
+    // PACE_MS of ten minutes: only the kill ends the items on the first worker.
+    const p = await place({ ITEMS: '4', PACE_MS: '600000' });
+    writeFileSync(p.release, '');
+    const first = worker(p);
+    await until('the first worker is up', () => first.output().includes('running attempts of'));
+    const driver = start(p, ['run', fixture, '--executor', 'workers', '--run-id', 'both-killed', '--view', 'lines']);
+    await until('the four items run on the first worker', () => bodies(p).filter((body) => body.key.startsWith('item[') && body.pid === first.pid).length === 4);
+    driver.kill('SIGKILL');
+    first.kill('SIGKILL');
+    await Promise.all([driver.exit, first.exit]);
+    // On the second worker every item waits until all four started there: they end only if they
+    // run side by side. (The takeover of an unclean driver once ran each interrupted instance
+    // alone — the poison-pill guard of local runs, whose bodies run in the driver; here none does.)
+    const second = start(p, ['worker', fixture, '--concurrency', '8', '--no-adopt'], { PACE_MS: '10', ITEM_BARRIER: '4' });
+    await until('the second worker is up', () => second.output().includes('running attempts of'));
+    // (resume takes the run over at once: its driver's process is gone on this host.)
+    const resumed = start(p, ['resume', 'both-killed', '--view', 'lines']);
+    await until('the resumed run succeeded', async () => (await stored(p, 'both-killed')).state === 'success', 60_000);
+    expect((await resumed.exit).code, resumed.output()).toBe(0);
+    const again = bodies(p).filter((body) => body.key.startsWith('item[') && body.pid === second.pid);
+    expect(again.map((body) => body.attempt)).toEqual([1, 1, 1, 1]);
+    const s = await stored(p, 'both-killed');
+    expectComplete(s, 4);
+    // Lost with the killed worker: each item counted one interruption, no retry used.
+    expect(s.instances.filter((instance) => String(instance['key']).startsWith('item[')).map((instance) => Number(instance['interruptions']))).toEqual([1, 1, 1, 1]);
+  }, 120_000);
+
   it('run --detach stores the run and returns; a worker drives it to its end', async () => {
     const p = await place({ ITEMS: '3', PACE_MS: '10' });
     writeFileSync(p.release, '');
