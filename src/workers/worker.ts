@@ -1,19 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Job } from 'pg-boss';
-import { RunOwnedError, toError } from '../errors.ts';
+import { toError } from '../errors.ts';
+import { StoreConnectionError } from '../stores/errors.ts';
 import type { Flow } from '../flow/types.ts';
 import type { Gate } from '../gates/defineGate.ts';
 import type { Listener } from '../listeners/types.ts';
 import type { AttemptRun } from '../runtime/instances/taskInstance.ts';
-import { startFlow } from '../runtime/runFlow.ts';
-import type { FlowRunHandle } from '../runtime/handle.ts';
 import type { PostgresStore, SqlSession } from '../stores/postgresStore.ts';
 import { deserializeValue, serializeValue } from '../stores/serialization.ts';
 import { storeEndedAttemptLogs, withLogs } from '../runtime/remote/attemptLogs.ts';
 import { acquireBoss, ATTEMPT_QUEUE, bossDb, releaseBoss, type AttemptJobData, type AttemptPayload } from '../runtime/remote/attemptQueue.ts';
 import { definitionHash } from '../flow/flowShape.ts';
-import { findAdoptable } from './adoption.ts';
+import { Adoption } from './adoptionLoop.ts';
 import { LaunchTable } from '../runtime/remote/launchTable.ts';
 import { WORKER_TIMING } from '../runtime/remote/timing.ts';
 import { WorkerAttempts } from './workerAttempt.ts';
@@ -25,7 +24,6 @@ import { storedPayloads } from '../runtime/remote/pollPlan.ts';
 import { WorkerCalls } from './workerCalls.ts';
 import { Slots, type Slot } from './slots.ts';
 import { RefusedGroups, refusalOf } from './refusals.ts';
-import { DrivenRunLogs } from './drivenRunLogs.ts';
 
 /**
  * Options of {@link startWorker}.
@@ -132,8 +130,6 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const refusedRuns = new Set<string>();
   const refusedGroups = new RefusedGroups();
   const loadedHashes = new Map([...byId].map(([flowId, { hash }]) => [flowId, hash]));
-  const driven = new Map<string, FlowRunHandle>();
-  const drivenLogs = new DrivenRunLogs();
   let stopping = false;
 
   const acquired = acquireBoss(store, { supervise: true });
@@ -178,6 +174,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     void notifyNow(store.pool, outcomesStored, storedPayloads(writes.filter((w) => stored.has(w.launchId)).map((w) => ({ runId: w.job.data.runId, launchId: w.launchId }))));
     return stored;
   });
+  const outcomeStores = new OutageLog(log, `taskmachine worker ${id}: storing attempt outcomes`);
   /** Launches whose attempt ended here and whose outcome is being stored: still heartbeated. */
   const storing = new Set<string>();
   /** Attempts that failed after the stop's `preempt` and were handed back (see `run`). */
@@ -191,7 +188,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   async function run(job: Job<AttemptJobData>, slot: Slot): Promise<void> {
     const data = job.data;
     const { attempts } = byId.get(data.flowId)!;
-    drivenLogs.ran(data.runId, data.key, data.attempt);
+    adoption?.ran(data.runId, data.key, data.attempt);
     const started = await attempts.start(data, deserializeValue<AttemptPayload>(data.payload), slot);
     running.set(data.launchId, started.run);
     // (Started while the worker stops: it hears 'preempt' at once, as those running then did.)
@@ -221,7 +218,21 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       } catch (error) {
         text = serializeValue(withLogs({ kind: 'failed', error: toError(error), failureKind: 'infrastructure', failFast: true }, lines));
       }
-      stored = await outcomes.add({ launchId: data.launchId, job, outcome: text });
+      // Tried until stored, while the worker runs: PostgreSQL away longer than the store's own
+      // retries (`reconnectForMs`) must not make a finished attempt run again. (Its launch is
+      // heartbeated meanwhile, so once the server is back the run's driver, or the worker that
+      // adopts the run, waits for this outcome.)
+      for (;;) {
+        try {
+          stored = await outcomes.add({ launchId: data.launchId, job, outcome: text });
+          outcomeStores.ok();
+          break;
+        } catch (error) {
+          if (stopping || !(error instanceof StoreConnectionError)) throw error;
+          outcomeStores.failed(error);
+          await new Promise((resolve) => setTimeout(resolve, WORKER_TIMING.heartbeatMs));
+        }
+      }
     } finally {
       storing.delete(data.launchId);
     }
@@ -342,58 +353,16 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     if (worker === id) beat();
   });
 
-  let adopting = false;
-  const adopt = async (): Promise<void> => {
-    if (adopting || stopping) return;
-    adopting = true;
-    try {
-      const flowsAndHashes = [...byId.values()].map(({ flow, hash }) => ({ flowId: flow.id, hash }));
-      for (const found of await findAdoptable(store.pool, `"${store.schema}"`, flowsAndHashes, Date.now())) {
-        if (driven.has(found.runId) || stopping) continue;
-        const { flow } = byId.get(found.flowId)!;
-        let handle: FlowRunHandle;
-        try {
-          const driving = options.drivingWith?.[flow.id];
-          handle = startFlow(flow, {
-            runId: found.runId,
-            store,
-            executor: 'workers',
-            resume: true,
-            ...(found.concurrency === undefined ? {} : { concurrency: found.concurrency }),
-            log: drivenLogs.logFor(found.runId, log),
-            ...(driving?.gates !== undefined ? { gates: driving.gates } : {}),
-            ...(driving?.listeners !== undefined ? { listeners: driving.listeners } : {}),
-          });
-          await handle.ready();
-        } catch (error) {
-          if (!(error instanceof RunOwnedError)) log(`taskmachine worker ${id}: could not adopt run '${found.runId}': ${toError(error).message}`);
-          continue;
-        }
-        driven.set(found.runId, handle);
-        log(`taskmachine worker ${id}: drives run '${found.runId}' (flow '${found.flowId}'): ${found.why}`);
-        handle.done.then(
-          // (A run this worker let go of when it stopped is `running` still: another worker takes it over.)
-          ({ state, reason }) => log(`taskmachine worker ${id}: ${state === 'running' ? `let go of run '${found.runId}'` : `run '${found.runId}' ended ${state}`}${reason ? ` (${reason})` : ''}`),
-          (error: unknown) => log(`taskmachine worker ${id}: stopped driving run '${found.runId}': ${toError(error).message}`),
-        ).finally(() => driven.delete(found.runId));
-      }
-    } catch (error) {
-      log(`taskmachine worker ${id}: looking for runs to adopt failed (trying again): ${toError(error).message}`);
-    } finally {
-      adopting = false;
-    }
-  };
-  const adoption = options.adopt === false ? undefined : setInterval(() => void adopt(), WORKER_TIMING.adoptEveryMs);
-  if (adoption !== undefined) void adopt();
+  const adoption = options.adopt === false ? undefined : new Adoption({ store, workerId: id, flows: byId, drivingWith: options.drivingWith, log });
 
   return {
     id,
     running: () => running.size,
-    driving: () => [...driven.keys()],
+    driving: () => adoption?.driving() ?? [],
     async stop(stopOptions = {}) {
       if (stopping) return;
       stopping = true;
-      if (adoption !== undefined) clearInterval(adoption);
+      adoption?.stopLooking();
       queued.unsubscribe();
       aborted.unsubscribe();
       wake?.();
@@ -420,7 +389,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       }
       // (After the grace period: attempts waiting for ctx().call answers get them meanwhile.)
       calls.stop();
-      await Promise.all([...driven.values()].map((handle) => handle.shutdown({ graceMs: 0 }).catch(() => undefined)));
+      await adoption?.letGo();
       await releaseBoss(store, acquired);
     },
   };
