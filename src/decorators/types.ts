@@ -179,8 +179,14 @@ export type DecoratorEvent = {
  * decorator is outermost) → `onAttemptSettled` (exactly once per attempt) → `onTaskFinished` →
  * `runFinished` (once per decorator per run). `onTransition` makes the decorator an actor
  * subscribed to every transition of the task instances it decorates. Every hook is optional; async
- * hooks are awaited. A hook that throws never stops another decorator's hook: the errors are
- * gathered in an `AggregateError` that fails the attempt.
+ * hooks are awaited.
+ *
+ * A hook that throws: in `taskCreated`, `beforeAttempt` or `onAttemptSettled`, the other
+ * decorators' hook still runs and the errors are gathered in an `AggregateError` that fails the
+ * attempt; in `wrap`, the attempt fails with the error (later decorators' `wrap` and the task
+ * function are not called); in `onTaskFinished`, `runFinished` or `onTransition`, the error is
+ * only logged (`taskmachine: decorator '<name>' hook failed: …`, `… onTransition threw: …`) and the
+ * run goes on unchanged; in `stepInit`, it is a problem of the `FlowDefinitionError`.
  */
 export interface DecoratorHooks<TParams> {
   stepInit?(sys: SystemContext, params: TParams): void;
