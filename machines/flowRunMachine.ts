@@ -44,6 +44,17 @@ export type FlowRunPhase = 'active' | 'paused' | 'cancelling' | 'stopping' | 'de
  * - `all_tasks_deadlocked`: unfinished task instances remain but none can ever run;
  * - `cancelled`: the run was cancelled (its `signal` aborted or `cancel()` called);
  * - `manual`: a person marked the run.
+ *
+ * @example
+ * ```ts
+ * import type { FlowRunFailureReason } from 'taskmachine/machines';
+ * const advice: Record<FlowRunFailureReason, string> = {
+ *   task_failure: 'see the failed tasks', all_tasks_deadlocked: 'check the trigger rules',
+ *   cancelled: 'start it again', manual: 'ask who marked it',
+ * };
+ * const run = await runFlow(etl, { input });
+ * if (run.reason !== null) console.error(`${run.runId} failed: ${advice[run.reason]}`);
+ * ```
  */
 export type FlowRunFailureReason = 'task_failure' | 'all_tasks_deadlocked' | 'cancelled' | 'manual';
 
@@ -76,7 +87,15 @@ export type FlowRunEvent =
   | { type: 'SET_STATE'; state: 'success' | 'failed' }
   | { type: 'RERUN' };
 
-/** The event type names of the flow-run machine, e.g. `'CANCEL'`. */
+/**
+ * The event type names of the flow-run machine, e.g. `'CANCEL'`.
+ *
+ * @example
+ * ```ts
+ * import type { FlowRunEventType } from 'taskmachine/machines';
+ * const operatorEvents: ReadonlySet<FlowRunEventType> = new Set(['CANCEL', 'SET_STATE', 'RERUN']);
+ * ```
+ */
 export type FlowRunEventType = FlowRunEvent['type'];
 
 /**
@@ -100,10 +119,25 @@ export interface FlowRunContext {
  * Version of the flow-run machine definition, stored beside every durable run record. Version 2
  * added the phases inside `running`; they are not stored, so runs stored by version 1 open as
  * they are.
+ *
+ * @example
+ * ```ts
+ * import { FLOW_RUN_MACHINE_VERSION } from 'taskmachine/machines';
+ * const loaded = await store.loadRun('nightly');
+ * if (loaded && loaded.run.machineVersion !== FLOW_RUN_MACHINE_VERSION) console.log('stored by another version');
+ * ```
  */
 export const FLOW_RUN_MACHINE_VERSION = '2';
 
-/** Flow-run machine versions whose stored runs this version opens unchanged. */
+/**
+ * Flow-run machine versions whose stored runs this version opens unchanged.
+ *
+ * @example
+ * ```ts
+ * import { compatibleFlowRunMachineVersions } from 'taskmachine/machines';
+ * compatibleFlowRunMachineVersions.has('1'); // true
+ * ```
+ */
 export const compatibleFlowRunMachineVersions: ReadonlySet<string> = new Set(['1', '2']);
 
 const fr = setup({
@@ -215,10 +249,28 @@ export const flowRunMachine = fr.createMachine({
   },
 });
 
-/** The flow-run machine's type. */
+/**
+ * The flow-run machine's type.
+ *
+ * @example
+ * ```ts
+ * import { createActor, type ActorRefFrom } from 'xstate';
+ * import { flowRunMachine, type FlowRunMachine } from 'taskmachine/machines';
+ * const run: ActorRefFrom<FlowRunMachine> = createActor(flowRunMachine).start();
+ * ```
+ */
 export type FlowRunMachine = typeof flowRunMachine;
 
-/** A snapshot of the flow-run machine. */
+/**
+ * A snapshot of the flow-run machine.
+ *
+ * @example
+ * ```ts
+ * import { flowRunPhaseOf, flowRunStateOf, type FlowRunSnapshot } from 'taskmachine/machines';
+ * const label = (snapshot: FlowRunSnapshot) => flowRunPhaseOf(snapshot) ?? flowRunStateOf(snapshot);
+ * label(run.getSnapshot()); // 'queued', then the phase while it runs ('active', …), then 'success' or 'failed'
+ * ```
+ */
 export type FlowRunSnapshot = SnapshotFrom<FlowRunMachine>;
 
 /**

@@ -1,7 +1,16 @@
 import { assign, setup } from 'xstate';
 import type { TaskInstanceState } from './taskInstanceState.ts';
 
-/** The three states a person (or an API call) may set a task instance to by hand. */
+/**
+ * The three states a person (or an API call) may set a task instance to by hand.
+ *
+ * @example
+ * ```ts
+ * import type { ManualTaskInstanceState } from 'taskmachine/machines';
+ * const mark = (key: string, state: ManualTaskInstanceState) => handle.setState(key, state);
+ * mark('load', 'success'); // mark('load', 'running') does not compile
+ * ```
+ */
 export type ManualTaskInstanceState = 'success' | 'failed' | 'skipped';
 
 /**
@@ -57,7 +66,18 @@ export type TaskInstanceEvent =
   | { type: 'STOPPED' }
   | { type: 'SET_STATE'; state: ManualTaskInstanceState };
 
-/** The event type names, e.g. `'START'`. */
+/**
+ * The event type names, e.g. `'START'`.
+ *
+ * @example
+ * ```ts
+ * import type { TaskInstanceEventType } from 'taskmachine/machines';
+ * const byHand: readonly TaskInstanceEventType[] = ['CLEAR', 'SET_STATE'];
+ * handle.subscribe(({ event, taskInstance }) => {
+ *   if (byHand.includes(event)) console.log(`${taskInstance.key}: ${event} by hand`);
+ * });
+ * ```
+ */
 export type TaskInstanceEventType = TaskInstanceEvent['type'];
 
 /**
@@ -117,17 +137,42 @@ export interface TaskInstanceInput {
   maxInterruptions?: number;
 }
 
-/** Version of the machine definition, stored beside every durable task-instance record. */
+/**
+ * Version of the machine definition, stored beside every durable task-instance record.
+ *
+ * @example
+ * ```ts
+ * import { TASK_INSTANCE_MACHINE_VERSION } from 'taskmachine/machines';
+ * const loaded = await store.loadRun('nightly');
+ * const older = loaded?.instances.filter((ti) => ti.machineVersion !== TASK_INSTANCE_MACHINE_VERSION) ?? [];
+ * ```
+ */
 export const TASK_INSTANCE_MACHINE_VERSION = '3';
 
 /**
  * Task-instance machine versions whose stored records this version opens. Version 1 kept
  * `awaitsEvent` outside the machine (the same fact, stored as `waitingForEvent`); versions before 3
  * had no interruption count (it starts at 0).
+ *
+ * @example
+ * ```ts
+ * import { compatibleTaskInstanceMachineVersions } from 'taskmachine/machines';
+ * compatibleTaskInstanceMachineVersions.has('2'); // true: records stored by version 2 open here
+ * ```
  */
 export const compatibleTaskInstanceMachineVersions: ReadonlySet<string> = new Set(['1', '2', '3']);
 
-/** Interruptions an instance runs again after when neither the task nor the run says otherwise. */
+/**
+ * Interruptions an instance runs again after when neither the task nor the run says otherwise.
+ *
+ * @example
+ * ```ts
+ * import { createActor } from 'xstate';
+ * import { DEFAULT_MAX_INTERRUPTIONS, taskInstanceMachine } from 'taskmachine/machines';
+ * DEFAULT_MAX_INTERRUPTIONS; // 3
+ * createActor(taskInstanceMachine, { input: {} }).getSnapshot().context.maxInterruptions; // 3
+ * ```
+ */
 export const DEFAULT_MAX_INTERRUPTIONS = 3;
 
 const manualTargets: readonly ManualTaskInstanceState[] = ['success', 'failed', 'skipped'];
@@ -341,7 +386,16 @@ export const taskInstanceMachine = ts.createMachine({
   },
 });
 
-/** The task-instance machine's type, for typing actors and snapshots. */
+/**
+ * The task-instance machine's type, for typing actors and snapshots.
+ *
+ * @example
+ * ```ts
+ * import type { SnapshotFrom } from 'xstate';
+ * import type { TaskInstanceMachine } from 'taskmachine/machines';
+ * const isFinished = (snapshot: SnapshotFrom<TaskInstanceMachine>) => snapshot.hasTag('finished');
+ * ```
+ */
 export type TaskInstanceMachine = typeof taskInstanceMachine;
 
 // Compile-time check that the machine's states are exactly the fourteen states.

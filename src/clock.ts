@@ -16,7 +16,19 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
-/** The real clock: `Date.now` and the platform timers. */
+/**
+ * The real clock: `Date.now` and the platform timers. Runs use it when no `clock` is given.
+ *
+ * @example
+ * ```ts
+ * import { systemClock, type Clock } from 'taskmachine';
+ * const traced: Clock = {
+ *   ...systemClock,
+ *   setTimeout: (fn, ms) => (console.log(`timer in ${ms} ms`), systemClock.setTimeout(fn, ms)),
+ * };
+ * await runFlow(etl, { input, clock: traced });
+ * ```
+ */
 export const systemClock: Clock = Object.freeze({
   now: () => Date.now(),
   setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),

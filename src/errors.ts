@@ -48,7 +48,20 @@ export class IllegalTransitionError extends Error {
   }
 }
 
-/** One problem found in a flow definition. */
+/**
+ * One problem found in a flow definition.
+ *
+ * @example
+ * ```ts
+ * import { flow, FlowDefinitionError, type FlowDefinitionProblem } from 'taskmachine';
+ * const format = ({ taskId, message }: FlowDefinitionProblem) => `${taskId ?? '(flow)'}: ${message}`;
+ * try {
+ *   flow('etl', build);
+ * } catch (error) {
+ *   if (error instanceof FlowDefinitionError) console.error(error.problems.map(format).join('\n'));
+ * }
+ * ```
+ */
 export interface FlowDefinitionProblem {
   /** The task the problem is about, when there is one. */
   taskId?: string;
@@ -92,6 +105,17 @@ export class FlowDefinitionError extends Error {
 /**
  * Base class of the control-flow errors task code may throw ({@link SkipTask}, {@link FailTask},
  * {@link TaskCheckpointed}). A readiness gate that throws one keeps its identity.
+ *
+ * @example
+ * ```ts
+ * import { TaskError } from 'taskmachine';
+ * f.task('sync', async ({ ctx }) => {
+ *   try { await syncAll(ctx.signal); } catch (error) {
+ *     if (error instanceof TaskError) throw error; // SkipTask, FailTask, TaskCheckpointed: let them through
+ *     throw new Error('sync failed', { cause: error });
+ *   }
+ * });
+ * ```
  */
 export class TaskError extends Error {
   override name = 'TaskError';
@@ -196,6 +220,14 @@ export class TaskCheckpointed extends TaskError {
  * The error an attempt fails with when it runs longer than the task's `timeout`. It is retryable;
  * the attempt's `ctx().signal` is aborted with it, and whatever the attempt returns later is
  * discarded.
+ *
+ * @example
+ * ```ts
+ * import { TaskTimeoutError } from 'taskmachine';
+ * const run = await runFlow(etl, { input });
+ * const error = run.tasks['extract']?.error;
+ * if (error instanceof TaskTimeoutError) console.warn(`extract ran over its ${error.timeoutMs} ms`);
+ * ```
  */
 export class TaskTimeoutError extends Error {
   override name = 'TaskTimeoutError';
@@ -207,20 +239,58 @@ export class TaskTimeoutError extends Error {
   }
 }
 
-/** The error a task fails with when its deferral reached its `timeout` before it was resumed. */
+/**
+ * The error a task fails with when its deferral reached its `timeout` before it was resumed.
+ *
+ * @example
+ * ```ts
+ * import { DeferralTimeoutError } from 'taskmachine';
+ * f.task('approve', ({ ctx }) => ctx.event ?? ctx.defer({ event: true, timeout: 86_400_000 }));
+ * const run = await startFlow(approval, { input }).done;
+ * if (run.tasks['approve']?.error instanceof DeferralTimeoutError) console.warn('nobody approved within a day');
+ * ```
+ */
 export class DeferralTimeoutError extends Error {
   override name = 'DeferralTimeoutError';
 }
 
 /**
  * The reason a run's running attempts are aborted with when the run is cancelled (its `signal`
- * aborted or `handle.cancel()` called).
+ * aborted or `handle.cancel()` called). It is also the error of the task instances that were
+ * running then (failure kind `infrastructure`).
+ *
+ * @example
+ * ```ts
+ * import { RunCancelledError } from 'taskmachine';
+ * f.task('export', async ({ ctx }) => {
+ *   ctx.signal.addEventListener('abort', () => {
+ *     if (ctx.signal.reason instanceof RunCancelledError) void removePartialExport();
+ *   });
+ *   await exportAll({ signal: ctx.signal });
+ * });
+ * ```
  */
 export class RunCancelledError extends Error {
   override name = 'RunCancelledError';
 }
 
-/** Thrown by `await ctx().call(task, input)` when the child task instance ends without success. */
+/**
+ * Thrown by `await ctx().call(task, input)` when the child task instance ends without success.
+ * The child's own error is the `cause`.
+ *
+ * @example
+ * ```ts
+ * import { ChildTaskFailedError } from 'taskmachine';
+ * f.task('crawl', async ({ ctx }) => {
+ *   try {
+ *     return await ctx.call(fetchPage, { url: 'https://example.com/' });
+ *   } catch (error) {
+ *     if (error instanceof ChildTaskFailedError) ctx.log(`${error.taskKey} ended ${error.state}`, error.cause);
+ *     throw error;
+ *   }
+ * });
+ * ```
+ */
 export class ChildTaskFailedError extends Error {
   override name = 'ChildTaskFailedError';
   /** The child task instance's key. */
@@ -309,6 +379,14 @@ export class RetryableError extends Error {
 /**
  * A readiness gate failed with an error that is not a task error: the original is the `cause`.
  * `failureDetails.kind` is `gate`.
+ *
+ * @example
+ * ```ts
+ * import { GateError } from 'taskmachine';
+ * const run = await runFlow(etl, { input, gates: [quota] });
+ * const error = run.tasks['extract']?.error;
+ * if (error instanceof GateError) console.error(`gate '${error.gate}' failed:`, error.cause);
+ * ```
  */
 export class GateError extends Error {
   override name = 'GateError';
@@ -332,6 +410,16 @@ export function isRetryable(error: unknown): boolean {
  * Thrown (by `runFlow`, before any task or hook runs) when a run id that exists in the store is run
  * again with a different input and `onInputChange` is `'raise'` (the default). Choose `'reuse'` to
  * keep the finished results, or `'reset'` to start the run over.
+ *
+ * @example
+ * ```ts
+ * import { InputChangedError } from 'taskmachine';
+ * try {
+ *   await runFlow(etl, { store, runId: 'nightly', input: { day: '2026-11-23' } });
+ * } catch (error) {
+ *   if (error instanceof InputChangedError) console.error(`${error.runId} ran with another input; pass onInputChange`);
+ * }
+ * ```
  */
 export class InputChangedError extends Error {
   override name = 'InputChangedError';

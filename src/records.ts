@@ -25,7 +25,16 @@ export type TaskKeyOf<TRef> = TRef extends TaskRef<any, infer TId, infer TKind, 
       : TId
   : never;
 
-/** The result type of one instance of a task (for a mapped task: one element of its list). */
+/**
+ * The result type of one instance of a task (for a mapped task: one element of its list).
+ *
+ * @example
+ * ```ts
+ * import type { InstanceResultOf, ResultOf } from 'taskmachine';
+ * type OneScore = InstanceResultOf<typeof score>; // number: what run.tasks['score[3]']?.result holds
+ * type AllScores = ResultOf<typeof score>;        // number[]
+ * ```
+ */
 export type InstanceResultOf<TRef> = TRef extends TaskRef<infer TResult, string, infer TKind, any>
   ? Frozen<TKind extends 'map' ? ElementOf<TResult> : TResult>
   : unknown;
@@ -50,6 +59,13 @@ export type TaskRecords<TTasks = unknown> = Readonly<Record<string, TaskInstance
 /**
  * A key of `run.tasks` for the handle's methods: one of the typed flow's task keys (offered by the
  * editor), or any string.
+ *
+ * @example
+ * ```ts
+ * import type { FlowRunHandle, RefsOf, TaskKeyFor } from 'taskmachine';
+ * type Refs = RefsOf<typeof etl.refs>;
+ * const approve = (handle: FlowRunHandle<Refs>, key: TaskKeyFor<Refs>) => handle.sendEvent(key, { approved: true });
+ * ```
  */
 export type TaskKeyFor<TTasks = unknown> = ([TTasks] extends [TaskRef<any, string, TaskKind, any>] ? TaskKeyOf<TTasks> : never) | (string & {});
 

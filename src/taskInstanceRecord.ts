@@ -8,12 +8,30 @@ import type { TaskInstanceEventType, TaskInstanceState } from '../machines/index
  * gate failed), `infrastructure` (the run was cancelled, the process running it died, or the
  * store failed under it — a `ctx().checkpoint.save()` it refused),
  * `manual` (a person set the state).
+ *
+ * @example
+ * ```ts
+ * import type { FailureKind } from 'taskmachine';
+ * const worthPaging = (kind: FailureKind | undefined) => kind === 'application' || kind === 'gate';
+ * const toPage = Object.values(run.tasks).filter((t) => t.state === 'failed' && worthPaging(t.failureKind));
+ * ```
  */
 export type FailureKind = 'application' | 'timeout' | 'gate' | 'infrastructure' | 'interrupted' | 'manual';
 
 /**
  * The `msg` of a task-instance change, as listener hooks receive it: why the instance got where it
  * is. `undefined` for scheduler-side changes (scheduled, queued, upstream_failed, …).
+ *
+ * @example
+ * ```ts
+ * import type { Listener, TaskInstanceMsg } from 'taskmachine';
+ * const byHand = new Set<TaskInstanceMsg | undefined>(['manually_set_to_success', 'manually_set_to_failed']);
+ * const audit: Listener = {
+ *   onTaskInstanceStateChange: ({ taskInstance, msg }) => {
+ *     if (byHand.has(msg)) console.warn(`${taskInstance.key}: ${msg}`);
+ *   },
+ * };
+ * ```
  */
 export type TaskInstanceMsg =
   | 'started'

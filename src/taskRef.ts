@@ -35,5 +35,13 @@ export interface TaskRef<TResult = unknown, TId extends string = string, TKind e
   readonly __callInput?: (input: TCallInput) => void;
 }
 
-/** How a task is instantiated. */
+/**
+ * How a task is instantiated: `task` (one instance per run), `map` (one per item of a list) or
+ * `subtask` (one per `ctx.call`).
+ *
+ * @example
+ * ```ts
+ * const callable = etl.tasks.filter((task) => task.kind === 'subtask').map((task) => task.id);
+ * ```
+ */
 export type TaskKind = 'task' | 'map' | 'subtask';

@@ -31,7 +31,20 @@ export interface DeferOptions {
   timeout?: number;
 }
 
-/** A task checkpoint: the last value saved by any earlier attempt of this task instance. */
+/**
+ * A task checkpoint: the last value saved by any earlier attempt of this task instance.
+ *
+ * @example
+ * ```ts
+ * f.task('backfill', async ({ ctx }) => {
+ *   const from = ((await ctx.checkpoint.load()) as number | undefined) ?? 0; // where a failed attempt got to
+ *   for (let day = from; day < 30; day++) {
+ *     await loadDay(day);
+ *     await ctx.checkpoint.save(day + 1);
+ *   }
+ * }, { retries: 3 });
+ * ```
+ */
 export interface TaskCheckpoint {
   /** The value saved last by an earlier attempt (a failed one included), or `undefined`. */
   load(): Promise<unknown>;

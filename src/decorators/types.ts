@@ -76,6 +76,13 @@ export type DecoratedResult<TResult, TDecorators> = TDecorators extends readonly
  * When a hook runs: `launch` (definition time: `stepInit`), `dispatch` (the runtime hands the task
  * instance out: `taskCreated`, `onTaskFinished`, `runFinished`), `task` (inside an attempt:
  * `beforeAttempt`, `wrap`, `onAttemptSettled`).
+ *
+ * @example
+ * ```ts
+ * import type { HookPhase, SystemContext } from 'taskmachine';
+ * const when: Record<HookPhase, string> = { launch: 'in flow()', dispatch: 'in the runtime', task: 'in an attempt' };
+ * const trace = (sys: SystemContext, hook: string) => console.log(`${hook} ${when[sys.phase]}: ${sys.taskId}`);
+ * ```
  */
 export type HookPhase = 'launch' | 'dispatch' | 'task';
 
@@ -131,7 +138,20 @@ export interface SystemContext {
   log(...parts: unknown[]): void;
 }
 
-/** What an attempt produced, as `onAttemptSettled` sees it. */
+/**
+ * What an attempt produced, as `onAttemptSettled` sees it.
+ *
+ * @example
+ * ```ts
+ * import { defineDecorator, type AttemptResult } from 'taskmachine';
+ * const failed = (result: AttemptResult) => !result.ok && !result.control; // not SkipTask, a deferral, …
+ * export const failureLog = defineDecorator({ name: 'failure-log', defaults: {}, hooks: {
+ *   onAttemptSettled(result, sys) {
+ *     if (failed(result)) console.warn(`${sys.taskKey}: attempt ${sys.attempt} failed`);
+ *   },
+ * } });
+ * ```
+ */
 export type AttemptResult =
   | { readonly ok: true; readonly value: unknown }
   | {
@@ -149,10 +169,33 @@ export type AttemptResult =
 /**
  * What `onAttemptSettled` may return: `handled: true` turns a failed attempt into a success
  * (`value` becomes the result); on a successful attempt `value` replaces the result.
+ *
+ * @example
+ * ```ts
+ * import { defineDecorator, type AttemptResult, type SettledVerdict } from 'taskmachine';
+ * // A missing source file counts as no rows: the failed attempt becomes a success with [].
+ * const emptyIfMissing = (result: AttemptResult): SettledVerdict =>
+ *   !result.ok && (result.error as NodeJS.ErrnoException).code === 'ENOENT' ? { handled: true, value: [] } : undefined;
+ * const optional = defineDecorator({ name: 'optional', defaults: {}, hooks: { onAttemptSettled: emptyIfMissing } });
+ * ```
  */
 export type SettledVerdict = void | { readonly handled?: boolean; readonly value?: unknown };
 
-/** Retry and timeout settings a decorator contributes to its task at definition time. */
+/**
+ * Retry and timeout settings a decorator contributes to its task at definition time.
+ *
+ * @example
+ * ```ts
+ * import { defineDecorator, type TaskPolicy } from 'taskmachine';
+ * export const flaky = defineDecorator({
+ *   name: 'flaky',
+ *   defaults: { retries: 3 },
+ *   policy: ({ retries }): TaskPolicy => ({ retries, retryDelay: 1_000, retryBackoff: 2, timeout: 60_000 }),
+ *   hooks: {},
+ * });
+ * f.task('fetch', fetchPrices, { decorators: [flaky({ retries: 5 })] });
+ * ```
+ */
 export interface TaskPolicy {
   /** Retries wanted; the task gets the largest of its own option and every decorator's. */
   readonly retries?: number;
@@ -165,7 +208,20 @@ export interface TaskPolicy {
   readonly timeout?: number;
 }
 
-/** Tools a decorator's actor gets for reacting to transitions. */
+/**
+ * Tools a decorator's actor gets for reacting to transitions.
+ *
+ * @example
+ * ```ts
+ * import { defineDecorator, type DecoratorActorScope } from 'taskmachine';
+ * export const queueTime = defineDecorator({ name: 'queue-time', defaults: {}, hooks: {
+ *   onTransition({ taskInstance: { key }, previousState, state }, { clock, local }: DecoratorActorScope) {
+ *     if (state === 'queued') local.set(key, clock.now());
+ *     if (previousState === 'queued') console.log(`${key} waited ${clock.now() - (local.get(key) as number)} ms`);
+ *   },
+ * } });
+ * ```
+ */
 export interface DecoratorActorScope {
   /** The run's clock (injected in tests). */
   readonly clock: { now(): number; setTimeout(fn: () => void, ms: number): unknown; clearTimeout(handle: unknown): void };
@@ -175,7 +231,18 @@ export interface DecoratorActorScope {
   readonly local: Map<string, unknown>;
 }
 
-/** Events a decorator actor may send to the runtime. */
+/**
+ * Events a decorator actor may send to the runtime.
+ *
+ * @example
+ * ```ts
+ * import type { DecoratorEvent } from 'taskmachine';
+ * // In `onTransition(change, scope)`, when an attempt starts running: end it if it is still running in a minute.
+ * const { key, attempts } = change.taskInstance;
+ * const abort: DecoratorEvent = { type: 'ABORT_ATTEMPT', taskKey: key, attempt: attempts, error: new Error('stuck') };
+ * scope.local.set(key, scope.clock.setTimeout(() => scope.send(abort), 60_000));
+ * ```
+ */
 export type DecoratorEvent = {
   /** Ends the attempt now with `error` (its signal is aborted with it); ignored once settled. */
   readonly type: 'ABORT_ATTEMPT';
@@ -190,8 +257,24 @@ export type DecoratorEvent = {
  * decorator is outermost) → `onAttemptSettled` (exactly once per attempt) → `onTaskFinished` →
  * `runFinished` (once per decorator per run). `onTransition` makes the decorator an actor
  * subscribed to every transition of the task instances it decorates. Every hook is optional; async
- * hooks are awaited. A hook that throws never stops another decorator's hook: the errors are
- * gathered in an `AggregateError` that fails the attempt.
+ * hooks are awaited.
+ *
+ * A hook that throws: in `taskCreated`, `beforeAttempt` or `onAttemptSettled`, the other
+ * decorators' hook still runs and the errors are gathered in an `AggregateError` that fails the
+ * attempt; in `wrap`, the attempt fails with the error (later decorators' `wrap` and the task
+ * function are not called); in `onTaskFinished`, `runFinished` or `onTransition`, the error is
+ * only logged (`taskmachine: decorator '<name>' hook failed: …`, `… onTransition threw: …`) and the
+ * run goes on unchanged; in `stepInit`, it is a problem of the `FlowDefinitionError`.
+ *
+ * @example
+ * ```ts
+ * import { defineDecorator, type DecoratorHooks } from 'taskmachine';
+ * const auditHooks: DecoratorHooks<{ channel: string }> = {
+ *   beforeAttempt: (sys) => sys.publish('audit', 'startedAt', Date.now()),
+ *   onTaskFinished: (ok, sys, { channel }) => notify(channel, `${sys.taskKey} ${ok ? 'succeeded' : 'failed'}`),
+ * };
+ * export const audit = defineDecorator({ name: 'audit', defaults: { channel: 'ops' }, hooks: auditHooks });
+ * ```
  */
 export interface DecoratorHooks<TParams> {
   stepInit?(sys: SystemContext, params: TParams): void;
@@ -224,6 +307,13 @@ export interface DecoratorHooks<TParams> {
 /**
  * A decorator applied to a task: made by the factory that {@link defineDecorator} returns.
  * Its parameters are checked when the flow is defined.
+ *
+ * @example
+ * ```ts
+ * import { retry, timeout, type Decorator } from 'taskmachine';
+ * const standard: readonly Decorator<any>[] = [retry({ times: 3, delay: 1_000 }), timeout({ minutes: 5 })];
+ * f.task('load', loadRows, { decorators: standard });
+ * ```
  */
 export interface Decorator<TParams = Record<string, unknown>, TTransform extends ResultTransform = KeepResult> {
   readonly name: string;

@@ -3,7 +3,15 @@ import type { TriggerRule } from './triggerRules.ts';
 import type { MappedTaskArgs, TaskArgs, TaskKind, TaskOptions, TaskRef, TaskReference } from './types.ts';
 import type { AfterOption, ItemOf, MappedUpstreamOf, UpstreamOf } from './upstream.ts';
 
-/** A list a mapped task can map over: a task whose result is a list, or a task id. */
+/**
+ * A list a mapped task can map over: a task whose result is a list, or a task id.
+ *
+ * @example
+ * ```ts
+ * f.map('score', clean, ({ item }) => model(item));   // a reference: item is typed from clean's result
+ * f.map('tag', 'clean', ({ item }) => tagRow(item));  // an id: item is `any`
+ * ```
+ */
 export type MapSource = TaskRef<readonly unknown[], string, TaskKind, any> | string;
 
 /**
@@ -14,6 +22,16 @@ export type MapSource = TaskRef<readonly unknown[], string, TaskKind, any> | str
  * (rather than ids) to `after` types `upstream`: one key per upstream, typed by its result and by
  * the trigger rule (a rule that lets the task run after an upstream failed or was skipped makes
  * that upstream's value possibly `undefined`). `f.map` types `item` from its list's elements.
+ *
+ * @example
+ * ```ts
+ * import { flow, type FlowBuilder } from 'taskmachine';
+ * export const etl = flow('etl', (f: FlowBuilder<{ day: string }>) => {
+ *   const extract = f.task('extract', ({ input }) => fetchRows(input.day), { retries: 2 });
+ *   const score = f.map('score', extract, ({ item }) => model(item));
+ *   return { extract, score };
+ * });
+ * ```
  */
 export interface FlowBuilder<TInput = any> {
   /**
@@ -106,10 +124,30 @@ export interface NotCallable {
   readonly 'ctx.call: this task expects upstream values or an item a call does not give; call a subtask': never;
 }
 
-/** What a flow's `build` function may return: the references of the tasks to type `run.tasks` by. */
+/**
+ * What a flow's `build` function may return: the references of the tasks to type `run.tasks` by.
+ *
+ * @example
+ * ```ts
+ * import { flow, type FlowBuilder, type FlowTasks } from 'taskmachine';
+ * // A helper that makes flows of one kind and keeps the references their build returns:
+ * const daily = <const T extends FlowTasks>(id: string, build: (f: FlowBuilder<{ day: string }>) => T) =>
+ *   flow(`daily-${id}`, build);
+ * ```
+ */
 export type FlowTasks = TaskReference | readonly TaskReference[] | { readonly [name: string]: TaskReference };
 
-/** The task references in what a `build` function returned. */
+/**
+ * The task references in what a `build` function returned: the `TTasks` that type a run of the
+ * flow (`startFlow(etl)` returns a `FlowRunHandle<RefsOf<typeof etl.refs>>`).
+ *
+ * @example
+ * ```ts
+ * import type { FlowRunHandle, RefsOf } from 'taskmachine';
+ * type EtlHandle = FlowRunHandle<RefsOf<typeof etl.refs>>;
+ * const rerunScores = (handle: EtlHandle) => handle.clear('score[0]', { downstream: true });
+ * ```
+ */
 export type RefsOf<TTasks> = TTasks extends string
   ? never
   : TTasks extends TaskRef<any, string, any, any>

@@ -24,7 +24,16 @@ export type TriggerRule =
   | 'always'
   | 'all_skipped';
 
-/** Every trigger rule, for validation and documentation. */
+/**
+ * Every trigger rule, for validation and documentation.
+ *
+ * @example
+ * ```ts
+ * import { triggerRules, type TriggerRule } from 'taskmachine';
+ * const isTriggerRule = (value: string): value is TriggerRule => (triggerRules as readonly string[]).includes(value);
+ * triggerRules.length; // 13
+ * ```
+ */
 export const triggerRules: readonly TriggerRule[] = Object.freeze([
   'all_success',
   'all_failed',

@@ -106,7 +106,16 @@ export interface TaskOptions<
   decorators?: TDecorators;
 }
 
-/** A task as the runtime sees it: defaults applied, dependencies resolved to indices. */
+/**
+ * A task as the runtime sees it: defaults applied, dependencies resolved to indices.
+ *
+ * @example
+ * ```ts
+ * const load = etl.task('load'); // TaskDefinition | undefined
+ * load?.retries; // 0 unless the task (or a decorator) asked for retries
+ * etl.tasks.map((task) => `${task.id} after ${task.upstream.map((i) => etl.tasks[i]!.id).join(', ')}`);
+ * ```
+ */
 export interface TaskDefinition {
   readonly id: string;
   readonly index: number;

@@ -74,6 +74,14 @@ export type IdOf<TRef> = TRef extends string ? TRef : TRef extends { readonly id
  *
  * `TRule` decides which of these can happen when the task runs: under `all_success` every
  * upstream succeeded, under `all_failed`/`all_skipped` none did, under every other rule either.
+ *
+ * @example
+ * ```ts
+ * import type { UpstreamValue } from 'taskmachine';
+ * type Rows = UpstreamValue<typeof extract, 'all_success'>;   // Frozen<Row[]>
+ * type MaybeRows = UpstreamValue<typeof extract, 'all_done'>; // Frozen<Row[]> | undefined
+ * type Scores = UpstreamValue<typeof score, 'all_done'>;      // readonly (number | undefined)[]
+ * ```
  */
 export type UpstreamValue<TRef, TRule extends TriggerRule> = TRef extends string
   ? any

@@ -1,6 +1,20 @@
 import type { TaskInstanceRecord } from '../records.ts';
 
-/** What a gate's `prepare` receives besides the task instance. */
+/**
+ * What a gate's `prepare` receives besides the task instance.
+ *
+ * @example
+ * ```ts
+ * import { defineGate, type GateContext } from 'taskmachine';
+ * export const glacier = defineGate({
+ *   name: 'glacier',
+ *   async prepare(ti, { hints, signal, log }: GateContext) {
+ *     if (hints['glacier/skip'] === true) return log('restore skipped by hint');
+ *     await restoreObjects(ti.taskId, { signal });
+ *   },
+ * });
+ * ```
+ */
 export interface GateContext {
   /** Aborted when another gate of the attempt fails, the run is cancelled, or the instance is cleared or set by hand. */
   readonly signal: AbortSignal;
@@ -15,6 +29,14 @@ export interface GateContext {
  * cache) before the task may start. Every registered gate starts when a task instance enters
  * `queued` — before a concurrency slot is free — and they run concurrently, off the scheduler's
  * path; the instance starts only when all of them resolved for this attempt.
+ *
+ * @example
+ * ```ts
+ * import { defineGate, type Gate } from 'taskmachine';
+ * const quotaGate = (pool: string): Gate =>
+ *   defineGate({ name: `quota:${pool}`, prepare: (ti, { signal }) => acquireQuota(pool, ti.key, { signal }) });
+ * await runFlow(etl, { input, gates: [quotaGate('gpu')] });
+ * ```
  */
 export interface Gate {
   readonly name: string;

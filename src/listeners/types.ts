@@ -3,7 +3,18 @@ import type { Flow } from '../flow/types.ts';
 import type { FailureKind, FlowRunRecord, TaskInstanceMsg, TaskInstanceRecord } from '../records.ts';
 import type { Clock } from '../clock.ts';
 
-/** Why a task instance failed, with what the listener needs to tell a retry from the end. */
+/**
+ * Why a task instance failed, with what the listener needs to tell a retry from the end.
+ *
+ * @example
+ * ```ts
+ * const alerts: Listener = {
+ *   onTaskInstanceFailed: ({ taskInstance, failureDetails: { kind, attempt, willRetry } }) => {
+ *     if (!willRetry && kind !== 'manual') page(`${taskInstance.key} failed (${kind}) on attempt ${attempt}`);
+ *   },
+ * };
+ * ```
+ */
 export interface FailureDetails {
   readonly kind: FailureKind;
   /** The attempt that failed. */
@@ -12,7 +23,16 @@ export interface FailureDetails {
   readonly willRetry: boolean;
 }
 
-/** Argument of the task-instance hooks (`onTaskInstanceRunning`, `…Success`, `…Failed`, `…Skipped`, `…Checkpointed`). */
+/**
+ * Argument of the task-instance hooks (`onTaskInstanceRunning`, `…Success`, `…Failed`, `…Skipped`, `…Checkpointed`).
+ *
+ * @example
+ * ```ts
+ * import type { TaskInstanceHookArgs } from 'taskmachine';
+ * const done = ({ taskInstance, msg }: TaskInstanceHookArgs) => console.log(`${taskInstance.key}: ${msg}`);
+ * await runFlow(etl, { input, listeners: [{ onTaskInstanceSuccess: done, onTaskInstanceSkipped: done }] });
+ * ```
+ */
 export interface TaskInstanceHookArgs {
   /** The state before the change (the real one, also for manual changes). */
   readonly previousState: TaskInstanceState;
@@ -44,7 +64,16 @@ export interface TaskInstanceFailedArgs extends TaskInstanceHookArgs {
   readonly failureDetails: FailureDetails;
 }
 
-/** Argument of `onTaskInstanceStateChange`: every transition, scheduler-side ones included. */
+/**
+ * Argument of `onTaskInstanceStateChange`: every transition, scheduler-side ones included.
+ *
+ * @example
+ * ```ts
+ * import type { Listener, TaskInstanceStateChangeArgs } from 'taskmachine';
+ * const timeline: TaskInstanceStateChangeArgs[] = [];
+ * const recorder: Listener = { onTaskInstanceStateChange: (change) => void timeline.push(change) };
+ * ```
+ */
 export interface TaskInstanceStateChangeArgs {
   readonly previousState: TaskInstanceState;
   readonly state: TaskInstanceState;
@@ -55,14 +84,35 @@ export interface TaskInstanceStateChangeArgs {
   readonly at: number;
 }
 
-/** Argument of the flow-run hooks (`TTasks`: the task references the flow's `build` returned). */
+/**
+ * Argument of the flow-run hooks (`TTasks`: the task references the flow's `build` returned).
+ *
+ * @example
+ * ```ts
+ * import type { FlowRunHookArgs } from 'taskmachine';
+ * const report = ({ flowRun, msg }: FlowRunHookArgs) => console.log(`${flowRun.flowId} ${flowRun.runId}: ${msg}`);
+ * await runFlow(etl, { input, listeners: [{ onFlowRunSuccess: report, onFlowRunFailed: report }] });
+ * ```
+ */
 export interface FlowRunHookArgs<TTasks = unknown> {
   readonly flowRun: FlowRunRecord<TTasks>;
   /** `started` (running), `success`, or the failure reason (`task_failure`, `all_tasks_deadlocked`, `cancelled`). */
   readonly msg: string;
 }
 
-/** Argument of `onStarting` / `beforeStopping`. */
+/**
+ * Argument of `onStarting` / `beforeStopping`.
+ *
+ * @example
+ * ```ts
+ * import type { LifecycleHookArgs, Listener } from 'taskmachine';
+ * const active = new Set<string>();
+ * const tracker: Listener = {
+ *   onStarting: ({ flowRun }: LifecycleHookArgs) => void active.add(flowRun.runId),
+ *   beforeStopping: ({ flowRun }) => void active.delete(flowRun.runId),
+ * };
+ * ```
+ */
 export interface LifecycleHookArgs<TTasks = unknown> {
   /** What is starting or stopping: the flow run. */
   readonly flowRun: FlowRunRecord<TTasks>;
@@ -228,7 +278,17 @@ export interface Listener<TTasks = unknown> {
   forRun?(args: ForRunArgs<TTasks>): RunListener | undefined;
 }
 
-/** The names of the listener hooks. */
+/**
+ * The names of the listener hooks.
+ *
+ * @example
+ * ```ts
+ * import type { Listener, ListenerHookName } from 'taskmachine';
+ * const hooksOf = (listener: Listener) =>
+ *   (Object.keys(listener) as ListenerHookName[]).filter((name) => typeof listener[name] === 'function');
+ * hooksOf({ onFlowRunFailed: () => {} }); // ['onFlowRunFailed']
+ * ```
+ */
 export type ListenerHookName = keyof Listener;
 
 /** The hooks the runtime queues for listeners (every one but `forRun`, which is called at once). */

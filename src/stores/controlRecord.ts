@@ -4,6 +4,14 @@ import type { ManualTaskInstanceState } from '../../machines/index.ts';
  * What a control request asks the owner of a run to do: `set-state`, `clear` (its payload may be
  * `{ downstream: true }` / `{ upstream: true }`), `resume-task`, `send-event` (its payload becomes
  * `ctx().event`), or `cancel` (the run).
+ *
+ * @example
+ * ```ts
+ * import type { ControlAction } from 'taskmachine/stores';
+ * const ask = (action: ControlAction, taskKey?: string) =>
+ *   store.requestControl({ runId: 'nightly', action, taskKey, requestedAt: Date.now() });
+ * await ask('clear', 'load');
+ * ```
  */
 export type ControlAction = 'set-state' | 'clear' | 'resume-task' | 'send-event' | 'cancel';
 
@@ -32,7 +40,16 @@ export interface ControlRequestWrite {
   readonly requestedBy?: string;
 }
 
-/** How a control request ended. */
+/**
+ * How a control request ended.
+ *
+ * @example
+ * ```ts
+ * import type { ControlStatus } from 'taskmachine/stores';
+ * const status: ControlStatus | undefined = (await store.getControl('nightly', id))?.status;
+ * if (status === 'pending') console.log('the process driving the run has not taken it up yet');
+ * ```
+ */
 export type ControlStatus = 'pending' | 'applied' | 'refused';
 
 /**

@@ -3,7 +3,20 @@ import { EXECUTOR_KEYS } from '../executorContract.ts';
 
 const { namespace, key } = EXECUTOR_KEYS.resources;
 
-/** A task's resource request, merged by max across its `resources` decorators. */
+/**
+ * A task's resource request, merged by max across its `resources` decorators.
+ *
+ * @example
+ * ```ts
+ * import { defineDecorator, type ResourceRequest } from 'taskmachine';
+ * export const gpuPool = defineDecorator({ name: 'gpu-pool', defaults: {}, hooks: {
+ *   beforeAttempt(sys) {
+ *     const request = sys.getPublished('resources', 'request') as ResourceRequest | undefined;
+ *     if (request !== undefined && request.gpu > 0) sys.publish('pool', 'name', 'gpu');
+ *   },
+ * } });
+ * ```
+ */
 export interface ResourceRequest {
   cpu: number;
   memoryMb: number;
