@@ -6,8 +6,9 @@ import type { TaskInstanceEventType, TaskInstanceState } from '../machines/index
  * What kind of failure ended an attempt:
  * `application` (task code threw), `timeout` (the task's `timeout` elapsed), `gate` (a readiness
  * gate failed), `infrastructure` (the run was cancelled, the process running it died, or the
- * store failed under it — a `ctx().checkpoint.save()` it refused),
- * `manual` (a person set the state).
+ * store failed under it — a `ctx().checkpoint.save()` it refused), `interrupted` (its attempts
+ * were interrupted — the process or worker running them died — more often than its
+ * `maxInterruptions` allows), `manual` (a person set the state).
  *
  * @example
  * ```ts

@@ -12,7 +12,8 @@ export type SettledOutcome = { ok: true; value: unknown } | { ok: false; error: 
  * The one place decorator hooks are called, in their fixed order: `taskCreated` (once per task
  * instance) and `beforeAttempt` → `wrap` → `onAttemptSettled` (exactly once per attempt) →
  * `onTaskFinished` → `runFinished`. Each hook runs even when an earlier decorator's threw; the
- * errors are gathered. (`stepInit` runs when the flow is defined; `onTransition` is a decorator
+ * errors are gathered — except `wrap`: a throw while building the wrapper stops the chain and fails
+ * the attempt with it (docs/decorators.md lists what a throw does in each hook). (`stepInit` runs when the flow is defined; `onTransition` is a decorator
  * actor's, see `subscribers/decoratorActors.ts`.)
  */
 export class DecoratorPipeline {
