@@ -86,9 +86,16 @@ export interface WorkerHandle {
    * shutdown does), giving them up to `graceMs` to end: a result or a `TaskCheckpointed` is stored
    * as usual; a failure, or an attempt still running then, is handed back to its driver (it runs
    * again elsewhere as an interruption that uses no retry and is not counted). Then lets go of the
-   * runs it adopted.
+   * runs it adopted. A second call while it stops cuts the grace period short to its own `graceMs`
+   * (a second Ctrl-C: `stop({ graceMs: 0 })` hands back at once) and resolves with the first.
    */
-  stop(options?: { graceMs?: number }): Promise<void>;
+  stop(options?: {
+    /**
+     * How long running attempts get to end, in ms.
+     * @default 10000
+     */
+    readonly graceMs?: number;
+  }): Promise<void>;
 }
 
 /**
@@ -355,42 +362,53 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
 
   const adoption = options.adopt === false ? undefined : new Adoption({ store, workerId: id, flows: byId, drivingWith: options.drivingWith, log });
 
+  let stopped: Promise<void> | undefined;
+  let deadline = Number.POSITIVE_INFINITY;
+  let shortened = false;
   return {
     id,
     running: () => running.size,
     driving: () => adoption?.driving() ?? [],
-    async stop(stopOptions = {}) {
-      if (stopping) return;
-      stopping = true;
-      adoption?.stopLooking();
-      queued.unsubscribe();
-      aborted.unsubscribe();
-      wake?.();
-      await fetching;
-      // Running attempts are aborted with reason 'preempt', as a run's graceful shutdown does: a
-      // task may answer with TaskCheckpointed, whose data its next attempt (on another worker) gets.
-      for (const attempt of running.values()) attempt.abort('preempt');
+    stop(stopOptions = {}) {
       const graceMs = stopOptions.graceMs ?? 10_000;
-      const deadline = Date.now() + graceMs;
-      // Attempts still running get the grace period, and so do outcomes still being stored.
-      while ((running.size > 0 || storing.size > 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-      clearInterval(heartbeat);
-      if (preemptedBack > 0) {
-        log(`taskmachine worker ${id}: ${preemptedBack} attempt${preemptedBack === 1 ? '' : 's'} ended on 'preempt' without a result; handed back to their drivers (they run again as interruptions, using no retry and not counted)`);
-      }
-      // Attempts that did not end in time are handed back: their drivers run them again (an
-      // interruption, no retry used) within about a second, not once lostAfterMs without a heartbeat.
-      const left = [...running.keys()];
-      if (left.length > 0) {
-        const handed = await transaction('hand back the attempts still running', (db) => launches.handBack(db, id, left)).catch(() => 0);
-        log(`taskmachine worker ${id}: ${left.length} attempt${left.length === 1 ? '' : 's'} did not end within the grace period (${graceMs} ms); ${handed} handed back to their drivers (they run again as interruptions, using no retry and not counted)`);
-        // Their outcomes would be refused now: they are aborted, not left running beside the rerun.
-        for (const launchId of left) running.get(launchId)?.abort(new Error('the worker stopped and handed this attempt back to its driver'));
-      }
-      // (After the grace period: attempts waiting for ctx().call answers get them meanwhile.)
-      calls.stop();
-      await adoption?.letGo();
-      await releaseBoss(store, acquired);
+      // A second stop (a second Ctrl-C) cuts the grace period short and ends with the first.
+      const until = Date.now() + graceMs;
+      if (stopped !== undefined) shortened ||= until < deadline;
+      deadline = Math.min(deadline, until);
+      stopped ??= stopNow(graceMs);
+      return stopped;
     },
   };
+
+  async function stopNow(graceMs: number): Promise<void> {
+    stopping = true;
+    adoption?.stopLooking();
+    queued.unsubscribe();
+    aborted.unsubscribe();
+    wake?.();
+    await fetching;
+    // Running attempts are aborted with reason 'preempt', as a run's graceful shutdown does: a
+    // task may answer with TaskCheckpointed, whose data its next attempt (on another worker) gets.
+    for (const attempt of running.values()) attempt.abort('preempt');
+    // Attempts still running get the grace period, and so do outcomes still being stored.
+    while ((running.size > 0 || storing.size > 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    clearInterval(heartbeat);
+    if (preemptedBack > 0) {
+      log(`taskmachine worker ${id}: ${preemptedBack} attempt${preemptedBack === 1 ? '' : 's'} ended on 'preempt' without a result; handed back to their drivers (they run again as interruptions, using no retry and not counted)`);
+    }
+    // Attempts that did not end in time are handed back: their drivers run them again (an
+    // interruption, no retry used) within about a second, not once lostAfterMs without a heartbeat.
+    const left = [...running.keys()];
+    if (left.length > 0) {
+      const handed = await transaction('hand back the attempts still running', (db) => launches.handBack(db, id, left)).catch(() => 0);
+      const when = shortened ? 'before the second stop' : `within the grace period (${graceMs} ms)`;
+      log(`taskmachine worker ${id}: ${left.length} attempt${left.length === 1 ? '' : 's'} did not end ${when}; ${handed} handed back to their drivers (they run again as interruptions, using no retry and not counted)`);
+      // Their outcomes would be refused now: they are aborted, not left running beside the rerun.
+      for (const launchId of left) running.get(launchId)?.abort(new Error('the worker stopped and handed this attempt back to its driver'));
+    }
+    // (After the grace period: attempts waiting for ctx().call answers get them meanwhile.)
+    calls.stop();
+    await adoption?.letGo();
+    await releaseBoss(store, acquired);
+  }
 }

@@ -167,6 +167,31 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
     expect(Number(s.instances.find((instance) => instance['key'] === 'hold')!['interruptions'])).toBe(0);
   }, 120_000);
 
+  it('a second Ctrl-C of a worker hands its attempts back at once (not counted), without waiting out --grace', async () => {
+    // 'hold' ignores its signal, and --grace is ten minutes: the worker exits within the test's time
+    // only because the second SIGINT cuts the grace period short.
+    const p = await place({ ITEMS: '2', PACE_MS: '10', HOLD_IGNORES_SIGNAL: '1' });
+    const [a, b] = [start(p, ['worker', fixture, '--grace', '600000']), start(p, ['worker', fixture, '--grace', '600000'])];
+    await until('both workers are up', () => a.output().includes('running attempts of') && b.output().includes('running attempts of'));
+    const driver = start(p, ['run', fixture, '--executor', 'workers', '--run-id', 'twice', '--view', 'lines']);
+    await until("'hold' runs on a worker", () => bodies(p).some((body) => body.key === 'hold'));
+    const victim = bodies(p).find((body) => body.key === 'hold')!.pid;
+    const [stopped, alive] = victim === a.pid ? [a, b] : [b, a];
+    stopped.kill('SIGINT');
+    await until('the worker is stopping', () => stopped.output().includes('(send SIGINT again to hand it back at once)'));
+    stopped.kill('SIGINT');
+    expect((await stopped.exit).code, stopped.output()).toBe(130);
+    expect(stopped.output()).toContain('SIGINT again: handing back the running attempts now');
+    expect(stopped.output()).toContain('1 attempt did not end before the second stop; 1 handed back to their drivers');
+    await until("'hold' runs again on the other worker", () => bodies(p).filter((body) => body.key === 'hold').length === 2);
+    writeFileSync(p.release, '');
+    expect((await driver.exit).code, driver.output()).toBe(0);
+    expect(bodies(p).filter((body) => body.key === 'hold').map((body) => body.pid)).toEqual([stopped.pid, alive.pid]);
+    const s = await stored(p, 'twice');
+    expectComplete(s, 2);
+    expect(Number(s.instances.find((instance) => instance['key'] === 'hold')!['interruptions'])).toBe(0);
+  }, 120_000);
+
   it('a driver killed with SIGKILL: a worker adopts its run once the lease expired and finishes it', async () => {
     const p = await place({ ITEMS: '6', PACE_MS: '10' });
     const [a, b] = [worker(p), worker(p)];

@@ -70,8 +70,21 @@ export const workerCommand = defineCommand({
       });
       const running = worker.running();
       log(`taskmachine worker ${worker.id}: stopping (${signal})`);
-      if (running > 0) log(`  ${running} running attempt${running === 1 ? '' : 's'} told to stop ('preempt'); up to ${graceMs} ms to end`);
+      if (running > 0) {
+        log(`  ${running} running attempt${running === 1 ? '' : 's'} told to stop ('preempt'); up to ${graceMs} ms to end`);
+        log(`  (send ${signal} again to hand ${running === 1 ? 'it' : 'them'} back at once)`);
+      }
+      // A second signal hands the running attempts back now (not counted, as after the grace
+      // period) instead of leaving them to be found silent 10 s later and counted.
+      const again = (second: NodeJS.Signals) => {
+        log(`taskmachine worker ${worker.id}: ${second} again: handing back the running attempts now`);
+        void worker.stop({ graceMs: 0 });
+      };
+      process.once('SIGINT', again);
+      process.once('SIGTERM', again);
       await worker.stop({ graceMs });
+      process.off('SIGINT', again);
+      process.off('SIGTERM', again);
       return signal === 'SIGINT' ? 130 : 143;
     } finally {
       await store.close();
