@@ -57,6 +57,12 @@ export interface SessionOptions {
    * @default `process.stdout`, with whatever else the process writes printed above the frame
    */
   readonly terminal?: LiveTerminal;
+  /**
+   * Whether the runtime's own notices (`taskmachine: …` lines of the run's log) are wrapped at
+   * spaces to 80 columns, so a terminal does not cut them mid-word above the live view.
+   * @default whether standard error is a terminal
+   */
+  readonly wrapNotices?: boolean;
 }
 
 /**
@@ -175,11 +181,13 @@ export function openSession(options: SessionOptions): Session {
   let print = (text: string, write: (text: string) => void) => write(text);
   // The last lines of the run's log, to tell whether the error a run stopped on was printed.
   const recent: string[] = [];
+  const wrapNotices = options.wrapNotices ?? process.stderr.isTTY === true;
   return {
     log: (line) => {
       recent.push(line);
       if (recent.length > 8) recent.shift();
-      print(`${line}\n`, stderr);
+      // (Task code's own lines are printed as they are: they may be meant for a machine.)
+      print(`${wrapNotices && line.startsWith('taskmachine') ? wrapLine(line) : line}\n`, stderr);
     },
     async run(handle) {
       const view = chooseView(options);

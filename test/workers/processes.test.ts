@@ -128,6 +128,8 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
       [1, dead.pid],
       [1, alive.pid],
     ]);
+    // The driver says why 'hold' runs again (its view shows only that it does).
+    expect(driver.output()).toMatch(new RegExp(`taskmachine: worker \\S+:${dead.pid}:\\w+ stopped heartbeating for 10 s; its 1 attempt of run 'killed' runs again as interruptions \\(no retry used\\)`));
     const s = await stored(p, 'killed');
     expectComplete(s, 4);
     expect(Number(s.instances.find((instance) => instance['key'] === 'hold')!['interruptions'])).toBe(1);
@@ -161,6 +163,7 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
       [1, stopped.pid],
       [1, alive.pid],
     ]);
+    expect(driver.output()).toMatch(new RegExp(`taskmachine: worker \\S+:${stopped.pid}:\\w+ stopped and handed back 1 attempt of run 'handed-back'; it runs again \\(no retry used, not counted\\)`));
     const s = await stored(p, 'handed-back');
     expectComplete(s, 4);
     // A worker stopped for a deploy is not a crash: the hand-back is not counted toward maxInterruptions.

@@ -117,15 +117,19 @@ export class LaunchTable {
    * Marks running launches whose worker last heartbeat before `staleBefore` as lost, and returns
    * their ids: from then on their worker can write nothing (its outcome would need `running`).
    */
-  async markLost(db: SqlSession, runId: string, ids: readonly string[], staleBefore: number): Promise<Array<{ launchId: string; handedBack: boolean }>> {
+  async markLost(db: SqlSession, runId: string, ids: readonly string[], staleBefore: number): Promise<Array<{ launchId: string; worker: string; handedBack: boolean }>> {
     if (ids.length === 0) return [];
     const res = await db.query(
       `UPDATE ${this.#t} SET status = 'lost'
        WHERE run_id = $1 AND launch_id = ANY($2::uuid[]) AND status = 'running' AND heartbeat_at < $3
-       RETURNING launch_id, heartbeat_at`,
+       RETURNING launch_id, worker, heartbeat_at`,
       [runId, ids, staleBefore],
     );
-    return res.rows.map((row: Record<string, unknown>) => ({ launchId: String(row['launch_id']), handedBack: Number(row['heartbeat_at']) === HANDED_BACK }));
+    return res.rows.map((row: Record<string, unknown>) => ({
+      launchId: String(row['launch_id']),
+      worker: String(row['worker']),
+      handedBack: Number(row['heartbeat_at']) === HANDED_BACK,
+    }));
   }
 
   /**

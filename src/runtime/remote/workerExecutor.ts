@@ -16,6 +16,7 @@ import { deserializeValue, serializeValue } from '../../stores/serialization.ts'
 import { acquireBoss, ATTEMPT_PAYLOAD_FORMAT, ATTEMPT_QUEUE, attemptGroup, attemptPayload, bossDb, releaseBoss, type AttemptJobData } from './attemptQueue.ts';
 import { LaunchTable, type LaunchState, type LaunchWrite } from './launchTable.ts';
 import { OutageLog } from './outageLog.ts';
+import { lostLaunchLines } from './lostLaunches.ts';
 import { splitLogs, type OutcomeWithLogs } from './attemptLogs.ts';
 import { WORKER_TIMING } from './timing.ts';
 import { UnclaimedNotice } from './unclaimedNotice.ts';
@@ -340,7 +341,7 @@ export class WorkerExecutor implements Executor {
       // (a PostgreSQL restart) the workers' heartbeats are as old as the outage, and the workers
       // that are alive get that long to heartbeat again before their attempts are given up.
       const now = this.#now();
-      let lost: Array<{ launchId: string; handedBack: boolean }> = [];
+      let lost: Array<{ launchId: string; worker: string; handedBack: boolean }> = [];
       if (now - this.#lostCheckedAt >= WORKER_TIMING.heartbeatMs && now - this.#pollFailedAt >= WORKER_TIMING.lostAfterMs) {
         this.#lostCheckedAt = now;
         lost = await this.#table.markLost(this.#store.pool, this.#runId, [...this.#inFlight.keys()], now - WORKER_TIMING.lostAfterMs);
@@ -354,6 +355,7 @@ export class WorkerExecutor implements Executor {
       // (Only a full poll shows every launch a worker claimed.)
       if (full) await this.#unclaimed.check(states, this.#inFlight.values(), () => this.#pending.map((pending) => pending.launch.launchId), now);
       else this.#unclaimed.sawTaken(states);
+      for (const line of lostLaunchLines(lost, this.#runId)) this.#host.log(line);
       for (const { launchId: id, handedBack } of lost) {
         const launch = this.#inFlight.get(id);
         if (launch === undefined) continue;
