@@ -203,6 +203,11 @@ describe.skipIf(postgres === undefined)(`taskmachine worker processes${skipReaso
     await until("'hold' runs on a worker", () => bodies(p).some((body) => body.key === 'hold'));
     driver.kill('SIGKILL');
     await driver.exit;
+    // Meanwhile status says that a worker will adopt it (no command needed), and when.
+    const status = spawnSync(process.execPath, [bin, 'status', 'orphan', '--store', p.url], { cwd: root, env: p.env, encoding: 'utf8' });
+    expect(status.stdout.replace(/\s+/g, ' ')).toMatch(
+      new RegExp(`orphaned: pid ${driver.pid} on \\S+ stopped without letting go \\(that process no longer exists\\); a worker with this flow adopts the run once its lease expires \\(in \\d+ s\\), or continue it here with: taskmachine resume orphan`),
+    );
     writeFileSync(p.release, '');
     // The lease lives 30 s by default: then a worker adopts the run.
     await until('a worker drives the run', () => a.output().includes("drives run 'orphan'") || b.output().includes("drives run 'orphan'"), 120_000);

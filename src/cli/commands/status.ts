@@ -11,6 +11,7 @@ import { isPostgresUrl, openStore, redactUrl, storeOption } from '../storeOption
 import { refusalText, unclaimedAttempts, unclaimedText, workerRefusals } from '../workerRefusals.ts';
 import { findStoredRun, shownRunId } from '../storedRun.ts';
 import { suggest } from '../../suggest.ts';
+import { EXECUTOR_LABEL } from '../../runtime/settings.ts';
 
 /** How long ago `at` was, for a person. */
 function ago(at: number, now: number): string {
@@ -19,7 +20,7 @@ function ago(at: number, now: number): string {
 }
 
 /** Who drives an unfinished run, in words; undefined when that is not worth a line. */
-function ownerLine(owner: OwnerStatus, runId: string, now: number, storeArg: string): string | undefined {
+function ownerLine(owner: OwnerStatus, runId: string, now: number, storeArg: string, onWorkers: boolean): string | undefined {
   if (owner.status === 'none' || owner.status === 'released') return undefined;
   const { pid, host } = owner.lease.owner;
   if (owner.status === 'live') return `driven by pid ${pid} on ${host} (last seen ${ago(owner.lease.heartbeatAt, now)})`;
@@ -36,6 +37,11 @@ function ownerLine(owner: OwnerStatus, runId: string, now: number, storeArg: str
     );
   }
   const why = owner.why === 'process gone' ? 'that process no longer exists' : `its lease expired ${ago(owner.lease.expiresAt, now)}`;
+  if (onWorkers) {
+    // (Workers adopt a run whose lease expired: with one running, nothing needs doing.)
+    const when = owner.lease.expiresAt > now ? `once its lease expires (in ${Math.ceil((owner.lease.expiresAt - now) / 1000)} s)` : 'within about 2 s';
+    return `${wrapLine(`orphaned: pid ${pid} on ${host} stopped without letting go (${why}); a worker with this flow adopts the run ${when}, or continue it here with:`)}\n${command}`;
+  }
   return `${wrapLine(`orphaned: pid ${pid} on ${host} stopped without letting go (${why}); continue it with:`)}\n${command}`;
 }
 
@@ -128,7 +134,7 @@ export const statusCommand = defineCommand({
       const storeArg = storeArgument(options.store);
       stdout(
         statusText(run, page, {
-          ownerLine: finished ? undefined : ownerLine(owner, run.runId, now, storeArg),
+          ownerLine: finished ? undefined : ownerLine(owner, run.runId, now, storeArg, run.labels?.[EXECUTOR_LABEL] === 'workers'),
           orphaned: owner.status === 'orphaned' && !finished,
           storeArg,
           filtered: states !== undefined || options.task !== undefined,
