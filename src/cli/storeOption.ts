@@ -55,20 +55,22 @@ export function storeHint(option: string): { store?: string } {
 }
 
 /**
- * `--store` as it may be shown to a person: a PostgreSQL URL without its password.
+ * `--store` as it may be shown to a person: without a password — a PostgreSQL URL's, and whatever
+ * looks like one in any other value ({@link maskCredentials}: a mistyped URL is shown masked too).
  *
  * @example
  * ```ts
  * shownStore('postgres://tm:secret@db/app'); // 'postgres://tm:***@db/app'
+ * shownStore('mysql://tm:secret@db/app'); // 'mysql://tm:***@db/app'
  * shownStore('runs.db'); // 'runs.db'
  * ```
  */
 export function shownStore(option: string): string {
-  return isPostgresUrl(option) ? redactUrl(option) : option;
+  return isPostgresUrl(option) ? redactUrl(option) : maskCredentials(option);
 }
 
 /**
- * A PostgreSQL URL without its password.
+ * A PostgreSQL URL without its password (in the user info and in a `password=` parameter).
  *
  * @example
  * ```ts
@@ -79,8 +81,31 @@ export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password !== '') parsed.password = '***';
-    return parsed.href;
+    return maskCredentials(parsed.href);
   } catch {
-    return 'postgres://…';
+    return maskCredentials(url);
   }
+}
+
+/**
+ * `text` with what looks like a password replaced by `***`: the `password` of `user:password@`
+ * (after a leading `scheme:/`, `scheme://` or `scheme//`; up to the last `@`, so a password with
+ * an `@` or `/` in it is masked whole) and the value of every `password=` (a URL parameter or a
+ * libpq `key=value` string). It masks more than a password rather than less.
+ *
+ * @example
+ * ```ts
+ * maskCredentials('postgres:/tm:hunter2@db/app'); // 'postgres:/tm:***@db/app'
+ * maskCredentials('host=db password=hunter2'); // 'host=db password=***'
+ * maskCredentials('runs/x.db'); // 'runs/x.db'
+ * ```
+ */
+export function maskCredentials(text: string): string {
+  const out = text.replace(/(password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^&\s]*)/gi, '$1***');
+  const at = out.lastIndexOf('@');
+  if (at < 0) return out;
+  const start = /^[a-z][a-z0-9+.-]*(?::\/+|\/\/+)/i.exec(out)?.[0].length ?? 0;
+  const colon = out.indexOf(':', start);
+  if (colon < 0 || colon > at) return out;
+  return `${out.slice(0, colon + 1)}***${out.slice(at)}`;
 }

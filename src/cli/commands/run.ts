@@ -6,7 +6,8 @@ import { defineCommand, UsageError } from '../command.ts';
 import { parseJsonArgument } from '../jsonArgument.ts';
 import { loadFlowModule } from '../../operate/loadFlow.ts';
 import { openSession, parseConcurrency, parseGrace, parseLeaseTtl, STOP_BOUND_MS } from '../session.ts';
-import { isPostgresUrl, openStore, storeHint, storeOption } from '../storeOption.ts';
+import { isPostgresUrl, openStore, shownStore, storeHint, storeOption } from '../storeOption.ts';
+import { shellWord } from '../hints.ts';
 import { detach } from './detach.ts';
 
 /** Options `run`, `resume` and `resume-task` share. */
@@ -80,7 +81,7 @@ export const runCommand = defineCommand({
     const executor = options.executor as 'local' | 'workers';
     if (executor === 'workers' && !isPostgresUrl(options.store)) {
       throw new UsageError(
-        `run: --executor workers needs the PostgreSQL store the workers share, got --store '${options.store}'.`,
+        `run: --executor workers needs the PostgreSQL store the workers share, got --store ${shellWord(shownStore(options.store))}.`,
         'Pass --store postgres://user:password@host:5432/db (the same one the workers use), or leave out --executor.',
       );
     }

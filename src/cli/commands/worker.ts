@@ -7,7 +7,8 @@ import { startWorker } from '../../workers/worker.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { loadFlowModule } from '../../operate/loadFlow.ts';
 import { parseConcurrency, parseGrace } from '../session.ts';
-import { isPostgresUrl, openStore } from '../storeOption.ts';
+import { isPostgresUrl, openStore, shownStore } from '../storeOption.ts';
+import { shellWord } from '../hints.ts';
 import { stopBegun } from '../processGuards.ts';
 
 /** `taskmachine worker <flow-file>...`: runs attempts of runs started with `--executor workers`. */
@@ -41,7 +42,7 @@ export const workerCommand = defineCommand({
       throw new UsageError(
         options.store === undefined
           ? 'worker: needs --store, the PostgreSQL store the drivers use (postgres://…).'
-          : `worker: --store must be the PostgreSQL store the drivers use (postgres://…), got '${options.store}'.`,
+          : `worker: --store must be the PostgreSQL store the drivers use (postgres://…), got ${shellWord(shownStore(options.store))}.`,
         'Workers share runs through PostgreSQL: taskmachine worker flows/etl.ts --store postgres://user:password@host:5432/db',
       );
     }
