@@ -1,12 +1,14 @@
-// No message ever shows the password of a `--store` value, valid PostgreSQL URL or not: a mistyped
-// URL is shown masked.
+// `--store` values that are not a store: a mistyped PostgreSQL URL is refused (exit 2) with the
+// expected form, never taken as a SQLite file path (which would create a directory tree named after
+// the password), and no message ever shows its password — the value is shown masked.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { maskCredentials, shownStore } from '../../src/cli/storeOption.ts';
+import { UsageError } from '../../src/cli/command.ts';
+import { maskCredentials, shownStore, storeKind } from '../../src/cli/storeOption.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin', 'taskmachine.js');
@@ -54,18 +56,72 @@ describe('maskCredentials / shownStore', () => {
   });
 });
 
+describe('storeKind', () => {
+  it.each([
+    ['memory', 'memory'],
+    ['postgres://tm:pw@db/app', 'postgres'],
+    ['POSTGRESQL://db/app', 'postgres'],
+    ['postgres://', 'postgres'],
+    ['runs/x.db', 'sqlite'],
+    ['./postgres.db', 'sqlite'],
+    ['postgres.db', 'sqlite'],
+    ['postgres/x.db', 'sqlite'],
+    ['.taskmachine/taskmachine.db', 'sqlite'],
+    ['/var/lib/runs:old/x.db', 'sqlite'],
+    ['./a:b.db', 'sqlite'],
+  ])('%s is %s', (given, kind) => {
+    expect(storeKind(given)).toBe(kind);
+  });
+
+  it.each([
+    ['postgres:/tm:hunter2@127.0.0.1/app', "--store 'postgres:/tm:***@127.0.0.1/app' starts like a URL ('postgres:')"],
+    ['postgresql:tm:hunter2@127.0.0.1/app', "starts like a URL ('postgresql:')"],
+    ['postgres//tm:hunter2@127.0.0.1/app', "--store 'postgres//tm:***@127.0.0.1/app' starts like a URL ('postgres//')"],
+    ['mysql://tm:hunter2@127.0.0.1/app', "starts like a URL ('mysql:')"],
+    ['sqlite://runs.db', "starts like a URL ('sqlite:')"],
+    ['a:b.db', "starts like a URL ('a:')"],
+    ['./tm:hunter2@db/app', "--store './tm:***@db/app' holds what looks like a password"],
+    ['host=db password=hunter2', "--store 'host=db password=***' holds what looks like a password"],
+  ])('%s is refused', (given, says) => {
+    let error: unknown;
+    try {
+      storeKind(given);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(UsageError);
+    const { message, hint } = error as UsageError;
+    expect(message).toContain(says);
+    expect(hint).toContain('postgres://user:password@host:5432/database');
+    expect(`${message}\n${hint}`).not.toContain('hunter2');
+  });
+});
+
 describe('the CLI', () => {
   const typo = 'postgres:/tm:hunter2@127.0.0.1/app';
 
   it.each([
     ['worker, another scheme', ['worker', workerFlow, '--store', 'mysql://tm:hunter2@127.0.0.1/app'], "got 'mysql://tm:***@127.0.0.1/app'"],
     ['worker, no colon', ['worker', workerFlow, '--store', 'postgres//tm:hunter2@127.0.0.1/app'], "got 'postgres//tm:***@127.0.0.1/app'"],
-    ['run --executor workers', ['run', flowFile, '--store', typo, '--executor', 'workers'], "got --store 'postgres:/tm:***@127.0.0.1/app'"],
+    ['run --executor workers', ['run', flowFile, '--store', typo, '--executor', 'workers'], "--store 'postgres:/tm:***@127.0.0.1/app' starts like a URL"],
+    ['status', ['status', '--store', typo], "--store 'postgres:/tm:***@127.0.0.1/app' starts like a URL"],
+    ['check', ['check', '--store', typo], "--store 'postgres:/tm:***@127.0.0.1/app' starts like a URL"],
+    ['logs', ['logs', 'r1', '--store', typo], "--store 'postgres:/tm:***@127.0.0.1/app' starts like a URL"],
+    // A plain run used to exit 0, with a SQLite store in ./postgres:/tm:hunter2@127.0.0.1/app.
+    ['run', ['run', flowFile, '--store', typo, '--view', 'none'], "--store 'postgres:/tm:***@127.0.0.1/app' starts like a URL"],
+    ['run, a path with credentials', ['run', flowFile, '--store', 'runs/tm:hunter2@db/app', '--view', 'none'], "--store 'runs/tm:***@db/app' holds what looks like a password"],
   ])('%s: exit 2, the value masked, nothing created', (_name, args, says) => {
     const { code, output, created } = cli(...args);
     expect(output).toContain(says);
     expect(output).not.toContain('hunter2');
     expect(code).toBe(2);
     expect(created).toEqual([]);
+  });
+
+  it('a relative file path still makes a SQLite store', () => {
+    const { code, output, created } = cli('run', flowFile, '--store', './postgres.db', '--view', 'none');
+    expect(output).toContain('success in');
+    expect(code).toBe(0);
+    expect(created).toContain('postgres.db');
   });
 });

@@ -6,7 +6,7 @@ import { defineCommand, UsageError } from '../command.ts';
 import { parseJsonArgument } from '../jsonArgument.ts';
 import { loadFlowModule } from '../../operate/loadFlow.ts';
 import { openSession, parseConcurrency, parseGrace, parseLeaseTtl, STOP_BOUND_MS } from '../session.ts';
-import { isPostgresUrl, openStore, shownStore, storeHint, storeOption } from '../storeOption.ts';
+import { isPostgresUrl, openStore, shownStore, storeHint, storeKind, storeOption } from '../storeOption.ts';
 import { shellWord } from '../hints.ts';
 import { detach } from './detach.ts';
 
@@ -79,6 +79,7 @@ export const runCommand = defineCommand({
     const graceMs = parseGrace(options.grace, 'run');
     const input = parseJsonArgument(options.input, 'input', 'run', cwd);
     const executor = options.executor as 'local' | 'workers';
+    storeKind(options.store); // a mistyped URL is refused here, never taken as a file path
     if (executor === 'workers' && !isPostgresUrl(options.store)) {
       throw new UsageError(
         `run: --executor workers needs the PostgreSQL store the workers share, got --store ${shellWord(shownStore(options.store))}.`,
