@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { defaultSqlitePath, memoryStore, postgresStore, sqliteStore, StoreOpenError, type Store } from '../stores/index.ts';
+import { defaultSqlitePath, memoryStore, postgresStore, sqliteStore, StoreError, StoreOpenError, type Store } from '../stores/index.ts';
 import { UsageError, type CommandOption } from './command.ts';
 import { shellWord } from '../shellWord.ts';
 
@@ -78,7 +78,15 @@ export function storeKind(option: string): 'memory' | 'postgres' | 'sqlite' {
 export async function openStore(option: string, cwd: string, { existing = false }: { readonly existing?: boolean } = {}): Promise<Store> {
   const kind = storeKind(option);
   if (kind === 'memory') return memoryStore();
-  if (kind === 'postgres') return postgresStore({ connectionString: option });
+  if (kind === 'postgres') {
+    try {
+      return await postgresStore({ connectionString: option });
+    } catch (error) {
+      // Its fixes name 'the connection string': here that is --store.
+      if (error instanceof StoreError) error.message = error.message.replaceAll('the connection string', '--store');
+      throw error;
+    }
+  }
   const path = resolve(cwd, option);
   if (existing && !existsSync(path)) {
     throw new StoreOpenError({

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/command.ts';
 import { maskCredentials, shownStore, storeKind } from '../../src/cli/storeOption.ts';
+import { freePort } from '../helpers/freePort.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin', 'taskmachine.js');
@@ -124,4 +125,15 @@ describe('the CLI', () => {
     expect(code).toBe(0);
     expect(created).toContain('postgres.db');
   });
+
+  // (It used to retry for reconnectForMs, 30 s, in silence, and name no fix.)
+  it('a PostgreSQL URL nothing answers: exit 2 after the connection retries, with the fix', async () => {
+    const port = await freePort();
+    const { code, output } = cli('status', '--store', `postgres://tm:hunter2@127.0.0.1:${port}/app`);
+    expect(output).toContain(`PostgreSQL at 127.0.0.1:${port}/app is unreachable (connect ECONNREFUSED 127.0.0.1:${port}) after 4 attempts. Nothing was written.`);
+    expect(output).toContain('Is the server running, and reachable from here? Check the host and port of --store.');
+    expect(output).not.toContain('hunter2');
+    expect(code).toBe(2);
+  });
+
 });
