@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/cli/command.ts';
 import { maskCredentials, shownStore, storeKind } from '../../src/cli/storeOption.ts';
 import { freePort } from '../helpers/freePort.ts';
+import { postgres, skipReason } from '../helpers/postgresTest.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'bin', 'taskmachine.js');
@@ -136,4 +137,13 @@ describe('the CLI', () => {
     expect(code).toBe(2);
   });
 
+  it.skipIf(postgres === undefined)(`sslmode=require of a server without SSL: exit 2 naming the server and the fix${skipReason === undefined ? '' : ` (skipped: ${skipReason})`}`, () => {
+    const url = new URL(postgres!.url);
+    url.searchParams.set('sslmode', 'require');
+    const { code, output } = cli('status', '--store', url.href);
+    expect(output).toContain(`taskmachine: Could not open the store (schema "taskmachine"): PostgreSQL at 127.0.0.1:${postgres!.port}/postgres does not support SSL connections`);
+    expect(output).toContain('Remove the sslmode (or ssl) parameter from --store, or enable SSL on the server');
+    expect(output).not.toContain(postgres!.password);
+    expect(code).toBe(2);
+  });
 });

@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Pool, PoolClient } from 'pg';
 import { closedError } from '../batchChecks.ts';
 import { StoreConnectionError, StoreError } from '../errors.ts';
-import { isConnectionError, isTransient, redact, safeCause, serverError, sqlState } from './connection.ts';
+import { connectRefusal, isConnectionError, isTransient, redact, safeCause, serverError, sqlState } from './connection.ts';
 
 /** What an unreachable server's error on opening the store says to check. */
 const unreachableFix = ' Is the server running, and reachable from here? Check the host and port of the connection string.';
@@ -85,6 +85,8 @@ export function retrier(context: RetryContext) {
    */
   function giveUp(error: unknown, attempts: number, doing: string, outcome: 'not-written' | 'unknown', batchId?: string, fix = ''): Error {
     if (error instanceof StoreError) return error;
+    const refused = connectRefusal(error, server, secrets, doing);
+    if (refused !== undefined) return refused;
     // After a COMMIT whose reply was lost, any failure of the retries leaves the outcome unknown.
     if (isConnectionError(error) || outcome === 'unknown') {
       const reason = redact((error as Error).message, secrets);
