@@ -153,7 +153,8 @@ const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
  * - **Opening** connects, takes a transaction-scoped advisory lock for the schema, applies pending
  *   migrations in that one transaction (so concurrent openers migrate exactly once), and refuses a
  *   schema written by a newer taskmachine — or one holding other tables — with `StoreSchemaError`,
- *   changing nothing.
+ *   changing nothing. A server it cannot reach fails the opening after `connectionRetries`
+ *   (`StoreConnectionError`, naming the host and port to check), not after `reconnectForMs`.
  * - **Group commit**: one transaction per `commit(batch)` in at most five round trips whatever its
  *   size (BEGIN; lock the run, record the batch's id and read its lease; read the versions and
  *   control requests it checks; one statement writing every instance, log entry, result and
@@ -237,7 +238,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Post
     });
 
   try {
-    await retrying(`open the store (schema "${schema}")`, () => withClient((client, broken) => migrate(client, broken, { schema, q, server, where })));
+    await retrying(`open the store (schema "${schema}")`, () => withClient((client, broken) => migrate(client, broken, { schema, q, server, where })), { opening: true });
   } catch (error) {
     if (ownsPool) await pool.end().catch(() => {});
     throw error;

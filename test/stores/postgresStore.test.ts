@@ -578,6 +578,20 @@ describe.skipIf(postgres === undefined)(`postgresStore: PostgreSQL specifics${su
       expect(everything).not.toContain(postgres!.password);
     });
 
+    it('SSL asked of a server without it: a StoreError naming host:port/database and the fix, tried once', async () => {
+      const url = new URL(postgres!.url);
+      // (node-postgres verifies the certificate for sslmode=require too: the same path, without its warning.)
+      url.searchParams.set('sslmode', 'verify-full');
+      const error = await rejection(postgresStore({ connectionString: url.href, schema: freshSchema(), retryDelayMs: 0, reconnectForMs: 3_600_000 }));
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error.message).toBe(
+        `Could not open the store (schema "${error.message.match(/schema "([^"]+)"/)![1]}"): PostgreSQL at 127.0.0.1:${postgres!.port}/postgres does not support SSL connections, ` +
+          'and the connection asks for SSL (sslmode or ssl in the connection string, or PGSSLMODE). Nothing was written. ' +
+          'Remove the sslmode (or ssl) parameter from the connection string, or enable SSL on the server (ssl = on in postgresql.conf).',
+      );
+      expect(inspect(error, { depth: Infinity, showHidden: true })).not.toContain(postgres!.password);
+    });
+
     it('no server at the address: StoreConnectionError after the retries, naming only host:port/database', async () => {
       const { startPgProxy } = await import('../helpers/pgProxy.ts');
       const proxy = await startPgProxy({ host: '127.0.0.1', port: postgres!.port });

@@ -3,7 +3,7 @@ import { checkSqliteFile, type StoreCheckReport } from '../../stores/index.ts';
 import { showValue } from '../../stores/rowChecks.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { shellWord } from '../session.ts';
-import { isPostgresUrl, shownStore, storeOption } from '../storeOption.ts';
+import { shownStore, storeKind, storeOption } from '../storeOption.ts';
 
 /** Most problems of each kind printed (the JSON report has them all). */
 const shown = 20;
@@ -74,7 +74,7 @@ export const checkCommand = defineCommand({
       stdout('store memory: nothing is kept after a command, so there is nothing to check\n');
       return 0;
     }
-    if (isPostgresUrl(options.store)) {
+    if (storeKind(options.store) === 'postgres') {
       throw new UsageError(
         `check: ${shownStore(options.store)} is a PostgreSQL database; check reads SQLite store files.`,
         'PostgreSQL checks its own pages and constraints; use its tools (amcheck, pg_dump) for a database.',

@@ -6,7 +6,8 @@ import { defineCommand, UsageError } from '../command.ts';
 import { parseJsonArgument } from '../jsonArgument.ts';
 import { loadFlowModule } from '../../operate/loadFlow.ts';
 import { openSession, parseConcurrency, parseGrace, parseLeaseTtl, STOP_BOUND_MS } from '../session.ts';
-import { isPostgresUrl, openStore, storeHint, storeOption } from '../storeOption.ts';
+import { isPostgresUrl, openStore, shownStore, storeHint, storeKind, storeOption } from '../storeOption.ts';
+import { shellWord } from '../hints.ts';
 import { detach } from './detach.ts';
 
 /** Options `run`, `resume` and `resume-task` share. */
@@ -78,9 +79,10 @@ export const runCommand = defineCommand({
     const graceMs = parseGrace(options.grace, 'run');
     const input = parseJsonArgument(options.input, 'input', 'run', cwd);
     const executor = options.executor as 'local' | 'workers';
+    storeKind(options.store); // a mistyped URL is refused here, never taken as a file path
     if (executor === 'workers' && !isPostgresUrl(options.store)) {
       throw new UsageError(
-        `run: --executor workers needs the PostgreSQL store the workers share, got --store '${options.store}'.`,
+        `run: --executor workers needs the PostgreSQL store the workers share, got --store ${shellWord(shownStore(options.store))}.`,
         'Pass --store postgres://user:password@host:5432/db (the same one the workers use), or leave out --executor.',
       );
     }

@@ -7,7 +7,7 @@ import { processExists } from '../../processExists.ts';
 import { wrapLine } from '../wrapText.ts';
 import { countsText, duration, ownerJson, readStatusPage, statusText, tableWithin, time } from '../runStatus.ts';
 import { runRecordToJson } from '../serialize.ts';
-import { isPostgresUrl, openStore, redactUrl, storeOption } from '../storeOption.ts';
+import { openStore, shownStore, storeOption } from '../storeOption.ts';
 import { refusalText, unclaimedAttempts, unclaimedText, workerRefusals } from '../workerRefusals.ts';
 import { findStoredRun, shownRunId } from '../storedRun.ts';
 import { suggest } from '../../suggest.ts';
@@ -93,7 +93,7 @@ export const statusCommand = defineCommand({
           return;
         }
         if (runs.length === 0) {
-          stdout(`no runs in ${isPostgresUrl(options.store) ? redactUrl(options.store) : options.store}\n`);
+          stdout(`no runs in ${shownStore(options.store)}\n`);
           return;
         }
         const rows = [['RUN', 'FLOW', 'STATE', 'STARTED', 'DURATION', 'TASKS']];

@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Flow } from '../../flow/types.ts';
 import type { Gate } from '../../gates/defineGate.ts';
 import type { Listener } from '../../listeners/types.ts';
@@ -7,7 +9,8 @@ import { startWorker } from '../../workers/worker.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { loadFlowModule } from '../../operate/loadFlow.ts';
 import { parseConcurrency, parseGrace } from '../session.ts';
-import { isPostgresUrl, openStore } from '../storeOption.ts';
+import { isPostgresUrl, openStore, shownStore } from '../storeOption.ts';
+import { shellWord } from '../hints.ts';
 import { stopBegun } from '../processGuards.ts';
 
 /** `taskmachine worker <flow-file>...`: runs attempts of runs started with `--executor workers`. */
@@ -41,18 +44,27 @@ export const workerCommand = defineCommand({
       throw new UsageError(
         options.store === undefined
           ? 'worker: needs --store, the PostgreSQL store the drivers use (postgres://…).'
-          : `worker: --store must be the PostgreSQL store the drivers use (postgres://…), got '${options.store}'.`,
+          : `worker: --store must be the PostgreSQL store the drivers use (postgres://…), got ${shellWord(shownStore(options.store))}.`,
         'Workers share runs through PostgreSQL: taskmachine worker flows/etl.ts --store postgres://user:password@host:5432/db',
       );
     }
     const concurrency = parseConcurrency(options.concurrency, 'worker');
     const graceMs = parseGrace(options.grace, 'worker');
-    const files = [args.flowFile!, ...rest];
+    const files = onceEach([args.flowFile!, ...rest], cwd);
     const flows: Flow[] = [];
     // The gates and listeners the flow files export: a run this worker adopts is driven with them.
     const drivingWith: Record<string, { gates: readonly Gate[]; listeners: readonly Listener[] }> = {};
+    const fileOf = new Map<string, string>();
     for (const file of files) {
       const { flow, gates, listeners } = await loadFlowModule(file, cwd);
+      const other = fileOf.get(flow.id);
+      if (other !== undefined) {
+        throw new UsageError(
+          `worker: '${other}' and '${file}' both export a flow with the id '${flow.id}'; a worker runs one definition per flow id.`,
+          'Pass only one of the files, or give each flow its own id.',
+        );
+      }
+      fileOf.set(flow.id, file);
       flows.push(flow);
       drivingWith[flow.id] = { gates, listeners };
     }
@@ -91,3 +103,23 @@ export const workerCommand = defineCommand({
     }
   },
 });
+
+/**
+ * The flow files, each once: a file named twice (overlapping globs, `a.ts ./a.ts`, a symlink to
+ * it) is one file — its path resolved from `cwd`, symlinks followed — kept where it first came.
+ */
+function onceEach(files: readonly string[], cwd: string): string[] {
+  const seen = new Set<string>();
+  return files.filter((file) => {
+    const path = resolve(cwd, file);
+    let real = path;
+    try {
+      real = realpathSync(path);
+    } catch {
+      // Not there: loadFlowModule says so, naming the file.
+    }
+    if (seen.has(real)) return false;
+    seen.add(real);
+    return true;
+  });
+}

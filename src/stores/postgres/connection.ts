@@ -86,3 +86,20 @@ export function serverError(error: Error, server: string, secrets: readonly stri
     cause === undefined ? undefined : { cause },
   );
 }
+
+/**
+ * A connection that cannot be made for a reason trying again does not change — the connection
+ * asks for SSL and the server has none — as a StoreError naming the server and the fix (node-postgres
+ * says only 'The server does not support SSL connections'); `undefined` for any other error.
+ */
+export function connectRefusal(error: unknown, server: string, secrets: readonly string[], doing: string): StoreError | undefined {
+  if (!(error instanceof Error) || sqlState(error) !== undefined) return undefined;
+  if (!/^The server does not support SSL connections/.test(error.message)) return undefined;
+  const cause = safeCause(error, secrets);
+  return new StoreError(
+    `Could not ${doing}: PostgreSQL at ${server} does not support SSL connections, and the connection asks for SSL ` +
+      '(sslmode or ssl in the connection string, or PGSSLMODE). Nothing was written. ' +
+      'Remove the sslmode (or ssl) parameter from the connection string, or enable SSL on the server (ssl = on in postgresql.conf).',
+    cause === undefined ? undefined : { cause },
+  );
+}

@@ -59,7 +59,9 @@ export interface PostgresStoreOptions {
   /**
    * How many times an operation whose connection broke (or that the server asks to retry: a
    * serialization failure or deadlock) is tried again on a fresh connection before it fails with
-   * `StoreConnectionError` — at least; see `reconnectForMs`.
+   * `StoreConnectionError` — at least; see `reconnectForMs`. Opening the store (its first
+   * connection, the migrations) is tried this many more times only: no server at the address, a
+   * host name that does not resolve, fail within about a second.
    * @default 3
    */
   readonly connectionRetries?: number;
@@ -72,7 +74,9 @@ export interface PostgresStoreOptions {
    * After its `connectionRetries`, an operation whose connection broke (the server is restarting or
    * unreachable) keeps being tried again on a fresh connection until this many ms have passed
    * since its first failure, so a PostgreSQL restart or a short network loss is ridden out instead
-   * of failing the run. `0`: only `connectionRetries` count.
+   * of failing the run. `0`: only `connectionRetries` count. Not when opening the store: a server
+   * that cannot be reached then is refused after `connectionRetries` (a `StoreConnectionError`
+   * saying to check the host and port), not waited for.
    * @default 30000 (the default lease time to live of a run)
    */
   readonly reconnectForMs?: number;

@@ -2,11 +2,16 @@
 // handed back to the pool, and an operation that failed on a broken connection (or that the server
 // asks to retry) is tried again on a fresh one — `connectionRetries` times, then until
 // `reconnectForMs` passed — before it fails with an error that names the server, never a secret.
+// Opening the store is the exception: `reconnectForMs` rides out a server lost mid-run, so a first
+// connection that fails (no server there, a mistyped host) fails after `connectionRetries`.
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Pool, PoolClient } from 'pg';
 import { closedError } from '../batchChecks.ts';
 import { StoreConnectionError, StoreError } from '../errors.ts';
-import { isConnectionError, isTransient, redact, safeCause, serverError, sqlState } from './connection.ts';
+import { connectRefusal, isConnectionError, isTransient, redact, safeCause, serverError, sqlState } from './connection.ts';
+
+/** What an unreachable server's error on opening the store says to check. */
+const unreachableFix = ' Is the server running, and reachable from here? Check the host and port of the connection string.';
 
 /** The longest wait between two tries of an operation (retryDelayMs doubles up to it). */
 const maxRetryDelayMs = 1_000;
@@ -78,8 +83,10 @@ export function retrier(context: RetryContext) {
    * connection broke or a COMMIT's outcome is unknown, the server's refusal as a StoreError, or the
    * error itself — none showing a secret.
    */
-  function giveUp(error: unknown, attempts: number, doing: string, outcome: 'not-written' | 'unknown', batchId?: string): Error {
+  function giveUp(error: unknown, attempts: number, doing: string, outcome: 'not-written' | 'unknown', batchId?: string, fix = ''): Error {
     if (error instanceof StoreError) return error;
+    const refused = connectRefusal(error, server, secrets, doing);
+    if (refused !== undefined) return refused;
     // After a COMMIT whose reply was lost, any failure of the retries leaves the outcome unknown.
     if (isConnectionError(error) || outcome === 'unknown') {
       const reason = redact((error as Error).message, secrets);
@@ -89,7 +96,7 @@ export function retrier(context: RetryContext) {
           ? ` The connection broke while the server was committing batch ${batchId}: it was committed once or not at all ` +
             `(never twice, never in part). Once the server is reachable, store.wasCommitted('${batchId}') tells which; ` +
             'or reload the run (store.loadRun) before writing again.'
-          : ' Nothing was written.';
+          : ` Nothing was written.${isConnectionError(error) ? fix : ''}`;
       return new StoreConnectionError({
         server,
         outcome,
@@ -105,12 +112,12 @@ export function retrier(context: RetryContext) {
   /**
    * Whether an operation that failed with `error` on its `attempt`-th try, `since` its first
    * failure (a time), is tried again: a transient error within `connectionRetries`, and after them
-   * a broken connection until `reconnectForMs` have passed.
+   * a broken connection until `reconnectFor` (`reconnectForMs` unless given) ms have passed.
    */
-  function tryAgain(error: unknown, attempt: number, since: number): boolean {
+  function tryAgain(error: unknown, attempt: number, since: number, reconnectFor: number = reconnectForMs): boolean {
     if (error instanceof StoreError || !isTransient(error)) return false;
     if (attempt <= retries) return true;
-    return isConnectionError(error) && Date.now() - since < reconnectForMs;
+    return isConnectionError(error) && Date.now() - since < reconnectFor;
   }
 
   /** The wait before try `attempt + 1`: retryDelayMs doubled per try, at most 1 s (at least 50 ms once past `connectionRetries`). */
@@ -119,8 +126,13 @@ export function retrier(context: RetryContext) {
     return delay(attempt > retries ? Math.max(ms, 50) : ms);
   }
 
-  /** Runs `work`, again on a fresh connection while it fails with a transient error. */
-  async function retrying<T>(doing: string, work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `work`, again on a fresh connection while it fails with a transient error. `opening`: the
+   * store's first connection — tried `connectionRetries` more times only (`reconnectForMs` is for
+   * a server lost mid-run, not one that is not there), and an unreachable server's error says
+   * what to check.
+   */
+  async function retrying<T>(doing: string, work: () => Promise<T>, { opening = false }: { readonly opening?: boolean } = {}): Promise<T> {
     let since = 0;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -128,7 +140,9 @@ export function retrier(context: RetryContext) {
       } catch (error) {
         if (isClosed()) throw closedError(`PostgreSQL store (${where})`);
         if (attempt === 1) since = Date.now();
-        if (!tryAgain(error, attempt, since)) throw giveUp(error, attempt, doing, 'not-written');
+        if (!tryAgain(error, attempt, since, opening ? 0 : reconnectForMs)) {
+          throw giveUp(error, attempt, doing, 'not-written', undefined, opening ? unreachableFix : '');
+        }
         await backoff(attempt);
       }
     }
