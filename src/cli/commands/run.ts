@@ -72,7 +72,7 @@ export const runCommand = defineCommand({
     `taskmachine run examples/etl.ts --input '{"day":"2026-11-22"}' --concurrency 4`,
     'taskmachine run examples/fan-out.ts --json > run.json',
     'taskmachine run examples/etl.ts --store memory',
-    'taskmachine run examples/etl.ts --store postgres://tm:secret@db.internal/app --executor workers --detach',
+    'taskmachine run etl.ts --store "$DATABASE_URL" --executor workers --detach',
   ],
   async run({ args, options, stdout, stderr, cwd }) {
     const concurrency = parseConcurrency(options.concurrency, 'run');

@@ -37,7 +37,7 @@ export const workerCommand = defineCommand({
   },
   examples: [
     'taskmachine worker flows/etl.ts --store postgres://tm:secret@db.internal/app',
-    'taskmachine worker flows/*.ts --store postgres://tm:secret@db.internal/app --concurrency 32',
+    'taskmachine worker flows/*.ts --store "$DATABASE_URL" --concurrency 32',
   ],
   async run({ args, rest, options, stdout, cwd }) {
     if (options.store === undefined || !isPostgresUrl(options.store)) {
