@@ -186,6 +186,10 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   const storing = new Set<string>();
   /** Attempts that failed after the stop's `preempt` and were handed back (see `run`). */
   let preemptedBack = 0;
+  /** Launches claimed here whose attempt is still being set up (its stored values read). */
+  const starting = new Set<string>();
+  /** Launches handed back at the end of a stop: whatever their attempts do later is not stored. */
+  const givenBack = new Set<string>();
 
   /**
    * Runs a claimed attempt and stores its outcome. Its slot frees as soon as the attempt stops
@@ -196,27 +200,38 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     const data = job.data;
     const { attempts } = byId.get(data.flowId)!;
     adoption?.ran(data.runId, data.key, data.attempt);
-    const started = await attempts.start(data, deserializeValue<AttemptPayload>(data.payload), slot);
-    running.set(data.launchId, started.run);
+    // (Claimed, so heartbeated, waited for and handed back by a stop like a running attempt.)
+    starting.add(data.launchId);
+    let started: Awaited<ReturnType<typeof attempts.start>>;
+    try {
+      started = await attempts.start(data, deserializeValue<AttemptPayload>(data.payload), slot);
+      running.set(data.launchId, started.run);
+    } finally {
+      starting.delete(data.launchId);
+    }
     // (Started while the worker stops: it hears 'preempt' at once, as those running then did.)
     if (stopping) started.run.abort('preempt');
     const outcome = await started.outcome;
     running.delete(data.launchId);
+    if (givenBack.has(data.launchId)) return;
     // Heartbeated until the outcome is stored (which may wait out a PostgreSQL restart): a launch
     // whose attempt finished is not given up as lost meanwhile.
     storing.add(data.launchId);
     slot.end();
+    const lines = started.logs();
     if (stopping && outcome.kind === 'failed') {
       // As in a run's graceful shutdown, an attempt that fails once told to stop is a graceful
       // interruption, not a failure: handed back, it runs again elsewhere as the same attempt.
+      // (Its ctx().log lines are kept with the launch, as those of an attempt its driver ended.)
       try {
-        preemptedBack += await transaction('hand back an attempt that ended on preempt', (db) => launches.handBack(db, id, [data.launchId]));
+        const handed = await transaction('hand back an attempt that ended on preempt', (db) => launches.handBack(db, id, [data.launchId]));
+        preemptedBack += handed;
+        if (handed > 0 && lines.length > 0) await storeEndedAttemptLogs(store, id, data, serializeValue(withLogs(outcome, lines)), lines);
       } finally {
         storing.delete(data.launchId);
       }
       return;
     }
-    const lines = started.logs();
     let text = '';
     let stored: boolean;
     try {
@@ -343,7 +358,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   })();
 
   const beat = (): void => {
-    const ids = [...running.keys(), ...storing];
+    const ids = [...running.keys(), ...starting, ...storing];
     if (ids.length === 0) return;
     launches.heartbeat(store.pool, id, ids, Date.now()).then(
       (gone) => {
@@ -386,25 +401,27 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     queued.unsubscribe();
     aborted.unsubscribe();
     wake?.();
-    await fetching;
     // Running attempts are aborted with reason 'preempt', as a run's graceful shutdown does: a
     // task may answer with TaskCheckpointed, whose data its next attempt (on another worker) gets.
+    // (At once, not after the fetch under way, which may wait out a PostgreSQL outage; attempts
+    // that fetch claims hear it as they start, see `run`.)
     for (const attempt of running.values()) attempt.abort('preempt');
-    // Attempts still running get the grace period, and so do outcomes still being stored.
-    while ((running.size > 0 || storing.size > 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await fetching;
+    // Attempts still running (or being set up) get the grace period, and so do outcomes still being stored.
+    while ((running.size > 0 || starting.size > 0 || storing.size > 0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     clearInterval(heartbeat);
     if (preemptedBack > 0) {
       log(`taskmachine worker ${id}: ${preemptedBack} attempt${preemptedBack === 1 ? '' : 's'} ended on 'preempt' without a result; handed back to their drivers (they run again as interruptions, using no retry and not counted)`);
     }
     // Attempts that did not end in time are handed back: their drivers run them again (an
     // interruption, no retry used) within about a second, not once lostAfterMs without a heartbeat.
-    const left = [...running.keys()];
+    const left = [...running.keys(), ...starting];
     if (left.length > 0) {
+      // Whatever they do from now on is not stored (they heard 'preempt'; the rerun elsewhere counts).
+      for (const launchId of left) givenBack.add(launchId);
       const handed = await transaction('hand back the attempts still running', (db) => launches.handBack(db, id, left)).catch(() => 0);
       const when = shortened ? 'before the second stop' : `within the grace period (${graceMs} ms)`;
       log(`taskmachine worker ${id}: ${left.length} attempt${left.length === 1 ? '' : 's'} did not end ${when}; ${handed} handed back to their drivers (they run again as interruptions, using no retry and not counted)`);
-      // Their outcomes would be refused now: they are aborted, not left running beside the rerun.
-      for (const launchId of left) running.get(launchId)?.abort(new Error('the worker stopped and handed this attempt back to its driver'));
     }
     // (After the grace period: attempts waiting for ctx().call answers get them meanwhile.)
     calls.stop();

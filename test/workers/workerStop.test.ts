@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ctx, flow, startFlow, TaskCheckpointed } from '../../src/index.ts';
+import type { PostgresStore } from '../../src/stores/index.ts';
 import { startWorker, type WorkerHandle } from '../../src/workers/index.ts';
 import { openStore, postgres, skipReason } from '../helpers/postgresTest.ts';
 import { until } from '../helpers/sideLog.ts';
@@ -41,6 +42,7 @@ const deploy = flow('deploy', (f) => {
     const { attempt, signal } = ctx()!;
     const first = !seen.some((line) => line.startsWith('copy '));
     seen.push(`copy ${attempt} started`);
+    ctx()!.log(`copying (first run: ${first})`);
     // The first run waits (a minute) and fails when its signal is aborted; the second returns.
     if (first) await sleep(60_000, undefined, { signal });
     return 'copied';
@@ -71,5 +73,59 @@ describe.skipIf(postgres === undefined)(`stopping a worker${skipReason === undef
     expect(copy.rows).toEqual([{ state: 'success', attempt: 1, interruptions: 0 }]);
     const transitions = await store.pool.query(`SELECT to_state FROM "${store.schema}".transitions WHERE run_id = 'deploy' AND key = 'train' ORDER BY seq`);
     expect(transitions.rows.map((row) => row.to_state)).toContain('checkpointed');
+    // The handed-back attempt's ctx().log lines are kept (taskmachine logs shows them), as a
+    // checkpointed or finished attempt's are.
+    const logged = await store.pool.query(`SELECT line FROM "${store.schema}".task_logs WHERE run_id = 'deploy' AND key = 'copy' ORDER BY seq`);
+    expect(logged.rows.map((row) => row.line)).toEqual(['copying (first run: true)', 'copying (first run: false)']);
+  }, 60_000);
+
+  it('waits for an attempt that the fetch under way claimed (set up while the stop came), then stores its result', async () => {
+    const store = await openStore();
+    const events: string[] = [];
+    let worker!: WorkerHandle;
+    let stopping: Promise<void> | undefined;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const late = flow('late', (f) => {
+      const a = f.task('a', () => 41);
+      f.task(
+        'b',
+        async ({ upstream }) => {
+          events.push('b started');
+          await released; // ignores its signal: ends when the test says so
+          events.push('b ended');
+          return upstream.a + 1;
+        },
+        { after: [a] },
+      );
+    });
+    // The stop comes just as the fetch that claimed 'b' returns: 'b' is then being set up (its
+    // upstream value read from the store), neither running nor storing yet.
+    const stopsAtClaim = new Proxy(store, {
+      get(target, property) {
+        if (property === 'transaction') {
+          return async (doing: string, work: Parameters<PostgresStore['transaction']>[1]) => {
+            const result = (await target.transaction(doing, work)) as { taken?: Array<{ job: { data: { key: string } } }> };
+            if (doing === 'fetch and claim attempts' && stopping === undefined && result.taken?.some((taken) => taken.job.data.key === 'b')) {
+              stopping = worker.stop({ graceMs: 60_000 }).then(() => void events.push('stop resolved'));
+            }
+            return result;
+          };
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    worker = await startWorker({ store: stopsAtClaim, flows: [late], concurrency: 2, log: () => {}, adopt: false });
+    const handle = startFlow(late, { store, executor: 'workers', runId: 'late', log: () => {} });
+    await until("'b' started", () => events.includes('b started'), 30_000, 10);
+    expect(events).toEqual(['b started']);
+    release();
+    await stopping;
+    expect(events).toEqual(['b started', 'b ended', 'stop resolved']);
+    // Its result was stored (a result, even after 'preempt', is kept).
+    const launch = await store.pool.query(`SELECT status FROM "${store.schema}".attempt_launches WHERE run_id = 'late' AND key = 'b'`);
+    expect(launch.rows).toEqual([{ status: 'done' }]);
+    await handle.shutdown({ graceMs: 0 });
   }, 60_000);
 });

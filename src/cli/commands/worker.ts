@@ -69,6 +69,21 @@ export const workerCommand = defineCommand({
       drivingWith[flow.id] = { gates, listeners };
     }
     const store = (await openStore(options.store, cwd)) as PostgresStore;
+    // Signals, counted: the first stops the worker gracefully, a second hands the running attempts
+    // back at once (not counted, as after the grace period, instead of leaving them to be found
+    // silent 10 s later and counted), a third exits at once.
+    let signals = 0;
+    let firstSignal: NodeJS.Signals | undefined;
+    let first: (signal: NodeJS.Signals) => void = () => {};
+    let onSecond = (_signal: NodeJS.Signals) => {};
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals === 1) (stopBegun(), (firstSignal = signal), first(signal));
+      else if (signals === 2) onSecond(signal);
+      else process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     try {
       const log = (line: string) => stdout(`${line}\n`);
       const worker = await startWorker({ store, flows, concurrency, adopt: options['no-adopt'] !== true, drivingWith, log });
@@ -76,9 +91,14 @@ export const workerCommand = defineCommand({
       log(`taskmachine worker ${worker.id}: running attempts of ${flows.length === 1 ? 'one flow' : `${flows.length} flows`}, concurrency ${concurrency}`);
       for (const flow of flows) log(`  ${flow.id}  definition ${shortHash(definitionHash(flow))}`);
       log(`  from ${store.server}, schema "${store.schema}"`);
+      onSecond = (second) => {
+        log(`taskmachine worker ${worker.id}: ${second} again: handing back the running attempts now`);
+        void worker.stop({ graceMs: 0 });
+      };
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        process.once('SIGINT', () => (stopBegun(), resolve('SIGINT')));
-        process.once('SIGTERM', () => (stopBegun(), resolve('SIGTERM')));
+        first = resolve;
+        // (A signal that came while the worker started.)
+        if (firstSignal !== undefined) resolve(firstSignal);
       });
       const running = worker.running();
       log(`taskmachine worker ${worker.id}: stopping (${signal})`);
@@ -86,20 +106,12 @@ export const workerCommand = defineCommand({
         log(`  ${running} running attempt${running === 1 ? '' : 's'} told to stop ('preempt'); up to ${graceMs} ms to end`);
         log(`  (send ${signal} again to hand ${running === 1 ? 'it' : 'them'} back at once)`);
       }
-      // A second signal hands the running attempts back now (not counted, as after the grace
-      // period) instead of leaving them to be found silent 10 s later and counted.
-      const again = (second: NodeJS.Signals) => {
-        log(`taskmachine worker ${worker.id}: ${second} again: handing back the running attempts now`);
-        void worker.stop({ graceMs: 0 });
-      };
-      process.once('SIGINT', again);
-      process.once('SIGTERM', again);
       await worker.stop({ graceMs });
-      process.off('SIGINT', again);
-      process.off('SIGTERM', again);
       return signal === 'SIGINT' ? 130 : 143;
     } finally {
       await store.close();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
     }
   },
 });

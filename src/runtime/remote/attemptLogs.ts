@@ -44,7 +44,9 @@ export function splitLogs(stored: OutcomeWithLogs): { outcome: AttemptOutcome; l
 
 /**
  * After a worker's outcome was refused because the driver had ended the attempt (a timeout, a
- * cancel, a manual change) or given it up as lost while it still ran: stores the attempt's
+ * cancel, a manual change) or given it up as lost while it still ran — or after a stopping worker
+ * handed back an attempt that failed on its `preempt` (heartbeat -1, see `LaunchTable.handBack`):
+ * stores the attempt's
  * `ctx().log` lines, which would have travelled with that outcome — the lines of a timed-out
  * attempt are the ones a person reads to see where it hung. The worker appends them to the run's
  * task log itself, after taking the run's row lock as every commit of the run does (so the log's
@@ -73,7 +75,8 @@ export async function storeEndedAttemptLogs(
       const run = await db.query(`SELECT 1 FROM ${s}.runs WHERE run_id = $1 FOR UPDATE`, [attempt.runId]);
       if (run.rowCount === 0) return false;
       const ended = await db.query(
-        `UPDATE ${s}.attempt_launches SET outcome = $3 WHERE launch_id = $1 AND worker = $2 AND status IN ('aborted', 'lost') AND outcome IS NULL RETURNING 1`,
+        `UPDATE ${s}.attempt_launches SET outcome = $3 WHERE launch_id = $1 AND worker = $2 AND outcome IS NULL
+           AND (status IN ('aborted', 'lost') OR (status = 'running' AND heartbeat_at = -1)) RETURNING 1`,
         [attempt.launchId, worker, outcome],
       );
       if (ended.rowCount === 0) return false;
