@@ -25,13 +25,14 @@ export function isPostgresUrl(option: string): boolean {
 }
 
 /**
- * A `--store` value that starts like a URL: a scheme (a letter, then letters, digits, `+`, `-` or
- * `.`) followed by `:` or `//` — `postgres:/…`, `postgresql:…`, `mysql://…`, `postgres//…`,
- * `file:…`. Such a value is never taken as a file path (a typo in a PostgreSQL URL must not create
- * a SQLite file named after its password): it is a store only as a `postgres://` or
- * `postgresql://` URL. A file whose name has a colon is given as `./name`.
+ * A `--store` value that starts like a URL: a scheme of two or more characters (a letter, then
+ * letters, digits, `+`, `-` or `.`) followed by `:` — `postgres:/…`, `postgresql:…`, `mysql://…`,
+ * `file:…` — or the typo `postgres//…`. Such a value is never taken as a file path (a typo in a
+ * PostgreSQL URL must not create a SQLite file named after its password): it is a store only as a
+ * `postgres://` or `postgresql://` URL. A one-letter scheme is one only when no `/` or `\` follows
+ * its colon (`C:\runs\x.db` is a Windows path); a file whose name has a colon is given as `./name`.
  */
-const urlLike = /^[a-z][a-z0-9+.-]*(?::|\/\/)/i;
+const urlLike = /^(?:[a-z][a-z0-9+.-]+:|[a-z]:(?![\\/])|postgres(?:ql)?\/\/)/i;
 
 /** The form a PostgreSQL `--store` takes, for error messages. */
 export const postgresUrlForm = 'postgres://user:password@host:5432/database';
@@ -62,7 +63,8 @@ export function storeKind(option: string): 'memory' | 'postgres' | 'sqlite' {
       hint,
     );
   }
-  if (maskCredentials(option) !== option) {
+  // (`user:password@` only where no `/` comes before the colon: `runs/10:00@x.db` is a path.)
+  if (/^[^/\\]*:[^/\\]*@/.test(option) || /password\s*=/i.test(option)) {
     throw new UsageError(`--store ${shown} holds what looks like a password (user:password@ or password=), so it is not taken as a file path.`, hint);
   }
   return 'sqlite';

@@ -127,7 +127,8 @@ export interface SystemContext {
   getPublished(namespace: string, key: string): unknown;
   /**
    * Writes a line to the run's log (`runFlow`'s `log` option, which the CLI prints), formatted
-   * like `console.log`; in `stepInit` (no run yet) to `console.warn`. A decorator that reports
+   * like `console.log`; in `stepInit` (no run yet) to `console.warn`; for an attempt on a worker,
+   * to the worker's log (not stored, not sent to the driver). A decorator that reports
    * something uses it, so a service that routes the run's log gets the decorator's lines too.
    *
    * @example

@@ -130,8 +130,11 @@ function shutdownGrace(options: unknown): number | TypeError {
   }
   const { graceMs } = options as { graceMs?: unknown };
   if (graceMs === undefined) return 10_000;
-  if (typeof graceMs !== 'number' || !Number.isFinite(graceMs) || graceMs < 0) {
-    return new TypeError(`shutdown: graceMs must be a number of ms ≥ 0, got ${typeof graceMs === 'string' ? JSON.stringify(graceMs) : String(graceMs)}`);
+  // (Past 2^31 − 1 ms a Node timer fires after 1 ms: no grace at all.)
+  if (typeof graceMs !== 'number' || !Number.isFinite(graceMs) || graceMs < 0 || graceMs > 2_147_483_647) {
+    return new TypeError(
+      `shutdown: graceMs must be a number of ms from 0 to 2147483647 (about 24.8 days), got ${typeof graceMs === 'string' ? JSON.stringify(graceMs) : String(graceMs)}`,
+    );
   }
   return graceMs;
 }

@@ -71,6 +71,11 @@ describe('storeKind', () => {
     ['.taskmachine/taskmachine.db', 'sqlite'],
     ['/var/lib/runs:old/x.db', 'sqlite'],
     ['./a:b.db', 'sqlite'],
+    // (Windows drive paths, a doubled slash and a colon before an @ in a path are paths.)
+    ['C:\\runs\\x.db', 'sqlite'],
+    ['c:/runs/x.db', 'sqlite'],
+    ['runs//x.db', 'sqlite'],
+    ['runs/10:00@x.db', 'sqlite'],
   ])('%s is %s', (given, kind) => {
     expect(storeKind(given)).toBe(kind);
   });
@@ -82,7 +87,7 @@ describe('storeKind', () => {
     ['mysql://tm:hunter2@127.0.0.1/app', "starts like a URL ('mysql:')"],
     ['sqlite://runs.db', "starts like a URL ('sqlite:')"],
     ['a:b.db', "starts like a URL ('a:')"],
-    ['./tm:hunter2@db/app', "--store './tm:***@db/app' holds what looks like a password"],
+    ['tm:hunter2@db/app', "--store 'tm:***@db/app' starts like a URL ('tm:')"],
     ['host=db password=hunter2', "--store 'host=db password=***' holds what looks like a password"],
   ])('%s is refused', (given, says) => {
     let error: unknown;
@@ -111,7 +116,7 @@ describe('the CLI', () => {
     ['logs', ['logs', 'r1', '--store', typo], "--store 'postgres:/tm:***@127.0.0.1/app' starts like a URL"],
     // A plain run used to exit 0, with a SQLite store in ./postgres:/tm:hunter2@127.0.0.1/app.
     ['run', ['run', flowFile, '--store', typo, '--view', 'none'], "--store 'postgres:/tm:***@127.0.0.1/app' starts like a URL"],
-    ['run, a path with credentials', ['run', flowFile, '--store', 'runs/tm:hunter2@db/app', '--view', 'none'], "--store 'runs/tm:***@db/app' holds what looks like a password"],
+    ['run, a libpq key=value string', ['run', flowFile, '--store', 'host=db password=hunter2', '--view', 'none'], "--store 'host=db password=***' holds what looks like a password"],
   ])('%s: exit 2, the value masked, nothing created', (_name, args, says) => {
     const { code, output, created } = cli(...args);
     expect(output).toContain(says);

@@ -219,7 +219,8 @@ describe('after shutdown() nothing waits forever', () => {
     const handle = startFlow(definition, { store, runId: 'held', ...quiet });
     await handle.ready();
     // (Before: NaN and -5 became a 1 ms timer with a Node warning, and a misspelt option the default 10 s.)
-    await expect(handle.shutdown({ graceMs: Number.NaN })).rejects.toThrow('shutdown: graceMs must be a number of ms ≥ 0, got NaN');
+    await expect(handle.shutdown({ graceMs: Number.NaN })).rejects.toThrow('shutdown: graceMs must be a number of ms from 0 to 2147483647 (about 24.8 days), got NaN');
+    await expect(handle.shutdown({ graceMs: 3e9 })).rejects.toThrow('got 3000000000');
     await expect(handle.shutdown({ graceMs: -5 })).rejects.toThrow('got -5');
     await expect(handle.shutdown({ graceMs: '5' as never })).rejects.toThrow('got "5"');
     await expect(handle.shutdown({ grace: 5 } as never)).rejects.toThrow("shutdown: unknown option 'grace'; the one option is graceMs");

@@ -19,8 +19,16 @@ function ago(at: number, now: number): string {
   return seconds < 120 ? `${seconds}s ago` : `${Math.round(seconds / 60)} min ago`;
 }
 
-/** Who drives an unfinished run, in words; undefined when that is not worth a line. */
-function ownerLine(owner: OwnerStatus, runId: string, now: number, storeArg: string, onWorkers: boolean): string | undefined {
+/**
+ * Who drives an unfinished run, in words (with the command that continues it when nobody does);
+ * undefined when that is not worth a line.
+ *
+ * @example
+ * ```ts
+ * ownerLine(ownerStatus(await store.getLease(runId), Date.now()), runId, Date.now(), '', false);
+ * ```
+ */
+export function ownerLine(owner: OwnerStatus, runId: string, now: number, storeArg: string, onWorkers: boolean): string | undefined {
   if (owner.status === 'none' || owner.status === 'released') return undefined;
   const { pid, host } = owner.lease.owner;
   if (owner.status === 'live') return `driven by pid ${pid} on ${host} (last seen ${ago(owner.lease.heartbeatAt, now)})`;
@@ -39,8 +47,14 @@ function ownerLine(owner: OwnerStatus, runId: string, now: number, storeArg: str
   const why = owner.why === 'process gone' ? 'that process no longer exists' : `its lease expired ${ago(owner.lease.expiresAt, now)}`;
   if (onWorkers) {
     // (Workers adopt a run whose lease expired: with one running, nothing needs doing.)
-    const when = owner.lease.expiresAt > now ? `once its lease expires (in ${Math.ceil((owner.lease.expiresAt - now) / 1000)} s)` : 'within about 2 s';
-    return `${wrapLine(`orphaned: pid ${pid} on ${host} stopped without letting go (${why}); a worker with this flow adopts the run ${when}, or continue it here with:`)}\n${command}`;
+    // (Workers look every 2 s: an expiry well past with no adopter means none runs this flow.)
+    const adopts =
+      owner.lease.expiresAt > now
+        ? `a worker with this flow adopts the run once its lease expires (in ${Math.ceil((owner.lease.expiresAt - now) / 1000)} s)`
+        : now - owner.lease.expiresAt < 5_000
+          ? 'a worker with this flow adopts the run within about 2 s'
+          : 'no worker has adopted the run (is one running with this flow and this store?)';
+    return `${wrapLine(`orphaned: pid ${pid} on ${host} stopped without letting go (${why}); ${adopts}, or continue it here with:`)}\n${command}`;
   }
   return `${wrapLine(`orphaned: pid ${pid} on ${host} stopped without letting go (${why}); continue it with:`)}\n${command}`;
 }
