@@ -1,3 +1,7 @@
+// One worker: claim attempts, run them, store their outcomes, heartbeat them, stop (over ~400
+// lines on purpose: these parts share the sets of launches being set up, running, storing and
+// given back, and splitting them would pass that state around; adoption, slots, refusals, outcome
+// commits and stored values are files of their own).
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Job } from 'pg-boss';
