@@ -19,7 +19,8 @@ import { definitionHash } from '../flow/flowShape.ts';
 import { Adoption } from './adoptionLoop.ts';
 import { LaunchTable } from '../runtime/remote/launchTable.ts';
 import { WORKER_TIMING } from '../runtime/remote/timing.ts';
-import { WorkerAttempts } from './workerAttempt.ts';
+import { WorkerAttempts, type WorkerAttempt } from './workerAttempt.ts';
+import type { AttemptOutcome } from '../runtime/attempt/attemptOutcome.ts';
 import { StoredValues } from './storedValues.ts';
 import { OutcomeCommits } from './outcomeCommits.ts';
 import { OutageLog } from '../runtime/remote/outageLog.ts';
@@ -195,6 +196,15 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   /** Launches handed back at the end of a stop: whatever their attempts do later is not stored. */
   const givenBack = new Set<string>();
 
+  /** An outcome with its log lines as stored; one that cannot be serialized is an infrastructure failure. */
+  function outcomeText(outcome: AttemptOutcome, lines: ReturnType<WorkerAttempt['logs']>): string {
+    try {
+      return serializeValue(withLogs(outcome, lines));
+    } catch (error) {
+      return serializeValue(withLogs({ kind: 'failed', error: toError(error), failureKind: 'infrastructure', failFast: true }, lines));
+    }
+  }
+
   /**
    * Runs a claimed attempt and stores its outcome. Its slot frees as soon as the attempt stops
    * running: the next attempt starts while this outcome is being stored (group-committed with
@@ -230,7 +240,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       try {
         const handed = await transaction('hand back an attempt that ended on preempt', (db) => launches.handBack(db, id, [data.launchId]));
         preemptedBack += handed;
-        if (handed > 0 && lines.length > 0) await storeEndedAttemptLogs(store, id, data, serializeValue(withLogs(outcome, lines)), lines);
+        if (handed > 0 && lines.length > 0) await storeEndedAttemptLogs(store, id, data, outcomeText(outcome, lines), lines);
       } finally {
         storing.delete(data.launchId);
       }
@@ -239,11 +249,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     let text = '';
     let stored: boolean;
     try {
-      try {
-        text = serializeValue(withLogs(outcome, lines));
-      } catch (error) {
-        text = serializeValue(withLogs({ kind: 'failed', error: toError(error), failureKind: 'infrastructure', failFast: true }, lines));
-      }
+      text = outcomeText(outcome, lines);
       // Tried until stored, while the worker runs: PostgreSQL away longer than the store's own
       // retries (`reconnectForMs`) must not make a finished attempt run again. (Its launch is
       // heartbeated meanwhile, so once the server is back the run's driver, or the worker that
