@@ -132,3 +132,14 @@ export function createTestClock(start = 0): TestClock {
     },
   };
 }
+
+/**
+ * The longest delay a Node timer takes (2^31 − 1 ms): a longer one fires after 1 ms instead, with
+ * only a warning — so longer grace periods and lease TTLs are refused.
+ *
+ * @example
+ * ```ts
+ * if (graceMs > MAX_TIMER_MS) throw new TypeError('graceMs is longer than a timer can wait');
+ * ```
+ */
+export const MAX_TIMER_MS = 2_147_483_647;

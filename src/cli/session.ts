@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '../clock.ts';
 import { stopBegun } from './processGuards.ts';
 import { wrapLine } from './wrapText.ts';
 import type { FlowRunHandle } from '../runtime/runFlow.ts';
@@ -80,12 +81,6 @@ export function parseLeaseTtl(text: string, command: string): number {
   }
   return ms;
 }
-
-/**
- * The longest delay a Node timer takes (2^31 − 1 ms): a longer one fires after 1 ms instead, with
- * only a warning — so longer `--grace` and `--lease-ttl` values are refused.
- */
-export const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * Parses `--grace`.

@@ -4,7 +4,8 @@ import type { Flow } from '../flow/types.ts';
 import { FlowRun } from './flowRun.ts';
 import type { ClearOptions, FlowRunHandle } from './handle.ts';
 import type { FlowRunRecord, TaskInstanceChange } from '../records.ts';
-import { resolveSettings, type InternalRunOptions, type RunFlowOptions } from './settings.ts';
+import { resolveSettings, shown, type InternalRunOptions, type RunFlowOptions } from './settings.ts';
+import { MAX_TIMER_MS } from '../clock.ts';
 
 export type { InputRequirement, RunFlowBaseOptions, RunFlowOptions } from './settings.ts';
 export type { FlowRunHandle, FlowRunStats } from './handle.ts';
@@ -131,10 +132,8 @@ function shutdownGrace(options: unknown): number | TypeError {
   const { graceMs } = options as { graceMs?: unknown };
   if (graceMs === undefined) return 10_000;
   // (Past 2^31 − 1 ms a Node timer fires after 1 ms: no grace at all.)
-  if (typeof graceMs !== 'number' || !Number.isFinite(graceMs) || graceMs < 0 || graceMs > 2_147_483_647) {
-    return new TypeError(
-      `shutdown: graceMs must be a number of ms from 0 to 2147483647 (about 24.8 days), got ${typeof graceMs === 'string' ? JSON.stringify(graceMs) : String(graceMs)}`,
-    );
+  if (typeof graceMs !== 'number' || !Number.isFinite(graceMs) || graceMs < 0 || graceMs > MAX_TIMER_MS) {
+    return new TypeError(`shutdown: graceMs must be a number of ms from 0 to ${MAX_TIMER_MS} (about 24.8 days), got ${shown(graceMs)}`);
   }
   return graceMs;
 }

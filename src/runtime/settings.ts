@@ -5,7 +5,7 @@ import { globalGateList, type Gate } from '../gates/defineGate.ts';
 import { checkListener, globalListenerList } from '../listeners/registry.ts';
 import type { Listener } from '../listeners/types.ts';
 import type { Store } from '../stores/store.ts';
-import { systemClock, type Clock } from '../clock.ts';
+import { MAX_TIMER_MS, systemClock, type Clock } from '../clock.ts';
 
 /**
  * Options of {@link runFlow} and {@link startFlow}.
@@ -292,7 +292,7 @@ export function resolveSettings(definition: Flow, options: RunFlowOptions, inter
   }
   const leaseTtl = options.leaseTtl ?? 30_000;
   // (Past 2^31 − 1 ms a Node timer fires after 1 ms: the heartbeat would spin.)
-  if (!(Number.isFinite(leaseTtl) && leaseTtl >= 100 && leaseTtl <= 2_147_483_647)) {
+  if (!(Number.isFinite(leaseTtl) && leaseTtl >= 100 && leaseTtl <= MAX_TIMER_MS)) {
     throw new TypeError(`runFlow: leaseTtl must be a number of ms from 100 to 2147483647 (about 24.8 days), got ${shown(options.leaseTtl)}`);
   }
   const executor = options.executor ?? 'local';
@@ -362,7 +362,7 @@ export const EXECUTOR_LABEL = 'taskmachine/executor';
 export const CONCURRENCY_LABEL = 'taskmachine/concurrency';
 
 /** A wrong option's value as an error shows it: a string quoted (`"4"`, not `4`), an object as one. */
-function shown(value: unknown): string {
+export function shown(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object' && value !== null) return 'an object';
